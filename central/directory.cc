@@ -1,0 +1,358 @@
+#include "central/directory.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+#include <unordered_set>
+
+#include "common/names.h"
+
+namespace p2pshare::central {
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string IsoTime(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Directory::Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions options)
+    : store_(std::move(store)), options_(options) {}
+
+Directory::~Directory() { Stop(); }
+
+Directory::Liveness Directory::Fresh() const {
+  return Liveness{Clock::now(), UnixNow(), std::nullopt, 0};
+}
+
+Status Directory::Start(bool run_sweeper) {
+  ASSIGN_OR_RETURN(auto peers, store_->ListPeerRecords());
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    for (const auto& p : peers) live_[p.username] = Fresh();
+  }
+  if (!peers.empty()) {
+    spdlog::info("{} peer(s) were online before the restart; each has {} s to heartbeat",
+                 peers.size(), options_.session_ttl_s);
+  }
+  if (run_sweeper && !sweeper_.joinable()) {
+    sweeper_ = std::thread([this] { SweeperLoop(); });
+  }
+  return Status::Ok();
+}
+
+void Directory::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(sweeper_mu_);
+    stopping_ = true;
+  }
+  sweeper_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+void Directory::SweeperLoop() {
+  // Check often enough that eviction lags the TTL by at most ~1/4 of it.
+  auto period = std::chrono::milliseconds(
+      std::clamp<int64_t>(options_.session_ttl_s * 250, 100, 1000));
+  int64_t last_purge = 0;
+  std::unique_lock<std::mutex> lock(sweeper_mu_);
+  while (!sweeper_cv_.wait_for(lock, period, [this] { return stopping_; })) {
+    lock.unlock();
+    SweepOnce(Clock::now());
+    int64_t now = UnixNow();
+    if (now - last_purge > 3600) {  // ended sessions are kept a day, then forgotten
+      Status s = store_->PurgeEndedSessions(now - 86400);
+      if (!s.ok()) spdlog::warn("purging ended sessions failed: {}", s.message());
+      last_purge = now;
+    }
+    lock.lock();
+  }
+}
+
+int Directory::SweepOnce(Clock::time_point now) {
+  const auto ttl = std::chrono::seconds(options_.session_ttl_s);
+  std::vector<std::string> silent;
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    for (const auto& [user, l] : live_) {
+      if (now - l.last_seen > ttl) silent.push_back(user);
+    }
+  }
+  int evicted = 0;
+  for (const auto& user : silent) {
+    std::lock_guard<std::mutex> membership(membership_mu_);
+    {
+      std::lock_guard<std::mutex> lock(live_mu_);
+      auto it = live_.find(user);  // a heartbeat may have come in meanwhile
+      if (it == live_.end() || now - it->second.last_seen <= ttl) continue;
+    }
+    Status s = Evict(user, SessionState::kExpired);
+    if (s.ok()) {
+      ++evicted;
+    } else {
+      spdlog::error("evicting {} failed: {}", user, s.message());
+    }
+  }
+  return evicted;
+}
+
+Status Directory::Evict(const std::string& username, SessionState why) {
+  ASSIGN_OR_RETURN(auto removed, store_->RemovePeer(username, why, UnixNow()));
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_.erase(username);
+  }
+  if (removed) {
+    if (why == SessionState::kExpired) {
+      spdlog::info("evicted {} (no heartbeat for {} s); port {}:{} is free again", username,
+                   options_.session_ttl_s, removed->host, removed->port);
+    } else {
+      spdlog::info("logout of {}; port {}:{} is free again", username, removed->host,
+                   removed->port);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Directory::Register(const std::string& username,
+                                        const std::string& password) {
+  if (!options_.allow_registration) {
+    return PermissionDenied("registration is closed on this directory", "registration_closed");
+  }
+  RETURN_IF_ERROR(CheckUsername(username));
+  if (password.size() < 8 || password.size() > 1024) {
+    return InvalidArgument("password must be 8 to 1024 bytes long", "bad_password");
+  }
+  RETURN_IF_ERROR(store_->CreateAccount(
+      AccountRecord{username, HashPassword(password, options_.pbkdf2_iterations)}));
+  spdlog::info("registered account {}", username);
+  return username;
+}
+
+Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& remote_address,
+                                    int64_t* retry_after_s) {
+  auto now = Clock::now();
+  *retry_after_s = throttle_.RetryAfter(req.username, remote_address, now);
+  if (*retry_after_s > 0) {
+    return ResourceExhausted("too many failed logins; try again in " +
+                                 std::to_string(*retry_after_s) + " s",
+                             "too_many_attempts");
+  }
+  ASSIGN_OR_RETURN(auto account, store_->FindAccount(req.username));
+  // Hash even for unknown names, so timing does not tell which names exist.
+  static const std::string kDummy = HashPassword("not a password", kPbkdf2Iterations);
+  bool good = VerifyPassword(req.password, account ? account->password_hash : kDummy) &&
+              account.has_value();
+  if (!good) {
+    throttle_.RecordFailure(req.username, remote_address, now);
+    spdlog::info("failed login for '{}' from {}", CheckUsername(req.username).ok() ? req.username : "?",
+                 remote_address);
+    return Unauthenticated("wrong username or password", "bad_credentials");
+  }
+  throttle_.RecordSuccess(req.username);
+
+  std::lock_guard<std::mutex> membership(membership_mu_);
+  ASSIGN_OR_RETURN(auto online, store_->FindPeer(req.username));
+  PeerRecord peer;
+  bool joined = online.has_value();
+  if (joined) {
+    peer = *online;  // the account is already online: join that peer (SPEC §4)
+  } else {
+    peer.username = req.username;
+    peer.host = req.host.value_or(remote_address);
+    if (req.preferred_port && (*req.preferred_port < options_.port_range.first ||
+                               *req.preferred_port > options_.port_range.second)) {
+      return InvalidArgument("field 'preferred_port' must lie in the port range " +
+                             std::to_string(options_.port_range.first) + "-" +
+                             std::to_string(options_.port_range.second));
+    }
+    ASSIGN_OR_RETURN(auto used, store_->PortsInUse(peer.host));
+    std::optional<int> preferred;
+    if (req.preferred_port) preferred = static_cast<int>(*req.preferred_port);
+    auto port = PickPort(options_.port_range, used, preferred);
+    if (!port) {
+      return Unavailable("every port of the range is held on host " + peer.host, "no_free_port");
+    }
+    peer.port = *port;
+    RETURN_IF_ERROR(store_->AddPeer(peer));
+  }
+  std::string token = NewToken();
+  RETURN_IF_ERROR(store_->AddSession(SessionRecord{TokenHash(token), req.username,
+                                                   SessionState::kActive},
+                                     UnixNow()));
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    auto it = live_.find(req.username);
+    if (it == live_.end()) {
+      live_[req.username] = Fresh();
+    } else {
+      it->second.last_seen = Clock::now();
+      it->second.last_seen_unix = UnixNow();
+    }
+  }
+  spdlog::info("login of {} {} {}:{}", req.username, joined ? "joins its peer at" : "gets",
+               peer.host, peer.port);
+  return LoginReply{token, req.username, peer.host, peer.port, options_.heartbeat_interval_s,
+                    options_.session_ttl_s};
+}
+
+Result<std::string> Directory::Authenticate(const std::string& token) {
+  if (token.empty()) {
+    return Unauthenticated("this route needs 'Authorization: Bearer <token>'", "unauthenticated");
+  }
+  if (token.size() > 256) return Unauthenticated("unknown token", "bad_token");
+  ASSIGN_OR_RETURN(auto session, store_->FindSession(TokenHash(token)));
+  if (!session) return Unauthenticated("unknown token", "bad_token");
+  switch (session->state) {
+    case SessionState::kActive: return session->username;
+    case SessionState::kLoggedOut:
+      return Unauthenticated("this session was logged out", "logged_out");
+    case SessionState::kExpired:
+      return Unauthenticated("this session expired (no heartbeat in time); log in again",
+                             "session_expired");
+  }
+  return Unauthenticated("unknown token", "bad_token");
+}
+
+Status Directory::Logout(const std::string& username) {
+  std::lock_guard<std::mutex> membership(membership_mu_);
+  return Evict(username, SessionState::kLoggedOut);
+}
+
+Result<int64_t> Directory::Heartbeat(const std::string& username, const HeartbeatRequest& req) {
+  std::lock_guard<std::mutex> lock(live_mu_);
+  auto it = live_.find(username);
+  if (it == live_.end()) {
+    return Unauthenticated("this session expired (no heartbeat in time); log in again",
+                           "session_expired");
+  }
+  it->second.last_seen = Clock::now();
+  it->second.last_seen_unix = UnixNow();
+  if (req.free_bytes) it->second.free_bytes = req.free_bytes;
+  if (req.active_transfers) it->second.active_transfers = *req.active_transfers;
+  return options_.session_ttl_s;
+}
+
+namespace {
+
+Status CheckUniqueNames(const std::vector<FileEntry>& files, const char* field) {
+  std::unordered_set<std::string_view> seen;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!seen.insert(files[i].name).second) {
+      return InvalidArgument("field '" + std::string(field) + "[" + std::to_string(i) +
+                             "].name': '" + files[i].name + "' is listed twice");
+    }
+  }
+  return Status::Ok();
+}
+
+Status NotOnline() {
+  return Unauthenticated("this session expired (no heartbeat in time); log in again",
+                         "session_expired");
+}
+
+}  // namespace
+
+Result<int64_t> Directory::ReplaceIndex(const std::string& username,
+                                        const std::vector<FileEntry>& files) {
+  RETURN_IF_ERROR(CheckUniqueNames(files, "files"));
+  auto count = store_->ReplaceIndex(username, files);
+  if (!count.ok() && count.status().code() == Code::kNotFound) return NotOnline();
+  return count;
+}
+
+Result<int64_t> Directory::PatchIndex(const std::string& username,
+                                      const std::vector<FileEntry>& added,
+                                      const std::vector<std::string>& removed) {
+  RETURN_IF_ERROR(CheckUniqueNames(added, "added"));
+  auto count = store_->PatchIndex(username, added, removed);
+  if (!count.ok() && count.status().code() == Code::kNotFound) return NotOnline();
+  return count;
+}
+
+Result<SearchPage> Directory::Search(const SearchQuery& query) { return store_->Search(query); }
+
+Result<std::optional<FileResult>> Directory::FindFile(const std::string& sha256) {
+  return store_->FindByHash(sha256);
+}
+
+Result<std::vector<PeerInfo>> Directory::Peers() {
+  ASSIGN_OR_RETURN(auto peers, store_->ListPeers());
+  std::vector<PeerInfo> out;
+  std::lock_guard<std::mutex> lock(live_mu_);
+  for (const auto& p : peers) {
+    auto it = live_.find(p.peer.username);
+    int64_t seen = it == live_.end() ? UnixNow() : it->second.last_seen_unix;
+    out.push_back(PeerInfo{p.peer.username, p.peer.host, p.peer.port, p.files, p.bytes,
+                           IsoTime(seen)});
+  }
+  return out;
+}
+
+Result<Holder> Directory::UploadTarget(const std::string& caller, const std::string& name,
+                                       int64_t size) {
+  RETURN_IF_ERROR(CheckFileName(name));
+  if (size < 0) return InvalidArgument("field 'size' must be 0 or more");
+  ASSIGN_OR_RETURN(auto peers, store_->ListPeerRecords());
+  struct Candidate {
+    PeerRecord peer;
+    Liveness live;
+  };
+  std::vector<Candidate> candidates;
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    for (const auto& p : peers) {
+      if (p.username == caller) continue;
+      auto it = live_.find(p.username);
+      if (it == live_.end()) continue;
+      if (it->second.free_bytes && *it->second.free_bytes < size) continue;
+      candidates.push_back(Candidate{p, it->second});
+    }
+  }
+  if (candidates.empty()) {
+    return Unavailable("no other online peer has room for " + std::to_string(size) + " bytes",
+                       "no_peer_available");
+  }
+  auto best = std::min_element(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+    if (a.live.active_transfers != b.live.active_transfers) {
+      return a.live.active_transfers < b.live.active_transfers;
+    }
+    int64_t fa = a.live.free_bytes.value_or(-1), fb = b.live.free_bytes.value_or(-1);
+    if (fa != fb) return fa > fb;
+    return a.peer.username < b.peer.username;
+  });
+  return Holder{best->peer.username, best->peer.host, best->peer.port};
+}
+
+Result<std::string> Directory::Verify(const std::string& caller_token) {
+  auto user = Authenticate(caller_token);
+  if (!user.ok()) {
+    if (user.status().code() == Code::kUnauthenticated) {
+      return NotFound("that token belongs to no live session", "unknown_token");
+    }
+    return user.status();
+  }
+  return user;
+}
+
+Result<StatsReply> Directory::Stats() {
+  ASSIGN_OR_RETURN(StoreCounts c, store_->Counts());
+  StatsReply s;
+  s.peers_online = c.peers;
+  s.accounts = c.accounts;
+  s.files = c.files;
+  s.unique_files = c.unique_files;
+  s.bytes = c.bytes;
+  return s;
+}
+
+}  // namespace p2pshare::central

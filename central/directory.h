@@ -1,0 +1,126 @@
+// Directory: what central does, independent of HTTP. Accounts and logins,
+// port hand-out (SPEC §4), sessions and their liveness, TTL eviction, the
+// index, search, upload targets and token verification.
+//
+// DESIGN: durable records live in the DirectoryStore. Liveness (the time of
+// each online peer's last heartbeat, its free space and load) lives only in
+// memory: a restarted central gives every stored peer a full TTL (SPEC §3.6)
+// and a heartbeat then costs no disk write. Membership changes (login,
+// logout, eviction) are serialized by membership_mu_ so two logins cannot
+// take one port; reads go straight to the store.
+//
+// Thread-safe: called from cpp-httplib's worker pool and the sweeper thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "central/auth.h"
+#include "central/port_allocator.h"
+#include "central/store/directory_store.h"
+#include "common/directory_types.h"
+#include "common/status.h"
+
+namespace p2pshare::central {
+
+struct DirectoryOptions {
+  std::pair<int64_t, int64_t> port_range{50051, 50150};
+  int64_t heartbeat_interval_s = 5;
+  int64_t session_ttl_s = 15;
+  bool allow_registration = true;
+  int pbkdf2_iterations = kPbkdf2Iterations;
+};
+
+class Directory {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions options);
+  ~Directory();  // stops the sweeper
+
+  // Gives every stored online peer a full TTL from now and, when
+  // `run_sweeper`, starts the thread that evicts silent peers.
+  Status Start(bool run_sweeper = true);
+  // Stops the sweeper (idempotent).
+  void Stop();
+
+  // 201-style: the new account's name. InvalidArgument (bad username or
+  // password), AlreadyExists "username_taken", PermissionDenied
+  // "registration_closed".
+  Result<std::string> Register(const std::string& username, const std::string& password);
+  // Unauthenticated "bad_credentials", ResourceExhausted "too_many_attempts"
+  // (retry_after_s set), Unavailable "no_free_port", InvalidArgument.
+  // `remote_address` is the host used when the request names none.
+  Result<LoginReply> Login(const LoginRequest& request, const std::string& remote_address,
+                           int64_t* retry_after_s);
+  // The username of a live session's token. Unauthenticated with reason
+  // "unauthenticated" (no token), "bad_token", "session_expired" or
+  // "logged_out".
+  Result<std::string> Authenticate(const std::string& token);
+  // Takes the peer off the network (all its tokens end).
+  Status Logout(const std::string& username);
+  // Returns session_ttl_s. Unauthenticated "session_expired" if the peer was
+  // evicted meanwhile.
+  Result<int64_t> Heartbeat(const std::string& username, const HeartbeatRequest& request);
+  // The peer's file count after. InvalidArgument on a name given twice.
+  Result<int64_t> ReplaceIndex(const std::string& username, const std::vector<FileEntry>& files);
+  Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,
+                             const std::vector<std::string>& removed);
+  Result<SearchPage> Search(const SearchQuery& query);
+  Result<std::optional<FileResult>> FindFile(const std::string& sha256);
+  Result<std::vector<PeerInfo>> Peers();
+  // An online peer other than `caller` with room for `size` bytes (peers
+  // that reported no free space count as having room), least loaded first:
+  // fewest active transfers, then most free bytes. Unavailable
+  // "no_peer_available".
+  Result<Holder> UploadTarget(const std::string& caller, const std::string& name, int64_t size);
+  // The username of `caller_token`'s live session; NotFound "unknown_token".
+  Result<std::string> Verify(const std::string& caller_token);
+  Result<StatsReply> Stats();
+
+  // Evicts every peer silent for more than session_ttl_s at `now`; returns
+  // how many. The sweeper calls this; tests may too.
+  int SweepOnce(Clock::time_point now);
+
+  const DirectoryOptions& options() const { return options_; }
+
+ private:
+  struct Liveness {
+    Clock::time_point last_seen;
+    int64_t last_seen_unix = 0;
+    std::optional<int64_t> free_bytes;
+    int64_t active_transfers = 0;
+  };
+  Status Evict(const std::string& username, SessionState why);  // REQUIRES: membership_mu_ held
+  Liveness Fresh() const;
+  void SweeperLoop();
+
+  const std::unique_ptr<DirectoryStore> store_;
+  const DirectoryOptions options_;
+  LoginThrottle throttle_;
+
+  std::mutex membership_mu_;  // serializes login / logout / eviction
+
+  mutable std::mutex live_mu_;
+  std::unordered_map<std::string, Liveness> live_;  // GUARDED_BY(live_mu_)
+
+  std::mutex sweeper_mu_;
+  std::condition_variable sweeper_cv_;
+  bool stopping_ = false;  // GUARDED_BY(sweeper_mu_)
+  std::thread sweeper_;
+};
+
+// Seconds since the Unix epoch, and its ISO 8601 UTC form.
+int64_t UnixNow();
+std::string IsoTime(int64_t unix_seconds);
+
+}  // namespace p2pshare::central

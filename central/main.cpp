@@ -1,0 +1,92 @@
+// central: the directory server. Parses flags and config, opens the store,
+// serves the REST API until SIGINT/SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "central/central_config.h"
+#include "central/directory.h"
+#include "central/http_api.h"
+#include "central/store/directory_store.h"
+#include "common/logging.h"
+
+namespace {
+
+int Fail(const p2pshare::Status& s) {
+  std::fprintf(stderr, "central: %s\n", s.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace p2pshare;
+  using namespace p2pshare::central;
+
+  CentralConfig config;
+  ConfigSchema schema;
+  DescribeCentralConfig(schema, &config);
+  CLI::App app{"p2pshare central: the directory of the network"};
+  std::string config_path;
+  app.add_option("--config", config_path, "JSON config file (flags beat the file)");
+  app.set_version_flag("--version", std::string(P2PSHARE_VERSION));
+  schema.AddFlags(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  Status loaded = schema.Load(config_path);
+  if (!loaded.ok()) return Fail(loaded);
+  Status valid = ValidateCentralConfig(config);
+  if (!valid.ok()) return Fail(valid);
+  Status logging = SetupLogging("central", config.log_level);
+  if (!logging.ok()) return Fail(logging);
+
+  // Signals go to one waiting thread, not to whichever thread runs.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto store = DirectoryStore::Open(config.db);
+  if (!store.ok()) return Fail(store.status());
+  DirectoryOptions options;
+  options.port_range = config.port_range;
+  options.heartbeat_interval_s = config.heartbeat_interval_s;
+  options.session_ttl_s = config.session_ttl_s;
+  options.allow_registration = config.allow_registration;
+  Directory directory(std::move(store).value(), options);
+  Status started = directory.Start();
+  if (!started.ok()) return Fail(started);
+
+  HttpApiOptions http_options;
+  http_options.public_read = config.public_read;
+  HttpApi api(&directory, http_options);
+  auto listen = ParseListenAddress(config.listen);
+  auto port = api.Bind(listen->host, listen->port);
+  if (!port.ok()) return Fail(port.status());
+
+  std::thread signal_waiter([&api, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("{} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    api.Stop();
+  });
+  signal_waiter.detach();
+
+  spdlog::info("central {} listening on http://{}:{} (db {}, ports {}-{})", P2PSHARE_VERSION,
+               listen->host, *port, config.db, config.port_range.first,
+               config.port_range.second);
+  bool ok = api.Run();
+  directory.Stop();
+  spdlog::info("central stopped");
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,35 @@
+#include "central/store/directory_store.h"
+
+#include "central/store/sqlite_store.h"
+
+namespace p2pshare::central {
+
+Result<std::unique_ptr<DirectoryStore>> DirectoryStore::Open(const std::string& url) {
+  const std::string scheme = "sqlite:";
+  std::string path = url.rfind(scheme, 0) == 0 ? url.substr(scheme.size()) : url;
+  if (path.empty()) return InvalidArgument("store URL '" + url + "' names no file");
+  ASSIGN_OR_RETURN(auto store, SqliteStore::Open(path));
+  return std::unique_ptr<DirectoryStore>(std::move(store));
+}
+
+std::string AsciiLower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+std::string QueryToGlob(const std::string& query) {
+  std::string glob = "*";
+  for (char c : AsciiLower(query)) {
+    if (c == '[') {
+      glob += "[[]";
+    } else {
+      glob += c;  // '*' and '?' stay wildcards; ']' is literal outside [...]
+    }
+  }
+  if (glob.back() != '*') glob += '*';
+  return glob;
+}
+
+}  // namespace p2pshare::central

@@ -1,0 +1,119 @@
+// DirectoryStore: the directory's durable records — accounts, online peers,
+// sessions, and the index of the files each online peer shares.
+//
+// Invariant kept by every backend: index entries exist only for online
+// peers (RemovePeer drops a peer's index), so search needs no liveness join.
+// Liveness itself (last heartbeat) is not stored: after a restart every peer
+// gets a full TTL (SPEC §3.6), so it lives in memory in Directory.
+//
+// Methods take and return the project's structs, never SQL. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/directory_types.h"
+#include "common/status.h"
+
+namespace p2pshare::central {
+
+struct AccountRecord {
+  std::string username;
+  std::string password_hash;  // HashPassword() form
+};
+
+struct PeerRecord {
+  std::string username;
+  std::string host;
+  int port = 0;
+};
+
+enum class SessionState { kActive = 0, kLoggedOut = 1, kExpired = 2 };
+
+struct SessionRecord {
+  std::string token_hash;  // TokenHash(token)
+  std::string username;
+  SessionState state = SessionState::kActive;
+};
+
+// An online peer with the totals of its index.
+struct PeerTotals {
+  PeerRecord peer;
+  int64_t files = 0;
+  int64_t bytes = 0;
+};
+
+struct StoreCounts {
+  int64_t accounts = 0;
+  int64_t peers = 0;
+  int64_t files = 0;
+  int64_t unique_files = 0;
+  int64_t bytes = 0;
+};
+
+struct SearchQuery {
+  std::string text;  // SPEC §5 `q`: substring, with * and ? as globs; "" = all
+  int64_t limit = 50;
+  int64_t offset = 0;
+};
+
+class DirectoryStore {
+ public:
+  // Opens (creating and migrating as needed) the store at `url`:
+  // "sqlite:<path>" or a plain path (SQLite). The parent folder is created.
+  static Result<std::unique_ptr<DirectoryStore>> Open(const std::string& url);
+  virtual ~DirectoryStore() = default;
+
+  // AlreadyExists "username_taken" when the name is taken.
+  virtual Status CreateAccount(const AccountRecord& account) = 0;
+  virtual Result<std::optional<AccountRecord>> FindAccount(const std::string& username) = 0;
+
+  // Marks the peer online at host:port. AlreadyExists when the peer is
+  // already online or the port is held on that host.
+  virtual Status AddPeer(const PeerRecord& peer) = 0;
+  virtual Result<std::optional<PeerRecord>> FindPeer(const std::string& username) = 0;
+  virtual Result<std::vector<PeerRecord>> ListPeerRecords() = 0;
+  virtual Result<std::set<int>> PortsInUse(const std::string& host) = 0;
+  // Takes the peer offline: drops its index and ends its active sessions
+  // with `end_state`. Returns the record removed, nullopt if it was offline.
+  virtual Result<std::optional<PeerRecord>> RemovePeer(const std::string& username,
+                                                       SessionState end_state,
+                                                       int64_t now_unix) = 0;
+
+  virtual Status AddSession(const SessionRecord& session, int64_t now_unix) = 0;
+  virtual Result<std::optional<SessionRecord>> FindSession(const std::string& token_hash) = 0;
+  // Forgets ended sessions that ended before `before_unix`.
+  virtual Status PurgeEndedSessions(int64_t before_unix) = 0;
+
+  // Replace / patch an online peer's index; return its file count after.
+  // NotFound when the peer is not online. `added` entries replace entries of
+  // the same name; `removed` names that are absent are ignored.
+  virtual Result<int64_t> ReplaceIndex(const std::string& username,
+                                       const std::vector<FileEntry>& files) = 0;
+  virtual Result<int64_t> PatchIndex(const std::string& username,
+                                     const std::vector<FileEntry>& added,
+                                     const std::vector<std::string>& removed) = 0;
+
+  // One result per (name, sha256), ordered by name then hash, with all
+  // holders; `total` counts every match.
+  virtual Result<SearchPage> Search(const SearchQuery& query) = 0;
+  // The file with this content (lowest name if it has several) and every
+  // peer holding that content; nullopt when nobody does.
+  virtual Result<std::optional<FileResult>> FindByHash(const std::string& sha256) = 0;
+  virtual Result<std::vector<PeerTotals>> ListPeers() = 0;
+  virtual Result<StoreCounts> Counts() = 0;
+};
+
+// The SQLite GLOB pattern for a SPEC §5 query: ASCII-lowercased, '*' and '?'
+// kept as wildcards, everything else literal, matched anywhere in the name
+// (so "beat*mp3" finds "The Beatles - Help.mp3"). Compared against the
+// lowercased name.
+std::string QueryToGlob(const std::string& query);
+// ASCII lowercase.
+std::string AsciiLower(std::string s);
+
+}  // namespace p2pshare::central

@@ -1,0 +1,437 @@
+#include "central/store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+namespace p2pshare::central {
+
+// A cached prepared statement, reset and unbound when this handle dies.
+class SqliteStore::Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  Stmt(Stmt&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+  Stmt(const Stmt&) = delete;
+  ~Stmt() {
+    if (s_ != nullptr) {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+  }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(s_); }
+  int64_t Int(int col) { return sqlite3_column_int64(s_, col); }
+  std::string Text(int col) {
+    const unsigned char* t = sqlite3_column_text(s_, col);
+    return t ? std::string(reinterpret_cast<const char*>(t),
+                           static_cast<size_t>(sqlite3_column_bytes(s_, col)))
+             : std::string();
+  }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+namespace {
+
+constexpr const char* kSchemaV1[] = {
+    "CREATE TABLE accounts("
+    "  username TEXT PRIMARY KEY,"
+    "  password_hash TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()))",
+    "CREATE TABLE peers("
+    "  username TEXT PRIMARY KEY REFERENCES accounts(username),"
+    "  host TEXT NOT NULL,"
+    "  port INTEGER NOT NULL,"
+    "  UNIQUE(host, port))",
+    "CREATE TABLE sessions("
+    "  token_hash TEXT PRIMARY KEY,"
+    "  username TEXT NOT NULL REFERENCES accounts(username),"
+    "  state INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  ended_at INTEGER)",
+    "CREATE INDEX sessions_by_user ON sessions(username, state)",
+    "CREATE TABLE files("
+    "  username TEXT NOT NULL REFERENCES peers(username) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  name_lower TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  PRIMARY KEY(username, name)) WITHOUT ROWID",
+    "CREATE INDEX files_by_name ON files(name, sha256)",
+    "CREATE INDEX files_by_hash ON files(sha256)",
+};
+
+}  // namespace
+
+SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
+
+SqliteStore::~SqliteStore() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) return Internal("cannot create folder " + parent.string() + ": " + ec.message());
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Internal("cannot open database " + path + ": " + msg);
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  std::lock_guard<std::mutex> lock(store->mu_);
+  sqlite3_busy_timeout(db, 5000);
+  RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL").WithContext(path));
+  RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=NORMAL"));
+  RETURN_IF_ERROR(store->Exec("PRAGMA foreign_keys=ON"));
+  RETURN_IF_ERROR(store->Migrate().WithContext(path));
+  return store;
+}
+
+Status SqliteStore::Error(const char* what) const {
+  return Internal(std::string(what) + ": " + sqlite3_errmsg(db_));
+}
+
+Status SqliteStore::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Internal(std::string("database error: ") + msg);
+  }
+  return Status::Ok();
+}
+
+Result<SqliteStore::Stmt> SqliteStore::Prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return Stmt(it->second);
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    return Error("prepare");
+  }
+  cache_.emplace(sql, s);
+  return Stmt(s);
+}
+
+template <class F>
+auto SqliteStore::Transaction(F&& body) -> decltype(body()) {
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto result = body();
+  if (result.ok()) {
+    Status commit = Exec("COMMIT");
+    if (!commit.ok()) {
+      (void)Exec("ROLLBACK");
+      return commit;
+    }
+  } else {
+    (void)Exec("ROLLBACK");
+  }
+  return result;
+}
+
+Status SqliteStore::Migrate() {
+  ASSIGN_OR_RETURN(Stmt v, Prepare("PRAGMA user_version"));
+  if (v.Step() != SQLITE_ROW) return Error("read schema version");
+  int64_t version = v.Int(0);
+  if (version > kSchemaVersion) {
+    return Status(Code::kFailedPrecondition,
+                  "database schema version " + std::to_string(version) +
+                      " is newer than this central (" + std::to_string(kSchemaVersion) + ")");
+  }
+  if (version == kSchemaVersion) return Status::Ok();
+  // version 0: a new database.
+  auto done = Transaction([&]() -> Result<bool> {
+    for (const char* sql : kSchemaV1) RETURN_IF_ERROR(Exec(sql));
+    RETURN_IF_ERROR(Exec("PRAGMA user_version=1"));
+    return true;
+  });
+  return done.status();
+}
+
+Status SqliteStore::CreateAccount(const AccountRecord& a) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO accounts(username, password_hash) VALUES(?1, ?2)"));
+  int rc = s.Bind(1, a.username).Bind(2, a.password_hash).Step();
+  if (rc == SQLITE_CONSTRAINT) {
+    return AlreadyExists("username '" + a.username + "' is taken", "username_taken");
+  }
+  if (rc != SQLITE_DONE) return Error("create account");
+  return Status::Ok();
+}
+
+Result<std::optional<AccountRecord>> SqliteStore::FindAccount(const std::string& username) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT password_hash FROM accounts WHERE username = ?1"));
+  int rc = s.Bind(1, username).Step();
+  if (rc == SQLITE_DONE) return std::optional<AccountRecord>();
+  if (rc != SQLITE_ROW) return Error("find account");
+  return std::optional<AccountRecord>(AccountRecord{username, s.Text(0)});
+}
+
+Status SqliteStore::AddPeer(const PeerRecord& p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO peers(username, host, port) VALUES(?1, ?2, ?3)"));
+  int rc = s.Bind(1, p.username).Bind(2, p.host).Bind(3, int64_t{p.port}).Step();
+  if (rc == SQLITE_CONSTRAINT) return AlreadyExists("peer or port already online");
+  if (rc != SQLITE_DONE) return Error("add peer");
+  return Status::Ok();
+}
+
+Result<std::optional<PeerRecord>> SqliteStore::FindPeer(const std::string& username) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT host, port FROM peers WHERE username = ?1"));
+  int rc = s.Bind(1, username).Step();
+  if (rc == SQLITE_DONE) return std::optional<PeerRecord>();
+  if (rc != SQLITE_ROW) return Error("find peer");
+  return std::optional<PeerRecord>(PeerRecord{username, s.Text(0), static_cast<int>(s.Int(1))});
+}
+
+Result<std::vector<PeerRecord>> SqliteStore::ListPeerRecords() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT username, host, port FROM peers ORDER BY username"));
+  std::vector<PeerRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back(PeerRecord{s.Text(0), s.Text(1), static_cast<int>(s.Int(2))});
+  }
+  if (rc != SQLITE_DONE) return Error("list peers");
+  return out;
+}
+
+Result<std::set<int>> SqliteStore::PortsInUse(const std::string& host) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT port FROM peers WHERE host = ?1"));
+  s.Bind(1, host);
+  std::set<int> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.insert(static_cast<int>(s.Int(0)));
+  if (rc != SQLITE_DONE) return Error("ports in use");
+  return out;
+}
+
+Result<std::optional<PeerRecord>> SqliteStore::RemovePeer(const std::string& username,
+                                                          SessionState end_state,
+                                                          int64_t now_unix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Transaction([&]() -> Result<std::optional<PeerRecord>> {
+    std::optional<PeerRecord> removed;
+    {
+      ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT host, port FROM peers WHERE username = ?1"));
+      int rc = s.Bind(1, username).Step();
+      if (rc == SQLITE_ROW) removed = PeerRecord{username, s.Text(0), static_cast<int>(s.Int(1))};
+      else if (rc != SQLITE_DONE) return Error("remove peer");
+    }
+    {
+      ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM files WHERE username = ?1"));
+      if (s.Bind(1, username).Step() != SQLITE_DONE) return Error("drop index");
+    }
+    {
+      ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM peers WHERE username = ?1"));
+      if (s.Bind(1, username).Step() != SQLITE_DONE) return Error("remove peer");
+    }
+    {
+      ASSIGN_OR_RETURN(Stmt s, Prepare("UPDATE sessions SET state = ?2, ended_at = ?3 "
+                                       "WHERE username = ?1 AND state = 0"));
+      if (s.Bind(1, username).Bind(2, int64_t(end_state)).Bind(3, now_unix).Step() != SQLITE_DONE) {
+        return Error("end sessions");
+      }
+    }
+    return removed;
+  });
+}
+
+Status SqliteStore::AddSession(const SessionRecord& session, int64_t now_unix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO sessions(token_hash, username, state, created_at, "
+                                   "ended_at) VALUES(?1, ?2, ?3, ?4, NULL)"));
+  int rc = s.Bind(1, session.token_hash)
+               .Bind(2, session.username)
+               .Bind(3, int64_t(session.state))
+               .Bind(4, now_unix)
+               .Step();
+  if (rc != SQLITE_DONE) return Error("add session");
+  return Status::Ok();
+}
+
+Result<std::optional<SessionRecord>> SqliteStore::FindSession(const std::string& token_hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT username, state FROM sessions WHERE token_hash = ?1"));
+  int rc = s.Bind(1, token_hash).Step();
+  if (rc == SQLITE_DONE) return std::optional<SessionRecord>();
+  if (rc != SQLITE_ROW) return Error("find session");
+  int64_t state = s.Int(1);
+  if (state < 0 || state > 2) return Internal("session with unknown state");
+  return std::optional<SessionRecord>(
+      SessionRecord{token_hash, s.Text(0), static_cast<SessionState>(state)});
+}
+
+Status SqliteStore::PurgeEndedSessions(int64_t before_unix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM sessions WHERE state != 0 AND ended_at < ?1"));
+  if (s.Bind(1, before_unix).Step() != SQLITE_DONE) return Error("purge sessions");
+  return Status::Ok();
+}
+
+Result<bool> SqliteStore::PeerOnline(const std::string& username) {
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT 1 FROM peers WHERE username = ?1"));
+  int rc = s.Bind(1, username).Step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return Error("peer online");
+}
+
+Result<int64_t> SqliteStore::FileCount(const std::string& username) {
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT COUNT(*) FROM files WHERE username = ?1"));
+  if (s.Bind(1, username).Step() != SQLITE_ROW) return Error("count files");
+  return s.Int(0);
+}
+
+Result<int64_t> SqliteStore::ReplaceIndex(const std::string& username,
+                                          const std::vector<FileEntry>& files) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Transaction([&]() -> Result<int64_t> {
+    ASSIGN_OR_RETURN(bool online, PeerOnline(username));
+    if (!online) return NotFound("peer '" + username + "' is not online");
+    {
+      ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM files WHERE username = ?1"));
+      if (s.Bind(1, username).Step() != SQLITE_DONE) return Error("clear index");
+    }
+    for (const FileEntry& f : files) {
+      ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT OR REPLACE INTO files(username, name, name_lower, "
+                                       "size, sha256) VALUES(?1, ?2, ?3, ?4, ?5)"));
+      int rc = s.Bind(1, username).Bind(2, f.name).Bind(3, AsciiLower(f.name))
+                   .Bind(4, f.size).Bind(5, f.sha256).Step();
+      if (rc != SQLITE_DONE) return Error("insert file");
+    }
+    return FileCount(username);
+  });
+}
+
+Result<int64_t> SqliteStore::PatchIndex(const std::string& username,
+                                        const std::vector<FileEntry>& added,
+                                        const std::vector<std::string>& removed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Transaction([&]() -> Result<int64_t> {
+    ASSIGN_OR_RETURN(bool online, PeerOnline(username));
+    if (!online) return NotFound("peer '" + username + "' is not online");
+    for (const std::string& name : removed) {
+      ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM files WHERE username = ?1 AND name = ?2"));
+      if (s.Bind(1, username).Bind(2, name).Step() != SQLITE_DONE) return Error("remove file");
+    }
+    for (const FileEntry& f : added) {
+      ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT OR REPLACE INTO files(username, name, name_lower, "
+                                       "size, sha256) VALUES(?1, ?2, ?3, ?4, ?5)"));
+      int rc = s.Bind(1, username).Bind(2, f.name).Bind(3, AsciiLower(f.name))
+                   .Bind(4, f.size).Bind(5, f.sha256).Step();
+      if (rc != SQLITE_DONE) return Error("insert file");
+    }
+    return FileCount(username);
+  });
+}
+
+Result<std::vector<Holder>> SqliteStore::Holders(const char* sql, const std::string& a,
+                                                 const std::string& b) {
+  ASSIGN_OR_RETURN(Stmt s, Prepare(sql));
+  s.Bind(1, a);
+  if (!b.empty()) s.Bind(2, b);
+  std::vector<Holder> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back(Holder{s.Text(0), s.Text(1), static_cast<int>(s.Int(2))});
+  }
+  if (rc != SQLITE_DONE) return Error("holders");
+  return out;
+}
+
+Result<SearchPage> SqliteStore::Search(const SearchQuery& q) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string glob = QueryToGlob(q.text);
+  SearchPage page;
+  {
+    ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT COUNT(*) FROM (SELECT 1 FROM files "
+                                     "WHERE name_lower GLOB ?1 GROUP BY name, sha256)"));
+    if (s.Bind(1, glob).Step() != SQLITE_ROW) return Error("search count");
+    page.total = s.Int(0);
+  }
+  {
+    ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT name, MAX(size), sha256 FROM files "
+                                     "WHERE name_lower GLOB ?1 GROUP BY name, sha256 "
+                                     "ORDER BY name, sha256 LIMIT ?2 OFFSET ?3"));
+    s.Bind(1, glob).Bind(2, q.limit).Bind(3, q.offset);
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      page.results.push_back(FileResult{s.Text(0), s.Int(1), s.Text(2), {}});
+    }
+    if (rc != SQLITE_DONE) return Error("search");
+  }
+  for (FileResult& r : page.results) {
+    ASSIGN_OR_RETURN(r.holders,
+                     Holders("SELECT p.username, p.host, p.port FROM files f JOIN peers p "
+                             "ON p.username = f.username WHERE f.name = ?1 AND f.sha256 = ?2 "
+                             "ORDER BY p.username",
+                             r.name, r.sha256));
+  }
+  return page;
+}
+
+Result<std::optional<FileResult>> SqliteStore::FindByHash(const std::string& sha256) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FileResult r;
+  {
+    ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT name, size FROM files WHERE sha256 = ?1 "
+                                     "ORDER BY name LIMIT 1"));
+    int rc = s.Bind(1, sha256).Step();
+    if (rc == SQLITE_DONE) return std::optional<FileResult>();
+    if (rc != SQLITE_ROW) return Error("find by hash");
+    r = FileResult{s.Text(0), s.Int(1), sha256, {}};
+  }
+  ASSIGN_OR_RETURN(r.holders,
+                   Holders("SELECT DISTINCT p.username, p.host, p.port FROM files f JOIN peers p "
+                           "ON p.username = f.username WHERE f.sha256 = ?1 ORDER BY p.username",
+                           sha256, ""));
+  return std::optional<FileResult>(std::move(r));
+}
+
+Result<std::vector<PeerTotals>> SqliteStore::ListPeers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT p.username, p.host, p.port, COUNT(f.name), "
+                                   "COALESCE(SUM(f.size), 0) FROM peers p LEFT JOIN files f "
+                                   "ON f.username = p.username GROUP BY p.username "
+                                   "ORDER BY p.username"));
+  std::vector<PeerTotals> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back(PeerTotals{PeerRecord{s.Text(0), s.Text(1), static_cast<int>(s.Int(2))},
+                             s.Int(3), s.Int(4)});
+  }
+  if (rc != SQLITE_DONE) return Error("list peers");
+  return out;
+}
+
+Result<StoreCounts> SqliteStore::Counts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare(
+      "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM peers), "
+      "(SELECT COUNT(*) FROM files), "
+      "(SELECT COUNT(*) FROM (SELECT 1 FROM files GROUP BY name, sha256)), "
+      "(SELECT COALESCE(SUM(size), 0) FROM files)"));
+  if (s.Step() != SQLITE_ROW) return Error("counts");
+  return StoreCounts{s.Int(0), s.Int(1), s.Int(2), s.Int(3), s.Int(4)};
+}
+
+}  // namespace p2pshare::central

@@ -1,0 +1,71 @@
+// SqliteStore: DirectoryStore on one SQLite file (WAL, synchronous=NORMAL:
+// a committed write survives a crash of the process, kill -9 included).
+//
+// DESIGN: one connection guarded by a mutex; prepared statements are cached
+// by their SQL text. The schema version lives in PRAGMA user_version and is
+// created or migrated at Open. Only this file and its .cc include sqlite3.h.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "central/store/directory_store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace p2pshare::central {
+
+class SqliteStore final : public DirectoryStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens or creates `path` (and its parent folder). Internal on an
+  // unusable file; FailedPrecondition on a schema newer than this build.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  ~SqliteStore() override;
+
+  Status CreateAccount(const AccountRecord& account) override;
+  Result<std::optional<AccountRecord>> FindAccount(const std::string& username) override;
+  Status AddPeer(const PeerRecord& peer) override;
+  Result<std::optional<PeerRecord>> FindPeer(const std::string& username) override;
+  Result<std::vector<PeerRecord>> ListPeerRecords() override;
+  Result<std::set<int>> PortsInUse(const std::string& host) override;
+  Result<std::optional<PeerRecord>> RemovePeer(const std::string& username,
+                                               SessionState end_state,
+                                               int64_t now_unix) override;
+  Status AddSession(const SessionRecord& session, int64_t now_unix) override;
+  Result<std::optional<SessionRecord>> FindSession(const std::string& token_hash) override;
+  Status PurgeEndedSessions(int64_t before_unix) override;
+  Result<int64_t> ReplaceIndex(const std::string& username,
+                               const std::vector<FileEntry>& files) override;
+  Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,
+                             const std::vector<std::string>& removed) override;
+  Result<SearchPage> Search(const SearchQuery& query) override;
+  Result<std::optional<FileResult>> FindByHash(const std::string& sha256) override;
+  Result<std::vector<PeerTotals>> ListPeers() override;
+  Result<StoreCounts> Counts() override;
+
+ private:
+  class Stmt;
+  explicit SqliteStore(sqlite3* db);
+  Status Migrate();                               // REQUIRES: mu_ held
+  Status Exec(const char* sql);                   // REQUIRES: mu_ held
+  Result<Stmt> Prepare(const char* sql);          // REQUIRES: mu_ held
+  Status Error(const char* what) const;           // REQUIRES: mu_ held
+  Result<bool> PeerOnline(const std::string& u);  // REQUIRES: mu_ held
+  Result<int64_t> FileCount(const std::string& u);  // REQUIRES: mu_ held
+  Result<std::vector<Holder>> Holders(const char* sql, const std::string& a,
+                                      const std::string& b);  // REQUIRES: mu_ held
+  // Runs `body` in a transaction (BEGIN IMMEDIATE ... COMMIT / ROLLBACK).
+  template <class F>
+  auto Transaction(F&& body) -> decltype(body());  // REQUIRES: mu_ held
+
+  std::mutex mu_;
+  sqlite3* db_;                                    // GUARDED_BY(mu_)
+  std::map<const char*, sqlite3_stmt*> cache_;     // GUARDED_BY(mu_)
+};
+
+}  // namespace p2pshare::central

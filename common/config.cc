@@ -1,0 +1,187 @@
+#include "common/config.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace p2pshare {
+namespace {
+
+Result<Json> IntFromWord(const std::string& word) {
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+  if (ec != std::errc() || ptr != word.data() + word.size()) {
+    return InvalidArgument("'" + word + "' is not an integer");
+  }
+  return Json(v);
+}
+
+Result<Json> BoolFromWord(const std::string& word) {
+  if (word == "true" || word == "1" || word == "yes" || word == "on") return Json(true);
+  if (word == "false" || word == "0" || word == "no" || word == "off") return Json(false);
+  return InvalidArgument("'" + word + "' is not true or false");
+}
+
+Status CheckInt(const Json& v, int64_t min, int64_t max) {
+  if (!v.is_number_integer()) return InvalidArgument("must be an integer");
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    return InvalidArgument("is too large");
+  }
+  int64_t i = v.get<int64_t>();
+  if (i < min || i > max) {
+    return InvalidArgument("must be between " + std::to_string(min) + " and " +
+                           std::to_string(max) + ", not " + std::to_string(i));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string FlagName(const std::string& key) {
+  std::string flag = "--" + key;
+  for (char& c : flag) {
+    if (c == '_') c = '-';
+  }
+  return flag;
+}
+
+ConfigSchema::Key& ConfigSchema::Add(std::string key, std::string help,
+                                     FlagKind kind) {
+  keys_.push_back(Key{std::move(key), std::move(help), kind, {}, {}, {}, nullptr});
+  return keys_.back();
+}
+
+void ConfigSchema::String(std::string key, std::string* target, std::string help,
+                          std::vector<std::string> allowed) {
+  Key& k = Add(std::move(key), std::move(help), FlagKind::kScalar);
+  k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> { return Json(w.at(0)); };
+  k.apply = [target, allowed](const Json& v) -> Status {
+    if (!v.is_string()) return InvalidArgument("must be a string");
+    std::string s = v.get<std::string>();
+    if (!allowed.empty()) {
+      bool found = false;
+      std::string list;
+      for (const auto& a : allowed) {
+        found |= (a == s);
+        list += (list.empty() ? "" : ", ") + a;
+      }
+      if (!found) return InvalidArgument("must be one of " + list + ", not '" + s + "'");
+    }
+    *target = std::move(s);
+    return Status::Ok();
+  };
+}
+
+void ConfigSchema::Int(std::string key, int64_t* target, std::string help,
+                       int64_t min, int64_t max) {
+  Key& k = Add(std::move(key), std::move(help), FlagKind::kScalar);
+  k.from_flag = [](const std::vector<std::string>& w) { return IntFromWord(w.at(0)); };
+  k.apply = [target, min, max](const Json& v) -> Status {
+    RETURN_IF_ERROR(CheckInt(v, min, max));
+    *target = v.get<int64_t>();
+    return Status::Ok();
+  };
+}
+
+void ConfigSchema::Bool(std::string key, bool* target, std::string help) {
+  Key& k = Add(std::move(key), std::move(help), FlagKind::kScalar);
+  k.from_flag = [](const std::vector<std::string>& w) { return BoolFromWord(w.at(0)); };
+  k.apply = [target](const Json& v) -> Status {
+    if (!v.is_boolean()) return InvalidArgument("must be true or false");
+    *target = v.get<bool>();
+    return Status::Ok();
+  };
+}
+
+void ConfigSchema::IntRange(std::string key, std::pair<int64_t, int64_t>* target,
+                            std::string help, int64_t min, int64_t max) {
+  Key& k = Add(std::move(key), std::move(help), FlagKind::kList);
+  k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> {
+    Json arr = Json::array();
+    for (const auto& word : w) {
+      ASSIGN_OR_RETURN(Json v, IntFromWord(word));
+      arr.push_back(v);
+    }
+    return arr;
+  };
+  k.apply = [target, min, max](const Json& v) -> Status {
+    if (!v.is_array() || v.size() != 2) return InvalidArgument("must be a list of two integers [low, high]");
+    RETURN_IF_ERROR(CheckInt(v[0], min, max));
+    RETURN_IF_ERROR(CheckInt(v[1], min, max));
+    int64_t lo = v[0].get<int64_t>(), hi = v[1].get<int64_t>();
+    if (lo > hi) return InvalidArgument("low end " + std::to_string(lo) + " is above high end " + std::to_string(hi));
+    *target = {lo, hi};
+    return Status::Ok();
+  };
+}
+
+void ConfigSchema::StringList(std::string key, std::vector<std::string>* target,
+                              std::string help, size_t max_items) {
+  Key& k = Add(std::move(key), std::move(help), FlagKind::kList);
+  k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> { return Json(w); };
+  k.apply = [target, max_items](const Json& v) -> Status {
+    if (!v.is_array()) return InvalidArgument("must be a list of strings");
+    if (v.size() > max_items) return InvalidArgument("holds at most " + std::to_string(max_items) + " items");
+    std::vector<std::string> out;
+    for (const auto& item : v) {
+      if (!item.is_string()) return InvalidArgument("must be a list of strings");
+      out.push_back(item.get<std::string>());
+    }
+    *target = std::move(out);
+    return Status::Ok();
+  };
+}
+
+void ConfigSchema::AddFlags(CLI::App& app) {
+  for (Key& k : keys_) {
+    k.option = app.add_option(FlagName(k.name), k.flag_words, k.help);
+    if (k.flag_kind == FlagKind::kScalar) {
+      k.option->expected(1);
+    } else {
+      k.option->expected(0, 64);
+    }
+  }
+}
+
+Status ConfigSchema::ApplyJson(const Json& object, const std::string& origin) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const std::string& name = it.key();
+    Key* key = nullptr;
+    for (Key& k : keys_) {
+      if (k.name == name) key = &k;
+    }
+    if (key == nullptr) {
+      return InvalidArgument(origin + ": unknown key '" + name + "'");
+    }
+    Status s = key->apply(it.value());
+    if (!s.ok()) return InvalidArgument(origin + ": key '" + name + "' " + s.message());
+  }
+  return Status::Ok();
+}
+
+Status ConfigSchema::ApplyFlags() {
+  for (Key& k : keys_) {
+    if (k.option == nullptr || k.option->count() == 0) continue;
+    std::string flag = FlagName(k.name);
+    auto value = k.from_flag(k.flag_words);
+    if (!value.ok()) return InvalidArgument(flag + ": " + value.status().message());
+    Status s = k.apply(*value);
+    if (!s.ok()) return InvalidArgument(flag + ": " + s.message());
+  }
+  return Status::Ok();
+}
+
+Status ConfigSchema::Load(const std::string& path) {
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) return InvalidArgument("config " + path + ": cannot be opened");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto object = ParseJsonObject(text.str(), "config " + path);
+    if (!object.ok()) return object.status();
+    RETURN_IF_ERROR(ApplyJson(*object, "config " + path));
+  }
+  return ApplyFlags();
+}
+
+}  // namespace p2pshare

@@ -1,0 +1,75 @@
+// ConfigSchema: the keys of one program's JSON config, each with a default
+// (the target's initial value), a check, and a CLI11 flag of the same name
+// (`session_ttl_s` -> `--session-ttl-s`). Flags beat the file. The first bad
+// key stops loading with a one-line error naming it.
+//
+// Usage (in a thin main):
+//   MyConfig cfg; ConfigSchema schema; DescribeMyConfig(schema, &cfg);
+//   schema.AddFlags(app); app.parse(argc, argv);
+//   Status s = schema.Load(config_path);   // file (if any), then flags
+//
+// Not thread-safe; used once at start-up.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "common/json_fields.h"
+#include "common/status.h"
+
+namespace p2pshare {
+
+class ConfigSchema {
+ public:
+  // A string; when `allowed` is not empty the value must be one of them.
+  void String(std::string key, std::string* target, std::string help,
+              std::vector<std::string> allowed = {});
+  // An integer in [min, max].
+  void Int(std::string key, int64_t* target, std::string help, int64_t min,
+           int64_t max);
+  void Bool(std::string key, bool* target, std::string help);
+  // Two integers [lo, hi] with min <= lo <= hi <= max.
+  void IntRange(std::string key, std::pair<int64_t, int64_t>* target,
+                std::string help, int64_t min, int64_t max);
+  // A list of strings, at most `max_items`.
+  void StringList(std::string key, std::vector<std::string>* target,
+                  std::string help, size_t max_items);
+
+  // Registers `--key-with-dashes` for every key on `app`.
+  void AddFlags(CLI::App& app);
+
+  // Reads `path` (skipped when empty) and then the flags given on the
+  // command line. InvalidArgument naming the file or flag and the key.
+  Status Load(const std::string& path);
+
+  // Applies the keys of an already parsed JSON object (unknown key: error).
+  Status ApplyJson(const Json& object, const std::string& origin);
+
+ private:
+  enum class FlagKind { kScalar, kList };
+  struct Key {
+    std::string name;
+    std::string help;
+    FlagKind flag_kind;
+    // Converts a flag's words into the JSON value the file would hold.
+    std::function<Result<Json>(const std::vector<std::string>&)> from_flag;
+    // Checks a JSON value and stores it. Message without the key name.
+    std::function<Status(const Json&)> apply;
+    std::vector<std::string> flag_words;
+    CLI::Option* option = nullptr;
+  };
+  Key& Add(std::string key, std::string help, FlagKind kind);
+  Status ApplyFlags();
+
+  std::vector<Key> keys_;
+};
+
+// "session_ttl_s" -> "--session-ttl-s".
+std::string FlagName(const std::string& key);
+
+}  // namespace p2pshare

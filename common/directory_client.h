@@ -1,0 +1,91 @@
+// DirectoryClient: the C++ client of central's REST API (SPEC §5), used by
+// peer-server and peer-client (and the integration tests).
+//
+// Every call has a deadline (the options' timeout). Errors come back as the
+// Status the server described: its `error` field becomes reason() and its
+// HTTP status the code (401 -> kUnauthenticated, 503 -> kUnavailable, ...).
+// A central that cannot be reached gives kUnavailable, reason "unreachable".
+//
+// Thread-safe: requests on one client are serialized on its keep-alive
+// connection (cpp-httplib's own lock); the token is guarded by a mutex.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/directory_types.h"
+#include "common/status.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace p2pshare {
+
+struct DirectoryClientOptions {
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds timeout{10000};
+  // PUT /index bodies are split into a PUT and PATCHes above this size, so a
+  // large folder's index stays under central's 1 MiB body limit.
+  size_t max_body_bytes = 768 * 1024;
+};
+
+class DirectoryClient {
+ public:
+  // `base_url` like "http://127.0.0.1:8080" (no trailing /api/v1).
+  explicit DirectoryClient(std::string base_url, DirectoryClientOptions options = {});
+  ~DirectoryClient();
+  DirectoryClient(const DirectoryClient&) = delete;
+  DirectoryClient& operator=(const DirectoryClient&) = delete;
+
+  const std::string& base_url() const { return base_url_; }
+  void set_token(std::string token);
+  std::string token() const;
+
+  // POST /register. Returns the username. AlreadyExists "username_taken",
+  // PermissionDenied "registration_closed", InvalidArgument.
+  Result<std::string> Register(const std::string& username, const std::string& password);
+  // POST /login; on success the client keeps the token for later calls.
+  Result<LoginReply> Login(const LoginRequest& request);
+  // POST /logout with the current token.
+  Status Logout();
+  // POST /heartbeat. Returns session_ttl_s. Unauthenticated with reason
+  // "session_expired" or "logged_out" when the session is over.
+  Result<int64_t> Heartbeat(const HeartbeatRequest& request = {});
+  // PUT /index (then PATCH for the rest when the list is large). Returns the
+  // count of files the directory now holds for this peer.
+  Result<int64_t> ReplaceIndex(const std::vector<FileEntry>& files);
+  // PATCH /index. Returns the new count.
+  Result<int64_t> PatchIndex(const std::vector<FileEntry>& added,
+                             const std::vector<std::string>& removed);
+  Result<SearchPage> Search(const std::string& query, int64_t limit = 50, int64_t offset = 0);
+  // GET /files/{sha256}; nullopt when no online peer has it.
+  Result<std::optional<FileResult>> FindFile(const std::string& sha256);
+  Result<std::vector<PeerInfo>> Peers();
+  // POST /upload-target. Unavailable "no_peer_available" when none fits.
+  Result<Holder> UploadTarget(const std::string& name, int64_t size);
+  // POST /verify with this client's token: whose is `caller_token`?
+  // NotFound "unknown_token" when it is no live session's.
+  Result<std::string> Verify(const std::string& caller_token);
+  Result<StatsReply> Stats();
+  // GET /healthz.
+  Status Health();
+
+ private:
+  // Sends one request under /api/v1 (or `path` as is when it starts with
+  // "/healthz"); returns the parsed JSON reply ({} for 204).
+  Result<Json> Call(const std::string& method, const std::string& path, const Json* body,
+                    bool with_token);
+
+  const std::string base_url_;
+  const DirectoryClientOptions options_;
+  std::unique_ptr<httplib::Client> http_;
+  mutable std::mutex mu_;
+  std::string token_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace p2pshare

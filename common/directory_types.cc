@@ -1,0 +1,196 @@
+#include "common/directory_types.h"
+
+#include "common/names.h"
+
+namespace p2pshare {
+namespace {
+
+std::string Item(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+Result<int> PortField(const FieldReader& r, const char* key) {
+  ASSIGN_OR_RETURN(int64_t port, r.Int(key));
+  if (port < 0 || port > 65535) return BadField(r.Name(key), "a port number 0-65535");
+  return static_cast<int>(port);
+}
+
+}  // namespace
+
+Json ToJson(const FileEntry& f) {
+  return Json{{"name", f.name}, {"size", f.size}, {"sha256", f.sha256}};
+}
+
+Result<FileEntry> FileEntryFromJson(const Json& j, const std::string& path) {
+  if (!j.is_object()) return BadField(path, "an object {name, size, sha256}");
+  FieldReader r(j, path);
+  FileEntry f;
+  ASSIGN_OR_RETURN(f.name, r.String("name"));
+  Status name_ok = CheckFileName(f.name);
+  if (!name_ok.ok()) return InvalidArgument("field '" + r.Name("name") + "': " + name_ok.message());
+  ASSIGN_OR_RETURN(f.size, r.Int("size"));
+  if (f.size < 0) return BadField(r.Name("size"), "0 or more");
+  ASSIGN_OR_RETURN(f.sha256, r.String("sha256"));
+  if (!IsSha256Hex(f.sha256)) return BadField(r.Name("sha256"), "64 lowercase hex digits");
+  return f;
+}
+
+Result<std::vector<FileEntry>> FileEntriesFromJson(const Json& array, const std::string& path) {
+  std::vector<FileEntry> out;
+  out.reserve(array.size());
+  for (size_t i = 0; i < array.size(); ++i) {
+    ASSIGN_OR_RETURN(FileEntry f, FileEntryFromJson(array[i], Item(path, i)));
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Json ToJson(const Holder& h) {
+  return Json{{"username", h.username}, {"host", h.host}, {"port", h.port}};
+}
+
+Result<Holder> HolderFromJson(const Json& j, const std::string& path) {
+  FieldReader r(j, path);
+  Holder h;
+  ASSIGN_OR_RETURN(h.username, r.String("username"));
+  ASSIGN_OR_RETURN(h.host, r.String("host"));
+  ASSIGN_OR_RETURN(h.port, PortField(r, "port"));
+  return h;
+}
+
+Json ToJson(const FileResult& res) {
+  Json holders = Json::array();
+  for (const auto& h : res.holders) holders.push_back(ToJson(h));
+  return Json{{"name", res.name}, {"size", res.size}, {"sha256", res.sha256},
+              {"holders", std::move(holders)}};
+}
+
+Result<FileResult> FileResultFromJson(const Json& j, const std::string& path) {
+  ASSIGN_OR_RETURN(FileEntry f, FileEntryFromJson(j, path));
+  FieldReader r(j, path);
+  FileResult res{f.name, f.size, f.sha256, {}};
+  ASSIGN_OR_RETURN(const Json* holders, r.Array("holders"));
+  for (size_t i = 0; i < holders->size(); ++i) {
+    ASSIGN_OR_RETURN(Holder h, HolderFromJson((*holders)[i], Item(r.Name("holders"), i)));
+    res.holders.push_back(std::move(h));
+  }
+  return res;
+}
+
+Json ToJson(const SearchPage& p) {
+  Json results = Json::array();
+  for (const auto& r : p.results) results.push_back(ToJson(r));
+  return Json{{"total", p.total}, {"results", std::move(results)}};
+}
+
+Result<SearchPage> SearchPageFromJson(const Json& j) {
+  FieldReader r(j);
+  SearchPage page;
+  ASSIGN_OR_RETURN(page.total, r.Int("total"));
+  ASSIGN_OR_RETURN(const Json* results, r.Array("results"));
+  for (size_t i = 0; i < results->size(); ++i) {
+    ASSIGN_OR_RETURN(FileResult res, FileResultFromJson((*results)[i], Item("results", i)));
+    page.results.push_back(std::move(res));
+  }
+  return page;
+}
+
+Json ToJson(const PeerInfo& p) {
+  return Json{{"username", p.username}, {"host", p.host},   {"port", p.port},
+              {"files", p.files},       {"bytes", p.bytes}, {"last_seen", p.last_seen}};
+}
+
+Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path) {
+  FieldReader r(j, path);
+  PeerInfo p;
+  ASSIGN_OR_RETURN(p.username, r.String("username"));
+  ASSIGN_OR_RETURN(p.host, r.String("host"));
+  ASSIGN_OR_RETURN(p.port, PortField(r, "port"));
+  ASSIGN_OR_RETURN(p.files, r.Int("files"));
+  ASSIGN_OR_RETURN(p.bytes, r.Int("bytes"));
+  ASSIGN_OR_RETURN(p.last_seen, r.String("last_seen"));
+  return p;
+}
+
+Json ToJson(const LoginRequest& req) {
+  Json j{{"username", req.username}, {"password", req.password}};
+  if (req.host) j["host"] = *req.host;
+  if (req.preferred_port) j["preferred_port"] = *req.preferred_port;
+  return j;
+}
+
+Result<LoginRequest> LoginRequestFromJson(const Json& j) {
+  FieldReader r(j);
+  LoginRequest req;
+  ASSIGN_OR_RETURN(req.username, r.String("username"));
+  ASSIGN_OR_RETURN(req.password, r.String("password"));
+  ASSIGN_OR_RETURN(req.host, r.OptionalString("host"));
+  ASSIGN_OR_RETURN(req.preferred_port, r.OptionalInt("preferred_port"));
+  if (req.preferred_port && (*req.preferred_port < 1 || *req.preferred_port > 65535)) {
+    return BadField("preferred_port", "a port number 1-65535");
+  }
+  if (req.host && (req.host->empty() || req.host->size() > 253)) {
+    return BadField("host", "a host name or address of 1-253 characters");
+  }
+  return req;
+}
+
+Json ToJson(const LoginReply& r) {
+  return Json{{"token", r.token},
+              {"username", r.username},
+              {"host", r.host},
+              {"port", r.port},
+              {"heartbeat_interval_s", r.heartbeat_interval_s},
+              {"session_ttl_s", r.session_ttl_s}};
+}
+
+Result<LoginReply> LoginReplyFromJson(const Json& j) {
+  FieldReader r(j);
+  LoginReply out;
+  ASSIGN_OR_RETURN(out.token, r.String("token"));
+  ASSIGN_OR_RETURN(out.username, r.String("username"));
+  ASSIGN_OR_RETURN(out.host, r.String("host"));
+  ASSIGN_OR_RETURN(out.port, PortField(r, "port"));
+  ASSIGN_OR_RETURN(out.heartbeat_interval_s, r.Int("heartbeat_interval_s"));
+  ASSIGN_OR_RETURN(out.session_ttl_s, r.Int("session_ttl_s"));
+  return out;
+}
+
+Json ToJson(const HeartbeatRequest& r) {
+  Json j = Json::object();
+  if (r.free_bytes) j["free_bytes"] = *r.free_bytes;
+  if (r.active_transfers) j["active_transfers"] = *r.active_transfers;
+  return j;
+}
+
+Result<HeartbeatRequest> HeartbeatRequestFromJson(const Json& j) {
+  FieldReader r(j);
+  HeartbeatRequest req;
+  ASSIGN_OR_RETURN(req.free_bytes, r.OptionalInt("free_bytes"));
+  ASSIGN_OR_RETURN(req.active_transfers, r.OptionalInt("active_transfers"));
+  if (req.free_bytes && *req.free_bytes < 0) return BadField("free_bytes", "0 or more");
+  if (req.active_transfers && *req.active_transfers < 0) {
+    return BadField("active_transfers", "0 or more");
+  }
+  return req;
+}
+
+Json ToJson(const StatsReply& s) {
+  return Json{{"peers_online", s.peers_online}, {"accounts", s.accounts},
+              {"files", s.files},               {"unique_files", s.unique_files},
+              {"bytes", s.bytes},               {"requests", s.requests}};
+}
+
+Result<StatsReply> StatsReplyFromJson(const Json& j) {
+  FieldReader r(j);
+  StatsReply s;
+  ASSIGN_OR_RETURN(s.peers_online, r.Int("peers_online"));
+  ASSIGN_OR_RETURN(s.accounts, r.Int("accounts"));
+  ASSIGN_OR_RETURN(s.files, r.Int("files"));
+  ASSIGN_OR_RETURN(s.unique_files, r.Int("unique_files"));
+  ASSIGN_OR_RETURN(s.bytes, r.Int("bytes"));
+  ASSIGN_OR_RETURN(s.requests, r.Int("requests"));
+  return s;
+}
+
+}  // namespace p2pshare

@@ -1,0 +1,108 @@
+// The records of the directory REST API (SPEC §5) and their JSON forms.
+// Central parses requests and writes replies with these; DirectoryClient
+// does the reverse, so both sides agree by construction.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json_fields.h"
+#include "common/status.h"
+
+namespace p2pshare {
+
+// One shared file of one peer.
+struct FileEntry {
+  std::string name;    // relative path, CheckFileName rules
+  int64_t size = 0;    // bytes, >= 0
+  std::string sha256;  // 64 lowercase hex
+  bool operator==(const FileEntry&) const = default;
+};
+
+// Where a file can be fetched: an online peer's gRPC endpoint.
+struct Holder {
+  std::string username;
+  std::string host;
+  int port = 0;
+  bool operator==(const Holder&) const = default;
+};
+
+// One search result: a (name, sha256) pair and its online holders.
+struct FileResult {
+  std::string name;
+  int64_t size = 0;
+  std::string sha256;
+  std::vector<Holder> holders;
+};
+
+struct SearchPage {
+  int64_t total = 0;  // results matching, over all pages
+  std::vector<FileResult> results;
+};
+
+// An online peer as GET /peers lists it.
+struct PeerInfo {
+  std::string username;
+  std::string host;
+  int port = 0;
+  int64_t files = 0;
+  int64_t bytes = 0;
+  std::string last_seen;  // ISO 8601 UTC, e.g. 2026-11-21T14:16:00Z
+};
+
+struct LoginRequest {
+  std::string username;
+  std::string password;
+  std::optional<std::string> host;
+  std::optional<int64_t> preferred_port;
+};
+
+struct LoginReply {
+  std::string token;
+  std::string username;
+  std::string host;
+  int port = 0;
+  int64_t heartbeat_interval_s = 0;
+  int64_t session_ttl_s = 0;
+};
+
+struct HeartbeatRequest {
+  std::optional<int64_t> free_bytes;
+  std::optional<int64_t> active_transfers;
+};
+
+struct StatsReply {
+  int64_t peers_online = 0;
+  int64_t accounts = 0;
+  int64_t files = 0;         // index entries of online peers
+  int64_t unique_files = 0;  // distinct (name, sha256) among them
+  int64_t bytes = 0;         // sum of their sizes
+  int64_t requests = 0;      // HTTP requests served since start
+};
+
+// JSON forms. The *FromJson functions check every field (names, sizes and
+// hashes by the SPEC §5 rules) and return InvalidArgument naming the field.
+Json ToJson(const FileEntry& f);
+Result<FileEntry> FileEntryFromJson(const Json& j, const std::string& path);
+// A JSON array of file entries (e.g. "files" of PUT /index).
+Result<std::vector<FileEntry>> FileEntriesFromJson(const Json& array, const std::string& path);
+Json ToJson(const Holder& h);
+Result<Holder> HolderFromJson(const Json& j, const std::string& path);
+Json ToJson(const FileResult& r);
+Result<FileResult> FileResultFromJson(const Json& j, const std::string& path);
+Json ToJson(const SearchPage& p);
+Result<SearchPage> SearchPageFromJson(const Json& j);
+Json ToJson(const PeerInfo& p);
+Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path);
+Json ToJson(const LoginRequest& r);
+Result<LoginRequest> LoginRequestFromJson(const Json& j);
+Json ToJson(const LoginReply& r);
+Result<LoginReply> LoginReplyFromJson(const Json& j);
+Json ToJson(const HeartbeatRequest& r);
+Result<HeartbeatRequest> HeartbeatRequestFromJson(const Json& j);
+Json ToJson(const StatsReply& s);
+Result<StatsReply> StatsReplyFromJson(const Json& j);
+
+}  // namespace p2pshare

@@ -1,0 +1,59 @@
+#include "common/peer_config.h"
+
+#include "common/logging.h"
+#include "common/names.h"
+
+namespace p2pshare {
+
+void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
+  s.String("username", &c->username, "account this peer runs as");
+  s.String("password", &c->password, "the account's password (or env P2PSHARE_PASSWORD)");
+  s.String("central_url", &c->central_url, "base URL of central, e.g. http://127.0.0.1:8080");
+  s.String("advertise_host", &c->advertise_host, "host other peers use to reach this peer");
+  s.String("shared_dir", &c->shared_dir, "folder whose files this peer shares");
+  s.String("download_dir", &c->download_dir, "folder downloads are written to");
+  s.Int("max_storage_bytes", &c->max_storage_bytes,
+        "bytes the shared folder may hold with uploads", 0, INT64_MAX);
+  s.StringList("friends", &c->friends, "primary and backup friend peers, host:port", 2);
+  s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
+}
+
+Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
+  if (c->username.empty()) return InvalidArgument("key 'username' is required");
+  Status user = CheckUsername(c->username);
+  if (!user.ok()) return InvalidArgument("key 'username': " + user.message());
+  if (c->password.empty() && env_password != nullptr) c->password = env_password;
+  if (c->central_url.rfind("http://", 0) != 0) {
+    return InvalidArgument("key 'central_url' must start with http://, not '" + c->central_url + "'");
+  }
+  if (c->advertise_host.empty()) return InvalidArgument("key 'advertise_host' must not be empty");
+  if (c->shared_dir.empty()) return InvalidArgument("key 'shared_dir' must not be empty");
+  if (c->download_dir.empty()) return InvalidArgument("key 'download_dir' must not be empty");
+  for (const auto& f : c->friends) {
+    size_t colon = f.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == f.size() ||
+        f.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+      return InvalidArgument("key 'friends': '" + f + "' is not host:port");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace p2pshare
+
+#include <cstdlib>
+
+namespace p2pshare {
+
+PeerConfigFlags::PeerConfigFlags(CLI::App& app, PeerConfig* config) : config_(config) {
+  app.add_option("--config", path_, "JSON config file (flags beat the file)");
+  DescribePeerConfig(schema_, config_);
+  schema_.AddFlags(app);
+}
+
+Status PeerConfigFlags::Load() {
+  RETURN_IF_ERROR(schema_.Load(path_));
+  return FinishPeerConfig(config_, std::getenv("P2PSHARE_PASSWORD"));
+}
+
+}  // namespace p2pshare

@@ -1,0 +1,53 @@
+// The configuration of a peer (SPEC §8), read by both peer-server and
+// peer-client from the same file (config/peer1.json ...).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/status.h"
+
+namespace p2pshare {
+
+struct PeerConfig {
+  std::string username;
+  std::string password;  // or the environment variable P2PSHARE_PASSWORD
+  std::string central_url = "http://127.0.0.1:8080";
+  std::string advertise_host = "127.0.0.1";
+  std::string shared_dir = "data/peer/shared";
+  std::string download_dir = "data/peer/downloads";
+  int64_t max_storage_bytes = int64_t{10} << 30;  // 10 GiB
+  std::vector<std::string> friends;  // [primary, backup] host:port
+  std::string log_level = "info";
+};
+
+// Registers every key of `config` (which holds the defaults) on `schema`.
+void DescribePeerConfig(ConfigSchema& schema, PeerConfig* config);
+
+// Checks after loading: a username, an http central_url, host:port friends.
+// Takes the password from `env_password` (P2PSHARE_PASSWORD) when the config
+// has none. InvalidArgument naming the key.
+Status FinishPeerConfig(PeerConfig* config, const char* env_password);
+
+}  // namespace p2pshare
+
+namespace p2pshare {
+
+// The command-line side of a peer config: `--config FILE` plus a flag for
+// every key. Construct before app.parse(); call Load() after it.
+class PeerConfigFlags {
+ public:
+  PeerConfigFlags(CLI::App& app, PeerConfig* config);
+  // Reads the file, applies the flags, then FinishPeerConfig() with the
+  // environment's P2PSHARE_PASSWORD.
+  Status Load();
+
+ private:
+  PeerConfig* config_;
+  ConfigSchema schema_;
+  std::string path_;
+};
+
+}  // namespace p2pshare

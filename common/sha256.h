@@ -1,0 +1,37 @@
+// Streaming SHA-256 over OpenSSL EVP (uses SHA-NI where the CPU has it).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace p2pshare {
+
+// Incremental hash. Not thread-safe; one per stream.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void Update(const void* data, size_t size);
+  void Update(std::string_view data) { Update(data.data(), data.size()); }
+  // The digest as 64 lowercase hex digits. The object is reset afterwards.
+  std::string FinishHex();
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+// Hex digest of `data`.
+std::string Sha256Hex(std::string_view data);
+// Hex digest of a file's contents, read in 1 MiB blocks (bounded memory).
+// NotFound if it cannot be opened, Internal on a read error.
+Result<std::string> Sha256File(const std::string& path);
+
+}  // namespace p2pshare
