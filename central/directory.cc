@@ -31,7 +31,7 @@ Directory::Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions opt
 Directory::~Directory() { Stop(); }
 
 Directory::Liveness Directory::Fresh() const {
-  return Liveness{Clock::now(), UnixNow(), std::nullopt, 0};
+  return Liveness{options_.now(), UnixNow(), std::nullopt, 0};
 }
 
 Status Directory::Start(bool run_sweeper) {
@@ -67,7 +67,7 @@ void Directory::SweeperLoop() {
   std::unique_lock<std::mutex> lock(sweeper_mu_);
   while (!sweeper_cv_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
-    SweepOnce(Clock::now());
+    SweepOnce(options_.now());
     int64_t now = UnixNow();
     if (now - last_purge > 3600) {  // ended sessions are kept a day, then forgotten
       Status s = store_->PurgeEndedSessions(now - 86400);
@@ -140,7 +140,7 @@ Result<std::string> Directory::Register(const std::string& username,
 
 Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& remote_address,
                                     int64_t* retry_after_s) {
-  auto now = Clock::now();
+  auto now = options_.now();
   *retry_after_s = throttle_.RetryAfter(req.username, remote_address, now);
   if (*retry_after_s > 0) {
     return ResourceExhausted("too many failed logins; try again in " +
@@ -195,7 +195,7 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
     if (it == live_.end()) {
       live_[req.username] = Fresh();
     } else {
-      it->second.last_seen = Clock::now();
+      it->second.last_seen = options_.now();
       it->second.last_seen_unix = UnixNow();
     }
   }
@@ -235,7 +235,7 @@ Result<int64_t> Directory::Heartbeat(const std::string& username, const Heartbea
     return Unauthenticated("this session expired (no heartbeat in time); log in again",
                            "session_expired");
   }
-  it->second.last_seen = Clock::now();
+  it->second.last_seen = options_.now();
   it->second.last_seen_unix = UnixNow();
   if (req.free_bytes) it->second.free_bytes = req.free_bytes;
   if (req.active_transfers) it->second.active_transfers = *req.active_transfers;

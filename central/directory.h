@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,10 @@ struct DirectoryOptions {
   int64_t session_ttl_s = 15;
   bool allow_registration = true;
   int pbkdf2_iterations = kPbkdf2Iterations;
+  // The steady clock liveness is measured with; tests substitute their own.
+  std::function<std::chrono::steady_clock::time_point()> now = [] {
+    return std::chrono::steady_clock::now();
+  };
 };
 
 class Directory {

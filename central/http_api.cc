@@ -1,6 +1,7 @@
 #include "central/http_api.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -70,8 +71,16 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
   const size_t threads = options_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_->set_tcp_nodelay(true);
+  // cpp-httplib's default options add SO_REUSEPORT, which lets a second
+  // server bind the same port silently; keep only SO_REUSEADDR.
+  server_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server_->set_keep_alive_max_count(1000000);
-  server_->set_keep_alive_timeout(5);
+  // An idle keep-alive connection holds a worker, and stop() waits for it:
+  // a short idle timeout keeps shutdown prompt (busy clients are unaffected).
+  server_->set_keep_alive_timeout(1);
   server_->set_read_timeout(5);
   server_->set_write_timeout(5);
   server_->set_payload_max_length(options_.max_body_bytes);
@@ -102,7 +111,11 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
         SendError(res, 400, "bad_request", "Content-Length is not a number");
         return httplib::Server::HandlerResponse::Handled;
       }
-      if (len > options_.max_body_bytes) {
+      // Up to 8x the limit, cpp-httplib's own payload limit reads and drops
+      // the body, then answers 413, so the client sees the answer. Beyond
+      // that, answer at once and close rather than read it all (a client
+      // still sending may then see a reset instead of the 413).
+      if (len > 8 * options_.max_body_bytes) {
         res.set_header("Connection", "close");
         SendError(res, 413, "payload_too_large",
                   "request body of " + v + " bytes is over the limit of " +

@@ -20,7 +20,7 @@ std::string AsciiLower(std::string s) {
 }
 
 std::string QueryToGlob(const std::string& query) {
-  std::string glob = "*";
+  std::string glob = query.empty() || query.front() != '*' ? "*" : "";
   for (char c : AsciiLower(query)) {
     if (c == '[') {
       glob += "[[]";

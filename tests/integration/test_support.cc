@@ -1,0 +1,156 @@
+#include "integration/test_support.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace p2pshare::testing {
+namespace {
+// A server closing a connection mid-request must fail the request, not kill
+// the test process.
+const bool kIgnoreSigpipe = [] {
+  signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+}  // namespace
+
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return done();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+Process::Process(std::vector<std::string> argv, std::string log_path)
+    : log_path_(std::move(log_path)) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) dup2(null_fd, 0);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (running()) {
+    Signal(SIGKILL);
+    Wait(std::chrono::seconds(10));
+  }
+}
+
+bool Process::running() {
+  if (pid_ <= 0 || exit_code_) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  if (r == pid_) exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return false;
+}
+
+void Process::Signal(int sig) {
+  if (pid_ > 0 && !exit_code_) kill(pid_, sig);
+}
+
+std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
+  WaitUntil([this] { return !running(); }, timeout);
+  return exit_code_;
+}
+
+std::string Process::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::pair<int, std::string> RunToEnd(std::vector<std::string> argv, const std::string& log_path) {
+  Process p(std::move(argv), log_path);
+  auto code = p.Wait(std::chrono::seconds(30));
+  return {code.value_or(-1), p.Log()};
+}
+
+CentralProcess::CentralProcess(std::filesystem::path dir, Json overrides)
+    : dir_(std::move(dir)) {
+  config_ = Json{{"listen", "127.0.0.1:0"},
+                 {"db", (dir_ / "central.db").string()},
+                 {"heartbeat_interval_s", 1},
+                 {"session_ttl_s", 3},
+                 {"log_level", "info"}};
+  for (auto it = overrides.begin(); it != overrides.end(); ++it) config_[it.key()] = it.value();
+}
+
+CentralProcess::~CentralProcess() = default;
+
+Status CentralProcess::Start() {
+  if (port_ != 0) config_["listen"] = "127.0.0.1:" + std::to_string(port_);
+  std::string config_path = (dir_ / "central.json").string();
+  std::ofstream(config_path) << config_.dump(2);
+  std::string log_path;
+  do {  // a fresh log per start, also across CentralProcess objects in one folder
+    log_path = (dir_ / ("central-" + std::to_string(++starts_) + ".log")).string();
+  } while (std::filesystem::exists(log_path));
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{CENTRAL_BIN, "--config", config_path}, log_path);
+  static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+))");
+  std::smatch m;
+  std::string log;
+  bool listening = WaitUntil(
+      [&] {
+        log = process_->Log();
+        return std::regex_search(log, m, kListening) || !process_->running();
+      },
+      std::chrono::seconds(15));
+  if (!listening || !std::regex_search(log, m, kListening)) {
+    return Internal("central did not start:\n" + log);
+  }
+  port_ = std::stoi(m[1].str());
+  auto client = Client();
+  if (!WaitUntil([&] { return client->Health().ok(); }, std::chrono::seconds(10))) {
+    return Internal("central does not answer /healthz:\n" + process_->Log());
+  }
+  return Status::Ok();
+}
+
+void CentralProcess::Kill9() {
+  if (!process_) return;
+  process_->Signal(SIGKILL);
+  process_->Wait(std::chrono::seconds(10));
+}
+
+std::optional<int> CentralProcess::Stop() {
+  if (!process_) return std::nullopt;
+  process_->Signal(SIGTERM);
+  return process_->Wait(std::chrono::seconds(10));
+}
+
+std::unique_ptr<DirectoryClient> CentralProcess::Client() const {
+  DirectoryClientOptions o;
+  o.timeout = std::chrono::seconds(10);
+  return std::make_unique<DirectoryClient>(url(), o);
+}
+
+Result<LoginReply> RegisterAndLogin(DirectoryClient& client, const std::string& username) {
+  auto reg = client.Register(username, username + "-password");
+  if (!reg.ok() && reg.status().reason() != "username_taken") return reg.status();
+  return client.Login(LoginRequest{username, username + "-password", std::nullopt, std::nullopt});
+}
+
+}  // namespace p2pshare::testing

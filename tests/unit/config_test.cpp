@@ -1,0 +1,114 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "central/central_config.h"
+#include "common/peer_config.h"
+#include "unit/test_dir.h"
+
+namespace p2pshare {
+namespace {
+
+using central::CentralConfig;
+
+struct Loaded {
+  Status status;
+  CentralConfig config;
+};
+
+Loaded LoadCentral(const std::string& json, std::vector<std::string> args = {}) {
+  testing::TestDir dir;
+  std::string path = dir / "central.json";
+  std::ofstream(path) << json;
+  Loaded out;
+  ConfigSchema schema;
+  central::DescribeCentralConfig(schema, &out.config);
+  CLI::App app;
+  schema.AddFlags(app);
+  std::vector<std::string> argv_store = {"central"};
+  for (auto& a : args) argv_store.push_back(a);
+  std::vector<char*> argv;
+  for (auto& a : argv_store) argv.push_back(a.data());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  out.status = schema.Load(path);
+  if (out.status.ok()) out.status = central::ValidateCentralConfig(out.config);
+  return out;
+}
+
+TEST(ConfigTest, DefaultsHoldForAnEmptyFile) {
+  Loaded l = LoadCentral("{}");
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  EXPECT_EQ(l.config.listen, "127.0.0.1:8080");
+  EXPECT_EQ(l.config.db, "data/central.db");
+  EXPECT_EQ(l.config.port_range, (std::pair<int64_t, int64_t>(50051, 50150)));
+  EXPECT_EQ(l.config.heartbeat_interval_s, 5);
+  EXPECT_EQ(l.config.session_ttl_s, 15);
+}
+
+TEST(ConfigTest, UnknownKeyIsNamed) {
+  Loaded l = LoadCentral(R"({"listen": "127.0.0.1:1", "sesion_ttl_s": 3})");
+  ASSERT_FALSE(l.status.ok());
+  EXPECT_NE(l.status.message().find("unknown key 'sesion_ttl_s'"), std::string::npos)
+      << l.status.message();
+  EXPECT_EQ(l.status.message().find('\n'), std::string::npos);
+}
+
+TEST(ConfigTest, BadValuesAreNamed) {
+  struct Case {
+    const char* json;
+    const char* key;
+  } cases[] = {
+      {R"({"session_ttl_s": "fifteen"})", "session_ttl_s"},
+      {R"({"session_ttl_s": 0})", "session_ttl_s"},
+      {R"({"port_range": [50150, 50051]})", "port_range"},
+      {R"({"port_range": [1]})", "port_range"},
+      {R"({"public_read": "yes"})", "public_read"},
+      {R"({"log_level": "loud"})", "log_level"},
+      {R"({"listen": "nowhere"})", "listen"},
+      {R"({"heartbeat_interval_s": 20})", "session_ttl_s"},
+  };
+  for (const Case& c : cases) {
+    Loaded l = LoadCentral(c.json);
+    ASSERT_FALSE(l.status.ok()) << c.json;
+    EXPECT_NE(l.status.message().find(c.key), std::string::npos)
+        << c.json << " -> " << l.status.message();
+  }
+}
+
+TEST(ConfigTest, MalformedFileIsReported) {
+  Loaded l = LoadCentral("{\"listen\": ");
+  ASSERT_FALSE(l.status.ok());
+  EXPECT_NE(l.status.message().find("not valid JSON"), std::string::npos);
+}
+
+TEST(ConfigTest, FlagsBeatTheFile) {
+  Loaded l = LoadCentral(R"({"session_ttl_s": 30, "public_read": true})",
+                         {"--session-ttl-s", "40", "--public-read", "false", "--port-range",
+                          "6000", "6009"});
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  EXPECT_EQ(l.config.session_ttl_s, 40);
+  EXPECT_FALSE(l.config.public_read);
+  EXPECT_EQ(l.config.port_range, (std::pair<int64_t, int64_t>(6000, 6009)));
+}
+
+TEST(ConfigTest, BadFlagIsNamed) {
+  Loaded l = LoadCentral("{}", {"--session-ttl-s", "soon"});
+  ASSERT_FALSE(l.status.ok());
+  EXPECT_NE(l.status.message().find("--session-ttl-s"), std::string::npos);
+}
+
+TEST(PeerConfigTest, NeedsAUsernameAndTakesThePasswordFromTheEnvironment) {
+  PeerConfig c;
+  EXPECT_FALSE(FinishPeerConfig(&c, nullptr).ok());
+  c.username = "alice";
+  ASSERT_TRUE(FinishPeerConfig(&c, "from-env").ok());
+  EXPECT_EQ(c.password, "from-env");
+  c.friends = {"127.0.0.1:x"};
+  Status s = FinishPeerConfig(&c, nullptr);
+  EXPECT_NE(s.message().find("friends"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace p2pshare

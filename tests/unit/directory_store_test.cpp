@@ -1,0 +1,226 @@
+// The shared DirectoryStore suite: every backend must pass it. Backends are
+// listed in INSTANTIATE_TEST_SUITE_P at the bottom.
+#include "central/store/directory_store.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "unit/test_dir.h"
+
+namespace p2pshare::central {
+namespace {
+
+using StoreFactory = std::function<std::string(const testing::TestDir&)>;  // -> URL
+
+class DirectoryStoreTest : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override {
+    url_ = GetParam()(dir_);
+    Reopen();
+  }
+  void Reopen() {
+    store_.reset();
+    auto s = DirectoryStore::Open(url_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = std::move(s).value();
+  }
+  void Online(const std::string& user, int port, const std::string& host = "127.0.0.1") {
+    ASSERT_TRUE(store_->CreateAccount({user, "hash"}).ok());
+    ASSERT_TRUE(store_->AddPeer({user, host, port}).ok());
+  }
+  static FileEntry File(const std::string& name, int64_t size, char hash) {
+    return FileEntry{name, size, std::string(64, hash)};
+  }
+  std::vector<std::string> Names(const SearchPage& page) {
+    std::vector<std::string> out;
+    for (const auto& r : page.results) out.push_back(r.name);
+    return out;
+  }
+  SearchPage Find(const std::string& q, int64_t limit = 50, int64_t offset = 0) {
+    auto r = store_->Search(SearchQuery{q, limit, offset});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : SearchPage{};
+  }
+
+  testing::TestDir dir_;
+  std::string url_;
+  std::unique_ptr<DirectoryStore> store_;
+};
+
+TEST_P(DirectoryStoreTest, AccountsAreUnique) {
+  ASSERT_TRUE(store_->CreateAccount({"alice", "h1"}).ok());
+  Status again = store_->CreateAccount({"alice", "h2"});
+  EXPECT_EQ(again.code(), Code::kAlreadyExists);
+  EXPECT_EQ(again.reason(), "username_taken");
+  auto found = store_->FindAccount("alice");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->password_hash, "h1");
+  EXPECT_FALSE(store_->FindAccount("bob")->has_value());
+}
+
+TEST_P(DirectoryStoreTest, OnePortPerHost) {
+  Online("alice", 50051);
+  ASSERT_TRUE(store_->CreateAccount({"bob", "h"}).ok());
+  EXPECT_EQ(store_->AddPeer({"bob", "127.0.0.1", 50051}).code(), Code::kAlreadyExists);
+  EXPECT_TRUE(store_->AddPeer({"bob", "10.0.0.2", 50051}).ok());  // other host: fine
+  EXPECT_EQ(*store_->PortsInUse("127.0.0.1"), (std::set<int>{50051}));
+}
+
+TEST_P(DirectoryStoreTest, ReplaceIndexDropsOldFiles) {
+  Online("alice", 50051);
+  ASSERT_EQ(*store_->ReplaceIndex("alice", {File("a.txt", 1, 'a'), File("b.txt", 2, 'b')}), 2);
+  ASSERT_EQ(*store_->ReplaceIndex("alice", {File("c.txt", 3, 'c')}), 1);
+  EXPECT_EQ(Names(Find("")), (std::vector<std::string>{"c.txt"}));
+}
+
+TEST_P(DirectoryStoreTest, PatchIndexAddsReplacesAndRemoves) {
+  Online("alice", 50051);
+  ASSERT_TRUE(store_->ReplaceIndex("alice", {File("a.txt", 1, 'a'), File("b.txt", 2, 'b')}).ok());
+  auto count = store_->PatchIndex("alice", {File("b.txt", 5, 'e'), File("d.txt", 4, 'd')},
+                                  {"a.txt", "never-there.txt"});
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 2);
+  SearchPage all = Find("");
+  EXPECT_EQ(Names(all), (std::vector<std::string>{"b.txt", "d.txt"}));
+  EXPECT_EQ(all.results[0].size, 5);
+  EXPECT_EQ(all.results[0].sha256, std::string(64, 'e'));
+}
+
+TEST_P(DirectoryStoreTest, IndexOfAnOfflinePeerIsRefused) {
+  ASSERT_TRUE(store_->CreateAccount({"ghost", "h"}).ok());
+  EXPECT_EQ(store_->ReplaceIndex("ghost", {File("a", 1, 'a')}).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->PatchIndex("ghost", {}, {}).status().code(), Code::kNotFound);
+}
+
+TEST_P(DirectoryStoreTest, SearchIsCaseInsensitiveSubstring) {
+  Online("alice", 50051);
+  ASSERT_TRUE(store_->ReplaceIndex("alice", {File("Music/The Beatles - Help.mp3", 1, 'a'),
+                                             File("notes.TXT", 2, 'b'),
+                                             File("beat.wav", 3, 'c')})
+                  .ok());
+  EXPECT_EQ(Names(Find("BEAT")),
+            (std::vector<std::string>{"Music/The Beatles - Help.mp3", "beat.wav"}));
+  EXPECT_EQ(Names(Find("txt")), (std::vector<std::string>{"notes.TXT"}));
+  EXPECT_EQ(Find("nothing").total, 0);
+}
+
+TEST_P(DirectoryStoreTest, SearchGlobs) {
+  Online("alice", 50051);
+  ASSERT_TRUE(store_->ReplaceIndex("alice", {File("The Beatles - Help.mp3", 1, 'a'),
+                                             File("beat.wav", 2, 'b'), File("a1.txt", 3, 'c'),
+                                             File("a22.txt", 4, 'd'), File("x[1].txt", 5, 'e')})
+                  .ok());
+  EXPECT_EQ(Names(Find("beat*mp3")), (std::vector<std::string>{"The Beatles - Help.mp3"}));
+  EXPECT_EQ(Names(Find("*.wav")), (std::vector<std::string>{"beat.wav"}));
+  EXPECT_EQ(Names(Find("a?.txt")), (std::vector<std::string>{"a1.txt"}));
+  EXPECT_EQ(Names(Find("[1]")), (std::vector<std::string>{"x[1].txt"}));  // brackets literal
+  EXPECT_EQ(Names(Find("%")), std::vector<std::string>{});                 // no SQL LIKE leaks
+}
+
+TEST_P(DirectoryStoreTest, OneResultPerNameAndHashWithAllHolders) {
+  Online("alice", 50051);
+  Online("bob", 50052);
+  Online("carol", 50053);
+  ASSERT_TRUE(store_->ReplaceIndex("alice", {File("song.mp3", 10, 'a')}).ok());
+  ASSERT_TRUE(store_->ReplaceIndex("bob", {File("song.mp3", 10, 'a')}).ok());
+  ASSERT_TRUE(store_->ReplaceIndex("carol", {File("song.mp3", 11, 'b')}).ok());
+  SearchPage page = Find("song");
+  ASSERT_EQ(page.total, 2);
+  ASSERT_EQ(page.results.size(), 2u);
+  EXPECT_EQ(page.results[0].holders,
+            (std::vector<Holder>{{"alice", "127.0.0.1", 50051}, {"bob", "127.0.0.1", 50052}}));
+  EXPECT_EQ(page.results[1].holders, (std::vector<Holder>{{"carol", "127.0.0.1", 50053}}));
+}
+
+TEST_P(DirectoryStoreTest, SearchPages) {
+  Online("alice", 50051);
+  std::vector<FileEntry> files;
+  for (int i = 0; i < 25; ++i) {
+    files.push_back(File("f" + std::string(i < 10 ? "0" : "") + std::to_string(i), i, 'a'));
+  }
+  ASSERT_TRUE(store_->ReplaceIndex("alice", files).ok());
+  SearchPage p = Find("f", 10, 20);
+  EXPECT_EQ(p.total, 25);
+  EXPECT_EQ(Names(p), (std::vector<std::string>{"f20", "f21", "f22", "f23", "f24"}));
+  EXPECT_EQ(Find("f", 10, 100).results.size(), 0u);
+  EXPECT_EQ(Find("f", 0, 0).total, 25);
+}
+
+TEST_P(DirectoryStoreTest, RemovePeerDropsItsFilesAndEndsItsSessions) {
+  Online("alice", 50051);
+  Online("bob", 50052);
+  ASSERT_TRUE(store_->AddSession({"t1", "alice", SessionState::kActive}, 100).ok());
+  ASSERT_TRUE(store_->ReplaceIndex("alice", {File("shared.bin", 1, 'a')}).ok());
+  ASSERT_TRUE(store_->ReplaceIndex("bob", {File("shared.bin", 1, 'a')}).ok());
+  auto removed = store_->RemovePeer("alice", SessionState::kExpired, 200);
+  ASSERT_TRUE(removed.ok() && removed->has_value());
+  EXPECT_EQ((*removed)->port, 50051);
+  SearchPage page = Find("shared");
+  ASSERT_EQ(page.results.size(), 1u);
+  EXPECT_EQ(page.results[0].holders.size(), 1u);
+  EXPECT_EQ(page.results[0].holders[0].username, "bob");
+  EXPECT_EQ((*store_->FindSession("t1"))->state, SessionState::kExpired);
+  EXPECT_FALSE(store_->RemovePeer("alice", SessionState::kExpired, 300)->has_value());
+  EXPECT_TRUE(store_->PortsInUse("127.0.0.1")->count(50051) == 0);
+}
+
+TEST_P(DirectoryStoreTest, FindByHashAndListPeers) {
+  Online("alice", 50051);
+  Online("bob", 50052);
+  ASSERT_TRUE(store_->ReplaceIndex("alice", {File("b-name", 7, 'f'), File("other", 3, 'e')}).ok());
+  ASSERT_TRUE(store_->ReplaceIndex("bob", {File("a-name", 7, 'f')}).ok());
+  auto found = store_->FindByHash(std::string(64, 'f'));
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->name, "a-name");
+  EXPECT_EQ((*found)->holders.size(), 2u);
+  EXPECT_FALSE(store_->FindByHash(std::string(64, '0'))->has_value());
+  auto peers = store_->ListPeers();
+  ASSERT_TRUE(peers.ok());
+  ASSERT_EQ(peers->size(), 2u);
+  EXPECT_EQ((*peers)[0].files, 2);
+  EXPECT_EQ((*peers)[0].bytes, 10);
+  auto counts = store_->Counts();
+  EXPECT_EQ(counts->accounts, 2);
+  EXPECT_EQ(counts->files, 3);
+  EXPECT_EQ(counts->unique_files, 3);
+  EXPECT_EQ(counts->bytes, 17);
+}
+
+TEST_P(DirectoryStoreTest, EverythingSurvivesReopening) {
+  Online("alice", 50051);
+  ASSERT_TRUE(store_->AddSession({"tok", "alice", SessionState::kActive}, 1).ok());
+  ASSERT_TRUE(store_->ReplaceIndex("alice", {File("kept.txt", 1, 'a')}).ok());
+  Reopen();
+  EXPECT_TRUE(store_->FindAccount("alice")->has_value());
+  EXPECT_EQ((*store_->FindSession("tok"))->state, SessionState::kActive);
+  EXPECT_EQ(Names(Find("kept")), (std::vector<std::string>{"kept.txt"}));
+  EXPECT_EQ(store_->ListPeerRecords()->size(), 1u);
+}
+
+TEST_P(DirectoryStoreTest, PurgeForgetsOnlyOldEndedSessions) {
+  Online("alice", 50051);
+  ASSERT_TRUE(store_->AddSession({"old", "alice", SessionState::kActive}, 1).ok());
+  ASSERT_TRUE(store_->RemovePeer("alice", SessionState::kLoggedOut, 10).ok());
+  ASSERT_TRUE(store_->AddSession({"new", "alice", SessionState::kActive}, 20).ok());
+  ASSERT_TRUE(store_->PurgeEndedSessions(15).ok());
+  EXPECT_FALSE(store_->FindSession("old")->has_value());
+  EXPECT_TRUE(store_->FindSession("new")->has_value());
+}
+
+TEST(QueryToGlobTest, Translation) {
+  EXPECT_EQ(QueryToGlob(""), "*");
+  EXPECT_EQ(QueryToGlob("Beat"), "*beat*");
+  EXPECT_EQ(QueryToGlob("a*b?"), "*a*b?*");
+  EXPECT_EQ(QueryToGlob("x[1]"), "*x[[]1]*");
+  EXPECT_EQ(QueryToGlob("*.mp3"), "*.mp3*");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sqlite, DirectoryStoreTest,
+    ::testing::Values(StoreFactory([](const testing::TestDir& d) {
+      return "sqlite:" + (d / "sub/central.db");
+    })));
+
+}  // namespace
+}  // namespace p2pshare::central

@@ -1,0 +1,157 @@
+#include "central/directory.h"
+
+#include <gtest/gtest.h>
+
+#include "unit/test_dir.h"
+
+namespace p2pshare::central {
+namespace {
+
+class DirectoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void Open(DirectoryOptions options = Options()) {
+    dir_.reset();
+    auto store = DirectoryStore::Open(tmp_ / "central.db");
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    dir_ = std::make_unique<Directory>(std::move(store).value(), options);
+    ASSERT_TRUE(dir_->Start(/*run_sweeper=*/false).ok());
+  }
+  static DirectoryOptions Options() {
+    DirectoryOptions o;
+    o.port_range = {50051, 50053};
+    o.heartbeat_interval_s = 1;
+    o.session_ttl_s = 3;
+    o.pbkdf2_iterations = 1000;
+    o.now = [] { return fake_now; };
+    return o;
+  }
+  LoginReply Join(const std::string& user, std::optional<int64_t> preferred = std::nullopt) {
+    auto reg = dir_->Register(user, user + "-password");
+    if (!reg.ok()) {
+      EXPECT_EQ(reg.status().reason(), "username_taken");
+    }
+    int64_t retry = 0;
+    auto r = dir_->Login(LoginRequest{user, user + "-password", std::nullopt, preferred},
+                         "127.0.0.1", &retry);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : LoginReply{};
+  }
+
+  static inline Directory::Clock::time_point fake_now = Directory::Clock::now();
+  testing::TestDir tmp_;
+  std::unique_ptr<Directory> dir_;
+};
+
+TEST_F(DirectoryTest, PeersOnOneHostGetDistinctPortsAndLogoutFreesThem) {
+  EXPECT_EQ(Join("alice").port, 50051);
+  EXPECT_EQ(Join("bob").port, 50052);
+  EXPECT_EQ(Join("carol").port, 50053);
+  int64_t retry = 0;
+  ASSERT_TRUE(dir_->Register("dave", "dave-password").ok());
+  auto full = dir_->Login({"dave", "dave-password", std::nullopt, std::nullopt}, "127.0.0.1", &retry);
+  EXPECT_EQ(full.status().reason(), "no_free_port");
+  ASSERT_TRUE(dir_->Logout("bob").ok());
+  EXPECT_EQ(Join("dave").port, 50052);
+}
+
+TEST_F(DirectoryTest, SecondLoginJoinsThePeerWithItsOwnToken) {
+  LoginReply server = Join("alice");
+  LoginReply client = Join("alice");
+  EXPECT_EQ(client.port, server.port);
+  EXPECT_NE(client.token, server.token);
+  EXPECT_EQ(*dir_->Authenticate(server.token), "alice");
+  EXPECT_EQ(*dir_->Authenticate(client.token), "alice");
+  // A logout on either token takes the whole peer off.
+  ASSERT_TRUE(dir_->Logout(*dir_->Authenticate(client.token)).ok());
+  EXPECT_EQ(dir_->Authenticate(server.token).status().reason(), "logged_out");
+}
+
+TEST_F(DirectoryTest, PreferredPortIsHonouredWhenFree) {
+  EXPECT_EQ(Join("alice", 50053).port, 50053);
+  EXPECT_EQ(Join("bob", 50053).port, 50051);
+}
+
+TEST_F(DirectoryTest, SilentPeersAreEvictedAfterTheTtlOnly) {
+  LoginReply a = Join("alice");
+  LoginReply b = Join("bob");
+  ASSERT_TRUE(dir_->ReplaceIndex("alice", {{"a.txt", 1, std::string(64, 'a')}}).ok());
+  auto start = fake_now;
+  fake_now = start + std::chrono::seconds(2);
+  EXPECT_EQ(dir_->SweepOnce(fake_now), 0);
+  ASSERT_TRUE(dir_->Heartbeat("bob", {}).ok());
+  fake_now = start + std::chrono::milliseconds(3500);
+  EXPECT_EQ(dir_->SweepOnce(fake_now), 1);
+  EXPECT_EQ(dir_->Authenticate(a.token).status().reason(), "session_expired");
+  EXPECT_EQ(*dir_->Authenticate(b.token), "bob");
+  EXPECT_EQ(dir_->Search({"a.txt", 50, 0})->total, 0);
+  EXPECT_EQ(Join("carol").port, 50051);  // alice's port is free again
+}
+
+TEST_F(DirectoryTest, RestartGivesEveryPeerAFullTtl) {
+  LoginReply a = Join("alice");
+  fake_now += std::chrono::seconds(60);  // central was down for a minute
+  Open();  // a new Directory over the same database
+  fake_now += std::chrono::milliseconds(2900);
+  EXPECT_EQ(dir_->SweepOnce(fake_now), 0);
+  fake_now += std::chrono::milliseconds(200);
+  EXPECT_EQ(dir_->SweepOnce(fake_now), 1);  // ...but the TTL runs from the restart
+  Open();
+  a = Join("alice");
+  EXPECT_EQ(*dir_->Authenticate(a.token), "alice");
+  ASSERT_TRUE(dir_->Heartbeat("alice", {}).ok());
+}
+
+TEST_F(DirectoryTest, WrongPasswordIsRefusedAndGuessingIsSlowed) {
+  ASSERT_TRUE(dir_->Register("alice", "alice-password").ok());
+  int64_t retry = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto r = dir_->Login({"alice", "guess" + std::to_string(i), std::nullopt, std::nullopt},
+                         "10.1.1.1", &retry);
+    EXPECT_EQ(r.status().reason(), "bad_credentials");
+  }
+  auto blocked = dir_->Login({"alice", "alice-password", std::nullopt, std::nullopt}, "10.1.1.1", &retry);
+  EXPECT_EQ(blocked.status().reason(), "too_many_attempts");
+  EXPECT_GT(retry, 0);
+}
+
+TEST_F(DirectoryTest, RegistrationRules) {
+  EXPECT_EQ(dir_->Register("alice", "short").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(dir_->Register("../x", "long-enough").status().code(), Code::kInvalidArgument);
+  DirectoryOptions closed = Options();
+  closed.allow_registration = false;
+  Open(closed);
+  EXPECT_EQ(dir_->Register("bob", "long-enough").status().reason(), "registration_closed");
+}
+
+TEST_F(DirectoryTest, UploadTargetIsAnotherPeerWithRoomLeastLoaded) {
+  Join("alice");
+  Join("bob");
+  Join("carol");
+  ASSERT_TRUE(dir_->Heartbeat("bob", {100, 2}).ok());
+  ASSERT_TRUE(dir_->Heartbeat("carol", {1000, 0}).ok());
+  EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 50)->username, "carol");
+  ASSERT_TRUE(dir_->Heartbeat("carol", {10, 0}).ok());  // now too small
+  EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 50)->username, "bob");
+  EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 5000).status().reason(), "no_peer_available");
+  EXPECT_EQ(dir_->UploadTarget("alice", "../x", 5).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(DirectoryTest, VerifyNamesTheTokensOwner) {
+  LoginReply a = Join("alice");
+  EXPECT_EQ(*dir_->Verify(a.token), "alice");
+  EXPECT_EQ(dir_->Verify("nonsense").status().reason(), "unknown_token");
+  ASSERT_TRUE(dir_->Logout("alice").ok());
+  EXPECT_EQ(dir_->Verify(a.token).status().reason(), "unknown_token");
+}
+
+TEST_F(DirectoryTest, DuplicateNamesInOneIndexAreRefused) {
+  Join("alice");
+  std::string h(64, 'a');
+  auto r = dir_->ReplaceIndex("alice", {{"x", 1, h}, {"x", 2, h}});
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("files[1]"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace p2pshare::central
