@@ -301,6 +301,17 @@ Result<int64_t> SqliteStore::FileCount(const std::string& username) {
   return s.Int(0);
 }
 
+Status SqliteStore::UpsertFiles(const std::string& username, const std::vector<FileEntry>& files) {
+  for (const FileEntry& f : files) {
+    ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT OR REPLACE INTO files(username, name, name_lower, "
+                                     "size, sha256) VALUES(?1, ?2, ?3, ?4, ?5)"));
+    int rc = s.Bind(1, username).Bind(2, f.name).Bind(3, AsciiLower(f.name))
+                 .Bind(4, f.size).Bind(5, f.sha256).Step();
+    if (rc != SQLITE_DONE) return Error("insert file");
+  }
+  return Status::Ok();
+}
+
 Result<int64_t> SqliteStore::ReplaceIndex(const std::string& username,
                                           const std::vector<FileEntry>& files) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -311,13 +322,7 @@ Result<int64_t> SqliteStore::ReplaceIndex(const std::string& username,
       ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM files WHERE username = ?1"));
       if (s.Bind(1, username).Step() != SQLITE_DONE) return Error("clear index");
     }
-    for (const FileEntry& f : files) {
-      ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT OR REPLACE INTO files(username, name, name_lower, "
-                                       "size, sha256) VALUES(?1, ?2, ?3, ?4, ?5)"));
-      int rc = s.Bind(1, username).Bind(2, f.name).Bind(3, AsciiLower(f.name))
-                   .Bind(4, f.size).Bind(5, f.sha256).Step();
-      if (rc != SQLITE_DONE) return Error("insert file");
-    }
+    RETURN_IF_ERROR(UpsertFiles(username, files));
     return FileCount(username);
   });
 }
@@ -333,13 +338,7 @@ Result<int64_t> SqliteStore::PatchIndex(const std::string& username,
       ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM files WHERE username = ?1 AND name = ?2"));
       if (s.Bind(1, username).Bind(2, name).Step() != SQLITE_DONE) return Error("remove file");
     }
-    for (const FileEntry& f : added) {
-      ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT OR REPLACE INTO files(username, name, name_lower, "
-                                       "size, sha256) VALUES(?1, ?2, ?3, ?4, ?5)"));
-      int rc = s.Bind(1, username).Bind(2, f.name).Bind(3, AsciiLower(f.name))
-                   .Bind(4, f.size).Bind(5, f.sha256).Step();
-      if (rc != SQLITE_DONE) return Error("insert file");
-    }
+    RETURN_IF_ERROR(UpsertFiles(username, added));
     return FileCount(username);
   });
 }

@@ -57,6 +57,9 @@ class SqliteStore final : public DirectoryStore {
   Status Error(const char* what) const;           // REQUIRES: mu_ held
   Result<bool> PeerOnline(const std::string& u);  // REQUIRES: mu_ held
   Result<int64_t> FileCount(const std::string& u);  // REQUIRES: mu_ held
+  // Inserts or replaces `files` in `username`'s index.
+  Status UpsertFiles(const std::string& username,
+                     const std::vector<FileEntry>& files);  // REQUIRES: mu_ held
   Result<std::vector<Holder>> Holders(const char* sql, const std::string& a,
                                       const std::string& b);  // REQUIRES: mu_ held
   // Runs `body` in a transaction (BEGIN IMMEDIATE ... COMMIT / ROLLBACK).
