@@ -218,6 +218,61 @@ TEST_F(CentralTest, MalformedJsonIs400NamingTheField) {
   EXPECT_EQ(*alice->ReplaceIndex({}), 0);  // nothing was half-applied
 }
 
+TEST_F(CentralTest, EveryTokenRouteRejectsBadFieldsNamingThem) {
+  LoginReply a;
+  auto alice = Peer("alice", &a);
+  auto raw = Raw();
+  httplib::Headers auth{{"Authorization", "Bearer " + a.token}};
+  struct Case {
+    const char* method;
+    const char* path;
+    std::string body;
+    int status;
+    const char* mentions;
+  } cases[] = {
+      {"POST", "/api/v1/heartbeat", R"({"free_bytes": "lots"})", 400, "free_bytes"},
+      {"POST", "/api/v1/heartbeat", R"({"active_transfers": -1})", 400, "active_transfers"},
+      {"POST", "/api/v1/upload-target", R"({"name": "../x", "size": 1})", 400, "name"},
+      {"POST", "/api/v1/upload-target", R"({"name": "x"})", 400, "size"},
+      {"PATCH", "/api/v1/index", R"({"removed": [5]})", 400, "removed[0]"},
+      {"PATCH", "/api/v1/index", R"({"added": {"name": "x"}})", 400, "added"},
+      {"PUT", "/api/v1/index", R"({"files": [{"name": "a", "size": 1, "sha256": "ABC"}]})", 400,
+       "files[0].sha256"},
+      {"PUT", "/api/v1/index", R"({})", 400, "files"},
+      {"POST", "/api/v1/verify", R"({})", 400, "token"},
+  };
+  for (const Case& c : cases) {
+    httplib::Request req;
+    req.method = c.method;
+    req.path = c.path;
+    req.headers = auth;
+    req.body = c.body;
+    req.headers.emplace("Content-Type", "application/json");
+    auto r = raw.send(req);
+    ASSERT_TRUE(r) << c.path << " " << c.body;
+    EXPECT_EQ(r->status, c.status) << c.path << " " << c.body << " -> " << r->body;
+    EXPECT_NE(JsonOf(r)["message"].get<std::string>().find(c.mentions), std::string::npos)
+        << c.path << " " << c.body << " -> " << r->body;
+  }
+  auto bad_hash = raw.Get("/api/v1/files/not-a-hash");
+  ASSERT_TRUE(bad_hash);
+  EXPECT_EQ(bad_hash->status, 400);
+  auto unknown = raw.Get("/api/v1/files/" + std::string(64, '0'));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(JsonOf(unknown)["error"], "not_found");
+  // A body-less POST without Content-Length is answered at once, not after a timeout.
+  httplib::Request bare;
+  bare.method = "POST";
+  bare.path = "/api/v1/logout";
+  bare.headers = auth;
+  bare.headers.emplace("Transfer-Encoding", "chunked");
+  auto length_required = Raw().send(bare);
+  ASSERT_TRUE(length_required);
+  EXPECT_EQ(length_required->status, 411);
+  EXPECT_TRUE(alice->Heartbeat().ok()) << "a refused request must not have logged alice out";
+}
+
 TEST_F(CentralTest, OversizedAndChunkedBodiesAreRefused) {
   auto raw = Raw();
   std::string big(2 * 1024 * 1024, 'x');
