@@ -296,6 +296,18 @@ TEST_F(CentralTest, OversizedAndChunkedBodiesAreRefused) {
   EXPECT_EQ(chunked->status, 411);
   EXPECT_EQ(JsonOf(chunked)["error"], "length_required");
 
+  // A large JSON body sent as a form (curl -d's default type) is told why.
+  std::string index = R"({"files": [)";
+  for (int i = 0; i < 200; ++i) {
+    index += std::string(i ? "," : "") + R"({"name": "f)" + std::to_string(i) +
+             R"(", "size": 1, "sha256": ")" + kHashA + R"("})";
+  }
+  index += "]}";
+  auto form = Raw().Post("/api/v1/register", index, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 415);
+  EXPECT_NE(form->body.find("application/json"), std::string::npos) << form->body;
+
   auto health = Raw().Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
