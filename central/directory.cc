@@ -176,6 +176,7 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
                              std::to_string(options_.port_range.second));
     }
     ASSIGN_OR_RETURN(auto used, store_->PortsInUse(peer.host));
+    for (int64_t p : req.exclude_ports) used.insert(static_cast<int>(p));
     std::optional<int> preferred;
     if (req.preferred_port) preferred = static_cast<int>(*req.preferred_port);
     auto port = PickPort(options_.port_range, used, preferred);

@@ -116,6 +116,7 @@ Json ToJson(const LoginRequest& req) {
   Json j{{"username", req.username}, {"password", req.password}};
   if (req.host) j["host"] = *req.host;
   if (req.preferred_port) j["preferred_port"] = *req.preferred_port;
+  if (!req.exclude_ports.empty()) j["exclude_ports"] = req.exclude_ports;
   return j;
 }
 
@@ -128,6 +129,16 @@ Result<LoginRequest> LoginRequestFromJson(const Json& j) {
   ASSIGN_OR_RETURN(req.preferred_port, r.OptionalInt("preferred_port"));
   if (req.preferred_port && (*req.preferred_port < 1 || *req.preferred_port > 65535)) {
     return BadField("preferred_port", "a port number 1-65535");
+  }
+  ASSIGN_OR_RETURN(const Json* exclude, r.OptionalArray("exclude_ports"));
+  if (exclude != nullptr) {
+    if (exclude->size() > 1000) return BadField("exclude_ports", "at most 1000 ports");
+    for (const Json& p : *exclude) {
+      if (!p.is_number_integer() || p.get<int64_t>() < 1 || p.get<int64_t>() > 65535) {
+        return BadField("exclude_ports", "a list of port numbers 1-65535");
+      }
+      req.exclude_ports.push_back(p.get<int64_t>());
+    }
   }
   if (req.host && (req.host->empty() || req.host->size() > 253)) {
     return BadField("host", "a host name or address of 1-253 characters");

@@ -57,6 +57,9 @@ struct LoginRequest {
   std::string password;
   std::optional<std::string> host;
   std::optional<int64_t> preferred_port;
+  // Ports this peer could not bind (taken by another program): never
+  // handed out to it again in this login.
+  std::vector<int64_t> exclude_ports;
 };
 
 struct LoginReply {

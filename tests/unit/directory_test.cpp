@@ -67,6 +67,14 @@ TEST_F(DirectoryTest, SecondLoginJoinsThePeerWithItsOwnToken) {
   EXPECT_EQ(dir_->Authenticate(server.token).status().reason(), "logged_out");
 }
 
+TEST_F(DirectoryTest, ExcludedPortsAreNeverHandedOut) {
+  ASSERT_TRUE(dir_->Register("alice", "alice-password").ok());
+  int64_t retry = 0;
+  LoginRequest req{"alice", "alice-password", std::nullopt, 50051};
+  req.exclude_ports = {50051, 50052};
+  EXPECT_EQ(dir_->Login(req, "127.0.0.1", &retry)->port, 50053);
+}
+
 TEST_F(DirectoryTest, PreferredPortIsHonouredWhenFree) {
   EXPECT_EQ(Join("alice", 50053).port, 50053);
   EXPECT_EQ(Join("bob", 50053).port, 50051);
