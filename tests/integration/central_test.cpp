@@ -146,18 +146,18 @@ TEST_F(CentralTest, RegistrationErrors) {
   EXPECT_EQ(closed.status().reason(), "registration_closed");
   EXPECT_EQ(HttpStatusFor(closed.status()), 403);
   // Accounts made before still log in.
-  EXPECT_TRUE(central_->Client()->Login({"alice", "alice-password", std::nullopt, std::nullopt}).ok());
+  EXPECT_TRUE(central_->Client()->Login({"alice", "alice-password", std::nullopt, std::nullopt, {}}).ok());
 }
 
 TEST_F(CentralTest, WrongPasswordIs401AndGuessingIsSlowed) {
   auto c = central_->Client();
   ASSERT_TRUE(c->Register("alice", "alice-password").ok());
-  auto wrong = c->Login({"alice", "not-it", std::nullopt, std::nullopt});
+  auto wrong = c->Login({"alice", "not-it", std::nullopt, std::nullopt, {}});
   EXPECT_EQ(wrong.status().reason(), "bad_credentials");
   EXPECT_EQ(HttpStatusFor(wrong.status()), 401);
-  EXPECT_EQ(c->Login({"nobody", "x", std::nullopt, std::nullopt}).status().reason(),
+  EXPECT_EQ(c->Login({"nobody", "x", std::nullopt, std::nullopt, {}}).status().reason(),
             "bad_credentials");
-  for (int i = 0; i < 4; ++i) (void)c->Login({"alice", "guess", std::nullopt, std::nullopt});
+  for (int i = 0; i < 4; ++i) (void)c->Login({"alice", "guess", std::nullopt, std::nullopt, {}});
   auto raw = Raw();
   auto slowed = raw.Post("/api/v1/login", R"({"username":"alice","password":"alice-password"})",
                          "application/json");
@@ -366,11 +366,11 @@ TEST_F(CentralTest, NoFreePortIs503) {
   auto alice = Peer("alice");
   auto c = central_->Client();
   ASSERT_TRUE(c->Register("bob", "bob-password").ok());
-  auto r = c->Login({"bob", "bob-password", std::nullopt, std::nullopt});
+  auto r = c->Login({"bob", "bob-password", std::nullopt, std::nullopt, {}});
   EXPECT_EQ(r.status().reason(), "no_free_port");
   EXPECT_EQ(HttpStatusFor(r.status()), 503);
   // Another host has its own ports.
-  EXPECT_EQ(c->Login({"bob", "bob-password", "10.0.0.7", std::nullopt})->port, 50051);
+  EXPECT_EQ(c->Login({"bob", "bob-password", "10.0.0.7", std::nullopt, {}})->port, 50051);
 }
 
 TEST_F(CentralTest, NoPeerAvailableIs503) {
@@ -424,7 +424,7 @@ TEST_F(CentralTest, KillNineAndRestartKeepsAccountsSessionsAndIndex) {
   ASSERT_EQ(peers->size(), 1u);
   EXPECT_EQ((*peers)[0].port, a.port);
   auto again = central_->Client();
-  EXPECT_TRUE(again->Login({"alice", "alice-password", std::nullopt, std::nullopt}).ok());
+  EXPECT_TRUE(again->Login({"alice", "alice-password", std::nullopt, std::nullopt, {}}).ok());
 }
 
 TEST_F(CentralTest, PublicReadFalseNeedsAToken) {

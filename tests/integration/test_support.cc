@@ -150,7 +150,7 @@ std::unique_ptr<DirectoryClient> CentralProcess::Client() const {
 Result<LoginReply> RegisterAndLogin(DirectoryClient& client, const std::string& username) {
   auto reg = client.Register(username, username + "-password");
   if (!reg.ok() && reg.status().reason() != "username_taken") return reg.status();
-  return client.Login(LoginRequest{username, username + "-password", std::nullopt, std::nullopt});
+  return client.Login(LoginRequest{username, username + "-password", std::nullopt, std::nullopt, {}});
 }
 
 }  // namespace p2pshare::testing

@@ -32,7 +32,7 @@ class DirectoryTest : public ::testing::Test {
       EXPECT_EQ(reg.status().reason(), "username_taken");
     }
     int64_t retry = 0;
-    auto r = dir_->Login(LoginRequest{user, user + "-password", std::nullopt, preferred},
+    auto r = dir_->Login(LoginRequest{user, user + "-password", std::nullopt, preferred, {}},
                          "127.0.0.1", &retry);
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? *r : LoginReply{};
@@ -49,7 +49,7 @@ TEST_F(DirectoryTest, PeersOnOneHostGetDistinctPortsAndLogoutFreesThem) {
   EXPECT_EQ(Join("carol").port, 50053);
   int64_t retry = 0;
   ASSERT_TRUE(dir_->Register("dave", "dave-password").ok());
-  auto full = dir_->Login({"dave", "dave-password", std::nullopt, std::nullopt}, "127.0.0.1", &retry);
+  auto full = dir_->Login({"dave", "dave-password", std::nullopt, std::nullopt, {}}, "127.0.0.1", &retry);
   EXPECT_EQ(full.status().reason(), "no_free_port");
   ASSERT_TRUE(dir_->Logout("bob").ok());
   EXPECT_EQ(Join("dave").port, 50052);
@@ -70,7 +70,7 @@ TEST_F(DirectoryTest, SecondLoginJoinsThePeerWithItsOwnToken) {
 TEST_F(DirectoryTest, ExcludedPortsAreNeverHandedOut) {
   ASSERT_TRUE(dir_->Register("alice", "alice-password").ok());
   int64_t retry = 0;
-  LoginRequest req{"alice", "alice-password", std::nullopt, 50051};
+  LoginRequest req{"alice", "alice-password", std::nullopt, 50051, {}};
   req.exclude_ports = {50051, 50052};
   EXPECT_EQ(dir_->Login(req, "127.0.0.1", &retry)->port, 50053);
 }
@@ -114,11 +114,11 @@ TEST_F(DirectoryTest, WrongPasswordIsRefusedAndGuessingIsSlowed) {
   ASSERT_TRUE(dir_->Register("alice", "alice-password").ok());
   int64_t retry = 0;
   for (int i = 0; i < 5; ++i) {
-    auto r = dir_->Login({"alice", "guess" + std::to_string(i), std::nullopt, std::nullopt},
+    auto r = dir_->Login({"alice", "guess" + std::to_string(i), std::nullopt, std::nullopt, {}},
                          "10.1.1.1", &retry);
     EXPECT_EQ(r.status().reason(), "bad_credentials");
   }
-  auto blocked = dir_->Login({"alice", "alice-password", std::nullopt, std::nullopt}, "10.1.1.1", &retry);
+  auto blocked = dir_->Login({"alice", "alice-password", std::nullopt, std::nullopt, {}}, "10.1.1.1", &retry);
   EXPECT_EQ(blocked.status().reason(), "too_many_attempts");
   EXPECT_GT(retry, 0);
 }
