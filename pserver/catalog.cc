@@ -1,0 +1,191 @@
+#include "pserver/catalog.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "common/names.h"
+#include "common/sha256.h"
+
+namespace p2pshare::pserver {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+Catalog::Catalog(const SharedFolder* folder) : folder_(folder) { LoadCache(); }
+
+void Catalog::LoadCache() {
+  std::ifstream in(folder_->internal_dir() + "/hashes.tsv");
+  std::string line;
+  std::lock_guard<std::mutex> lock(mu_);
+  while (std::getline(in, line)) {
+    // sha256 \t size \t mtime_ns \t name   (names hold no control characters)
+    std::istringstream s(line);
+    Entry e;
+    std::string name;
+    if (!(s >> e.sha256 >> e.size >> e.mtime_ns)) continue;
+    s.get();
+    std::getline(s, name);
+    if (!IsSha256Hex(e.sha256) || !CheckFileName(name).ok()) continue;
+    cache_[name] = e;
+  }
+}
+
+void Catalog::SaveCache(const std::map<std::string, Entry>& entries) {
+  std::string path = folder_->internal_dir() + "/hashes.tsv";
+  std::string tmp = path + ".new";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& [name, e] : entries) {
+      out << e.sha256 << '\t' << e.size << '\t' << e.mtime_ns << '\t' << name << '\n';
+    }
+    if (!out) {
+      spdlog::warn("cannot write the hash cache {}", path);
+      return;
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) spdlog::warn("cannot write the hash cache {}: {}", path, ec.message());
+}
+
+Result<CatalogDelta> Catalog::Refresh() {
+  std::lock_guard<std::mutex> serial(refresh_mu_);
+  const std::string root = folder_->root();
+  std::map<std::string, Entry> cache;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cache = cache_;
+  }
+  std::map<std::string, Entry> found;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return Internal("cannot read shared folder " + root + ": " + ec.message());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      spdlog::debug("skipping part of the shared folder: {}", ec.message());
+      ec.clear();
+      continue;
+    }
+    const fs::path& path = it->path();
+    std::string name = path.lexically_relative(root).generic_string();
+    if (it.depth() == 0 && path.filename() == kInternalDir) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    struct stat lst, st;
+    if (::lstat(path.c_str(), &lst) != 0) continue;
+    if (S_ISLNK(lst.st_mode)) {
+      // A symlink is shared only when it leads to a regular file inside.
+      fs::path target = fs::canonical(path, ec);
+      if (ec) { ec.clear(); continue; }
+      std::string t = target.string();
+      if (t.compare(0, root.size() + 1, root + "/") != 0) continue;
+      if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    } else if (S_ISREG(lst.st_mode)) {
+      st = lst;
+    } else {
+      continue;  // folders are walked; sockets, fifos, devices are not shared
+    }
+    if (!SharedFolder::CheckSharedName(name).ok()) {
+      spdlog::debug("not sharing '{}': its name breaks the naming rules", path.string());
+      continue;
+    }
+    Entry e{static_cast<int64_t>(st.st_size), MtimeNs(st), ""};
+    auto cached = cache.find(name);
+    if (cached != cache.end() && cached->second.size == e.size &&
+        cached->second.mtime_ns == e.mtime_ns) {
+      e.sha256 = cached->second.sha256;
+    } else {
+      auto hash = Sha256File(path.string());
+      if (!hash.ok()) continue;  // vanished or unreadable meanwhile
+      files_hashed_.fetch_add(1);
+      e.sha256 = *hash;
+      // The file may have changed while it was hashed: keep it only if not.
+      struct stat after;
+      if (::stat(path.c_str(), &after) != 0 || after.st_size != st.st_size ||
+          MtimeNs(after) != e.mtime_ns) {
+        continue;  // the next refresh (its change event) hashes it again
+      }
+    }
+    found[name] = e;
+  }
+
+  CatalogDelta delta;
+  int64_t total = 0;
+  bool cache_changed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, e] : found) {
+      total += e.size;
+      auto old = entries_.find(name);
+      if (old == entries_.end() || old->second.sha256 != e.sha256 || old->second.size != e.size) {
+        delta.added.push_back(FileEntry{name, e.size, e.sha256});
+      }
+      auto c = cache_.find(name);
+      if (c == cache_.end() || c->second.mtime_ns != e.mtime_ns || c->second.sha256 != e.sha256) {
+        cache_changed = true;
+      }
+    }
+    for (const auto& [name, e] : entries_) {
+      if (!found.count(name)) delta.removed.push_back(name);
+    }
+    cache_changed |= cache_.size() != found.size();
+    entries_ = found;
+    cache_ = found;
+    total_bytes_ = total;
+  }
+  if (cache_changed) SaveCache(found);
+  return delta;
+}
+
+std::vector<FileEntry> Catalog::Files() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<FileEntry> out;
+  out.reserve(entries_.size());
+  for (const auto& [name, e] : entries_) out.push_back(FileEntry{name, e.size, e.sha256});
+  return out;
+}
+
+std::optional<FileEntry> Catalog::Find(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return std::nullopt;
+  return FileEntry{name, it->second.size, it->second.sha256};
+}
+
+std::optional<FileEntry> Catalog::FindByHash(const std::string& sha256) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, e] : entries_) {
+    if (e.sha256 == sha256) return FileEntry{name, e.size, e.sha256};
+  }
+  return std::nullopt;
+}
+
+int64_t Catalog::TotalBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return total_bytes_;
+}
+
+size_t Catalog::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
+void Catalog::Adopt(const std::string& name, int64_t size, int64_t mtime_ns,
+                    const std::string& sha256) {
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_[name] = Entry{size, mtime_ns, sha256};
+}
+
+}  // namespace p2pshare::pserver

@@ -1,0 +1,72 @@
+// Catalog: the files of one shared folder, with their sizes and SHA-256.
+//
+// A Refresh walks the folder (recursively; regular files, and symlinks
+// whose target is a regular file inside the folder; not the internal folder
+// nor *.part files; names that break the SPEC §5 rules are skipped) and
+// returns what changed since the last Refresh. Hashes are cached on disk in
+// <root>/.p2pshare/hashes.tsv keyed by (name, size, mtime), so a restart
+// over unchanged files hashes nothing.
+//
+// Thread-safe: Refresh is serialized (the session agent's thread); lookups
+// come from gRPC threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/directory_types.h"
+#include "common/status.h"
+#include "pserver/shared_folder.h"
+
+namespace p2pshare::pserver {
+
+struct CatalogDelta {
+  std::vector<FileEntry> added;  // new or changed
+  std::vector<std::string> removed;
+  bool empty() const { return added.empty() && removed.empty(); }
+};
+
+class Catalog {
+ public:
+  // Loads the hash cache of `folder` (an unreadable cache is ignored).
+  explicit Catalog(const SharedFolder* folder);
+
+  // Walks the folder; hashes only files whose size or mtime changed.
+  Result<CatalogDelta> Refresh();
+
+  std::vector<FileEntry> Files() const;
+  std::optional<FileEntry> Find(const std::string& name) const;
+  std::optional<FileEntry> FindByHash(const std::string& sha256) const;
+  int64_t TotalBytes() const;
+  size_t size() const;
+  // Tells the catalog the hash of a file just placed (an upload) with the
+  // size and mtime it has, so the next Refresh does not read it again.
+  void Adopt(const std::string& name, int64_t size, int64_t mtime_ns, const std::string& sha256);
+
+  // Files hashed since construction (for tests and start-up logs).
+  int64_t files_hashed() const { return files_hashed_.load(); }
+
+ private:
+  struct Entry {
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    std::string sha256;
+  };
+  void LoadCache();
+  void SaveCache(const std::map<std::string, Entry>& entries);
+
+  const SharedFolder* const folder_;
+  std::mutex refresh_mu_;  // serializes Refresh
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;            // GUARDED_BY(mu_): the files now
+  std::map<std::string, Entry> cache_;              // GUARDED_BY(mu_): known hashes
+  int64_t total_bytes_ = 0;                         // GUARDED_BY(mu_)
+  std::atomic<int64_t> files_hashed_{0};
+};
+
+}  // namespace p2pshare::pserver

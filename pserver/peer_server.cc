@@ -1,0 +1,192 @@
+#include "pserver/peer_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
+#include <spdlog/spdlog.h>
+
+#include "common/directory_client.h"
+#include "pserver/catalog.h"
+#include "pserver/folder_watcher.h"
+#include "pserver/peer_service.h"
+#include "pserver/session_agent.h"
+#include "pserver/shared_folder.h"
+#include "pserver/token_verifier.h"
+
+namespace p2pshare::pserver {
+namespace {
+
+constexpr int kMaxThreads = 128;  // gRPC threads: one per active call
+
+// A gRPC server on host:port, or nullptr when the port cannot be bound.
+std::unique_ptr<grpc::Server> Serve(PeerServiceImpl* service, const std::string& host, int port) {
+  grpc::ServerBuilder builder;
+  int bound = 0;
+  builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
+                           &bound);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port is an error
+  grpc::ResourceQuota quota("peer-server");
+  quota.SetMaxThreads(kMaxThreads);
+  builder.SetResourceQuota(quota);
+  builder.RegisterService(service);
+  auto server = builder.BuildAndStart();
+  if (!server || bound == 0) return nullptr;
+  return server;
+}
+
+void ShutDown(std::unique_ptr<grpc::Server>& server) {
+  if (!server) return;
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server->Wait();
+  server.reset();
+}
+
+}  // namespace
+
+PeerServer::PeerServer(PeerConfig config) : config_(std::move(config)) {}
+PeerServer::~PeerServer() = default;
+
+void PeerServer::Push(Event e) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(std::move(e));
+  }
+  cv_.notify_all();
+}
+
+PeerServer::Event PeerServer::Pop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !events_.empty(); });
+  Event e = events_.front();
+  events_.pop_front();
+  return e;
+}
+
+void PeerServer::RequestStop() {
+  std::function<void()> cancel;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel = cancel_login_;
+  }
+  if (cancel) cancel();
+  Push(Event{Event::kStop, 0, "stop requested"});
+}
+
+Status PeerServer::Run() {
+  if (config_.password.empty()) {
+    return InvalidArgument("no password: set 'password' in the config or P2PSHARE_PASSWORD");
+  }
+  ASSIGN_OR_RETURN(auto folder, SharedFolder::Open(config_.shared_dir));
+  Catalog catalog(folder.get());
+  ASSIGN_OR_RETURN(CatalogDelta initial, catalog.Refresh());
+  spdlog::info("sharing {} files ({} bytes) from {}; {} hashed, the rest from the hash cache",
+               catalog.size(), catalog.TotalBytes(), folder->root(), catalog.files_hashed());
+
+  DirectoryClient directory(config_.central_url);
+  DirectoryClient verify_client(config_.central_url);  // verifications never queue behind an index upload
+  CentralTokenVerifier verifier(&verify_client);
+
+  PeerServiceImpl* service_ptr = nullptr;
+  SessionAgent agent(
+      &directory, &catalog,
+      SessionAgentOptions{config_.username, config_.password, config_.advertise_host},
+      [&service_ptr] {
+        HeartbeatRequest hb;
+        if (service_ptr) {
+          hb.free_bytes = service_ptr->free_bytes();
+          hb.active_transfers = service_ptr->active_transfers();
+        }
+        return hb;
+      },
+      [&verify_client](const std::string& token) { verify_client.set_token(token); });
+  PeerServiceImpl service(folder.get(), &catalog, &verifier,
+                          PeerServiceOptions{config_.username, config_.max_storage_bytes},
+                          [&agent] { agent.FolderChanged(); });
+  service_ptr = &service;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel_login_ = [&agent] { agent.Cancel(); };
+  }
+  struct ClearCancel {
+    PeerServer* self;
+    ~ClearCancel() {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->cancel_login_ = nullptr;
+    }
+  } clear_cancel{this};
+
+  // Log in and bind the port central hands out; if some other program holds
+  // it, give it back and ask for another.
+  std::unique_ptr<grpc::Server> server;
+  std::vector<int64_t> taken;
+  auto login_and_bind = [&](std::optional<int> preferred) -> Status {
+    for (;;) {
+      ASSIGN_OR_RETURN(int port, agent.Login(preferred, taken));
+      server = Serve(&service, config_.advertise_host, port);
+      if (server) return Status::Ok();
+      spdlog::warn("port {} is taken by another program; asking central for another", port);
+      taken.push_back(port);
+      (void)directory.Logout();
+      preferred.reset();
+      if (taken.size() > 1000) return Unavailable("no port of the range can be bound here");
+    }
+  };
+  Status bound = login_and_bind(std::nullopt);
+  if (bound.code() == Code::kCancelled) return Status::Ok();
+  RETURN_IF_ERROR(bound);
+
+  auto on_agent_event = [this](AgentEvent e, int port, const std::string& why) {
+    switch (e) {
+      case AgentEvent::kLoggedOut: Push(Event{Event::kLoggedOut, port, why}); break;
+      case AgentEvent::kPortChanged: Push(Event{Event::kPortChanged, port, why}); break;
+      case AgentEvent::kFatal: Push(Event{Event::kFatal, port, why}); break;
+    }
+  };
+  agent.Start(on_agent_event);
+  FolderWatcher watcher(folder->root(), [&agent] { agent.FolderChanged(); });
+  RETURN_IF_ERROR(watcher.Start());
+  spdlog::info("peer-server {} serving {} files on {}:{}", config_.username, catalog.size(),
+               config_.advertise_host, agent.port());
+
+  for (;;) {
+    Event e = Pop();
+    switch (e.kind) {
+      case Event::kStop: {
+        watcher.Stop();
+        Status out = agent.Logout();
+        if (!out.ok()) spdlog::warn("logout failed: {}", out.message());
+        ShutDown(server);
+        spdlog::info("peer-server stopped");
+        return Status::Ok();
+      }
+      case Event::kLoggedOut:
+        watcher.Stop();
+        agent.Stop();
+        ShutDown(server);
+        spdlog::info("{}; peer-server stopped", e.why);
+        return Status::Ok();
+      case Event::kPortChanged: {
+        ShutDown(server);
+        server = Serve(&service, config_.advertise_host, e.port);
+        if (!server) {
+          agent.Stop();
+          taken.push_back(e.port);
+          (void)directory.Logout();
+          spdlog::warn("port {} is taken by another program; asking central for another", e.port);
+          Status again = login_and_bind(std::nullopt);
+          if (again.code() == Code::kCancelled) continue;  // a stop is queued
+          RETURN_IF_ERROR(again);
+          agent.Start(on_agent_event);
+        }
+        spdlog::info("now serving on {}:{}", config_.advertise_host, agent.port());
+        break;
+      }
+      case Event::kFatal:
+        watcher.Stop();
+        agent.Stop();
+        ShutDown(server);
+        return Unauthenticated(e.why);
+    }
+  }
+}
+
+}  // namespace p2pshare::pserver

@@ -1,0 +1,258 @@
+#include "pserver/peer_service.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "common/grpc_status.h"
+#include "common/names.h"
+#include "common/sha256.h"
+
+namespace p2pshare::pserver {
+namespace {
+
+// Counts a transfer as active for its lifetime.
+class ActiveTransfer {
+ public:
+  explicit ActiveTransfer(std::atomic<int64_t>* n) : n_(n) { n_->fetch_add(1); }
+  ~ActiveTransfer() { n_->fetch_sub(1); }
+
+ private:
+  std::atomic<int64_t>* n_;
+};
+
+void ToProto(const FileEntry& f, v1::FileInfo* out) {
+  out->set_name(f.name);
+  out->set_size(f.size);
+  out->set_sha256(f.sha256);
+}
+
+}  // namespace
+
+PeerServiceImpl::PeerServiceImpl(const SharedFolder* folder, Catalog* catalog,
+                                 TokenVerifier* verifier, PeerServiceOptions options,
+                                 std::function<void()> on_upload)
+    : folder_(folder),
+      catalog_(catalog),
+      verifier_(verifier),
+      options_(std::move(options)),
+      on_upload_(std::move(on_upload)) {}
+
+int64_t PeerServiceImpl::free_bytes() const {
+  int64_t quota_left = options_.max_storage_bytes - catalog_->TotalBytes() - reserved_bytes_.load();
+  return std::max<int64_t>(0, std::min(quota_left, folder_->FilesystemFreeBytes()));
+}
+
+Result<std::string> PeerServiceImpl::Authorize(grpc::ServerContext* context) {
+  const auto& md = context->client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) {
+    return Unauthenticated("missing 'authorization: Bearer <token>' metadata");
+  }
+  std::string value(it->second.data(), it->second.size());
+  const std::string prefix = "Bearer ";
+  if (value.compare(0, prefix.size(), prefix) != 0) {
+    return Unauthenticated("authorization metadata must be 'Bearer <token>'");
+  }
+  return verifier_->Verify(value.substr(prefix.size()));
+}
+
+grpc::Status PeerServiceImpl::Ping(grpc::ServerContext*, const v1::PingRequest* request,
+                                   v1::PingReply* reply) {
+  reply->set_payload(request->payload());
+  reply->set_username(options_.username);
+  reply->set_version(P2PSHARE_VERSION);
+  return grpc::Status::OK;
+}
+
+grpc::Status PeerServiceImpl::ListFiles(grpc::ServerContext* context, const v1::ListFilesRequest*,
+                                        v1::ListFilesReply* reply) {
+  auto caller = Authorize(context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  for (const FileEntry& f : catalog_->Files()) ToProto(f, reply->add_files());
+  return grpc::Status::OK;
+}
+
+grpc::Status PeerServiceImpl::Download(grpc::ServerContext* context,
+                                       const v1::DownloadRequest* request,
+                                       grpc::ServerWriter<v1::Chunk>* writer) {
+  auto caller = Authorize(context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  ActiveTransfer active(&active_transfers_);
+  Status s = DoDownload(context, *request, writer);
+  if (!s.ok() && s.code() != Code::kCancelled) {
+    spdlog::info("download by {} failed: {}", *caller, s.message());
+  }
+  return ToGrpcStatus(s);
+}
+
+Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& req,
+                                   grpc::ServerWriter<v1::Chunk>* writer) {
+  std::string name;
+  if (req.file_case() == v1::DownloadRequest::kSha256) {
+    if (!IsSha256Hex(req.sha256())) return InvalidArgument("sha256 must be 64 lowercase hex digits");
+    auto found = catalog_->FindByHash(req.sha256());
+    if (!found) return NotFound("no shared file has sha256 " + req.sha256());
+    name = found->name;
+  } else if (req.file_case() == v1::DownloadRequest::kName) {
+    name = req.name();
+  } else {
+    return InvalidArgument("give the file's name or its sha256");
+  }
+  if (req.offset() < 0) return InvalidArgument("offset must be 0 or more");
+  if (req.length() < 0) return InvalidArgument("length must be 0 or more");
+  ASSIGN_OR_RETURN(UniqueFd fd, folder_->OpenForRead(name));
+  auto entry = catalog_->Find(name);
+  if (!entry) return NotFound("'" + name + "' is not shared (yet)");
+  if (req.offset() > entry->size) {
+    return Status(Code::kOutOfRange, "offset " + std::to_string(req.offset()) +
+                                         " is past the end of '" + name + "' (" +
+                                         std::to_string(entry->size) + " bytes)");
+  }
+  int64_t end = entry->size;
+  if (req.length() > 0 && req.length() < end - req.offset()) end = req.offset() + req.length();
+  ::posix_fadvise(fd.get(), req.offset(), end - req.offset(), POSIX_FADV_SEQUENTIAL);
+
+  v1::Chunk chunk;
+  ToProto(*entry, chunk.mutable_info());
+  int64_t pos = req.offset();
+  bool first = true;
+  while (first || pos < end) {
+    if (context->IsCancelled()) return Status(Code::kCancelled, "the caller went away");
+    size_t want = static_cast<size_t>(std::min<int64_t>(end - pos, options_.chunk_bytes));
+    std::string* data = chunk.mutable_data();
+    data->resize(want);
+    size_t got = 0;
+    while (got < want) {
+      ssize_t n = ::pread(fd.get(), data->data() + got, want - got, pos + static_cast<int64_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Internal("reading '" + name + "' failed: " + std::strerror(errno));
+      if (n == 0) break;  // the file shrank since it was indexed: send what there is
+      got += static_cast<size_t>(n);
+    }
+    data->resize(got);
+    chunk.set_offset(pos);
+    if (!writer->Write(chunk)) return Status(Code::kCancelled, "the caller went away");
+    pos += static_cast<int64_t>(got);
+    if (first) {
+      chunk.clear_info();
+      first = false;
+    }
+    if (got < want) break;
+  }
+  return Status::Ok();
+}
+
+grpc::Status PeerServiceImpl::Upload(grpc::ServerContext* context,
+                                     grpc::ServerReader<v1::UploadMessage>* reader,
+                                     v1::UploadReply* reply) {
+  auto caller = Authorize(context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  ActiveTransfer active(&active_transfers_);
+  auto stored = DoUpload(context, reader);
+  if (!stored.ok()) {
+    spdlog::info("upload by {} refused: {}", *caller, stored.status().message());
+    return ToGrpcStatus(stored.status());
+  }
+  spdlog::info("{} uploaded '{}' ({} bytes)", *caller, stored->name, stored->size);
+  ToProto(*stored, reply->mutable_file());
+  return grpc::Status::OK;
+}
+
+Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
+                                            grpc::ServerReader<v1::UploadMessage>* reader) {
+  v1::UploadMessage msg;
+  if (!reader->Read(&msg) || msg.msg_case() != v1::UploadMessage::kHeader) {
+    return InvalidArgument("the first message of an upload must be its header");
+  }
+  const v1::UploadHeader& h = msg.header();
+  FileEntry want{h.name(), h.size(), h.sha256()};
+  RETURN_IF_ERROR(SharedFolder::CheckSharedName(want.name));
+  if (want.size < 0) return InvalidArgument("size must be 0 or more");
+  if (!IsSha256Hex(want.sha256)) return InvalidArgument("sha256 must be 64 lowercase hex digits");
+
+  if (auto existing = catalog_->Find(want.name)) {
+    if (existing->sha256 == want.sha256 && existing->size == want.size) return *existing;
+    return AlreadyExists("'" + want.name + "' exists here with other content");
+  }
+  if (folder_->OpenForRead(want.name).ok()) {
+    return AlreadyExists("'" + want.name + "' exists here");
+  }
+  // Reserve the space before taking a byte.
+  int64_t reserved = reserved_bytes_.fetch_add(want.size) + want.size;
+  struct Unreserve {
+    std::atomic<int64_t>* r;
+    int64_t n;
+    ~Unreserve() { r->fetch_sub(n); }
+  } unreserve{&reserved_bytes_, want.size};
+  if (catalog_->TotalBytes() + reserved > options_.max_storage_bytes) {
+    return ResourceExhausted("no room: this peer shares " + std::to_string(catalog_->TotalBytes()) +
+                             " of " + std::to_string(options_.max_storage_bytes) + " bytes");
+  }
+  if (want.size > folder_->FilesystemFreeBytes()) {
+    return ResourceExhausted("not enough free disk space for " + std::to_string(want.size) + " bytes");
+  }
+
+  ASSIGN_OR_RETURN(TempFile temp, folder_->CreateTemp());
+  struct RemoveUnlessKept {
+    const SharedFolder* folder;
+    std::string name;
+    bool keep = false;
+    ~RemoveUnlessKept() {
+      if (!keep) folder->RemoveTemp(name);
+    }
+  } cleanup{folder_, temp.name};
+
+  Sha256 hash;
+  int64_t received = 0;
+  while (reader->Read(&msg)) {
+    if (msg.msg_case() != v1::UploadMessage::kData) {
+      return InvalidArgument("only data may follow the header");
+    }
+    const std::string& data = msg.data();
+    if (received + static_cast<int64_t>(data.size()) > want.size) {
+      return InvalidArgument("more bytes than the " + std::to_string(want.size) + " announced");
+    }
+    for (size_t off = 0; off < data.size();) {
+      ssize_t n = ::write(temp.fd.get(), data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == ENOSPC || errno == EDQUOT)) {
+        return ResourceExhausted("the disk is full");
+      }
+      if (n < 0) return Internal(std::string("writing the upload failed: ") + std::strerror(errno));
+      off += static_cast<size_t>(n);
+    }
+    hash.Update(data);
+    received += static_cast<int64_t>(data.size());
+  }
+  if (context->IsCancelled()) return Status(Code::kCancelled, "the sender went away");
+  if (received != want.size) {
+    return Status(Code::kDataLoss, "received " + std::to_string(received) + " of " +
+                                       std::to_string(want.size) + " bytes");
+  }
+  std::string got = hash.FinishHex();
+  if (got != want.sha256) {
+    return Status(Code::kDataLoss, "the bytes received hash to " + got + ", not " + want.sha256);
+  }
+  if (::fsync(temp.fd.get()) != 0) {
+    if (errno == ENOSPC || errno == EDQUOT) return ResourceExhausted("the disk is full");
+    return Internal(std::string("fsync failed: ") + std::strerror(errno));
+  }
+  struct stat st;
+  ::fstat(temp.fd.get(), &st);
+  Status placed = folder_->Commit(temp.name, want.name);
+  if (!placed.ok()) return placed;
+  cleanup.keep = true;
+  catalog_->Adopt(want.name, want.size,
+                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+                  want.sha256);
+  if (on_upload_) on_upload_();
+  return want;
+}
+
+}  // namespace p2pshare::pserver

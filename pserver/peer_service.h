@@ -1,0 +1,67 @@
+// PeerServiceImpl: the gRPC service of SPEC §6, a thin adapter between the
+// generated base and the peer's SharedFolder, Catalog and TokenVerifier.
+//
+// Download streams from disk in 1 MiB chunks (bounded memory, backpressure
+// from ServerWriter::Write). Upload writes to a temp file in the folder's
+// internal area, hashes as it goes, and renames into place only when the
+// size and SHA-256 match; every failure removes the temp file, so no
+// partial file is ever visible.
+//
+// Thread-safe: called on gRPC's thread pool.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "p2pshare.grpc.pb.h"
+#include "pserver/catalog.h"
+#include "pserver/shared_folder.h"
+#include "pserver/token_verifier.h"
+
+namespace p2pshare::pserver {
+
+struct PeerServiceOptions {
+  std::string username;
+  int64_t max_storage_bytes = int64_t{10} << 30;
+  size_t chunk_bytes = 1 << 20;
+};
+
+class PeerServiceImpl final : public v1::PeerService::Service {
+ public:
+  // `on_upload` runs after an upload was placed (to index it at once).
+  PeerServiceImpl(const SharedFolder* folder, Catalog* catalog, TokenVerifier* verifier,
+                  PeerServiceOptions options, std::function<void()> on_upload);
+
+  grpc::Status Ping(grpc::ServerContext* context, const v1::PingRequest* request,
+                    v1::PingReply* reply) override;
+  grpc::Status ListFiles(grpc::ServerContext* context, const v1::ListFilesRequest* request,
+                         v1::ListFilesReply* reply) override;
+  grpc::Status Download(grpc::ServerContext* context, const v1::DownloadRequest* request,
+                        grpc::ServerWriter<v1::Chunk>* writer) override;
+  grpc::Status Upload(grpc::ServerContext* context, grpc::ServerReader<v1::UploadMessage>* reader,
+                      v1::UploadReply* reply) override;
+
+  int64_t active_transfers() const { return active_transfers_.load(); }
+  // Bytes uploads may still add: the quota less what is shared and reserved.
+  int64_t free_bytes() const;
+
+ private:
+  // The caller's username, from the bearer token in the metadata.
+  Result<std::string> Authorize(grpc::ServerContext* context);
+  Status DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& request,
+                    grpc::ServerWriter<v1::Chunk>* writer);
+  Result<FileEntry> DoUpload(grpc::ServerContext* context,
+                             grpc::ServerReader<v1::UploadMessage>* reader);
+
+  const SharedFolder* const folder_;
+  Catalog* const catalog_;
+  TokenVerifier* const verifier_;
+  const PeerServiceOptions options_;
+  const std::function<void()> on_upload_;
+  std::atomic<int64_t> active_transfers_{0};
+  std::atomic<int64_t> reserved_bytes_{0};  // announced sizes of uploads in progress
+};
+
+}  // namespace p2pshare::pserver

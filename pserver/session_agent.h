@@ -1,0 +1,105 @@
+// SessionAgent: keeps this peer's session with central alive.
+//
+// One thread does all of the peer-server's talking to central: after login
+// it sends the full index, then heartbeats every heartbeat_interval_s and
+// sends index changes (PATCH) when the folder changes. When the session is
+// lost (evicted, central lost its records) it logs in again asking for its
+// previous port and re-sends the full index. When central is unreachable it
+// retries with capped backoff and logs each change of state once. When a
+// heartbeat answers `logged_out` (the peer-client ran `logout` with another
+// of this peer's tokens) it reports kLoggedOut and stops: that is how a
+// client's logout reaches this process (SPEC §3.4).
+//
+// Thread-safe: Login/Start/Stop/Logout from main; FolderChanged from the
+// watcher and gRPC threads; the agent's own thread does the rest.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/directory_client.h"
+#include "common/status.h"
+#include "pserver/catalog.h"
+
+namespace p2pshare::pserver {
+
+struct SessionAgentOptions {
+  std::string username;
+  std::string password;
+  std::string advertise_host;
+  std::chrono::milliseconds backoff_min{250};
+  std::chrono::milliseconds backoff_max{8000};
+};
+
+enum class AgentEvent {
+  kLoggedOut,    // the peer was logged out: stop serving
+  kPortChanged,  // a new login handed out another port: serve there
+  kFatal,        // cannot go on (e.g. the password stopped working)
+};
+
+class SessionAgent {
+ public:
+  using EventFn = std::function<void(AgentEvent, int port, const std::string& why)>;
+
+  // `load` reports free bytes and active transfers for heartbeats;
+  // `on_token` learns each new token (the token verifier uses it).
+  SessionAgent(DirectoryClient* client, Catalog* catalog, SessionAgentOptions options,
+               std::function<HeartbeatRequest()> load,
+               std::function<void(const std::string&)> on_token);
+  ~SessionAgent();
+
+  // Logs in, registering the account first if it is missing and central
+  // allows it; retries while central is unreachable or out of ports.
+  // Returns the port. Unauthenticated for a refused password, Cancelled
+  // after Cancel().
+  Result<int> Login(std::optional<int> preferred, const std::vector<int64_t>& exclude);
+  // Starts the thread (full index, heartbeats, changes). `on_event` is
+  // called from that thread.
+  void Start(EventFn on_event);
+  // Stops the thread (idempotent); Start may be called again.
+  void Stop();
+  // Makes Login and the thread give up their waits.
+  void Cancel();
+  // Stop, then POST /logout (best effort).
+  Status Logout();
+  // The folder changed: refresh the catalog and send the delta soon.
+  void FolderChanged();
+
+  int port() const { return port_.load(); }
+
+ private:
+  void Loop();
+  // One login attempt (with registration when the account is missing).
+  Result<LoginReply> LoginOnce(std::optional<int> preferred, const std::vector<int64_t>& exclude);
+  // Notes central's reachability; logs only the changes.
+  void NoteReachable(bool reachable, const std::string& why);
+  // Waits up to `d` unless cancelled or woken; returns false when cancelled.
+  bool WaitFor(std::chrono::milliseconds d);
+
+  DirectoryClient* const client_;
+  Catalog* const catalog_;
+  const SessionAgentOptions options_;
+  const std::function<HeartbeatRequest()> load_;
+  const std::function<void(const std::string&)> on_token_;
+
+  std::atomic<int> port_{0};
+  std::atomic<int64_t> heartbeat_interval_s_{5};
+  std::atomic<bool> cancelled_{false};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;           // GUARDED_BY(mu_)
+  bool folder_dirty_ = false;   // GUARDED_BY(mu_)
+  bool reachable_ = true;       // GUARDED_BY(mu_)
+  EventFn on_event_;
+  std::thread thread_;
+};
+
+}  // namespace p2pshare::pserver

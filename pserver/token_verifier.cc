@@ -1,0 +1,41 @@
+#include "pserver/token_verifier.h"
+
+#include "common/sha256.h"
+
+namespace p2pshare::pserver {
+
+CentralTokenVerifier::CentralTokenVerifier(DirectoryClient* client, std::chrono::seconds ttl)
+    : client_(client), ttl_(ttl) {}
+
+Result<std::string> CentralTokenVerifier::Verify(const std::string& token) {
+  if (token.empty()) return Unauthenticated("missing 'authorization: Bearer <token>' metadata");
+  if (token.size() > 256) return Unauthenticated("unknown token");
+  const std::string key = Sha256Hex(token);  // never keep callers' tokens in memory
+  auto now = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      if (it->second.expires > now) return it->second.username;
+      cache_.erase(it);
+    }
+  }
+  auto user = client_->Verify(token);
+  if (!user.ok()) {
+    if (user.status().code() == Code::kNotFound) {
+      return Unauthenticated("unknown or expired token", "unknown_token");
+    }
+    return Unavailable("cannot check the token with central: " + user.status().message());
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cache_.size() > 10000) {
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
+    }
+    if (cache_.size() > 10000) cache_.clear();
+  }
+  cache_[key] = Cached{*user, now + ttl_};
+  return *user;
+}
+
+}  // namespace p2pshare::pserver

@@ -1,0 +1,43 @@
+// TokenVerifier: whose is a caller's bearer token? The peer-server asks
+// central (POST /verify) and caches a good answer for at most 30 s.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/directory_client.h"
+#include "common/status.h"
+
+namespace p2pshare::pserver {
+
+class TokenVerifier {
+ public:
+  virtual ~TokenVerifier() = default;
+  // The username owning `token`. Unauthenticated when it owns none;
+  // Unavailable when central cannot be asked.
+  virtual Result<std::string> Verify(const std::string& token) = 0;
+};
+
+// Verifies through central with the peer-server's own token. Thread-safe.
+class CentralTokenVerifier final : public TokenVerifier {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit CentralTokenVerifier(DirectoryClient* client,
+                                std::chrono::seconds ttl = std::chrono::seconds(30));
+  Result<std::string> Verify(const std::string& token) override;
+
+ private:
+  struct Cached {
+    std::string username;
+    Clock::time_point expires;
+  };
+  DirectoryClient* const client_;
+  const std::chrono::seconds ttl_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(mu_); key: token hash
+};
+
+}  // namespace p2pshare::pserver
