@@ -4,6 +4,8 @@
 #include <grpcpp/resource_quota.h>
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+
 #include "common/directory_client.h"
 #include "pserver/catalog.h"
 #include "pserver/folder_watcher.h"
@@ -14,6 +16,19 @@
 
 namespace p2pshare::pserver {
 namespace {
+
+// The port this peer last served on, kept in its internal folder so a
+// restarted peer-server asks for it again.
+std::optional<int> ReadLastPort(const SharedFolder& folder) {
+  std::ifstream in(folder.internal_dir() + "/port");
+  int port = 0;
+  if (in >> port && port > 0 && port < 65536) return port;
+  return std::nullopt;
+}
+
+void WriteLastPort(const SharedFolder& folder, int port) {
+  std::ofstream(folder.internal_dir() + "/port", std::ios::trunc) << port << "\n";
+}
 
 constexpr int kMaxThreads = 128;  // gRPC threads: one per active call
 
@@ -122,7 +137,10 @@ Status PeerServer::Run() {
     for (;;) {
       ASSIGN_OR_RETURN(int port, agent.Login(preferred, taken));
       server = Serve(&service, config_.advertise_host, port);
-      if (server) return Status::Ok();
+      if (server) {
+        WriteLastPort(*folder, port);
+        return Status::Ok();
+      }
       spdlog::warn("port {} is taken by another program; asking central for another", port);
       taken.push_back(port);
       (void)directory.Logout();
@@ -130,7 +148,7 @@ Status PeerServer::Run() {
       if (taken.size() > 1000) return Unavailable("no port of the range can be bound here");
     }
   };
-  Status bound = login_and_bind(std::nullopt);
+  Status bound = login_and_bind(ReadLastPort(*folder));
   if (bound.code() == Code::kCancelled) return Status::Ok();
   RETURN_IF_ERROR(bound);
 
@@ -177,6 +195,7 @@ Status PeerServer::Run() {
           RETURN_IF_ERROR(again);
           agent.Start(on_agent_event);
         }
+        WriteLastPort(*folder, agent.port());
         spdlog::info("now serving on {}:{}", config_.advertise_host, agent.port());
         break;
       }

@@ -1,0 +1,198 @@
+// The gRPC service on an in-process server, with a fake token verifier in
+// place of central.
+#include "pserver/peer_service.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+
+#include "common/sha256.h"
+#include "unit/file_util.h"
+#include "unit/peer_test_client.h"
+#include "unit/test_dir.h"
+
+namespace p2pshare::pserver {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FakeVerifier final : public TokenVerifier {
+ public:
+  Result<std::string> Verify(const std::string& token) override {
+    auto it = tokens.find(token);
+    if (it == tokens.end()) return Unauthenticated("unknown token");
+    return it->second;
+  }
+  std::map<std::string, std::string> tokens{{"good-token", "bob"}};
+};
+
+constexpr char kToken[] = "good-token";
+
+class PeerServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = tmp_.path() / "share";
+    content_ = testing::RandomBytes(3 * 1024 * 1024 + 123, 7);
+    testing::WriteFile(root_ / "music/song.bin", content_);
+    testing::WriteFile(root_ / "empty.txt", "");
+    testing::WriteFile(tmp_.path() / "secret.txt", "outside");
+    fs::create_symlink("../secret.txt", root_ / "escape.txt");
+    folder_ = std::move(SharedFolder::Open(root_.string())).value();
+    catalog_ = std::make_unique<Catalog>(folder_.get());
+    ASSERT_TRUE(catalog_->Refresh().ok());
+    StartServer(int64_t{1} << 30);
+  }
+  void StartServer(int64_t quota) {
+    if (server_) server_->Shutdown();
+    service_ = std::make_unique<PeerServiceImpl>(folder_.get(), catalog_.get(), &verifier_,
+                                                 PeerServiceOptions{"alice", quota},
+                                                 [this] { uploads_++; });
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(service_.get());
+    server_ = b.BuildAndStart();
+    ASSERT_TRUE(server_ && port > 0);
+    client_ = std::make_unique<testing::PeerTestClient>(port);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+  bool TempFolderEmpty() { return fs::is_empty(root_ / ".p2pshare/tmp"); }
+
+  testing::TestDir tmp_;
+  fs::path root_;
+  std::string content_;
+  FakeVerifier verifier_;
+  std::unique_ptr<SharedFolder> folder_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<PeerServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::PeerTestClient> client_;
+  int uploads_ = 0;
+};
+
+TEST_F(PeerServiceTest, PingEchoesWithoutAToken) {
+  v1::PingReply reply;
+  ASSERT_TRUE(client_->Ping("ECO", &reply).ok());
+  EXPECT_EQ(reply.payload(), "ECO");
+  EXPECT_EQ(reply.username(), "alice");
+  EXPECT_FALSE(reply.version().empty());
+}
+
+TEST_F(PeerServiceTest, ListFilesNeedsAToken) {
+  v1::ListFilesReply reply;
+  ASSERT_TRUE(client_->ListFiles(kToken, &reply).ok());
+  ASSERT_EQ(reply.files_size(), 2);
+  EXPECT_EQ(reply.files(1).name(), "music/song.bin");
+  EXPECT_EQ(reply.files(1).sha256(), Sha256Hex(content_));
+  EXPECT_EQ(client_->ListFiles("", &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(client_->ListFiles("wrong", &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(PeerServiceTest, DownloadStreamsTheWholeFileInBoundedChunks) {
+  auto d = client_->Download(kToken, "music/song.bin");
+  ASSERT_TRUE(d.status.ok()) << d.status.error_message();
+  EXPECT_EQ(d.data, content_);
+  EXPECT_EQ(d.info.size(), static_cast<int64_t>(content_.size()));
+  EXPECT_EQ(d.info.sha256(), Sha256Hex(content_));
+  for (size_t i = 0; i + 1 < d.chunk_sizes.size(); ++i) {
+    EXPECT_GE(d.chunk_sizes[i], 256u * 1024);
+    EXPECT_LE(d.chunk_sizes[i], 1024u * 1024);
+  }
+  auto by_hash = client_->Download(kToken, Sha256Hex(content_), 0, 0, /*by_hash=*/true);
+  EXPECT_EQ(by_hash.data, content_);
+  auto empty = client_->Download(kToken, "empty.txt");
+  ASSERT_TRUE(empty.status.ok());
+  EXPECT_EQ(empty.data, "");
+  EXPECT_EQ(empty.info.sha256(), Sha256Hex(""));
+}
+
+TEST_F(PeerServiceTest, DownloadFromAnOffsetAndForALength) {
+  auto tail = client_->Download(kToken, "music/song.bin", 1000000);
+  ASSERT_TRUE(tail.status.ok());
+  EXPECT_EQ(tail.data, content_.substr(1000000));
+  auto middle = client_->Download(kToken, "music/song.bin", 5, 10);
+  EXPECT_EQ(middle.data, content_.substr(5, 10));
+  auto at_end = client_->Download(kToken, "music/song.bin", static_cast<int64_t>(content_.size()));
+  ASSERT_TRUE(at_end.status.ok());
+  EXPECT_EQ(at_end.data, "");
+}
+
+TEST_F(PeerServiceTest, DownloadRefusesBadRequests) {
+  auto code = [&](const std::string& name, int64_t offset = 0, int64_t length = 0) {
+    return client_->Download(kToken, name, offset, length).status.error_code();
+  };
+  EXPECT_EQ(code("../secret.txt"), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code("/etc/passwd"), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code(std::string("a\0b", 3)), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code("escape.txt"), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(code(".p2pshare/hashes.tsv"), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(code("nope.txt"), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(code("music/song.bin", -1), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code("music/song.bin", 0, -5), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code("music/song.bin", int64_t{1} << 50), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(client_->Download("", "music/song.bin").status.error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(client_->Download(kToken, "zz", 0, 0, true).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(PeerServiceTest, UploadIsVerifiedPlacedAndIndexed) {
+  std::string data = testing::RandomBytes(2 * 1024 * 1024 + 5, 9);
+  v1::UploadReply reply;
+  grpc::Status s = client_->Upload(kToken, "incoming/new.bin", data, -1, "", -1, &reply);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(reply.file().sha256(), Sha256Hex(data));
+  EXPECT_EQ(testing::ReadFile(root_ / "incoming/new.bin"), data);
+  EXPECT_EQ(uploads_, 1);
+  ASSERT_TRUE(catalog_->Refresh().ok());
+  EXPECT_EQ(catalog_->files_hashed(), 2);  // the two files of SetUp; the upload was adopted
+  EXPECT_EQ(catalog_->Find("incoming/new.bin")->sha256, Sha256Hex(data));
+  EXPECT_TRUE(TempFolderEmpty());
+  // The same content again is fine; other content under that name is not.
+  EXPECT_TRUE(client_->Upload(kToken, "incoming/new.bin", data).ok());
+  EXPECT_EQ(client_->Upload(kToken, "incoming/new.bin", "other").error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(testing::ReadFile(root_ / "incoming/new.bin"), data);
+}
+
+TEST_F(PeerServiceTest, LyingOrTruncatedUploadsLeaveNothing) {
+  std::string data = testing::RandomBytes(1500000, 3);
+  EXPECT_EQ(client_->Upload(kToken, "x1.bin", data, -1, std::string(64, 'a')).error_code(),
+            grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(client_->Upload(kToken, "x2.bin", data, 1000).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // more bytes than announced
+  EXPECT_EQ(client_->Upload(kToken, "x3.bin", data, -1, "", 700000).error_code(),
+            grpc::StatusCode::DATA_LOSS);  // stopped half way
+  for (const char* n : {"x1.bin", "x2.bin", "x3.bin"}) EXPECT_FALSE(fs::exists(root_ / n)) << n;
+  EXPECT_TRUE(TempFolderEmpty());
+}
+
+TEST_F(PeerServiceTest, UploadRefusesBadNamesAndTokens) {
+  EXPECT_EQ(client_->Upload(kToken, "../evil.txt", "x").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(client_->Upload(kToken, "/tmp/evil.txt", "x").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(client_->Upload(kToken, ".p2pshare/port", "1").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(client_->Upload(kToken, "escape.txt", "x").error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(testing::ReadFile(tmp_.path() / "secret.txt"), "outside");
+  EXPECT_EQ(client_->Upload("", "ok.txt", "x").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(client_->Upload("bad", "ok.txt", "x").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_FALSE(fs::exists(root_ / "ok.txt"));
+}
+
+TEST_F(PeerServiceTest, UploadOverTheQuotaIsResourceExhausted) {
+  StartServer(static_cast<int64_t>(content_.size()) + 100);
+  EXPECT_EQ(client_->Upload(kToken, "big.bin", std::string(200, 'x')).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(client_->Upload(kToken, "small.bin", std::string(50, 'x')).ok());
+  EXPECT_FALSE(fs::exists(root_ / "big.bin"));
+  EXPECT_TRUE(TempFolderEmpty());
+}
+
+}  // namespace
+}  // namespace p2pshare::pserver

@@ -1,0 +1,102 @@
+// A small client of PeerService for tests: whole downloads and uploads with
+// a token, every call with a deadline.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/sha256.h"
+#include "p2pshare.grpc.pb.h"
+
+namespace p2pshare::testing {
+
+struct DownloadResult {
+  grpc::Status status;
+  v1::FileInfo info;
+  std::string data;
+  std::vector<size_t> chunk_sizes;
+};
+
+class PeerTestClient {
+ public:
+  explicit PeerTestClient(int port)
+      : stub_(v1::PeerService::NewStub(grpc::CreateChannel(
+            "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()))) {}
+
+  void Prepare(grpc::ClientContext* ctx, const std::string& token) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  }
+
+  DownloadResult Download(const std::string& token, const std::string& name, int64_t offset = 0,
+                          int64_t length = 0, bool by_hash = false) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, token);
+    v1::DownloadRequest req;
+    if (by_hash) req.set_sha256(name); else req.set_name(name);
+    req.set_offset(offset);
+    req.set_length(length);
+    DownloadResult out;
+    auto reader = stub_->Download(&ctx, req);
+    v1::Chunk chunk;
+    bool first = true;
+    while (reader->Read(&chunk)) {
+      if (first) out.info = chunk.info();
+      first = false;
+      out.chunk_sizes.push_back(chunk.data().size());
+      out.data += chunk.data();
+    }
+    out.status = reader->Finish();
+    return out;
+  }
+
+  // Uploads `data` announcing `size` and `sha256` (defaults: the truth);
+  // sends only the first `send` bytes when given.
+  grpc::Status Upload(const std::string& token, const std::string& name, const std::string& data,
+                      int64_t size = -1, std::string sha256 = "", int64_t send = -1,
+                      v1::UploadReply* reply_out = nullptr) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, token);
+    v1::UploadReply reply;
+    auto writer = stub_->Upload(&ctx, &reply);
+    v1::UploadMessage header;
+    header.mutable_header()->set_name(name);
+    header.mutable_header()->set_size(size < 0 ? static_cast<int64_t>(data.size()) : size);
+    header.mutable_header()->set_sha256(sha256.empty() ? Sha256Hex(data) : sha256);
+    if (writer->Write(header)) {
+      size_t limit = send < 0 ? data.size() : static_cast<size_t>(send);
+      for (size_t off = 0; off < limit; off += 1 << 20) {
+        v1::UploadMessage m;
+        m.set_data(data.substr(off, std::min<size_t>(1 << 20, limit - off)));
+        if (!writer->Write(m)) break;
+      }
+      writer->WritesDone();
+    }
+    grpc::Status s = writer->Finish();
+    if (reply_out) *reply_out = reply;
+    return s;
+  }
+
+  grpc::Status ListFiles(const std::string& token, v1::ListFilesReply* reply) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, token);
+    return stub_->ListFiles(&ctx, v1::ListFilesRequest(), reply);
+  }
+
+  grpc::Status Ping(const std::string& payload, v1::PingReply* reply) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "");
+    v1::PingRequest req;
+    req.set_payload(payload);
+    return stub_->Ping(&ctx, req, reply);
+  }
+
+ private:
+  std::unique_ptr<v1::PeerService::Stub> stub_;
+};
+
+}  // namespace p2pshare::testing
