@@ -25,7 +25,7 @@ void SessionAgent::NoteReachable(bool reachable, const std::string& why) {
   if (reachable) {
     spdlog::info("central at {} answers again", client_->base_url());
   } else {
-    spdlog::warn("central at {} is unreachable ({}); retrying with backoff", client_->base_url(), why);
+    spdlog::warn("{}; retrying with backoff", why);
   }
 }
 

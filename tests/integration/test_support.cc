@@ -147,10 +147,65 @@ std::unique_ptr<DirectoryClient> CentralProcess::Client() const {
   return std::make_unique<DirectoryClient>(url(), o);
 }
 
+std::pair<int, int> TestPortRange(int span) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "none";
+  size_t h = std::hash<std::string>{}(name);
+  // Below Linux's ephemeral ports (32768-60999), which outgoing connections use.
+  int base = 20000 + static_cast<int>(h % 600) * span;
+  return {base, base + span - 1};
+}
+
+PeerServerProcess::PeerServerProcess(std::filesystem::path dir, std::string username,
+                                     std::string central_url, Json overrides)
+    : dir_(std::move(dir)), username_(std::move(username)) {
+  shared_ = dir_ / username_ / "shared";
+  std::filesystem::create_directories(shared_);
+  config_ = Json{{"username", username_},
+                 {"password", username_ + "-password"},
+                 {"central_url", central_url},
+                 {"advertise_host", "127.0.0.1"},
+                 {"shared_dir", shared_.string()},
+                 {"download_dir", (dir_ / username_ / "downloads").string()},
+                 {"log_level", "info"}};
+  for (auto it = overrides.begin(); it != overrides.end(); ++it) config_[it.key()] = it.value();
+}
+
+Status PeerServerProcess::Start() {
+  std::string config_path = (dir_ / username_ / "peer.json").string();
+  std::ofstream(config_path) << config_.dump(2);
+  std::string log_path;
+  do {
+    log_path = (dir_ / username_ / ("peer-server-" + std::to_string(++starts_) + ".log")).string();
+  } while (std::filesystem::exists(log_path));
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{PSERVER_BIN, "--config", config_path}, log_path);
+  static const std::regex kServing(R"(serving \d+ files on 127\.0\.0\.1:(\d+))");
+  std::smatch m;
+  std::string log;
+  WaitUntil(
+      [&] {
+        log = process_->Log();
+        return std::regex_search(log, m, kServing) || !process_->running();
+      },
+      std::chrono::seconds(20));
+  if (!std::regex_search(log, m, kServing)) {
+    return Internal("peer-server " + username_ + " did not start:\n" + log);
+  }
+  port_ = std::stoi(m[1].str());
+  return Status::Ok();
+}
+
 Result<LoginReply> RegisterAndLogin(DirectoryClient& client, const std::string& username) {
   auto reg = client.Register(username, username + "-password");
   if (!reg.ok() && reg.status().reason() != "username_taken") return reg.status();
   return client.Login(LoginRequest{username, username + "-password", std::nullopt, std::nullopt, {}});
+}
+
+void KeepAlive::Loop() {
+  while (!WaitUntil([this] { return stop_.load(); }, std::chrono::milliseconds(500))) {
+    (void)client_->Heartbeat();
+  }
 }
 
 }  // namespace p2pshare::testing

@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <atomic>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -77,7 +79,56 @@ class CentralProcess {
   std::unique_ptr<Process> process_;
 };
 
+// A port range of `span` ports for the running test, derived from its name,
+// so tests running in parallel never hand out the same peer ports.
+std::pair<int, int> TestPortRange(int span = 20);
+
+// The real `peer-server` binary for account `username` (password
+// username + "-password"), sharing `dir`/<username>/shared.
+class PeerServerProcess {
+ public:
+  PeerServerProcess(std::filesystem::path dir, std::string username, std::string central_url,
+                    Json overrides = Json::object());
+  // Starts it and waits for its "serving ... on 127.0.0.1:PORT" line.
+  Status Start();
+  void Signal(int sig) { if (process_) process_->Signal(sig); }
+  std::optional<int> Wait(std::chrono::milliseconds timeout) {
+    return process_ ? process_->Wait(timeout) : std::nullopt;
+  }
+  bool running() { return process_ && process_->running(); }
+  int port() const { return port_; }
+  std::string log() const { return process_ ? process_->Log() : ""; }
+  const std::filesystem::path& shared_dir() const { return shared_; }
+  const std::string& username() const { return username_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::string username_;
+  std::filesystem::path shared_;
+  Json config_;
+  int port_ = 0;
+  int starts_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
 // Registers `username` (password username + "-password") and logs in.
 Result<LoginReply> RegisterAndLogin(DirectoryClient& client, const std::string& username);
+
+// Heartbeats for a client session in the background (every 0.5 s) while
+// it lives, as a running peer would.
+class KeepAlive {
+ public:
+  explicit KeepAlive(DirectoryClient* client) : client_(client), thread_([this] { Loop(); }) {}
+  ~KeepAlive() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void Loop();
+  DirectoryClient* client_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 }  // namespace p2pshare::testing

@@ -1,0 +1,275 @@
+// The real `peer-server` binaries with a real `central`: ports, index sync,
+// transfers, auth, crashes, logout, taken ports, central going away.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "common/sha256.h"
+#include "integration/test_support.h"
+#include "unit/file_util.h"
+#include "unit/peer_test_client.h"
+
+namespace p2pshare::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class PeerServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    range_ = TestPortRange();
+    central_ = std::make_unique<CentralProcess>(
+        dir_.path(), Json{{"port_range", {range_.first, range_.second}}});
+    Status s = central_->Start();
+    ASSERT_TRUE(s.ok()) << s.message();
+    directory_ = central_->Client();
+  }
+  void TearDown() override {
+    if (!HasFailure()) return;
+    std::fprintf(stderr, "central log:\n%s\n", central_->log().c_str());
+    for (auto& p : peers_) std::fprintf(stderr, "%s log:\n%s\n", p->username().c_str(), p->log().c_str());
+  }
+  PeerServerProcess& StartPeer(const std::string& name,
+                               const std::function<void(const fs::path&)>& fill = {}) {
+    peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), name, central_->url()));
+    if (fill) fill(peers_.back()->shared_dir());
+    Status s = peers_.back()->Start();
+    EXPECT_TRUE(s.ok()) << s.message();
+    return *peers_.back();
+  }
+  // A client session of `name` (joins its peer), kept alive by heartbeats.
+  std::string ClientToken(const std::string& name) {
+    clients_.push_back(central_->Client());
+    auto login = RegisterAndLogin(*clients_.back(), name);
+    EXPECT_TRUE(login.ok()) << login.status().ToString();
+    keepalives_.push_back(std::make_unique<KeepAlive>(clients_.back().get()));
+    return login.ok() ? login->token : "";
+  }
+  int64_t SearchTotal(const std::string& q) {
+    auto page = directory_->Search(q);
+    return page.ok() ? page->total : -1;
+  }
+  std::vector<std::string> Holders(const std::string& q) {
+    std::vector<std::string> out;
+    auto page = directory_->Search(q);
+    if (page.ok()) {
+      for (const auto& r : page->results) {
+        for (const auto& h : r.holders) out.push_back(h.username);
+      }
+    }
+    return out;
+  }
+
+  TestDir dir_;
+  std::pair<int, int> range_;
+  std::unique_ptr<CentralProcess> central_;
+  std::unique_ptr<DirectoryClient> directory_;
+  std::vector<std::unique_ptr<PeerServerProcess>> peers_;
+  std::vector<std::unique_ptr<DirectoryClient>> clients_;
+  std::vector<std::unique_ptr<KeepAlive>> keepalives_;
+};
+
+TEST_F(PeerServerTest, TwoPeersGetDistinctPortsAndShowInPeers) {
+  auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "alice's"); });
+  auto& bob = StartPeer("bob");
+  EXPECT_EQ(alice.port(), range_.first);
+  EXPECT_EQ(bob.port(), range_.first + 1);
+  ASSERT_TRUE(WaitUntil([&] { return SearchTotal("a.txt") == 1; }, std::chrono::seconds(5)));
+  auto peers = directory_->Peers();
+  ASSERT_TRUE(peers.ok());
+  ASSERT_EQ(peers->size(), 2u);
+  EXPECT_EQ((*peers)[0].username, "alice");
+  EXPECT_EQ((*peers)[0].port, alice.port());
+  EXPECT_EQ((*peers)[0].files, 1);
+  EXPECT_EQ((*peers)[1].port, bob.port());
+  v1::PingReply pong;
+  ASSERT_TRUE(PeerTestClient(alice.port()).Ping("ECO", &pong).ok());
+  EXPECT_EQ(pong.username(), "alice");
+}
+
+TEST_F(PeerServerTest, FolderChangesReachSearchWithinTwoSeconds) {
+  auto& alice = StartPeer("alice");
+  const auto two_s = std::chrono::seconds(2);
+  WriteFile(alice.shared_dir() / "new/dropped.txt", "fresh");
+  EXPECT_TRUE(WaitUntil([&] { return SearchTotal("dropped") == 1; }, two_s))
+      << "a new file is not searchable 2 s after it appeared";
+  fs::rename(alice.shared_dir() / "new/dropped.txt", alice.shared_dir() / "renamed.txt");
+  EXPECT_TRUE(WaitUntil([&] { return SearchTotal("dropped") == 0 && SearchTotal("renamed") == 1; },
+                        two_s))
+      << "a rename is not reflected 2 s later";
+  WriteFile(alice.shared_dir() / "renamed.txt", "changed content");
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto page = directory_->Search("renamed");
+        return page.ok() && page->total == 1 &&
+               page->results[0].sha256 == Sha256Hex("changed content");
+      },
+      two_s))
+      << "a changed file's new hash is not indexed 2 s later";
+  fs::remove(alice.shared_dir() / "renamed.txt");
+  EXPECT_TRUE(WaitUntil([&] { return SearchTotal("renamed") == 0; }, two_s))
+      << "a deleted file is still searchable 2 s later";
+  EXPECT_NE(alice.log().find("index updated"), std::string::npos);
+}
+
+TEST_F(PeerServerTest, A64MiBDownloadIsByteIdenticalAndResumesFromAnOffset) {
+  const std::string content = RandomBytes(64 * 1024 * 1024, 42);
+  auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "big.bin", content); });
+  StartPeer("bob");
+  std::string token = ClientToken("bob");
+  PeerTestClient client(alice.port());
+
+  auto whole = client.Download(token, "big.bin");
+  ASSERT_TRUE(whole.status.ok()) << whole.status.error_message();
+  EXPECT_EQ(whole.data.size(), content.size());
+  EXPECT_EQ(Sha256Hex(whole.data), Sha256Hex(content));
+  EXPECT_EQ(whole.info.sha256(), Sha256Hex(content));
+  EXPECT_EQ(whole.info.size(), static_cast<int64_t>(content.size()));
+
+  // An interrupted transfer: the first 10 MiB, then the rest from there.
+  const int64_t cut = 10 * 1024 * 1024 + 17;
+  auto head = client.Download(token, "big.bin", 0, cut);
+  auto rest = client.Download(token, "big.bin", cut);
+  ASSERT_TRUE(head.status.ok() && rest.status.ok());
+  EXPECT_EQ(head.data.size(), static_cast<size_t>(cut));
+  EXPECT_EQ(Sha256Hex(head.data + rest.data), Sha256Hex(content));
+}
+
+TEST_F(PeerServerTest, AnUploadLandsInTheTargetsFolderAndBecomesSearchable) {
+  auto& alice = StartPeer("alice");
+  StartPeer("bob");
+  std::string token = ClientToken("bob");
+  const std::string data = RandomBytes(3 * 1024 * 1024 + 1, 5);
+  grpc::Status s = PeerTestClient(alice.port()).Upload(token, "gifts/from-bob.bin", data);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ReadFile(alice.shared_dir() / "gifts/from-bob.bin"), data);
+  EXPECT_TRUE(WaitUntil([&] { return Holders("from-bob") == std::vector<std::string>{"alice"}; },
+                        std::chrono::seconds(2)));
+  EXPECT_TRUE(fs::is_empty(alice.shared_dir() / ".p2pshare/tmp"));
+}
+
+TEST_F(PeerServerTest, CallsWithoutAValidTokenAreUnauthenticated) {
+  auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
+  PeerTestClient client(alice.port());
+  v1::ListFilesReply files;
+  for (const std::string& token : {std::string(), std::string("garbage"), std::string(64, 'f')}) {
+    EXPECT_EQ(client.ListFiles(token, &files).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(client.Download(token, "a.txt").status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(client.Upload(token, "b.txt", "b").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // A token that was good and was logged out no longer works either.
+  auto carol = central_->Client();
+  auto login = RegisterAndLogin(*carol, "carol");
+  ASSERT_TRUE(login.ok());
+  ASSERT_TRUE(carol->Logout().ok());
+  EXPECT_EQ(client.Download(login->token, "a.txt").status.error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_FALSE(fs::exists(alice.shared_dir() / "b.txt"));
+}
+
+TEST_F(PeerServerTest, KilledPeerVanishesAfterTheTtlAndGetsItsOldPortBack) {
+  StartPeer("alice");
+  auto& bob = StartPeer("bob", [](const fs::path& d) { WriteFile(d / "bobs.txt", "b"); });
+  auto& carol = StartPeer("carol", [](const fs::path& d) { WriteFile(d / "carols.txt", "c"); });
+  int carol_port = carol.port();
+  EXPECT_EQ(carol_port, range_.first + 2);
+  ASSERT_TRUE(WaitUntil([&] { return SearchTotal("s.txt") == 2; }, std::chrono::seconds(5)));
+  bob.Signal(SIGKILL);
+  carol.Signal(SIGKILL);
+  bob.Wait(std::chrono::seconds(5));
+  carol.Wait(std::chrono::seconds(5));
+  EXPECT_TRUE(WaitUntil([&] { return SearchTotal("s.txt") == 0; }, std::chrono::seconds(8)))
+      << "killed peers' files are still searchable well after the 3 s TTL";
+  // carol comes back first: she asks for her old port, not the lowest free.
+  ASSERT_TRUE(carol.Start().ok());
+  EXPECT_EQ(carol.port(), carol_port);
+  EXPECT_TRUE(WaitUntil([&] { return SearchTotal("carols") == 1; }, std::chrono::seconds(5)));
+}
+
+TEST_F(PeerServerTest, ALogoutFromThePeersClientStopsItsServer) {
+  auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
+  auto client = central_->Client();
+  auto login = RegisterAndLogin(*client, "alice");  // peer-client's login joins the peer
+  ASSERT_TRUE(login.ok());
+  EXPECT_EQ(login->port, alice.port());
+  ASSERT_TRUE(client->Logout().ok());
+  auto code = alice.Wait(std::chrono::seconds(10));
+  ASSERT_TRUE(code.has_value()) << "peer-server still runs after its peer logged out";
+  EXPECT_EQ(*code, 0);
+  EXPECT_NE(alice.log().find("logged out of the network"), std::string::npos);
+  EXPECT_EQ(SearchTotal("a.txt"), 0);
+}
+
+TEST_F(PeerServerTest, SigtermLogsOutAndExitsZero) {
+  auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
+  ASSERT_TRUE(WaitUntil([&] { return SearchTotal("a.txt") == 1; }, std::chrono::seconds(5)));
+  alice.Signal(SIGTERM);
+  EXPECT_EQ(alice.Wait(std::chrono::seconds(10)), 0);
+  EXPECT_EQ(SearchTotal("a.txt"), 0);  // at once, not after a TTL
+  EXPECT_EQ(directory_->Peers()->size(), 0u);
+}
+
+TEST_F(PeerServerTest, APortTakenByAnotherProgramIsSkipped) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int yes = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(range_.first));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  auto& alice = StartPeer("alice");
+  ::close(fd);
+  EXPECT_EQ(alice.port(), range_.first + 1);
+  EXPECT_NE(alice.log().find("taken by another program"), std::string::npos);
+  auto peers = directory_->Peers();
+  ASSERT_EQ(peers->size(), 1u);
+  EXPECT_EQ((*peers)[0].port, range_.first + 1);
+}
+
+TEST_F(PeerServerTest, WaitsForCentralAndLogsTheOutageOnce) {
+  central_->Stop();
+  peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), "alice", central_->url()));
+  auto& alice = *peers_.back();
+  WriteFile(alice.shared_dir() / "a.txt", "a");
+  std::thread starter([&] { EXPECT_TRUE(alice.Start().ok()); });
+  // Let it retry a few times against the closed port.
+  WaitUntil([&] { return alice.log().find("unreachable") != std::string::npos; },
+            std::chrono::seconds(10));
+  auto since = std::chrono::steady_clock::now();
+  WaitUntil([&] { return std::chrono::steady_clock::now() - since > std::chrono::seconds(2); },
+            std::chrono::seconds(3));
+  ASSERT_TRUE(central_->Start().ok());
+  starter.join();
+  EXPECT_TRUE(WaitUntil([&] { return SearchTotal("a.txt") == 1; }, std::chrono::seconds(5)));
+  std::string log = alice.log();
+  int outage_lines = 0;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) outage_lines += line.find("unreachable") != std::string::npos;
+  EXPECT_EQ(outage_lines, 1) << log;
+  EXPECT_NE(log.find("answers again"), std::string::npos) << log;
+}
+
+TEST_F(PeerServerTest, SurvivesCentralKilledAndRestarted) {
+  auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
+  ASSERT_TRUE(WaitUntil([&] { return SearchTotal("a.txt") == 1; }, std::chrono::seconds(5)));
+  central_->Kill9();
+  WriteFile(alice.shared_dir() / "while-down.txt", "w");  // a change central cannot hear of yet
+  ASSERT_TRUE(central_->Start().ok());
+  EXPECT_TRUE(WaitUntil([&] { return SearchTotal(".txt") == 2; }, std::chrono::seconds(8)))
+      << "the change made while central was down never arrived";
+  EXPECT_TRUE(alice.running());
+  auto peers = directory_->Peers();
+  ASSERT_EQ(peers->size(), 1u);
+  EXPECT_EQ((*peers)[0].port, alice.port());
+}
+
+}  // namespace
+}  // namespace p2pshare::testing
