@@ -1,10 +1,7 @@
 // central: the directory server. Parses flags and config, opens the store,
 // serves the REST API until SIGINT/SIGTERM.
-#include <pthread.h>
-#include <signal.h>
-
 #include <cstdio>
-#include <thread>
+#include <mutex>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -14,6 +11,7 @@
 #include "central/http_api.h"
 #include "central/store/directory_store.h"
 #include "common/logging.h"
+#include "common/signal_waiter.h"
 
 namespace {
 
@@ -48,13 +46,16 @@ int main(int argc, char** argv) {
   Status logging = SetupLogging("central", config.log_level);
   if (!logging.ok()) return Fail(logging);
 
-  // Signals go to one waiting thread, not to whichever thread runs.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // A signal during start-up stops central as soon as it would serve.
+  std::mutex api_mu;
+  HttpApi* api_for_signals = nullptr;  // GUARDED_BY(api_mu)
+  bool stop_requested = false;         // GUARDED_BY(api_mu)
+  StopOnSignals([&](const char* name) {
+    spdlog::info("{} received, stopping", name);
+    std::lock_guard<std::mutex> lock(api_mu);
+    stop_requested = true;
+    if (api_for_signals) api_for_signals->Stop();
+  });
 
   auto store = DirectoryStore::Open(config.db);
   if (!store.ok()) return Fail(store.status());
@@ -74,13 +75,11 @@ int main(int argc, char** argv) {
   auto port = api.Bind(listen->host, listen->port);
   if (!port.ok()) return Fail(port.status());
 
-  std::thread signal_waiter([&api, signals] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    spdlog::info("{} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    api.Stop();
-  });
-  signal_waiter.detach();
+  {
+    std::lock_guard<std::mutex> lock(api_mu);
+    if (stop_requested) return 0;
+    api_for_signals = &api;
+  }
 
   spdlog::info("central {} listening on http://{}:{} (db {}, ports {}-{})", P2PSHARE_VERSION,
                listen->host, *port, config.db, config.port_range.first,

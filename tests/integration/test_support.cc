@@ -87,6 +87,35 @@ std::pair<int, std::string> RunToEnd(std::vector<std::string> argv, const std::s
   return {code.value_or(-1), p.Log()};
 }
 
+namespace {
+
+// Starts `argv` with a fresh log `<log_stem>-N.log` and waits until the log
+// shows `ready` (whose first group is the port) or the program exits.
+// Returns the port, or an error with the log.
+Result<int> StartAndWaitForPort(std::vector<std::string> argv, const std::filesystem::path& log_stem,
+                                int* starts, const std::regex& ready,
+                                std::unique_ptr<Process>* process) {
+  std::string log_path;
+  do {  // a fresh log per start, also across objects sharing one folder
+    log_path = log_stem.string() + "-" + std::to_string(++*starts) + ".log";
+  } while (std::filesystem::exists(log_path));
+  *process = std::make_unique<Process>(std::move(argv), log_path);
+  std::smatch m;
+  std::string log;
+  WaitUntil(
+      [&] {
+        log = (*process)->Log();
+        return std::regex_search(log, m, ready) || !(*process)->running();
+      },
+      std::chrono::seconds(20));
+  if (!std::regex_search(log, m, ready)) {
+    return Internal(log_stem.filename().string() + " did not start:\n" + log);
+  }
+  return std::stoi(m[1].str());
+}
+
+}  // namespace
+
 CentralProcess::CentralProcess(std::filesystem::path dir, Json overrides)
     : dir_(std::move(dir)) {
   config_ = Json{{"listen", "127.0.0.1:0"},
@@ -103,25 +132,9 @@ Status CentralProcess::Start() {
   if (port_ != 0) config_["listen"] = "127.0.0.1:" + std::to_string(port_);
   std::string config_path = (dir_ / "central.json").string();
   std::ofstream(config_path) << config_.dump(2);
-  std::string log_path;
-  do {  // a fresh log per start, also across CentralProcess objects in one folder
-    log_path = (dir_ / ("central-" + std::to_string(++starts_) + ".log")).string();
-  } while (std::filesystem::exists(log_path));
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{CENTRAL_BIN, "--config", config_path}, log_path);
   static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+))");
-  std::smatch m;
-  std::string log;
-  bool listening = WaitUntil(
-      [&] {
-        log = process_->Log();
-        return std::regex_search(log, m, kListening) || !process_->running();
-      },
-      std::chrono::seconds(15));
-  if (!listening || !std::regex_search(log, m, kListening)) {
-    return Internal("central did not start:\n" + log);
-  }
-  port_ = std::stoi(m[1].str());
+  ASSIGN_OR_RETURN(port_, StartAndWaitForPort({CENTRAL_BIN, "--config", config_path},
+                                              dir_ / "central", &starts_, kListening, &process_));
   auto client = Client();
   if (!WaitUntil([&] { return client->Health().ok(); }, std::chrono::seconds(10))) {
     return Internal("central does not answer /healthz:\n" + process_->Log());
@@ -174,25 +187,10 @@ PeerServerProcess::PeerServerProcess(std::filesystem::path dir, std::string user
 Status PeerServerProcess::Start() {
   std::string config_path = (dir_ / username_ / "peer.json").string();
   std::ofstream(config_path) << config_.dump(2);
-  std::string log_path;
-  do {
-    log_path = (dir_ / username_ / ("peer-server-" + std::to_string(++starts_) + ".log")).string();
-  } while (std::filesystem::exists(log_path));
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{PSERVER_BIN, "--config", config_path}, log_path);
   static const std::regex kServing(R"(serving \d+ files on 127\.0\.0\.1:(\d+))");
-  std::smatch m;
-  std::string log;
-  WaitUntil(
-      [&] {
-        log = process_->Log();
-        return std::regex_search(log, m, kServing) || !process_->running();
-      },
-      std::chrono::seconds(20));
-  if (!std::regex_search(log, m, kServing)) {
-    return Internal("peer-server " + username_ + " did not start:\n" + log);
-  }
-  port_ = std::stoi(m[1].str());
+  ASSIGN_OR_RETURN(port_, StartAndWaitForPort({PSERVER_BIN, "--config", config_path},
+                                              dir_ / username_ / "peer-server", &starts_, kServing,
+                                              &process_));
   return Status::Ok();
 }
 
