@@ -47,7 +47,7 @@ std::string FlagName(const std::string& key) {
 
 ConfigSchema::Key& ConfigSchema::Add(std::string key, std::string help,
                                      FlagKind kind) {
-  keys_.push_back(Key{std::move(key), std::move(help), kind, {}, {}, {}, nullptr});
+  keys_.push_back(Key{std::move(key), std::move(help), kind, {}, {}, {}, {}, nullptr});
   return keys_.back();
 }
 
@@ -95,7 +95,7 @@ void ConfigSchema::Bool(std::string key, bool* target, std::string help) {
 
 void ConfigSchema::IntRange(std::string key, std::pair<int64_t, int64_t>* target,
                             std::string help, int64_t min, int64_t max) {
-  Key& k = Add(std::move(key), std::move(help), FlagKind::kList);
+  Key& k = Add(std::move(key), std::move(help), FlagKind::kPair);
   k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> {
     Json arr = Json::array();
     for (const auto& word : w) {
@@ -117,7 +117,7 @@ void ConfigSchema::IntRange(std::string key, std::pair<int64_t, int64_t>* target
 
 void ConfigSchema::StringList(std::string key, std::vector<std::string>* target,
                               std::string help, size_t max_items) {
-  Key& k = Add(std::move(key), std::move(help), FlagKind::kList);
+  Key& k = Add(std::move(key), std::move(help), FlagKind::kCommaList);
   k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> { return Json(w); };
   k.apply = [target, max_items](const Json& v) -> Status {
     if (!v.is_array()) return InvalidArgument("must be a list of strings");
@@ -134,11 +134,18 @@ void ConfigSchema::StringList(std::string key, std::vector<std::string>* target,
 
 void ConfigSchema::AddFlags(CLI::App& app) {
   for (Key& k : keys_) {
-    k.option = app.add_option(FlagName(k.name), k.flag_words, k.help);
-    if (k.flag_kind == FlagKind::kScalar) {
-      k.option->expected(1);
-    } else {
-      k.option->expected(0, 64);
+    switch (k.flag_kind) {
+      case FlagKind::kScalar:
+        k.option = app.add_option(FlagName(k.name), k.flag_word, k.help);
+        break;
+      case FlagKind::kPair:
+        k.option = app.add_option(FlagName(k.name), k.flag_words, k.help)
+                       ->expected(2)
+                       ->allow_extra_args(false);
+        break;
+      case FlagKind::kCommaList:
+        k.option = app.add_option(FlagName(k.name), k.flag_word, k.help + " (comma-separated)");
+        break;
     }
   }
 }
@@ -163,7 +170,16 @@ Status ConfigSchema::ApplyFlags() {
   for (Key& k : keys_) {
     if (k.option == nullptr || k.option->count() == 0) continue;
     std::string flag = FlagName(k.name);
-    auto value = k.from_flag(k.flag_words);
+    std::vector<std::string> words = k.flag_words;
+    if (k.flag_kind == FlagKind::kScalar) words = {k.flag_word};
+    if (k.flag_kind == FlagKind::kCommaList) {
+      words.clear();
+      std::stringstream list(k.flag_word);
+      for (std::string item; std::getline(list, item, ',');) {
+        if (!item.empty()) words.push_back(item);
+      }
+    }
+    auto value = k.from_flag(words);
     if (!value.ok()) return InvalidArgument(flag + ": " + value.status().message());
     Status s = k.apply(*value);
     if (!s.ok()) return InvalidArgument(flag + ": " + s.message());

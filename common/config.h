@@ -51,7 +51,8 @@ class ConfigSchema {
   Status ApplyJson(const Json& object, const std::string& origin);
 
  private:
-  enum class FlagKind { kScalar, kList };
+  // kScalar: one word; kPair: exactly two; kCommaList: one word split at ','.
+  enum class FlagKind { kScalar, kPair, kCommaList };
   struct Key {
     std::string name;
     std::string help;
@@ -60,7 +61,8 @@ class ConfigSchema {
     std::function<Result<Json>(const std::vector<std::string>&)> from_flag;
     // Checks a JSON value and stores it. Message without the key name.
     std::function<Status(const Json&)> apply;
-    std::vector<std::string> flag_words;
+    std::string flag_word;                // kScalar, kCommaList
+    std::vector<std::string> flag_words;  // kPair
     CLI::Option* option = nullptr;
   };
   Key& Add(std::string key, std::string help, FlagKind kind);

@@ -1,29 +1,108 @@
-// peer-client: the REPL and one-shot CLI of one peer.
-//
-// This build reads and checks the peer config (SPEC §8) and stops: the
-// program itself is the subject of its own issue and is not built yet.
+// peer-client: the REPL and one-shot CLI of one peer (SPEC §7).
+//   peer-client --config F                 the REPL (a terminal)
+//   peer-client --config F <command> ...   one command, then exit
+//   peer-client --config F < script        commands from standard input
+// Exit status 0 on success; otherwise 1 with a one-line error on stderr
+// (2 for a command line that does not parse).
+#include <unistd.h>
+
 #include <cstdio>
+#include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
+#include "common/logging.h"
 #include "common/peer_config.h"
+#include "pclient/command_line.h"
+#include "pclient/peer_client.h"
+#include "pclient/repl.h"
 
 int main(int argc, char** argv) {
-  p2pshare::PeerConfig config;
-  CLI::App app{"p2pshare peer-client: the REPL and one-shot CLI of one peer"};
+  using namespace p2pshare;
+  PeerConfig config;
+  CLI::App app{"p2pshare peer-client: search, download and upload on the network"};
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));
-  p2pshare::PeerConfigFlags flags(app, &config);
+  PeerConfigFlags flags(app, &config);
+  bool json = false;
+  app.add_flag("--json", json, "print results as JSON");
+  app.prefix_command();  // the first word that is no option starts the command
+  app.footer("Commands: " + [] {
+    std::string names;
+    for (const auto& c : pclient::Commands()) names += (names.empty() ? "" : ", ") + c.name;
+    return names;
+  }() + ". 'peer-client --config F help' explains them.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  p2pshare::Status loaded = flags.Load();
+  Status loaded = flags.Load();
   if (!loaded.ok()) {
     std::fprintf(stderr, "peer-client: %s\n", loaded.message().c_str());
-    return 1;
+    return 2;
   }
-  std::fprintf(stderr, "peer-client: config for '%s' is valid; this program is not built yet\n",
-               config.username.c_str());
-  return 2;
+  (void)SetupLogging("peer-client", config.log_level == "info" ? "warn" : config.log_level);
+
+  std::vector<std::string> words = app.remaining();
+  const bool stdin_tty = ::isatty(STDIN_FILENO);
+  pclient::PeerClientOptions options;
+  options.json = json;
+  options.progress = ::isatty(STDERR_FILENO) && !json;
+  options.interactive = stdin_tty && words.empty();
+  pclient::PeerClient client(config, options, std::cout, std::cerr);
+
+  auto fail = [](const Status& s) {
+    std::fprintf(stderr, "peer-client: %s\n", s.message().c_str());
+    return 1;
+  };
+  // `login` happens on start when the config has credentials; `register`,
+  // `help` and `login` itself need none first.
+  auto auto_login = [&](const std::string& first_word) -> Status {
+    if (first_word == "register" || first_word == "help" || first_word == "login" ||
+        first_word == "quit" || first_word == "exit") {
+      return Status::Ok();
+    }
+    return client.AutoLogin();
+  };
+
+  if (!words.empty()) {  // one-shot
+    auto cmd = pclient::ParseCommand(words);
+    if (!cmd.ok()) {
+      std::fprintf(stderr, "peer-client: %s\n", cmd.status().message().c_str());
+      return 2;
+    }
+    Status login = auto_login(cmd->name);
+    if (!login.ok()) return fail(login);
+    Status s = client.Run(*cmd);
+    return s.ok() ? 0 : fail(s);
+  }
+  if (!stdin_tty) {  // commands from standard input, one per line
+    std::string line;
+    int failures = 0, number = 0;
+    bool logged_in_tried = false;
+    while (!client.quit_requested() && std::getline(std::cin, line)) {
+      ++number;
+      size_t start = line.find_first_not_of(" \t");
+      if (start == std::string::npos || line[start] == '#') continue;  // blank or comment
+      std::string first = line.substr(start, line.find(' ', start) - start);
+      if (!logged_in_tried) {
+        logged_in_tried = true;
+        Status login = auto_login(first);
+        if (!login.ok()) {
+          ++failures;
+          std::fprintf(stderr, "peer-client: %s\n", login.message().c_str());
+        }
+      }
+      Status s = client.RunLine(line);
+      if (!s.ok()) {
+        ++failures;
+        std::fprintf(stderr, "peer-client: line %d: %s\n", number, s.message().c_str());
+      }
+    }
+    return failures == 0 ? 0 : 1;
+  }
+  Status login = auto_login("");
+  if (!login.ok()) std::fprintf(stderr, "peer-client: %s\n", login.message().c_str());
+  return pclient::RunRepl(client, config.username);
 }

@@ -7,7 +7,7 @@ PACKAGES=(
   g++ make cmake pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
-  libgtest-dev libsqlite3-dev libssl-dev
+  libgtest-dev libsqlite3-dev libssl-dev libedit-dev
   curl
 )
 

@@ -93,6 +93,24 @@ TEST(ConfigTest, FlagsBeatTheFile) {
   EXPECT_EQ(l.config.port_range, (std::pair<int64_t, int64_t>(6000, 6009)));
 }
 
+TEST(ConfigTest, ScalarFlagsTakeOneWordAndListsAreCommaSeparated) {
+  PeerConfig c;
+  ConfigSchema schema;
+  DescribePeerConfig(schema, &c);
+  CLI::App app;
+  schema.AddFlags(app);
+  app.prefix_command();
+  std::vector<std::string> args = {"peer-client", "--download-dir", "d", "--friends",
+                                   "h1:1,h2:2", "search", "x"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  ASSERT_TRUE(schema.Load("").ok());
+  EXPECT_EQ(c.download_dir, "d");
+  EXPECT_EQ(c.friends, (std::vector<std::string>{"h1:1", "h2:2"}));
+  EXPECT_EQ(app.remaining(), (std::vector<std::string>{"search", "x"}));
+}
+
 TEST(ConfigTest, BadFlagIsNamed) {
   Loaded l = LoadCentral("{}", {"--session-ttl-s", "soon"});
   ASSERT_FALSE(l.status.ok());

@@ -1,0 +1,116 @@
+#include "pclient/command_line.h"
+
+namespace p2pshare::pclient {
+
+Result<std::vector<std::string>> SplitWords(const std::string& line) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quote) {
+      if (c == quote) {
+        quote = 0;
+      } else if (c == '\\' && quote == '"' && i + 1 < line.size()) {
+        word += line[++i];
+      } else {
+        word += c;
+      }
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < line.size()) {
+      word += line[++i];
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote) return InvalidArgument(std::string("unclosed ") + quote + " quote");
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+const std::vector<CommandSpec>& Commands() {
+  static const std::vector<CommandSpec> kCommands = {
+      {"help", "help [command]", "show the commands, or how to use one", 0, 1, {}},
+      {"login", "login", "log in to central with the configured account", 0, 0, {}},
+      {"logout", "logout", "take this peer off the network (its peer-server stops too)", 0, 0, {}},
+      {"register", "register", "create the configured account on central", 0, 0, {}},
+      {"status", "status", "account, central, session, own port, shared files", 0, 0, {}},
+      {"peers", "peers", "the peers online", 0, 0, {}},
+      {"search", "search <text>", "find files by name (* and ? are wildcards)", 1, 64, {}},
+      {"files", "files [peer]", "this peer's shared files, or another peer's", 0, 1, {}},
+      {"download", "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate BYTES]",
+       "fetch a file from its holders, verified and resumable", 1, 1,
+       {"--from", "--to", "--limit-rate"}},
+      {"upload", "upload <path> [--to PEER]", "send a file to another peer", 1, 1, {"--to"}},
+      {"ping", "ping <peer>", "round-trip time to a peer", 1, 1, {}},
+      {"quit", "quit", "leave (stays logged in; also exit or Ctrl-D)", 0, 0, {}},
+  };
+  return kCommands;
+}
+
+const CommandSpec* FindCommand(const std::string& name) {
+  const std::string n = name == "exit" ? "quit" : name;
+  for (const auto& c : Commands()) {
+    if (c.name == n) return &c;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> ParsedCommand::Option(const std::string& name) const {
+  auto it = options.find(name);
+  if (it == options.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<ParsedCommand> ParseCommand(const std::vector<std::string>& words) {
+  if (words.empty()) return InvalidArgument("no command given; try 'help'");
+  const CommandSpec* spec = FindCommand(words[0]);
+  if (spec == nullptr) {
+    return InvalidArgument("unknown command '" + words[0] + "'; try 'help'");
+  }
+  ParsedCommand out;
+  out.name = spec->name;
+  for (size_t i = 1; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w.size() > 2 && w.rfind("--", 0) == 0) {
+      std::string name = w, value;
+      bool has_value = false;
+      if (size_t eq = w.find('='); eq != std::string::npos) {
+        name = w.substr(0, eq);
+        value = w.substr(eq + 1);
+        has_value = true;
+      }
+      bool known = false;
+      for (const auto& o : spec->options) known |= (o == name);
+      if (!known) return InvalidArgument("'" + spec->name + "' has no option " + name + "; usage: " + spec->usage);
+      if (!has_value) {
+        if (i + 1 >= words.size()) return InvalidArgument(name + " needs a value; usage: " + spec->usage);
+        value = words[++i];
+      }
+      out.options[name] = value;
+    } else {
+      out.args.push_back(w);
+    }
+  }
+  if (spec->name == "search" && out.args.size() > 1) {
+    // search takes the rest of the line as its text
+    std::string text;
+    for (const auto& a : out.args) text += (text.empty() ? "" : " ") + a;
+    out.args = {text};
+  }
+  if (out.args.size() < spec->min_args || out.args.size() > std::max(spec->max_args, spec->min_args)) {
+    return InvalidArgument("usage: " + spec->usage);
+  }
+  return out;
+}
+
+}  // namespace p2pshare::pclient

@@ -1,0 +1,46 @@
+// Parsing what the user types: words (with quotes), then a command name,
+// positional arguments and --options, checked against the command's spec.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace p2pshare::pclient {
+
+// Splits a line into words. Double or single quotes group words
+// ("my song.mp3"); a backslash escapes the next character outside single
+// quotes. InvalidArgument for an unclosed quote.
+Result<std::vector<std::string>> SplitWords(const std::string& line);
+
+// What a command accepts.
+struct CommandSpec {
+  std::string name;
+  std::string usage;    // "download <name|#n|sha256> [--from PEER] [--to DIR]"
+  std::string summary;  // one line for `help`
+  size_t min_args = 0;
+  size_t max_args = 0;
+  std::vector<std::string> options;  // each takes one value: "--from", "--to"
+};
+
+struct ParsedCommand {
+  std::string name;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> options;  // "--to" -> "dir"
+  std::optional<std::string> Option(const std::string& name) const;
+};
+
+// Every command of peer-client (SPEC §7), in help order.
+const std::vector<CommandSpec>& Commands();
+// The spec of `name` (aliases: exit -> quit); nullptr when unknown.
+const CommandSpec* FindCommand(const std::string& name);
+
+// Parses words into a command. InvalidArgument naming the problem and the
+// usage: unknown command, unknown option, missing option value, too few or
+// too many arguments.
+Result<ParsedCommand> ParseCommand(const std::vector<std::string>& words);
+
+}  // namespace p2pshare::pclient

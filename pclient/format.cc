@@ -1,0 +1,93 @@
+#include "pclient/format.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace p2pshare::pclient {
+
+std::string HumanSize(int64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  double v = static_cast<double>(bytes);
+  int unit = 0;
+  while (v >= 1024 && unit < 5) {
+    v /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[unit]);
+  return buf;
+}
+
+std::string HumanDuration(double seconds) {
+  if (seconds < 0 || std::isnan(seconds) || std::isinf(seconds)) return "?";
+  long s = std::lround(seconds);
+  char buf[32];
+  if (seconds < 9.95) {
+    std::snprintf(buf, sizeof buf, "%.1f s", seconds);
+  } else if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%ld s", s);
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%ld min %02ld s", s / 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%ld h %02ld min", s / 3600, (s % 3600) / 60);
+  }
+  return buf;
+}
+
+std::string ShortHash(const std::string& sha256) { return sha256.substr(0, 12); }
+
+Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+
+void Table::AddRow(std::vector<std::string> cells) {
+  cells.resize(headers_.size());
+  rows_.push_back(std::move(cells));
+}
+
+namespace {
+// Display width of UTF-8 text: code points (good enough for names).
+size_t Width(const std::string& s) {
+  size_t w = 0;
+  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+  return w;
+}
+}  // namespace
+
+std::string Table::Render() const {
+  std::vector<size_t> widths(headers_.size());
+  for (size_t i = 0; i < headers_.size(); ++i) widths[i] = Width(headers_[i]);
+  for (const auto& row : rows_) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      out += cells[i];
+      if (i + 1 < cells.size()) out += std::string(widths[i] - Width(cells[i]) + 2, ' ');
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + "\n";
+  };
+  std::string out = line(headers_);
+  std::vector<std::string> rule;
+  for (size_t w : widths) rule.push_back(std::string(w, '-'));
+  out += line(rule);
+  for (const auto& row : rows_) out += line(row);
+  return out;
+}
+
+std::string ProgressLine(int64_t done, int64_t total, double rate, int width) {
+  double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+  fraction = std::min(1.0, std::max(0.0, fraction));
+  int filled = static_cast<int>(fraction * width);
+  char pct[8];
+  std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(fraction * 100));
+  std::string bar = std::string(pct) + " [" + std::string(filled, '#') +
+                    std::string(width - filled, '-') + "]  " + HumanSize(done) + " / " +
+                    HumanSize(total) + "  " + HumanSize(static_cast<int64_t>(rate)) + "/s";
+  double eta = rate > 0 ? static_cast<double>(total - done) / rate : -1;
+  bar += "  ETA " + HumanDuration(eta);
+  return bar;
+}
+
+}  // namespace p2pshare::pclient

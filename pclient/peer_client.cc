@@ -1,0 +1,484 @@
+#include "pclient/peer_client.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/grpc_status.h"
+#include "common/names.h"
+#include "p2pshare.grpc.pb.h"
+#include "pclient/format.h"
+#include "pclient/transfers.h"
+
+namespace p2pshare::pclient {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Reads a line from the terminal without echo.
+std::string ReadSecret(const std::string& prompt, std::ostream& err) {
+  err << prompt << std::flush;
+  termios old{};
+  bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  err << "\n";
+  return line;
+}
+
+std::unique_ptr<v1::PeerService::Stub> StubFor(const PeerInfo& p) {
+  return v1::PeerService::NewStub(grpc::CreateChannel(p.host + ":" + std::to_string(p.port),
+                                                      grpc::InsecureChannelCredentials()));
+}
+
+void Prepare(grpc::ClientContext* ctx, const std::string& token, int seconds) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+}
+
+Result<int64_t> ParseRate(const std::string& text) {
+  // 500000, 800K, 10M, 1G (binary units)
+  if (text.empty()) return InvalidArgument("--limit-rate needs a number");
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (...) {
+    return InvalidArgument("--limit-rate '" + text + "' is not a rate like 800K or 10M");
+  }
+  std::string unit = text.substr(used);
+  double mult = 1;
+  if (unit == "K" || unit == "k") mult = 1024;
+  else if (unit == "M" || unit == "m") mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g") mult = 1024.0 * 1024 * 1024;
+  else if (!unit.empty()) return InvalidArgument("--limit-rate '" + text + "': unknown unit");
+  if (v <= 0) return InvalidArgument("--limit-rate must be above 0");
+  return static_cast<int64_t>(v * mult);
+}
+
+}  // namespace
+
+PeerClient::PeerClient(PeerConfig config, PeerClientOptions options, std::ostream& out,
+                       std::ostream& err)
+    : config_(std::move(config)),
+      options_(options),
+      out_(out),
+      err_(err),
+      directory_(config_.central_url) {}
+
+PeerClient::~PeerClient() { StopHeartbeats(); }
+
+void PeerClient::Print(const std::string& text, const Json& json) {
+  if (options_.json) {
+    out_ << json.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+  } else {
+    out_ << text;
+  }
+  out_.flush();
+}
+
+std::vector<std::string> PeerClient::LastResultNames() const {
+  std::vector<std::string> out;
+  for (const auto& r : last_results_) out.push_back(r.name);
+  return out;
+}
+
+Status PeerClient::RunLine(const std::string& line) {
+  ASSIGN_OR_RETURN(auto words, SplitWords(line));
+  if (words.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(ParsedCommand cmd, ParseCommand(words));
+  return Run(cmd);
+}
+
+Status PeerClient::Run(const ParsedCommand& c) {
+  if (c.name == "help") return Help(c);
+  if (c.name == "login") return Login();
+  if (c.name == "logout") return Logout();
+  if (c.name == "register") return Register();
+  if (c.name == "status") return StatusCommand();
+  if (c.name == "peers") return Peers();
+  if (c.name == "search") return Search(c);
+  if (c.name == "files") return Files(c);
+  if (c.name == "download") return Download(c);
+  if (c.name == "upload") return Upload(c);
+  if (c.name == "ping") return Ping(c);
+  if (c.name == "quit") {
+    quit_ = true;
+    return Status::Ok();
+  }
+  return InvalidArgument("unknown command '" + c.name + "'");
+}
+
+Status PeerClient::Help(const ParsedCommand& c) {
+  if (!c.args.empty()) {
+    const CommandSpec* spec = FindCommand(c.args[0]);
+    if (spec == nullptr) return InvalidArgument("no command '" + c.args[0] + "'; try 'help'");
+    Print("usage: " + spec->usage + "\n  " + spec->summary + "\n",
+          Json{{"command", spec->name}, {"usage", spec->usage}, {"summary", spec->summary}});
+    return Status::Ok();
+  }
+  Table t({"command", "what it does"});
+  Json list = Json::array();
+  for (const auto& spec : Commands()) {
+    t.AddRow({spec.usage, spec.summary});
+    list.push_back(Json{{"command", spec.name}, {"usage", spec.usage}, {"summary", spec.summary}});
+  }
+  Print(t.Render(), Json{{"commands", list}});
+  return Status::Ok();
+}
+
+Status PeerClient::RequireSession() const {
+  if (!session_) {
+    return Unauthenticated("not logged in: run 'login' (or 'register' first for a new account)",
+                           "not_logged_in");
+  }
+  return Status::Ok();
+}
+
+void PeerClient::StartHeartbeats() {
+  StopHeartbeats();
+  {
+    std::lock_guard<std::mutex> lock(hb_mu_);
+    hb_stop_ = false;
+  }
+  auto interval = std::chrono::seconds(std::max<int64_t>(1, session_->heartbeat_interval_s));
+  heartbeats_ = std::thread([this, interval] {
+    std::unique_lock<std::mutex> lock(hb_mu_);
+    while (!hb_cv_.wait_for(lock, interval, [this] { return hb_stop_; })) {
+      lock.unlock();
+      (void)directory_.Heartbeat();  // failures show on the next command
+      lock.lock();
+    }
+  });
+}
+
+void PeerClient::StopHeartbeats() {
+  {
+    std::lock_guard<std::mutex> lock(hb_mu_);
+    hb_stop_ = true;
+  }
+  hb_cv_.notify_all();
+  if (heartbeats_.joinable()) heartbeats_.join();
+}
+
+Status PeerClient::AutoLogin() {
+  if (config_.password.empty()) return Status::Ok();
+  return Login(/*announce=*/false);
+}
+
+Status PeerClient::Login(bool announce) {
+  if (config_.password.empty()) {
+    return InvalidArgument("no password: set 'password' in the config or P2PSHARE_PASSWORD");
+  }
+  LoginRequest req{config_.username, config_.password, config_.advertise_host, std::nullopt, {}};
+  auto reply = directory_.Login(req);
+  if (!reply.ok()) return reply.status().WithContext("login failed");
+  session_ = *reply;
+  StartHeartbeats();
+  if (!announce) return Status::Ok();
+  Print("logged in as " + reply->username + " (peer port " + std::to_string(reply->port) + ")\n",
+        Json{{"username", reply->username}, {"host", reply->host}, {"port", reply->port}});
+  return Status::Ok();
+}
+
+Status PeerClient::Logout() {
+  RETURN_IF_ERROR(RequireSession());
+  StopHeartbeats();
+  Status s = directory_.Logout();
+  session_.reset();
+  directory_.set_token("");
+  if (!s.ok() && s.code() != Code::kUnauthenticated) return s.WithContext("logout failed");
+  Print(config_.username + " is off the network; its peer-server stops within a heartbeat\n",
+        Json{{"logged_out", true}, {"username", config_.username}});
+  return Status::Ok();
+}
+
+Status PeerClient::Register() {
+  std::string password = config_.password;
+  if (options_.interactive) {
+    password = ReadSecret("new password for " + config_.username + ": ", err_);
+    if (ReadSecret("again: ", err_) != password) return InvalidArgument("the passwords differ");
+  }
+  if (password.empty()) {
+    return InvalidArgument("no password: set 'password' in the config or P2PSHARE_PASSWORD");
+  }
+  auto created = directory_.Register(config_.username, password);
+  if (!created.ok()) return created.status().WithContext("register failed");
+  Print("registered account " + *created + "\n", Json{{"username", *created}});
+  return Status::Ok();
+}
+
+Status PeerClient::StatusCommand() {
+  Json j{{"username", config_.username},
+         {"central_url", config_.central_url},
+         {"logged_in", session_.has_value()}};
+  std::string text = "account      " + config_.username + "\ncentral      " + config_.central_url;
+  Status health = directory_.Health();
+  j["central_reachable"] = health.ok();
+  text += health.ok() ? " (reachable)\n" : " (unreachable)\n";
+  if (session_) {
+    Status alive = directory_.Heartbeat().status();
+    j["session"] = alive.ok() ? "active" : alive.reason();
+    text += "session      " + std::string(alive.ok() ? "active" : alive.reason()) + "\n";
+    j["port"] = session_->port;
+    text += "own port     " + session_->host + ":" + std::to_string(session_->port) + "\n";
+    auto peers = directory_.Peers();
+    int64_t shared = 0;
+    if (peers.ok()) {
+      for (const auto& p : *peers) {
+        if (p.username == config_.username) shared = p.files;
+      }
+    }
+    j["shared_files"] = shared;
+    text += "shared       " + std::to_string(shared) + " files\n";
+    // Is our peer-server up? Ping it briefly.
+    auto stub = StubFor(PeerInfo{config_.username, session_->host, session_->port, 0, 0, ""});
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "", 1);
+    v1::PingReply pong;
+    bool serving = stub->Ping(&ctx, v1::PingRequest(), &pong).ok();
+    j["peer_server"] = serving ? "running" : "not running";
+    text += std::string("peer-server  ") + (serving ? "running" : "not running") + "\n";
+  } else {
+    j["session"] = "none";
+    text += "session      not logged in\n";
+  }
+  Print(text, j);
+  return Status::Ok();
+}
+
+Status PeerClient::Peers() {
+  ASSIGN_OR_RETURN(auto peers, directory_.Peers());
+  Table t({"peer", "address", "files", "size", "last seen"});
+  Json list = Json::array();
+  for (const auto& p : peers) {
+    t.AddRow({p.username, p.host + ":" + std::to_string(p.port), std::to_string(p.files),
+              HumanSize(p.bytes), p.last_seen});
+    list.push_back(ToJson(p));
+  }
+  Print(peers.empty() ? "no peers online\n" : t.Render(), Json{{"peers", list}});
+  return Status::Ok();
+}
+
+Status PeerClient::Search(const ParsedCommand& c) {
+  ASSIGN_OR_RETURN(SearchPage page, directory_.Search(c.args[0], 100, 0));
+  last_results_ = page.results;
+  Table t({"#", "name", "size", "sha256", "holders"});
+  for (size_t i = 0; i < page.results.size(); ++i) {
+    const auto& r = page.results[i];
+    std::string holders;
+    for (const auto& h : r.holders) holders += (holders.empty() ? "" : ", ") + h.username;
+    t.AddRow({std::to_string(i + 1), r.name, HumanSize(r.size), ShortHash(r.sha256), holders});
+  }
+  std::string text = page.results.empty() ? "no files match '" + c.args[0] + "'\n" : t.Render();
+  if (page.total > static_cast<int64_t>(page.results.size())) {
+    text += "(" + std::to_string(page.total) + " matches; showing the first " +
+            std::to_string(page.results.size()) + ")\n";
+  }
+  Print(text, ToJson(page));
+  return Status::Ok();
+}
+
+Result<PeerInfo> PeerClient::FindPeer(const std::string& name) {
+  ASSIGN_OR_RETURN(auto peers, directory_.Peers());
+  for (const auto& p : peers) {
+    if (p.username == name) return p;
+  }
+  return NotFound("peer '" + name + "' is not online");
+}
+
+Status PeerClient::Files(const ParsedCommand& c) {
+  RETURN_IF_ERROR(RequireSession());
+  std::string who = c.args.empty() ? config_.username : c.args[0];
+  ASSIGN_OR_RETURN(PeerInfo peer, FindPeer(who));
+  auto stub = StubFor(peer);
+  grpc::ClientContext ctx;
+  Prepare(&ctx, session_->token, 10);
+  v1::ListFilesReply reply;
+  grpc::Status s = stub->ListFiles(&ctx, v1::ListFilesRequest(), &reply);
+  if (!s.ok()) {
+    return FromGrpcStatus(s).WithContext("cannot list " + who + "'s files (is its peer-server running?)");
+  }
+  Table t({"name", "size", "sha256"});
+  Json list = Json::array();
+  for (const auto& f : reply.files()) {
+    t.AddRow({f.name(), HumanSize(f.size()), ShortHash(f.sha256())});
+    list.push_back(ToJson(FileEntry{f.name(), f.size(), f.sha256()}));
+  }
+  Print(reply.files().empty() ? who + " shares no files\n" : t.Render(),
+        Json{{"peer", who}, {"files", list}});
+  return Status::Ok();
+}
+
+Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
+  if (what.size() > 1 && what[0] == '#') {
+    size_t n = 0;
+    try {
+      n = std::stoul(what.substr(1));
+    } catch (...) {
+      return InvalidArgument("'" + what + "' is not a result number like #2");
+    }
+    if (n == 0 || n > last_results_.size()) {
+      return InvalidArgument("no result " + what + " in the last search (" +
+                             std::to_string(last_results_.size()) + " results)");
+    }
+    // Ask again for the current holders of that content.
+    const FileResult& r = last_results_[n - 1];
+    ASSIGN_OR_RETURN(auto fresh, directory_.FindFile(r.sha256));
+    if (!fresh) return NotFound("nobody online holds " + r.name + " any more");
+    FileResult out = *fresh;
+    out.name = r.name;
+    return out;
+  }
+  std::string lower = what;
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (IsSha256Hex(lower)) {
+    ASSIGN_OR_RETURN(auto found, directory_.FindFile(lower));
+    if (!found) return NotFound("nobody online holds a file with sha256 " + lower);
+    return *found;
+  }
+  ASSIGN_OR_RETURN(SearchPage page, directory_.Search(what, 1000, 0));
+  std::vector<FileResult> exact;
+  for (const auto& r : page.results) {
+    if (r.name == what || fs::path(r.name).filename() == what) exact.push_back(r);
+  }
+  if (exact.empty()) return NotFound("no file named '" + what + "'; try 'search " + what + "'");
+  for (const auto& r : exact) {
+    if (r.sha256 != exact[0].sha256) {
+      return InvalidArgument("'" + what + "' names " + std::to_string(exact.size()) +
+                             " different files; search, then download #n or by sha256");
+    }
+  }
+  ASSIGN_OR_RETURN(auto all, directory_.FindFile(exact[0].sha256));
+  FileResult out = all ? *all : exact[0];
+  out.name = exact[0].name;
+  return out;
+}
+
+Status PeerClient::Download(const ParsedCommand& c) {
+  RETURN_IF_ERROR(RequireSession());
+  ASSIGN_OR_RETURN(FileResult file, ResolveFile(c.args[0]));
+  if (auto from = c.Option("--from")) {
+    std::vector<Holder> chosen;
+    for (const auto& h : file.holders) {
+      if (h.username == *from) chosen.push_back(h);
+    }
+    if (chosen.empty()) return NotFound(*from + " does not hold " + file.name);
+    file.holders = chosen;
+  }
+  DownloadRequest req{file, c.Option("--to").value_or(config_.download_dir), session_->token,
+                      config_.username, 0};
+  if (auto rate = c.Option("--limit-rate")) {
+    ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto last_draw = started - std::chrono::seconds(1);
+  ProgressFn progress;
+  if (options_.progress && !options_.json) {
+    progress = [&](int64_t done, int64_t total) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_draw < std::chrono::milliseconds(100) && done < total) return;
+      last_draw = now;
+      double secs = std::chrono::duration<double>(now - started).count();
+      err_ << "\r" << ProgressLine(done, total, secs > 0 ? done / secs : 0) << "\x1b[K" << std::flush;
+    };
+  }
+  auto note = [&](const std::string& line) {
+    if (options_.progress) err_ << "\r\x1b[K";
+    err_ << line << "\n";
+  };
+  auto result = DownloadFile(req, progress, note);
+  if (progress) err_ << "\r\x1b[K" << std::flush;
+  if (!result.ok()) return result.status();
+  Json j{{"name", file.name}, {"size", file.size}, {"sha256", file.sha256}, {"path", result->path},
+         {"already_there", result->already_there}, {"resumed_at", result->resumed_at},
+         {"from", result->from}, {"seconds", result->seconds}};
+  if (result->already_there) {
+    Print(file.name + " is already at " + result->path + " (same sha256); nothing fetched\n", j);
+    return Status::Ok();
+  }
+  std::string from;
+  for (const auto& f : result->from) from += (from.empty() ? "" : ", ") + f;
+  double rate = result->seconds > 0 ? result->fetched / result->seconds : 0;
+  Print("downloaded " + file.name + " (" + HumanSize(file.size) + ") from " + from + " in " +
+            HumanDuration(result->seconds) + ", " + HumanSize(static_cast<int64_t>(rate)) +
+            "/s; sha256 " + ShortHash(file.sha256) + " verified -> " + result->path + "\n",
+        j);
+  return Status::Ok();
+}
+
+Status PeerClient::Upload(const ParsedCommand& c) {
+  RETURN_IF_ERROR(RequireSession());
+  const std::string path = c.args[0];
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return NotFound(path + " is not a file here");
+  const std::string name = fs::path(path).filename().string();
+  RETURN_IF_ERROR(CheckFileName(name));
+  int64_t size = static_cast<int64_t>(fs::file_size(path, ec));
+  Holder target;
+  if (auto to = c.Option("--to")) {
+    ASSIGN_OR_RETURN(PeerInfo p, FindPeer(*to));
+    target = Holder{p.username, p.host, p.port};
+  } else {
+    ASSIGN_OR_RETURN(target, directory_.UploadTarget(name, size));
+  }
+  if (target.username == config_.username) return InvalidArgument("that is this peer itself");
+  auto started = std::chrono::steady_clock::now();
+  ProgressFn progress;
+  if (options_.progress && !options_.json) {
+    progress = [&](int64_t done, int64_t total) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      err_ << "\r" << ProgressLine(done, total, secs > 0 ? done / secs : 0) << "\x1b[K" << std::flush;
+    };
+  }
+  auto result = UploadFile(path, name, target, session_->token, progress);
+  if (progress) err_ << "\r\x1b[K" << std::flush;
+  if (!result.ok()) return result.status();
+  Print("uploaded " + name + " (" + HumanSize(result->file.size) + ") to " + target.username +
+            " in " + HumanDuration(result->seconds) + "; sha256 " + ShortHash(result->file.sha256) +
+            " verified there\n",
+        Json{{"name", result->file.name}, {"size", result->file.size},
+             {"sha256", result->file.sha256}, {"to", target.username}, {"seconds", result->seconds}});
+  return Status::Ok();
+}
+
+Status PeerClient::Ping(const ParsedCommand& c) {
+  ASSIGN_OR_RETURN(PeerInfo peer, FindPeer(c.args[0]));
+  auto stub = StubFor(peer);
+  std::vector<double> rtts;
+  v1::PingReply pong;
+  for (int i = 0; i < 4; ++i) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "", 5);
+    v1::PingRequest req;
+    req.set_payload("ECO " + std::to_string(i));
+    auto t0 = std::chrono::steady_clock::now();
+    grpc::Status s = stub->Ping(&ctx, req, &pong);
+    auto t1 = std::chrono::steady_clock::now();
+    if (!s.ok()) return FromGrpcStatus(s).WithContext("ping " + peer.username);
+    if (pong.payload() != req.payload()) return Internal(peer.username + " echoed something else");
+    rtts.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  double min = *std::min_element(rtts.begin(), rtts.end());
+  double avg = 0;
+  for (double r : rtts) avg += r / rtts.size();
+  char line[160];
+  std::snprintf(line, sizeof line, "pong from %s at %s:%d (p2pshare %s): 4 round trips, min %.2f ms, avg %.2f ms\n",
+                pong.username().c_str(), peer.host.c_str(), peer.port, pong.version().c_str(), min, avg);
+  Print(line, Json{{"peer", pong.username()}, {"version", pong.version()}, {"rtt_ms", rtts},
+                   {"min_ms", min}, {"avg_ms", avg}});
+  return Status::Ok();
+}
+
+}  // namespace p2pshare::pclient

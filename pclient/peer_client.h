@@ -1,0 +1,91 @@
+// PeerClient: the commands of SPEC §7 over one session with central. The
+// REPL, the one-shot CLI and stdin mode all run commands through Run().
+//
+// Output goes to `out` as text (tables) or, with json, one JSON document
+// per command; notes (failovers, progress) go to `err`. While logged in, a
+// background thread heartbeats so the session (and with it the token the
+// other peers verify) stays alive even without this peer's peer-server.
+//
+// Thread-compatible: Run from one thread; the heartbeat thread is internal.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/directory_client.h"
+#include "common/peer_config.h"
+#include "common/status.h"
+#include "pclient/command_line.h"
+
+namespace p2pshare::pclient {
+
+struct PeerClientOptions {
+  bool json = false;            // --json
+  bool progress = false;        // draw a progress bar (a terminal only)
+  bool interactive = false;     // a person at a terminal (password prompts)
+};
+
+class PeerClient {
+ public:
+  PeerClient(PeerConfig config, PeerClientOptions options, std::ostream& out, std::ostream& err);
+  ~PeerClient();
+
+  // Runs one command. Errors come back for the caller to print once.
+  Status Run(const ParsedCommand& command);
+  // Parses and runs a line; empty lines do nothing.
+  Status RunLine(const std::string& line);
+
+  // Logs in when the config has a password, printing nothing (the start-up
+  // login of SPEC §7). OK without a password.
+  Status AutoLogin();
+
+  bool quit_requested() const { return quit_; }
+  bool logged_in() const { return session_.has_value(); }
+  std::string prompt() const { return config_.username + "> "; }
+  // Names of the last search's results, for tab completion.
+  std::vector<std::string> LastResultNames() const;
+
+ private:
+  Status Help(const ParsedCommand& c);
+  Status Login(bool announce = true);
+  Status Logout();
+  Status Register();
+  Status StatusCommand();
+  Status Peers();
+  Status Search(const ParsedCommand& c);
+  Status Files(const ParsedCommand& c);
+  Status Download(const ParsedCommand& c);
+  Status Upload(const ParsedCommand& c);
+  Status Ping(const ParsedCommand& c);
+
+  Status RequireSession() const;
+  // The online peer called `name`.
+  Result<PeerInfo> FindPeer(const std::string& name);
+  // What a download names: "#n" (last search), a sha256, or a file name.
+  Result<FileResult> ResolveFile(const std::string& what);
+  void Print(const std::string& text, const Json& json);
+  void StartHeartbeats();
+  void StopHeartbeats();
+
+  const PeerConfig config_;
+  const PeerClientOptions options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  DirectoryClient directory_;
+  std::optional<LoginReply> session_;
+  std::vector<FileResult> last_results_;
+  bool quit_ = false;
+
+  std::mutex hb_mu_;
+  std::condition_variable hb_cv_;
+  bool hb_stop_ = false;  // GUARDED_BY(hb_mu_)
+  std::thread heartbeats_;
+};
+
+}  // namespace p2pshare::pclient

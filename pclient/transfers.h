@@ -1,0 +1,66 @@
+// Moving bytes between peers over gRPC, in bounded memory.
+//
+// Download: into <dir>/<name>.part, resuming an existing .part (its bytes
+// are re-hashed, not trusted blindly), from each holder in turn until the
+// file is complete (a holder that dies or holds another version is left for
+// the next), then SHA-256 verified and renamed into place without
+// replacing anything. A verification failure removes the .part: nothing
+// unverified is ever renamed into place. Requests go by sha256, so a holder
+// sharing the content under another name serves it too.
+//
+// Upload: hashes the file, then streams it in 1 MiB messages.
+//
+// Thread-compatible: one transfer per call; progress on the caller's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/directory_types.h"
+#include "common/status.h"
+
+namespace p2pshare::pclient {
+
+// Called with (bytes done, total) as a transfer moves.
+using ProgressFn = std::function<void(int64_t done, int64_t total)>;
+// Called with a line worth telling the user (a failover, a resume).
+using NoteFn = std::function<void(const std::string&)>;
+
+struct DownloadRequest {
+  FileResult file;           // name, size, sha256, holders in the order to try
+  std::string dest_dir;      // the file lands at dest_dir/file.name
+  std::string token;         // our bearer token for the holders
+  std::string own_username;  // never download from ourselves
+  int64_t limit_rate = 0;    // bytes per second; 0 = as fast as possible
+};
+
+struct DownloadResult {
+  std::string path;
+  bool already_there = false;  // the same file was there: nothing fetched
+  int64_t resumed_at = 0;      // bytes reused from an earlier .part
+  int64_t fetched = 0;         // bytes received now
+  std::vector<std::string> from;  // holders that sent bytes, in order
+  double seconds = 0;
+};
+
+// Errors: InvalidArgument (a hostile name), AlreadyExists (another file is
+// at the path), Unavailable (no holder could complete; the .part is kept for
+// a later resume), DataLoss (the bytes failed verification; .part removed).
+Result<DownloadResult> DownloadFile(const DownloadRequest& request, const ProgressFn& progress,
+                                    const NoteFn& note);
+
+struct UploadResult {
+  FileEntry file;
+  double seconds = 0;
+};
+
+// Sends the local file at `path` as `name` to `target`. Errors as the
+// receiver said them (ALREADY_EXISTS, RESOURCE_EXHAUSTED, ...), NotFound for
+// a missing local file.
+Result<UploadResult> UploadFile(const std::string& path, const std::string& name,
+                                const Holder& target, const std::string& token,
+                                const ProgressFn& progress);
+
+}  // namespace p2pshare::pclient
