@@ -183,7 +183,13 @@ Status PeerClient::Login(bool announce) {
   }
   LoginRequest req{config_.username, config_.password, config_.advertise_host, std::nullopt, {}};
   auto reply = directory_.Login(req);
-  if (!reply.ok()) return reply.status().WithContext("login failed");
+  if (!reply.ok()) {
+    Status s = reply.status().WithContext("login failed");
+    if (s.reason() == "bad_credentials") {
+      return Status(s.code(), s.message() + " (a new account? run 'register' first)", s.reason());
+    }
+    return s;
+  }
   session_ = *reply;
   StartHeartbeats();
   if (!announce) return Status::Ok();

@@ -29,7 +29,7 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds time
   return true;
 }
 
-Process::Process(std::vector<std::string> argv, std::string log_path)
+Process::Process(std::vector<std::string> argv, std::string log_path, std::string stdin_path)
     : log_path_(std::move(log_path)) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
@@ -42,7 +42,7 @@ Process::Process(std::vector<std::string> argv, std::string log_path)
       dup2(fd, 2);
       close(fd);
     }
-    int null_fd = open("/dev/null", O_RDONLY);
+    int null_fd = open(stdin_path.c_str(), O_RDONLY);
     if (null_fd >= 0) dup2(null_fd, 0);
     execv(args[0], args.data());
     _exit(127);
@@ -81,8 +81,9 @@ std::string Process::Log() const {
   return s.str();
 }
 
-std::pair<int, std::string> RunToEnd(std::vector<std::string> argv, const std::string& log_path) {
-  Process p(std::move(argv), log_path);
+std::pair<int, std::string> RunToEnd(std::vector<std::string> argv, const std::string& log_path,
+                                     const std::string& stdin_path) {
+  Process p(std::move(argv), log_path, stdin_path);
   auto code = p.Wait(std::chrono::seconds(30));
   return {code.value_or(-1), p.Log()};
 }

@@ -29,7 +29,9 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds time
 // SIGKILL on destruction if still running.
 class Process {
  public:
-  Process(std::vector<std::string> argv, std::string log_path);
+  // stdout and stderr go to `log_path`; stdin comes from `stdin_path`.
+  Process(std::vector<std::string> argv, std::string log_path,
+          std::string stdin_path = "/dev/null");
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -48,7 +50,8 @@ class Process {
 };
 
 // Runs a program to completion; returns {exit code, combined output}.
-std::pair<int, std::string> RunToEnd(std::vector<std::string> argv, const std::string& log_path);
+std::pair<int, std::string> RunToEnd(std::vector<std::string> argv, const std::string& log_path,
+                                     const std::string& stdin_path = "/dev/null");
 
 // The real `central` binary on 127.0.0.1 with its database and config in
 // `dir`. The first Start() takes any free port; later ones reuse it, so

@@ -1,0 +1,267 @@
+// The real `peer-client` against a real central and real peer-servers:
+// every command in one-shot mode, stdin mode, JSON, failover, resume, and
+// verification that lets nothing unverified into place.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/sha256.h"
+#include "integration/test_support.h"
+#include "unit/file_util.h"
+
+namespace p2pshare::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class PeerClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    range_ = TestPortRange();
+    central_ = std::make_unique<CentralProcess>(
+        dir_.path(), Json{{"port_range", {range_.first, range_.second}}});
+    ASSERT_TRUE(central_->Start().ok());
+    big_ = RandomBytes(24 * 1024 * 1024, 11);
+    alice_ = StartPeer("alice", [&](const fs::path& d) {
+      WriteFile(d / "notes.txt", "alice's notes\n");
+      WriteFile(d / "big.bin", big_);
+    });
+    bob_ = StartPeer("bob", [&](const fs::path& d) {
+      WriteFile(d / "copies/big.bin", big_);
+      WriteFile(d / "bobs-song.mp3", RandomBytes(300000, 12));
+    });
+    auto directory = central_->Client();
+    if (::testing::UnitTest::GetInstance()->current_test_info()->name() !=
+        std::string("EveryCommandWorksInOneShotMode")) {
+      ASSERT_TRUE(directory->Register("carol", "carol-password").ok());  // a client-only peer
+    }
+    ASSERT_TRUE(WaitUntil([&] { return directory->Search("big.bin")->total == 2; },
+                          std::chrono::seconds(5)));
+  }
+  void TearDown() override {
+    if (!HasFailure()) return;
+    std::fprintf(stderr, "central log:\n%s\n", central_->log().c_str());
+    for (auto& p : peers_) std::fprintf(stderr, "%s log:\n%s\n", p->username().c_str(), p->log().c_str());
+  }
+  PeerServerProcess* StartPeer(const std::string& name, const std::function<void(const fs::path&)>& fill) {
+    peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), name, central_->url()));
+    fill(peers_.back()->shared_dir());
+    Status s = peers_.back()->Start();
+    EXPECT_TRUE(s.ok()) << s.message();
+    return peers_.back().get();
+  }
+  fs::path Downloads(const std::string& user) { return dir_.path() / user / "downloads"; }
+  // The config file of a peer-client for `user`.
+  std::string ClientConfig(const std::string& user) {
+    fs::create_directories(dir_.path() / user / "shared");
+    std::string path = (dir_.path() / user / "client.json").string();
+    std::ofstream(path) << Json{{"username", user},
+                                {"password", user + "-password"},
+                                {"central_url", central_->url()},
+                                {"shared_dir", (dir_.path() / user / "shared").string()},
+                                {"download_dir", Downloads(user).string()}}
+                               .dump(2);
+    return path;
+  }
+  std::vector<std::string> Argv(const std::string& user, const std::vector<std::string>& words) {
+    std::vector<std::string> argv = {PCLIENT_BIN, "--config", ClientConfig(user)};
+    argv.insert(argv.end(), words.begin(), words.end());
+    return argv;
+  }
+  // Runs one command; returns {exit code, stdout + stderr}.
+  std::pair<int, std::string> Client(const std::string& user, const std::vector<std::string>& words,
+                                     const std::string& stdin_path = "/dev/null") {
+    std::string log = (dir_.path() / user / ("client-" + std::to_string(++runs_) + ".log")).string();
+    return RunToEnd(Argv(user, words), log, stdin_path);
+  }
+  static int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+  TestDir dir_;
+  std::pair<int, int> range_;
+  std::unique_ptr<CentralProcess> central_;
+  std::vector<std::unique_ptr<PeerServerProcess>> peers_;
+  PeerServerProcess* alice_ = nullptr;
+  PeerServerProcess* bob_ = nullptr;
+  std::string big_;
+  int runs_ = 0;
+};
+
+TEST_F(PeerClientTest, EveryCommandWorksInOneShotMode) {
+  auto [reg, reg_out] = Client("carol", {"register"});
+  EXPECT_EQ(reg, 0) << reg_out;
+  EXPECT_NE(reg_out.find("registered account carol"), std::string::npos) << reg_out;
+
+  auto [login, login_out] = Client("carol", {"login"});
+  EXPECT_EQ(login, 0) << login_out;
+  EXPECT_NE(login_out.find("logged in as carol"), std::string::npos);
+
+  auto [status, status_out] = Client("carol", {"status"});
+  EXPECT_EQ(status, 0) << status_out;
+  EXPECT_NE(status_out.find("account      carol"), std::string::npos) << status_out;
+  EXPECT_NE(status_out.find("session      active"), std::string::npos) << status_out;
+  EXPECT_NE(status_out.find("peer-server  not running"), std::string::npos) << status_out;
+
+  auto [peers, peers_out] = Client("carol", {"peers"});
+  EXPECT_EQ(peers, 0);
+  for (const char* who : {"alice", "bob", "carol"}) EXPECT_NE(peers_out.find(who), std::string::npos);
+
+  auto [search, search_out] = Client("carol", {"search", "big"});
+  EXPECT_EQ(search, 0);
+  EXPECT_NE(search_out.find("24.0 MiB"), std::string::npos) << search_out;
+  EXPECT_NE(search_out.find("copies/big.bin"), std::string::npos);
+
+  auto [files, files_out] = Client("carol", {"files", "alice"});
+  EXPECT_EQ(files, 0) << files_out;
+  EXPECT_NE(files_out.find("notes.txt"), std::string::npos);
+  auto [own, own_out] = Client("carol", {"files"});
+  EXPECT_EQ(own, 1);  // carol runs no peer-server: a clear one-line error
+  EXPECT_NE(own_out.find("is its peer-server running?"), std::string::npos) << own_out;
+
+  auto [dl, dl_out] = Client("carol", {"download", "notes.txt"});
+  EXPECT_EQ(dl, 0) << dl_out;
+  EXPECT_NE(dl_out.find("verified"), std::string::npos);
+  EXPECT_EQ(ReadFile(Downloads("carol") / "notes.txt"), "alice's notes\n");
+
+  WriteFile(dir_.path() / "gift.txt", "for bob");
+  auto [up, up_out] = Client("carol", {"upload", (dir_.path() / "gift.txt").string(), "--to", "bob"});
+  EXPECT_EQ(up, 0) << up_out;
+  EXPECT_EQ(ReadFile(bob_->shared_dir() / "gift.txt"), "for bob");
+  WriteFile(dir_.path() / "anywhere.txt", "to whoever has room");
+  auto [up2, up2_out] = Client("carol", {"upload", (dir_.path() / "anywhere.txt").string()});
+  EXPECT_EQ(up2, 0) << up2_out;
+  EXPECT_TRUE(fs::exists(alice_->shared_dir() / "anywhere.txt") ||
+              fs::exists(bob_->shared_dir() / "anywhere.txt"));
+
+  auto [ping, ping_out] = Client("carol", {"ping", "alice"});
+  EXPECT_EQ(ping, 0) << ping_out;
+  EXPECT_NE(ping_out.find("pong from alice"), std::string::npos);
+
+  auto [help, help_out] = Client("carol", {"help"});
+  EXPECT_EQ(help, 0);
+  for (const char* cmd : {"download", "upload", "search", "logout", "ping"}) {
+    EXPECT_NE(help_out.find(cmd), std::string::npos) << cmd;
+  }
+  auto [help1, help1_out] = Client("carol", {"help", "download"});
+  EXPECT_NE(help1_out.find("usage: download"), std::string::npos);
+
+  auto [out, out_out] = Client("carol", {"logout"});
+  EXPECT_EQ(out, 0) << out_out;
+  auto [peers2, peers2_out] = Client("alice", {"peers"});
+  EXPECT_EQ(peers2_out.find("carol"), std::string::npos) << peers2_out;
+
+  auto [quit, quit_out] = Client("carol", {"quit"});
+  EXPECT_EQ(quit, 0) << quit_out;
+}
+
+TEST_F(PeerClientTest, ErrorsAreOneLineWithMeaningfulExitCodes) {
+  auto [unknown, unknown_out] = Client("carol", {"downlaod", "x"});
+  EXPECT_EQ(unknown, 2);
+  EXPECT_EQ(Lines(unknown_out), 1) << unknown_out;
+  EXPECT_EQ(unknown_out.rfind("peer-client: unknown command 'downlaod'", 0), 0u) << unknown_out;
+  auto [missing, missing_out] = Client("carol", {"download", "no-such-file.bin"});
+  EXPECT_EQ(missing, 1);
+  EXPECT_EQ(Lines(missing_out), 1) << missing_out;
+  auto [bad_key, bad_key_out] = RunToEnd({PCLIENT_BIN, "--config", ClientConfig("carol"),
+                                          "--log-level", "loud", "peers"},
+                                         (dir_.path() / "bad.log").string());
+  EXPECT_EQ(bad_key, 2);
+  EXPECT_NE(bad_key_out.find("--log-level"), std::string::npos) << bad_key_out;
+}
+
+TEST_F(PeerClientTest, JsonOutputIsOneDocumentPerCommand) {
+  // --json is a program flag: it goes before the command
+  auto [code2, out2] = Client("carol", {"--json", "search", "notes"});
+  ASSERT_EQ(code2, 0) << out2;
+  Json j = Json::parse(out2, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << out2;
+  EXPECT_EQ(j["total"], 1);
+  EXPECT_EQ(j["results"][0]["holders"][0]["username"], "alice");
+  auto [code3, out3] = Client("carol", {"--json", "download", "notes.txt"});
+  ASSERT_EQ(code3, 0) << out3;
+  Json d = Json::parse(out3, nullptr, false);
+  ASSERT_FALSE(d.is_discarded()) << out3;
+  EXPECT_EQ(d["sha256"], Sha256Hex("alice's notes\n"));
+  EXPECT_EQ(d["from"][0], "alice");
+}
+
+TEST_F(PeerClientTest, StdinModeRunsOneCommandPerLine) {
+  std::string script = (dir_.path() / "script.txt").string();
+  std::ofstream(script) << "# fetch alice's notes\nsearch notes\ndownload #1\nbogus\npeers\n";
+  auto [code, out] = Client("carol", {}, script);
+  EXPECT_EQ(code, 1) << out;  // one line failed
+  EXPECT_NE(out.find("downloaded notes.txt"), std::string::npos) << out;
+  EXPECT_NE(out.find("line 4: unknown command 'bogus'"), std::string::npos) << out;
+  EXPECT_NE(out.find("bob"), std::string::npos) << out;  // the line after the failure ran
+  EXPECT_EQ(ReadFile(Downloads("carol") / "notes.txt"), "alice's notes\n");
+}
+
+TEST_F(PeerClientTest, ADownloadWhoseHolderIsKilledCompletesFromTheNext) {
+  // Slowed down so the holder can be killed half way.
+  Process download(Argv("carol", {"download", "big.bin", "--limit-rate", "6M"}),
+                   (dir_.path() / "carol-download.log").string());
+  fs::path part = Downloads("carol") / "big.bin.part";
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::error_code ec;
+        return fs::file_size(part, ec) > 3 * 1024 * 1024 && !ec;
+      },
+      std::chrono::seconds(20)))
+      << download.Log();
+  alice_->Signal(SIGKILL);  // holders are tried in order: alice first
+  auto code = download.Wait(std::chrono::seconds(60));
+  std::string out = download.Log();
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("holder alice failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("from alice, bob"), std::string::npos) << out;
+  EXPECT_EQ(Sha256File((Downloads("carol") / "big.bin").string()).value(), Sha256Hex(big_));
+  EXPECT_FALSE(fs::exists(part));
+}
+
+TEST_F(PeerClientTest, AnExistingPartIsResumed) {
+  WriteFile(Downloads("carol") / "big.bin.part", big_.substr(0, 5 * 1024 * 1024));
+  auto [code, out] = Client("carol", {"--json", "download", "big.bin"});
+  ASSERT_EQ(code, 0) << out;
+  size_t brace = out.find('{');
+  ASSERT_NE(brace, std::string::npos) << out;
+  Json j = Json::parse(out.substr(brace), nullptr, false);
+  EXPECT_EQ(j["resumed_at"], 5 * 1024 * 1024) << out;
+  EXPECT_EQ(Sha256File((Downloads("carol") / "big.bin").string()).value(), Sha256Hex(big_));
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin.part"));
+  auto [again, again_out] = Client("carol", {"download", "big.bin"});
+  EXPECT_EQ(again, 0);
+  EXPECT_NE(again_out.find("already at"), std::string::npos) << again_out;
+}
+
+TEST_F(PeerClientTest, APartThatIsNotAPrefixFailsVerificationAndNothingIsKept) {
+  WriteFile(Downloads("carol") / "big.bin.part", RandomBytes(5 * 1024 * 1024, 99));
+  auto [code, out] = Client("carol", {"download", "big.bin"});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("nothing was saved"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin.part"));
+  // Run again: a clean download now succeeds.
+  auto [again, again_out] = Client("carol", {"download", "big.bin"});
+  EXPECT_EQ(again, 0) << again_out;
+}
+
+TEST_F(PeerClientTest, AHolderWhoseFileChangedAfterIndexingIsCaught) {
+  fs::path f = alice_->shared_dir() / "notes.txt";
+  struct stat before;
+  ASSERT_EQ(::stat(f.c_str(), &before), 0);
+  WriteFile(f, "ALICE'S NOTES\n");  // same size, other bytes
+  timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), times, 0), 0);  // and the old mtime: the index is fooled
+  auto [code, out] = Client("carol", {"download", "notes.txt"});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("nothing was saved"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "notes.txt"));
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "notes.txt.part"));
+}
+
+}  // namespace
+}  // namespace p2pshare::testing

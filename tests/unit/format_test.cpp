@@ -1,0 +1,46 @@
+#include "pclient/format.h"
+
+#include <gtest/gtest.h>
+
+namespace p2pshare::pclient {
+namespace {
+
+TEST(FormatTest, HumanSizes) {
+  EXPECT_EQ(HumanSize(0), "0 B");
+  EXPECT_EQ(HumanSize(1023), "1023 B");
+  EXPECT_EQ(HumanSize(1024), "1.0 KiB");
+  EXPECT_EQ(HumanSize(3 * 1024 * 1024 + 400 * 1024), "3.4 MiB");
+  EXPECT_EQ(HumanSize(int64_t{5} << 30), "5.0 GiB");
+}
+
+TEST(FormatTest, HumanDurations) {
+  EXPECT_EQ(HumanDuration(0.04), "0.0 s");
+  EXPECT_EQ(HumanDuration(2.5), "2.5 s");
+  EXPECT_EQ(HumanDuration(45), "45 s");
+  EXPECT_EQ(HumanDuration(200), "3 min 20 s");
+  EXPECT_EQ(HumanDuration(7500), "2 h 05 min");
+  EXPECT_EQ(HumanDuration(-1), "?");
+}
+
+TEST(FormatTest, TablesAlignColumns) {
+  Table t({"#", "name", "size"});
+  t.AddRow({"1", "a.txt", "1 B"});
+  t.AddRow({"10", "ñandú.mp3", "3.0 MiB"});
+  EXPECT_EQ(t.Render(),
+            "#   name       size\n"
+            "--  ---------  -------\n"
+            "1   a.txt      1 B\n"
+            "10  ñandú.mp3  3.0 MiB\n");
+}
+
+TEST(FormatTest, ProgressLineShowsPercentBytesRateAndEta) {
+  std::string line = ProgressLine(50 * 1024 * 1024, 100 * 1024 * 1024, 10 * 1024 * 1024, 10);
+  EXPECT_EQ(line, " 50% [#####-----]  50.0 MiB / 100.0 MiB  10.0 MiB/s  ETA 5.0 s");
+  EXPECT_NE(ProgressLine(0, 100, 0).find("ETA ?"), std::string::npos);
+  EXPECT_NE(ProgressLine(100, 100, 5).find("100%"), std::string::npos);
+}
+
+TEST(FormatTest, ShortHash) { EXPECT_EQ(ShortHash(std::string(64, 'a')), "aaaaaaaaaaaa"); }
+
+}  // namespace
+}  // namespace p2pshare::pclient
