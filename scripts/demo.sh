@@ -4,8 +4,7 @@
 # walks through what the network does, checking every step. Exits non-zero
 # when a step fails; stops everything it started, on Ctrl-C too.
 #
-# (peer-client, which moves the bytes between peers, joins this demo when it
-# is built; here curl plays the client's part against central.)
+# peer-client does the talking; a few raw REST calls show central's errors.
 #
 # Environment: P2PSHARE_BIN_DIR=<build dir> skips the install and build.
 set -euo pipefail
@@ -20,6 +19,7 @@ if [ -z "${P2PSHARE_BIN_DIR:-}" ]; then
 fi
 CENTRAL=$P2PSHARE_BIN_DIR/central/central
 PEER_SERVER=$P2PSHARE_BIN_DIR/pserver/peer-server
+PEER_CLIENT=$P2PSHARE_BIN_DIR/pclient/peer-client
 
 WORK=$(mktemp -d /tmp/p2pshare-demo-XXXXXX)
 PIDS=()
@@ -96,56 +96,69 @@ for i in 1 2 3; do
   grep -h "registered\|serving" "$WORK/$name.log" | sed "s/^/  $name: /"
 done
 
-step "central lists them, each on its own gRPC port"
-call GET /api/v1/peers; expect 200 '"username":"alice"' '"username":"bob"' '"username":"carol"'
+# as NAME COMMAND... : runs one peer-client command as that peer, shown as a prompt
+as() {
+  local name=$1 i; shift
+  for i in 1 2 3; do grep -q "\"username\": \"$name\"" "config/peer$i.json" && break; done
+  printf '  \033[36m%s>\033[0m %s\n' "$name" "$*"
+  "$PEER_CLIENT" --config "config/peer$i.json" --central-url "$URL" \
+    --shared-dir "$WORK/peer$i/shared" --download-dir "$WORK/peer$i/downloads" "$@" \
+    >"$WORK/out" 2>&1 || { sed 's/^/    /' "$WORK/out"; fail "peer-client $name $*"; }
+  sed 's/^/    /' "$WORK/out"
+}
 
-step "search: substring, any case, with globs; one result per (name, content)"
+step "peer-client: alice looks at the network"
+as alice peers
 wait_for 5 search_has "*.mp3" '"total":2' || fail "the sample songs are not indexed"
-call GET "/api/v1/search?q=beatles"; expect 200 '"total":1' 'Help - The Beatles.mp3'
-call GET "/api/v1/search?q=*.mp3"; expect 200 '"total":2'
-MP3_HASH=$(sha256sum "$WORK/peer1/shared/music/Help - The Beatles.mp3" | cut -d' ' -f1)
-call GET "/api/v1/files/$MP3_HASH"; expect 200 '"username":"alice"' '"username":"bob"'
-echo "  the song is held by alice and bob under two names: a download can use either"
+as alice search mp3
+grep -q "alice, bob\|bob" "$WORK/out" || fail "search did not list the song's holders"
+
+step "carol downloads the song: straight from a holder, SHA-256 verified"
+as carol download "Help - The Beatles.mp3"
+want=$(sha256sum "$WORK/peer1/shared/music/Help - The Beatles.mp3" | cut -d' ' -f1)
+got=$(sha256sum "$WORK/peer3/downloads/music/Help - The Beatles.mp3" | cut -d' ' -f1)
+[ "$want" = "$got" ] || fail "the downloaded song differs from alice's"
+echo "  sha256sum agrees: $got"
+as carol download "Help - The Beatles.mp3"
+
+step "carol uploads a file: central picks the least loaded peer with room"
+head -c 2000000 /dev/urandom >"$WORK/holiday-video.mkv"
+as carol upload "$WORK/holiday-video.mkv"
+wait_for 3 search_has holiday-video '"total":1' || fail "the upload is not searchable"
+as carol search holiday-video
+grep -q "alice\|bob" "$WORK/out" || fail "the upload is not found at its new holder"
 
 step "a file dropped into carol's folder is searchable within 2 s"
 echo "fresh from carol" >"$WORK/peer3/shared/dropped-in.txt"
-start=$SECONDS
 wait_for 2 search_has dropped-in '"username":"carol"' || fail "the new file did not reach the index in 2 s"
-call GET "/api/v1/search?q=dropped"; expect 200 '"total":1'
+as alice search dropped
 rm "$WORK/peer3/shared/dropped-in.txt"
 wait_for 2 search_lacks dropped-in dropped-in.txt || fail "the deleted file is still searchable"
 echo "  and gone again within 2 s of its deletion"
 
-step "alice's client logs in: it joins her peer (same port, a token of its own)"
-call POST /api/v1/login '{"username":"alice","password":"wrong-password"}'; expect 401 bad_credentials
-call POST /api/v1/login '{"username":"alice","password":"alice-demo-password"}'; expect 200 token
-ALICE=$(json_field token)
-call POST /api/v1/upload-target '{"name":"holiday.mkv","size":5000000}' "$ALICE"; expect 200
-echo "  an upload of 5 MB from alice would go to $(json_field username), the least loaded peer with room"
-
-step "bad input gets clear errors, and changes nothing"
+step "bad input gets clear errors, and changes nothing (REST, as any client would send it)"
 call POST /api/v1/register '{"username": 5}'; expect 400 "username"
-call PUT /api/v1/index '{"files":[{"name":"../../etc/passwd","size":1,"sha256":"'"$MP3_HASH"'"}]}' "$ALICE"
-expect 400 "files[0].name"
+call POST /api/v1/login '{"username":"alice","password":"wrong-password"}'; expect 401 bad_credentials
 call PUT /api/v1/index '{"files":[]}' "not-a-token"; expect 401 bad_token
 
-step "alice's client logs out: her peer-server stops and her files vanish"
-call POST /api/v1/logout "" "$ALICE"; expect 204
-wait_for 10 bash -c "! kill -0 ${PEER_PID[alice]} 2>/dev/null" || fail "alice's peer-server is still running"
-grep -h "logged out" "$WORK/alice.log" | sed 's/^/  alice: /'
-call GET "/api/v1/files/$MP3_HASH"; expect 200 '"username":"bob"'
-[[ "$BODY_OUT" != *'"alice"'* ]] || fail "alice still listed after her logout"
+step "bob logs out: his peer-server stops and his files vanish"
+as bob logout
+wait_for 10 bash -c "! kill -0 ${PEER_PID[bob]} 2>/dev/null" || fail "bob's peer-server is still running"
+grep -h "logged out" "$WORK/bob.log" | sed 's/^/  bob: /'
+as alice search mp3
+grep -q '"bob"\|  bob' "$WORK/out" && fail "bob's files are still listed"
+as alice peers
 
-step "bob's peer-server is killed (kill -9): central evicts him after the TTL"
-kill -9 "${PEER_PID[bob]}"
-wait "${PEER_PID[bob]}" 2>/dev/null || true  # reap it quietly
-wait_for 8 search_lacks "*.mp3" '"bob"' || fail "bob's files are still searchable"
-grep "evicted bob" "$WORK/central.log" | sed 's/^/  central: /'
-call GET /api/v1/peers; expect 200 '"username":"carol"'
+step "carol's peer-server is killed (kill -9): central evicts her after the TTL"
+kill -9 "${PEER_PID[carol]}"
+wait "${PEER_PID[carol]}" 2>/dev/null || true  # reap it quietly
+wait_for 8 search_lacks "clip" '"carol"' || fail "carol's files are still searchable"
+grep "evicted carol" "$WORK/central.log" | sed 's/^/  central: /'
+call GET /api/v1/peers; expect 200 '"username":"alice"'
 
-step "carol's peer-server gets SIGTERM: it logs out and exits cleanly"
-kill -TERM "${PEER_PID[carol]}"
-wait_for 10 bash -c "! kill -0 ${PEER_PID[carol]} 2>/dev/null" || fail "carol's peer-server did not stop"
+step "alice's peer-server gets SIGTERM (Ctrl-C): it logs out and exits cleanly"
+kill -TERM "${PEER_PID[alice]}"
+wait_for 10 bash -c "! kill -0 ${PEER_PID[alice]} 2>/dev/null" || fail "alice's peer-server did not stop"
 call GET /api/v1/peers; expect 200 '{"peers":[]}'
 
 step "demo finished: every step behaved as specified"
