@@ -1,5 +1,6 @@
 #include "pclient/peer_client.h"
 
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -34,6 +35,16 @@ std::string ReadSecret(const std::string& prompt, std::ostream& err) {
   std::getline(std::cin, line);
   if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
   err << "\n";
+  return line;
+}
+
+// The progress line cut to the terminal's width, so '\r' can redraw it
+// (a wrapped line cannot be erased).
+std::string FitToTerminal(std::string line) {
+  winsize ws{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && line.size() >= ws.ws_col) {
+    line.resize(ws.ws_col - 1);
+  }
   return line;
 }
 
@@ -397,7 +408,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
       if (now - last_draw < std::chrono::milliseconds(100) && done < total) return;
       last_draw = now;
       double secs = std::chrono::duration<double>(now - started).count();
-      err_ << "\r" << ProgressLine(done, total, secs > 0 ? done / secs : 0) << "\x1b[K" << std::flush;
+      err_ << "\r" << FitToTerminal(ProgressLine(done, total, secs > 0 ? done / secs : 0)) << "\x1b[K" << std::flush;
     };
   }
   auto note = [&](const std::string& line) {
@@ -445,7 +456,7 @@ Status PeerClient::Upload(const ParsedCommand& c) {
   if (options_.progress && !options_.json) {
     progress = [&](int64_t done, int64_t total) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      err_ << "\r" << ProgressLine(done, total, secs > 0 ? done / secs : 0) << "\x1b[K" << std::flush;
+      err_ << "\r" << FitToTerminal(ProgressLine(done, total, secs > 0 ? done / secs : 0)) << "\x1b[K" << std::flush;
     };
   }
   auto result = UploadFile(path, name, target, session_->token, progress);

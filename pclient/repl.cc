@@ -14,27 +14,45 @@ namespace {
 PeerClient* g_client = nullptr;  // the completion callbacks are plain C
 std::vector<std::string> g_candidates;
 
-char* NextCandidate(const char* text, int state) {
+// Hands out g_candidates (already filtered for the word being completed).
+char* NextCandidate(const char* /*text*/, int state) {
   static size_t index;
   if (state == 0) index = 0;
-  size_t len = std::strlen(text);
-  while (index < g_candidates.size()) {
-    const std::string& c = g_candidates[index++];
-    if (c.compare(0, len, text) == 0) return ::strdup(c.c_str());
-  }
+  if (index < g_candidates.size()) return ::strdup(g_candidates[index++].c_str());
   return nullptr;
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// A search result name as it must be typed: quoted when it holds spaces.
+std::string Typed(const std::string& name) {
+  return name.find_first_of(" \t'") == std::string::npos ? name : "\"" + name + "\"";
 }
 
 char** Complete(const char* text, int start, int /*end*/) {
   rl_attempted_completion_over = 1;  // no file-name fallback
   g_candidates.clear();
+  const std::string word(text);
   if (start == 0) {
-    for (const auto& c : Commands()) g_candidates.push_back(c.name);
-    g_candidates.push_back("exit");
+    for (const auto& c : Commands()) {
+      if (StartsWith(c.name, word)) g_candidates.push_back(c.name);
+    }
+    if (StartsWith("exit", word)) g_candidates.push_back("exit");
   } else if (g_client != nullptr) {
-    g_candidates = g_client->LastResultNames();
-    for (size_t i = 1; i <= g_candidates.size(); ++i) g_candidates.push_back("#" + std::to_string(i));
+    // Names from the last search, by their start or their file name's start.
+    const std::string bare = word.empty() || word[0] != '"' ? word : word.substr(1);
+    std::vector<std::string> names = g_client->LastResultNames();
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string& n = names[i];
+      std::string base = n.substr(n.rfind('/') == std::string::npos ? 0 : n.rfind('/') + 1);
+      if (StartsWith(n, bare) || StartsWith(base, bare)) g_candidates.push_back(Typed(n));
+      std::string number = "#" + std::to_string(i + 1);
+      if (!word.empty() && StartsWith(number, word)) g_candidates.push_back(number);
+    }
   }
+  if (g_candidates.empty()) return nullptr;
   return rl_completion_matches(text, NextCandidate);
 }
 
