@@ -44,37 +44,26 @@ Status Directory::Start(bool run_sweeper) {
     spdlog::info("{} peer(s) were online before the restart; each has {} s to heartbeat",
                  peers.size(), options_.session_ttl_s);
   }
-  if (run_sweeper && !sweeper_.joinable()) {
-    sweeper_ = std::thread([this] { SweeperLoop(); });
+  if (run_sweeper && !sweeper_) {
+    // Often enough that eviction lags the TTL by at most ~1/4 of it.
+    auto period = std::chrono::milliseconds(
+        std::clamp<int64_t>(options_.session_ttl_s * 250, 100, 1000));
+    sweeper_ = std::make_unique<Periodic>(period, [this] { SweepAndPurge(); });
   }
   return Status::Ok();
 }
 
 void Directory::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(sweeper_mu_);
-    stopping_ = true;
-  }
-  sweeper_cv_.notify_all();
-  if (sweeper_.joinable()) sweeper_.join();
+  if (sweeper_) sweeper_->Stop();
 }
 
-void Directory::SweeperLoop() {
-  // Check often enough that eviction lags the TTL by at most ~1/4 of it.
-  auto period = std::chrono::milliseconds(
-      std::clamp<int64_t>(options_.session_ttl_s * 250, 100, 1000));
-  int64_t last_purge = 0;
-  std::unique_lock<std::mutex> lock(sweeper_mu_);
-  while (!sweeper_cv_.wait_for(lock, period, [this] { return stopping_; })) {
-    lock.unlock();
-    SweepOnce(options_.now());
-    int64_t now = UnixNow();
-    if (now - last_purge > 3600) {  // ended sessions are kept a day, then forgotten
-      Status s = store_->PurgeEndedSessions(now - 86400);
-      if (!s.ok()) spdlog::warn("purging ended sessions failed: {}", s.message());
-      last_purge = now;
-    }
-    lock.lock();
+void Directory::SweepAndPurge() {
+  SweepOnce(options_.now());
+  int64_t now = UnixNow();
+  if (now - last_purge_.load() > 3600) {  // ended sessions are kept a day, then forgotten
+    Status s = store_->PurgeEndedSessions(now - 86400);
+    if (!s.ok()) spdlog::warn("purging ended sessions failed: {}", s.message());
+    last_purge_ = now;
   }
 }
 

@@ -29,6 +29,7 @@
 #include "central/port_allocator.h"
 #include "central/store/directory_store.h"
 #include "common/directory_types.h"
+#include "common/periodic.h"
 #include "common/status.h"
 
 namespace p2pshare::central {
@@ -107,7 +108,7 @@ class Directory {
   };
   Status Evict(const std::string& username, SessionState why);  // REQUIRES: membership_mu_ held
   Liveness Fresh() const;
-  void SweeperLoop();
+  void SweepAndPurge();  // the sweeper's work, once
 
   const std::unique_ptr<DirectoryStore> store_;
   const DirectoryOptions options_;
@@ -118,10 +119,8 @@ class Directory {
   mutable std::mutex live_mu_;
   std::unordered_map<std::string, Liveness> live_;  // GUARDED_BY(live_mu_)
 
-  std::mutex sweeper_mu_;
-  std::condition_variable sweeper_cv_;
-  bool stopping_ = false;  // GUARDED_BY(sweeper_mu_)
-  std::thread sweeper_;
+  std::atomic<int64_t> last_purge_{0};
+  std::unique_ptr<Periodic> sweeper_;
 };
 
 // Seconds since the Unix epoch, and its ISO 8601 UTC form.

@@ -159,29 +159,13 @@ Status PeerClient::RequireSession() const {
 
 void PeerClient::StartHeartbeats() {
   StopHeartbeats();
-  {
-    std::lock_guard<std::mutex> lock(hb_mu_);
-    hb_stop_ = false;
-  }
   auto interval = std::chrono::seconds(std::max<int64_t>(1, session_->heartbeat_interval_s));
-  heartbeats_ = std::thread([this, interval] {
-    std::unique_lock<std::mutex> lock(hb_mu_);
-    while (!hb_cv_.wait_for(lock, interval, [this] { return hb_stop_; })) {
-      lock.unlock();
-      (void)directory_.Heartbeat();  // failures show on the next command
-      lock.lock();
-    }
+  heartbeats_ = std::make_unique<Periodic>(interval, [this] {
+    (void)directory_.Heartbeat();  // failures show on the next command
   });
 }
 
-void PeerClient::StopHeartbeats() {
-  {
-    std::lock_guard<std::mutex> lock(hb_mu_);
-    hb_stop_ = true;
-  }
-  hb_cv_.notify_all();
-  if (heartbeats_.joinable()) heartbeats_.join();
-}
+void PeerClient::StopHeartbeats() { heartbeats_.reset(); }
 
 Status PeerClient::AutoLogin() {
   if (config_.password.empty()) return Status::Ok();

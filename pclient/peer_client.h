@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/directory_client.h"
+#include "common/periodic.h"
 #include "common/peer_config.h"
 #include "common/status.h"
 #include "pclient/command_line.h"
@@ -82,10 +83,7 @@ class PeerClient {
   std::vector<FileResult> last_results_;
   bool quit_ = false;
 
-  std::mutex hb_mu_;
-  std::condition_variable hb_cv_;
-  bool hb_stop_ = false;  // GUARDED_BY(hb_mu_)
-  std::thread heartbeats_;
+  std::unique_ptr<Periodic> heartbeats_;
 };
 
 }  // namespace p2pshare::pclient
