@@ -34,6 +34,8 @@ Result<std::unique_ptr<SharedFolder>> SharedFolder::Open(const std::string& root
   UniqueFd root_fd(::open(canonical.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd.valid()) return Internal("cannot open " + canonical + ": " + Errno(errno));
   std::string tmp = canonical + "/" + kInternalDir + "/tmp";
+  // Temp files left by a crash mid-upload are never finished: clear them.
+  for (const auto& e : fs::directory_iterator(tmp, ec)) fs::remove(e.path(), ec);
   UniqueFd tmp_fd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
   if (!tmp_fd.valid()) return Internal("cannot open " + tmp + ": " + Errno(errno));
   return std::unique_ptr<SharedFolder>(

@@ -31,7 +31,8 @@ struct TempFile {
 
 class SharedFolder {
  public:
-  // Opens `root`, creating it and its internal folder when missing.
+  // Opens `root`, creating it and its internal folder when missing, and
+  // removes temp files a crash left behind (one peer-server per folder).
   static Result<std::unique_ptr<SharedFolder>> Open(const std::string& root);
 
   const std::string& root() const { return root_; }
