@@ -77,7 +77,10 @@ int main(int argc, char** argv) {
 
   {
     std::lock_guard<std::mutex> lock(api_mu);
-    if (stop_requested) return 0;
+    if (stop_requested) {
+      StopHandlingSignals();
+      return 0;
+    }
     api_for_signals = &api;
   }
 
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
                listen->host, *port, config.db, config.port_range.first,
                config.port_range.second);
   bool ok = api.Run();
+  StopHandlingSignals();  // before `api` and `directory` go away
   directory.Stop();
   spdlog::info("central stopped");
   return ok ? 0 : 1;

@@ -3,9 +3,18 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <mutex>
 #include <thread>
 
 namespace p2pshare {
+namespace {
+// Never destroyed: the waiting thread is detached and may outlive main.
+std::mutex& CallbackMutex() {
+  static auto* mu = new std::mutex;
+  return *mu;
+}
+bool g_closed = false;  // GUARDED_BY(CallbackMutex())
+}  // namespace
 
 void StopOnSignals(std::function<void(const char* name)> on_signal) {
   sigset_t signals;
@@ -17,8 +26,14 @@ void StopOnSignals(std::function<void(const char* name)> on_signal) {
   std::thread([signals, on_signal = std::move(on_signal)] {
     int sig = 0;
     sigwait(&signals, &sig);
-    on_signal(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    std::lock_guard<std::mutex> lock(CallbackMutex());
+    if (!g_closed) on_signal(sig == SIGINT ? "SIGINT" : "SIGTERM");
   }).detach();
+}
+
+void StopHandlingSignals() {
+  std::lock_guard<std::mutex> lock(CallbackMutex());
+  g_closed = true;
 }
 
 }  // namespace p2pshare

@@ -9,7 +9,11 @@
 namespace p2pshare {
 
 // Call from main before starting any thread. `on_signal` gets the signal's
-// name ("SIGINT"/"SIGTERM") and runs on a detached thread, once.
+// name ("SIGINT"/"SIGTERM") and runs on the waiting thread, once.
 void StopOnSignals(std::function<void(const char* name)> on_signal);
+
+// Call before destroying what the callback uses: waits for a callback that
+// is running, and no callback runs after it returns.
+void StopHandlingSignals();
 
 }  // namespace p2pshare

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     server.RequestStop();
   });
   p2pshare::Status s = server.Run();
+  p2pshare::StopHandlingSignals();  // before `server` goes away
   if (!s.ok()) return fail(s);
   return 0;
 }

@@ -240,8 +240,10 @@ TEST_F(PeerServerTest, WaitsForCentralAndLogsTheOutageOnce) {
   auto& alice = *peers_.back();
   WriteFile(alice.shared_dir() / "a.txt", "a");
   std::thread starter([&] { EXPECT_TRUE(alice.Start().ok()); });
-  // Let it retry a few times against the closed port.
-  WaitUntil([&] { return alice.log().find("unreachable") != std::string::npos; },
+  // Let it retry a few times against the closed port (read from its log
+  // file: `alice` itself is being set up by the starter thread).
+  auto log_file = [&] { return ReadFile(dir_.path() / "alice" / "peer-server-1.log"); };
+  WaitUntil([&] { return log_file().find("unreachable") != std::string::npos; },
             std::chrono::seconds(10));
   auto since = std::chrono::steady_clock::now();
   WaitUntil([&] { return std::chrono::steady_clock::now() - since > std::chrono::seconds(2); },

@@ -111,12 +111,13 @@ TEST_F(RobustnessTest, AnUploadThatStopsHalfWayLeavesNothingAtTheReceiver) {
 }
 
 TEST_F(RobustnessTest, AReceiverKilledMidUploadGivesTheSenderAClearError) {
+  std::string data = RandomBytes(64 * 1024 * 1024, 8);
   auto& alice = StartPeer("alice");
   std::thread killer;
   auto bob = central_->Client();
   auto login = RegisterAndLogin(*bob, "bob");
   ASSERT_TRUE(login.ok());
-  std::string data = RandomBytes(256 * 1024 * 1024, 8);
+  KeepAlive alive(bob.get());
   // Kill alice once the temp file has grown: the upload is mid-way.
   killer = std::thread([&] {
     WaitUntil([&] {
