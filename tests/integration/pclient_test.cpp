@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "common/sha256.h"
-#include "integration/test_support.h"
+#include "integration/network_test.h"
 #include "unit/file_util.h"
 
 namespace p2pshare::testing {
@@ -19,19 +19,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class PeerClientTest : public ::testing::Test {
+class PeerClientTest : public NetworkTest {
  protected:
   void SetUp() override {
-    range_ = TestPortRange();
-    central_ = std::make_unique<CentralProcess>(
-        dir_.path(), Json{{"port_range", {range_.first, range_.second}}});
-    ASSERT_TRUE(central_->Start().ok());
+    NetworkTest::SetUp();
     big_ = RandomBytes(24 * 1024 * 1024, 11);
-    alice_ = StartPeer("alice", [&](const fs::path& d) {
+    alice_ = &StartPeer("alice", [&](const fs::path& d) {
       WriteFile(d / "notes.txt", "alice's notes\n");
       WriteFile(d / "big.bin", big_);
     });
-    bob_ = StartPeer("bob", [&](const fs::path& d) {
+    bob_ = &StartPeer("bob", [&](const fs::path& d) {
       WriteFile(d / "copies/big.bin", big_);
       WriteFile(d / "bobs-song.mp3", RandomBytes(300000, 12));
     });
@@ -42,18 +39,6 @@ class PeerClientTest : public ::testing::Test {
     }
     ASSERT_TRUE(WaitUntil([&] { return directory->Search("big.bin")->total == 2; },
                           std::chrono::seconds(5)));
-  }
-  void TearDown() override {
-    if (!HasFailure()) return;
-    std::fprintf(stderr, "central log:\n%s\n", central_->log().c_str());
-    for (auto& p : peers_) std::fprintf(stderr, "%s log:\n%s\n", p->username().c_str(), p->log().c_str());
-  }
-  PeerServerProcess* StartPeer(const std::string& name, const std::function<void(const fs::path&)>& fill) {
-    peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), name, central_->url()));
-    fill(peers_.back()->shared_dir());
-    Status s = peers_.back()->Start();
-    EXPECT_TRUE(s.ok()) << s.message();
-    return peers_.back().get();
   }
   fs::path Downloads(const std::string& user) { return dir_.path() / user / "downloads"; }
   // The config file of a peer-client for `user`.
@@ -81,10 +66,6 @@ class PeerClientTest : public ::testing::Test {
   }
   static int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
-  TestDir dir_;
-  std::pair<int, int> range_;
-  std::unique_ptr<CentralProcess> central_;
-  std::vector<std::unique_ptr<PeerServerProcess>> peers_;
   PeerServerProcess* alice_ = nullptr;
   PeerServerProcess* bob_ = nullptr;
   std::string big_;

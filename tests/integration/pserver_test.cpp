@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "common/sha256.h"
-#include "integration/test_support.h"
+#include "integration/network_test.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
 
@@ -20,28 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class PeerServerTest : public ::testing::Test {
+class PeerServerTest : public NetworkTest {
  protected:
   void SetUp() override {
-    range_ = TestPortRange();
-    central_ = std::make_unique<CentralProcess>(
-        dir_.path(), Json{{"port_range", {range_.first, range_.second}}});
-    Status s = central_->Start();
-    ASSERT_TRUE(s.ok()) << s.message();
+    NetworkTest::SetUp();
     directory_ = central_->Client();
-  }
-  void TearDown() override {
-    if (!HasFailure()) return;
-    std::fprintf(stderr, "central log:\n%s\n", central_->log().c_str());
-    for (auto& p : peers_) std::fprintf(stderr, "%s log:\n%s\n", p->username().c_str(), p->log().c_str());
-  }
-  PeerServerProcess& StartPeer(const std::string& name,
-                               const std::function<void(const fs::path&)>& fill = {}) {
-    peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), name, central_->url()));
-    if (fill) fill(peers_.back()->shared_dir());
-    Status s = peers_.back()->Start();
-    EXPECT_TRUE(s.ok()) << s.message();
-    return *peers_.back();
   }
   // A client session of `name` (joins its peer), kept alive by heartbeats.
   std::string ClientToken(const std::string& name) {
@@ -66,11 +49,7 @@ class PeerServerTest : public ::testing::Test {
     return out;
   }
 
-  TestDir dir_;
-  std::pair<int, int> range_;
-  std::unique_ptr<CentralProcess> central_;
   std::unique_ptr<DirectoryClient> directory_;
-  std::vector<std::unique_ptr<PeerServerProcess>> peers_;
   std::vector<std::unique_ptr<DirectoryClient>> clients_;
   std::vector<std::unique_ptr<KeepAlive>> keepalives_;
 };

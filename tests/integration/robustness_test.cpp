@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "common/sha256.h"
-#include "integration/test_support.h"
+#include "integration/network_test.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
 
@@ -21,27 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class RobustnessTest : public ::testing::Test {
+class RobustnessTest : public NetworkTest {
  protected:
-  void SetUp() override {
-    range_ = TestPortRange();
-    central_ = std::make_unique<CentralProcess>(
-        dir_.path(), Json{{"port_range", {range_.first, range_.second}}});
-    ASSERT_TRUE(central_->Start().ok());
-  }
-  void TearDown() override {
-    if (!HasFailure()) return;
-    std::fprintf(stderr, "central log:\n%s\n", central_->log().c_str());
-    for (auto& p : peers_) std::fprintf(stderr, "%s log:\n%s\n", p->username().c_str(), p->log().c_str());
-  }
-  PeerServerProcess& StartPeer(const std::string& name,
-                               const std::function<void(const fs::path&)>& fill = {}) {
-    peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), name, central_->url()));
-    if (fill) fill(peers_.back()->shared_dir());
-    Status s = peers_.back()->Start();
-    EXPECT_TRUE(s.ok()) << s.message();
-    return *peers_.back();
-  }
   // Every log written in the test folder, concatenated.
   std::string AllLogs() {
     std::string all;
@@ -51,10 +32,6 @@ class RobustnessTest : public ::testing::Test {
     return all;
   }
 
-  TestDir dir_;
-  std::pair<int, int> range_;
-  std::unique_ptr<CentralProcess> central_;
-  std::vector<std::unique_ptr<PeerServerProcess>> peers_;
 };
 
 TEST_F(RobustnessTest, KillNineOfCentralDuringABurstLosesNoAcknowledgedUpdate) {
