@@ -3,11 +3,15 @@
 // token-requiring route and RPC refuses missing, garbage, ended and other
 // peers' tokens; logs hold no secrets; many concurrent downloads all verify.
 #include <signal.h>
+#include <sys/mount.h>
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <tuple>
 #include <set>
 #include <thread>
 
@@ -156,6 +160,51 @@ TEST_F(RobustnessTest, EveryTokenRouteAndRpcRefusesBadTokens) {
                                     bob_login->token, ended->token}) {
     EXPECT_EQ(logs.find(secret), std::string::npos) << "a secret is in the logs";
   }
+}
+
+TEST_F(RobustnessTest, AFullDiskAtTheReceiverIsACleanErrorAndLeavesNothing) {
+  // alice shares a 12 MiB tmpfs (mounting needs root, which CI has).
+  fs::path shared = dir_.path() / "alice" / "shared";
+  fs::create_directories(shared);
+  if (::mount("tmpfs", shared.c_str(), "tmpfs", 0, "size=12m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  }
+  struct Unmount {
+    fs::path path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{shared};
+  auto& alice = StartPeer("alice");
+  auto bob = central_->Client();
+  auto login = RegisterAndLogin(*bob, "bob");
+  ASSERT_TRUE(login.ok());
+  KeepAlive alive(bob.get());
+
+  // Larger than the disk: refused before a byte is written.
+  grpc::Status huge = PeerTestClient(alice.port()).Upload(login->token, "huge.bin",
+                                                          RandomBytes(20 * 1024 * 1024, 1));
+  EXPECT_EQ(huge.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << huge.error_message();
+
+  // Two that each fit but not together: the disk fills mid-write.
+  const std::string a = RandomBytes(8 * 1024 * 1024, 2), b = RandomBytes(8 * 1024 * 1024, 3);
+  grpc::Status sa, sb;
+  std::thread ta([&] { sa = PeerTestClient(alice.port()).Upload(login->token, "a.bin", a); });
+  std::thread tb([&] { sb = PeerTestClient(alice.port()).Upload(login->token, "b.bin", b); });
+  ta.join();
+  tb.join();
+  EXPECT_TRUE(!sa.ok() || !sb.ok()) << "16 MiB fit on a 12 MiB disk?";
+  for (const auto& [status, name, data] : {std::tuple{sa, "a.bin", &a}, std::tuple{sb, "b.bin", &b}}) {
+    if (status.ok()) {
+      EXPECT_EQ(Sha256File((shared / name).string()).value(), Sha256Hex(*data)) << name;
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+      EXPECT_NE(status.error_message().find("disk"), std::string::npos) << status.error_message();
+      EXPECT_FALSE(fs::exists(shared / name)) << name << " is there half written";
+    }
+  }
+  EXPECT_TRUE(WaitUntil([&] { return fs::is_empty(shared / ".p2pshare/tmp"); }, std::chrono::seconds(5)));
+  // The space of the failed upload is free again: a small upload works.
+  EXPECT_TRUE(PeerTestClient(alice.port()).Upload(login->token, "small.bin", "fits").ok());
+  EXPECT_TRUE(alice.running());
 }
 
 TEST_F(RobustnessTest, AHundredConcurrentDownloadsOfOneFileAllVerify) {
