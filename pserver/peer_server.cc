@@ -92,7 +92,7 @@ Status PeerServer::Run() {
   }
   ASSIGN_OR_RETURN(auto folder, SharedFolder::Open(config_.shared_dir));
   Catalog catalog(folder.get());
-  ASSIGN_OR_RETURN(CatalogDelta initial, catalog.Refresh());
+  RETURN_IF_ERROR(catalog.Refresh().status());
   spdlog::info("sharing {} files ({} bytes) from {}; {} hashed, the rest from the hash cache",
                catalog.size(), catalog.TotalBytes(), folder->root(), catalog.files_hashed());
 
