@@ -48,11 +48,6 @@ std::string FitToTerminal(std::string line) {
   return line;
 }
 
-std::unique_ptr<v1::PeerService::Stub> StubFor(const PeerInfo& p) {
-  return v1::PeerService::NewStub(grpc::CreateChannel(p.host + ":" + std::to_string(p.port),
-                                                      grpc::InsecureChannelCredentials()));
-}
-
 void Prepare(grpc::ClientContext* ctx, const std::string& token, int seconds) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
@@ -244,7 +239,7 @@ Status PeerClient::StatusCommand() {
     j["shared_files"] = shared;
     text += "shared       " + std::to_string(shared) + " files\n";
     // Is our peer-server up? Ping it briefly.
-    auto stub = StubFor(PeerInfo{config_.username, session_->host, session_->port, 0, 0, ""});
+    auto stub = PeerStub(session_->host, session_->port);
     grpc::ClientContext ctx;
     Prepare(&ctx, "", 1);
     v1::PingReply pong;
@@ -303,7 +298,7 @@ Status PeerClient::Files(const ParsedCommand& c) {
   RETURN_IF_ERROR(RequireSession());
   std::string who = c.args.empty() ? config_.username : c.args[0];
   ASSIGN_OR_RETURN(PeerInfo peer, FindPeer(who));
-  auto stub = StubFor(peer);
+  auto stub = PeerStub(peer.host, peer.port);
   grpc::ClientContext ctx;
   Prepare(&ctx, session_->token, 10);
   v1::ListFilesReply reply;
@@ -456,7 +451,7 @@ Status PeerClient::Upload(const ParsedCommand& c) {
 
 Status PeerClient::Ping(const ParsedCommand& c) {
   ASSIGN_OR_RETURN(PeerInfo peer, FindPeer(c.args[0]));
-  auto stub = StubFor(peer);
+  auto stub = PeerStub(peer.host, peer.port);
   std::vector<double> rtts;
   v1::PingReply pong;
   for (int i = 0; i < 4; ++i) {

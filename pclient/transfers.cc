@@ -27,14 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kChunk = 1 << 20;
 
-std::unique_ptr<v1::PeerService::Stub> StubFor(const Holder& h) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(8 << 20);
-  auto channel = grpc::CreateCustomChannel(h.host + ":" + std::to_string(h.port),
-                                           grpc::InsecureChannelCredentials(), args);
-  return v1::PeerService::NewStub(channel);
-}
-
 // A deadline that grows with the bytes still to move (at >= 256 KiB/s).
 std::chrono::system_clock::time_point DeadlineFor(int64_t bytes, int64_t limit_rate) {
   int64_t rate = limit_rate > 0 ? std::min<int64_t>(limit_rate, 256 << 10) : 256 << 10;
@@ -70,6 +62,14 @@ Status HashPrefix(int fd, int64_t n, Sha256* hash) {
 }
 
 }  // namespace
+
+std::unique_ptr<v1::PeerService::Stub> PeerStub(const std::string& host, int port) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(8 << 20);
+  auto channel = grpc::CreateCustomChannel(host + ":" + std::to_string(port),
+                                           grpc::InsecureChannelCredentials(), args);
+  return v1::PeerService::NewStub(channel);
+}
 
 Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn& progress,
                                     const NoteFn& note) {
@@ -118,7 +118,7 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
   for (const Holder& holder : req.file.holders) {
     if (complete) break;
     if (holder.username == req.own_username) continue;
-    auto stub = StubFor(holder);
+    auto stub = PeerStub(holder.host, holder.port);
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineFor(f.size - pos, req.limit_rate));
     ctx.AddMetadata("authorization", "Bearer " + req.token);
@@ -220,7 +220,7 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
   }
   ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
   const int64_t size = st.st_size;
-  auto stub = StubFor(target);
+  auto stub = PeerStub(target.host, target.port);
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineFor(size, 0));
   ctx.AddMetadata("authorization", "Bearer " + token);
