@@ -16,6 +16,10 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
         "seconds without a heartbeat before a peer is evicted", 2, 86400);
   s.Bool("allow_registration", &c->allow_registration, "whether POST /register creates accounts");
   s.Bool("public_read", &c->public_read, "whether search, files, peers and stats need no token");
+  s.Int("request_timeout_s", &c->request_timeout_s,
+        "seconds a client has to send a whole request (else 408)", 1, 3600);
+  s.Int("max_connections", &c->max_connections,
+        "client connections kept waiting for a request; beyond, the oldest go", 16, 1000000);
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
 }
 

@@ -18,6 +18,8 @@ struct CentralConfig {
   int64_t session_ttl_s = 15;
   bool allow_registration = true;
   bool public_read = true;
+  int64_t request_timeout_s = 10;
+  int64_t max_connections = 10000;
   std::string log_level = "info";
 };
 

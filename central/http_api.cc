@@ -18,9 +18,6 @@ namespace {
 using httplib::Request;
 using httplib::Response;
 
-// When the request being served on this worker thread started.
-thread_local std::chrono::steady_clock::time_point request_start;
-
 void SendJson(Response& res, int status, const Json& body) {
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
@@ -28,6 +25,13 @@ void SendJson(Response& res, int status, const Json& body) {
 
 void SendError(Response& res, int status, const std::string& error, const std::string& message) {
   SendJson(res, status, Json{{"error", error}, {"message", message}});
+}
+
+// Replies with "Connection: close" and closes after it: used when the
+// request's framing (length, encoding) cannot be trusted.
+void CloseConnection(Response& res) {
+  res.set_header("Connection", "close");
+  GatedServer::CloseAfterReply();
 }
 
 void SendStatus(Response& res, const Status& s) {
@@ -65,12 +69,20 @@ Result<int64_t> QueryInt(const Request& req, const char* key, int64_t def, int64
   return out;
 }
 
+GateOptions GateOptionsFor(const HttpApiOptions& options) {
+  GateOptions gate;
+  gate.threads = options.threads;
+  gate.request_timeout = std::chrono::seconds(options.request_timeout_s);
+  gate.max_connections = options.max_connections;
+  return gate;
+}
+
 }  // namespace
 
 HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
-    : directory_(directory), options_(options), server_(std::make_unique<httplib::Server>()) {
-  const size_t threads = options_.threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    : directory_(directory),
+      options_(options),
+      server_(std::make_unique<GatedServer>(GateOptionsFor(options))) {
   server_->set_tcp_nodelay(true);
   // cpp-httplib's default options add SO_REUSEPORT, which lets a second
   // server bind the same port silently; keep only SO_REUSEADDR.
@@ -78,19 +90,18 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
+  // Keep-alive and slow clients are the gate's (http_gate.h): connections
+  // between requests wait there, not on a worker.
   server_->set_keep_alive_max_count(1000000);
-  // An idle keep-alive connection holds a worker, and stop() waits for it:
-  // a short idle timeout keeps shutdown prompt (busy clients are unaffected).
-  server_->set_keep_alive_timeout(1);
+  server_->set_keep_alive_timeout(30);
   server_->set_read_timeout(5);
   server_->set_write_timeout(5);
   server_->set_payload_max_length(options_.max_body_bytes);
 
   server_->set_pre_routing_handler([this](const Request& req, Response& res) {
-    request_start = std::chrono::steady_clock::now();
     requests_.fetch_add(1, std::memory_order_relaxed);
     if (req.has_header("Transfer-Encoding")) {
-      res.set_header("Connection", "close");
+      CloseConnection(res);
       SendError(res, 411, "length_required",
                 "chunked request bodies are not accepted; send Content-Length");
       return httplib::Server::HandlerResponse::Handled;
@@ -98,9 +109,15 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
     const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
     if (has_body_method && !req.has_header("Content-Length")) {
       // Without it cpp-httplib would wait for the client to close the socket.
-      res.set_header("Connection", "close");
+      CloseConnection(res);
       SendError(res, 411, "length_required",
                 "send a Content-Length header (0 for an empty body)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.get_header_value_count("Content-Length") > 1) {
+      // Two lengths: which one ends the body is ambiguous (request smuggling).
+      CloseConnection(res);
+      SendError(res, 400, "bad_request", "more than one Content-Length header");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.has_header("Content-Length")) {
@@ -108,7 +125,7 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
       uint64_t len = 0;
       auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), len);
       if (ec != std::errc() || ptr != v.data() + v.size()) {
-        res.set_header("Connection", "close");
+        CloseConnection(res);
         SendError(res, 400, "bad_request", "Content-Length is not a number");
         return httplib::Server::HandlerResponse::Handled;
       }
@@ -117,7 +134,7 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
       // that, answer at once and close rather than read it all (a client
       // still sending may then see a reset instead of the 413).
       if (len > 8 * options_.max_body_bytes) {
-        res.set_header("Connection", "close");
+        CloseConnection(res);
         SendError(res, 413, "payload_too_large",
                   "request body of " + v + " bytes is over the limit of " +
                       std::to_string(options_.max_body_bytes));
@@ -129,7 +146,7 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
     if (req.get_header_value("Content-Type") == "application/x-www-form-urlencoded" &&
         req.has_header("Content-Length") &&
         std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > 8192) {
-      res.set_header("Connection", "close");
+      CloseConnection(res);
       SendError(res, 415, "unsupported_media_type",
                 "bodies over 8 KiB must be sent with Content-Type: application/json "
                 "(curl: -H 'Content-Type: application/json')");
@@ -142,6 +159,9 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
   // reader, 414 ...) still get the JSON error shape.
   server_->set_error_handler([](const Request& req, Response& res) {
     if (!res.body.empty()) return;
+    // cpp-httplib's own parse errors: what follows on the connection is
+    // not a request boundary one can trust.
+    if (res.status == 400 || res.status == 413 || res.status == 414) CloseConnection(res);
     switch (res.status) {
       case 404: SendError(res, 404, "not_found", "no route " + req.method + " " + req.path); break;
       case 413: SendError(res, 413, "payload_too_large", "request body over the limit"); break;
@@ -167,15 +187,22 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
 
   server_->set_logger([](const Request& req, const Response& res) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                          request_start)
+                                                          GatedServer::RequestStart())
                     .count();
-    spdlog::info("{} {} {} {:.1f}ms", req.method, req.path, res.status, ms);
+    if (req.method.empty()) {
+      spdlog::info("- (malformed request) {} {:.1f}ms", res.status, ms);
+    } else {
+      spdlog::info("{} {} {} {:.1f}ms", req.method, req.path, res.status, ms);
+    }
   });
 
   Routes();
 }
 
-HttpApi::~HttpApi() { Stop(); }
+HttpApi::~HttpApi() {
+  Stop();
+  server_->Shutdown();
+}
 
 Result<int> HttpApi::Bind(const std::string& host, int port) {
   int bound = -1;
@@ -185,10 +212,15 @@ Result<int> HttpApi::Bind(const std::string& host, int port) {
     bound = port;
   }
   if (bound <= 0) return Unavailable("cannot listen on " + host + ":" + std::to_string(port));
+  server_->RaiseBacklog();
   return bound;
 }
 
-bool HttpApi::Run() { return server_->listen_after_bind(); }
+bool HttpApi::Run() {
+  bool ok = server_->listen_after_bind();
+  server_->Shutdown();
+  return ok;
+}
 
 void HttpApi::Stop() {
   if (server_) server_->stop();

@@ -15,10 +15,10 @@
 #include <string>
 
 #include "central/directory.h"
+#include "central/http_gate.h"
 #include "common/status.h"
 
 namespace httplib {
-class Server;
 struct Request;
 struct Response;
 }  // namespace httplib
@@ -28,7 +28,9 @@ namespace p2pshare::central {
 struct HttpApiOptions {
   bool public_read = true;              // search/files/peers/stats without a token
   size_t max_body_bytes = 1024 * 1024;  // 413 above this
-  size_t threads = 64;                  // worker pool (a keep-alive connection holds one)
+  size_t threads = 64;                  // workers (busy only while a request is served)
+  int64_t request_timeout_s = 10;       // a request must arrive whole within this
+  size_t max_connections = 10000;       // connections waiting for a request
 };
 
 class HttpApi {
@@ -43,6 +45,11 @@ class HttpApi {
   bool Run();
   void Stop();
 
+  // The bytes `raw` (HTTP requests) would get back, without a socket:
+  // the whole request path of a real connection, for fuzzing.
+  std::string ServeBuffer(const std::string& raw) { return server_->ServeBuffer(raw); }
+  GateStats gate_stats() const { return server_->stats(); }
+
   int64_t requests() const { return requests_.load(); }
 
  private:
@@ -54,7 +61,7 @@ class HttpApi {
 
   Directory* const directory_;
   const HttpApiOptions options_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<GatedServer> server_;
   std::atomic<int64_t> requests_{0};
 };
 

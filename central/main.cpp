@@ -1,5 +1,8 @@
 // central: the directory server. Parses flags and config, opens the store,
 // serves the REST API until SIGINT/SIGTERM.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
@@ -18,6 +21,27 @@ namespace {
 int Fail(const p2pshare::Status& s) {
   std::fprintf(stderr, "central: %s\n", s.message().c_str());
   return 1;
+}
+
+// Raises the soft open-file limit towards the hard one so `wanted`
+// connections fit; returns how many connections the limit allows.
+size_t RaiseOpenFileLimit(int64_t wanted) {
+  constexpr int64_t kReserve = 128;  // database, logs, listen socket, workers
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return static_cast<size_t>(wanted);
+  rlim_t need = static_cast<rlim_t>(wanted + kReserve);
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need) {
+    lim.rlim_cur = lim.rlim_max == RLIM_INFINITY ? need : std::min(need, lim.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur == RLIM_INFINITY) return static_cast<size_t>(wanted);
+  int64_t fit = static_cast<int64_t>(lim.rlim_cur) - kReserve;
+  if (fit < wanted) {
+    spdlog::warn("open-file limit {} allows {} connections, not max_connections {}",
+                 lim.rlim_cur, std::max<int64_t>(fit, 16), wanted);
+  }
+  return static_cast<size_t>(std::max<int64_t>(16, std::min(fit, wanted)));
 }
 
 }  // namespace
@@ -70,6 +94,8 @@ int main(int argc, char** argv) {
 
   HttpApiOptions http_options;
   http_options.public_read = config.public_read;
+  http_options.request_timeout_s = config.request_timeout_s;
+  http_options.max_connections = RaiseOpenFileLimit(config.max_connections);
   HttpApi api(&directory, http_options);
   auto listen = ParseListenAddress(config.listen);
   auto port = api.Bind(listen->host, listen->port);

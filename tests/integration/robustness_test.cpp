@@ -227,5 +227,27 @@ TEST_F(RobustnessTest, AHundredConcurrentDownloadsOfOneFileAllVerify) {
   EXPECT_TRUE(alice.running());
 }
 
+TEST_F(RobustnessTest, PasswordGuessingIsSlowedButTheOwnerGetsBackIn) {
+  auto owner = central_->Client();
+  ASSERT_TRUE(owner->Register("alice", "alice-password").ok());
+  auto guesser = central_->Client();
+  auto attempt = [](DirectoryClient& c, const std::string& password) {
+    return c.Login(LoginRequest{"alice", password, std::nullopt, std::nullopt, {}}).status();
+  };
+  // Five free guesses, then 429 — for the guesser and, for the wait, the owner.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(attempt(*guesser, "guess-" + std::to_string(i)).reason(), "bad_credentials");
+  }
+  EXPECT_EQ(attempt(*guesser, "guess-5").reason(), "too_many_attempts");
+  EXPECT_EQ(attempt(*owner, "alice-password").reason(), "too_many_attempts");
+  // Attempts refused while waiting do not lengthen the wait: the owner,
+  // trying again and again, is in once the announced seconds pass
+  // (well before the 60 s cap).
+  ASSERT_TRUE(WaitUntil([&] { return attempt(*owner, "alice-password").ok(); },
+                        std::chrono::seconds(10)));
+  // Success clears the count: one more wrong guess is a plain 401 again.
+  EXPECT_EQ(attempt(*guesser, "guess-7").reason(), "bad_credentials");
+}
+
 }  // namespace
 }  // namespace p2pshare::testing

@@ -1,0 +1,130 @@
+// GatedServer: cpp-httplib's Server with a gate in front of its workers.
+//
+// Stock cpp-httplib 0.11 gives each connection a worker thread for its whole
+// life and waits up to 5 s per read, so a few dozen clients that send a
+// request slowly (slowloris) or keep idle connections open hold every
+// worker and /healthz waits. Here a worker only takes a connection once a
+// whole request has arrived: the header, and the body too when it is small.
+// Until then the connection waits in one epoll thread (the gate) that peeks
+// at what has arrived without consuming it. A waiting request must be
+// complete within `request_timeout` of its first byte (else 408 and close);
+// an idle keep-alive connection is closed after `idle_timeout`; headers over
+// `max_header_bytes` get 431 (414 when the request line alone is that long);
+// at `max_connections` waiting connections the one nearest its deadline is
+// dropped. Larger bodies are read by the worker against a deadline of
+// request_timeout plus `min_body_rate` bytes per second.
+//
+// Routing, handlers and HTTP parsing stay cpp-httplib's: this class replaces
+// only process_and_close_socket() (a virtual of httplib::Server) and runs
+// each request through the protected process_request().
+//
+// Thread-safe. Shutdown() after listen_after_bind() has returned.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+
+namespace p2pshare::central {
+
+struct GateOptions {
+  size_t threads = 64;                                  // workers
+  std::chrono::milliseconds request_timeout{10000};     // first byte to whole request
+  std::chrono::milliseconds idle_timeout{30000};        // keep-alive connection, no request
+  size_t max_header_bytes = 32 * 1024;                  // request line + headers
+  size_t max_waiting_body = 64 * 1024;                  // smaller bodies arrive whole first
+  int64_t min_body_rate = 64 * 1024;                    // bytes/s for larger bodies
+  size_t max_connections = 10000;                       // waiting at the gate
+};
+
+struct GateStats {
+  int64_t waiting = 0;      // connections at the gate now
+  int64_t timed_out = 0;    // requests cut off by request_timeout (408)
+  int64_t too_large = 0;    // headers over the limit (431/414)
+  int64_t evicted = 0;      // dropped at max_connections
+};
+
+class GatedServer : public httplib::Server {
+ public:
+  explicit GatedServer(GateOptions options);
+  ~GatedServer() override;
+
+  // Raises the listen backlog (cpp-httplib's is 5) once bound.
+  void RaiseBacklog();
+
+  // Runs the raw bytes of one or more requests through the routes without
+  // a socket and returns the bytes that would be sent back (fuzzing, tests).
+  std::string ServeBuffer(const std::string& raw);
+
+  // Closes waiting connections, cuts off requests still being read, and
+  // joins the workers. Idempotent.
+  void Shutdown();
+
+  GateStats stats() const;
+
+  // For handlers: close the connection once this reply is sent (the
+  // request's framing cannot be trusted). cpp-httplib 0.11 keeps it open
+  // even when the reply says "Connection: close".
+  static void CloseAfterReply();
+  // When the request being served on this thread began.
+  static std::chrono::steady_clock::time_point RequestStart();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class Arrival { kComplete, kIncomplete, kClosed, kHeaderTooLarge, kUriTooLong };
+  struct Peeked {
+    Arrival arrival = Arrival::kIncomplete;
+    size_t bytes = 0;             // bytes available so far
+    uint64_t content_length = 0;  // of a complete header
+  };
+  struct Waiting {
+    Clock::time_point deadline;
+    bool started = false;  // part of a request has arrived
+  };
+
+  bool process_and_close_socket(socket_t sock) override;
+  bool ServeOne(httplib::Stream& strm);
+
+  // Serves complete requests on `fd` (a worker), then parks or closes it.
+  // `fresh`: just accepted, no request served yet.
+  void Serve(int fd, bool fresh);
+  Peeked PeekRequest(int fd) const;
+  // Hands `fd` to the gate (`started`: a request is due, so it gets
+  // request_timeout); false when shutting down (the caller closes).
+  bool Park(int fd, bool started);
+  void GateLoop();
+  void OnReadable(int fd);
+  void ExpireWaiting(Clock::time_point now);
+  // REQUIRES: mu_ held.
+  void ForgetWaiting(int fd);
+  void Reject(int fd, Arrival why);
+
+  const GateOptions options_;
+  std::unique_ptr<httplib::ThreadPool> pool_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread gate_thread_;
+
+  mutable std::mutex mu_;
+  bool stopping_ = false;                                    // GUARDED_BY(mu_)
+  std::map<int, Waiting> waiting_;                           // GUARDED_BY(mu_)
+  std::set<std::pair<Clock::time_point, int>> deadlines_;    // GUARDED_BY(mu_)
+  std::unordered_set<int> active_;                           // GUARDED_BY(mu_)
+  std::atomic<int64_t> timed_out_{0};
+  std::atomic<int64_t> too_large_{0};
+  std::atomic<int64_t> evicted_{0};
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace p2pshare::central

@@ -1,0 +1,278 @@
+// Hostile HTTP against the real `central` (label `robustness`): slow and
+// idle connections, floods of headers, oversized request lines, ambiguous
+// lengths. Central stays up and a normal client keeps getting /healthz.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "integration/test_support.h"
+
+namespace p2pshare::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A raw TCP connection to 127.0.0.1:port (closed on destruction).
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    int one = 1;
+    if (fd_ >= 0) ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+  // False once the server has closed the connection.
+  bool Send(const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  // Everything received until the server closes, or "" plus a failed
+  // expectation's worth of text if `timeout` passes first.
+  std::string ReadUntilClosed(std::chrono::milliseconds timeout) {
+    std::string out;
+    auto deadline = Clock::now() + timeout;
+    char buf[4096];
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return out + "<still open>";
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return out;
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // True when the server has closed it (no wait).
+  bool ClosedByServer() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    char c;
+    return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string StatusLine(const std::string& reply) { return reply.substr(0, reply.find('\r')); }
+
+class HostileHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Hundreds of sockets in this process: raise the soft limit.
+    rlimit lim{};
+    getrlimit(RLIMIT_NOFILE, &lim);
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 8192);
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  void StartCentral(Json overrides) {
+    central_ = std::make_unique<CentralProcess>(dir_.path(), std::move(overrides));
+    Status s = central_->Start();
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  void TearDown() override {
+    if (HasFailure() && central_) {
+      std::string log = central_->log();
+      if (log.size() > 20000) log = "..." + log.substr(log.size() - 20000);
+      std::fprintf(stderr, "central log:\n%s\n", log.c_str());
+    }
+  }
+  // The reply to one request on a fresh connection.
+  std::string Exchange(const std::string& request) {
+    RawConnection c(central_->port());
+    EXPECT_TRUE(c.ok());
+    c.Send(request);
+    return c.ReadUntilClosed(std::chrono::seconds(10));
+  }
+  bool Healthy() {
+    httplib::Client client("127.0.0.1", central_->port());
+    auto res = client.Get("/healthz");
+    return res && res->status == 200;
+  }
+
+  TestDir dir_;
+  std::unique_ptr<CentralProcess> central_;
+};
+
+TEST_F(HostileHttpTest, SlowAndIdleConnectionsDoNotDelayANormalClient) {
+  StartCentral(Json{{"request_timeout_s", 3}});
+  const int port = central_->port();
+  // 300 clients sending a request header a byte at a time (slowloris),
+  // 100 sending a small body a byte at a time, 200 sending nothing: 600
+  // connections, ten times central's 64 workers.
+  std::vector<std::unique_ptr<RawConnection>> slow_headers, slow_bodies, silent;
+  for (int i = 0; i < 300; ++i) {
+    slow_headers.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(slow_headers.back()->ok());
+    ASSERT_TRUE(slow_headers.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+  }
+  for (int i = 0; i < 100; ++i) {
+    slow_bodies.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(slow_bodies.back()->ok());
+    ASSERT_TRUE(slow_bodies.back()->Send(
+        "POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 4000\r\n\r\n{"));
+  }
+  for (int i = 0; i < 200; ++i) {
+    silent.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(silent.back()->ok());
+  }
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    while (!stop) {
+      for (auto& c : slow_headers) c->Send("X");
+      for (auto& c : slow_bodies) c->Send(" ");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the attack's pace
+    }
+  });
+
+  // A normal client: keep-alive requests, and every fifth on a new connection.
+  httplib::Client keep_alive("127.0.0.1", port);
+  keep_alive.set_keep_alive(true);
+  std::vector<double> ms;
+  int failures = 0;
+  auto until = Clock::now() + std::chrono::milliseconds(2500);  // inside request_timeout
+  for (int i = 0; Clock::now() < until; ++i) {
+    auto t0 = Clock::now();
+    bool ok;
+    if (i % 5 == 4) {
+      httplib::Client fresh("127.0.0.1", port);
+      auto res = fresh.Get("/healthz");
+      ok = res && res->status == 200;
+    } else {
+      auto res = keep_alive.Get("/healthz");
+      ok = res && res->status == 200;
+    }
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (!ok) ++failures;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the client's pace
+  }
+  stop = true;
+  trickle.join();
+  std::sort(ms.begin(), ms.end());
+  std::printf("healthz under attack: %zu requests, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+              ms.size(), ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.back());
+  EXPECT_EQ(failures, 0);
+  EXPECT_GT(ms.size(), 50u);
+  EXPECT_LT(ms.back(), 100.0) << "slowest /healthz under attack";
+
+  // Every slow request is cut off with 408 once request_timeout passes.
+  for (auto* group : {&slow_headers, &slow_bodies, &silent}) {
+    for (auto& c : *group) {
+      std::string reply = c->ReadUntilClosed(std::chrono::seconds(10));
+      EXPECT_EQ(StatusLine(reply), "HTTP/1.1 408 Request Timeout") << reply;
+    }
+  }
+  EXPECT_TRUE(Healthy());
+}
+
+TEST_F(HostileHttpTest, ConnectionsOverTheCapDropTheOldestWaiting) {
+  StartCentral(Json{{"max_connections", 16}});
+  const int port = central_->port();
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 64; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(idle.back()->ok());
+  }
+  // New clients still get in, and all but about max_connections of the
+  // waiting ones were let go (the oldest first; workers park them in
+  // parallel, so the exact set is not fixed).
+  ASSERT_TRUE(WaitUntil([&] { return Healthy(); }, std::chrono::seconds(5)));
+  auto closed = [&] {
+    int n = 0;
+    for (auto& c : idle) n += c->ClosedByServer() ? 1 : 0;
+    return n;
+  };
+  EXPECT_TRUE(WaitUntil([&] { return closed() >= 64 - 16; }, std::chrono::seconds(5))) << closed();
+  EXPECT_LE(closed(), 64 - 16 + 2) << "a cap, not a purge";
+}
+
+TEST_F(HostileHttpTest, FloodsOversizedLinesAndAmbiguousLengthsAreRefused) {
+  StartCentral(Json::object());
+  // 2 000 headers (~40 KiB): over the 32 KiB header limit.
+  std::string flood = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 2000; ++i) flood += "X-Flood-" + std::to_string(i) + ": yes\r\n";
+  EXPECT_EQ(StatusLine(Exchange(flood + "\r\n")), "HTTP/1.1 431 Request Header Fields Too Large");
+
+  // A request line of 100 KiB, and one of 9 KiB (under the header limit,
+  // over cpp-httplib's URI limit).
+  std::string huge_uri = "GET /api/v1/search?q=" + std::string(100 * 1024, 'a') + " HTTP/1.1\r\n\r\n";
+  EXPECT_EQ(StatusLine(Exchange(huge_uri)), "HTTP/1.1 414 URI Too Long");
+  std::string long_uri = "GET /api/v1/search?q=" + std::string(9 * 1024, 'a') + " HTTP/1.1\r\n\r\n";
+  EXPECT_EQ(StatusLine(Exchange(long_uri)).substr(0, 12), "HTTP/1.1 414");
+
+  // One header line of 10 KiB: malformed for cpp-httplib.
+  std::string long_header =
+      "GET /healthz HTTP/1.1\r\nX-Long: " + std::string(10 * 1024, 'b') + "\r\n\r\n";
+  EXPECT_EQ(StatusLine(Exchange(long_header)).substr(0, 12), "HTTP/1.1 400");
+
+  // Two Content-Lengths, equal or not: refused before any body is read.
+  const std::string body = R"({"username":"a","password":"bbbbbbbbbb"})";
+  for (const std::string& second : {std::to_string(body.size()), std::string("5")}) {
+    std::string dup = "POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: " + std::to_string(body.size()) +
+                      "\r\nContent-Length: " + second + "\r\n\r\n" + body;
+    std::string reply = Exchange(dup);
+    EXPECT_EQ(StatusLine(reply), "HTTP/1.1 400 Bad Request") << reply;
+    EXPECT_NE(reply.find("more than one Content-Length"), std::string::npos) << reply;
+  }
+  // Negative, non-numeric and absurd lengths; chunked bodies.
+  for (const std::string& len : {std::string("-1"), std::string("12abc")}) {
+    std::string r = Exchange("POST /api/v1/login HTTP/1.1\r\nContent-Length: " + len + "\r\n\r\n{}");
+    EXPECT_EQ(StatusLine(r), "HTTP/1.1 400 Bad Request") << len << ": " << r;
+  }
+  EXPECT_EQ(StatusLine(Exchange("PUT /api/v1/index HTTP/1.1\r\nContent-Length: 99999999999999\r\n\r\n")),
+            "HTTP/1.1 413 Payload Too Large");
+  EXPECT_EQ(StatusLine(Exchange("POST /api/v1/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "2\r\n{}\r\n0\r\n\r\n")),
+            "HTTP/1.1 411 Length Required");
+  // Garbage instead of HTTP.
+  EXPECT_EQ(StatusLine(Exchange(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15)))
+                .substr(0, 12),
+            "HTTP/1.1 400");
+
+  // Pipelined requests on one connection are all answered, in order.
+  std::string two = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n"
+                    "Connection: close\r\n\r\n";
+  std::string replies = Exchange(two);
+  EXPECT_EQ(StatusLine(replies), "HTTP/1.1 200 OK");
+  EXPECT_NE(replies.find("HTTP/1.1 404 Not Found"), std::string::npos) << replies;
+
+  EXPECT_TRUE(Healthy());
+}
+
+}  // namespace
+}  // namespace p2pshare::testing
