@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages p2pshare builds and tests with.
 # Idempotent and quiet when everything is already there.
+# Usage: scripts/install-deps.sh [EXTRA_PACKAGE...]
 set -euo pipefail
 
 PACKAGES=(
@@ -10,6 +11,7 @@ PACKAGES=(
   libgtest-dev libsqlite3-dev libssl-dev libedit-dev
   curl
 )
+PACKAGES+=("$@")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
