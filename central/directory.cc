@@ -99,6 +99,8 @@ Status Directory::Evict(const std::string& username, SessionState why) {
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_.erase(username);
+    ++evictions_;
+    std::erase_if(active_tokens_, [&](const auto& e) { return e.second == username; });
   }
   if (removed) {
     if (why == SessionState::kExpired) {
@@ -200,10 +202,24 @@ Result<std::string> Directory::Authenticate(const std::string& token) {
     return Unauthenticated("this route needs 'Authorization: Bearer <token>'", "unauthenticated");
   }
   if (token.size() > 256) return Unauthenticated("unknown token", "bad_token");
-  ASSIGN_OR_RETURN(auto session, store_->FindSession(TokenHash(token)));
+  const std::string hash = TokenHash(token);
+  uint64_t evictions_before = 0;
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    auto it = active_tokens_.find(hash);
+    if (it != active_tokens_.end()) return it->second;
+    evictions_before = evictions_;
+  }
+  ASSIGN_OR_RETURN(auto session, store_->FindSession(hash));
   if (!session) return Unauthenticated("unknown token", "bad_token");
   switch (session->state) {
-    case SessionState::kActive: return session->username;
+    case SessionState::kActive: {
+      std::lock_guard<std::mutex> lock(live_mu_);
+      if (evictions_ == evictions_before && live_.count(session->username) > 0) {
+        active_tokens_[hash] = session->username;
+      }
+      return session->username;
+    }
     case SessionState::kLoggedOut:
       return Unauthenticated("this session was logged out", "logged_out");
     case SessionState::kExpired:

@@ -118,6 +118,12 @@ class Directory {
 
   mutable std::mutex live_mu_;
   std::unordered_map<std::string, Liveness> live_;  // GUARDED_BY(live_mu_)
+  // Active sessions seen by Authenticate: token hash -> username, so a
+  // heartbeat never waits for the store. Cleared for a user when it is
+  // evicted; `evictions_` tells a lookup that raced an eviction not to
+  // cache what it read.
+  std::unordered_map<std::string, std::string> active_tokens_;  // GUARDED_BY(live_mu_)
+  uint64_t evictions_ = 0;                                      // GUARDED_BY(live_mu_)
 
   std::atomic<int64_t> last_purge_{0};
   std::unique_ptr<Periodic> sweeper_;

@@ -207,13 +207,15 @@ TEST_F(RobustnessTest, AFullDiskAtTheReceiverIsACleanErrorAndLeavesNothing) {
   EXPECT_TRUE(alice.running());
 }
 
-TEST_F(RobustnessTest, AHundredConcurrentDownloadsOfOneFileAllVerify) {
-  const std::string content = RandomBytes(4 * 1024 * 1024, 21);
+TEST_F(RobustnessTest, AHundredConcurrentDownloadsOfOneFileAllVerifyInBoundedMemory) {
+  // 100 x 8 MiB = 800 MiB if a server held whole files; streaming keeps it small.
+  const std::string content = RandomBytes(8 * 1024 * 1024, 21);
   auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "popular.bin", content); });
   auto bob = central_->Client();
   auto login = RegisterAndLogin(*bob, "bob");
   ASSERT_TRUE(login.ok());
   const std::string want = Sha256Hex(content);
+  const int64_t rss_before = PeakRssBytes(alice.pid());
   std::atomic<int> good{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 100; ++i) {
@@ -224,6 +226,63 @@ TEST_F(RobustnessTest, AHundredConcurrentDownloadsOfOneFileAllVerify) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(good.load(), 100);
+  EXPECT_TRUE(alice.running());
+  const int64_t rss_peak = PeakRssBytes(alice.pid());
+  std::printf("peer-server peak RSS: %.1f MiB before, %.1f MiB after 100 downloads of 8 MiB\n",
+              rss_before / 1048576.0, rss_peak / 1048576.0);
+  EXPECT_LT(rss_peak, int64_t{192} << 20) << "memory must not grow with files x downloads";
+}
+
+TEST_F(RobustnessTest, HostileRpcsAgainstTheRealPeerServerTouchNothingOutside) {
+  const fs::path outside = dir_.path() / "outside";
+  fs::create_directories(outside);
+  WriteFile(outside / "secret.txt", "top secret");
+  auto& alice = StartPeer("alice", [&](const fs::path& d) {
+    WriteFile(d / "song.bin", RandomBytes(300000, 4));
+    fs::create_symlink(outside / "secret.txt", d / "escape.txt");
+    fs::create_directory_symlink(outside, d / "escape-dir");
+  });
+  auto bob = central_->Client();
+  auto login = RegisterAndLogin(*bob, "bob");
+  ASSERT_TRUE(login.ok());
+  PeerTestClient rpc(alice.port());
+  auto down = [&](const std::string& name, int64_t offset = 0, int64_t length = 0) {
+    return rpc.Download(login->token, name, offset, length).status.error_code();
+  };
+  EXPECT_EQ(down("../outside/secret.txt"), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(down((outside / "secret.txt").string()), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(down(std::string("song.bin\0.txt", 13)), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(down("escape.txt"), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(down("escape-dir/secret.txt"), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(down("song.bin", -1), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(down("song.bin", 0, -1), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(down("song.bin", INT64_MAX), grpc::StatusCode::OUT_OF_RANGE);
+  auto tail = rpc.Download(login->token, "song.bin", 299990, INT64_MAX);
+  EXPECT_TRUE(tail.status.ok());
+  EXPECT_EQ(tail.data.size(), 10u);
+
+  auto up = [&](const std::string& name, const std::string& data, int64_t size = -1,
+                const std::string& sha = "", int64_t stop_after = -1) {
+    return rpc.Upload(login->token, name, data, size, sha, stop_after).error_code();
+  };
+  EXPECT_EQ(up("../outside/new.txt", "x"), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(up((outside / "new.txt").string(), "x"), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(up("escape-dir/new.txt", "x"), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(up("escape.txt", "overwrite"), grpc::StatusCode::ALREADY_EXISTS);
+  const std::string data = RandomBytes(2 * 1024 * 1024, 5);
+  EXPECT_EQ(up("lie-hash.bin", data, -1, std::string(64, 'a')), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(up("lie-short.bin", data, 1000), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(up("lie-long.bin", data, 3 * 1024 * 1024), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(up("half.bin", data, -1, "", 1024 * 1024), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(up("huge.bin", "x", int64_t{1} << 60), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // Nothing outside changed, nothing partial or refused is in the folder.
+  EXPECT_EQ(ReadFile(outside / "secret.txt"), "top secret");
+  EXPECT_EQ(std::distance(fs::directory_iterator(outside), fs::directory_iterator()), 1);
+  for (const char* n : {"lie-hash.bin", "lie-short.bin", "lie-long.bin", "half.bin", "huge.bin"}) {
+    EXPECT_FALSE(fs::exists(alice.shared_dir() / n)) << n;
+  }
+  EXPECT_TRUE(fs::is_empty(alice.shared_dir() / ".p2pshare/tmp"));
   EXPECT_TRUE(alice.running());
 }
 

@@ -99,6 +99,7 @@ class PeerServerProcess {
     return process_ ? process_->Wait(timeout) : std::nullopt;
   }
   bool running() { return process_ && process_->running(); }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   int port() const { return port_; }
   std::string log() const { return process_ ? process_->Log() : ""; }
   const std::filesystem::path& shared_dir() const { return shared_; }
@@ -113,6 +114,9 @@ class PeerServerProcess {
   int starts_ = 0;
   std::unique_ptr<Process> process_;
 };
+
+// The peak resident memory of process `pid` in bytes (VmHWM), or -1.
+int64_t PeakRssBytes(pid_t pid);
 
 // Registers `username` (password username + "-password") and logs in.
 Result<LoginReply> RegisterAndLogin(DirectoryClient& client, const std::string& username);

@@ -84,6 +84,7 @@ TEST_F(DirectoryTest, SilentPeersAreEvictedAfterTheTtlOnly) {
   LoginReply a = Join("alice");
   LoginReply b = Join("bob");
   ASSERT_TRUE(dir_->ReplaceIndex("alice", {{"a.txt", 1, std::string(64, 'a')}}).ok());
+  EXPECT_EQ(*dir_->Authenticate(a.token), "alice");  // now known without the store
   auto start = fake_now;
   fake_now = start + std::chrono::seconds(2);
   EXPECT_EQ(dir_->SweepOnce(fake_now), 0);

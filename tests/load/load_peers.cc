@@ -1,0 +1,280 @@
+// load-peers: many simulated peers in one process against one central.
+//
+// Each peer registers, logs in (from a host of its own, as peers on many
+// machines would), indexes --files files, then heartbeats every
+// heartbeat_interval_s for --seconds while --searchers threads search at
+// --search-rate per second in all. At the end every peer must still be
+// online. Prints the latencies (p50/p99/max) of each phase; exits 1 on any
+// error or eviction, 2 on bad flags.
+//
+//   load-peers --central http://127.0.0.1:8080 --peers 500 --files 100 --seconds 60
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/directory_client.h"
+#include "common/json_fields.h"
+#include "common/sha256.h"
+
+namespace {
+
+using namespace p2pshare;
+using Clock = std::chrono::steady_clock;
+
+struct Flags {
+  std::string central = "http://127.0.0.1:8080";
+  int peers = 500;
+  int files = 100;
+  int seconds = 60;
+  int searchers = 2;
+  double search_rate = 50;  // searches per second, all searchers together
+  int threads = 32;         // heartbeat senders
+  int setup_threads = 8;    // register/login/index
+  std::string prefix = "load";
+  bool json = false;
+};
+
+// Latencies in ms and error counts by reason, merged from many threads.
+class Recorder {
+ public:
+  void Ok(double ms) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ms_.push_back(ms);
+  }
+  void Error(const Status& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    errors_[s.reason().empty() ? s.message() : s.reason()]++;
+  }
+  int64_t errors() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t n = 0;
+    for (const auto& [k, v] : errors_) n += v;
+    return n;
+  }
+  Json Summary() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::sort(ms_.begin(), ms_.end());
+    auto at = [&](double q) {
+      return ms_.empty() ? 0.0 : ms_[std::min(ms_.size() - 1, static_cast<size_t>(q * ms_.size()))];
+    };
+    Json errors = Json::object();
+    for (const auto& [k, v] : errors_) errors[k] = v;
+    return Json{{"count", ms_.size()}, {"p50_ms", at(0.50)}, {"p99_ms", at(0.99)},
+                {"max_ms", ms_.empty() ? 0.0 : ms_.back()}, {"errors", errors}};
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<double> ms_;
+  std::map<std::string, int64_t> errors_;
+};
+
+template <typename F>
+void Timed(Recorder& rec, F&& call) {
+  auto t0 = Clock::now();
+  Status s = call();
+  double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  if (s.ok()) {
+    rec.Ok(ms);
+  } else {
+    rec.Error(s);
+  }
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads.
+template <typename F>
+void ParallelFor(int n, int threads, F&& fn) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (int i; (i = next++) < n;) fn(i);
+    });
+  }
+  for (auto& t : pool) t.join();
+}
+
+struct Peer {
+  std::string name;
+  std::unique_ptr<DirectoryClient> client;
+};
+
+std::string PeerName(const Flags& f, int i) { return f.prefix + std::to_string(i); }
+
+std::vector<FileEntry> FilesOf(const Flags& f, int peer) {
+  std::vector<FileEntry> files;
+  for (int j = 0; j < f.files; ++j) {
+    FileEntry e;
+    e.name = "shared/" + PeerName(f, peer) + "/track-" + std::to_string(j) + ".ogg";
+    e.size = 1000 + j;
+    e.sha256 = Sha256Hex(e.name);
+    files.push_back(std::move(e));
+  }
+  return files;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"load-peers: many simulated peers against one central"};
+  app.add_option("--central", f.central, "central's URL");
+  app.add_option("--peers", f.peers, "simulated peers")->check(CLI::Range(1, 100000));
+  app.add_option("--files", f.files, "files each peer indexes")->check(CLI::Range(0, 100000));
+  app.add_option("--seconds", f.seconds, "length of the heartbeat phase")->check(CLI::Range(1, 86400));
+  app.add_option("--searchers", f.searchers, "search threads")->check(CLI::Range(0, 256));
+  app.add_option("--search-rate", f.search_rate, "searches per second in all")->check(CLI::Range(0.0, 1e6));
+  app.add_option("--threads", f.threads, "heartbeat threads")->check(CLI::Range(1, 1024));
+  app.add_option("--prefix", f.prefix, "account name prefix");
+  app.add_flag("--json", f.json, "print the summary as JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  DirectoryClient probe(f.central);
+  if (Status h = probe.Health(); !h.ok()) {
+    std::fprintf(stderr, "load-peers: central at %s: %s\n", f.central.c_str(), h.message().c_str());
+    return 1;
+  }
+
+  std::vector<Peer> peers(static_cast<size_t>(f.peers));
+  Recorder login_rec, index_rec, heartbeat_rec, search_rec;
+  int64_t interval_s = 5;
+  std::mutex interval_mu;
+
+  // 1. Register and log in, each peer from a host of its own.
+  auto t_login = Clock::now();
+  ParallelFor(f.peers, f.setup_threads, [&](int i) {
+    Peer& p = peers[static_cast<size_t>(i)];
+    p.name = PeerName(f, i);
+    p.client = std::make_unique<DirectoryClient>(f.central);
+    const std::string password = p.name + "-load-password";
+    auto reg = p.client->Register(p.name, password);
+    if (!reg.ok() && reg.status().reason() != "username_taken") {
+      login_rec.Error(reg.status());
+      return;
+    }
+    Timed(login_rec, [&] {
+      LoginRequest req;
+      req.username = p.name;
+      req.password = password;
+      req.host = "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) +
+                 "." + std::to_string(i % 256);
+      auto reply = p.client->Login(req);
+      if (reply.ok()) {
+        std::lock_guard<std::mutex> lock(interval_mu);
+        interval_s = reply->heartbeat_interval_s;
+      }
+      return reply.status();
+    });
+  });
+  double login_s = std::chrono::duration<double>(Clock::now() - t_login).count();
+
+  // 2. Index.
+  auto t_index = Clock::now();
+  ParallelFor(f.peers, f.setup_threads, [&](int i) {
+    Timed(index_rec, [&] { return peers[static_cast<size_t>(i)].client->ReplaceIndex(FilesOf(f, i)).status(); });
+  });
+  double index_s = std::chrono::duration<double>(Clock::now() - t_index).count();
+
+  // 3. Heartbeats (spread evenly over the interval) and searches.
+  const auto interval = std::chrono::seconds(interval_s);
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::seconds(f.seconds);
+  std::atomic<int64_t> evictions{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < f.threads; ++w) {
+    workers.emplace_back([&, w] {
+      for (int round = 0;; ++round) {
+        for (int i = w; i < f.peers; i += f.threads) {
+          auto due = start + round * interval + interval * i / f.peers;
+          if (due >= end) return;
+          std::this_thread::sleep_until(due);  // the peer's own schedule
+          Timed(heartbeat_rec, [&] {
+            HeartbeatRequest hb;
+            hb.free_bytes = int64_t{1} << 30;
+            hb.active_transfers = 0;
+            auto r = peers[static_cast<size_t>(i)].client->Heartbeat(hb);
+            if (!r.ok() && r.status().code() == Code::kUnauthenticated) evictions++;
+            return r.status();
+          });
+        }
+      }
+    });
+  }
+  for (int s = 0; s < f.searchers && f.search_rate > 0; ++s) {
+    workers.emplace_back([&, s] {
+      DirectoryClient client(f.central);
+      std::mt19937 rng(static_cast<unsigned>(s + 1));
+      const auto gap = std::chrono::duration<double>(f.searchers / f.search_rate);
+      for (int k = 0;; ++k) {
+        auto due = start + std::chrono::duration_cast<Clock::duration>(gap * k);
+        if (due >= end) return;
+        std::this_thread::sleep_until(due);
+        std::string q;
+        switch (k % 4) {
+          case 0: q = PeerName(f, static_cast<int>(rng() % f.peers)) + "/"; break;  // one peer's files
+          case 1: q = "track-" + std::to_string(rng() % std::max(1, f.files)) + "."; break;  // every peer
+          case 2: q = "*.ogg"; break;                                     // everything, first page
+          default: q = "no-such-file-" + std::to_string(rng()); break;     // nothing
+        }
+        Timed(search_rec, [&] { return client.Search(q, 50).status(); });
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+
+  // 4. Nobody was evicted: every peer is still online.
+  int64_t online = -1;
+  if (auto list = probe.Peers(); list.ok()) {
+    online = 0;
+    for (const auto& p : *list) online += p.username.rfind(f.prefix, 0) == 0 ? 1 : 0;
+  }
+  ParallelFor(f.peers, f.setup_threads, [&](int i) { (void)peers[static_cast<size_t>(i)].client->Logout(); });
+
+  Json out{{"peers", f.peers},
+           {"files_per_peer", f.files},
+           {"seconds", f.seconds},
+           {"heartbeat_interval_s", interval_s},
+           {"login_phase_s", login_s},
+           {"index_phase_s", index_s},
+           {"login", login_rec.Summary()},
+           {"index", index_rec.Summary()},
+           {"heartbeat", heartbeat_rec.Summary()},
+           {"search", search_rec.Summary()},
+           {"online_at_end", online},
+           {"evictions", evictions.load()}};
+  const int64_t errors =
+      login_rec.errors() + index_rec.errors() + heartbeat_rec.errors() + search_rec.errors();
+  const bool ok = errors == 0 && evictions == 0 && online == f.peers;
+  if (f.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("load-peers: %d peers x %d files, %d s of heartbeats every %lld s\n", f.peers,
+                f.files, f.seconds, static_cast<long long>(interval_s));
+    std::printf("  login     %.1f s in all\n", login_s);
+    std::printf("  index     %.1f s in all\n", index_s);
+    for (const char* k : {"login", "index", "heartbeat", "search"}) {
+      const Json& r = out[k];
+      std::printf("  %-9s n=%-7lld p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  errors %s\n", k,
+                  static_cast<long long>(r["count"].get<int64_t>()), r["p50_ms"].get<double>(),
+                  r["p99_ms"].get<double>(), r["max_ms"].get<double>(), r["errors"].dump().c_str());
+    }
+    std::printf("  online at the end: %lld of %d; evictions seen: %lld\n",
+                static_cast<long long>(online), f.peers, static_cast<long long>(evictions.load()));
+    std::printf("load-peers: %s\n", ok ? "OK" : "FAILED");
+  }
+  return ok ? 0 : 1;
+}
