@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <cerrno>
 #include <cstring>
@@ -126,13 +127,23 @@ TEST_F(RobustnessTest, EveryTokenRouteAndRpcRefusesBadTokens) {
   auto bob = central_->Client();
   auto bob_login = RegisterAndLogin(*bob, "bob");
   ASSERT_TRUE(bob_login.ok());
+  KeepAlive bob_alive(bob.get());
   auto carol = central_->Client();
   auto ended = RegisterAndLogin(*carol, "carol");
   ASSERT_TRUE(ended.ok());
   ASSERT_TRUE(carol->Logout().ok());
+  // dave logs in and goes silent: central evicts him after the TTL.
+  auto dave = central_->Client();
+  auto expired = RegisterAndLogin(*dave, "dave");
+  ASSERT_TRUE(expired.ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    auto peers = bob->Peers();
+    return peers.ok() && std::none_of(peers->begin(), peers->end(),
+                                      [](const PeerInfo& p) { return p.username == "dave"; });
+  }, std::chrono::seconds(15)));
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"none", ""}, {"garbage", "not-a-token"}, {"forged", std::string(64, 'e')},
-      {"logged out", ended->token}};
+      {"logged out", ended->token}, {"expired", expired->token}};
   for (const auto& [what, token] : bad) {
     auto c = central_->Client();
     c->set_token(token);
@@ -157,7 +168,7 @@ TEST_F(RobustnessTest, EveryTokenRouteAndRpcRefusesBadTokens) {
   // Nothing secret in any log: passwords and tokens never appear.
   std::string logs = AllLogs();
   for (const std::string& secret : {std::string("alice-password"), std::string("bob-password"),
-                                    bob_login->token, ended->token}) {
+                                    bob_login->token, ended->token, expired->token}) {
     EXPECT_EQ(logs.find(secret), std::string::npos) << "a secret is in the logs";
   }
 }
