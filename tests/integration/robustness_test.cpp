@@ -241,7 +241,11 @@ TEST_F(RobustnessTest, AHundredConcurrentDownloadsOfOneFileAllVerifyInBoundedMem
   const int64_t rss_peak = PeakRssBytes(alice.pid());
   std::printf("peer-server peak RSS: %.1f MiB before, %.1f MiB after 100 downloads of 8 MiB\n",
               rss_before / 1048576.0, rss_peak / 1048576.0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)rss_peak;  // shadow memory makes RSS meaningless under sanitizers
+#else
   EXPECT_LT(rss_peak, int64_t{192} << 20) << "memory must not grow with files x downloads";
+#endif
 }
 
 TEST_F(RobustnessTest, HostileRpcsAgainstTheRealPeerServerTouchNothingOutside) {

@@ -1,9 +1,10 @@
 // load-peers: many simulated peers in one process against one central.
 //
 // Each peer registers, logs in (from a host of its own, as peers on many
-// machines would), indexes --files files, then heartbeats every
-// heartbeat_interval_s for --seconds while --searchers threads search at
-// --search-rate per second in all. At the end every peer must still be
+// machines would) and indexes --files files; every peer heartbeats each
+// heartbeat_interval_s from its login on; once all are set up, --seconds
+// of heartbeats follow while --searchers threads search at --search-rate
+// per second in all. At the end every peer must still be
 // online. Prints the latencies (p50/p99/max) of each phase; exits 1 on any
 // error or eviction, 2 on bad flags.
 //
@@ -151,8 +152,39 @@ int main(int argc, char** argv) {
 
   std::vector<Peer> peers(static_cast<size_t>(f.peers));
   Recorder login_rec, index_rec, heartbeat_rec, search_rec;
-  int64_t interval_s = 5;
-  std::mutex interval_mu;
+  std::atomic<int64_t> interval_s{5};
+
+  // Heartbeats run from the start, as a real peer's do from its login on
+  // (a slow set-up must not get peers evicted), spread evenly over the
+  // interval, until the end of the measured phase.
+  const auto t0 = Clock::now();
+  std::atomic<Clock::rep> end_ticks{Clock::time_point::max().time_since_epoch().count()};
+  auto end = [&] { return Clock::time_point(Clock::duration(end_ticks.load())); };
+  std::unique_ptr<std::atomic<bool>[]> ready(new std::atomic<bool>[static_cast<size_t>(f.peers)]);
+  for (int i = 0; i < f.peers; ++i) ready[static_cast<size_t>(i)] = false;
+  std::atomic<int64_t> evictions{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < f.threads; ++w) {
+    workers.emplace_back([&, w] {
+      for (int64_t round = 0;; ++round) {
+        for (int i = w; i < f.peers; i += f.threads) {
+          auto interval = std::chrono::seconds(interval_s.load());
+          auto due = t0 + round * interval + interval * i / f.peers;
+          if (due >= end()) return;
+          std::this_thread::sleep_until(due);  // the peer's own schedule
+          if (!ready[static_cast<size_t>(i)]) continue;
+          Timed(heartbeat_rec, [&] {
+            HeartbeatRequest hb;
+            hb.free_bytes = int64_t{1} << 30;
+            hb.active_transfers = 0;
+            auto r = peers[static_cast<size_t>(i)].client->Heartbeat(hb);
+            if (!r.ok() && r.status().code() == Code::kUnauthenticated) evictions++;
+            return r.status();
+          });
+        }
+      }
+    });
+  }
 
   // 1. Register and log in, each peer from a host of its own.
   auto t_login = Clock::now();
@@ -174,8 +206,8 @@ int main(int argc, char** argv) {
                  "." + std::to_string(i % 256);
       auto reply = p.client->Login(req);
       if (reply.ok()) {
-        std::lock_guard<std::mutex> lock(interval_mu);
         interval_s = reply->heartbeat_interval_s;
+        ready[static_cast<size_t>(i)] = true;
       }
       return reply.status();
     });
@@ -189,31 +221,9 @@ int main(int argc, char** argv) {
   });
   double index_s = std::chrono::duration<double>(Clock::now() - t_index).count();
 
-  // 3. Heartbeats (spread evenly over the interval) and searches.
-  const auto interval = std::chrono::seconds(interval_s);
+  // 3. The measured phase: heartbeats go on, searches run beside them.
   const auto start = Clock::now();
-  const auto end = start + std::chrono::seconds(f.seconds);
-  std::atomic<int64_t> evictions{0};
-  std::vector<std::thread> workers;
-  for (int w = 0; w < f.threads; ++w) {
-    workers.emplace_back([&, w] {
-      for (int round = 0;; ++round) {
-        for (int i = w; i < f.peers; i += f.threads) {
-          auto due = start + round * interval + interval * i / f.peers;
-          if (due >= end) return;
-          std::this_thread::sleep_until(due);  // the peer's own schedule
-          Timed(heartbeat_rec, [&] {
-            HeartbeatRequest hb;
-            hb.free_bytes = int64_t{1} << 30;
-            hb.active_transfers = 0;
-            auto r = peers[static_cast<size_t>(i)].client->Heartbeat(hb);
-            if (!r.ok() && r.status().code() == Code::kUnauthenticated) evictions++;
-            return r.status();
-          });
-        }
-      }
-    });
-  }
+  end_ticks = (start + std::chrono::seconds(f.seconds)).time_since_epoch().count();
   for (int s = 0; s < f.searchers && f.search_rate > 0; ++s) {
     workers.emplace_back([&, s] {
       DirectoryClient client(f.central);
@@ -221,7 +231,7 @@ int main(int argc, char** argv) {
       const auto gap = std::chrono::duration<double>(f.searchers / f.search_rate);
       for (int k = 0;; ++k) {
         auto due = start + std::chrono::duration_cast<Clock::duration>(gap * k);
-        if (due >= end) return;
+        if (due >= end() || Clock::now() >= end()) return;  // never run over the end
         std::this_thread::sleep_until(due);
         std::string q;
         switch (k % 4) {
@@ -247,7 +257,7 @@ int main(int argc, char** argv) {
   Json out{{"peers", f.peers},
            {"files_per_peer", f.files},
            {"seconds", f.seconds},
-           {"heartbeat_interval_s", interval_s},
+           {"heartbeat_interval_s", interval_s.load()},
            {"login_phase_s", login_s},
            {"index_phase_s", index_s},
            {"login", login_rec.Summary()},
@@ -263,7 +273,7 @@ int main(int argc, char** argv) {
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     std::printf("load-peers: %d peers x %d files, %d s of heartbeats every %lld s\n", f.peers,
-                f.files, f.seconds, static_cast<long long>(interval_s));
+                f.files, f.seconds, static_cast<long long>(interval_s.load()));
     std::printf("  login     %.1f s in all\n", login_s);
     std::printf("  index     %.1f s in all\n", index_s);
     for (const char* k : {"login", "index", "heartbeat", "search"}) {
