@@ -1,0 +1,392 @@
+#include "central/search_index.h"
+
+#include <algorithm>
+#include <functional>
+#include <mutex>
+
+namespace p2pshare::central {
+namespace {
+
+constexpr uint32_t kNone = UINT32_MAX;
+
+inline unsigned char Lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+
+uint64_t HashOf(std::string_view s) { return std::hash<std::string_view>{}(s); }
+
+template <typename Sha>
+uint64_t ShaPrefix(const Sha& sha) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | sha[i];
+  return v;
+}
+
+template <typename Sha>
+uint64_t KeyOf(std::string_view name, const Sha& sha) {
+  return HashOf(name) * 1000003u ^ ShaPrefix(sha);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+template <typename Sha>
+bool ParseSha(std::string_view hex, Sha* out) {
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+template <typename Sha>
+std::string ShaHex(const Sha& sha) {
+  static const char* digits = "0123456789abcdef";
+  std::string out(64, '0');
+  for (size_t i = 0; i < 32; ++i) {
+    out[2 * i] = digits[sha[i] >> 4];
+    out[2 * i + 1] = digits[sha[i] & 15];
+  }
+  return out;
+}
+
+inline uint32_t Trigram(unsigned char a, unsigned char b, unsigned char c) {
+  return uint32_t{Lower(a)} << 16 | uint32_t{Lower(b)} << 8 | Lower(c);
+}
+
+// The distinct trigrams of `name`'s lowercased bytes.
+std::vector<uint32_t> TrigramsOf(std::string_view name) {
+  std::vector<uint32_t> out;
+  if (name.size() < 3) return out;
+  out.reserve(name.size() - 2);
+  for (size_t i = 0; i + 2 < name.size(); ++i) {
+    out.push_back(Trigram(name[i], name[i + 1], name[i + 2]));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Bytes of the UTF-8 character starting with `lead` (1 for stray bytes).
+inline size_t Utf8Length(unsigned char lead) {
+  if (lead < 0xC0) return 1;
+  if (lead < 0xE0) return 2;
+  if (lead < 0xF0) return 3;
+  if (lead < 0xF8) return 4;
+  return 1;
+}
+
+// A query as a pattern: '*' any run, '?' one UTF-8 character, other bytes
+// literal (lowercased). Matching is anywhere in the name.
+struct Pattern {
+  static constexpr int kStar = -1;
+  static constexpr int kOne = -2;
+  std::vector<int> tokens;                  // a byte, kStar or kOne
+  std::vector<std::string> literal_runs;    // maximal runs of literal bytes
+
+  explicit Pattern(std::string_view query) {
+    tokens.push_back(kStar);
+    std::string run;
+    auto flush = [&] {
+      if (!run.empty()) literal_runs.push_back(run);
+      run.clear();
+    };
+    for (unsigned char c : query) {
+      if (c == '*' || c == '?') {
+        flush();
+        if (c == '?' || tokens.back() != kStar) tokens.push_back(c == '*' ? kStar : kOne);
+      } else {
+        tokens.push_back(Lower(c));
+        run.push_back(static_cast<char>(Lower(c)));
+      }
+    }
+    flush();
+    if (tokens.back() != kStar) tokens.push_back(kStar);
+  }
+
+  bool Matches(std::string_view s) const {
+    size_t p = 0, i = 0;
+    size_t star_p = std::string::npos, star_i = 0;
+    while (i < s.size()) {
+      if (p < tokens.size()) {
+        int t = tokens[p];
+        if (t == kStar) {
+          star_p = p++;
+          star_i = i;
+          continue;
+        }
+        if (t == kOne) {
+          i = std::min(s.size(), i + Utf8Length(static_cast<unsigned char>(s[i])));
+          ++p;
+          continue;
+        }
+        if (Lower(static_cast<unsigned char>(s[i])) == t) {
+          ++i;
+          ++p;
+          continue;
+        }
+      }
+      if (star_p == std::string::npos) return false;
+      p = star_p + 1;
+      star_i = std::min(s.size(), star_i + Utf8Length(static_cast<unsigned char>(s[star_i])));
+      i = star_i;
+    }
+    while (p < tokens.size() && tokens[p] == kStar) ++p;
+    return p == tokens.size();
+  }
+};
+
+void AppendVarint(std::string& out, uint32_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+}  // namespace
+
+SearchIndex::SearchIndex() = default;
+SearchIndex::~SearchIndex() = default;
+
+uint32_t SearchIndex::UserId(const std::string& user) {
+  auto [it, added] = user_ids_.try_emplace(user, static_cast<uint32_t>(users_.size()));
+  if (added) users_.push_back(User{user, {}});
+  return it->second;
+}
+
+void SearchIndex::Index(uint32_t entry) {
+  for (uint32_t t : TrigramsOf(entries_[entry].name)) {
+    Posting& p = postings_[t];
+    AppendVarint(p.deltas, p.count == 0 ? entry : entry - p.last);
+    p.last = entry;
+    p.count++;
+  }
+}
+
+uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t size) {
+  const uint64_t key = KeyOf(name, sha);
+  auto range = by_key_.equal_range(key);
+  for (auto it = range.first; it != range.second; ++it) {
+    Entry& e = entries_[it->second];
+    if (e.sha == sha && e.name == name) {
+      if (e.holders.empty()) {
+        e.size = size;  // a tombstone comes back
+        live_entries_++;
+      } else {
+        e.size = std::max(e.size, size);
+      }
+      return it->second;
+    }
+  }
+  const auto id = static_cast<uint32_t>(entries_.size());
+  entries_.push_back(Entry{name, sha, size, {}});
+  by_key_.emplace(key, id);
+  by_sha_.emplace(ShaPrefix(sha), id);
+  Index(id);
+  live_entries_++;
+  return id;
+}
+
+void SearchIndex::Unhold(uint32_t entry, uint32_t user) {
+  auto& h = entries_[entry].holders;
+  auto it = std::lower_bound(h.begin(), h.end(), user);
+  if (it == h.end() || *it != user) return;
+  h.erase(it);
+  if (h.empty()) {
+    h.shrink_to_fit();
+    live_entries_--;
+  }
+}
+
+void SearchIndex::Add(uint32_t user, const FileEntry& file) {
+  Sha sha;
+  if (!ParseSha(file.sha256, &sha)) return;  // the API checked it already
+  Drop(user, file.name);
+  uint32_t entry = EntryFor(file.name, sha, file.size);
+  auto& h = entries_[entry].holders;
+  h.insert(std::lower_bound(h.begin(), h.end(), user), user);
+  users_[user].files.emplace(HashOf(file.name), entry);
+  held_++;
+}
+
+void SearchIndex::Drop(uint32_t user, std::string_view name) {
+  auto& files = users_[user].files;
+  auto range = files.equal_range(HashOf(name));
+  for (auto it = range.first; it != range.second; ++it) {
+    if (entries_[it->second].name == name) {
+      Unhold(it->second, user);
+      files.erase(it);
+      held_--;
+      return;
+    }
+  }
+}
+
+void SearchIndex::DropAll(uint32_t user) {
+  auto& files = users_[user].files;
+  for (const auto& [hash, entry] : files) Unhold(entry, user);
+  held_ -= static_cast<int64_t>(files.size());
+  files.clear();
+}
+
+void SearchIndex::Replace(const std::string& user, const std::vector<FileEntry>& files) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  uint32_t u = UserId(user);
+  DropAll(u);
+  users_[u].files.reserve(files.size());
+  for (const auto& f : files) Add(u, f);
+  MaybeCompact();
+}
+
+void SearchIndex::Patch(const std::string& user, const std::vector<FileEntry>& added,
+                        const std::vector<std::string>& removed) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  uint32_t u = UserId(user);
+  for (const auto& name : removed) Drop(u, name);
+  for (const auto& f : added) Add(u, f);
+  MaybeCompact();
+}
+
+void SearchIndex::RemoveUser(const std::string& user) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto it = user_ids_.find(user);
+  if (it == user_ids_.end()) return;
+  DropAll(it->second);
+  MaybeCompact();
+}
+
+IndexHit SearchIndex::HitFor(uint32_t entry) const {
+  const Entry& e = entries_[entry];
+  IndexHit hit{e.name, e.size, ShaHex(e.sha), {}};
+  for (uint32_t u : e.holders) hit.holders.push_back(users_[u].name);
+  std::sort(hit.holders.begin(), hit.holders.end());
+  return hit;
+}
+
+IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset) const {
+  const Pattern pattern(query);
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  // The rarest trigram of the query's literal runs gives the candidates.
+  const Posting* rarest = nullptr;
+  bool has_trigram = false;
+  for (const std::string& run : pattern.literal_runs) {
+    for (size_t i = 0; i + 2 < run.size(); ++i) {
+      has_trigram = true;
+      auto it = postings_.find(Trigram(run[i], run[i + 1], run[i + 2]));
+      if (it == postings_.end()) return IndexPage{};  // no name contains it
+      if (rarest == nullptr || it->second.count < rarest->count) rarest = &it->second;
+    }
+  }
+  std::vector<uint32_t> matches;
+  auto consider = [&](uint32_t id) {
+    const Entry& e = entries_[id];
+    if (!e.holders.empty() && pattern.Matches(e.name)) matches.push_back(id);
+  };
+  if (has_trigram) {
+    uint32_t id = 0;
+    const std::string& d = rarest->deltas;
+    size_t pos = 0;
+    for (uint32_t n = 0; n < rarest->count; ++n) {
+      uint32_t v = 0;
+      int shift = 0;
+      while (true) {
+        auto b = static_cast<uint8_t>(d[pos++]);
+        v |= uint32_t{b & 0x7Fu} << shift;
+        if (b < 0x80) break;
+        shift += 7;
+      }
+      id = n == 0 ? v : id + v;
+      consider(id);
+    }
+  } else {
+    for (uint32_t id = 0; id < entries_.size(); ++id) consider(id);
+  }
+
+  IndexPage page;
+  page.total = static_cast<int64_t>(matches.size());
+  const auto first = static_cast<size_t>(std::min<int64_t>(offset, page.total));
+  const auto last = static_cast<size_t>(std::min<int64_t>(page.total, offset + limit));
+  auto by_name = [&](uint32_t a, uint32_t b) {
+    const Entry& x = entries_[a];
+    const Entry& y = entries_[b];
+    int c = x.name.compare(y.name);
+    return c != 0 ? c < 0 : x.sha < y.sha;
+  };
+  std::partial_sort(matches.begin(), matches.begin() + static_cast<std::ptrdiff_t>(last),
+                    matches.end(), by_name);
+  for (size_t i = first; i < last; ++i) page.hits.push_back(HitFor(matches[i]));
+  return page;
+}
+
+std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) const {
+  Sha sha;
+  if (!ParseSha(sha256_hex, &sha)) return std::nullopt;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  uint32_t best = kNone;
+  std::vector<uint32_t> holders;
+  auto range = by_sha_.equal_range(ShaPrefix(sha));
+  for (auto it = range.first; it != range.second; ++it) {
+    const Entry& e = entries_[it->second];
+    if (e.sha != sha || e.holders.empty()) continue;
+    if (best == kNone || e.name < entries_[best].name) best = it->second;
+    holders.insert(holders.end(), e.holders.begin(), e.holders.end());
+  }
+  if (best == kNone) return std::nullopt;
+  IndexHit hit = HitFor(best);
+  std::sort(holders.begin(), holders.end());
+  holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
+  hit.holders.clear();
+  for (uint32_t u : holders) hit.holders.push_back(users_[u].name);
+  std::sort(hit.holders.begin(), hit.holders.end());
+  return hit;
+}
+
+int64_t SearchIndex::unique_files() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return live_entries_;
+}
+
+int64_t SearchIndex::held_files() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return held_;
+}
+
+void SearchIndex::Compact() {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  CompactLocked();
+}
+
+void SearchIndex::MaybeCompact() {
+  const int64_t dead = static_cast<int64_t>(entries_.size()) - live_entries_;
+  if (dead > 4096 && dead > live_entries_) CompactLocked();
+}
+
+void SearchIndex::CompactLocked() {
+  std::vector<uint32_t> renumber(entries_.size(), kNone);
+  std::vector<Entry> kept;
+  kept.reserve(static_cast<size_t>(live_entries_));
+  for (uint32_t id = 0; id < entries_.size(); ++id) {
+    if (entries_[id].holders.empty()) continue;
+    renumber[id] = static_cast<uint32_t>(kept.size());
+    kept.push_back(std::move(entries_[id]));
+  }
+  entries_ = std::move(kept);
+  by_key_.clear();
+  by_sha_.clear();
+  postings_.clear();
+  for (uint32_t id = 0; id < entries_.size(); ++id) {
+    by_key_.emplace(KeyOf(entries_[id].name, entries_[id].sha), id);
+    by_sha_.emplace(ShaPrefix(entries_[id].sha), id);
+    Index(id);
+  }
+  for (User& u : users_) {
+    for (auto& [hash, entry] : u.files) entry = renumber[entry];
+  }
+}
+
+}  // namespace p2pshare::central
