@@ -37,8 +37,18 @@ Directory::Liveness Directory::Fresh() const {
 Status Directory::Start(bool run_sweeper) {
   ASSIGN_OR_RETURN(auto peers, store_->ListPeerRecords());
   {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    for (const auto& p : peers) {
+      ASSIGN_OR_RETURN(auto files, store_->ListFiles(p.username));
+      index_.Replace(p.username, files);
+    }
+  }
+  {
     std::lock_guard<std::mutex> lock(live_mu_);
-    for (const auto& p : peers) live_[p.username] = Fresh();
+    for (const auto& p : peers) {
+      live_[p.username] = Fresh();
+      online_[p.username] = p;
+    }
   }
   if (!peers.empty()) {
     spdlog::info("{} peer(s) were online before the restart; each has {} s to heartbeat",
@@ -95,10 +105,16 @@ int Directory::SweepOnce(Clock::time_point now) {
 }
 
 Status Directory::Evict(const std::string& username, SessionState why) {
-  ASSIGN_OR_RETURN(auto removed, store_->RemovePeer(username, why, UnixNow()));
+  std::optional<PeerRecord> removed;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    ASSIGN_OR_RETURN(removed, store_->RemovePeer(username, why, UnixNow()));
+    index_.RemoveUser(username);
+  }
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_.erase(username);
+    online_.erase(username);
     ++evictions_;
     std::erase_if(active_tokens_, [&](const auto& e) { return e.second == username; });
   }
@@ -183,6 +199,7 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
                                      UnixNow()));
   {
     std::lock_guard<std::mutex> lock(live_mu_);
+    online_[req.username] = peer;
     auto it = live_.find(req.username);
     if (it == live_.end()) {
       live_[req.username] = Fresh();
@@ -271,8 +288,10 @@ Status NotOnline() {
 Result<int64_t> Directory::ReplaceIndex(const std::string& username,
                                         const std::vector<FileEntry>& files) {
   RETURN_IF_ERROR(CheckUniqueNames(files, "files"));
+  std::lock_guard<std::mutex> lock(index_mu_);
   auto count = store_->ReplaceIndex(username, files);
   if (!count.ok() && count.status().code() == Code::kNotFound) return NotOnline();
+  if (count.ok()) index_.Replace(username, files);
   return count;
 }
 
@@ -280,15 +299,37 @@ Result<int64_t> Directory::PatchIndex(const std::string& username,
                                       const std::vector<FileEntry>& added,
                                       const std::vector<std::string>& removed) {
   RETURN_IF_ERROR(CheckUniqueNames(added, "added"));
+  std::lock_guard<std::mutex> lock(index_mu_);
   auto count = store_->PatchIndex(username, added, removed);
   if (!count.ok() && count.status().code() == Code::kNotFound) return NotOnline();
+  if (count.ok()) index_.Patch(username, added, removed);
   return count;
 }
 
-Result<SearchPage> Directory::Search(const SearchQuery& query) { return store_->Search(query); }
+FileResult Directory::WithAddresses(IndexHit hit) const {
+  FileResult r{std::move(hit.name), hit.size, std::move(hit.sha256), {}};
+  std::lock_guard<std::mutex> lock(live_mu_);
+  for (auto& user : hit.holders) {
+    auto it = online_.find(user);
+    if (it == online_.end()) continue;  // left after the index was read
+    r.holders.push_back(Holder{std::move(user), it->second.host, it->second.port});
+  }
+  return r;
+}
+
+Result<SearchPage> Directory::Search(const SearchQuery& query) {
+  IndexPage found = index_.Search(query.text, query.limit, query.offset);
+  SearchPage page;
+  page.total = found.total;
+  page.results.reserve(found.hits.size());
+  for (auto& hit : found.hits) page.results.push_back(WithAddresses(std::move(hit)));
+  return page;
+}
 
 Result<std::optional<FileResult>> Directory::FindFile(const std::string& sha256) {
-  return store_->FindByHash(sha256);
+  auto hit = index_.FindByHash(sha256);
+  if (!hit) return std::optional<FileResult>();
+  return std::optional<FileResult>(WithAddresses(std::move(*hit)));
 }
 
 Result<std::vector<PeerInfo>> Directory::Peers() {

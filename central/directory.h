@@ -27,6 +27,7 @@
 
 #include "central/auth.h"
 #include "central/port_allocator.h"
+#include "central/search_index.h"
 #include "central/store/directory_store.h"
 #include "common/directory_types.h"
 #include "common/periodic.h"
@@ -107,6 +108,8 @@ class Directory {
     int64_t active_transfers = 0;
   };
   Status Evict(const std::string& username, SessionState why);  // REQUIRES: membership_mu_ held
+  // An index hit with each holder's address (holders gone meanwhile left out).
+  FileResult WithAddresses(IndexHit hit) const;
   Liveness Fresh() const;
   void SweepAndPurge();  // the sweeper's work, once
 
@@ -124,6 +127,15 @@ class Directory {
   // cache what it read.
   std::unordered_map<std::string, std::string> active_tokens_;  // GUARDED_BY(live_mu_)
   uint64_t evictions_ = 0;                                      // GUARDED_BY(live_mu_)
+
+  // Online peers' addresses, for the holders of search results.
+  std::unordered_map<std::string, PeerRecord> online_;  // GUARDED_BY(live_mu_)
+
+  // Search and look-ups by hash; the store keeps the durable copy. Index
+  // writes go to the store, then here, under index_mu_, so both see the
+  // same order.
+  std::mutex index_mu_;
+  SearchIndex index_;
 
   std::atomic<int64_t> last_purge_{0};
   std::unique_ptr<Periodic> sweeper_;

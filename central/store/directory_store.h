@@ -100,6 +100,8 @@ class DirectoryStore {
 
   // One result per (name, sha256), ordered by name then hash, with all
   // holders; `total` counts every match.
+  // The files `username` holds (any order).
+  virtual Result<std::vector<FileEntry>> ListFiles(const std::string& username) = 0;
   virtual Result<SearchPage> Search(const SearchQuery& query) = 0;
   // The file with this content (lowest name if it has several) and every
   // peer holding that content; nullopt when nobody does.

@@ -357,6 +357,17 @@ Result<std::vector<Holder>> SqliteStore::Holders(const char* sql, const std::str
   return out;
 }
 
+Result<std::vector<FileEntry>> SqliteStore::ListFiles(const std::string& username) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT name, size, sha256 FROM files WHERE username = ?1"));
+  s.Bind(1, username);
+  std::vector<FileEntry> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(FileEntry{s.Text(0), s.Int(1), s.Text(2)});
+  if (rc != SQLITE_DONE) return Error("list files");
+  return out;
+}
+
 Result<SearchPage> SqliteStore::Search(const SearchQuery& q) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string glob = QueryToGlob(q.text);

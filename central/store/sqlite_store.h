@@ -43,6 +43,7 @@ class SqliteStore final : public DirectoryStore {
                                const std::vector<FileEntry>& files) override;
   Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,
                              const std::vector<std::string>& removed) override;
+  Result<std::vector<FileEntry>> ListFiles(const std::string& username) override;
   Result<SearchPage> Search(const SearchQuery& query) override;
   Result<std::optional<FileResult>> FindByHash(const std::string& sha256) override;
   Result<std::vector<PeerTotals>> ListPeers() override;
