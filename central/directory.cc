@@ -139,6 +139,10 @@ Result<std::string> Directory::Register(const std::string& username,
   if (password.size() < 8 || password.size() > 1024) {
     return InvalidArgument("password must be 8 to 1024 bytes long", "bad_password");
   }
+  // A taken name is refused before the (deliberately slow) hash, so asking
+  // for taken names costs central no CPU. CreateAccount still decides races.
+  ASSIGN_OR_RETURN(auto existing, store_->FindAccount(username));
+  if (existing) return AlreadyExists("username '" + username + "' is taken", "username_taken");
   RETURN_IF_ERROR(store_->CreateAccount(
       AccountRecord{username, HashPassword(password, options_.pbkdf2_iterations)}));
   spdlog::info("registered account {}", username);

@@ -140,6 +140,25 @@ struct Pattern {
   }
 };
 
+// Calls fn(id) for each id of a posting list, ascending.
+template <typename Posting, typename F>
+void DecodeInto(const Posting& p, F&& fn) {
+  const auto* d = reinterpret_cast<const uint8_t*>(p.deltas.data());
+  uint32_t id = 0;
+  for (uint32_t n = 0; n < p.count; ++n) {
+    uint32_t v = 0;
+    int shift = 0;
+    for (;;) {
+      uint8_t b = *d++;
+      v |= uint32_t{b & 0x7Fu} << shift;
+      if (b < 0x80) break;
+      shift += 7;
+    }
+    id = n == 0 ? v : id + v;
+    fn(id);
+  }
+}
+
 void AppendVarint(std::string& out, uint32_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>((v & 0x7F) | 0x80));
@@ -271,15 +290,33 @@ IndexHit SearchIndex::HitFor(uint32_t entry) const {
 IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset) const {
   const Pattern pattern(query);
   std::shared_lock<std::shared_mutex> lock(mu_);
-  // The rarest trigram of the query's literal runs gives the candidates.
-  const Posting* rarest = nullptr;
-  bool has_trigram = false;
+  // The query's trigrams, rarest first: the rarest list gives the
+  // candidates, the next ones narrow them while that is cheaper than
+  // checking each candidate against the pattern.
+  std::vector<const Posting*> lists;
   for (const std::string& run : pattern.literal_runs) {
     for (size_t i = 0; i + 2 < run.size(); ++i) {
-      has_trigram = true;
       auto it = postings_.find(Trigram(run[i], run[i + 1], run[i + 2]));
       if (it == postings_.end()) return IndexPage{};  // no name contains it
-      if (rarest == nullptr || it->second.count < rarest->count) rarest = &it->second;
+      lists.push_back(&it->second);
+    }
+  }
+  std::sort(lists.begin(), lists.end(),
+            [](const Posting* a, const Posting* b) { return a->count < b->count; });
+  lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
+
+  std::vector<uint32_t> candidates;
+  if (!lists.empty()) {
+    candidates.reserve(lists[0]->count);
+    DecodeInto(*lists[0], [&](uint32_t id) { candidates.push_back(id); });
+    for (size_t l = 1; l < lists.size() && candidates.size() > 16; ++l) {
+      if (lists[l]->count > 32 * candidates.size()) break;  // checking is cheaper now
+      size_t keep = 0, at = 0;
+      DecodeInto(*lists[l], [&](uint32_t id) {
+        while (at < candidates.size() && candidates[at] < id) ++at;
+        if (at < candidates.size() && candidates[at] == id) candidates[keep++] = candidates[at++];
+      });
+      candidates.resize(keep);
     }
   }
   std::vector<uint32_t> matches;
@@ -287,22 +324,8 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     const Entry& e = entries_[id];
     if (!e.holders.empty() && pattern.Matches(e.name)) matches.push_back(id);
   };
-  if (has_trigram) {
-    uint32_t id = 0;
-    const std::string& d = rarest->deltas;
-    size_t pos = 0;
-    for (uint32_t n = 0; n < rarest->count; ++n) {
-      uint32_t v = 0;
-      int shift = 0;
-      while (true) {
-        auto b = static_cast<uint8_t>(d[pos++]);
-        v |= uint32_t{b & 0x7Fu} << shift;
-        if (b < 0x80) break;
-        shift += 7;
-      }
-      id = n == 0 ? v : id + v;
-      consider(id);
-    }
+  if (!lists.empty()) {
+    for (uint32_t id : candidates) consider(id);
   } else {
     for (uint32_t id = 0; id < entries_.size(); ++id) consider(id);
   }

@@ -20,7 +20,7 @@ namespace p2pshare::central {
 
 class SqliteStore final : public DirectoryStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates `path` (and its parent folder). Internal on an
   // unusable file; FailedPrecondition on a schema newer than this build.

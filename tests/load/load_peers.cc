@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,8 @@ struct Flags {
   int setup_threads = 8;    // register/login/index
   std::string prefix = "load";
   bool json = false;
+  bool keep_online = false;  // no logout at the end (benchmarks go on)
+  std::string token_out;     // write peer 0's token here
 };
 
 // Latencies in ms and error counts by reason, merged from many threads.
@@ -136,8 +139,12 @@ int main(int argc, char** argv) {
   app.add_option("--searchers", f.searchers, "search threads")->check(CLI::Range(0, 256));
   app.add_option("--search-rate", f.search_rate, "searches per second in all")->check(CLI::Range(0.0, 1e6));
   app.add_option("--threads", f.threads, "heartbeat threads")->check(CLI::Range(1, 1024));
+  app.add_option("--setup-threads", f.setup_threads, "threads that log in and index")
+      ->check(CLI::Range(1, 1024));
   app.add_option("--prefix", f.prefix, "account name prefix");
   app.add_flag("--json", f.json, "print the summary as JSON");
+  app.add_flag("--keep-online", f.keep_online, "leave the peers logged in at the end");
+  app.add_option("--token-out", f.token_out, "write the first peer's token to this file");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -252,7 +259,13 @@ int main(int argc, char** argv) {
     online = 0;
     for (const auto& p : *list) online += p.username.rfind(f.prefix, 0) == 0 ? 1 : 0;
   }
-  ParallelFor(f.peers, f.setup_threads, [&](int i) { (void)peers[static_cast<size_t>(i)].client->Logout(); });
+  if (!f.token_out.empty()) {
+    std::ofstream(f.token_out) << peers[0].client->token() << "\n";
+  }
+  if (!f.keep_online) {
+    ParallelFor(f.peers, f.setup_threads,
+                [&](int i) { (void)peers[static_cast<size_t>(i)].client->Logout(); });
+  }
 
   Json out{{"peers", f.peers},
            {"files_per_peer", f.files},

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <functional>
 
 #include "unit/test_dir.h"
@@ -206,6 +208,50 @@ TEST_P(DirectoryStoreTest, PurgeForgetsOnlyOldEndedSessions) {
   ASSERT_TRUE(store_->PurgeEndedSessions(15).ok());
   EXPECT_FALSE(store_->FindSession("old")->has_value());
   EXPECT_TRUE(store_->FindSession("new")->has_value());
+}
+
+// A database of schema 1 (the first release) opens as schema 2 with its
+// index intact, and one of a newer schema is refused.
+TEST(SqliteSchemaTest, VersionOneIsMigratedAndNewerRefused) {
+  testing::TestDir dir;
+  const std::string path = dir / "v1.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* v1 =
+      "CREATE TABLE accounts(username TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
+      "  created_at INTEGER NOT NULL DEFAULT (unixepoch()));"
+      "CREATE TABLE peers(username TEXT PRIMARY KEY REFERENCES accounts(username),"
+      "  host TEXT NOT NULL, port INTEGER NOT NULL, UNIQUE(host, port));"
+      "CREATE TABLE sessions(token_hash TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES "
+      "  accounts(username), state INTEGER NOT NULL, created_at INTEGER NOT NULL, ended_at INTEGER);"
+      "CREATE INDEX sessions_by_user ON sessions(username, state);"
+      "CREATE TABLE files(username TEXT NOT NULL REFERENCES peers(username) ON DELETE CASCADE,"
+      "  name TEXT NOT NULL, name_lower TEXT NOT NULL, size INTEGER NOT NULL,"
+      "  sha256 TEXT NOT NULL, PRIMARY KEY(username, name)) WITHOUT ROWID;"
+      "CREATE INDEX files_by_name ON files(name, sha256);"
+      "CREATE INDEX files_by_hash ON files(sha256);"
+      "INSERT INTO accounts(username, password_hash) VALUES('alice', 'h');"
+      "INSERT INTO peers VALUES('alice', '127.0.0.1', 50051);"
+      "INSERT INTO files VALUES('alice', 'Music/A.mp3', 'music/a.mp3', 3, "
+      "  'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');"
+      "PRAGMA user_version=1;";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  {
+    auto store = DirectoryStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    auto files = (*store)->ListFiles("alice");
+    ASSERT_TRUE(files.ok());
+    ASSERT_EQ(files->size(), 1u);
+    EXPECT_EQ((*files)[0], (FileEntry{"Music/A.mp3", 3, std::string(64, 'a')}));
+    EXPECT_EQ((*store)->Search(SearchQuery{"a.MP3", 50, 0})->total, 1);
+  }
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto newer = DirectoryStore::Open(path);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
 }
 
 TEST(QueryToGlobTest, Translation) {
