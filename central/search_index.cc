@@ -21,8 +21,14 @@ uint64_t ShaPrefix(const Sha& sha) {
 }
 
 template <typename Sha>
-uint64_t KeyOf(std::string_view name, const Sha& sha) {
-  return HashOf(name) * 1000003u ^ ShaPrefix(sha);
+uint32_t KeyOf(std::string_view name, const Sha& sha) {
+  uint64_t h = HashOf(name) * 1000003u ^ ShaPrefix(sha);
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+template <typename Sha>
+uint32_t ShaKey(const Sha& sha) {
+  return static_cast<uint32_t>(ShaPrefix(sha));  // sha bytes are uniform already
 }
 
 int HexValue(char c) {
@@ -169,6 +175,22 @@ void AppendVarint(std::string& out, uint32_t v) {
 
 }  // namespace
 
+void SearchIndex::IdTable::Insert(uint32_t hash, uint32_t id) {
+  if ((count_ + 1) * 2 > slots_.size()) {  // keep the load under 1/2
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(1024, old.size() * 2), Slot{});
+    mask_ = slots_.size() - 1;
+    count_ = 0;
+    for (const Slot& s : old) {
+      if (s.id != kEmpty) Insert(s.hash, s.id);
+    }
+  }
+  size_t i = hash & mask_;
+  while (slots_[i].id != kEmpty) i = (i + 1) & mask_;
+  slots_[i] = Slot{hash, id};
+  count_++;
+}
+
 SearchIndex::SearchIndex() = default;
 SearchIndex::~SearchIndex() = default;
 
@@ -188,24 +210,25 @@ void SearchIndex::Index(uint32_t entry) {
 }
 
 uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t size) {
-  const uint64_t key = KeyOf(name, sha);
-  auto range = by_key_.equal_range(key);
-  for (auto it = range.first; it != range.second; ++it) {
-    Entry& e = entries_[it->second];
-    if (e.sha == sha && e.name == name) {
-      if (e.holders.empty()) {
-        e.size = size;  // a tombstone comes back
-        live_entries_++;
-      } else {
-        e.size = std::max(e.size, size);
-      }
-      return it->second;
+  const uint32_t key = KeyOf(name, sha);
+  uint32_t found = kNone;
+  by_key_.ForEach(key, [&](uint32_t id) {
+    if (found == kNone && entries_[id].sha == sha && entries_[id].name == name) found = id;
+  });
+  if (found != kNone) {
+    Entry& e = entries_[found];
+    if (e.holders.empty()) {
+      e.size = size;  // a tombstone comes back
+      live_entries_++;
+    } else {
+      e.size = std::max(e.size, size);
     }
+    return found;
   }
   const auto id = static_cast<uint32_t>(entries_.size());
   entries_.push_back(Entry{name, sha, size, {}});
-  by_key_.emplace(key, id);
-  by_sha_.emplace(ShaPrefix(sha), id);
+  by_key_.Insert(key, id);
+  by_sha_.Insert(ShaKey(sha), id);
   Index(id);
   live_entries_++;
   return id;
@@ -352,13 +375,12 @@ std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) con
   std::shared_lock<std::shared_mutex> lock(mu_);
   uint32_t best = kNone;
   std::vector<uint32_t> holders;
-  auto range = by_sha_.equal_range(ShaPrefix(sha));
-  for (auto it = range.first; it != range.second; ++it) {
-    const Entry& e = entries_[it->second];
-    if (e.sha != sha || e.holders.empty()) continue;
-    if (best == kNone || e.name < entries_[best].name) best = it->second;
+  by_sha_.ForEach(ShaKey(sha), [&](uint32_t id) {
+    const Entry& e = entries_[id];
+    if (e.sha != sha || e.holders.empty()) return;
+    if (best == kNone || e.name < entries_[best].name) best = id;
     holders.insert(holders.end(), e.holders.begin(), e.holders.end());
-  }
+  });
   if (best == kNone) return std::nullopt;
   IndexHit hit = HitFor(best);
   std::sort(holders.begin(), holders.end());
@@ -399,12 +421,12 @@ void SearchIndex::CompactLocked() {
     kept.push_back(std::move(entries_[id]));
   }
   entries_ = std::move(kept);
-  by_key_.clear();
-  by_sha_.clear();
+  by_key_.Clear();
+  by_sha_.Clear();
   postings_.clear();
   for (uint32_t id = 0; id < entries_.size(); ++id) {
-    by_key_.emplace(KeyOf(entries_[id].name, entries_[id].sha), id);
-    by_sha_.emplace(ShaPrefix(entries_[id].sha), id);
+    by_key_.Insert(KeyOf(entries_[id].name, entries_[id].sha), id);
+    by_sha_.Insert(ShaKey(entries_[id].sha), id);
     Index(id);
   }
   for (User& u : users_) {

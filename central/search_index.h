@@ -81,6 +81,33 @@ class SearchIndex {
     uint32_t last = 0;
     uint32_t count = 0;
   };
+  // An insert-only open-addressing table of entry ids by a 32-bit hash,
+  // several ids per hash allowed (callers check the entry). 8 bytes a slot.
+  class IdTable {
+   public:
+    void Insert(uint32_t hash, uint32_t id);
+    template <typename F>
+    void ForEach(uint32_t hash, F&& fn) const {
+      if (slots_.empty()) return;
+      for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+        const Slot& s = slots_[i];
+        if (s.id == kEmpty) return;
+        if (s.hash == hash) fn(s.id);
+      }
+    }
+    void Clear() { slots_.clear(); mask_ = 0; count_ = 0; }
+
+   private:
+    static constexpr uint32_t kEmpty = UINT32_MAX;
+    struct Slot {
+      uint32_t hash = 0;
+      uint32_t id = kEmpty;
+    };
+    std::vector<Slot> slots_;
+    size_t mask_ = 0;
+    size_t count_ = 0;
+  };
+
   struct User {
     std::string name;
     // name hash -> entry ids of this user's files (verified by name).
@@ -102,8 +129,8 @@ class SearchIndex {
 
   mutable std::shared_mutex mu_;
   std::vector<Entry> entries_;
-  std::unordered_multimap<uint64_t, uint32_t> by_key_;  // hash(name, sha) -> entry
-  std::unordered_multimap<uint64_t, uint32_t> by_sha_;  // first 8 bytes of sha -> entry
+  IdTable by_key_;  // hash(name, sha) -> entry
+  IdTable by_sha_;  // sha -> entry
   std::unordered_map<uint32_t, Posting> postings_;      // trigram -> entries
   std::vector<User> users_;
   std::unordered_map<std::string, uint32_t> user_ids_;
