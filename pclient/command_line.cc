@@ -47,9 +47,10 @@ const std::vector<CommandSpec>& Commands() {
       {"peers", "peers", "the peers online", 0, 0, {}},
       {"search", "search <text>", "find files by name (* and ? are wildcards)", 1, 64, {}},
       {"files", "files [peer]", "this peer's shared files, or another peer's", 0, 1, {}},
-      {"download", "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate BYTES]",
+      {"download",
+       "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate BYTES] [--verify-only]",
        "fetch a file from its holders, verified and resumable", 1, 1,
-       {"--from", "--to", "--limit-rate"}},
+       {"--from", "--to", "--limit-rate"}, {"--verify-only"}},
       {"upload", "upload <path> [--to PEER]", "send a file to another peer", 1, 1, {"--to"}},
       {"ping", "ping <peer>", "round-trip time to a peer", 1, 1, {}},
       {"quit", "quit", "leave (stays logged in; also exit or Ctrl-D)", 0, 0, {}},
@@ -88,6 +89,13 @@ Result<ParsedCommand> ParseCommand(const std::vector<std::string>& words) {
         name = w.substr(0, eq);
         value = w.substr(eq + 1);
         has_value = true;
+      }
+      bool is_flag = false;
+      for (const auto& f : spec->flags) is_flag |= (f == name);
+      if (is_flag) {
+        if (has_value) return InvalidArgument(name + " takes no value; usage: " + spec->usage);
+        out.options[name] = "";
+        continue;
       }
       bool known = false;
       for (const auto& o : spec->options) known |= (o == name);

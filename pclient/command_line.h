@@ -24,13 +24,15 @@ struct CommandSpec {
   size_t min_args = 0;
   size_t max_args = 0;
   std::vector<std::string> options;  // each takes one value: "--from", "--to"
+  std::vector<std::string> flags = {};  // take no value: "--verify-only"
 };
 
 struct ParsedCommand {
   std::string name;
   std::vector<std::string> args;
-  std::map<std::string, std::string> options;  // "--to" -> "dir"
+  std::map<std::string, std::string> options;  // "--to" -> "dir"; a flag -> ""
   std::optional<std::string> Option(const std::string& name) const;
+  bool Flag(const std::string& name) const { return options.count(name) > 0; }
 };
 
 // Every command of peer-client (SPEC §7), in help order.

@@ -378,6 +378,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
   if (auto rate = c.Option("--limit-rate")) {
     ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
   }
+  req.verify_only = c.Flag("--verify-only");
   auto started = std::chrono::steady_clock::now();
   auto last_draw = started - std::chrono::seconds(1);
   ProgressFn progress;
@@ -399,7 +400,8 @@ Status PeerClient::Download(const ParsedCommand& c) {
   if (!result.ok()) return result.status();
   Json j{{"name", file.name}, {"size", file.size}, {"sha256", file.sha256}, {"path", result->path},
          {"already_there", result->already_there}, {"resumed_at", result->resumed_at},
-         {"from", result->from}, {"seconds", result->seconds}};
+         {"from", result->from}, {"seconds", result->seconds}, {"fetched", result->fetched},
+         {"verify_only", req.verify_only}};
   if (result->already_there) {
     Print(file.name + " is already at " + result->path + " (same sha256); nothing fetched\n", j);
     return Status::Ok();
@@ -409,7 +411,8 @@ Status PeerClient::Download(const ParsedCommand& c) {
   double rate = result->seconds > 0 ? result->fetched / result->seconds : 0;
   Print("downloaded " + file.name + " (" + HumanSize(file.size) + ") from " + from + " in " +
             HumanDuration(result->seconds) + ", " + HumanSize(static_cast<int64_t>(rate)) +
-            "/s; sha256 " + ShortHash(file.sha256) + " verified -> " + result->path + "\n",
+            "/s; sha256 " + ShortHash(file.sha256) + " verified" +
+            (req.verify_only ? " (not saved: --verify-only)" : " -> " + result->path) + "\n",
         j);
   return Status::Ok();
 }

@@ -80,32 +80,36 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
   auto start = Clock::now();
   DownloadResult out;
   fs::path final_path = fs::path(req.dest_dir) / f.name;
-  out.path = final_path.string();
-  std::string part_path = out.path + ".part";
-  std::error_code ec;
-  fs::create_directories(final_path.parent_path(), ec);
-  if (ec) return Internal("cannot create " + final_path.parent_path().string() + ": " + ec.message());
+  std::string part_path = final_path.string() + ".part";
+  UniqueFd part;
+  int64_t pos = 0;
+  if (!req.verify_only) {
+    out.path = final_path.string();
+    std::error_code ec;
+    fs::create_directories(final_path.parent_path(), ec);
+    if (ec) return Internal("cannot create " + final_path.parent_path().string() + ": " + ec.message());
 
-  if (fs::exists(final_path, ec)) {
-    ASSIGN_OR_RETURN(std::string have, Sha256File(out.path));
-    if (have == f.sha256) {
-      out.already_there = true;
-      return out;
+    if (fs::exists(final_path, ec)) {
+      ASSIGN_OR_RETURN(std::string have, Sha256File(out.path));
+      if (have == f.sha256) {
+        out.already_there = true;
+        return out;
+      }
+      return AlreadyExists("a different file is already at " + out.path + "; move it away first");
     }
-    return AlreadyExists("a different file is already at " + out.path + "; move it away first");
-  }
 
-  UniqueFd part(::open(part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!part.valid()) return Internal("cannot open " + part_path + ": " + std::strerror(errno));
-  struct stat st;
-  ::fstat(part.get(), &st);
-  int64_t pos = st.st_size;
-  if (pos > f.size) {  // longer than the file: not a prefix of it
-    (void)!::ftruncate(part.get(), 0);
-    pos = 0;
+    part = UniqueFd(::open(part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!part.valid()) return Internal("cannot open " + part_path + ": " + std::strerror(errno));
+    struct stat st;
+    ::fstat(part.get(), &st);
+    pos = st.st_size;
+    if (pos > f.size) {  // longer than the file: not a prefix of it
+      (void)!::ftruncate(part.get(), 0);
+      pos = 0;
+    }
   }
   Sha256 hash;
-  RETURN_IF_ERROR(HashPrefix(part.get(), pos, &hash));
+  if (pos > 0) RETURN_IF_ERROR(HashPrefix(part.get(), pos, &hash));
   out.resumed_at = pos;
   if (pos > 0 && note) note("resuming " + f.name + " at byte " + std::to_string(pos));
   if (progress) progress(pos, f.size);
@@ -148,7 +152,7 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
         ctx.TryCancel();
         break;
       }
-      write_error = WriteAll(part.get(), data.data(), data.size(), pos);
+      if (!req.verify_only) write_error = WriteAll(part.get(), data.data(), data.size(), pos);
       if (!write_error.ok()) {
         ctx.TryCancel();
         break;
@@ -192,11 +196,12 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
   }
   std::string got = hash.FinishHex();
   if (got != f.sha256) {
-    ::unlink(part_path.c_str());
+    if (!req.verify_only) ::unlink(part_path.c_str());
     return Status(Code::kDataLoss,
                   "the bytes received hash to " + got.substr(0, 12) + ", not " + f.sha256.substr(0, 12) +
                       " (a holder's file changed after it was indexed); nothing was saved");
   }
+  if (req.verify_only) return out;
   if (::fsync(part.get()) != 0) return Internal(std::string("fsync failed: ") + std::strerror(errno));
   if (::renameat2(AT_FDCWD, part_path.c_str(), AT_FDCWD, out.path.c_str(), RENAME_NOREPLACE) != 0) {
     if (errno == EEXIST) {

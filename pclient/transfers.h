@@ -38,6 +38,7 @@ struct DownloadRequest {
   std::string token;         // our bearer token for the holders
   std::string own_username;  // never download from ourselves
   int64_t limit_rate = 0;    // bytes per second; 0 = as fast as possible
+  bool verify_only = false;  // fetch and check the hash, write nothing
 };
 
 struct DownloadResult {

@@ -103,6 +103,13 @@ TEST_F(PeerClientTest, EveryCommandWorksInOneShotMode) {
   EXPECT_EQ(own, 1);  // carol runs no peer-server: a clear one-line error
   EXPECT_NE(own_out.find("is its peer-server running?"), std::string::npos) << own_out;
 
+  // --verify-only fetches and checks, and writes nothing.
+  auto [check, check_out] = Client("carol", {"download", "notes.txt", "--verify-only"});
+  EXPECT_EQ(check, 0) << check_out;
+  EXPECT_NE(check_out.find("verified (not saved: --verify-only)"), std::string::npos) << check_out;
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "notes.txt"));
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "notes.txt.part"));
+
   auto [dl, dl_out] = Client("carol", {"download", "notes.txt"});
   EXPECT_EQ(dl, 0) << dl_out;
   EXPECT_NE(dl_out.find("verified"), std::string::npos);

@@ -32,6 +32,16 @@ TEST(ParseCommandTest, ArgumentsAndOptions) {
   EXPECT_FALSE(c->Option("--limit-rate").has_value());
 }
 
+TEST(ParseCommandTest, FlagsTakeNoValue) {
+  auto c = ParseCommand({"download", "--verify-only", "#2"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->Flag("--verify-only"));
+  EXPECT_EQ(c->args, (std::vector<std::string>{"#2"}));
+  EXPECT_FALSE(ParseCommand({"download", "#2"})->Flag("--verify-only"));
+  auto bad = ParseCommand({"download", "#2", "--verify-only=yes"});
+  EXPECT_NE(bad.status().message().find("--verify-only takes no value"), std::string::npos);
+}
+
 TEST(ParseCommandTest, SearchTakesTheRestOfTheLine) {
   auto c = ParseCommand({"search", "the", "beatles"});
   ASSERT_TRUE(c.ok());
