@@ -5,21 +5,24 @@
 # held. Run by hand (never under ctest): absolute times on shared machines
 # drift, ratios against the same-run reference are what to compare.
 #
-#   scripts/bench.sh [directory] [search]     default: all parts
+#   scripts/bench.sh [search] [directory] [transfer]     default: all parts
 #
 # Parts:
 #   search     central's SearchIndex alone at 10k, 100k, 1M files
 #   directory  a real central with 1M files from 10 000 peers: ingest over
 #              HTTP, memory, wrk on search and heartbeat vs /healthz
+#   transfer   a 1 GiB file (BENCH_FILE_MIB) between two peers on loopback
+#              vs curl fetching it from nginx (sendfile on): download to
+#              disk, verify-only, upload; peak memory of both peer programs
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PARTS=("$@")
-[ ${#PARTS[@]} -gt 0 ] || PARTS=(search directory)
+[ ${#PARTS[@]} -gt 0 ] || PARTS=(search directory transfer)
 RUNS=${BENCH_RUNS:-3}          # wrk runs per figure (median taken)
 WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
 
-bash scripts/install-deps.sh wrk python3
+bash scripts/install-deps.sh wrk python3 nginx time
 BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh >/dev/null
 BIN=$ROOT/build-release
 
@@ -85,6 +88,7 @@ part_directory() {
     --session-ttl-s 3600 --max-connections 15000 >"$d/central.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
+  disown "$pid"
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
   "$BIN/tests/load-peers" --central "http://127.0.0.1:$port" --peers 10000 --files 100 \
     --seconds 1 --searchers 0 --setup-threads 16 --keep-online --token-out "$d/token" --json \
@@ -120,14 +124,96 @@ EOF
     "$(ratio "$cm" "$hm")" "-" "-"
   row "POST /heartbeat (req/s)" "$(printf %.0f "$bm")" "$(printf %.0f "$hm") healthz" \
     "$(ratio "$bm" "$hm")" ">= 20000" "$(held "$bm >= 20000")"
-  kill -TERM "$pid"; wait "$pid" || true
+  kill -TERM "$pid"
+}
+
+json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+mb_per_s() { python3 -c "import sys; print('%.0f' % (float(sys.argv[1]) / float(sys.argv[2]) / 1e6))" "$1" "$2"; }
+
+part_transfer() {
+  local mib=${BENCH_FILE_MIB:-1024}
+  echo "== transfer: a ${mib} MiB file between two peers vs nginx + curl ($RUNS runs)" >&2
+  local d=$WORK/transfer port
+  mkdir -p "$d/alice" "$d/bob" "$d/www" "$d/dl" "$d/ref" "$d/nginx-tmp"
+  head -c "$((mib * 1048576))" /dev/urandom >"$d/alice/big.bin"
+  ln "$d/alice/big.bin" "$d/www/big.bin"  # one inode: the same page cache for both
+  local sha bytes=$((mib * 1048576))
+  sha=$(sha256sum "$d/alice/big.bin" | cut -d' ' -f1)
+
+  port=$(free_port)
+  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn \
+    >"$d/central.log" 2>&1 &
+  PIDS+=("$!")
+  disown "$!"
+  local url="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+  "$BIN/pserver/peer-server" --username alice --password alice-bench-password --central-url "$url" \
+    --shared-dir "$d/alice" --download-dir "$d/alice/dl" --max-storage-bytes $((64 << 30)) \
+    >"$d/alice.log" 2>&1 &
+  local alice=$!
+  PIDS+=("$alice")
+  disown "$alice"
+  for _ in $(seq 1 1200); do  # indexed, hash included
+    curl -fsS "$url/api/v1/files/$sha" >/dev/null 2>&1 && break; sleep 0.05
+  done
+  local client=("$BIN/pclient/peer-client" --username bob --password bob-bench-password
+                --central-url "$url" --shared-dir "$d/bob" --download-dir "$d/dl")
+  "${client[@]}" register >/dev/null
+
+  local nport
+  nport=$(free_port)
+  printf '%s\n' "user root;" "worker_processes 1;" "daemon off;" "pid $d/nginx.pid;" \
+    "error_log $d/nginx-error.log;" "events { worker_connections 64; }" \
+    "http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path $d/nginx-tmp;" \
+    "  server { listen 127.0.0.1:$nport; root $d/www; } }" >"$d/nginx.conf"
+  nginx -c "$d/nginx.conf" -p "$d" &
+  PIDS+=("$!")
+  disown "$!"
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null -r 0-0 "http://127.0.0.1:$nport/big.bin" 2>/dev/null && break; sleep 0.05
+  done
+
+  local ours=() ref=() vo=() vref=() up=() crss=0 r
+  for i in $(seq 1 "$RUNS"); do  # alternate, so drift hits both alike
+    rm -f "$d/dl/big.bin" "$d/ref/big.bin"
+    /usr/bin/time -f "%M" -o "$d/client-rss" "${client[@]}" --json download "$sha" >"$d/dl.json"
+    ours+=("$(json_field "$d/dl.json" seconds)")
+    r=$(cat "$d/client-rss"); [ "$r" -gt "$crss" ] && crss=$r
+    [ "$(sha256sum "$d/dl/big.bin" | cut -d' ' -f1)" = "$sha" ] || { echo "bench: bad download" >&2; exit 1; }
+    ref+=("$(curl -fsS -o "$d/ref/big.bin" -w '%{time_total}' "http://127.0.0.1:$nport/big.bin")")
+    "${client[@]}" --json download "$sha" --verify-only >"$d/vo.json"
+    vo+=("$(json_field "$d/vo.json" seconds)")
+    vref+=("$(curl -fsS -o /dev/null -w '%{time_total}' "http://127.0.0.1:$nport/big.bin")")
+    ln -f "$d/alice/big.bin" "$d/up-$i.bin"
+    /usr/bin/time -f "%M" -o "$d/client-rss" "${client[@]}" --json upload "$d/up-$i.bin" --to alice >"$d/up.json"
+    up+=("$(json_field "$d/up.json" seconds)")
+    r=$(cat "$d/client-rss"); [ "$r" -gt "$crss" ] && crss=$r
+    rm -f "$d/alice/up-$i.bin" "$d/up-$i.bin"
+  done
+  local orate rrate vrate vrrate urate srss
+  orate=$(mb_per_s "$bytes" "$(median "${ours[@]}")")
+  rrate=$(mb_per_s "$bytes" "$(median "${ref[@]}")")
+  vrate=$(mb_per_s "$bytes" "$(median "${vo[@]}")")
+  vrrate=$(mb_per_s "$bytes" "$(median "${vref[@]}")")
+  urate=$(mb_per_s "$bytes" "$(median "${up[@]}")")
+  row "download ${mib} MiB to disk, verified (MB/s)" "$orate" "$rrate nginx+curl" \
+    "$(ratio "$orate" "$rrate")" ">= 0.8x" "$(held "$orate >= 0.8 * $rrate")"
+  row "download verify-only (MB/s)" "$vrate" "$vrrate curl to /dev/null" \
+    "$(ratio "$vrate" "$vrrate")" ">= 800" "$(held "$vrate >= 800")"
+  row "upload ${mib} MiB, hashed + verified (MB/s)" "$urate" "$orate our download" \
+    "$(ratio "$urate" "$orate")" ">= 0.8x" "$(held "$urate >= 0.8 * $orate")"
+  srss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$alice/status")
+  crss=$((crss / 1024))
+  row "peer-server peak RSS, ${mib} MiB each way (MiB)" "$srss" "-" "-" "< 64" "$(held "$srss < 64")"
+  row "peer-client peak RSS (MiB)" "$crss" "-" "-" "< 64" "$(held "$crss < 64")"
 }
 
 for part in "${PARTS[@]}"; do
   case "$part" in
     search) part_search ;;
     directory) part_directory ;;
-    *) echo "bench: unknown part '$part' (search, directory)" >&2; exit 2 ;;
+    transfer) part_transfer ;;
+    *) echo "bench: unknown part '$part' (search, directory, transfer)" >&2; exit 2 ;;
   esac
 done
 
