@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/heap.h"
 #include "central/central_config.h"
 #include "central/directory.h"
 #include "central/http_api.h"
@@ -47,6 +48,7 @@ size_t RaiseOpenFileLimit(int64_t wanted) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  p2pshare::BoundHeapGrowth();
   using namespace p2pshare;
   using namespace p2pshare::central;
 

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/heap.h"
 #include "common/logging.h"
 #include "common/peer_config.h"
 #include "pclient/command_line.h"
@@ -19,6 +20,7 @@
 #include "pclient/repl.h"
 
 int main(int argc, char** argv) {
+  p2pshare::BoundHeapGrowth();
   using namespace p2pshare;
   PeerConfig config;
   CLI::App app{"p2pshare peer-client: search, download and upload on the network"};

@@ -5,12 +5,14 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/heap.h"
 #include "common/logging.h"
 #include "common/peer_config.h"
 #include "common/signal_waiter.h"
 #include "pserver/peer_server.h"
 
 int main(int argc, char** argv) {
+  p2pshare::BoundHeapGrowth();
   p2pshare::PeerConfig config;
   CLI::App app{"p2pshare peer-server: the gRPC file service of one peer"};
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));

@@ -29,6 +29,9 @@ BIN=$ROOT/build-release
 WORK=$(mktemp -d /tmp/p2pshare-bench-XXXXXX)
 PIDS=()
 cleanup() {
+  # TERM first: nginx's master takes its workers with it (-9 would orphan them).
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 0.5
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
@@ -166,7 +169,7 @@ part_transfer() {
     "error_log $d/nginx-error.log;" "events { worker_connections 64; }" \
     "http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path $d/nginx-tmp;" \
     "  server { listen 127.0.0.1:$nport; root $d/www; } }" >"$d/nginx.conf"
-  nginx -c "$d/nginx.conf" -p "$d" &
+  nginx -c "$d/nginx.conf" -p "$d" >"$d/nginx.out" 2>&1 &
   PIDS+=("$!")
   disown "$!"
   for _ in $(seq 1 100); do
