@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <span>
 
 namespace p2pshare::central {
 
@@ -176,18 +177,15 @@ Status SqliteStore::Migrate() {
   }
   if (version == kSchemaVersion) return Status::Ok();
   // Each step in one transaction: a crash leaves the previous version.
-  if (version < 1) {
+  struct Step {
+    int64_t version;
+    std::span<const char* const> sql;
+  };
+  for (const Step& step : {Step{1, kSchemaV1}, Step{2, kSchemaV2}}) {
+    if (version >= step.version) continue;
     auto done = Transaction([&]() -> Result<bool> {
-      for (const char* sql : kSchemaV1) RETURN_IF_ERROR(Exec(sql));
-      RETURN_IF_ERROR(Exec("PRAGMA user_version=1"));
-      return true;
-    });
-    RETURN_IF_ERROR(done.status());
-  }
-  if (version < 2) {
-    auto done = Transaction([&]() -> Result<bool> {
-      for (const char* sql : kSchemaV2) RETURN_IF_ERROR(Exec(sql));
-      RETURN_IF_ERROR(Exec("PRAGMA user_version=2"));
+      for (const char* sql : step.sql) RETURN_IF_ERROR(Exec(sql));
+      RETURN_IF_ERROR(Exec(("PRAGMA user_version=" + std::to_string(step.version)).c_str()));
       return true;
     });
     RETURN_IF_ERROR(done.status());
