@@ -210,14 +210,15 @@ TEST_F(HostileHttpTest, ConnectionsOverTheCapDropTheOldestWaiting) {
   // New clients still get in, and all but about max_connections of the
   // waiting ones were let go (the oldest first; workers park them in
   // parallel, so the exact set is not fixed).
-  ASSERT_TRUE(WaitUntil([&] { return Healthy(); }, std::chrono::seconds(5)));
+  ASSERT_TRUE(WaitUntil([&] { return Healthy(); }, std::chrono::seconds(15)));
   auto closed = [&] {
     int n = 0;
     for (auto& c : idle) n += c->ClosedByServer() ? 1 : 0;
     return n;
   };
-  EXPECT_TRUE(WaitUntil([&] { return closed() >= 64 - 16; }, std::chrono::seconds(5))) << closed();
-  EXPECT_LE(closed(), 64 - 16 + 2) << "a cap, not a purge";
+  EXPECT_TRUE(WaitUntil([&] { return closed() >= 64 - 16; }, std::chrono::seconds(15))) << closed();
+  // Each Healthy() connection also waits there once served, and may push one more out.
+  EXPECT_LE(closed(), 64 - 16 + 4) << "a cap, not a purge";
 }
 
 TEST_F(HostileHttpTest, FloodsOversizedLinesAndAmbiguousLengthsAreRefused) {
