@@ -4,6 +4,6 @@
 
 namespace p2pshare {
 
-void BoundHeapGrowth() { mallopt(M_MMAP_THRESHOLD, 128 * 1024); }
+void BoundHeapGrowth() { mallopt(M_MMAP_THRESHOLD, 1024 * 1024); }
 
 }  // namespace p2pshare

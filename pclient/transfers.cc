@@ -26,6 +26,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kChunk = 256 << 10;  // as the server's download chunks: less heap per message
+constexpr int kLookahead = 4 << 20;  // fixed HTTP/2 window: bounds what gRPC buffers ahead of a slow disk
 
 // A deadline that grows with the bytes still to move (at >= 256 KiB/s).
 std::chrono::system_clock::time_point DeadlineFor(int64_t bytes, int64_t limit_rate) {
@@ -66,6 +67,8 @@ Status HashPrefix(int fd, int64_t n, Sha256* hash) {
 std::unique_ptr<v1::PeerService::Stub> PeerStub(const std::string& host, int port) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(8 << 20);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kLookahead);
   auto channel = grpc::CreateCustomChannel(host + ":" + std::to_string(port),
                                            grpc::InsecureChannelCredentials(), args);
   return v1::PeerService::NewStub(channel);
@@ -223,7 +226,6 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return InvalidArgument(path + " is not a regular file");
   }
-  ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
   const int64_t size = st.st_size;
   auto stub = PeerStub(target.host, target.port);
   grpc::ClientContext ctx;
@@ -233,11 +235,12 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
   auto writer = stub->Upload(&ctx, &reply);
   v1::UploadMessage msg;
   msg.mutable_header()->set_name(name);
-  msg.mutable_header()->set_size(size);
-  msg.mutable_header()->set_sha256(sha);
+  msg.mutable_header()->set_size(size);  // no hash: it is computed as the bytes go, and sent last
   Status local_error;
+  Sha256 hash;
   if (writer->Write(msg)) {
     int64_t pos = 0;
+    bool sent = true;
     while (pos < size) {
       std::string* data = msg.mutable_data();
       data->resize(std::min<int64_t>(kChunk, size - pos));
@@ -249,9 +252,17 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
         break;
       }
       data->resize(static_cast<size_t>(r));
-      if (!writer->Write(msg)) break;  // the receiver ended the call: Finish says why
+      hash.Update(*data);
+      if (!writer->Write(msg)) {  // the receiver ended the call: Finish says why
+        sent = false;
+        break;
+      }
       pos += r;
       if (progress) progress(pos, size);
+    }
+    if (sent && local_error.ok()) {
+      msg.set_sha256(hash.FinishHex());
+      writer->Write(msg);
     }
     writer->WritesDone();
   }

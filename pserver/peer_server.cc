@@ -31,6 +31,7 @@ void WriteLastPort(const SharedFolder& folder, int port) {
 }
 
 constexpr int kMaxThreads = 128;  // gRPC threads: one per active call
+constexpr int kLookaheadBytes = 4 << 20;
 
 // A gRPC server on host:port, or nullptr when the port cannot be bound.
 std::unique_ptr<grpc::Server> Serve(PeerServiceImpl* service, const std::string& host, int port) {
@@ -39,6 +40,10 @@ std::unique_ptr<grpc::Server> Serve(PeerServiceImpl* service, const std::string&
   builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
                            &bound);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port is an error
+  // A fixed HTTP/2 window instead of BDP probing, which grows it to tens of
+  // MiB of buffered slices per upload when the disk is slower than the wire.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kLookaheadBytes);
   grpc::ResourceQuota quota("peer-server");
   quota.SetMaxThreads(kMaxThreads);
   builder.SetResourceQuota(quota);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -174,13 +175,21 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
   FileEntry want{h.name(), h.size(), h.sha256()};
   RETURN_IF_ERROR(SharedFolder::CheckSharedName(want.name));
   if (want.size < 0) return InvalidArgument("size must be 0 or more");
-  if (!IsSha256Hex(want.sha256)) return InvalidArgument("sha256 must be 64 lowercase hex digits");
-
-  if (auto existing = catalog_->Find(want.name)) {
-    if (existing->sha256 == want.sha256 && existing->size == want.size) return *existing;
-    return AlreadyExists("'" + want.name + "' exists here with other content");
+  const bool hash_last = want.sha256.empty();
+  if (!hash_last && !IsSha256Hex(want.sha256)) {
+    return InvalidArgument("sha256 must be 64 lowercase hex digits (or empty, and sent last)");
   }
-  if (folder_->OpenForRead(want.name).ok()) {
+
+  // The same name with the same content is a repeat: answered with what is
+  // here. When the hash comes last, a same-sized file can only be compared
+  // once the bytes are in.
+  std::optional<FileEntry> existing = catalog_->Find(want.name);
+  if (existing) {
+    if (existing->size != want.size || (!hash_last && existing->sha256 != want.sha256)) {
+      return AlreadyExists("'" + want.name + "' exists here with other content");
+    }
+    if (!hash_last) return *existing;
+  } else if (folder_->OpenForRead(want.name).ok()) {
     return AlreadyExists("'" + want.name + "' exists here");
   }
   // Reserve the space before taking a byte.
@@ -190,7 +199,7 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
     int64_t n;
     ~Unreserve() { r->fetch_sub(n); }
   } unreserve{&reserved_bytes_, want.size};
-  if (catalog_->TotalBytes() + reserved > options_.max_storage_bytes) {
+  if (!existing && catalog_->TotalBytes() + reserved > options_.max_storage_bytes) {
     return ResourceExhausted("no room: this peer shares " + std::to_string(catalog_->TotalBytes()) +
                              " of " + std::to_string(options_.max_storage_bytes) + " bytes");
   }
@@ -210,9 +219,18 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
 
   Sha256 hash;
   int64_t received = 0;
+  bool hash_received = false;
   while (reader->Read(&msg)) {
+    if (hash_received) return InvalidArgument("nothing may follow the hash");
+    if (hash_last && msg.msg_case() == v1::UploadMessage::kSha256) {
+      if (!IsSha256Hex(msg.sha256())) return InvalidArgument("sha256 must be 64 lowercase hex digits");
+      want.sha256 = msg.sha256();
+      hash_received = true;
+      continue;
+    }
     if (msg.msg_case() != v1::UploadMessage::kData) {
-      return InvalidArgument("only data may follow the header");
+      return InvalidArgument(hash_last ? "only data, then the hash, may follow the header"
+                                       : "only data may follow the header");
     }
     const std::string& data = msg.data();
     if (received + static_cast<int64_t>(data.size()) > want.size) {
@@ -235,9 +253,16 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
     return Status(Code::kDataLoss, "received " + std::to_string(received) + " of " +
                                        std::to_string(want.size) + " bytes");
   }
+  if (hash_last && !hash_received) {
+    return Status(Code::kDataLoss, "the upload ended without the hash of its bytes");
+  }
   std::string got = hash.FinishHex();
   if (got != want.sha256) {
     return Status(Code::kDataLoss, "the bytes received hash to " + got + ", not " + want.sha256);
+  }
+  if (existing) {
+    if (existing->sha256 == got) return *existing;
+    return AlreadyExists("'" + want.name + "' exists here with other content");
   }
   if (::fsync(temp.fd.get()) != 0) {
     if (errno == ENOSPC || errno == EDQUOT) return ResourceExhausted("the disk is full");

@@ -170,6 +170,53 @@ TEST_F(PeerServiceTest, LyingOrTruncatedUploadsLeaveNothing) {
   EXPECT_TRUE(TempFolderEmpty());
 }
 
+TEST_F(PeerServiceTest, UploadWithTheHashLastIsVerifiedLikeAnyOther) {
+  std::string data = testing::RandomBytes(2 * 1024 * 1024 + 77, 11);
+  v1::UploadReply reply;
+  grpc::Status s = client_->UploadHashLast(kToken, "late/hash.bin", data, "", std::nullopt, &reply);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(reply.file().sha256(), Sha256Hex(data));
+  EXPECT_EQ(reply.file().size(), static_cast<int64_t>(data.size()));
+  EXPECT_EQ(testing::ReadFile(root_ / "late/hash.bin"), data);
+  ASSERT_TRUE(catalog_->Refresh().ok());  // what the peer-server does after an upload
+  ASSERT_TRUE(catalog_->Find("late/hash.bin"));
+  EXPECT_EQ(catalog_->Find("late/hash.bin")->sha256, Sha256Hex(data));
+  EXPECT_EQ(uploads_, 1);
+  // A repeat of the same bytes is answered with the file already here; the
+  // same size with other bytes is refused, and the file stays as it was.
+  EXPECT_TRUE(client_->UploadHashLast(kToken, "late/hash.bin", data).ok());
+  std::string other = testing::RandomBytes(data.size(), 12);
+  EXPECT_EQ(client_->UploadHashLast(kToken, "late/hash.bin", other).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(client_->UploadHashLast(kToken, "music/song.bin", "short").error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(testing::ReadFile(root_ / "late/hash.bin"), data);
+  EXPECT_EQ(uploads_, 1);
+  EXPECT_TRUE(TempFolderEmpty());
+}
+
+TEST_F(PeerServiceTest, HashLastUploadsThatLieOrStopLeaveNothing) {
+  std::string data = testing::RandomBytes(1300000, 13);
+  EXPECT_EQ(client_->UploadHashLast(kToken, "y1.bin", data, std::string(64, 'b')).error_code(),
+            grpc::StatusCode::DATA_LOSS);  // the hash does not match the bytes
+  EXPECT_EQ(client_->UploadHashLast(kToken, "y2.bin", data, std::nullopt).error_code(),
+            grpc::StatusCode::DATA_LOSS);  // no hash at all
+  EXPECT_EQ(client_->UploadHashLast(kToken, "y3.bin", data, "NOT-HEX").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::UploadMessage more;
+  more.set_data("x");
+  EXPECT_EQ(client_->UploadHashLast(kToken, "y4.bin", data, "", more).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // data after the hash
+  // A hash message is only for uploads whose header had none.
+  EXPECT_EQ(client_->UploadHashLast(kToken, "y5.bin", data, "", std::nullopt, nullptr,
+                                    Sha256Hex(data)).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  for (const char* n : {"y1.bin", "y2.bin", "y3.bin", "y4.bin", "y5.bin"}) {
+    EXPECT_FALSE(fs::exists(root_ / n)) << n;
+  }
+  EXPECT_TRUE(TempFolderEmpty());
+}
+
 TEST_F(PeerServiceTest, UploadRefusesBadNamesAndTokens) {
   EXPECT_EQ(client_->Upload(kToken, "../evil.txt", "x").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);

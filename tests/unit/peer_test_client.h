@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,40 @@ class PeerTestClient {
       }
       writer->WritesDone();
     }
+    grpc::Status s = writer->Finish();
+    if (reply_out) *reply_out = reply;
+    return s;
+  }
+
+  // Uploads `data` with the hash last: header {name, size} without a hash,
+  // the data, then `trailer` (the true hash when empty; none when nullopt),
+  // then `after` when given (a message that must not follow the hash).
+  // `header_sha256` puts a hash in the header too (which makes the last one
+  // out of place).
+  grpc::Status UploadHashLast(const std::string& token, const std::string& name,
+                              const std::string& data, std::optional<std::string> trailer = "",
+                              std::optional<v1::UploadMessage> after = std::nullopt,
+                              v1::UploadReply* reply_out = nullptr,
+                              const std::string& header_sha256 = "") {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, token);
+    v1::UploadReply reply;
+    auto writer = stub_->Upload(&ctx, &reply);
+    v1::UploadMessage m;
+    m.mutable_header()->set_name(name);
+    m.mutable_header()->set_size(static_cast<int64_t>(data.size()));
+    m.mutable_header()->set_sha256(header_sha256);
+    bool open = writer->Write(m);
+    for (size_t off = 0; open && off < data.size(); off += 1 << 20) {
+      m.set_data(data.substr(off, std::min<size_t>(1 << 20, data.size() - off)));
+      open = writer->Write(m);
+    }
+    if (open && trailer) {
+      m.set_sha256(trailer->empty() ? Sha256Hex(data) : *trailer);
+      open = writer->Write(m);
+    }
+    if (open && after) writer->Write(*after);
+    writer->WritesDone();
     grpc::Status s = writer->Finish();
     if (reply_out) *reply_out = reply;
     return s;
