@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -59,6 +60,44 @@ void Catalog::SaveCache(const std::map<std::string, Entry>& entries) {
   if (ec) spdlog::warn("cannot write the hash cache {}: {}", path, ec.message());
 }
 
+void Catalog::HashAll(std::vector<ToHash>* files, std::map<std::string, Entry>* found) {
+  if (files->empty()) return;
+  // Files are hashed by up to one thread per core, each taking the next
+  // file: one core's SHA-256 is slower than the page cache (and an SSD).
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < files->size(); i = next.fetch_add(1)) {
+      ToHash& f = (*files)[i];
+      auto hash = Sha256File(f.path);
+      if (hash.ok()) f.sha256 = *hash;
+    }
+  };
+  size_t threads = std::min<size_t>(files->size(), std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::min<size_t>(threads, kMaxHashThreads);
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+
+  for (const ToHash& f : *files) {
+    auto it = found->find(f.name);
+    if (f.sha256.empty()) {  // vanished or unreadable meanwhile
+      found->erase(it);
+      continue;
+    }
+    files_hashed_.fetch_add(1);
+    // The file may have changed while it was hashed: keep it only if not
+    // (the next refresh, which its change event brings, hashes it again).
+    struct stat after;
+    if (::stat(f.path.c_str(), &after) != 0 || after.st_size != it->second.size ||
+        MtimeNs(after) != it->second.mtime_ns) {
+      found->erase(it);
+      continue;
+    }
+    it->second.sha256 = f.sha256;
+  }
+}
+
 Result<CatalogDelta> Catalog::Refresh() {
   std::lock_guard<std::mutex> serial(refresh_mu_);
   const std::string root = folder_->root();
@@ -68,6 +107,7 @@ Result<CatalogDelta> Catalog::Refresh() {
     cache = cache_;
   }
   std::map<std::string, Entry> found;
+  std::vector<ToHash> to_hash;
   std::error_code ec;
   fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
   if (ec) return Internal("cannot read shared folder " + root + ": " + ec.message());
@@ -107,19 +147,11 @@ Result<CatalogDelta> Catalog::Refresh() {
         cached->second.mtime_ns == e.mtime_ns) {
       e.sha256 = cached->second.sha256;
     } else {
-      auto hash = Sha256File(path.string());
-      if (!hash.ok()) continue;  // vanished or unreadable meanwhile
-      files_hashed_.fetch_add(1);
-      e.sha256 = *hash;
-      // The file may have changed while it was hashed: keep it only if not.
-      struct stat after;
-      if (::stat(path.c_str(), &after) != 0 || after.st_size != st.st_size ||
-          MtimeNs(after) != e.mtime_ns) {
-        continue;  // the next refresh (its change event) hashes it again
-      }
+      to_hash.push_back(ToHash{name, path.string(), ""});
     }
     found[name] = e;
   }
+  HashAll(&to_hash, &found);
 
   CatalogDelta delta;
   int64_t total = 0;

@@ -57,6 +57,15 @@ class Catalog {
     int64_t mtime_ns = 0;
     std::string sha256;
   };
+  struct ToHash {
+    std::string name;
+    std::string path;
+    std::string sha256;  // empty until hashed (and when it could not be read)
+  };
+  static constexpr size_t kMaxHashThreads = 8;
+  // Hashes `files` on up to one thread per core and records the hashes in
+  // `found`, dropping those that vanished or changed while being read.
+  void HashAll(std::vector<ToHash>* files, std::map<std::string, Entry>* found);
   void LoadCache();
   void SaveCache(const std::map<std::string, Entry>& entries);
 

@@ -5,7 +5,7 @@
 # held. Run by hand (never under ctest): absolute times on shared machines
 # drift, ratios against the same-run reference are what to compare.
 #
-#   scripts/bench.sh [search] [directory] [transfer]     default: all parts
+#   scripts/bench.sh [search] [directory] [transfer] [startup]   default: all
 #
 # Parts:
 #   search     central's SearchIndex alone at 10k, 100k, 1M files
@@ -13,12 +13,19 @@
 #              HTTP, memory, wrk on search and heartbeat vs /healthz
 #   transfer   a 1 GiB file (BENCH_FILE_MIB) between two peers on loopback
 #              vs curl fetching it from nginx (sendfile on): download to
-#              disk, verify-only, upload; peak memory of both peer programs
+#              disk, verify-only, upload; then a 4 GiB file
+#              (BENCH_MEMORY_MIB) each way for the peak memory of both
+#              peer programs
+#   startup    a shared folder of 10 000 files / 2 GiB: the peer-server's
+#              catalog with a cold and a warm hash cache vs sha256sum and
+#              cat over the same files (and from disk, when the page cache
+#              can be dropped); then a real peer-server start until
+#              central lists all its files
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PARTS=("$@")
-[ ${#PARTS[@]} -gt 0 ] || PARTS=(search directory transfer)
+[ ${#PARTS[@]} -gt 0 ] || PARTS=(search directory transfer startup)
 RUNS=${BENCH_RUNS:-3}          # wrk runs per figure (median taken)
 WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
 
@@ -205,10 +212,87 @@ part_transfer() {
     "$(ratio "$vrate" "$vrrate")" ">= 800" "$(held "$vrate >= 800")"
   row "upload ${mib} MiB, hashed + verified (MB/s)" "$urate" "$orate our download" \
     "$(ratio "$urate" "$orate")" ">= 0.8x" "$(held "$urate >= 0.8 * $orate")"
-  srss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$alice/status")
   crss=$((crss / 1024))
-  row "peer-server peak RSS, ${mib} MiB each way (MiB)" "$srss" "-" "-" "< 64" "$(held "$srss < 64")"
-  row "peer-client peak RSS (MiB)" "$crss" "-" "-" "< 64" "$(held "$crss < 64")"
+  row "peer-client peak RSS, ${mib} MiB runs above (MiB)" "$crss" "-" "-" "< 64" "$(held "$crss < 64")"
+
+  # Memory while moving a big file: one download and one upload of it.
+  local big=${BENCH_MEMORY_MIB:-4096} bsha
+  rm -f "$d/dl/big.bin" "$d/ref/big.bin"
+  echo "== transfer: memory while a ${big} MiB file goes each way" >&2
+  head -c "$((big * 1048576))" /dev/urandom >"$d/alice/huge.bin"
+  bsha=$(sha256sum "$d/alice/huge.bin" | cut -d' ' -f1)
+  for _ in $(seq 1 2400); do
+    curl -fsS "$url/api/v1/files/$bsha" >/dev/null 2>&1 && break; sleep 0.05
+  done
+  /usr/bin/time -f "%M" -o "$d/client-rss" "${client[@]}" --json download "$bsha" >"$d/dl.json"
+  local drss urss
+  drss=$(($(cat "$d/client-rss") / 1024))
+  mv "$d/dl/huge.bin" "$d/huge-up.bin"
+  /usr/bin/time -f "%M" -o "$d/client-rss" "${client[@]}" --json upload "$d/huge-up.bin" --to alice >"$d/up.json"
+  urss=$(($(cat "$d/client-rss") / 1024))
+  [ "$(json_field "$d/up.json" sha256)" = "$bsha" ] || { echo "bench: bad upload" >&2; exit 1; }
+  rm -f "$d/huge-up.bin" "$d/alice/huge-up.bin" "$d/alice/huge.bin"
+  srss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$alice/status")
+  row "peer-server peak RSS, all of the above (MiB)" "$srss" "-" "-" "< 64" "$(held "$srss < 64")"
+  row "peer-client peak RSS, ${big} MiB download (MiB)" "$drss" "-" "-" "< 64" "$(held "$drss < 64")"
+  row "peer-client peak RSS, ${big} MiB upload (MiB)" "$urss" "-" "-" "< 64" "$(held "$urss < 64")"
+}
+
+part_startup() {
+  local d=$WORK/startup files=${BENCH_STARTUP_FILES:-10000} mib=${BENCH_STARTUP_MIB:-2048}
+  echo "== startup: a shared folder of $files files / $mib MiB" >&2
+  mkdir -p "$d"
+  # Hash cache cold, files in the page cache (startup-bench writes them).
+  "$BIN/bench/startup-bench" "$d/share" "$files" "$mib" "$RUNS" >"$d/startup.json"
+  local bytes cold warm ref_s rrate crate
+  bytes=$(json_field "$d/startup.json" bytes)
+  cold=$(json_field "$d/startup.json" cold_s)
+  warm=$(json_field "$d/startup.json" warm_s)
+  ref_s=$( { /usr/bin/time -f "%e" bash -c "cd '$d/share' && find set-* -type f -print0 | xargs -0 sha256sum >/dev/null"; } 2>&1 )
+  crate=$(mb_per_s "$bytes" "$cold"); rrate=$(mb_per_s "$bytes" "$ref_s")
+  row "cold hash cache: index $files files (MB/s)" "$crate" "$rrate sha256sum" \
+    "$(ratio "$crate" "$rrate")" ">= 1000" "$(held "$crate >= 1000")"
+  row "warm hash cache: index $files files (s)" "$(printf %.3f "$warm")" "-" "-" "< 3" "$(held "$warm < 3")"
+  if { sync && echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
+    # From disk too: the reference is cat reading the same files.
+    local cat_s disk_cold drate dcrate
+    cat_s=$( { /usr/bin/time -f "%e" bash -c "cd '$d/share' && find set-* -type f -print0 | xargs -0 cat >/dev/null"; } 2>&1 )
+    sync; echo 3 >/proc/sys/vm/drop_caches
+    "$BIN/bench/startup-bench" "$d/share" "$files" "$mib" 1 >"$d/disk.json"
+    disk_cold=$(json_field "$d/disk.json" cold_s)
+    drate=$(mb_per_s "$bytes" "$disk_cold"); dcrate=$(mb_per_s "$bytes" "$cat_s")
+    row "  the same, files not in the page cache (MB/s)" "$drate" "$dcrate cat (the disk)" \
+      "$(ratio "$drate" "$dcrate")" "-" "-"
+  fi
+
+  # A real peer-server, warm cache: from its start until central lists every file.
+  local port url pid t0 t1 n=0
+  port=$(free_port)
+  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn \
+    >"$d/central.log" 2>&1 &
+  PIDS+=("$!")
+  disown "$!"
+  url="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+  t0=$(date +%s.%N)
+  "$BIN/pserver/peer-server" --username carol --password carol-bench-password --central-url "$url" \
+    --shared-dir "$d/share" --download-dir "$d/dl" --max-storage-bytes $((64 << 30)) \
+    >"$d/carol.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  disown "$pid"
+  for _ in $(seq 1 3000); do
+    n=$(curl -fsS "$url/api/v1/peers" 2>/dev/null | python3 -c \
+      "import json,sys; print(sum(p['files'] for p in json.load(sys.stdin)['peers']))" 2>/dev/null || echo 0)
+    [ "$n" -ge "$files" ] && break
+    sleep 0.02
+  done
+  t1=$(date +%s.%N)
+  [ "$n" -ge "$files" ] || { echo "bench: central lists $n of $files files" >&2; exit 1; }
+  local up
+  up=$(python3 -c "import sys; print('%.2f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$t1")
+  row "peer-server start until central lists $files files (s)" "$up" "-" "-" "< 3" "$(held "$up < 3")"
+  kill -TERM "$pid"
 }
 
 for part in "${PARTS[@]}"; do
@@ -216,7 +300,8 @@ for part in "${PARTS[@]}"; do
     search) part_search ;;
     directory) part_directory ;;
     transfer) part_transfer ;;
-    *) echo "bench: unknown part '$part' (search, directory, transfer)" >&2; exit 2 ;;
+    startup) part_startup ;;
+    *) echo "bench: unknown part '$part' (search, directory, transfer, startup)" >&2; exit 2 ;;
   esac
 done
 
