@@ -47,7 +47,9 @@ Status SharedFolder::CheckSharedName(std::string_view name) {
   std::string_view internal(kInternalDir);
   if (name == internal || (name.size() > internal.size() && name.substr(0, internal.size()) == internal &&
                            name[internal.size()] == '/')) {
-    return PermissionDenied("'" + std::string(name) + "' is inside the peer's internal folder");
+    std::string message = "'";  // built in steps: GCC 12 warns (-Wrestrict) on "'" + string&&
+    message.append(name).append("' is inside the peer's internal folder");
+    return PermissionDenied(message);
   }
   std::string_view part(kPartSuffix);
   if (name.size() >= part.size() && name.substr(name.size() - part.size()) == part) {
