@@ -47,7 +47,7 @@ Status Directory::Start(bool run_sweeper) {
     std::lock_guard<std::mutex> lock(live_mu_);
     for (const auto& p : peers) {
       live_[p.username] = Fresh();
-      online_[p.username] = p;
+      NoteOnline(p);
     }
   }
   if (!peers.empty()) {
@@ -114,7 +114,7 @@ Status Directory::Evict(const std::string& username, SessionState why) {
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_.erase(username);
-    online_.erase(username);
+    NoteOffline(username);
     ++evictions_;
     std::erase_if(active_tokens_, [&](const auto& e) { return e.second == username; });
   }
@@ -198,12 +198,14 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
     RETURN_IF_ERROR(store_->AddPeer(peer));
   }
   std::string token = NewToken();
+  std::vector<std::string> friends;
   RETURN_IF_ERROR(store_->AddSession(SessionRecord{TokenHash(token), req.username,
                                                    SessionState::kActive},
                                      UnixNow()));
   {
     std::lock_guard<std::mutex> lock(live_mu_);
-    online_[req.username] = peer;
+    NoteOnline(peer);
+    friends = FriendsOf(req.username);
     auto it = live_.find(req.username);
     if (it == live_.end()) {
       live_[req.username] = Fresh();
@@ -215,7 +217,39 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
   spdlog::info("login of {} {} {}:{}", req.username, joined ? "joins its peer at" : "gets",
                peer.host, peer.port);
   return LoginReply{token, req.username, peer.host, peer.port, options_.heartbeat_interval_s,
-                    options_.session_ttl_s};
+                    options_.session_ttl_s, std::move(friends)};
+}
+
+void Directory::NoteOnline(const PeerRecord& peer) {
+  online_[peer.username] = peer;
+  if (join_seq_.count(peer.username)) return;
+  uint64_t seq = next_join_seq_++;
+  join_seq_[peer.username] = seq;
+  joined_[seq] = peer.username;
+}
+
+void Directory::NoteOffline(const std::string& username) {
+  online_.erase(username);
+  auto it = join_seq_.find(username);
+  if (it == join_seq_.end()) return;
+  joined_.erase(it->second);
+  join_seq_.erase(it);
+}
+
+std::vector<std::string> Directory::FriendsOf(const std::string& username) const {
+  std::vector<std::string> out;
+  auto seq = join_seq_.find(username);
+  if (seq == join_seq_.end()) return out;
+  auto self = joined_.find(seq->second);
+  auto it = self;
+  for (size_t step = 0; step + 1 < joined_.size() && out.size() < 2; ++step) {
+    it = it == joined_.begin() ? std::prev(joined_.end()) : std::prev(it);  // the one before, in a ring
+    auto peer = online_.find(it->second);
+    if (peer != online_.end()) {
+      out.push_back(peer->second.host + ":" + std::to_string(peer->second.port));
+    }
+  }
+  return out;
 }
 
 Result<std::string> Directory::Authenticate(const std::string& token) {
@@ -255,7 +289,8 @@ Status Directory::Logout(const std::string& username) {
   return Evict(username, SessionState::kLoggedOut);
 }
 
-Result<int64_t> Directory::Heartbeat(const std::string& username, const HeartbeatRequest& req) {
+Result<HeartbeatReply> Directory::Heartbeat(const std::string& username,
+                                            const HeartbeatRequest& req) {
   std::lock_guard<std::mutex> lock(live_mu_);
   auto it = live_.find(username);
   if (it == live_.end()) {
@@ -266,7 +301,7 @@ Result<int64_t> Directory::Heartbeat(const std::string& username, const Heartbea
   it->second.last_seen_unix = UnixNow();
   if (req.free_bytes) it->second.free_bytes = req.free_bytes;
   if (req.active_transfers) it->second.active_transfers = *req.active_transfers;
-  return options_.session_ttl_s;
+  return HeartbeatReply{options_.session_ttl_s, FriendsOf(username)};
 }
 
 namespace {

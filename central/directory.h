@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,7 +78,7 @@ class Directory {
   Status Logout(const std::string& username);
   // Returns session_ttl_s. Unauthenticated "session_expired" if the peer was
   // evicted meanwhile.
-  Result<int64_t> Heartbeat(const std::string& username, const HeartbeatRequest& request);
+  Result<HeartbeatReply> Heartbeat(const std::string& username, const HeartbeatRequest& request);
   // The peer's file count after. InvalidArgument on a name given twice.
   Result<int64_t> ReplaceIndex(const std::string& username, const std::vector<FileEntry>& files);
   Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,
@@ -130,6 +131,15 @@ class Directory {
 
   // Online peers' addresses, for the holders of search results.
   std::unordered_map<std::string, PeerRecord> online_;  // GUARDED_BY(live_mu_)
+  // The order online peers joined in (a re-login of an online account
+  // keeps its place), for friend suggestions: each peer's friends are the
+  // two that joined just before it, wrapping around, so they form a ring.
+  std::unordered_map<std::string, uint64_t> join_seq_;  // GUARDED_BY(live_mu_)
+  std::map<uint64_t, std::string> joined_;              // GUARDED_BY(live_mu_): seq -> user
+  uint64_t next_join_seq_ = 0;                          // GUARDED_BY(live_mu_)
+  void NoteOnline(const PeerRecord& peer);              // REQUIRES: live_mu_ held
+  void NoteOffline(const std::string& username);        // REQUIRES: live_mu_ held
+  std::vector<std::string> FriendsOf(const std::string& username) const;  // REQUIRES: live_mu_
 
   // Search and look-ups by hash; the store keeps the durable copy. Index
   // writes go to the store, then here, under index_mu_, so both see the

@@ -293,8 +293,8 @@ void HttpApi::Routes() {
       ASSIGN_OR_RETURN(Json body, Body(req));
       ASSIGN_OR_RETURN(hb, HeartbeatRequestFromJson(body));
     }
-    ASSIGN_OR_RETURN(int64_t ttl, dir->Heartbeat(user, hb));
-    return Reply{200, Json{{"session_ttl_s", ttl}}};
+    ASSIGN_OR_RETURN(HeartbeatReply reply, dir->Heartbeat(user, hb));
+    return Reply{200, ToJson(reply)};
   }));
 
   s.Put("/api/v1/index", route([this, dir](const Request& req) -> Result<Reply> {

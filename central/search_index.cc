@@ -4,12 +4,13 @@
 #include <functional>
 #include <mutex>
 
+#include "common/search_pattern.h"
+
 namespace p2pshare::central {
 namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
 
-inline unsigned char Lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 
 uint64_t HashOf(std::string_view s) { return std::hash<std::string_view>{}(s); }
 
@@ -61,7 +62,7 @@ std::string ShaHex(const Sha& sha) {
 }
 
 inline uint32_t Trigram(unsigned char a, unsigned char b, unsigned char c) {
-  return uint32_t{Lower(a)} << 16 | uint32_t{Lower(b)} << 8 | Lower(c);
+  return uint32_t{AsciiLower(a)} << 16 | uint32_t{AsciiLower(b)} << 8 | AsciiLower(c);
 }
 
 // The distinct trigrams of `name`'s lowercased bytes.
@@ -76,75 +77,6 @@ std::vector<uint32_t> TrigramsOf(std::string_view name) {
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
-
-// Bytes of the UTF-8 character starting with `lead` (1 for stray bytes).
-inline size_t Utf8Length(unsigned char lead) {
-  if (lead < 0xC0) return 1;
-  if (lead < 0xE0) return 2;
-  if (lead < 0xF0) return 3;
-  if (lead < 0xF8) return 4;
-  return 1;
-}
-
-// A query as a pattern: '*' any run, '?' one UTF-8 character, other bytes
-// literal (lowercased). Matching is anywhere in the name.
-struct Pattern {
-  static constexpr int kStar = -1;
-  static constexpr int kOne = -2;
-  std::vector<int> tokens;                  // a byte, kStar or kOne
-  std::vector<std::string> literal_runs;    // maximal runs of literal bytes
-
-  explicit Pattern(std::string_view query) {
-    tokens.push_back(kStar);
-    std::string run;
-    auto flush = [&] {
-      if (!run.empty()) literal_runs.push_back(run);
-      run.clear();
-    };
-    for (unsigned char c : query) {
-      if (c == '*' || c == '?') {
-        flush();
-        if (c == '?' || tokens.back() != kStar) tokens.push_back(c == '*' ? kStar : kOne);
-      } else {
-        tokens.push_back(Lower(c));
-        run.push_back(static_cast<char>(Lower(c)));
-      }
-    }
-    flush();
-    if (tokens.back() != kStar) tokens.push_back(kStar);
-  }
-
-  bool Matches(std::string_view s) const {
-    size_t p = 0, i = 0;
-    size_t star_p = std::string::npos, star_i = 0;
-    while (i < s.size()) {
-      if (p < tokens.size()) {
-        int t = tokens[p];
-        if (t == kStar) {
-          star_p = p++;
-          star_i = i;
-          continue;
-        }
-        if (t == kOne) {
-          i = std::min(s.size(), i + Utf8Length(static_cast<unsigned char>(s[i])));
-          ++p;
-          continue;
-        }
-        if (Lower(static_cast<unsigned char>(s[i])) == t) {
-          ++i;
-          ++p;
-          continue;
-        }
-      }
-      if (star_p == std::string::npos) return false;
-      p = star_p + 1;
-      star_i = std::min(s.size(), star_i + Utf8Length(static_cast<unsigned char>(s[star_i])));
-      i = star_i;
-    }
-    while (p < tokens.size() && tokens[p] == kStar) ++p;
-    return p == tokens.size();
-  }
-};
 
 // Calls fn(id) for each id of a posting list, ascending.
 template <typename Posting, typename F>
@@ -311,13 +243,13 @@ IndexHit SearchIndex::HitFor(uint32_t entry) const {
 }
 
 IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset) const {
-  const Pattern pattern(query);
+  const SearchPattern pattern(query);
   std::shared_lock<std::shared_mutex> lock(mu_);
   // The query's trigrams, rarest first: the rarest list gives the
   // candidates, the next ones narrow them while that is cheaper than
   // checking each candidate against the pattern.
   std::vector<const Posting*> lists;
-  for (const std::string& run : pattern.literal_runs) {
+  for (const std::string& run : pattern.literal_runs()) {
     for (size_t i = 0; i + 2 < run.size(); ++i) {
       auto it = postings_.find(Trigram(run[i], run[i + 1], run[i + 2]));
       if (it == postings_.end()) return IndexPage{};  // no name contains it

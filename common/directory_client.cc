@@ -91,10 +91,22 @@ Result<LoginReply> DirectoryClient::Login(const LoginRequest& request) {
 
 Status DirectoryClient::Logout() { return Call("POST", "/logout", nullptr, true).status(); }
 
-Result<int64_t> DirectoryClient::Heartbeat(const HeartbeatRequest& request) {
+bool CentralUnavailable(const Status& s) {
+  switch (s.code()) {
+    case Code::kUnavailable:
+    case Code::kInternal:
+    case Code::kDeadlineExceeded:
+    case Code::kUnknown:
+      return s.reason() != "no_free_port" && s.reason() != "no_peer_available";
+    default:
+      return false;
+  }
+}
+
+Result<HeartbeatReply> DirectoryClient::Heartbeat(const HeartbeatRequest& request) {
   Json body = ToJson(request);
   ASSIGN_OR_RETURN(Json reply, Call("POST", "/heartbeat", &body, true));
-  return FieldReader(reply).Int("session_ttl_s");
+  return HeartbeatReplyFromJson(reply);
 }
 
 Result<int64_t> DirectoryClient::ReplaceIndex(const std::vector<FileEntry>& files) {

@@ -34,6 +34,10 @@ struct DirectoryClientOptions {
   size_t max_body_bytes = 768 * 1024;
 };
 
+// True when `s` means central could not answer (unreachable, timed out,
+// 5xx) rather than refusing the request: what falls back to friend peers.
+bool CentralUnavailable(const Status& s);
+
 class DirectoryClient {
  public:
   // `base_url` like "http://127.0.0.1:8080" (no trailing /api/v1).
@@ -55,7 +59,7 @@ class DirectoryClient {
   Status Logout();
   // POST /heartbeat. Returns session_ttl_s. Unauthenticated with reason
   // "session_expired" or "logged_out" when the session is over.
-  Result<int64_t> Heartbeat(const HeartbeatRequest& request = {});
+  Result<HeartbeatReply> Heartbeat(const HeartbeatRequest& request = {});
   // PUT /index (then PATCH for the rest when the list is large). Returns the
   // count of files the directory now holds for this peer.
   Result<int64_t> ReplaceIndex(const std::vector<FileEntry>& files);

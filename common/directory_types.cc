@@ -152,7 +152,38 @@ Json ToJson(const LoginReply& r) {
               {"host", r.host},
               {"port", r.port},
               {"heartbeat_interval_s", r.heartbeat_interval_s},
-              {"session_ttl_s", r.session_ttl_s}};
+              {"session_ttl_s", r.session_ttl_s},
+              {"friends", r.friends}};
+}
+
+namespace {
+
+// An optional array of "host:port" strings (absent: none).
+Result<std::vector<std::string>> FriendsField(const FieldReader& r) {
+  std::vector<std::string> out;
+  ASSIGN_OR_RETURN(const Json* list, r.OptionalArray("friends"));
+  if (list == nullptr) return out;
+  for (size_t i = 0; i < list->size(); ++i) {
+    if (!(*list)[i].is_string()) {
+      return InvalidArgument("field '" + Item("friends", i) + "' must be a string");
+    }
+    out.push_back((*list)[i].get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+Json ToJson(const HeartbeatReply& r) {
+  return Json{{"session_ttl_s", r.session_ttl_s}, {"friends", r.friends}};
+}
+
+Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j) {
+  FieldReader r(j);
+  HeartbeatReply out;
+  ASSIGN_OR_RETURN(out.session_ttl_s, r.Int("session_ttl_s"));
+  ASSIGN_OR_RETURN(out.friends, FriendsField(r));
+  return out;
 }
 
 Result<LoginReply> LoginReplyFromJson(const Json& j) {
@@ -164,6 +195,7 @@ Result<LoginReply> LoginReplyFromJson(const Json& j) {
   ASSIGN_OR_RETURN(out.port, PortField(r, "port"));
   ASSIGN_OR_RETURN(out.heartbeat_interval_s, r.Int("heartbeat_interval_s"));
   ASSIGN_OR_RETURN(out.session_ttl_s, r.Int("session_ttl_s"));
+  ASSIGN_OR_RETURN(out.friends, FriendsField(r));
   return out;
 }
 

@@ -69,6 +69,14 @@ struct LoginReply {
   int port = 0;
   int64_t heartbeat_interval_s = 0;
   int64_t session_ttl_s = 0;
+  // Friend peers central suggests ("host:port"; the online peers that
+  // joined just before, as a ring); empty when no other peer is online.
+  std::vector<std::string> friends;
+};
+
+struct HeartbeatReply {
+  int64_t session_ttl_s = 0;
+  std::vector<std::string> friends;  // as LoginReply's, as of now
 };
 
 struct HeartbeatRequest {
@@ -103,6 +111,8 @@ Json ToJson(const LoginRequest& r);
 Result<LoginRequest> LoginRequestFromJson(const Json& j);
 Json ToJson(const LoginReply& r);
 Result<LoginReply> LoginReplyFromJson(const Json& j);
+Json ToJson(const HeartbeatReply& r);
+Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j);
 Json ToJson(const HeartbeatRequest& r);
 Result<HeartbeatRequest> HeartbeatRequestFromJson(const Json& j);
 Json ToJson(const StatsReply& s);

@@ -1,5 +1,9 @@
 #include "common/peer_config.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
 #include "common/logging.h"
 #include "common/names.h"
 
@@ -15,6 +19,8 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
   s.Int("max_storage_bytes", &c->max_storage_bytes,
         "bytes the shared folder may hold with uploads", 0, INT64_MAX);
   s.StringList("friends", &c->friends, "primary and backup friend peers, host:port", 2);
+  s.Bool("offline_downloads", &c->offline_downloads,
+         "while central is unreachable, serve downloads to callers it cannot verify");
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
 }
 
@@ -30,13 +36,52 @@ Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
   if (c->shared_dir.empty()) return InvalidArgument("key 'shared_dir' must not be empty");
   if (c->download_dir.empty()) return InvalidArgument("key 'download_dir' must not be empty");
   for (const auto& f : c->friends) {
-    size_t colon = f.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == f.size() ||
-        f.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
-      return InvalidArgument("key 'friends': '" + f + "' is not host:port");
-    }
+    Status ok = CheckHostPort(f);
+    if (!ok.ok()) return InvalidArgument("key 'friends': " + ok.message());
   }
   return Status::Ok();
+}
+
+Status CheckHostPort(const std::string& f) {
+  size_t colon = f.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == f.size() || f.size() > 300 ||
+      f.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+      f.find_first_of(" \t\r\n") != std::string::npos) {
+    return InvalidArgument("'" + f + "' is not host:port");
+  }
+  long port = std::strtol(f.c_str() + colon + 1, nullptr, 10);
+  if (port < 1 || port > 65535) return InvalidArgument("'" + f + "' has no valid port");
+  return Status::Ok();
+}
+
+namespace {
+std::string FriendsPath(const std::string& shared_dir) { return shared_dir + "/.p2pshare/friends"; }
+}  // namespace
+
+std::vector<std::string> ReadSavedFriends(const std::string& shared_dir) {
+  std::vector<std::string> out;
+  std::ifstream in(FriendsPath(shared_dir));
+  std::string line;
+  while (std::getline(in, line) && out.size() < 2) {
+    if (CheckHostPort(line).ok()) out.push_back(line);
+  }
+  return out;
+}
+
+Status SaveFriends(const std::string& shared_dir, const std::vector<std::string>& friends) {
+  const std::string path = FriendsPath(shared_dir), tmp = path + ".new";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& f : friends) out << f << '\n';
+    if (!out) return Internal("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Internal("cannot write " + path);
+  return Status::Ok();
+}
+
+std::vector<std::string> EffectiveFriends(const PeerConfig& config) {
+  if (!config.friends.empty()) return config.friends;
+  return ReadSavedFriends(config.shared_dir);
 }
 
 }  // namespace p2pshare

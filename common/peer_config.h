@@ -20,11 +20,22 @@ struct PeerConfig {
   std::string download_dir = "data/peer/downloads";
   int64_t max_storage_bytes = int64_t{10} << 30;  // 10 GiB
   std::vector<std::string> friends;  // [primary, backup] host:port
+  bool offline_downloads = true;     // serve reads while central cannot check tokens
   std::string log_level = "info";
 };
 
 // Registers every key of `config` (which holds the defaults) on `schema`.
 void DescribePeerConfig(ConfigSchema& schema, PeerConfig* config);
+
+// "host:port" with a numeric port: a friend peer's address.
+Status CheckHostPort(const std::string& address);
+
+// A peer's friends: the configured ones; without them, the last ones
+// central suggested, which peer-server keeps in <shared_dir>/.p2pshare/friends
+// (one host:port a line) for itself and for peer-client.
+std::vector<std::string> EffectiveFriends(const PeerConfig& config);
+std::vector<std::string> ReadSavedFriends(const std::string& shared_dir);
+Status SaveFriends(const std::string& shared_dir, const std::vector<std::string>& friends);
 
 // Checks after loading: a username, an http central_url, host:port friends.
 // Takes the password from `env_password` (P2PSHARE_PASSWORD) when the config

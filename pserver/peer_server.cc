@@ -2,13 +2,16 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <fstream>
 
 #include "common/directory_client.h"
+#include "common/peer_config.h"
 #include "pserver/catalog.h"
 #include "pserver/folder_watcher.h"
+#include "pserver/locator.h"
 #include "pserver/peer_service.h"
 #include "pserver/session_agent.h"
 #include "pserver/shared_folder.h"
@@ -108,10 +111,31 @@ Status PeerServer::Run() {
   DirectoryClient verify_client(config_.central_url);  // verifications never queue behind an index upload
   CentralTokenVerifier verifier(&verify_client);
 
+  // Friends: the configured ones, else the last central suggested (kept on
+  // disk for restarts and for peer-client).
+  std::mutex friends_mu;
+  std::vector<std::string> friends = EffectiveFriends(config_);  // GUARDED_BY(friends_mu)
+  SessionAgentOptions agent_options;
+  agent_options.username = config_.username;
+  agent_options.password = config_.password;
+  agent_options.advertise_host = config_.advertise_host;
+  if (config_.friends.empty()) {
+    agent_options.on_friends = [&](const std::vector<std::string>& suggested) {
+      std::lock_guard<std::mutex> lock(friends_mu);
+      if (suggested == friends || suggested.empty()) return;  // keep the last ones given
+      friends = suggested;
+      Status saved = SaveFriends(config_.shared_dir, friends);
+      if (!saved.ok()) spdlog::warn("cannot keep the friends central suggested: {}", saved.message());
+      spdlog::info("friends suggested by central: {}", fmt::join(friends, ", "));
+    };
+  }
+  DirectoryClient locate_client(config_.central_url,
+                                DirectoryClientOptions{std::chrono::milliseconds(1000),
+                                                       std::chrono::milliseconds(3000)});
+
   PeerServiceImpl* service_ptr = nullptr;
   SessionAgent agent(
-      &directory, &catalog,
-      SessionAgentOptions{config_.username, config_.password, config_.advertise_host},
+      &directory, &catalog, agent_options,
       [&service_ptr] {
         HeartbeatRequest hb;
         if (service_ptr) {
@@ -120,11 +144,23 @@ Status PeerServer::Run() {
         }
         return hb;
       },
-      [&verify_client](const std::string& token) { verify_client.set_token(token); });
-  PeerServiceImpl service(folder.get(), &catalog, &verifier,
-                          PeerServiceOptions{config_.username, config_.max_storage_bytes},
+      [&](const std::string& token) {
+        verify_client.set_token(token);
+        locate_client.set_token(token);
+      });
+  PeerServiceOptions service_options{config_.username, config_.max_storage_bytes};
+  service_options.offline_downloads = config_.offline_downloads;
+  PeerServiceImpl service(folder.get(), &catalog, &verifier, service_options,
                           [&agent] { agent.FolderChanged(); });
   service_ptr = &service;
+  Locator locator(
+      &locate_client, &catalog, LocatorOptions{config_.username, config_.advertise_host},
+      [&] {
+        std::lock_guard<std::mutex> lock(friends_mu);
+        return friends;
+      },
+      [&agent] { return agent.port(); });
+  service.set_locator(&locator);
   {
     std::lock_guard<std::mutex> lock(mu_);
     cancel_login_ = [&agent] { agent.Cancel(); };

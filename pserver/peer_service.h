@@ -18,6 +18,7 @@
 
 #include "p2pshare.grpc.pb.h"
 #include "pserver/catalog.h"
+#include "pserver/locator.h"
 #include "pserver/shared_folder.h"
 #include "pserver/token_verifier.h"
 
@@ -27,6 +28,9 @@ struct PeerServiceOptions {
   std::string username;
   int64_t max_storage_bytes = int64_t{10} << 30;
   size_t chunk_bytes = 256 << 10;
+  // While central cannot be reached no token can be checked: serve
+  // downloads and file lists anyway (read-only; uploads stay refused).
+  bool offline_downloads = true;
 };
 
 class PeerServiceImpl final : public v1::PeerService::Service {
@@ -43,6 +47,11 @@ class PeerServiceImpl final : public v1::PeerService::Service {
                         grpc::ServerWriter<v1::Chunk>* writer) override;
   grpc::Status Upload(grpc::ServerContext* context, grpc::ServerReader<v1::UploadMessage>* reader,
                       v1::UploadReply* reply) override;
+  grpc::Status Locate(grpc::ServerContext* context, const v1::LocateRequest* request,
+                      v1::LocateReply* reply) override;
+
+  // Answers Locate (UNIMPLEMENTED without one). Set before serving.
+  void set_locator(Locator* locator) { locator_ = locator; }
 
   int64_t active_transfers() const { return active_transfers_.load(); }
   // Bytes uploads may still add: the quota less what is shared and reserved.
@@ -51,6 +60,9 @@ class PeerServiceImpl final : public v1::PeerService::Service {
  private:
   // The caller's username, from the bearer token in the metadata.
   Result<std::string> Authorize(grpc::ServerContext* context);
+  // Authorize for reads: with offline_downloads, a caller central cannot
+  // vouch for because it is unreachable reads as "(unverified)".
+  Result<std::string> AuthorizeRead(grpc::ServerContext* context);
   Status DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& request,
                     grpc::ServerWriter<v1::Chunk>* writer);
   Result<FileEntry> DoUpload(grpc::ServerContext* context,
@@ -61,6 +73,7 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   TokenVerifier* const verifier_;
   const PeerServiceOptions options_;
   const std::function<void()> on_upload_;
+  Locator* locator_ = nullptr;
   std::atomic<int64_t> active_transfers_{0};
   std::atomic<int64_t> reserved_bytes_{0};  // announced sizes of uploads in progress
 };

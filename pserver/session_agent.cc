@@ -77,6 +77,7 @@ Result<int> SessionAgent::Login(std::optional<int> preferred, const std::vector<
       port_ = reply->port;
       heartbeat_interval_s_ = reply->heartbeat_interval_s;
       if (on_token_) on_token_(reply->token);
+      if (options_.on_friends) options_.on_friends(reply->friends);
       return reply->port;
     }
     const Status& s = reply.status();
@@ -222,12 +223,13 @@ void SessionAgent::Loop() {
       spdlog::info("index sent: {} files", *count);
     }
     if (Clock::now() >= next_heartbeat) {
-      auto ttl = client_->Heartbeat(load_ ? load_() : HeartbeatRequest{});
-      if (!ttl.ok()) {
-        if (!failed(ttl.status(), "heartbeat")) return;
+      auto beat = client_->Heartbeat(load_ ? load_() : HeartbeatRequest{});
+      if (!beat.ok()) {
+        if (!failed(beat.status(), "heartbeat")) return;
         continue;
       }
       NoteReachable(true, "");
+      if (options_.on_friends) options_.on_friends(beat->friends);
       backoff = options_.backoff_min;
       next_heartbeat = Clock::now() + std::chrono::seconds(heartbeat_interval_s_.load());
     }

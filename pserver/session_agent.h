@@ -36,6 +36,8 @@ struct SessionAgentOptions {
   std::string advertise_host;
   std::chrono::milliseconds backoff_min{250};
   std::chrono::milliseconds backoff_max{8000};
+  // Learns the friends central suggests, at each login and heartbeat.
+  std::function<void(const std::vector<std::string>&)> on_friends;
 };
 
 enum class AgentEvent {

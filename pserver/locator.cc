@@ -1,0 +1,222 @@
+#include "pserver/locator.h"
+
+#include <algorithm>
+#include <future>
+#include <map>
+#include <random>
+#include <set>
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include "common/grpc_status.h"
+#include "common/names.h"
+#include "common/search_pattern.h"
+
+namespace p2pshare::pserver {
+namespace {
+
+constexpr int kDefaultLimit = 50;
+constexpr int kMaxLimit = 1000;
+constexpr size_t kMaxQueryBytes = 1024;
+constexpr size_t kMaxSeenIds = 100000;
+
+std::string NewQueryId() {
+  std::random_device rd;
+  static const char* digits = "0123456789abcdef";
+  std::string id(32, '0');
+  for (size_t i = 0; i < id.size(); i += 8) {
+    uint32_t v = rd();
+    for (size_t j = 0; j < 8; ++j) id[i + j] = digits[(v >> (4 * j)) & 15];
+  }
+  return id;
+}
+
+void SetFile(const FileEntry& f, v1::FileInfo* out) {
+  out->set_name(f.name);
+  out->set_size(f.size);
+  out->set_sha256(f.sha256);
+}
+
+void AddHolder(const std::string& username, const std::string& host, int port, v1::Located* r) {
+  auto* h = r->add_holders();
+  h->set_username(username);
+  h->set_host(host);
+  h->set_port(port);
+}
+
+}  // namespace
+
+void MergeLocateReplies(v1::LocateReply* into, const v1::LocateReply& from, int limit) {
+  std::map<std::pair<std::string, std::string>, v1::Located> merged;
+  auto add = [&](const v1::Located& r) {
+    auto [it, fresh] = merged.try_emplace({r.file().name(), r.file().sha256()}, r);
+    if (fresh) return;
+    v1::Located& have = it->second;
+    for (const auto& h : r.holders()) {
+      bool known = std::any_of(have.holders().begin(), have.holders().end(),
+                               [&](const v1::PeerAddress& k) { return k.username() == h.username(); });
+      if (!known) *have.add_holders() = h;
+    }
+    if (r.file().size() > have.file().size()) have.mutable_file()->set_size(r.file().size());
+  };
+  for (const auto& r : into->results()) add(r);
+  for (const auto& r : from.results()) add(r);
+  into->clear_results();
+  into->set_total(static_cast<int64_t>(merged.size()));
+  for (auto& [key, r] : merged) {
+    if (into->results_size() >= limit) break;
+    *into->add_results() = std::move(r);
+  }
+  for (const auto& v : from.visited()) into->add_visited(v);
+  into->set_declined(into->declined() + from.declined());
+}
+
+Locator::Locator(DirectoryClient* central, const Catalog* catalog, LocatorOptions options,
+                 std::function<std::vector<std::string>()> friends, std::function<int()> port)
+    : central_(central),
+      catalog_(catalog),
+      options_(std::move(options)),
+      friends_(std::move(friends)),
+      port_(std::move(port)) {}
+
+Result<v1::LocateReply> Locator::Locate(const v1::LocateRequest& req,
+                                        std::chrono::system_clock::time_point deadline) {
+  if (req.query().size() > kMaxQueryBytes) {
+    return InvalidArgument("query is over " + std::to_string(kMaxQueryBytes) + " bytes");
+  }
+  if (!req.sha256().empty() && !IsSha256Hex(req.sha256())) {
+    return InvalidArgument("sha256 must be 64 lowercase hex digits");
+  }
+  if (req.limit() < 0 || req.limit() > kMaxLimit) {
+    return InvalidArgument("limit must lie in 0.." + std::to_string(kMaxLimit));
+  }
+  if (req.ttl() < 0 || req.ttl() > options_.max_ttl) {
+    return InvalidArgument("ttl must lie in 0.." + std::to_string(options_.max_ttl));
+  }
+  if (req.query_id().size() > 64) return InvalidArgument("query_id is over 64 bytes");
+
+  if (req.flood()) {  // forwarded by a peer
+    if (req.query_id().empty()) return InvalidArgument("a flood needs a query_id");
+    if (!FirstSight(req.query_id())) {
+      v1::LocateReply declined;
+      declined.set_declined(1);
+      return declined;
+    }
+    return Flood(req, deadline);
+  }
+
+  // A client's query: central first, on the caller's behalf.
+  if (central_ != nullptr) {
+    auto answer = FromCentral(req);
+    if (answer.ok() || !CentralUnavailable(answer.status())) return answer;
+    spdlog::info("central cannot answer a search ({}); flooding it to friends",
+                 answer.status().message());
+  }
+  v1::LocateRequest flood = req;
+  flood.set_flood(true);
+  if (flood.query_id().empty()) flood.set_query_id(NewQueryId());
+  if (flood.ttl() == 0) flood.set_ttl(std::min(options_.default_ttl, options_.max_ttl));
+  FirstSight(flood.query_id());
+  return Flood(flood, deadline);
+}
+
+Result<v1::LocateReply> Locator::FromCentral(const v1::LocateRequest& req) {
+  const int limit = req.limit() == 0 ? kDefaultLimit : req.limit();
+  std::vector<FileResult> found;
+  int64_t total = 0;
+  if (!req.sha256().empty()) {
+    ASSIGN_OR_RETURN(auto file, central_->FindFile(req.sha256()));
+    if (file) found.push_back(std::move(*file));
+    total = static_cast<int64_t>(found.size());
+  } else {
+    ASSIGN_OR_RETURN(SearchPage page, central_->Search(req.query(), limit, 0));
+    found = std::move(page.results);
+    total = page.total;
+  }
+  v1::LocateReply reply;
+  reply.set_total(total);
+  for (const FileResult& f : found) {
+    v1::Located* r = reply.add_results();
+    SetFile(FileEntry{f.name, f.size, f.sha256}, r->mutable_file());
+    for (const Holder& h : f.holders) AddHolder(h.username, h.host, h.port, r);
+    r->set_source(v1::Located::DIRECTORY);
+  }
+  return reply;
+}
+
+void Locator::AddOwnMatches(const v1::LocateRequest& req, v1::LocateReply* reply) const {
+  const int limit = req.limit() == 0 ? kDefaultLimit : req.limit();
+  const SearchPattern pattern(req.query());
+  const int port = port_ ? port_() : 0;
+  v1::LocateReply own;
+  int64_t total = 0;
+  for (const FileEntry& f : catalog_->Files()) {  // sorted by name
+    bool match = req.sha256().empty() ? pattern.Matches(f.name) : f.sha256 == req.sha256();
+    if (!match) continue;
+    ++total;
+    if (own.results_size() >= limit) continue;
+    v1::Located* r = own.add_results();
+    SetFile(f, r->mutable_file());
+    AddHolder(options_.username, options_.advertise_host, port, r);
+    r->set_source(v1::Located::FLOOD);
+  }
+  MergeLocateReplies(reply, own, limit);
+}
+
+v1::LocateReply Locator::Flood(const v1::LocateRequest& req,
+                               std::chrono::system_clock::time_point deadline) {
+  const int limit = req.limit() == 0 ? kDefaultLimit : req.limit();
+  v1::LocateReply reply;
+  reply.add_visited(options_.username);
+  AddOwnMatches(req, &reply);
+  const auto child_deadline = deadline - options_.hop_margin;
+  if (req.ttl() <= 0 || child_deadline <= std::chrono::system_clock::now()) return reply;
+
+  v1::LocateRequest forward = req;
+  forward.set_ttl(req.ttl() - 1);
+  const std::string self = options_.advertise_host + ":" + std::to_string(port_ ? port_() : 0);
+  std::set<std::string> friends;
+  for (const std::string& f : friends_ ? friends_() : std::vector<std::string>{}) {
+    if (f != self) friends.insert(f);
+  }
+  std::vector<std::pair<std::string, std::future<std::pair<grpc::Status, v1::LocateReply>>>> asks;
+  for (const std::string& address : friends) {
+    asks.emplace_back(address, std::async(std::launch::async, [address, forward, child_deadline] {
+      auto stub = v1::PeerService::NewStub(
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(child_deadline);
+      v1::LocateReply answer;
+      grpc::Status s = stub->Locate(&ctx, forward, &answer);
+      return std::make_pair(s, answer);
+    }));
+  }
+  for (auto& [address, ask] : asks) {
+    auto [status, answer] = ask.get();
+    if (!status.ok()) {
+      spdlog::info("friend {} did not answer query {}: {}", address, req.query_id(),
+                   status.error_message());
+      continue;
+    }
+    MergeLocateReplies(&reply, answer, limit);
+  }
+  return reply;
+}
+
+bool Locator::FirstSight(const std::string& id) {
+  auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (seen_.size() >= kMaxSeenIds) {
+    std::erase_if(seen_, [&](const auto& e) { return now - e.second > options_.remember_ids; });
+    if (seen_.size() >= kMaxSeenIds) seen_.clear();  // a flood of ids: forget rather than grow
+  }
+  auto [it, fresh] = seen_.try_emplace(id, now);
+  if (!fresh && now - it->second > options_.remember_ids) {
+    it->second = now;
+    return true;
+  }
+  return fresh;
+}
+
+}  // namespace p2pshare::pserver
