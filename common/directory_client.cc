@@ -91,6 +91,8 @@ Result<LoginReply> DirectoryClient::Login(const LoginRequest& request) {
 
 Status DirectoryClient::Logout() { return Call("POST", "/logout", nullptr, true).status(); }
 
+Status DirectoryClient::Healthz() { return Call("GET", "/healthz", nullptr, false).status(); }
+
 bool CentralUnavailable(const Status& s) {
   switch (s.code()) {
     case Code::kUnavailable:

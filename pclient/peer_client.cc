@@ -145,6 +145,11 @@ Status PeerClient::Help(const ParsedCommand& c) {
 }
 
 Status PeerClient::RequireSession() const {
+  if (!session_ && central_away_) {
+    return Unavailable("central is unreachable, so there is no session: only search and download "
+                       "work now (through friend peers)",
+                       "unreachable");
+  }
   if (!session_) {
     return Unauthenticated("not logged in: run 'login' (or 'register' first for a new account)",
                            "not_logged_in");
@@ -164,7 +169,47 @@ void PeerClient::StopHeartbeats() { heartbeats_.reset(); }
 
 Status PeerClient::AutoLogin() {
   if (config_.password.empty()) return Status::Ok();
-  return Login(/*announce=*/false);
+  Status s = Login(/*announce=*/false);
+  if (s.ok() || !CentralUnavailable(s)) return s;
+  central_away_ = true;
+  Note("central is unreachable (" + s.message() + "); search and download go through friend peers");
+  return Status::Ok();
+}
+
+void PeerClient::Note(const std::string& line) { err_ << line << "\n"; }
+
+Result<bool> PeerClient::ViaFriend(const ParsedCommand& c) const {
+  auto via = c.Option("--via");
+  if (!via) return false;
+  if (*via != "friend") return InvalidArgument("--via takes 'friend', not '" + *via + "'");
+  return true;
+}
+
+Result<v1::LocateReply> PeerClient::LocateViaFriends(const v1::LocateRequest& request) {
+  std::vector<std::string> friends = EffectiveFriends(config_);
+  if (friends.empty()) {
+    return Unavailable("no friend peers to ask: set 'friends' in the config, or log in once while "
+                       "central is up (its peer-server keeps the friends central suggests)",
+                       "no_friends");
+  }
+  std::string failures;
+  for (size_t i = 0; i < friends.size(); ++i) {
+    const std::string& f = friends[i];
+    size_t colon = f.rfind(':');
+    auto stub = PeerStub(f.substr(0, colon), std::stoi(f.substr(colon + 1)));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::LocateReply reply;
+    grpc::Status st = stub->Locate(&ctx, request, &reply);
+    if (st.ok()) {
+      last_via_ = f;
+      return reply;
+    }
+    std::string why = (i == 0 ? "primary friend " : "backup friend ") + f + ": " + st.error_message();
+    failures += (failures.empty() ? "" : "; ") + why;
+    if (i + 1 < friends.size()) Note(why + "; asking the backup friend " + friends[i + 1]);
+  }
+  return Unavailable("no friend peer answered (" + failures + ")", "no_friend");
 }
 
 Status PeerClient::Login(bool announce) {
@@ -267,22 +312,87 @@ Status PeerClient::Peers() {
   return Status::Ok();
 }
 
+namespace {
+
+std::string SourceName(v1::Located::Source s) { return s == v1::Located::FLOOD ? "flood" : "directory"; }
+
+FileResult FromLocated(const v1::Located& r) {
+  FileResult out{r.file().name(), r.file().size(), r.file().sha256(), {}};
+  for (const auto& h : r.holders()) out.holders.push_back(Holder{h.username(), h.host(), h.port()});
+  return out;
+}
+
+// The one content `what` names among `results` (by path or base name).
+Result<FileResult> PickNamed(const std::vector<FileResult>& results, const std::string& what) {
+  std::vector<FileResult> exact;
+  for (const auto& r : results) {
+    if (r.name == what || fs::path(r.name).filename() == what) exact.push_back(r);
+  }
+  if (exact.empty()) return NotFound("no file named '" + what + "'; try 'search " + what + "'");
+  for (const auto& r : exact) {
+    if (r.sha256 != exact[0].sha256) {
+      return InvalidArgument("'" + what + "' names " + std::to_string(exact.size()) +
+                             " different files; search, then download #n or by sha256");
+    }
+  }
+  return exact[0];
+}
+
+}  // namespace
+
 Status PeerClient::Search(const ParsedCommand& c) {
-  ASSIGN_OR_RETURN(SearchPage page, directory_.Search(c.args[0], 100, 0));
+  ASSIGN_OR_RETURN(bool via_friend, ViaFriend(c));
+  SearchPage page;
+  std::vector<std::string> sources;  // per result, when friends answered
+  if (!via_friend && !central_away_) {
+    auto found = directory_.Search(c.args[0], 100, 0);
+    if (found.ok()) {
+      page = std::move(*found);
+    } else if (CentralUnavailable(found.status())) {
+      Note("central cannot answer (" + found.status().message() + "); asking friend peers");
+      via_friend = true;
+    } else {
+      return found.status();
+    }
+  }
+  if (via_friend || central_away_) {
+    v1::LocateRequest req;
+    req.set_query(c.args[0]);
+    req.set_limit(100);
+    ASSIGN_OR_RETURN(v1::LocateReply reply, LocateViaFriends(req));
+    page.total = reply.total();
+    for (const auto& r : reply.results()) {
+      page.results.push_back(FromLocated(r));
+      sources.push_back(SourceName(r.source()));
+    }
+  }
   last_results_ = page.results;
-  Table t({"#", "name", "size", "sha256", "holders"});
+  std::vector<std::string> columns{"#", "name", "size", "sha256", "holders"};
+  if (!sources.empty()) columns.push_back("found via");
+  Table t(columns);
+  Json json = ToJson(page);
   for (size_t i = 0; i < page.results.size(); ++i) {
     const auto& r = page.results[i];
     std::string holders;
     for (const auto& h : r.holders) holders += (holders.empty() ? "" : ", ") + h.username;
-    t.AddRow({std::to_string(i + 1), r.name, HumanSize(r.size), ShortHash(r.sha256), holders});
+    std::vector<std::string> row{std::to_string(i + 1), r.name, HumanSize(r.size), ShortHash(r.sha256),
+                                 holders};
+    if (!sources.empty()) {
+      row.push_back(sources[i]);
+      json["results"][i]["source"] = sources[i];
+    }
+    t.AddRow(row);
   }
   std::string text = page.results.empty() ? "no files match '" + c.args[0] + "'\n" : t.Render();
   if (page.total > static_cast<int64_t>(page.results.size())) {
     text += "(" + std::to_string(page.total) + " matches; showing the first " +
             std::to_string(page.results.size()) + ")\n";
   }
-  Print(text, ToJson(page));
+  if (!sources.empty() || via_friend) {
+    text += "(asked through friend peer " + last_via_ + ")\n";
+    json["via"] = last_via_;
+  }
+  Print(text, json);
   return Status::Ok();
 }
 
@@ -345,26 +455,61 @@ Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
     return *found;
   }
   ASSIGN_OR_RETURN(SearchPage page, directory_.Search(what, 1000, 0));
-  std::vector<FileResult> exact;
-  for (const auto& r : page.results) {
-    if (r.name == what || fs::path(r.name).filename() == what) exact.push_back(r);
-  }
-  if (exact.empty()) return NotFound("no file named '" + what + "'; try 'search " + what + "'");
-  for (const auto& r : exact) {
-    if (r.sha256 != exact[0].sha256) {
-      return InvalidArgument("'" + what + "' names " + std::to_string(exact.size()) +
-                             " different files; search, then download #n or by sha256");
-    }
-  }
-  ASSIGN_OR_RETURN(auto all, directory_.FindFile(exact[0].sha256));
-  FileResult out = all ? *all : exact[0];
-  out.name = exact[0].name;
+  ASSIGN_OR_RETURN(FileResult named, PickNamed(page.results, what));
+  ASSIGN_OR_RETURN(auto all, directory_.FindFile(named.sha256));
+  FileResult out = all ? *all : named;
+  out.name = named.name;
   return out;
 }
 
+Result<FileResult> PeerClient::LocateFile(const std::string& what) {
+  if (what.size() > 1 && what[0] == '#') {  // the holders the last search showed
+    size_t n = 0;
+    try {
+      n = std::stoul(what.substr(1));
+    } catch (...) {
+      return InvalidArgument("'" + what + "' is not a result number like #2");
+    }
+    if (n == 0 || n > last_results_.size()) {
+      return InvalidArgument("no result " + what + " in the last search (" +
+                             std::to_string(last_results_.size()) + " results)");
+    }
+    return last_results_[n - 1];
+  }
+  std::string lower = what;
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  v1::LocateRequest req;
+  req.set_limit(1000);
+  if (IsSha256Hex(lower)) {
+    req.set_sha256(lower);
+  } else {
+    req.set_query(what);
+  }
+  ASSIGN_OR_RETURN(v1::LocateReply reply, LocateViaFriends(req));
+  std::vector<FileResult> found;
+  for (const auto& r : reply.results()) found.push_back(FromLocated(r));
+  if (IsSha256Hex(lower)) {
+    if (found.empty()) return NotFound("no peer the friends reached holds sha256 " + lower);
+    FileResult out = found[0];
+    for (size_t i = 1; i < found.size(); ++i) {  // the same content under other names
+      for (const auto& h : found[i].holders) out.holders.push_back(h);
+    }
+    return out;
+  }
+  return PickNamed(found, what);
+}
+
 Status PeerClient::Download(const ParsedCommand& c) {
-  RETURN_IF_ERROR(RequireSession());
-  ASSIGN_OR_RETURN(FileResult file, ResolveFile(c.args[0]));
+  ASSIGN_OR_RETURN(bool via_friend, ViaFriend(c));
+  via_friend |= central_away_;
+  if (!via_friend) RETURN_IF_ERROR(RequireSession());
+  Result<FileResult> resolved = via_friend ? LocateFile(c.args[0]) : ResolveFile(c.args[0]);
+  if (!via_friend && !resolved.ok() && CentralUnavailable(resolved.status())) {
+    Note("central cannot answer (" + resolved.status().message() + "); locating through friend peers");
+    resolved = LocateFile(c.args[0]);
+  }
+  if (!resolved.ok()) return resolved.status();
+  FileResult file = std::move(*resolved);
   if (auto from = c.Option("--from")) {
     std::vector<Holder> chosen;
     for (const auto& h : file.holders) {
@@ -373,8 +518,9 @@ Status PeerClient::Download(const ParsedCommand& c) {
     if (chosen.empty()) return NotFound(*from + " does not hold " + file.name);
     file.holders = chosen;
   }
-  DownloadRequest req{file, c.Option("--to").value_or(config_.download_dir), session_->token,
-                      config_.username, 0};
+  // Without a session (central away) the holders serve what they cannot verify.
+  DownloadRequest req{file, c.Option("--to").value_or(config_.download_dir),
+                      session_ ? session_->token : std::string(), config_.username, 0};
   if (auto rate = c.Option("--limit-rate")) {
     ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
   }

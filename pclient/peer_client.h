@@ -22,6 +22,7 @@
 #include "common/periodic.h"
 #include "common/peer_config.h"
 #include "common/status.h"
+#include "p2pshare.grpc.pb.h"
 #include "pclient/command_line.h"
 
 namespace p2pshare::pclient {
@@ -43,7 +44,9 @@ class PeerClient {
   Status RunLine(const std::string& line);
 
   // Logs in when the config has a password, printing nothing (the start-up
-  // login of SPEC §7). OK without a password.
+  // login of SPEC §7). OK without a password. When central cannot be
+  // reached it says so on the error stream and returns OK: search and
+  // download then go through friend peers.
   Status AutoLogin();
 
   bool quit_requested() const { return quit_; }
@@ -70,6 +73,13 @@ class PeerClient {
   Result<PeerInfo> FindPeer(const std::string& name);
   // What a download names: "#n" (last search), a sha256, or a file name.
   Result<FileResult> ResolveFile(const std::string& what);
+  // The same through friend peers (Locate), when central cannot answer.
+  Result<FileResult> LocateFile(const std::string& what);
+  // Asks the primary friend, then the backup; notes which answered.
+  Result<v1::LocateReply> LocateViaFriends(const v1::LocateRequest& request);
+  // Whether a command asked `--via friend` (InvalidArgument for other values).
+  Result<bool> ViaFriend(const ParsedCommand& c) const;
+  void Note(const std::string& line);
   void Print(const std::string& text, const Json& json);
   void StartHeartbeats();
   void StopHeartbeats();
@@ -81,6 +91,8 @@ class PeerClient {
   DirectoryClient directory_;
   std::optional<LoginReply> session_;
   std::vector<FileResult> last_results_;
+  std::string last_via_;     // "directory", or the friend that answered the last locate
+  bool central_away_ = false;  // the start-up login found central unreachable
   bool quit_ = false;
 
   std::unique_ptr<Periodic> heartbeats_;

@@ -65,9 +65,12 @@ Result<std::string> PeerServiceImpl::Authorize(grpc::ServerContext* context) {
 
 Result<std::string> PeerServiceImpl::AuthorizeRead(grpc::ServerContext* context) {
   auto caller = Authorize(context);
-  if (caller.ok() || !options_.offline_downloads || caller.status().code() != Code::kUnavailable) {
-    return caller;
-  }
+  if (caller.ok() || !options_.offline_downloads) return caller;
+  // A token central could not be asked about, or none (a client that could
+  // not log in) while central is away.
+  bool central_away = caller.status().code() == Code::kUnavailable ||
+                      (caller.status().code() == Code::kUnauthenticated && !verifier_->CentralAnswers());
+  if (!central_away) return caller;
   spdlog::info("central is unreachable, so {} cannot be verified; serving the read anyway",
                context->peer());
   return std::string("(unverified)");

@@ -38,4 +38,17 @@ Result<std::string> CentralTokenVerifier::Verify(const std::string& token) {
   return *user;
 }
 
+bool CentralTokenVerifier::CentralAnswers() {
+  auto now = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (now < answers_until_) return answers_;
+  }
+  bool answers = client_->Healthz().ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  answers_ = answers;
+  answers_until_ = Clock::now() + std::chrono::seconds(1);
+  return answers;
+}
+
 }  // namespace p2pshare::pserver

@@ -19,6 +19,8 @@ class TokenVerifier {
   // The username owning `token`. Unauthenticated when it owns none;
   // Unavailable when central cannot be asked.
   virtual Result<std::string> Verify(const std::string& token) = 0;
+  // Whether central answers now (so tokens can be checked at all).
+  virtual bool CentralAnswers() { return true; }
 };
 
 // Verifies through central with the peer-server's own token. Thread-safe.
@@ -28,6 +30,8 @@ class CentralTokenVerifier final : public TokenVerifier {
   explicit CentralTokenVerifier(DirectoryClient* client,
                                 std::chrono::seconds ttl = std::chrono::seconds(30));
   Result<std::string> Verify(const std::string& token) override;
+  // Asks central's /healthz, at most once a second (the answer is kept).
+  bool CentralAnswers() override;
 
  private:
   struct Cached {
@@ -38,6 +42,8 @@ class CentralTokenVerifier final : public TokenVerifier {
   const std::chrono::seconds ttl_;
   std::mutex mu_;
   std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(mu_); key: token hash
+  bool answers_ = true;                            // GUARDED_BY(mu_)
+  Clock::time_point answers_until_{};              // GUARDED_BY(mu_)
 };
 
 }  // namespace p2pshare::pserver

@@ -31,9 +31,12 @@ class NetworkTest : public ::testing::Test {
     }
   }
   // Starts `name`'s peer-server after `fill` put files into its folder.
+  // `overrides` are config keys laid over the test defaults.
   PeerServerProcess& StartPeer(const std::string& name,
-                               const std::function<void(const std::filesystem::path&)>& fill = {}) {
-    peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), name, central_->url()));
+                               const std::function<void(const std::filesystem::path&)>& fill = {},
+                               Json overrides = Json::object()) {
+    peers_.push_back(
+        std::make_unique<PeerServerProcess>(dir_.path(), name, central_->url(), std::move(overrides)));
     if (fill) fill(peers_.back()->shared_dir());
     Status s = peers_.back()->Start();
     EXPECT_TRUE(s.ok()) << s.message();

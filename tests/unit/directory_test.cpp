@@ -55,6 +55,25 @@ TEST_F(DirectoryTest, PeersOnOneHostGetDistinctPortsAndLogoutFreesThem) {
   EXPECT_EQ(Join("dave").port, 50052);
 }
 
+TEST_F(DirectoryTest, FriendsAreThePeersThatJoinedJustBeforeInARing) {
+  auto addr = [](const LoginReply& r) { return r.host + ":" + std::to_string(r.port); };
+  LoginReply a = Join("alice");
+  EXPECT_TRUE(a.friends.empty()) << "nobody else is online";
+  LoginReply b = Join("bob");
+  EXPECT_EQ(b.friends, std::vector<std::string>{addr(a)});
+  LoginReply c = Join("carol");
+  EXPECT_EQ(c.friends, (std::vector<std::string>{addr(b), addr(a)}));
+  // The ring closes: the first peer's friends wrap around to the newest.
+  EXPECT_EQ(dir_->Heartbeat("alice", {})->friends, (std::vector<std::string>{addr(c), addr(b)}));
+  EXPECT_EQ(dir_->Heartbeat("bob", {})->friends, (std::vector<std::string>{addr(a), addr(c)}));
+  // A second login of an online account keeps its place in the ring.
+  EXPECT_EQ(Join("alice").friends, (std::vector<std::string>{addr(c), addr(b)}));
+  // Someone leaving closes the gap.
+  ASSERT_TRUE(dir_->Logout("bob").ok());
+  EXPECT_EQ(dir_->Heartbeat("carol", {})->friends, std::vector<std::string>{addr(a)});
+  EXPECT_EQ(dir_->Heartbeat("alice", {})->friends, std::vector<std::string>{addr(c)});
+}
+
 TEST_F(DirectoryTest, SecondLoginJoinsThePeerWithItsOwnToken) {
   LoginReply server = Join("alice");
   LoginReply client = Join("alice");

@@ -116,6 +116,12 @@ class PeerTestClient {
     return s;
   }
 
+  grpc::Status Locate(const v1::LocateRequest& request, v1::LocateReply* reply) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "");
+    return stub_->Locate(&ctx, request, reply);
+  }
+
   grpc::Status ListFiles(const std::string& token, v1::ListFilesReply* reply) {
     grpc::ClientContext ctx;
     Prepare(&ctx, token);

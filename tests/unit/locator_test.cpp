@@ -1,0 +1,123 @@
+// Locator on its own: a peer with no central and no friends answers from
+// its own catalog; requests are checked; query ids are handled once;
+// replies merge per (name, sha256).
+#include "pserver/locator.h"
+
+#include <gtest/gtest.h>
+
+#include "common/sha256.h"
+#include "unit/file_util.h"
+#include "unit/test_dir.h"
+
+namespace p2pshare::pserver {
+namespace {
+
+namespace fs = std::filesystem;
+const auto kDeadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(5); };
+
+v1::Located Result(const std::string& name, const std::string& sha, const std::string& holder) {
+  v1::Located r;
+  r.mutable_file()->set_name(name);
+  r.mutable_file()->set_sha256(sha);
+  r.mutable_file()->set_size(1);
+  auto* h = r.add_holders();
+  h->set_username(holder);
+  r.set_source(v1::Located::FLOOD);
+  return r;
+}
+
+TEST(MergeLocateReplies, UnitesHoldersPerContentAndKeepsTheFirstPageByName) {
+  const std::string x(64, 'a'), y(64, 'b');
+  v1::LocateReply into, from;
+  *into.add_results() = Result("b.txt", x, "ann");
+  *into.add_results() = Result("a.txt", x, "ann");
+  into.add_visited("ann");
+  *from.add_results() = Result("b.txt", x, "bob");
+  *from.add_results() = Result("b.txt", y, "bob");  // same name, other content: its own result
+  *from.add_results() = Result("b.txt", x, "ann");  // a holder already known
+  from.add_visited("bob");
+  from.set_declined(2);
+  MergeLocateReplies(&into, from, 2);
+  EXPECT_EQ(into.total(), 3);
+  ASSERT_EQ(into.results_size(), 2);
+  EXPECT_EQ(into.results(0).file().name(), "a.txt");
+  EXPECT_EQ(into.results(1).file().name(), "b.txt");
+  EXPECT_EQ(into.results(1).file().sha256(), x);
+  ASSERT_EQ(into.results(1).holders_size(), 2);
+  EXPECT_EQ(into.results(1).holders(1).username(), "bob");
+  EXPECT_EQ(std::vector<std::string>(into.visited().begin(), into.visited().end()),
+            (std::vector<std::string>{"ann", "bob"}));
+  EXPECT_EQ(into.declined(), 2);
+}
+
+class LocatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::WriteFile(tmp_.path() / "share/Music/Song One.ogg", "one");
+    testing::WriteFile(tmp_.path() / "share/notes.txt", "notes");
+    folder_ = std::move(SharedFolder::Open((tmp_.path() / "share").string())).value();
+    catalog_ = std::make_unique<Catalog>(folder_.get());
+    ASSERT_TRUE(catalog_->Refresh().ok());
+    locator_ = std::make_unique<Locator>(nullptr, catalog_.get(), LocatorOptions{"ann", "10.0.0.7"},
+                                         [] { return std::vector<std::string>{}; }, [] { return 50123; });
+  }
+  testing::TestDir tmp_;
+  std::unique_ptr<SharedFolder> folder_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<Locator> locator_;
+};
+
+TEST_F(LocatorTest, WithoutCentralItAnswersFromItsOwnCatalog) {
+  v1::LocateRequest req;
+  req.set_query("song*OGG");
+  auto reply = locator_->Locate(req, kDeadline());
+  ASSERT_TRUE(reply.ok()) << reply.status().message();
+  ASSERT_EQ(reply->results_size(), 1);
+  const auto& r = reply->results(0);
+  EXPECT_EQ(r.file().name(), "Music/Song One.ogg");
+  EXPECT_EQ(r.file().sha256(), Sha256Hex("one"));
+  EXPECT_EQ(r.source(), v1::Located::FLOOD);
+  ASSERT_EQ(r.holders_size(), 1);
+  EXPECT_EQ(r.holders(0).host(), "10.0.0.7");
+  EXPECT_EQ(r.holders(0).port(), 50123);
+  EXPECT_EQ(std::vector<std::string>(reply->visited().begin(), reply->visited().end()),
+            std::vector<std::string>{"ann"});
+
+  v1::LocateRequest by_hash;
+  by_hash.set_sha256(Sha256Hex("notes"));
+  reply = locator_->Locate(by_hash, kDeadline());
+  ASSERT_TRUE(reply.ok());
+  ASSERT_EQ(reply->results_size(), 1);
+  EXPECT_EQ(reply->results(0).file().name(), "notes.txt");
+}
+
+TEST_F(LocatorTest, BadRequestsAreRefusedAndRepeatedIdsDeclined) {
+  auto code = [&](const std::function<void(v1::LocateRequest&)>& set) {
+    v1::LocateRequest req;
+    set(req);
+    auto r = locator_->Locate(req, kDeadline());
+    return r.ok() ? Code::kOk : r.status().code();
+  };
+  EXPECT_EQ(code([](auto& r) { r.set_sha256("ABC"); }), Code::kInvalidArgument);
+  EXPECT_EQ(code([](auto& r) { r.set_ttl(99); }), Code::kInvalidArgument);
+  EXPECT_EQ(code([](auto& r) { r.set_ttl(-1); }), Code::kInvalidArgument);
+  EXPECT_EQ(code([](auto& r) { r.set_limit(5000); }), Code::kInvalidArgument);
+  EXPECT_EQ(code([](auto& r) { r.set_query(std::string(2000, 'x')); }), Code::kInvalidArgument);
+  EXPECT_EQ(code([](auto& r) { r.set_flood(true); }), Code::kInvalidArgument);  // no query id
+
+  v1::LocateRequest flood;
+  flood.set_flood(true);
+  flood.set_query_id("q-1");
+  flood.set_query("notes");
+  auto first = locator_->Locate(flood, kDeadline());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->results_size(), 1);
+  auto again = locator_->Locate(flood, kDeadline());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->results_size(), 0);
+  EXPECT_TRUE(again->visited().empty());
+  EXPECT_EQ(again->declined(), 1);
+}
+
+}  // namespace
+}  // namespace p2pshare::pserver
