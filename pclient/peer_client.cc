@@ -427,20 +427,24 @@ Status PeerClient::Files(const ParsedCommand& c) {
   return Status::Ok();
 }
 
+Result<FileResult> PeerClient::LastResult(const std::string& what) const {
+  size_t n = 0;
+  try {
+    n = std::stoul(what.substr(1));
+  } catch (...) {
+    return InvalidArgument("'" + what + "' is not a result number like #2");
+  }
+  if (n == 0 || n > last_results_.size()) {
+    return InvalidArgument("no result " + what + " in the last search (" +
+                           std::to_string(last_results_.size()) + " results)");
+  }
+  return last_results_[n - 1];
+}
+
 Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
   if (what.size() > 1 && what[0] == '#') {
-    size_t n = 0;
-    try {
-      n = std::stoul(what.substr(1));
-    } catch (...) {
-      return InvalidArgument("'" + what + "' is not a result number like #2");
-    }
-    if (n == 0 || n > last_results_.size()) {
-      return InvalidArgument("no result " + what + " in the last search (" +
-                             std::to_string(last_results_.size()) + " results)");
-    }
+    ASSIGN_OR_RETURN(FileResult r, LastResult(what));
     // Ask again for the current holders of that content.
-    const FileResult& r = last_results_[n - 1];
     ASSIGN_OR_RETURN(auto fresh, directory_.FindFile(r.sha256));
     if (!fresh) return NotFound("nobody online holds " + r.name + " any more");
     FileResult out = *fresh;
@@ -463,19 +467,7 @@ Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
 }
 
 Result<FileResult> PeerClient::LocateFile(const std::string& what) {
-  if (what.size() > 1 && what[0] == '#') {  // the holders the last search showed
-    size_t n = 0;
-    try {
-      n = std::stoul(what.substr(1));
-    } catch (...) {
-      return InvalidArgument("'" + what + "' is not a result number like #2");
-    }
-    if (n == 0 || n > last_results_.size()) {
-      return InvalidArgument("no result " + what + " in the last search (" +
-                             std::to_string(last_results_.size()) + " results)");
-    }
-    return last_results_[n - 1];
-  }
+  if (what.size() > 1 && what[0] == '#') return LastResult(what);  // the holders it showed
   std::string lower = what;
   for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   v1::LocateRequest req;

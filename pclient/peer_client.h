@@ -71,6 +71,8 @@ class PeerClient {
   Status RequireSession() const;
   // The online peer called `name`.
   Result<PeerInfo> FindPeer(const std::string& name);
+  // Result n of the last search, for "#n".
+  Result<FileResult> LastResult(const std::string& what) const;
   // What a download names: "#n" (last search), a sha256, or a file name.
   Result<FileResult> ResolveFile(const std::string& what);
   // The same through friend peers (Locate), when central cannot answer.
