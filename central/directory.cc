@@ -120,9 +120,14 @@ Status Directory::Evict(const std::string& username, SessionState why) {
   }
   if (removed) {
     if (why == SessionState::kExpired) {
+      ttl_evictions_.fetch_add(1);
+      Record("eviction", username,
+             "no heartbeat for " + std::to_string(options_.session_ttl_s) + " s; port " +
+                 std::to_string(removed->port) + " free again");
       spdlog::info("evicted {} (no heartbeat for {} s); port {}:{} is free again", username,
                    options_.session_ttl_s, removed->host, removed->port);
     } else {
+      Record("logout", username, "port " + std::to_string(removed->port) + " free again");
       spdlog::info("logout of {}; port {}:{} is free again", username, removed->host,
                    removed->port);
     }
@@ -165,6 +170,7 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
               account.has_value();
   if (!good) {
     throttle_.RecordFailure(req.username, remote_address, now);
+    failed_logins_.fetch_add(1);
     spdlog::info("failed login for '{}' from {}", CheckUsername(req.username).ok() ? req.username : "?",
                  remote_address);
     return Unauthenticated("wrong username or password", "bad_credentials");
@@ -214,6 +220,9 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
       it->second.last_seen_unix = UnixNow();
     }
   }
+  logins_.fetch_add(1);
+  Record("login", req.username,
+         (joined ? "joins its peer at " : "serves at ") + peer.host + ":" + std::to_string(peer.port));
   spdlog::info("login of {} {} {}:{}", req.username, joined ? "joins its peer at" : "gets",
                peer.host, peer.port);
   return LoginReply{token, req.username, peer.host, peer.port, options_.heartbeat_interval_s,
@@ -416,6 +425,8 @@ Result<Holder> Directory::UploadTarget(const std::string& caller, const std::str
     if (fa != fb) return fa > fb;
     return a.peer.username < b.peer.username;
   });
+  Record("upload", caller, "'" + name + "' (" + std::to_string(size) + " bytes) to " +
+                               best->peer.username);
   return Holder{best->peer.username, best->peer.host, best->peer.port};
 }
 
@@ -428,6 +439,25 @@ Result<std::string> Directory::Verify(const std::string& caller_token) {
     return user.status();
   }
   return user;
+}
+
+void Directory::Record(std::string kind, std::string username, std::string detail) {
+  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  std::lock_guard<std::mutex> lock(events_mu_);
+  events_.push_back(
+      NetworkEvent{next_event_id_++, ms, std::move(kind), std::move(username), std::move(detail)});
+  while (events_.size() > kEventsKept) events_.pop_front();
+}
+
+std::vector<NetworkEvent> Directory::EventsAfter(int64_t after) const {
+  std::lock_guard<std::mutex> lock(events_mu_);
+  std::vector<NetworkEvent> out;
+  for (const auto& e : events_) {
+    if (e.id > after) out.push_back(e);
+  }
+  return out;
 }
 
 Result<StatsReply> Directory::Stats() {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -95,6 +96,19 @@ class Directory {
   Result<std::string> Verify(const std::string& caller_token);
   Result<StatsReply> Stats();
 
+  // The latest events with an id above `after` (at most kEventsKept are
+  // kept), oldest first.
+  std::vector<NetworkEvent> EventsAfter(int64_t after) const;
+  static constexpr size_t kEventsKept = 200;
+  struct Counters {
+    int64_t failed_logins = 0;
+    int64_t evictions = 0;  // silent peers evicted after the TTL
+    int64_t logins = 0;
+  };
+  Counters counters() const {
+    return Counters{failed_logins_.load(), ttl_evictions_.load(), logins_.load()};
+  }
+
   // Evicts every peer silent for more than session_ttl_s at `now`; returns
   // how many. The sweeper calls this; tests may too.
   int SweepOnce(Clock::time_point now);
@@ -146,6 +160,12 @@ class Directory {
   // same order.
   std::mutex index_mu_;
   SearchIndex index_;
+
+  void Record(std::string kind, std::string username, std::string detail);
+  mutable std::mutex events_mu_;
+  std::deque<NetworkEvent> events_;  // GUARDED_BY(events_mu_)
+  int64_t next_event_id_ = 1;        // GUARDED_BY(events_mu_)
+  std::atomic<int64_t> failed_logins_{0}, ttl_evictions_{0}, logins_{0};
 
   std::atomic<int64_t> last_purge_{0};
   std::unique_ptr<Periodic> sweeper_;

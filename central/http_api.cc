@@ -8,12 +8,49 @@
 #include <cstdlib>
 #include <chrono>
 #include <exception>
+#include <set>
+#include <string_view>
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "central/dashboard.h"
 #include "common/json_fields.h"
 #include "common/names.h"
 
 namespace p2pshare::central {
 namespace {
+
+// The route a request matched, as a metrics label (never the raw path: a
+// label per file hash or per junk URL would grow without bound).
+std::string RouteLabel(const httplib::Request& req) {
+  static const std::set<std::string, std::less<>> kRoutes = {
+      "/", "/healthz", "/metrics", "/api/v1/register", "/api/v1/login", "/api/v1/logout",
+      "/api/v1/heartbeat", "/api/v1/index", "/api/v1/search", "/api/v1/peers",
+      "/api/v1/upload-target", "/api/v1/verify", "/api/v1/stats", "/api/v1/events"};
+  if (kRoutes.count(req.path)) return req.path;
+  if (req.path.rfind("/api/v1/files/", 0) == 0) return "/api/v1/files/{sha256}";
+  return "other";
+}
+
+// Content-Security-Policy of the dashboard: nothing from elsewhere, reads
+// from this origin only, and only its own inline script runs (by hash).
+std::string DashboardCsp() {
+  std::string_view page(kDashboardHtml);
+  size_t open = page.find("<script>"), close = page.find("</script>");
+  std::string script_src = "'none'";
+  if (open != std::string_view::npos && close != std::string_view::npos) {
+    std::string_view script = page.substr(open + 8, close - open - 8);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(script.data()), script.size(), digest);
+    unsigned char b64[64];
+    int n = EVP_EncodeBlock(b64, digest, SHA256_DIGEST_LENGTH);
+    script_src = "'sha256-" + std::string(reinterpret_cast<char*>(b64), n) + "'";
+  }
+  return "default-src 'none'; script-src " + script_src +
+         "; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; "
+         "form-action 'none'; frame-ancestors 'none'";
+}
 
 using httplib::Request;
 using httplib::Response;
@@ -185,10 +222,21 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
     SendError(res, 500, "internal", "internal error");
   });
 
-  server_->set_logger([](const Request& req, const Response& res) {
+  requests_by_route_ = &prometheus::BuildCounter()
+                            .Name("p2pshare_http_requests_total")
+                            .Help("HTTP requests answered, by route, method and status")
+                            .Register(registry_);
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("p2pshare_http_request_duration_seconds")
+                  .Help("time from a request's first byte to its answer, by route")
+                  .Register(registry_);
+  dashboard_csp_ = DashboardCsp();
+
+  server_->set_logger([this](const Request& req, const Response& res) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                           GatedServer::RequestStart())
                     .count();
+    Observe(req, res, ms / 1000);
     if (req.method.empty()) {
       spdlog::info("- (malformed request) {} {:.1f}ms", res.status, ms);
     } else {
@@ -235,6 +283,54 @@ Result<std::string> HttpApi::Reader(const Request& req) {
   return Caller(req);
 }
 
+void HttpApi::Observe(const Request& req, const Response& res, double seconds) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  std::string route = RouteLabel(req);
+  requests_by_route_
+      ->Add({{"route", route},
+             {"method", req.method.empty() ? "-" : req.method},
+             {"status", std::to_string(res.status)}})
+      .Increment();
+  latency_->Add({{"route", route}}, kBuckets).Observe(seconds);
+}
+
+std::string HttpApi::Metrics() {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> extra;
+  Directory::Counters c = directory_->counters();
+  extra.push_back(ScrapedValue("p2pshare_failed_logins_total", "logins refused for a wrong password",
+                               MetricType::Counter, static_cast<double>(c.failed_logins)));
+  extra.push_back(ScrapedValue("p2pshare_logins_total", "successful logins", MetricType::Counter,
+                               static_cast<double>(c.logins)));
+  extra.push_back(ScrapedValue("p2pshare_evictions_total",
+                               "peers evicted for missing heartbeats past the TTL",
+                               MetricType::Counter, static_cast<double>(c.evictions)));
+  auto stats = directory_->Stats();
+  if (stats.ok()) {
+    extra.push_back(ScrapedValue("p2pshare_peers_online", "peers online", MetricType::Gauge,
+                                 static_cast<double>(stats->peers_online)));
+    extra.push_back(ScrapedValue("p2pshare_files", "files in the index (one per peer and name)",
+                                 MetricType::Gauge, static_cast<double>(stats->files)));
+    extra.push_back(ScrapedValue("p2pshare_accounts", "accounts", MetricType::Gauge,
+                                 static_cast<double>(stats->accounts)));
+  }
+  GateStats g = server_->stats();
+  extra.push_back(ScrapedValue("p2pshare_http_connections_waiting",
+                               "connections waiting for a whole request", MetricType::Gauge,
+                               static_cast<double>(g.waiting)));
+  extra.push_back(ScrapedValue("p2pshare_http_timed_out_total",
+                               "requests cut off at request_timeout_s (408)", MetricType::Counter,
+                               static_cast<double>(g.timed_out)));
+  extra.push_back(ScrapedValue("p2pshare_http_too_large_total",
+                               "requests with headers over the limit (431/414)",
+                               MetricType::Counter, static_cast<double>(g.too_large)));
+  extra.push_back(ScrapedValue("p2pshare_http_connections_dropped_total",
+                               "waiting connections closed at max_connections",
+                               MetricType::Counter, static_cast<double>(g.evicted)));
+  return RenderMetrics(registry_, std::move(extra));
+}
+
 void HttpApi::Routes() {
   using Handler = std::function<Result<Reply>(const Request&)>;
   // Wraps a handler: its Reply becomes JSON, its error Status the error shape.
@@ -255,6 +351,30 @@ void HttpApi::Routes() {
 
   s.Get("/healthz", route([](const Request&) -> Result<Reply> {
     return Reply{200, Json{{"status", "ok"}}};
+  }));
+
+  // The dashboard: a static page that reads the public routes below.
+  s.Get("/", [this](const Request&, Response& res) {
+    res.status = 200;
+    res.set_header("Content-Security-Policy", dashboard_csp_);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(kDashboardHtml, "text/html; charset=utf-8");
+  });
+
+  s.Get("/metrics", [this](const Request& req, Response& res) {
+    Status readable = Reader(req).status();
+    if (!readable.ok()) return SendStatus(res, readable);
+    res.status = 200;
+    res.set_content(Metrics(), kMetricsContentType);
+  });
+
+  s.Get("/api/v1/events", route([this, dir](const Request& req) -> Result<Reply> {
+    RETURN_IF_ERROR(Reader(req).status());
+    ASSIGN_OR_RETURN(int64_t after, QueryInt(req, "after", 0, 0, INT64_MAX));
+    Json events = Json::array();
+    for (const NetworkEvent& e : dir->EventsAfter(after)) events.push_back(ToJson(e));
+    return Reply{200, Json{{"events", std::move(events)}}};
   }));
 
   s.Post("/api/v1/register", route([dir](const Request& req) -> Result<Reply> {

@@ -16,6 +16,7 @@
 
 #include "central/directory.h"
 #include "central/http_gate.h"
+#include "common/metrics.h"
 #include "common/status.h"
 
 namespace httplib {
@@ -59,10 +60,20 @@ class HttpApi {
   // Caller(), or "" when public_read lets anyone read.
   Result<std::string> Reader(const httplib::Request& req);
 
+  // /metrics: what the registry counts live, plus the directory's and the
+  // gate's own numbers read at scrape time.
+  std::string Metrics();
+  // Counts a served request by route and status, and its latency.
+  void Observe(const httplib::Request& req, const httplib::Response& res, double seconds);
+
   Directory* const directory_;
   const HttpApiOptions options_;
   std::unique_ptr<GatedServer> server_;
   std::atomic<int64_t> requests_{0};
+  prometheus::Registry registry_;
+  prometheus::Family<prometheus::Counter>* requests_by_route_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
+  std::string dashboard_csp_;  // pins the page's one inline script by its hash
 };
 
 }  // namespace p2pshare::central

@@ -174,6 +174,11 @@ Result<std::vector<std::string>> FriendsField(const FieldReader& r) {
 
 }  // namespace
 
+Json ToJson(const NetworkEvent& e) {
+  return Json{{"id", e.id}, {"unix_ms", e.unix_ms}, {"kind", e.kind}, {"username", e.username},
+              {"detail", e.detail}};
+}
+
 Json ToJson(const HeartbeatReply& r) {
   return Json{{"session_ttl_s", r.session_ttl_s}, {"friends", r.friends}};
 }

@@ -84,6 +84,15 @@ struct HeartbeatRequest {
   std::optional<int64_t> active_transfers;
 };
 
+// Something that happened on the network, for the dashboard (GET /events).
+struct NetworkEvent {
+  int64_t id = 0;       // increasing from 1
+  int64_t unix_ms = 0;  // when
+  std::string kind;     // login, logout, eviction, upload
+  std::string username;
+  std::string detail;
+};
+
 struct StatsReply {
   int64_t peers_online = 0;
   int64_t accounts = 0;
@@ -116,6 +125,7 @@ Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j);
 Json ToJson(const HeartbeatRequest& r);
 Result<HeartbeatRequest> HeartbeatRequestFromJson(const Json& j);
 Json ToJson(const StatsReply& s);
+Json ToJson(const NetworkEvent& e);
 Result<StatsReply> StatsReplyFromJson(const Json& j);
 
 }  // namespace p2pshare

@@ -8,8 +8,10 @@ PACKAGES=(
   g++ make cmake pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
-  libgtest-dev libsqlite3-dev libssl-dev libedit-dev
+  libgtest-dev libsqlite3-dev libssl-dev libedit-dev prometheus-cpp-dev
   curl
+  # the dashboard's browser test: headless Chromium driven by Selenium
+  chromium chromium-driver python3-selenium
 )
 PACKAGES+=("$@")
 
