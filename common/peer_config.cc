@@ -22,6 +22,8 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
   s.Bool("offline_downloads", &c->offline_downloads,
          "while central is unreachable, serve downloads to callers it cannot verify");
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
+  s.String("metrics_listen", &c->metrics_listen,
+           "peer-server: host:port serving GET /metrics (Prometheus); empty: off");
 }
 
 Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
@@ -39,20 +41,28 @@ Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
     Status ok = CheckHostPort(f);
     if (!ok.ok()) return InvalidArgument("key 'friends': " + ok.message());
   }
+  if (!c->metrics_listen.empty()) {
+    Status ok = ParseHostPort(c->metrics_listen, /*allow_any_port=*/true).status();
+    if (!ok.ok()) return InvalidArgument("key 'metrics_listen': " + ok.message());
+  }
   return Status::Ok();
 }
 
-Status CheckHostPort(const std::string& f) {
+Result<std::pair<std::string, int>> ParseHostPort(const std::string& f, bool allow_any_port) {
   size_t colon = f.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == f.size() || f.size() > 300 ||
-      f.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+      colon + 6 < f.size() || f.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
       f.find_first_of(" \t\r\n") != std::string::npos) {
     return InvalidArgument("'" + f + "' is not host:port");
   }
   long port = std::strtol(f.c_str() + colon + 1, nullptr, 10);
-  if (port < 1 || port > 65535) return InvalidArgument("'" + f + "' has no valid port");
-  return Status::Ok();
+  if (port > 65535 || port < (allow_any_port ? 0 : 1)) {
+    return InvalidArgument("'" + f + "' has no valid port");
+  }
+  return std::make_pair(f.substr(0, colon), static_cast<int>(port));
 }
+
+Status CheckHostPort(const std::string& f) { return ParseHostPort(f).status(); }
 
 namespace {
 std::string FriendsPath(const std::string& shared_dir) { return shared_dir + "/.p2pshare/friends"; }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/config.h"
@@ -22,12 +23,16 @@ struct PeerConfig {
   std::vector<std::string> friends;  // [primary, backup] host:port
   bool offline_downloads = true;     // serve reads while central cannot check tokens
   std::string log_level = "info";
+  std::string metrics_listen;  // peer-server: host:port for GET /metrics; empty: none
 };
 
 // Registers every key of `config` (which holds the defaults) on `schema`.
 void DescribePeerConfig(ConfigSchema& schema, PeerConfig* config);
 
-// "host:port" with a numeric port: a friend peer's address.
+// "host:port" with a numeric port (1-65535; 0 too with `allow_any_port`).
+Result<std::pair<std::string, int>> ParseHostPort(const std::string& address,
+                                                  bool allow_any_port = false);
+// ParseHostPort's verdict: a friend peer's address.
 Status CheckHostPort(const std::string& address);
 
 // A peer's friends: the configured ones; without them, the last ones

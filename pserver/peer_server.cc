@@ -8,10 +8,12 @@
 #include <fstream>
 
 #include "common/directory_client.h"
+#include "common/metrics.h"
 #include "common/peer_config.h"
 #include "pserver/catalog.h"
 #include "pserver/folder_watcher.h"
 #include "pserver/locator.h"
+#include "pserver/metrics_server.h"
 #include "pserver/peer_service.h"
 #include "pserver/session_agent.h"
 #include "pserver/shared_folder.h"
@@ -161,6 +163,36 @@ Status PeerServer::Run() {
       },
       [&agent] { return agent.port(); });
   service.set_locator(&locator);
+
+  // GET /metrics, when the config names an address for it.
+  prometheus::Registry no_live_metrics;  // everything is read at scrape time
+  MetricsServer metrics([&] {
+    using prometheus::MetricType;
+    PeerServiceStats st = service.stats();
+    std::vector<std::pair<MetricLabels, double>> errors;
+    for (const auto& [key, n] : st.errors) {
+      errors.push_back({{{"method", key.first}, {"code", key.second}}, static_cast<double>(n)});
+    }
+    return RenderMetrics(
+        no_live_metrics,
+        {ScrapedValue("p2pshare_peer_bytes_served_total", "file bytes sent to downloaders",
+                      MetricType::Counter, static_cast<double>(st.bytes_served)),
+         ScrapedValue("p2pshare_peer_bytes_received_total", "file bytes received in uploads",
+                      MetricType::Counter, static_cast<double>(st.bytes_received)),
+         ScrapedValue("p2pshare_peer_active_transfers", "downloads and uploads in progress",
+                      MetricType::Gauge, static_cast<double>(st.active_transfers)),
+         ScrapedFamily("p2pshare_peer_rpc_errors_total", "failed calls, by method and gRPC code",
+                       MetricType::Counter, errors),
+         ScrapedValue("p2pshare_peer_shared_files", "files this peer shares", MetricType::Gauge,
+                      static_cast<double>(catalog.size())),
+         ScrapedValue("p2pshare_peer_shared_bytes", "bytes this peer shares", MetricType::Gauge,
+                      static_cast<double>(catalog.TotalBytes()))});
+  });
+  if (!config_.metrics_listen.empty()) {
+    ASSIGN_OR_RETURN(int metrics_port, metrics.Start(config_.metrics_listen));
+    spdlog::info("metrics on http://{}:{}/metrics",
+                 config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':')), metrics_port);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     cancel_login_ = [&agent] { agent.Cancel(); };

@@ -76,13 +76,31 @@ Result<std::string> PeerServiceImpl::AuthorizeRead(grpc::ServerContext* context)
   return std::string("(unverified)");
 }
 
+grpc::Status PeerServiceImpl::Done(const char* method, const Status& s) {
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(errors_mu_);
+    ++errors_[{method, CodeName(s.code())}];
+  }
+  return ToGrpcStatus(s);
+}
+
+PeerServiceStats PeerServiceImpl::stats() const {
+  PeerServiceStats out;
+  out.bytes_served = bytes_served_.load();
+  out.bytes_received = bytes_received_.load();
+  out.active_transfers = active_transfers_.load();
+  std::lock_guard<std::mutex> lock(errors_mu_);
+  out.errors = errors_;
+  return out;
+}
+
 grpc::Status PeerServiceImpl::Locate(grpc::ServerContext* context, const v1::LocateRequest* request,
                                      v1::LocateReply* reply) {
   if (locator_ == nullptr) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no locator");
   auto deadline = context->deadline();
   auto cap = std::chrono::system_clock::now() + std::chrono::seconds(30);
   auto answer = locator_->Locate(*request, std::min(deadline, cap));
-  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  if (!answer.ok()) return Done("Locate", answer.status());
   *reply = std::move(*answer);
   return grpc::Status::OK;
 }
@@ -98,7 +116,7 @@ grpc::Status PeerServiceImpl::Ping(grpc::ServerContext*, const v1::PingRequest* 
 grpc::Status PeerServiceImpl::ListFiles(grpc::ServerContext* context, const v1::ListFilesRequest*,
                                         v1::ListFilesReply* reply) {
   auto caller = AuthorizeRead(context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return Done("ListFiles", caller.status());
   for (const FileEntry& f : catalog_->Files()) ToProto(f, reply->add_files());
   return grpc::Status::OK;
 }
@@ -107,13 +125,13 @@ grpc::Status PeerServiceImpl::Download(grpc::ServerContext* context,
                                        const v1::DownloadRequest* request,
                                        grpc::ServerWriter<v1::Chunk>* writer) {
   auto caller = AuthorizeRead(context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return Done("Download", caller.status());
   ActiveTransfer active(&active_transfers_);
   Status s = DoDownload(context, *request, writer);
   if (!s.ok() && s.code() != Code::kCancelled) {
     spdlog::info("download by {} failed: {}", *caller, s.message());
   }
-  return ToGrpcStatus(s);
+  return Done("Download", s);
 }
 
 Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& req,
@@ -163,6 +181,7 @@ Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::Downl
     data->resize(got);
     chunk.set_offset(pos);
     if (!writer->Write(chunk)) return Status(Code::kCancelled, "the caller went away");
+    bytes_served_.fetch_add(static_cast<int64_t>(got), std::memory_order_relaxed);
     pos += static_cast<int64_t>(got);
     if (first) {
       chunk.clear_info();
@@ -177,12 +196,12 @@ grpc::Status PeerServiceImpl::Upload(grpc::ServerContext* context,
                                      grpc::ServerReader<v1::UploadMessage>* reader,
                                      v1::UploadReply* reply) {
   auto caller = Authorize(context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return Done("Upload", caller.status());
   ActiveTransfer active(&active_transfers_);
   auto stored = DoUpload(context, reader);
   if (!stored.ok()) {
     spdlog::info("upload by {} refused: {}", *caller, stored.status().message());
-    return ToGrpcStatus(stored.status());
+    return Done("Upload", stored.status());
   }
   spdlog::info("{} uploaded '{}' ({} bytes)", *caller, stored->name, stored->size);
   ToProto(*stored, reply->mutable_file());
@@ -271,6 +290,7 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
     }
     hash.Update(data);
     received += static_cast<int64_t>(data.size());
+    bytes_received_.fetch_add(static_cast<int64_t>(data.size()), std::memory_order_relaxed);
   }
   if (context->IsCancelled()) return Status(Code::kCancelled, "the sender went away");
   if (received != want.size) {

@@ -14,6 +14,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "p2pshare.grpc.pb.h"
@@ -31,6 +33,14 @@ struct PeerServiceOptions {
   // While central cannot be reached no token can be checked: serve
   // downloads and file lists anyway (read-only; uploads stay refused).
   bool offline_downloads = true;
+};
+
+// What the service has done, for /metrics.
+struct PeerServiceStats {
+  int64_t bytes_served = 0;    // file bytes sent by Download
+  int64_t bytes_received = 0;  // file bytes taken in by Upload
+  int64_t active_transfers = 0;
+  std::map<std::pair<std::string, std::string>, int64_t> errors;  // (method, code) -> calls
 };
 
 class PeerServiceImpl final : public v1::PeerService::Service {
@@ -54,10 +64,13 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   void set_locator(Locator* locator) { locator_ = locator; }
 
   int64_t active_transfers() const { return active_transfers_.load(); }
+  PeerServiceStats stats() const;
   // Bytes uploads may still add: the quota less what is shared and reserved.
   int64_t free_bytes() const;
 
  private:
+  // Counts a failed call of `method` by its code; the gRPC form of `s`.
+  grpc::Status Done(const char* method, const Status& s);
   // The caller's username, from the bearer token in the metadata.
   Result<std::string> Authorize(grpc::ServerContext* context);
   // Authorize for reads: with offline_downloads, a caller central cannot
@@ -76,6 +89,9 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   Locator* locator_ = nullptr;
   std::atomic<int64_t> active_transfers_{0};
   std::atomic<int64_t> reserved_bytes_{0};  // announced sizes of uploads in progress
+  std::atomic<int64_t> bytes_served_{0}, bytes_received_{0};
+  mutable std::mutex errors_mu_;
+  std::map<std::pair<std::string, std::string>, int64_t> errors_;  // GUARDED_BY(errors_mu_)
 };
 
 }  // namespace p2pshare::pserver
