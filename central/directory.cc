@@ -461,13 +461,19 @@ std::vector<NetworkEvent> Directory::EventsAfter(int64_t after) const {
 }
 
 Result<StatsReply> Directory::Stats() {
-  ASSIGN_OR_RETURN(StoreCounts c, store_->Counts());
+  // File counts from the in-memory index: the SQL form (a GROUP BY over
+  // every file) took the store's lock for a full scan on each call.
+  ASSIGN_OR_RETURN(int64_t accounts, store_->CountAccounts());
+  SearchIndex::Totals t = index_.totals();
   StatsReply s;
-  s.peers_online = c.peers;
-  s.accounts = c.accounts;
-  s.files = c.files;
-  s.unique_files = c.unique_files;
-  s.bytes = c.bytes;
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    s.peers_online = static_cast<int64_t>(online_.size());
+  }
+  s.accounts = accounts;
+  s.files = t.held_files;
+  s.unique_files = t.unique_files;
+  s.bytes = t.held_bytes;
   return s;
 }
 

@@ -152,8 +152,9 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t 
     if (e.holders.empty()) {
       e.size = size;  // a tombstone comes back
       live_entries_++;
-    } else {
-      e.size = std::max(e.size, size);
+    } else if (size > e.size) {  // the present holders count at the larger size too
+      held_bytes_ += (size - e.size) * static_cast<int64_t>(e.holders.size());
+      e.size = size;
     }
     return found;
   }
@@ -171,6 +172,7 @@ void SearchIndex::Unhold(uint32_t entry, uint32_t user) {
   auto it = std::lower_bound(h.begin(), h.end(), user);
   if (it == h.end() || *it != user) return;
   h.erase(it);
+  held_bytes_ -= entries_[entry].size;
   if (h.empty()) {
     h.shrink_to_fit();
     live_entries_--;
@@ -186,6 +188,7 @@ void SearchIndex::Add(uint32_t user, const FileEntry& file) {
   h.insert(std::lower_bound(h.begin(), h.end(), user), user);
   users_[user].files.emplace(HashOf(file.name), entry);
   held_++;
+  held_bytes_ += entries_[entry].size;
 }
 
 void SearchIndex::Drop(uint32_t user, std::string_view name) {
@@ -331,6 +334,11 @@ int64_t SearchIndex::unique_files() const {
 int64_t SearchIndex::held_files() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   return held_;
+}
+
+SearchIndex::Totals SearchIndex::totals() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return Totals{held_, live_entries_, held_bytes_};
 }
 
 void SearchIndex::Compact() {

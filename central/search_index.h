@@ -64,6 +64,12 @@ class SearchIndex {
   // Distinct contents held, and (user, file) pairs held.
   int64_t unique_files() const;
   int64_t held_files() const;
+  struct Totals {
+    int64_t held_files = 0;    // (user, file) pairs
+    int64_t unique_files = 0;  // distinct (name, sha256) held
+    int64_t held_bytes = 0;    // each pair counted at its content's size
+  };
+  Totals totals() const;
   // Renumbers entries without tombstones (done by updates when they
   // outnumber the live ones).
   void Compact();
@@ -136,6 +142,7 @@ class SearchIndex {
   std::unordered_map<std::string, uint32_t> user_ids_;
   int64_t live_entries_ = 0;
   int64_t held_ = 0;
+  int64_t held_bytes_ = 0;  // sum over entries of size x holders
 };
 
 }  // namespace p2pshare::central

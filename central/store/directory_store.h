@@ -108,6 +108,7 @@ class DirectoryStore {
   virtual Result<std::optional<FileResult>> FindByHash(const std::string& sha256) = 0;
   virtual Result<std::vector<PeerTotals>> ListPeers() = 0;
   virtual Result<StoreCounts> Counts() = 0;
+  virtual Result<int64_t> CountAccounts() = 0;
 };
 
 // The SQLite GLOB pattern for a SPEC §5 query: ASCII-lowercased, '*' and '?'

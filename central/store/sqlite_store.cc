@@ -473,4 +473,11 @@ Result<StoreCounts> SqliteStore::Counts() {
   return StoreCounts{s.Int(0), s.Int(1), s.Int(2), s.Int(3), s.Int(4)};
 }
 
+Result<int64_t> SqliteStore::CountAccounts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT COUNT(*) FROM accounts"));
+  if (s.Step() != SQLITE_ROW) return Error("count accounts");
+  return s.Int(0);
+}
+
 }  // namespace p2pshare::central

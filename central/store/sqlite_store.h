@@ -48,6 +48,7 @@ class SqliteStore final : public DirectoryStore {
   Result<std::optional<FileResult>> FindByHash(const std::string& sha256) override;
   Result<std::vector<PeerTotals>> ListPeers() override;
   Result<StoreCounts> Counts() override;
+  Result<int64_t> CountAccounts() override;
 
  private:
   class Stmt;

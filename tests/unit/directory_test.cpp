@@ -99,6 +99,35 @@ TEST_F(DirectoryTest, PreferredPortIsHonouredWhenFree) {
   EXPECT_EQ(Join("bob", 50053).port, 50051);
 }
 
+TEST_F(DirectoryTest, StatsCountWhatTheStoreHolds) {
+  const std::string x(64, 'a'), y(64, 'b'), z(64, 'c');
+  Join("alice");
+  Join("bob");
+  ASSERT_TRUE(dir_->ReplaceIndex("alice", {{"a.txt", 10, x}, {"b.txt", 20, y}}).ok());
+  ASSERT_TRUE(dir_->ReplaceIndex("bob", {{"a.txt", 10, x}, {"c.txt", 5, z}}).ok());
+  ASSERT_TRUE(dir_->PatchIndex("bob", {{"d.txt", 7, y}}, {"c.txt"}).ok());
+  auto check = [&](int64_t peers, int64_t files, int64_t unique, int64_t bytes) {
+    auto s = dir_->Stats();
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->peers_online, peers);
+    EXPECT_EQ(s->accounts, 2);
+    EXPECT_EQ(s->files, files);
+    EXPECT_EQ(s->unique_files, unique);
+    EXPECT_EQ(s->bytes, bytes);
+    // The same as a SQL count over the store (the durable copy).
+    auto store = DirectoryStore::Open(tmp_ / "central.db");
+    ASSERT_TRUE(store.ok());
+    auto c = (*store)->Counts();
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->files, files);
+    EXPECT_EQ(c->unique_files, unique);
+    EXPECT_EQ(c->bytes, bytes);
+  };
+  check(2, 4, 3, 10 + 20 + 10 + 7);
+  ASSERT_TRUE(dir_->Logout("alice").ok());
+  check(1, 2, 2, 10 + 7);
+}
+
 TEST_F(DirectoryTest, SilentPeersAreEvictedAfterTheTtlOnly) {
   LoginReply a = Join("alice");
   LoginReply b = Join("bob");
