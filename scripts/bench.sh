@@ -116,12 +116,13 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"free_bytes": 1000000000, "active_transfers": 0}'
 EOF
   local base="http://127.0.0.1:$port"
-  local h=() hp=() s=() sp=() c=() cp=() b=() bp=()
+  local h=() hp=() s=() sp=() c=() cp=() b=() bp=() st=() stp=()
   for _ in $(seq 1 "$RUNS"); do  # alternate, so drift hits all alike
     read -r r p < <(wrk_run "$base/healthz"); h+=("$r"); hp+=("$p")
     read -r r p < <(wrk_run "$base/api/v1/search?q=load4242/track-17.ogg"); s+=("$r"); sp+=("$p")
     read -r r p < <(wrk_run "$base/api/v1/search?q=track-17."); c+=("$r"); cp+=("$p")
     read -r r p < <(wrk_run "$base/api/v1/heartbeat" "$d/heartbeat.lua"); b+=("$r"); bp+=("$p")
+    read -r r p < <(wrk_run "$base/api/v1/stats"); st+=("$r"); stp+=("$p")
   done
   local hm sm cm bm spm
   hm=$(median "${h[@]}"); sm=$(median "${s[@]}"); cm=$(median "${c[@]}"); bm=$(median "${b[@]}")
@@ -134,6 +135,10 @@ EOF
     "$(ratio "$cm" "$hm")" "-" "-"
   row "POST /heartbeat (req/s)" "$(printf %.0f "$bm")" "$(printf %.0f "$hm") healthz" \
     "$(ratio "$bm" "$hm")" ">= 20000" "$(held "$bm >= 20000")"
+  local stm
+  stm=$(median "${st[@]}")
+  row "GET /stats, 1M files (req/s; the dashboard's totals)" "$(printf %.0f "$stm")" \
+    "$(printf %.0f "$hm") healthz" "$(ratio "$stm" "$hm")" "-" "-"
   kill -TERM "$pid"
 }
 
