@@ -195,8 +195,8 @@ Result<v1::LocateReply> PeerClient::LocateViaFriends(const v1::LocateRequest& re
   std::string failures;
   for (size_t i = 0; i < friends.size(); ++i) {
     const std::string& f = friends[i];
-    size_t colon = f.rfind(':');
-    auto stub = PeerStub(f.substr(0, colon), std::stoi(f.substr(colon + 1)));
+    ASSIGN_OR_RETURN(auto host_port, ParseHostPort(f));  // checked when read; kept honest
+    auto stub = PeerStub(host_port.first, host_port.second);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::LocateReply reply;

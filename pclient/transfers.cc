@@ -16,6 +16,7 @@
 #include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/sha256.h"
+#include "common/transfer_tuning.h"
 #include "common/unique_fd.h"
 #include "p2pshare.grpc.pb.h"
 
@@ -25,9 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kChunk = 256 << 10;  // as the server's download chunks: less heap per message
-constexpr int kLookahead = 8 << 20;  // HTTP/2 stream window: what gRPC may buffer ahead of us
-constexpr int kMaxFrame = 1 << 20;   // HTTP/2 frames we accept (the default is 16 KiB)
+constexpr size_t kChunk = kTransferChunkBytes;
 
 // A deadline that grows with the bytes still to move (at >= 256 KiB/s).
 std::chrono::system_clock::time_point DeadlineFor(int64_t bytes, int64_t limit_rate) {
@@ -68,12 +67,10 @@ Status HashPrefix(int fd, int64_t n, Sha256* hash) {
 std::unique_ptr<v1::PeerService::Stub> PeerStub(const std::string& host, int port) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(8 << 20);
-  // A fixed HTTP/2 window: BDP probing grew it until gRPC held ~67 MiB of
-  // received slices ahead of a disk slower than loopback. Big frames win
-  // back most of what the probing gained in speed.
+  // A fixed window and big frames (common/transfer_tuning.h).
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kLookahead);
-  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrame);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kHttp2WindowBytes);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kHttp2MaxFrameBytes);
   auto channel = grpc::CreateCustomChannel(host + ":" + std::to_string(port),
                                            grpc::InsecureChannelCredentials(), args);
   return v1::PeerService::NewStub(channel);

@@ -12,6 +12,7 @@
 #include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/search_pattern.h"
+#include "pserver/proto_convert.h"
 
 namespace p2pshare::pserver {
 namespace {
@@ -30,12 +31,6 @@ std::string NewQueryId() {
     for (size_t j = 0; j < 8; ++j) id[i + j] = digits[(v >> (4 * j)) & 15];
   }
   return id;
-}
-
-void SetFile(const FileEntry& f, v1::FileInfo* out) {
-  out->set_name(f.name);
-  out->set_size(f.size);
-  out->set_sha256(f.sha256);
 }
 
 void AddHolder(const std::string& username, const std::string& host, int port, v1::Located* r) {
@@ -138,7 +133,7 @@ Result<v1::LocateReply> Locator::FromCentral(const v1::LocateRequest& req) {
   reply.set_total(total);
   for (const FileResult& f : found) {
     v1::Located* r = reply.add_results();
-    SetFile(FileEntry{f.name, f.size, f.sha256}, r->mutable_file());
+    ToProto(FileEntry{f.name, f.size, f.sha256}, r->mutable_file());
     for (const Holder& h : f.holders) AddHolder(h.username, h.host, h.port, r);
     r->set_source(v1::Located::DIRECTORY);
   }
@@ -157,7 +152,7 @@ void Locator::AddOwnMatches(const v1::LocateRequest& req, v1::LocateReply* reply
     ++total;
     if (own.results_size() >= limit) continue;
     v1::Located* r = own.add_results();
-    SetFile(f, r->mutable_file());
+    ToProto(f, r->mutable_file());
     AddHolder(options_.username, options_.advertise_host, port, r);
     r->set_source(v1::Located::FLOOD);
   }

@@ -10,6 +10,7 @@
 #include "common/directory_client.h"
 #include "common/metrics.h"
 #include "common/peer_config.h"
+#include "common/transfer_tuning.h"
 #include "pserver/catalog.h"
 #include "pserver/folder_watcher.h"
 #include "pserver/locator.h"
@@ -36,8 +37,6 @@ void WriteLastPort(const SharedFolder& folder, int port) {
 }
 
 constexpr int kMaxThreads = 128;  // gRPC threads: one per active call
-constexpr int kLookaheadBytes = 8 << 20;  // as peer-client's (pclient/transfers.cc)
-constexpr int kMaxFrameBytes = 1 << 20;
 
 // A gRPC server on host:port, or nullptr when the port cannot be bound.
 std::unique_ptr<grpc::Server> Serve(PeerServiceImpl* service, const std::string& host, int port) {
@@ -46,12 +45,10 @@ std::unique_ptr<grpc::Server> Serve(PeerServiceImpl* service, const std::string&
   builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
                            &bound);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port is an error
-  // A fixed HTTP/2 window instead of BDP probing, which grows it to tens of
-  // MiB of buffered slices per upload when the disk is slower than the
-  // wire; big frames win back most of the speed the probing gave.
+  // A fixed window and big frames, as peer-client's (common/transfer_tuning.h).
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kLookaheadBytes);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kHttp2WindowBytes);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kHttp2MaxFrameBytes);
   grpc::ResourceQuota quota("peer-server");
   quota.SetMaxThreads(kMaxThreads);
   builder.SetResourceQuota(quota);

@@ -13,6 +13,7 @@
 #include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/sha256.h"
+#include "pserver/proto_convert.h"
 
 namespace p2pshare::pserver {
 namespace {
@@ -26,12 +27,6 @@ class ActiveTransfer {
  private:
   std::atomic<int64_t>* n_;
 };
-
-void ToProto(const FileEntry& f, v1::FileInfo* out) {
-  out->set_name(f.name);
-  out->set_size(f.size);
-  out->set_sha256(f.sha256);
-}
 
 }  // namespace
 
@@ -96,7 +91,7 @@ PeerServiceStats PeerServiceImpl::stats() const {
 
 grpc::Status PeerServiceImpl::Locate(grpc::ServerContext* context, const v1::LocateRequest* request,
                                      v1::LocateReply* reply) {
-  if (locator_ == nullptr) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no locator");
+  if (locator_ == nullptr) return Done("Locate", Status(Code::kUnimplemented, "no locator"));
   auto deadline = context->deadline();
   auto cap = std::chrono::system_clock::now() + std::chrono::seconds(30);
   auto answer = locator_->Locate(*request, std::min(deadline, cap));

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/transfer_tuning.h"
 #include "p2pshare.grpc.pb.h"
 #include "pserver/catalog.h"
 #include "pserver/locator.h"
@@ -29,7 +30,7 @@ namespace p2pshare::pserver {
 struct PeerServiceOptions {
   std::string username;
   int64_t max_storage_bytes = int64_t{10} << 30;
-  size_t chunk_bytes = 256 << 10;
+  size_t chunk_bytes = kTransferChunkBytes;
   // While central cannot be reached no token can be checked: serve
   // downloads and file lists anyway (read-only; uploads stay refused).
   bool offline_downloads = true;
