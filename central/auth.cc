@@ -2,51 +2,18 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
-#include <stdexcept>
 #include <vector>
 
+#include "common/hex.h"
 #include "common/sha256.h"
 
 namespace p2pshare::central {
 namespace {
 
-std::string ToHex(const unsigned char* data, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kHex[data[i] >> 4];
-    out[2 * i + 1] = kHex[data[i] & 0xF];
-  }
-  return out;
-}
-
-bool FromHex(const std::string& hex, std::vector<unsigned char>* out) {
-  if (hex.size() % 2 != 0) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  out->clear();
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<unsigned char>(hi * 16 + lo));
-  }
-  return true;
-}
-
-void RandomBytes(unsigned char* buf, size_t n) {
-  if (RAND_bytes(buf, static_cast<int>(n)) != 1) {
-    throw std::runtime_error("the system's random number generator failed");
-  }
-}
-
-std::vector<unsigned char> Pbkdf2(const std::string& password, const std::vector<unsigned char>& salt,
-                                  int iterations) {
-  std::vector<unsigned char> out(32);
+std::vector<uint8_t> Pbkdf2(const std::string& password, const std::vector<uint8_t>& salt,
+                            int iterations) {
+  std::vector<uint8_t> out(32);
   PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt.data(),
                     static_cast<int>(salt.size()), iterations, EVP_sha256(),
                     static_cast<int>(out.size()), out.data());
@@ -56,11 +23,10 @@ std::vector<unsigned char> Pbkdf2(const std::string& password, const std::vector
 }  // namespace
 
 std::string HashPassword(const std::string& password, int iterations) {
-  std::vector<unsigned char> salt(16);
-  RandomBytes(salt.data(), salt.size());
+  std::vector<uint8_t> salt = RandomBytes(16);
   auto hash = Pbkdf2(password, salt, iterations);
-  return "pbkdf2-sha256$" + std::to_string(iterations) + "$" + ToHex(salt.data(), salt.size()) +
-         "$" + ToHex(hash.data(), hash.size());
+  return "pbkdf2-sha256$" + std::to_string(iterations) + "$" + HexEncode(salt) + "$" +
+         HexEncode(hash);
 }
 
 bool VerifyPassword(const std::string& password, const std::string& stored) {
@@ -79,20 +45,14 @@ bool VerifyPassword(const std::string& password, const std::string& stored) {
     return false;
   }
   if (iterations < 1 || iterations > 10'000'000) return false;
-  std::vector<unsigned char> salt, expected;
-  if (!FromHex(stored.substr(b + 1, c - b - 1), &salt) ||
-      !FromHex(stored.substr(c + 1), &expected) || expected.size() != 32) {
-    return false;
-  }
-  auto actual = Pbkdf2(password, salt, iterations);
-  return CRYPTO_memcmp(actual.data(), expected.data(), expected.size()) == 0;
+  auto salt = HexDecode(std::string_view(stored).substr(b + 1, c - b - 1));
+  auto expected = HexDecode(std::string_view(stored).substr(c + 1));
+  if (!salt || !expected || expected->size() != 32) return false;
+  auto actual = Pbkdf2(password, *salt, iterations);
+  return CRYPTO_memcmp(actual.data(), expected->data(), expected->size()) == 0;
 }
 
-std::string NewToken() {
-  unsigned char buf[32];
-  RandomBytes(buf, sizeof buf);
-  return ToHex(buf, sizeof buf);
-}
+std::string NewToken() { return RandomHex(32); }
 
 std::string TokenHash(const std::string& token) { return Sha256Hex(token); }
 

@@ -1,7 +1,6 @@
 #include "central/central_config.h"
 
-#include <charconv>
-
+#include "common/host_port.h"
 #include "common/logging.h"
 
 namespace p2pshare::central {
@@ -23,29 +22,9 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
 }
 
-Result<ListenAddress> ParseListenAddress(const std::string& text) {
-  auto bad = [&]() {
-    return InvalidArgument("key 'listen' must be host:port, not '" + text + "'");
-  };
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return bad();
-  ListenAddress addr;
-  addr.host = text.substr(0, colon);
-  if (addr.host.front() == '[') {
-    if (addr.host.back() != ']' || addr.host.size() < 3) return bad();
-    addr.host = addr.host.substr(1, addr.host.size() - 2);
-  }
-  std::string port = text.substr(colon + 1);
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), addr.port);
-  if (ec != std::errc() || ptr != port.data() + port.size() || addr.port < 0 ||
-      addr.port > 65535) {
-    return bad();
-  }
-  return addr;
-}
-
 Status ValidateCentralConfig(const CentralConfig& c) {
-  RETURN_IF_ERROR(ParseListenAddress(c.listen).status());
+  Status listen = ParseHostPort(c.listen, /*allow_any_port=*/true).status();
+  if (!listen.ok()) return InvalidArgument("key 'listen': " + listen.message());
   if (c.session_ttl_s <= c.heartbeat_interval_s) {
     return InvalidArgument("key 'session_ttl_s' (" + std::to_string(c.session_ttl_s) +
                            ") must be greater than heartbeat_interval_s (" +

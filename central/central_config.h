@@ -30,11 +30,5 @@ void DescribeCentralConfig(ConfigSchema& schema, CentralConfig* config);
 // listen address that parses. InvalidArgument naming the key.
 Status ValidateCentralConfig(const CentralConfig& config);
 
-struct ListenAddress {
-  std::string host;
-  int port = 0;  // 0: any free port
-};
-// "127.0.0.1:8080", "[::1]:8080", "localhost:0".
-Result<ListenAddress> ParseListenAddress(const std::string& text);
 
 }  // namespace p2pshare::central

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "central/dashboard.h"
+#include "common/host_port.h"
 #include "common/json_fields.h"
 #include "common/names.h"
 
@@ -259,7 +260,7 @@ Result<int> HttpApi::Bind(const std::string& host, int port) {
   } else if (server_->bind_to_port(host, port)) {
     bound = port;
   }
-  if (bound <= 0) return Unavailable("cannot listen on " + host + ":" + std::to_string(port));
+  if (bound <= 0) return Unavailable("cannot listen on " + JoinHostPort(host, port));
   server_->RaiseBacklog();
   return bound;
 }

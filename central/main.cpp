@@ -14,6 +14,7 @@
 #include "central/directory.h"
 #include "central/http_api.h"
 #include "central/store/directory_store.h"
+#include "common/host_port.h"
 #include "common/logging.h"
 #include "common/signal_waiter.h"
 
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
   http_options.request_timeout_s = config.request_timeout_s;
   http_options.max_connections = RaiseOpenFileLimit(config.max_connections);
   HttpApi api(&directory, http_options);
-  auto listen = ParseListenAddress(config.listen);
+  auto listen = ParseHostPort(config.listen, /*allow_any_port=*/true);
   auto port = api.Bind(listen->host, listen->port);
   if (!port.ok()) return Fail(port.status());
 
@@ -112,8 +113,8 @@ int main(int argc, char** argv) {
     api_for_signals = &api;
   }
 
-  spdlog::info("central {} listening on http://{}:{} (db {}, ports {}-{})", P2PSHARE_VERSION,
-               listen->host, *port, config.db, config.port_range.first,
+  spdlog::info("central {} listening on http://{} (db {}, ports {}-{})", P2PSHARE_VERSION,
+               JoinHostPort(listen->host, *port), config.db, config.port_range.first,
                config.port_range.second);
   bool ok = api.Run();
   StopHandlingSignals();  // before `api` and `directory` go away

@@ -4,6 +4,7 @@
 #include <functional>
 #include <mutex>
 
+#include "common/hex.h"
 #include "common/search_pattern.h"
 
 namespace p2pshare::central {
@@ -30,35 +31,6 @@ uint32_t KeyOf(std::string_view name, const Sha& sha) {
 template <typename Sha>
 uint32_t ShaKey(const Sha& sha) {
   return static_cast<uint32_t>(ShaPrefix(sha));  // sha bytes are uniform already
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-template <typename Sha>
-bool ParseSha(std::string_view hex, Sha* out) {
-  if (hex.size() != 64) return false;
-  for (size_t i = 0; i < 32; ++i) {
-    int hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
-template <typename Sha>
-std::string ShaHex(const Sha& sha) {
-  static const char* digits = "0123456789abcdef";
-  std::string out(64, '0');
-  for (size_t i = 0; i < 32; ++i) {
-    out[2 * i] = digits[sha[i] >> 4];
-    out[2 * i + 1] = digits[sha[i] & 15];
-  }
-  return out;
 }
 
 inline uint32_t Trigram(unsigned char a, unsigned char b, unsigned char c) {
@@ -181,7 +153,7 @@ void SearchIndex::Unhold(uint32_t entry, uint32_t user) {
 
 void SearchIndex::Add(uint32_t user, const FileEntry& file) {
   Sha sha;
-  if (!ParseSha(file.sha256, &sha)) return;  // the API checked it already
+  if (!HexDecode(file.sha256, sha)) return;  // the API checked it already
   Drop(user, file.name);
   uint32_t entry = EntryFor(file.name, sha, file.size);
   auto& h = entries_[entry].holders;
@@ -239,7 +211,7 @@ void SearchIndex::RemoveUser(const std::string& user) {
 
 IndexHit SearchIndex::HitFor(uint32_t entry) const {
   const Entry& e = entries_[entry];
-  IndexHit hit{e.name, e.size, ShaHex(e.sha), {}};
+  IndexHit hit{e.name, e.size, HexEncode(e.sha), {}};
   for (uint32_t u : e.holders) hit.holders.push_back(users_[u].name);
   std::sort(hit.holders.begin(), hit.holders.end());
   return hit;
@@ -306,7 +278,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
 
 std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) const {
   Sha sha;
-  if (!ParseSha(sha256_hex, &sha)) return std::nullopt;
+  if (!HexDecode(sha256_hex, sha)) return std::nullopt;
   std::shared_lock<std::shared_mutex> lock(mu_);
   uint32_t best = kNone;
   std::vector<uint32_t> holders;

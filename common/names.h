@@ -9,6 +9,9 @@
 namespace p2pshare {
 
 inline constexpr size_t kMaxFileNameBytes = 1024;
+// A download in progress is <name> + kPartSuffix; peer-servers never share
+// such files (a name ending so is refused as an upload, too).
+inline constexpr char kPartSuffix[] = ".part";
 inline constexpr size_t kMaxComponentBytes = 255;
 
 // OK when `name` is a relative path inside a shared folder: '/'-separated,

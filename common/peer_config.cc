@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "common/host_port.h"
 #include "common/logging.h"
 #include "common/names.h"
 
@@ -38,7 +39,7 @@ Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
   if (c->shared_dir.empty()) return InvalidArgument("key 'shared_dir' must not be empty");
   if (c->download_dir.empty()) return InvalidArgument("key 'download_dir' must not be empty");
   for (const auto& f : c->friends) {
-    Status ok = CheckHostPort(f);
+    Status ok = ParseHostPort(f).status();
     if (!ok.ok()) return InvalidArgument("key 'friends': " + ok.message());
   }
   if (!c->metrics_listen.empty()) {
@@ -47,22 +48,6 @@ Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
   }
   return Status::Ok();
 }
-
-Result<std::pair<std::string, int>> ParseHostPort(const std::string& f, bool allow_any_port) {
-  size_t colon = f.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == f.size() || f.size() > 300 ||
-      colon + 6 < f.size() || f.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
-      f.find_first_of(" \t\r\n") != std::string::npos) {
-    return InvalidArgument("'" + f + "' is not host:port");
-  }
-  long port = std::strtol(f.c_str() + colon + 1, nullptr, 10);
-  if (port > 65535 || port < (allow_any_port ? 0 : 1)) {
-    return InvalidArgument("'" + f + "' has no valid port");
-  }
-  return std::make_pair(f.substr(0, colon), static_cast<int>(port));
-}
-
-Status CheckHostPort(const std::string& f) { return ParseHostPort(f).status(); }
 
 namespace {
 std::string FriendsPath(const std::string& shared_dir) { return shared_dir + "/.p2pshare/friends"; }
@@ -73,7 +58,7 @@ std::vector<std::string> ReadSavedFriends(const std::string& shared_dir) {
   std::ifstream in(FriendsPath(shared_dir));
   std::string line;
   while (std::getline(in, line) && out.size() < 2) {
-    if (CheckHostPort(line).ok()) out.push_back(line);
+    if (ParseHostPort(line).ok()) out.push_back(line);
   }
   return out;
 }

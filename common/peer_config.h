@@ -29,12 +29,6 @@ struct PeerConfig {
 // Registers every key of `config` (which holds the defaults) on `schema`.
 void DescribePeerConfig(ConfigSchema& schema, PeerConfig* config);
 
-// "host:port" with a numeric port (1-65535; 0 too with `allow_any_port`).
-Result<std::pair<std::string, int>> ParseHostPort(const std::string& address,
-                                                  bool allow_any_port = false);
-// ParseHostPort's verdict: a friend peer's address.
-Status CheckHostPort(const std::string& address);
-
 // A peer's friends: the configured ones; without them, the last ones
 // central suggested, which peer-server keeps in <shared_dir>/.p2pshare/friends
 // (one host:port a line) for itself and for peer-client.

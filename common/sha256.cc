@@ -9,6 +9,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/hex.h"
+
 namespace p2pshare {
 
 struct Sha256::Ctx {
@@ -31,13 +33,7 @@ std::string Sha256::FinishHex() {
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx_->md, digest, &len);
   EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(len * 2, '0');
-  for (unsigned int i = 0; i < len; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 0xF];
-  }
-  return out;
+  return HexEncode(digest, len);
 }
 
 std::string Sha256Hex(std::string_view data) {

@@ -1,6 +1,6 @@
 // How peers move file bytes over gRPC: one set of numbers for peer-server
 // and peer-client, which must agree (Performance in the README has the
-// measurements behind them).
+// measurements behind them). common/peer_channel.h applies them.
 #pragma once
 
 #include <cstddef>
@@ -20,5 +20,9 @@ inline constexpr int kHttp2WindowBytes = 8 << 20;
 // probing, small frames cost a third of the throughput; 1 MiB wins most
 // of it back.
 inline constexpr int kHttp2MaxFrameBytes = 1 << 20;
+
+// The largest message a peer accepts: a chunk with room to spare (gRPC's
+// default limit is 4 MiB).
+inline constexpr int kMaxPeerMessageBytes = 8 << 20;
 
 }  // namespace p2pshare

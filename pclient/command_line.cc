@@ -1,5 +1,7 @@
 #include "pclient/command_line.h"
 
+#include <algorithm>
+
 namespace p2pshare::pclient {
 
 Result<std::vector<std::string>> SplitWords(const std::string& line) {
@@ -37,34 +39,11 @@ Result<std::vector<std::string>> SplitWords(const std::string& line) {
   return words;
 }
 
-const std::vector<CommandSpec>& Commands() {
-  static const std::vector<CommandSpec> kCommands = {
-      {"help", "help [command]", "show the commands, or how to use one", 0, 1, {}},
-      {"login", "login", "log in to central with the configured account", 0, 0, {}},
-      {"logout", "logout", "take this peer off the network (its peer-server stops too)", 0, 0, {}},
-      {"register", "register", "create the configured account on central", 0, 0, {}},
-      {"status", "status", "account, central, session, own port, shared files", 0, 0, {}},
-      {"peers", "peers", "the peers online", 0, 0, {}},
-      {"search", "search <text> [--via friend]",
-       "find files by name (* and ? are wildcards); through friend peers when central is away",
-       1, 64, {"--via"}},
-      {"files", "files [peer]", "this peer's shared files, or another peer's", 0, 1, {}},
-      {"download",
-       "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate BYTES] [--verify-only] "
-       "[--via friend]",
-       "fetch a file from its holders, verified and resumable", 1, 1,
-       {"--from", "--to", "--limit-rate", "--via"}, {"--verify-only"}},
-      {"upload", "upload <path> [--to PEER]", "send a file to another peer", 1, 1, {"--to"}},
-      {"ping", "ping <peer>", "round-trip time to a peer", 1, 1, {}},
-      {"quit", "quit", "leave (stays logged in; also exit or Ctrl-D)", 0, 0, {}},
-  };
-  return kCommands;
-}
-
 const CommandSpec* FindCommand(const std::string& name) {
-  const std::string n = name == "exit" ? "quit" : name;
   for (const auto& c : Commands()) {
-    if (c.name == n) return &c;
+    if (c.name == name || std::find(c.aliases.begin(), c.aliases.end(), name) != c.aliases.end()) {
+      return &c;
+    }
   }
   return nullptr;
 }
@@ -112,8 +91,7 @@ Result<ParsedCommand> ParseCommand(const std::vector<std::string>& words) {
       out.args.push_back(w);
     }
   }
-  if (spec->name == "search" && out.args.size() > 1) {
-    // search takes the rest of the line as its text
+  if (spec->joins_args && out.args.size() > 1) {
     std::string text;
     for (const auto& a : out.args) text += (text.empty() ? "" : " ") + a;
     out.args = {text};

@@ -1,5 +1,7 @@
 // Parsing what the user types: words (with quotes), then a command name,
-// positional arguments and --options, checked against the command's spec.
+// positional arguments and --options, checked against the command's spec
+// in the one command table (Commands(), defined beside the methods that
+// run the commands, in peer_client.cc).
 #pragma once
 
 #include <map>
@@ -16,17 +18,6 @@ namespace p2pshare::pclient {
 // quotes. InvalidArgument for an unclosed quote.
 Result<std::vector<std::string>> SplitWords(const std::string& line);
 
-// What a command accepts.
-struct CommandSpec {
-  std::string name;
-  std::string usage;    // "download <name|#n|sha256> [--from PEER] [--to DIR]"
-  std::string summary;  // one line for `help`
-  size_t min_args = 0;
-  size_t max_args = 0;
-  std::vector<std::string> options;  // each takes one value: "--from", "--to"
-  std::vector<std::string> flags = {};  // take no value: "--verify-only"
-};
-
 struct ParsedCommand {
   std::string name;
   std::vector<std::string> args;
@@ -35,9 +26,29 @@ struct ParsedCommand {
   bool Flag(const std::string& name) const { return options.count(name) > 0; }
 };
 
-// Every command of peer-client (SPEC §7), in help order.
+class PeerClient;
+
+// A command: what it accepts, how `help` shows it, and what runs it.
+struct CommandSpec {
+  std::string name;
+  std::string usage;    // "download <name|#n|sha256> [--from PEER] [--to DIR]"
+  std::string summary;  // one line for `help`
+  size_t min_args = 0;
+  size_t max_args = 0;
+  std::vector<std::string> options = {};  // each takes one value: "--from", "--to"
+  std::vector<std::string> flags = {};    // take no value: "--verify-only"
+  std::vector<std::string> aliases = {};  // other names: "exit" for quit
+  bool joins_args = false;  // the words after the name are one argument (search's text)
+  // Whether peer-client logs in at start (a config with a password) before
+  // running it; not for help, register, login and quit.
+  bool login_first = true;
+  Status (PeerClient::*run)(const ParsedCommand&) = nullptr;
+};
+
+// Every command of peer-client (docs/protocol.md, "peer-client"), in help
+// order.
 const std::vector<CommandSpec>& Commands();
-// The spec of `name` (aliases: exit -> quit); nullptr when unknown.
+// The spec of `name` or one of its aliases; nullptr when unknown.
 const CommandSpec* FindCommand(const std::string& name);
 
 // Parses words into a command. InvalidArgument naming the problem and the

@@ -1,4 +1,4 @@
-// peer-client: the REPL and one-shot CLI of one peer (SPEC §7).
+// peer-client: the REPL and one-shot CLI of one peer (docs/protocol.md).
 //   peer-client --config F                 the REPL (a terminal)
 //   peer-client --config F <command> ...   one command, then exit
 //   peer-client --config F < script        commands from standard input
@@ -58,13 +58,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "peer-client: %s\n", s.message().c_str());
     return 1;
   };
-  // `login` happens on start when the config has credentials; `register`,
-  // `help` and `login` itself need none first.
+  // `login` happens on start when the config has credentials, unless the
+  // first command needs none first (the table's login_first).
   auto auto_login = [&](const std::string& first_word) -> Status {
-    if (first_word == "register" || first_word == "help" || first_word == "login" ||
-        first_word == "quit" || first_word == "exit") {
-      return Status::Ok();
-    }
+    const pclient::CommandSpec* spec = pclient::FindCommand(first_word);
+    if (spec != nullptr && !spec->login_first) return Status::Ok();
     return client.AutoLogin();
   };
 

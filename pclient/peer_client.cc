@@ -11,7 +11,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/grpc_status.h"
+#include "common/host_port.h"
 #include "common/names.h"
+#include "common/peer_channel.h"
+#include "common/proto_convert.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/format.h"
 #include "pclient/transfers.h"
@@ -107,24 +110,54 @@ Status PeerClient::RunLine(const std::string& line) {
   return Run(cmd);
 }
 
-Status PeerClient::Run(const ParsedCommand& c) {
-  if (c.name == "help") return Help(c);
-  if (c.name == "login") return Login();
-  if (c.name == "logout") return Logout();
-  if (c.name == "register") return Register();
-  if (c.name == "status") return StatusCommand();
-  if (c.name == "peers") return Peers();
-  if (c.name == "search") return Search(c);
-  if (c.name == "files") return Files(c);
-  if (c.name == "download") return Download(c);
-  if (c.name == "upload") return Upload(c);
-  if (c.name == "ping") return Ping(c);
-  if (c.name == "quit") {
-    quit_ = true;
-    return Status::Ok();
-  }
-  return InvalidArgument("unknown command '" + c.name + "'");
+const std::vector<CommandSpec>& Commands() {
+  using C = PeerClient;
+  static const std::vector<CommandSpec> kCommands = {
+      {.name = "help", .usage = "help [command]", .summary = "show the commands, or how to use one",
+       .max_args = 1, .login_first = false, .run = &C::Help},
+      {.name = "login", .usage = "login", .summary = "log in to central with the configured account",
+       .login_first = false, .run = &C::LoginCommand},
+      {.name = "logout", .usage = "logout",
+       .summary = "take this peer off the network (its peer-server stops too)", .run = &C::Logout},
+      {.name = "register", .usage = "register", .summary = "create the configured account on central",
+       .login_first = false, .run = &C::Register},
+      {.name = "status", .usage = "status",
+       .summary = "account, central, session, own port, shared files", .run = &C::StatusCommand},
+      {.name = "peers", .usage = "peers", .summary = "the peers online", .run = &C::Peers},
+      {.name = "search", .usage = "search <text> [--via friend]",
+       .summary = "find files by name (* and ? are wildcards); through friend peers when central "
+                  "is away",
+       .min_args = 1, .max_args = 64, .options = {"--via"}, .joins_args = true, .run = &C::Search},
+      {.name = "files", .usage = "files [peer]", .summary = "this peer's shared files, or another peer's",
+       .max_args = 1, .run = &C::Files},
+      {.name = "download",
+       .usage = "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate BYTES] "
+                "[--verify-only] [--via friend]",
+       .summary = "fetch a file from its holders, verified and resumable", .min_args = 1,
+       .max_args = 1, .options = {"--from", "--to", "--limit-rate", "--via"},
+       .flags = {"--verify-only"}, .run = &C::Download},
+      {.name = "upload", .usage = "upload <path> [--to PEER]", .summary = "send a file to another peer",
+       .min_args = 1, .max_args = 1, .options = {"--to"}, .run = &C::Upload},
+      {.name = "ping", .usage = "ping <peer>", .summary = "round-trip time to a peer", .min_args = 1,
+       .max_args = 1, .run = &C::Ping},
+      {.name = "quit", .usage = "quit", .summary = "leave (stays logged in; also exit or Ctrl-D)",
+       .aliases = {"exit"}, .login_first = false, .run = &C::Quit},
+  };
+  return kCommands;
 }
+
+Status PeerClient::Run(const ParsedCommand& c) {
+  const CommandSpec* spec = FindCommand(c.name);
+  if (spec == nullptr) return InvalidArgument("unknown command '" + c.name + "'");
+  return (this->*spec->run)(c);
+}
+
+Status PeerClient::Quit(const ParsedCommand&) {
+  quit_ = true;
+  return Status::Ok();
+}
+
+Status PeerClient::LoginCommand(const ParsedCommand&) { return Login(/*announce=*/true); }
 
 Status PeerClient::Help(const ParsedCommand& c) {
   if (!c.args.empty()) {
@@ -195,8 +228,8 @@ Result<v1::LocateReply> PeerClient::LocateViaFriends(const v1::LocateRequest& re
   std::string failures;
   for (size_t i = 0; i < friends.size(); ++i) {
     const std::string& f = friends[i];
-    ASSIGN_OR_RETURN(auto host_port, ParseHostPort(f));  // checked when read; kept honest
-    auto stub = PeerStub(host_port.first, host_port.second);
+    ASSIGN_OR_RETURN(HostPort address, ParseHostPort(f));  // checked when read; kept honest
+    auto stub = PeerStub(address.host, address.port);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::LocateReply reply;
@@ -233,7 +266,7 @@ Status PeerClient::Login(bool announce) {
   return Status::Ok();
 }
 
-Status PeerClient::Logout() {
+Status PeerClient::Logout(const ParsedCommand&) {
   RETURN_IF_ERROR(RequireSession());
   StopHeartbeats();
   Status s = directory_.Logout();
@@ -245,7 +278,7 @@ Status PeerClient::Logout() {
   return Status::Ok();
 }
 
-Status PeerClient::Register() {
+Status PeerClient::Register(const ParsedCommand&) {
   std::string password = config_.password;
   if (options_.interactive) {
     password = ReadSecret("new password for " + config_.username + ": ", err_);
@@ -260,7 +293,7 @@ Status PeerClient::Register() {
   return Status::Ok();
 }
 
-Status PeerClient::StatusCommand() {
+Status PeerClient::StatusCommand(const ParsedCommand&) {
   Json j{{"username", config_.username},
          {"central_url", config_.central_url},
          {"logged_in", session_.has_value()}};
@@ -273,7 +306,7 @@ Status PeerClient::StatusCommand() {
     j["session"] = alive.ok() ? "active" : alive.reason();
     text += "session      " + std::string(alive.ok() ? "active" : alive.reason()) + "\n";
     j["port"] = session_->port;
-    text += "own port     " + session_->host + ":" + std::to_string(session_->port) + "\n";
+    text += "own port     " + JoinHostPort(session_->host, session_->port) + "\n";
     auto peers = directory_.Peers();
     int64_t shared = 0;
     if (peers.ok()) {
@@ -299,12 +332,12 @@ Status PeerClient::StatusCommand() {
   return Status::Ok();
 }
 
-Status PeerClient::Peers() {
+Status PeerClient::Peers(const ParsedCommand&) {
   ASSIGN_OR_RETURN(auto peers, directory_.Peers());
   Table t({"peer", "address", "files", "size", "last seen"});
   Json list = Json::array();
   for (const auto& p : peers) {
-    t.AddRow({p.username, p.host + ":" + std::to_string(p.port), std::to_string(p.files),
+    t.AddRow({p.username, JoinHostPort(p.host, p.port), std::to_string(p.files),
               HumanSize(p.bytes), p.last_seen});
     list.push_back(ToJson(p));
   }
@@ -315,12 +348,6 @@ Status PeerClient::Peers() {
 namespace {
 
 std::string SourceName(v1::Located::Source s) { return s == v1::Located::FLOOD ? "flood" : "directory"; }
-
-FileResult FromLocated(const v1::Located& r) {
-  FileResult out{r.file().name(), r.file().size(), r.file().sha256(), {}};
-  for (const auto& h : r.holders()) out.holders.push_back(Holder{h.username(), h.host(), h.port()});
-  return out;
-}
 
 // The one content `what` names among `results` (by path or base name).
 Result<FileResult> PickNamed(const std::vector<FileResult>& results, const std::string& what) {
@@ -362,7 +389,7 @@ Status PeerClient::Search(const ParsedCommand& c) {
     ASSIGN_OR_RETURN(v1::LocateReply reply, LocateViaFriends(req));
     page.total = reply.total();
     for (const auto& r : reply.results()) {
-      page.results.push_back(FromLocated(r));
+      page.results.push_back(FromProto(r));
       sources.push_back(SourceName(r.source()));
     }
   }
@@ -420,7 +447,7 @@ Status PeerClient::Files(const ParsedCommand& c) {
   Json list = Json::array();
   for (const auto& f : reply.files()) {
     t.AddRow({f.name(), HumanSize(f.size()), ShortHash(f.sha256())});
-    list.push_back(ToJson(FileEntry{f.name(), f.size(), f.sha256()}));
+    list.push_back(ToJson(FromProto(f)));
   }
   Print(reply.files().empty() ? who + " shares no files\n" : t.Render(),
         Json{{"peer", who}, {"files", list}});
@@ -479,7 +506,7 @@ Result<FileResult> PeerClient::LocateFile(const std::string& what) {
   }
   ASSIGN_OR_RETURN(v1::LocateReply reply, LocateViaFriends(req));
   std::vector<FileResult> found;
-  for (const auto& r : reply.results()) found.push_back(FromLocated(r));
+  for (const auto& r : reply.results()) found.push_back(FromProto(r));
   if (IsSha256Hex(lower)) {
     if (found.empty()) return NotFound("no peer the friends reached holds sha256 " + lower);
     FileResult out = found[0];

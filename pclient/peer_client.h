@@ -1,5 +1,6 @@
-// PeerClient: the commands of SPEC §7 over one session with central. The
-// REPL, the one-shot CLI and stdin mode all run commands through Run().
+// PeerClient: the commands of peer-client (docs/protocol.md) over one
+// session with central. The REPL, the one-shot CLI and stdin mode all run
+// commands through Run(), which finds them in the one command table.
 //
 // Output goes to `out` as text (tables) or, with json, one JSON document
 // per command; notes (failovers, progress) go to `err`. While logged in, a
@@ -35,6 +36,9 @@ struct PeerClientOptions {
 
 class PeerClient {
  public:
+  // The command table names the methods below.
+  friend const std::vector<CommandSpec>& Commands();
+
   PeerClient(PeerConfig config, PeerClientOptions options, std::ostream& out, std::ostream& err);
   ~PeerClient();
 
@@ -44,7 +48,7 @@ class PeerClient {
   Status RunLine(const std::string& line);
 
   // Logs in when the config has a password, printing nothing (the start-up
-  // login of SPEC §7). OK without a password. When central cannot be
+  // login). OK without a password. When central cannot be
   // reached it says so on the error stream and returns OK: search and
   // download then go through friend peers.
   Status AutoLogin();
@@ -56,17 +60,21 @@ class PeerClient {
   std::vector<std::string> LastResultNames() const;
 
  private:
+  // The commands, as the table in peer_client.cc runs them.
   Status Help(const ParsedCommand& c);
-  Status Login(bool announce = true);
-  Status Logout();
-  Status Register();
-  Status StatusCommand();
-  Status Peers();
+  Status LoginCommand(const ParsedCommand& c);
+  Status Logout(const ParsedCommand& c);
+  Status Register(const ParsedCommand& c);
+  Status StatusCommand(const ParsedCommand& c);
+  Status Peers(const ParsedCommand& c);
   Status Search(const ParsedCommand& c);
   Status Files(const ParsedCommand& c);
   Status Download(const ParsedCommand& c);
   Status Upload(const ParsedCommand& c);
   Status Ping(const ParsedCommand& c);
+  Status Quit(const ParsedCommand& c);
+
+  Status Login(bool announce);
 
   Status RequireSession() const;
   // The online peer called `name`.

@@ -38,8 +38,10 @@ char** Complete(const char* text, int start, int /*end*/) {
   if (start == 0) {
     for (const auto& c : Commands()) {
       if (StartsWith(c.name, word)) g_candidates.push_back(c.name);
+      for (const auto& alias : c.aliases) {
+        if (StartsWith(alias, word)) g_candidates.push_back(alias);
+      }
     }
-    if (StartsWith("exit", word)) g_candidates.push_back("exit");
   } else if (g_client != nullptr) {
     // Names from the last search, by their start or their file name's start.
     const std::string bare = word.empty() || word[0] != '"' ? word : word.substr(1);

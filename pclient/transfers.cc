@@ -15,6 +15,8 @@
 
 #include "common/grpc_status.h"
 #include "common/names.h"
+#include "common/peer_channel.h"
+#include "common/proto_convert.h"
 #include "common/sha256.h"
 #include "common/transfer_tuning.h"
 #include "common/unique_fd.h"
@@ -64,18 +66,6 @@ Status HashPrefix(int fd, int64_t n, Sha256* hash) {
 
 }  // namespace
 
-std::unique_ptr<v1::PeerService::Stub> PeerStub(const std::string& host, int port) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(8 << 20);
-  // A fixed window and big frames (common/transfer_tuning.h).
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kHttp2WindowBytes);
-  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kHttp2MaxFrameBytes);
-  auto channel = grpc::CreateCustomChannel(host + ":" + std::to_string(port),
-                                           grpc::InsecureChannelCredentials(), args);
-  return v1::PeerService::NewStub(channel);
-}
-
 Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn& progress,
                                     const NoteFn& note) {
   const FileResult& f = req.file;
@@ -85,7 +75,7 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
   auto start = Clock::now();
   DownloadResult out;
   fs::path final_path = fs::path(req.dest_dir) / f.name;
-  std::string part_path = final_path.string() + ".part";
+  std::string part_path = final_path.string() + kPartSuffix;
   UniqueFd part;
   int64_t pos = 0;
   if (!req.verify_only) {
@@ -275,7 +265,7 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
   grpc::Status s = writer->Finish();
   if (!local_error.ok()) return local_error;
   if (!s.ok()) return FromGrpcStatus(s).WithContext(target.username + " refused the upload");
-  return UploadResult{FileEntry{reply.file().name(), reply.file().size(), reply.file().sha256()},
+  return UploadResult{FromProto(reply.file()),
                       std::chrono::duration<double>(Clock::now() - start).count()};
 }
 

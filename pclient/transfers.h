@@ -24,9 +24,6 @@
 
 namespace p2pshare::pclient {
 
-// A stub for the peer-server at host:port (messages up to 8 MiB).
-std::unique_ptr<v1::PeerService::Stub> PeerStub(const std::string& host, int port);
-
 // Called with (bytes done, total) as a transfer moves.
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 // Called with a line worth telling the user (a failover, a resume).

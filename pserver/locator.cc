@@ -3,16 +3,18 @@
 #include <algorithm>
 #include <future>
 #include <map>
-#include <random>
 #include <set>
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include "common/grpc_status.h"
+#include "common/hex.h"
+#include "common/host_port.h"
 #include "common/names.h"
 #include "common/search_pattern.h"
-#include "pserver/proto_convert.h"
+#include "common/peer_channel.h"
+#include "common/proto_convert.h"
 
 namespace p2pshare::pserver {
 namespace {
@@ -22,23 +24,6 @@ constexpr int kMaxLimit = 1000;
 constexpr size_t kMaxQueryBytes = 1024;
 constexpr size_t kMaxSeenIds = 100000;
 
-std::string NewQueryId() {
-  std::random_device rd;
-  static const char* digits = "0123456789abcdef";
-  std::string id(32, '0');
-  for (size_t i = 0; i < id.size(); i += 8) {
-    uint32_t v = rd();
-    for (size_t j = 0; j < 8; ++j) id[i + j] = digits[(v >> (4 * j)) & 15];
-  }
-  return id;
-}
-
-void AddHolder(const std::string& username, const std::string& host, int port, v1::Located* r) {
-  auto* h = r->add_holders();
-  h->set_username(username);
-  h->set_host(host);
-  h->set_port(port);
-}
 
 }  // namespace
 
@@ -110,7 +95,7 @@ Result<v1::LocateReply> Locator::Locate(const v1::LocateRequest& req,
   }
   v1::LocateRequest flood = req;
   flood.set_flood(true);
-  if (flood.query_id().empty()) flood.set_query_id(NewQueryId());
+  if (flood.query_id().empty()) flood.set_query_id(RandomHex(16));
   if (flood.ttl() == 0) flood.set_ttl(std::min(options_.default_ttl, options_.max_ttl));
   FirstSight(flood.query_id());
   return Flood(flood, deadline);
@@ -134,7 +119,7 @@ Result<v1::LocateReply> Locator::FromCentral(const v1::LocateRequest& req) {
   for (const FileResult& f : found) {
     v1::Located* r = reply.add_results();
     ToProto(FileEntry{f.name, f.size, f.sha256}, r->mutable_file());
-    for (const Holder& h : f.holders) AddHolder(h.username, h.host, h.port, r);
+    for (const Holder& h : f.holders) ToProto(h, r->add_holders());
     r->set_source(v1::Located::DIRECTORY);
   }
   return reply;
@@ -153,7 +138,7 @@ void Locator::AddOwnMatches(const v1::LocateRequest& req, v1::LocateReply* reply
     if (own.results_size() >= limit) continue;
     v1::Located* r = own.add_results();
     ToProto(f, r->mutable_file());
-    AddHolder(options_.username, options_.advertise_host, port, r);
+    ToProto(Holder{options_.username, options_.advertise_host, port}, r->add_holders());
     r->set_source(v1::Located::FLOOD);
   }
   MergeLocateReplies(reply, own, limit);
@@ -170,7 +155,7 @@ v1::LocateReply Locator::Flood(const v1::LocateRequest& req,
 
   v1::LocateRequest forward = req;
   forward.set_ttl(req.ttl() - 1);
-  const std::string self = options_.advertise_host + ":" + std::to_string(port_ ? port_() : 0);
+  const std::string self = JoinHostPort(options_.advertise_host, port_ ? port_() : 0);
   std::set<std::string> friends;
   for (const std::string& f : friends_ ? friends_() : std::vector<std::string>{}) {
     if (f != self) friends.insert(f);
@@ -178,8 +163,9 @@ v1::LocateReply Locator::Flood(const v1::LocateRequest& req,
   std::vector<std::pair<std::string, std::future<std::pair<grpc::Status, v1::LocateReply>>>> asks;
   for (const std::string& address : friends) {
     asks.emplace_back(address, std::async(std::launch::async, [address, forward, child_deadline] {
-      auto stub = v1::PeerService::NewStub(
-          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      auto parsed = ParseHostPort(address);
+      if (!parsed.ok()) return std::make_pair(ToGrpcStatus(parsed.status()), v1::LocateReply());
+      auto stub = PeerStub(parsed->host, parsed->port);
       grpc::ClientContext ctx;
       ctx.set_deadline(child_deadline);
       v1::LocateReply answer;

@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 
 #include "common/metrics.h"
-#include "common/peer_config.h"
+#include "common/host_port.h"
 
 namespace p2pshare::pserver {
 

@@ -10,7 +10,7 @@
 #include "common/directory_client.h"
 #include "common/metrics.h"
 #include "common/peer_config.h"
-#include "common/transfer_tuning.h"
+#include "common/peer_channel.h"
 #include "pserver/catalog.h"
 #include "pserver/folder_watcher.h"
 #include "pserver/locator.h"
@@ -42,13 +42,7 @@ constexpr int kMaxThreads = 128;  // gRPC threads: one per active call
 std::unique_ptr<grpc::Server> Serve(PeerServiceImpl* service, const std::string& host, int port) {
   grpc::ServerBuilder builder;
   int bound = 0;
-  builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
-                           &bound);
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port is an error
-  // A fixed window and big frames, as peer-client's (common/transfer_tuning.h).
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kHttp2WindowBytes);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kHttp2MaxFrameBytes);
+  AddPeerListeningPort(&builder, host, port, &bound);
   grpc::ResourceQuota quota("peer-server");
   quota.SetMaxThreads(kMaxThreads);
   builder.SetResourceQuota(quota);

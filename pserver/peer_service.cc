@@ -13,7 +13,7 @@
 #include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/sha256.h"
-#include "pserver/proto_convert.h"
+#include "common/proto_convert.h"
 
 namespace p2pshare::pserver {
 namespace {

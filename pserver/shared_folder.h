@@ -22,7 +22,6 @@
 namespace p2pshare::pserver {
 
 inline constexpr char kInternalDir[] = ".p2pshare";
-inline constexpr char kPartSuffix[] = ".part";
 
 struct TempFile {
   UniqueFd fd;

@@ -20,6 +20,7 @@
 
 #include "central/central_config.h"
 #include "common/config.h"
+#include "common/host_port.h"
 #include "common/peer_config.h"
 
 namespace {
@@ -74,7 +75,7 @@ void LoadCentral(const std::string& path, const std::vector<std::string>& words)
     Bug("central: port_range out of range");
   }
   if (config.session_ttl_s <= config.heartbeat_interval_s) Bug("central: ttl <= interval");
-  if (!central::ParseListenAddress(config.listen).ok()) Bug("central: bad listen accepted");
+  if (!ParseHostPort(config.listen, /*allow_any_port=*/true).ok()) Bug("central: bad listen accepted");
 }
 
 void LoadPeer(const std::string& path, std::vector<std::string> words) {

@@ -1,0 +1,26 @@
+#include "central/event_log.h"
+
+#include <chrono>
+
+namespace p2pshare::central {
+
+void EventLog::Record(std::string kind, std::string username, std::string detail) {
+  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  std::lock_guard<std::mutex> lock(mu_);
+  events_.push_back(
+      NetworkEvent{next_id_++, ms, std::move(kind), std::move(username), std::move(detail)});
+  while (events_.size() > kKept) events_.pop_front();
+}
+
+std::vector<NetworkEvent> EventLog::After(int64_t after) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<NetworkEvent> out;
+  for (const auto& e : events_) {
+    if (e.id > after) out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace p2pshare::central

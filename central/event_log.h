@@ -1,0 +1,38 @@
+// EventLog: the recent events of the network (logins, logouts, evictions,
+// upload targets chosen) for the dashboard and GET /api/v1/events.
+//
+// Only the last kKept events are kept, in memory: a restart starts an
+// empty log, and each central replica would have its own (see
+// docs/architecture.md, "State that lives in one process").
+//
+// Thread-safe: Record from httplib's workers and the sweeper, After from
+// workers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/directory_types.h"
+
+namespace p2pshare::central {
+
+class EventLog {
+ public:
+  static constexpr size_t kKept = 200;
+
+  // Appends an event stamped now with the next id (ids start at 1).
+  void Record(std::string kind, std::string username, std::string detail);
+  // The kept events with an id above `after`, oldest first.
+  std::vector<NetworkEvent> After(int64_t after) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<NetworkEvent> events_;  // GUARDED_BY(mu_)
+  int64_t next_id_ = 1;              // GUARDED_BY(mu_)
+};
+
+}  // namespace p2pshare::central

@@ -1,0 +1,56 @@
+#include "central/file_index.h"
+
+#include <unordered_set>
+
+namespace p2pshare::central {
+namespace {
+
+Status CheckUniqueNames(const std::vector<FileEntry>& files, const char* field) {
+  std::unordered_set<std::string_view> seen;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!seen.insert(files[i].name).second) {
+      return InvalidArgument("field '" + std::string(field) + "[" + std::to_string(i) +
+                             "].name': '" + files[i].name + "' is listed twice");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status FileIndex::Load(const std::vector<PeerRecord>& peers) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  for (const auto& p : peers) {
+    ASSIGN_OR_RETURN(auto files, store_->ListFiles(p.username));
+    index_.Replace(p.username, files);
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> FileIndex::Replace(const std::string& username,
+                                   const std::vector<FileEntry>& files) {
+  RETURN_IF_ERROR(CheckUniqueNames(files, "files"));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(int64_t count, store_->ReplaceIndex(username, files));
+  index_.Replace(username, files);
+  return count;
+}
+
+Result<int64_t> FileIndex::Patch(const std::string& username, const std::vector<FileEntry>& added,
+                                 const std::vector<std::string>& removed) {
+  RETURN_IF_ERROR(CheckUniqueNames(added, "added"));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(int64_t count, store_->PatchIndex(username, added, removed));
+  index_.Patch(username, added, removed);
+  return count;
+}
+
+Result<std::optional<PeerRecord>> FileIndex::RemovePeer(const std::string& username,
+                                                        SessionState why, int64_t now_unix) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(auto removed, store_->RemovePeer(username, why, now_unix));
+  index_.RemoveUser(username);
+  return removed;
+}
+
+}  // namespace p2pshare::central

@@ -1,0 +1,58 @@
+#include "central/online_peers.h"
+
+#include <iterator>
+
+#include "common/host_port.h"
+
+namespace p2pshare::central {
+
+void OnlinePeers::Add(const PeerRecord& peer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  online_[peer.username] = peer;
+  if (join_seq_.count(peer.username)) return;
+  uint64_t seq = next_join_seq_++;
+  join_seq_[peer.username] = seq;
+  joined_[seq] = peer.username;
+}
+
+void OnlinePeers::Remove(const std::string& username) {
+  std::lock_guard<std::mutex> lock(mu_);
+  online_.erase(username);
+  auto it = join_seq_.find(username);
+  if (it == join_seq_.end()) return;
+  joined_.erase(it->second);
+  join_seq_.erase(it);
+}
+
+std::vector<Holder> OnlinePeers::Addresses(std::vector<std::string> usernames) const {
+  std::vector<Holder> out;
+  out.reserve(usernames.size());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& user : usernames) {
+    auto it = online_.find(user);
+    if (it == online_.end()) continue;  // left after the index was read
+    out.push_back(Holder{std::move(user), it->second.host, it->second.port});
+  }
+  return out;
+}
+
+std::vector<std::string> OnlinePeers::FriendsOf(const std::string& username) const {
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto seq = join_seq_.find(username);
+  if (seq == join_seq_.end()) return out;
+  auto it = joined_.find(seq->second);
+  for (size_t step = 0; step + 1 < joined_.size() && out.size() < 2; ++step) {
+    it = it == joined_.begin() ? std::prev(joined_.end()) : std::prev(it);  // the one before, in a ring
+    auto peer = online_.find(it->second);
+    if (peer != online_.end()) out.push_back(JoinHostPort(peer->second.host, peer->second.port));
+  }
+  return out;
+}
+
+int64_t OnlinePeers::Count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int64_t>(online_.size());
+}
+
+}  // namespace p2pshare::central

@@ -1,0 +1,50 @@
+// OnlinePeers: where each online peer serves (host and port, for the
+// holders of search results) and the order peers joined in, from which
+// central suggests friends: each peer's friends are the two online peers
+// that joined just before it, wrapping around, so the peers form a ring
+// (docs/protocol.md, "Friend peers").
+//
+// A mirror in memory of the store's online peers, kept by Directory (Add at
+// login, Remove at logout and eviction); the join order lives only here
+// (docs/architecture.md, "State that lives in one process").
+//
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "central/store/directory_store.h"
+#include "common/directory_types.h"
+
+namespace p2pshare::central {
+
+class OnlinePeers {
+ public:
+  // `peer` is online at its host and port. A peer already online keeps its
+  // place in the join order.
+  void Add(const PeerRecord& peer);
+  void Remove(const std::string& username);
+
+  // The holders among `usernames` that are online, with their addresses,
+  // in the given order (usernames no longer online are left out).
+  std::vector<Holder> Addresses(std::vector<std::string> usernames) const;
+  // Up to two friends for `username`, as "host:port": the online peers that
+  // joined just before it, wrapping around. Empty when it is alone or offline.
+  std::vector<std::string> FriendsOf(const std::string& username) const;
+  int64_t Count() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, PeerRecord> online_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, uint64_t> join_seq_;  // GUARDED_BY(mu_): user -> seq
+  std::map<uint64_t, std::string> joined_;              // GUARDED_BY(mu_): seq -> user
+  uint64_t next_join_seq_ = 0;                          // GUARDED_BY(mu_)
+};
+
+}  // namespace p2pshare::central

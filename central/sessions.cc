@@ -1,0 +1,166 @@
+#include "central/sessions.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "central/auth.h"
+
+namespace p2pshare::central {
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string IsoTime(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+Status Expired() {
+  return Unauthenticated("this session expired (no heartbeat in time); log in again",
+                         "session_expired");
+}
+
+}  // namespace
+
+Sessions::Sessions(DirectoryStore* store, SessionsOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+Sessions::~Sessions() { StopSweeper(); }
+
+Sessions::Liveness Sessions::Fresh() const {
+  return Liveness{options_.now(), UnixNow(), std::nullopt, 0};
+}
+
+void Sessions::Touch(const std::string& username) {
+  auto it = live_.find(username);
+  if (it == live_.end()) {
+    live_[username] = Fresh();
+  } else {
+    it->second.last_seen = options_.now();
+    it->second.last_seen_unix = UnixNow();
+  }
+}
+
+void Sessions::Revive(const std::vector<std::string>& users) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& u : users) live_[u] = Fresh();
+}
+
+Result<std::string> Sessions::Open(const std::string& username) {
+  std::string token = NewToken();
+  RETURN_IF_ERROR(store_->AddSession(
+      SessionRecord{TokenHash(token), username, SessionState::kActive}, UnixNow()));
+  std::lock_guard<std::mutex> lock(mu_);
+  Touch(username);
+  return token;
+}
+
+Result<std::string> Sessions::Authenticate(const std::string& token) {
+  if (token.empty()) {
+    return Unauthenticated("this route needs 'Authorization: Bearer <token>'", "unauthenticated");
+  }
+  if (token.size() > 256) return Unauthenticated("unknown token", "bad_token");
+  const std::string hash = TokenHash(token);
+  uint64_t forgets_before = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_tokens_.find(hash);
+    if (it != active_tokens_.end()) return it->second;
+    forgets_before = forgets_;
+  }
+  ASSIGN_OR_RETURN(auto session, store_->FindSession(hash));
+  if (!session) return Unauthenticated("unknown token", "bad_token");
+  switch (session->state) {
+    case SessionState::kActive: {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (forgets_ == forgets_before && live_.count(session->username) > 0) {
+        active_tokens_[hash] = session->username;
+      }
+      return session->username;
+    }
+    case SessionState::kLoggedOut:
+      return Unauthenticated("this session was logged out", "logged_out");
+    case SessionState::kExpired:
+      return Expired();
+  }
+  return Unauthenticated("unknown token", "bad_token");
+}
+
+Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& req) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(username);
+  if (it == live_.end()) return Expired();
+  it->second.last_seen = options_.now();
+  it->second.last_seen_unix = UnixNow();
+  if (req.free_bytes) it->second.free_bytes = req.free_bytes;
+  if (req.active_transfers) it->second.active_transfers = *req.active_transfers;
+  return Status::Ok();
+}
+
+void Sessions::Forget(const std::string& username) {
+  std::lock_guard<std::mutex> lock(mu_);
+  live_.erase(username);
+  ++forgets_;
+  std::erase_if(active_tokens_, [&](const auto& e) { return e.second == username; });
+}
+
+std::optional<Sessions::Liveness> Sessions::Live(const std::string& username) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(username);
+  if (it == live_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Sessions::IsSilent(const std::string& username, Clock::time_point now) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(username);
+  return it != live_.end() && now - it->second.last_seen > std::chrono::seconds(options_.session_ttl_s);
+}
+
+std::vector<std::string> Sessions::Silent(Clock::time_point now) const {
+  const auto ttl = std::chrono::seconds(options_.session_ttl_s);
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [user, l] : live_) {
+    if (now - l.last_seen > ttl) out.push_back(user);
+  }
+  return out;
+}
+
+void Sessions::StartSweeper(std::function<void(Clock::time_point)> sweep) {
+  if (sweeper_) return;
+  // Often enough that eviction lags the TTL by at most ~1/4 of it.
+  auto period = std::chrono::milliseconds(
+      std::clamp<int64_t>(options_.session_ttl_s * 250, 100, 1000));
+  sweeper_ = std::make_unique<Periodic>(period, [this, sweep = std::move(sweep)] {
+    sweep(options_.now());
+    PurgeEndedSessions();
+  });
+}
+
+void Sessions::StopSweeper() {
+  if (sweeper_) sweeper_->Stop();
+}
+
+void Sessions::PurgeEndedSessions() {
+  int64_t now = UnixNow();
+  if (now - last_purge_unix_ <= 3600) return;
+  // Ended sessions are kept a day (a late heartbeat still learns why it
+  // ended), then forgotten.
+  Status s = store_->PurgeEndedSessions(now - 86400);
+  if (!s.ok()) spdlog::warn("purging ended sessions failed: {}", s.message());
+  last_purge_unix_ = now;
+}
+
+}  // namespace p2pshare::central

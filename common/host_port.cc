@@ -1,0 +1,46 @@
+#include "common/host_port.h"
+
+#include <charconv>
+
+namespace p2pshare {
+
+Result<HostPort> ParseHostPort(std::string_view text, bool allow_any_port) {
+  const std::string quoted = "'" + std::string(text.substr(0, 300)) + "'";
+  auto bad = [&] { return InvalidArgument(quoted + " is not host:port"); };
+  if (text.size() > 300) return bad();
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return bad();
+  }
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) return bad();
+  HostPort out;
+  std::string_view host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return bad();
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find_first_of("[]") != std::string_view::npos) {
+    return bad();
+  } else if (host.find(':') != std::string_view::npos) {
+    return InvalidArgument(quoted + ": an IPv6 address needs brackets, as in [::1]:50051");
+  }
+  out.host = std::string(host);
+  std::string_view port = text.substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
+  if (ec != std::errc() || ptr != port.data() + port.size() || port.size() > 5) return bad();
+  if (out.port > 65535 || out.port < (allow_any_port ? 0 : 1)) {
+    return InvalidArgument(quoted + " has no valid port");
+  }
+  return out;
+}
+
+std::string JoinHostPort(std::string_view host, int port) {
+  std::string out;
+  if (host.find(':') != std::string_view::npos) {
+    out = "[" + std::string(host) + "]";
+  } else {
+    out = std::string(host);
+  }
+  return out + ":" + std::to_string(port);
+}
+
+}  // namespace p2pshare

@@ -1,0 +1,29 @@
+// Network addresses as text: "host:port", with an IPv6 literal in brackets
+// ("[::1]:50051"). The one parser and printer of the project: config keys
+// (listen, friends, metrics_listen), friend lists and gRPC targets.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace p2pshare {
+
+struct HostPort {
+  std::string host;  // a name or IP literal, never with brackets
+  int port = 0;
+};
+
+// Parses "host:port" or "[ipv6]:port". The host must be non-empty, without
+// spaces or control characters, and an IPv6 literal must be bracketed (a
+// bare "::1:80" is ambiguous); the port is 1-65535, or 0 too with
+// `allow_any_port` (a listener's "any free port"). InvalidArgument quoting
+// the text otherwise.
+Result<HostPort> ParseHostPort(std::string_view text, bool allow_any_port = false);
+
+// "host:port", bracketing a host that contains ':' (IPv6): what
+// ParseHostPort reads back, and what gRPC takes as a target.
+std::string JoinHostPort(std::string_view host, int port);
+
+}  // namespace p2pshare

@@ -1,0 +1,34 @@
+// The project's records in their gRPC forms (proto/p2pshare.proto), both
+// ways: one conversion for the peer-server's service and locator and for
+// peer-client.
+#pragma once
+
+#include "common/directory_types.h"
+#include "p2pshare.pb.h"
+
+namespace p2pshare {
+
+inline void ToProto(const FileEntry& f, v1::FileInfo* out) {
+  out->set_name(f.name);
+  out->set_size(f.size);
+  out->set_sha256(f.sha256);
+}
+
+inline FileEntry FromProto(const v1::FileInfo& f) { return FileEntry{f.name(), f.size(), f.sha256()}; }
+
+inline void ToProto(const Holder& h, v1::PeerAddress* out) {
+  out->set_username(h.username);
+  out->set_host(h.host);
+  out->set_port(h.port);
+}
+
+inline Holder FromProto(const v1::PeerAddress& h) { return Holder{h.username(), h.host(), h.port()}; }
+
+// A Locate result as a search result (its source aside).
+inline FileResult FromProto(const v1::Located& r) {
+  FileResult out{r.file().name(), r.file().size(), r.file().sha256(), {}};
+  for (const auto& h : r.holders()) out.holders.push_back(FromProto(h));
+  return out;
+}
+
+}  // namespace p2pshare
