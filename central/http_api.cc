@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <chrono>
 #include <exception>
-#include <set>
+#include <optional>
 #include <string_view>
 
 #include <openssl/evp.h>
@@ -21,18 +21,6 @@
 
 namespace p2pshare::central {
 namespace {
-
-// The route a request matched, as a metrics label (never the raw path: a
-// label per file hash or per junk URL would grow without bound).
-std::string RouteLabel(const httplib::Request& req) {
-  static const std::set<std::string, std::less<>> kRoutes = {
-      "/", "/healthz", "/metrics", "/api/v1/register", "/api/v1/login", "/api/v1/logout",
-      "/api/v1/heartbeat", "/api/v1/index", "/api/v1/search", "/api/v1/peers",
-      "/api/v1/upload-target", "/api/v1/verify", "/api/v1/stats", "/api/v1/events"};
-  if (kRoutes.count(req.path)) return req.path;
-  if (req.path.rfind("/api/v1/files/", 0) == 0) return "/api/v1/files/{sha256}";
-  return "other";
-}
 
 // Content-Security-Policy of the dashboard: nothing from elsewhere, reads
 // from this origin only, and only its own inline script runs (by hash).
@@ -76,12 +64,6 @@ void SendStatus(Response& res, const Status& s) {
   SendError(res, HttpStatusFor(s), s.reason(), s.message());
 }
 
-// A handler's outcome: a status and JSON body, or an error Status.
-struct Reply {
-  int status = 200;
-  Json body;
-};
-
 std::string BearerToken(const Request& req) {
   const std::string h = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
@@ -115,12 +97,167 @@ GateOptions GateOptionsFor(const HttpApiOptions& options) {
   return gate;
 }
 
+
+// Why a request's framing is refused before it is routed: a status, an
+// error code and a message; nullopt when it may go on. After any of these
+// the connection is closed, since what follows cannot be trusted to start
+// a request.
+struct Rejection {
+  int status;
+  const char* error;
+  std::string message;
+};
+
+std::optional<Rejection> FramingProblem(const Request& req, size_t max_body) {
+  if (req.has_header("Transfer-Encoding")) {
+    return Rejection{411, "length_required",
+                     "chunked request bodies are not accepted; send Content-Length"};
+  }
+  const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+  const bool has_length = req.has_header("Content-Length");
+  if (has_body_method && !has_length) {
+    // Without it cpp-httplib would wait for the client to close the socket.
+    return Rejection{411, "length_required", "send a Content-Length header (0 for an empty body)"};
+  }
+  if (req.get_header_value_count("Content-Length") > 1) {
+    // Two lengths: which one ends the body is ambiguous (request smuggling).
+    return Rejection{400, "bad_request", "more than one Content-Length header"};
+  }
+  if (!has_length) return std::nullopt;
+  const std::string v = req.get_header_value("Content-Length");
+  uint64_t len = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), len);
+  if (ec != std::errc() || ptr != v.data() + v.size()) {
+    return Rejection{400, "bad_request", "Content-Length is not a number"};
+  }
+  // Up to 8x the limit, cpp-httplib's own payload limit reads and drops the
+  // body, then answers 413, so the client sees the answer. Beyond that,
+  // answer at once and close rather than read it all (a client still
+  // sending may then see a reset instead of the 413).
+  if (len > 8 * max_body) {
+    return Rejection{413, "payload_too_large",
+                     "request body of " + v + " bytes is over the limit of " +
+                         std::to_string(max_body)};
+  }
+  // cpp-httplib parses form bodies itself and refuses those over 8 KiB with
+  // a bare 413; `curl -d` sends that type by default, so say why.
+  if (req.get_header_value("Content-Type") == "application/x-www-form-urlencoded" && len > 8192) {
+    return Rejection{415, "unsupported_media_type",
+                     "bodies over 8 KiB must be sent with Content-Type: application/json "
+                     "(curl: -H 'Content-Type: application/json')"};
+  }
+  return std::nullopt;
+}
+
+// Errors that no handler described (unknown route, 413 from the body
+// reader, 414 ...) still get the JSON error shape.
+void DescribeError(const Request& req, Response& res) {
+  if (!res.body.empty()) return;
+  // cpp-httplib's own parse errors: what follows on the connection is not
+  // a request boundary one can trust.
+  if (res.status == 400 || res.status == 413 || res.status == 414) CloseConnection(res);
+  switch (res.status) {
+    case 404: SendError(res, 404, "not_found", "no route " + req.method + " " + req.path); break;
+    case 413: SendError(res, 413, "payload_too_large", "request body over the limit"); break;
+    case 414: SendError(res, 414, "uri_too_long", "request URI too long"); break;
+    case 400: SendError(res, 400, "bad_request", "malformed HTTP request"); break;
+    default:
+      SendError(res, res.status, "http_" + std::to_string(res.status),
+                "HTTP error " + std::to_string(res.status));
+  }
+}
+
+void AnswerException(const Request& req, Response& res, std::exception_ptr ep) {
+  std::string what = "unknown exception";
+  try {
+    if (ep) std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  spdlog::error("{} {} failed: {}", req.method, req.path, what);
+  SendError(res, 500, "internal", "internal error");
+}
+
+// Whether `path` is an instance of the route path `pattern`, whose
+// "{name}" segments match any one segment.
+bool PathMatches(std::string_view pattern, std::string_view path) {
+  for (;;) {
+    size_t brace = pattern.find('{');
+    if (brace == std::string_view::npos) return pattern == path;
+    if (path.substr(0, brace) != pattern.substr(0, brace)) return false;
+    size_t close = pattern.find('}', brace);
+    size_t segment_end = path.find('/', brace);
+    if (segment_end == std::string_view::npos) segment_end = path.size();
+    if (segment_end == brace) return false;  // an empty segment
+    pattern = pattern.substr(close + 1);
+    path = path.substr(segment_end);
+  }
+}
+
+// The httplib regex of a route path: each "{name}" becomes one captured segment.
+std::string PathRegex(std::string_view pattern) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '{') {
+      out += "([^/]+)";
+      i = pattern.find('}', i);
+    } else {
+      out += pattern[i];
+    }
+  }
+  return out;
+}
+
+// The route a request's path names, as a metrics label (never the raw
+// path: a label per file hash or per junk URL would grow without bound).
+std::string RouteLabel(const Request& req) {
+  for (const auto& route : HttpApi::Routes()) {
+    if (PathMatches(route.path, req.path)) return route.path;
+  }
+  return "other";
+}
+
 }  // namespace
+
+const std::vector<HttpApi::Route>& HttpApi::Routes() {
+  using H = HttpApi;
+  static const std::vector<Route> kRoutes = {
+      {"POST", "/api/v1/register", &H::PostRegister},
+      {"POST", "/api/v1/login", &H::PostLogin},
+      {"POST", "/api/v1/logout", &H::PostLogout},
+      {"POST", "/api/v1/heartbeat", &H::PostHeartbeat},
+      {"PUT", "/api/v1/index", &H::PutIndex},
+      {"PATCH", "/api/v1/index", &H::PatchIndex},
+      {"GET", "/api/v1/search", &H::GetSearch},
+      {"GET", "/api/v1/files/{sha256}", &H::GetFile},
+      {"GET", "/api/v1/peers", &H::GetPeers},
+      {"POST", "/api/v1/upload-target", &H::PostUploadTarget},
+      {"POST", "/api/v1/verify", &H::PostVerify},
+      {"GET", "/api/v1/events", &H::GetEvents},
+      {"GET", "/api/v1/stats", &H::GetStats},
+      {"GET", "/healthz", &H::GetHealthz},
+      {"GET", "/", &H::GetDashboard},
+      {"GET", "/metrics", &H::GetMetrics},
+  };
+  return kRoutes;
+}
 
 HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
     : directory_(directory),
       options_(options),
       server_(std::make_unique<GatedServer>(GateOptionsFor(options))) {
+  ConfigureServer();
+  SetUpMetrics();
+  RegisterRoutes();
+}
+
+HttpApi::~HttpApi() {
+  Stop();
+  server_->Shutdown();
+}
+
+void HttpApi::ConfigureServer() {
   server_->set_tcp_nodelay(true);
   // cpp-httplib's default options add SO_REUSEPORT, which lets a second
   // server bind the same port silently; keep only SO_REUSEADDR.
@@ -135,104 +272,16 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
   server_->set_read_timeout(5);
   server_->set_write_timeout(5);
   server_->set_payload_max_length(options_.max_body_bytes);
-
   server_->set_pre_routing_handler([this](const Request& req, Response& res) {
     requests_.fetch_add(1, std::memory_order_relaxed);
-    if (req.has_header("Transfer-Encoding")) {
-      CloseConnection(res);
-      SendError(res, 411, "length_required",
-                "chunked request bodies are not accepted; send Content-Length");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
-    if (has_body_method && !req.has_header("Content-Length")) {
-      // Without it cpp-httplib would wait for the client to close the socket.
-      CloseConnection(res);
-      SendError(res, 411, "length_required",
-                "send a Content-Length header (0 for an empty body)");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (req.get_header_value_count("Content-Length") > 1) {
-      // Two lengths: which one ends the body is ambiguous (request smuggling).
-      CloseConnection(res);
-      SendError(res, 400, "bad_request", "more than one Content-Length header");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (req.has_header("Content-Length")) {
-      const std::string v = req.get_header_value("Content-Length");
-      uint64_t len = 0;
-      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), len);
-      if (ec != std::errc() || ptr != v.data() + v.size()) {
-        CloseConnection(res);
-        SendError(res, 400, "bad_request", "Content-Length is not a number");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      // Up to 8x the limit, cpp-httplib's own payload limit reads and drops
-      // the body, then answers 413, so the client sees the answer. Beyond
-      // that, answer at once and close rather than read it all (a client
-      // still sending may then see a reset instead of the 413).
-      if (len > 8 * options_.max_body_bytes) {
-        CloseConnection(res);
-        SendError(res, 413, "payload_too_large",
-                  "request body of " + v + " bytes is over the limit of " +
-                      std::to_string(options_.max_body_bytes));
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
-    // cpp-httplib parses form bodies itself and refuses those over 8 KiB
-    // with a bare 413; `curl -d` sends that type by default, so say why.
-    if (req.get_header_value("Content-Type") == "application/x-www-form-urlencoded" &&
-        req.has_header("Content-Length") &&
-        std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > 8192) {
-      CloseConnection(res);
-      SendError(res, 415, "unsupported_media_type",
-                "bodies over 8 KiB must be sent with Content-Type: application/json "
-                "(curl: -H 'Content-Type: application/json')");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+    std::optional<Rejection> problem = FramingProblem(req, options_.max_body_bytes);
+    if (!problem) return httplib::Server::HandlerResponse::Unhandled;
+    CloseConnection(res);
+    SendError(res, problem->status, problem->error, problem->message);
+    return httplib::Server::HandlerResponse::Handled;
   });
-
-  // Errors that no handler described (unknown route, 413 from the body
-  // reader, 414 ...) still get the JSON error shape.
-  server_->set_error_handler([](const Request& req, Response& res) {
-    if (!res.body.empty()) return;
-    // cpp-httplib's own parse errors: what follows on the connection is
-    // not a request boundary one can trust.
-    if (res.status == 400 || res.status == 413 || res.status == 414) CloseConnection(res);
-    switch (res.status) {
-      case 404: SendError(res, 404, "not_found", "no route " + req.method + " " + req.path); break;
-      case 413: SendError(res, 413, "payload_too_large", "request body over the limit"); break;
-      case 414: SendError(res, 414, "uri_too_long", "request URI too long"); break;
-      case 400: SendError(res, 400, "bad_request", "malformed HTTP request"); break;
-      default:
-        SendError(res, res.status, "http_" + std::to_string(res.status),
-                  "HTTP error " + std::to_string(res.status));
-    }
-  });
-
-  server_->set_exception_handler([](const Request& req, Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    spdlog::error("{} {} failed: {}", req.method, req.path, what);
-    SendError(res, 500, "internal", "internal error");
-  });
-
-  requests_by_route_ = &prometheus::BuildCounter()
-                            .Name("p2pshare_http_requests_total")
-                            .Help("HTTP requests answered, by route, method and status")
-                            .Register(registry_);
-  latency_ = &prometheus::BuildHistogram()
-                  .Name("p2pshare_http_request_duration_seconds")
-                  .Help("time from a request's first byte to its answer, by route")
-                  .Register(registry_);
-  dashboard_csp_ = DashboardCsp();
-
+  server_->set_error_handler(DescribeError);
+  server_->set_exception_handler(AnswerException);
   server_->set_logger([this](const Request& req, const Response& res) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                           GatedServer::RequestStart())
@@ -244,13 +293,42 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
       spdlog::info("{} {} {} {:.1f}ms", req.method, req.path, res.status, ms);
     }
   });
-
-  Routes();
 }
 
-HttpApi::~HttpApi() {
-  Stop();
-  server_->Shutdown();
+void HttpApi::SetUpMetrics() {
+  requests_by_route_ = &prometheus::BuildCounter()
+                            .Name("p2pshare_http_requests_total")
+                            .Help("HTTP requests answered, by route, method and status")
+                            .Register(registry_);
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("p2pshare_http_request_duration_seconds")
+                  .Help("time from a request's first byte to its answer, by route")
+                  .Register(registry_);
+  dashboard_csp_ = DashboardCsp();
+}
+
+void HttpApi::RegisterRoutes() {
+  for (const Route& route : Routes()) {
+    auto serve = [this, handler = route.handler](const Request& req, Response& res) {
+      Result<Reply> r = (this->*handler)(req, res);
+      if (!r.ok()) {
+        SendStatus(res, r.status());
+      } else if (!r->content_type.empty()) {
+        res.status = r->status;
+        res.set_content(r->text, r->content_type.c_str());
+      } else if (r->status == 204) {
+        res.status = 204;
+      } else {
+        SendJson(res, r->status, r->body);
+      }
+    };
+    const std::string method = route.method;
+    const std::string pattern = PathRegex(route.path);
+    if (method == "GET") server_->Get(pattern, serve);
+    if (method == "POST") server_->Post(pattern, serve);
+    if (method == "PUT") server_->Put(pattern, serve);
+    if (method == "PATCH") server_->Patch(pattern, serve);
+  }
 }
 
 Result<int> HttpApi::Bind(const std::string& host, int port) {
@@ -298,212 +376,181 @@ void HttpApi::Observe(const Request& req, const Response& res, double seconds) {
 
 std::string HttpApi::Metrics() {
   using prometheus::MetricType;
+  auto value = [](const char* name, const char* help, MetricType type, int64_t v) {
+    return ScrapedValue(name, help, type, static_cast<double>(v));
+  };
   std::vector<prometheus::MetricFamily> extra;
   Directory::Counters c = directory_->counters();
-  extra.push_back(ScrapedValue("p2pshare_failed_logins_total", "logins refused for a wrong password",
-                               MetricType::Counter, static_cast<double>(c.failed_logins)));
-  extra.push_back(ScrapedValue("p2pshare_logins_total", "successful logins", MetricType::Counter,
-                               static_cast<double>(c.logins)));
-  extra.push_back(ScrapedValue("p2pshare_evictions_total",
-                               "peers evicted for missing heartbeats past the TTL",
-                               MetricType::Counter, static_cast<double>(c.evictions)));
+  extra.push_back(value("p2pshare_failed_logins_total", "logins refused for a wrong password",
+                        MetricType::Counter, c.failed_logins));
+  extra.push_back(value("p2pshare_logins_total", "successful logins", MetricType::Counter, c.logins));
+  extra.push_back(value("p2pshare_evictions_total",
+                        "peers evicted for missing heartbeats past the TTL", MetricType::Counter,
+                        c.evictions));
   auto stats = directory_->Stats();
   if (stats.ok()) {
-    extra.push_back(ScrapedValue("p2pshare_peers_online", "peers online", MetricType::Gauge,
-                                 static_cast<double>(stats->peers_online)));
-    extra.push_back(ScrapedValue("p2pshare_files", "files in the index (one per peer and name)",
-                                 MetricType::Gauge, static_cast<double>(stats->files)));
-    extra.push_back(ScrapedValue("p2pshare_accounts", "accounts", MetricType::Gauge,
-                                 static_cast<double>(stats->accounts)));
+    extra.push_back(value("p2pshare_peers_online", "peers online", MetricType::Gauge,
+                          stats->peers_online));
+    extra.push_back(value("p2pshare_files", "files in the index (one per peer and name)",
+                          MetricType::Gauge, stats->files));
+    extra.push_back(value("p2pshare_accounts", "accounts", MetricType::Gauge, stats->accounts));
   }
   GateStats g = server_->stats();
-  extra.push_back(ScrapedValue("p2pshare_http_connections_waiting",
-                               "connections waiting for a whole request", MetricType::Gauge,
-                               static_cast<double>(g.waiting)));
-  extra.push_back(ScrapedValue("p2pshare_http_timed_out_total",
-                               "requests cut off at request_timeout_s (408)", MetricType::Counter,
-                               static_cast<double>(g.timed_out)));
-  extra.push_back(ScrapedValue("p2pshare_http_too_large_total",
-                               "requests with headers over the limit (431/414)",
-                               MetricType::Counter, static_cast<double>(g.too_large)));
-  extra.push_back(ScrapedValue("p2pshare_http_connections_dropped_total",
-                               "waiting connections closed at max_connections",
-                               MetricType::Counter, static_cast<double>(g.evicted)));
+  extra.push_back(value("p2pshare_http_connections_waiting",
+                        "connections waiting for a whole request", MetricType::Gauge, g.waiting));
+  extra.push_back(value("p2pshare_http_timed_out_total",
+                        "requests cut off at request_timeout_s (408)", MetricType::Counter,
+                        g.timed_out));
+  extra.push_back(value("p2pshare_http_too_large_total",
+                        "requests with headers over the limit (431/414)", MetricType::Counter,
+                        g.too_large));
+  extra.push_back(value("p2pshare_http_connections_dropped_total",
+                        "waiting connections closed at max_connections", MetricType::Counter,
+                        g.evicted));
   return RenderMetrics(registry_, std::move(extra));
 }
 
-void HttpApi::Routes() {
-  using Handler = std::function<Result<Reply>(const Request&)>;
-  // Wraps a handler: its Reply becomes JSON, its error Status the error shape.
-  auto route = [](Handler h) {
-    return [h = std::move(h)](const Request& req, Response& res) {
-      Result<Reply> r = h(req);
-      if (!r.ok()) {
-        SendStatus(res, r.status());
-      } else if (r->status == 204) {
-        res.status = 204;
-      } else {
-        SendJson(res, r->status, r->body);
-      }
-    };
-  };
-  Directory* dir = directory_;
-  auto& s = *server_;
+using Reply = HttpApi::Reply;
 
-  s.Get("/healthz", route([](const Request&) -> Result<Reply> {
-    return Reply{200, Json{{"status", "ok"}}};
-  }));
+Result<Reply> HttpApi::GetHealthz(const Request&, Response&) {
+  return Reply{200, Json{{"status", "ok"}}};
+}
 
-  // The dashboard: a static page that reads the public routes below.
-  s.Get("/", [this](const Request&, Response& res) {
-    res.status = 200;
-    res.set_header("Content-Security-Policy", dashboard_csp_);
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_header("Cache-Control", "no-cache");
-    res.set_content(kDashboardHtml, "text/html; charset=utf-8");
-  });
+// The dashboard: a static page that reads the public routes.
+Result<Reply> HttpApi::GetDashboard(const Request&, Response& res) {
+  res.set_header("Content-Security-Policy", dashboard_csp_);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Cache-Control", "no-cache");
+  return Reply{200, {}, "text/html; charset=utf-8", kDashboardHtml};
+}
 
-  s.Get("/metrics", [this](const Request& req, Response& res) {
-    Status readable = Reader(req).status();
-    if (!readable.ok()) return SendStatus(res, readable);
-    res.status = 200;
-    res.set_content(Metrics(), kMetricsContentType);
-  });
+Result<Reply> HttpApi::GetMetrics(const Request& req, Response&) {
+  RETURN_IF_ERROR(Reader(req).status());
+  return Reply{200, {}, kMetricsContentType, Metrics()};
+}
 
-  s.Get("/api/v1/events", route([this, dir](const Request& req) -> Result<Reply> {
-    RETURN_IF_ERROR(Reader(req).status());
-    ASSIGN_OR_RETURN(int64_t after, QueryInt(req, "after", 0, 0, INT64_MAX));
-    Json events = Json::array();
-    for (const NetworkEvent& e : dir->EventsAfter(after)) events.push_back(ToJson(e));
-    return Reply{200, Json{{"events", std::move(events)}}};
-  }));
+Result<Reply> HttpApi::GetEvents(const Request& req, Response&) {
+  RETURN_IF_ERROR(Reader(req).status());
+  ASSIGN_OR_RETURN(int64_t after, QueryInt(req, "after", 0, 0, INT64_MAX));
+  Json events = Json::array();
+  for (const NetworkEvent& e : directory_->EventsAfter(after)) events.push_back(ToJson(e));
+  return Reply{200, Json{{"events", std::move(events)}}};
+}
 
-  s.Post("/api/v1/register", route([dir](const Request& req) -> Result<Reply> {
+Result<Reply> HttpApi::PostRegister(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(Json body, Body(req));
+  FieldReader f(body);
+  ASSIGN_OR_RETURN(std::string user, f.String("username"));
+  ASSIGN_OR_RETURN(std::string pass, f.String("password"));
+  ASSIGN_OR_RETURN(std::string created, directory_->Register(user, pass));
+  return Reply{201, Json{{"username", created}}};
+}
+
+Result<Reply> HttpApi::PostLogin(const Request& req, Response& res) {
+  ASSIGN_OR_RETURN(Json body, Body(req));
+  ASSIGN_OR_RETURN(LoginRequest login, LoginRequestFromJson(body));
+  int64_t retry_after = 0;
+  auto reply = directory_->Login(login, req.remote_addr, &retry_after);
+  if (!reply.ok() && retry_after > 0) res.set_header("Retry-After", std::to_string(retry_after));
+  if (!reply.ok()) return reply.status();
+  return Reply{200, ToJson(*reply)};
+}
+
+Result<Reply> HttpApi::PostLogout(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  RETURN_IF_ERROR(directory_->Logout(user));
+  return Reply{204, {}};
+}
+
+Result<Reply> HttpApi::PostHeartbeat(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  HeartbeatRequest hb;
+  if (!req.body.empty()) {
     ASSIGN_OR_RETURN(Json body, Body(req));
-    FieldReader f(body);
-    ASSIGN_OR_RETURN(std::string user, f.String("username"));
-    ASSIGN_OR_RETURN(std::string pass, f.String("password"));
-    ASSIGN_OR_RETURN(std::string created, dir->Register(user, pass));
-    return Reply{201, Json{{"username", created}}};
-  }));
+    ASSIGN_OR_RETURN(hb, HeartbeatRequestFromJson(body));
+  }
+  ASSIGN_OR_RETURN(HeartbeatReply reply, directory_->Heartbeat(user, hb));
+  return Reply{200, ToJson(reply)};
+}
 
-  s.Post("/api/v1/login", [dir](const Request& req, Response& res) {
-    auto body = Body(req);
-    if (!body.ok()) return SendStatus(res, body.status());
-    auto login = LoginRequestFromJson(*body);
-    if (!login.ok()) return SendStatus(res, login.status());
-    int64_t retry_after = 0;
-    auto reply = dir->Login(*login, req.remote_addr, &retry_after);
-    if (!reply.ok()) {
-      if (retry_after > 0) res.set_header("Retry-After", std::to_string(retry_after));
-      return SendStatus(res, reply.status());
-    }
-    SendJson(res, 200, ToJson(*reply));
-  });
+Result<Reply> HttpApi::PutIndex(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  ASSIGN_OR_RETURN(Json body, Body(req));
+  ASSIGN_OR_RETURN(const Json* files, FieldReader(body).Array("files"));
+  ASSIGN_OR_RETURN(auto entries, FileEntriesFromJson(*files, "files"));
+  ASSIGN_OR_RETURN(int64_t count, directory_->ReplaceIndex(user, entries));
+  return Reply{200, Json{{"count", count}}};
+}
 
-  s.Post("/api/v1/logout", route([this, dir](const Request& req) -> Result<Reply> {
-    ASSIGN_OR_RETURN(std::string user, Caller(req));
-    RETURN_IF_ERROR(dir->Logout(user));
-    return Reply{204, {}};
-  }));
+Result<Reply> HttpApi::PatchIndex(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  ASSIGN_OR_RETURN(Json body, Body(req));
+  FieldReader f(body);
+  std::vector<FileEntry> added;
+  std::vector<std::string> removed;
+  ASSIGN_OR_RETURN(const Json* add, f.OptionalArray("added"));
+  if (add != nullptr) {
+    ASSIGN_OR_RETURN(added, FileEntriesFromJson(*add, "added"));
+  }
+  ASSIGN_OR_RETURN(const Json* rem, f.OptionalArray("removed"));
+  if (rem != nullptr) {
+    ASSIGN_OR_RETURN(removed, FileNamesFromJson(*rem, "removed"));
+  }
+  ASSIGN_OR_RETURN(int64_t count, directory_->PatchIndex(user, added, removed));
+  return Reply{200, Json{{"count", count}}};
+}
 
-  s.Post("/api/v1/heartbeat", route([this, dir](const Request& req) -> Result<Reply> {
-    ASSIGN_OR_RETURN(std::string user, Caller(req));
-    HeartbeatRequest hb;
-    if (!req.body.empty()) {
-      ASSIGN_OR_RETURN(Json body, Body(req));
-      ASSIGN_OR_RETURN(hb, HeartbeatRequestFromJson(body));
-    }
-    ASSIGN_OR_RETURN(HeartbeatReply reply, dir->Heartbeat(user, hb));
-    return Reply{200, ToJson(reply)};
-  }));
+Result<Reply> HttpApi::GetSearch(const Request& req, Response&) {
+  RETURN_IF_ERROR(Reader(req).status());
+  SearchQuery q;
+  q.text = req.has_param("q") ? req.get_param_value("q") : "";
+  if (q.text.size() > 1024) return InvalidArgument("query parameter 'q' is over 1024 bytes");
+  ASSIGN_OR_RETURN(q.limit, QueryInt(req, "limit", 50, 0, 1000));
+  ASSIGN_OR_RETURN(q.offset, QueryInt(req, "offset", 0, 0, INT64_MAX));
+  ASSIGN_OR_RETURN(SearchPage page, directory_->Search(q));
+  return Reply{200, ToJson(page)};
+}
 
-  s.Put("/api/v1/index", route([this, dir](const Request& req) -> Result<Reply> {
-    ASSIGN_OR_RETURN(std::string user, Caller(req));
-    ASSIGN_OR_RETURN(Json body, Body(req));
-    ASSIGN_OR_RETURN(const Json* files, FieldReader(body).Array("files"));
-    ASSIGN_OR_RETURN(auto entries, FileEntriesFromJson(*files, "files"));
-    ASSIGN_OR_RETURN(int64_t count, dir->ReplaceIndex(user, entries));
-    return Reply{200, Json{{"count", count}}};
-  }));
+Result<Reply> HttpApi::GetFile(const Request& req, Response&) {
+  RETURN_IF_ERROR(Reader(req).status());
+  std::string sha = AsciiLower(req.matches[1].str());
+  if (!IsSha256Hex(sha)) return InvalidArgument("the file's sha256 must be 64 hex digits");
+  ASSIGN_OR_RETURN(auto found, directory_->FindFile(sha));
+  if (!found) return NotFound("no online peer holds a file with sha256 " + sha);
+  return Reply{200, ToJson(*found)};
+}
 
-  s.Patch("/api/v1/index", route([this, dir](const Request& req) -> Result<Reply> {
-    ASSIGN_OR_RETURN(std::string user, Caller(req));
-    ASSIGN_OR_RETURN(Json body, Body(req));
-    FieldReader f(body);
-    std::vector<FileEntry> added;
-    std::vector<std::string> removed;
-    ASSIGN_OR_RETURN(const Json* add, f.OptionalArray("added"));
-    if (add != nullptr) {
-      ASSIGN_OR_RETURN(added, FileEntriesFromJson(*add, "added"));
-    }
-    ASSIGN_OR_RETURN(const Json* rem, f.OptionalArray("removed"));
-    if (rem != nullptr) {
-      for (size_t i = 0; i < rem->size(); ++i) {
-        std::string field = "removed[" + std::to_string(i) + "]";
-        if (!(*rem)[i].is_string()) return BadField(field, "a file name");
-        std::string name = (*rem)[i].get<std::string>();
-        Status ok = CheckFileName(name);
-        if (!ok.ok()) return InvalidArgument("field '" + field + "': " + ok.message());
-        removed.push_back(std::move(name));
-      }
-    }
-    ASSIGN_OR_RETURN(int64_t count, dir->PatchIndex(user, added, removed));
-    return Reply{200, Json{{"count", count}}};
-  }));
+Result<Reply> HttpApi::GetPeers(const Request& req, Response&) {
+  RETURN_IF_ERROR(Reader(req).status());
+  ASSIGN_OR_RETURN(auto peers, directory_->Peers());
+  Json list = Json::array();
+  for (const auto& p : peers) list.push_back(ToJson(p));
+  return Reply{200, Json{{"peers", std::move(list)}}};
+}
 
-  s.Get("/api/v1/search", route([this, dir](const Request& req) -> Result<Reply> {
-    RETURN_IF_ERROR(Reader(req).status());
-    SearchQuery q;
-    q.text = req.has_param("q") ? req.get_param_value("q") : "";
-    if (q.text.size() > 1024) return InvalidArgument("query parameter 'q' is over 1024 bytes");
-    ASSIGN_OR_RETURN(q.limit, QueryInt(req, "limit", 50, 0, 1000));
-    ASSIGN_OR_RETURN(q.offset, QueryInt(req, "offset", 0, 0, INT64_MAX));
-    ASSIGN_OR_RETURN(SearchPage page, dir->Search(q));
-    return Reply{200, ToJson(page)};
-  }));
+Result<Reply> HttpApi::PostUploadTarget(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  ASSIGN_OR_RETURN(Json body, Body(req));
+  FieldReader f(body);
+  ASSIGN_OR_RETURN(std::string name, f.String("name"));
+  ASSIGN_OR_RETURN(int64_t size, f.Int("size"));
+  ASSIGN_OR_RETURN(Holder target, directory_->UploadTarget(user, name, size));
+  return Reply{200, ToJson(target)};
+}
 
-  s.Get("/api/v1/files/([^/]+)", route([this, dir](const Request& req) -> Result<Reply> {
-    RETURN_IF_ERROR(Reader(req).status());
-    std::string sha = AsciiLower(req.matches[1].str());
-    if (!IsSha256Hex(sha)) return InvalidArgument("the file's sha256 must be 64 hex digits");
-    ASSIGN_OR_RETURN(auto found, dir->FindFile(sha));
-    if (!found) return NotFound("no online peer holds a file with sha256 " + sha);
-    return Reply{200, ToJson(*found)};
-  }));
+Result<Reply> HttpApi::PostVerify(const Request& req, Response&) {
+  RETURN_IF_ERROR(Caller(req).status());
+  ASSIGN_OR_RETURN(Json body, Body(req));
+  ASSIGN_OR_RETURN(std::string token, FieldReader(body).String("token"));
+  ASSIGN_OR_RETURN(std::string user, directory_->Verify(token));
+  return Reply{200, Json{{"username", user}}};
+}
 
-  s.Get("/api/v1/peers", route([this, dir](const Request& req) -> Result<Reply> {
-    RETURN_IF_ERROR(Reader(req).status());
-    ASSIGN_OR_RETURN(auto peers, dir->Peers());
-    Json list = Json::array();
-    for (const auto& p : peers) list.push_back(ToJson(p));
-    return Reply{200, Json{{"peers", std::move(list)}}};
-  }));
-
-  s.Post("/api/v1/upload-target", route([this, dir](const Request& req) -> Result<Reply> {
-    ASSIGN_OR_RETURN(std::string user, Caller(req));
-    ASSIGN_OR_RETURN(Json body, Body(req));
-    FieldReader f(body);
-    ASSIGN_OR_RETURN(std::string name, f.String("name"));
-    ASSIGN_OR_RETURN(int64_t size, f.Int("size"));
-    ASSIGN_OR_RETURN(Holder target, dir->UploadTarget(user, name, size));
-    return Reply{200, ToJson(target)};
-  }));
-
-  s.Post("/api/v1/verify", route([this, dir](const Request& req) -> Result<Reply> {
-    RETURN_IF_ERROR(Caller(req).status());
-    ASSIGN_OR_RETURN(Json body, Body(req));
-    ASSIGN_OR_RETURN(std::string token, FieldReader(body).String("token"));
-    ASSIGN_OR_RETURN(std::string user, dir->Verify(token));
-    return Reply{200, Json{{"username", user}}};
-  }));
-
-  s.Get("/api/v1/stats", route([this, dir](const Request& req) -> Result<Reply> {
-    RETURN_IF_ERROR(Reader(req).status());
-    ASSIGN_OR_RETURN(StatsReply stats, dir->Stats());
-    stats.requests = requests();
-    return Reply{200, ToJson(stats)};
-  }));
+Result<Reply> HttpApi::GetStats(const Request& req, Response&) {
+  RETURN_IF_ERROR(Reader(req).status());
+  ASSIGN_OR_RETURN(StatsReply stats, directory_->Stats());
+  stats.requests = requests();
+  return Reply{200, ToJson(stats)};
 }
 
 }  // namespace p2pshare::central

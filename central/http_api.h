@@ -1,21 +1,29 @@
-// HttpApi: the REST/JSON face of a Directory (SPEC §5) on cpp-httplib.
+// HttpApi: the REST/JSON face of a Directory on cpp-httplib
+// (docs/protocol.md, "REST API of central", is the contract).
 //
-// Every reply is JSON; every error is {"error", "message"} with the status
-// of HttpStatusFor(). cpp-httplib is set up as NOTES-TOOLCHAIN.md says:
-// TCP_NODELAY, long keep-alive, a 1 MiB body limit checked before the body
-// is read, chunked request bodies refused, and an exception handler so no
-// request can crash the server. One log line per request.
+// The routes are one table (Routes()): method, path, handler. The path
+// also labels the route's metrics, and a test checks that every route of
+// the table is in docs/protocol.md. Every reply is JSON but the dashboard's
+// and /metrics'; every error is {"error", "message"} with the status of
+// HttpStatusFor(). cpp-httplib is set up for a server facing strangers:
+// TCP_NODELAY and long keep-alive (without them it manages ~280 req/s),
+// SO_REUSEPORT off, a 1 MiB body limit checked before the body is read,
+// chunked request bodies refused (they would bypass that limit), and an
+// exception handler so no request can crash the server. One log line per
+// request. Connections reach the routes through the gate (http_gate.h).
 //
-// Thread-safe: handlers run on cpp-httplib's worker pool.
+// Thread-safe: handlers run on the gate's worker pool.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "central/directory.h"
 #include "central/http_gate.h"
+#include "common/json_fields.h"
 #include "common/metrics.h"
 #include "common/status.h"
 
@@ -36,6 +44,23 @@ struct HttpApiOptions {
 
 class HttpApi {
  public:
+  // What a handler answers: JSON `body`, or `text` of `content_type` when
+  // that is set (the dashboard, /metrics). Errors are a Status instead.
+  struct Reply {
+    int status = 200;
+    Json body;
+    std::string content_type;
+    std::string text;
+  };
+  using Handler = Result<Reply> (HttpApi::*)(const httplib::Request&, httplib::Response&);
+  struct Route {
+    const char* method;  // "GET", "POST", "PUT", "PATCH"
+    const char* path;    // "/api/v1/files/{sha256}": a {name} is one path segment
+    Handler handler;
+  };
+  // Every route central serves, in the order docs/protocol.md lists them.
+  static const std::vector<Route>& Routes();
+
   HttpApi(Directory* directory, HttpApiOptions options);
   ~HttpApi();
 
@@ -54,7 +79,9 @@ class HttpApi {
   int64_t requests() const { return requests_.load(); }
 
  private:
-  void Routes();
+  void ConfigureServer();
+  void SetUpMetrics();
+  void RegisterRoutes();
   // Resolves the bearer token of `req` (errors as Directory::Authenticate).
   Result<std::string> Caller(const httplib::Request& req);
   // Caller(), or "" when public_read lets anyone read.
@@ -65,6 +92,24 @@ class HttpApi {
   std::string Metrics();
   // Counts a served request by route and status, and its latency.
   void Observe(const httplib::Request& req, const httplib::Response& res, double seconds);
+
+  // The handlers of Routes().
+  Result<Reply> GetHealthz(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetDashboard(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetMetrics(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PostRegister(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PostLogin(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PostLogout(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PostHeartbeat(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PutIndex(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PatchIndex(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetSearch(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetFile(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetPeers(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PostUploadTarget(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PostVerify(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetEvents(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetStats(const httplib::Request& req, httplib::Response& res);
 
   Directory* const directory_;
   const HttpApiOptions options_;

@@ -45,6 +45,20 @@ Result<std::vector<FileEntry>> FileEntriesFromJson(const Json& array, const std:
   return out;
 }
 
+Result<std::vector<std::string>> FileNamesFromJson(const Json& array, const std::string& path) {
+  std::vector<std::string> out;
+  out.reserve(array.size());
+  for (size_t i = 0; i < array.size(); ++i) {
+    const std::string field = Item(path, i);
+    if (!array[i].is_string()) return BadField(field, "a file name");
+    std::string name = array[i].get<std::string>();
+    Status ok = CheckFileName(name);
+    if (!ok.ok()) return InvalidArgument("field '" + field + "': " + ok.message());
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
 Json ToJson(const Holder& h) {
   return Json{{"username", h.username}, {"host", h.host}, {"port", h.port}};
 }

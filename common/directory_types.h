@@ -108,6 +108,8 @@ Json ToJson(const FileEntry& f);
 Result<FileEntry> FileEntryFromJson(const Json& j, const std::string& path);
 // A JSON array of file entries (e.g. "files" of PUT /index).
 Result<std::vector<FileEntry>> FileEntriesFromJson(const Json& array, const std::string& path);
+// A JSON array of file names (e.g. "removed" of PATCH /index).
+Result<std::vector<std::string>> FileNamesFromJson(const Json& array, const std::string& path);
 Json ToJson(const Holder& h);
 Result<Holder> HolderFromJson(const Json& j, const std::string& path);
 Json ToJson(const FileResult& r);

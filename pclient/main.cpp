@@ -19,6 +19,66 @@
 #include "pclient/peer_client.h"
 #include "pclient/repl.h"
 
+namespace {
+
+using p2pshare::Status;
+using p2pshare::pclient::PeerClient;
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "peer-client: %s\n", s.message().c_str());
+  return 1;
+}
+
+// `login` happens on start when the config has credentials, unless the
+// first command needs none first (the command table's login_first).
+Status LoginBefore(PeerClient& client, const std::string& first_word) {
+  const p2pshare::pclient::CommandSpec* spec = p2pshare::pclient::FindCommand(first_word);
+  if (spec != nullptr && !spec->login_first) return Status::Ok();
+  return client.AutoLogin();
+}
+
+// One command from the command line, then exit.
+int RunOneShot(PeerClient& client, const std::vector<std::string>& words) {
+  auto cmd = p2pshare::pclient::ParseCommand(words);
+  if (!cmd.ok()) {
+    std::fprintf(stderr, "peer-client: %s\n", cmd.status().message().c_str());
+    return 2;
+  }
+  Status login = LoginBefore(client, cmd->name);
+  if (!login.ok()) return Fail(login);
+  Status s = client.Run(*cmd);
+  return s.ok() ? 0 : Fail(s);
+}
+
+// Commands from standard input, one a line; a failing line is reported
+// and the rest still run.
+int RunScript(PeerClient& client) {
+  std::string line;
+  int failures = 0, number = 0;
+  bool logged_in_tried = false;
+  while (!client.quit_requested() && std::getline(std::cin, line)) {
+    ++number;
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;  // blank or comment
+    if (!logged_in_tried) {
+      logged_in_tried = true;
+      Status login = LoginBefore(client, line.substr(start, line.find(' ', start) - start));
+      if (!login.ok()) {
+        ++failures;
+        std::fprintf(stderr, "peer-client: %s\n", login.message().c_str());
+      }
+    }
+    Status s = client.RunLine(line);
+    if (!s.ok()) {
+      ++failures;
+      std::fprintf(stderr, "peer-client: line %d: %s\n", number, s.message().c_str());
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   p2pshare::BoundHeapGrowth();
   using namespace p2pshare;
@@ -54,55 +114,9 @@ int main(int argc, char** argv) {
   options.interactive = stdin_tty && words.empty();
   pclient::PeerClient client(config, options, std::cout, std::cerr);
 
-  auto fail = [](const Status& s) {
-    std::fprintf(stderr, "peer-client: %s\n", s.message().c_str());
-    return 1;
-  };
-  // `login` happens on start when the config has credentials, unless the
-  // first command needs none first (the table's login_first).
-  auto auto_login = [&](const std::string& first_word) -> Status {
-    const pclient::CommandSpec* spec = pclient::FindCommand(first_word);
-    if (spec != nullptr && !spec->login_first) return Status::Ok();
-    return client.AutoLogin();
-  };
-
-  if (!words.empty()) {  // one-shot
-    auto cmd = pclient::ParseCommand(words);
-    if (!cmd.ok()) {
-      std::fprintf(stderr, "peer-client: %s\n", cmd.status().message().c_str());
-      return 2;
-    }
-    Status login = auto_login(cmd->name);
-    if (!login.ok()) return fail(login);
-    Status s = client.Run(*cmd);
-    return s.ok() ? 0 : fail(s);
-  }
-  if (!stdin_tty) {  // commands from standard input, one per line
-    std::string line;
-    int failures = 0, number = 0;
-    bool logged_in_tried = false;
-    while (!client.quit_requested() && std::getline(std::cin, line)) {
-      ++number;
-      size_t start = line.find_first_not_of(" \t");
-      if (start == std::string::npos || line[start] == '#') continue;  // blank or comment
-      std::string first = line.substr(start, line.find(' ', start) - start);
-      if (!logged_in_tried) {
-        logged_in_tried = true;
-        Status login = auto_login(first);
-        if (!login.ok()) {
-          ++failures;
-          std::fprintf(stderr, "peer-client: %s\n", login.message().c_str());
-        }
-      }
-      Status s = client.RunLine(line);
-      if (!s.ok()) {
-        ++failures;
-        std::fprintf(stderr, "peer-client: line %d: %s\n", number, s.message().c_str());
-      }
-    }
-    return failures == 0 ? 0 : 1;
-  }
-  Status login = auto_login("");
+  if (!words.empty()) return RunOneShot(client, words);
+  if (!stdin_tty) return RunScript(client);
+  Status login = LoginBefore(client, "");
   if (!login.ok()) std::fprintf(stderr, "peer-client: %s\n", login.message().c_str());
   return pclient::RunRepl(client, config.username);
 }

@@ -544,18 +544,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
     ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
   }
   req.verify_only = c.Flag("--verify-only");
-  auto started = std::chrono::steady_clock::now();
-  auto last_draw = started - std::chrono::seconds(1);
-  ProgressFn progress;
-  if (options_.progress && !options_.json) {
-    progress = [&](int64_t done, int64_t total) {
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_draw < std::chrono::milliseconds(100) && done < total) return;
-      last_draw = now;
-      double secs = std::chrono::duration<double>(now - started).count();
-      err_ << "\r" << FitToTerminal(ProgressLine(done, total, secs > 0 ? done / secs : 0)) << "\x1b[K" << std::flush;
-    };
-  }
+  ProgressFn progress = ProgressBar();
   auto note = [&](const std::string& line) {
     if (options_.progress) err_ << "\r\x1b[K";
     err_ << line << "\n";
@@ -582,6 +571,20 @@ Status PeerClient::Download(const ParsedCommand& c) {
   return Status::Ok();
 }
 
+ProgressFn PeerClient::ProgressBar() {
+  if (!options_.progress || options_.json) return nullptr;
+  auto started = std::chrono::steady_clock::now();
+  auto last_draw = started - std::chrono::seconds(1);
+  return [this, started, last_draw](int64_t done, int64_t total) mutable {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_draw < std::chrono::milliseconds(100) && done < total) return;
+    last_draw = now;
+    double secs = std::chrono::duration<double>(now - started).count();
+    err_ << "\r" << FitToTerminal(ProgressLine(done, total, secs > 0 ? done / secs : 0))
+         << "\x1b[K" << std::flush;
+  };
+}
+
 Status PeerClient::Upload(const ParsedCommand& c) {
   RETURN_IF_ERROR(RequireSession());
   const std::string path = c.args[0];
@@ -598,14 +601,7 @@ Status PeerClient::Upload(const ParsedCommand& c) {
     ASSIGN_OR_RETURN(target, directory_.UploadTarget(name, size));
   }
   if (target.username == config_.username) return InvalidArgument("that is this peer itself");
-  auto started = std::chrono::steady_clock::now();
-  ProgressFn progress;
-  if (options_.progress && !options_.json) {
-    progress = [&](int64_t done, int64_t total) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      err_ << "\r" << FitToTerminal(ProgressLine(done, total, secs > 0 ? done / secs : 0)) << "\x1b[K" << std::flush;
-    };
-  }
+  ProgressFn progress = ProgressBar();
   auto result = UploadFile(path, name, target, session_->token, progress);
   if (progress) err_ << "\r\x1b[K" << std::flush;
   if (!result.ok()) return result.status();

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -90,6 +91,9 @@ class PeerClient {
   // Whether a command asked `--via friend` (InvalidArgument for other values).
   Result<bool> ViaFriend(const ParsedCommand& c) const;
   void Note(const std::string& line);
+  // The progress bar on the error stream, redrawn at most every 100 ms;
+  // null when there is no terminal to draw on (or with --json).
+  std::function<void(int64_t, int64_t)> ProgressBar();
   void Print(const std::string& text, const Json& json);
   void StartHeartbeats();
   void StopHeartbeats();

@@ -66,150 +66,189 @@ Status HashPrefix(int fd, int64_t n, Sha256* hash) {
 
 }  // namespace
 
-Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn& progress,
-                                    const NoteFn& note) {
-  const FileResult& f = req.file;
-  Status name_ok = CheckFileName(f.name);
-  if (!name_ok.ok()) return InvalidArgument("refusing to save '" + f.name + "': " + name_ok.message());
-  if (!IsSha256Hex(f.sha256) || f.size < 0) return InvalidArgument("bad file description from central");
-  auto start = Clock::now();
-  DownloadResult out;
-  fs::path final_path = fs::path(req.dest_dir) / f.name;
-  std::string part_path = final_path.string() + kPartSuffix;
-  UniqueFd part;
-  int64_t pos = 0;
-  if (!req.verify_only) {
-    out.path = final_path.string();
+namespace {
+
+// One download: the .part file, the bytes and hash so far, and the holders
+// tried. Prepare, then FetchFrom each holder until Complete, then Finish.
+class Download {
+ public:
+  Download(const DownloadRequest& req, const ProgressFn& progress, const NoteFn& note)
+      : req_(req), f_(req.file), progress_(progress), note_(note), start_(Clock::now()) {}
+
+  // Checks the description, finds what is already on disk and opens the
+  // .part. True when the file is already there (nothing to fetch).
+  Result<bool> Prepare();
+  // Streams from `holder` from the byte reached, until the end or a failure.
+  // Errors only for a local write failure; a holder's failure is noted.
+  Status FetchFrom(const Holder& holder);
+  bool complete() const { return complete_; }
+  // Verifies the hash and renames the .part into place.
+  Result<DownloadResult> Finish();
+  // Why no holder could finish.
+  Status Incomplete() const;
+  DownloadResult& result() { return out_; }
+
+ private:
+  double Seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  const DownloadRequest& req_;
+  const FileResult& f_;
+  const ProgressFn& progress_;
+  const NoteFn& note_;
+  const Clock::time_point start_;
+  DownloadResult out_;
+  std::string part_path_;
+  UniqueFd part_;
+  int64_t pos_ = 0;
+  Sha256 hash_;
+  bool complete_ = false;
+  std::string failures_;
+};
+
+Result<bool> Download::Prepare() {
+  Status name_ok = CheckFileName(f_.name);
+  if (!name_ok.ok()) return InvalidArgument("refusing to save '" + f_.name + "': " + name_ok.message());
+  if (!IsSha256Hex(f_.sha256) || f_.size < 0) return InvalidArgument("bad file description from central");
+  if (!req_.verify_only) {
+    fs::path final_path = fs::path(req_.dest_dir) / f_.name;
+    part_path_ = final_path.string() + kPartSuffix;
+    out_.path = final_path.string();
     std::error_code ec;
     fs::create_directories(final_path.parent_path(), ec);
     if (ec) return Internal("cannot create " + final_path.parent_path().string() + ": " + ec.message());
-
     if (fs::exists(final_path, ec)) {
-      ASSIGN_OR_RETURN(std::string have, Sha256File(out.path));
-      if (have == f.sha256) {
-        out.already_there = true;
-        return out;
+      ASSIGN_OR_RETURN(std::string have, Sha256File(out_.path));
+      if (have != f_.sha256) {
+        return AlreadyExists("a different file is already at " + out_.path + "; move it away first");
       }
-      return AlreadyExists("a different file is already at " + out.path + "; move it away first");
+      out_.already_there = true;
+      return true;
     }
-
-    part = UniqueFd(::open(part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
-    if (!part.valid()) return Internal("cannot open " + part_path + ": " + std::strerror(errno));
+    part_ = UniqueFd(::open(part_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!part_.valid()) return Internal("cannot open " + part_path_ + ": " + std::strerror(errno));
     struct stat st;
-    ::fstat(part.get(), &st);
-    pos = st.st_size;
-    if (pos > f.size) {  // longer than the file: not a prefix of it
-      (void)!::ftruncate(part.get(), 0);
-      pos = 0;
+    ::fstat(part_.get(), &st);
+    pos_ = st.st_size;
+    if (pos_ > f_.size) {  // longer than the file: not a prefix of it
+      (void)!::ftruncate(part_.get(), 0);
+      pos_ = 0;
     }
   }
-  Sha256 hash;
-  if (pos > 0) RETURN_IF_ERROR(HashPrefix(part.get(), pos, &hash));
-  out.resumed_at = pos;
-  if (pos > 0 && note) note("resuming " + f.name + " at byte " + std::to_string(pos));
-  if (progress) progress(pos, f.size);
-
-  std::string failures;
-  v1::Chunk chunk;
+  if (pos_ > 0) RETURN_IF_ERROR(HashPrefix(part_.get(), pos_, &hash_));
+  out_.resumed_at = pos_;
+  if (pos_ > 0 && note_) note_("resuming " + f_.name + " at byte " + std::to_string(pos_));
+  if (progress_) progress_(pos_, f_.size);
   // Complete when every byte is here: from an earlier .part, or received
   // from a holder that serves this very version (an empty file needs one).
-  bool complete = pos == f.size && f.size > 0;
-  for (const Holder& holder : req.file.holders) {
-    if (complete) break;
-    if (holder.username == req.own_username) continue;
-    auto stub = PeerStub(holder.host, holder.port);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(DeadlineFor(f.size - pos, req.limit_rate));
-    ctx.AddMetadata("authorization", "Bearer " + req.token);
-    v1::DownloadRequest dl;
-    dl.set_sha256(f.sha256);
-    dl.set_offset(pos);
-    auto reader = stub->Download(&ctx, dl);
-    bool first = true, wrong_version = false;
-    auto since = Clock::now();
-    int64_t session_bytes = 0;
-    Status write_error;
-    while (reader->Read(&chunk)) {
-      if (first) {
-        first = false;
-        if (chunk.info().sha256() != f.sha256 || chunk.info().size() != f.size) {
-          wrong_version = true;
-          ctx.TryCancel();
-          break;
-        }
-      }
-      if (chunk.offset() != pos) {
-        ctx.TryCancel();
-        break;
-      }
-      const int64_t n = static_cast<int64_t>(chunk.data().size());
-      if (pos + n > f.size) {
-        ctx.TryCancel();
-        break;
-      }
-      if (!req.verify_only) write_error = WriteAll(part.get(), chunk.data().data(), n, pos);
-      if (!write_error.ok()) {
-        ctx.TryCancel();
-        break;
-      }
-      hash.Update(chunk.data());
-      pos += n;
-      session_bytes += n;
-      if (progress) progress(pos, f.size);
-      if (req.limit_rate > 0) {  // hold the average rate at the limit
-        auto due = since + std::chrono::duration<double>(static_cast<double>(session_bytes) /
-                                                         static_cast<double>(req.limit_rate));
-        std::this_thread::sleep_until(due);
-      }
-    }
-    grpc::Status s = reader->Finish();
-    if (!write_error.ok()) return write_error;
-    if (session_bytes > 0) out.from.push_back(holder.username);
-    out.fetched += session_bytes;
-    complete = pos == f.size && !wrong_version && !first && (s.ok() || session_bytes > 0);
-    if (complete) {
-      if (session_bytes == 0) out.from.push_back(holder.username);  // an empty file
+  complete_ = pos_ == f_.size && f_.size > 0;
+  return false;
+}
+
+Status Download::FetchFrom(const Holder& holder) {
+  auto stub = PeerStub(holder.host, holder.port);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineFor(f_.size - pos_, req_.limit_rate));
+  ctx.AddMetadata("authorization", "Bearer " + req_.token);
+  v1::DownloadRequest dl;
+  dl.set_sha256(f_.sha256);
+  dl.set_offset(pos_);
+  auto reader = stub->Download(&ctx, dl);
+  bool first = true, wrong_version = false, left_early = true;
+  auto since = Clock::now();
+  int64_t session_bytes = 0;
+  Status write_error;
+  v1::Chunk chunk;
+  for (;;) {
+    if (!reader->Read(&chunk)) {
+      left_early = false;  // the holder ended the stream
       break;
     }
-    std::string why = wrong_version ? "holds another version of the file"
-                                    : (s.ok() ? "ended the stream early" : s.error_message());
-    failures += (failures.empty() ? "" : "; ") + holder.username + ": " + why;
-    if (note) {
-      note("holder " + holder.username + " failed (" + why + ") at byte " + std::to_string(pos) +
-           "; trying the next");
+    if (first) {
+      first = false;
+      wrong_version = chunk.info().sha256() != f_.sha256 || chunk.info().size() != f_.size;
+    }
+    const int64_t n = static_cast<int64_t>(chunk.data().size());
+    if (wrong_version || chunk.offset() != pos_ || pos_ + n > f_.size) break;
+    if (!req_.verify_only) write_error = WriteAll(part_.get(), chunk.data().data(), n, pos_);
+    if (!write_error.ok()) break;
+    hash_.Update(chunk.data());
+    pos_ += n;
+    session_bytes += n;
+    if (progress_) progress_(pos_, f_.size);
+    if (req_.limit_rate > 0) {  // hold the average rate at the limit
+      auto due = since + std::chrono::duration<double>(static_cast<double>(session_bytes) /
+                                                       static_cast<double>(req_.limit_rate));
+      std::this_thread::sleep_until(due);
     }
   }
-  if (!complete) {
-    if (failures.empty()) {
-      return Unavailable("no other peer holds " + f.name + " right now", "no_holder");
-    }
-    return Unavailable("could not complete " + f.name + " (" + std::to_string(pos) + " of " +
-                           std::to_string(f.size) + " bytes; " + failures +
-                           "); run download again to resume",
-                       "no_holder");
+  if (left_early) ctx.TryCancel();
+  grpc::Status s = reader->Finish();
+  RETURN_IF_ERROR(write_error);
+  if (session_bytes > 0) out_.from.push_back(holder.username);
+  out_.fetched += session_bytes;
+  complete_ = pos_ == f_.size && !wrong_version && !first && (s.ok() || session_bytes > 0);
+  if (complete_) {
+    if (session_bytes == 0) out_.from.push_back(holder.username);  // an empty file
+    return Status::Ok();
   }
-  std::string got = hash.FinishHex();
-  if (got != f.sha256) {
-    if (!req.verify_only) ::unlink(part_path.c_str());
+  std::string why = wrong_version ? "holds another version of the file"
+                                  : (s.ok() ? "ended the stream early" : s.error_message());
+  failures_ += (failures_.empty() ? "" : "; ") + holder.username + ": " + why;
+  if (note_) {
+    note_("holder " + holder.username + " failed (" + why + ") at byte " + std::to_string(pos_) +
+          "; trying the next");
+  }
+  return Status::Ok();
+}
+
+Status Download::Incomplete() const {
+  if (failures_.empty()) {
+    return Unavailable("no other peer holds " + f_.name + " right now", "no_holder");
+  }
+  return Unavailable("could not complete " + f_.name + " (" + std::to_string(pos_) + " of " +
+                         std::to_string(f_.size) + " bytes; " + failures_ +
+                         "); run download again to resume",
+                     "no_holder");
+}
+
+Result<DownloadResult> Download::Finish() {
+  std::string got = hash_.FinishHex();
+  if (got != f_.sha256) {
+    if (!req_.verify_only) ::unlink(part_path_.c_str());
     return Status(Code::kDataLoss,
-                  "the bytes received hash to " + got.substr(0, 12) + ", not " + f.sha256.substr(0, 12) +
+                  "the bytes received hash to " + got.substr(0, 12) + ", not " + f_.sha256.substr(0, 12) +
                       " (a holder's file changed after it was indexed); nothing was saved");
   }
-  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-  if (req.verify_only) {
-    out.seconds = seconds();
-    return out;
+  if (req_.verify_only) {
+    out_.seconds = Seconds();
+    return out_;
   }
-  if (::fsync(part.get()) != 0) return Internal(std::string("fsync failed: ") + std::strerror(errno));
-  if (::renameat2(AT_FDCWD, part_path.c_str(), AT_FDCWD, out.path.c_str(), RENAME_NOREPLACE) != 0) {
+  if (::fsync(part_.get()) != 0) return Internal(std::string("fsync failed: ") + std::strerror(errno));
+  if (::renameat2(AT_FDCWD, part_path_.c_str(), AT_FDCWD, out_.path.c_str(), RENAME_NOREPLACE) != 0) {
     if (errno == EEXIST) {
-      return AlreadyExists("a file appeared at " + out.path + " meanwhile; the download stays in " +
-                           part_path);
+      return AlreadyExists("a file appeared at " + out_.path + " meanwhile; the download stays in " +
+                           part_path_);
     }
-    return Internal("cannot rename " + part_path + ": " + std::strerror(errno));
+    return Internal("cannot rename " + part_path_ + ": " + std::strerror(errno));
   }
-  out.seconds = seconds();  // received, verified, on disk and in place
-  return out;
+  out_.seconds = Seconds();  // received, verified, on disk and in place
+  return out_;
+}
+
+}  // namespace
+
+Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn& progress,
+                                    const NoteFn& note) {
+  Download download(req, progress, note);
+  ASSIGN_OR_RETURN(bool already_there, download.Prepare());
+  if (already_there) return download.result();
+  for (const Holder& holder : req.file.holders) {
+    if (download.complete()) break;
+    if (holder.username == req.own_username) continue;
+    RETURN_IF_ERROR(download.FetchFrom(holder));
+  }
+  if (!download.complete()) return download.Incomplete();
+  return download.Finish();
 }
 
 Result<UploadResult> UploadFile(const std::string& path, const std::string& name,

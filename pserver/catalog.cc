@@ -98,9 +98,27 @@ void Catalog::HashAll(std::vector<ToHash>* files, std::map<std::string, Entry>* 
   }
 }
 
+namespace {
+
+// The stat of what `path` shares: a regular file, or a symlink to a
+// regular file inside `root`; nullopt for anything else (folders are walked
+// by the caller; sockets, fifos and devices are never shared).
+std::optional<struct stat> SharedStat(const fs::path& path, const std::string& root) {
+  struct stat lst, st;
+  if (::lstat(path.c_str(), &lst) != 0) return std::nullopt;
+  if (S_ISREG(lst.st_mode)) return lst;
+  if (!S_ISLNK(lst.st_mode)) return std::nullopt;
+  std::error_code ec;
+  fs::path target = fs::canonical(path, ec);
+  if (ec || target.string().compare(0, root.size() + 1, root + "/") != 0) return std::nullopt;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return st;
+}
+
+}  // namespace
+
 Result<CatalogDelta> Catalog::Refresh() {
   std::lock_guard<std::mutex> serial(refresh_mu_);
-  const std::string root = folder_->root();
   std::map<std::string, Entry> cache;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -108,6 +126,14 @@ Result<CatalogDelta> Catalog::Refresh() {
   }
   std::map<std::string, Entry> found;
   std::vector<ToHash> to_hash;
+  RETURN_IF_ERROR(Walk(cache, &found, &to_hash));
+  HashAll(&to_hash, &found);
+  return Apply(std::move(found));
+}
+
+Status Catalog::Walk(const std::map<std::string, Entry>& cache, std::map<std::string, Entry>* found,
+                     std::vector<ToHash>* to_hash) const {
+  const std::string root = folder_->root();
   std::error_code ec;
   fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
   if (ec) return Internal("cannot read shared folder " + root + ": " + ec.message());
@@ -118,41 +144,31 @@ Result<CatalogDelta> Catalog::Refresh() {
       continue;
     }
     const fs::path& path = it->path();
-    std::string name = path.lexically_relative(root).generic_string();
     if (it.depth() == 0 && path.filename() == kInternalDir) {
       it.disable_recursion_pending();
       continue;
     }
-    struct stat lst, st;
-    if (::lstat(path.c_str(), &lst) != 0) continue;
-    if (S_ISLNK(lst.st_mode)) {
-      // A symlink is shared only when it leads to a regular file inside.
-      fs::path target = fs::canonical(path, ec);
-      if (ec) { ec.clear(); continue; }
-      std::string t = target.string();
-      if (t.compare(0, root.size() + 1, root + "/") != 0) continue;
-      if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    } else if (S_ISREG(lst.st_mode)) {
-      st = lst;
-    } else {
-      continue;  // folders are walked; sockets, fifos, devices are not shared
-    }
+    std::optional<struct stat> st = SharedStat(path, root);
+    if (!st) continue;
+    std::string name = path.lexically_relative(root).generic_string();
     if (!SharedFolder::CheckSharedName(name).ok()) {
       spdlog::debug("not sharing '{}': its name breaks the naming rules", path.string());
       continue;
     }
-    Entry e{static_cast<int64_t>(st.st_size), MtimeNs(st), ""};
+    Entry e{static_cast<int64_t>(st->st_size), MtimeNs(*st), ""};
     auto cached = cache.find(name);
     if (cached != cache.end() && cached->second.size == e.size &&
         cached->second.mtime_ns == e.mtime_ns) {
       e.sha256 = cached->second.sha256;
     } else {
-      to_hash.push_back(ToHash{name, path.string(), ""});
+      to_hash->push_back(ToHash{name, path.string(), ""});
     }
-    found[name] = e;
+    (*found)[name] = e;
   }
-  HashAll(&to_hash, &found);
+  return Status::Ok();
+}
 
+CatalogDelta Catalog::Apply(std::map<std::string, Entry> found) {
   CatalogDelta delta;
   int64_t total = 0;
   bool cache_changed = false;

@@ -2,7 +2,7 @@
 //
 // A Refresh walks the folder (recursively; regular files, and symlinks
 // whose target is a regular file inside the folder; not the internal folder
-// nor *.part files; names that break the SPEC §5 rules are skipped) and
+// nor *.part files; names that break the naming rules are skipped) and
 // returns what changed since the last Refresh. Hashes are cached on disk in
 // <root>/.p2pshare/hashes.tsv keyed by (name, size, mtime), so a restart
 // over unchanged files hashes nothing.
@@ -66,6 +66,12 @@ class Catalog {
   // Hashes `files` on up to one thread per core and records the hashes in
   // `found`, dropping those that vanished or changed while being read.
   void HashAll(std::vector<ToHash>* files, std::map<std::string, Entry>* found);
+  // Walks the folder: every shared file into `found`, those whose size or
+  // mtime differ from `cache` also into `to_hash`.
+  Status Walk(const std::map<std::string, Entry>& cache, std::map<std::string, Entry>* found,
+              std::vector<ToHash>* to_hash) const;
+  // Makes `found` the catalog; what changed against the previous one.
+  CatalogDelta Apply(std::map<std::string, Entry> found);
   void LoadCache();
   void SaveCache(const std::map<std::string, Entry>& entries);
 

@@ -6,11 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <vector>
 
 #include "common/directory_client.h"
+#include "common/host_port.h"
 #include "common/metrics.h"
-#include "common/peer_config.h"
 #include "common/peer_channel.h"
+#include "common/peer_config.h"
 #include "pserver/catalog.h"
 #include "pserver/folder_watcher.h"
 #include "pserver/locator.h"
@@ -59,7 +61,122 @@ void ShutDown(std::unique_ptr<grpc::Server>& server) {
   server.reset();
 }
 
+// /metrics of a peer-server: everything read at scrape time.
+std::string RenderPeerMetrics(const PeerServiceImpl& service, const Catalog& catalog) {
+  using prometheus::MetricType;
+  static prometheus::Registry no_live_metrics;
+  PeerServiceStats st = service.stats();
+  std::vector<std::pair<MetricLabels, double>> errors;
+  for (const auto& [key, n] : st.errors) {
+    errors.push_back({{{"method", key.first}, {"code", key.second}}, static_cast<double>(n)});
+  }
+  return RenderMetrics(
+      no_live_metrics,
+      {ScrapedValue("p2pshare_peer_bytes_served_total", "file bytes sent to downloaders",
+                    MetricType::Counter, static_cast<double>(st.bytes_served)),
+       ScrapedValue("p2pshare_peer_bytes_received_total", "file bytes received in uploads",
+                    MetricType::Counter, static_cast<double>(st.bytes_received)),
+       ScrapedValue("p2pshare_peer_active_transfers", "downloads and uploads in progress",
+                    MetricType::Gauge, static_cast<double>(st.active_transfers)),
+       ScrapedFamily("p2pshare_peer_rpc_errors_total", "failed calls, by method and gRPC code",
+                     MetricType::Counter, errors),
+       ScrapedValue("p2pshare_peer_shared_files", "files this peer shares", MetricType::Gauge,
+                    static_cast<double>(catalog.size())),
+       ScrapedValue("p2pshare_peer_shared_bytes", "bytes this peer shares", MetricType::Gauge,
+                    static_cast<double>(catalog.TotalBytes()))});
+}
+
 }  // namespace
+
+// The pieces of a running peer-server, in the order they are built (each
+// may use the ones above it).
+struct PeerServer::Parts {
+  Parts(const PeerConfig& config, std::unique_ptr<SharedFolder> shared_folder)
+      : config(config),
+        folder(std::move(shared_folder)),
+        catalog(folder.get()),
+        directory(config.central_url),
+        verify_client(config.central_url),
+        locate_client(config.central_url,
+                      DirectoryClientOptions{std::chrono::milliseconds(1000),
+                                             std::chrono::milliseconds(3000)}),
+        verifier(&verify_client),
+        friends(EffectiveFriends(config)),
+        agent(&directory, &catalog, AgentOptions(), [this] { return Load(); },
+              [this](const std::string& token) {
+                verify_client.set_token(token);
+                locate_client.set_token(token);
+              }),
+        service(folder.get(), &catalog, &verifier, ServiceOptions(),
+                [this] { agent.FolderChanged(); }),
+        locator(&locate_client, &catalog, LocatorOptions{config.username, config.advertise_host},
+                [this] { return Friends(); }, [this] { return agent.port(); }),
+        metrics([this] { return RenderPeerMetrics(service, catalog); }) {
+    service.set_locator(&locator);
+  }
+  // Whatever path Run took out: no thread of the agent or the server may
+  // outlive the parts it calls into.
+  ~Parts() {
+    agent.Stop();
+    ShutDown(server);
+    metrics.Stop();
+  }
+
+  SessionAgentOptions AgentOptions() {
+    SessionAgentOptions o;
+    o.username = config.username;
+    o.password = config.password;
+    o.advertise_host = config.advertise_host;
+    // Without configured friends, keep the ones central suggests (on disk
+    // too, for restarts and for peer-client).
+    if (config.friends.empty()) o.on_friends = [this](const auto& f) { NoteSuggestedFriends(f); };
+    return o;
+  }
+
+  PeerServiceOptions ServiceOptions() const {
+    PeerServiceOptions o{config.username, config.max_storage_bytes};
+    o.offline_downloads = config.offline_downloads;
+    return o;
+  }
+
+  // What heartbeats report: free bytes and active transfers.
+  HeartbeatRequest Load() const {
+    HeartbeatRequest hb;
+    hb.free_bytes = service.free_bytes();
+    hb.active_transfers = service.active_transfers();
+    return hb;
+  }
+
+  std::vector<std::string> Friends() {
+    std::lock_guard<std::mutex> lock(friends_mu);
+    return friends;
+  }
+
+  void NoteSuggestedFriends(const std::vector<std::string>& suggested) {
+    std::lock_guard<std::mutex> lock(friends_mu);
+    if (suggested == friends || suggested.empty()) return;  // keep the last ones given
+    friends = suggested;
+    Status saved = SaveFriends(config.shared_dir, friends);
+    if (!saved.ok()) spdlog::warn("cannot keep the friends central suggested: {}", saved.message());
+    spdlog::info("friends suggested by central: {}", fmt::join(friends, ", "));
+  }
+
+  const PeerConfig& config;
+  std::unique_ptr<SharedFolder> folder;
+  Catalog catalog;
+  DirectoryClient directory;
+  DirectoryClient verify_client;  // verifications never queue behind an index upload
+  DirectoryClient locate_client;  // searches on a caller's behalf: short deadlines
+  CentralTokenVerifier verifier;
+  std::mutex friends_mu;
+  std::vector<std::string> friends;  // GUARDED_BY(friends_mu)
+  SessionAgent agent;
+  PeerServiceImpl service;
+  Locator locator;
+  MetricsServer metrics;
+  std::unique_ptr<grpc::Server> server;
+  std::vector<int64_t> taken;  // ports some other program holds
+};
 
 PeerServer::PeerServer(PeerConfig config) : config_(std::move(config)) {}
 PeerServer::~PeerServer() = default;
@@ -95,98 +212,19 @@ Status PeerServer::Run() {
     return InvalidArgument("no password: set 'password' in the config or P2PSHARE_PASSWORD");
   }
   ASSIGN_OR_RETURN(auto folder, SharedFolder::Open(config_.shared_dir));
-  Catalog catalog(folder.get());
-  RETURN_IF_ERROR(catalog.Refresh().status());
+  auto parts = std::make_unique<Parts>(config_, std::move(folder));
+  RETURN_IF_ERROR(parts->catalog.Refresh().status());
   spdlog::info("sharing {} files ({} bytes) from {}; {} hashed, the rest from the hash cache",
-               catalog.size(), catalog.TotalBytes(), folder->root(), catalog.files_hashed());
-
-  DirectoryClient directory(config_.central_url);
-  DirectoryClient verify_client(config_.central_url);  // verifications never queue behind an index upload
-  CentralTokenVerifier verifier(&verify_client);
-
-  // Friends: the configured ones, else the last central suggested (kept on
-  // disk for restarts and for peer-client).
-  std::mutex friends_mu;
-  std::vector<std::string> friends = EffectiveFriends(config_);  // GUARDED_BY(friends_mu)
-  SessionAgentOptions agent_options;
-  agent_options.username = config_.username;
-  agent_options.password = config_.password;
-  agent_options.advertise_host = config_.advertise_host;
-  if (config_.friends.empty()) {
-    agent_options.on_friends = [&](const std::vector<std::string>& suggested) {
-      std::lock_guard<std::mutex> lock(friends_mu);
-      if (suggested == friends || suggested.empty()) return;  // keep the last ones given
-      friends = suggested;
-      Status saved = SaveFriends(config_.shared_dir, friends);
-      if (!saved.ok()) spdlog::warn("cannot keep the friends central suggested: {}", saved.message());
-      spdlog::info("friends suggested by central: {}", fmt::join(friends, ", "));
-    };
-  }
-  DirectoryClient locate_client(config_.central_url,
-                                DirectoryClientOptions{std::chrono::milliseconds(1000),
-                                                       std::chrono::milliseconds(3000)});
-
-  PeerServiceImpl* service_ptr = nullptr;
-  SessionAgent agent(
-      &directory, &catalog, agent_options,
-      [&service_ptr] {
-        HeartbeatRequest hb;
-        if (service_ptr) {
-          hb.free_bytes = service_ptr->free_bytes();
-          hb.active_transfers = service_ptr->active_transfers();
-        }
-        return hb;
-      },
-      [&](const std::string& token) {
-        verify_client.set_token(token);
-        locate_client.set_token(token);
-      });
-  PeerServiceOptions service_options{config_.username, config_.max_storage_bytes};
-  service_options.offline_downloads = config_.offline_downloads;
-  PeerServiceImpl service(folder.get(), &catalog, &verifier, service_options,
-                          [&agent] { agent.FolderChanged(); });
-  service_ptr = &service;
-  Locator locator(
-      &locate_client, &catalog, LocatorOptions{config_.username, config_.advertise_host},
-      [&] {
-        std::lock_guard<std::mutex> lock(friends_mu);
-        return friends;
-      },
-      [&agent] { return agent.port(); });
-  service.set_locator(&locator);
-
-  // GET /metrics, when the config names an address for it.
-  prometheus::Registry no_live_metrics;  // everything is read at scrape time
-  MetricsServer metrics([&] {
-    using prometheus::MetricType;
-    PeerServiceStats st = service.stats();
-    std::vector<std::pair<MetricLabels, double>> errors;
-    for (const auto& [key, n] : st.errors) {
-      errors.push_back({{{"method", key.first}, {"code", key.second}}, static_cast<double>(n)});
-    }
-    return RenderMetrics(
-        no_live_metrics,
-        {ScrapedValue("p2pshare_peer_bytes_served_total", "file bytes sent to downloaders",
-                      MetricType::Counter, static_cast<double>(st.bytes_served)),
-         ScrapedValue("p2pshare_peer_bytes_received_total", "file bytes received in uploads",
-                      MetricType::Counter, static_cast<double>(st.bytes_received)),
-         ScrapedValue("p2pshare_peer_active_transfers", "downloads and uploads in progress",
-                      MetricType::Gauge, static_cast<double>(st.active_transfers)),
-         ScrapedFamily("p2pshare_peer_rpc_errors_total", "failed calls, by method and gRPC code",
-                       MetricType::Counter, errors),
-         ScrapedValue("p2pshare_peer_shared_files", "files this peer shares", MetricType::Gauge,
-                      static_cast<double>(catalog.size())),
-         ScrapedValue("p2pshare_peer_shared_bytes", "bytes this peer shares", MetricType::Gauge,
-                      static_cast<double>(catalog.TotalBytes()))});
-  });
+               parts->catalog.size(), parts->catalog.TotalBytes(), parts->folder->root(),
+               parts->catalog.files_hashed());
   if (!config_.metrics_listen.empty()) {
-    ASSIGN_OR_RETURN(int metrics_port, metrics.Start(config_.metrics_listen));
-    spdlog::info("metrics on http://{}:{}/metrics",
-                 config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':')), metrics_port);
+    ASSIGN_OR_RETURN(int metrics_port, parts->metrics.Start(config_.metrics_listen));
+    spdlog::info("metrics on http://{}/metrics",
+                 JoinHostPort(ParseHostPort(config_.metrics_listen, true)->host, metrics_port));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    cancel_login_ = [&agent] { agent.Cancel(); };
+    cancel_login_ = [&agent = parts->agent] { agent.Cancel(); };
   }
   struct ClearCancel {
     PeerServer* self;
@@ -196,80 +234,89 @@ Status PeerServer::Run() {
     }
   } clear_cancel{this};
 
-  // Log in and bind the port central hands out; if some other program holds
-  // it, give it back and ask for another.
-  std::unique_ptr<grpc::Server> server;
-  std::vector<int64_t> taken;
-  auto login_and_bind = [&](std::optional<int> preferred) -> Status {
-    for (;;) {
-      ASSIGN_OR_RETURN(int port, agent.Login(preferred, taken));
-      server = Serve(&service, config_.advertise_host, port);
-      if (server) {
-        WriteLastPort(*folder, port);
-        return Status::Ok();
-      }
-      spdlog::warn("port {} is taken by another program; asking central for another", port);
-      taken.push_back(port);
-      (void)directory.Logout();
-      preferred.reset();
-      if (taken.size() > 1000) return Unavailable("no port of the range can be bound here");
-    }
-  };
-  Status bound = login_and_bind(ReadLastPort(*folder));
+  Status bound = LoginAndBind(*parts, ReadLastPort(*parts->folder));
   if (bound.code() == Code::kCancelled) return Status::Ok();
   RETURN_IF_ERROR(bound);
+  StartAgent(*parts);
+  return HandleEvents(*parts);
+}
 
-  auto on_agent_event = [this](AgentEvent e, int port, const std::string& why) {
+Status PeerServer::LoginAndBind(Parts& p, std::optional<int> preferred) {
+  for (;;) {
+    ASSIGN_OR_RETURN(int port, p.agent.Login(preferred, p.taken));
+    p.server = Serve(&p.service, config_.advertise_host, port);
+    if (p.server) {
+      WriteLastPort(*p.folder, port);
+      return Status::Ok();
+    }
+    spdlog::warn("port {} is taken by another program; asking central for another", port);
+    p.taken.push_back(port);
+    (void)p.directory.Logout();
+    preferred.reset();
+    if (p.taken.size() > 1000) return Unavailable("no port of the range can be bound here");
+  }
+}
+
+void PeerServer::StartAgent(Parts& p) {
+  p.agent.Start([this](AgentEvent e, int port, const std::string& why) {
     switch (e) {
       case AgentEvent::kLoggedOut: Push(Event{Event::kLoggedOut, port, why}); break;
       case AgentEvent::kPortChanged: Push(Event{Event::kPortChanged, port, why}); break;
       case AgentEvent::kFatal: Push(Event{Event::kFatal, port, why}); break;
     }
-  };
-  agent.Start(on_agent_event);
-  FolderWatcher watcher(folder->root(), [&agent] { agent.FolderChanged(); });
-  RETURN_IF_ERROR(watcher.Start());
-  spdlog::info("peer-server {} serving {} files on {}:{}", config_.username, catalog.size(),
-               config_.advertise_host, agent.port());
+  });
+}
 
+bool PeerServer::MoveTo(Parts& p, int port, Status* out) {
+  ShutDown(p.server);
+  p.server = Serve(&p.service, config_.advertise_host, port);
+  if (!p.server) {
+    p.agent.Stop();
+    p.taken.push_back(port);
+    (void)p.directory.Logout();
+    spdlog::warn("port {} is taken by another program; asking central for another", port);
+    Status again = LoginAndBind(p, std::nullopt);
+    if (again.code() == Code::kCancelled) return true;  // a stop is queued
+    if (!again.ok()) {
+      *out = again;
+      return false;
+    }
+    StartAgent(p);
+  }
+  WriteLastPort(*p.folder, p.agent.port());
+  spdlog::info("now serving on {}", JoinHostPort(config_.advertise_host, p.agent.port()));
+  return true;
+}
+
+Status PeerServer::HandleEvents(Parts& p) {
+  FolderWatcher watcher(p.folder->root(), [&p] { p.agent.FolderChanged(); });
+  RETURN_IF_ERROR(watcher.Start());
+  spdlog::info("peer-server {} serving {} files on {}", config_.username, p.catalog.size(),
+               JoinHostPort(config_.advertise_host, p.agent.port()));
   for (;;) {
     Event e = Pop();
+    Status out;
     switch (e.kind) {
-      case Event::kStop: {
+      case Event::kStop:
         watcher.Stop();
-        Status out = agent.Logout();
+        out = p.agent.Logout();
         if (!out.ok()) spdlog::warn("logout failed: {}", out.message());
-        ShutDown(server);
+        ShutDown(p.server);
         spdlog::info("peer-server stopped");
         return Status::Ok();
-      }
       case Event::kLoggedOut:
         watcher.Stop();
-        agent.Stop();
-        ShutDown(server);
+        p.agent.Stop();
+        ShutDown(p.server);
         spdlog::info("{}; peer-server stopped", e.why);
         return Status::Ok();
-      case Event::kPortChanged: {
-        ShutDown(server);
-        server = Serve(&service, config_.advertise_host, e.port);
-        if (!server) {
-          agent.Stop();
-          taken.push_back(e.port);
-          (void)directory.Logout();
-          spdlog::warn("port {} is taken by another program; asking central for another", e.port);
-          Status again = login_and_bind(std::nullopt);
-          if (again.code() == Code::kCancelled) continue;  // a stop is queued
-          RETURN_IF_ERROR(again);
-          agent.Start(on_agent_event);
-        }
-        WriteLastPort(*folder, agent.port());
-        spdlog::info("now serving on {}:{}", config_.advertise_host, agent.port());
+      case Event::kPortChanged:
+        if (!MoveTo(p, e.port, &out)) return out;
         break;
-      }
       case Event::kFatal:
         watcher.Stop();
-        agent.Stop();
-        ShutDown(server);
+        p.agent.Stop();
+        ShutDown(p.server);
         return Unauthenticated(e.why);
     }
   }

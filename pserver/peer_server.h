@@ -1,14 +1,23 @@
 // PeerServer: builds and runs one peer-server from its config — the shared
-// folder, catalog, watcher, session agent and gRPC server — and turns
-// signals and agent events into a clean stop. main.cpp only parses flags.
+// folder, catalog, watcher, session agent, gRPC service, locator and
+// metrics — and turns signals and agent events into a clean stop. main.cpp
+// only parses flags.
+//
+// Run's steps: Assemble the parts (peer_server.cc's Parts), start
+// /metrics, LoginAndBind (log in, bind the port central hands out, ask for
+// another while some other program holds it), start the session agent and
+// the folder watcher, then HandleEvents until a stop, a logout or a fatal
+// error. A port change (a re-login got another port) rebinds the server.
 //
 // Thread-safe: Run on the main thread; RequestStop from any thread.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/peer_config.h"
@@ -28,6 +37,7 @@ class PeerServer {
   void RequestStop();
 
  private:
+  struct Parts;  // the running peer's pieces, wired together
   struct Event {
     enum Kind { kStop, kLoggedOut, kPortChanged, kFatal } kind;
     int port = 0;
@@ -36,11 +46,23 @@ class PeerServer {
   void Push(Event e);
   Event Pop();
 
+  // Logs in and binds the port central hands out; while some other
+  // program holds it, gives it back and asks for another. Cancelled when a
+  // stop came first.
+  Status LoginAndBind(Parts& parts, std::optional<int> preferred);
+  // Starts the agent's thread, its events feeding this loop.
+  void StartAgent(Parts& parts);
+  // Runs until a stop (logs out), a logout from elsewhere or a fatal error.
+  Status HandleEvents(Parts& parts);
+  // Moves the gRPC server to `port` (a re-login got another one); false
+  // when Run must return `*out`.
+  bool MoveTo(Parts& parts, int port, Status* out);
+
   const PeerConfig config_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Event> events_;  // GUARDED_BY(mu_)
-  std::function<void()> cancel_login_;  // set while Run is active
+  std::function<void()> cancel_login_;  // GUARDED_BY(mu_); set while Run is active
 };
 
 }  // namespace p2pshare::pserver

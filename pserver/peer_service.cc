@@ -203,21 +203,63 @@ grpc::Status PeerServiceImpl::Upload(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
-                                            grpc::ServerReader<v1::UploadMessage>* reader) {
+namespace {
+
+// The upload's header: name, size and (unless it comes last) hash, checked.
+Result<FileEntry> ReadUploadHeader(grpc::ServerReader<v1::UploadMessage>* reader) {
   v1::UploadMessage msg;
   if (!reader->Read(&msg) || msg.msg_case() != v1::UploadMessage::kHeader) {
     return InvalidArgument("the first message of an upload must be its header");
   }
-  const v1::UploadHeader& h = msg.header();
-  FileEntry want{h.name(), h.size(), h.sha256()};
+  FileEntry want{msg.header().name(), msg.header().size(), msg.header().sha256()};
   RETURN_IF_ERROR(SharedFolder::CheckSharedName(want.name));
   if (want.size < 0) return InvalidArgument("size must be 0 or more");
-  const bool hash_last = want.sha256.empty();
-  if (!hash_last && !IsSha256Hex(want.sha256)) {
+  if (!want.sha256.empty() && !IsSha256Hex(want.sha256)) {
     return InvalidArgument("sha256 must be 64 lowercase hex digits (or empty, and sent last)");
   }
+  return want;
+}
 
+Status WriteAll(int fd, const std::string& data) {
+  for (size_t off = 0; off < data.size();) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == ENOSPC || errno == EDQUOT)) return ResourceExhausted("the disk is full");
+    if (n < 0) return Internal(std::string("writing the upload failed: ") + std::strerror(errno));
+    off += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Bytes set aside for an upload in progress, given back when it ends.
+class Reservation {
+ public:
+  Reservation(std::atomic<int64_t>* reserved, int64_t n)
+      : reserved_(reserved), n_(n), total_(reserved->fetch_add(n) + n) {}
+  ~Reservation() { reserved_->fetch_sub(n_); }
+  int64_t total() const { return total_; }  // all reservations, this one included
+
+ private:
+  std::atomic<int64_t>* reserved_;
+  int64_t n_, total_;
+};
+
+// A temp file removed when it goes out of scope, unless kept.
+struct RemoveUnlessKept {
+  const SharedFolder* folder;
+  std::string name;
+  bool keep = false;
+  ~RemoveUnlessKept() {
+    if (!keep) folder->RemoveTemp(name);
+  }
+};
+
+}  // namespace
+
+Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
+                                            grpc::ServerReader<v1::UploadMessage>* reader) {
+  ASSIGN_OR_RETURN(FileEntry want, ReadUploadHeader(reader));
+  const bool hash_last = want.sha256.empty();
   // The same name with the same content is a repeat: answered with what is
   // here. When the hash comes last, a same-sized file can only be compared
   // once the bytes are in.
@@ -230,31 +272,41 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
   } else if (folder_->OpenForRead(want.name).ok()) {
     return AlreadyExists("'" + want.name + "' exists here");
   }
-  // Reserve the space before taking a byte.
-  int64_t reserved = reserved_bytes_.fetch_add(want.size) + want.size;
-  struct Unreserve {
-    std::atomic<int64_t>* r;
-    int64_t n;
-    ~Unreserve() { r->fetch_sub(n); }
-  } unreserve{&reserved_bytes_, want.size};
-  if (!existing && catalog_->TotalBytes() + reserved > options_.max_storage_bytes) {
+  Reservation reservation(&reserved_bytes_, want.size);  // before taking a byte
+  RETURN_IF_ERROR(CheckRoom(want.size, reservation.total(), existing.has_value()));
+
+  ASSIGN_OR_RETURN(TempFile temp, folder_->CreateTemp());
+  RemoveUnlessKept cleanup{folder_, temp.name};
+  ASSIGN_OR_RETURN(std::string got, ReceiveUpload(context, reader, temp.fd.get(), &want));
+  if (got != want.sha256) {
+    return Status(Code::kDataLoss, "the bytes received hash to " + got + ", not " + want.sha256);
+  }
+  if (existing) {
+    if (existing->sha256 == got) return *existing;
+    return AlreadyExists("'" + want.name + "' exists here with other content");
+  }
+  RETURN_IF_ERROR(Place(temp, want));
+  cleanup.keep = true;
+  if (on_upload_) on_upload_();
+  return want;
+}
+
+Status PeerServiceImpl::CheckRoom(int64_t size, int64_t all_reserved, bool replaces) const {
+  if (!replaces && catalog_->TotalBytes() + all_reserved > options_.max_storage_bytes) {
     return ResourceExhausted("no room: this peer shares " + std::to_string(catalog_->TotalBytes()) +
                              " of " + std::to_string(options_.max_storage_bytes) + " bytes");
   }
-  if (want.size > folder_->FilesystemFreeBytes()) {
-    return ResourceExhausted("not enough free disk space for " + std::to_string(want.size) + " bytes");
+  if (size > folder_->FilesystemFreeBytes()) {
+    return ResourceExhausted("not enough free disk space for " + std::to_string(size) + " bytes");
   }
+  return Status::Ok();
+}
 
-  ASSIGN_OR_RETURN(TempFile temp, folder_->CreateTemp());
-  struct RemoveUnlessKept {
-    const SharedFolder* folder;
-    std::string name;
-    bool keep = false;
-    ~RemoveUnlessKept() {
-      if (!keep) folder->RemoveTemp(name);
-    }
-  } cleanup{folder_, temp.name};
-
+Result<std::string> PeerServiceImpl::ReceiveUpload(grpc::ServerContext* context,
+                                                   grpc::ServerReader<v1::UploadMessage>* reader,
+                                                   int fd, FileEntry* want) {
+  const bool hash_last = want->sha256.empty();
+  v1::UploadMessage msg;
   Sha256 hash;
   int64_t received = 0;
   bool hash_received = false;
@@ -262,7 +314,7 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
     if (hash_received) return InvalidArgument("nothing may follow the hash");
     if (hash_last && msg.msg_case() == v1::UploadMessage::kSha256) {
       if (!IsSha256Hex(msg.sha256())) return InvalidArgument("sha256 must be 64 lowercase hex digits");
-      want.sha256 = msg.sha256();
+      want->sha256 = msg.sha256();
       hash_received = true;
       continue;
     }
@@ -271,52 +323,37 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
                                        : "only data may follow the header");
     }
     const std::string& data = msg.data();
-    if (received + static_cast<int64_t>(data.size()) > want.size) {
-      return InvalidArgument("more bytes than the " + std::to_string(want.size) + " announced");
+    if (received + static_cast<int64_t>(data.size()) > want->size) {
+      return InvalidArgument("more bytes than the " + std::to_string(want->size) + " announced");
     }
-    for (size_t off = 0; off < data.size();) {
-      ssize_t n = ::write(temp.fd.get(), data.data() + off, data.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == ENOSPC || errno == EDQUOT)) {
-        return ResourceExhausted("the disk is full");
-      }
-      if (n < 0) return Internal(std::string("writing the upload failed: ") + std::strerror(errno));
-      off += static_cast<size_t>(n);
-    }
+    RETURN_IF_ERROR(WriteAll(fd, data));
     hash.Update(data);
     received += static_cast<int64_t>(data.size());
     bytes_received_.fetch_add(static_cast<int64_t>(data.size()), std::memory_order_relaxed);
   }
   if (context->IsCancelled()) return Status(Code::kCancelled, "the sender went away");
-  if (received != want.size) {
+  if (received != want->size) {
     return Status(Code::kDataLoss, "received " + std::to_string(received) + " of " +
-                                       std::to_string(want.size) + " bytes");
+                                       std::to_string(want->size) + " bytes");
   }
   if (hash_last && !hash_received) {
     return Status(Code::kDataLoss, "the upload ended without the hash of its bytes");
   }
-  std::string got = hash.FinishHex();
-  if (got != want.sha256) {
-    return Status(Code::kDataLoss, "the bytes received hash to " + got + ", not " + want.sha256);
-  }
-  if (existing) {
-    if (existing->sha256 == got) return *existing;
-    return AlreadyExists("'" + want.name + "' exists here with other content");
-  }
+  return hash.FinishHex();
+}
+
+Status PeerServiceImpl::Place(const TempFile& temp, const FileEntry& file) {
   if (::fsync(temp.fd.get()) != 0) {
     if (errno == ENOSPC || errno == EDQUOT) return ResourceExhausted("the disk is full");
     return Internal(std::string("fsync failed: ") + std::strerror(errno));
   }
   struct stat st;
   ::fstat(temp.fd.get(), &st);
-  Status placed = folder_->Commit(temp.name, want.name);
-  if (!placed.ok()) return placed;
-  cleanup.keep = true;
-  catalog_->Adopt(want.name, want.size,
+  RETURN_IF_ERROR(folder_->Commit(temp.name, file.name));
+  catalog_->Adopt(file.name, file.size,
                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-                  want.sha256);
-  if (on_upload_) on_upload_();
-  return want;
+                  file.sha256);
+  return Status::Ok();
 }
 
 }  // namespace p2pshare::pserver

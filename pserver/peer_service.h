@@ -1,5 +1,6 @@
-// PeerServiceImpl: the gRPC service of SPEC §6, a thin adapter between the
-// generated base and the peer's SharedFolder, Catalog and TokenVerifier.
+// PeerServiceImpl: the gRPC service of a peer (docs/protocol.md, "gRPC
+// service of peer-server"), an adapter between the generated base and the
+// peer's SharedFolder, Catalog, TokenVerifier and Locator.
 //
 // Download streams from disk in 256 KiB chunks (bounded memory: ~0.7 MiB
 // per concurrent download measured, most of it gRPC's buffers; backpressure
@@ -79,8 +80,21 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   Result<std::string> AuthorizeRead(grpc::ServerContext* context);
   Status DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& request,
                     grpc::ServerWriter<v1::Chunk>* writer);
+  // Upload's steps: header, room, bytes into a temp file, placed.
   Result<FileEntry> DoUpload(grpc::ServerContext* context,
                              grpc::ServerReader<v1::UploadMessage>* reader);
+  // ResourceExhausted when `size` more bytes break the quota (unless the
+  // upload replaces a file of that size) or do not fit on the disk.
+  Status CheckRoom(int64_t size, int64_t all_reserved, bool replaces) const;
+  // Writes the data messages to `fd` and returns their SHA-256; sets
+  // want->sha256 when it comes last. InvalidArgument for a stream out of
+  // order or longer than announced, DataLoss for a short one.
+  // Cancelled when the sender went away.
+  Result<std::string> ReceiveUpload(grpc::ServerContext* context,
+                                    grpc::ServerReader<v1::UploadMessage>* reader, int fd,
+                                    FileEntry* want);
+  // fsyncs the temp file, renames it into place and adds it to the catalog.
+  Status Place(const TempFile& temp, const FileEntry& file);
 
   const SharedFolder* const folder_;
   Catalog* const catalog_;

@@ -67,7 +67,7 @@ Result<LoginReply> SessionAgent::LoginOnce(std::optional<int> preferred,
 }
 
 Result<int> SessionAgent::Login(std::optional<int> preferred, const std::vector<int64_t>& exclude) {
-  auto backoff = options_.backoff_min;
+  Backoff backoff(options_.backoff_min, options_.backoff_max);
   std::string last_reason;
   for (;;) {
     if (cancelled_) return Status(Code::kCancelled, "stopping");
@@ -91,8 +91,7 @@ Result<int> SessionAgent::Login(std::optional<int> preferred, const std::vector<
       spdlog::warn("login not possible yet: {}; retrying", s.message());
     }
     last_reason = s.reason();
-    if (!WaitFor(backoff)) return Status(Code::kCancelled, "stopping");
-    backoff = std::min(backoff * 2, options_.backoff_max);
+    if (!WaitFor(backoff.Next())) return Status(Code::kCancelled, "stopping");
   }
 }
 
@@ -130,110 +129,122 @@ void SessionAgent::FolderChanged() {
   cv_.notify_all();
 }
 
+// What the agent's thread must still do, and when it may next call central.
+struct SessionAgent::LoopState {
+  explicit LoopState(const SessionAgentOptions& o) : backoff(o.backoff_min, o.backoff_max) {}
+  bool need_full_index = true;  // at start, and after anything central may have missed
+  bool need_login = false;      // the session was lost
+  Backoff backoff;
+  Clock::time_point next_heartbeat = Clock::now();
+  Clock::time_point next_retry = Clock::now();  // no call to central before this
+};
+
 void SessionAgent::Loop() {
-  using Clock = std::chrono::steady_clock;
-  bool need_full_index = true;
-  bool need_login = false;
-  auto backoff = options_.backoff_min;
-  auto next_heartbeat = Clock::now();
-  auto next_retry = Clock::now();
-
-  // Handles a failed call to central; returns false when the loop must end.
-  auto failed = [&](const Status& s, const char* what) -> bool {
-    if (s.reason() == "logged_out") {
-      on_event_(AgentEvent::kLoggedOut, port_, "this peer was logged out of the network");
-      return false;
-    }
-    if (s.code() == Code::kUnauthenticated) {
-      spdlog::warn("session lost ({}); logging in again, asking for port {}", s.message(), port_.load());
-      need_login = true;
-      need_full_index = true;
-      return true;
-    }
-    if (s.reason() == "unreachable") {
-      NoteReachable(false, s.message());
-    } else {
-      spdlog::warn("{} failed: {}", what, s.message());
-    }
-    need_full_index |= std::string(what) != "heartbeat";
-    next_retry = Clock::now() + backoff;
-    backoff = std::min(backoff * 2, options_.backoff_max);
-    return true;
-  };
-
+  LoopState st(options_);
   for (;;) {
-    bool dirty;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      // Pending work runs at once, a heartbeat when due; neither before a retry is due.
-      auto until = (need_login || need_full_index) ? Clock::now() : next_heartbeat;
-      until = std::max(until, next_retry);
-      cv_.wait_until(lock, until, [&] { return stop_ || folder_dirty_; });
-      if (stop_) return;
-      dirty = folder_dirty_;
-      folder_dirty_ = false;
-    }
-    auto now = Clock::now();
-    if (dirty) {
-      auto delta = catalog_->Refresh();
-      if (!delta.ok()) {
-        spdlog::error("cannot read the shared folder: {}", delta.status().message());
-      } else if (!delta->empty() && !need_full_index && !need_login) {
-        if (now >= next_retry) {
-          auto count = client_->PatchIndex(delta->added, delta->removed);
-          if (count.ok()) {
-            spdlog::info("index updated: {} added or changed, {} removed ({} files shared)",
-                         delta->added.size(), delta->removed.size(), *count);
-          } else if (!failed(count.status(), "index update")) {
-            return;
-          }
-        } else {
-          need_full_index = true;  // central is away: send it all when it is back
-        }
-      }
-    }
-    if (now < next_retry) continue;
-    if (need_login) {
-      auto reply = LoginOnce(port_.load(), {});
-      if (!reply.ok()) {
-        if (reply.status().code() == Code::kUnauthenticated) {
-          on_event_(AgentEvent::kFatal, 0, reply.status().message());
-          return;
-        }
-        if (!failed(reply.status(), "login")) return;
-        continue;
-      }
-      NoteReachable(true, "");
-      need_login = false;
-      heartbeat_interval_s_ = reply->heartbeat_interval_s;
-      if (on_token_) on_token_(reply->token);
-      if (reply->port != port_.exchange(reply->port)) {
-        on_event_(AgentEvent::kPortChanged, reply->port, "the old port was taken meanwhile");
-      }
-      spdlog::info("logged in again on port {}", reply->port);
-    }
-    if (need_full_index) {
-      auto count = client_->ReplaceIndex(catalog_->Files());
-      if (!count.ok()) {
-        if (!failed(count.status(), "index upload")) return;
-        continue;
-      }
-      NoteReachable(true, "");
-      need_full_index = false;
-      spdlog::info("index sent: {} files", *count);
-    }
-    if (Clock::now() >= next_heartbeat) {
-      auto beat = client_->Heartbeat(load_ ? load_() : HeartbeatRequest{});
-      if (!beat.ok()) {
-        if (!failed(beat.status(), "heartbeat")) return;
-        continue;
-      }
-      NoteReachable(true, "");
-      if (options_.on_friends) options_.on_friends(beat->friends);
-      backoff = options_.backoff_min;
-      next_heartbeat = Clock::now() + std::chrono::seconds(heartbeat_interval_s_.load());
-    }
+    bool dirty = false;
+    if (!WaitForWork(st, &dirty)) return;
+    const auto now = Clock::now();
+    if (dirty && SendFolderChanges(st, now) == Step::kEnd) return;
+    if (now < st.next_retry) continue;
+    Step step = Relogin(st);
+    if (step == Step::kNext) step = SendFullIndex(st);
+    if (step == Step::kNext) step = Beat(st);
+    if (step == Step::kEnd) return;
   }
+}
+
+bool SessionAgent::WaitForWork(const LoopState& st, bool* dirty) {
+  std::unique_lock<std::mutex> lock(mu_);
+  // Pending work runs at once, a heartbeat when due; neither before a retry is due.
+  auto until = (st.need_login || st.need_full_index) ? Clock::now() : st.next_heartbeat;
+  until = std::max(until, st.next_retry);
+  cv_.wait_until(lock, until, [&] { return stop_ || folder_dirty_; });
+  if (stop_) return false;
+  *dirty = folder_dirty_;
+  folder_dirty_ = false;
+  return true;
+}
+
+SessionAgent::Step SessionAgent::Failed(LoopState& st, const Status& s, const char* what) {
+  if (s.reason() == "logged_out") {
+    on_event_(AgentEvent::kLoggedOut, port_, "this peer was logged out of the network");
+    return Step::kEnd;
+  }
+  if (s.code() == Code::kUnauthenticated) {
+    spdlog::warn("session lost ({}); logging in again, asking for port {}", s.message(), port_.load());
+    st.need_login = true;
+    st.need_full_index = true;
+    return Step::kWait;
+  }
+  if (s.reason() == "unreachable") {
+    NoteReachable(false, s.message());
+  } else {
+    spdlog::warn("{} failed: {}", what, s.message());
+  }
+  st.need_full_index |= std::string(what) != "heartbeat";
+  st.next_retry = Clock::now() + st.backoff.Next();
+  return Step::kWait;
+}
+
+SessionAgent::Step SessionAgent::SendFolderChanges(LoopState& st, Clock::time_point now) {
+  auto delta = catalog_->Refresh();
+  if (!delta.ok()) {
+    spdlog::error("cannot read the shared folder: {}", delta.status().message());
+    return Step::kNext;
+  }
+  if (delta->empty() || st.need_full_index || st.need_login) return Step::kNext;
+  if (now < st.next_retry) {
+    st.need_full_index = true;  // central is away: send it all when it is back
+    return Step::kNext;
+  }
+  auto count = client_->PatchIndex(delta->added, delta->removed);
+  if (!count.ok()) return Failed(st, count.status(), "index update");
+  spdlog::info("index updated: {} added or changed, {} removed ({} files shared)",
+               delta->added.size(), delta->removed.size(), *count);
+  return Step::kNext;
+}
+
+SessionAgent::Step SessionAgent::Relogin(LoopState& st) {
+  if (!st.need_login) return Step::kNext;
+  auto reply = LoginOnce(port_.load(), {});
+  if (!reply.ok()) {
+    if (reply.status().code() == Code::kUnauthenticated) {
+      on_event_(AgentEvent::kFatal, 0, reply.status().message());
+      return Step::kEnd;
+    }
+    return Failed(st, reply.status(), "login");
+  }
+  NoteReachable(true, "");
+  st.need_login = false;
+  heartbeat_interval_s_ = reply->heartbeat_interval_s;
+  if (on_token_) on_token_(reply->token);
+  if (reply->port != port_.exchange(reply->port)) {
+    on_event_(AgentEvent::kPortChanged, reply->port, "the old port was taken meanwhile");
+  }
+  spdlog::info("logged in again on port {}", reply->port);
+  return Step::kNext;
+}
+
+SessionAgent::Step SessionAgent::SendFullIndex(LoopState& st) {
+  if (!st.need_full_index) return Step::kNext;
+  auto count = client_->ReplaceIndex(catalog_->Files());
+  if (!count.ok()) return Failed(st, count.status(), "index upload");
+  NoteReachable(true, "");
+  st.need_full_index = false;
+  spdlog::info("index sent: {} files", *count);
+  return Step::kNext;
+}
+
+SessionAgent::Step SessionAgent::Beat(LoopState& st) {
+  if (Clock::now() < st.next_heartbeat) return Step::kNext;
+  auto beat = client_->Heartbeat(load_ ? load_() : HeartbeatRequest{});
+  if (!beat.ok()) return Failed(st, beat.status(), "heartbeat");
+  NoteReachable(true, "");
+  if (options_.on_friends) options_.on_friends(beat->friends);
+  st.backoff.Reset();
+  st.next_heartbeat = Clock::now() + std::chrono::seconds(heartbeat_interval_s_.load());
+  return Step::kNext;
 }
 
 }  // namespace p2pshare::pserver

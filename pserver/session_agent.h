@@ -8,7 +8,12 @@
 // retries with capped backoff and logs each change of state once. When a
 // heartbeat answers `logged_out` (the peer-client ran `logout` with another
 // of this peer's tokens) it reports kLoggedOut and stops: that is how a
-// client's logout reaches this process (SPEC §3.4).
+// client's logout reaches this process.
+//
+// The thread's loop (Loop) waits for work, then takes the steps in order:
+// send folder changes, log in again if the session was lost, send the full
+// index if central may have missed changes, heartbeat when due. A failed
+// step waits for the backoff before the next call to central.
 //
 // Thread-safe: Login/Start/Stop/Logout from main; FolderChanged from the
 // watcher and gRPC threads; the agent's own thread does the rest.
@@ -24,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/backoff.h"
 #include "common/directory_client.h"
 #include "common/status.h"
 #include "pserver/catalog.h"
@@ -77,7 +83,22 @@ class SessionAgent {
   int port() const { return port_.load(); }
 
  private:
+  using Clock = std::chrono::steady_clock;
+  struct LoopState;
+  // What a step of the loop tells it: go on to the next step, wait for the
+  // next round, or end the thread (logged out, or cannot go on).
+  enum class Step { kNext, kWait, kEnd };
   void Loop();
+  // Waits until there is something to do; false when stopped. `dirty`: the
+  // folder changed.
+  bool WaitForWork(const LoopState& st, bool* dirty);
+  Step SendFolderChanges(LoopState& st, Clock::time_point now);
+  Step Relogin(LoopState& st);
+  Step SendFullIndex(LoopState& st);
+  Step Beat(LoopState& st);
+  // A call to central failed: log in again (session lost), end (logged
+  // out), or retry after the backoff.
+  Step Failed(LoopState& st, const Status& s, const char* what);
   // One login attempt (with registration when the account is missing).
   Result<LoginReply> LoginOnce(std::optional<int> preferred, const std::vector<int64_t>& exclude);
   // Notes central's reachability; logs only the changes.
