@@ -1,4 +1,5 @@
-// The configuration of `central` (SPEC §8): keys, defaults, checks.
+// The configuration of `central` (docs/protocol.md, "Configuration"):
+// keys, defaults, checks.
 #pragma once
 
 #include <cstdint>

@@ -421,12 +421,12 @@ Result<Reply> HttpApi::GetDashboard(const Request&, Response& res) {
   res.set_header("Content-Security-Policy", dashboard_csp_);
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Cache-Control", "no-cache");
-  return Reply{200, {}, "text/html; charset=utf-8", kDashboardHtml};
+  return Reply(200, "text/html; charset=utf-8", kDashboardHtml);
 }
 
 Result<Reply> HttpApi::GetMetrics(const Request& req, Response&) {
   RETURN_IF_ERROR(Reader(req).status());
-  return Reply{200, {}, kMetricsContentType, Metrics()};
+  return Reply(200, kMetricsContentType, Metrics());
 }
 
 Result<Reply> HttpApi::GetEvents(const Request& req, Response&) {
@@ -459,7 +459,7 @@ Result<Reply> HttpApi::PostLogin(const Request& req, Response& res) {
 Result<Reply> HttpApi::PostLogout(const Request& req, Response&) {
   ASSIGN_OR_RETURN(std::string user, Caller(req));
   RETURN_IF_ERROR(directory_->Logout(user));
-  return Reply{204, {}};
+  return Reply(204, Json());
 }
 
 Result<Reply> HttpApi::PostHeartbeat(const Request& req, Response&) {

@@ -47,7 +47,10 @@ class HttpApi {
   // What a handler answers: JSON `body`, or `text` of `content_type` when
   // that is set (the dashboard, /metrics). Errors are a Status instead.
   struct Reply {
-    int status = 200;
+    Reply(int status, Json body) : status(status), body(std::move(body)) {}
+    Reply(int status, std::string content_type, std::string text)
+        : status(status), content_type(std::move(content_type)), text(std::move(text)) {}
+    int status;
     Json body;
     std::string content_type;
     std::string text;

@@ -50,6 +50,13 @@ class ConfigSchema {
   // Applies the keys of an already parsed JSON object (unknown key: error).
   Status ApplyJson(const Json& object, const std::string& origin);
 
+  // The keys, in the order they were described.
+  std::vector<std::string> keys() const {
+    std::vector<std::string> out;
+    for (const Key& k : keys_) out.push_back(k.name);
+    return out;
+  }
+
  private:
   // kScalar: one word; kPair: exactly two; kCommaList: one word split at ','.
   enum class FlagKind { kScalar, kPair, kCommaList };

@@ -1,5 +1,5 @@
-// DirectoryClient: the C++ client of central's REST API (SPEC §5), used by
-// peer-server and peer-client (and the integration tests).
+// DirectoryClient: the C++ client of central's REST API (docs/protocol.md),
+// used by peer-server and peer-client (and the integration tests).
 //
 // Every call has a deadline (the options' timeout). Errors come back as the
 // Status the server described: its `error` field becomes reason() and its

@@ -1,4 +1,5 @@
-// The records of the directory REST API (SPEC §5) and their JSON forms.
+// The records of the directory REST API (docs/protocol.md) and their JSON
+// forms.
 // Central parses requests and writes replies with these; DirectoryClient
 // does the reverse, so both sides agree by construction.
 #pragma once
@@ -103,7 +104,7 @@ struct StatsReply {
 };
 
 // JSON forms. The *FromJson functions check every field (names, sizes and
-// hashes by the SPEC §5 rules) and return InvalidArgument naming the field.
+// hashes by the naming rules) and return InvalidArgument naming the field.
 Json ToJson(const FileEntry& f);
 Result<FileEntry> FileEntryFromJson(const Json& j, const std::string& path);
 // A JSON array of file entries (e.g. "files" of PUT /index).

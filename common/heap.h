@@ -7,8 +7,8 @@
 // Fixing the threshold at 1 MiB stops that drift: a transfer's 256 KiB
 // messages are reused from the heap (no page faults per message), anything
 // larger is mmapped and returned on free. (The other half of the bound is
-// the fixed HTTP/2 window of the gRPC channels; see pclient/transfers.cc
-// and pserver/peer_server.cc.)
+// the fixed HTTP/2 window of the gRPC channels; see common/peer_channel.h
+// and common/transfer_tuning.h.)
 #pragma once
 
 namespace p2pshare {

@@ -1,5 +1,6 @@
-// The naming rules shared by every program (SPEC §5): file names inside a
-// shared folder, account names, and content hashes.
+// The naming rules shared by every program (docs/protocol.md, "Names and
+// values"): file names inside a shared folder, account names, and content
+// hashes.
 #pragma once
 
 #include <string_view>

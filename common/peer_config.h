@@ -1,5 +1,5 @@
-// The configuration of a peer (SPEC §8), read by both peer-server and
-// peer-client from the same file (config/peer1.json ...).
+// The configuration of a peer (docs/protocol.md, "Configuration"), read by
+// both peer-server and peer-client from the same file (config/peer1.json ...).
 #pragma once
 
 #include <cstdint>

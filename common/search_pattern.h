@@ -1,6 +1,7 @@
-// A search query as a pattern (SPEC §5, GET /search's `q`): it matches
-// anywhere in a name; '*' is any run, '?' one UTF-8 character; every other
-// byte is literal, ASCII case-insensitive. Central's search index and the
+// A search query as a pattern (GET /search's `q`, Locate's `query`;
+// docs/protocol.md, "Names and values"): it matches anywhere in a name;
+// '*' is any run, '?' one UTF-8 character; every other byte is literal,
+// ASCII case-insensitive. Central's search index and the
 // peers' flood search (their own catalogs) match with this one class.
 #pragma once
 

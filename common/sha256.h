@@ -30,7 +30,7 @@ class Sha256 {
 
 // Hex digest of `data`.
 std::string Sha256Hex(std::string_view data);
-// Hex digest of a file's contents, read in 1 MiB blocks (bounded memory).
+// Hex digest of a file's contents, read in 256 KiB blocks (bounded memory).
 // NotFound if it cannot be opened, Internal on a read error.
 Result<std::string> Sha256File(const std::string& path);
 

@@ -8,7 +8,9 @@
 // unverified is ever renamed into place. Requests go by sha256, so a holder
 // sharing the content under another name serves it too.
 //
-// Upload: hashes the file, then streams it in 1 MiB messages.
+// Upload: reads the file once, in 256 KiB messages hashed as they go; the
+// SHA-256 follows the data as the last message, and the receiver verifies
+// size and hash before the file appears there.
 //
 // Thread-compatible: one transfer per call; progress on the caller's thread.
 #pragma once

@@ -4,8 +4,9 @@
 // any resolution ("..", absolute, a symlink) that would leave the folder.
 // Kernels without openat2 get a canonical-path check instead.
 //
-// The folder's own state lives in `<root>/.p2pshare/` (hash cache, upload
-// temp files, so an upload's rename stays on one filesystem). It is never
+// The folder's own state lives in `<root>/.p2pshare/` (hash cache, last
+// port, saved friends, and upload temp files, so an upload's rename stays
+// on one filesystem). It is never
 // shared and never reachable by name.
 //
 // Thread-safe: const after Open; called from gRPC threads and the agent.

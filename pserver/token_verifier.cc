@@ -4,14 +4,15 @@
 
 namespace p2pshare::pserver {
 
-CentralTokenVerifier::CentralTokenVerifier(DirectoryClient* client, std::chrono::seconds ttl)
-    : client_(client), ttl_(ttl) {}
+CentralTokenVerifier::CentralTokenVerifier(DirectoryClient* client, std::chrono::seconds ttl,
+                                           std::function<Clock::time_point()> now)
+    : client_(client), ttl_(ttl), now_(std::move(now)) {}
 
 Result<std::string> CentralTokenVerifier::Verify(const std::string& token) {
   if (token.empty()) return Unauthenticated("missing 'authorization: Bearer <token>' metadata");
   if (token.size() > 256) return Unauthenticated("unknown token");
   const std::string key = Sha256Hex(token);  // never keep callers' tokens in memory
-  auto now = Clock::now();
+  auto now = now_();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(key);
@@ -39,7 +40,7 @@ Result<std::string> CentralTokenVerifier::Verify(const std::string& token) {
 }
 
 bool CentralTokenVerifier::CentralAnswers() {
-  auto now = Clock::now();
+  auto now = now_();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (now < answers_until_) return answers_;
@@ -47,7 +48,7 @@ bool CentralTokenVerifier::CentralAnswers() {
   bool answers = client_->Healthz().ok();
   std::lock_guard<std::mutex> lock(mu_);
   answers_ = answers;
-  answers_until_ = Clock::now() + std::chrono::seconds(1);
+  answers_until_ = now_() + std::chrono::seconds(1);
   return answers;
 }
 

@@ -1,5 +1,7 @@
 // TokenVerifier: whose is a caller's bearer token? The peer-server asks
-// central (POST /verify) and caches a good answer for at most 30 s.
+// central (POST /verify) and caches a good answer for at most 30 s (keyed
+// by the token's hash: callers' tokens are never kept). Unknown tokens and
+// failures to ask are not cached.
 #pragma once
 
 #include <chrono>
@@ -27,8 +29,10 @@ class TokenVerifier {
 class CentralTokenVerifier final : public TokenVerifier {
  public:
   using Clock = std::chrono::steady_clock;
+  // `now` is the clock the cache's ages are measured with (tests move it).
   explicit CentralTokenVerifier(DirectoryClient* client,
-                                std::chrono::seconds ttl = std::chrono::seconds(30));
+                                std::chrono::seconds ttl = std::chrono::seconds(30),
+                                std::function<Clock::time_point()> now = Clock::now);
   Result<std::string> Verify(const std::string& token) override;
   // Asks central's /healthz, at most once a second (the answer is kept).
   bool CentralAnswers() override;
@@ -40,6 +44,7 @@ class CentralTokenVerifier final : public TokenVerifier {
   };
   DirectoryClient* const client_;
   const std::chrono::seconds ttl_;
+  const std::function<Clock::time_point()> now_;
   std::mutex mu_;
   std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(mu_); key: token hash
   bool answers_ = true;                            // GUARDED_BY(mu_)

@@ -4,7 +4,7 @@
 // Invariant kept by every backend: index entries exist only for online
 // peers (RemovePeer drops a peer's index), so search needs no liveness join.
 // Liveness itself (last heartbeat) is not stored: after a restart every peer
-// gets a full TTL (SPEC §3.6), so it lives in memory in Directory.
+// gets a full TTL, so it lives in memory (central/sessions.h).
 //
 // Methods take and return the project's structs, never SQL. Thread-safe.
 #pragma once
@@ -56,7 +56,7 @@ struct StoreCounts {
 };
 
 struct SearchQuery {
-  std::string text;  // SPEC §5 `q`: substring, with * and ? as globs; "" = all
+  std::string text;  // GET /search's `q`: substring, with * and ? as globs; "" = all
   int64_t limit = 50;
   int64_t offset = 0;
 };
@@ -111,7 +111,7 @@ class DirectoryStore {
   virtual Result<int64_t> CountAccounts() = 0;
 };
 
-// The SQLite GLOB pattern for a SPEC §5 query: ASCII-lowercased, '*' and '?'
+// The SQLite GLOB pattern for a search query (docs/protocol.md): ASCII-lowercased, '*' and '?'
 // kept as wildcards, everything else literal, matched anywhere in the name
 // (so "beat*mp3" finds "The Beatles - Help.mp3"). Compared against the
 // lowercased name.

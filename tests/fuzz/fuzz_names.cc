@@ -1,4 +1,4 @@
-// Fuzz target: the naming rules (SPEC §5) and the search pattern.
+// Fuzz target: the naming rules (docs/protocol.md) and the search pattern.
 //
 // Oracle: a name CheckFileName() accepts can never leave the shared folder
 // (lexically: no "..", ".", empty or absolute parts, no NUL or control

@@ -1,5 +1,5 @@
-// The real `central` binary driven over HTTP: every route of SPEC §5, its
-// errors, ports, eviction, restart after kill -9.
+// The real `central` binary driven over HTTP: every route of
+// docs/protocol.md, its errors, ports, eviction, restart after kill -9.
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>

@@ -73,5 +73,21 @@ TEST(ParseCommandTest, EveryCommandOfTheSpecExists) {
   }
 }
 
+TEST(CommandTableTest, EachCommandHasItsUsageAndMethod) {
+  std::vector<std::string> no_login_first;
+  for (const auto& c : Commands()) {
+    EXPECT_EQ(c.usage.rfind(c.name, 0), 0u) << c.usage;
+    EXPECT_NE(c.run, nullptr) << c.name;
+    EXPECT_FALSE(c.summary.empty()) << c.name;
+    if (!c.login_first) no_login_first.push_back(c.name);
+  }
+  EXPECT_EQ(no_login_first, (std::vector<std::string>{"help", "login", "register", "quit"}));
+  EXPECT_EQ(FindCommand("exit"), FindCommand("quit"));
+  EXPECT_EQ(FindCommand("nope"), nullptr);
+  auto search = ParseCommand({"search", "the", "beatles"});
+  ASSERT_TRUE(search.ok());
+  EXPECT_EQ(search->args, std::vector<std::string>{"the beatles"}) << "search joins its words";
+}
+
 }  // namespace
 }  // namespace p2pshare::pclient

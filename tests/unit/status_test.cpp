@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/grpc_status.h"
+
 namespace p2pshare {
 namespace {
 
@@ -44,6 +46,25 @@ TEST(StatusTest, AssignOrReturnPropagatesErrors) {
   EXPECT_EQ(*Quarter(8), 2);
   EXPECT_EQ(Quarter(6).status().message(), "odd");
   EXPECT_EQ(Quarter(7).status().code(), Code::kInvalidArgument);
+}
+
+TEST(StatusTest, GrpcStatusRoundTripKeepsCodeMessageAndReason) {
+  for (int c = 1; c <= 16; ++c) {
+    const Code code = static_cast<Code>(c);
+    for (const Status& s : {Status(code, "what went wrong"), Status(code, "taken", "username_taken")}) {
+      grpc::Status g = ToGrpcStatus(s);
+      EXPECT_EQ(static_cast<int>(g.error_code()), c);
+      EXPECT_EQ(g.error_message(), s.message());
+      Status back = FromGrpcStatus(g);
+      EXPECT_EQ(back.code(), s.code()) << s.ToString();
+      EXPECT_EQ(back.message(), s.message());
+      EXPECT_EQ(back.reason(), s.reason());
+    }
+  }
+  EXPECT_TRUE(ToGrpcStatus(Status::Ok()).ok());
+  EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
+  // A status from a peer of another version, without a reason: the code's.
+  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::NOT_FOUND, "gone")).reason(), "not_found");
 }
 
 }  // namespace
