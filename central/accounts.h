@@ -23,9 +23,7 @@ namespace p2pshare::central {
 struct AccountsOptions {
   bool allow_registration = true;
   int pbkdf2_iterations = kPbkdf2Iterations;
-  std::function<std::chrono::steady_clock::time_point()> now = [] {
-    return std::chrono::steady_clock::now();
-  };
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
 class Accounts {

@@ -52,9 +52,7 @@ struct DirectoryOptions {
   int pbkdf2_iterations = kPbkdf2Iterations;
   // The steady clock liveness and login slow-down are measured with; tests
   // substitute their own.
-  std::function<std::chrono::steady_clock::time_point()> now = [] {
-    return std::chrono::steady_clock::now();
-  };
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
 class Directory {

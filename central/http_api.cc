@@ -16,6 +16,7 @@
 
 #include "central/dashboard.h"
 #include "common/host_port.h"
+#include "common/http_server.h"
 #include "common/json_fields.h"
 #include "common/names.h"
 
@@ -259,12 +260,7 @@ HttpApi::~HttpApi() {
 
 void HttpApi::ConfigureServer() {
   server_->set_tcp_nodelay(true);
-  // cpp-httplib's default options add SO_REUSEPORT, which lets a second
-  // server bind the same port silently; keep only SO_REUSEADDR.
-  server_->set_socket_options([](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
+  RefuseSharedPort(*server_);
   // Keep-alive and slow clients are the gate's (http_gate.h): connections
   // between requests wait there, not on a worker.
   server_->set_keep_alive_max_count(1000000);

@@ -35,9 +35,7 @@ namespace p2pshare::central {
 struct SessionsOptions {
   int64_t session_ttl_s = 15;
   // The steady clock liveness is measured with; tests substitute their own.
-  std::function<std::chrono::steady_clock::time_point()> now = [] {
-    return std::chrono::steady_clock::now();
-  };
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
 class Sessions {

@@ -5,6 +5,7 @@
 
 #include "common/metrics.h"
 #include "common/host_port.h"
+#include "common/http_server.h"
 
 namespace p2pshare::pserver {
 
@@ -17,12 +18,7 @@ Result<int> MetricsServer::Start(const std::string& address) {
   const auto& [host, port] = host_port;
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
-  // cpp-httplib's default sets SO_REUSEPORT, which lets a second process
-  // bind a taken port silently; keep only SO_REUSEADDR.
-  server_->set_socket_options([](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
+  RefuseSharedPort(*server_);
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_(), kMetricsContentType);
   });

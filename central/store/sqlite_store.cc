@@ -29,6 +29,13 @@ class SqliteStore::Stmt {
   }
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int Step() { return sqlite3_step(s_); }
+  // Steps to the end, calling `row()` at each row; false when a step failed.
+  template <class F>
+  bool EachRow(F&& row) {
+    int rc;
+    while ((rc = Step()) == SQLITE_ROW) row();
+    return rc == SQLITE_DONE;
+  }
   int64_t Int(int col) { return sqlite3_column_int64(s_, col); }
   std::string Text(int col) {
     const unsigned char* t = sqlite3_column_text(s_, col);
@@ -235,11 +242,10 @@ Result<std::vector<PeerRecord>> SqliteStore::ListPeerRecords() {
   std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT username, host, port FROM peers ORDER BY username"));
   std::vector<PeerRecord> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) {
+  bool done = s.EachRow([&] {
     out.push_back(PeerRecord{s.Text(0), s.Text(1), static_cast<int>(s.Int(2))});
-  }
-  if (rc != SQLITE_DONE) return Error("list peers");
+  });
+  if (!done) return Error("list peers");
   return out;
 }
 
@@ -248,9 +254,10 @@ Result<std::set<int>> SqliteStore::PortsInUse(const std::string& host) {
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT port FROM peers WHERE host = ?1"));
   s.Bind(1, host);
   std::set<int> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.insert(static_cast<int>(s.Int(0)));
-  if (rc != SQLITE_DONE) return Error("ports in use");
+  bool done = s.EachRow([&] {
+    out.insert(static_cast<int>(s.Int(0)));
+  });
+  if (!done) return Error("ports in use");
   return out;
 }
 
@@ -378,11 +385,10 @@ Result<std::vector<Holder>> SqliteStore::Holders(const char* sql, const std::str
   s.Bind(1, a);
   if (!b.empty()) s.Bind(2, b);
   std::vector<Holder> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) {
+  bool done = s.EachRow([&] {
     out.push_back(Holder{s.Text(0), s.Text(1), static_cast<int>(s.Int(2))});
-  }
-  if (rc != SQLITE_DONE) return Error("holders");
+  });
+  if (!done) return Error("holders");
   return out;
 }
 
@@ -391,9 +397,10 @@ Result<std::vector<FileEntry>> SqliteStore::ListFiles(const std::string& usernam
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT name, size, sha256 FROM files WHERE username = ?1"));
   s.Bind(1, username);
   std::vector<FileEntry> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(FileEntry{s.Text(0), s.Int(1), s.Text(2)});
-  if (rc != SQLITE_DONE) return Error("list files");
+  bool done = s.EachRow([&] {
+    out.push_back(FileEntry{s.Text(0), s.Int(1), s.Text(2)});
+  });
+  if (!done) return Error("list files");
   return out;
 }
 
@@ -412,11 +419,10 @@ Result<SearchPage> SqliteStore::Search(const SearchQuery& q) {
                                      "WHERE lower(name) GLOB ?1 GROUP BY name, sha256 "
                                      "ORDER BY name, sha256 LIMIT ?2 OFFSET ?3"));
     s.Bind(1, glob).Bind(2, q.limit).Bind(3, q.offset);
-    int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) {
+    bool done = s.EachRow([&] {
       page.results.push_back(FileResult{s.Text(0), s.Int(1), s.Text(2), {}});
-    }
-    if (rc != SQLITE_DONE) return Error("search");
+    });
+    if (!done) return Error("search");
   }
   for (FileResult& r : page.results) {
     ASSIGN_OR_RETURN(r.holders,
@@ -453,12 +459,11 @@ Result<std::vector<PeerTotals>> SqliteStore::ListPeers() {
                                    "ON f.username = p.username GROUP BY p.username "
                                    "ORDER BY p.username"));
   std::vector<PeerTotals> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) {
+  bool done = s.EachRow([&] {
     out.push_back(PeerTotals{PeerRecord{s.Text(0), s.Text(1), static_cast<int>(s.Int(2))},
                              s.Int(3), s.Int(4)});
-  }
-  if (rc != SQLITE_DONE) return Error("list peers");
+  });
+  if (!done) return Error("list peers");
   return out;
 }
 
