@@ -1,0 +1,282 @@
+#include "common/x509.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+#include "common/hex.h"
+
+namespace p2pshare {
+namespace {
+
+template <class T, void (*F)(T*)>
+struct Deleter {
+  void operator()(T* p) const { F(p); }
+};
+using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using Req = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
+using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+using Store = std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>>;
+using StoreCtx = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
+
+// The last OpenSSL error as text (and the error queue cleared).
+std::string SslError() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+Bio MemBio(const std::string& s) {
+  return Bio(BIO_new_mem_buf(s.data(), static_cast<int>(s.size())));
+}
+
+std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+Result<Key> ReadKey(const std::string& pem) {
+  Bio bio = MemBio(pem);
+  Key key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) return InvalidArgument("not a private key: " + SslError());
+  return key;
+}
+
+Result<Cert> ReadCert(const std::string& pem) {
+  Bio bio = MemBio(pem);
+  Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) {
+    ERR_clear_error();
+    return InvalidArgument("not a PEM certificate");
+  }
+  return cert;
+}
+
+int64_t UnixTime(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+std::string CommonName(X509_NAME* name) {
+  int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (i < 0) return "";
+  ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+  unsigned char* utf8 = nullptr;
+  int n = ASN1_STRING_to_UTF8(&utf8, s);
+  if (n < 0) return "";
+  std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+CertificateInfo Describe(X509* cert) {
+  CertificateInfo info;
+  info.common_name = CommonName(X509_get_subject_name(cert));
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+  if (bn != nullptr) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(BN_num_bytes(bn)));
+    BN_bn2bin(bn, bytes.data());
+    info.serial = HexEncode(bytes);
+    BN_free(bn);
+  }
+  info.not_before = UnixTime(X509_get0_notBefore(cert));
+  info.not_after = UnixTime(X509_get0_notAfter(cert));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) info.fingerprint = HexEncode(md, len);
+  info.is_ca = X509_check_ca(cert) > 0;
+  return info;
+}
+
+}  // namespace
+
+Result<std::string> NewPrivateKeyPem() {
+  Key key(EVP_EC_gen("P-256"));
+  if (!key) return Internal("cannot make a key: " + SslError());
+  Bio out(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return Internal("cannot write a key: " + SslError());
+  }
+  return BioText(out.get());
+}
+
+Result<std::string> LoadOrCreatePrivateKey(const std::string& path) {
+  auto existing = ReadSmallFile(path);
+  if (existing.ok()) {
+    RETURN_IF_ERROR(ReadKey(*existing).status().WithContext(path));
+    return *existing;
+  }
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+  ASSIGN_OR_RETURN(std::string pem, NewPrivateKeyPem());
+  // O_EXCL: when two processes of one peer start at once, one key wins and
+  // the other reads it.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) return LoadOrCreatePrivateKey(path);
+  if (fd < 0) return Internal("cannot create " + path + ": " + std::strerror(errno));
+  bool ok = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return Internal("cannot write " + path);
+  }
+  return pem;
+}
+
+Result<std::string> PublicKeyPem(const std::string& private_key_pem) {
+  ASSIGN_OR_RETURN(Key key, ReadKey(private_key_pem));
+  Bio out(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PUBKEY(out.get(), key.get()) != 1) return Internal(SslError());
+  return BioText(out.get());
+}
+
+Result<std::string> MakeCsr(const std::string& private_key_pem, const std::string& common_name) {
+  ASSIGN_OR_RETURN(Key key, ReadKey(private_key_pem));
+  Req req(X509_REQ_new());
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                                 -1, 0) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key.get()) != 1 ||
+      X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0) {
+    return Internal("cannot make a certificate request: " + SslError());
+  }
+  Bio out(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_X509_REQ(out.get(), req.get()) != 1) return Internal(SslError());
+  return BioText(out.get());
+}
+
+Result<std::string> CsrPublicKey(const std::string& csr_pem) {
+  Bio bio = MemBio(csr_pem);
+  Req req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+  if (!req) {
+    ERR_clear_error();
+    return InvalidArgument("field 'csr' is not a PEM certificate request");
+  }
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
+  if (key == nullptr || X509_REQ_verify(req.get(), key) != 1) {
+    ERR_clear_error();
+    return InvalidArgument("field 'csr': its signature does not match its key");
+  }
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 256) {
+    return InvalidArgument("field 'csr': the key must be EC P-256");
+  }
+  Bio out(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PUBKEY(out.get(), key) != 1) return Internal(SslError());
+  return BioText(out.get());
+}
+
+Result<CertificateInfo> ReadCertificate(const std::string& pem) {
+  ASSIGN_OR_RETURN(Cert cert, ReadCert(pem));
+  return Describe(cert.get());
+}
+
+Result<std::vector<std::string>> SplitPemCertificates(const std::string& pem) {
+  std::vector<std::string> out;
+  static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  size_t pos = 0;
+  for (;;) {
+    size_t begin = pem.find("-----BEGIN CERTIFICATE-----", pos);
+    if (begin == std::string::npos) break;
+    size_t end = pem.find(kEnd, begin);
+    if (end == std::string::npos) return InvalidArgument("a certificate without its end line");
+    out.push_back(pem.substr(begin, end + kEnd.size() - begin) + "\n");
+    pos = end + kEnd.size();
+  }
+  if (out.empty()) return InvalidArgument("no certificate in the PEM text");
+  return out;
+}
+
+Result<CertificateInfo> VerifyCertificate(const std::string& cert_pem, const std::string& ca_pem,
+                                          int64_t now_unix) {
+  auto cert = ReadCert(cert_pem);
+  if (!cert.ok()) return Unauthenticated("the certificate cannot be read");
+  ASSIGN_OR_RETURN(Cert ca, ReadCert(ca_pem));
+  Store store(X509_STORE_new());
+  X509_STORE_add_cert(store.get(), ca.get());
+  StoreCtx ctx(X509_STORE_CTX_new());
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), cert->get(), nullptr) != 1) {
+    return Internal("cannot check a certificate: " + SslError());
+  }
+  X509_STORE_CTX_set_time(ctx.get(), 0, static_cast<time_t>(now_unix));
+  if (X509_verify_cert(ctx.get()) != 1) {
+    int err = X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    const char* why = X509_verify_cert_error_string(err);
+    if (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+        err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || err == X509_V_ERR_CERT_SIGNATURE_FAILURE) {
+      return Unauthenticated(std::string("the certificate is not from this network's CA (") + why +
+                             ")");
+    }
+    return Unauthenticated(std::string("the certificate is not valid: ") + why);
+  }
+  return Describe(cert->get());
+}
+
+std::optional<std::string> PeerUsername(const CertificateInfo& cert) {
+  std::string_view prefix(kPeerNamePrefix);
+  if (cert.is_ca || cert.common_name.size() <= prefix.size() ||
+      cert.common_name.compare(0, prefix.size(), prefix) != 0) {
+    return std::nullopt;
+  }
+  return cert.common_name.substr(prefix.size());
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& contents, unsigned mode) {
+  const std::string tmp = path + ".new";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Internal("cannot write " + tmp + ": " + std::strerror(errno));
+  ::fchmod(fd, mode);
+  bool ok = ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Internal("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadSmallFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return NotFound(path + " does not exist");
+    return Internal("cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::string out;
+  char buf[16 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || out.size() > (1 << 20)) {
+      ::close(fd);
+      if (n < 0) return Internal("cannot read " + path + ": " + std::strerror(errno));
+      if (out.size() > (1 << 20)) return Internal(path + " is over 1 MiB");
+      return out;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace p2pshare
