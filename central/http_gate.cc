@@ -1,6 +1,7 @@
 #include "central/http_gate.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -60,46 +61,145 @@ std::string PeerAddress(int fd, int* port) {
   return text;
 }
 
-// One connection as cpp-httplib's Stream, for the request being served:
-// reads are buffered (cpp-httplib reads headers a byte at a time) and fail
-// once the request's deadline has passed; writes wait at most io_timeout.
+}  // namespace
+
+// One client connection: its socket, its TLS session (null for plain HTTP),
+// and the bytes read from it (decrypted) but not yet consumed. Owned by the
+// gate while it waits and by one worker while a request is served.
+struct Connection {
+  explicit Connection(int fd) : fd(fd) {}
+  ~Connection() {
+    if (ssl != nullptr) {
+      if (handshaken) (void)SSL_shutdown(ssl);  // close_notify, best effort
+      SSL_free(ssl);
+    }
+    ::close(fd);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  size_t buffered() const { return in.size() - pos; }
+  std::string_view unread() const { return std::string_view(in).substr(pos); }
+  void Compact() {
+    in.erase(0, pos);
+    pos = 0;
+  }
+  // Takes up to `size` buffered bytes.
+  size_t Take(char* out, size_t size) {
+    size_t k = std::min(size, buffered());
+    std::memcpy(out, in.data() + pos, k);
+    pos += k;
+    if (pos == in.size()) {
+      in.clear();
+      pos = 0;
+    }
+    return k;
+  }
+
+  const int fd;
+  SSL* ssl = nullptr;
+  bool handshaken = false;
+  bool eof = false;  // the client closed its side
+  std::string in;
+  size_t pos = 0;
+};
+
+namespace {
+
+enum class IoResult { kData, kWouldBlock, kClosed };
+
+// Reads what is available now (at most `max`) into conn.in, without
+// blocking; for TLS, finishes the handshake first.
+IoResult ReadAvailable(Connection& c, size_t max) {
+  if (c.ssl != nullptr && !c.handshaken) {
+    int r = SSL_accept(c.ssl);
+    if (r != 1) {
+      int e = SSL_get_error(c.ssl, r);
+      ERR_clear_error();
+      return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? IoResult::kWouldBlock
+                                                                     : IoResult::kClosed;
+    }
+    c.handshaken = true;
+  }
+  char buf[16 * 1024];
+  size_t want = std::min(sizeof buf, max);
+  for (;;) {
+    if (c.ssl != nullptr) {
+      int n = SSL_read(c.ssl, buf, static_cast<int>(want));
+      if (n > 0) {
+        c.in.append(buf, static_cast<size_t>(n));
+        return IoResult::kData;
+      }
+      int e = SSL_get_error(c.ssl, n);
+      ERR_clear_error();
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return IoResult::kWouldBlock;
+      return IoResult::kClosed;
+    }
+    ssize_t n = ::recv(c.fd, buf, want, MSG_DONTWAIT);
+    if (n > 0) {
+      c.in.append(buf, static_cast<size_t>(n));
+      return IoResult::kData;
+    }
+    if (n == 0) return IoResult::kClosed;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? IoResult::kWouldBlock : IoResult::kClosed;
+  }
+}
+
+// Writes all of `data` (or gives up after `timeout_ms` without progress);
+// the bytes written, or -1.
+ssize_t WriteSome(Connection& c, const char* data, size_t size, int timeout_ms) {
+  for (;;) {
+    if (c.ssl != nullptr) {
+      int n = SSL_write(c.ssl, data, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+      if (n > 0) return n;
+      int e = SSL_get_error(c.ssl, n);
+      ERR_clear_error();
+      if (e == SSL_ERROR_WANT_WRITE && WaitFor(c.fd, POLLOUT, timeout_ms)) continue;
+      if (e == SSL_ERROR_WANT_READ && WaitFor(c.fd, POLLIN, timeout_ms)) continue;
+      return -1;
+    }
+    if (!WaitFor(c.fd, POLLOUT, timeout_ms)) return -1;
+    ssize_t n = ::send(c.fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    return n;
+  }
+}
+
+// A connection as cpp-httplib's Stream, for the request being served:
+// reads come from what the gate read ahead, then from the socket (or TLS),
+// and fail once the request's deadline has passed; writes wait at most
+// io_timeout for progress.
 class ConnectionStream final : public httplib::Stream {
  public:
-  ConnectionStream(int fd, std::chrono::milliseconds io_timeout)
-      : fd_(fd), io_timeout_ms_(static_cast<int>(io_timeout.count())) {
-    remote_ip_ = PeerAddress(fd, &remote_port_);
+  ConnectionStream(Connection& conn, std::chrono::milliseconds io_timeout)
+      : conn_(conn), io_timeout_ms_(static_cast<int>(io_timeout.count())) {
+    remote_ip_ = PeerAddress(conn.fd, &remote_port_);
   }
 
   void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
-  size_t buffered() const { return end_ - pos_; }
 
-  bool is_readable() const override { return buffered() > 0 || WaitFor(fd_, POLLIN, ReadWaitMs()); }
-  bool is_writable() const override { return WaitFor(fd_, POLLOUT, io_timeout_ms_); }
+  bool is_readable() const override {
+    return conn_.buffered() > 0 || (conn_.ssl != nullptr && SSL_pending(conn_.ssl) > 0) ||
+           WaitFor(conn_.fd, POLLIN, ReadWaitMs());
+  }
+  bool is_writable() const override { return WaitFor(conn_.fd, POLLOUT, io_timeout_ms_); }
 
   ssize_t read(char* ptr, size_t size) override {
-    while (buffered() == 0) {
-      if (!WaitFor(fd_, POLLIN, ReadWaitMs())) return -1;
-      ssize_t n = ::recv(fd_, buf_, sizeof buf_, MSG_DONTWAIT);
-      if (n > 0) {
-        pos_ = 0;
-        end_ = static_cast<size_t>(n);
-      } else if (n == 0) {
-        return 0;
-      } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-        return -1;
+    while (conn_.buffered() == 0) {
+      switch (ReadAvailable(conn_, 16 * 1024)) {
+        case IoResult::kData: break;
+        case IoResult::kClosed: return conn_.ssl != nullptr ? -1 : 0;
+        case IoResult::kWouldBlock:
+          if (!WaitFor(conn_.fd, POLLIN, ReadWaitMs())) return -1;
+          break;
       }
     }
-    size_t k = std::min(size, buffered());
-    std::memcpy(ptr, buf_ + pos_, k);
-    pos_ += k;
-    return static_cast<ssize_t>(k);
+    return static_cast<ssize_t>(conn_.Take(ptr, size));
   }
 
   ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    ssize_t n = ::send(fd_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-    return n;
+    return WriteSome(conn_, ptr, size, io_timeout_ms_);
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -110,21 +210,18 @@ class ConnectionStream final : public httplib::Stream {
     ip.clear();
     port = 0;
   }
-  socket_t socket() const override { return fd_; }
+  socket_t socket() const override { return conn_.fd; }
 
  private:
   int ReadWaitMs() const {
     return std::min(io_timeout_ms_, MillisUntil(deadline_, Clock::now()));
   }
 
-  const int fd_;
+  Connection& conn_;
   const int io_timeout_ms_;
   Clock::time_point deadline_ = Clock::time_point::max();
   std::string remote_ip_;
   int remote_port_ = 0;
-  char buf_[16 * 1024];
-  size_t pos_ = 0;
-  size_t end_ = 0;
 };
 
 // The unsigned decimal after the first "Content-Length:" of a header
@@ -153,22 +250,31 @@ uint64_t ContentLength(std::string_view header) {
   return 0;
 }
 
-void SendAndClose(int fd, int status, const char* reason, const std::string& error,
-                  const std::string& message) {
+// Writes a small error reply without blocking (it fits the socket buffer;
+// what does not is dropped): the gate never waits for a client.
+void Answer(Connection& conn, int status, const char* reason, const std::string& error,
+            const std::string& message) {
+  if (conn.ssl != nullptr && !conn.handshaken) return;  // no TLS session to answer in
   std::string body = "{\"error\":\"" + error + "\",\"message\":\"" + message + "\"}";
-  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason +
-                     "\r\nContent-Type: application/json\r\nContent-Length: " +
-                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
-  std::string all = head + body;
-  // Best effort: a small reply fits the socket buffer; never block the gate.
-  (void)::send(fd, all.data(), all.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  // Unread input makes close() send a reset, which can destroy the reply
-  // before the client reads it: drop what has arrived (bounded) first.
-  char scratch[16 * 1024];
-  for (int i = 0; i < 64 && ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0; ++i) {
+  std::string all = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                    "\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  if (conn.ssl != nullptr) {
+    (void)SSL_write(conn.ssl, all.data(), static_cast<int>(all.size()));
+    ERR_clear_error();
+  } else {
+    (void)::send(conn.fd, all.data(), all.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   }
-  ::shutdown(fd, SHUT_WR);
-  ::close(fd);
+}
+
+// Closes after an answer. Unread input makes close() send a reset, which
+// can destroy the reply before the client reads it: drop what has arrived
+// (bounded) first.
+void CloseAfterAnswer(std::unique_ptr<Connection> conn) {
+  char scratch[16 * 1024];
+  for (int i = 0; i < 64 && ::recv(conn->fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0; ++i) {
+  }
+  ::shutdown(conn->fd, SHUT_WR);
 }
 
 // Forwards cpp-httplib's accept loop to the server's own pool, which lives
@@ -218,6 +324,45 @@ GatedServer::~GatedServer() {
   Shutdown();
   ::close(epoll_fd_);
   ::close(wake_fd_);
+  if (ssl_ctx_ != nullptr) SSL_CTX_free(ssl_ctx_);
+}
+
+Status GatedServer::EnableTls(const std::string& key_pem, const std::string& chain_pem) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return Internal("cannot create a TLS context");
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  bool ok = true;
+  {
+    BIO* key_bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+    BIO_free(key_bio);
+    ok = key != nullptr && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+    EVP_PKEY_free(key);
+  }
+  BIO* chain_bio = BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size()));
+  X509* leaf = ok ? PEM_read_bio_X509(chain_bio, nullptr, nullptr, nullptr) : nullptr;
+  ok = leaf != nullptr && SSL_CTX_use_certificate(ctx, leaf) == 1;
+  X509_free(leaf);
+  while (ok) {  // the rest of the chain, sent with the leaf
+    X509* extra = PEM_read_bio_X509(chain_bio, nullptr, nullptr, nullptr);
+    if (extra == nullptr) break;
+    if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+      X509_free(extra);
+      ok = false;
+    }
+  }
+  BIO_free(chain_bio);
+  ok = ok && SSL_CTX_check_private_key(ctx) == 1;
+  ERR_clear_error();
+  if (!ok) {
+    SSL_CTX_free(ctx);
+    return Internal("the TLS key and certificate do not load");
+  }
+  ssl_ctx_ = ctx;
+  return Status::Ok();
 }
 
 void GatedServer::RaiseBacklog() {
@@ -246,8 +391,7 @@ void GatedServer::Shutdown() {
     gate_thread_.join();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (auto& [fd, w] : waiting_) ::close(fd);
-      waiting_.clear();
+      waiting_.clear();  // closes them
       deadlines_.clear();
     }
     pool_->shutdown();
@@ -267,146 +411,157 @@ GateStats GatedServer::stats() const {
 }
 
 bool GatedServer::process_and_close_socket(socket_t sock) {
-  Serve(sock, /*fresh=*/true);
+  auto conn = std::make_unique<Connection>(sock);
+  if (ssl_ctx_ != nullptr) {
+    ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
+    conn->ssl = SSL_new(ssl_ctx_);
+    SSL_set_fd(conn->ssl, sock);
+    SSL_set_accept_state(conn->ssl);
+  }
+  Serve(std::move(conn), /*fresh=*/true);
   return true;
 }
 
-GatedServer::Peeked GatedServer::PeekRequest(int fd) const {
-  thread_local std::vector<char> buf;
+GatedServer::Peeked GatedServer::Arrived(Connection& conn) const {
   Peeked p;
-  size_t want = options_.max_header_bytes;
   for (;;) {
-    if (buf.size() < want) buf.resize(want);
-    ssize_t n = ::recv(fd, buf.data(), want, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0) {
-      p.arrival = Arrival::kClosed;
-      return p;
+    std::string_view data = conn.unread();
+    p.bytes = data.size();
+    size_t header_end = data.find("\r\n\r\n");
+    if (header_end != std::string_view::npos) {
+      header_end += 4;
+    } else if (size_t lf = data.find("\n\n"); lf != std::string_view::npos) {
+      header_end = lf + 2;
     }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      p.arrival = (errno == EAGAIN || errno == EWOULDBLOCK) ? Arrival::kIncomplete : Arrival::kClosed;
-      return p;
-    }
-    p.bytes = static_cast<size_t>(n);
-    std::string_view data(buf.data(), p.bytes);
-    size_t end = data.find("\r\n\r\n");
-    size_t header_end = end == std::string_view::npos ? std::string_view::npos : end + 4;
-    if (header_end == std::string_view::npos) {
-      size_t lf = data.find("\n\n");
-      if (lf != std::string_view::npos) header_end = lf + 2;
-    }
+    size_t needed = options_.max_header_bytes;
     if (header_end == std::string_view::npos || header_end > options_.max_header_bytes) {
-      if (p.bytes < options_.max_header_bytes) {
-        p.arrival = Arrival::kIncomplete;
-      } else {
-        bool has_request_line = data.substr(0, options_.max_header_bytes).find('\n') !=
-                                std::string_view::npos;
+      if (p.bytes >= options_.max_header_bytes) {
+        bool has_request_line =
+            data.substr(0, options_.max_header_bytes).find('\n') != std::string_view::npos;
         p.arrival = has_request_line ? Arrival::kHeaderTooLarge : Arrival::kUriTooLong;
+        return p;
       }
+    } else {
+      p.content_length = ContentLength(data.substr(0, header_end));
+      // Large bodies are read by the worker; small ones must be here first.
+      if (p.content_length == 0 || p.content_length > options_.max_waiting_body ||
+          p.bytes >= header_end + p.content_length) {
+        p.arrival = Arrival::kComplete;
+        return p;
+      }
+      needed = header_end + static_cast<size_t>(p.content_length);
+    }
+    if (conn.eof) {
+      p.arrival = p.bytes == 0 ? Arrival::kClosed : Arrival::kIncomplete;
       return p;
     }
-    p.content_length = ContentLength(data.substr(0, header_end));
-    // Large bodies are read by the worker; small ones must be here first.
-    if (p.content_length == 0 || p.content_length > options_.max_waiting_body ||
-        p.bytes >= header_end + p.content_length) {
-      p.arrival = Arrival::kComplete;
-      return p;
+    switch (ReadAvailable(conn, needed - p.bytes)) {
+      case IoResult::kData:
+        continue;
+      case IoResult::kWouldBlock:
+        p.arrival = Arrival::kIncomplete;
+        return p;
+      case IoResult::kClosed:
+        // A half-sent request waits out its deadline (then 408), as before
+        // the client closed; nothing sent at all is simply closed.
+        conn.eof = true;
+        p.arrival = p.bytes == 0 ? Arrival::kClosed : Arrival::kIncomplete;
+        return p;
     }
-    size_t needed = header_end + static_cast<size_t>(p.content_length);
-    if (want >= needed) {
-      p.arrival = Arrival::kIncomplete;
-      return p;
-    }
-    want = needed;  // peek again, far enough to see the whole body
   }
 }
 
-void GatedServer::Serve(int fd, bool fresh) {
+void GatedServer::Serve(std::unique_ptr<Connection> conn, bool fresh) {
+  const int fd = conn->fd;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) {
-      ::close(fd);
-      return;
-    }
+    if (stopping_) return;
     active_.insert(fd);
   }
-  ConnectionStream strm(fd, std::chrono::milliseconds(write_timeout_sec_ * 1000));
+  ConnectionStream strm(*conn, std::chrono::milliseconds(write_timeout_sec_ * 1000));
   bool park = false;
   bool started = false;
   for (;;) {
     auto now = Clock::now();
     Clock::time_point deadline = now + options_.request_timeout;
-    if (strm.buffered() == 0) {
-      Peeked p = PeekRequest(fd);
-      if (p.arrival == Arrival::kIncomplete) {
-        park = true;
-        started = fresh || p.bytes > 0;
-        break;
-      }
-      if (p.arrival == Arrival::kClosed) break;
-      if (p.arrival != Arrival::kComplete) {
+    Peeked p = Arrived(*conn);
+    if (p.arrival == Arrival::kIncomplete) {
+      park = true;
+      // A new connection, a TLS handshake under way or part of a request:
+      // the client owes a request within request_timeout.
+      started = fresh || p.bytes > 0 || (conn->ssl != nullptr && !conn->handshaken);
+      break;
+    }
+    if (p.arrival == Arrival::kClosed) break;
+    if (p.arrival != Arrival::kComplete) {
+      {
         std::lock_guard<std::mutex> lock(mu_);
         active_.erase(fd);
-        Reject(fd, p.arrival);
-        return;
       }
-      if (p.content_length > options_.max_waiting_body && options_.min_body_rate > 0) {
-        deadline += std::chrono::milliseconds(
-            static_cast<int64_t>(std::min<uint64_t>(p.content_length, uint64_t{1} << 40) *
-                                 1000 / static_cast<uint64_t>(options_.min_body_rate)));
-      }
+      Reject(*conn, p.arrival);
+      CloseAfterAnswer(std::move(conn));
+      return;
+    }
+    if (p.content_length > options_.max_waiting_body && options_.min_body_rate > 0) {
+      deadline += std::chrono::milliseconds(
+          static_cast<int64_t>(std::min<uint64_t>(p.content_length, uint64_t{1} << 40) * 1000 /
+                               static_cast<uint64_t>(options_.min_body_rate)));
     }
     strm.set_deadline(deadline);
     if (!ServeOne(strm) || svr_sock_ == INVALID_SOCKET) break;
+    conn->Compact();
     fresh = false;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     active_.erase(fd);
   }
-  if (park && Park(fd, started)) return;
+  if (park && Park(conn, started)) return;
   ::shutdown(fd, SHUT_RDWR);
-  ::close(fd);
 }
 
-bool GatedServer::Park(int fd, bool started) {
+bool GatedServer::Park(std::unique_ptr<Connection>& conn, bool started) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return false;
   while (waiting_.size() >= options_.max_connections && !deadlines_.empty()) {
-    int victim = deadlines_.begin()->second;
-    ForgetWaiting(victim);
-    ::close(victim);
+    ForgetWaiting(deadlines_.begin()->second);  // the victim closes as it goes
     evicted_.fetch_add(1, std::memory_order_relaxed);
   }
   // A new or half-sent request gets request_timeout; an idle keep-alive
   // connection (between requests) gets idle_timeout.
+  const int fd = conn->fd;
   Waiting w;
   w.started = started;
   w.deadline = Clock::now() + (started ? options_.request_timeout : options_.idle_timeout);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  // A TLS handshake may wait to write, too.
+  if (conn->ssl != nullptr && !conn->handshaken) ev.events |= EPOLLOUT;
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return false;
-  waiting_[fd] = w;
+  w.conn = std::move(conn);
   deadlines_.emplace(w.deadline, fd);
+  waiting_.emplace(fd, std::move(w));
   return true;
 }
 
-void GatedServer::ForgetWaiting(int fd) {
+std::unique_ptr<Connection> GatedServer::ForgetWaiting(int fd) {
   auto it = waiting_.find(fd);
-  if (it == waiting_.end()) return;
+  if (it == waiting_.end()) return nullptr;
   deadlines_.erase({it->second.deadline, fd});
-  waiting_.erase(it);
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  std::unique_ptr<Connection> conn = std::move(it->second.conn);
+  waiting_.erase(it);
+  return conn;
 }
 
-void GatedServer::Reject(int fd, Arrival why) {
+void GatedServer::Reject(Connection& conn, Arrival why) {
   too_large_.fetch_add(1, std::memory_order_relaxed);
   if (why == Arrival::kUriTooLong) {
-    SendAndClose(fd, 414, "URI Too Long", "uri_too_long", "request line over the limit");
+    Answer(conn, 414, "URI Too Long", "uri_too_long", "request line over the limit");
   } else {
-    SendAndClose(fd, 431, "Request Header Fields Too Large", "headers_too_large",
-                 "request headers over " + std::to_string(options_.max_header_bytes) + " bytes");
+    Answer(conn, 431, "Request Header Fields Too Large", "headers_too_large",
+           "request headers over " + std::to_string(options_.max_header_bytes) + " bytes");
   }
 }
 
@@ -441,7 +596,16 @@ void GatedServer::OnReadable(int fd) {
   std::unique_lock<std::mutex> lock(mu_);
   auto it = waiting_.find(fd);
   if (it == waiting_.end() || stopping_) return;
-  Peeked p = PeekRequest(fd);
+  Connection& conn = *it->second.conn;
+  const bool was_handshaken = conn.ssl == nullptr || conn.handshaken;
+  Peeked p = Arrived(conn);
+  if (!was_handshaken && conn.handshaken) {
+    // The handshake is done: no more waiting to write.
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  }
   switch (p.arrival) {
     case Arrival::kIncomplete:
       if (p.bytes > 0 && !it->second.started) {
@@ -452,20 +616,25 @@ void GatedServer::OnReadable(int fd) {
         deadlines_.emplace(it->second.deadline, fd);
       }
       return;
-    case Arrival::kComplete:
-      ForgetWaiting(fd);
+    case Arrival::kComplete: {
+      // The pool's tasks must be copyable: the connection travels as a raw
+      // pointer, owned again at once by Serve (the pool runs every task,
+      // even while shutting down).
+      Connection* ready = ForgetWaiting(fd).release();
       lock.unlock();
-      pool_->enqueue([this, fd] { Serve(fd, /*fresh=*/false); });
+      pool_->enqueue([this, ready] { Serve(std::unique_ptr<Connection>(ready), false); });
       return;
+    }
     case Arrival::kClosed:
       ForgetWaiting(fd);
-      ::close(fd);
       return;
     case Arrival::kHeaderTooLarge:
-    case Arrival::kUriTooLong:
-      ForgetWaiting(fd);
-      Reject(fd, p.arrival);
+    case Arrival::kUriTooLong: {
+      std::unique_ptr<Connection> rejected = ForgetWaiting(fd);
+      Reject(*rejected, p.arrival);
+      CloseAfterAnswer(std::move(rejected));
       return;
+    }
   }
 }
 
@@ -474,13 +643,11 @@ void GatedServer::ExpireWaiting(Clock::time_point now) {
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     int fd = deadlines_.begin()->second;
     bool started = waiting_[fd].started;
-    ForgetWaiting(fd);
-    if (started) {
+    std::unique_ptr<Connection> conn = ForgetWaiting(fd);
+    if (started && conn) {
       timed_out_.fetch_add(1, std::memory_order_relaxed);
-      SendAndClose(fd, 408, "Request Timeout", "request_timeout",
-                   "the request did not arrive in time");
-    } else {
-      ::close(fd);
+      Answer(*conn, 408, "Request Timeout", "request_timeout", "the request did not arrive in time");
+      CloseAfterAnswer(std::move(conn));
     }
   }
 }

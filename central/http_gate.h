@@ -14,6 +14,14 @@
 // dropped. Larger bodies are read by the worker against a deadline of
 // request_timeout plus `min_body_rate` bytes per second.
 //
+// With TLS (EnableTls) the gate also terminates TLS: a new connection's
+// handshake runs in the gate, non-blocking, under the same request_timeout
+// (a slow or stalled handshake counts as a slow request and is closed),
+// and the gate reads the decrypted request into the connection's buffer
+// instead of peeking at the socket. Workers then read the rest of the
+// request and write the reply through OpenSSL. TLS 1.2 is the oldest
+// version accepted.
+//
 // Routing, handlers and HTTP parsing stay cpp-httplib's: this class replaces
 // only process_and_close_socket() (a virtual of httplib::Server) and runs
 // each request through the protected process_request().
@@ -36,6 +44,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/status.h"
+
 namespace p2pshare::central {
 
 struct GateOptions {
@@ -48,6 +58,8 @@ struct GateOptions {
   size_t max_connections = 10000;                       // waiting at the gate
 };
 
+struct Connection;  // one client connection: its socket, TLS state and bytes read ahead
+
 struct GateStats {
   int64_t waiting = 0;      // connections at the gate now
   int64_t timed_out = 0;    // requests cut off by request_timeout (408)
@@ -59,6 +71,12 @@ class GatedServer : public httplib::Server {
  public:
   explicit GatedServer(GateOptions options);
   ~GatedServer() override;
+
+  // Serves HTTPS from now on with this key and certificate chain (PEM: the
+  // server's certificate first). Call before listening. Internal when
+  // OpenSSL refuses them.
+  Status EnableTls(const std::string& key_pem, const std::string& chain_pem);
+  bool tls() const { return ssl_ctx_ != nullptr; }
 
   // Raises the listen backlog (cpp-httplib's is 5) once bound.
   void RaiseBacklog();
@@ -89,26 +107,29 @@ class GatedServer : public httplib::Server {
     uint64_t content_length = 0;  // of a complete header
   };
   struct Waiting {
+    std::unique_ptr<Connection> conn;
     Clock::time_point deadline;
-    bool started = false;  // part of a request has arrived
+    bool started = false;  // part of a request (or a TLS handshake) has arrived
   };
 
   bool process_and_close_socket(socket_t sock) override;
   bool ServeOne(httplib::Stream& strm);
 
-  // Serves complete requests on `fd` (a worker), then parks or closes it.
+  // Serves complete requests on `conn` (a worker), then parks or closes it.
   // `fresh`: just accepted, no request served yet.
-  void Serve(int fd, bool fresh);
-  Peeked PeekRequest(int fd) const;
-  // Hands `fd` to the gate (`started`: a request is due, so it gets
+  void Serve(std::unique_ptr<Connection> conn, bool fresh);
+  // Reads what has arrived on `conn` (TLS: handshakes first) into its
+  // buffer, then says how much of a request is there.
+  Peeked Arrived(Connection& conn) const;
+  // Hands `conn` to the gate (`started`: a request is due, so it gets
   // request_timeout); false when shutting down (the caller closes).
-  bool Park(int fd, bool started);
+  bool Park(std::unique_ptr<Connection>& conn, bool started);
   void GateLoop();
   void OnReadable(int fd);
   void ExpireWaiting(Clock::time_point now);
-  // REQUIRES: mu_ held.
-  void ForgetWaiting(int fd);
-  void Reject(int fd, Arrival why);
+  // REQUIRES: mu_ held. Takes `fd` out of the gate; its connection, if any.
+  std::unique_ptr<Connection> ForgetWaiting(int fd);
+  void Reject(Connection& conn, Arrival why);
 
   const GateOptions options_;
   std::unique_ptr<httplib::ThreadPool> pool_;
@@ -118,13 +139,14 @@ class GatedServer : public httplib::Server {
 
   mutable std::mutex mu_;
   bool stopping_ = false;                                    // GUARDED_BY(mu_)
-  std::map<int, Waiting> waiting_;                           // GUARDED_BY(mu_)
+  std::map<int, Waiting> waiting_;                           // GUARDED_BY(mu_): by fd
   std::set<std::pair<Clock::time_point, int>> deadlines_;    // GUARDED_BY(mu_)
   std::unordered_set<int> active_;                           // GUARDED_BY(mu_)
   std::atomic<int64_t> timed_out_{0};
   std::atomic<int64_t> too_large_{0};
   std::atomic<int64_t> evicted_{0};
   std::once_flag shutdown_once_;
+  SSL_CTX* ssl_ctx_ = nullptr;  // set once by EnableTls, before serving
 };
 
 }  // namespace p2pshare::central
