@@ -1,5 +1,7 @@
 #include "central/central_config.h"
 
+#include <filesystem>
+
 #include "common/host_port.h"
 #include "common/logging.h"
 
@@ -20,6 +22,20 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
   s.Int("max_connections", &c->max_connections,
         "client connections kept waiting for a request; beyond, the oldest go", 16, 1000000);
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
+  s.Bool("tls", &c->tls, "serve HTTPS (false: plain HTTP, for local experiments only)");
+  s.String("ca_dir", &c->ca_dir,
+           "folder of the network's certificate authority (default: ca beside the database)");
+  s.StringList("tls_names", &c->tls_names,
+               "more host names or IP addresses for central's certificate", 64);
+  s.Int("cert_lifetime_s", &c->cert_lifetime_s, "seconds a peer's certificate stays valid", 300,
+        86400);
+}
+
+std::string CaDir(const CentralConfig& c) {
+  if (!c.ca_dir.empty()) return c.ca_dir;
+  std::string db = c.db.rfind("sqlite:", 0) == 0 ? c.db.substr(7) : c.db;
+  std::filesystem::path parent = std::filesystem::path(db).parent_path();
+  return (parent.empty() ? std::filesystem::path("ca") : parent / "ca").string();
 }
 
 Status ValidateCentralConfig(const CentralConfig& c) {
@@ -31,6 +47,12 @@ Status ValidateCentralConfig(const CentralConfig& c) {
                            std::to_string(c.heartbeat_interval_s) + ")");
   }
   if (c.db.empty() || c.db == "sqlite:") return InvalidArgument("key 'db' must name a file");
+  for (const std::string& name : c.tls_names) {
+    if (name.empty() || name.size() > 253 ||
+        name.find_first_of(" \t\r\n,/") != std::string::npos) {
+      return InvalidArgument("key 'tls_names': '" + name + "' is not a host name or address");
+    }
+  }
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/config.h"
 #include "common/status.h"
@@ -22,7 +23,14 @@ struct CentralConfig {
   int64_t request_timeout_s = 10;
   int64_t max_connections = 10000;
   std::string log_level = "info";
+  bool tls = true;                     // HTTPS; false: plain HTTP, for local experiments
+  std::string ca_dir;                  // the CA's files; empty: <folder of db>/ca
+  std::vector<std::string> tls_names;  // more names for central's certificate
+  int64_t cert_lifetime_s = 3600;      // how long a peer's certificate is valid
 };
+
+// The CA folder `config` names: ca_dir, or "ca" beside the database.
+std::string CaDir(const CentralConfig& config);
 
 // Registers every key of `config` (which holds the defaults) on `schema`.
 void DescribeCentralConfig(ConfigSchema& schema, CentralConfig* config);

@@ -33,6 +33,7 @@
 
 #include "central/accounts.h"
 #include "central/auth.h"
+#include "central/certificate_authority.h"
 #include "central/event_log.h"
 #include "central/file_index.h"
 #include "central/online_peers.h"
@@ -50,6 +51,9 @@ struct DirectoryOptions {
   int64_t session_ttl_s = 15;
   bool allow_registration = true;
   int pbkdf2_iterations = kPbkdf2Iterations;
+  // Issues the peers' certificates; null: none (tests of other parts).
+  const CertificateAuthority* ca = nullptr;
+  int64_t cert_lifetime_s = 3600;
   // The steady clock liveness and login slow-down are measured with; tests
   // substitute their own.
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;

@@ -67,6 +67,11 @@ class HttpApi {
   HttpApi(Directory* directory, HttpApiOptions options);
   ~HttpApi();
 
+  // Serves HTTPS with this key and chain (central's certificate, then the
+  // CA's); call before Bind.
+  Status EnableTls(const std::string& key_pem, const std::string& chain_pem) {
+    return server_->EnableTls(key_pem, chain_pem);
+  }
   // Binds host:port (port 0: any free port). Returns the bound port.
   // Unavailable when the address cannot be bound.
   Result<int> Bind(const std::string& host, int port);

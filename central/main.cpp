@@ -11,6 +11,7 @@
 
 #include "common/heap.h"
 #include "central/central_config.h"
+#include "central/certificate_authority.h"
 #include "central/directory.h"
 #include "central/http_api.h"
 #include "central/store/directory_store.h"
@@ -44,6 +45,26 @@ size_t RaiseOpenFileLimit(int64_t wanted) {
                  lim.rlim_cur, std::max<int64_t>(fit, 16), wanted);
   }
   return static_cast<size_t>(std::max<int64_t>(16, std::min(fit, wanted)));
+}
+
+p2pshare::central::DirectoryOptions DirectoryOptionsFor(
+    const p2pshare::central::CentralConfig& config, const p2pshare::central::CertificateAuthority* ca) {
+  p2pshare::central::DirectoryOptions options;
+  options.port_range = config.port_range;
+  options.heartbeat_interval_s = config.heartbeat_interval_s;
+  options.session_ttl_s = config.session_ttl_s;
+  options.allow_registration = config.allow_registration;
+  options.ca = ca;
+  options.cert_lifetime_s = config.cert_lifetime_s;
+  return options;
+}
+
+p2pshare::central::HttpApiOptions HttpApiOptionsFor(const p2pshare::central::CentralConfig& config) {
+  p2pshare::central::HttpApiOptions options;
+  options.public_read = config.public_read;
+  options.request_timeout_s = config.request_timeout_s;
+  options.max_connections = RaiseOpenFileLimit(config.max_connections);
+  return options;
 }
 
 }  // namespace
@@ -84,23 +105,22 @@ int main(int argc, char** argv) {
     if (api_for_signals) api_for_signals->Stop();
   });
 
+  auto listen = ParseHostPort(config.listen, /*allow_any_port=*/true);
+  std::vector<std::string> names = DefaultServerNames(listen->host);
+  names.insert(names.end(), config.tls_names.begin(), config.tls_names.end());
+  auto ca = CertificateAuthority::Open(CaDir(config), names);
+  if (!ca.ok()) return Fail(ca.status());
   auto store = DirectoryStore::Open(config.db);
   if (!store.ok()) return Fail(store.status());
-  DirectoryOptions options;
-  options.port_range = config.port_range;
-  options.heartbeat_interval_s = config.heartbeat_interval_s;
-  options.session_ttl_s = config.session_ttl_s;
-  options.allow_registration = config.allow_registration;
-  Directory directory(std::move(store).value(), options);
+  Directory directory(std::move(store).value(), DirectoryOptionsFor(config, ca->get()));
   Status started = directory.Start();
   if (!started.ok()) return Fail(started);
 
-  HttpApiOptions http_options;
-  http_options.public_read = config.public_read;
-  http_options.request_timeout_s = config.request_timeout_s;
-  http_options.max_connections = RaiseOpenFileLimit(config.max_connections);
-  HttpApi api(&directory, http_options);
-  auto listen = ParseHostPort(config.listen, /*allow_any_port=*/true);
+  HttpApi api(&directory, HttpApiOptionsFor(config));
+  if (config.tls) {
+    Status tls = api.EnableTls((*ca)->server_key_pem(), (*ca)->server_chain_pem());
+    if (!tls.ok()) return Fail(tls);
+  }
   auto port = api.Bind(listen->host, listen->port);
   if (!port.ok()) return Fail(port.status());
 
@@ -113,9 +133,11 @@ int main(int argc, char** argv) {
     api_for_signals = &api;
   }
 
-  spdlog::info("central {} listening on http://{} (db {}, ports {}-{})", P2PSHARE_VERSION,
-               JoinHostPort(listen->host, *port), config.db, config.port_range.first,
-               config.port_range.second);
+  spdlog::info("central {} listening on {}://{} (db {}, ports {}-{}, CA sha256 {})",
+               P2PSHARE_VERSION, config.tls ? "https" : "http", JoinHostPort(listen->host, *port),
+               config.db, config.port_range.first, config.port_range.second,
+               (*ca)->fingerprint());
+  if (!config.tls) spdlog::warn("plain HTTP: passwords and tokens cross the network in clear text");
   bool ok = api.Run();
   StopHandlingSignals();  // before `api` and `directory` go away
   directory.Stop();

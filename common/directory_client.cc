@@ -1,11 +1,56 @@
 #include "common/directory_client.h"
 
 #include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/central_trust.h"
+#include "common/x509.h"
 
 namespace p2pshare {
 namespace {
 
 constexpr char kApi[] = "/api/v1";
+
+// Why the last TLS handshake on this thread refused central's certificate.
+thread_local std::string tls_refusal;
+
+// OpenSSL's check of each certificate of central's chain: the chain must
+// end at the trusted CA (OpenSSL's verdict), and the leaf must be central's
+// own certificate — a peer's certificate, from the same CA, is refused.
+int VerifyCentral(int preverify_ok, X509_STORE_CTX* ctx) {
+  if (!preverify_ok) {
+    tls_refusal = std::string("its certificate is not from the trusted CA (") +
+                  X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)) + ")";
+    return 0;
+  }
+  if (X509_STORE_CTX_get_error_depth(ctx) != 0) return 1;
+  X509* leaf = X509_STORE_CTX_get_current_cert(ctx);
+  char cn[256] = {0};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn);
+  if (std::string(cn) != kCentralCommonName) {
+    tls_refusal = "it presents the certificate of '" + std::string(cn) + "', not central's";
+    return 0;
+  }
+  return 1;
+}
+
+// Trusts exactly the CA of `ca_pem` for connections made with `ctx`.
+void TrustOnly(SSL_CTX* ctx, const std::string& ca_pem) {
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  X509_STORE* store = X509_STORE_new();
+  BIO* bio = BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size()));
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(store, cert);
+    X509_free(cert);
+  }
+  BIO_free(bio);
+  ERR_clear_error();
+  SSL_CTX_set_cert_store(ctx, store);  // takes it
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, VerifyCentral);
+}
 
 Status ErrorFromResponse(const httplib::Response& res) {
   Code code = CodeForHttpStatus(res.status);
@@ -26,6 +71,16 @@ DirectoryClient::DirectoryClient(std::string base_url, DirectoryClientOptions op
     : base_url_(std::move(base_url)),
       options_(options),
       http_(std::make_unique<httplib::Client>(base_url_)) {
+  auto url = ParseCentralUrl(base_url_);
+  if (url.ok()) {
+    https_ = url->https;
+    host_ = url->host;
+  }
+  if (https_ && http_->is_valid()) {
+    // Verified by VerifyCentral, not by host name (httplib's own check).
+    http_->enable_server_certificate_verification(false);
+    TrustOnly(http_->ssl_context(), options_.ca_pem);
+  }
   http_->set_connection_timeout(options_.connect_timeout);
   http_->set_read_timeout(options_.timeout);
   http_->set_write_timeout(options_.timeout);
@@ -47,8 +102,14 @@ std::string DirectoryClient::token() const {
 
 Result<Json> DirectoryClient::Call(const std::string& method, const std::string& path,
                                    const Json* body, bool with_token) {
+  if (!options_.setup_error.ok()) return options_.setup_error;
   if (!http_->is_valid()) {
-    return InvalidArgument("central_url '" + base_url_ + "' is not a valid http URL");
+    return InvalidArgument("central_url '" + base_url_ + "' is not a valid http(s) URL");
+  }
+  if (https_ && options_.ca_pem.empty()) {
+    return Unavailable("central's CA is not known yet (central at " + base_url_ +
+                           " could not be reached to pin it); try again when it answers",
+                       "unreachable");
   }
   httplib::Request req;
   req.method = method;
@@ -61,7 +122,17 @@ Result<Json> DirectoryClient::Call(const std::string& method, const std::string&
     req.body = body->dump();
     req.headers.emplace("Content-Type", "application/json");
   }
+  tls_refusal.clear();
   httplib::Result res = http_->send(req);
+  if (!res && !tls_refusal.empty()) {
+    return FailedPrecondition("refusing central at " + base_url_ + ": " + tls_refusal +
+                                  (options_.ca_source.empty()
+                                       ? ""
+                                       : "; the trusted CA is " + options_.ca_source +
+                                             " — if central's CA was replaced on purpose, "
+                                             "remove that pin and start again"),
+                              "untrusted_central");
+  }
   if (!res) {
     return Unavailable("central at " + base_url_ + " is unreachable (" +
                            httplib::to_string(res.error()) + ")",
@@ -74,14 +145,24 @@ Result<Json> DirectoryClient::Call(const std::string& method, const std::string&
   return j;
 }
 
+Status DirectoryClient::PasswordMaySend() const {
+  if (https_ || options_.allow_plain_password || IsLoopbackHost(host_)) return Status::Ok();
+  return PermissionDenied("not sending the password over plain HTTP to " + host_ +
+                              ": use an https:// central_url (or set allow_plain_password "
+                              "for an experiment on a network you trust)",
+                          "plain_password");
+}
+
 Result<std::string> DirectoryClient::Register(const std::string& username,
                                               const std::string& password) {
+  RETURN_IF_ERROR(PasswordMaySend());
   Json body{{"username", username}, {"password", password}};
   ASSIGN_OR_RETURN(Json reply, Call("POST", "/register", &body, false));
   return FieldReader(reply).String("username");
 }
 
 Result<LoginReply> DirectoryClient::Login(const LoginRequest& request) {
+  RETURN_IF_ERROR(PasswordMaySend());
   Json body = ToJson(request);
   ASSIGN_OR_RETURN(Json reply, Call("POST", "/login", &body, false));
   ASSIGN_OR_RETURN(LoginReply login, LoginReplyFromJson(reply));

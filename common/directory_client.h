@@ -4,7 +4,9 @@
 // Every call has a deadline (the options' timeout). Errors come back as the
 // Status the server described: its `error` field becomes reason() and its
 // HTTP status the code (401 -> kUnauthenticated, 503 -> kUnavailable, ...).
-// A central that cannot be reached gives kUnavailable, reason "unreachable".
+// A central that cannot be reached gives kUnavailable, reason "unreachable";
+// one whose certificate is not from the trusted CA gives kFailedPrecondition,
+// reason "untrusted_central", without a byte of the request sent.
 //
 // Thread-safe: requests on one client are serialized on its keep-alive
 // connection (cpp-httplib's own lock); the token is guarded by a mutex.
@@ -29,6 +31,16 @@ namespace p2pshare {
 struct DirectoryClientOptions {
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds timeout{10000};
+  // For https:// — the CA that must have issued central's certificate
+  // (common/central_trust.h), and where it came from, for messages.
+  // Central's certificate is recognised by its name (kCentralCommonName),
+  // not by host names, so peers reach it under any address.
+  std::string ca_pem;
+  std::string ca_source;
+  // Send a password over plain http:// to a host that is not loopback.
+  bool allow_plain_password = false;
+  // When not OK, why central cannot be trusted: every call answers it.
+  Status setup_error;
   // PUT /index bodies are split into a PUT and PATCHes above this size, so a
   // large folder's index stays under central's 1 MiB body limit.
   size_t max_body_bytes = 768 * 1024;
@@ -86,10 +98,15 @@ class DirectoryClient {
   // "/healthz"); returns the parsed JSON reply ({} for 204).
   Result<Json> Call(const std::string& method, const std::string& path, const Json* body,
                     bool with_token);
+  // OK when a password may go to central: https, or plain http to loopback
+  // (or allowed). PermissionDenied otherwise.
+  Status PasswordMaySend() const;
 
   const std::string base_url_;
   const DirectoryClientOptions options_;
   std::unique_ptr<httplib::Client> http_;
+  bool https_ = false;
+  std::string host_;
   mutable std::mutex mu_;
   std::string token_;  // GUARDED_BY(mu_)
 };

@@ -13,7 +13,13 @@ namespace p2pshare {
 void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
   s.String("username", &c->username, "account this peer runs as");
   s.String("password", &c->password, "the account's password (or env P2PSHARE_PASSWORD)");
-  s.String("central_url", &c->central_url, "base URL of central, e.g. http://127.0.0.1:8080");
+  s.String("central_url", &c->central_url, "base URL of central, e.g. https://127.0.0.1:8080");
+  s.String("central_ca", &c->central_ca,
+           "PEM file of central's CA (empty: pinned on first use)");
+  s.String("central_ca_sha256", &c->central_ca_sha256,
+           "SHA-256 of central's CA certificate, 64 hex digits (checked when set)");
+  s.Bool("allow_plain_password", &c->allow_plain_password,
+         "send the password over plain http:// to a host that is not loopback");
   s.String("advertise_host", &c->advertise_host, "host other peers use to reach this peer");
   s.String("shared_dir", &c->shared_dir, "folder whose files this peer shares");
   s.String("download_dir", &c->download_dir, "folder downloads are written to");
@@ -32,8 +38,13 @@ Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
   Status user = CheckUsername(c->username);
   if (!user.ok()) return InvalidArgument("key 'username': " + user.message());
   if (c->password.empty() && env_password != nullptr) c->password = env_password;
-  if (c->central_url.rfind("http://", 0) != 0) {
-    return InvalidArgument("key 'central_url' must start with http://, not '" + c->central_url + "'");
+  Status url = ParseCentralUrl(c->central_url).status();
+  if (!url.ok()) return InvalidArgument("key 'central_url': " + url.message());
+  if (!c->central_ca_sha256.empty()) {
+    for (char& ch : c->central_ca_sha256) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (!IsSha256Hex(c->central_ca_sha256)) {
+      return InvalidArgument("key 'central_ca_sha256' must be 64 hex digits");
+    }
   }
   if (c->advertise_host.empty()) return InvalidArgument("key 'advertise_host' must not be empty");
   if (c->shared_dir.empty()) return InvalidArgument("key 'shared_dir' must not be empty");
@@ -72,6 +83,28 @@ Status SaveFriends(const std::string& shared_dir, const std::vector<std::string>
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) return Internal("cannot write " + path);
   return Status::Ok();
+}
+
+std::string CentralCaPinPath(const PeerConfig& config) {
+  return config.shared_dir + "/.p2pshare/central-ca.pem";
+}
+
+Result<CentralTrust> PeerCentralTrust(const PeerConfig& config) {
+  return ResolveCentralTrust(config.central_url, config.central_ca, config.central_ca_sha256,
+                             CentralCaPinPath(config));
+}
+
+DirectoryClientOptions CentralClientOptions(const PeerConfig& config,
+                                            const Result<CentralTrust>& trust,
+                                            DirectoryClientOptions base) {
+  if (trust.ok()) {
+    base.ca_pem = trust->ca_pem;
+    base.ca_source = trust->ca_source;
+  } else {
+    base.setup_error = trust.status();
+  }
+  base.allow_plain_password = config.allow_plain_password;
+  return base;
 }
 
 std::vector<std::string> EffectiveFriends(const PeerConfig& config) {

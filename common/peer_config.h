@@ -7,7 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/central_trust.h"
 #include "common/config.h"
+#include "common/directory_client.h"
 #include "common/status.h"
 
 namespace p2pshare {
@@ -15,7 +17,10 @@ namespace p2pshare {
 struct PeerConfig {
   std::string username;
   std::string password;  // or the environment variable P2PSHARE_PASSWORD
-  std::string central_url = "http://127.0.0.1:8080";
+  std::string central_url = "https://127.0.0.1:8080";
+  std::string central_ca;         // a PEM file with central's CA; empty: pinned on first use
+  std::string central_ca_sha256;  // the CA's SHA-256, checked when set
+  bool allow_plain_password = false;  // send the password over http:// beyond loopback
   std::string advertise_host = "127.0.0.1";
   std::string shared_dir = "data/peer/shared";
   std::string download_dir = "data/peer/downloads";
@@ -36,7 +41,17 @@ std::vector<std::string> EffectiveFriends(const PeerConfig& config);
 std::vector<std::string> ReadSavedFriends(const std::string& shared_dir);
 Status SaveFriends(const std::string& shared_dir, const std::vector<std::string>& friends);
 
-// Checks after loading: a username, an http central_url, host:port friends.
+// Where a peer pins central's CA on first use: <shared_dir>/.p2pshare/central-ca.pem.
+std::string CentralCaPinPath(const PeerConfig& config);
+// ResolveCentralTrust (common/central_trust.h) for this peer's config.
+Result<CentralTrust> PeerCentralTrust(const PeerConfig& config);
+// `base` made to trust `trust` (or to answer its error on every call),
+// with the config's rule for plain passwords.
+DirectoryClientOptions CentralClientOptions(const PeerConfig& config,
+                                            const Result<CentralTrust>& trust,
+                                            DirectoryClientOptions base = {});
+
+// Checks after loading: a username, an http(s) central_url, host:port friends.
 // Takes the password from `env_password` (P2PSHARE_PASSWORD) when the config
 // has none. InvalidArgument naming the key.
 Status FinishPeerConfig(PeerConfig* config, const char* env_password);

@@ -83,6 +83,9 @@ inline Status ResourceExhausted(std::string msg, std::string reason = "") {
 inline Status Unavailable(std::string msg, std::string reason = "") {
   return Status(Code::kUnavailable, std::move(msg), std::move(reason));
 }
+inline Status FailedPrecondition(std::string msg, std::string reason = "") {
+  return Status(Code::kFailedPrecondition, std::move(msg), std::move(reason));
+}
 inline Status Internal(std::string msg, std::string reason = "") {
   return Status(Code::kInternal, std::move(msg), std::move(reason));
 }

@@ -83,8 +83,19 @@ PeerClient::PeerClient(PeerConfig config, PeerClientOptions options, std::ostrea
     : config_(std::move(config)),
       options_(options),
       out_(out),
-      err_(err),
-      directory_(config_.central_url) {}
+      err_(err) {}
+
+DirectoryClient& PeerClient::Central() {
+  if (!directory_) {
+    // The CA to trust is resolved on first use: `help` never needs it, and
+    // a first run pins it here (trust on first use), saying so once.
+    Result<CentralTrust> trust = PeerCentralTrust(config_);
+    if (trust.ok() && !trust->note.empty()) Note(trust->note);
+    directory_ = std::make_unique<DirectoryClient>(config_.central_url,
+                                                   CentralClientOptions(config_, trust));
+  }
+  return *directory_;
+}
 
 PeerClient::~PeerClient() { StopHeartbeats(); }
 
@@ -194,7 +205,7 @@ void PeerClient::StartHeartbeats() {
   StopHeartbeats();
   auto interval = std::chrono::seconds(std::max<int64_t>(1, session_->heartbeat_interval_s));
   heartbeats_ = std::make_unique<Periodic>(interval, [this] {
-    (void)directory_.Heartbeat();  // failures show on the next command
+    (void)Central().Heartbeat();  // failures show on the next command
   });
 }
 
@@ -250,7 +261,7 @@ Status PeerClient::Login(bool announce) {
     return InvalidArgument("no password: set 'password' in the config or P2PSHARE_PASSWORD");
   }
   LoginRequest req{config_.username, config_.password, config_.advertise_host, std::nullopt, {}};
-  auto reply = directory_.Login(req);
+  auto reply = Central().Login(req);
   if (!reply.ok()) {
     Status s = reply.status().WithContext("login failed");
     if (s.reason() == "bad_credentials") {
@@ -269,9 +280,9 @@ Status PeerClient::Login(bool announce) {
 Status PeerClient::Logout(const ParsedCommand&) {
   RETURN_IF_ERROR(RequireSession());
   StopHeartbeats();
-  Status s = directory_.Logout();
+  Status s = Central().Logout();
   session_.reset();
-  directory_.set_token("");
+  Central().set_token("");
   if (!s.ok() && s.code() != Code::kUnauthenticated) return s.WithContext("logout failed");
   Print(config_.username + " is off the network; its peer-server stops within a heartbeat\n",
         Json{{"logged_out", true}, {"username", config_.username}});
@@ -287,7 +298,7 @@ Status PeerClient::Register(const ParsedCommand&) {
   if (password.empty()) {
     return InvalidArgument("no password: set 'password' in the config or P2PSHARE_PASSWORD");
   }
-  auto created = directory_.Register(config_.username, password);
+  auto created = Central().Register(config_.username, password);
   if (!created.ok()) return created.status().WithContext("register failed");
   Print("registered account " + *created + "\n", Json{{"username", *created}});
   return Status::Ok();
@@ -298,16 +309,16 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
          {"central_url", config_.central_url},
          {"logged_in", session_.has_value()}};
   std::string text = "account      " + config_.username + "\ncentral      " + config_.central_url;
-  Status health = directory_.Health();
+  Status health = Central().Health();
   j["central_reachable"] = health.ok();
   text += health.ok() ? " (reachable)\n" : " (unreachable)\n";
   if (session_) {
-    Status alive = directory_.Heartbeat().status();
+    Status alive = Central().Heartbeat().status();
     j["session"] = alive.ok() ? "active" : alive.reason();
     text += "session      " + std::string(alive.ok() ? "active" : alive.reason()) + "\n";
     j["port"] = session_->port;
     text += "own port     " + JoinHostPort(session_->host, session_->port) + "\n";
-    auto peers = directory_.Peers();
+    auto peers = Central().Peers();
     int64_t shared = 0;
     if (peers.ok()) {
       for (const auto& p : *peers) {
@@ -333,7 +344,7 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
 }
 
 Status PeerClient::Peers(const ParsedCommand&) {
-  ASSIGN_OR_RETURN(auto peers, directory_.Peers());
+  ASSIGN_OR_RETURN(auto peers, Central().Peers());
   Table t({"peer", "address", "files", "size", "last seen"});
   Json list = Json::array();
   for (const auto& p : peers) {
@@ -372,7 +383,7 @@ Status PeerClient::Search(const ParsedCommand& c) {
   SearchPage page;
   std::vector<std::string> sources;  // per result, when friends answered
   if (!via_friend && !central_away_) {
-    auto found = directory_.Search(c.args[0], 100, 0);
+    auto found = Central().Search(c.args[0], 100, 0);
     if (found.ok()) {
       page = std::move(*found);
     } else if (CentralUnavailable(found.status())) {
@@ -424,7 +435,7 @@ Status PeerClient::Search(const ParsedCommand& c) {
 }
 
 Result<PeerInfo> PeerClient::FindPeer(const std::string& name) {
-  ASSIGN_OR_RETURN(auto peers, directory_.Peers());
+  ASSIGN_OR_RETURN(auto peers, Central().Peers());
   for (const auto& p : peers) {
     if (p.username == name) return p;
   }
@@ -472,7 +483,7 @@ Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
   if (what.size() > 1 && what[0] == '#') {
     ASSIGN_OR_RETURN(FileResult r, LastResult(what));
     // Ask again for the current holders of that content.
-    ASSIGN_OR_RETURN(auto fresh, directory_.FindFile(r.sha256));
+    ASSIGN_OR_RETURN(auto fresh, Central().FindFile(r.sha256));
     if (!fresh) return NotFound("nobody online holds " + r.name + " any more");
     FileResult out = *fresh;
     out.name = r.name;
@@ -481,13 +492,13 @@ Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
   std::string lower = what;
   for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (IsSha256Hex(lower)) {
-    ASSIGN_OR_RETURN(auto found, directory_.FindFile(lower));
+    ASSIGN_OR_RETURN(auto found, Central().FindFile(lower));
     if (!found) return NotFound("nobody online holds a file with sha256 " + lower);
     return *found;
   }
-  ASSIGN_OR_RETURN(SearchPage page, directory_.Search(what, 1000, 0));
+  ASSIGN_OR_RETURN(SearchPage page, Central().Search(what, 1000, 0));
   ASSIGN_OR_RETURN(FileResult named, PickNamed(page.results, what));
-  ASSIGN_OR_RETURN(auto all, directory_.FindFile(named.sha256));
+  ASSIGN_OR_RETURN(auto all, Central().FindFile(named.sha256));
   FileResult out = all ? *all : named;
   out.name = named.name;
   return out;
@@ -598,7 +609,7 @@ Status PeerClient::Upload(const ParsedCommand& c) {
     ASSIGN_OR_RETURN(PeerInfo p, FindPeer(*to));
     target = Holder{p.username, p.host, p.port};
   } else {
-    ASSIGN_OR_RETURN(target, directory_.UploadTarget(name, size));
+    ASSIGN_OR_RETURN(target, Central().UploadTarget(name, size));
   }
   if (target.username == config_.username) return InvalidArgument("that is this peer itself");
   ProgressFn progress = ProgressBar();

@@ -102,7 +102,9 @@ class PeerClient {
   const PeerClientOptions options_;
   std::ostream& out_;
   std::ostream& err_;
-  DirectoryClient directory_;
+  // central's REST client, made by Central() on first use.
+  DirectoryClient& Central();
+  std::unique_ptr<DirectoryClient> directory_;
   std::optional<LoginReply> session_;
   std::vector<FileResult> last_results_;
   std::string last_via_;     // "directory", or the friend that answered the last locate

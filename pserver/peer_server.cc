@@ -8,6 +8,8 @@
 #include <fstream>
 #include <vector>
 
+#include "common/backoff.h"
+#include "common/central_trust.h"
 #include "common/directory_client.h"
 #include "common/host_port.h"
 #include "common/metrics.h"
@@ -91,15 +93,14 @@ std::string RenderPeerMetrics(const PeerServiceImpl& service, const Catalog& cat
 // The pieces of a running peer-server, in the order they are built (each
 // may use the ones above it).
 struct PeerServer::Parts {
-  Parts(const PeerConfig& config, std::unique_ptr<SharedFolder> shared_folder)
+  Parts(const PeerConfig& config, std::unique_ptr<SharedFolder> shared_folder,
+        const CentralTrust& trust)
       : config(config),
         folder(std::move(shared_folder)),
         catalog(folder.get()),
-        directory(config.central_url),
-        verify_client(config.central_url),
-        locate_client(config.central_url,
-                      DirectoryClientOptions{std::chrono::milliseconds(1000),
-                                             std::chrono::milliseconds(3000)}),
+        directory(config.central_url, CentralClientOptions(config, trust)),
+        verify_client(config.central_url, CentralClientOptions(config, trust)),
+        locate_client(config.central_url, CentralClientOptions(config, trust, ShortCalls())),
         verifier(&verify_client),
         friends(EffectiveFriends(config)),
         agent(&directory, &catalog, AgentOptions(), [this] { return Load(); },
@@ -120,6 +121,14 @@ struct PeerServer::Parts {
     agent.Stop();
     ShutDown(server);
     metrics.Stop();
+  }
+
+  // Searches on a caller's behalf answer within a friend's deadline.
+  static DirectoryClientOptions ShortCalls() {
+    DirectoryClientOptions o;
+    o.connect_timeout = std::chrono::milliseconds(1000);
+    o.timeout = std::chrono::milliseconds(3000);
+    return o;
   }
 
   SessionAgentOptions AgentOptions() {
@@ -212,7 +221,11 @@ Status PeerServer::Run() {
     return InvalidArgument("no password: set 'password' in the config or P2PSHARE_PASSWORD");
   }
   ASSIGN_OR_RETURN(auto folder, SharedFolder::Open(config_.shared_dir));
-  auto parts = std::make_unique<Parts>(config_, std::move(folder));
+  Result<CentralTrust> trust = TrustCentral();
+  if (trust.status().code() == Code::kCancelled) return Status::Ok();
+  RETURN_IF_ERROR(trust.status());
+  if (!trust->note.empty()) spdlog::warn("{}", trust->note);
+  auto parts = std::make_unique<Parts>(config_, std::move(folder), *trust);
   RETURN_IF_ERROR(parts->catalog.Refresh().status());
   spdlog::info("sharing {} files ({} bytes) from {}; {} hashed, the rest from the hash cache",
                parts->catalog.size(), parts->catalog.TotalBytes(), parts->folder->root(),
@@ -239,6 +252,24 @@ Status PeerServer::Run() {
   RETURN_IF_ERROR(bound);
   StartAgent(*parts);
   return HandleEvents(*parts);
+}
+
+Result<CentralTrust> PeerServer::TrustCentral() {
+  Backoff backoff(std::chrono::milliseconds(250), std::chrono::seconds(8));
+  bool told = false;
+  for (;;) {
+    Result<CentralTrust> trust = PeerCentralTrust(config_);
+    if (trust.ok() || trust.status().reason() != "unreachable") return trust;
+    if (!told) {
+      spdlog::warn("{}; retrying, to learn which CA central's certificate is from",
+                   trust.status().message());
+      told = true;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, backoff.Next(), [this] { return !events_.empty(); })) {
+      return Status(Code::kCancelled, "stopping");
+    }
+  }
 }
 
 Status PeerServer::LoginAndBind(Parts& p, std::optional<int> preferred) {

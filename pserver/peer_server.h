@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "common/central_trust.h"
 #include "common/peer_config.h"
 #include "common/status.h"
 
@@ -46,6 +47,9 @@ class PeerServer {
   void Push(Event e);
   Event Pop();
 
+  // Which CA to trust for central (common/central_trust.h), retrying while
+  // central cannot be reached to pin it; Cancelled when a stop came first.
+  Result<CentralTrust> TrustCentral();
   // Logs in and binds the port central hands out; while some other
   // program holds it, gives it back and asks for another. Cancelled when a
   // stop came first.

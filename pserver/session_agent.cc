@@ -82,7 +82,7 @@ Result<int> SessionAgent::Login(std::optional<int> preferred, const std::vector<
     }
     const Status& s = reply.status();
     if (s.code() == Code::kUnauthenticated || s.code() == Code::kInvalidArgument ||
-        s.code() == Code::kPermissionDenied) {
+        s.code() == Code::kPermissionDenied || s.code() == Code::kFailedPrecondition) {
       return s;
     }
     if (s.reason() == "unreachable") {

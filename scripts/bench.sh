@@ -94,7 +94,7 @@ part_directory() {
   mkdir -p "$d"
   "$BIN/bench/seed-accounts" "$d/central.db" load 10000 >/dev/null
   port=$(free_port)
-  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn \
+  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn --tls false \
     --session-ttl-s 3600 --max-connections 15000 >"$d/central.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
@@ -156,7 +156,7 @@ part_transfer() {
   sha=$(sha256sum "$d/alice/big.bin" | cut -d' ' -f1)
 
   port=$(free_port)
-  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn \
+  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn --tls false \
     >"$d/central.log" 2>&1 &
   PIDS+=("$!")
   disown "$!"
@@ -279,7 +279,7 @@ part_startup() {
   # A real peer-server, warm cache: from its start until central lists every file.
   local port url pid t0 t1 n=0
   port=$(free_port)
-  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn \
+  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn --tls false \
     >"$d/central.log" 2>&1 &
   PIDS+=("$!")
   disown "$!"

@@ -49,7 +49,7 @@ wait_for() {
 # call METHOD PATH [BODY] [TOKEN] -> STATUS, BODY_OUT; prints both (tokens shortened)
 call() {
   local method=$1 path=$2 body=${3:-} token=${4:-}
-  local args=(-s -o "$WORK/out" -w '%{http_code}' -X "$method" "$URL$path")
+  local args=(-s --cacert "$WORK/ca/ca.pem" -o "$WORK/out" -w '%{http_code}' -X "$method" "$URL$path")
   [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
   [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
   [ -z "$body" ] && [ "$method" != GET ] && args+=(-H 'Content-Length: 0')
@@ -68,17 +68,18 @@ json_field() { sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" <<<"$BODY_O
 search_has() { QUIET=1 call GET "/api/v1/search?q=$1"; [[ "$BODY_OUT" == *"$2"* ]]; }
 search_lacks() { QUIET=1 call GET "/api/v1/search?q=$1"; [[ "$BODY_OUT" != *"$2"* ]]; }
 
-step "starting central (heartbeats every 1 s, eviction after 3 s so it shows quickly)"
+step "starting central (HTTPS; heartbeats every 1 s, eviction after 3 s so it shows quickly)"
 "$CENTRAL" --listen 127.0.0.1:0 --db "$WORK/central.db" --heartbeat-interval-s 1 \
   --session-ttl-s 3 >"$WORK/central.log" 2>&1 &
 PIDS+=($!)
 port_of_central() {
-  PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/central.log")
+  PORT=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/central.log")
   [ -n "$PORT" ]
 }
 wait_for 10 port_of_central || fail "central did not start"
-URL=http://127.0.0.1:$PORT
-echo "  central listens on $URL"
+URL=https://127.0.0.1:$PORT
+echo "  central listens on $URL; it made the network's certificate authority in $WORK/ca"
+echo "  (peers trust it through --central-ca; curl through --cacert)"
 call GET /healthz; expect 200 '"ok"'
 
 step "three peers share sample folders (made now by scripts/make-samples.sh)"
@@ -87,7 +88,7 @@ declare -A PEER_PID
 for i in 1 2 3; do
   name=$(sed -n 's/.*"username": "\(.*\)".*/\1/p' "config/peer$i.json")
   # the demo's folders and central, over the keys of config/peerN.json (flags beat the file)
-  "$PEER_SERVER" --config "config/peer$i.json" --central-url "$URL" \
+  "$PEER_SERVER" --config "config/peer$i.json" --central-url "$URL" --central-ca "$WORK/ca/ca.pem" \
     --shared-dir "$WORK/peer$i/shared" --download-dir "$WORK/peer$i/downloads" \
     >"$WORK/$name.log" 2>&1 &
   PEER_PID[$name]=$!
@@ -101,7 +102,7 @@ as() {
   local name=$1 i; shift
   for i in 1 2 3; do grep -q "\"username\": \"$name\"" "config/peer$i.json" && break; done
   printf '  \033[36m%s>\033[0m %s\n' "$name" "$*"
-  "$PEER_CLIENT" --config "config/peer$i.json" --central-url "$URL" \
+  "$PEER_CLIENT" --config "config/peer$i.json" --central-url "$URL" --central-ca "$WORK/ca/ca.pem" \
     --shared-dir "$WORK/peer$i/shared" --download-dir "$WORK/peer$i/downloads" "$@" \
     >"$WORK/out" 2>&1 || { sed 's/^/    /' "$WORK/out"; fail "peer-client $name $*"; }
   sed 's/^/    /' "$WORK/out"

@@ -33,7 +33,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 CENTRAL_PID=$!
 PORT=""
 for _ in $(seq 1 400); do
-  PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$WORK/central.log")
+  PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$WORK/central.log")
   [ -n "$PORT" ] && break
   kill -0 "$CENTRAL_PID" 2>/dev/null || { cat "$WORK/central.log" >&2; exit 1; }
   sleep 0.05
@@ -41,7 +41,7 @@ done
 [ -n "$PORT" ] || { echo "load: central did not come up" >&2; cat "$WORK/central.log" >&2; exit 1; }
 
 set +e
-"$LOAD" --central "http://127.0.0.1:$PORT" "$@"
+"$LOAD" --central "https://127.0.0.1:$PORT" --ca "$WORK/ca/ca.pem" "$@"
 rc=$?
 set -e
 ticks=$(getconf CLK_TCK)

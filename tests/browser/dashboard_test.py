@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import ssl
 import socket
 import subprocess
 import sys
@@ -38,8 +39,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+# central serves HTTPS with a certificate from the CA it makes in its
+# folder; the test trusts exactly that CA (set once central has made it).
+CA_CONTEXT = None
+
+
 def get_json(url):
-    with urllib.request.urlopen(url, timeout=5) as r:
+    with urllib.request.urlopen(url, timeout=5, context=CA_CONTEXT) as r:
         return json.load(r)
 
 
@@ -59,7 +65,8 @@ class Network:
     def __init__(self, bin_dir, work):
         self.bin_dir, self.work, self.procs = bin_dir, work, []
         self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "https://127.0.0.1:%d" % self.port
+        self.ca = os.path.join(work, "ca", "ca.pem")
 
     def spawn(self, name, argv):
         log = open(os.path.join(self.work, name + ".log"), "w")
@@ -72,6 +79,9 @@ class Network:
             json.dump({"listen": "127.0.0.1:%d" % self.port, "db": os.path.join(self.work, "central.db"),
                        "port_range": list(PORTS), "heartbeat_interval_s": 1, "session_ttl_s": 5}, f)
         self.spawn("central", [os.path.join(self.bin_dir, "central", "central"), "--config", config])
+        wait_for("central's CA", lambda: os.path.exists(self.ca))
+        global CA_CONTEXT
+        CA_CONTEXT = ssl.create_default_context(cafile=self.ca)
         wait_for("central", lambda: get_json(self.url + "/healthz")["status"] == "ok")
 
     def start_peer(self, user, files):
@@ -85,7 +95,7 @@ class Network:
                 f.write(data)
         config = os.path.join(home, "peer.json")
         with open(config, "w") as f:
-            json.dump({"username": user, "password": user + "-password", "central_url": self.url,
+            json.dump({"username": user, "password": user + "-password", "central_url": self.url, "central_ca": self.ca,
                        "shared_dir": shared, "download_dir": os.path.join(home, "downloads")}, f)
         self.spawn(user, [os.path.join(self.bin_dir, "pserver", "peer-server"), "--config", config])
 
@@ -110,6 +120,9 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1400,1000", "--no-first-run", "--disable-extensions"):
         options.add_argument(arg)
+    # The browser does not know the network's CA (installing it would need
+    # a profile of its own): it accepts central's certificate as given.
+    options.set_capability("acceptInsecureCerts", True)
     service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
     return webdriver.Chrome(service=service, options=options)
 

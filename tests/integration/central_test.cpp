@@ -18,28 +18,6 @@ namespace {
 
 const std::string kHashA(64, 'a');
 
-// Sends `request` on a new TCP connection and returns what comes back
-// until the server closes or 2 s pass.
-std::string RawExchange(int port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
-      out.append(buf, static_cast<size_t>(n));
-      if (out.find("\r\n\r\n") != std::string::npos && out.find('}') != std::string::npos) break;
-    }
-  }
-  ::close(fd);
-  return out;
-}
 const std::string kHashB(64, 'b');
 
 class CentralTest : public ::testing::Test {
@@ -63,10 +41,9 @@ class CentralTest : public ::testing::Test {
     if (reply != nullptr && login.ok()) *reply = *login;
     return client;
   }
-  httplib::Client Raw() {
-    httplib::Client c("127.0.0.1", central_->port());
-    c.set_read_timeout(std::chrono::seconds(10));
-    return c;
+  httplib::Client& Raw() {
+    raw_ = central_->Http();
+    return *raw_;
   }
   static Json JsonOf(const httplib::Result& r) {
     return r ? Json::parse(r->body, nullptr, false) : Json();
@@ -81,10 +58,11 @@ class CentralTest : public ::testing::Test {
 
   TestDir dir_;
   std::unique_ptr<CentralProcess> central_;
+  std::unique_ptr<httplib::Client> raw_;
 };
 
 TEST_F(CentralTest, HealthzAndUnknownRoutesAnswerJson) {
-  auto raw = Raw();
+  auto& raw = Raw();
   auto health = raw.Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
@@ -149,7 +127,7 @@ TEST_F(CentralTest, EveryRouteWorksEndToEnd) {
   EXPECT_GT(stats->requests, 10);
 
   // Logout: 204, files gone, the token dead.
-  auto raw = Raw();
+  auto& raw = Raw();
   auto out = raw.Post("/api/v1/logout", {{"Authorization", "Bearer " + a.token}}, "", "application/json");
   ASSERT_TRUE(out);
   EXPECT_EQ(out->status, 204);
@@ -184,7 +162,7 @@ TEST_F(CentralTest, WrongPasswordIs401AndGuessingIsSlowed) {
   EXPECT_EQ(c->Login({"nobody", "x", std::nullopt, std::nullopt, {}}).status().reason(),
             "bad_credentials");
   for (int i = 0; i < 4; ++i) (void)c->Login({"alice", "guess", std::nullopt, std::nullopt, {}});
-  auto raw = Raw();
+  auto& raw = Raw();
   auto slowed = raw.Post("/api/v1/login", R"({"username":"alice","password":"alice-password"})",
                          "application/json");
   ASSERT_TRUE(slowed);
@@ -194,7 +172,7 @@ TEST_F(CentralTest, WrongPasswordIs401AndGuessingIsSlowed) {
 }
 
 TEST_F(CentralTest, MalformedJsonIs400NamingTheField) {
-  auto raw = Raw();
+  auto& raw = Raw();
   struct Case {
     const char* method;
     const char* path;
@@ -247,7 +225,7 @@ TEST_F(CentralTest, MalformedJsonIs400NamingTheField) {
 TEST_F(CentralTest, EveryTokenRouteRejectsBadFieldsNamingThem) {
   LoginReply a;
   auto alice = Peer("alice", &a);
-  auto raw = Raw();
+  auto& raw = Raw();
   httplib::Headers auth{{"Authorization", "Bearer " + a.token}};
   struct Case {
     const char* method;
@@ -300,7 +278,7 @@ TEST_F(CentralTest, EveryTokenRouteRejectsBadFieldsNamingThem) {
 }
 
 TEST_F(CentralTest, OversizedAndChunkedBodiesAreRefused) {
-  auto raw = Raw();
+  auto& raw = Raw();
   std::string big(2 * 1024 * 1024, 'x');
   auto r = raw.Post("/api/v1/register", big, "application/json");
   ASSERT_TRUE(r);
@@ -308,7 +286,7 @@ TEST_F(CentralTest, OversizedAndChunkedBodiesAreRefused) {
   EXPECT_EQ(JsonOf(r)["error"], "payload_too_large");
 
   // Chunked: central answers on the headers, without reading the body.
-  std::string answer = RawExchange(central_->port(),
+  std::string answer = central_->RawExchange(
                                    "POST /api/v1/register HTTP/1.1\r\nHost: x\r\n"
                                    "Content-Type: application/json\r\n"
                                    "Transfer-Encoding: chunked\r\n\r\n");

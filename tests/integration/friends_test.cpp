@@ -55,6 +55,7 @@ class FriendsTest : public NetworkTest {
     std::ofstream(path) << Json{{"username", "eve"},
                                 {"password", "eve-password"},
                                 {"central_url", central_->url()},
+                                {"central_ca", central_->ca_file()},
                                 {"shared_dir", (home / "shared").string()},
                                 {"download_dir", (home / "downloads").string()},
                                 {"friends", friends}}

@@ -33,12 +33,16 @@ double Sample(const std::string& text, const std::string& series) {
   return -1;
 }
 
-std::string Scrape(int port, const std::string& path = "/metrics", std::string* type = nullptr) {
-  httplib::Client c("127.0.0.1", port);
+std::string Scrape(httplib::Client& c, const std::string& path = "/metrics",
+                   std::string* type = nullptr) {
   auto res = c.Get(path);
   if (!res || res->status != 200) return "";
   if (type) *type = res->get_header_value("Content-Type");
   return res->body;
+}
+
+std::unique_ptr<httplib::Client> PlainHttp(int port) {
+  return std::make_unique<httplib::Client>("127.0.0.1", port);
 }
 
 // A port free right now (bound, read back, closed).
@@ -58,7 +62,7 @@ class MetricsTest : public NetworkTest {};
 
 TEST_F(MetricsTest, CentralCountersMoveWithWhatHappens) {
   std::string type;
-  std::string empty = Scrape(central_->port(), "/metrics", &type);
+  std::string empty = Scrape(*central_->Http(), "/metrics", &type);
   ASSERT_FALSE(empty.empty());
   EXPECT_EQ(type.rfind("text/plain; version=0.0.4", 0), 0u) << type;
   EXPECT_NE(empty.find("# TYPE p2pshare_http_request_duration_seconds histogram"), std::string::npos);
@@ -68,7 +72,7 @@ TEST_F(MetricsTest, CentralCountersMoveWithWhatHappens) {
     WriteFile(d / "a.txt", "a");
     WriteFile(d / "b.txt", "bb");
   });
-  std::string before = Scrape(central_->port());
+  std::string before = Scrape(*central_->Http());
   const std::string healthz = R"(p2pshare_http_requests_total{method="GET",route="/healthz",status="200"})";
   const std::string login_401 =
       R"(p2pshare_http_requests_total{method="POST",route="/api/v1/login",status="401"})";
@@ -91,7 +95,7 @@ TEST_F(MetricsTest, CentralCountersMoveWithWhatHappens) {
 
   std::string after;
   ASSERT_TRUE(WaitUntil([&] {  // ghost is evicted after the 3 s TTL
-    after = Scrape(central_->port());
+    after = Scrape(*central_->Http());
     return Sample(after, "p2pshare_evictions_total") == 1 && Sample(after, "p2pshare_files") == 2;
   }, std::chrono::seconds(10))) << after;
   EXPECT_EQ(Sample(after, healthz), healthz_before + 3);
@@ -105,7 +109,7 @@ TEST_F(MetricsTest, CentralCountersMoveWithWhatHappens) {
   EXPECT_EQ(Sample(after, R"(p2pshare_http_requests_total{method="GET",route="/api/v1/search",status="200"})"), 1);
 
   // The same story in the dashboard's events.
-  Json events = Json::parse(Scrape(central_->port(), "/api/v1/events"));
+  Json events = Json::parse(Scrape(*central_->Http(), "/api/v1/events"));
   std::vector<std::string> seen;
   for (const auto& e : events["events"]) seen.push_back(e["kind"].get<std::string>() + ":" + e["username"].get<std::string>());
   auto has = [&](const std::string& what) { return std::find(seen.begin(), seen.end(), what) != seen.end(); };
@@ -113,7 +117,7 @@ TEST_F(MetricsTest, CentralCountersMoveWithWhatHappens) {
   EXPECT_TRUE(has("login:ghost"));
   EXPECT_TRUE(has("eviction:ghost"));
   int64_t last = events["events"].back()["id"];
-  EXPECT_TRUE(Json::parse(Scrape(central_->port(), "/api/v1/events?after=" + std::to_string(last)))["events"].empty());
+  EXPECT_TRUE(Json::parse(Scrape(*central_->Http(), "/api/v1/events?after=" + std::to_string(last)))["events"].empty());
 }
 
 TEST_F(MetricsTest, PeerServerCountsBytesTransfersAndErrors) {
@@ -122,7 +126,7 @@ TEST_F(MetricsTest, PeerServerCountsBytesTransfersAndErrors) {
   PeerServerProcess& alice = StartPeer(
       "alice", [&](const fs::path& d) { WriteFile(d / "song.bin", data); },
       Json{{"metrics_listen", "127.0.0.1:" + std::to_string(metrics_port)}});
-  std::string before = Scrape(metrics_port);
+  std::string before = Scrape(*PlainHttp(metrics_port));
   ASSERT_FALSE(before.empty()) << alice.log();
   EXPECT_EQ(Sample(before, "p2pshare_peer_bytes_served_total"), 0);
   EXPECT_EQ(Sample(before, "p2pshare_peer_shared_files"), 1);
@@ -139,7 +143,7 @@ TEST_F(MetricsTest, PeerServerCountsBytesTransfersAndErrors) {
   EXPECT_EQ(peer.Download("forged", "song.bin").status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   ASSERT_TRUE(peer.Upload(login->token, "up.bin", std::string(1234, 'u')).ok());
 
-  std::string after = Scrape(metrics_port);
+  std::string after = Scrape(*PlainHttp(metrics_port));
   EXPECT_EQ(Sample(after, "p2pshare_peer_bytes_served_total"), static_cast<double>(data.size()));
   EXPECT_EQ(Sample(after, "p2pshare_peer_bytes_received_total"), 1234);
   EXPECT_EQ(Sample(after, R"(p2pshare_peer_rpc_errors_total{code="NOT_FOUND",method="Download"})"), 1);
@@ -148,7 +152,7 @@ TEST_F(MetricsTest, PeerServerCountsBytesTransfersAndErrors) {
 
   // A taken address for /metrics is a clear start-up error.
   PeerServerProcess& again = *peers_.emplace_back(std::make_unique<PeerServerProcess>(
-      dir_.path(), "carol", central_->url(),
+      dir_.path(), "carol", *central_,
       Json{{"metrics_listen", "127.0.0.1:" + std::to_string(metrics_port)}}));
   EXPECT_FALSE(again.Start().ok());
   EXPECT_TRUE(WaitUntil([&] { return again.log().find("for /metrics") != std::string::npos; },

@@ -36,7 +36,7 @@ class NetworkTest : public ::testing::Test {
                                const std::function<void(const std::filesystem::path&)>& fill = {},
                                Json overrides = Json::object()) {
     peers_.push_back(
-        std::make_unique<PeerServerProcess>(dir_.path(), name, central_->url(), std::move(overrides)));
+        std::make_unique<PeerServerProcess>(dir_.path(), name, *central_, std::move(overrides)));
     if (fill) fill(peers_.back()->shared_dir());
     Status s = peers_.back()->Start();
     EXPECT_TRUE(s.ok()) << s.message();

@@ -48,6 +48,7 @@ class PeerClientTest : public NetworkTest {
     std::ofstream(path) << Json{{"username", user},
                                 {"password", user + "-password"},
                                 {"central_url", central_->url()},
+                                {"central_ca", central_->ca_file()},
                                 {"shared_dir", (dir_.path() / user / "shared").string()},
                                 {"download_dir", Downloads(user).string()}}
                                .dump(2);

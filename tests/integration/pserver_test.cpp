@@ -215,7 +215,7 @@ TEST_F(PeerServerTest, APortTakenByAnotherProgramIsSkipped) {
 
 TEST_F(PeerServerTest, WaitsForCentralAndLogsTheOutageOnce) {
   central_->Stop();
-  peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), "alice", central_->url()));
+  peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), "alice", *central_));
   auto& alice = *peers_.back();
   WriteFile(alice.shared_dir() / "a.txt", "a");
   std::thread starter([&] { EXPECT_TRUE(alice.Start().ok()); });

@@ -1,5 +1,13 @@
 #include "integration/test_support.h"
 
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "common/x509.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -133,7 +141,7 @@ Status CentralProcess::Start() {
   if (port_ != 0) config_["listen"] = "127.0.0.1:" + std::to_string(port_);
   std::string config_path = (dir_ / "central.json").string();
   std::ofstream(config_path) << config_.dump(2);
-  static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+))");
+  static const std::regex kListening(R"(listening on https?://127\.0\.0\.1:(\d+))");
   ASSIGN_OR_RETURN(port_, StartAndWaitForPort({CENTRAL_BIN, "--config", config_path},
                                               dir_ / "central", &starts_, kListening, &process_));
   auto client = Client();
@@ -155,9 +163,77 @@ std::optional<int> CentralProcess::Stop() {
   return process_->Wait(std::chrono::seconds(10));
 }
 
+std::string CentralProcess::url() const {
+  return std::string(tls() ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+}
+
+std::unique_ptr<httplib::Client> CentralProcess::Http() const {
+  auto c = std::make_unique<httplib::Client>(url());
+  if (tls()) {
+    c->set_ca_cert_path(ca_file());
+    c->enable_server_certificate_verification(true);
+  }
+  c->set_read_timeout(std::chrono::seconds(10));
+  return c;
+}
+
+std::string CentralProcess::RawExchange(const std::string& request) const {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return out;
+  }
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  if (tls()) {
+    ctx = SSL_CTX_new(TLS_client_method());
+    ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) != 1) {
+      SSL_free(ssl);
+      SSL_CTX_free(ctx);
+      ::close(fd);
+      return out;
+    }
+  }
+  auto send_all = [&](const std::string& data) {
+    if (ssl) return SSL_write(ssl, data.data(), static_cast<int>(data.size())) == static_cast<int>(data.size());
+    return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  };
+  if (send_all(request)) {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ssl ? SSL_read(ssl, buf, sizeof buf) : ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+      if (out.find("\r\n\r\n") != std::string::npos && out.find('}') != std::string::npos) break;
+    }
+  }
+  if (ssl) {
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string CentralProcess::ca_file() const { return (dir_ / "ca" / "ca.pem").string(); }
+
 std::unique_ptr<DirectoryClient> CentralProcess::Client() const {
   DirectoryClientOptions o;
   o.timeout = std::chrono::seconds(10);
+  if (tls()) {
+    auto ca = ReadSmallFile(ca_file());
+    o.ca_pem = ca.ok() ? *ca : "";
+    o.ca_source = ca_file();
+  }
   return std::make_unique<DirectoryClient>(url(), o);
 }
 
@@ -171,13 +247,14 @@ std::pair<int, int> TestPortRange(int span) {
 }
 
 PeerServerProcess::PeerServerProcess(std::filesystem::path dir, std::string username,
-                                     std::string central_url, Json overrides)
+                                     const CentralProcess& central, Json overrides)
     : dir_(std::move(dir)), username_(std::move(username)) {
   shared_ = dir_ / username_ / "shared";
   std::filesystem::create_directories(shared_);
   config_ = Json{{"username", username_},
                  {"password", username_ + "-password"},
-                 {"central_url", central_url},
+                 {"central_url", central.url()},
+                 {"central_ca", central.tls() ? central.ca_file() : ""},
                  {"advertise_host", "127.0.0.1"},
                  {"shared_dir", shared_.string()},
                  {"download_dir", (dir_ / username_ / "downloads").string()},

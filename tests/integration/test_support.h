@@ -19,6 +19,10 @@
 #include "common/status.h"
 #include "unit/test_dir.h"
 
+namespace httplib {
+class Client;
+}
+
 namespace p2pshare::testing {
 
 // Polls `done` every 20 ms until it holds or `timeout` passes; returns its
@@ -70,9 +74,20 @@ class CentralProcess {
   std::optional<int> Stop();
 
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // https:// unless the overrides said "tls": false.
+  std::string url() const;
+  bool tls() const { return !config_.contains("tls") || config_["tls"].get<bool>(); }
+  // The network's CA, which central makes in its folder.
+  std::string ca_file() const;
   std::string log() const { return process_ ? process_->Log() : ""; }
   std::unique_ptr<DirectoryClient> Client() const;
+  // A cpp-httplib client of central (for raw requests), trusting its CA
+  // when it serves HTTPS.
+  std::unique_ptr<httplib::Client> Http() const;
+  // Sends `request` bytes on a new connection (through TLS when central
+  // serves it) and returns what comes back until central closes, a whole
+  // JSON reply has come, or 2 s pass.
+  std::string RawExchange(const std::string& request) const;
 
  private:
   std::filesystem::path dir_;
@@ -90,8 +105,10 @@ std::pair<int, int> TestPortRange(int span = 20);
 // username + "-password"), sharing `dir`/<username>/shared.
 class PeerServerProcess {
  public:
-  PeerServerProcess(std::filesystem::path dir, std::string username, std::string central_url,
-                    Json overrides = Json::object());
+  // Trusts `central`'s CA by its file (central_ca), as a class would
+  // hand it out; the trust-on-first-use path has tests of its own.
+  PeerServerProcess(std::filesystem::path dir, std::string username,
+                    const CentralProcess& central, Json overrides = Json::object());
   // Starts it and waits for its "serving ... on 127.0.0.1:PORT" line.
   Status Start();
   void Signal(int sig) { if (process_) process_->Signal(sig); }

@@ -8,7 +8,7 @@
 // online. Prints the latencies (p50/p99/max) of each phase; exits 1 on any
 // error or eviction, 2 on bad flags.
 //
-//   load-peers --central http://127.0.0.1:8080 --peers 500 --files 100 --seconds 60
+//   load-peers --central https://127.0.0.1:8080 --ca data/ca/ca.pem --peers 500 --files 100 --seconds 60
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/directory_client.h"
+#include "common/x509.h"
 #include "common/json_fields.h"
 #include "common/sha256.h"
 
@@ -34,7 +35,8 @@ using namespace p2pshare;
 using Clock = std::chrono::steady_clock;
 
 struct Flags {
-  std::string central = "http://127.0.0.1:8080";
+  std::string central = "https://127.0.0.1:8080";
+  std::string ca_file;  // central's CA, for https
   int peers = 500;
   int files = 100;
   int seconds = 60;
@@ -47,6 +49,17 @@ struct Flags {
   bool keep_online = false;  // no logout at the end (benchmarks go on)
   std::string token_out;     // write peer 0's token here
 };
+
+// Trusts the CA of --ca when central serves https.
+DirectoryClientOptions ClientOptions(const Flags& f) {
+  DirectoryClientOptions o;
+  if (!f.ca_file.empty()) {
+    auto ca = ReadSmallFile(f.ca_file);
+    if (ca.ok()) o.ca_pem = *ca;
+    o.ca_source = f.ca_file;
+  }
+  return o;
+}
 
 // Latencies in ms and error counts by reason, merged from many threads.
 class Recorder {
@@ -133,6 +146,7 @@ int main(int argc, char** argv) {
   Flags f;
   CLI::App app{"load-peers: many simulated peers against one central"};
   app.add_option("--central", f.central, "central's URL");
+  app.add_option("--ca", f.ca_file, "PEM file of central's CA (for https)");
   app.add_option("--peers", f.peers, "simulated peers")->check(CLI::Range(1, 100000));
   app.add_option("--files", f.files, "files each peer indexes")->check(CLI::Range(0, 100000));
   app.add_option("--seconds", f.seconds, "length of the heartbeat phase")->check(CLI::Range(1, 86400));
@@ -151,7 +165,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
-  DirectoryClient probe(f.central);
+  DirectoryClient probe(f.central, ClientOptions(f));
   if (Status h = probe.Health(); !h.ok()) {
     std::fprintf(stderr, "load-peers: central at %s: %s\n", f.central.c_str(), h.message().c_str());
     return 1;
@@ -198,7 +212,7 @@ int main(int argc, char** argv) {
   ParallelFor(f.peers, f.setup_threads, [&](int i) {
     Peer& p = peers[static_cast<size_t>(i)];
     p.name = PeerName(f, i);
-    p.client = std::make_unique<DirectoryClient>(f.central);
+    p.client = std::make_unique<DirectoryClient>(f.central, ClientOptions(f));
     const std::string password = p.name + "-load-password";
     auto reg = p.client->Register(p.name, password);
     if (!reg.ok() && reg.status().reason() != "username_taken") {
@@ -233,7 +247,7 @@ int main(int argc, char** argv) {
   end_ticks = (start + std::chrono::seconds(f.seconds)).time_since_epoch().count();
   for (int s = 0; s < f.searchers && f.search_rate > 0; ++s) {
     workers.emplace_back([&, s] {
-      DirectoryClient client(f.central);
+      DirectoryClient client(f.central, ClientOptions(f));
       std::mt19937 rng(static_cast<unsigned>(s + 1));
       const auto gap = std::chrono::duration<double>(f.searchers / f.search_rate);
       for (int k = 0;; ++k) {
