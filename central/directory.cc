@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <random>
 
+#include "common/central_trust.h"
 #include "common/host_port.h"
 #include "common/names.h"
 
@@ -32,7 +34,12 @@ Directory::Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions opt
                 AccountsOptions{options.allow_registration, options.pbkdf2_iterations, options.now}),
       sessions_(store_.get(), SessionsOptions{options.session_ttl_s, options.now}),
       ports_(store_.get(), options.port_range),
-      index_(store_.get()) {}
+      index_(store_.get()) {
+  if (options.ca != nullptr) {
+    certificates_ =
+        std::make_unique<Certificates>(store_.get(), options.ca, options.cert_lifetime_s);
+  }
+}
 
 Directory::~Directory() { Stop(); }
 
@@ -74,6 +81,7 @@ Status Directory::Evict(const std::string& username, SessionState why) {
   ASSIGN_OR_RETURN(std::optional<PeerRecord> removed, index_.RemovePeer(username, why, UnixNow()));
   sessions_.Forget(username);
   online_.Remove(username);
+  if (certificates_) certificates_->Invalidate();  // the store revoked its certificates
   if (!removed) return Status::Ok();
   const std::string address = JoinHostPort(removed->host, removed->port);
   if (why == SessionState::kExpired) {
@@ -100,6 +108,12 @@ Result<PeerRecord> Directory::JoinOrPlace(const LoginRequest& req,
   ASSIGN_OR_RETURN(auto online, store_->FindPeer(req.username));
   *joined = online.has_value();
   if (online) return *online;  // the account is already online: join that peer
+  if (!IsLoopbackHost(remote_address) &&
+      online_.CountFrom(remote_address) >= options_.max_peers_per_address) {
+    return ResourceExhausted(std::to_string(options_.max_peers_per_address) +
+                                 " peers are online from " + remote_address + " already",
+                             "too_many_peers");
+  }
   PeerRecord peer{req.username, req.host.value_or(remote_address), 0};
   ASSIGN_OR_RETURN(peer.port, ports_.Assign(peer.host, req.preferred_port, req.exclude_ports));
   RETURN_IF_ERROR(store_->AddPeer(peer));
@@ -110,22 +124,40 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
                                     int64_t* retry_after_s) {
   RETURN_IF_ERROR(
       accounts_.CheckPassword(req.username, req.password, remote_address, retry_after_s));
+  std::string public_key;
+  if (req.csr && certificates_) {
+    ASSIGN_OR_RETURN(public_key, certificates_->CheckRequest(*req.csr));
+  }
   std::lock_guard<std::mutex> membership(membership_mu_);
   bool joined = false;
   ASSIGN_OR_RETURN(PeerRecord peer, JoinOrPlace(req, remote_address, &joined));
-  ASSIGN_OR_RETURN(std::string token, sessions_.Open(req.username));
-  online_.Add(peer);
+  ASSIGN_OR_RETURN(std::string token, sessions_.Open(req.username, public_key));
+  online_.Add(peer, remote_address);
   logins_.fetch_add(1);
   const std::string address = JoinHostPort(peer.host, peer.port);
   events_.Record("login", req.username, (joined ? "joins its peer at " : "serves at ") + address);
   spdlog::info("login of {} {} {}", req.username, joined ? "joins its peer at" : "gets", address);
-  return LoginReply{token,
-                    req.username,
-                    peer.host,
-                    peer.port,
-                    options_.heartbeat_interval_s,
-                    options_.session_ttl_s,
-                    online_.FriendsOf(req.username)};
+  LoginReply reply{token,
+                   req.username,
+                   peer.host,
+                   peer.port,
+                   options_.heartbeat_interval_s,
+                   options_.session_ttl_s,
+                   online_.FriendsOf(req.username)};
+  RETURN_IF_ERROR(Certify(req.username, token, public_key, &reply));
+  return reply;
+}
+
+Status Directory::Certify(const std::string& username, const std::string& token,
+                          const std::string& public_key, LoginReply* reply) {
+  if (!certificates_) return Status::Ok();
+  reply->ca = certificates_->ca_pem();
+  reply->revoked = certificates_->Revoked();
+  if (public_key.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(IssuedCertificate cert,
+                   certificates_->Issue(username, TokenHash(token), public_key));
+  reply->certificate = std::move(cert.pem);
+  return Status::Ok();
 }
 
 Result<std::string> Directory::Authenticate(const std::string& token) {
@@ -138,9 +170,16 @@ Status Directory::Logout(const std::string& username) {
 }
 
 Result<HeartbeatReply> Directory::Heartbeat(const std::string& username,
-                                            const HeartbeatRequest& req) {
+                                            const HeartbeatRequest& req, const std::string& token) {
   RETURN_IF_ERROR(sessions_.Heartbeat(username, req));
-  return HeartbeatReply{options_.session_ttl_s, online_.FriendsOf(username)};
+  HeartbeatReply reply{options_.session_ttl_s, online_.FriendsOf(username), "", {}};
+  if (!certificates_) return reply;
+  reply.revoked = certificates_->Revoked();
+  if (!token.empty()) {
+    ASSIGN_OR_RETURN(auto renewed, certificates_->RenewIfDue(username, TokenHash(token)));
+    if (renewed) reply.certificate = std::move(renewed->pem);
+  }
+  return reply;
 }
 
 Result<int64_t> Directory::ReplaceIndex(const std::string& username,
@@ -206,25 +245,27 @@ Result<Holder> Directory::UploadTarget(const std::string& caller, const std::str
     return Unavailable("no other online peer has room for " + std::to_string(size) + " bytes",
                        "no_peer_available");
   }
-  auto best = std::min_element(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+  // The power of two choices: the better of two random candidates. Always
+  // taking the best would hand every upload to whoever claims the most
+  // room and the fewest transfers; this way a liar gets at most about twice
+  // its share, and the honest majority the rest.
+  auto better = [](const Candidate& a, const Candidate& b) {
     if (a.live.active_transfers != b.live.active_transfers) {
       return a.live.active_transfers < b.live.active_transfers;
     }
     int64_t fa = a.live.free_bytes.value_or(-1), fb = b.live.free_bytes.value_or(-1);
     if (fa != fb) return fa > fb;
     return a.peer.username < b.peer.username;
-  });
-  events_.Record("upload", caller, "'" + name + "' (" + std::to_string(size) + " bytes) to " +
-                                       best->peer.username);
+  };
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<size_t> pick(0, candidates.size() - 1);
+  const Candidate& first = candidates[pick(rng)];
+  const Candidate& second = candidates[pick(rng)];
+  const Candidate* best = better(second, first) ? &second : &first;
+  events_.Record("upload", caller,
+                 "'" + name + "' (" + std::to_string(size) + " bytes) to " + best->peer.username,
+                 "a file to " + best->peer.username);
   return Holder{best->peer.username, best->peer.host, best->peer.port};
-}
-
-Result<std::string> Directory::Verify(const std::string& caller_token) {
-  auto user = Authenticate(caller_token);
-  if (!user.ok() && user.status().code() == Code::kUnauthenticated) {
-    return NotFound("that token belongs to no live session", "unknown_token");
-  }
-  return user;
 }
 
 Result<StatsReply> Directory::Stats() {

@@ -8,6 +8,7 @@
 //   OnlinePeers   online_peers.h   online peers' addresses, the friend ring
 //   FileIndex     file_index.h     the index of shared files: store + in-memory search
 //   EventLog      event_log.h      recent events for the dashboard
+//   Certificates  certificates.h   peers' certificates: issued, renewed, revoked
 //
 // DESIGN: durable records (accounts, online peers, sessions, the index)
 // live in the DirectoryStore; the rest lives in this process's memory (the
@@ -33,6 +34,7 @@
 
 #include "central/accounts.h"
 #include "central/auth.h"
+#include "central/certificates.h"
 #include "central/certificate_authority.h"
 #include "central/event_log.h"
 #include "central/file_index.h"
@@ -54,6 +56,9 @@ struct DirectoryOptions {
   // Issues the peers' certificates; null: none (tests of other parts).
   const CertificateAuthority* ca = nullptr;
   int64_t cert_lifetime_s = 3600;
+  // Peers one source address may bring online (loopback is not counted:
+  // a machine's own peers); beyond, a login is 429 "too_many_peers".
+  int64_t max_peers_per_address = 16;
   // The steady clock liveness and login slow-down are measured with; tests
   // substitute their own.
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
@@ -75,17 +80,22 @@ class Directory {
   // As Accounts::Register.
   Result<std::string> Register(const std::string& username, const std::string& password);
   // Unauthenticated "bad_credentials", ResourceExhausted "too_many_attempts"
-  // (retry_after_s set), Unavailable "no_free_port", InvalidArgument.
-  // `remote_address` is the host used when the request names none.
+  // (retry_after_s set) or "too_many_peers", Unavailable "no_free_port",
+  // InvalidArgument (a bad csr, a port out of range). `remote_address` is
+  // the host used when the request names none. With a csr the reply
+  // carries a certificate for its key, the CA and the revoked serials.
   Result<LoginReply> Login(const LoginRequest& request, const std::string& remote_address,
                            int64_t* retry_after_s);
   // As Sessions::Authenticate.
   Result<std::string> Authenticate(const std::string& token);
   // Takes the peer off the network (all its tokens end).
   Status Logout(const std::string& username);
-  // Returns session_ttl_s and the friends of the moment. Unauthenticated
-  // "session_expired" if the peer was evicted meanwhile.
-  Result<HeartbeatReply> Heartbeat(const std::string& username, const HeartbeatRequest& request);
+  // Returns session_ttl_s, the friends of the moment and the revoked
+  // certificates; with the session's `token`, a renewed certificate when
+  // its newest is past half its life. Unauthenticated "session_expired" if
+  // the peer was evicted meanwhile.
+  Result<HeartbeatReply> Heartbeat(const std::string& username, const HeartbeatRequest& request,
+                                   const std::string& token = "");
   // The peer's file count after. InvalidArgument on a name given twice;
   // Unauthenticated "session_expired" when the peer is not online.
   Result<int64_t> ReplaceIndex(const std::string& username, const std::vector<FileEntry>& files);
@@ -95,12 +105,11 @@ class Directory {
   Result<std::optional<FileResult>> FindFile(const std::string& sha256);
   Result<std::vector<PeerInfo>> Peers();
   // An online peer other than `caller` with room for `size` bytes (peers
-  // that reported no free space count as having room), least loaded first:
-  // fewest active transfers, then most free bytes. Unavailable
-  // "no_peer_available".
+  // that reported no free space count as having room): the less loaded of
+  // two picked at random (fewest active transfers, then most free bytes),
+  // so a peer that lies about its room gets a fair share at most.
+  // Unavailable "no_peer_available".
   Result<Holder> UploadTarget(const std::string& caller, const std::string& name, int64_t size);
-  // The username of `caller_token`'s live session; NotFound "unknown_token".
-  Result<std::string> Verify(const std::string& caller_token);
   Result<StatsReply> Stats();
 
   // The latest events with an id above `after`, oldest first.
@@ -127,6 +136,9 @@ class Directory {
   // REQUIRES: membership_mu_ held.
   Result<PeerRecord> JoinOrPlace(const LoginRequest& request, const std::string& remote_address,
                                  bool* joined);
+  // The certificate, CA and revoked list of a login's reply.
+  Status Certify(const std::string& username, const std::string& token,
+                 const std::string& public_key, LoginReply* reply);
   // Takes the peer off the network: index, store, liveness, online set,
   // events. REQUIRES: membership_mu_ held.
   Status Evict(const std::string& username, SessionState why);
@@ -141,6 +153,7 @@ class Directory {
   OnlinePeers online_;
   FileIndex index_;
   EventLog events_;
+  std::unique_ptr<Certificates> certificates_;  // null without a CA
 
   std::mutex membership_mu_;  // serializes login / logout / eviction
   std::atomic<int64_t> ttl_evictions_{0}, logins_{0};

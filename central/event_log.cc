@@ -4,13 +4,15 @@
 
 namespace p2pshare::central {
 
-void EventLog::Record(std::string kind, std::string username, std::string detail) {
+void EventLog::Record(std::string kind, std::string username, std::string detail,
+                      std::string public_detail) {
+  if (public_detail.empty()) public_detail = detail;
   int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
   std::lock_guard<std::mutex> lock(mu_);
-  events_.push_back(
-      NetworkEvent{next_id_++, ms, std::move(kind), std::move(username), std::move(detail)});
+  events_.push_back(NetworkEvent{next_id_++, ms, std::move(kind), std::move(username),
+                                 std::move(detail), std::move(public_detail)});
   while (events_.size() > kKept) events_.pop_front();
 }
 

@@ -25,7 +25,9 @@ class EventLog {
   static constexpr size_t kKept = 200;
 
   // Appends an event stamped now with the next id (ids start at 1).
-  void Record(std::string kind, std::string username, std::string detail);
+  // `public_detail` is what anonymous readers see (default: `detail`).
+  void Record(std::string kind, std::string username, std::string detail,
+              std::string public_detail = "");
   // The kept events with an id above `after`, oldest first.
   std::vector<NetworkEvent> After(int64_t after) const;
 

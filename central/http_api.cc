@@ -234,7 +234,6 @@ const std::vector<HttpApi::Route>& HttpApi::Routes() {
       {"GET", "/api/v1/files/{sha256}", &H::GetFile},
       {"GET", "/api/v1/peers", &H::GetPeers},
       {"POST", "/api/v1/upload-target", &H::PostUploadTarget},
-      {"POST", "/api/v1/verify", &H::PostVerify},
       {"GET", "/api/v1/events", &H::GetEvents},
       {"GET", "/api/v1/stats", &H::GetStats},
       {"GET", "/healthz", &H::GetHealthz},
@@ -428,8 +427,13 @@ Result<Reply> HttpApi::GetMetrics(const Request& req, Response&) {
 Result<Reply> HttpApi::GetEvents(const Request& req, Response&) {
   RETURN_IF_ERROR(Reader(req).status());
   ASSIGN_OR_RETURN(int64_t after, QueryInt(req, "after", 0, 0, INT64_MAX));
+  // Members see what was uploaded; anonymous readers only that it was.
+  const bool member = !BearerToken(req).empty() && Caller(req).ok();
   Json events = Json::array();
-  for (const NetworkEvent& e : directory_->EventsAfter(after)) events.push_back(ToJson(e));
+  for (NetworkEvent& e : directory_->EventsAfter(after)) {
+    if (!member) e.detail = e.public_detail;
+    events.push_back(ToJson(e));
+  }
   return Reply{200, Json{{"events", std::move(events)}}};
 }
 
@@ -465,7 +469,7 @@ Result<Reply> HttpApi::PostHeartbeat(const Request& req, Response&) {
     ASSIGN_OR_RETURN(Json body, Body(req));
     ASSIGN_OR_RETURN(hb, HeartbeatRequestFromJson(body));
   }
-  ASSIGN_OR_RETURN(HeartbeatReply reply, directory_->Heartbeat(user, hb));
+  ASSIGN_OR_RETURN(HeartbeatReply reply, directory_->Heartbeat(user, hb, BearerToken(req)));
   return Reply{200, ToJson(reply)};
 }
 
@@ -532,14 +536,6 @@ Result<Reply> HttpApi::PostUploadTarget(const Request& req, Response&) {
   ASSIGN_OR_RETURN(int64_t size, f.Int("size"));
   ASSIGN_OR_RETURN(Holder target, directory_->UploadTarget(user, name, size));
   return Reply{200, ToJson(target)};
-}
-
-Result<Reply> HttpApi::PostVerify(const Request& req, Response&) {
-  RETURN_IF_ERROR(Caller(req).status());
-  ASSIGN_OR_RETURN(Json body, Body(req));
-  ASSIGN_OR_RETURN(std::string token, FieldReader(body).String("token"));
-  ASSIGN_OR_RETURN(std::string user, directory_->Verify(token));
-  return Reply{200, Json{{"username", user}}};
 }
 
 Result<Reply> HttpApi::GetStats(const Request& req, Response&) {

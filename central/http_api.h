@@ -115,7 +115,6 @@ class HttpApi {
   Result<Reply> GetFile(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetPeers(const httplib::Request& req, httplib::Response& res);
   Result<Reply> PostUploadTarget(const httplib::Request& req, httplib::Response& res);
-  Result<Reply> PostVerify(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetEvents(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetStats(const httplib::Request& req, httplib::Response& res);
 

@@ -6,10 +6,14 @@
 
 namespace p2pshare::central {
 
-void OnlinePeers::Add(const PeerRecord& peer) {
+void OnlinePeers::Add(const PeerRecord& peer, const std::string& source) {
   std::lock_guard<std::mutex> lock(mu_);
   online_[peer.username] = peer;
   if (join_seq_.count(peer.username)) return;
+  if (!source.empty()) {
+    source_[peer.username] = source;
+    ++per_source_[source];
+  }
   uint64_t seq = next_join_seq_++;
   join_seq_[peer.username] = seq;
   joined_[seq] = peer.username;
@@ -18,6 +22,10 @@ void OnlinePeers::Add(const PeerRecord& peer) {
 void OnlinePeers::Remove(const std::string& username) {
   std::lock_guard<std::mutex> lock(mu_);
   online_.erase(username);
+  if (auto s = source_.find(username); s != source_.end()) {
+    if (--per_source_[s->second] <= 0) per_source_.erase(s->second);
+    source_.erase(s);
+  }
   auto it = join_seq_.find(username);
   if (it == join_seq_.end()) return;
   joined_.erase(it->second);
@@ -48,6 +56,12 @@ std::vector<std::string> OnlinePeers::FriendsOf(const std::string& username) con
     if (peer != online_.end()) out.push_back(JoinHostPort(peer->second.host, peer->second.port));
   }
   return out;
+}
+
+int64_t OnlinePeers::CountFrom(const std::string& source) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = per_source_.find(source);
+  return it == per_source_.end() ? 0 : it->second;
 }
 
 int64_t OnlinePeers::Count() const {

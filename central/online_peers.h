@@ -26,9 +26,10 @@ namespace p2pshare::central {
 
 class OnlinePeers {
  public:
-  // `peer` is online at its host and port. A peer already online keeps its
-  // place in the join order.
-  void Add(const PeerRecord& peer);
+  // `peer` is online at its host and port, brought online by a login from
+  // `source` (empty: unknown, as after a restart). A peer already online
+  // keeps its place in the join order and its source.
+  void Add(const PeerRecord& peer, const std::string& source = "");
   void Remove(const std::string& username);
 
   // The holders among `usernames` that are online, with their addresses,
@@ -38,10 +39,14 @@ class OnlinePeers {
   // joined just before it, wrapping around. Empty when it is alone or offline.
   std::vector<std::string> FriendsOf(const std::string& username) const;
   int64_t Count() const;
+  // Online peers a login from `source` brought online.
+  int64_t CountFrom(const std::string& source) const;
 
  private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, PeerRecord> online_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::string> source_;  // GUARDED_BY(mu_): user -> address
+  std::unordered_map<std::string, int64_t> per_source_;  // GUARDED_BY(mu_): address -> peers
   std::unordered_map<std::string, uint64_t> join_seq_;  // GUARDED_BY(mu_): user -> seq
   std::map<uint64_t, std::string> joined_;              // GUARDED_BY(mu_): seq -> user
   uint64_t next_join_seq_ = 0;                          // GUARDED_BY(mu_)

@@ -57,10 +57,10 @@ void Sessions::Revive(const std::vector<std::string>& users) {
   for (const auto& u : users) live_[u] = Fresh();
 }
 
-Result<std::string> Sessions::Open(const std::string& username) {
+Result<std::string> Sessions::Open(const std::string& username, const std::string& public_key) {
   std::string token = NewToken();
   RETURN_IF_ERROR(store_->AddSession(
-      SessionRecord{TokenHash(token), username, SessionState::kActive}, UnixNow()));
+      SessionRecord{TokenHash(token), username, SessionState::kActive, public_key}, UnixNow()));
   std::lock_guard<std::mutex> lock(mu_);
   Touch(username);
   return token;
@@ -103,8 +103,10 @@ Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& 
   if (it == live_.end()) return Expired();
   it->second.last_seen = options_.now();
   it->second.last_seen_unix = UnixNow();
-  if (req.free_bytes) it->second.free_bytes = req.free_bytes;
-  if (req.active_transfers) it->second.active_transfers = *req.active_transfers;
+  if (req.free_bytes) it->second.free_bytes = std::clamp<int64_t>(*req.free_bytes, 0, kMaxFreeBytes);
+  if (req.active_transfers) {
+    it->second.active_transfers = std::clamp<int64_t>(*req.active_transfers, 0, kMaxTransfers);
+  }
   return Status::Ok();
 }
 

@@ -41,6 +41,8 @@ struct SessionsOptions {
 class Sessions {
  public:
   using Clock = std::chrono::steady_clock;
+  static constexpr int64_t kMaxFreeBytes = int64_t{1} << 50;  // 1 PiB
+  static constexpr int64_t kMaxTransfers = 10000;
   struct Liveness {
     Clock::time_point last_seen;
     int64_t last_seen_unix = 0;
@@ -53,15 +55,19 @@ class Sessions {
 
   // Each of `users` counts as seen now (a restart gives a full TTL).
   void Revive(const std::vector<std::string>& users);
-  // A new token for `username` (stored as its hash); the peer counts as
-  // seen now. Errors are the store's.
-  Result<std::string> Open(const std::string& username);
+  // A new token for `username` (stored as its hash, with the public key its
+  // certificates will bind, if any); the peer counts as seen now. Errors
+  // are the store's.
+  Result<std::string> Open(const std::string& username, const std::string& public_key = "");
   // The username of a live session's token. Unauthenticated with reason
   // "unauthenticated" (no token), "bad_token", "session_expired" or
   // "logged_out".
   Result<std::string> Authenticate(const std::string& token);
-  // Records a heartbeat and the load it reports. Unauthenticated
-  // "session_expired" when the peer is no longer online.
+  // Records a heartbeat and the load it reports, clamped to what a peer
+  // can have (free bytes up to kMaxFreeBytes, transfers up to
+  // kMaxTransfers): a peer's word about itself is not believed beyond
+  // that. Unauthenticated "session_expired" when the peer is no longer
+  // online.
   Status Heartbeat(const std::string& username, const HeartbeatRequest& request);
   // The peer left (the store has ended its tokens): forgets its liveness
   // and its cached tokens.

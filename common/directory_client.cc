@@ -172,7 +172,6 @@ Result<LoginReply> DirectoryClient::Login(const LoginRequest& request) {
 
 Status DirectoryClient::Logout() { return Call("POST", "/logout", nullptr, true).status(); }
 
-Status DirectoryClient::Healthz() { return Call("GET", "/healthz", nullptr, false).status(); }
 
 bool CentralUnavailable(const Status& s) {
   switch (s.code()) {
@@ -260,12 +259,6 @@ Result<Holder> DirectoryClient::UploadTarget(const std::string& name, int64_t si
   Json body{{"name", name}, {"size", size}};
   ASSIGN_OR_RETURN(Json reply, Call("POST", "/upload-target", &body, true));
   return HolderFromJson(reply, "");
-}
-
-Result<std::string> DirectoryClient::Verify(const std::string& caller_token) {
-  Json body{{"token", caller_token}};
-  ASSIGN_OR_RETURN(Json reply, Call("POST", "/verify", &body, true));
-  return FieldReader(reply).String("username");
 }
 
 Result<StatsReply> DirectoryClient::Stats() {

@@ -82,15 +82,10 @@ class DirectoryClient {
   // GET /files/{sha256}; nullopt when no online peer has it.
   Result<std::optional<FileResult>> FindFile(const std::string& sha256);
   Result<std::vector<PeerInfo>> Peers();
-  // GET /healthz: OK when central answers.
-  Status Healthz();
   // POST /upload-target. Unavailable "no_peer_available" when none fits.
   Result<Holder> UploadTarget(const std::string& name, int64_t size);
-  // POST /verify with this client's token: whose is `caller_token`?
-  // NotFound "unknown_token" when it is no live session's.
-  Result<std::string> Verify(const std::string& caller_token);
   Result<StatsReply> Stats();
-  // GET /healthz.
+  // GET /healthz: OK when central answers.
   Status Health();
 
  private:

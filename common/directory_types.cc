@@ -1,5 +1,7 @@
 #include "common/directory_types.h"
 
+#include "common/hex.h"
+#include "common/host_port.h"
 #include "common/names.h"
 
 namespace p2pshare {
@@ -131,6 +133,7 @@ Json ToJson(const LoginRequest& req) {
   if (req.host) j["host"] = *req.host;
   if (req.preferred_port) j["preferred_port"] = *req.preferred_port;
   if (!req.exclude_ports.empty()) j["exclude_ports"] = req.exclude_ports;
+  if (req.csr) j["csr"] = *req.csr;
   return j;
 }
 
@@ -154,9 +157,10 @@ Result<LoginRequest> LoginRequestFromJson(const Json& j) {
       req.exclude_ports.push_back(p.get<int64_t>());
     }
   }
-  if (req.host && (req.host->empty() || req.host->size() > 253)) {
-    return BadField("host", "a host name or address of 1-253 characters");
+  if (req.host && !IsHostName(*req.host)) {
+    return BadField("host", "an IP address or a DNS name (letters, digits, '-' and '.')");
   }
+  ASSIGN_OR_RETURN(req.csr, r.OptionalString("csr"));
   return req;
 }
 
@@ -167,23 +171,45 @@ Json ToJson(const LoginReply& r) {
               {"port", r.port},
               {"heartbeat_interval_s", r.heartbeat_interval_s},
               {"session_ttl_s", r.session_ttl_s},
-              {"friends", r.friends}};
+              {"friends", r.friends},
+              {"certificate", r.certificate},
+              {"ca", r.ca},
+              {"revoked", r.revoked}};
 }
 
 namespace {
 
-// An optional array of "host:port" strings (absent: none).
-Result<std::vector<std::string>> FriendsField(const FieldReader& r) {
+// An optional array of strings (absent: none), each passing `ok`, which
+// `what` describes.
+Result<std::vector<std::string>> StringsField(const FieldReader& r, const char* key,
+                                              bool (*ok)(const std::string&), const char* what) {
   std::vector<std::string> out;
-  ASSIGN_OR_RETURN(const Json* list, r.OptionalArray("friends"));
+  ASSIGN_OR_RETURN(const Json* list, r.OptionalArray(key));
   if (list == nullptr) return out;
+  if (list->size() > 100000) return BadField(key, "a list of at most 100000 items");
   for (size_t i = 0; i < list->size(); ++i) {
-    if (!(*list)[i].is_string()) {
-      return InvalidArgument("field '" + Item("friends", i) + "' must be a string");
+    if (!(*list)[i].is_string() || !ok((*list)[i].get_ref<const std::string&>())) {
+      return BadField(Item(key, i), what);
     }
     out.push_back((*list)[i].get<std::string>());
   }
   return out;
+}
+
+// Friend addresses: "host:port".
+Result<std::vector<std::string>> FriendsField(const FieldReader& r) {
+  return StringsField(
+      r, "friends", [](const std::string& s) { return ParseHostPort(s).ok(); }, "host:port");
+}
+
+// Certificate serials: up to 40 hex digits (160 bits).
+Result<std::vector<std::string>> RevokedField(const FieldReader& r) {
+  return StringsField(
+      r, "revoked",
+      [](const std::string& s) {
+        return !s.empty() && s.size() <= 40 && HexDecode(s.size() % 2 ? "0" + s : s).has_value();
+      },
+      "a certificate serial in hex");
 }
 
 }  // namespace
@@ -194,7 +220,9 @@ Json ToJson(const NetworkEvent& e) {
 }
 
 Json ToJson(const HeartbeatReply& r) {
-  return Json{{"session_ttl_s", r.session_ttl_s}, {"friends", r.friends}};
+  Json j{{"session_ttl_s", r.session_ttl_s}, {"friends", r.friends}, {"revoked", r.revoked}};
+  if (!r.certificate.empty()) j["certificate"] = r.certificate;
+  return j;
 }
 
 Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j) {
@@ -202,6 +230,9 @@ Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j) {
   HeartbeatReply out;
   ASSIGN_OR_RETURN(out.session_ttl_s, r.Int("session_ttl_s"));
   ASSIGN_OR_RETURN(out.friends, FriendsField(r));
+  ASSIGN_OR_RETURN(auto cert, r.OptionalString("certificate"));
+  out.certificate = cert.value_or("");
+  ASSIGN_OR_RETURN(out.revoked, RevokedField(r));
   return out;
 }
 
@@ -215,6 +246,11 @@ Result<LoginReply> LoginReplyFromJson(const Json& j) {
   ASSIGN_OR_RETURN(out.heartbeat_interval_s, r.Int("heartbeat_interval_s"));
   ASSIGN_OR_RETURN(out.session_ttl_s, r.Int("session_ttl_s"));
   ASSIGN_OR_RETURN(out.friends, FriendsField(r));
+  ASSIGN_OR_RETURN(auto cert, r.OptionalString("certificate"));
+  out.certificate = cert.value_or("");
+  ASSIGN_OR_RETURN(auto ca, r.OptionalString("ca"));
+  out.ca = ca.value_or("");
+  ASSIGN_OR_RETURN(out.revoked, RevokedField(r));
   return out;
 }
 

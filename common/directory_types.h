@@ -61,6 +61,9 @@ struct LoginRequest {
   // Ports this peer could not bind (taken by another program): never
   // handed out to it again in this login.
   std::vector<int64_t> exclude_ports;
+  // A certificate request (PEM) for this peer's key: the reply then
+  // carries a certificate for it.
+  std::optional<std::string> csr = std::nullopt;
 };
 
 struct LoginReply {
@@ -73,11 +76,16 @@ struct LoginReply {
   // Friend peers central suggests ("host:port"; the online peers that
   // joined just before, as a ring); empty when no other peer is online.
   std::vector<std::string> friends;
+  std::string certificate;           // for the login's csr (PEM); empty without one
+  std::string ca;                    // the network's CA (PEM)
+  std::vector<std::string> revoked;  // serials of revoked certificates still valid
 };
 
 struct HeartbeatReply {
   int64_t session_ttl_s = 0;
   std::vector<std::string> friends;  // as LoginReply's, as of now
+  std::string certificate;           // a renewed certificate, or empty
+  std::vector<std::string> revoked;  // as LoginReply's, as of now
 };
 
 struct HeartbeatRequest {
@@ -92,6 +100,9 @@ struct NetworkEvent {
   std::string kind;     // login, logout, eviction, upload
   std::string username;
   std::string detail;
+  // What a reader without a token sees instead of `detail` (upload events
+  // name no file there); not part of the JSON form.
+  std::string public_detail;
 };
 
 struct StatsReply {

@@ -1,5 +1,7 @@
 #include "common/host_port.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace p2pshare {
@@ -31,6 +33,30 @@ Result<HostPort> ParseHostPort(std::string_view text, bool allow_any_port) {
     return InvalidArgument(quoted + " has no valid port");
   }
   return out;
+}
+
+bool IsHostName(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  const std::string text(host);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1) {
+    return true;
+  }
+  size_t label = 0;
+  for (size_t i = 0; i <= host.size(); ++i) {
+    if (i == host.size() || host[i] == '.') {
+      if (label == 0 || label > 63 || host[i - 1] == '-') return false;
+      if (host[i - label] == '-') return false;
+      label = 0;
+      continue;
+    }
+    const char c = host[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) {
+      return false;
+    }
+    ++label;
+  }
+  return true;
 }
 
 std::string JoinHostPort(std::string_view host, int port) {

@@ -22,6 +22,12 @@ struct HostPort {
 // the text otherwise.
 Result<HostPort> ParseHostPort(std::string_view text, bool allow_any_port = false);
 
+// Whether `host` is an IP literal (v4, or v6 without brackets) or a DNS
+// name: labels of letters, digits and '-' (not first or last), 1-63 bytes
+// each, separated by '.', 253 bytes in all. Nothing else — no ports,
+// lists, spaces, control characters or escapes — is a host.
+bool IsHostName(std::string_view host);
+
 // "host:port", bracketing a host that contains ':' (IPv6): what
 // ParseHostPort reads back, and what gRPC takes as a target.
 std::string JoinHostPort(std::string_view host, int port);

@@ -1,31 +1,209 @@
 #include "common/peer_channel.h"
 
+#include <grpc/grpc_security_constants.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include <ctime>
+#include <map>
+#include <tuple>
+
 #include "common/host_port.h"
 #include "common/transfer_tuning.h"
+#include "common/x509.h"
 
 namespace p2pshare {
+namespace {
 
-std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port) {
+namespace tls = grpc::experimental;
+
+// How often gRPC re-reads the identity files (a renewed certificate).
+constexpr unsigned kRefreshSeconds = 2;
+constexpr size_t kMaxCachedChannels = 256;
+
+struct State {
+  std::mutex mu;
+  PeerIdentity identity;  // GUARDED_BY(mu)
+  // One provider per identity (by certificate file): one refresh thread each.
+  std::map<std::string, std::shared_ptr<tls::FileWatcherCertificateProvider>> providers;
+  std::string ca_pem;             // GUARDED_BY(mu): the identity's CA, cached
+  std::set<std::string> revoked;  // GUARDED_BY(mu)
+  // By (address, account, certificate file).
+  std::map<std::tuple<std::string, std::string, std::string>, std::shared_ptr<grpc::Channel>>
+      channels;  // GUARDED_BY(mu)
+};
+
+State& Shared() {
+  static State* state = new State();  // lives as long as the process
+  return *state;
+}
+
+// The identity to use: `as`, or the process's.
+PeerIdentity Identity(const PeerIdentity* as) {
+  if (as != nullptr) return *as;
+  State& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.identity;
+}
+
+std::shared_ptr<tls::FileWatcherCertificateProvider> Provider(const PeerIdentity& id) {
+  State& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto& provider = s.providers[id.cert_file];
+  if (!provider) {
+    provider = std::make_shared<tls::FileWatcherCertificateProvider>(id.key_file, id.cert_file,
+                                                                     id.ca_file, kRefreshSeconds);
+  }
+  return provider;
+}
+
+// The network's CA as this process trusts it (read once from the file).
+Result<std::string> NetworkCa() {
+  State& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.ca_pem.empty()) {
+    auto pem = ReadSmallFile(s.identity.ca_file);
+    if (!pem.ok()) return Unavailable("this peer does not know the network's CA yet");
+    s.ca_pem = *pem;
+  }
+  return s.ca_pem;
+}
+
+// The checks of a peer certificate both ends make beyond the chain: it is
+// a peer's (not central's, not a CA), of the expected account if one is
+// expected, and not revoked.
+Result<std::string> CheckPeerCertificate(const CertificateInfo& info, const std::string& expected) {
+  std::optional<std::string> account = PeerUsername(info);
+  if (!account) return Unauthenticated("the certificate is not a peer's ('" + info.common_name + "')");
+  if (!expected.empty() && *account != expected) {
+    return Unauthenticated("the certificate is " + *account + "'s, not " + expected + "'s");
+  }
+  if (CertificateRevoked(info.serial)) {
+    return Unauthenticated("the certificate of " + *account +
+                           " was revoked (the account logged out or was evicted)");
+  }
+  return *account;
+}
+
+// The client's check of a server, after gRPC checked its chain and dates.
+class ExpectPeer final : public tls::ExternalCertificateVerifier {
+ public:
+  explicit ExpectPeer(std::string account) : account_(std::move(account)) {}
+
+  bool Verify(tls::TlsCustomVerificationCheckRequest* request, std::function<void(grpc::Status)>,
+              grpc::Status* sync_status) override {
+    grpc::string_ref pem = request->peer_cert();
+    auto info = ReadCertificate(std::string(pem.data(), pem.size()));
+    Result<std::string> who =
+        info.ok() ? CheckPeerCertificate(*info, account_) : Result<std::string>(info.status());
+    *sync_status = who.ok() ? grpc::Status::OK
+                            : grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                           "refused the server: " + who.status().message());
+    return true;  // answered synchronously
+  }
+  void Cancel(tls::TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  const std::string account_;
+};
+
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& host, int port,
+                                          const std::string& account, const PeerIdentity& id) {
+  tls::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(Provider(id));
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_verify_server_certs(true);  // the chain, against the network's CA
+  options.set_check_call_host(false);     // peers are known by account, not host name
+  options.set_certificate_verifier(tls::ExternalCertificateVerifier::Create<ExpectPeer>(account));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxPeerMessageBytes);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kHttp2WindowBytes);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kHttp2MaxFrameBytes);
-  return grpc::CreateCustomChannel(JoinHostPort(host, port), grpc::InsecureChannelCredentials(),
-                                   args);
+  return grpc::CreateCustomChannel(JoinHostPort(host, port), tls::TlsCredentials(options), args);
 }
 
-std::unique_ptr<v1::PeerService::Stub> PeerStub(const std::string& host, int port) {
-  return v1::PeerService::NewStub(PeerChannel(host, port));
+}  // namespace
+
+PeerIdentity PeerIdentityIn(const std::string& internal_dir) {
+  return PeerIdentity{internal_dir + "/peer.key", internal_dir + "/peer.pem",
+                      internal_dir + "/network-ca.pem"};
+}
+
+void UsePeerIdentity(const PeerIdentity& identity) {
+  State& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.identity = identity;
+  s.ca_pem.clear();
+  s.channels.clear();
+}
+
+void SetRevokedCertificates(std::vector<std::string> serials) {
+  State& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.revoked = std::set<std::string>(serials.begin(), serials.end());
+}
+
+bool CertificateRevoked(const std::string& serial) {
+  State& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.revoked.count(serial) > 0;
+}
+
+std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port,
+                                           const std::string& account, const PeerIdentity* as) {
+  State& s = Shared();
+  const PeerIdentity id = Identity(as);
+  const auto key = std::make_tuple(JoinHostPort(host, port), account, id.cert_file);
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.channels.find(key);
+    if (it != s.channels.end()) return it->second;
+  }
+  auto channel = NewChannel(host, port, account, id);
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.channels.size() >= kMaxCachedChannels) s.channels.clear();
+  return s.channels.emplace(key, channel).first->second;
+}
+
+std::unique_ptr<v1::PeerService::Stub> PeerStub(const std::string& host, int port,
+                                                const std::string& account, const PeerIdentity* as) {
+  return v1::PeerService::NewStub(PeerChannel(host, port, account, as));
 }
 
 void AddPeerListeningPort(grpc::ServerBuilder* builder, const std::string& host, int port,
-                          int* bound) {
-  builder->AddListeningPort(JoinHostPort(host, port), grpc::InsecureServerCredentials(), bound);
+                          int* bound, const PeerIdentity* as) {
+  tls::TlsServerCredentialsOptions options(Provider(Identity(as)));
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  // Every caller is asked for its certificate; PeerCaller checks it, so a
+  // caller without a good one hears why (UNAUTHENTICATED) instead of a
+  // failed handshake.
+  options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  builder->AddListeningPort(JoinHostPort(host, port), tls::TlsServerCredentials(options), bound);
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kHttp2WindowBytes);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kHttp2MaxFrameBytes);
+}
+
+Result<std::string> PeerCaller(const grpc::ServerContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  std::vector<grpc::string_ref> pems =
+      auth ? auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)
+           : std::vector<grpc::string_ref>();
+  if (pems.empty()) {
+    return Unauthenticated(
+        "no client certificate: only members of the network (certificates from its central) "
+        "may call this");
+  }
+  ASSIGN_OR_RETURN(std::string ca, NetworkCa());
+  ASSIGN_OR_RETURN(CertificateInfo info,
+                   VerifyCertificate(std::string(pems[0].data(), pems[0].size()), ca,
+                                     static_cast<int64_t>(std::time(nullptr))));
+  return CheckPeerCertificate(info, "");
 }
 
 }  // namespace p2pshare

@@ -1,30 +1,77 @@
-// The gRPC transport between peers, configured in one place: every channel
-// a peer opens to another peer (downloads, uploads, file lists, pings,
-// Locate and its flood) comes from PeerChannel, and every peer-server
-// listens through AddPeerListeningPort, so both ends agree on the window,
-// frame and message sizes of common/transfer_tuning.h (and, with transport
-// security, on the credentials).
+// The transport between peers, configured in one place: every channel a
+// peer opens to another (downloads, uploads, file lists, pings, Locate and
+// its flood) comes from PeerChannel, and every peer-server listens through
+// AddPeerListeningPort, so both ends agree on the window, frame and message
+// sizes of common/transfer_tuning.h and on the credentials.
+//
+// DESIGN: peers talk mutual TLS with certificates from the network's CA
+// (docs/protocol.md, "Trust"). Each process names its identity once
+// (UsePeerIdentity: its key, its current certificate and the CA, as PEM
+// files that gRPC re-reads every few seconds, so a renewed certificate is
+// used without a restart). A client checks that the server's certificate
+// chains to the CA, is not revoked, and names the account it meant to
+// reach; a server asks every caller for a certificate and PeerCaller tells
+// who it is (or why not), so a caller without one can still be told
+// UNAUTHENTICATED. No bearer token ever goes to another peer.
+//
+// Thread-safe.
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/status.h"
 #include "p2pshare.grpc.pb.h"
 
 namespace p2pshare {
 
+// A peer's TLS identity on disk (in <shared_dir>/.p2pshare/).
+struct PeerIdentity {
+  std::string key_file;   // its private key (mode 0600)
+  std::string cert_file;  // its current certificate from central
+  std::string ca_file;    // the network's CA
+};
+// The files of the peer whose internal folder is `internal_dir`.
+PeerIdentity PeerIdentityIn(const std::string& internal_dir);
+
+// Sets the identity this process uses for every peer channel and
+// listener. Call at start, before the first channel.
+void UsePeerIdentity(const PeerIdentity& identity);
+
+// The certificate serials central says are revoked (accounts that logged
+// out or were evicted): refused as callers and as servers.
+void SetRevokedCertificates(std::vector<std::string> serials);
+bool CertificateRevoked(const std::string& serial);
+
 // A channel to the peer-server at host:port (an IPv6 host bare, without
-// brackets). Connects lazily, on the first call.
-std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port);
-// A PeerService stub on PeerChannel(host, port).
-std::unique_ptr<v1::PeerService::Stub> PeerStub(const std::string& host, int port);
+// brackets) that only talks to a server presenting the certificate of
+// `account`, or of any member when `account` is empty (a friend known by
+// its address). Channels are reused per (address, account). Connects
+// lazily, on the first call.
+// `as` overrides the process's identity (tests that play two peers).
+std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port,
+                                           const std::string& account,
+                                           const PeerIdentity* as = nullptr);
+// A PeerService stub on PeerChannel(host, port, account).
+std::unique_ptr<v1::PeerService::Stub> PeerStub(const std::string& host, int port,
+                                                const std::string& account,
+                                                const PeerIdentity* as = nullptr);
 
 // Adds the listening address host:port to `builder` with the peer transport
-// settings (and SO_REUSEPORT off, so a taken port fails instead of being
-// shared). `bound` is set to the port once BuildAndStart() succeeds, else 0.
+// settings and credentials (SO_REUSEPORT off, so a taken port fails instead
+// of being shared). `bound` is set to the port once BuildAndStart()
+// succeeds, else 0.
 void AddPeerListeningPort(grpc::ServerBuilder* builder, const std::string& host, int port,
-                          int* bound);
+                          int* bound, const PeerIdentity* as = nullptr);
+
+// The account of a call's caller, from the certificate it presented:
+// Unauthenticated, saying why, when it presented none, or one that is not
+// from the network's CA, expired, revoked, or not a peer's.
+Result<std::string> PeerCaller(const grpc::ServerContext& context);
 
 }  // namespace p2pshare

@@ -26,8 +26,6 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
   s.Int("max_storage_bytes", &c->max_storage_bytes,
         "bytes the shared folder may hold with uploads", 0, INT64_MAX);
   s.StringList("friends", &c->friends, "primary and backup friend peers, host:port", 2);
-  s.Bool("offline_downloads", &c->offline_downloads,
-         "while central is unreachable, serve downloads to callers it cannot verify");
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
   s.String("metrics_listen", &c->metrics_listen,
            "peer-server: host:port serving GET /metrics (Prometheus); empty: off");

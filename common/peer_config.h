@@ -26,7 +26,6 @@ struct PeerConfig {
   std::string download_dir = "data/peer/downloads";
   int64_t max_storage_bytes = int64_t{10} << 30;  // 10 GiB
   std::vector<std::string> friends;  // [primary, backup] host:port
-  bool offline_downloads = true;     // serve reads while central cannot check tokens
   std::string log_level = "info";
   std::string metrics_listen;  // peer-server: host:port for GET /metrics; empty: none
 };

@@ -3,6 +3,8 @@
 // peer-client.
 #pragma once
 
+#include <string>
+
 #include "common/directory_types.h"
 #include "p2pshare.pb.h"
 
@@ -30,5 +32,17 @@ inline FileResult FromProto(const v1::Located& r) {
   for (const auto& h : r.holders()) out.holders.push_back(FromProto(h));
   return out;
 }
+
+// What another peer's Locate reply may hold (docs/protocol.md, "Friend
+// peers"): bounds on its size, and each result checked as the index checks
+// names, sizes and hashes, each holder as a username, a host name or
+// address and a port.
+inline constexpr int kMaxLocateResults = 1000;
+inline constexpr int kMaxHoldersPerResult = 64;
+inline constexpr int kMaxVisited = 256;
+
+// Drops from `reply` every result, holder and visited name that breaks the
+// rules above (and results beyond `limit`); how many things it dropped.
+int DropBadLocateEntries(v1::LocateReply* reply, int limit);
 
 }  // namespace p2pshare

@@ -234,6 +234,14 @@ Result<CertificateInfo> VerifyCertificate(const std::string& cert_pem, const std
   return Describe(cert->get());
 }
 
+bool CertificateMatchesKey(const std::string& cert_pem, const std::string& private_key_pem) {
+  auto cert = ReadCert(cert_pem);
+  auto key = ReadKey(private_key_pem);
+  bool match = cert.ok() && key.ok() && X509_check_private_key(cert->get(), key->get()) == 1;
+  ERR_clear_error();
+  return match;
+}
+
 std::optional<std::string> PeerUsername(const CertificateInfo& cert) {
   std::string_view prefix(kPeerNamePrefix);
   if (cert.is_ca || cert.common_name.size() <= prefix.size() ||

@@ -59,6 +59,9 @@ Result<std::vector<std::string>> SplitPemCertificates(const std::string& pem);
 Result<CertificateInfo> VerifyCertificate(const std::string& cert_pem, const std::string& ca_pem,
                                           int64_t now_unix);
 
+// Whether `cert_pem` certifies the public half of `private_key_pem`.
+bool CertificateMatchesKey(const std::string& cert_pem, const std::string& private_key_pem);
+
 // The username a peer certificate's common name carries ("peer/alice" ->
 // "alice"); nullopt for anything else (central's certificate, a CA).
 std::optional<std::string> PeerUsername(const CertificateInfo& cert);

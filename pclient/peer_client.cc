@@ -51,9 +51,8 @@ std::string FitToTerminal(std::string line) {
   return line;
 }
 
-void Prepare(grpc::ClientContext* ctx, const std::string& token, int seconds) {
+void SetDeadline(grpc::ClientContext* ctx, int seconds) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
 }
 
 Result<int64_t> ParseRate(const std::string& text) {
@@ -93,6 +92,15 @@ DirectoryClient& PeerClient::Central() {
     if (trust.ok() && !trust->note.empty()) Note(trust->note);
     directory_ = std::make_unique<DirectoryClient>(config_.central_url,
                                                    CentralClientOptions(config_, trust));
+    // The peer's key (shared with its peer-server) and the certificates
+    // central gives it; a failure here shows at login.
+    auto credentials = PeerCredentials::Open(config_.shared_dir + "/.p2pshare", config_.username,
+                                             trust.ok() ? trust->ca_pem : "");
+    if (credentials.ok()) {
+      credentials_ = std::move(credentials).value();
+    } else {
+      credentials_error_ = credentials.status();
+    }
   }
   return *directory_;
 }
@@ -205,7 +213,8 @@ void PeerClient::StartHeartbeats() {
   StopHeartbeats();
   auto interval = std::chrono::seconds(std::max<int64_t>(1, session_->heartbeat_interval_s));
   heartbeats_ = std::make_unique<Periodic>(interval, [this] {
-    (void)Central().Heartbeat();  // failures show on the next command
+    auto beat = Central().Heartbeat();  // failures show on the next command
+    if (beat.ok()) (void)credentials_->Accept(beat->certificate, "", beat->revoked);
   });
 }
 
@@ -240,7 +249,7 @@ Result<v1::LocateReply> PeerClient::LocateViaFriends(const v1::LocateRequest& re
   for (size_t i = 0; i < friends.size(); ++i) {
     const std::string& f = friends[i];
     ASSIGN_OR_RETURN(HostPort address, ParseHostPort(f));  // checked when read; kept honest
-    auto stub = PeerStub(address.host, address.port);
+    auto stub = PeerStub(address.host, address.port, "");  // any member: known by address only
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::LocateReply reply;
@@ -260,8 +269,11 @@ Status PeerClient::Login(bool announce) {
   if (config_.password.empty()) {
     return InvalidArgument("no password: set 'password' in the config or P2PSHARE_PASSWORD");
   }
-  LoginRequest req{config_.username, config_.password, config_.advertise_host, std::nullopt, {}};
-  auto reply = Central().Login(req);
+  DirectoryClient& central = Central();
+  RETURN_IF_ERROR(credentials_error_);
+  LoginRequest req{config_.username, config_.password, config_.advertise_host, std::nullopt, {},
+                   credentials_->csr()};
+  auto reply = central.Login(req);
   if (!reply.ok()) {
     Status s = reply.status().WithContext("login failed");
     if (s.reason() == "bad_credentials") {
@@ -269,6 +281,8 @@ Status PeerClient::Login(bool announce) {
     }
     return s;
   }
+  RETURN_IF_ERROR(credentials_->Accept(reply->certificate, reply->ca, reply->revoked)
+                      .WithContext("login failed"));
   session_ = *reply;
   StartHeartbeats();
   if (!announce) return Status::Ok();
@@ -328,9 +342,9 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
     j["shared_files"] = shared;
     text += "shared       " + std::to_string(shared) + " files\n";
     // Is our peer-server up? Ping it briefly.
-    auto stub = PeerStub(session_->host, session_->port);
+    auto stub = PeerStub(session_->host, session_->port, config_.username);
     grpc::ClientContext ctx;
-    Prepare(&ctx, "", 1);
+    SetDeadline(&ctx, 1);
     v1::PingReply pong;
     bool serving = stub->Ping(&ctx, v1::PingRequest(), &pong).ok();
     j["peer_server"] = serving ? "running" : "not running";
@@ -446,9 +460,9 @@ Status PeerClient::Files(const ParsedCommand& c) {
   RETURN_IF_ERROR(RequireSession());
   std::string who = c.args.empty() ? config_.username : c.args[0];
   ASSIGN_OR_RETURN(PeerInfo peer, FindPeer(who));
-  auto stub = PeerStub(peer.host, peer.port);
+  auto stub = PeerStub(peer.host, peer.port, peer.username);
   grpc::ClientContext ctx;
-  Prepare(&ctx, session_->token, 10);
+  SetDeadline(&ctx, 10);
   v1::ListFilesReply reply;
   grpc::Status s = stub->ListFiles(&ctx, v1::ListFilesRequest(), &reply);
   if (!s.ok()) {
@@ -548,9 +562,10 @@ Status PeerClient::Download(const ParsedCommand& c) {
     if (chosen.empty()) return NotFound(*from + " does not hold " + file.name);
     file.holders = chosen;
   }
-  // Without a session (central away) the holders serve what they cannot verify.
+  // Without a session (central away) the certificate from an earlier
+  // login, while it is valid, is what holders check.
   DownloadRequest req{file, c.Option("--to").value_or(config_.download_dir),
-                      session_ ? session_->token : std::string(), config_.username, 0};
+                      config_.username, 0};
   if (auto rate = c.Option("--limit-rate")) {
     ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
   }
@@ -613,7 +628,7 @@ Status PeerClient::Upload(const ParsedCommand& c) {
   }
   if (target.username == config_.username) return InvalidArgument("that is this peer itself");
   ProgressFn progress = ProgressBar();
-  auto result = UploadFile(path, name, target, session_->token, progress);
+  auto result = UploadFile(path, name, target, progress);
   if (progress) err_ << "\r\x1b[K" << std::flush;
   if (!result.ok()) return result.status();
   Print("uploaded " + name + " (" + HumanSize(result->file.size) + ") to " + target.username +
@@ -626,12 +641,12 @@ Status PeerClient::Upload(const ParsedCommand& c) {
 
 Status PeerClient::Ping(const ParsedCommand& c) {
   ASSIGN_OR_RETURN(PeerInfo peer, FindPeer(c.args[0]));
-  auto stub = PeerStub(peer.host, peer.port);
+  auto stub = PeerStub(peer.host, peer.port, peer.username);
   std::vector<double> rtts;
   v1::PingReply pong;
   for (int i = 0; i < 4; ++i) {
     grpc::ClientContext ctx;
-    Prepare(&ctx, "", 5);
+    SetDeadline(&ctx, 5);
     v1::PingRequest req;
     req.set_payload("ECO " + std::to_string(i));
     auto t0 = std::chrono::steady_clock::now();

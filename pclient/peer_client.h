@@ -23,6 +23,7 @@
 #include "common/directory_client.h"
 #include "common/periodic.h"
 #include "common/peer_config.h"
+#include "common/peer_credentials.h"
 #include "common/status.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/command_line.h"
@@ -105,6 +106,8 @@ class PeerClient {
   // central's REST client, made by Central() on first use.
   DirectoryClient& Central();
   std::unique_ptr<DirectoryClient> directory_;
+  std::unique_ptr<PeerCredentials> credentials_;  // made with directory_
+  Status credentials_error_;
   std::optional<LoginReply> session_;
   std::vector<FileResult> last_results_;
   std::string last_via_;     // "directory", or the friend that answered the last locate

@@ -145,10 +145,9 @@ Result<bool> Download::Prepare() {
 }
 
 Status Download::FetchFrom(const Holder& holder) {
-  auto stub = PeerStub(holder.host, holder.port);
+  auto stub = PeerStub(holder.host, holder.port, holder.username);
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineFor(f_.size - pos_, req_.limit_rate));
-  ctx.AddMetadata("authorization", "Bearer " + req_.token);
   v1::DownloadRequest dl;
   dl.set_sha256(f_.sha256);
   dl.set_offset(pos_);
@@ -252,8 +251,7 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
 }
 
 Result<UploadResult> UploadFile(const std::string& path, const std::string& name,
-                                const Holder& target, const std::string& token,
-                                const ProgressFn& progress) {
+                                const Holder& target, const ProgressFn& progress) {
   auto start = Clock::now();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return NotFound("cannot open " + path + ": " + std::strerror(errno));
@@ -262,10 +260,9 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
     return InvalidArgument(path + " is not a regular file");
   }
   const int64_t size = st.st_size;
-  auto stub = PeerStub(target.host, target.port);
+  auto stub = PeerStub(target.host, target.port, target.username);
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineFor(size, 0));
-  ctx.AddMetadata("authorization", "Bearer " + token);
   v1::UploadReply reply;
   auto writer = stub->Upload(&ctx, &reply);
   v1::UploadMessage msg;

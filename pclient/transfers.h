@@ -6,7 +6,10 @@
 // the next), then SHA-256 verified and renamed into place without
 // replacing anything. A verification failure removes the .part: nothing
 // unverified is ever renamed into place. Requests go by sha256, so a holder
-// sharing the content under another name serves it too.
+// sharing the content under another name serves it too. Each holder is
+// reached over mutual TLS and must present the certificate of the account
+// it was named as (common/peer_channel.h); an impostor is left like a
+// holder that failed. No token or other secret goes to a holder.
 //
 // Upload: reads the file once, in 256 KiB messages hashed as they go; the
 // SHA-256 follows the data as the last message, and the receiver verifies
@@ -34,7 +37,6 @@ using NoteFn = std::function<void(const std::string&)>;
 struct DownloadRequest {
   FileResult file;           // name, size, sha256, holders in the order to try
   std::string dest_dir;      // the file lands at dest_dir/file.name
-  std::string token;         // our bearer token for the holders
   std::string own_username;  // never download from ourselves
   int64_t limit_rate = 0;    // bytes per second; 0 = as fast as possible
   bool verify_only = false;  // fetch and check the hash, write nothing
@@ -64,7 +66,6 @@ struct UploadResult {
 // receiver said them (ALREADY_EXISTS, RESOURCE_EXHAUSTED, ...), NotFound for
 // a missing local file.
 Result<UploadResult> UploadFile(const std::string& path, const std::string& name,
-                                const Holder& target, const std::string& token,
-                                const ProgressFn& progress);
+                                const Holder& target, const ProgressFn& progress);
 
 }  // namespace p2pshare::pclient

@@ -165,7 +165,8 @@ v1::LocateReply Locator::Flood(const v1::LocateRequest& req,
     asks.emplace_back(address, std::async(std::launch::async, [address, forward, child_deadline] {
       auto parsed = ParseHostPort(address);
       if (!parsed.ok()) return std::make_pair(ToGrpcStatus(parsed.status()), v1::LocateReply());
-      auto stub = PeerStub(parsed->host, parsed->port);
+      // A friend is known by its address only: any member may answer.
+      auto stub = PeerStub(parsed->host, parsed->port, "");
       grpc::ClientContext ctx;
       ctx.set_deadline(child_deadline);
       v1::LocateReply answer;
@@ -180,6 +181,10 @@ v1::LocateReply Locator::Flood(const v1::LocateRequest& req,
                    status.error_message());
       continue;
     }
+    if (int bad = DropBadLocateEntries(&answer, limit); bad > 0) {
+      spdlog::warn("friend {} answered query {} with {} malformed entries; dropped them", address,
+                   req.query_id(), bad);
+    }
     MergeLocateReplies(&reply, answer, limit);
   }
   return reply;
@@ -188,16 +193,17 @@ v1::LocateReply Locator::Flood(const v1::LocateRequest& req,
 bool Locator::FirstSight(const std::string& id) {
   auto now = Clock::now();
   std::lock_guard<std::mutex> lock(mu_);
-  if (seen_.size() >= kMaxSeenIds) {
-    std::erase_if(seen_, [&](const auto& e) { return now - e.second > options_.remember_ids; });
-    if (seen_.size() >= kMaxSeenIds) seen_.clear();  // a flood of ids: forget rather than grow
+  // Forget what aged out, and the oldest beyond the bound: a flood of junk
+  // ids pushes out only the oldest ids, never all of them at once.
+  while (!seen_order_.empty() && (now - seen_order_.front().second > options_.remember_ids ||
+                                  seen_order_.size() >= kMaxSeenIds)) {
+    seen_.erase(seen_order_.front().first);
+    seen_order_.pop_front();
   }
-  auto [it, fresh] = seen_.try_emplace(id, now);
-  if (!fresh && now - it->second > options_.remember_ids) {
-    it->second = now;
-    return true;
-  }
-  return fresh;
+  if (seen_.count(id)) return false;
+  seen_order_.emplace_back(id, now);
+  seen_.emplace(id, std::prev(seen_order_.end()));
+  return true;
 }
 
 }  // namespace p2pshare::pserver

@@ -11,14 +11,19 @@
 //    query id; a peer handles an id once and declines repeats, so a query
 //    never visits a peer twice, and it stops when the ttl reaches 0.
 //
-// Transfers never go through here: results carry the holders' addresses
-// and the client downloads from them directly.
+// Only members may ask (callers with a certificate of the network; the
+// service checks that). A friend's reply is checked before it is merged
+// (DropBadLocateEntries), and a holder it names is believed only when its
+// certificate names that account at connection time. Transfers never go
+// through here: results carry the holders' addresses and the client
+// downloads from them directly.
 //
 // Thread-safe: called on gRPC threads.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <list>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -70,7 +75,10 @@ class Locator {
   const std::function<int()> port_;
 
   std::mutex mu_;
-  std::unordered_map<std::string, Clock::time_point> seen_;  // GUARDED_BY(mu_): id -> first seen
+  // Query ids seen, oldest first (at most kMaxSeenIds, each for remember_ids).
+  std::list<std::pair<std::string, Clock::time_point>> seen_order_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::list<std::pair<std::string, Clock::time_point>>::iterator>
+      seen_;  // GUARDED_BY(mu_)
 };
 
 // Merges `from` into `into`: results by (name, sha256) with their holders

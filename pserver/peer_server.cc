@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "common/peer_channel.h"
 #include "common/peer_config.h"
+#include "common/peer_credentials.h"
 #include "pserver/catalog.h"
 #include "pserver/folder_watcher.h"
 #include "pserver/locator.h"
@@ -22,7 +23,6 @@
 #include "pserver/peer_service.h"
 #include "pserver/session_agent.h"
 #include "pserver/shared_folder.h"
-#include "pserver/token_verifier.h"
 
 namespace p2pshare::pserver {
 namespace {
@@ -94,22 +94,17 @@ std::string RenderPeerMetrics(const PeerServiceImpl& service, const Catalog& cat
 // may use the ones above it).
 struct PeerServer::Parts {
   Parts(const PeerConfig& config, std::unique_ptr<SharedFolder> shared_folder,
-        const CentralTrust& trust)
+        const CentralTrust& trust, std::unique_ptr<PeerCredentials> peer_credentials)
       : config(config),
         folder(std::move(shared_folder)),
+        credentials(std::move(peer_credentials)),
         catalog(folder.get()),
         directory(config.central_url, CentralClientOptions(config, trust)),
-        verify_client(config.central_url, CentralClientOptions(config, trust)),
         locate_client(config.central_url, CentralClientOptions(config, trust, ShortCalls())),
-        verifier(&verify_client),
         friends(EffectiveFriends(config)),
         agent(&directory, &catalog, AgentOptions(), [this] { return Load(); },
-              [this](const std::string& token) {
-                verify_client.set_token(token);
-                locate_client.set_token(token);
-              }),
-        service(folder.get(), &catalog, &verifier, ServiceOptions(),
-                [this] { agent.FolderChanged(); }),
+              [this](const std::string& token) { locate_client.set_token(token); }),
+        service(folder.get(), &catalog, ServiceOptions(), [this] { agent.FolderChanged(); }),
         locator(&locate_client, &catalog, LocatorOptions{config.username, config.advertise_host},
                 [this] { return Friends(); }, [this] { return agent.port(); }),
         metrics([this] { return RenderPeerMetrics(service, catalog); }) {
@@ -139,13 +134,16 @@ struct PeerServer::Parts {
     // Without configured friends, keep the ones central suggests (on disk
     // too, for restarts and for peer-client).
     if (config.friends.empty()) o.on_friends = [this](const auto& f) { NoteSuggestedFriends(f); };
+    o.csr = credentials->csr();
+    o.on_credentials = [this](const std::string& cert, const std::string& ca,
+                              const std::vector<std::string>& revoked) {
+      return credentials->Accept(cert, ca, revoked);
+    };
     return o;
   }
 
   PeerServiceOptions ServiceOptions() const {
-    PeerServiceOptions o{config.username, config.max_storage_bytes};
-    o.offline_downloads = config.offline_downloads;
-    return o;
+    return PeerServiceOptions{config.username, config.max_storage_bytes};
   }
 
   // What heartbeats report: free bytes and active transfers.
@@ -172,11 +170,10 @@ struct PeerServer::Parts {
 
   const PeerConfig& config;
   std::unique_ptr<SharedFolder> folder;
+  std::unique_ptr<PeerCredentials> credentials;  // its key and certificates
   Catalog catalog;
   DirectoryClient directory;
-  DirectoryClient verify_client;  // verifications never queue behind an index upload
   DirectoryClient locate_client;  // searches on a caller's behalf: short deadlines
-  CentralTokenVerifier verifier;
   std::mutex friends_mu;
   std::vector<std::string> friends;  // GUARDED_BY(friends_mu)
   SessionAgent agent;
@@ -225,7 +222,10 @@ Status PeerServer::Run() {
   if (trust.status().code() == Code::kCancelled) return Status::Ok();
   RETURN_IF_ERROR(trust.status());
   if (!trust->note.empty()) spdlog::warn("{}", trust->note);
-  auto parts = std::make_unique<Parts>(config_, std::move(folder), *trust);
+  ASSIGN_OR_RETURN(auto credentials, PeerCredentials::Open(folder->internal_dir(),
+                                                           config_.username, trust->ca_pem));
+  auto parts =
+      std::make_unique<Parts>(config_, std::move(folder), *trust, std::move(credentials));
   RETURN_IF_ERROR(parts->catalog.Refresh().status());
   spdlog::info("sharing {} files ({} bytes) from {}; {} hashed, the rest from the hash cache",
                parts->catalog.size(), parts->catalog.TotalBytes(), parts->folder->root(),

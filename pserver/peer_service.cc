@@ -31,11 +31,9 @@ class ActiveTransfer {
 }  // namespace
 
 PeerServiceImpl::PeerServiceImpl(const SharedFolder* folder, Catalog* catalog,
-                                 TokenVerifier* verifier, PeerServiceOptions options,
-                                 std::function<void()> on_upload)
+                                 PeerServiceOptions options, std::function<void()> on_upload)
     : folder_(folder),
       catalog_(catalog),
-      verifier_(verifier),
       options_(std::move(options)),
       on_upload_(std::move(on_upload)) {}
 
@@ -45,30 +43,7 @@ int64_t PeerServiceImpl::free_bytes() const {
 }
 
 Result<std::string> PeerServiceImpl::Authorize(grpc::ServerContext* context) {
-  const auto& md = context->client_metadata();
-  auto it = md.find("authorization");
-  if (it == md.end()) {
-    return Unauthenticated("missing 'authorization: Bearer <token>' metadata");
-  }
-  std::string value(it->second.data(), it->second.size());
-  const std::string prefix = "Bearer ";
-  if (value.compare(0, prefix.size(), prefix) != 0) {
-    return Unauthenticated("authorization metadata must be 'Bearer <token>'");
-  }
-  return verifier_->Verify(value.substr(prefix.size()));
-}
-
-Result<std::string> PeerServiceImpl::AuthorizeRead(grpc::ServerContext* context) {
-  auto caller = Authorize(context);
-  if (caller.ok() || !options_.offline_downloads) return caller;
-  // A token central could not be asked about, or none (a client that could
-  // not log in) while central is away.
-  bool central_away = caller.status().code() == Code::kUnavailable ||
-                      (caller.status().code() == Code::kUnauthenticated && !verifier_->CentralAnswers());
-  if (!central_away) return caller;
-  spdlog::info("central is unreachable, so {} cannot be verified; serving the read anyway",
-               context->peer());
-  return std::string("(unverified)");
+  return options_.identify(*context);
 }
 
 grpc::Status PeerServiceImpl::Done(const char* method, const Status& s) {
@@ -91,6 +66,8 @@ PeerServiceStats PeerServiceImpl::stats() const {
 
 grpc::Status PeerServiceImpl::Locate(grpc::ServerContext* context, const v1::LocateRequest* request,
                                      v1::LocateReply* reply) {
+  auto caller = Authorize(context);
+  if (!caller.ok()) return Done("Locate", caller.status());
   if (locator_ == nullptr) return Done("Locate", Status(Code::kUnimplemented, "no locator"));
   auto deadline = context->deadline();
   auto cap = std::chrono::system_clock::now() + std::chrono::seconds(30);
@@ -110,7 +87,7 @@ grpc::Status PeerServiceImpl::Ping(grpc::ServerContext*, const v1::PingRequest* 
 
 grpc::Status PeerServiceImpl::ListFiles(grpc::ServerContext* context, const v1::ListFilesRequest*,
                                         v1::ListFilesReply* reply) {
-  auto caller = AuthorizeRead(context);
+  auto caller = Authorize(context);
   if (!caller.ok()) return Done("ListFiles", caller.status());
   for (const FileEntry& f : catalog_->Files()) ToProto(f, reply->add_files());
   return grpc::Status::OK;
@@ -119,7 +96,7 @@ grpc::Status PeerServiceImpl::ListFiles(grpc::ServerContext* context, const v1::
 grpc::Status PeerServiceImpl::Download(grpc::ServerContext* context,
                                        const v1::DownloadRequest* request,
                                        grpc::ServerWriter<v1::Chunk>* writer) {
-  auto caller = AuthorizeRead(context);
+  auto caller = Authorize(context);
   if (!caller.ok()) return Done("Download", caller.status());
   ActiveTransfer active(&active_transfers_);
   Status s = DoDownload(context, *request, writer);

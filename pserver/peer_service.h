@@ -19,12 +19,12 @@
 #include <mutex>
 #include <string>
 
+#include "common/peer_channel.h"
 #include "common/transfer_tuning.h"
 #include "p2pshare.grpc.pb.h"
 #include "pserver/catalog.h"
 #include "pserver/locator.h"
 #include "pserver/shared_folder.h"
-#include "pserver/token_verifier.h"
 
 namespace p2pshare::pserver {
 
@@ -32,9 +32,9 @@ struct PeerServiceOptions {
   std::string username;
   int64_t max_storage_bytes = int64_t{10} << 30;
   size_t chunk_bytes = kTransferChunkBytes;
-  // While central cannot be reached no token can be checked: serve
-  // downloads and file lists anyway (read-only; uploads stay refused).
-  bool offline_downloads = true;
+  // Who a call comes from: the account of the certificate the caller
+  // presented (common/peer_channel.h), or why not.
+  std::function<Result<std::string>(const grpc::ServerContext&)> identify = PeerCaller;
 };
 
 // What the service has done, for /metrics.
@@ -48,8 +48,8 @@ struct PeerServiceStats {
 class PeerServiceImpl final : public v1::PeerService::Service {
  public:
   // `on_upload` runs after an upload was placed (to index it at once).
-  PeerServiceImpl(const SharedFolder* folder, Catalog* catalog, TokenVerifier* verifier,
-                  PeerServiceOptions options, std::function<void()> on_upload);
+  PeerServiceImpl(const SharedFolder* folder, Catalog* catalog, PeerServiceOptions options,
+                  std::function<void()> on_upload);
 
   grpc::Status Ping(grpc::ServerContext* context, const v1::PingRequest* request,
                     v1::PingReply* reply) override;
@@ -73,11 +73,8 @@ class PeerServiceImpl final : public v1::PeerService::Service {
  private:
   // Counts a failed call of `method` by its code; the gRPC form of `s`.
   grpc::Status Done(const char* method, const Status& s);
-  // The caller's username, from the bearer token in the metadata.
+  // The caller's account, from its certificate: members only.
   Result<std::string> Authorize(grpc::ServerContext* context);
-  // Authorize for reads: with offline_downloads, a caller central cannot
-  // vouch for because it is unreachable reads as "(unverified)".
-  Result<std::string> AuthorizeRead(grpc::ServerContext* context);
   Status DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& request,
                     grpc::ServerWriter<v1::Chunk>* writer);
   // Upload's steps: header, room, bytes into a temp file, placed.
@@ -98,7 +95,6 @@ class PeerServiceImpl final : public v1::PeerService::Service {
 
   const SharedFolder* const folder_;
   Catalog* const catalog_;
-  TokenVerifier* const verifier_;
   const PeerServiceOptions options_;
   const std::function<void()> on_upload_;
   Locator* locator_ = nullptr;

@@ -43,7 +43,8 @@ void SessionAgent::Cancel() {
 Result<LoginReply> SessionAgent::LoginOnce(std::optional<int> preferred,
                                            const std::vector<int64_t>& exclude) {
   LoginRequest req{options_.username, options_.password, options_.advertise_host,
-                   preferred ? std::optional<int64_t>(*preferred) : std::nullopt, exclude};
+                   preferred ? std::optional<int64_t>(*preferred) : std::nullopt, exclude,
+                   options_.csr.empty() ? std::nullopt : std::optional<std::string>(options_.csr)};
   auto reply = client_->Login(req);
   if (!reply.ok() && reply.status().reason() == "bad_credentials") {
     // Maybe the account does not exist yet: create it when central allows.
@@ -62,6 +63,10 @@ Result<LoginReply> SessionAgent::LoginOnce(std::optional<int> preferred,
     } else {
       return reg.status();
     }
+  }
+  if (reply.ok() && options_.on_credentials) {
+    Status taken = options_.on_credentials(reply->certificate, reply->ca, reply->revoked);
+    if (!taken.ok()) return taken;
   }
   return reply;
 }
@@ -209,7 +214,8 @@ SessionAgent::Step SessionAgent::Relogin(LoopState& st) {
   if (!st.need_login) return Step::kNext;
   auto reply = LoginOnce(port_.load(), {});
   if (!reply.ok()) {
-    if (reply.status().code() == Code::kUnauthenticated) {
+    if (reply.status().code() == Code::kUnauthenticated ||
+        reply.status().code() == Code::kFailedPrecondition) {
       on_event_(AgentEvent::kFatal, 0, reply.status().message());
       return Step::kEnd;
     }
@@ -242,6 +248,13 @@ SessionAgent::Step SessionAgent::Beat(LoopState& st) {
   if (!beat.ok()) return Failed(st, beat.status(), "heartbeat");
   NoteReachable(true, "");
   if (options_.on_friends) options_.on_friends(beat->friends);
+  if (options_.on_credentials) {
+    Status taken = options_.on_credentials(beat->certificate, "", beat->revoked);
+    if (!taken.ok()) {
+      on_event_(AgentEvent::kFatal, 0, taken.message());
+      return Step::kEnd;
+    }
+  }
   st.backoff.Reset();
   st.next_heartbeat = Clock::now() + std::chrono::seconds(heartbeat_interval_s_.load());
   return Step::kNext;

@@ -44,6 +44,14 @@ struct SessionAgentOptions {
   std::chrono::milliseconds backoff_max{8000};
   // Learns the friends central suggests, at each login and heartbeat.
   std::function<void(const std::vector<std::string>&)> on_friends;
+  // The certificate request sent at each login (empty: none).
+  std::string csr;
+  // Takes the certificate, CA and revoked serials of each login and
+  // heartbeat reply (certificate and CA empty when nothing new); an error
+  // ends the agent (kFatal): central handed out something unusable.
+  std::function<Status(const std::string& certificate, const std::string& ca,
+                       const std::vector<std::string>& revoked)>
+      on_credentials;
 };
 
 enum class AgentEvent {

@@ -38,6 +38,15 @@ struct SessionRecord {
   std::string token_hash;  // TokenHash(token)
   std::string username;
   SessionState state = SessionState::kActive;
+  std::string public_key;  // PEM of the key its certificates bind; empty: none asked
+};
+
+// A certificate central issued to a session (docs/protocol.md, "Trust").
+struct CertificateRecord {
+  std::string serial;  // lowercase hex
+  std::string username;
+  std::string token_hash;  // the session it was issued to
+  int64_t not_after = 0;   // Unix seconds
 };
 
 // An online peer with the totals of its index.
@@ -78,16 +87,25 @@ class DirectoryStore {
   virtual Result<std::optional<PeerRecord>> FindPeer(const std::string& username) = 0;
   virtual Result<std::vector<PeerRecord>> ListPeerRecords() = 0;
   virtual Result<std::set<int>> PortsInUse(const std::string& host) = 0;
-  // Takes the peer offline: drops its index and ends its active sessions
-  // with `end_state`. Returns the record removed, nullopt if it was offline.
+  // Takes the peer offline: drops its index, ends its active sessions with
+  // `end_state` and revokes its certificates that are still valid at
+  // `now_unix`. Returns the record removed, nullopt if it was offline.
   virtual Result<std::optional<PeerRecord>> RemovePeer(const std::string& username,
                                                        SessionState end_state,
                                                        int64_t now_unix) = 0;
 
   virtual Status AddSession(const SessionRecord& session, int64_t now_unix) = 0;
   virtual Result<std::optional<SessionRecord>> FindSession(const std::string& token_hash) = 0;
-  // Forgets ended sessions that ended before `before_unix`.
+  // Forgets ended sessions that ended before `before_unix`, and
+  // certificates that expired before it.
   virtual Status PurgeEndedSessions(int64_t before_unix) = 0;
+
+  virtual Status AddCertificate(const CertificateRecord& certificate) = 0;
+  // The newest certificate issued to the session `token_hash`; nullopt when none.
+  virtual Result<std::optional<CertificateRecord>> NewestCertificate(
+      const std::string& token_hash) = 0;
+  // Serials of revoked certificates still valid at `now_unix`.
+  virtual Result<std::vector<std::string>> RevokedCertificates(int64_t now_unix) = 0;
 
   // Replace / patch an online peer's index; return its file count after.
   // NotFound when the peer is not online. `added` entries replace entries of

@@ -94,6 +94,20 @@ constexpr const char* kSchemaV2[] = {
     "ALTER TABLE files_v2 RENAME TO files",
 };
 
+// Version 3: certificates central issues to sessions (the key they bind is
+// the session's), so they can be renewed and revoked across restarts.
+constexpr const char* kSchemaV3[] = {
+    "ALTER TABLE sessions ADD COLUMN public_key TEXT NOT NULL DEFAULT ''",
+    "CREATE TABLE certificates("
+    "  serial TEXT PRIMARY KEY,"
+    "  username TEXT NOT NULL,"
+    "  token_hash TEXT NOT NULL,"
+    "  not_after INTEGER NOT NULL,"
+    "  revoked INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX certificates_by_session ON certificates(token_hash, not_after)",
+    "CREATE INDEX certificates_by_user ON certificates(username, not_after)",
+};
+
 }  // namespace
 
 SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
@@ -188,7 +202,7 @@ Status SqliteStore::Migrate() {
     int64_t version;
     std::span<const char* const> sql;
   };
-  for (const Step& step : {Step{1, kSchemaV1}, Step{2, kSchemaV2}}) {
+  for (const Step& step : {Step{1, kSchemaV1}, Step{2, kSchemaV2}, Step{3, kSchemaV3}}) {
     if (version >= step.version) continue;
     auto done = Transaction([&]() -> Result<bool> {
       for (const char* sql : step.sql) RETURN_IF_ERROR(Exec(sql));
@@ -288,6 +302,13 @@ Result<std::optional<PeerRecord>> SqliteStore::RemovePeer(const std::string& use
         return Error("end sessions");
       }
     }
+    {
+      ASSIGN_OR_RETURN(Stmt s, Prepare("UPDATE certificates SET revoked = 1 "
+                                       "WHERE username = ?1 AND not_after >= ?2"));
+      if (s.Bind(1, username).Bind(2, now_unix).Step() != SQLITE_DONE) {
+        return Error("revoke certificates");
+      }
+    }
     return removed;
   });
 }
@@ -295,11 +316,12 @@ Result<std::optional<PeerRecord>> SqliteStore::RemovePeer(const std::string& use
 Status SqliteStore::AddSession(const SessionRecord& session, int64_t now_unix) {
   std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO sessions(token_hash, username, state, created_at, "
-                                   "ended_at) VALUES(?1, ?2, ?3, ?4, NULL)"));
+                                   "ended_at, public_key) VALUES(?1, ?2, ?3, ?4, NULL, ?5)"));
   int rc = s.Bind(1, session.token_hash)
                .Bind(2, session.username)
                .Bind(3, int64_t(session.state))
                .Bind(4, now_unix)
+               .Bind(5, session.public_key)
                .Step();
   if (rc != SQLITE_DONE) return Error("add session");
   return Status::Ok();
@@ -307,21 +329,58 @@ Status SqliteStore::AddSession(const SessionRecord& session, int64_t now_unix) {
 
 Result<std::optional<SessionRecord>> SqliteStore::FindSession(const std::string& token_hash) {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT username, state FROM sessions WHERE token_hash = ?1"));
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT username, state, public_key FROM sessions "
+                                   "WHERE token_hash = ?1"));
   int rc = s.Bind(1, token_hash).Step();
   if (rc == SQLITE_DONE) return std::optional<SessionRecord>();
   if (rc != SQLITE_ROW) return Error("find session");
   int64_t state = s.Int(1);
   if (state < 0 || state > 2) return Internal("session with unknown state");
   return std::optional<SessionRecord>(
-      SessionRecord{token_hash, s.Text(0), static_cast<SessionState>(state)});
+      SessionRecord{token_hash, s.Text(0), static_cast<SessionState>(state), s.Text(2)});
 }
 
 Status SqliteStore::PurgeEndedSessions(int64_t before_unix) {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM sessions WHERE state != 0 AND ended_at < ?1"));
-  if (s.Bind(1, before_unix).Step() != SQLITE_DONE) return Error("purge sessions");
+  {
+    ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM sessions WHERE state != 0 AND ended_at < ?1"));
+    if (s.Bind(1, before_unix).Step() != SQLITE_DONE) return Error("purge sessions");
+  }
+  ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM certificates WHERE not_after < ?1"));
+  if (s.Bind(1, before_unix).Step() != SQLITE_DONE) return Error("purge certificates");
   return Status::Ok();
+}
+
+Status SqliteStore::AddCertificate(const CertificateRecord& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO certificates(serial, username, token_hash, "
+                                   "not_after) VALUES(?1, ?2, ?3, ?4)"));
+  int rc = s.Bind(1, c.serial).Bind(2, c.username).Bind(3, c.token_hash).Bind(4, c.not_after).Step();
+  if (rc != SQLITE_DONE) return Error("add certificate");
+  return Status::Ok();
+}
+
+Result<std::optional<CertificateRecord>> SqliteStore::NewestCertificate(
+    const std::string& token_hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT serial, username, not_after FROM certificates "
+                                   "WHERE token_hash = ?1 ORDER BY not_after DESC LIMIT 1"));
+  int rc = s.Bind(1, token_hash).Step();
+  if (rc == SQLITE_DONE) return std::optional<CertificateRecord>();
+  if (rc != SQLITE_ROW) return Error("newest certificate");
+  return std::optional<CertificateRecord>(
+      CertificateRecord{s.Text(0), s.Text(1), token_hash, s.Int(2)});
+}
+
+Result<std::vector<std::string>> SqliteStore::RevokedCertificates(int64_t now_unix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT serial FROM certificates WHERE revoked = 1 AND "
+                                   "not_after >= ?1 ORDER BY serial"));
+  s.Bind(1, now_unix);
+  std::vector<std::string> out;
+  bool done = s.EachRow([&] { out.push_back(s.Text(0)); });
+  if (!done) return Error("revoked certificates");
+  return out;
 }
 
 Result<bool> SqliteStore::PeerOnline(const std::string& username) {

@@ -83,7 +83,7 @@ TEST_F(MetricsTest, CentralCountersMoveWithWhatHappens) {
   // Three health checks, two wrong passwords, and a session that stops
   // heartbeating.
   auto client = central_->Client();
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client->Healthz().ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client->Health().ok());
   ASSERT_TRUE(client->Register("mallory", "mallory-password").ok());
   for (int i = 0; i < 2; ++i) {
     EXPECT_FALSE(client->Login({"mallory", "wrong", std::nullopt, std::nullopt, {}}).ok());
