@@ -7,15 +7,9 @@
 #include "common/x509.h"
 
 namespace p2pshare::central {
-namespace {
-
-int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
-
-}  // namespace
-
 Certificates::Certificates(DirectoryStore* store, const CertificateAuthority* ca,
-                           int64_t lifetime_s)
-    : store_(store), ca_(ca), lifetime_s_(lifetime_s) {}
+                           int64_t lifetime_s, std::function<int64_t()> now_unix)
+    : store_(store), ca_(ca), lifetime_s_(lifetime_s), now_unix_(std::move(now_unix)) {}
 
 Result<std::string> Certificates::CheckRequest(const std::string& csr_pem) const {
   if (csr_pem.size() > 8192) return InvalidArgument("field 'csr' is over 8192 bytes");
@@ -31,7 +25,7 @@ Result<IssuedCertificate> Certificates::IssueAndRecord(const std::string& userna
   std::lock_guard<std::mutex> lock(mu_);
   held_[token_hash] = Held{public_key, cert.not_after};
   if (held_.size() > 100000) {  // sessions that ended long ago; reloaded on demand
-    std::erase_if(held_, [&](const auto& e) { return e.second.not_after < Now(); });
+    std::erase_if(held_, [&](const auto& e) { return e.second.not_after < now_unix_(); });
   }
   return cert;
 }
@@ -58,7 +52,7 @@ Result<std::optional<IssuedCertificate>> Certificates::RenewIfDue(const std::str
     std::lock_guard<std::mutex> lock(mu_);
     held_[token_hash] = *held;
   }
-  if (held->not_after - Now() > lifetime_s_ / 2) return std::optional<IssuedCertificate>();
+  if (held->not_after - now_unix_() > lifetime_s_ / 2) return std::optional<IssuedCertificate>();
   ASSIGN_OR_RETURN(IssuedCertificate cert, IssueAndRecord(username, token_hash, held->public_key));
   return std::optional<IssuedCertificate>(std::move(cert));
 }
@@ -73,7 +67,7 @@ std::vector<std::string> Certificates::Revoked() {
     }
     as_of = revocations_;
   }
-  auto fresh = store_->RevokedCertificates(Now());
+  auto fresh = store_->RevokedCertificates(now_unix_());
   std::lock_guard<std::mutex> lock(mu_);
   if (!fresh.ok()) {
     spdlog::warn("cannot read the revoked certificates: {}", fresh.status().message());

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -28,7 +29,9 @@ namespace p2pshare::central {
 
 class Certificates {
  public:
-  Certificates(DirectoryStore* store, const CertificateAuthority* ca, int64_t lifetime_s);
+  // `now_unix` is the clock renewals are timed by (tests move it).
+  Certificates(DirectoryStore* store, const CertificateAuthority* ca, int64_t lifetime_s,
+               std::function<int64_t()> now_unix);
 
   // The public key of a certificate request, after checking its signature
   // (the requester holds the key). InvalidArgument naming the field.
@@ -61,6 +64,7 @@ class Certificates {
   DirectoryStore* const store_;
   const CertificateAuthority* const ca_;
   const int64_t lifetime_s_;
+  const std::function<int64_t()> now_unix_;
   std::mutex mu_;
   std::unordered_map<std::string, Held> held_;  // GUARDED_BY(mu_): by token hash
   std::vector<std::string> revoked_;            // GUARDED_BY(mu_)

@@ -36,8 +36,8 @@ Directory::Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions opt
       ports_(store_.get(), options.port_range),
       index_(store_.get()) {
   if (options.ca != nullptr) {
-    certificates_ =
-        std::make_unique<Certificates>(store_.get(), options.ca, options.cert_lifetime_s);
+    certificates_ = std::make_unique<Certificates>(store_.get(), options.ca,
+                                                   options.cert_lifetime_s, options.unix_now);
   }
 }
 
@@ -245,23 +245,15 @@ Result<Holder> Directory::UploadTarget(const std::string& caller, const std::str
     return Unavailable("no other online peer has room for " + std::to_string(size) + " bytes",
                        "no_peer_available");
   }
-  // The power of two choices: the better of two random candidates. Always
-  // taking the best would hand every upload to whoever claims the most
-  // room and the fewest transfers; this way a liar gets at most about twice
-  // its share, and the honest majority the rest.
-  auto better = [](const Candidate& a, const Candidate& b) {
-    if (a.live.active_transfers != b.live.active_transfers) {
-      return a.live.active_transfers < b.live.active_transfers;
-    }
-    int64_t fa = a.live.free_bytes.value_or(-1), fb = b.live.free_bytes.value_or(-1);
-    if (fa != fb) return fa > fb;
-    return a.peer.username < b.peer.username;
-  };
+  // A random one of the least loaded. Room only qualifies a peer: ranking
+  // by the free space a peer claims would hand every upload to whoever
+  // claims the most, so a liar gets a fair share among the idle at most.
+  int64_t least = candidates.front().live.active_transfers;
+  for (const auto& c : candidates) least = std::min(least, c.live.active_transfers);
+  std::erase_if(candidates, [&](const Candidate& c) { return c.live.active_transfers > least; });
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_int_distribution<size_t> pick(0, candidates.size() - 1);
-  const Candidate& first = candidates[pick(rng)];
-  const Candidate& second = candidates[pick(rng)];
-  const Candidate* best = better(second, first) ? &second : &first;
+  const Candidate* best =
+      &candidates[std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(rng)];
   events_.Record("upload", caller,
                  "'" + name + "' (" + std::to_string(size) + " bytes) to " + best->peer.username,
                  "a file to " + best->peer.username);

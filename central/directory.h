@@ -56,6 +56,8 @@ struct DirectoryOptions {
   // Issues the peers' certificates; null: none (tests of other parts).
   const CertificateAuthority* ca = nullptr;
   int64_t cert_lifetime_s = 3600;
+  // The wall clock certificate renewals are timed by; tests move it.
+  std::function<int64_t()> unix_now = UnixNow;
   // Peers one source address may bring online (loopback is not counted:
   // a machine's own peers); beyond, a login is 429 "too_many_peers".
   int64_t max_peers_per_address = 16;
@@ -105,10 +107,10 @@ class Directory {
   Result<std::optional<FileResult>> FindFile(const std::string& sha256);
   Result<std::vector<PeerInfo>> Peers();
   // An online peer other than `caller` with room for `size` bytes (peers
-  // that reported no free space count as having room): the less loaded of
-  // two picked at random (fewest active transfers, then most free bytes),
-  // so a peer that lies about its room gets a fair share at most.
-  // Unavailable "no_peer_available".
+  // that reported no free space count as having room): one picked at
+  // random among those with the fewest active transfers, so a peer that
+  // lies about its room gets no more than a fair share. Unavailable
+  // "no_peer_available".
   Result<Holder> UploadTarget(const std::string& caller, const std::string& name, int64_t size);
   Result<StatsReply> Stats();
 

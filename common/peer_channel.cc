@@ -140,6 +140,13 @@ void UsePeerIdentity(const PeerIdentity& identity) {
   s.channels.clear();
 }
 
+void ReloadPeerIdentity() {
+  State& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.providers.clear();
+  s.channels.clear();
+}
+
 void SetRevokedCertificates(std::vector<std::string> serials) {
   State& s = Shared();
   std::lock_guard<std::mutex> lock(s.mu);

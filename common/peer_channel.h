@@ -43,6 +43,11 @@ PeerIdentity PeerIdentityIn(const std::string& internal_dir);
 // listener. Call at start, before the first channel.
 void UsePeerIdentity(const PeerIdentity& identity);
 
+// The identity's certificate changed (a new login): channels and
+// listeners made from now on present the new one at once (those already
+// open pick it up within seconds).
+void ReloadPeerIdentity();
+
 // The certificate serials central says are revoked (accounts that logged
 // out or were evicted): refused as callers and as servers.
 void SetRevokedCertificates(std::vector<std::string> serials);

@@ -67,6 +67,7 @@ Status PeerCredentials::Accept(const std::string& certificate, const std::string
     }
     RETURN_IF_ERROR(WriteFileAtomically(identity_.ca_file, network_ca, 0644));
     RETURN_IF_ERROR(WriteFileAtomically(identity_.cert_file, certificate, 0644));
+    ReloadPeerIdentity();
     return Status::Ok();
   }
   return WriteFileAtomically(identity_.ca_file, network_ca, 0644);

@@ -14,6 +14,7 @@
 #include <regex>
 
 #include "common/sha256.h"
+#include "common/x509.h"
 #include "integration/network_test.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
@@ -132,16 +133,18 @@ TEST_F(MetricsTest, PeerServerCountsBytesTransfersAndErrors) {
   EXPECT_EQ(Sample(before, "p2pshare_peer_shared_files"), 1);
   EXPECT_EQ(Sample(before, "p2pshare_peer_active_transfers"), 0);
 
-  auto bob = central_->Client();
-  auto login = RegisterAndLogin(*bob, "bob");
-  ASSERT_TRUE(login.ok());
-  PeerTestClient peer(alice.port());
-  auto got = peer.Download(login->token, "song.bin");
+  TestMember bob(*central_, dir_.path(), "bob");
+  ASSERT_TRUE(bob.status().ok()) << bob.status().ToString();
+  PeerTestClient peer(alice.port(), bob.identity(), "alice");
+  auto got = peer.Download("song.bin");
   ASSERT_TRUE(got.status.ok()) << got.status.error_message();
   EXPECT_EQ(got.data, data);
-  EXPECT_EQ(peer.Download(login->token, "missing.bin").status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(peer.Download("forged", "song.bin").status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  ASSERT_TRUE(peer.Upload(login->token, "up.bin", std::string(1234, 'u')).ok());
+  EXPECT_EQ(peer.Download("missing.bin").status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(PeerTestClient::WithoutCertificate(alice.port(), *ReadSmallFile(central_->ca_file()))
+                .Download("song.bin")
+                .status.error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_TRUE(peer.Upload("up.bin", std::string(1234, 'u')).ok());
 
   std::string after = Scrape(*PlainHttp(metrics_port));
   EXPECT_EQ(Sample(after, "p2pshare_peer_bytes_served_total"), static_cast<double>(data.size()));

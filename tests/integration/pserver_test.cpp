@@ -14,6 +14,7 @@
 #include "integration/network_test.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
+#include "unit/test_network.h"
 
 namespace p2pshare::testing {
 namespace {
@@ -26,13 +27,12 @@ class PeerServerTest : public NetworkTest {
     NetworkTest::SetUp();
     directory_ = central_->Client();
   }
-  // A client session of `name` (joins its peer), kept alive by heartbeats.
-  std::string ClientToken(const std::string& name) {
-    clients_.push_back(central_->Client());
-    auto login = RegisterAndLogin(*clients_.back(), name);
-    EXPECT_TRUE(login.ok()) << login.status().ToString();
-    keepalives_.push_back(std::make_unique<KeepAlive>(clients_.back().get()));
-    return login.ok() ? login->token : "";
+  // `name` as a member of the network (joins its peer), kept alive by
+  // heartbeats: its certificate identifies it to other peers.
+  const PeerIdentity& Member(const std::string& name) {
+    members_.push_back(std::make_unique<TestMember>(*central_, dir_.path(), name));
+    EXPECT_TRUE(members_.back()->status().ok()) << members_.back()->status().ToString();
+    return members_.back()->identity();
   }
   int64_t SearchTotal(const std::string& q) {
     auto page = directory_->Search(q);
@@ -50,8 +50,7 @@ class PeerServerTest : public NetworkTest {
   }
 
   std::unique_ptr<DirectoryClient> directory_;
-  std::vector<std::unique_ptr<DirectoryClient>> clients_;
-  std::vector<std::unique_ptr<KeepAlive>> keepalives_;
+  std::vector<std::unique_ptr<TestMember>> members_;
 };
 
 TEST_F(PeerServerTest, TwoPeersGetDistinctPortsAndShowInPeers) {
@@ -68,7 +67,7 @@ TEST_F(PeerServerTest, TwoPeersGetDistinctPortsAndShowInPeers) {
   EXPECT_EQ((*peers)[0].files, 1);
   EXPECT_EQ((*peers)[1].port, bob.port());
   v1::PingReply pong;
-  ASSERT_TRUE(PeerTestClient(alice.port()).Ping("ECO", &pong).ok());
+  ASSERT_TRUE(PeerTestClient(alice.port(), Member("carol"), "alice").Ping("ECO", &pong).ok());
   EXPECT_EQ(pong.username(), "alice");
 }
 
@@ -101,10 +100,9 @@ TEST_F(PeerServerTest, A64MiBDownloadIsByteIdenticalAndResumesFromAnOffset) {
   const std::string content = RandomBytes(64 * 1024 * 1024, 42);
   auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "big.bin", content); });
   StartPeer("bob");
-  std::string token = ClientToken("bob");
-  PeerTestClient client(alice.port());
+  PeerTestClient client(alice.port(), Member("bob"), "alice");
 
-  auto whole = client.Download(token, "big.bin");
+  auto whole = client.Download("big.bin");
   ASSERT_TRUE(whole.status.ok()) << whole.status.error_message();
   EXPECT_EQ(whole.data.size(), content.size());
   EXPECT_EQ(Sha256Hex(whole.data), Sha256Hex(content));
@@ -113,8 +111,8 @@ TEST_F(PeerServerTest, A64MiBDownloadIsByteIdenticalAndResumesFromAnOffset) {
 
   // An interrupted transfer: the first 10 MiB, then the rest from there.
   const int64_t cut = 10 * 1024 * 1024 + 17;
-  auto head = client.Download(token, "big.bin", 0, cut);
-  auto rest = client.Download(token, "big.bin", cut);
+  auto head = client.Download("big.bin", 0, cut);
+  auto rest = client.Download("big.bin", cut);
   ASSERT_TRUE(head.status.ok() && rest.status.ok());
   EXPECT_EQ(head.data.size(), static_cast<size_t>(cut));
   EXPECT_EQ(Sha256Hex(head.data + rest.data), Sha256Hex(content));
@@ -123,9 +121,9 @@ TEST_F(PeerServerTest, A64MiBDownloadIsByteIdenticalAndResumesFromAnOffset) {
 TEST_F(PeerServerTest, AnUploadLandsInTheTargetsFolderAndBecomesSearchable) {
   auto& alice = StartPeer("alice");
   StartPeer("bob");
-  std::string token = ClientToken("bob");
   const std::string data = RandomBytes(3 * 1024 * 1024 + 1, 5);
-  grpc::Status s = PeerTestClient(alice.port()).Upload(token, "gifts/from-bob.bin", data);
+  grpc::Status s =
+      PeerTestClient(alice.port(), Member("bob"), "alice").Upload("gifts/from-bob.bin", data);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(ReadFile(alice.shared_dir() / "gifts/from-bob.bin"), data);
   EXPECT_TRUE(WaitUntil([&] { return Holders("from-bob") == std::vector<std::string>{"alice"}; },
@@ -133,22 +131,37 @@ TEST_F(PeerServerTest, AnUploadLandsInTheTargetsFolderAndBecomesSearchable) {
   EXPECT_TRUE(fs::is_empty(alice.shared_dir() / ".p2pshare/tmp"));
 }
 
-TEST_F(PeerServerTest, CallsWithoutAValidTokenAreUnauthenticated) {
+TEST_F(PeerServerTest, CallsWithoutAValidCertificateAreUnauthenticated) {
   auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
-  PeerTestClient client(alice.port());
-  v1::ListFilesReply files;
-  for (const std::string& token : {std::string(), std::string("garbage"), std::string(64, 'f')}) {
-    EXPECT_EQ(client.ListFiles(token, &files).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-    EXPECT_EQ(client.Download(token, "a.txt").status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-    EXPECT_EQ(client.Upload(token, "b.txt", "b").error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  }
-  // A token that was good and was logged out no longer works either.
-  auto carol = central_->Client();
-  auto login = RegisterAndLogin(*carol, "carol");
-  ASSERT_TRUE(login.ok());
-  ASSERT_TRUE(carol->Logout().ok());
-  EXPECT_EQ(client.Download(login->token, "a.txt").status.error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  TestNetwork elsewhere;  // another network's CA
+  auto ca = ReadSmallFile(central_->ca_file());
+  ASSERT_TRUE(ca.ok());
+  auto refused = [&](PeerTestClient client, const std::string& what) {
+    v1::ListFilesReply files;
+    EXPECT_EQ(client.ListFiles(&files).error_code(), grpc::StatusCode::UNAUTHENTICATED) << what;
+    EXPECT_EQ(client.Download("a.txt").status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << what;
+    EXPECT_EQ(client.Upload("b.txt", "b").error_code(), grpc::StatusCode::UNAUTHENTICATED) << what;
+  };
+  refused(PeerTestClient::WithoutCertificate(alice.port(), *ca), "no certificate");
+  PeerIdentity outsider = elsewhere.Member("mallory");
+  ASSERT_TRUE(WriteFileAtomically(outsider.ca_file, *ca, 0644).ok());  // it knows whom to call
+  refused(PeerTestClient(alice.port(), outsider, "alice"), "another network's certificate");
+
+  // A member's certificate works; once its account logs out it is revoked,
+  // and alice refuses it within her heartbeat interval (1 s here).
+  auto carol = std::make_unique<TestMember>(*central_, dir_.path(), "carol");
+  ASSERT_TRUE(carol->status().ok()) << carol->status().ToString();
+  PeerTestClient as_carol(alice.port(), carol->identity(), "alice");
+  ASSERT_TRUE(as_carol.Download("a.txt").status.ok());
+  ASSERT_TRUE(carol->client().Logout().ok());
+  // The stated bound: one heartbeat interval, plus a margin of two.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return as_carol.Download("a.txt").status.error_code() == grpc::StatusCode::UNAUTHENTICATED;
+      },
+      std::chrono::seconds(3)))
+      << "carol's certificate still works 3 s after her logout";
   EXPECT_FALSE(fs::exists(alice.shared_dir() / "b.txt"));
 }
 

@@ -278,6 +278,41 @@ Result<LoginReply> RegisterAndLogin(DirectoryClient& client, const std::string& 
   return client.Login(LoginRequest{username, username + "-password", std::nullopt, std::nullopt, {}});
 }
 
+TestMember::TestMember(const CentralProcess& central, const std::filesystem::path& dir,
+                       const std::string& username)
+    : client_(central.Client()) {
+  const std::string folder = (dir / (username + "-member")).string();
+  std::filesystem::create_directories(folder);
+  identity_ = PeerIdentityIn(folder);
+  auto key = LoadOrCreatePrivateKey(identity_.key_file);
+  if (!key.ok()) {
+    status_ = key.status();
+    return;
+  }
+  auto reg = client_->Register(username, username + "-password");
+  if (!reg.ok() && reg.status().reason() != "username_taken") {
+    status_ = reg.status();
+    return;
+  }
+  auto login = client_->Login(LoginRequest{username, username + "-password", std::nullopt,
+                                           std::nullopt, {}, *MakeCsr(*key, "peer/" + username)});
+  if (!login.ok()) {
+    status_ = login.status();
+    return;
+  }
+  login_ = *login;
+  status_ = WriteFileAtomically(identity_.cert_file, login_.certificate, 0644);
+  if (status_.ok()) status_ = WriteFileAtomically(identity_.ca_file, login_.ca, 0644);
+  keep_alive_ = std::make_unique<KeepAlive>(client_.get());
+}
+
+TestMember::~TestMember() = default;
+
+std::string TestMember::serial() const {
+  auto info = ReadCertificate(login_.certificate);
+  return info.ok() ? info->serial : "";
+}
+
 void KeepAlive::Loop() {
   while (!WaitUntil([this] { return stop_.load(); }, std::chrono::milliseconds(500))) {
     (void)client_->Heartbeat();

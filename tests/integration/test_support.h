@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/directory_client.h"
+#include "common/peer_channel.h"
 #include "common/json_fields.h"
 #include "common/status.h"
 #include "unit/test_dir.h"
@@ -137,6 +138,31 @@ int64_t PeakRssBytes(pid_t pid);
 
 // Registers `username` (password username + "-password") and logs in.
 Result<LoginReply> RegisterAndLogin(DirectoryClient& client, const std::string& username);
+
+// A member of the network as a test client: `username` registered and
+// logged in with a certificate request for a key of its own; its key, its
+// certificate and the network's CA in <dir>/<username>-member/. The session
+// is kept alive (heartbeats) while the object lives.
+class TestMember {
+ public:
+  TestMember(const CentralProcess& central, const std::filesystem::path& dir,
+             const std::string& username);
+  ~TestMember();
+  // OK when the member could join; else why not.
+  const Status& status() const { return status_; }
+  const PeerIdentity& identity() const { return identity_; }
+  const LoginReply& login() const { return login_; }
+  DirectoryClient& client() { return *client_; }
+  // The serial of its certificate.
+  std::string serial() const;
+
+ private:
+  Status status_;
+  PeerIdentity identity_;
+  LoginReply login_;
+  std::unique_ptr<DirectoryClient> client_;
+  std::unique_ptr<class KeepAlive> keep_alive_;
+};
 
 // Heartbeats for a client session in the background (every 0.5 s) while
 // it lives, as a running peer would.

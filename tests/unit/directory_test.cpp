@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
+#include "common/x509.h"
 #include "unit/test_dir.h"
 
 namespace p2pshare::central {
@@ -187,19 +191,109 @@ TEST_F(DirectoryTest, UploadTargetIsAnotherPeerWithRoomLeastLoaded) {
   Join("carol");
   ASSERT_TRUE(dir_->Heartbeat("bob", {100, 2}).ok());
   ASSERT_TRUE(dir_->Heartbeat("carol", {1000, 0}).ok());
-  EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 50)->username, "carol");
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 50)->username, "carol") << "the least loaded";
+  }
   ASSERT_TRUE(dir_->Heartbeat("carol", {10, 0}).ok());  // now too small
   EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 50)->username, "bob");
   EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 5000).status().reason(), "no_peer_available");
   EXPECT_EQ(dir_->UploadTarget("alice", "../x", 5).status().code(), Code::kInvalidArgument);
 }
 
-TEST_F(DirectoryTest, VerifyNamesTheTokensOwner) {
-  LoginReply a = Join("alice");
-  EXPECT_EQ(*dir_->Verify(a.token), "alice");
-  EXPECT_EQ(dir_->Verify("nonsense").status().reason(), "unknown_token");
+TEST_F(DirectoryTest, APeerThatClaimsAbsurdRoomGetsAFairShareAtMost) {
+  DirectoryOptions o = Options();
+  o.port_range = {50051, 50060};
+  Open(o);
+  Join("uploader");
+  for (const char* honest : {"h1", "h2", "h3", "h4"}) {
+    Join(honest);
+    ASSERT_TRUE(dir_->Heartbeat(honest, {int64_t{1} << 30, 0}).ok());
+  }
+  Join("liar");
+  ASSERT_TRUE(dir_->Heartbeat("liar", {INT64_MAX, -5}).ok());  // 2^63 bytes free, "-5" transfers
+  std::map<std::string, int> chosen;
+  for (int i = 0; i < 100; ++i) chosen[dir_->UploadTarget("uploader", "x.bin", 1000)->username]++;
+  // Five idle peers with room: a fair share is 20 of 100.
+  EXPECT_LE(chosen["liar"], 40) << "the liar's claims bought it more than a fair share";
+  EXPECT_GE(chosen["h1"] + chosen["h2"] + chosen["h3"] + chosen["h4"], 60);
+}
+
+TEST_F(DirectoryTest, LoginGivesACertificateForTheRequestersKeyRenewedAndRevoked) {
+  testing::TestDir ca_dir;
+  auto ca = CertificateAuthority::Open(ca_dir / "ca", {"localhost"});
+  ASSERT_TRUE(ca.ok());
+  int64_t wall = UnixNow();
+  DirectoryOptions o = Options();
+  o.ca = ca->get();
+  o.cert_lifetime_s = 3600;
+  o.unix_now = [&wall] { return wall; };
+  Open(o);
+  std::string key = *NewPrivateKeyPem();
+  ASSERT_TRUE(dir_->Register("alice", "alice-password").ok());
+  int64_t retry = 0;
+  LoginRequest req{"alice", "alice-password", std::nullopt, std::nullopt, {}, *MakeCsr(key, "peer/alice")};
+  auto login = dir_->Login(req, "127.0.0.1", &retry);
+  ASSERT_TRUE(login.ok()) << login.status().message();
+  EXPECT_EQ(login->ca, (*ca)->ca_pem());
+  auto cert = VerifyCertificate(login->certificate, login->ca, UnixNow());
+  ASSERT_TRUE(cert.ok()) << cert.status().message();
+  EXPECT_EQ(PeerUsername(*cert), "alice");
+  EXPECT_TRUE(CertificateMatchesKey(login->certificate, key));
+  EXPECT_TRUE(login->revoked.empty());
+
+  // A heartbeat early in its life renews nothing; past half of it, it does.
+  EXPECT_TRUE(dir_->Heartbeat("alice", {}, login->token)->certificate.empty());
+  wall += 1900;
+  auto renewed = dir_->Heartbeat("alice", {}, login->token);
+  ASSERT_TRUE(renewed.ok());
+  ASSERT_FALSE(renewed->certificate.empty());
+  auto fresh = VerifyCertificate(renewed->certificate, login->ca, UnixNow());
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(fresh->serial, cert->serial);
+  EXPECT_TRUE(CertificateMatchesKey(renewed->certificate, key)) << "the same key, renewed";
+
+  // A bad request is refused before anything happens.
+  req.csr = "junk";
+  EXPECT_EQ(dir_->Login(req, "127.0.0.1", &retry).status().code(), Code::kInvalidArgument);
+
+  // Logging out revokes both certificates; other peers hear it.
+  Join("bob");
   ASSERT_TRUE(dir_->Logout("alice").ok());
-  EXPECT_EQ(dir_->Verify(a.token).status().reason(), "unknown_token");
+  auto beat = dir_->Heartbeat("bob", {});
+  ASSERT_TRUE(beat.ok());
+  std::set<std::string> revoked(beat->revoked.begin(), beat->revoked.end());
+  EXPECT_TRUE(revoked.count(cert->serial));
+  EXPECT_TRUE(revoked.count(fresh->serial));
+}
+
+TEST_F(DirectoryTest, TooManyPeersFromOneAddressAreRefused) {
+  DirectoryOptions o = Options();
+  o.max_peers_per_address = 2;
+  Open(o);
+  for (const char* u : {"a1", "a2", "a3"}) ASSERT_TRUE(dir_->Register(u, std::string(u) + "-password").ok());
+  int64_t retry = 0;
+  auto login = [&](const char* u, const char* from) {
+    return dir_->Login({u, std::string(u) + "-password", std::nullopt, std::nullopt, {}}, from, &retry);
+  };
+  EXPECT_TRUE(login("a1", "10.0.0.9").ok());
+  EXPECT_TRUE(login("a2", "10.0.0.9").ok());
+  EXPECT_EQ(login("a3", "10.0.0.9").status().reason(), "too_many_peers");
+  EXPECT_TRUE(login("a1", "10.0.0.9").ok()) << "joining an online peer adds none";
+  EXPECT_TRUE(login("a3", "10.0.0.10").ok()) << "another address";
+  ASSERT_TRUE(dir_->Logout("a2").ok());
+  ASSERT_TRUE(dir_->Logout("a3").ok());
+  EXPECT_TRUE(login("a3", "10.0.0.9").ok()) << "room again after a logout";
+}
+
+TEST_F(DirectoryTest, ReportedLoadIsClampedToWhatAPeerCanHave) {
+  Join("alice");
+  Join("bob");
+  ASSERT_TRUE(dir_->Heartbeat("bob", {INT64_MAX, INT64_MAX}).ok());
+  auto target = dir_->UploadTarget("alice", "x.bin", 10);
+  ASSERT_TRUE(target.ok());
+  // Clamped, not believed: 2^63 free bytes count as 1 PiB.
+  EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", (int64_t{1} << 50) + 1).status().reason(),
+            "no_peer_available");
 }
 
 TEST_F(DirectoryTest, DuplicateNamesInOneIndexAreRefused) {

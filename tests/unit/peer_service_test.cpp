@@ -1,5 +1,6 @@
-// The gRPC service on an in-process server, with a fake token verifier in
-// place of central.
+// The gRPC service on an in-process server over mutual TLS, with a test
+// network's CA: alice serves, bob calls as a member, and outsiders (no
+// certificate, another CA's, an expired or revoked one) are refused.
 #include "pserver/peer_service.h"
 
 #include <gtest/gtest.h>
@@ -11,23 +12,12 @@
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
 #include "unit/test_dir.h"
+#include "unit/test_network.h"
 
 namespace p2pshare::pserver {
 namespace {
 
 namespace fs = std::filesystem;
-
-class FakeVerifier final : public TokenVerifier {
- public:
-  Result<std::string> Verify(const std::string& token) override {
-    auto it = tokens.find(token);
-    if (it == tokens.end()) return Unauthenticated("unknown token");
-    return it->second;
-  }
-  std::map<std::string, std::string> tokens{{"good-token", "bob"}};
-};
-
-constexpr char kToken[] = "good-token";
 
 class PeerServiceTest : public ::testing::Test {
  protected:
@@ -45,16 +35,17 @@ class PeerServiceTest : public ::testing::Test {
   }
   void StartServer(int64_t quota) {
     if (server_) server_->Shutdown();
-    service_ = std::make_unique<PeerServiceImpl>(folder_.get(), catalog_.get(), &verifier_,
+    service_ = std::make_unique<PeerServiceImpl>(folder_.get(), catalog_.get(),
                                                  PeerServiceOptions{"alice", quota},
                                                  [this] { uploads_++; });
+    UsePeerIdentity(alice_);  // the server's: its CA checks the callers
     grpc::ServerBuilder b;
-    int port = 0;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    port_ = 0;
+    AddPeerListeningPort(&b, "127.0.0.1", 0, &port_, &alice_);
     b.RegisterService(service_.get());
     server_ = b.BuildAndStart();
-    ASSERT_TRUE(server_ && port > 0);
-    client_ = std::make_unique<testing::PeerTestClient>(port);
+    ASSERT_TRUE(server_ && port_ > 0);
+    client_ = std::make_unique<testing::PeerTestClient>(port_, bob_, "alice");
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -62,9 +53,12 @@ class PeerServiceTest : public ::testing::Test {
   bool TempFolderEmpty() { return fs::is_empty(root_ / ".p2pshare/tmp"); }
 
   testing::TestDir tmp_;
+  testing::TestNetwork network_;
+  PeerIdentity alice_ = network_.Member("alice");
+  PeerIdentity bob_ = network_.Member("bob");
+  int port_ = 0;
   fs::path root_;
   std::string content_;
-  FakeVerifier verifier_;
   std::unique_ptr<SharedFolder> folder_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<PeerServiceImpl> service_;
@@ -73,7 +67,7 @@ class PeerServiceTest : public ::testing::Test {
   int uploads_ = 0;
 };
 
-TEST_F(PeerServiceTest, PingEchoesWithoutAToken) {
+TEST_F(PeerServiceTest, PingEchoesToAnyone) {
   v1::PingReply reply;
   ASSERT_TRUE(client_->Ping("ECO", &reply).ok());
   EXPECT_EQ(reply.payload(), "ECO");
@@ -81,18 +75,51 @@ TEST_F(PeerServiceTest, PingEchoesWithoutAToken) {
   EXPECT_FALSE(reply.version().empty());
 }
 
-TEST_F(PeerServiceTest, ListFilesNeedsAToken) {
+TEST_F(PeerServiceTest, ListFilesIsForMembers) {
   v1::ListFilesReply reply;
-  ASSERT_TRUE(client_->ListFiles(kToken, &reply).ok());
+  ASSERT_TRUE(client_->ListFiles(&reply).ok());
   ASSERT_EQ(reply.files_size(), 2);
   EXPECT_EQ(reply.files(1).name(), "music/song.bin");
   EXPECT_EQ(reply.files(1).sha256(), Sha256Hex(content_));
-  EXPECT_EQ(client_->ListFiles("", &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(client_->ListFiles("wrong", &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(PeerServiceTest, CallersWithoutAGoodCertificateAreUnauthenticated) {
+  auto refused = [&](testing::PeerTestClient client, const char* why) {
+    v1::ListFilesReply reply;
+    grpc::Status s = client.ListFiles(&reply);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << why << ": " << s.error_message();
+    EXPECT_EQ(reply.files_size(), 0) << why;
+    auto d = client.Download("music/song.bin");
+    EXPECT_EQ(d.status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << why;
+    EXPECT_TRUE(d.data.empty()) << why;
+    EXPECT_EQ(client.Upload("sneaky.bin", "x").error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << why;
+    return s.error_message();
+  };
+  EXPECT_NE(refused(testing::PeerTestClient::WithoutCertificate(port_, network_.ca_pem()),
+                    "no certificate")
+                .find("no client certificate"),
+            std::string::npos);
+  EXPECT_NE(refused(testing::PeerTestClient(port_, network_.Outsider("mallory"), "alice"),
+                    "another network's CA")
+                .find("not from this network's CA"),
+            std::string::npos);
+  EXPECT_NE(refused(testing::PeerTestClient(port_, network_.Member("late", -120), "alice"),
+                    "expired")
+                .find("expired"),
+            std::string::npos);
+  // Revoked (its account logged out): refused as soon as the list says so.
+  PeerIdentity carol = network_.Member("carol");
+  auto serial = ReadCertificate(*ReadSmallFile(carol.cert_file))->serial;
+  SetRevokedCertificates({serial});
+  EXPECT_NE(refused(testing::PeerTestClient(port_, carol, "alice"), "revoked").find("revoked"),
+            std::string::npos);
+  SetRevokedCertificates({});
+  EXPECT_FALSE(fs::exists(root_ / "sneaky.bin"));
 }
 
 TEST_F(PeerServiceTest, DownloadStreamsTheWholeFileInBoundedChunks) {
-  auto d = client_->Download(kToken, "music/song.bin");
+  auto d = client_->Download("music/song.bin");
   ASSERT_TRUE(d.status.ok()) << d.status.error_message();
   EXPECT_EQ(d.data, content_);
   EXPECT_EQ(d.info.size(), static_cast<int64_t>(content_.size()));
@@ -101,28 +128,28 @@ TEST_F(PeerServiceTest, DownloadStreamsTheWholeFileInBoundedChunks) {
     EXPECT_GE(d.chunk_sizes[i], 256u * 1024);
     EXPECT_LE(d.chunk_sizes[i], 1024u * 1024);
   }
-  auto by_hash = client_->Download(kToken, Sha256Hex(content_), 0, 0, /*by_hash=*/true);
+  auto by_hash = client_->Download(Sha256Hex(content_), 0, 0, /*by_hash=*/true);
   EXPECT_EQ(by_hash.data, content_);
-  auto empty = client_->Download(kToken, "empty.txt");
+  auto empty = client_->Download("empty.txt");
   ASSERT_TRUE(empty.status.ok());
   EXPECT_EQ(empty.data, "");
   EXPECT_EQ(empty.info.sha256(), Sha256Hex(""));
 }
 
 TEST_F(PeerServiceTest, DownloadFromAnOffsetAndForALength) {
-  auto tail = client_->Download(kToken, "music/song.bin", 1000000);
+  auto tail = client_->Download("music/song.bin", 1000000);
   ASSERT_TRUE(tail.status.ok());
   EXPECT_EQ(tail.data, content_.substr(1000000));
-  auto middle = client_->Download(kToken, "music/song.bin", 5, 10);
+  auto middle = client_->Download("music/song.bin", 5, 10);
   EXPECT_EQ(middle.data, content_.substr(5, 10));
-  auto at_end = client_->Download(kToken, "music/song.bin", static_cast<int64_t>(content_.size()));
+  auto at_end = client_->Download("music/song.bin", static_cast<int64_t>(content_.size()));
   ASSERT_TRUE(at_end.status.ok());
   EXPECT_EQ(at_end.data, "");
 }
 
 TEST_F(PeerServiceTest, DownloadRefusesBadRequests) {
   auto code = [&](const std::string& name, int64_t offset = 0, int64_t length = 0) {
-    return client_->Download(kToken, name, offset, length).status.error_code();
+    return client_->Download(name, offset, length).status.error_code();
   };
   EXPECT_EQ(code("../secret.txt"), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(code("/etc/passwd"), grpc::StatusCode::INVALID_ARGUMENT);
@@ -133,16 +160,14 @@ TEST_F(PeerServiceTest, DownloadRefusesBadRequests) {
   EXPECT_EQ(code("music/song.bin", -1), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(code("music/song.bin", 0, -5), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(code("music/song.bin", int64_t{1} << 50), grpc::StatusCode::OUT_OF_RANGE);
-  EXPECT_EQ(client_->Download("", "music/song.bin").status.error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(client_->Download(kToken, "zz", 0, 0, true).status.error_code(),
+  EXPECT_EQ(client_->Download("zz", 0, 0, true).status.error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(PeerServiceTest, UploadIsVerifiedPlacedAndIndexed) {
   std::string data = testing::RandomBytes(2 * 1024 * 1024 + 5, 9);
   v1::UploadReply reply;
-  grpc::Status s = client_->Upload(kToken, "incoming/new.bin", data, -1, "", -1, &reply);
+  grpc::Status s = client_->Upload("incoming/new.bin", data, -1, "", -1, &reply);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(reply.file().sha256(), Sha256Hex(data));
   EXPECT_EQ(testing::ReadFile(root_ / "incoming/new.bin"), data);
@@ -152,19 +177,19 @@ TEST_F(PeerServiceTest, UploadIsVerifiedPlacedAndIndexed) {
   EXPECT_EQ(catalog_->Find("incoming/new.bin")->sha256, Sha256Hex(data));
   EXPECT_TRUE(TempFolderEmpty());
   // The same content again is fine; other content under that name is not.
-  EXPECT_TRUE(client_->Upload(kToken, "incoming/new.bin", data).ok());
-  EXPECT_EQ(client_->Upload(kToken, "incoming/new.bin", "other").error_code(),
+  EXPECT_TRUE(client_->Upload("incoming/new.bin", data).ok());
+  EXPECT_EQ(client_->Upload("incoming/new.bin", "other").error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(testing::ReadFile(root_ / "incoming/new.bin"), data);
 }
 
 TEST_F(PeerServiceTest, LyingOrTruncatedUploadsLeaveNothing) {
   std::string data = testing::RandomBytes(1500000, 3);
-  EXPECT_EQ(client_->Upload(kToken, "x1.bin", data, -1, std::string(64, 'a')).error_code(),
+  EXPECT_EQ(client_->Upload("x1.bin", data, -1, std::string(64, 'a')).error_code(),
             grpc::StatusCode::DATA_LOSS);
-  EXPECT_EQ(client_->Upload(kToken, "x2.bin", data, 1000).error_code(),
+  EXPECT_EQ(client_->Upload("x2.bin", data, 1000).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);  // more bytes than announced
-  EXPECT_EQ(client_->Upload(kToken, "x3.bin", data, -1, "", 700000).error_code(),
+  EXPECT_EQ(client_->Upload("x3.bin", data, -1, "", 700000).error_code(),
             grpc::StatusCode::DATA_LOSS);  // stopped half way
   for (const char* n : {"x1.bin", "x2.bin", "x3.bin"}) EXPECT_FALSE(fs::exists(root_ / n)) << n;
   EXPECT_TRUE(TempFolderEmpty());
@@ -173,7 +198,7 @@ TEST_F(PeerServiceTest, LyingOrTruncatedUploadsLeaveNothing) {
 TEST_F(PeerServiceTest, UploadWithTheHashLastIsVerifiedLikeAnyOther) {
   std::string data = testing::RandomBytes(2 * 1024 * 1024 + 77, 11);
   v1::UploadReply reply;
-  grpc::Status s = client_->UploadHashLast(kToken, "late/hash.bin", data, "", std::nullopt, &reply);
+  grpc::Status s = client_->UploadHashLast("late/hash.bin", data, "", std::nullopt, &reply);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(reply.file().sha256(), Sha256Hex(data));
   EXPECT_EQ(reply.file().size(), static_cast<int64_t>(data.size()));
@@ -184,11 +209,11 @@ TEST_F(PeerServiceTest, UploadWithTheHashLastIsVerifiedLikeAnyOther) {
   EXPECT_EQ(uploads_, 1);
   // A repeat of the same bytes is answered with the file already here; the
   // same size with other bytes is refused, and the file stays as it was.
-  EXPECT_TRUE(client_->UploadHashLast(kToken, "late/hash.bin", data).ok());
+  EXPECT_TRUE(client_->UploadHashLast("late/hash.bin", data).ok());
   std::string other = testing::RandomBytes(data.size(), 12);
-  EXPECT_EQ(client_->UploadHashLast(kToken, "late/hash.bin", other).error_code(),
+  EXPECT_EQ(client_->UploadHashLast("late/hash.bin", other).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
-  EXPECT_EQ(client_->UploadHashLast(kToken, "music/song.bin", "short").error_code(),
+  EXPECT_EQ(client_->UploadHashLast("music/song.bin", "short").error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(testing::ReadFile(root_ / "late/hash.bin"), data);
   EXPECT_EQ(uploads_, 1);
@@ -197,18 +222,18 @@ TEST_F(PeerServiceTest, UploadWithTheHashLastIsVerifiedLikeAnyOther) {
 
 TEST_F(PeerServiceTest, HashLastUploadsThatLieOrStopLeaveNothing) {
   std::string data = testing::RandomBytes(1300000, 13);
-  EXPECT_EQ(client_->UploadHashLast(kToken, "y1.bin", data, std::string(64, 'b')).error_code(),
+  EXPECT_EQ(client_->UploadHashLast("y1.bin", data, std::string(64, 'b')).error_code(),
             grpc::StatusCode::DATA_LOSS);  // the hash does not match the bytes
-  EXPECT_EQ(client_->UploadHashLast(kToken, "y2.bin", data, std::nullopt).error_code(),
+  EXPECT_EQ(client_->UploadHashLast("y2.bin", data, std::nullopt).error_code(),
             grpc::StatusCode::DATA_LOSS);  // no hash at all
-  EXPECT_EQ(client_->UploadHashLast(kToken, "y3.bin", data, "NOT-HEX").error_code(),
+  EXPECT_EQ(client_->UploadHashLast("y3.bin", data, "NOT-HEX").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   v1::UploadMessage more;
   more.set_data("x");
-  EXPECT_EQ(client_->UploadHashLast(kToken, "y4.bin", data, "", more).error_code(),
+  EXPECT_EQ(client_->UploadHashLast("y4.bin", data, "", more).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);  // data after the hash
   // A hash message is only for uploads whose header had none.
-  EXPECT_EQ(client_->UploadHashLast(kToken, "y5.bin", data, "", std::nullopt, nullptr,
+  EXPECT_EQ(client_->UploadHashLast("y5.bin", data, "", std::nullopt, nullptr,
                                     Sha256Hex(data)).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   for (const char* n : {"y1.bin", "y2.bin", "y3.bin", "y4.bin", "y5.bin"}) {
@@ -217,26 +242,28 @@ TEST_F(PeerServiceTest, HashLastUploadsThatLieOrStopLeaveNothing) {
   EXPECT_TRUE(TempFolderEmpty());
 }
 
-TEST_F(PeerServiceTest, UploadRefusesBadNamesAndTokens) {
-  EXPECT_EQ(client_->Upload(kToken, "../evil.txt", "x").error_code(),
+TEST_F(PeerServiceTest, UploadRefusesBadNamesAndStrangers) {
+  EXPECT_EQ(client_->Upload("../evil.txt", "x").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(client_->Upload(kToken, "/tmp/evil.txt", "x").error_code(),
+  EXPECT_EQ(client_->Upload("/tmp/evil.txt", "x").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(client_->Upload(kToken, ".p2pshare/port", "1").error_code(),
+  EXPECT_EQ(client_->Upload(".p2pshare/port", "1").error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(client_->Upload(kToken, "escape.txt", "x").error_code(),
+  EXPECT_EQ(client_->Upload("escape.txt", "x").error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(testing::ReadFile(tmp_.path() / "secret.txt"), "outside");
-  EXPECT_EQ(client_->Upload("", "ok.txt", "x").error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(client_->Upload("bad", "ok.txt", "x").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(testing::PeerTestClient::WithoutCertificate(port_, network_.ca_pem())
+                .Upload("ok.txt", "x")
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_FALSE(fs::exists(root_ / "ok.txt"));
 }
 
 TEST_F(PeerServiceTest, UploadOverTheQuotaIsResourceExhausted) {
   StartServer(static_cast<int64_t>(content_.size()) + 100);
-  EXPECT_EQ(client_->Upload(kToken, "big.bin", std::string(200, 'x')).error_code(),
+  EXPECT_EQ(client_->Upload("big.bin", std::string(200, 'x')).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_TRUE(client_->Upload(kToken, "small.bin", std::string(50, 'x')).ok());
+  EXPECT_TRUE(client_->Upload("small.bin", std::string(50, 'x')).ok());
   EXPECT_FALSE(fs::exists(root_ / "big.bin"));
   EXPECT_TRUE(TempFolderEmpty());
 }

@@ -1,5 +1,6 @@
-// A small client of PeerService for tests: whole downloads and uploads with
-// a token, every call with a deadline.
+// A small client of PeerService for tests: whole downloads and uploads as
+// a member of the network (its certificate), or as a TLS client without
+// one; every call with a deadline.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -10,6 +11,11 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include "common/peer_channel.h"
 #include "common/sha256.h"
 #include "p2pshare.grpc.pb.h"
 
@@ -24,19 +30,33 @@ struct DownloadResult {
 
 class PeerTestClient {
  public:
-  explicit PeerTestClient(int port)
-      : stub_(v1::PeerService::NewStub(grpc::CreateChannel(
-            "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()))) {}
+  // As member `as`, to a server presenting `server_account`'s certificate
+  // (any member's when empty).
+  PeerTestClient(int port, const PeerIdentity& as, const std::string& server_account = "")
+      : stub_(PeerStub("127.0.0.1", port, server_account, &as)) {}
 
-  void Prepare(grpc::ClientContext* ctx, const std::string& token) {
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  // A TLS client with no certificate of its own (it checks the server's
+  // chain against `ca_pem` and nothing else).
+  static PeerTestClient WithoutCertificate(int port, const std::string& ca_pem) {
+    namespace tls = grpc::experimental;
+    tls::TlsChannelCredentialsOptions options;
+    options.set_certificate_provider(std::make_shared<tls::StaticDataCertificateProvider>(ca_pem));
+    options.watch_root_certs();
+    options.set_verify_server_certs(true);
+    options.set_check_call_host(false);
+    options.set_certificate_verifier(std::make_shared<tls::NoOpCertificateVerifier>());
+    return PeerTestClient(v1::PeerService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(port), tls::TlsCredentials(options))));
   }
 
-  DownloadResult Download(const std::string& token, const std::string& name, int64_t offset = 0,
+  void Prepare(grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  }
+
+  DownloadResult Download(const std::string& name, int64_t offset = 0,
                           int64_t length = 0, bool by_hash = false) {
     grpc::ClientContext ctx;
-    Prepare(&ctx, token);
+    Prepare(&ctx);
     v1::DownloadRequest req;
     if (by_hash) req.set_sha256(name); else req.set_name(name);
     req.set_offset(offset);
@@ -57,11 +77,11 @@ class PeerTestClient {
 
   // Uploads `data` announcing `size` and `sha256` (defaults: the truth);
   // sends only the first `send` bytes when given.
-  grpc::Status Upload(const std::string& token, const std::string& name, const std::string& data,
+  grpc::Status Upload(const std::string& name, const std::string& data,
                       int64_t size = -1, std::string sha256 = "", int64_t send = -1,
                       v1::UploadReply* reply_out = nullptr) {
     grpc::ClientContext ctx;
-    Prepare(&ctx, token);
+    Prepare(&ctx);
     v1::UploadReply reply;
     auto writer = stub_->Upload(&ctx, &reply);
     v1::UploadMessage header;
@@ -87,13 +107,13 @@ class PeerTestClient {
   // then `after` when given (a message that must not follow the hash).
   // `header_sha256` puts a hash in the header too (which makes the last one
   // out of place).
-  grpc::Status UploadHashLast(const std::string& token, const std::string& name,
+  grpc::Status UploadHashLast(const std::string& name,
                               const std::string& data, std::optional<std::string> trailer = "",
                               std::optional<v1::UploadMessage> after = std::nullopt,
                               v1::UploadReply* reply_out = nullptr,
                               const std::string& header_sha256 = "") {
     grpc::ClientContext ctx;
-    Prepare(&ctx, token);
+    Prepare(&ctx);
     v1::UploadReply reply;
     auto writer = stub_->Upload(&ctx, &reply);
     v1::UploadMessage m;
@@ -118,25 +138,26 @@ class PeerTestClient {
 
   grpc::Status Locate(const v1::LocateRequest& request, v1::LocateReply* reply) {
     grpc::ClientContext ctx;
-    Prepare(&ctx, "");
+    Prepare(&ctx);
     return stub_->Locate(&ctx, request, reply);
   }
 
-  grpc::Status ListFiles(const std::string& token, v1::ListFilesReply* reply) {
+  grpc::Status ListFiles(v1::ListFilesReply* reply) {
     grpc::ClientContext ctx;
-    Prepare(&ctx, token);
+    Prepare(&ctx);
     return stub_->ListFiles(&ctx, v1::ListFilesRequest(), reply);
   }
 
   grpc::Status Ping(const std::string& payload, v1::PingReply* reply) {
     grpc::ClientContext ctx;
-    Prepare(&ctx, "");
+    Prepare(&ctx);
     v1::PingRequest req;
     req.set_payload(payload);
     return stub_->Ping(&ctx, req, reply);
   }
 
  private:
+  explicit PeerTestClient(std::unique_ptr<v1::PeerService::Stub> stub) : stub_(std::move(stub)) {}
   std::unique_ptr<v1::PeerService::Stub> stub_;
 };
 
