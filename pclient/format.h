@@ -16,6 +16,13 @@ std::string HumanDuration(double seconds);
 std::string ShortHash(const std::string& sha256);
 
 // A table with left-aligned columns and a header underline.
+// `text` safe for a terminal: control characters (below 0x20, and 0x7f)
+// written as \xNN, so a name from another peer can never move the cursor,
+// clear the screen or change colours.
+// `keep_newlines`: '\n' stays (for whole blocks of output).
+std::string Printable(const std::string& text, bool keep_newlines = false);
+
+// Aligned columns; every cell goes through Printable.
 class Table {
  public:
   explicit Table(std::vector<std::string> headers);

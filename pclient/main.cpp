@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "common/peer_config.h"
 #include "pclient/command_line.h"
+#include "pclient/format.h"
 #include "pclient/peer_client.h"
 #include "pclient/repl.h"
 
@@ -24,8 +25,13 @@ namespace {
 using p2pshare::Status;
 using p2pshare::pclient::PeerClient;
 
+// One line on stderr, safe for a terminal (messages may quote other peers).
+void Complain(const std::string& message) {
+  std::fprintf(stderr, "peer-client: %s\n", p2pshare::pclient::Printable(message).c_str());
+}
+
 int Fail(const Status& s) {
-  std::fprintf(stderr, "peer-client: %s\n", s.message().c_str());
+  Complain(s.message());
   return 1;
 }
 
@@ -41,7 +47,7 @@ Status LoginBefore(PeerClient& client, const std::string& first_word) {
 int RunOneShot(PeerClient& client, const std::vector<std::string>& words) {
   auto cmd = p2pshare::pclient::ParseCommand(words);
   if (!cmd.ok()) {
-    std::fprintf(stderr, "peer-client: %s\n", cmd.status().message().c_str());
+    Complain(cmd.status().message());
     return 2;
   }
   Status login = LoginBefore(client, cmd->name);
@@ -65,13 +71,13 @@ int RunScript(PeerClient& client) {
       Status login = LoginBefore(client, line.substr(start, line.find(' ', start) - start));
       if (!login.ok()) {
         ++failures;
-        std::fprintf(stderr, "peer-client: %s\n", login.message().c_str());
+        Complain(login.message());
       }
     }
     Status s = client.RunLine(line);
     if (!s.ok()) {
       ++failures;
-      std::fprintf(stderr, "peer-client: line %d: %s\n", number, s.message().c_str());
+      Complain("line " + std::to_string(number) + ": " + s.message());
     }
   }
   return failures == 0 ? 0 : 1;
@@ -101,7 +107,7 @@ int main(int argc, char** argv) {
   }
   Status loaded = flags.Load();
   if (!loaded.ok()) {
-    std::fprintf(stderr, "peer-client: %s\n", loaded.message().c_str());
+    Complain(loaded.message());
     return 2;
   }
   (void)SetupLogging("peer-client", config.log_level == "info" ? "warn" : config.log_level);
@@ -117,6 +123,6 @@ int main(int argc, char** argv) {
   if (!words.empty()) return RunOneShot(client, words);
   if (!stdin_tty) return RunScript(client);
   Status login = LoginBefore(client, "");
-  if (!login.ok()) std::fprintf(stderr, "peer-client: %s\n", login.message().c_str());
+  if (!login.ok()) Complain(login.message());
   return pclient::RunRepl(client, config.username);
 }

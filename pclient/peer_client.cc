@@ -111,7 +111,7 @@ void PeerClient::Print(const std::string& text, const Json& json) {
   if (options_.json) {
     out_ << json.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
-    out_ << text;
+    out_ << Printable(text, /*keep_newlines=*/true);
   }
   out_.flush();
 }
@@ -229,7 +229,7 @@ Status PeerClient::AutoLogin() {
   return Status::Ok();
 }
 
-void PeerClient::Note(const std::string& line) { err_ << line << "\n"; }
+void PeerClient::Note(const std::string& line) { err_ << Printable(line) << "\n"; }
 
 Result<bool> PeerClient::ViaFriend(const ParsedCommand& c) const {
   auto via = c.Option("--via");
@@ -256,6 +256,12 @@ Result<v1::LocateReply> PeerClient::LocateViaFriends(const v1::LocateRequest& re
     grpc::Status st = stub->Locate(&ctx, request, &reply);
     if (st.ok()) {
       last_via_ = f;
+      // A friend is a stranger too: what it says is checked before use.
+      if (int bad = DropBadLocateEntries(&reply, request.limit() == 0 ? 50 : request.limit());
+          bad > 0) {
+        Note("friend " + f + " answered with " + std::to_string(bad) +
+             " malformed entries; they were dropped");
+      }
       return reply;
     }
     std::string why = (i == 0 ? "primary friend " : "backup friend ") + f + ": " + st.error_message();
@@ -573,7 +579,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
   ProgressFn progress = ProgressBar();
   auto note = [&](const std::string& line) {
     if (options_.progress) err_ << "\r\x1b[K";
-    err_ << line << "\n";
+    err_ << Printable(line) << "\n";
   };
   auto result = DownloadFile(req, progress, note);
   if (progress) err_ << "\r\x1b[K" << std::flush;
