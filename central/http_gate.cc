@@ -111,6 +111,10 @@ enum class IoResult { kData, kWouldBlock, kClosed };
 // Reads what is available now (at most `max`) into conn.in, without
 // blocking; for TLS, finishes the handshake first.
 IoResult ReadAvailable(Connection& c, size_t max) {
+  // SSL_get_error reads this thread's error queue: what an earlier call
+  // (another connection's, a handler's) left there must not decide this
+  // connection's fate (OpenSSL's rule: empty the queue before TLS I/O).
+  ERR_clear_error();
   if (c.ssl != nullptr && !c.handshaken) {
     int r = SSL_accept(c.ssl);
     if (r != 1) {
@@ -125,6 +129,7 @@ IoResult ReadAvailable(Connection& c, size_t max) {
   size_t want = std::min(sizeof buf, max);
   for (;;) {
     if (c.ssl != nullptr) {
+      ERR_clear_error();
       int n = SSL_read(c.ssl, buf, static_cast<int>(want));
       if (n > 0) {
         c.in.append(buf, static_cast<size_t>(n));
@@ -151,6 +156,7 @@ IoResult ReadAvailable(Connection& c, size_t max) {
 ssize_t WriteSome(Connection& c, const char* data, size_t size, int timeout_ms) {
   for (;;) {
     if (c.ssl != nullptr) {
+      ERR_clear_error();
       int n = SSL_write(c.ssl, data, static_cast<int>(std::min<size_t>(size, 1 << 30)));
       if (n > 0) return n;
       int e = SSL_get_error(c.ssl, n);
@@ -260,6 +266,7 @@ void Answer(Connection& conn, int status, const char* reason, const std::string&
                     "\r\nContent-Type: application/json\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   if (conn.ssl != nullptr) {
+    ERR_clear_error();
     (void)SSL_write(conn.ssl, all.data(), static_cast<int>(all.size()));
     ERR_clear_error();
   } else {

@@ -123,6 +123,7 @@ Result<Json> DirectoryClient::Call(const std::string& method, const std::string&
     req.headers.emplace("Content-Type", "application/json");
   }
   tls_refusal.clear();
+  ERR_clear_error();  // cpp-httplib's TLS reads judge by this thread's error queue
   httplib::Result res = http_->send(req);
   if (!res && !tls_refusal.empty()) {
     return FailedPrecondition("refusing central at " + base_url_ + ": " + tls_refusal +

@@ -22,7 +22,6 @@ namespace {
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 1000;
 constexpr size_t kMaxQueryBytes = 1024;
-constexpr size_t kMaxSeenIds = 100000;
 
 
 }  // namespace
@@ -196,7 +195,7 @@ bool Locator::FirstSight(const std::string& id) {
   // Forget what aged out, and the oldest beyond the bound: a flood of junk
   // ids pushes out only the oldest ids, never all of them at once.
   while (!seen_order_.empty() && (now - seen_order_.front().second > options_.remember_ids ||
-                                  seen_order_.size() >= kMaxSeenIds)) {
+                                  seen_order_.size() >= options_.max_seen_ids)) {
     seen_.erase(seen_order_.front().first);
     seen_order_.pop_front();
   }

@@ -44,6 +44,7 @@ struct LocatorOptions {
   // Each hop answers its caller this much before the caller's deadline.
   std::chrono::milliseconds hop_margin{150};
   std::chrono::seconds remember_ids{120};  // how long a query id counts as seen
+  size_t max_seen_ids = 100000;            // beyond, the oldest are forgotten first
 };
 
 class Locator {

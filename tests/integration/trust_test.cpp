@@ -426,6 +426,60 @@ TEST_F(TrustTest, APeerClaimingAbsurdRoomGetsAFairShareOfUploads) {
   EXPECT_LE(to_liar, 40) << "a fair share is 20 of 100 among five idle peers";
 }
 
+TEST_F(TrustTest, StalledTlsHandshakesAreCutOffAndDoNotDelayOthers) {
+  RestartCentral(Json{{"request_timeout_s", 2}});
+  // 100 connections that never say hello, 100 that stop mid-ClientHello.
+  std::vector<int> stalled;
+  for (int i = 0; i < 200; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(central_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    if (i % 2 == 1) {
+      const char partial_hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
+      ASSERT_EQ(::send(fd, partial_hello, sizeof partial_hello, MSG_NOSIGNAL), 6);
+    }
+    stalled.push_back(fd);
+  }
+  // A normal client meanwhile: every request answered.
+  auto http = central_->Http();
+  http->set_connection_timeout(std::chrono::seconds(2));
+  http->set_read_timeout(std::chrono::seconds(2));
+  for (int i = 0; i < 30; ++i) {
+    auto res = http->Get("/healthz");
+    ASSERT_TRUE(res) << "request " << i << " failed while handshakes stalled";
+    EXPECT_EQ(res->status, 200);
+  }
+  // Each stalled connection is closed by central after request_timeout.
+  int closed = 0;
+  for (int fd : stalled) {
+    timeval tv{8, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[64];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    closed += n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    ::close(fd);
+  }
+  EXPECT_EQ(closed, 200) << "stalled handshakes must not hold connections open";
+}
+
+TEST_F(TrustTest, AnonymousReadersDoNotSeeWhatOthersUpload) {
+  TestMember& alice = Member("alice");
+  Member("bob");
+  ASSERT_TRUE(alice.client().UploadTarget("diary-of-alice.txt", 100).ok());
+  auto anonymous = central_->Http();
+  auto events = anonymous->Get("/api/v1/events");
+  ASSERT_TRUE(events);
+  EXPECT_NE(events->body.find("\"upload\""), std::string::npos) << events->body;
+  EXPECT_EQ(events->body.find("diary-of-alice"), std::string::npos) << events->body;
+  httplib::Headers auth{{"Authorization", "Bearer " + alice.login().token}};
+  auto member = anonymous->Get("/api/v1/events", auth);
+  ASSERT_TRUE(member);
+  EXPECT_NE(member->body.find("diary-of-alice"), std::string::npos) << member->body;
+}
+
 TEST_F(TrustTest, TheCaSurvivesKillNineAndAnotherCaIsRefusedInOneLine) {
   auto fingerprint = [&] { return ReadCertificate(*ReadSmallFile(central_->ca_file()))->fingerprint; };
   const std::string first = fingerprint();

@@ -254,6 +254,28 @@ TEST(SqliteSchemaTest, VersionOneIsMigratedAndNewerRefused) {
   EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
 }
 
+TEST_P(DirectoryStoreTest, CertificatesAreRevokedWithTheirAccountAndForgottenWhenExpired) {
+  Online("alice", 50051);
+  Online("bob", 50052);
+  ASSERT_TRUE(store_->AddSession({"ta", "alice", SessionState::kActive, "KEY-A"}, 1000).ok());
+  ASSERT_TRUE(store_->AddCertificate({"a1", "alice", "ta", 5000}).ok());
+  ASSERT_TRUE(store_->AddCertificate({"a2", "alice", "ta", 8000}).ok());
+  ASSERT_TRUE(store_->AddCertificate({"b1", "bob", "tb", 8000}).ok());
+  EXPECT_EQ(store_->FindSession("ta")->value().public_key, "KEY-A");
+  EXPECT_EQ(store_->NewestCertificate("ta")->value().serial, "a2");
+  EXPECT_FALSE(store_->NewestCertificate("nobody")->has_value());
+  EXPECT_TRUE(store_->RevokedCertificates(1000)->empty());
+
+  ASSERT_TRUE(store_->RemovePeer("alice", SessionState::kLoggedOut, 6000).ok());
+  // a1 had expired by then: nothing to revoke; a2 is revoked; bob's stays.
+  EXPECT_EQ(*store_->RevokedCertificates(6000), std::vector<std::string>{"a2"});
+  EXPECT_TRUE(store_->RevokedCertificates(9000)->empty()) << "expired: no longer listed";
+  Reopen();
+  EXPECT_EQ(*store_->RevokedCertificates(6000), std::vector<std::string>{"a2"}) << "kept";
+  ASSERT_TRUE(store_->PurgeEndedSessions(9000).ok());
+  EXPECT_FALSE(store_->NewestCertificate("ta")->has_value());
+}
+
 TEST(QueryToGlobTest, Translation) {
   EXPECT_EQ(QueryToGlob(""), "*");
   EXPECT_EQ(QueryToGlob("Beat"), "*beat*");

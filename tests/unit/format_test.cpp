@@ -42,5 +42,17 @@ TEST(FormatTest, ProgressLineShowsPercentBytesRateAndEta) {
 
 TEST(FormatTest, ShortHash) { EXPECT_EQ(ShortHash(std::string(64, 'a')), "aaaaaaaaaaaa"); }
 
+TEST(PrintableTest, ControlCharactersNeverReachTheTerminal) {
+  EXPECT_EQ(Printable("plain name.mp3"), "plain name.mp3");
+  EXPECT_EQ(Printable("a\x1b[2Jb"), "a\\x1b[2Jb");
+  EXPECT_EQ(Printable("bell\x07\x7f"), "bell\\x07\\x7f");
+  EXPECT_EQ(Printable("two\nlines"), "two\\x0alines");
+  EXPECT_EQ(Printable("two\nlines", /*keep_newlines=*/true), "two\nlines");
+  EXPECT_EQ(Printable("caf\xc3\xa9"), "caf\xc3\xa9") << "UTF-8 stays";
+  Table t({"name"});
+  t.AddRow({"evil\x1b]0;title\x07"});
+  EXPECT_EQ(t.Render().find('\x1b'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace p2pshare::pclient

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "common/hex.h"
+#include "common/central_trust.h"
 #include "common/host_port.h"
 
 namespace p2pshare {
@@ -58,6 +59,37 @@ TEST(HostPortTest, JoinBracketsIpv6AndReadsBack) {
     ASSERT_TRUE(back.ok()) << host;
     EXPECT_EQ(back->host, host);
   }
+}
+
+TEST(HostNameTest, OnlyAddressesAndDnsNames) {
+  for (const char* good : {"10.0.0.1", "::1", "2001:db8::5", "localhost", "peer-7.lab.example.edu",
+                           "A1.b2"}) {
+    EXPECT_TRUE(IsHostName(good)) << good;
+  }
+  for (const std::string& bad :
+       {std::string(), std::string("a:1"), std::string("ipv4:1.2.3.4"), std::string("1.2.3.4,5.6.7.8"),
+        std::string("a b"), std::string("a\nb"), std::string("\x1b[31m"), std::string("-a.b"),
+        std::string("a-.b"), std::string("a..b"), std::string(".a"), std::string("[::1]"),
+        std::string(64, 'a') + ".b", std::string(254, 'a'), std::string("a_b")}) {
+    EXPECT_FALSE(IsHostName(bad)) << ::testing::PrintToString(bad);
+  }
+}
+
+TEST(CentralUrlTest, SchemeHostAndPort) {
+  auto https = ParseCentralUrl("https://central.lab:8443");
+  ASSERT_TRUE(https.ok());
+  EXPECT_TRUE(https->https);
+  EXPECT_EQ(https->host, "central.lab");
+  EXPECT_EQ(https->port, 8443);
+  EXPECT_EQ(ParseCentralUrl("https://central.lab")->port, 443);
+  EXPECT_EQ(ParseCentralUrl("http://[::1]:8080")->host, "::1");
+  EXPECT_EQ(ParseCentralUrl("https://[::1]")->host, "::1");
+  EXPECT_FALSE(ParseCentralUrl("ftp://x").ok());
+  EXPECT_FALSE(ParseCentralUrl("https://x:1/api").ok());
+  EXPECT_FALSE(ParseCentralUrl("https://::1:80").ok());
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.9"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
 }
 
 }  // namespace

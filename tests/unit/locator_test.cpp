@@ -3,6 +3,10 @@
 // replies merge per (name, sha256).
 #include "pserver/locator.h"
 
+#include <tuple>
+
+#include "common/proto_convert.h"
+
 #include <gtest/gtest.h>
 
 #include "common/sha256.h"
@@ -117,6 +121,65 @@ TEST_F(LocatorTest, BadRequestsAreRefusedAndRepeatedIdsDeclined) {
   EXPECT_EQ(again->results_size(), 0);
   EXPECT_TRUE(again->visited().empty());
   EXPECT_EQ(again->declined(), 1);
+}
+
+TEST_F(LocatorTest, AFloodOfJunkIdsForgetsOnlyTheOldest) {
+  LocatorOptions small{"ann", "10.0.0.7"};
+  small.max_seen_ids = 100;
+  Locator locator(nullptr, catalog_.get(), small, {}, {});
+  v1::LocateRequest flood;
+  flood.set_flood(true);
+  flood.set_query("notes");
+  flood.set_query_id("the-real-one");
+  ASSERT_EQ(locator.Locate(flood, kDeadline())->results_size(), 1);
+  for (int i = 0; i < 150; ++i) {  // more fresh ids than it keeps
+    flood.set_query_id("junk-" + std::to_string(i));
+    ASSERT_TRUE(locator.Locate(flood, kDeadline()).ok());
+  }
+  // The 100 newest are remembered (a wipe-all at 100 would have forgotten
+  // junk-60 with everything else); the oldest went first.
+  flood.set_query_id("junk-60");
+  EXPECT_EQ(locator.Locate(flood, kDeadline())->declined(), 1);
+  flood.set_query_id("junk-149");
+  EXPECT_EQ(locator.Locate(flood, kDeadline())->declined(), 1);
+  flood.set_query_id("the-real-one");
+  EXPECT_EQ(locator.Locate(flood, kDeadline())->declined(), 0) << "the oldest is forgotten";
+}
+
+TEST(DropBadLocateEntriesTest, KeepsWhatIsWellFormedAndCountsTheRest) {
+  v1::LocateReply reply;
+  auto add = [&](const std::string& name, int64_t size, const std::string& sha,
+                 std::vector<std::tuple<std::string, std::string, int>> holders) {
+    v1::Located* r = reply.add_results();
+    r->mutable_file()->set_name(name);
+    r->mutable_file()->set_size(size);
+    r->mutable_file()->set_sha256(sha);
+    for (auto& [u, h, p] : holders) {
+      auto* a = r->add_holders();
+      a->set_username(u);
+      a->set_host(h);
+      a->set_port(p);
+    }
+  };
+  const std::string sha(64, 'c');
+  add("good.mp3", 10, sha, {{"ann", "10.0.0.1", 50051}, {"bad user!", "10.0.0.2", 50052},
+                            {"bob", "x:1,y", 50053}, {"cy", "::1", 70000}});
+  add("evil\x1b[2J.mp3", 10, sha, {{"ann", "10.0.0.1", 50051}});
+  add("../escape", 10, sha, {{"ann", "10.0.0.1", 50051}});
+  add("negative.bin", -1, sha, {{"ann", "10.0.0.1", 50051}});
+  add("nohash.bin", 1, "xyz", {{"ann", "10.0.0.1", 50051}});
+  add("orphan.bin", 1, sha, {{"", "", 0}});
+  reply.add_visited("ann");
+  reply.add_visited("a\x07" "b");
+  reply.set_total(-5);
+  int dropped = DropBadLocateEntries(&reply, 50);
+  ASSERT_EQ(reply.results_size(), 1);
+  EXPECT_EQ(reply.results(0).file().name(), "good.mp3");
+  ASSERT_EQ(reply.results(0).holders_size(), 1);
+  EXPECT_EQ(reply.results(0).holders(0).username(), "ann");
+  EXPECT_EQ(reply.visited_size(), 1);
+  EXPECT_EQ(reply.total(), 1);
+  EXPECT_EQ(dropped, 3 + 5 + 1 + 1);  // holders, results, visited, orphan's holder
 }
 
 }  // namespace
