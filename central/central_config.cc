@@ -29,6 +29,8 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
                "more host names or IP addresses for central's certificate", 64);
   s.Int("cert_lifetime_s", &c->cert_lifetime_s, "seconds a peer's certificate stays valid", 300,
         86400);
+  s.Int("max_peers_per_address", &c->max_peers_per_address,
+        "peers one source address may bring online (loopback is not counted)", 1, 100000);
 }
 
 std::string CaDir(const CentralConfig& c) {

@@ -27,6 +27,7 @@ struct CentralConfig {
   std::string ca_dir;                  // the CA's files; empty: <folder of db>/ca
   std::vector<std::string> tls_names;  // more names for central's certificate
   int64_t cert_lifetime_s = 3600;      // how long a peer's certificate is valid
+  int64_t max_peers_per_address = 16;  // peers one (non-loopback) address may bring online
 };
 
 // The CA folder `config` names: ca_dir, or "ca" beside the database.

@@ -56,6 +56,7 @@ p2pshare::central::DirectoryOptions DirectoryOptionsFor(
   options.allow_registration = config.allow_registration;
   options.ca = ca;
   options.cert_lifetime_s = config.cert_lifetime_s;
+  options.max_peers_per_address = config.max_peers_per_address;
   return options;
 }
 

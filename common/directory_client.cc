@@ -1,6 +1,10 @@
 #include "common/directory_client.h"
 
 #include <httplib.h>
+
+#include <csignal>
+#include <mutex>
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -71,6 +75,11 @@ DirectoryClient::DirectoryClient(std::string base_url, DirectoryClientOptions op
     : base_url_(std::move(base_url)),
       options_(options),
       http_(std::make_unique<httplib::Client>(base_url_)) {
+  // OpenSSL writes to the socket without MSG_NOSIGNAL: a TLS write to a
+  // connection central already closed must be an error to retry, not a
+  // SIGPIPE that ends the process.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { std::signal(SIGPIPE, SIG_IGN); });
   auto url = ParseCentralUrl(base_url_);
   if (url.ok()) {
     https_ = url->https;

@@ -8,6 +8,9 @@
 // one whose certificate is not from the trusted CA gives kFailedPrecondition,
 // reason "untrusted_central", without a byte of the request sent.
 //
+// Making one ignores SIGPIPE in the process (OpenSSL's writes do not ask the
+// kernel not to raise it).
+//
 // Thread-safe: requests on one client are serialized on its keep-alive
 // connection (cpp-httplib's own lock); the token is guarded by a mutex.
 #pragma once

@@ -10,10 +10,14 @@
 # Parts:
 #   search     central's SearchIndex alone at 10k, 100k, 1M files
 #   directory  a real central with 1M files from 10 000 peers: ingest over
-#              HTTP, memory, wrk on search and heartbeat vs /healthz
+#              HTTP, memory, wrk on search and heartbeat vs /healthz, over
+#              plain HTTP and then over HTTPS (central's default) vs HTTPS
+#              /healthz
 #   transfer   a 1 GiB file (BENCH_FILE_MIB) between two peers on loopback
-#              vs curl fetching it from nginx (sendfile on): download to
-#              disk, verify-only, upload; then a 4 GiB file
+#              (mutual TLS, as peers always talk) vs curl fetching it from
+#              nginx over HTTPS (its own certificate; sendfile off, as TLS
+#              needs) and over plain HTTP (sendfile on): download to disk,
+#              verify-only, upload; then a 4 GiB file
 #              (BENCH_MEMORY_MIB) each way for the peak memory of both
 #              peer programs
 #   startup    a shared folder of 10 000 files / 2 GiB: the peer-server's
@@ -29,7 +33,7 @@ PARTS=("$@")
 RUNS=${BENCH_RUNS:-3}          # wrk runs per figure (median taken)
 WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
 
-bash scripts/install-deps.sh wrk python3 nginx time
+bash scripts/install-deps.sh wrk python3 nginx time openssl
 BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh >/dev/null
 BIN=$ROOT/build-release
 
@@ -115,8 +119,30 @@ wrk.headers["Authorization"] = "Bearer $(cat "$d/token")"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"free_bytes": 1000000000, "active_transfers": 0}'
 EOF
-  local base="http://127.0.0.1:$port"
-  local h=() hp=() s=() sp=() c=() cp=() b=() bp=() st=() stp=()
+  directory_rows "http://127.0.0.1:$port" "" "$d"
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+
+  # The same central over HTTPS (its default), restarted on the same
+  # database: the peers' sessions and index are still there.
+  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn \
+    --session-ttl-s 3600 --max-connections 15000 >"$d/central-tls.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  disown "$pid"
+  for _ in $(seq 1 400); do
+    curl -fsS --cacert "$d/ca/ca.pem" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  directory_rows "https://127.0.0.1:$port" " over HTTPS" "$d"
+  kill -TERM "$pid"
+}
+
+# directory_rows BASE_URL LABEL DIR: wrk on /healthz (the reference), two
+# searches, heartbeats and /stats, alternated; one row each.
+directory_rows() {
+  local base=$1 label=$2 d=$3
+  local h=() hp=() s=() sp=() c=() cp=() b=() bp=() st=() stp=() r p
   for _ in $(seq 1 "$RUNS"); do  # alternate, so drift hits all alike
     read -r r p < <(wrk_run "$base/healthz"); h+=("$r"); hp+=("$p")
     read -r r p < <(wrk_run "$base/api/v1/search?q=load4242/track-17.ogg"); s+=("$r"); sp+=("$p")
@@ -127,19 +153,29 @@ EOF
   local hm sm cm bm spm
   hm=$(median "${h[@]}"); sm=$(median "${s[@]}"); cm=$(median "${c[@]}"); bm=$(median "${b[@]}")
   spm=$(median "${sp[@]}")
-  row "GET /healthz, 64 connections (req/s)" "$(printf %.0f "$hm")" "-" "-" "-" "-"
-  row "GET /search, 1 hit of 1M (req/s)" "$(printf %.0f "$sm")" "$(printf %.0f "$hm") healthz" \
-    "$(ratio "$sm" "$hm")" ">= 0.5x and >= 20000" "$(held "$sm >= 0.5 * $hm and $sm >= 20000")"
+  local ref="$(printf %.0f "$hm") healthz${label}"
+  row "GET /healthz${label}, 64 connections (req/s)" "$(printf %.0f "$hm")" "-" "-" "-" "-"
+  if [ -z "$label" ]; then
+    row "GET /search, 1 hit of 1M (req/s)" "$(printf %.0f "$sm")" "$ref" \
+      "$(ratio "$sm" "$hm")" ">= 0.5x and >= 20000" "$(held "$sm >= 0.5 * $hm and $sm >= 20000")"
+  else
+    row "GET /search${label}, 1 hit of 1M (req/s)" "$(printf %.0f "$sm")" "$ref" \
+      "$(ratio "$sm" "$hm")" ">= 0.5x" "$(held "$sm >= 0.5 * $hm")"
+  fi
   row "  its p99 (ms)" "$spm" "-" "-" "< 10" "$(held "$spm < 10")"
-  row "GET /search, 10k hits of 1M, page of 50 (req/s)" "$(printf %.0f "$cm")" "$(printf %.0f "$hm") healthz" \
+  row "GET /search${label}, 10k hits of 1M, page of 50 (req/s)" "$(printf %.0f "$cm")" "$ref" \
     "$(ratio "$cm" "$hm")" "-" "-"
-  row "POST /heartbeat (req/s)" "$(printf %.0f "$bm")" "$(printf %.0f "$hm") healthz" \
-    "$(ratio "$bm" "$hm")" ">= 20000" "$(held "$bm >= 20000")"
+  if [ -z "$label" ]; then
+    row "POST /heartbeat (req/s)" "$(printf %.0f "$bm")" "$ref" \
+      "$(ratio "$bm" "$hm")" ">= 20000" "$(held "$bm >= 20000")"
+  else
+    row "POST /heartbeat${label} (req/s)" "$(printf %.0f "$bm")" "$ref" \
+      "$(ratio "$bm" "$hm")" ">= 0.5x" "$(held "$bm >= 0.5 * $hm")"
+  fi
   local stm
   stm=$(median "${st[@]}")
-  row "GET /stats, 1M files (req/s; the dashboard's totals)" "$(printf %.0f "$stm")" \
-    "$(printf %.0f "$hm") healthz" "$(ratio "$stm" "$hm")" "-" "-"
-  kill -TERM "$pid"
+  row "GET /stats${label}, 1M files (req/s; the dashboard's totals)" "$(printf %.0f "$stm")" \
+    "$ref" "$(ratio "$stm" "$hm")" "-" "-"
 }
 
 json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
@@ -156,39 +192,50 @@ part_transfer() {
   sha=$(sha256sum "$d/alice/big.bin" | cut -d' ' -f1)
 
   port=$(free_port)
-  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn --tls false \
+  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn \
     >"$d/central.log" 2>&1 &
   PIDS+=("$!")
   disown "$!"
-  local url="http://127.0.0.1:$port"
-  for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+  local url="https://127.0.0.1:$port" ca="$d/ca/ca.pem"
+  for _ in $(seq 1 100); do curl -fsS --cacert "$ca" "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
   "$BIN/pserver/peer-server" --username alice --password alice-bench-password --central-url "$url" \
+    --central-ca "$ca" \
     --shared-dir "$d/alice" --download-dir "$d/alice/dl" --max-storage-bytes $((64 << 30)) \
     >"$d/alice.log" 2>&1 &
   local alice=$!
   PIDS+=("$alice")
   disown "$alice"
   for _ in $(seq 1 1200); do  # indexed, hash included
-    curl -fsS "$url/api/v1/files/$sha" >/dev/null 2>&1 && break; sleep 0.05
+    curl -fsS --cacert "$ca" "$url/api/v1/files/$sha" >/dev/null 2>&1 && break; sleep 0.05
   done
   local client=("$BIN/pclient/peer-client" --username bob --password bob-bench-password
-                --central-url "$url" --shared-dir "$d/bob" --download-dir "$d/dl")
+                --central-url "$url" --central-ca "$ca" --shared-dir "$d/bob" --download-dir "$d/dl")
   "${client[@]}" register >/dev/null
 
-  local nport
+  # nginx: plain HTTP with sendfile, and HTTPS with a certificate of its
+  # own (an EC P-256 key like the peers'; sendfile off, as TLS needs).
+  local nport sport
   nport=$(free_port)
+  sport=$(free_port)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$d/nginx.key" -out "$d/nginx.crt" 2>/dev/null
   printf '%s\n' "user root;" "worker_processes 1;" "daemon off;" "pid $d/nginx.pid;" \
     "error_log $d/nginx-error.log;" "events { worker_connections 64; }" \
-    "http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path $d/nginx-tmp;" \
-    "  server { listen 127.0.0.1:$nport; root $d/www; } }" >"$d/nginx.conf"
+    "http { access_log off; client_body_temp_path $d/nginx-tmp;" \
+    "  server { listen 127.0.0.1:$nport; root $d/www; sendfile on; tcp_nopush on; }" \
+    "  server { listen 127.0.0.1:$sport ssl; root $d/www; sendfile off;" \
+    "    ssl_certificate $d/nginx.crt; ssl_certificate_key $d/nginx.key;" \
+    "    ssl_protocols TLSv1.2 TLSv1.3; } }" >"$d/nginx.conf"
   nginx -c "$d/nginx.conf" -p "$d" >"$d/nginx.out" 2>&1 &
   PIDS+=("$!")
   disown "$!"
   for _ in $(seq 1 100); do
     curl -fsS -o /dev/null -r 0-0 "http://127.0.0.1:$nport/big.bin" 2>/dev/null && break; sleep 0.05
   done
+  local https_ref=(curl -fsS --cacert "$d/nginx.crt")
 
-  local ours=() ref=() vo=() vref=() up=() crss=0 r
+  local ours=() ref=() sref=() vo=() vref=() svref=() up=() crss=0 r
   # Alternated, so drift hits all alike. Each writer gets the page cache
   # just freed by the previous one: on this VM, writing into memory the
   # kernel has not used lately costs up to 1 s per GiB more (seen in perf as
@@ -200,9 +247,12 @@ part_transfer() {
     r=$(cat "$d/client-rss"); [ "$r" -gt "$crss" ] && crss=$r
     [ "$(sha256sum "$d/dl/big.bin" | cut -d' ' -f1)" = "$sha" ] || { echo "bench: bad download" >&2; exit 1; }
     rm -f "$d/dl/big.bin"
+    sref+=("$("${https_ref[@]}" -o "$d/ref/big.bin" -w '%{time_total}' "https://127.0.0.1:$sport/big.bin")")
+    rm -f "$d/ref/big.bin"
     ref+=("$(curl -fsS -o "$d/ref/big.bin" -w '%{time_total}' "http://127.0.0.1:$nport/big.bin")")
     "${client[@]}" --json download "$sha" --verify-only >"$d/vo.json"
     vo+=("$(json_field "$d/vo.json" seconds)")
+    svref+=("$("${https_ref[@]}" -o /dev/null -w '%{time_total}' "https://127.0.0.1:$sport/big.bin")")
     vref+=("$(curl -fsS -o /dev/null -w '%{time_total}' "http://127.0.0.1:$nport/big.bin")")
     rm -f "$d/ref/big.bin"
     ln -f "$d/alice/big.bin" "$d/up-$i.bin"
@@ -211,15 +261,21 @@ part_transfer() {
     r=$(cat "$d/client-rss"); [ "$r" -gt "$crss" ] && crss=$r
     rm -f "$d/alice/up-$i.bin" "$d/up-$i.bin"
   done
-  local orate rrate vrate vrrate urate srss
+  local orate rrate srate vrate vrrate svrate urate srss
   orate=$(mb_per_s "$bytes" "$(median "${ours[@]}")")
   rrate=$(mb_per_s "$bytes" "$(median "${ref[@]}")")
+  srate=$(mb_per_s "$bytes" "$(median "${sref[@]}")")
   vrate=$(mb_per_s "$bytes" "$(median "${vo[@]}")")
   vrrate=$(mb_per_s "$bytes" "$(median "${vref[@]}")")
+  svrate=$(mb_per_s "$bytes" "$(median "${svref[@]}")")
   urate=$(mb_per_s "$bytes" "$(median "${up[@]}")")
-  row "download ${mib} MiB to disk, verified (MB/s)" "$orate" "$rrate nginx+curl" \
-    "$(ratio "$orate" "$rrate")" ">= 0.8x" "$(held "$orate >= 0.8 * $rrate")"
-  row "download verify-only (MB/s)" "$vrate" "$vrrate curl to /dev/null" \
+  row "download ${mib} MiB to disk, mutual TLS, verified (MB/s)" "$orate" "$srate nginx HTTPS+curl" \
+    "$(ratio "$orate" "$srate")" ">= 0.8x" "$(held "$orate >= 0.8 * $srate")"
+  row "  the same against plain HTTP (MB/s; the cost of TLS)" "$orate" "$rrate nginx+curl" \
+    "$(ratio "$orate" "$rrate")" "-" "-"
+  row "download verify-only, mutual TLS (MB/s)" "$vrate" "$svrate curl HTTPS to /dev/null" \
+    "$(ratio "$vrate" "$svrate")" "-" "-"
+  row "  the same against plain HTTP (MB/s)" "$vrate" "$vrrate curl to /dev/null" \
     "$(ratio "$vrate" "$vrrate")" ">= 800" "$(held "$vrate >= 800")"
   row "upload ${mib} MiB, hashed + verified (MB/s)" "$urate" "$orate our download" \
     "$(ratio "$urate" "$orate")" ">= 0.8x" "$(held "$urate >= 0.8 * $orate")"
@@ -233,7 +289,7 @@ part_transfer() {
   head -c "$((big * 1048576))" /dev/urandom >"$d/alice/huge.bin"
   bsha=$(sha256sum "$d/alice/huge.bin" | cut -d' ' -f1)
   for _ in $(seq 1 2400); do
-    curl -fsS "$url/api/v1/files/$bsha" >/dev/null 2>&1 && break; sleep 0.05
+    curl -fsS --cacert "$ca" "$url/api/v1/files/$bsha" >/dev/null 2>&1 && break; sleep 0.05
   done
   /usr/bin/time -f "%M" -o "$d/client-rss" "${client[@]}" --json download "$bsha" >"$d/dl.json"
   local drss urss

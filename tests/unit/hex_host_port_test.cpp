@@ -5,6 +5,7 @@
 
 #include "common/hex.h"
 #include "common/central_trust.h"
+#include "common/directory_client.h"
 #include "common/host_port.h"
 
 namespace p2pshare {
@@ -90,6 +91,22 @@ TEST(CentralUrlTest, SchemeHostAndPort) {
   EXPECT_TRUE(IsLoopbackHost("127.0.0.9"));
   EXPECT_TRUE(IsLoopbackHost("::1"));
   EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
+}
+
+TEST(PlainPasswordTest, NoPasswordOverPlainHttpBeyondLoopback) {
+  // 192.0.2.1 is TEST-NET-1: never reached, and never asked: the refusal
+  // comes before any connection.
+  DirectoryClient remote("http://192.0.2.1:8080");
+  auto login = remote.Login(LoginRequest{"alice", "alice-password", std::nullopt, std::nullopt, {}});
+  EXPECT_EQ(login.status().reason(), "plain_password");
+  EXPECT_EQ(remote.Register("alice", "alice-password").status().reason(), "plain_password");
+  DirectoryClientOptions allowed;
+  allowed.allow_plain_password = true;
+  allowed.connect_timeout = std::chrono::milliseconds(50);
+  DirectoryClient told("http://192.0.2.1:8080", allowed);
+  EXPECT_NE(told.Register("alice", "alice-password").status().reason(), "plain_password");
+  DirectoryClient local("http://127.0.0.1:1");
+  EXPECT_NE(local.Register("alice", "alice-password").status().reason(), "plain_password");
 }
 
 }  // namespace
