@@ -57,6 +57,10 @@ p2pshare::central::DirectoryOptions DirectoryOptionsFor(
   options.ca = ca;
   options.cert_lifetime_s = config.cert_lifetime_s;
   options.max_peers_per_address = config.max_peers_per_address;
+  options.register_per_minute = config.register_per_minute;
+  options.password_checks = config.password_checks;
+  options.max_files_per_peer = config.max_files_per_peer;
+  options.max_index_files = config.max_index_files;
   return options;
 }
 
@@ -65,13 +69,15 @@ p2pshare::central::HttpApiOptions HttpApiOptionsFor(const p2pshare::central::Cen
   options.public_read = config.public_read;
   options.request_timeout_s = config.request_timeout_s;
   options.max_connections = RaiseOpenFileLimit(config.max_connections);
+  options.max_connections_per_address = static_cast<size_t>(config.max_connections_per_address);
+  options.min_body_rate = config.min_body_rate;
   return options;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  p2pshare::BoundHeapGrowth();
+  p2pshare::BoundHeapGrowth(p2pshare::HeapUse::kDirectory);
   using namespace p2pshare;
   using namespace p2pshare::central;
 

@@ -4,6 +4,13 @@
 
 namespace p2pshare {
 
-void BoundHeapGrowth() { mallopt(M_MMAP_THRESHOLD, 1024 * 1024); }
+void BoundHeapGrowth(HeapUse use) {
+  if (use == HeapUse::kTransfers) {
+    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+  } else {
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  }
+}
 
 }  // namespace p2pshare

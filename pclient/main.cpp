@@ -86,7 +86,7 @@ int RunScript(PeerClient& client) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  p2pshare::BoundHeapGrowth();
+  p2pshare::BoundHeapGrowth(p2pshare::HeapUse::kTransfers);
   using namespace p2pshare;
   PeerConfig config;
   CLI::App app{"p2pshare peer-client: search, download and upload on the network"};

@@ -12,7 +12,7 @@
 #include "pserver/peer_server.h"
 
 int main(int argc, char** argv) {
-  p2pshare::BoundHeapGrowth();
+  p2pshare::BoundHeapGrowth(p2pshare::HeapUse::kTransfers);
   p2pshare::PeerConfig config;
   CLI::App app{"p2pshare peer-server: the gRPC file service of one peer"};
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));
