@@ -2,14 +2,50 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "common/names.h"
 
 namespace p2pshare::central {
+namespace {
+
+const std::string kInvalidName = "?";
+
+}  // namespace
 
 Accounts::Accounts(DirectoryStore* store, AccountsOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store),
+      options_(std::move(options)),
+      registrations_(static_cast<double>(options_.register_per_minute) / 60.0,
+                     static_cast<double>(options_.register_per_minute)) {}
 
-Result<std::string> Accounts::Register(const std::string& username, const std::string& password) {
+Status Accounts::WithPasswordSlot(const std::function<void()>& hash) {
+  const int64_t slots = std::max<int64_t>(1, options_.password_checks);
+  {
+    std::unique_lock<std::mutex> lock(slots_mu_);
+    if (hashing_ >= slots) {
+      if (waiting_ >= 4 * slots) {
+        return Unavailable("central is busy checking passwords; try again in a moment", "busy");
+      }
+      ++waiting_;
+      bool got = slot_free_.wait_for(lock, std::chrono::seconds(5), [&] { return hashing_ < slots; });
+      --waiting_;
+      if (!got) return Unavailable("central is busy checking passwords; try again in a moment", "busy");
+    }
+    ++hashing_;
+  }
+  hash();
+  {
+    std::lock_guard<std::mutex> lock(slots_mu_);
+    --hashing_;
+  }
+  slot_free_.notify_one();
+  return Status::Ok();
+}
+
+Result<std::string> Accounts::Register(const std::string& username, const std::string& password,
+                                       const std::string& remote_address, int64_t* retry_after_s) {
   if (!options_.allow_registration) {
     return PermissionDenied("registration is closed on this directory", "registration_closed");
   }
@@ -21,8 +57,18 @@ Result<std::string> Accounts::Register(const std::string& username, const std::s
   // for taken names costs central no CPU. CreateAccount still decides races.
   ASSIGN_OR_RETURN(auto existing, store_->FindAccount(username));
   if (existing) return AlreadyExists("username '" + username + "' is taken", "username_taken");
-  RETURN_IF_ERROR(store_->CreateAccount(
-      AccountRecord{username, HashPassword(password, options_.pbkdf2_iterations)}));
+  // Each new account costs a PBKDF2: one address creates only so many.
+  int64_t wait_ms = registrations_.Take(remote_address, options_.now());
+  if (wait_ms > 0) {
+    int64_t wait_s = (wait_ms + 999) / 1000;
+    if (retry_after_s != nullptr) *retry_after_s = wait_s;
+    return ResourceExhausted("too many new accounts from your address; try again in " +
+                                 std::to_string(wait_s) + " s",
+                             "too_many_registrations");
+  }
+  std::string hash;
+  RETURN_IF_ERROR(WithPasswordSlot([&] { hash = HashPassword(password, options_.pbkdf2_iterations); }));
+  RETURN_IF_ERROR(store_->CreateAccount(AccountRecord{username, hash}));
   spdlog::info("registered account {}", username);
   return username;
 }
@@ -30,25 +76,33 @@ Result<std::string> Accounts::Register(const std::string& username, const std::s
 Status Accounts::CheckPassword(const std::string& username, const std::string& password,
                                const std::string& remote_address, int64_t* retry_after_s) {
   auto now = options_.now();
-  *retry_after_s = throttle_.RetryAfter(username, remote_address, now);
+  // A name no account can have is counted (and refused) as one key, so
+  // junk names cost the throttle no memory.
+  const bool valid_name = CheckUsername(username).ok();
+  const std::string& who = valid_name ? username : kInvalidName;
+  *retry_after_s = throttle_.RetryAfter(who, remote_address, now);
   if (*retry_after_s > 0) {
     return ResourceExhausted("too many failed logins; try again in " +
                                  std::to_string(*retry_after_s) + " s",
                              "too_many_attempts");
   }
-  ASSIGN_OR_RETURN(auto account, store_->FindAccount(username));
+  std::optional<AccountRecord> account;
+  if (valid_name) {
+    ASSIGN_OR_RETURN(account, store_->FindAccount(username));
+  }
   // Hash even for unknown names, so timing does not tell which names exist.
   static const std::string kDummy = HashPassword("not a password", kPbkdf2Iterations);
-  bool good = VerifyPassword(password, account ? account->password_hash : kDummy) &&
-              account.has_value();
+  bool good = false;
+  RETURN_IF_ERROR(WithPasswordSlot([&] {
+    good = VerifyPassword(password, account ? account->password_hash : kDummy) && account.has_value();
+  }));
   if (!good) {
-    throttle_.RecordFailure(username, remote_address, now);
+    throttle_.RecordFailure(who, remote_address, now);
     failed_logins_.fetch_add(1);
-    spdlog::info("failed login for '{}' from {}", CheckUsername(username).ok() ? username : "?",
-                 remote_address);
+    spdlog::info("failed login for '{}' from {}", valid_name ? username : "?", remote_address);
     return Unauthenticated("wrong username or password", "bad_credentials");
   }
-  throttle_.RecordSuccess(username);
+  throttle_.RecordSuccess(username, remote_address, now);
   return Status::Ok();
 }
 

@@ -11,11 +11,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "central/auth.h"
 #include "central/store/directory_store.h"
+#include "common/limits.h"
 #include "common/status.h"
 
 namespace p2pshare::central {
@@ -24,6 +27,8 @@ struct AccountsOptions {
   bool allow_registration = true;
   int pbkdf2_iterations = kPbkdf2Iterations;
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
+  int64_t register_per_minute = 20;  // accounts one address may create (0: no limit)
+  int64_t password_checks = 2;       // PBKDF2 runs at once; 4x more may wait
 };
 
 class Accounts {
@@ -31,14 +36,19 @@ class Accounts {
   Accounts(DirectoryStore* store, AccountsOptions options);
 
   // The new account's name. InvalidArgument (bad username or password),
-  // AlreadyExists "username_taken", PermissionDenied "registration_closed".
-  Result<std::string> Register(const std::string& username, const std::string& password);
+  // AlreadyExists "username_taken", PermissionDenied "registration_closed",
+  // ResourceExhausted "too_many_registrations" (with `*retry_after_s`) when
+  // `remote_address` created its share this minute, Unavailable "busy"
+  // when too many password hashes are waiting.
+  Result<std::string> Register(const std::string& username, const std::string& password,
+                               const std::string& remote_address = "",
+                               int64_t* retry_after_s = nullptr);
 
   // OK when `password` is the account's. Unauthenticated "bad_credentials"
   // for a wrong password or an unknown account (both cost one PBKDF2, so
   // timing does not tell which names exist); ResourceExhausted
   // "too_many_attempts" with `*retry_after_s` set while `username` or
-  // `remote_address` must wait.
+  // `remote_address` must wait; Unavailable "busy" as for Register.
   Status CheckPassword(const std::string& username, const std::string& password,
                        const std::string& remote_address, int64_t* retry_after_s);
 
@@ -46,9 +56,19 @@ class Accounts {
   Result<int64_t> Count() { return store_->CountAccounts(); }
 
  private:
+  // Runs `hash` (a PBKDF2) when one of `password_checks` slots is free,
+  // waiting for one while at most 4x that many wait; Unavailable "busy"
+  // beyond.
+  Status WithPasswordSlot(const std::function<void()>& hash);
+
   DirectoryStore* const store_;
   const AccountsOptions options_;
   LoginThrottle throttle_;
+  RateLimits registrations_;
+  std::mutex slots_mu_;
+  std::condition_variable slot_free_;
+  int64_t hashing_ = 0;  // GUARDED_BY(slots_mu_)
+  int64_t waiting_ = 0;  // GUARDED_BY(slots_mu_)
   std::atomic<int64_t> failed_logins_{0};
 };
 

@@ -1,5 +1,7 @@
 #include "central/auth.h"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -56,13 +58,26 @@ std::string NewToken() { return RandomHex(32); }
 
 std::string TokenHash(const std::string& token) { return Sha256Hex(token); }
 
-LoginThrottle::LoginThrottle(int free_failures, std::chrono::seconds max_delay)
-    : free_failures_(free_failures), max_delay_(max_delay) {}
+namespace {
+
+constexpr auto kForgetAfter = std::chrono::minutes(15);
+constexpr size_t kMaxEntries = 100000;
+constexpr size_t kMaxKnown = 100000;
+
+std::string PairKey(const std::string& username, const std::string& address) {
+  return "p:" + username + "\n" + address;
+}
+
+}  // namespace
+
+LoginThrottle::LoginThrottle(int free_failures, std::chrono::seconds max_delay,
+                             std::chrono::hours known_for)
+    : free_failures_(free_failures), max_delay_(max_delay), known_for_(known_for) {}
 
 int64_t LoginThrottle::WaitFor(const std::string& key, Clock::time_point now) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return 0;
-  if (now - it->second.last_failure > std::chrono::minutes(15)) {
+  if (now - it->second.last_failure > kForgetAfter) {
     entries_.erase(it);
     return 0;
   }
@@ -71,15 +86,30 @@ int64_t LoginThrottle::WaitFor(const std::string& key, Clock::time_point now) {
   return std::max<int64_t>(1, wait.count());
 }
 
+bool LoginThrottle::Known(const std::string& pair, Clock::time_point now) {
+  auto it = known_.find(pair);
+  if (it == known_.end()) return false;
+  if (now - it->second > known_for_) {
+    known_.erase(it);
+    return false;
+  }
+  return true;
+}
+
 int64_t LoginThrottle::RetryAfter(const std::string& username, const std::string& address,
                                   Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
-  return std::max(WaitFor("u:" + username, now), WaitFor("a:" + address, now));
+  const std::string pair = PairKey(username, address);
+  int64_t own = WaitFor(pair, now);
+  // A pair that has logged in before is not held up by its address's
+  // failures for other names.
+  if (Known(pair, now)) return own;
+  return std::max(own, WaitFor("a:" + address, now));
 }
 
 void LoginThrottle::Fail(const std::string& key, int free_failures, Clock::time_point now) {
   Entry& e = entries_[key];
-  if (now - e.last_failure > std::chrono::minutes(15)) e = Entry{};
+  if (now - e.last_failure > kForgetAfter) e = Entry{};
   e.failures++;
   e.last_failure = now;
   if (e.failures >= free_failures) {
@@ -92,18 +122,30 @@ void LoginThrottle::Fail(const std::string& key, int free_failures, Clock::time_
 void LoginThrottle::RecordFailure(const std::string& username, const std::string& address,
                                   Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (entries_.size() > 100000) {  // bound memory under a flood of names
+  if (entries_.size() > kMaxEntries) {  // bound memory under a flood of names
     for (auto it = entries_.begin(); it != entries_.end();) {
-      it = (now - it->second.last_failure > std::chrono::minutes(15)) ? entries_.erase(it) : std::next(it);
+      it = (now - it->second.last_failure > kForgetAfter) ? entries_.erase(it) : std::next(it);
+    }
+    // Still full of fresh entries: forget pairs (addresses keep counting).
+    for (auto it = entries_.begin(); it != entries_.end() && entries_.size() > kMaxEntries / 2;) {
+      it = it->first.compare(0, 2, "p:") == 0 ? entries_.erase(it) : std::next(it);
     }
   }
-  Fail("u:" + username, free_failures_, now);
+  Fail(PairKey(username, address), free_failures_, now);
   Fail("a:" + address, 4 * free_failures_, now);
 }
 
-void LoginThrottle::RecordSuccess(const std::string& username) {
+void LoginThrottle::RecordSuccess(const std::string& username, const std::string& address,
+                                  Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
-  entries_.erase("u:" + username);
+  const std::string pair = PairKey(username, address);
+  entries_.erase(pair);
+  if (known_.size() >= kMaxKnown && known_.find(pair) == known_.end()) {
+    auto oldest = std::min_element(known_.begin(), known_.end(),
+                                   [](const auto& a, const auto& b) { return a.second < b.second; });
+    known_.erase(oldest);
+  }
+  known_[pair] = now;
 }
 
 }  // namespace p2pshare::central

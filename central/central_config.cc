@@ -31,6 +31,18 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
         86400);
   s.Int("max_peers_per_address", &c->max_peers_per_address,
         "peers one source address may bring online (loopback is not counted)", 1, 100000);
+  s.Int("max_connections_per_address", &c->max_connections_per_address,
+        "open connections one source address may hold", 1, 1000000);
+  s.Int("min_body_rate", &c->min_body_rate,
+        "bytes a second a request body must arrive at (beyond request_timeout_s)", 1, 1 << 30);
+  s.Int("register_per_minute", &c->register_per_minute,
+        "accounts one source address may create a minute (0: no limit)", 0, 1000000);
+  s.Int("password_checks", &c->password_checks,
+        "password hashes computed at once (register, login); more wait, then 503", 1, 1024);
+  s.Int("max_files_per_peer", &c->max_files_per_peer, "files one peer may have in the index", 1,
+        100000000);
+  s.Int("max_index_files", &c->max_index_files, "files all peers together may have in the index",
+        1, 1000000000);
 }
 
 std::string CaDir(const CentralConfig& c) {

@@ -28,6 +28,13 @@ struct CentralConfig {
   std::vector<std::string> tls_names;  // more names for central's certificate
   int64_t cert_lifetime_s = 3600;      // how long a peer's certificate is valid
   int64_t max_peers_per_address = 16;  // peers one (non-loopback) address may bring online
+  // Limits on what one caller can make central spend (docs/protocol.md, "Limits").
+  int64_t max_connections_per_address = 256;  // open connections from one address
+  int64_t min_body_rate = 16 * 1024;          // bytes/s a request body must arrive at
+  int64_t register_per_minute = 20;           // accounts one address may create (0: no limit)
+  int64_t password_checks = 2;                // PBKDF2 runs at once (register, login)
+  int64_t max_files_per_peer = 100000;        // index entries of one peer
+  int64_t max_index_files = 4000000;          // index entries of all peers
 };
 
 // The CA folder `config` names: ca_dir, or "ca" beside the database.

@@ -31,10 +31,11 @@ Directory::Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions opt
     : store_(std::move(store)),
       options_(options),
       accounts_(store_.get(),
-                AccountsOptions{options.allow_registration, options.pbkdf2_iterations, options.now}),
+                AccountsOptions{options.allow_registration, options.pbkdf2_iterations, options.now,
+                                options.register_per_minute, options.password_checks}),
       sessions_(store_.get(), SessionsOptions{options.session_ttl_s, options.now}),
       ports_(store_.get(), options.port_range),
-      index_(store_.get()) {
+      index_(store_.get(), options.max_files_per_peer, options.max_index_files) {
   if (options.ca != nullptr) {
     certificates_ = std::make_unique<Certificates>(store_.get(), options.ca,
                                                    options.cert_lifetime_s, options.unix_now);
@@ -98,9 +99,9 @@ Status Directory::Evict(const std::string& username, SessionState why) {
   return Status::Ok();
 }
 
-Result<std::string> Directory::Register(const std::string& username,
-                                        const std::string& password) {
-  return accounts_.Register(username, password);
+Result<std::string> Directory::Register(const std::string& username, const std::string& password,
+                                        const std::string& remote_address, int64_t* retry_after_s) {
+  return accounts_.Register(username, password, remote_address, retry_after_s);
 }
 
 Result<PeerRecord> Directory::JoinOrPlace(const LoginRequest& req,
@@ -199,6 +200,18 @@ FileResult Directory::WithAddresses(IndexHit hit) const {
 }
 
 Result<SearchPage> Directory::Search(const SearchQuery& query) {
+  // A search that must check many entries (no 3-letter literal, or only
+  // common ones) runs one at a time; meanwhile others like it get 503, so
+  // they never take every core from heartbeats and cheap searches.
+  std::optional<ConcurrencyLimits::Slot> heavy;
+  if (index_.SearchCost(query.text) > kHeavySearchCost) {
+    heavy = heavy_searches_.Enter("");
+    if (!heavy) {
+      return Unavailable("central is busy with another broad search; try again in a moment, or "
+                         "search for something more specific",
+                         "busy");
+    }
+  }
   IndexPage found = index_.Search(query.text, query.limit, query.offset);
   SearchPage page;
   page.total = found.total;

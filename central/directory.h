@@ -43,6 +43,7 @@
 #include "central/sessions.h"
 #include "central/store/directory_store.h"
 #include "common/directory_types.h"
+#include "common/limits.h"
 #include "common/status.h"
 
 namespace p2pshare::central {
@@ -61,10 +62,22 @@ struct DirectoryOptions {
   // Peers one source address may bring online (loopback is not counted:
   // a machine's own peers); beyond, a login is 429 "too_many_peers".
   int64_t max_peers_per_address = 16;
+  // Accounts one source address may create a minute (0: no limit).
+  int64_t register_per_minute = 20;
+  // PBKDF2 runs at once; a few more wait, the rest get 503 "busy".
+  int64_t password_checks = 2;
+  // Index entries per peer and in all (413 "too_many_files" beyond).
+  int64_t max_files_per_peer = 100000;
+  int64_t max_index_files = 4000000;
   // The steady clock liveness and login slow-down are measured with; tests
   // substitute their own.
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
+
+// Searches checking more entries than this are "heavy": kHeavySearches
+// run at once, more get 503 "busy" (docs/protocol.md, "Limits").
+inline constexpr int64_t kHeavySearchCost = 100000;
+inline constexpr int64_t kHeavySearches = 1;
 
 class Directory {
  public:
@@ -80,7 +93,9 @@ class Directory {
   void Stop();
 
   // As Accounts::Register.
-  Result<std::string> Register(const std::string& username, const std::string& password);
+  Result<std::string> Register(const std::string& username, const std::string& password,
+                               const std::string& remote_address = "",
+                               int64_t* retry_after_s = nullptr);
   // Unauthenticated "bad_credentials", ResourceExhausted "too_many_attempts"
   // (retry_after_s set) or "too_many_peers", Unavailable "no_free_port",
   // InvalidArgument (a bad csr, a port out of range). `remote_address` is
@@ -154,6 +169,7 @@ class Directory {
   PortAllocator ports_;
   OnlinePeers online_;
   FileIndex index_;
+  ConcurrencyLimits heavy_searches_{0, kHeavySearches};
   EventLog events_;
   std::unique_ptr<Certificates> certificates_;  // null without a CA
 

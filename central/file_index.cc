@@ -31,6 +31,7 @@ Result<int64_t> FileIndex::Replace(const std::string& username,
                                    const std::vector<FileEntry>& files) {
   RETURN_IF_ERROR(CheckUniqueNames(files, "files"));
   std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(CheckLimits(username, static_cast<int64_t>(files.size())));
   ASSIGN_OR_RETURN(int64_t count, store_->ReplaceIndex(username, files));
   index_.Replace(username, files);
   return count;
@@ -40,9 +41,26 @@ Result<int64_t> FileIndex::Patch(const std::string& username, const std::vector<
                                  const std::vector<std::string>& removed) {
   RETURN_IF_ERROR(CheckUniqueNames(added, "added"));
   std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(CheckLimits(username, index_.CountAfterPatch(username, added, removed)));
   ASSIGN_OR_RETURN(int64_t count, store_->PatchIndex(username, added, removed));
   index_.Patch(username, added, removed);
   return count;
+}
+
+Status FileIndex::CheckLimits(const std::string& user, int64_t after) const {
+  if (max_per_peer_ > 0 && after > max_per_peer_) {
+    return ResourceExhausted("a peer may list at most " + std::to_string(max_per_peer_) +
+                                 " files; this would make " + std::to_string(after),
+                             "too_many_files");
+  }
+  if (max_total_ > 0) {
+    int64_t total = index_.held_files() - index_.FilesOf(user) + after;
+    if (after > index_.FilesOf(user) && total > max_total_) {
+      return ResourceExhausted("the index is full (" + std::to_string(max_total_) + " files)",
+                               "too_many_files");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<std::optional<PeerRecord>> FileIndex::RemovePeer(const std::string& username,

@@ -27,14 +27,17 @@ namespace p2pshare::central {
 
 class FileIndex {
  public:
-  explicit FileIndex(DirectoryStore* store) : store_(store) {}
+  // At most `max_per_peer` files a peer and `max_total` in all (0: no limit).
+  explicit FileIndex(DirectoryStore* store, int64_t max_per_peer = 0, int64_t max_total = 0)
+      : store_(store), max_per_peer_(max_per_peer), max_total_(max_total) {}
 
   // Rebuilds the in-memory index from the store's files of `peers`.
   Status Load(const std::vector<PeerRecord>& peers);
 
   // `username` now shares exactly `files`; its file count after.
   // InvalidArgument for a name listed twice; NotFound when the peer is not
-  // online (the store's answer).
+  // online (the store's answer); ResourceExhausted "too_many_files" (413)
+  // past a limit, with nothing changed.
   Result<int64_t> Replace(const std::string& username, const std::vector<FileEntry>& files);
   // Adds or replaces `added`, drops `removed` (absent names ignored); errors
   // as Replace.
@@ -49,13 +52,18 @@ class FileIndex {
   IndexPage Search(std::string_view query, int64_t limit, int64_t offset) const {
     return index_.Search(query, limit, offset);
   }
+  int64_t SearchCost(std::string_view query) const { return index_.Cost(query); }
   std::optional<IndexHit> FindByHash(std::string_view sha256) const {
     return index_.FindByHash(sha256);
   }
   SearchIndex::Totals totals() const { return index_.totals(); }
 
  private:
+  // REQUIRES: write_mu_ held. OK when `user` may hold `after` files.
+  Status CheckLimits(const std::string& user, int64_t after) const;
+
   DirectoryStore* const store_;
+  const int64_t max_per_peer_, max_total_;
   std::mutex write_mu_;  // orders writes: store, then index
   SearchIndex index_;    // its own lock serves readers
 };

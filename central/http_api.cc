@@ -62,6 +62,8 @@ void CloseConnection(Response& res) {
 }
 
 void SendStatus(Response& res, const Status& s) {
+  // A busy central is worth asking again a second later.
+  if (s.reason() == "busy" && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
   SendError(res, HttpStatusFor(s), s.reason(), s.message());
 }
 
@@ -95,6 +97,9 @@ GateOptions GateOptionsFor(const HttpApiOptions& options) {
   gate.threads = options.threads;
   gate.request_timeout = std::chrono::seconds(options.request_timeout_s);
   gate.max_connections = options.max_connections;
+  gate.max_connections_per_address = options.max_connections_per_address;
+  gate.max_body_bytes = options.max_body_bytes;
+  gate.min_body_rate = options.min_body_rate;
   return gate;
 }
 
@@ -402,6 +407,13 @@ std::string HttpApi::Metrics() {
   extra.push_back(value("p2pshare_http_connections_dropped_total",
                         "waiting connections closed at max_connections", MetricType::Counter,
                         g.evicted));
+  extra.push_back(value("p2pshare_http_refused_total",
+                        "connections refused: over max_connections_per_address, or request "
+                        "bytes waiting over their bound (503)",
+                        MetricType::Counter, g.refused));
+  extra.push_back(value("p2pshare_http_buffered_bytes",
+                        "request bytes read ahead for waiting connections", MetricType::Gauge,
+                        g.buffered_bytes));
   return RenderMetrics(registry_, std::move(extra));
 }
 
@@ -437,13 +449,16 @@ Result<Reply> HttpApi::GetEvents(const Request& req, Response&) {
   return Reply{200, Json{{"events", std::move(events)}}};
 }
 
-Result<Reply> HttpApi::PostRegister(const Request& req, Response&) {
+Result<Reply> HttpApi::PostRegister(const Request& req, Response& res) {
   ASSIGN_OR_RETURN(Json body, Body(req));
   FieldReader f(body);
   ASSIGN_OR_RETURN(std::string user, f.String("username"));
   ASSIGN_OR_RETURN(std::string pass, f.String("password"));
-  ASSIGN_OR_RETURN(std::string created, directory_->Register(user, pass));
-  return Reply{201, Json{{"username", created}}};
+  int64_t retry_after = 0;
+  auto created = directory_->Register(user, pass, req.remote_addr, &retry_after);
+  if (!created.ok() && retry_after > 0) res.set_header("Retry-After", std::to_string(retry_after));
+  if (!created.ok()) return created.status();
+  return Reply{201, Json{{"username", *created}}};
 }
 
 Result<Reply> HttpApi::PostLogin(const Request& req, Response& res) {

@@ -40,6 +40,8 @@ struct HttpApiOptions {
   size_t threads = 64;                  // workers (busy only while a request is served)
   int64_t request_timeout_s = 10;       // a request must arrive whole within this
   size_t max_connections = 10000;       // connections waiting for a request
+  size_t max_connections_per_address = 256;
+  int64_t min_body_rate = 16 * 1024;    // bytes/s a body must arrive at
 };
 
 class HttpApi {

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -97,6 +98,7 @@ struct Connection {
   }
 
   const int fd;
+  ConcurrencyLimits::Slot slot;  // its place among its address's connections
   SSL* ssl = nullptr;
   bool handshaken = false;
   bool eof = false;  // the client closed its side
@@ -230,30 +232,54 @@ class ConnectionStream final : public httplib::Stream {
   int remote_port_ = 0;
 };
 
-// The unsigned decimal after the first "Content-Length:" of a header
-// block; 0 when absent or malformed (cpp-httplib then answers at once).
-uint64_t ContentLength(std::string_view header) {
-  static constexpr std::string_view kName = "content-length:";
+// What the framing headers of a request's header block say.
+struct Framing {
+  bool has_length = false;
+  uint64_t content_length = 0;  // the first Content-Length; 0 when malformed
+  bool has_transfer_encoding = false;
+  bool body_method = false;     // POST, PUT or PATCH
+};
+
+bool StartsWithNoCase(std::string_view text, std::string_view lower_prefix) {
+  return text.size() >= lower_prefix.size() &&
+         std::equal(lower_prefix.begin(), lower_prefix.end(), text.begin(), [](char a, char b) {
+           return a == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+// The unsigned decimal after a header's name; 0 when malformed (cpp-httplib
+// then answers at once), UINT64_MAX when it overflows.
+uint64_t ParseLength(std::string_view value) {
+  uint64_t v = 0;
+  size_t i = 0;
+  while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
+  for (; i < value.size() && value[i] >= '0' && value[i] <= '9'; ++i) {
+    if (v > (UINT64_MAX - 9) / 10) return UINT64_MAX;
+    v = v * 10 + static_cast<uint64_t>(value[i] - '0');
+  }
+  while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
+  // Anything but digits is malformed: 0, so cpp-httplib sees it now.
+  return i < value.size() && (value[i] == '\r' || value[i] == '\n') ? v : 0;
+}
+
+Framing ScanFraming(std::string_view header) {
+  static constexpr std::string_view kLength = "content-length:";
+  static constexpr std::string_view kEncoding = "transfer-encoding:";
+  Framing f;
+  f.body_method = header.starts_with("POST ") || header.starts_with("PUT ") ||
+                  header.starts_with("PATCH ");
   size_t line = header.find('\n');
   while (line != std::string_view::npos && line + 1 < header.size()) {
     std::string_view rest = header.substr(line + 1);
-    if (rest.size() > kName.size() &&
-        std::equal(kName.begin(), kName.end(), rest.begin(),
-                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
-      uint64_t v = 0;
-      size_t i = kName.size();
-      while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
-      for (; i < rest.size() && rest[i] >= '0' && rest[i] <= '9'; ++i) {
-        if (v > (UINT64_MAX - 9) / 10) return UINT64_MAX;
-        v = v * 10 + static_cast<uint64_t>(rest[i] - '0');
-      }
-      while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
-      // Anything but digits is malformed: 0, so cpp-httplib sees it now.
-      return i < rest.size() && (rest[i] == '\r' || rest[i] == '\n') ? v : 0;
+    if (!f.has_length && StartsWithNoCase(rest, kLength)) {
+      f.has_length = true;
+      f.content_length = ParseLength(rest.substr(kLength.size()));
+    } else if (StartsWithNoCase(rest, kEncoding)) {
+      f.has_transfer_encoding = true;
     }
     line = header.find('\n', line + 1);
   }
-  return 0;
+  return f;
 }
 
 // Writes a small error reply without blocking (it fits the socket buffer;
@@ -312,7 +338,9 @@ bool GatedServer::ServeOne(httplib::Stream& strm) {
 }
 
 GatedServer::GatedServer(GateOptions options)
-    : options_(options), pool_(std::make_unique<httplib::ThreadPool>(options.threads)) {
+    : options_(options),
+      connections_by_address_(static_cast<int64_t>(options.max_connections_per_address), 0),
+      pool_(std::make_unique<httplib::ThreadPool>(options.threads)) {
   new_task_queue = [this] { return new ForwardingQueue(pool_.get()); };
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -410,15 +438,30 @@ GateStats GatedServer::stats() const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     s.waiting = static_cast<int64_t>(waiting_.size());
+    s.buffered_bytes = static_cast<int64_t>(buffered_);
   }
   s.timed_out = timed_out_.load();
   s.too_large = too_large_.load();
   s.evicted = evicted_.load();
+  s.refused = refused_.load();
   return s;
 }
 
 bool GatedServer::process_and_close_socket(socket_t sock) {
   auto conn = std::make_unique<Connection>(sock);
+  int port = 0;
+  std::optional<ConcurrencyLimits::Slot> slot = connections_by_address_.Enter(PeerAddress(sock, &port));
+  if (!slot) {
+    // One address holds its share of connections already.
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    if (ssl_ctx_ == nullptr) {
+      Answer(*conn, 503, "Service Unavailable", "too_many_connections",
+             "too many connections from your address");
+      CloseAfterAnswer(std::move(conn));
+    }
+    return true;
+  }
+  conn->slot = std::move(*slot);
   if (ssl_ctx_ != nullptr) {
     ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
     conn->ssl = SSL_new(ssl_ctx_);
@@ -449,10 +492,21 @@ GatedServer::Peeked GatedServer::Arrived(Connection& conn) const {
         return p;
       }
     } else {
-      p.content_length = ContentLength(data.substr(0, header_end));
-      // Large bodies are read by the worker; small ones must be here first.
-      if (p.content_length == 0 || p.content_length > options_.max_waiting_body ||
-          p.bytes >= header_end + p.content_length) {
+      Framing f = ScanFraming(data.substr(0, header_end));
+      if (f.body_method && !f.has_length && !f.has_transfer_encoding) {
+        // No framing at all: a zero-length body (RFC 9112 section 6.3).
+        size_t blank = data.substr(0, header_end).ends_with("\r\n\r\n") ? 2 : 1;
+        conn.in.insert(conn.pos + header_end - blank, "Content-Length: 0\r\n");
+        continue;
+      }
+      p.content_length = f.content_length;
+      if (p.content_length > options_.max_body_bytes) {
+        p.arrival = Arrival::kBodyTooLarge;
+        return p;
+      }
+      // The whole body is read here before a worker is given; chunked
+      // bodies go on at once, to be refused.
+      if (f.has_transfer_encoding || p.bytes >= header_end + p.content_length) {
         p.arrival = Arrival::kComplete;
         return p;
       }
@@ -500,6 +554,12 @@ void GatedServer::Serve(std::unique_ptr<Connection> conn, bool fresh) {
       break;
     }
     if (p.arrival == Arrival::kClosed) break;
+    if (p.arrival == Arrival::kBodyTooLarge) {
+      std::lock_guard<std::mutex> lock(mu_);
+      active_.erase(fd);
+      RefuseBody(std::move(conn), p.content_length);
+      return;
+    }
     if (p.arrival != Arrival::kComplete) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -508,11 +568,6 @@ void GatedServer::Serve(std::unique_ptr<Connection> conn, bool fresh) {
       Reject(*conn, p.arrival);
       CloseAfterAnswer(std::move(conn));
       return;
-    }
-    if (p.content_length > options_.max_waiting_body && options_.min_body_rate > 0) {
-      deadline += std::chrono::milliseconds(
-          static_cast<int64_t>(std::min<uint64_t>(p.content_length, uint64_t{1} << 40) * 1000 /
-                               static_cast<uint64_t>(options_.min_body_rate)));
     }
     strm.set_deadline(deadline);
     if (!ServeOne(strm) || svr_sock_ == INVALID_SOCKET) break;
@@ -527,8 +582,61 @@ void GatedServer::Serve(std::unique_ptr<Connection> conn, bool fresh) {
   ::shutdown(fd, SHUT_RDWR);
 }
 
+Clock::time_point GatedServer::RequestDeadline(Clock::time_point started_at,
+                                               uint64_t content_length) const {
+  Clock::time_point deadline = started_at + options_.request_timeout;
+  if (options_.min_body_rate > 0 && content_length > 0) {
+    deadline += std::chrono::milliseconds(static_cast<int64_t>(
+        std::min<uint64_t>(content_length, options_.max_body_bytes) * 1000 /
+        static_cast<uint64_t>(options_.min_body_rate)));
+  }
+  return deadline;
+}
+
+void GatedServer::MoveDeadline(int fd, Waiting& w, Clock::time_point deadline) {
+  if (deadline == w.deadline) return;
+  deadlines_.erase({w.deadline, fd});
+  w.deadline = deadline;
+  deadlines_.emplace(deadline, fd);
+}
+
 bool GatedServer::Park(std::unique_ptr<Connection>& conn, bool started) {
   std::lock_guard<std::mutex> lock(mu_);
+  return ParkLocked(conn, started, 0);
+}
+
+void GatedServer::RefuseBody(std::unique_ptr<Connection> conn, uint64_t content_length) {
+  Reject(*conn, Arrival::kBodyTooLarge);
+  if (content_length > 8 * uint64_t{options_.max_body_bytes}) {
+    CloseAfterAnswer(std::move(conn));
+    return;
+  }
+  ::shutdown(conn->fd, SHUT_WR);  // the answer, then FIN; reading goes on
+  uint64_t drain = content_length;
+  conn->in.clear();
+  conn->pos = 0;
+  (void)ParkLocked(conn, /*started=*/false, drain);  // refused: closed as it goes
+}
+
+void GatedServer::Drain(int fd, Waiting& w) {
+  Connection& conn = *w.conn;
+  bool done = false;
+  for (;;) {
+    IoResult r = ReadAvailable(conn, static_cast<size_t>(std::min<uint64_t>(w.drain, 16 * 1024)));
+    uint64_t got = conn.buffered();
+    conn.in.clear();
+    conn.pos = 0;
+    w.drain -= std::min(w.drain, got);
+    if (r == IoResult::kClosed || w.drain == 0) {
+      done = true;
+      break;
+    }
+    if (r == IoResult::kWouldBlock) break;
+  }
+  if (done) ForgetWaiting(fd);  // closes
+}
+
+bool GatedServer::ParkLocked(std::unique_ptr<Connection>& conn, bool started, uint64_t drain) {
   if (stopping_) return false;
   while (waiting_.size() >= options_.max_connections && !deadlines_.empty()) {
     ForgetWaiting(deadlines_.begin()->second);  // the victim closes as it goes
@@ -539,7 +647,10 @@ bool GatedServer::Park(std::unique_ptr<Connection>& conn, bool started) {
   const int fd = conn->fd;
   Waiting w;
   w.started = started;
-  w.deadline = Clock::now() + (started ? options_.request_timeout : options_.idle_timeout);
+  w.drain = drain;
+  w.started_at = Clock::now();
+  w.deadline = drain > 0 ? RequestDeadline(w.started_at, drain)
+                         : w.started_at + (started ? options_.request_timeout : options_.idle_timeout);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
   // A TLS handshake may wait to write, too.
@@ -547,6 +658,7 @@ bool GatedServer::Park(std::unique_ptr<Connection>& conn, bool started) {
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return false;
   w.conn = std::move(conn);
+  buffered_ += w.conn->buffered();
   deadlines_.emplace(w.deadline, fd);
   waiting_.emplace(fd, std::move(w));
   return true;
@@ -558,13 +670,17 @@ std::unique_ptr<Connection> GatedServer::ForgetWaiting(int fd) {
   deadlines_.erase({it->second.deadline, fd});
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   std::unique_ptr<Connection> conn = std::move(it->second.conn);
+  buffered_ -= std::min(buffered_, conn->buffered());
   waiting_.erase(it);
   return conn;
 }
 
 void GatedServer::Reject(Connection& conn, Arrival why) {
   too_large_.fetch_add(1, std::memory_order_relaxed);
-  if (why == Arrival::kUriTooLong) {
+  if (why == Arrival::kBodyTooLarge) {
+    Answer(conn, 413, "Payload Too Large", "payload_too_large",
+           "request body over the limit of " + std::to_string(options_.max_body_bytes) + " bytes");
+  } else if (why == Arrival::kUriTooLong) {
     Answer(conn, 414, "URI Too Long", "uri_too_long", "request line over the limit");
   } else {
     Answer(conn, 431, "Request Header Fields Too Large", "headers_too_large",
@@ -603,9 +719,24 @@ void GatedServer::OnReadable(int fd) {
   std::unique_lock<std::mutex> lock(mu_);
   auto it = waiting_.find(fd);
   if (it == waiting_.end() || stopping_) return;
+  if (it->second.drain > 0) {
+    Drain(fd, it->second);
+    return;
+  }
   Connection& conn = *it->second.conn;
   const bool was_handshaken = conn.ssl == nullptr || conn.handshaken;
+  const size_t before = conn.buffered();
   Peeked p = Arrived(conn);
+  buffered_ += conn.buffered() - std::min(before, conn.buffered());
+  if (buffered_ > options_.max_buffered_bytes && p.arrival == Arrival::kIncomplete) {
+    // Read-ahead for all waiting connections is over its bound: the one
+    // that pushed it over goes.
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    std::unique_ptr<Connection> dropped = ForgetWaiting(fd);
+    Answer(*dropped, 503, "Service Unavailable", "busy", "too many request bytes waiting; try again");
+    CloseAfterAnswer(std::move(dropped));
+    return;
+  }
   if (!was_handshaken && conn.handshaken) {
     // The handshake is done: no more waiting to write.
     epoll_event ev{};
@@ -617,10 +748,12 @@ void GatedServer::OnReadable(int fd) {
     case Arrival::kIncomplete:
       if (p.bytes > 0 && !it->second.started) {
         // The first bytes of a request: it now has request_timeout.
-        deadlines_.erase({it->second.deadline, fd});
         it->second.started = true;
-        it->second.deadline = Clock::now() + options_.request_timeout;
-        deadlines_.emplace(it->second.deadline, fd);
+        it->second.started_at = Clock::now();
+      }
+      if (it->second.started) {
+        // A declared body extends the deadline by its size at min_body_rate.
+        MoveDeadline(fd, it->second, RequestDeadline(it->second.started_at, p.content_length));
       }
       return;
     case Arrival::kComplete: {
@@ -634,6 +767,9 @@ void GatedServer::OnReadable(int fd) {
     }
     case Arrival::kClosed:
       ForgetWaiting(fd);
+      return;
+    case Arrival::kBodyTooLarge:
+      RefuseBody(ForgetWaiting(fd), p.content_length);
       return;
     case Arrival::kHeaderTooLarge:
     case Arrival::kUriTooLong: {

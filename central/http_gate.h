@@ -2,17 +2,28 @@
 //
 // Stock cpp-httplib 0.11 gives each connection a worker thread for its whole
 // life and waits up to 5 s per read, so a few dozen clients that send a
-// request slowly (slowloris) or keep idle connections open hold every
-// worker and /healthz waits. Here a worker only takes a connection once a
-// whole request has arrived: the header, and the body too when it is small.
-// Until then the connection waits in one epoll thread (the gate) that peeks
-// at what has arrived without consuming it. A waiting request must be
-// complete within `request_timeout` of its first byte (else 408 and close);
-// an idle keep-alive connection is closed after `idle_timeout`; headers over
-// `max_header_bytes` get 431 (414 when the request line alone is that long);
-// at `max_connections` waiting connections the one nearest its deadline is
-// dropped. Larger bodies are read by the worker against a deadline of
-// request_timeout plus `min_body_rate` bytes per second.
+// request slowly (slowloris, slow bodies) or keep idle connections open hold
+// every worker and /healthz waits. Here a worker only takes a connection
+// once a whole request has arrived, header and body. Until then the
+// connection waits in one epoll thread (the gate) that reads what has
+// arrived into the connection's buffer. A waiting request must be complete
+// within `request_timeout` of its first byte, plus one second for every
+// `min_body_rate` bytes its Content-Length declares (else 408 and close);
+// a body over `max_body_bytes` gets 413 at once; an idle keep-alive
+// connection is closed after `idle_timeout`; headers over
+// `max_header_bytes` get 431 (414 when the request line alone is that
+// long). Bounds on what waiting costs: at `max_connections` waiting
+// connections the one nearest its deadline is dropped; one source address
+// may hold `max_connections_per_address` connections (more are refused at
+// accept, 503 on plain HTTP); the bytes read ahead for all waiting
+// connections together stay under `max_buffered_bytes` (the connection
+// that would pass it gets 503).
+//
+// Framing the gate settles before a worker sees it (RFC 9112 section 6.3):
+// a POST, PUT or PATCH with neither Content-Length nor Transfer-Encoding
+// has a zero-length body (the gate adds "Content-Length: 0", since
+// cpp-httplib would wait for the client to close); one with
+// Transfer-Encoding goes to the worker at once, which refuses it.
 //
 // With TLS (EnableTls) the gate also terminates TLS: a new connection's
 // handshake runs in the gate, non-blocking, under the same request_timeout
@@ -44,6 +55,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/limits.h"
 #include "common/status.h"
 
 namespace p2pshare::central {
@@ -53,9 +65,11 @@ struct GateOptions {
   std::chrono::milliseconds request_timeout{10000};     // first byte to whole request
   std::chrono::milliseconds idle_timeout{30000};        // keep-alive connection, no request
   size_t max_header_bytes = 32 * 1024;                  // request line + headers
-  size_t max_waiting_body = 64 * 1024;                  // smaller bodies arrive whole first
-  int64_t min_body_rate = 64 * 1024;                    // bytes/s for larger bodies
+  size_t max_body_bytes = 1024 * 1024;                  // 413 above
+  int64_t min_body_rate = 16 * 1024;                    // bytes/s a body may take beyond request_timeout
   size_t max_connections = 10000;                       // waiting at the gate
+  size_t max_connections_per_address = 256;             // open, waiting or served
+  size_t max_buffered_bytes = size_t{256} << 20;        // read ahead, all waiting connections
 };
 
 struct Connection;  // one client connection: its socket, TLS state and bytes read ahead
@@ -65,6 +79,8 @@ struct GateStats {
   int64_t timed_out = 0;    // requests cut off by request_timeout (408)
   int64_t too_large = 0;    // headers over the limit (431/414)
   int64_t evicted = 0;      // dropped at max_connections
+  int64_t refused = 0;      // refused: per-address connections or buffered bytes over the limit
+  int64_t buffered_bytes = 0;  // read ahead for waiting connections now
 };
 
 class GatedServer : public httplib::Server {
@@ -100,7 +116,7 @@ class GatedServer : public httplib::Server {
 
  private:
   using Clock = std::chrono::steady_clock;
-  enum class Arrival { kComplete, kIncomplete, kClosed, kHeaderTooLarge, kUriTooLong };
+  enum class Arrival { kComplete, kIncomplete, kClosed, kHeaderTooLarge, kUriTooLong, kBodyTooLarge };
   struct Peeked {
     Arrival arrival = Arrival::kIncomplete;
     size_t bytes = 0;             // bytes available so far
@@ -108,9 +124,14 @@ class GatedServer : public httplib::Server {
   };
   struct Waiting {
     std::unique_ptr<Connection> conn;
+    Clock::time_point started_at;  // when its request (or TLS handshake) began
     Clock::time_point deadline;
     bool started = false;  // part of a request (or a TLS handshake) has arrived
+    uint64_t drain = 0;    // bytes of a refused body still to read and drop
   };
+  // When a request begun at `started_at`, with a body of `content_length`,
+  // must have arrived.
+  Clock::time_point RequestDeadline(Clock::time_point started_at, uint64_t content_length) const;
 
   bool process_and_close_socket(socket_t sock) override;
   bool ServeOne(httplib::Stream& strm);
@@ -124,14 +145,30 @@ class GatedServer : public httplib::Server {
   // Hands `conn` to the gate (`started`: a request is due, so it gets
   // request_timeout); false when shutting down (the caller closes).
   bool Park(std::unique_ptr<Connection>& conn, bool started);
+  // REQUIRES: mu_ held. Park's work; `drain` > 0: the connection only
+  // waits for that many bytes to drop (its answer has been sent).
+  bool ParkLocked(std::unique_ptr<Connection>& conn, bool started, uint64_t drain);
+  // REQUIRES: mu_ held. Answers 413 for a body over max_body_bytes. A body
+  // up to 8x the limit is then read and dropped at the gate (bounded by
+  // its deadline), so a client still sending it reads the answer instead
+  // of a reset; a larger one is cut off at once.
+  void RefuseBody(std::unique_ptr<Connection> conn, uint64_t content_length);
+  // REQUIRES: mu_ held. Reads and drops what has arrived for a refusing
+  // connection; closes it once the body is drained or the client is gone.
+  void Drain(int fd, Waiting& w);
   void GateLoop();
   void OnReadable(int fd);
   void ExpireWaiting(Clock::time_point now);
   // REQUIRES: mu_ held. Takes `fd` out of the gate; its connection, if any.
   std::unique_ptr<Connection> ForgetWaiting(int fd);
   void Reject(Connection& conn, Arrival why);
+  // REQUIRES: mu_ held. Moves `fd`'s deadline to `deadline`.
+  void MoveDeadline(int fd, Waiting& w, Clock::time_point deadline);
 
   const GateOptions options_;
+  // Connections by source address; each Connection holds a slot, so this
+  // outlives them all (declared first, destroyed last).
+  ConcurrencyLimits connections_by_address_;
   std::unique_ptr<httplib::ThreadPool> pool_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
@@ -142,9 +179,11 @@ class GatedServer : public httplib::Server {
   std::map<int, Waiting> waiting_;                           // GUARDED_BY(mu_): by fd
   std::set<std::pair<Clock::time_point, int>> deadlines_;    // GUARDED_BY(mu_)
   std::unordered_set<int> active_;                           // GUARDED_BY(mu_)
+  size_t buffered_ = 0;  // GUARDED_BY(mu_): conn->buffered() summed over waiting_
   std::atomic<int64_t> timed_out_{0};
   std::atomic<int64_t> too_large_{0};
   std::atomic<int64_t> evicted_{0};
+  std::atomic<int64_t> refused_{0};
   std::once_flag shutdown_once_;
   SSL_CTX* ssl_ctx_ = nullptr;  // set once by EnableTls, before serving
 };

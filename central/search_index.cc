@@ -1,6 +1,7 @@
 #include "central/search_index.h"
 
 #include <algorithm>
+#include <unordered_set>
 #include <functional>
 #include <mutex>
 
@@ -201,6 +202,37 @@ void SearchIndex::Patch(const std::string& user, const std::vector<FileEntry>& a
   MaybeCompact();
 }
 
+bool SearchIndex::Holds(uint32_t user, std::string_view name) const {
+  const auto& files = users_[user].files;
+  auto range = files.equal_range(HashOf(name));
+  for (auto it = range.first; it != range.second; ++it) {
+    if (entries_[it->second].name == name) return true;
+  }
+  return false;
+}
+
+int64_t SearchIndex::FilesOf(const std::string& user) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = user_ids_.find(user);
+  return it == user_ids_.end() ? 0 : static_cast<int64_t>(users_[it->second].files.size());
+}
+
+int64_t SearchIndex::CountAfterPatch(const std::string& user, const std::vector<FileEntry>& added,
+                                     const std::vector<std::string>& removed) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = user_ids_.find(user);
+  if (it == user_ids_.end()) return static_cast<int64_t>(added.size());
+  const uint32_t u = it->second;
+  std::unordered_set<std::string_view> gone;  // held names the patch drops or replaces
+  for (const std::string& name : removed) {
+    if (Holds(u, name)) gone.insert(name);
+  }
+  for (const FileEntry& f : added) {
+    if (Holds(u, f.name)) gone.insert(f.name);
+  }
+  return static_cast<int64_t>(users_[u].files.size() - gone.size() + added.size());
+}
+
 void SearchIndex::RemoveUser(const std::string& user) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   auto it = user_ids_.find(user);
@@ -215,6 +247,20 @@ IndexHit SearchIndex::HitFor(uint32_t entry) const {
   for (uint32_t u : e.holders) hit.holders.push_back(users_[u].name);
   std::sort(hit.holders.begin(), hit.holders.end());
   return hit;
+}
+
+int64_t SearchIndex::Cost(std::string_view query) const {
+  const SearchPattern pattern(query);
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  int64_t cost = static_cast<int64_t>(entries_.size());
+  for (const std::string& run : pattern.literal_runs()) {
+    for (size_t i = 0; i + 2 < run.size(); ++i) {
+      auto it = postings_.find(Trigram(run[i], run[i + 1], run[i + 2]));
+      if (it == postings_.end()) return 0;
+      cost = std::min<int64_t>(cost, it->second.count);
+    }
+  }
+  return cost;
 }
 
 IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset) const {

@@ -55,8 +55,18 @@ class SearchIndex {
              const std::vector<std::string>& removed);
   // `user` left: it holds nothing.
   void RemoveUser(const std::string& user);
+  // How many files `user` would hold after Patch(user, added, removed)
+  // (names in `added` unique).
+  int64_t CountAfterPatch(const std::string& user, const std::vector<FileEntry>& added,
+                          const std::vector<std::string>& removed) const;
+  // Files `user` holds now.
+  int64_t FilesOf(const std::string& user) const;
 
   IndexPage Search(std::string_view query, int64_t limit, int64_t offset) const;
+  // How many entries Search(query) would check against the pattern: the
+  // size of its rarest trigram's list, or every entry when it has no
+  // 3-byte literal run (0 when a trigram is in no name).
+  int64_t Cost(std::string_view query) const;
   // The entry with that content, under the lowest name, with every holder
   // under any name; nullopt when no one holds it.
   std::optional<IndexHit> FindByHash(std::string_view sha256_hex) const;
@@ -114,6 +124,8 @@ class SearchIndex {
     size_t count_ = 0;
   };
 
+  // REQUIRES: mu_ held. Whether `user` holds a file named `name`.
+  bool Holds(uint32_t user, std::string_view name) const;
   struct User {
     std::string name;
     // name hash -> entry ids of this user's files (verified by name).

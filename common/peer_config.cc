@@ -29,6 +29,12 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
   s.String("metrics_listen", &c->metrics_listen,
            "peer-server: host:port serving GET /metrics (Prometheus); empty: off");
+  s.Int("max_calls_per_peer", &c->max_calls_per_peer,
+        "peer-server: calls one other peer may have in progress here", 1, 96);
+  s.Int("locate_per_second", &c->locate_per_second,
+        "peer-server: Locate queries one other peer may ask a second (0: no limit)", 0, 100000);
+  s.Int("stall_timeout_s", &c->stall_timeout_s,
+        "peer-server: seconds a transfer may go without progress before it is ended", 1, 86400);
 }
 
 Status FinishPeerConfig(PeerConfig* c, const char* env_password) {

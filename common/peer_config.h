@@ -28,6 +28,10 @@ struct PeerConfig {
   std::vector<std::string> friends;  // [primary, backup] host:port
   std::string log_level = "info";
   std::string metrics_listen;  // peer-server: host:port for GET /metrics; empty: none
+  // peer-server's limits per calling peer (docs/protocol.md, "Limits").
+  int64_t max_calls_per_peer = 8;    // Download, Upload, ListFiles, Locate at once
+  int64_t locate_per_second = 5;     // Locate queries of one peer (burst: twice)
+  int64_t stall_timeout_s = 30;      // a transfer without progress this long is ended
 };
 
 // Registers every key of `config` (which holds the defaults) on `schema`.

@@ -20,6 +20,9 @@ inline constexpr int kHttp2WindowBytes = 8 << 20;
 // probing, small frames cost a third of the throughput; 1 MiB wins most
 // of it back.
 inline constexpr int kHttp2MaxFrameBytes = 1 << 20;
+// Streams one connection may carry at once at a peer-server (each is a
+// call: more than any honest client opens to one holder).
+inline constexpr int kMaxStreamsPerConnection = 16;
 
 // The largest message a peer accepts: a chunk with room to spare (gRPC's
 // default limit is 4 MiB).

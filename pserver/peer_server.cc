@@ -80,6 +80,12 @@ std::string RenderPeerMetrics(const PeerServiceImpl& service, const Catalog& cat
                     MetricType::Counter, static_cast<double>(st.bytes_received)),
        ScrapedValue("p2pshare_peer_active_transfers", "downloads and uploads in progress",
                     MetricType::Gauge, static_cast<double>(st.active_transfers)),
+       ScrapedValue("p2pshare_peer_refused_calls_total",
+                    "calls refused over a caller's limits (calls at once, Locate rate)",
+                    MetricType::Counter, static_cast<double>(st.refused_calls)),
+       ScrapedValue("p2pshare_peer_stalled_calls_total",
+                    "transfers ended after stall_timeout_s without progress", MetricType::Counter,
+                    static_cast<double>(st.stalled_calls)),
        ScrapedFamily("p2pshare_peer_rpc_errors_total", "failed calls, by method and gRPC code",
                      MetricType::Counter, errors),
        ScrapedValue("p2pshare_peer_shared_files", "files this peer shares", MetricType::Gauge,
@@ -143,7 +149,12 @@ struct PeerServer::Parts {
   }
 
   PeerServiceOptions ServiceOptions() const {
-    return PeerServiceOptions{config.username, config.max_storage_bytes};
+    PeerServiceOptions options{config.username, config.max_storage_bytes};
+    options.max_calls_per_peer = config.max_calls_per_peer;
+    options.max_calls = kMaxThreads - 32;  // the rest: Ping, and callers being refused
+    options.locate_per_second = static_cast<double>(config.locate_per_second);
+    options.stall_timeout = std::chrono::seconds(config.stall_timeout_s);
+    return options;
   }
 
   // What heartbeats report: free bytes and active transfers.

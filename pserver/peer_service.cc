@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -30,20 +31,87 @@ class ActiveTransfer {
 
 }  // namespace
 
+StallWatch::StallWatch(std::chrono::milliseconds timeout)
+    : timeout_(timeout), thread_([this] {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+          lock.unlock();
+          Check();
+          lock.lock();
+        }
+      }) {}
+
+StallWatch::~StallWatch() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void StallWatch::Check() {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, w] : watched_) {
+    if (!w.cancelled && now - w.last_move > timeout_) {
+      // The call's thread wakes from its blocked Read or Write with false.
+      w.cancelled = true;
+      w.context->TryCancel();
+      cancelled_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+StallWatch::Ticket::Ticket(StallWatch* watch, grpc::ServerContext* context) : watch_(watch) {
+  std::lock_guard<std::mutex> lock(watch_->mu_);
+  id_ = watch_->next_id_++;
+  watch_->watched_.emplace(id_, Watched{context, std::chrono::steady_clock::now()});
+}
+
+StallWatch::Ticket::~Ticket() {
+  std::lock_guard<std::mutex> lock(watch_->mu_);
+  watch_->watched_.erase(id_);
+}
+
+void StallWatch::Ticket::Moved() {
+  std::lock_guard<std::mutex> lock(watch_->mu_);
+  watch_->watched_.at(id_).last_move = std::chrono::steady_clock::now();
+}
+
+bool StallWatch::Ticket::stalled() const {
+  std::lock_guard<std::mutex> lock(watch_->mu_);
+  return watch_->watched_.at(id_).cancelled;
+}
+
 PeerServiceImpl::PeerServiceImpl(const SharedFolder* folder, Catalog* catalog,
                                  PeerServiceOptions options, std::function<void()> on_upload)
     : folder_(folder),
       catalog_(catalog),
       options_(std::move(options)),
-      on_upload_(std::move(on_upload)) {}
+      on_upload_(std::move(on_upload)),
+      calls_(options_.max_calls_per_peer, options_.max_calls),
+      locates_(options_.locate_per_second, 2 * options_.locate_per_second),
+      stalls_(options_.stall_timeout) {}
 
 int64_t PeerServiceImpl::free_bytes() const {
   int64_t quota_left = options_.max_storage_bytes - catalog_->TotalBytes() - reserved_bytes_.load();
-  return std::max<int64_t>(0, std::min(quota_left, folder_->FilesystemFreeBytes()));
+  int64_t disk_left = folder_->FilesystemFreeBytes() - unwritten_bytes_.load();
+  return std::max<int64_t>(0, std::min(quota_left, disk_left));
 }
 
-Result<std::string> PeerServiceImpl::Authorize(grpc::ServerContext* context) {
-  return options_.identify(*context);
+Result<PeerServiceImpl::Caller> PeerServiceImpl::Authorize(grpc::ServerContext* context) {
+  ASSIGN_OR_RETURN(std::string account, options_.identify(*context));
+  std::optional<ConcurrencyLimits::Slot> slot = calls_.Enter(account);
+  if (!slot) {
+    refused_calls_.fetch_add(1, std::memory_order_relaxed);
+    return ResourceExhausted(calls_.InFlight(account) >= options_.max_calls_per_peer
+                                 ? "your account has " + std::to_string(options_.max_calls_per_peer) +
+                                       " calls in progress here already; try when one ends"
+                                 : std::string("this peer is serving as many calls as it can; try again"),
+                             "too_many_calls");
+  }
+  return Caller{std::move(account), std::move(*slot)};
 }
 
 grpc::Status PeerServiceImpl::Done(const char* method, const Status& s) {
@@ -59,6 +127,8 @@ PeerServiceStats PeerServiceImpl::stats() const {
   out.bytes_served = bytes_served_.load();
   out.bytes_received = bytes_received_.load();
   out.active_transfers = active_transfers_.load();
+  out.refused_calls = refused_calls_.load();
+  out.stalled_calls = stalls_.cancelled();
   std::lock_guard<std::mutex> lock(errors_mu_);
   out.errors = errors_;
   return out;
@@ -69,6 +139,13 @@ grpc::Status PeerServiceImpl::Locate(grpc::ServerContext* context, const v1::Loc
   auto caller = Authorize(context);
   if (!caller.ok()) return Done("Locate", caller.status());
   if (locator_ == nullptr) return Done("Locate", Status(Code::kUnimplemented, "no locator"));
+  // Each query may fan out to friends: a caller gets only so many.
+  if (int64_t wait_ms = locates_.Take(caller->account); wait_ms > 0) {
+    refused_calls_.fetch_add(1, std::memory_order_relaxed);
+    return Done("Locate", ResourceExhausted("too many queries from your account; try again in " +
+                                                std::to_string(wait_ms) + " ms",
+                                            "too_many_queries"));
+  }
   auto deadline = context->deadline();
   auto cap = std::chrono::system_clock::now() + std::chrono::seconds(30);
   auto answer = locator_->Locate(*request, std::min(deadline, cap));
@@ -99,15 +176,21 @@ grpc::Status PeerServiceImpl::Download(grpc::ServerContext* context,
   auto caller = Authorize(context);
   if (!caller.ok()) return Done("Download", caller.status());
   ActiveTransfer active(&active_transfers_);
-  Status s = DoDownload(context, *request, writer);
+  StallWatch::Ticket ticket(&stalls_, context);
+  Status s = DoDownload(context, *request, writer, ticket);
+  if (ticket.stalled()) {
+    s = Status(Code::kDeadlineExceeded, "the download made no progress for " +
+                                            std::to_string(options_.stall_timeout.count()) + " ms");
+  }
   if (!s.ok() && s.code() != Code::kCancelled) {
-    spdlog::info("download by {} failed: {}", *caller, s.message());
+    spdlog::info("download by {} failed: {}", caller->account, s.message());
   }
   return Done("Download", s);
 }
 
 Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& req,
-                                   grpc::ServerWriter<v1::Chunk>* writer) {
+                                   grpc::ServerWriter<v1::Chunk>* writer,
+                                   StallWatch::Ticket& ticket) {
   std::string name;
   if (req.file_case() == v1::DownloadRequest::kSha256) {
     if (!IsSha256Hex(req.sha256())) return InvalidArgument("sha256 must be 64 lowercase hex digits");
@@ -153,6 +236,7 @@ Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::Downl
     data->resize(got);
     chunk.set_offset(pos);
     if (!writer->Write(chunk)) return Status(Code::kCancelled, "the caller went away");
+    ticket.Moved();
     bytes_served_.fetch_add(static_cast<int64_t>(got), std::memory_order_relaxed);
     pos += static_cast<int64_t>(got);
     if (first) {
@@ -170,12 +254,18 @@ grpc::Status PeerServiceImpl::Upload(grpc::ServerContext* context,
   auto caller = Authorize(context);
   if (!caller.ok()) return Done("Upload", caller.status());
   ActiveTransfer active(&active_transfers_);
-  auto stored = DoUpload(context, reader);
+  StallWatch::Ticket ticket(&stalls_, context);
+  auto stored = DoUpload(context, reader, ticket);
   if (!stored.ok()) {
-    spdlog::info("upload by {} refused: {}", *caller, stored.status().message());
-    return Done("Upload", stored.status());
+    Status s = stored.status();
+    if (ticket.stalled()) {
+      s = Status(Code::kDeadlineExceeded, "the upload made no progress for " +
+                                              std::to_string(options_.stall_timeout.count()) + " ms");
+    }
+    spdlog::info("upload by {} refused: {}", caller->account, s.message());
+    return Done("Upload", s);
   }
-  spdlog::info("{} uploaded '{}' ({} bytes)", *caller, stored->name, stored->size);
+  spdlog::info("{} uploaded '{}' ({} bytes)", caller->account, stored->name, stored->size);
   ToProto(*stored, reply->mutable_file());
   return grpc::Status::OK;
 }
@@ -190,6 +280,10 @@ Result<FileEntry> ReadUploadHeader(grpc::ServerReader<v1::UploadMessage>* reader
   }
   FileEntry want{msg.header().name(), msg.header().size(), msg.header().sha256()};
   RETURN_IF_ERROR(SharedFolder::CheckSharedName(want.name));
+  if (std::count(want.name.begin(), want.name.end(), '/') >= kMaxUploadDepth) {
+    return InvalidArgument("an uploaded name may have at most " + std::to_string(kMaxUploadDepth) +
+                           " parts (folders and the file)");
+  }
   if (want.size < 0) return InvalidArgument("size must be 0 or more");
   if (!want.sha256.empty() && !IsSha256Hex(want.sha256)) {
     return InvalidArgument("sha256 must be 64 lowercase hex digits (or empty, and sent last)");
@@ -208,17 +302,34 @@ Status WriteAll(int fd, const std::string& data) {
   return Status::Ok();
 }
 
-// Bytes set aside for an upload in progress, given back when it ends.
+// Bytes set aside for an upload in progress, given back when it ends:
+// against the quota (all `n` until the end) and against the disk (what is
+// still to be written: Wrote() gives back as bytes land).
 class Reservation {
  public:
-  Reservation(std::atomic<int64_t>* reserved, int64_t n)
-      : reserved_(reserved), n_(n), total_(reserved->fetch_add(n) + n) {}
-  ~Reservation() { reserved_->fetch_sub(n_); }
+  Reservation(std::atomic<int64_t>* reserved, std::atomic<int64_t>* unwritten, int64_t n)
+      : reserved_(reserved),
+        unwritten_(unwritten),
+        n_(n),
+        left_(n),
+        total_(reserved->fetch_add(n) + n),
+        others_unwritten_(unwritten->fetch_add(n)) {}
+  ~Reservation() {
+    reserved_->fetch_sub(n_);
+    unwritten_->fetch_sub(left_);
+  }
+  void Wrote(int64_t k) {
+    k = std::min(k, left_);
+    left_ -= k;
+    unwritten_->fetch_sub(k);
+  }
   int64_t total() const { return total_; }  // all reservations, this one included
+  int64_t others_unwritten() const { return others_unwritten_; }
 
  private:
   std::atomic<int64_t>* reserved_;
-  int64_t n_, total_;
+  std::atomic<int64_t>* unwritten_;
+  int64_t n_, left_, total_, others_unwritten_;
 };
 
 // A temp file removed when it goes out of scope, unless kept.
@@ -234,7 +345,8 @@ struct RemoveUnlessKept {
 }  // namespace
 
 Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
-                                            grpc::ServerReader<v1::UploadMessage>* reader) {
+                                            grpc::ServerReader<v1::UploadMessage>* reader,
+                                            StallWatch::Ticket& ticket) {
   ASSIGN_OR_RETURN(FileEntry want, ReadUploadHeader(reader));
   const bool hash_last = want.sha256.empty();
   // The same name with the same content is a repeat: answered with what is
@@ -249,12 +361,16 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
   } else if (folder_->OpenForRead(want.name).ok()) {
     return AlreadyExists("'" + want.name + "' exists here");
   }
-  Reservation reservation(&reserved_bytes_, want.size);  // before taking a byte
-  RETURN_IF_ERROR(CheckRoom(want.size, reservation.total(), existing.has_value()));
+  // Every upload takes room while its bytes come in, even one that turns
+  // out to repeat a file here: the temp file fills the disk all the same.
+  Reservation reservation(&reserved_bytes_, &unwritten_bytes_, want.size);  // before a byte
+  RETURN_IF_ERROR(CheckRoom(want.size + reservation.others_unwritten(), reservation.total()));
+  ticket.Moved();
 
   ASSIGN_OR_RETURN(TempFile temp, folder_->CreateTemp());
   RemoveUnlessKept cleanup{folder_, temp.name};
-  ASSIGN_OR_RETURN(std::string got, ReceiveUpload(context, reader, temp.fd.get(), &want));
+  ASSIGN_OR_RETURN(std::string got, ReceiveUpload(context, reader, temp.fd.get(), &want, ticket));
+  reservation.Wrote(want.size);
   if (got != want.sha256) {
     return Status(Code::kDataLoss, "the bytes received hash to " + got + ", not " + want.sha256);
   }
@@ -268,8 +384,8 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
   return want;
 }
 
-Status PeerServiceImpl::CheckRoom(int64_t size, int64_t all_reserved, bool replaces) const {
-  if (!replaces && catalog_->TotalBytes() + all_reserved > options_.max_storage_bytes) {
+Status PeerServiceImpl::CheckRoom(int64_t size, int64_t all_reserved) const {
+  if (catalog_->TotalBytes() + all_reserved > options_.max_storage_bytes) {
     return ResourceExhausted("no room: this peer shares " + std::to_string(catalog_->TotalBytes()) +
                              " of " + std::to_string(options_.max_storage_bytes) + " bytes");
   }
@@ -281,13 +397,15 @@ Status PeerServiceImpl::CheckRoom(int64_t size, int64_t all_reserved, bool repla
 
 Result<std::string> PeerServiceImpl::ReceiveUpload(grpc::ServerContext* context,
                                                    grpc::ServerReader<v1::UploadMessage>* reader,
-                                                   int fd, FileEntry* want) {
+                                                   int fd, FileEntry* want,
+                                                   StallWatch::Ticket& ticket) {
   const bool hash_last = want->sha256.empty();
   v1::UploadMessage msg;
   Sha256 hash;
   int64_t received = 0;
   bool hash_received = false;
   while (reader->Read(&msg)) {
+    ticket.Moved();
     if (hash_received) return InvalidArgument("nothing may follow the hash");
     if (hash_last && msg.msg_case() == v1::UploadMessage::kSha256) {
       if (!IsSha256Hex(msg.sha256())) return InvalidArgument("sha256 must be 64 lowercase hex digits");

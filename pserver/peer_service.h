@@ -9,16 +9,29 @@
 // size and SHA-256 match; every failure removes the temp file, so no
 // partial file is ever visible.
 //
+// Every call but Ping names its caller by certificate and is counted
+// against the caller's limits (PeerServiceOptions) before any work; a
+// stream that stops moving (a downloader that does not read, an uploader
+// that does not send) is cancelled by the stall watch after stall_timeout,
+// so no caller holds a thread or a reservation for long without progress.
+// Uploads reserve their announced size against the quota and the free
+// disk (both counting uploads in flight) before the first byte, and may
+// not nest folders deeper than kMaxUploadDepth.
+//
 // Thread-safe: called on gRPC's thread pool.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
+#include "common/limits.h"
 #include "common/peer_channel.h"
 #include "common/transfer_tuning.h"
 #include "p2pshare.grpc.pb.h"
@@ -28,10 +41,65 @@
 
 namespace p2pshare::pserver {
 
+// Path components an uploaded name may have (folders it may create: one less).
+inline constexpr int kMaxUploadDepth = 16;
+
+// Ends calls that make no progress: each watched call says when it moved;
+// a thread checks once a second and cancels those idle past the timeout.
+class StallWatch {
+ public:
+  explicit StallWatch(std::chrono::milliseconds timeout);
+  ~StallWatch();
+  StallWatch(const StallWatch&) = delete;
+  StallWatch& operator=(const StallWatch&) = delete;
+
+  // Watches `context` while the ticket lives; Moved() after each step.
+  class Ticket {
+   public:
+    Ticket(StallWatch* watch, grpc::ServerContext* context);
+    ~Ticket();
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+    void Moved();
+    // True when the watch ended the call.
+    bool stalled() const;
+
+   private:
+    StallWatch* const watch_;
+    uint64_t id_;
+  };
+  int64_t cancelled() const { return cancelled_.load(); }
+
+ private:
+  struct Watched {
+    grpc::ServerContext* context;
+    std::chrono::steady_clock::time_point last_move;
+    bool cancelled = false;
+  };
+  void Check();
+
+  const std::chrono::milliseconds timeout_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;                     // GUARDED_BY(mu_)
+  uint64_t next_id_ = 0;                  // GUARDED_BY(mu_)
+  std::map<uint64_t, Watched> watched_;   // GUARDED_BY(mu_)
+  std::atomic<int64_t> cancelled_{0};
+  std::thread thread_;
+};
+
 struct PeerServiceOptions {
   std::string username;
   int64_t max_storage_bytes = int64_t{10} << 30;
   size_t chunk_bytes = kTransferChunkBytes;
+  // Limits per calling account (docs/protocol.md, "Limits"): calls at once
+  // (Download, Upload, ListFiles, Locate) and of all accounts together;
+  // Locate queries a second (burst: twice that); how long a stream may go
+  // without progress before it is ended (DEADLINE_EXCEEDED).
+  int64_t max_calls_per_peer = 8;
+  int64_t max_calls = 96;
+  double locate_per_second = 5;
+  std::chrono::milliseconds stall_timeout{30000};
   // Who a call comes from: the account of the certificate the caller
   // presented (common/peer_channel.h), or why not.
   std::function<Result<std::string>(const grpc::ServerContext&)> identify = PeerCaller;
@@ -42,6 +110,8 @@ struct PeerServiceStats {
   int64_t bytes_served = 0;    // file bytes sent by Download
   int64_t bytes_received = 0;  // file bytes taken in by Upload
   int64_t active_transfers = 0;
+  int64_t refused_calls = 0;    // over a caller's limits
+  int64_t stalled_calls = 0;    // ended by the stall watch
   std::map<std::pair<std::string, std::string>, int64_t> errors;  // (method, code) -> calls
 };
 
@@ -73,23 +143,30 @@ class PeerServiceImpl final : public v1::PeerService::Service {
  private:
   // Counts a failed call of `method` by its code; the gRPC form of `s`.
   grpc::Status Done(const char* method, const Status& s);
-  // The caller's account, from its certificate: members only.
-  Result<std::string> Authorize(grpc::ServerContext* context);
+  // The caller's account, from its certificate: members only; and its
+  // place among its calls (ResourceExhausted when it has too many).
+  struct Caller {
+    std::string account;
+    ConcurrencyLimits::Slot slot;
+  };
+  Result<Caller> Authorize(grpc::ServerContext* context);
   Status DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& request,
-                    grpc::ServerWriter<v1::Chunk>* writer);
+                    grpc::ServerWriter<v1::Chunk>* writer, StallWatch::Ticket& ticket);
   // Upload's steps: header, room, bytes into a temp file, placed.
   Result<FileEntry> DoUpload(grpc::ServerContext* context,
-                             grpc::ServerReader<v1::UploadMessage>* reader);
-  // ResourceExhausted when `size` more bytes break the quota (unless the
-  // upload replaces a file of that size) or do not fit on the disk.
-  Status CheckRoom(int64_t size, int64_t all_reserved, bool replaces) const;
+                             grpc::ServerReader<v1::UploadMessage>* reader,
+                             StallWatch::Ticket& ticket);
+  // ResourceExhausted when the uploads in flight (`all_reserved` bytes,
+  // this one's `size` included) break the quota, or when this one's bytes
+  // and what the others have still to write do not fit on the disk.
+  Status CheckRoom(int64_t size, int64_t all_reserved) const;
   // Writes the data messages to `fd` and returns their SHA-256; sets
   // want->sha256 when it comes last. InvalidArgument for a stream out of
   // order or longer than announced, DataLoss for a short one.
   // Cancelled when the sender went away.
   Result<std::string> ReceiveUpload(grpc::ServerContext* context,
                                     grpc::ServerReader<v1::UploadMessage>* reader, int fd,
-                                    FileEntry* want);
+                                    FileEntry* want, StallWatch::Ticket& ticket);
   // fsyncs the temp file, renames it into place and adds it to the catalog.
   Status Place(const TempFile& temp, const FileEntry& file);
 
@@ -100,6 +177,11 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   Locator* locator_ = nullptr;
   std::atomic<int64_t> active_transfers_{0};
   std::atomic<int64_t> reserved_bytes_{0};  // announced sizes of uploads in progress
+  std::atomic<int64_t> unwritten_bytes_{0};  // of those, bytes not yet on disk
+  ConcurrencyLimits calls_;
+  RateLimits locates_;
+  std::atomic<int64_t> refused_calls_{0};
+  StallWatch stalls_;
   std::atomic<int64_t> bytes_served_{0}, bytes_received_{0};
   mutable std::mutex errors_mu_;
   std::map<std::pair<std::string, std::string>, int64_t> errors_;  // GUARDED_BY(errors_mu_)

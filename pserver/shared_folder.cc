@@ -87,7 +87,10 @@ Result<UniqueFd> SharedFolder::OpenBeneath(const std::string& name, int flags) c
 
 Result<UniqueFd> SharedFolder::OpenForRead(const std::string& name) const {
   RETURN_IF_ERROR(CheckSharedName(name));
-  ASSIGN_OR_RETURN(UniqueFd fd, OpenBeneath(name, O_RDONLY));
+  // O_NONBLOCK: opening a FIFO or a device never waits (a FIFO with no
+  // writer would block forever). What was opened is checked, not what a
+  // path named before: a swap between check and open changes nothing.
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenBeneath(name, O_RDONLY | O_NONBLOCK | O_NOCTTY));
   struct stat st;
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return NotFound("'" + name + "' is not a regular file");

@@ -43,8 +43,10 @@ class SharedFolder {
   // PermissionDenied otherwise.
   static Status CheckSharedName(std::string_view name);
 
-  // Opens a shared regular file for reading. InvalidArgument (bad name),
-  // PermissionDenied (resolves outside the folder), NotFound.
+  // Opens a shared regular file for reading, never waiting (FIFOs, devices
+  // and sockets are NotFound, refused before anything blocks).
+  // InvalidArgument (bad name), PermissionDenied (resolves outside the
+  // folder), NotFound.
   Result<UniqueFd> OpenForRead(const std::string& name) const;
 
   // A new empty file in the internal temp folder.

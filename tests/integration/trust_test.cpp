@@ -396,7 +396,7 @@ TEST_F(TrustTest, LoginHostMustBeAnAddressOrAName) {
     EXPECT_EQ(status, 400) << ::testing::PrintToString(bad) << " " << body;
     EXPECT_NE(body.find("host"), std::string::npos) << body;
   }
-  for (const std::string& good : {"::1", "2001:db8::5", "10.1.2.3", "peer-7.lab.example.edu"}) {
+  for (const char* good : {"::1", "2001:db8::5", "10.1.2.3", "peer-7.lab.example.edu"}) {
     auto [status, body] = login(good);
     EXPECT_EQ(status, 200) << good << " " << body;
   }
