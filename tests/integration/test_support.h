@@ -75,6 +75,7 @@ class CentralProcess {
   std::optional<int> Stop();
 
   int port() const { return port_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   // https:// unless the overrides said "tls": false.
   std::string url() const;
   bool tls() const { return !config_.contains("tls") || config_["tls"].get<bool>(); }

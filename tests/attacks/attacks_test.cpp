@@ -1,0 +1,617 @@
+// The attack suite (label `attacks`; docs/protocol.md, "Limits"): each test
+// runs one attack as a hostile peer would, against the real binaries, while
+// an honest peer works beside it, and asserts what the honest user would
+// notice: their calls answered, fast (p99 under 100 ms for /healthz and
+// heartbeats: wide enough for a loaded 2-core CI machine), their files
+// intact; the attacked server's threads and memory bounded; everything as
+// before once the attack stops. Every attack is bounded in count and time,
+// stops by itself and targets loopback only (127.0.0.1, and 127.0.0.2/3 as
+// other source addresses).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/sha256.h"
+#include "integration/test_support.h"
+#include "unit/file_util.h"
+#include "unit/peer_test_client.h"
+
+namespace p2pshare::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// A TCP connection to 127.0.0.1:port from `source` (another loopback
+// address stands for another machine).
+class RawSocket {
+ public:
+  RawSocket(int port, const std::string& source = "127.0.0.1") {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+        ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    int one = 1;
+    if (fd_ >= 0) ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ~RawSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+  bool Send(const std::string& data) {
+    for (size_t off = 0; off < data.size();) {
+      ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  // What arrives until the server closes or `timeout` passes.
+  std::string ReadAll(milliseconds timeout) {
+    std::string out;
+    timeval tv{};
+    tv.tv_sec = timeout.count() / 1000;
+    tv.tv_usec = (timeout.count() % 1000) * 1000;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return out;
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// One request on a fresh connection from `source`, answered and closed.
+std::string Exchange(int port, const std::string& request, const std::string& source = "127.0.0.1") {
+  RawSocket s(port, source);
+  if (!s.ok() || !s.Send(request)) return "";
+  return s.ReadAll(seconds(10));
+}
+
+int StatusOf(const std::string& reply) {
+  return reply.size() > 12 && reply.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(reply.c_str() + 9) : 0;
+}
+
+std::string Post(const std::string& path, const std::string& body, const std::string& extra = "") {
+  return "POST " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n" +
+         extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// A value of /proc/<pid>/status ("Threads", "VmRSS" in kB), or -1.
+int64_t ProcStatus(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::atoll(line.c_str() + key.size() + 1);
+  }
+  return -1;
+}
+
+// Latencies of one kind of honest call, and its failures.
+struct Calls {
+  std::vector<double> ms;
+  int failures = 0;
+  std::string last_error;
+  double P99() const {
+    if (ms.empty()) return 0;
+    std::vector<double> v = ms;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(static_cast<double>(v.size()) * 0.99))];
+  }
+};
+
+// An honest peer at work while an attack runs: /healthz, a heartbeat and a
+// search, one after another, every 20 ms, from its own address, until
+// stopped; then each kind's p99 and failures.
+class HonestPeer {
+ public:
+  HonestPeer(const CentralProcess& central, const fs::path& dir)
+      : central_(central), member_(central, dir, "honest") {}
+  ~HonestPeer() { Stop(); }
+  const Status& status() const { return member_.status(); }
+
+  void Start() {
+    thread_ = std::thread([this] {
+      auto http = central_.Http();
+      http->set_keep_alive(true);
+      http->set_read_timeout(5, 0);
+      while (!stop_) {
+        Time("healthz", [&] {
+          auto r = http->Get("/healthz");
+          return r && r->status == 200 ? Status::Ok() : Unavailable(r ? std::to_string(r->status) : "no answer");
+        });
+        Time("heartbeat", [&] { return member_.client().Heartbeat().status(); });
+        Time("search", [&] { return member_.client().Search("honest-file").status(); });
+        std::this_thread::sleep_for(milliseconds(20));  // pacing, not a wait for a condition
+      }
+    });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  const Calls& calls(const std::string& kind) { return calls_[kind]; }
+  // Checks what the honest user would notice.
+  void ExpectUnharmed() {
+    for (const char* kind : {"healthz", "heartbeat", "search"}) {
+      const Calls& c = calls_[kind];
+      std::printf("honest %-9s during the attack: %zu calls, %d failed, p99 %.1f ms\n", kind,
+                  c.ms.size(), c.failures, c.P99());
+      EXPECT_GT(c.ms.size(), 5u) << kind;
+      EXPECT_EQ(c.failures, 0) << kind << ": " << c.last_error;
+    }
+    EXPECT_LT(calls_["healthz"].P99(), 100.0);
+    EXPECT_LT(calls_["heartbeat"].P99(), 100.0);
+  }
+
+ private:
+  void Time(const std::string& kind, const std::function<Status()>& call) {
+    auto t0 = Clock::now();
+    Status s = call();
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    Calls& c = calls_[kind];
+    c.ms.push_back(ms);
+    if (!s.ok()) {
+      c.failures++;
+      c.last_error = s.ToString();
+    }
+  }
+
+  const CentralProcess& central_;
+  TestMember member_;
+  std::map<std::string, Calls> calls_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class AttackTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (!HasFailure()) return;
+    if (central_) std::fprintf(stderr, "central log (tail):\n%s\n", Tail(central_->log()).c_str());
+    for (auto& p : peers_) {
+      std::fprintf(stderr, "%s log (tail):\n%s\n", p->username().c_str(), Tail(p->log()).c_str());
+    }
+  }
+  static std::string Tail(const std::string& log) {
+    return log.size() > 20000 ? "..." + log.substr(log.size() - 20000) : log;
+  }
+  void StartCentral(Json overrides = Json::object()) {
+    range_ = TestPortRange();
+    overrides["port_range"] = {range_.first, range_.second};
+    central_ = std::make_unique<CentralProcess>(dir_.path(), std::move(overrides));
+    Status s = central_->Start();
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  PeerServerProcess& StartPeer(const std::string& name, const std::function<void(const fs::path&)>& fill,
+                               Json overrides = Json::object()) {
+    peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), name, *central_, std::move(overrides)));
+    if (fill) fill(peers_.back()->shared_dir());
+    Status s = peers_.back()->Start();
+    EXPECT_TRUE(s.ok()) << s.message();
+    return *peers_.back();
+  }
+
+  TestDir dir_;
+  std::pair<int, int> range_;
+  std::unique_ptr<CentralProcess> central_;
+  std::vector<std::unique_ptr<PeerServerProcess>> peers_;
+};
+
+// --- central ---------------------------------------------------------------
+
+TEST_F(AttackTest, SlowBodiesDoNotFreezeCentral) {
+  StartCentral({{"tls", false}});
+  HonestPeer honest(*central_, dir_.path());
+  ASSERT_TRUE(honest.status().ok()) << honest.status().ToString();
+  // 64 connections each declare a 1 MiB body and send a byte every 100 ms
+  // for 5 s: before, each held one of central's 64 workers.
+  std::vector<std::unique_ptr<RawSocket>> slow;
+  for (int i = 0; i < 64; ++i) {
+    slow.push_back(std::make_unique<RawSocket>(central_->port()));
+    ASSERT_TRUE(slow.back()->ok());
+    slow.back()->Send("PUT /api/v1/index HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n{");
+  }
+  honest.Start();
+  for (int tick = 0; tick < 50; ++tick) {
+    for (auto& s : slow) s->Send("x");
+    std::this_thread::sleep_for(milliseconds(100));  // the attacker's own pace
+  }
+  honest.Stop();
+  honest.ExpectUnharmed();
+  EXPECT_LT(ProcStatus(central_->pid(), "Threads"), 100) << "threads of central";
+  EXPECT_LT(ProcStatus(central_->pid(), "VmRSS"), 200 * 1024) << "kB resident";
+  slow.clear();
+  EXPECT_TRUE(central_->Client()->Health().ok());
+}
+
+TEST_F(AttackTest, OneAddressCannotTakeEveryConnection) {
+  StartCentral({{"tls", false}});
+  // 600 idle connections from one address: 256 are kept, the rest refused.
+  std::vector<std::unique_ptr<RawSocket>> held;
+  for (int i = 0; i < 600; ++i) held.push_back(std::make_unique<RawSocket>(central_->port()));
+  // Another machine is served at once.
+  std::string reply = Exchange(central_->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                               "127.0.0.2");
+  EXPECT_EQ(StatusOf(reply), 200) << reply;
+  // A refused connection was answered 503 and closed at once; a kept one
+  // says nothing yet.
+  int refused = 0;
+  for (auto& s : held) {
+    if (s->ReadAll(milliseconds(5)).find("too_many_connections") != std::string::npos) refused++;
+  }
+  EXPECT_EQ(refused, 600 - 256);
+  held.clear();
+  EXPECT_EQ(StatusOf(Exchange(central_->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+            200)
+      << "the address is served again once its connections are gone";
+}
+
+TEST_F(AttackTest, GuessingAPasswordDoesNotLockTheOwnerOut) {
+  StartCentral({{"tls", false}});
+  auto alice = central_->Client();
+  ASSERT_TRUE(RegisterAndLogin(*alice, "alice").ok());  // alice's own machine: 127.0.0.1
+  ASSERT_TRUE(alice->Logout().ok());
+  // An attacker on another machine guesses for as long as it likes (30
+  // tries here, without waiting for Retry-After).
+  int slowed = 0;
+  for (int i = 0; i < 30; ++i) {
+    std::string r = Exchange(central_->port(),
+                             Post("/api/v1/login", R"({"username":"alice","password":"guess-)" +
+                                                       std::to_string(i) + R"(","host":"127.0.0.2"})"),
+                             "127.0.0.2");
+    if (StatusOf(r) == 429) slowed++;
+    else EXPECT_EQ(StatusOf(r), 401) << r;
+  }
+  EXPECT_GT(slowed, 0) << "the guesser is slowed";
+  // The owner logs in at once, from her machine and from a new one.
+  LoginRequest login;
+  login.username = "alice";
+  login.password = "alice-password";
+  login.host = "127.0.0.1";
+  auto again = alice->Login(login);
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+  std::string fresh = Exchange(central_->port(),
+                               Post("/api/v1/login", R"({"username":"alice","password":"alice-password","host":"127.0.0.3"})"),
+                               "127.0.0.3");
+  EXPECT_EQ(StatusOf(fresh), 200) << fresh;
+}
+
+TEST_F(AttackTest, ARegistrationFloodIsThrottledPerAddress) {
+  StartCentral({{"tls", false}});
+  HonestPeer honest(*central_, dir_.path());
+  ASSERT_TRUE(honest.status().ok()) << honest.status().ToString();
+  honest.Start();
+  // 60 new accounts from one address, each a PBKDF2 for central.
+  int created = 0, throttled = 0;
+  for (int i = 0; i < 60; ++i) {
+    std::string r = Exchange(central_->port(),
+                             Post("/api/v1/register", R"({"username":"bot)" + std::to_string(i) +
+                                                          R"(","password":"bot-password"})"),
+                             "127.0.0.2");
+    if (StatusOf(r) == 201) created++;
+    if (StatusOf(r) == 429) {
+      throttled++;
+      EXPECT_NE(r.find("Retry-After:"), std::string::npos) << r;
+      EXPECT_NE(r.find("too_many_registrations"), std::string::npos) << r;
+    }
+  }
+  honest.Stop();
+  EXPECT_LE(created, 21);
+  EXPECT_EQ(created + throttled, 60);
+  honest.ExpectUnharmed();
+  // Someone at another address still registers.
+  EXPECT_TRUE(central_->Client()->Register("carol", "carol-password").ok());
+}
+
+TEST_F(AttackTest, OnePeerCannotFillTheIndex) {
+  StartCentral({{"tls", false}, {"max_files_per_peer", 1000}, {"max_index_files", 1500}});
+  auto mallory = central_->Client();
+  ASSERT_TRUE(RegisterAndLogin(*mallory, "mallory").ok());
+  auto files = [](const std::string& prefix, int n) {
+    std::vector<FileEntry> out;
+    for (int i = 0; i < n; ++i) {
+      std::string name = prefix + std::to_string(i);
+      out.push_back({name, i, Sha256Hex(name)});
+    }
+    return out;
+  };
+  ASSERT_TRUE(mallory->ReplaceIndex(files("m", 1000)).ok());
+  auto over = mallory->ReplaceIndex(files("m", 1001));
+  EXPECT_EQ(over.status().reason(), "too_many_files") << over.status().ToString();
+  auto grow = mallory->PatchIndex(files("extra", 1), {});
+  EXPECT_EQ(grow.status().reason(), "too_many_files") << grow.status().ToString();
+  // Replacing a listed file is no growth.
+  EXPECT_TRUE(mallory->PatchIndex({{"m7", 70, Sha256Hex("new")}}, {}).ok());
+  EXPECT_EQ(central_->Client()->Search("m", 1).value().total, 1000) << "nothing half applied";
+  // The whole index is bounded too; others still add within it.
+  auto bob = central_->Client();
+  ASSERT_TRUE(RegisterAndLogin(*bob, "bob").ok());
+  EXPECT_EQ(bob->ReplaceIndex(files("b", 600)).status().reason(), "too_many_files");
+  EXPECT_TRUE(bob->ReplaceIndex(files("b", 500)).ok());
+}
+
+TEST_F(AttackTest, APostWithoutBodyOrLengthIsAnEmptyBody) {
+  StartCentral({{"tls", false}});
+  auto alice = central_->Client();
+  auto login = RegisterAndLogin(*alice, "alice");
+  ASSERT_TRUE(login.ok());
+  // curl -X POST .../logout -H "Authorization: Bearer ..." sends no length.
+  std::string r = Exchange(central_->port(), "POST /api/v1/logout HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                                 login->token + "\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(r), 204) << r;
+  EXPECT_FALSE(alice->Heartbeat().ok()) << "logged out";
+  // Ambiguous framing stays refused.
+  EXPECT_EQ(StatusOf(Exchange(central_->port(), "POST /api/v1/login HTTP/1.1\r\nHost: x\r\n"
+                                                "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")),
+            411);
+}
+
+TEST_F(AttackTest, BroadSearchesRunOneAtATime) {
+  StartCentral({{"tls", false}, {"max_files_per_peer", 200000}});
+  // 120 000 names: a search for "a" checks every one of them.
+  auto bulk = central_->Client();
+  ASSERT_TRUE(RegisterAndLogin(*bulk, "bulk").ok());
+  for (int part = 0; part < 20; ++part) {
+    std::vector<FileEntry> files;
+    for (int i = 0; i < 6000; ++i) {
+      std::string name = "archive/p" + std::to_string(part) + "/item-" + std::to_string(i) + ".dat";
+      files.push_back({name, i, Sha256Hex(name)});
+    }
+    ASSERT_TRUE(bulk->PatchIndex(files, {}).ok());
+  }
+  HonestPeer honest(*central_, dir_.path());
+  ASSERT_TRUE(honest.status().ok()) << honest.status().ToString();
+  honest.Start();
+  std::atomic<int> answered{0}, busy{0};
+  std::vector<std::thread> attackers;
+  for (int t = 0; t < 6; ++t) {
+    attackers.emplace_back([&] {
+      httplib::Client c("127.0.0.1", central_->port());
+      c.set_keep_alive(true);
+      for (int i = 0; i < 40; ++i) {
+        auto r = c.Get("/api/v1/search?q=a&limit=50");
+        if (r && r->status == 200) answered++;
+        if (r && r->status == 503) {
+          busy++;
+          EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+        }
+      }
+    });
+  }
+  for (auto& t : attackers) t.join();
+  honest.Stop();
+  std::printf("broad searches: %d answered, %d told busy\n", answered.load(), busy.load());
+  EXPECT_EQ(answered + busy, 240);
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_GT(busy.load(), 0) << "six at once ran side by side";
+  honest.ExpectUnharmed();
+}
+
+// --- peer-server -----------------------------------------------------------
+
+TEST_F(AttackTest, StreamsThatNeverReadAreCappedAndEnded) {
+  StartCentral();
+  const std::string big = RandomBytes(64 * 1024 * 1024, 7);
+  auto& alice = StartPeer("alice", [&](const fs::path& d) {
+    WriteFile(d / "big.bin", big);
+    WriteFile(d / "notes.txt", "the honest peer's notes\n");
+  }, {{"stall_timeout_s", 2}});
+  TestMember mallory(*central_, dir_.path(), "mallory");
+  TestMember bob(*central_, dir_.path(), "bob");
+  ASSERT_TRUE(mallory.status().ok() && bob.status().ok());
+  // 130 downloads of 64 MiB, none ever read (one connection carries 16 at
+  // a time; the client queues the rest).
+  auto channel = PeerChannel("127.0.0.1", alice.port(), "alice", &mallory.identity());
+  std::mutex mu;
+  std::map<grpc::StatusCode, int> codes;
+  std::vector<std::thread> streams;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  for (int i = 0; i < 130; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + seconds(120));
+    streams.emplace_back([&, ctx = contexts.back().get()] {
+      auto stub = v1::PeerService::NewStub(channel);
+      v1::DownloadRequest req;
+      req.set_name("big.bin");
+      auto reader = stub->Download(ctx, req);
+      // Never Read: the server's writes block. (A client that has not read
+      // its messages does not see the call's end either: the test cancels
+      // its side once the server has ended it.)
+      grpc::Status s = reader->Finish();
+      std::lock_guard<std::mutex> lock(mu);
+      codes[s.error_code()]++;
+    });
+  }
+  // Meanwhile the honest peer downloads, and the server stays within bounds.
+  WaitUntil([&] { std::lock_guard<std::mutex> lock(mu); return codes[grpc::StatusCode::RESOURCE_EXHAUSTED] >= 100; },
+            seconds(30));
+  auto notes = PeerTestClient(alice.port(), bob.identity(), "alice").Download("notes.txt");
+  EXPECT_TRUE(notes.status.ok()) << notes.status.error_message();
+  EXPECT_EQ(notes.data, "the honest peer's notes\n");
+  EXPECT_LT(ProcStatus(alice.pid(), "Threads"), 150) << "threads of the peer-server";
+  EXPECT_LT(ProcStatus(alice.pid(), "VmRSS"), 256 * 1024) << "kB resident";
+  // The streams that were let in make no progress, and the server ends them.
+  auto ended = [&] {
+    std::string log = alice.log();
+    int n = 0;
+    for (size_t at = log.find("made no progress"); at != std::string::npos;
+         at = log.find("made no progress", at + 1)) {
+      n++;
+    }
+    return n;
+  };
+  EXPECT_TRUE(WaitUntil([&] { return ended() >= 8; }, seconds(30))) << ended() << " ended";
+  for (auto& ctx : contexts) ctx->TryCancel();
+  for (auto& t : streams) t.join();
+  EXPECT_EQ(codes[grpc::StatusCode::RESOURCE_EXHAUSTED], 130 - 8) << "8 calls per peer at once";
+  EXPECT_EQ(codes[grpc::StatusCode::OK], 0);
+  EXPECT_EQ(ended(), 8);
+  // Afterwards mallory, too, is served again.
+  auto again = PeerTestClient(alice.port(), mallory.identity(), "alice").Download("notes.txt");
+  EXPECT_TRUE(again.status.ok()) << again.status.error_message();
+  EXPECT_TRUE(alice.running());
+}
+
+// Bytes in the peer-server's upload temp folder.
+int64_t TempBytes(const fs::path& shared) {
+  int64_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(shared / ".p2pshare/tmp", ec)) {
+    n += static_cast<int64_t>(fs::file_size(e.path(), ec));
+  }
+  return n;
+}
+
+TEST_F(AttackTest, StalledUploadsStayWithinTheQuotaAndEnd) {
+  StartCentral();
+  const std::string song = RandomBytes(1024 * 1024, 9);
+  auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "song.bin", song); },
+                          {{"stall_timeout_s", 2}, {"max_storage_bytes", 4 * 1024 * 1024}});
+  TestMember mallory(*central_, dir_.path(), "mallory");
+  TestMember bob(*central_, dir_.path(), "bob");
+  ASSERT_TRUE(mallory.status().ok() && bob.status().ok());
+  // Six uploads under the shared name, same size, hash last: all the bytes,
+  // then silence. Before, a same-sized "replacement" skipped the quota.
+  auto channel = PeerChannel("127.0.0.1", alice.port(), "alice", &mallory.identity());
+  std::mutex mu;
+  std::map<grpc::StatusCode, int> codes;
+  std::atomic<int> sent{0};
+  std::vector<std::thread> uploads;
+  for (int i = 0; i < 6; ++i) {
+    uploads.emplace_back([&] {
+      auto stub = v1::PeerService::NewStub(channel);
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + seconds(120));
+      v1::UploadReply reply;
+      auto writer = stub->Upload(&ctx, &reply);
+      v1::UploadMessage m;
+      m.mutable_header()->set_name("song.bin");
+      m.mutable_header()->set_size(static_cast<int64_t>(song.size()));
+      bool open = writer->Write(m);
+      m.set_data(RandomBytes(song.size(), 10));
+      if (open && writer->Write(m)) sent++;
+      grpc::Status s = writer->Finish();  // no hash, no end: a stall
+      std::lock_guard<std::mutex> lock(mu);
+      codes[s.error_code()]++;
+    });
+  }
+  WaitUntil([&] { std::lock_guard<std::mutex> lock(mu); return codes[grpc::StatusCode::RESOURCE_EXHAUSTED] >= 3; },
+            seconds(20));
+  EXPECT_LE(TempBytes(alice.shared_dir()), 3 * 1024 * 1024) << "the quota left is 3 MiB";
+  for (auto& t : uploads) t.join();
+  EXPECT_EQ(codes[grpc::StatusCode::RESOURCE_EXHAUSTED], 3);
+  EXPECT_EQ(codes[grpc::StatusCode::OK], 0);
+  EXPECT_TRUE(WaitUntil([&] { return TempBytes(alice.shared_dir()) == 0; }, seconds(10)))
+      << "stalled uploads leave nothing behind";
+  EXPECT_EQ(Sha256File((alice.shared_dir() / "song.bin").string()).value(), Sha256Hex(song));
+  // A name 20 folders deep: refused before any folder is made.
+  std::string deep;
+  for (int i = 0; i < 20; ++i) deep += "d" + std::to_string(i) + "/";
+  grpc::Status d = PeerTestClient(alice.port(), mallory.identity(), "alice").Upload(deep + "x", "");
+  EXPECT_EQ(d.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << d.error_message();
+  EXPECT_FALSE(fs::exists(alice.shared_dir() / "d0"));
+  // The room is back for an honest upload.
+  EXPECT_TRUE(PeerTestClient(alice.port(), bob.identity(), "alice").Upload("bob.bin", RandomBytes(2 << 20, 11)).ok());
+}
+
+TEST_F(AttackTest, AFifoInTheFolderNeverHangsTheServer) {
+  StartCentral();
+  auto& alice = StartPeer("alice", [&](const fs::path& d) {
+    ASSERT_EQ(::mkfifo((d / "pipe.bin").c_str(), 0644), 0);
+    WriteFile(d / "notes.txt", "notes\n");
+  });
+  TestMember mallory(*central_, dir_.path(), "mallory");
+  TestMember bob(*central_, dir_.path(), "bob");
+  ASSERT_TRUE(mallory.status().ok() && bob.status().ok());
+  std::vector<std::thread> calls;
+  std::mutex mu;
+  std::vector<grpc::Status> results;
+  for (int i = 0; i < 3; ++i) {
+    calls.emplace_back([&] {
+      auto d = PeerTestClient(alice.port(), mallory.identity(), "alice").Download("pipe.bin");
+      std::lock_guard<std::mutex> lock(mu);
+      results.push_back(d.status);
+    });
+    calls.emplace_back([&] {
+      grpc::Status u = PeerTestClient(alice.port(), mallory.identity(), "alice").Upload("pipe.bin", "x");
+      std::lock_guard<std::mutex> lock(mu);
+      results.push_back(u);
+    });
+  }
+  for (auto& t : calls) t.join();
+  for (const grpc::Status& s : results) {
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << "a call waited on the FIFO";
+  }
+  auto notes = PeerTestClient(alice.port(), bob.identity(), "alice").Download("notes.txt");
+  EXPECT_TRUE(notes.status.ok()) << notes.status.error_message();
+  EXPECT_TRUE(alice.running());
+}
+
+TEST_F(AttackTest, ALocateFloodIsRateLimitedPerCaller) {
+  StartCentral();
+  auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "notes.txt", "notes\n"); });
+  TestMember mallory(*central_, dir_.path(), "mallory");
+  TestMember bob(*central_, dir_.path(), "bob");
+  ASSERT_TRUE(mallory.status().ok() && bob.status().ok());
+  PeerTestClient attacker(alice.port(), mallory.identity(), "alice");
+  int refused = 0, answered = 0;
+  for (int i = 0; i < 60; ++i) {
+    v1::LocateRequest req;
+    req.set_query("notes");
+    v1::LocateReply reply;
+    grpc::Status s = attacker.Locate(req, &reply);
+    if (s.ok()) answered++;
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) refused++;
+  }
+  std::printf("locate flood: %d answered, %d refused\n", answered, refused);
+  EXPECT_EQ(answered + refused, 60);
+  EXPECT_GE(refused, 30);
+  // The honest peer's query is answered: its own allowance.
+  v1::LocateRequest req;
+  req.set_query("notes");
+  v1::LocateReply reply;
+  grpc::Status s = PeerTestClient(alice.port(), bob.identity(), "alice").Locate(req, &reply);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GE(reply.results_size(), 1);
+}
+
+}  // namespace
+}  // namespace p2pshare::testing
