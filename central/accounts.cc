@@ -25,7 +25,7 @@ Status Accounts::WithPasswordSlot(const std::function<void()>& hash) {
   {
     std::unique_lock<std::mutex> lock(slots_mu_);
     if (hashing_ >= slots) {
-      if (waiting_ >= 4 * slots) {
+      if (waiting_ >= 8 * slots) {
         return Unavailable("central is busy checking passwords; try again in a moment", "busy");
       }
       ++waiting_;

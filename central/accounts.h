@@ -28,7 +28,7 @@ struct AccountsOptions {
   int pbkdf2_iterations = kPbkdf2Iterations;
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
   int64_t register_per_minute = 20;  // accounts one address may create (0: no limit)
-  int64_t password_checks = 2;       // PBKDF2 runs at once; 4x more may wait
+  int64_t password_checks = 2;       // PBKDF2 runs at once; 8x more may wait
 };
 
 class Accounts {
@@ -57,8 +57,8 @@ class Accounts {
 
  private:
   // Runs `hash` (a PBKDF2) when one of `password_checks` slots is free,
-  // waiting for one while at most 4x that many wait; Unavailable "busy"
-  // beyond.
+  // waiting (up to 5 s) for one while at most 8x that many wait (a class
+  // starting at once: 16 by default); Unavailable "busy" beyond.
   Status WithPasswordSlot(const std::function<void()>& hash);
 
   DirectoryStore* const store_;

@@ -2,7 +2,10 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <thread>
 #include <mutex>
 
 #include <openssl/err.h>
@@ -134,6 +137,15 @@ Result<Json> DirectoryClient::Call(const std::string& method, const std::string&
   tls_refusal.clear();
   ERR_clear_error();  // cpp-httplib's TLS reads judge by this thread's error queue
   httplib::Result res = http_->send(req);
+  // A busy central (503 with Retry-After) is asked again, twice at most,
+  // when it says to wait no more than 2 s.
+  for (int retry = 0; retry < 2 && res && res->status == 503 && res->has_header("Retry-After"); ++retry) {
+    int wait_s = std::atoi(res->get_header_value("Retry-After").c_str());
+    if (wait_s < 0 || wait_s > 2) break;
+    std::this_thread::sleep_for(std::chrono::seconds(wait_s));
+    ERR_clear_error();
+    res = http_->send(req);
+  }
   if (!res && !tls_refusal.empty()) {
     return FailedPrecondition("refusing central at " + base_url_ + ": " + tls_refusal +
                                   (options_.ca_source.empty()
