@@ -138,13 +138,14 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
   const std::string address = JoinHostPort(peer.host, peer.port);
   events_.Record("login", req.username, (joined ? "joins its peer at " : "serves at ") + address);
   spdlog::info("login of {} {} {}", req.username, joined ? "joins its peer at" : "gets", address);
-  LoginReply reply{token,
-                   req.username,
-                   peer.host,
-                   peer.port,
-                   options_.heartbeat_interval_s,
-                   options_.session_ttl_s,
-                   online_.FriendsOf(req.username)};
+  LoginReply reply;
+  reply.token = token;
+  reply.username = req.username;
+  reply.host = peer.host;
+  reply.port = peer.port;
+  reply.heartbeat_interval_s = options_.heartbeat_interval_s;
+  reply.session_ttl_s = options_.session_ttl_s;
+  reply.friends = online_.FriendsOf(req.username);
   RETURN_IF_ERROR(Certify(req.username, token, public_key, &reply));
   return reply;
 }
