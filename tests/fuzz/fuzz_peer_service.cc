@@ -11,6 +11,7 @@
 // deadline: nothing may block), nothing outside the folder is written, the
 // secret beside it is never sent, and a file an Upload reports placed is
 // there with the size and SHA-256 the reply names.
+#include <google/protobuf/stubs/logging.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -55,6 +56,8 @@ class Harness {
  public:
   Harness() {
     spdlog::set_level(spdlog::level::off);
+    // Fuzzed strings that are not UTF-8 make protobuf log a line each.
+    google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int, const std::string&) {});
     char tmpl[] = "/tmp/p2pshare-fuzz-peer-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) std::abort();
     dir_ = tmpl;
