@@ -20,6 +20,10 @@ namespace p2pshare {
 namespace {
 
 constexpr char kApi[] = "/api/v1";
+// A kept-alive connection idle this long is not reused: central closes
+// connections idle for 30 s (a request sent on one it has just closed
+// would fail as if central were down).
+constexpr int64_t kIdleReconnectMs = 20000;
 
 // Why the last TLS handshake on this thread refused central's certificate.
 thread_local std::string tls_refusal;
@@ -135,6 +139,11 @@ Result<Json> DirectoryClient::Call(const std::string& method, const std::string&
     req.headers.emplace("Content-Type", "application/json");
   }
   tls_refusal.clear();
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  const int64_t last = last_use_ms_.exchange(now_ms);
+  if (last != 0 && now_ms - last > kIdleReconnectMs) http_->stop();  // reconnects on send
   ERR_clear_error();  // cpp-httplib's TLS reads judge by this thread's error queue
   httplib::Result res = http_->send(req);
   // A busy central (503 with Retry-After) is asked again, twice at most,

@@ -15,6 +15,8 @@
 // connection (cpp-httplib's own lock); the token is guarded by a mutex.
 #pragma once
 
+#include <atomic>
+
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -103,6 +105,10 @@ class DirectoryClient {
   const std::string base_url_;
   const DirectoryClientOptions options_;
   std::unique_ptr<httplib::Client> http_;
+  // When the kept-alive connection was last used (steady clock, ms). Central
+  // closes connections idle for 30 s; one idle for 20 s is dropped here
+  // first, so a request never goes out on a connection central has closed.
+  std::atomic<int64_t> last_use_ms_{0};
   bool https_ = false;
   std::string host_;
   mutable std::mutex mu_;

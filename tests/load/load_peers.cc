@@ -187,6 +187,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> workers;
   for (int w = 0; w < f.threads; ++w) {
     workers.emplace_back([&, w] {
+      if (w >= f.peers) return;  // no peer of its own: nothing to do (it would spin)
       for (int64_t round = 0;; ++round) {
         for (int i = w; i < f.peers; i += f.threads) {
           auto interval = std::chrono::seconds(interval_s.load());

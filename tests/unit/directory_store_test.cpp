@@ -152,7 +152,7 @@ TEST_P(DirectoryStoreTest, SearchPages) {
 TEST_P(DirectoryStoreTest, RemovePeerDropsItsFilesAndEndsItsSessions) {
   Online("alice", 50051);
   Online("bob", 50052);
-  ASSERT_TRUE(store_->AddSession({"t1", "alice", SessionState::kActive}, 100).ok());
+  ASSERT_TRUE(store_->AddSession({"t1", "alice", SessionState::kActive, ""}, 100).ok());
   ASSERT_TRUE(store_->ReplaceIndex("alice", {File("shared.bin", 1, 'a')}).ok());
   ASSERT_TRUE(store_->ReplaceIndex("bob", {File("shared.bin", 1, 'a')}).ok());
   auto removed = store_->RemovePeer("alice", SessionState::kExpired, 200);
@@ -191,7 +191,7 @@ TEST_P(DirectoryStoreTest, FindByHashAndListPeers) {
 
 TEST_P(DirectoryStoreTest, EverythingSurvivesReopening) {
   Online("alice", 50051);
-  ASSERT_TRUE(store_->AddSession({"tok", "alice", SessionState::kActive}, 1).ok());
+  ASSERT_TRUE(store_->AddSession({"tok", "alice", SessionState::kActive, ""}, 1).ok());
   ASSERT_TRUE(store_->ReplaceIndex("alice", {File("kept.txt", 1, 'a')}).ok());
   Reopen();
   EXPECT_TRUE(store_->FindAccount("alice")->has_value());
@@ -202,9 +202,9 @@ TEST_P(DirectoryStoreTest, EverythingSurvivesReopening) {
 
 TEST_P(DirectoryStoreTest, PurgeForgetsOnlyOldEndedSessions) {
   Online("alice", 50051);
-  ASSERT_TRUE(store_->AddSession({"old", "alice", SessionState::kActive}, 1).ok());
+  ASSERT_TRUE(store_->AddSession({"old", "alice", SessionState::kActive, ""}, 1).ok());
   ASSERT_TRUE(store_->RemovePeer("alice", SessionState::kLoggedOut, 10).ok());
-  ASSERT_TRUE(store_->AddSession({"new", "alice", SessionState::kActive}, 20).ok());
+  ASSERT_TRUE(store_->AddSession({"new", "alice", SessionState::kActive, ""}, 20).ok());
   ASSERT_TRUE(store_->PurgeEndedSessions(15).ok());
   EXPECT_FALSE(store_->FindSession("old")->has_value());
   EXPECT_TRUE(store_->FindSession("new")->has_value());
