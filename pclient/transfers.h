@@ -11,7 +11,7 @@
 // it was named as (common/peer_channel.h); an impostor is left like a
 // holder that failed. No token or other secret goes to a holder.
 //
-// Upload: reads the file once, in 256 KiB messages hashed as they go; the
+// Upload: reads the file once, in 1 MiB messages hashed as they go; the
 // SHA-256 follows the data as the last message, and the receiver verifies
 // size and hash before the file appears there.
 //

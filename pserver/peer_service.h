@@ -2,12 +2,13 @@
 // service of peer-server"), an adapter between the generated base and the
 // peer's SharedFolder, Catalog, TokenVerifier and Locator.
 //
-// Download streams from disk in 256 KiB chunks (bounded memory: ~0.7 MiB
-// per concurrent download measured, most of it gRPC's buffers; backpressure
-// from ServerWriter::Write). Upload writes to a temp file in the folder's
-// internal area, hashes as it goes, and renames into place only when the
-// size and SHA-256 match; every failure removes the temp file, so no
-// partial file is ever visible.
+// Download streams from disk in 1 MiB chunks, 256 KiB while more than 8
+// transfers run at once (bounded memory: ~2.4 and ~0.7 MiB per download
+// measured, most of it gRPC's buffers; backpressure from
+// ServerWriter::Write; common/transfer_tuning.h). Upload writes to a temp
+// file in the folder's internal area, hashes as it goes, and renames into
+// place only when the size and SHA-256 match; every failure removes the
+// temp file, so no partial file is ever visible.
 //
 // Every call but Ping names its caller by certificate and is counted
 // against the caller's limits (PeerServiceOptions) before any work; a

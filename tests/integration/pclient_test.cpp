@@ -3,10 +3,12 @@
 // verification that lets nothing unverified into place.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -224,6 +226,40 @@ TEST_F(PeerClientTest, AnExistingPartIsResumed) {
   auto [again, again_out] = Client("carol", {"download", "big.bin"});
   EXPECT_EQ(again, 0);
   EXPECT_NE(again_out.find("already at"), std::string::npos) << again_out;
+}
+
+TEST_F(PeerClientTest, AFullDiskAtTheDownloaderIsAClearErrorAndTheRestResumesLater) {
+  // carol's downloads go to a 10 MiB tmpfs (mounting needs root, which CI
+  // has); big.bin is 24 MiB. The bytes are written by a thread beside the
+  // one receiving them: its failure must end the download, not hang it.
+  fs::path dl = Downloads("carol");
+  fs::create_directories(dl);
+  if (::mount("tmpfs", dl.c_str(), "tmpfs", 0, "size=10m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  }
+  struct Unmount {
+    fs::path path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{dl};
+  auto [code, out] = Client("carol", {"download", "big.bin"});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("the disk is full"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dl / "big.bin")) << "an incomplete file in place";
+  // What fitted stays as the .part, a prefix of the file: room made, the
+  // download resumes from it and completes.
+  ASSERT_TRUE(fs::exists(dl / "big.bin.part"));
+  const std::string part = ReadFile(dl / "big.bin.part");
+  const size_t kept = part.size();
+  EXPECT_GT(kept, 0u);
+  EXPECT_TRUE(part == big_.substr(0, kept)) << "the .part is not a prefix of the file";
+  ::umount2(dl.c_str(), MNT_DETACH);
+  unmount.path.clear();
+  ASSERT_FALSE(fs::exists(dl / "big.bin.part")) << "the tmpfs is still there";
+  WriteFile(dl / "big.bin.part", part);  // moved to a disk with room
+  auto [again, again_out] = Client("carol", {"--json", "download", "big.bin"});
+  ASSERT_EQ(again, 0) << again_out;
+  EXPECT_NE(again_out.find("\"resumed_at\":" + std::to_string(kept)), std::string::npos) << again_out;
+  EXPECT_EQ(Sha256File((dl / "big.bin").string()).value(), Sha256Hex(big_));
 }
 
 TEST_F(PeerClientTest, APartThatIsNotAPrefixFailsVerificationAndNothingIsKept) {
