@@ -56,7 +56,13 @@ std::string PeerAddress(int fd, int* port) {
     *port = ntohs(a->sin_port);
   } else if (addr.ss_family == AF_INET6) {
     auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+      // An IPv4 client of a listener on [::]: known by its IPv4 address,
+      // as it would be on 0.0.0.0 (advertised, bounded per address).
+      inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], text, sizeof text);
+    } else {
+      inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    }
     *port = ntohs(a->sin6_port);
   }
   return text;

@@ -79,9 +79,7 @@ Status ErrorFromResponse(const httplib::Response& res) {
 }  // namespace
 
 DirectoryClient::DirectoryClient(std::string base_url, DirectoryClientOptions options)
-    : base_url_(std::move(base_url)),
-      options_(options),
-      http_(std::make_unique<httplib::Client>(base_url_)) {
+    : base_url_(std::move(base_url)), options_(options) {
   // OpenSSL writes to the socket without MSG_NOSIGNAL: a TLS write to a
   // connection central already closed must be an error to retry, not a
   // SIGPIPE that ends the process.
@@ -91,12 +89,19 @@ DirectoryClient::DirectoryClient(std::string base_url, DirectoryClientOptions op
   if (url.ok()) {
     https_ = url->https;
     host_ = url->host;
+    // Built from host and port, not from the URL: cpp-httplib 0.11's URL
+    // parser takes only digits in a bracketed IPv6 host ("[fd00::1]" fails).
+    if (https_) {
+      auto tls = std::make_unique<httplib::SSLClient>(url->host, url->port);
+      // Verified by VerifyCentral, not by host name (httplib's own check).
+      tls->enable_server_certificate_verification(false);
+      TrustOnly(tls->ssl_context(), options_.ca_pem);
+      http_ = std::move(tls);
+    } else {
+      http_ = std::make_unique<httplib::ClientImpl>(url->host, url->port);
+    }
   }
-  if (https_ && http_->is_valid()) {
-    // Verified by VerifyCentral, not by host name (httplib's own check).
-    http_->enable_server_certificate_verification(false);
-    TrustOnly(http_->ssl_context(), options_.ca_pem);
-  }
+  if (!http_) return;
   http_->set_connection_timeout(options_.connect_timeout);
   http_->set_read_timeout(options_.timeout);
   http_->set_write_timeout(options_.timeout);
@@ -119,7 +124,7 @@ std::string DirectoryClient::token() const {
 Result<Json> DirectoryClient::Call(const std::string& method, const std::string& path,
                                    const Json* body, bool with_token) {
   if (!options_.setup_error.ok()) return options_.setup_error;
-  if (!http_->is_valid()) {
+  if (!http_ || !http_->is_valid()) {
     return InvalidArgument("central_url '" + base_url_ + "' is not a valid http(s) URL");
   }
   if (https_ && options_.ca_pem.empty()) {

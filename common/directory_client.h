@@ -28,7 +28,7 @@
 #include "common/status.h"
 
 namespace httplib {
-class Client;
+class ClientImpl;
 }
 
 namespace p2pshare {
@@ -104,7 +104,7 @@ class DirectoryClient {
 
   const std::string base_url_;
   const DirectoryClientOptions options_;
-  std::unique_ptr<httplib::Client> http_;
+  std::unique_ptr<httplib::ClientImpl> http_;  // SSLClient for https
   // When the kept-alive connection was last used (steady clock, ms). Central
   // closes connections idle for 30 s; one idle for 20 s is dropped here
   // first, so a request never goes out on a connection central has closed.

@@ -20,7 +20,11 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
            "SHA-256 of central's CA certificate, 64 hex digits (checked when set)");
   s.Bool("allow_plain_password", &c->allow_plain_password,
          "send the password over plain http:// to a host that is not loopback");
-  s.String("advertise_host", &c->advertise_host, "host other peers use to reach this peer");
+  s.String("advertise_host", &c->advertise_host,
+           "host other peers reach this peer at: an IP or DNS name, e.g. a NAT's public address "
+           "(empty: the address central sees this peer's login come from)");
+  s.String("listen_host", &c->listen_host,
+           "peer-server: address its gRPC port listens on (empty: every interface, IPv4 and IPv6)");
   s.String("shared_dir", &c->shared_dir, "folder whose files this peer shares");
   s.String("download_dir", &c->download_dir, "folder downloads are written to");
   s.Int("max_storage_bytes", &c->max_storage_bytes,
@@ -50,7 +54,12 @@ Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
       return InvalidArgument("key 'central_ca_sha256' must be 64 hex digits");
     }
   }
-  if (c->advertise_host.empty()) return InvalidArgument("key 'advertise_host' must not be empty");
+  if (!c->advertise_host.empty() && !IsHostName(c->advertise_host)) {
+    return InvalidArgument("key 'advertise_host' must be an IP address or a DNS name (IPv6 without brackets)");
+  }
+  if (!c->listen_host.empty() && !IsHostName(c->listen_host)) {
+    return InvalidArgument("key 'listen_host' must be an IP address or a DNS name (IPv6 without brackets)");
+  }
   if (c->shared_dir.empty()) return InvalidArgument("key 'shared_dir' must not be empty");
   if (c->download_dir.empty()) return InvalidArgument("key 'download_dir' must not be empty");
   for (const auto& f : c->friends) {

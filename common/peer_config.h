@@ -21,7 +21,8 @@ struct PeerConfig {
   std::string central_ca;         // a PEM file with central's CA; empty: pinned on first use
   std::string central_ca_sha256;  // the CA's SHA-256, checked when set
   bool allow_plain_password = false;  // send the password over http:// beyond loopback
-  std::string advertise_host = "127.0.0.1";
+  std::string advertise_host;  // empty: the address central sees the login come from
+  std::string listen_host;     // peer-server; empty: every interface, IPv4 and IPv6
   std::string shared_dir = "data/peer/shared";
   std::string download_dir = "data/peer/downloads";
   int64_t max_storage_bytes = int64_t{10} << 30;  // 10 GiB

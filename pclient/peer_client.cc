@@ -277,7 +277,10 @@ Status PeerClient::Login(bool announce) {
   }
   DirectoryClient& central = Central();
   RETURN_IF_ERROR(credentials_error_);
-  LoginRequest req{config_.username, config_.password, config_.advertise_host, std::nullopt, {},
+  LoginRequest req{config_.username, config_.password,
+                   config_.advertise_host.empty() ? std::nullopt
+                                                  : std::optional<std::string>(config_.advertise_host),
+                   std::nullopt, {},
                    credentials_->csr()};
   auto reply = central.Login(req);
   if (!reply.ok()) {

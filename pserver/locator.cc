@@ -52,12 +52,12 @@ void MergeLocateReplies(v1::LocateReply* into, const v1::LocateReply& from, int 
 }
 
 Locator::Locator(DirectoryClient* central, const Catalog* catalog, LocatorOptions options,
-                 std::function<std::vector<std::string>()> friends, std::function<int()> port)
+                 std::function<std::vector<std::string>()> friends, std::function<HostPort()> self)
     : central_(central),
       catalog_(catalog),
       options_(std::move(options)),
       friends_(std::move(friends)),
-      port_(std::move(port)) {}
+      self_(std::move(self)) {}
 
 Result<v1::LocateReply> Locator::Locate(const v1::LocateRequest& req,
                                         std::chrono::system_clock::time_point deadline) {
@@ -127,7 +127,7 @@ Result<v1::LocateReply> Locator::FromCentral(const v1::LocateRequest& req) {
 void Locator::AddOwnMatches(const v1::LocateRequest& req, v1::LocateReply* reply) const {
   const int limit = req.limit() == 0 ? kDefaultLimit : req.limit();
   const SearchPattern pattern(req.query());
-  const int port = port_ ? port_() : 0;
+  const HostPort self = self_ ? self_() : HostPort{};
   v1::LocateReply own;
   int64_t total = 0;
   for (const FileEntry& f : catalog_->Files()) {  // sorted by name
@@ -137,7 +137,7 @@ void Locator::AddOwnMatches(const v1::LocateRequest& req, v1::LocateReply* reply
     if (own.results_size() >= limit) continue;
     v1::Located* r = own.add_results();
     ToProto(f, r->mutable_file());
-    ToProto(Holder{options_.username, options_.advertise_host, port}, r->add_holders());
+    ToProto(Holder{options_.username, self.host, self.port}, r->add_holders());
     r->set_source(v1::Located::FLOOD);
   }
   MergeLocateReplies(reply, own, limit);
@@ -154,7 +154,8 @@ v1::LocateReply Locator::Flood(const v1::LocateRequest& req,
 
   v1::LocateRequest forward = req;
   forward.set_ttl(req.ttl() - 1);
-  const std::string self = JoinHostPort(options_.advertise_host, port_ ? port_() : 0);
+  const HostPort own = self_ ? self_() : HostPort{};
+  const std::string self = JoinHostPort(own.host, own.port);
   std::set<std::string> friends;
   for (const std::string& f : friends_ ? friends_() : std::vector<std::string>{}) {
     if (f != self) friends.insert(f);

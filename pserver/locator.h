@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/directory_client.h"
+#include "common/host_port.h"
 #include "common/status.h"
 #include "p2pshare.grpc.pb.h"
 #include "pserver/catalog.h"
@@ -38,7 +39,6 @@ namespace p2pshare::pserver {
 
 struct LocatorOptions {
   std::string username;
-  std::string advertise_host;
   int default_ttl = 3;
   int max_ttl = 8;
   // Each hop answers its caller this much before the caller's deadline.
@@ -50,11 +50,12 @@ struct LocatorOptions {
 class Locator {
  public:
   using Clock = std::chrono::steady_clock;
-  // `central` may be null (flood only). `friends` and `port` are read on
-  // each query (friends change with central's suggestions; the port with
-  // a new login).
+  // `central` may be null (flood only). `friends` and `self` (the address
+  // other peers reach this one at, as central gave it) are read on each
+  // query: friends change with central's suggestions, the address with a
+  // new login.
   Locator(DirectoryClient* central, const Catalog* catalog, LocatorOptions options,
-          std::function<std::vector<std::string>()> friends, std::function<int()> port);
+          std::function<std::vector<std::string>()> friends, std::function<HostPort()> self);
 
   // Answers `request` by `deadline`. InvalidArgument for a bad request.
   Result<v1::LocateReply> Locate(const v1::LocateRequest& request,
@@ -73,7 +74,7 @@ class Locator {
   const Catalog* const catalog_;
   const LocatorOptions options_;
   const std::function<std::vector<std::string>()> friends_;
-  const std::function<int()> port_;
+  const std::function<HostPort()> self_;
 
   std::mutex mu_;
   // Query ids seen, oldest first (at most kMaxSeenIds, each for remember_ids).

@@ -1,11 +1,17 @@
 #include "pserver/peer_server.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "common/backoff.h"
@@ -16,6 +22,7 @@
 #include "common/peer_channel.h"
 #include "common/peer_config.h"
 #include "common/peer_credentials.h"
+#include "common/unique_fd.h"
 #include "pserver/catalog.h"
 #include "pserver/folder_watcher.h"
 #include "pserver/locator.h"
@@ -41,6 +48,54 @@ void WriteLastPort(const SharedFolder& folder, int port) {
 }
 
 constexpr int kMaxThreads = 128;  // gRPC threads: one per active call
+
+// The address the gRPC port listens on: listen_host, or every interface
+// ("[::]": gRPC listens on IPv4 and IPv6 there, or IPv4 alone on a
+// machine without IPv6).
+std::string ListenHost(const PeerConfig& config) {
+  return config.listen_host.empty() ? "::" : config.listen_host;
+}
+
+// Whether host:port can be bound here, tried with a socket of our own
+// before gRPC binds it: gRPC says only that it could not, and "taken by
+// another program" (ask central for another port) must not be confused
+// with an address that is not this machine's (no port will ever do).
+// AlreadyExists when taken; Unavailable naming the cause otherwise.
+Status ProbeListen(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int e = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); e != 0) {
+    return Unavailable("cannot listen on " + JoinHostPort(host, port) + ": " + gai_strerror(e));
+  }
+  int err = 0;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+    if (!fd.valid()) {
+      err = errno;
+      continue;  // e.g. no IPv6 on this machine: gRPC falls back to IPv4 alike
+    }
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
+      err = 0;
+      break;
+    }
+    err = errno;
+    if (err == EADDRINUSE) break;
+  }
+  ::freeaddrinfo(found);
+  if (err == 0) return Status::Ok();
+  if (err == EADDRINUSE) return AlreadyExists("port " + std::to_string(port) + " is taken");
+  std::string why = std::strerror(err);
+  if (err == EADDRNOTAVAIL) {
+    why += " (listen_host must be an address of this machine; a NAT's public address goes in "
+           "advertise_host)";
+  }
+  return Unavailable("cannot listen on " + JoinHostPort(host, port) + ": " + why);
+}
 
 // A gRPC server on host:port, or nullptr when the port cannot be bound.
 std::unique_ptr<grpc::Server> Serve(PeerServiceImpl* service, const std::string& host, int port) {
@@ -111,8 +166,8 @@ struct PeerServer::Parts {
         agent(&directory, &catalog, AgentOptions(), [this] { return Load(); },
               [this](const std::string& token) { locate_client.set_token(token); }),
         service(folder.get(), &catalog, ServiceOptions(), [this] { agent.FolderChanged(); }),
-        locator(&locate_client, &catalog, LocatorOptions{config.username, config.advertise_host},
-                [this] { return Friends(); }, [this] { return agent.port(); }),
+        locator(&locate_client, &catalog, LocatorOptions{config.username},
+                [this] { return Friends(); }, [this] { return HostPort{agent.host(), agent.port()}; }),
         metrics([this] { return RenderPeerMetrics(service, catalog); }) {
     service.set_locator(&locator);
   }
@@ -140,6 +195,7 @@ struct PeerServer::Parts {
     // Without configured friends, keep the ones central suggests (on disk
     // too, for restarts and for peer-client).
     if (config.friends.empty()) o.on_friends = [this](const auto& f) { NoteSuggestedFriends(f); };
+    o.await_serving = [this] { AwaitServing(); };
     o.csr = credentials->csr();
     o.on_credentials = [this](const std::string& cert, const std::string& ca,
                               const std::vector<std::string>& revoked) {
@@ -155,6 +211,26 @@ struct PeerServer::Parts {
     options.locate_per_second = static_cast<double>(config.locate_per_second);
     options.stall_timeout = std::chrono::seconds(config.stall_timeout_s);
     return options;
+  }
+
+  // Calls this peer itself until it answers with a certificate this
+  // process accepts (the one of the last login: the revoked serials came
+  // with it), for at most 5 s. gRPC's certificate provider reads the
+  // files again every few seconds.
+  void AwaitServing() {
+    const std::string listen = ListenHost(config);
+    const std::string self = (listen == "::" || listen == "0.0.0.0") ? "127.0.0.1" : listen;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < until) {
+      auto stub = PeerStub(self, agent.port(), config.username);
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+      v1::PingRequest req;
+      v1::PingReply reply;
+      if (stub->Ping(&ctx, req, &reply).ok()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the provider's next look
+    }
+    spdlog::warn("this peer still serves an old certificate 5 s after logging in again");
   }
 
   // What heartbeats report: free bytes and active transfers.
@@ -286,10 +362,15 @@ Result<CentralTrust> PeerServer::TrustCentral() {
 Status PeerServer::LoginAndBind(Parts& p, std::optional<int> preferred) {
   for (;;) {
     ASSIGN_OR_RETURN(int port, p.agent.Login(preferred, p.taken));
-    p.server = Serve(&p.service, config_.advertise_host, port);
+    Status probe = ProbeListen(ListenHost(config_), port);
+    if (probe.ok()) p.server = Serve(&p.service, ListenHost(config_), port);
     if (p.server) {
       WriteLastPort(*p.folder, port);
       return Status::Ok();
+    }
+    if (!probe.ok() && probe.code() != Code::kAlreadyExists) {
+      (void)p.directory.Logout();
+      return probe;
     }
     spdlog::warn("port {} is taken by another program; asking central for another", port);
     p.taken.push_back(port);
@@ -311,7 +392,14 @@ void PeerServer::StartAgent(Parts& p) {
 
 bool PeerServer::MoveTo(Parts& p, int port, Status* out) {
   ShutDown(p.server);
-  p.server = Serve(&p.service, config_.advertise_host, port);
+  Status probe = ProbeListen(ListenHost(config_), port);
+  if (probe.ok()) p.server = Serve(&p.service, ListenHost(config_), port);
+  if (!p.server && !probe.ok() && probe.code() != Code::kAlreadyExists) {
+    p.agent.Stop();
+    (void)p.directory.Logout();
+    *out = probe;
+    return false;
+  }
   if (!p.server) {
     p.agent.Stop();
     p.taken.push_back(port);
@@ -326,15 +414,17 @@ bool PeerServer::MoveTo(Parts& p, int port, Status* out) {
     StartAgent(p);
   }
   WriteLastPort(*p.folder, p.agent.port());
-  spdlog::info("now serving on {}", JoinHostPort(config_.advertise_host, p.agent.port()));
+  spdlog::info("now serving on port {} (other peers reach it at {})", p.agent.port(),
+               JoinHostPort(p.agent.host(), p.agent.port()));
   return true;
 }
 
 Status PeerServer::HandleEvents(Parts& p) {
   FolderWatcher watcher(p.folder->root(), [&p] { p.agent.FolderChanged(); });
   RETURN_IF_ERROR(watcher.Start());
-  spdlog::info("peer-server {} serving {} files on {}", config_.username, p.catalog.size(),
-               JoinHostPort(config_.advertise_host, p.agent.port()));
+  spdlog::info("peer-server {} serving {} files on {} (other peers reach it at {})",
+               config_.username, p.catalog.size(), JoinHostPort(ListenHost(config_), p.agent.port()),
+               JoinHostPort(p.agent.host(), p.agent.port()));
   for (;;) {
     Event e = Pop();
     Status out;

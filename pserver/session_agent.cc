@@ -42,7 +42,9 @@ void SessionAgent::Cancel() {
 
 Result<LoginReply> SessionAgent::LoginOnce(std::optional<int> preferred,
                                            const std::vector<int64_t>& exclude) {
-  LoginRequest req{options_.username, options_.password, options_.advertise_host,
+  LoginRequest req{options_.username, options_.password,
+                   options_.advertise_host.empty() ? std::nullopt
+                                                   : std::optional<std::string>(options_.advertise_host),
                    preferred ? std::optional<int64_t>(*preferred) : std::nullopt, exclude,
                    options_.csr.empty() ? std::nullopt : std::optional<std::string>(options_.csr)};
   auto reply = client_->Login(req);
@@ -80,6 +82,10 @@ Result<int> SessionAgent::Login(std::optional<int> preferred, const std::vector<
     if (reply.ok()) {
       NoteReachable(true, "");
       port_ = reply->port;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        host_ = reply->host;
+      }
       heartbeat_interval_s_ = reply->heartbeat_interval_s;
       if (on_token_) on_token_(reply->token);
       if (options_.on_friends) options_.on_friends(reply->friends);
@@ -223,6 +229,11 @@ SessionAgent::Step SessionAgent::Relogin(LoopState& st) {
   }
   NoteReachable(true, "");
   st.need_login = false;
+  if (options_.await_serving) options_.await_serving();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    host_ = reply->host;
+  }
   heartbeat_interval_s_ = reply->heartbeat_interval_s;
   if (on_token_) on_token_(reply->token);
   if (reply->port != port_.exchange(reply->port)) {

@@ -39,11 +39,16 @@ namespace p2pshare::pserver {
 struct SessionAgentOptions {
   std::string username;
   std::string password;
-  std::string advertise_host;
+  std::string advertise_host;  // sent at login when set; else central uses our source address
   std::chrono::milliseconds backoff_min{250};
   std::chrono::milliseconds backoff_max{8000};
   // Learns the friends central suggests, at each login and heartbeat.
   std::function<void(const std::vector<std::string>&)> on_friends;
+  // After a login again while serving (the session was lost): waits until
+  // this peer serves with the certificate that login brought, so its files
+  // are not listed again while callers would still be shown the revoked
+  // one. Unset: nothing to wait for.
+  std::function<void()> await_serving;
   // The certificate request sent at each login (empty: none).
   std::string csr;
   // Takes the certificate, CA and revoked serials of each login and
@@ -89,6 +94,12 @@ class SessionAgent {
   void FolderChanged();
 
   int port() const { return port_.load(); }
+  // The host other peers reach this peer at, as central recorded it at the
+  // last login (advertise_host, or the address central saw the login from).
+  std::string host() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return host_;
+  }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -121,10 +132,11 @@ class SessionAgent {
   const std::function<void(const std::string&)> on_token_;
 
   std::atomic<int> port_{0};
+  std::string host_;  // GUARDED_BY(mu_)
   std::atomic<int64_t> heartbeat_interval_s_{5};
   std::atomic<bool> cancelled_{false};
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;           // GUARDED_BY(mu_)
   bool folder_dirty_ = false;   // GUARDED_BY(mu_)

@@ -203,6 +203,7 @@ part_transfer() {
   local url="https://127.0.0.1:$port" ca="$d/ca/ca.pem"
   for _ in $(seq 1 100); do curl -fsS --cacert "$ca" "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
   "$BIN/pserver/peer-server" --username alice --password alice-bench-password --central-url "$url" \
+    --listen-host 127.0.0.1 \
     --central-ca "$ca" \
     --shared-dir "$d/alice" --download-dir "$d/alice/dl" --max-storage-bytes $((64 << 30)) \
     >"$d/alice.log" 2>&1 &
@@ -368,6 +369,7 @@ part_startup() {
   for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
   t0=$(date +%s.%N)
   "$BIN/pserver/peer-server" --username carol --password carol-bench-password --central-url "$url" \
+    --listen-host 127.0.0.1 \
     --shared-dir "$d/share" --download-dir "$d/dl" --max-storage-bytes $((64 << 30)) \
     >"$d/carol.log" 2>&1 &
   pid=$!

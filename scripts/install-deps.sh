@@ -12,6 +12,8 @@ PACKAGES=(
   curl
   # the dashboard's browser test: headless Chromium driven by Selenium
   chromium chromium-driver python3-selenium
+  # the network tests: namespaces and veth (ip), NAT (nft), shaping (tc)
+  iproute2 nftables
 )
 PACKAGES+=("$@")
 

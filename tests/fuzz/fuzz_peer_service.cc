@@ -76,8 +76,9 @@ class Harness {
     options.locate_per_second = 0;  // the fuzzer asks as fast as it can
     options.max_calls_per_peer = 96;
     service_ = std::make_unique<PeerServiceImpl>(folder_.get(), catalog_.get(), options, [] {});
-    locator_ = std::make_unique<Locator>(nullptr, catalog_.get(), LocatorOptions{"alice", "127.0.0.1"},
-                                         [] { return std::vector<std::string>(); }, [] { return 1; });
+    locator_ = std::make_unique<Locator>(nullptr, catalog_.get(), LocatorOptions{"alice"},
+                                         [] { return std::vector<std::string>(); },
+                                         [] { return HostPort{"127.0.0.1", 1}; });
     service_->set_locator(locator_.get());
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());

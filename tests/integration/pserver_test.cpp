@@ -226,6 +226,20 @@ TEST_F(PeerServerTest, APortTakenByAnotherProgramIsSkipped) {
   EXPECT_EQ((*peers)[0].port, range_.first + 1);
 }
 
+TEST_F(PeerServerTest, AListenHostThatIsNotThisMachinesIsOneClearErrorNotPortAfterPort) {
+  // 192.0.2.1 (TEST-NET-1) is on no interface here: no port will ever bind
+  // there. It used to be read as "port taken", asking central for port
+  // after port forever.
+  PeerServerProcess alice(dir_.path(), "alice", *central_, Json{{"listen_host", "192.0.2.1"}});
+  EXPECT_FALSE(alice.Start().ok());
+  EXPECT_EQ(alice.Wait(std::chrono::seconds(10)), 1) << alice.log();
+  EXPECT_NE(alice.log().find("cannot listen on 192.0.2.1:"), std::string::npos) << alice.log();
+  EXPECT_NE(alice.log().find("listen_host must be an address of this machine"), std::string::npos);
+  EXPECT_EQ(alice.log().find("taken by another program"), std::string::npos) << alice.log();
+  EXPECT_TRUE(WaitUntil([&] { return directory_->Peers()->empty(); }, std::chrono::seconds(5)))
+      << "the peer must not stay online with a port it cannot serve";
+}
+
 TEST_F(PeerServerTest, WaitsForCentralAndLogsTheOutageOnce) {
   central_->Stop();
   peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), "alice", *central_));

@@ -52,7 +52,7 @@ Process::Process(std::vector<std::string> argv, std::string log_path, std::strin
     }
     int null_fd = open(stdin_path.c_str(), O_RDONLY);
     if (null_fd >= 0) dup2(null_fd, 0);
-    execv(args[0], args.data());
+    execvp(args[0], args.data());  // PATH for tools (ip, tc)
     _exit(127);
   }
 }
@@ -256,6 +256,7 @@ PeerServerProcess::PeerServerProcess(std::filesystem::path dir, std::string user
                  {"central_url", central.url()},
                  {"central_ca", central.tls() ? central.ca_file() : ""},
                  {"advertise_host", "127.0.0.1"},
+                 {"listen_host", "127.0.0.1"},  // tests serve on loopback only
                  {"shared_dir", shared_.string()},
                  {"download_dir", (dir_ / username_ / "downloads").string()},
                  {"log_level", "info"}};

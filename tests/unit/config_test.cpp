@@ -128,5 +128,28 @@ TEST(PeerConfigTest, NeedsAUsernameAndTakesThePasswordFromTheEnvironment) {
   EXPECT_NE(s.message().find("friends"), std::string::npos);
 }
 
+TEST(PeerConfigTest, AdvertiseAndListenHostsAreEmptyByDefaultAndOtherwiseAHostAlone) {
+  PeerConfig c;
+  c.username = "alice";
+  EXPECT_EQ(c.advertise_host, "") << "default: the address central sees";
+  EXPECT_EQ(c.listen_host, "") << "default: every interface";
+  ASSERT_TRUE(FinishPeerConfig(&c, "pw").ok());
+  for (const char* good : {"203.0.113.7", "fd77::12", "lab-3.example.org"}) {
+    c.advertise_host = good;
+    c.listen_host = good;
+    EXPECT_TRUE(FinishPeerConfig(&c, "pw").ok()) << good;
+  }
+  for (const char* bad : {"[fd77::12]", "10.0.0.1:50051", "a b", "1.2.3.4,5.6.7.8", "x\n"}) {
+    c.advertise_host = bad;
+    c.listen_host = "";
+    Status s = FinishPeerConfig(&c, "pw");
+    EXPECT_NE(s.message().find("advertise_host"), std::string::npos) << bad << ": " << s.message();
+    c.advertise_host = "";
+    c.listen_host = bad;
+    s = FinishPeerConfig(&c, "pw");
+    EXPECT_NE(s.message().find("listen_host"), std::string::npos) << bad << ": " << s.message();
+  }
+}
+
 }  // namespace
 }  // namespace p2pshare

@@ -62,8 +62,9 @@ class LocatorTest : public ::testing::Test {
     folder_ = std::move(SharedFolder::Open((tmp_.path() / "share").string())).value();
     catalog_ = std::make_unique<Catalog>(folder_.get());
     ASSERT_TRUE(catalog_->Refresh().ok());
-    locator_ = std::make_unique<Locator>(nullptr, catalog_.get(), LocatorOptions{"ann", "10.0.0.7"},
-                                         [] { return std::vector<std::string>{}; }, [] { return 50123; });
+    locator_ = std::make_unique<Locator>(nullptr, catalog_.get(), LocatorOptions{"ann"},
+                                         [] { return std::vector<std::string>{}; },
+                                         [] { return HostPort{"10.0.0.7", 50123}; });
   }
   testing::TestDir tmp_;
   std::unique_ptr<SharedFolder> folder_;
@@ -124,7 +125,7 @@ TEST_F(LocatorTest, BadRequestsAreRefusedAndRepeatedIdsDeclined) {
 }
 
 TEST_F(LocatorTest, AFloodOfJunkIdsForgetsOnlyTheOldest) {
-  LocatorOptions small{"ann", "10.0.0.7"};
+  LocatorOptions small{"ann"};
   small.max_seen_ids = 100;
   Locator locator(nullptr, catalog_.get(), small, {}, {});
   v1::LocateRequest flood;

@@ -1,0 +1,387 @@
+// Several hosts on one machine: Linux network namespaces joined by veth
+// pairs on a bridge, made and removed by each test (root needed: without
+// it every test says so and skips). The real binaries run inside the
+// namespaces with the configs and commands of the README's "Running on
+// several machines". Only addresses of these namespaces are used.
+//
+//   c   central        10.77.0.1   fd77::1    listen [::]:8080
+//   p1  peer (v4)      10.77.0.11  fd77::11   logs in over IPv4
+//   p2  peer (v6)      10.77.0.12  fd77::12   logs in over IPv6
+//   r   NAT router     10.77.0.20  | 192.168.77.1  DNAT of the peer port range, MASQUERADE out
+//   n   peer behind r  192.168.77.2 (no IPv6)  advertise_host 10.77.0.20
+//   v6  peer           fd77::16 only
+//
+// Each peer advertises one address; a peer reaches another only over a
+// family both have (checked: the pairs without one fail with a clear error).
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "common/sha256.h"
+#include "integration/test_support.h"
+#include "unit/file_util.h"
+#include "unit/test_dir.h"
+
+namespace p2pshare::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+constexpr int kHeartbeatS = 1;
+constexpr int kTtlS = 4;
+
+struct Host {
+  std::string name;  // short: p1, p2, n, v6
+  std::string ns;    // its namespace
+  std::string central_url;
+  std::string advertise_host;  // empty: what central sees
+  std::string seen_as;         // the host other peers are told
+  bool v4 = false, v6 = false;
+};
+
+class LabNetworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "network tests need root (ip netns, veth, nft): skipped";
+    tag_ = "p2l" + std::to_string(::getpid() % 100000);
+    auto [probe, probe_out] = Run({"ip", "netns", "add", tag_ + "-probe"});
+    if (probe != 0) GTEST_SKIP() << "cannot make network namespaces here: skipped (" << probe_out << ")";
+    Run({"ip", "netns", "del", tag_ + "-probe"});
+    made_ = true;
+    BuildLab();
+    StartCentral();
+    for (Host& h : hosts_) StartPeer(h);
+    std::string out;
+    ASSERT_TRUE(WaitUntil([&] {
+      auto [c, o] = Client(Find("p1"), {"--json", "peers"});
+      out = o;
+      for (const Host& h : hosts_) {
+        if (o.find("\"" + h.name + "\"") == std::string::npos) return false;
+      }
+      return c == 0;
+    }, seconds(20))) << "not every peer came online:\n" << out << central_->Log();
+  }
+
+  void TearDown() override {
+    peers_.clear();
+    central_.reset();
+    if (!made_) return;
+    for (const std::string& ns : namespaces_) Run({"ip", "netns", "del", ns});
+  }
+
+  // Runs a command to its end: {exit code, output}.
+  std::pair<int, std::string> Run(const std::vector<std::string>& argv) {
+    return RunToEnd(argv, (dir_.path() / ("cmd-" + std::to_string(++runs_) + ".log")).string());
+  }
+  // Runs `argv` in namespace `ns`; the test fails when it fails.
+  void In(const std::string& ns, std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"ip", "netns", "exec", ns});
+    auto [code, out] = Run(argv);
+    ASSERT_EQ(code, 0) << Join(argv) << ":\n" << out;
+  }
+  static std::string Join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& w : v) s += (s.empty() ? "" : " ") + w;
+    return s;
+  }
+  std::string Ns(const std::string& host) { return tag_ + "-" + host; }
+
+  // A host `name` on the switch: veth eth0 in its namespace, the other end
+  // on the bridge.
+  void Cable(const std::string& name) {
+    auto [c, o] = Run({"ip", "-n", Ns(name), "link", "add", "eth0", "type", "veth", "peer", "name",
+                       name, "netns", Ns("sw")});
+    ASSERT_EQ(c, 0) << o;
+    Ip("sw", {"link", "set", name, "master", "br0", "up"});
+    Ip(name, {"link", "set", "eth0", "up"});
+  }
+  void Ip(const std::string& host, std::vector<std::string> args) {
+    args.insert(args.begin(), {"ip", "-n", Ns(host)});
+    auto [c, o] = Run(args);
+    ASSERT_EQ(c, 0) << Join(args) << ":\n" << o;
+  }
+
+  void BuildLab() {
+    for (const char* h : {"sw", "c", "p1", "p2", "r", "n", "v6"}) {
+      auto [c, o] = Run({"ip", "netns", "add", Ns(h)});
+      ASSERT_EQ(c, 0) << o;
+      namespaces_.push_back(Ns(h));
+      Ip(h, {"link", "set", "lo", "up"});
+    }
+    Ip("sw", {"link", "add", "br0", "type", "bridge"});
+    Ip("sw", {"link", "set", "br0", "up"});
+    for (const char* h : {"c", "p1", "p2", "r", "v6"}) Cable(h);
+    // nodad: an IPv6 address is usable at once, not after duplicate detection.
+    Ip("c", {"addr", "add", "10.77.0.1/24", "dev", "eth0"});
+    Ip("c", {"addr", "add", "fd77::1/64", "dev", "eth0", "nodad"});
+    Ip("p1", {"addr", "add", "10.77.0.11/24", "dev", "eth0"});
+    Ip("p1", {"addr", "add", "fd77::11/64", "dev", "eth0", "nodad"});
+    Ip("p2", {"addr", "add", "10.77.0.12/24", "dev", "eth0"});
+    Ip("p2", {"addr", "add", "fd77::12/64", "dev", "eth0", "nodad"});
+    Ip("v6", {"addr", "add", "fd77::16/64", "dev", "eth0", "nodad"});
+    // The router: outside on the switch, inside a LAN of its own with n.
+    Ip("r", {"addr", "add", "10.77.0.20/24", "dev", "eth0"});
+    auto [c, o] = Run({"ip", "-n", Ns("r"), "link", "add", "lan0", "type", "veth", "peer", "name",
+                       "eth0", "netns", Ns("n")});
+    ASSERT_EQ(c, 0) << o;
+    Ip("r", {"addr", "add", "192.168.77.1/24", "dev", "lan0"});
+    Ip("r", {"link", "set", "lan0", "up"});
+    Ip("n", {"addr", "add", "192.168.77.2/24", "dev", "eth0"});
+    Ip("n", {"link", "set", "eth0", "up"});
+    Ip("n", {"route", "add", "default", "via", "192.168.77.1"});
+    In(Ns("r"), {"sysctl", "-qw", "net.ipv4.ip_forward=1"});
+    // Port forwarding of central's peer port range to n, and n's
+    // connections out under the router's address.
+    const std::string rules =
+        "table ip nat {\n"
+        "  chain pre {\n"
+        "    type nat hook prerouting priority -100;\n"
+        "    iifname \"eth0\" tcp dport 50051-50150 dnat to 192.168.77.2\n"
+        "  }\n"
+        "  chain post {\n"
+        "    type nat hook postrouting priority 100;\n"
+        "    oifname \"eth0\" masquerade\n"
+        "  }\n"
+        "}\n";
+    const fs::path rules_file = dir_.path() / "nat.nft";
+    std::ofstream(rules_file) << rules;
+    In(Ns("r"), {"nft", "-f", rules_file.string()});
+
+    const std::string v4_url = "https://10.77.0.1:8080", v6_url = "https://[fd77::1]:8080";
+    hosts_ = {{"p1", Ns("p1"), v4_url, "", "10.77.0.11", true, true},
+              {"p2", Ns("p2"), v6_url, "", "fd77::12", true, true},
+              {"n", Ns("n"), v4_url, "10.77.0.20", "10.77.0.20", true, false},
+              {"v6", Ns("v6"), v6_url, "", "fd77::16", false, true}};
+  }
+
+  const Host& Find(const std::string& name) const {
+    for (const Host& h : hosts_) {
+      if (h.name == name) return h;
+    }
+    throw std::runtime_error("no host " + name);
+  }
+
+  void StartCentral() {
+    fs::create_directories(dir_.path() / "c");
+    const std::string config = (dir_.path() / "c" / "central.json").string();
+    std::ofstream(config) << Json{{"listen", "[::]:8080"},
+                                  {"db", (dir_.path() / "c" / "central.db").string()},
+                                  {"heartbeat_interval_s", kHeartbeatS},
+                                  {"session_ttl_s", kTtlS},
+                                  {"log_level", "info"}}
+                                 .dump(2);
+    central_ = std::make_unique<Process>(
+        std::vector<std::string>{"ip", "netns", "exec", Ns("c"), CENTRAL_BIN, "--config", config},
+        (dir_.path() / "c" / "central.log").string());
+    ASSERT_TRUE(WaitUntil([&] { return central_->Log().find("listening on") != std::string::npos ||
+                                       !central_->running(); },
+                          seconds(20)))
+        << central_->Log();
+    ASSERT_TRUE(central_->running()) << central_->Log();
+    ca_ = (dir_.path() / "c" / "ca" / "ca.pem").string();
+  }
+
+  // The config file of host `h`: what the README tells each machine.
+  std::string Config(const Host& h) {
+    const fs::path home = dir_.path() / h.name;
+    fs::create_directories(home / "shared");
+    Json j{{"username", h.name},
+           {"password", h.name + "-password"},
+           {"central_url", h.central_url},
+           {"central_ca", ca_},
+           {"shared_dir", (home / "shared").string()},
+           {"download_dir", (home / "downloads").string()},
+           {"log_level", "info"}};
+    if (!h.advertise_host.empty()) j["advertise_host"] = h.advertise_host;
+    const std::string path = (home / "peer.json").string();
+    std::ofstream(path) << j.dump(2);
+    return path;
+  }
+
+  void StartPeer(const Host& h) {
+    const std::string config = Config(h);
+    WriteFile(dir_.path() / h.name / "shared" / ("from-" + h.name + ".bin"), Content(h.name));
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{"ip", "netns", "exec", h.ns, PSERVER_BIN, "--config", config},
+        (dir_.path() / h.name / ("peer-server-" + std::to_string(++runs_) + ".log")).string());
+    ASSERT_TRUE(WaitUntil([&] { return p->Log().find("other peers reach it at") != std::string::npos ||
+                                       !p->running(); },
+                          seconds(20)))
+        << p->Log();
+    ASSERT_TRUE(p->running()) << p->Log();
+    peers_[h.name] = std::move(p);
+  }
+
+  // The file each peer shares, distinct per peer.
+  static std::string Content(const std::string& name) {
+    return RandomBytes(3 * 1024 * 1024 + 17, static_cast<uint32_t>(std::hash<std::string>()(name)));
+  }
+
+  // peer-client of host `h`, run in its namespace.
+  std::pair<int, std::string> Client(const Host& h, const std::vector<std::string>& words) {
+    std::vector<std::string> argv = {"ip", "netns", "exec", h.ns, PCLIENT_BIN, "--config", Config(h)};
+    argv.insert(argv.end(), words.begin(), words.end());
+    return Run(argv);
+  }
+
+  testing::TestDir dir_;
+  std::string tag_;
+  bool made_ = false;
+  std::vector<std::string> namespaces_;
+  std::vector<Host> hosts_;
+  std::string ca_;
+  std::unique_ptr<Process> central_;
+  std::map<std::string, std::unique_ptr<Process>> peers_;
+  int runs_ = 0;
+};
+
+TEST_F(LabNetworkTest, EveryHostSeesEveryPeerAtTheAddressItAdvertises) {
+  for (const Host& from : hosts_) {
+    auto [code, out] = Client(from, {"--json", "peers"});
+    ASSERT_EQ(code, 0) << from.name << ": " << out;
+    Json peers = Json::parse(out.substr(out.find('{')), nullptr, false);
+    ASSERT_TRUE(peers.is_object()) << out;
+    for (const Host& h : hosts_) {
+      bool found = false;
+      for (const Json& p : peers["peers"]) {
+        if (p["username"] == h.name) {
+          found = true;
+          EXPECT_EQ(p["host"], h.seen_as) << "as seen from " << from.name;
+          EXPECT_GE(p["port"].get<int>(), 50051);
+          EXPECT_LE(p["port"].get<int>(), 50150);
+        }
+      }
+      EXPECT_TRUE(found) << h.name << " missing as seen from " << from.name;
+    }
+  }
+  // The table prints an IPv6 host in brackets.
+  auto [code, table] = Client(Find("p1"), {"peers"});
+  EXPECT_EQ(code, 0) << table;
+  EXPECT_TRUE(std::regex_search(table, std::regex(R"(\[fd77::16\]:\d+)"))) << table;
+  // The NAT'd peer listens on its own address and is told where others
+  // reach it: its router's.
+  EXPECT_NE(peers_["n"]->Log().find("other peers reach it at 10.77.0.20:"), std::string::npos)
+      << peers_["n"]->Log();
+}
+
+TEST_F(LabNetworkTest, SearchWorksFromEveryHost) {
+  for (const Host& from : hosts_) {
+    for (const Host& h : hosts_) {
+      auto [code, out] = Client(from, {"--json", "search", "from-" + h.name});
+      ASSERT_EQ(code, 0) << from.name << ": " << out;
+      EXPECT_NE(out.find("\"from-" + h.name + ".bin\""), std::string::npos) << from.name << ": " << out;
+      EXPECT_NE(out.find("\"" + h.seen_as + "\""), std::string::npos) << from.name << ": " << out;
+    }
+  }
+}
+
+TEST_F(LabNetworkTest, DownloadsAndUploadsBetweenEveryPairThatShareAnAddressFamily) {
+  for (const Host& to : hosts_) {
+    for (const Host& from : hosts_) {
+      if (&to == &from) continue;
+      const bool reachable = from.seen_as.find(':') != std::string::npos ? to.v6 : to.v4;
+      const std::string name = "from-" + from.name + ".bin";
+      auto [code, out] = Client(to, {"download", name});
+      if (!reachable) {
+        EXPECT_NE(code, 0) << to.name << " reached " << from.name << "?\n" << out;
+        EXPECT_NE(out.find("could not complete"), std::string::npos) << out;
+        continue;
+      }
+      ASSERT_EQ(code, 0) << to.name << " from " << from.name << ":\n" << out;
+      EXPECT_EQ(Sha256File((dir_.path() / to.name / "downloads" / name).string()).value(),
+                Sha256Hex(Content(from.name)))
+          << to.name << " from " << from.name;
+      // And the other way: `to` uploads a file of its own to `from`.
+      const fs::path up = dir_.path() / to.name / ("up-" + to.name + "-" + from.name + ".txt");
+      const std::string body = "from " + to.name + " to " + from.name + "\n";
+      WriteFile(up, body);
+      auto [ucode, uout] = Client(to, {"upload", up.string(), "--to", from.name});
+      ASSERT_EQ(ucode, 0) << to.name << " uploading to " << from.name << ":\n" << uout;
+      EXPECT_EQ(ReadFile(dir_.path() / from.name / "shared" / up.filename()), body);
+    }
+  }
+}
+
+TEST_F(LabNetworkTest, APulledCableEvictsThePeerWhichRejoinsWithItsFilesWhenItReturns) {
+  // The switch side goes down: p1's packets vanish, no FIN, no RST.
+  Ip("sw", {"link", "set", "p1", "down"});
+  const auto pulled = std::chrono::steady_clock::now();
+  const Host& p2 = Find("p2");
+  std::string out;
+  ASSERT_TRUE(WaitUntil([&] {
+    auto [c, o] = Client(p2, {"--json", "peers"});
+    out = o;
+    return c == 0 && o.find("\"p1\"") == std::string::npos;
+  }, seconds(kTtlS + kHeartbeatS + 10))) << out;
+  const double evicted_after = std::chrono::duration<double>(std::chrono::steady_clock::now() - pulled).count();
+  // Eviction runs within TTL + one heartbeat of the last one seen; the
+  // polling above adds its own round trips.
+  EXPECT_LE(evicted_after, kTtlS + kHeartbeatS + 2.0) << out;
+  EXPECT_TRUE(peers_["p1"]->running()) << "the peer-server must wait for the network, not end";
+
+  Ip("sw", {"link", "set", "p1", "up"});
+  ASSERT_TRUE(WaitUntil([&] {
+    auto [c, o] = Client(p2, {"--json", "search", "from-p1"});
+    out = o;
+    return c == 0 && o.find("\"from-p1.bin\"") != std::string::npos;
+  }, seconds(30))) << "p1 did not rejoin with its files:\n" << out << peers_["p1"]->Log();
+  auto [code, dl] = Client(p2, {"download", "from-p1.bin"});
+  EXPECT_EQ(code, 0) << dl;
+}
+
+TEST_F(LabNetworkTest, WithCentralUnreachableFriendsStillSearchAndDownload) {
+  // Every peer learns its friends from central at login; give p2 time to
+  // have them (its peer-server keeps them for peer-client).
+  const fs::path friends = dir_.path() / "p2" / "shared" / ".p2pshare" / "friends";
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(friends) && fs::file_size(friends) > 0; }, seconds(10)));
+  Ip("sw", {"link", "set", "c", "down"});
+  const Host& p2 = Find("p2");
+  // A search that reaches every peer through friends of friends, and a
+  // download from p1 (dual stack, so p2 reaches it).
+  std::string out;
+  ASSERT_TRUE(WaitUntil([&] {
+    auto [c, o] = Client(p2, {"--json", "search", "from-p1"});
+    out = o;
+    return c == 0 && o.find("\"from-p1.bin\"") != std::string::npos;
+  }, seconds(30))) << out;
+  auto [code, dl] = Client(p2, {"download", "from-p1.bin"});
+  ASSERT_EQ(code, 0) << dl;
+  EXPECT_EQ(Sha256File((dir_.path() / "p2" / "downloads" / "from-p1.bin").string()).value(),
+            Sha256Hex(Content("p1")));
+}
+
+TEST_F(LabNetworkTest, ADownloadOverA100MbitLinkUsesAtLeast90PercentOfIt) {
+  // p1's link to the switch sends at 100 Mbit/s at most (its upload).
+  const Host& p1 = Find("p1");
+  const std::string big = RandomBytes(40 * 1024 * 1024, 7);
+  WriteFile(dir_.path() / "p1" / "shared" / "shaped.bin", big);
+  auto [c, o] = Run({"ip", "netns", "exec", p1.ns, "tc", "qdisc", "add", "dev", "eth0", "root", "tbf",
+                     "rate", "100mbit", "burst", "64kb", "latency", "50ms"});
+  ASSERT_EQ(c, 0) << o;
+  const Host& p2 = Find("p2");
+  std::string out;
+  ASSERT_TRUE(WaitUntil([&] {
+    auto [sc, so] = Client(p2, {"--json", "search", "shaped.bin"});
+    return sc == 0 && so.find("\"shaped.bin\"") != std::string::npos;
+  }, seconds(20)));
+  auto [code, dl] = Client(p2, {"--json", "download", "shaped.bin", "--verify-only"});
+  ASSERT_EQ(code, 0) << dl;
+  Json j = Json::parse(dl.substr(dl.find('{')), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << dl;
+  const double bits_per_s = 8.0 * static_cast<double>(big.size()) / j["seconds"].get<double>();
+  std::printf("download over a 100 Mbit/s link: %.1f Mbit/s of file bytes\n", bits_per_s / 1e6);
+  EXPECT_GE(bits_per_s, 0.9 * 100e6);
+}
+
+}  // namespace
+}  // namespace p2pshare::testing
