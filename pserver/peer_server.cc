@@ -359,18 +359,25 @@ Result<CentralTrust> PeerServer::TrustCentral() {
   }
 }
 
+Status PeerServer::Bind(Parts& p, int port) {
+  const std::string host = ListenHost(config_);
+  RETURN_IF_ERROR(ProbeListen(host, port));
+  p.server = Serve(&p.service, host, port);
+  if (!p.server) return AlreadyExists("port " + std::to_string(port) + " is taken");
+  return Status::Ok();
+}
+
 Status PeerServer::LoginAndBind(Parts& p, std::optional<int> preferred) {
   for (;;) {
     ASSIGN_OR_RETURN(int port, p.agent.Login(preferred, p.taken));
-    Status probe = ProbeListen(ListenHost(config_), port);
-    if (probe.ok()) p.server = Serve(&p.service, ListenHost(config_), port);
-    if (p.server) {
+    Status bound = Bind(p, port);
+    if (bound.ok()) {
       WriteLastPort(*p.folder, port);
       return Status::Ok();
     }
-    if (!probe.ok() && probe.code() != Code::kAlreadyExists) {
+    if (bound.code() != Code::kAlreadyExists) {
       (void)p.directory.Logout();
-      return probe;
+      return bound;
     }
     spdlog::warn("port {} is taken by another program; asking central for another", port);
     p.taken.push_back(port);
@@ -392,15 +399,14 @@ void PeerServer::StartAgent(Parts& p) {
 
 bool PeerServer::MoveTo(Parts& p, int port, Status* out) {
   ShutDown(p.server);
-  Status probe = ProbeListen(ListenHost(config_), port);
-  if (probe.ok()) p.server = Serve(&p.service, ListenHost(config_), port);
-  if (!p.server && !probe.ok() && probe.code() != Code::kAlreadyExists) {
+  Status bound = Bind(p, port);
+  if (!bound.ok() && bound.code() != Code::kAlreadyExists) {
     p.agent.Stop();
     (void)p.directory.Logout();
-    *out = probe;
+    *out = bound;
     return false;
   }
-  if (!p.server) {
+  if (!bound.ok()) {
     p.agent.Stop();
     p.taken.push_back(port);
     (void)p.directory.Logout();

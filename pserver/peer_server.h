@@ -54,6 +54,9 @@ class PeerServer {
   // program holds it, gives it back and asks for another. Cancelled when a
   // stop came first.
   Status LoginAndBind(Parts& parts, std::optional<int> preferred);
+  // Serves on `port` at listen_host: Ok, AlreadyExists while another
+  // program holds the port, or why it can never be served here.
+  Status Bind(Parts& parts, int port);
   // Starts the agent's thread, its events feeding this loop.
   void StartAgent(Parts& parts);
   // Runs until a stop (logs out), a logout from elsewhere or a fatal error.

@@ -30,6 +30,8 @@
 #include <vector>
 
 #include "common/sha256.h"
+#include "integration/network_test.h"
+#include "integration/raw_connection.h"
 #include "integration/test_support.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
@@ -42,74 +44,9 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// A TCP connection to 127.0.0.1:port from `source` (another loopback
-// address stands for another machine).
-class RawSocket {
- public:
-  RawSocket(int port, const std::string& source = "127.0.0.1") {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in from{};
-    from.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(port));
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
-        ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-    int one = 1;
-    if (fd_ >= 0) ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  ~RawSocket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  RawSocket(const RawSocket&) = delete;
-  RawSocket& operator=(const RawSocket&) = delete;
-
-  bool ok() const { return fd_ >= 0; }
-  bool Send(const std::string& data) {
-    for (size_t off = 0; off < data.size();) {
-      ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  // What has arrived by now, without waiting.
-  std::string ReadNow() {
-    std::string out;
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-      if (n <= 0) return out;
-      out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  // What arrives until the server closes or `timeout` passes.
-  std::string ReadAll(milliseconds timeout) {
-    std::string out;
-    timeval tv{};
-    tv.tv_sec = timeout.count() / 1000;
-    tv.tv_usec = (timeout.count() % 1000) * 1000;
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return out;
-      out.append(buf, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  int fd_ = -1;
-};
-
 // One request on a fresh connection from `source`, answered and closed.
 std::string Exchange(int port, const std::string& request, const std::string& source = "127.0.0.1") {
-  RawSocket s(port, source);
+  RawConnection s(port, source);
   if (!s.ok() || !s.Send(request)) return "";
   return s.ReadAll(seconds(10));
 }
@@ -210,39 +147,8 @@ class HonestPeer {
   std::thread thread_;
 };
 
-class AttackTest : public ::testing::Test {
- protected:
-  void TearDown() override {
-    if (!HasFailure()) return;
-    if (central_) std::fprintf(stderr, "central log (tail):\n%s\n", Tail(central_->log()).c_str());
-    for (auto& p : peers_) {
-      std::fprintf(stderr, "%s log (tail):\n%s\n", p->username().c_str(), Tail(p->log()).c_str());
-    }
-  }
-  static std::string Tail(const std::string& log) {
-    return log.size() > 20000 ? "..." + log.substr(log.size() - 20000) : log;
-  }
-  void StartCentral(Json overrides = Json::object()) {
-    range_ = TestPortRange();
-    overrides["port_range"] = {range_.first, range_.second};
-    central_ = std::make_unique<CentralProcess>(dir_.path(), std::move(overrides));
-    Status s = central_->Start();
-    ASSERT_TRUE(s.ok()) << s.message();
-  }
-  PeerServerProcess& StartPeer(const std::string& name, const std::function<void(const fs::path&)>& fill,
-                               Json overrides = Json::object()) {
-    peers_.push_back(std::make_unique<PeerServerProcess>(dir_.path(), name, *central_, std::move(overrides)));
-    if (fill) fill(peers_.back()->shared_dir());
-    Status s = peers_.back()->Start();
-    EXPECT_TRUE(s.ok()) << s.message();
-    return *peers_.back();
-  }
-
-  TestDir dir_;
-  std::pair<int, int> range_;
-  std::unique_ptr<CentralProcess> central_;
-  std::vector<std::unique_ptr<PeerServerProcess>> peers_;
-};
+// Each test starts central with the settings its attack needs.
+class AttackTest : public ProcessTest {};
 
 // --- central ---------------------------------------------------------------
 
@@ -252,9 +158,9 @@ TEST_F(AttackTest, SlowBodiesDoNotFreezeCentral) {
   ASSERT_TRUE(honest.status().ok()) << honest.status().ToString();
   // 64 connections each declare a 1 MiB body and send a byte every 100 ms
   // for 5 s: before, each held one of central's 64 workers.
-  std::vector<std::unique_ptr<RawSocket>> slow;
+  std::vector<std::unique_ptr<RawConnection>> slow;
   for (int i = 0; i < 64; ++i) {
-    slow.push_back(std::make_unique<RawSocket>(central_->port()));
+    slow.push_back(std::make_unique<RawConnection>(central_->port()));
     ASSERT_TRUE(slow.back()->ok());
     slow.back()->Send("PUT /api/v1/index HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n{");
   }
@@ -277,8 +183,8 @@ TEST_F(AttackTest, SlowBodiesDoNotFreezeCentral) {
 TEST_F(AttackTest, OneAddressCannotTakeEveryConnection) {
   StartCentral({{"tls", false}});
   // 600 idle connections from one address: 256 are kept, the rest refused.
-  std::vector<std::unique_ptr<RawSocket>> held;
-  for (int i = 0; i < 600; ++i) held.push_back(std::make_unique<RawSocket>(central_->port()));
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 600; ++i) held.push_back(std::make_unique<RawConnection>(central_->port()));
   // Another machine is served at once.
   std::string reply = Exchange(central_->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                                "127.0.0.2");

@@ -3,12 +3,10 @@
 // verification that lets nothing unverified into place.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -233,14 +231,8 @@ TEST_F(PeerClientTest, AFullDiskAtTheDownloaderIsAClearErrorAndTheRestResumesLat
   // has); big.bin is 24 MiB. The bytes are written by a thread beside the
   // one receiving them: its failure must end the download, not hang it.
   fs::path dl = Downloads("carol");
-  fs::create_directories(dl);
-  if (::mount("tmpfs", dl.c_str(), "tmpfs", 0, "size=10m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
-  }
-  struct Unmount {
-    fs::path path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{dl};
+  auto disk = ScopedTmpfs::Mount(dl, "10m");
+  if (!disk.ok()) GTEST_SKIP() << disk.status().message();
   auto [code, out] = Client("carol", {"download", "big.bin"});
   EXPECT_NE(code, 0) << out;
   EXPECT_NE(out.find("the disk is full"), std::string::npos) << out;
@@ -252,8 +244,7 @@ TEST_F(PeerClientTest, AFullDiskAtTheDownloaderIsAClearErrorAndTheRestResumesLat
   const size_t kept = part.size();
   EXPECT_GT(kept, 0u);
   EXPECT_TRUE(part == big_.substr(0, kept)) << "the .part is not a prefix of the file";
-  ::umount2(dl.c_str(), MNT_DETACH);
-  unmount.path.clear();
+  (*disk)->Unmount();
   ASSERT_FALSE(fs::exists(dl / "big.bin.part")) << "the tmpfs is still there";
   WriteFile(dl / "big.bin.part", part);  // moved to a disk with room
   auto [again, again_out] = Client("carol", {"--json", "download", "big.bin"});

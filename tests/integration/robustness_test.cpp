@@ -3,14 +3,11 @@
 // token-requiring route of central refuses missing, garbage, ended and
 // other peers' tokens; logs hold no secrets; many concurrent downloads all verify.
 #include <signal.h>
-#include <sys/mount.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <tuple>
 #include <set>
@@ -168,14 +165,8 @@ TEST_F(RobustnessTest, EveryTokenRouteRefusesBadTokens) {
 TEST_F(RobustnessTest, AFullDiskAtTheReceiverIsACleanErrorAndLeavesNothing) {
   // alice shares a 12 MiB tmpfs (mounting needs root, which CI has).
   fs::path shared = dir_.path() / "alice" / "shared";
-  fs::create_directories(shared);
-  if (::mount("tmpfs", shared.c_str(), "tmpfs", 0, "size=12m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
-  }
-  struct Unmount {
-    fs::path path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{shared};
+  auto disk = ScopedTmpfs::Mount(shared, "12m");
+  if (!disk.ok()) GTEST_SKIP() << disk.status().message();
   auto& alice = StartPeer("alice");
   TestMember bob(*central_, dir_.path(), "bob");
   ASSERT_TRUE(bob.status().ok()) << bob.status().ToString();

@@ -10,9 +10,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -327,6 +330,26 @@ int64_t PeakRssBytes(pid_t pid) {
     if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // kB
   }
   return -1;
+}
+
+}  // namespace p2pshare::testing
+
+namespace p2pshare::testing {
+
+Result<std::unique_ptr<ScopedTmpfs>> ScopedTmpfs::Mount(const std::filesystem::path& path,
+                                                        const std::string& size) {
+  std::filesystem::create_directories(path);
+  const std::string options = "size=" + size;
+  if (::mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+    return Unavailable("cannot mount a tmpfs here: " + std::string(std::strerror(errno)));
+  }
+  return std::unique_ptr<ScopedTmpfs>(new ScopedTmpfs(path));
+}
+
+void ScopedTmpfs::Unmount() {
+  if (path_.empty()) return;
+  ::umount2(path_.c_str(), MNT_DETACH);
+  path_.clear();
 }
 
 }  // namespace p2pshare::testing

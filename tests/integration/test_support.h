@@ -134,6 +134,23 @@ class PeerServerProcess {
   std::unique_ptr<Process> process_;
 };
 
+// A tmpfs of `size` bytes ("12m") mounted on `path` (created), unmounted
+// on destruction or by Unmount(): a small disk to fill. Mounting needs
+// root; Mount says why it could not.
+class ScopedTmpfs {
+ public:
+  static Result<std::unique_ptr<ScopedTmpfs>> Mount(const std::filesystem::path& path,
+                                                   const std::string& size);
+  ~ScopedTmpfs() { Unmount(); }
+  ScopedTmpfs(const ScopedTmpfs&) = delete;
+  ScopedTmpfs& operator=(const ScopedTmpfs&) = delete;
+  void Unmount();
+
+ private:
+  explicit ScopedTmpfs(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;  // empty once unmounted
+};
+
 // The peak resident memory of process `pid` in bytes (VmHWM), or -1.
 int64_t PeakRssBytes(pid_t pid);
 
