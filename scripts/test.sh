@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test under ctest.
+# Installs what is missing, builds, and runs every test under ctest, then
+# builds the Debian package and checks it (scripts/package.sh --check).
 # Exits non-zero on any failure. Extra arguments go to ctest
 # (e.g. scripts/test.sh -L unit, or -R CentralTest).
 #
@@ -27,5 +28,9 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 
 scripts/build.sh
-cd "${BUILD_DIR:-build}"
-ctest --output-on-failure -j"$(nproc)" --timeout 300 "$@"
+(cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j"$(nproc)" --timeout 300 "$@")
+# The whole suite also builds the Debian package from this tree and checks
+# it installed into a temporary root (scripts/package.sh).
+if [ $# -eq 0 ]; then
+  BUILD_DIR=${BUILD_DIR:-build} BUILD_TYPE=RelWithDebInfo scripts/package.sh --check
+fi
