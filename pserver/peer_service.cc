@@ -222,9 +222,9 @@ Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::Downl
   bool first = true;
   while (first || pos < end) {
     if (context->IsCancelled()) return Status(Code::kCancelled, "the caller went away");
-    const size_t chunk_bytes = active_transfers_.load(std::memory_order_relaxed) > kLargeChunkTransfers
-                                   ? std::min(options_.chunk_bytes, kCrowdedChunkBytes)
-                                   : options_.chunk_bytes;
+    const bool crowded = active_transfers_.load(std::memory_order_relaxed) > kLargeChunkTransfers;
+    const size_t chunk_bytes =
+        crowded ? std::min(options_.chunk_bytes, kCrowdedChunkBytes) : options_.chunk_bytes;
     size_t want = static_cast<size_t>(std::min<int64_t>(end - pos, chunk_bytes));
     std::string* data = chunk.mutable_data();
     data->resize(want);

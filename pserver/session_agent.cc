@@ -73,6 +73,15 @@ Result<LoginReply> SessionAgent::LoginOnce(std::optional<int> preferred,
   return reply;
 }
 
+void SessionAgent::AdoptLogin(const LoginReply& reply) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    host_ = reply.host;
+  }
+  heartbeat_interval_s_ = reply.heartbeat_interval_s;
+  if (on_token_) on_token_(reply.token);
+}
+
 Result<int> SessionAgent::Login(std::optional<int> preferred, const std::vector<int64_t>& exclude) {
   Backoff backoff(options_.backoff_min, options_.backoff_max);
   std::string last_reason;
@@ -82,12 +91,7 @@ Result<int> SessionAgent::Login(std::optional<int> preferred, const std::vector<
     if (reply.ok()) {
       NoteReachable(true, "");
       port_ = reply->port;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        host_ = reply->host;
-      }
-      heartbeat_interval_s_ = reply->heartbeat_interval_s;
-      if (on_token_) on_token_(reply->token);
+      AdoptLogin(*reply);
       if (options_.on_friends) options_.on_friends(reply->friends);
       return reply->port;
     }
@@ -229,13 +233,8 @@ SessionAgent::Step SessionAgent::Relogin(LoopState& st) {
   }
   NoteReachable(true, "");
   st.need_login = false;
+  AdoptLogin(*reply);
   if (options_.await_serving) options_.await_serving();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    host_ = reply->host;
-  }
-  heartbeat_interval_s_ = reply->heartbeat_interval_s;
-  if (on_token_) on_token_(reply->token);
   if (reply->port != port_.exchange(reply->port)) {
     on_event_(AgentEvent::kPortChanged, reply->port, "the old port was taken meanwhile");
   }

@@ -122,6 +122,9 @@ class SessionAgent {
   Result<LoginReply> LoginOnce(std::optional<int> preferred, const std::vector<int64_t>& exclude);
   // Notes central's reachability; logs only the changes.
   void NoteReachable(bool reachable, const std::string& why);
+  // Takes what every login reply brings: the advertised host, the
+  // heartbeat interval, the token (the port is the caller's business).
+  void AdoptLogin(const LoginReply& reply);
   // Waits up to `d` unless cancelled or woken; returns false when cancelled.
   bool WaitFor(std::chrono::milliseconds d);
 

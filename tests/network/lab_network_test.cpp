@@ -203,6 +203,7 @@ class LabNetworkTest : public ::testing::Test {
            {"download_dir", (home / "downloads").string()},
            {"log_level", "info"}};
     if (!h.advertise_host.empty()) j["advertise_host"] = h.advertise_host;
+    if (h.name == "p2") j["metrics_listen"] = "[::]:9100";  // every interface, both families
     const std::string path = (home / "peer.json").string();
     std::ofstream(path) << j.dump(2);
     return path;
@@ -268,6 +269,13 @@ TEST_F(LabNetworkTest, EveryHostSeesEveryPeerAtTheAddressItAdvertises) {
   auto [code, table] = Client(Find("p1"), {"peers"});
   EXPECT_EQ(code, 0) << table;
   EXPECT_TRUE(std::regex_search(table, std::regex(R"(\[fd77::16\]:\d+)"))) << table;
+  // p2's metrics listener is on every interface: reached over IPv4 and IPv6.
+  for (const auto& [from, url] : {std::pair{"p1", "http://10.77.0.12:9100/metrics"},
+                                  std::pair{"v6", "http://[fd77::12]:9100/metrics"}}) {
+    auto [mc, metrics] = Run({"ip", "netns", "exec", Ns(from), "curl", "-fsS", url});
+    EXPECT_EQ(mc, 0) << from << ": " << metrics;
+    EXPECT_NE(metrics.find("p2pshare_peer_shared_files 1"), std::string::npos) << metrics;
+  }
   // The NAT'd peer listens on its own address and is told where others
   // reach it: its router's.
   EXPECT_NE(peers_["n"]->Log().find("other peers reach it at 10.77.0.20:"), std::string::npos)
