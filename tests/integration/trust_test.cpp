@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "common/sha256.h"
+#include "common/transfer_tuning.h"
 #include "common/x509.h"
 #include "integration/network_test.h"
 #include "unit/file_util.h"
@@ -311,6 +312,65 @@ TEST_F(TrustTest, AnImpostorAtAHoldersAddressIsRefusedAndTheNextHolderServes) {
   EXPECT_NE(again_out.find("holder alice failed"), std::string::npos) << again_out;
   EXPECT_NE(again_out.find("from bob"), std::string::npos) << again_out;
   EXPECT_EQ(forger.calls(), 0);
+}
+
+// A holder that streams garbage as fast as it can, in the largest chunks a
+// downloader accepts, at the right offsets, for the whole announced size.
+class GarbageHolder final : public v1::PeerService::Service {
+ public:
+  explicit GarbageHolder(int64_t size) : size_(size) {}
+  grpc::Status Download(grpc::ServerContext*, const v1::DownloadRequest* req,
+                        grpc::ServerWriter<v1::Chunk>* writer) override {
+    v1::Chunk chunk;
+    chunk.mutable_info()->set_name("hit.iso");
+    chunk.mutable_info()->set_size(size_);
+    chunk.mutable_info()->set_sha256(req->sha256());
+    const int64_t max = kMaxPeerMessageBytes - 4096;  // the data, with room for the framing
+    for (int64_t pos = req->offset(); pos < size_;) {
+      chunk.set_offset(pos);
+      chunk.set_data(std::string(static_cast<size_t>(std::min(max, size_ - pos)), 'x'));
+      if (!writer->Write(chunk)) break;
+      pos += static_cast<int64_t>(chunk.data().size());
+      chunk.clear_info();
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  const int64_t size_;
+};
+
+TEST_F(TrustTest, AHolderSendingTheLargestChunksOfGarbageCostsBoundedMemoryAndSavesNothing) {
+  // 512 MiB announced under a hash it cannot match, sent in ~8 MiB chunks
+  // as fast as the downloader takes them: the downloader holds at most
+  // gRPC's window and four chunks (docs/protocol.md, Limits), and keeps
+  // nothing.
+  const int64_t size = int64_t{512} << 20;
+  const std::string sha = Sha256Hex("not what it sends");
+  TestMember& mallory = Member("mallory");
+  ASSERT_TRUE(mallory.client().ReplaceIndex({{"hit.iso", size, sha}}).ok());
+  GarbageHolder garbage(size);
+  auto server = ServeAs(&garbage, mallory.identity(), mallory.login().port);
+  std::string config = ClientConfig("carol");
+  ASSERT_EQ(Client(config, {"register"}).first, 0);
+  Process carol({PCLIENT_BIN, "--config", config, "download", sha},
+                (dir_.path() / "carol-download.log").string());
+  int64_t peak = 0;
+  ASSERT_TRUE(WaitUntil([&] {
+    peak = std::max(peak, PeakRssBytes(carol.pid()));
+    return !carol.running();
+  }, std::chrono::seconds(120))) << carol.Log();
+  EXPECT_EQ(carol.Wait(std::chrono::seconds(1)), 1) << carol.Log();
+  EXPECT_NE(carol.Log().find("nothing was saved"), std::string::npos) << carol.Log();
+  EXPECT_FALSE(fs::exists(dir_.path() / "carol/downloads/hit.iso"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "carol/downloads/hit.iso.part"));
+  std::printf("peer-client peak RSS taking 512 MiB of 8 MiB garbage chunks: %.1f MiB\n",
+              static_cast<double>(peak) / 1048576.0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)peak;  // shadow memory makes RSS meaningless under sanitizers
+#else
+  EXPECT_LT(peak, int64_t{128} << 20) << "the downloader's memory follows the sender's pace";
+#endif
 }
 
 TEST_F(TrustTest, ALyingFriendsRepliesAreCheckedAndNothingPrintsRaw) {
