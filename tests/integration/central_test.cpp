@@ -377,12 +377,15 @@ TEST_F(CentralTest, NoPeerAvailableIs503) {
 }
 
 TEST_F(CentralTest, SilentPeerVanishesFromSearchAfterTheTtl) {
+  // From before alice's first call: her last contact with central is later
+  // still, so her eviction cannot come sooner than the TTL after this
+  // (measured from after her calls, a slow build read as "too early").
+  auto start = std::chrono::steady_clock::now();
   auto alice = Peer("alice");
   auto bob = Peer("bob");
   ASSERT_TRUE(alice->ReplaceIndex({{"alice-only.txt", 1, kHashA}}).ok());
   ASSERT_TRUE(bob->ReplaceIndex({{"bob-only.txt", 1, kHashB}}).ok());
   ASSERT_EQ(alice->Search("alice-only")->total, 1);
-  auto start = std::chrono::steady_clock::now();
   // bob heartbeats; alice does not.
   bool gone = WaitUntil(
       [&] {
