@@ -201,21 +201,24 @@ FileResult Directory::WithAddresses(IndexHit hit) const {
 }
 
 Result<SearchPage> Directory::Search(const SearchQuery& query) {
-  // A search that must check many entries (no 3-letter literal, or only
-  // common ones) runs one at a time; meanwhile others like it get 503, so
-  // they never take every core from heartbeats and cheap searches.
-  std::optional<ConcurrencyLimits::Slot> heavy;
-  if (index_.SearchCost(query.text) > kHeavySearchCost) {
-    heavy = heavy_searches_.Enter("");
+  // Most searches end well within a small budget (popular words fill the
+  // page at once). One that does not (a short or rare fragment that no key
+  // narrows) runs again with the full budget, one at a time; meanwhile
+  // others like it get 503, so they never take every core from heartbeats
+  // and cheap searches.
+  IndexPage found = index_.Search(query.text, query.limit, query.offset, kQuickSearchBudget);
+  if (found.budget_spent) {
+    auto heavy = heavy_searches_.Enter("");
     if (!heavy) {
       return Unavailable("central is busy with another broad search; try again in a moment, or "
                          "search for something more specific",
                          "busy");
     }
+    found = index_.Search(query.text, query.limit, query.offset);
   }
-  IndexPage found = index_.Search(query.text, query.limit, query.offset);
   SearchPage page;
   page.total = found.total;
+  page.total_exact = found.total_exact;
   page.results.reserve(found.hits.size());
   for (auto& hit : found.hits) page.results.push_back(WithAddresses(std::move(hit)));
   return page;

@@ -74,9 +74,10 @@ struct DirectoryOptions {
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
-// Searches checking more entries than this are "heavy": kHeavySearches
-// run at once, more get 503 "busy" (docs/protocol.md, "Limits").
-inline constexpr int64_t kHeavySearchCost = 100000;
+// Searches that check more entries than this are "heavy": they run again
+// with the full budget, kHeavySearches at once, more get 503 "busy"
+// (docs/protocol.md, "Limits").
+inline constexpr int64_t kQuickSearchBudget = 20000;
 inline constexpr int64_t kHeavySearches = 1;
 
 class Directory {

@@ -49,10 +49,10 @@ class FileIndex {
   Result<std::optional<PeerRecord>> RemovePeer(const std::string& username, SessionState why,
                                                int64_t now_unix);
 
-  IndexPage Search(std::string_view query, int64_t limit, int64_t offset) const {
-    return index_.Search(query, limit, offset);
+  IndexPage Search(std::string_view query, int64_t limit, int64_t offset,
+                   int64_t budget = kSearchBudget) const {
+    return index_.Search(query, limit, offset, budget);
   }
-  int64_t SearchCost(std::string_view query) const { return index_.Cost(query); }
   std::optional<IndexHit> FindByHash(std::string_view sha256) const {
     return index_.FindByHash(sha256);
   }

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "central/dashboard.h"
+#include "central/search_index.h"
 #include "common/host_port.h"
 #include "common/http_server.h"
 #include "common/json_fields.h"
@@ -522,6 +523,10 @@ Result<Reply> HttpApi::GetSearch(const Request& req, Response&) {
   if (q.text.size() > 1024) return InvalidArgument("query parameter 'q' is over 1024 bytes");
   ASSIGN_OR_RETURN(q.limit, QueryInt(req, "limit", 50, 0, 1000));
   ASSIGN_OR_RETURN(q.offset, QueryInt(req, "offset", 0, 0, INT64_MAX));
+  if (q.offset > kSearchWindow - q.limit) {
+    return InvalidArgument("offset + limit must be at most " + std::to_string(kSearchWindow) +
+                           "; search for something more specific to see the files past that");
+  }
   ASSIGN_OR_RETURN(SearchPage page, directory_->Search(q));
   return Reply{200, ToJson(page)};
 }

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "common/hex.h"
+#include <optional>
 #include "common/search_pattern.h"
 
 namespace p2pshare::central {
@@ -38,22 +39,73 @@ inline uint32_t Trigram(unsigned char a, unsigned char b, unsigned char c) {
   return uint32_t{AsciiLower(a)} << 16 | uint32_t{AsciiLower(b)} << 8 | AsciiLower(c);
 }
 
-// The distinct trigrams of `name`'s lowercased bytes.
-std::vector<uint32_t> TrigramsOf(std::string_view name) {
+// The key of a word's first `n` (1..3) bytes, lowercased; apart from every
+// trigram by its top bit.
+uint32_t WordStartKey(std::string_view word, size_t n) {
+  uint32_t key = 0x80000000u | static_cast<uint32_t>(n) << 24;
+  for (size_t i = 0; i < n; ++i) {
+    key |= uint32_t{AsciiLower(static_cast<unsigned char>(word[i]))} << (8 * (2 - i));
+  }
+  return key;
+}
+
+// The word beginning at `s[i]`, up to its first 3 bytes.
+std::string_view WordHead(std::string_view s, size_t i) {
+  size_t end = i;
+  while (end < s.size() && end - i < 3 && IsWordByte(static_cast<unsigned char>(s[end]))) ++end;
+  return s.substr(i, end - i);
+}
+
+// The distinct keys of `name`: its trigrams and its words' heads.
+std::vector<uint32_t> KeysOf(std::string_view name) {
   std::vector<uint32_t> out;
-  if (name.size() < 3) return out;
-  out.reserve(name.size() - 2);
+  out.reserve(name.size() + 8);
   for (size_t i = 0; i + 2 < name.size(); ++i) {
     out.push_back(Trigram(name[i], name[i + 1], name[i + 2]));
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (!IsWordByte(c) || (i > 0 && IsWordByte(static_cast<unsigned char>(name[i - 1])))) continue;
+    std::string_view head = WordHead(name, i);
+    for (size_t n = 1; n <= head.size(); ++n) out.push_back(WordStartKey(head, n));
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
-// Calls fn(id) for each id of a posting list, ascending.
+// What a query lets the index look up: the keys every match has, and the
+// key of its first word's head (which word-start matches have).
+struct QueryKeys {
+  std::vector<uint32_t> all;
+  std::optional<uint32_t> first_word;
+};
+
+QueryKeys KeysOf(const SearchPattern& pattern) {
+  QueryKeys keys;
+  for (const std::string& run : pattern.literal_runs()) {
+    for (size_t i = 0; i + 2 < run.size(); ++i) keys.all.push_back(Trigram(run[i], run[i + 1], run[i + 2]));
+    // A word inside a run (after a non-word byte of the query) begins a
+    // word of every matching name.
+    for (size_t i = 1; i < run.size(); ++i) {
+      if (IsWordByte(static_cast<unsigned char>(run[i])) &&
+          !IsWordByte(static_cast<unsigned char>(run[i - 1]))) {
+        std::string_view head = WordHead(run, i);
+        keys.all.push_back(WordStartKey(head, head.size()));
+      }
+    }
+  }
+  if (pattern.anchored()) {
+    std::string_view head = WordHead(pattern.literal_runs().front(), 0);
+    keys.first_word = WordStartKey(head, head.size());
+  }
+  return keys;
+}
+
+// Calls fn(id) for each id of a posting list, ascending, while it returns
+// true.
 template <typename Posting, typename F>
-void DecodeInto(const Posting& p, F&& fn) {
+void DecodeWhile(const Posting& p, F&& fn) {
   const auto* d = reinterpret_cast<const uint8_t*>(p.deltas.data());
   uint32_t id = 0;
   for (uint32_t n = 0; n < p.count; ++n) {
@@ -66,7 +118,7 @@ void DecodeInto(const Posting& p, F&& fn) {
       shift += 7;
     }
     id = n == 0 ? v : id + v;
-    fn(id);
+    if (!fn(id)) return;
   }
 }
 
@@ -106,12 +158,20 @@ uint32_t SearchIndex::UserId(const std::string& user) {
 }
 
 void SearchIndex::Index(uint32_t entry) {
-  for (uint32_t t : TrigramsOf(entries_[entry].name)) {
-    Posting& p = postings_[t];
+  for (uint32_t k : KeysOf(entries_[entry].name)) {
+    Posting& p = postings_[k];
     AppendVarint(p.deltas, p.count == 0 ? entry : entry - p.last);
     p.last = entry;
     p.count++;
   }
+}
+
+void SearchIndex::IndexMulti(uint32_t entry) {
+  Entry& e = entries_[entry];
+  if (e.in_multi) return;
+  e.in_multi = true;
+  for (uint32_t k : KeysOf(e.name)) multi_[k].push_back(entry);
+  multi_ids_.push_back(entry);
 }
 
 uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t size) {
@@ -159,6 +219,7 @@ void SearchIndex::Add(uint32_t user, const FileEntry& file) {
   uint32_t entry = EntryFor(file.name, sha, file.size);
   auto& h = entries_[entry].holders;
   h.insert(std::lower_bound(h.begin(), h.end(), user), user);
+  if (h.size() >= 2) IndexMulti(entry);
   users_[user].files.emplace(HashOf(file.name), entry);
   held_++;
   held_bytes_ += entries_[entry].size;
@@ -191,6 +252,7 @@ void SearchIndex::Replace(const std::string& user, const std::vector<FileEntry>&
   users_[u].files.reserve(files.size());
   for (const auto& f : files) Add(u, f);
   MaybeCompact();
+  Changed();
 }
 
 void SearchIndex::Patch(const std::string& user, const std::vector<FileEntry>& added,
@@ -200,6 +262,7 @@ void SearchIndex::Patch(const std::string& user, const std::vector<FileEntry>& a
   for (const auto& name : removed) Drop(u, name);
   for (const auto& f : added) Add(u, f);
   MaybeCompact();
+  Changed();
 }
 
 bool SearchIndex::Holds(uint32_t user, std::string_view name) const {
@@ -239,6 +302,7 @@ void SearchIndex::RemoveUser(const std::string& user) {
   if (it == user_ids_.end()) return;
   DropAll(it->second);
   MaybeCompact();
+  Changed();
 }
 
 IndexHit SearchIndex::HitFor(uint32_t entry) const {
@@ -249,77 +313,186 @@ IndexHit SearchIndex::HitFor(uint32_t entry) const {
   return hit;
 }
 
-int64_t SearchIndex::Cost(std::string_view query) const {
-  const SearchPattern pattern(query);
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  int64_t cost = static_cast<int64_t>(entries_.size());
-  for (const std::string& run : pattern.literal_runs()) {
-    for (size_t i = 0; i + 2 < run.size(); ++i) {
-      auto it = postings_.find(Trigram(run[i], run[i + 1], run[i + 2]));
-      if (it == postings_.end()) return 0;
-      cost = std::min<int64_t>(cost, it->second.count);
-    }
-  }
-  return cost;
+namespace {
+
+// A multi-holder match, for ranking.
+struct Ranked {
+  uint32_t id;
+  uint32_t holders;
+};
+
+}  // namespace
+
+IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset,
+                              int64_t budget) const {
+  // ASCII case does not change the matches: one cache line for all cases.
+  std::string key;
+  key.reserve(query.size() + 24);
+  for (unsigned char c : query) key.push_back(static_cast<char>(AsciiLower(c)));
+  key += '\0' + std::to_string(limit) + ',' + std::to_string(offset);
+  if (auto page = Cached(key)) return *page;
+  const uint64_t generation = generation_.load(std::memory_order_relaxed);
+  IndexPage page = SearchUncached(query, limit, offset, budget);
+  // A page cut short by a smaller budget than the full one is not the
+  // answer to keep.
+  if (!page.budget_spent || budget >= kSearchBudget) Cache(std::move(key), generation, page);
+  return page;
 }
 
-IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset) const {
+IndexPage SearchIndex::SearchUncached(std::string_view query, int64_t limit, int64_t offset,
+                                      int64_t budget) const {
   const SearchPattern pattern(query);
+  const QueryKeys keys = KeysOf(pattern);
+  offset = std::clamp<int64_t>(offset, 0, kSearchWindow);
+  limit = std::clamp<int64_t>(limit, 0, kSearchWindow - offset);
+  const auto want = static_cast<size_t>(limit + offset);
+  const auto count_to = static_cast<int64_t>(std::max(want, static_cast<size_t>(kCountTo)));
   std::shared_lock<std::shared_mutex> lock(mu_);
-  // The query's trigrams, rarest first: the rarest list gives the
-  // candidates, the next ones narrow them while that is cheaper than
-  // checking each candidate against the pattern.
-  std::vector<const Posting*> lists;
-  for (const std::string& run : pattern.literal_runs()) {
-    for (size_t i = 0; i + 2 < run.size(); ++i) {
-      auto it = postings_.find(Trigram(run[i], run[i + 1], run[i + 2]));
-      if (it == postings_.end()) return IndexPage{};  // no name contains it
-      lists.push_back(&it->second);
-    }
-  }
-  std::sort(lists.begin(), lists.end(),
-            [](const Posting* a, const Posting* b) { return a->count < b->count; });
-  lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
 
-  std::vector<uint32_t> candidates;
-  if (!lists.empty()) {
-    candidates.reserve(lists[0]->count);
-    DecodeInto(*lists[0], [&](uint32_t id) { candidates.push_back(id); });
-    for (size_t l = 1; l < lists.size() && candidates.size() > 16; ++l) {
-      if (lists[l]->count > 32 * candidates.size()) break;  // checking is cheaper now
-      size_t keep = 0, at = 0;
-      DecodeInto(*lists[l], [&](uint32_t id) {
-        while (at < candidates.size() && candidates[at] < id) ++at;
-        if (at < candidates.size() && candidates[at] == id) candidates[keep++] = candidates[at++];
-      });
-      candidates.resize(keep);
-    }
+  // The shortest list every match is in (nullptr: none, walk every entry);
+  // a key in no name means no match at all.
+  const Posting* every = nullptr;
+  for (uint32_t k : keys.all) {
+    auto it = postings_.find(k);
+    if (it == postings_.end()) return IndexPage{};
+    if (every == nullptr || it->second.count < every->count) every = &it->second;
   }
-  std::vector<uint32_t> matches;
-  auto consider = [&](uint32_t id) {
-    const Entry& e = entries_[id];
-    if (!e.holders.empty() && pattern.Matches(e.name)) matches.push_back(id);
-  };
-  if (!lists.empty()) {
-    for (uint32_t id : candidates) consider(id);
-  } else {
-    for (uint32_t id = 0; id < entries_.size(); ++id) consider(id);
+  // For the word-start class, the first word's list may be shorter.
+  const Posting* word_start = every;
+  bool no_word_start = false;
+  if (keys.first_word) {
+    auto it = postings_.find(*keys.first_word);
+    if (it == postings_.end()) {
+      no_word_start = true;
+    } else if (word_start == nullptr || it->second.count < word_start->count) {
+      word_start = &it->second;
+    }
   }
 
   IndexPage page;
-  page.total = static_cast<int64_t>(matches.size());
-  const auto first = static_cast<size_t>(std::min<int64_t>(offset, page.total));
-  const auto last = static_cast<size_t>(std::min<int64_t>(page.total, offset + limit));
-  auto by_name = [&](uint32_t a, uint32_t b) {
-    const Entry& x = entries_[a];
-    const Entry& y = entries_[b];
-    int c = x.name.compare(y.name);
-    return c != 0 ? c < 0 : x.sha < y.sha;
+  bool cut = false;  // the budget ran out
+  auto spend = [&] {
+    if (page.examined >= budget) {
+      cut = true;
+      return false;
+    }
+    ++page.examined;
+    return true;
   };
-  std::partial_sort(matches.begin(), matches.begin() + static_cast<std::ptrdiff_t>(last),
-                    matches.end(), by_name);
-  for (size_t i = first; i < last; ++i) page.hits.push_back(HitFor(matches[i]));
+
+  // Multi-holder matches: all of them (the multi lists are short), ranked
+  // by holders.
+  std::vector<Ranked> multi[2];
+  const std::vector<uint32_t>* multi_list = &multi_ids_;
+  for (uint32_t k : keys.all) {
+    auto it = multi_.find(k);
+    if (it == multi_.end()) {
+      multi_list = nullptr;  // no multi-holder entry has this key
+      break;
+    }
+    if (multi_list == &multi_ids_ || it->second.size() < multi_list->size()) multi_list = &it->second;
+  }
+  if (multi_list != nullptr) {
+    for (uint32_t id : *multi_list) {
+      const Entry& e = entries_[id];
+      if (e.holders.size() < 2) continue;
+      if (!spend()) break;
+      const int cls = pattern.MatchClass(e.name);
+      if (cls >= 0) multi[cls].push_back(Ranked{id, static_cast<uint32_t>(e.holders.size())});
+    }
+  }
+  for (auto& m : multi) {
+    std::sort(m.begin(), m.end(), [](const Ranked& a, const Ranked& b) {
+      return a.holders != b.holders ? a.holders > b.holders : a.id < b.id;
+    });
+  }
+
+  // Single-holder matches, walked in id order (their rank order): the
+  // first `want` of each class are kept, the rest only counted.
+  std::vector<uint32_t> single[2];
+  int64_t counted[2] = {static_cast<int64_t>(multi[0].size()), static_cast<int64_t>(multi[1].size())};
+  // Walks `list` (every entry when nullptr) for matches of the classes in
+  // `classes` (bit 1 << class) until `full()`; whether it saw every entry.
+  auto walk = [&](const Posting* list, int classes, const auto& full) {
+    bool stopped = false;
+    auto visit = [&](uint32_t id) {
+      const Entry& e = entries_[id];
+      if (e.holders.size() != 1) return true;
+      if (full() || !spend()) {
+        stopped = true;
+        return false;
+      }
+      const int cls = pattern.MatchClass(e.name);
+      if (cls < 0 || (classes & (1 << cls)) == 0) return true;
+      if (single[cls].size() < want) single[cls].push_back(id);
+      counted[cls]++;
+      return true;
+    };
+    if (list != nullptr) {
+      DecodeWhile(*list, visit);
+    } else {
+      for (uint32_t id = 0; id < entries_.size() && visit(id); ++id) {
+      }
+    }
+    return !stopped;
+  };
+  auto all_counted = [&] { return counted[0] + counted[1] >= count_to; };
+  auto word_starts_counted = [&] { return counted[0] >= count_to; };
+  bool exact;
+  if (!pattern.anchored()) {
+    exact = walk(every, 1, all_counted);  // one class
+  } else if (word_start == every) {
+    // One walk finds both classes; the page is full once the word-start
+    // class fills it, since every inside-word match ranks after.
+    exact = walk(every, 3, word_starts_counted);
+  } else {
+    // The word-start matches from their own shorter list, then the ones
+    // inside words if the page or the count still need them.
+    exact = no_word_start || walk(word_start, 1, word_starts_counted);
+    if (exact) exact = walk(every, 2, all_counted);
+  }
+
+  page.total = counted[0] + counted[1];
+  page.total_exact = exact && !cut;
+  if (pattern.matches_everything()) {  // the count is at hand
+    page.total = live_entries_;
+    page.total_exact = true;
+  }
+  page.budget_spent = cut;
+  std::vector<uint32_t> ranked;
+  ranked.reserve(want);
+  for (int cls = 0; cls < 2 && ranked.size() < want; ++cls) {
+    for (const Ranked& r : multi[cls]) ranked.push_back(r.id);
+    ranked.insert(ranked.end(), single[cls].begin(), single[cls].end());
+  }
+  for (auto i = static_cast<size_t>(offset); i < std::min(ranked.size(), want); ++i) {
+    page.hits.push_back(HitFor(ranked[i]));
+  }
   return page;
+}
+
+std::optional<IndexPage> SearchIndex::Cached(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = cache_index_.find(key);
+  if (it == cache_index_.end()) return std::nullopt;
+  if (it->second->generation != generation_.load(std::memory_order_relaxed)) return std::nullopt;
+  cache_.splice(cache_.begin(), cache_, it->second);  // now the most recent
+  return it->second->page;
+}
+
+void SearchIndex::Cache(std::string key, uint64_t generation, const IndexPage& page) const {
+  if (page.hits.size() > kCacheHits / 16) return;  // a huge page is not worth the room
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto drop = [&](std::list<CachedPage>::iterator it) {
+    cache_hits_held_ -= it->page.hits.size();
+    cache_index_.erase(it->key);
+    cache_.erase(it);
+  };
+  if (auto it = cache_index_.find(key); it != cache_index_.end()) drop(it->second);
+  cache_.push_front(CachedPage{std::move(key), generation, page});
+  cache_index_.emplace(cache_.front().key, cache_.begin());
+  cache_hits_held_ += page.hits.size();
+  while (cache_.size() > kCachePages || cache_hits_held_ > kCacheHits) drop(std::prev(cache_.end()));
 }
 
 std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) const {
@@ -382,11 +555,16 @@ void SearchIndex::CompactLocked() {
   by_key_.Clear();
   by_sha_.Clear();
   postings_.clear();
+  multi_.clear();
+  multi_ids_.clear();
   for (uint32_t id = 0; id < entries_.size(); ++id) {
     by_key_.Insert(KeyOf(entries_[id].name, entries_[id].sha), id);
     by_sha_.Insert(ShaKey(entries_[id].sha), id);
     Index(id);
+    entries_[id].in_multi = false;
+    if (entries_[id].holders.size() >= 2) IndexMulti(id);
   }
+  Changed();
   for (User& u : users_) {
     for (auto& [hash, entry] : u.files) entry = renumber[entry];
   }

@@ -96,13 +96,16 @@ Result<FileResult> FileResultFromJson(const Json& j, const std::string& path) {
 Json ToJson(const SearchPage& p) {
   Json results = Json::array();
   for (const auto& r : p.results) results.push_back(ToJson(r));
-  return Json{{"total", p.total}, {"results", std::move(results)}};
+  return Json{{"total", p.total}, {"total_exact", p.total_exact}, {"results", std::move(results)}};
 }
 
 Result<SearchPage> SearchPageFromJson(const Json& j) {
   FieldReader r(j);
   SearchPage page;
   ASSIGN_OR_RETURN(page.total, r.Int("total"));
+  if (j.contains("total_exact")) {
+    ASSIGN_OR_RETURN(page.total_exact, r.Bool("total_exact"));
+  }
   ASSIGN_OR_RETURN(const Json* results, r.Array("results"));
   for (size_t i = 0; i < results->size(); ++i) {
     ASSIGN_OR_RETURN(FileResult res, FileResultFromJson((*results)[i], Item("results", i)));

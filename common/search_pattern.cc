@@ -22,10 +22,31 @@ SearchPattern::SearchPattern(std::string_view query) {
   }
   flush();
   if (tokens_.back() != kStar) tokens_.push_back(kStar);
+  anchored_ = tokens_.size() > 1 && tokens_[1] >= 0 && IsWordByte(static_cast<unsigned char>(tokens_[1]));
 }
 
-bool SearchPattern::Matches(std::string_view s) const {
-  size_t p = 0, i = 0;
+bool SearchPattern::Matches(std::string_view s) const { return MatchFrom(0, s, 0); }
+
+int SearchPattern::MatchClass(std::string_view s) const {
+  if (!anchored_) return Matches(s) ? 0 : -1;
+  // The first literal run: tokens_[1 .. 1 + n).
+  const std::string& first = literal_runs_.front();
+  const size_t n = first.size();
+  bool inside = false;
+  for (size_t i = 0; i + n <= s.size(); ++i) {
+    size_t k = 0;
+    while (k < n && AsciiLower(static_cast<unsigned char>(s[i + k])) ==
+                        static_cast<unsigned char>(first[k])) {
+      ++k;
+    }
+    if (k < n || !MatchFrom(1 + n, s, i + n)) continue;
+    if (i == 0 || !IsWordByte(static_cast<unsigned char>(s[i - 1]))) return 0;
+    inside = true;
+  }
+  return inside ? 1 : -1;
+}
+
+bool SearchPattern::MatchFrom(size_t p, std::string_view s, size_t i) const {
   size_t star_p = std::string::npos, star_i = 0;
   while (i < s.size()) {
     if (p < tokens_.size()) {

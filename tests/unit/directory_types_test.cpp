@@ -38,10 +38,15 @@ TEST(DirectoryTypesTest, LoginRequestChecksTypes) {
 }
 
 TEST(DirectoryTypesTest, SearchPageRoundTrips) {
-  SearchPage page{3, {FileResult{"x", 1, kHash, {Holder{"alice", "127.0.0.1", 50051}}}}};
+  SearchPage page{1000, false, {FileResult{"x", 1, kHash, {Holder{"alice", "127.0.0.1", 50051}}}}};
   auto back = SearchPageFromJson(ToJson(page));
   ASSERT_TRUE(back.ok()) << back.status().message();
-  EXPECT_EQ(back->total, 3);
+  EXPECT_EQ(back->total, 1000);
+  EXPECT_FALSE(back->total_exact);  // a lower bound stays one
+  // A reply without the field (an older central) is exact.
+  Json old = ToJson(page);
+  old.erase("total_exact");
+  EXPECT_TRUE(SearchPageFromJson(old)->total_exact);
   ASSERT_EQ(back->results.size(), 1u);
   EXPECT_EQ(back->results[0].holders[0], (Holder{"alice", "127.0.0.1", 50051}));
 }

@@ -9,6 +9,7 @@
 
 #include "central/store/directory_store.h"
 #include "common/names.h"
+#include "common/search_pattern.h"
 #include "common/sha256.h"
 #include "unit/test_dir.h"
 
@@ -30,6 +31,7 @@ TEST(SearchIndexTest, SubstringsWildcardsCaseAndOrder) {
   index.Replace("alice", {File("Music/Beat It.mp3"), File("music/beat-box.ogg", 2, 'b'),
                           File("docs/readme.txt", 3, 'c')});
   index.Replace("bob", {File("Music/Beat It.mp3"), File("x/BEATLES.flac", 4, 'd')});
+  // Two holders first, then the older entry first.
   EXPECT_EQ(Names(index.Search("beat", 50, 0)),
             (std::vector<std::string>{"Music/Beat It.mp3", "music/beat-box.ogg", "x/BEATLES.flac"}));
   auto page = index.Search("beat it", 50, 0);
@@ -41,9 +43,9 @@ TEST(SearchIndexTest, SubstringsWildcardsCaseAndOrder) {
   EXPECT_EQ(index.Search("", 50, 0).total, 4);   // everything
   EXPECT_EQ(index.Search("zz", 50, 0).total, 0);  // no trigram: a scan
   EXPECT_EQ(index.Search("qqqq", 50, 0).total, 0);
-  // Pages.
+  // Pages (of: Beat It with two holders, then the others oldest first).
   EXPECT_EQ(Names(index.Search("", 2, 1)),
-            (std::vector<std::string>{"docs/readme.txt", "music/beat-box.ogg"}));
+            (std::vector<std::string>{"music/beat-box.ogg", "docs/readme.txt"}));
   EXPECT_EQ(index.Search("", 2, 10).hits.size(), 0u);
   EXPECT_EQ(index.unique_files(), 4);
   EXPECT_EQ(index.held_files(), 5);
@@ -53,7 +55,8 @@ TEST(SearchIndexTest, UpdatesAndDeparturesAreSeenAtOnce) {
   SearchIndex index;
   index.Replace("alice", {File("a/one.txt"), File("a/two.txt", 1, 'b')});
   index.Patch("alice", {File("a/three.txt", 1, 'c'), File("a/one.txt", 5, 'e')}, {"a/two.txt"});
-  EXPECT_EQ(Names(index.Search("a/", 50, 0)), (std::vector<std::string>{"a/one.txt", "a/three.txt"}));
+  // a/one.txt's new content is a newer entry than a/three.txt.
+  EXPECT_EQ(Names(index.Search("a/", 50, 0)), (std::vector<std::string>{"a/three.txt", "a/one.txt"}));
   EXPECT_EQ(index.Search("one", 50, 0).hits[0].sha256, std::string(64, 'e'));  // replaced content
   EXPECT_FALSE(index.FindByHash(std::string(64, 'a')).has_value());
   index.Replace("bob", {File("b/copy-of-three.txt", 1, 'c')});
@@ -143,21 +146,40 @@ TEST(SearchIndexTest, AnswersAsTheSqlReferenceDoes) {
   const std::vector<std::string> queries = {"", "a", "ab", "abc", "AB", "b?c", "*", "?", "é", "日本",
                                             "d1/", "be*t", "[a]", "a]", "x-y", ".mp3", "?b", "b*c?",
                                             "tb", "abab", "d2/?e", "zzz", "d0/*3"};
+  // The same matches as SQL's (which sorts by name), in the index's rank
+  // order: word-start matches first, then more holders, then older.
+  auto key = [](const std::string& name, const std::string& sha) { return name + '\0' + sha; };
   for (const auto& q : queries) {
-    for (auto [limit, offset] : {std::pair<int64_t, int64_t>{50, 0}, {3, 2}}) {
-      auto want = store->Search(SearchQuery{q, limit, offset});
-      ASSERT_TRUE(want.ok());
-      auto got = index.Search(q, limit, offset);
-      ASSERT_EQ(got.total, want->total) << "q=" << q;
-      ASSERT_EQ(got.hits.size(), want->results.size()) << "q=" << q;
-      for (size_t i = 0; i < got.hits.size(); ++i) {
-        EXPECT_EQ(got.hits[i].name, want->results[i].name) << "q=" << q;
-        EXPECT_EQ(got.hits[i].sha256, want->results[i].sha256) << "q=" << q;
-        EXPECT_EQ(got.hits[i].size, want->results[i].size) << "q=" << q;
-        std::vector<std::string> holders;
-        for (const auto& h : want->results[i].holders) holders.push_back(h.username);
-        EXPECT_EQ(got.hits[i].holders, holders) << "q=" << q;
-      }
+    auto want = store->Search(SearchQuery{q, 1000, 0});
+    ASSERT_TRUE(want.ok());
+    auto got = index.Search(q, 1000, 0);
+    ASSERT_EQ(got.total, want->total) << "q=" << q;
+    ASSERT_TRUE(got.total_exact) << "q=" << q;
+    ASSERT_EQ(got.hits.size(), want->results.size()) << "q=" << q;
+    std::map<std::string, const FileResult*> by_key;
+    for (const auto& r : want->results) by_key[key(r.name, r.sha256)] = &r;
+    const SearchPattern pattern(q);
+    for (size_t i = 0; i < got.hits.size(); ++i) {
+      const IndexHit& h = got.hits[i];
+      auto it = by_key.find(key(h.name, h.sha256));
+      ASSERT_NE(it, by_key.end()) << "q=" << q << " " << h.name;
+      EXPECT_EQ(h.size, it->second->size) << "q=" << q;
+      std::vector<std::string> holders;
+      for (const auto& r : it->second->holders) holders.push_back(r.username);
+      EXPECT_EQ(h.holders, holders) << "q=" << q;
+      by_key.erase(it);
+      if (i == 0) continue;
+      const IndexHit& prev = got.hits[i - 1];
+      const int c0 = pattern.MatchClass(prev.name), c1 = pattern.MatchClass(h.name);
+      EXPECT_LE(c0, c1) << "q=" << q << ": " << prev.name << " before " << h.name;
+      if (c0 == c1) EXPECT_GE(prev.holders.size(), h.holders.size()) << "q=" << q;
+    }
+    // A page is a slice of the whole ranking.
+    auto page = index.Search(q, 3, 2);
+    EXPECT_EQ(page.total, got.total);
+    for (size_t i = 0; i < page.hits.size(); ++i) {
+      EXPECT_EQ(page.hits[i].name, got.hits[i + 2].name) << "q=" << q;
+      EXPECT_EQ(page.hits[i].sha256, got.hits[i + 2].sha256) << "q=" << q;
     }
   }
   for (int i = 0; i < 8; ++i) {
@@ -171,6 +193,139 @@ TEST(SearchIndexTest, AnswersAsTheSqlReferenceDoes) {
       EXPECT_EQ(got->holders.size(), (*want)->holders.size());
     }
   }
+}
+
+// Small examples pin the order a user sees.
+TEST(SearchIndexTest, WordStartsFirstThenMoreHoldersThenOlder) {
+  SearchIndex index;
+  index.Replace("alice", {File("songs/Alive.mp3", 1, '1'), File("live/Concert.ogg", 1, '2'),
+                          File("Deliver Us.flac", 1, '3'), File("docs/live notes.txt", 1, '4'),
+                          File("olive oil.jpg", 1, '5'), File("lively.mp3", 1, '6')});
+  index.Replace("bob", {File("docs/live notes.txt", 1, '4'), File("Deliver Us.flac", 1, '3')});
+  index.Replace("carol", {File("docs/live notes.txt", 1, '4')});
+  // Word starts (whole word or prefix): notes (3 holders), then the others
+  // oldest first; then inside words: Deliver (2 holders), Alive, olive.
+  EXPECT_EQ(Names(index.Search("live", 50, 0)),
+            (std::vector<std::string>{"docs/live notes.txt", "live/Concert.ogg", "lively.mp3",
+                                      "Deliver Us.flac", "songs/Alive.mp3", "olive oil.jpg"}));
+  // The first literal decides the class, wildcards and all.
+  EXPECT_EQ(Names(index.Search("liv*.mp3", 50, 0)),
+            (std::vector<std::string>{"lively.mp3", "songs/Alive.mp3"}));
+  // A query that begins with a wildcard or a non-word byte has one class:
+  // more holders, then older.
+  EXPECT_EQ(Names(index.Search("*e", 50, 0)).front(), "docs/live notes.txt");
+  EXPECT_EQ(Names(index.Search(".mp3", 50, 0)),
+            (std::vector<std::string>{"songs/Alive.mp3", "lively.mp3"}));
+  // Two words: the second begins a word of every match.
+  EXPECT_EQ(Names(index.Search("olive o", 50, 0)), (std::vector<std::string>{"olive oil.jpg"}));
+  EXPECT_EQ(index.Search("olive i", 50, 0).total, 0);
+  // Holders change the order at once.
+  index.Replace("dave", {File("lively.mp3", 1, '6')});
+  EXPECT_EQ(Names(index.Search("live", 2, 1)),
+            (std::vector<std::string>{"lively.mp3", "live/Concert.ogg"}));
+  index.RemoveUser("carol");
+  index.RemoveUser("bob");
+  EXPECT_EQ(Names(index.Search("live", 3, 0)),
+            (std::vector<std::string>{"lively.mp3", "live/Concert.ogg", "docs/live notes.txt"}));
+}
+
+// 100 000 files share a word: the first page, and the count to kCountTo,
+// cost about what a query with 100 matches costs, not 100 000 checks.
+TEST(SearchIndexTest, AQueryMatchingEverythingStopsAtItsPage) {
+  SearchIndex index;
+  for (int peer = 0; peer < 100; ++peer) {
+    std::vector<FileEntry> files;
+    for (int i = 0; i < 1000; ++i) {
+      std::string name = "Music/Track " + std::to_string(i) + " by artist" + std::to_string(peer) +
+                         (peer == 7 && i < 100 ? " rare" : "") + ".ogg";
+      files.push_back(FileEntry{name, i, Sha256Hex(name)});
+    }
+    index.Replace("peer" + std::to_string(peer), files);
+  }
+  // Some files held twice rank first.
+  index.Replace("twin", {FileEntry{"Music/Track 5 by artist9.ogg", 5, Sha256Hex("Music/Track 5 by artist9.ogg")}});
+  for (const char* q : {"track", "TRACK", "music", "ogg", ".ogg", "", "*", "?", "t", "tr", "by a"}) {
+    IndexPage page = index.SearchUncached(q, 50, 0);
+    EXPECT_EQ(page.hits.size(), 50u) << q;
+    EXPECT_LE(page.examined, 2 * kCountTo) << q;  // of 100 000 entries
+    EXPECT_GE(page.total, kCountTo) << q;
+  }
+  EXPECT_EQ(index.SearchUncached("track", 50, 0).hits.at(0).name, "Music/Track 5 by artist9.ogg");
+  IndexPage rare = index.SearchUncached("rare", 50, 0);
+  EXPECT_EQ(rare.total, 100);
+  EXPECT_TRUE(rare.total_exact);
+  EXPECT_LE(rare.examined, 200);
+  // Deeper pages cost their depth, still not every match.
+  IndexPage deep = index.SearchUncached("track", 50, 5000);
+  EXPECT_EQ(deep.hits.size(), 50u);
+  EXPECT_LE(deep.examined, 5050 + 100);
+}
+
+// `total` is exact when counting is cheap, else a lower bound that says so.
+TEST(SearchIndexTest, TotalIsExactOrMarkedALowerBound) {
+  SearchIndex index;
+  std::vector<FileEntry> files;
+  for (int i = 0; i < 3000; ++i) {
+    std::string name = "photos/IMG_" + std::to_string(i) + (i % 3 == 0 ? " beach" : "") + ".jpg";
+    files.push_back(FileEntry{name, i, Sha256Hex(name)});
+  }
+  index.Replace("alice", files);
+  IndexPage beach = index.Search("beach", 20, 0);
+  EXPECT_EQ(beach.total, 1000);  // exactly kCountTo exist
+  IndexPage img = index.Search("img", 20, 0);
+  EXPECT_FALSE(img.total_exact);
+  EXPECT_GE(img.total, kCountTo);
+  EXPECT_LT(img.total, 3000);
+  IndexPage all = index.Search("", 20, 0);  // everything: the count is at hand
+  EXPECT_TRUE(all.total_exact);
+  EXPECT_EQ(all.total, 3000);
+  // IMG_2990..IMG_2999, but for 2991, 2994, 2997 (" beach" before .jpg).
+  IndexPage some = index.Search("IMG_299?.jpg", 20, 0);
+  EXPECT_TRUE(some.total_exact);
+  EXPECT_EQ(some.total, 7);
+  IndexPage none = index.Search("IMG_x", 20, 0);
+  EXPECT_TRUE(none.total_exact);
+  EXPECT_EQ(none.total, 0);
+  // A page never goes past the window.
+  EXPECT_TRUE(index.Search("img", 50, kSearchWindow).hits.empty());
+}
+
+// Short fragments no key narrows stop at the budget: a lower bound, never
+// a scan of every entry.
+TEST(SearchIndexTest, ShortRareFragmentsStopAtTheBudget) {
+  SearchIndex index;
+  for (int peer = 0; peer < 30; ++peer) {
+    std::vector<FileEntry> files;
+    for (int i = 0; i < 10000; ++i) {
+      std::string name = "d/file" + std::to_string(peer * 10000 + i) + (i == 9999 ? "qz" : "");
+      files.push_back(FileEntry{name, i, Sha256Hex(name)});
+    }
+    index.Replace("p" + std::to_string(peer), files);
+  }
+  IndexPage page = index.SearchUncached("qz", 50, 0);  // inside words, in the 300 000th
+  EXPECT_EQ(page.examined, kSearchBudget);
+  EXPECT_TRUE(page.budget_spent);
+  EXPECT_FALSE(page.total_exact);
+  EXPECT_LE(page.total, 30);
+  IndexPage quick = index.SearchUncached("qz", 50, 0, 1000);
+  EXPECT_EQ(quick.examined, 1000);
+  EXPECT_TRUE(quick.budget_spent);
+}
+
+// The cache answers a repeated search, and never after a change.
+TEST(SearchIndexTest, TheCacheNeverAnswersForAChangedIndex) {
+  SearchIndex index;
+  index.Replace("alice", {File("song one.mp3", 1, 'a')});
+  EXPECT_EQ(index.Search("song", 10, 0).total, 1);
+  EXPECT_EQ(index.Search("SONG", 10, 0).total, 1);  // the same line, any case
+  index.Patch("alice", {File("song two.mp3", 1, 'b')}, {});
+  EXPECT_EQ(index.Search("song", 10, 0).total, 2);
+  index.Replace("bob", {File("song two.mp3", 1, 'b')});
+  EXPECT_EQ(index.Search("song", 10, 0).hits.at(0).holders, (std::vector<std::string>{"alice", "bob"}));
+  index.RemoveUser("bob");
+  EXPECT_EQ(index.Search("song", 10, 0).hits.at(0).name, "song one.mp3");
+  index.RemoveUser("alice");
+  EXPECT_EQ(index.Search("song", 10, 0).total, 0);
 }
 
 }  // namespace
