@@ -218,6 +218,18 @@ TEST_F(CentralTest, MalformedJsonIs400NamingTheField) {
   auto too_many = raw.Get("/api/v1/search?q=x&limit=1001");
   ASSERT_TRUE(too_many);
   EXPECT_EQ(too_many->status, 400);
+  // Pages end at offset + limit 10000, with a way forward in the message.
+  auto deep = raw.Get("/api/v1/search?q=x&limit=50&offset=9960");
+  ASSERT_TRUE(deep);
+  EXPECT_EQ(deep->status, 400);
+  EXPECT_NE(deep->body.find("more specific"), std::string::npos) << deep->body;
+  auto huge = raw.Get("/api/v1/search?q=x&limit=50&offset=9223372036854775807");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 400);
+  auto last = raw.Get("/api/v1/search?q=x&limit=50&offset=9950");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->status, 200);
+  EXPECT_NE(last->body.find("\"total_exact\":true"), std::string::npos) << last->body;
   EXPECT_EQ(*alice->ReplaceIndex({}), 0);  // nothing was half-applied
 }
 

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/shares.h"
 #include "common/directory_client.h"
 #include "common/x509.h"
 #include "common/json_fields.h"
@@ -48,6 +49,7 @@ struct Flags {
   bool json = false;
   bool keep_online = false;  // no logout at the end (benchmarks go on)
   std::string token_out;     // write peer 0's token here
+  uint64_t realistic_shares = 0;  // a seed: files from bench/shares.h
 };
 
 // Trusts the CA of --ca when central serves https.
@@ -129,6 +131,10 @@ struct Peer {
 std::string PeerName(const Flags& f, int i) { return f.prefix + std::to_string(i); }
 
 std::vector<FileEntry> FilesOf(const Flags& f, int peer) {
+  if (f.realistic_shares != 0) {
+    static const bench::Shares shares(f.realistic_shares);
+    return shares.PeerFiles(peer, f.files);
+  }
   std::vector<FileEntry> files;
   for (int j = 0; j < f.files; ++j) {
     FileEntry e;
@@ -149,6 +155,8 @@ int main(int argc, char** argv) {
   app.add_option("--ca", f.ca_file, "PEM file of central's CA (for https)");
   app.add_option("--peers", f.peers, "simulated peers")->check(CLI::Range(1, 100000));
   app.add_option("--files", f.files, "files each peer indexes")->check(CLI::Range(0, 100000));
+  app.add_option("--realistic-shares", f.realistic_shares,
+                 "SEED: each peer's files are a realistic share (bench/shares.h) instead of track-N.ogg");
   app.add_option("--seconds", f.seconds, "length of the heartbeat phase")->check(CLI::Range(1, 86400));
   app.add_option("--searchers", f.searchers, "search threads")->check(CLI::Range(0, 256));
   app.add_option("--search-rate", f.search_rate, "searches per second in all")->check(CLI::Range(0.0, 1e6));
