@@ -196,8 +196,12 @@ Result<int64_t> Directory::PatchIndex(const std::string& username,
 }
 
 FileResult Directory::WithAddresses(IndexHit hit) const {
-  return FileResult{std::move(hit.name), hit.size, std::move(hit.sha256),
-                    online_.Addresses(std::move(hit.holders))};
+  const auto listed = static_cast<int64_t>(hit.holders.size());
+  FileResult r{std::move(hit.name), hit.size, std::move(hit.sha256),
+               online_.Addresses(std::move(hit.holders)), 0};
+  // A listed holder that left meanwhile is dropped, and not counted.
+  r.holders_total = hit.holders_total - (listed - static_cast<int64_t>(r.holders.size()));
+  return r;
 }
 
 Result<SearchPage> Directory::Search(const SearchQuery& query) {

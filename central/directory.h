@@ -120,6 +120,10 @@ class Directory {
   Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,
                              const std::vector<std::string>& removed);
   Result<SearchPage> Search(const SearchQuery& query);
+  // Changes whenever what Search answers may have changed (the index, or
+  // who is online where): read it before a search to keep its answer for
+  // as long as it stays the same.
+  uint64_t search_generation() const { return index_.generation() + online_.generation(); }
   Result<std::optional<FileResult>> FindFile(const std::string& sha256);
   Result<std::vector<PeerInfo>> Peers();
   // An online peer other than `caller` with room for `size` bytes (peers

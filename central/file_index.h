@@ -57,6 +57,7 @@ class FileIndex {
     return index_.FindByHash(sha256);
   }
   SearchIndex::Totals totals() const { return index_.totals(); }
+  uint64_t generation() const { return index_.generation(); }
 
  private:
   // REQUIRES: write_mu_ held. OK when `user` may hold `after` files.

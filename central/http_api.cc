@@ -527,8 +527,15 @@ Result<Reply> HttpApi::GetSearch(const Request& req, Response&) {
     return InvalidArgument("offset + limit must be at most " + std::to_string(kSearchWindow) +
                            "; search for something more specific to see the files past that");
   }
+  // A reply already made since the index and the online set last changed
+  // is sent again as it was (the query's ASCII case does not change it).
+  std::string key = AsciiLower(q.text) + '\0' + std::to_string(q.limit) + ',' + std::to_string(q.offset);
+  const uint64_t generation = directory_->search_generation();
+  if (auto body = search_replies_.Get(key, generation)) return Reply(200, "application/json", std::move(*body));
   ASSIGN_OR_RETURN(SearchPage page, directory_->Search(q));
-  return Reply{200, ToJson(page)};
+  std::string body = ToJson(page).dump(-1, ' ', false, Json::error_handler_t::replace);
+  search_replies_.Put(std::move(key), generation, body);
+  return Reply(200, "application/json", std::move(body));
 }
 
 Result<Reply> HttpApi::GetFile(const Request& req, Response&) {

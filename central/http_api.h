@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "central/directory.h"
+#include "central/page_cache.h"
 #include "central/http_gate.h"
 #include "common/json_fields.h"
 #include "common/metrics.h"
@@ -43,6 +44,11 @@ struct HttpApiOptions {
   size_t max_connections_per_address = 256;
   int64_t min_body_rate = 16 * 1024;    // bytes/s a body must arrive at
 };
+
+// Search replies central keeps (popular queries are the frequent ones),
+// and their bytes in all.
+inline constexpr size_t kSearchReplies = 4096;
+inline constexpr size_t kSearchReplyBytes = 64u << 20;
 
 class HttpApi {
  public:
@@ -128,6 +134,8 @@ class HttpApi {
   prometheus::Family<prometheus::Counter>* requests_by_route_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
   std::string dashboard_csp_;  // pins the page's one inline script by its hash
+  // Search replies as sent, while Directory::search_generation() is unchanged.
+  PageCache search_replies_{kSearchReplies, kSearchReplyBytes};
 };
 
 }  // namespace p2pshare::central

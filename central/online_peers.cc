@@ -9,6 +9,7 @@ namespace p2pshare::central {
 void OnlinePeers::Add(const PeerRecord& peer, const std::string& source) {
   std::lock_guard<std::mutex> lock(mu_);
   online_[peer.username] = peer;
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   if (join_seq_.count(peer.username)) return;
   if (!source.empty()) {
     source_[peer.username] = source;
@@ -22,6 +23,7 @@ void OnlinePeers::Add(const PeerRecord& peer, const std::string& source) {
 void OnlinePeers::Remove(const std::string& username) {
   std::lock_guard<std::mutex> lock(mu_);
   online_.erase(username);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   if (auto s = source_.find(username); s != source_.end()) {
     if (--per_source_[s->second] <= 0) per_source_.erase(s->second);
     source_.erase(s);

@@ -11,6 +11,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -31,6 +32,8 @@ class OnlinePeers {
   // keeps its place in the join order and its source.
   void Add(const PeerRecord& peer, const std::string& source = "");
   void Remove(const std::string& username);
+  // Bumped by every Add and Remove (holders' addresses may have changed).
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // The holders among `usernames` that are online, with their addresses,
   // in the given order (usernames no longer online are left out).
@@ -44,6 +47,7 @@ class OnlinePeers {
 
  private:
   mutable std::mutex mu_;
+  std::atomic<uint64_t> generation_{0};
   std::unordered_map<std::string, PeerRecord> online_;  // GUARDED_BY(mu_)
   std::unordered_map<std::string, std::string> source_;  // GUARDED_BY(mu_): user -> address
   std::unordered_map<std::string, int64_t> per_source_;  // GUARDED_BY(mu_): address -> peers

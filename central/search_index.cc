@@ -39,6 +39,14 @@ inline uint32_t Trigram(unsigned char a, unsigned char b, unsigned char c) {
   return uint32_t{AsciiLower(a)} << 16 | uint32_t{AsciiLower(b)} << 8 | AsciiLower(c);
 }
 
+// The band of an entry with `holders` holders: 0 for one (or none), else
+// floor(log2(holders)), 1 to 31.
+int BandOf(size_t holders) {
+  return holders < 2 ? 0 : 31 - __builtin_clz(static_cast<uint32_t>(std::min<size_t>(holders, UINT32_MAX)));
+}
+
+uint64_t BandKey(int band, uint32_t key) { return uint64_t{static_cast<uint32_t>(band)} << 32 | key; }
+
 // The key of a word's first `n` (1..3) bytes, lowercased; apart from every
 // trigram by its top bit.
 uint32_t WordStartKey(std::string_view word, size_t n) {
@@ -166,12 +174,13 @@ void SearchIndex::Index(uint32_t entry) {
   }
 }
 
-void SearchIndex::IndexMulti(uint32_t entry) {
+void SearchIndex::IndexBand(uint32_t entry) {
   Entry& e = entries_[entry];
-  if (e.in_multi) return;
-  e.in_multi = true;
-  for (uint32_t k : KeysOf(e.name)) multi_[k].push_back(entry);
-  multi_ids_.push_back(entry);
+  const int band = BandOf(e.holders.size());
+  if (band == 0 || (e.bands & (1u << band)) != 0) return;
+  e.bands |= 1u << band;
+  for (uint32_t k : KeysOf(e.name)) bands_[BandKey(band, k)].push_back(entry);
+  band_ids_[band].push_back(entry);
 }
 
 uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t size) {
@@ -192,7 +201,7 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t 
     return found;
   }
   const auto id = static_cast<uint32_t>(entries_.size());
-  entries_.push_back(Entry{name, sha, size, {}});
+  entries_.push_back(Entry{name, {}, 0, size, sha});
   by_key_.Insert(key, id);
   by_sha_.Insert(ShaKey(sha), id);
   Index(id);
@@ -205,6 +214,7 @@ void SearchIndex::Unhold(uint32_t entry, uint32_t user) {
   auto it = std::lower_bound(h.begin(), h.end(), user);
   if (it == h.end() || *it != user) return;
   h.erase(it);
+  IndexBand(entry);
   held_bytes_ -= entries_[entry].size;
   if (h.empty()) {
     h.shrink_to_fit();
@@ -219,7 +229,7 @@ void SearchIndex::Add(uint32_t user, const FileEntry& file) {
   uint32_t entry = EntryFor(file.name, sha, file.size);
   auto& h = entries_[entry].holders;
   h.insert(std::lower_bound(h.begin(), h.end(), user), user);
-  if (h.size() >= 2) IndexMulti(entry);
+  IndexBand(entry);
   users_[user].files.emplace(HashOf(file.name), entry);
   held_++;
   held_bytes_ += entries_[entry].size;
@@ -305,11 +315,16 @@ void SearchIndex::RemoveUser(const std::string& user) {
   Changed();
 }
 
-IndexHit SearchIndex::HitFor(uint32_t entry) const {
+IndexHit SearchIndex::HitFor(uint32_t entry, size_t max_holders) const {
   const Entry& e = entries_[entry];
-  IndexHit hit{e.name, e.size, HexEncode(e.sha), {}};
-  for (uint32_t u : e.holders) hit.holders.push_back(users_[u].name);
-  std::sort(hit.holders.begin(), hit.holders.end());
+  IndexHit hit{e.name, e.size, HexEncode(e.sha), {}, static_cast<int64_t>(e.holders.size())};
+  std::vector<const std::string*> names;
+  names.reserve(e.holders.size());
+  for (uint32_t u : e.holders) names.push_back(&users_[u].name);
+  const size_t shown = std::min(max_holders, names.size());
+  std::partial_sort(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(shown), names.end(),
+                    [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (size_t i = 0; i < shown; ++i) hit.holders.push_back(*names[i]);
   return hit;
 }
 
@@ -325,22 +340,6 @@ struct Ranked {
 
 IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset,
                               int64_t budget) const {
-  // ASCII case does not change the matches: one cache line for all cases.
-  std::string key;
-  key.reserve(query.size() + 24);
-  for (unsigned char c : query) key.push_back(static_cast<char>(AsciiLower(c)));
-  key += '\0' + std::to_string(limit) + ',' + std::to_string(offset);
-  if (auto page = Cached(key)) return *page;
-  const uint64_t generation = generation_.load(std::memory_order_relaxed);
-  IndexPage page = SearchUncached(query, limit, offset, budget);
-  // A page cut short by a smaller budget than the full one is not the
-  // answer to keep.
-  if (!page.budget_spent || budget >= kSearchBudget) Cache(std::move(key), generation, page);
-  return page;
-}
-
-IndexPage SearchIndex::SearchUncached(std::string_view query, int64_t limit, int64_t offset,
-                                      int64_t budget) const {
   const SearchPattern pattern(query);
   const QueryKeys keys = KeysOf(pattern);
   offset = std::clamp<int64_t>(offset, 0, kSearchWindow);
@@ -380,76 +379,73 @@ IndexPage SearchIndex::SearchUncached(std::string_view query, int64_t limit, int
     return true;
   };
 
-  // Multi-holder matches: all of them (the multi lists are short), ranked
-  // by holders.
-  std::vector<Ranked> multi[2];
-  const std::vector<uint32_t>* multi_list = &multi_ids_;
-  for (uint32_t k : keys.all) {
-    auto it = multi_.find(k);
-    if (it == multi_.end()) {
-      multi_list = nullptr;  // no multi-holder entry has this key
-      break;
+  // Matches of each class, in rank order: multi-holder ones by band, then
+  // single-holder ones; the first `want` kept, all counted.
+  std::vector<uint32_t> ranked[2];
+  int64_t counted[2] = {0, 0};
+  auto keep = [&](int cls, uint32_t id) {
+    if (ranked[cls].size() < want) ranked[cls].push_back(id);
+    counted[cls]++;
+  };
+  // Finds the matches of class `cls` (-1: any) in the lists of `lookup`
+  // (every entry when none), until `full()`; whether it saw them all.
+  auto find = [&](int cls, const std::vector<uint32_t>& lookup, const Posting* singles, const auto& full) {
+    // Bands, most holders first; a band's matches sorted before they count.
+    for (int band = 31; band >= 1; --band) {
+      if (band_ids_[band].empty()) continue;
+      const std::vector<uint32_t>* list = &band_ids_[band];
+      for (uint32_t k : lookup) {
+        auto it = bands_.find(BandKey(band, k));
+        if (it == bands_.end()) {
+          list = nullptr;  // no entry of this band has the key
+          break;
+        }
+        if (it->second.size() < list->size()) list = &it->second;
+      }
+      if (list == nullptr) continue;
+      std::vector<Ranked> found;
+      for (uint32_t id : *list) {
+        const Entry& e = entries_[id];
+        if (BandOf(e.holders.size()) != band) continue;  // a stale listing
+        if (!spend()) return false;
+        const int c = pattern.MatchClass(e.name);
+        if (c >= 0 && (cls < 0 || c == cls)) found.push_back(Ranked{id, static_cast<uint32_t>(e.holders.size())});
+      }
+      std::sort(found.begin(), found.end(), [](const Ranked& a, const Ranked& b) {
+        return a.holders != b.holders ? a.holders > b.holders : a.id < b.id;
+      });
+      for (const Ranked& r : found) keep(cls < 0 ? 0 : cls, r.id);
+      if (full()) return false;
     }
-    if (multi_list == &multi_ids_ || it->second.size() < multi_list->size()) multi_list = &it->second;
-  }
-  if (multi_list != nullptr) {
-    for (uint32_t id : *multi_list) {
-      const Entry& e = entries_[id];
-      if (e.holders.size() < 2) continue;
-      if (!spend()) break;
-      const int cls = pattern.MatchClass(e.name);
-      if (cls >= 0) multi[cls].push_back(Ranked{id, static_cast<uint32_t>(e.holders.size())});
-    }
-  }
-  for (auto& m : multi) {
-    std::sort(m.begin(), m.end(), [](const Ranked& a, const Ranked& b) {
-      return a.holders != b.holders ? a.holders > b.holders : a.id < b.id;
-    });
-  }
-
-  // Single-holder matches, walked in id order (their rank order): the
-  // first `want` of each class are kept, the rest only counted.
-  std::vector<uint32_t> single[2];
-  int64_t counted[2] = {static_cast<int64_t>(multi[0].size()), static_cast<int64_t>(multi[1].size())};
-  // Walks `list` (every entry when nullptr) for matches of the classes in
-  // `classes` (bit 1 << class) until `full()`; whether it saw every entry.
-  auto walk = [&](const Posting* list, int classes, const auto& full) {
-    bool stopped = false;
+    // Single holders, in id order: the walk stops as soon as it is full.
     auto visit = [&](uint32_t id) {
       const Entry& e = entries_[id];
       if (e.holders.size() != 1) return true;
-      if (full() || !spend()) {
-        stopped = true;
-        return false;
-      }
-      const int cls = pattern.MatchClass(e.name);
-      if (cls < 0 || (classes & (1 << cls)) == 0) return true;
-      if (single[cls].size() < want) single[cls].push_back(id);
-      counted[cls]++;
+      if (full() || !spend()) return false;
+      const int c = pattern.MatchClass(e.name);
+      if (c >= 0 && (cls < 0 || c == cls)) keep(cls < 0 ? 0 : cls, id);
       return true;
     };
-    if (list != nullptr) {
-      DecodeWhile(*list, visit);
+    bool ended = true;
+    if (singles != nullptr) {
+      DecodeWhile(*singles, [&](uint32_t id) { return ended = visit(id); });
     } else {
-      for (uint32_t id = 0; id < entries_.size() && visit(id); ++id) {
+      for (uint32_t id = 0; id < entries_.size() && (ended = visit(id)); ++id) {
       }
     }
-    return !stopped;
+    return ended;
   };
   auto all_counted = [&] { return counted[0] + counted[1] >= count_to; };
-  auto word_starts_counted = [&] { return counted[0] >= count_to; };
   bool exact;
   if (!pattern.anchored()) {
-    exact = walk(every, 1, all_counted);  // one class
-  } else if (word_start == every) {
-    // One walk finds both classes; the page is full once the word-start
-    // class fills it, since every inside-word match ranks after.
-    exact = walk(every, 3, word_starts_counted);
+    exact = find(-1, keys.all, every, all_counted);  // one class
   } else {
-    // The word-start matches from their own shorter list, then the ones
-    // inside words if the page or the count still need them.
-    exact = no_word_start || walk(word_start, 1, word_starts_counted);
-    if (exact) exact = walk(every, 2, all_counted);
+    // Word starts first, from the shortest list that has them; then, if
+    // the page or the count still need them, the matches inside words.
+    std::vector<uint32_t> word_keys = keys.all;
+    word_keys.push_back(*keys.first_word);
+    exact = no_word_start || find(0, word_keys, word_start, [&] { return counted[0] >= count_to; });
+    if (exact) exact = find(1, keys.all, every, all_counted);
   }
 
   page.total = counted[0] + counted[1];
@@ -459,40 +455,12 @@ IndexPage SearchIndex::SearchUncached(std::string_view query, int64_t limit, int
     page.total_exact = true;
   }
   page.budget_spent = cut;
-  std::vector<uint32_t> ranked;
-  ranked.reserve(want);
-  for (int cls = 0; cls < 2 && ranked.size() < want; ++cls) {
-    for (const Ranked& r : multi[cls]) ranked.push_back(r.id);
-    ranked.insert(ranked.end(), single[cls].begin(), single[cls].end());
-  }
-  for (auto i = static_cast<size_t>(offset); i < std::min(ranked.size(), want); ++i) {
-    page.hits.push_back(HitFor(ranked[i]));
+  std::vector<uint32_t>& order = ranked[0];
+  order.insert(order.end(), ranked[1].begin(), ranked[1].end());
+  for (auto i = static_cast<size_t>(offset); i < std::min(order.size(), want); ++i) {
+    page.hits.push_back(HitFor(order[i], kSearchHolders));
   }
   return page;
-}
-
-std::optional<IndexPage> SearchIndex::Cached(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  auto it = cache_index_.find(key);
-  if (it == cache_index_.end()) return std::nullopt;
-  if (it->second->generation != generation_.load(std::memory_order_relaxed)) return std::nullopt;
-  cache_.splice(cache_.begin(), cache_, it->second);  // now the most recent
-  return it->second->page;
-}
-
-void SearchIndex::Cache(std::string key, uint64_t generation, const IndexPage& page) const {
-  if (page.hits.size() > kCacheHits / 16) return;  // a huge page is not worth the room
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  auto drop = [&](std::list<CachedPage>::iterator it) {
-    cache_hits_held_ -= it->page.hits.size();
-    cache_index_.erase(it->key);
-    cache_.erase(it);
-  };
-  if (auto it = cache_index_.find(key); it != cache_index_.end()) drop(it->second);
-  cache_.push_front(CachedPage{std::move(key), generation, page});
-  cache_index_.emplace(cache_.front().key, cache_.begin());
-  cache_hits_held_ += page.hits.size();
-  while (cache_.size() > kCachePages || cache_hits_held_ > kCacheHits) drop(std::prev(cache_.end()));
 }
 
 std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) const {
@@ -514,6 +482,7 @@ std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) con
   hit.holders.clear();
   for (uint32_t u : holders) hit.holders.push_back(users_[u].name);
   std::sort(hit.holders.begin(), hit.holders.end());
+  hit.holders_total = static_cast<int64_t>(hit.holders.size());
   return hit;
 }
 
@@ -555,14 +524,14 @@ void SearchIndex::CompactLocked() {
   by_key_.Clear();
   by_sha_.Clear();
   postings_.clear();
-  multi_.clear();
-  multi_ids_.clear();
+  bands_.clear();
+  for (auto& ids : band_ids_) ids.clear();
   for (uint32_t id = 0; id < entries_.size(); ++id) {
     by_key_.Insert(KeyOf(entries_[id].name, entries_[id].sha), id);
     by_sha_.Insert(ShaKey(entries_[id].sha), id);
     Index(id);
-    entries_[id].in_multi = false;
-    if (entries_[id].holders.size() >= 2) IndexMulti(id);
+    entries_[id].bands = 0;
+    IndexBand(id);
   }
   Changed();
   for (User& u : users_) {

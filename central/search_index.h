@@ -8,25 +8,27 @@
 //   - each word's first 1, 2 and 3 bytes, lowercased (word-start keys; a
 //     word is a maximal run of ASCII letters and digits and non-ASCII
 //     bytes).
-// Entries that ever had two or more holders (since the last compaction)
-// are listed again, under the same keys, in small "multi" lists.
+// Entries with two or more holders are listed again, under the same keys,
+// in small lists per band of holders (band b: 2^b to 2^(b+1) - 1 holders),
+// kept since the last compaction; listings whose entry moved to another
+// band are skipped.
 //
 // Ranking (docs/protocol.md, "GET /search"): matches whose first literal
 // begins a word (whole word or prefix) come before matches inside words;
 // within each, more holders first; then the older entry first. A page is
-// produced lazily: the multi lists give every multi-holder match (few,
-// sorted by holders); the single-holder matches come from one posting list
-// walked in id order, which already is their rank order, so the walk stops
-// once the page and the count (kCountTo) are filled. The list walked is the
+// produced lazily, one class after the other: the bands, most holders
+// first, each band's matches sorted by holders then id; then the
+// single-holder matches from one posting list walked in id order, which
+// already is their rank order. It stops once the page and the count
+// (kCountTo) are filled. The list walked is the
 // shortest that every match must be in: a trigram of the query, a
 // word-start key the query implies, or, for the word-start class, the
 // first word's key. Queries with neither walk all entries until the page is
 // filled. No search examines more than kSearchBudget entries; past it, the
 // page holds what was found and `total` is a lower bound.
 //
-// A cache of recent pages (by query, limit, offset) answers repeated
-// searches; any change of the index empties it (a generation counter), so
-// it never answers from an index that has changed.
+// Every change bumps generation(): central's cache of search replies
+// (page_cache.h) keeps a reply only while it is unchanged.
 //
 // Entries whose last holder left stay as tombstones and are revived if the
 // same content comes back; Compact() renumbers (keeping the order) when
@@ -42,8 +44,6 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <list>
-#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -59,7 +59,8 @@ struct IndexHit {
   std::string name;
   int64_t size = 0;
   std::string sha256;
-  std::vector<std::string> holders;  // usernames, sorted
+  std::vector<std::string> holders;  // usernames, sorted (in search: the first kSearchHolders)
+  int64_t holders_total = 0;         // all of them
 };
 
 struct IndexPage {
@@ -70,15 +71,15 @@ struct IndexPage {
   bool budget_spent = false; // the search stopped at its budget
 };
 
+// Holders a search result lists (its holders_total counts them all;
+// GET /files/{sha256} lists every one).
+inline constexpr size_t kSearchHolders = 8;
 // How deep pages go: offset + limit at most this.
 inline constexpr int64_t kSearchWindow = 10000;
 // Matches counted past the page before `total` becomes a lower bound.
 inline constexpr int64_t kCountTo = 1000;
 // Entries one search checks at most.
 inline constexpr int64_t kSearchBudget = 200000;
-// Pages the cache keeps, and hits in all of them.
-inline constexpr size_t kCachePages = 4096;
-inline constexpr size_t kCacheHits = 100000;
 
 class SearchIndex {
  public:
@@ -99,14 +100,12 @@ class SearchIndex {
   // Files `user` holds now.
   int64_t FilesOf(const std::string& user) const;
 
-  // The page [offset, offset + limit) of the ranked matches (see above);
-  // served from the cache when the index has not changed since.
-  // At most `budget` entries are checked.
+  // The page [offset, offset + limit) of the ranked matches (see above),
+  // checking at most `budget` entries.
   IndexPage Search(std::string_view query, int64_t limit, int64_t offset,
                    int64_t budget = kSearchBudget) const;
-  // The same, always computed (benchmarks and tests of the work done).
-  IndexPage SearchUncached(std::string_view query, int64_t limit, int64_t offset,
-                           int64_t budget = kSearchBudget) const;
+  // Bumped by every change of what searches find.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // The entry with that content, under the lowest name, with every holder
   // under any name; nullopt when no one holds it.
   std::optional<IndexHit> FindByHash(std::string_view sha256_hex) const;
@@ -126,12 +125,13 @@ class SearchIndex {
 
  private:
   using Sha = std::array<uint8_t, 32>;
+  // What a search checks first (name, holders) comes first: one cache line.
   struct Entry {
     std::string name;
-    Sha sha{};
-    int64_t size = 0;
     std::vector<uint32_t> holders;  // user ids, sorted; empty: a tombstone
-    bool in_multi = false;          // listed in multi_ (had 2+ holders)
+    uint32_t bands = 0;             // bit b: listed in band b's lists (see BandOf)
+    int64_t size = 0;
+    Sha sha{};
   };
   struct Posting {
     std::string deltas;  // varint(id - previous id), ids ascending
@@ -181,28 +181,24 @@ class SearchIndex {
   uint32_t EntryFor(const std::string& name, const Sha& sha, int64_t size);
   void Unhold(uint32_t entry, uint32_t user);
   void Index(uint32_t entry);
-  void IndexMulti(uint32_t entry);
-  void Changed() { generation_.fetch_add(1, std::memory_order_relaxed); }
+  // Lists `entry` under its present band, unless it is there already.
+  void IndexBand(uint32_t entry);
+  void Changed() { generation_.fetch_add(1, std::memory_order_acq_rel); }
   void MaybeCompact();
   void CompactLocked();
 
-  IndexHit HitFor(uint32_t entry) const;  // REQUIRES: mu_ held
-
-  struct CachedPage {
-    std::string key;
-    uint64_t generation = 0;
-    IndexPage page;
-  };
-  std::optional<IndexPage> Cached(const std::string& key) const;
-  void Cache(std::string key, uint64_t generation, const IndexPage& page) const;
+  // REQUIRES: mu_ held. The first `max_holders` holders by name.
+  IndexHit HitFor(uint32_t entry, size_t max_holders = SIZE_MAX) const;
 
   mutable std::shared_mutex mu_;
   std::vector<Entry> entries_;
   IdTable by_key_;  // hash(name, sha) -> entry
   IdTable by_sha_;  // sha -> entry
   std::unordered_map<uint32_t, Posting> postings_;      // key -> entries
-  std::unordered_map<uint32_t, std::vector<uint32_t>> multi_;  // key -> multi entries
-  std::vector<uint32_t> multi_ids_;                     // every multi entry
+  // (band << 32 | key) -> entries listed in that band; a listing goes stale
+  // (and is skipped) when the entry's holders move it to another band.
+  std::unordered_map<uint64_t, std::vector<uint32_t>> bands_;
+  std::vector<uint32_t> band_ids_[32];                  // band -> every entry listed in it
   std::vector<User> users_;
   std::unordered_map<std::string, uint32_t> user_ids_;
   int64_t live_entries_ = 0;
@@ -210,10 +206,6 @@ class SearchIndex {
   int64_t held_bytes_ = 0;  // sum over entries of size x holders
   std::atomic<uint64_t> generation_{0};  // bumped by every change
 
-  mutable std::mutex cache_mu_;
-  mutable std::list<CachedPage> cache_;  // most recently used first
-  mutable std::unordered_map<std::string_view, std::list<CachedPage>::iterator> cache_index_;
-  mutable size_t cache_hits_held_ = 0;
 };
 
 }  // namespace p2pshare::central

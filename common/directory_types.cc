@@ -1,5 +1,7 @@
 #include "common/directory_types.h"
 
+#include <algorithm>
+
 #include "common/hex.h"
 #include "common/host_port.h"
 #include "common/names.h"
@@ -78,7 +80,8 @@ Json ToJson(const FileResult& res) {
   Json holders = Json::array();
   for (const auto& h : res.holders) holders.push_back(ToJson(h));
   return Json{{"name", res.name}, {"size", res.size}, {"sha256", res.sha256},
-              {"holders", std::move(holders)}};
+              {"holders", std::move(holders)},
+              {"holders_total", std::max<int64_t>(res.holders_total, static_cast<int64_t>(res.holders.size()))}};
 }
 
 Result<FileResult> FileResultFromJson(const Json& j, const std::string& path) {
@@ -90,6 +93,9 @@ Result<FileResult> FileResultFromJson(const Json& j, const std::string& path) {
     ASSIGN_OR_RETURN(Holder h, HolderFromJson((*holders)[i], Item(r.Name("holders"), i)));
     res.holders.push_back(std::move(h));
   }
+  res.holders_total = static_cast<int64_t>(res.holders.size());
+  ASSIGN_OR_RETURN(std::optional<int64_t> total, r.OptionalInt("holders_total"));
+  if (total) res.holders_total = std::max(*total, res.holders_total);
   return res;
 }
 

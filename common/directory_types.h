@@ -36,6 +36,7 @@ struct FileResult {
   int64_t size = 0;
   std::string sha256;
   std::vector<Holder> holders;
+  int64_t holders_total = 0;  // search results list a few holders; this counts all
 };
 
 struct SearchPage {

@@ -1,6 +1,7 @@
 #include "common/search_pattern.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace p2pshare {
 
@@ -32,9 +33,19 @@ int SearchPattern::MatchClass(std::string_view s) const {
   // The first literal run: tokens_[1 .. 1 + n).
   const std::string& first = literal_runs_.front();
   const size_t n = first.size();
+  // The first byte in either case, found with memchr (the names are short,
+  // the calls many).
+  const auto lower = static_cast<unsigned char>(first[0]);
+  const unsigned char upper = lower >= 'a' && lower <= 'z' ? lower - ('a' - 'A') : lower;
   bool inside = false;
   for (size_t i = 0; i + n <= s.size(); ++i) {
-    size_t k = 0;
+    const size_t span = s.size() - n + 1 - i;
+    const void* a = std::memchr(s.data() + i, lower, span);
+    const void* b = upper == lower ? nullptr : std::memchr(s.data() + i, upper, span);
+    if (a == nullptr && b == nullptr) break;
+    const char* at = static_cast<const char*>(a == nullptr || (b != nullptr && b < a) ? b : a);
+    i = static_cast<size_t>(at - s.data());
+    size_t k = 1;
     while (k < n && AsciiLower(static_cast<unsigned char>(s[i + k])) ==
                         static_cast<unsigned char>(first[k])) {
       ++k;

@@ -437,6 +437,9 @@ Status PeerClient::Search(const ParsedCommand& c) {
     const auto& r = page.results[i];
     std::string holders;
     for (const auto& h : r.holders) holders += (holders.empty() ? "" : ", ") + h.username;
+    if (r.holders_total > static_cast<int64_t>(r.holders.size())) {  // central lists a few
+      holders += " +" + std::to_string(r.holders_total - static_cast<int64_t>(r.holders.size()));
+    }
     std::vector<std::string> row{std::to_string(i + 1), r.name, HumanSize(r.size), ShortHash(r.sha256),
                                  holders};
     if (!sources.empty()) {

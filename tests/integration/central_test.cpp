@@ -134,6 +134,28 @@ TEST_F(CentralTest, EveryRouteWorksEndToEnd) {
   EXPECT_EQ(alice->Heartbeat().status().reason(), "logged_out");
 }
 
+// Central keeps search replies; a change of the index or of who is online
+// is in the very next reply.
+TEST_F(CentralTest, ARepeatedSearchSeesEveryChangeAtOnce) {
+  LoginReply a, b;
+  auto alice = Peer("alice", &a);
+  auto bob = Peer("bob", &b);
+  ASSERT_TRUE(alice->ReplaceIndex({{"live/one.ogg", 1, kHashA}}).ok());
+  EXPECT_EQ(bob->Search("live")->total, 1);
+  EXPECT_EQ(bob->Search("LIVE")->total, 1);  // the same reply, any case
+  ASSERT_TRUE(alice->PatchIndex({{"live/two.ogg", 2, kHashB}}, {}).ok());
+  EXPECT_EQ(bob->Search("live")->total, 2);
+  ASSERT_TRUE(bob->ReplaceIndex({{"live/two.ogg", 2, kHashB}}).ok());
+  auto both = bob->Search("live");
+  ASSERT_EQ(both->results.size(), 2u);
+  EXPECT_EQ(both->results[0].name, "live/two.ogg");  // two holders first now
+  EXPECT_EQ(both->results[0].holders_total, 2);
+  ASSERT_TRUE(alice->Logout().ok());
+  auto after = bob->Search("live");
+  EXPECT_EQ(after->total, 1);
+  EXPECT_EQ(after->results[0].holders, (std::vector<Holder>{{"bob", "127.0.0.1", b.port}}));
+}
+
 TEST_F(CentralTest, RegistrationErrors) {
   auto c = central_->Client();
   ASSERT_TRUE(c->Register("alice", "alice-password").ok());

@@ -43,6 +43,7 @@ TEST(DirectoryTypesTest, SearchPageRoundTrips) {
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->total, 1000);
   EXPECT_FALSE(back->total_exact);  // a lower bound stays one
+  EXPECT_EQ(back->results[0].holders_total, 1);  // at least the holders listed
   // A reply without the field (an older central) is exact.
   Json old = ToJson(page);
   old.erase("total_exact");

@@ -172,7 +172,9 @@ TEST(SearchIndexTest, AnswersAsTheSqlReferenceDoes) {
       const IndexHit& prev = got.hits[i - 1];
       const int c0 = pattern.MatchClass(prev.name), c1 = pattern.MatchClass(h.name);
       EXPECT_LE(c0, c1) << "q=" << q << ": " << prev.name << " before " << h.name;
-      if (c0 == c1) EXPECT_GE(prev.holders.size(), h.holders.size()) << "q=" << q;
+      if (c0 == c1) {
+        EXPECT_GE(prev.holders.size(), h.holders.size()) << "q=" << q;
+      }
     }
     // A page is a slice of the whole ranking.
     auto page = index.Search(q, 3, 2);
@@ -229,6 +231,38 @@ TEST(SearchIndexTest, WordStartsFirstThenMoreHoldersThenOlder) {
             (std::vector<std::string>{"lively.mp3", "live/Concert.ogg", "docs/live notes.txt"}));
 }
 
+// Holder counts across bands (2-3, 4-7, 8-15, 16-31) rank exactly, and
+// a file that loses holders drops back at once.
+TEST(SearchIndexTest, MoreHoldersFirstAcrossEveryBand) {
+  SearchIndex index;
+  const std::vector<std::pair<std::string, int>> files = {
+      {"song 3", 3}, {"song 17", 17}, {"song 1", 1}, {"song 5", 5}, {"song 2", 2}, {"song 9", 9},
+      {"song 4", 4}, {"song 16", 16}, {"song 7", 7}, {"song 1b", 1}};
+  for (int user = 0; user < 17; ++user) {
+    std::vector<FileEntry> held;
+    for (const auto& [name, holders] : files) {
+      if (user < holders) held.push_back(FileEntry{name, 1, Sha256Hex(name)});
+    }
+    index.Replace("u" + std::to_string(user), held);
+  }
+  EXPECT_EQ(Names(index.Search("song", 50, 0)),
+            (std::vector<std::string>{"song 17", "song 16", "song 9", "song 7", "song 5", "song 4",
+                                      "song 3", "song 2", "song 1", "song 1b"}));
+  // A result lists the first kSearchHolders holders by name and counts all;
+  // the look-up by hash lists every one.
+  IndexHit top = index.Search("song 17", 1, 0).hits.at(0);
+  EXPECT_EQ(top.holders.size(), kSearchHolders);
+  EXPECT_EQ(top.holders.front(), "u0");
+  EXPECT_EQ(top.holders_total, 17);
+  EXPECT_EQ(index.FindByHash(Sha256Hex("song 17"))->holders.size(), 17u);
+  // u1..u16 leave: only u0's files are left, all with one holder, oldest first.
+  for (int user = 1; user < 17; ++user) index.RemoveUser("u" + std::to_string(user));
+  EXPECT_EQ(Names(index.Search("song", 50, 0)),
+            (std::vector<std::string>{"song 3", "song 17", "song 1", "song 5", "song 2", "song 9",
+                                      "song 4", "song 16", "song 7", "song 1b"}));
+  EXPECT_EQ(index.Search("song", 50, 0).total, 10);
+}
+
 // 100 000 files share a word: the first page, and the count to kCountTo,
 // cost about what a query with 100 matches costs, not 100 000 checks.
 TEST(SearchIndexTest, AQueryMatchingEverythingStopsAtItsPage) {
@@ -245,18 +279,18 @@ TEST(SearchIndexTest, AQueryMatchingEverythingStopsAtItsPage) {
   // Some files held twice rank first.
   index.Replace("twin", {FileEntry{"Music/Track 5 by artist9.ogg", 5, Sha256Hex("Music/Track 5 by artist9.ogg")}});
   for (const char* q : {"track", "TRACK", "music", "ogg", ".ogg", "", "*", "?", "t", "tr", "by a"}) {
-    IndexPage page = index.SearchUncached(q, 50, 0);
+    IndexPage page = index.Search(q, 50, 0);
     EXPECT_EQ(page.hits.size(), 50u) << q;
     EXPECT_LE(page.examined, 2 * kCountTo) << q;  // of 100 000 entries
     EXPECT_GE(page.total, kCountTo) << q;
   }
-  EXPECT_EQ(index.SearchUncached("track", 50, 0).hits.at(0).name, "Music/Track 5 by artist9.ogg");
-  IndexPage rare = index.SearchUncached("rare", 50, 0);
+  EXPECT_EQ(index.Search("track", 50, 0).hits.at(0).name, "Music/Track 5 by artist9.ogg");
+  IndexPage rare = index.Search("rare", 50, 0);
   EXPECT_EQ(rare.total, 100);
   EXPECT_TRUE(rare.total_exact);
   EXPECT_LE(rare.examined, 200);
   // Deeper pages cost their depth, still not every match.
-  IndexPage deep = index.SearchUncached("track", 50, 5000);
+  IndexPage deep = index.Search("track", 50, 5000);
   EXPECT_EQ(deep.hits.size(), 50u);
   EXPECT_LE(deep.examined, 5050 + 100);
 }
@@ -302,30 +336,40 @@ TEST(SearchIndexTest, ShortRareFragmentsStopAtTheBudget) {
     }
     index.Replace("p" + std::to_string(peer), files);
   }
-  IndexPage page = index.SearchUncached("qz", 50, 0);  // inside words, in the 300 000th
+  IndexPage page = index.Search("qz", 50, 0);  // inside words, in the 300 000th
   EXPECT_EQ(page.examined, kSearchBudget);
   EXPECT_TRUE(page.budget_spent);
   EXPECT_FALSE(page.total_exact);
   EXPECT_LE(page.total, 30);
-  IndexPage quick = index.SearchUncached("qz", 50, 0, 1000);
+  IndexPage quick = index.Search("qz", 50, 0, 1000);
   EXPECT_EQ(quick.examined, 1000);
   EXPECT_TRUE(quick.budget_spent);
 }
 
-// The cache answers a repeated search, and never after a change.
-TEST(SearchIndexTest, TheCacheNeverAnswersForAChangedIndex) {
+// Every change of what searches find bumps the generation (central's reply
+// cache keeps a reply only while it stays the same); searches do not.
+TEST(SearchIndexTest, EveryChangeBumpsTheGeneration) {
   SearchIndex index;
+  uint64_t g = index.generation();
+  auto changed = [&] {
+    const uint64_t now = index.generation();
+    const bool bumped = now != g;
+    g = now;
+    return bumped;
+  };
   index.Replace("alice", {File("song one.mp3", 1, 'a')});
-  EXPECT_EQ(index.Search("song", 10, 0).total, 1);
-  EXPECT_EQ(index.Search("SONG", 10, 0).total, 1);  // the same line, any case
+  EXPECT_TRUE(changed());
+  index.Search("song", 10, 0);
+  index.FindByHash(std::string(64, 'a'));
+  EXPECT_FALSE(changed());
   index.Patch("alice", {File("song two.mp3", 1, 'b')}, {});
-  EXPECT_EQ(index.Search("song", 10, 0).total, 2);
+  EXPECT_TRUE(changed());
   index.Replace("bob", {File("song two.mp3", 1, 'b')});
-  EXPECT_EQ(index.Search("song", 10, 0).hits.at(0).holders, (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_TRUE(changed());
   index.RemoveUser("bob");
-  EXPECT_EQ(index.Search("song", 10, 0).hits.at(0).name, "song one.mp3");
-  index.RemoveUser("alice");
-  EXPECT_EQ(index.Search("song", 10, 0).total, 0);
+  EXPECT_TRUE(changed());
+  index.Compact();
+  EXPECT_TRUE(changed());
 }
 
 }  // namespace
