@@ -99,7 +99,26 @@ Json Run(int64_t n) {
 
 }  // namespace
 
+// search-bench --explain N QUERY...: each query's time, entries checked and
+// count at N files (for looking into one query).
+int Explain(int64_t n, int argc, char** argv) {
+  const Shares shares(kSeed);
+  p2pshare::central::SearchIndex index;
+  for (int p = 0; p < static_cast<int>(n / kFilesPerPeer); ++p) {
+    index.Replace("peer" + std::to_string(p), shares.PeerFiles(p, kFilesPerPeer));
+  }
+  for (int i = 0; i < argc; ++i) {
+    auto t = Clock::now();
+    auto page = index.Search(argv[i], 20, 0);
+    std::printf("%s\t%.3f ms\t%lld checked\t%lld%s found\n", argv[i], Ms(t),
+                static_cast<long long>(page.examined), static_cast<long long>(page.total),
+                page.total_exact ? "" : "+");
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 2 && std::string(argv[1]) == "--explain") return Explain(std::atoll(argv[2]), argc - 3, argv + 3);
   std::vector<int64_t> sizes;
   for (int i = 1; i < argc; ++i) sizes.push_back(std::atoll(argv[i]));
   if (sizes.empty()) sizes = {10000, 100000, 1000000};

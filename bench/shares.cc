@@ -55,6 +55,16 @@ std::string Pad(int n, int width) {
   return std::string(static_cast<size_t>(std::max(0, width - static_cast<int>(s.size()))), '0') + s;
 }
 
+// The first `chars` characters of UTF-8 `w` (never half a character).
+std::string Utf8Prefix(const std::string& w, size_t chars) {
+  size_t at = 0;
+  for (size_t n = 0; n < chars && at < w.size(); ++n) {
+    do ++at;
+    while (at < w.size() && (static_cast<unsigned char>(w[at]) & 0xC0) == 0x80);
+  }
+  return w.substr(0, at);
+}
+
 template <typename T, size_t N>
 const T& Pick(const T (&list)[N], std::mt19937_64& rng) {
   return list[rng() % N];
@@ -203,7 +213,7 @@ Query Shares::MakeQuery(std::mt19937_64& rng, const std::string& kind) const {
     std::string w;
     do w = Word(rng);
     while (w.size() < 5);
-    q.text = w.substr(0, 3 + rng() % 3);
+    q.text = Utf8Prefix(w, 3 + rng() % 3);
   } else if (kind == "glob") {
     static const char* const kForms[] = {"*.flac", "%*.mp3", "IMG_1*", "% * %", "%*(Live)*", "*.iso"};
     q.text = Pick(kForms, rng);
@@ -215,7 +225,7 @@ Query Shares::MakeQuery(std::mt19937_64& rng, const std::string& kind) const {
   } else if (kind == "one-letter") {
     q.text = std::string(1, static_cast<char>('a' + rng() % 26));
   } else {  // two-letters
-    q.text = Word(rng).substr(0, 2);
+    q.text = Utf8Prefix(Word(rng), 2);
   }
   if (rng() % 5 == 0) q.text = TitleCase(q.text);
   return q;

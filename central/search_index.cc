@@ -13,6 +13,7 @@ namespace p2pshare::central {
 namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
+const std::string kNoRun;
 
 
 uint64_t HashOf(std::string_view s) { return std::hash<std::string_view>{}(s); }
@@ -129,6 +130,37 @@ void DecodeWhile(const Posting& p, F&& fn) {
     if (!fn(id)) return;
   }
 }
+
+// Reads a posting list forward, answering whether ids (asked in ascending
+// order) are in it.
+template <typename Posting>
+class Cursor {
+ public:
+  explicit Cursor(const Posting& p)
+      : at_(reinterpret_cast<const uint8_t*>(p.deltas.data())), left_(p.count) {}
+  bool Has(uint32_t target) {
+    while (left_ > 0 && (!started_ || id_ < target)) {
+      uint32_t v = 0;
+      int shift = 0;
+      for (;;) {
+        uint8_t b = *at_++;
+        v |= uint32_t{b & 0x7Fu} << shift;
+        if (b < 0x80) break;
+        shift += 7;
+      }
+      id_ = started_ ? id_ + v : v;
+      started_ = true;
+      --left_;
+    }
+    return started_ && id_ == target;
+  }
+
+ private:
+  const uint8_t* at_;
+  uint32_t left_;
+  uint32_t id_ = 0;
+  bool started_ = false;
+};
 
 void AppendVarint(std::string& out, uint32_t v) {
   while (v >= 0x80) {
@@ -348,25 +380,17 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
   const auto count_to = static_cast<int64_t>(std::max(want, static_cast<size_t>(kCountTo)));
   std::shared_lock<std::shared_mutex> lock(mu_);
 
-  // The shortest list every match is in (nullptr: none, walk every entry);
-  // a key in no name means no match at all.
-  const Posting* every = nullptr;
+  // A key in no name: no match at all.
   for (uint32_t k : keys.all) {
-    auto it = postings_.find(k);
-    if (it == postings_.end()) return IndexPage{};
-    if (every == nullptr || it->second.count < every->count) every = &it->second;
+    if (postings_.find(k) == postings_.end()) return IndexPage{};
   }
-  // For the word-start class, the first word's list may be shorter.
-  const Posting* word_start = every;
-  bool no_word_start = false;
-  if (keys.first_word) {
-    auto it = postings_.find(*keys.first_word);
-    if (it == postings_.end()) {
-      no_word_start = true;
-    } else if (word_start == nullptr || it->second.count < word_start->count) {
-      word_start = &it->second;
-    }
-  }
+  // A query of one to three word bytes and nothing else ("a", "mp", "the"):
+  // its first word's list holds exactly its word-start matches.
+  const std::string& first_run = pattern.literal_runs().empty() ? kNoRun : pattern.literal_runs().front();
+  const bool short_word = pattern.anchored() && pattern.literal_runs().size() == 1 &&
+                          first_run.size() <= 3 && query.size() == first_run.size() &&
+                          std::all_of(first_run.begin(), first_run.end(),
+                                      [](char c) { return IsWordByte(static_cast<unsigned char>(c)); });
 
   IndexPage page;
   bool cut = false;  // the budget ran out
@@ -387,9 +411,17 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     if (ranked[cls].size() < want) ranked[cls].push_back(id);
     counted[cls]++;
   };
-  // Finds the matches of class `cls` (-1: any) in the lists of `lookup`
-  // (every entry when none), until `full()`; whether it saw them all.
-  auto find = [&](int cls, const std::vector<uint32_t>& lookup, const Posting* singles, const auto& full) {
+  // Finds the matches of the classes in `classes` (bit 1 << class) among
+  // the entries in every list of `lookup` (every entry when none), until
+  // `full()`; whether it saw them all. `known` says the lists alone prove
+  // the (one) class asked for.
+  auto find = [&](int classes, const std::vector<uint32_t>& lookup, bool known, const auto& full) {
+    // The class of `e`'s match when it is one asked for, else -1.
+    auto match = [&](const Entry& e) {
+      if (known) return classes == 1 ? 0 : 1;
+      const int c = pattern.MatchClass(e.name);
+      return c >= 0 && (classes & (1 << c)) != 0 ? c : -1;
+    };
     // Bands, most holders first; a band's matches sorted before they count.
     for (int band = 31; band >= 1; --band) {
       if (band_ids_[band].empty()) continue;
@@ -403,32 +435,50 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
         if (it->second.size() < list->size()) list = &it->second;
       }
       if (list == nullptr) continue;
-      std::vector<Ranked> found;
+      std::vector<Ranked> found[2];
       for (uint32_t id : *list) {
         const Entry& e = entries_[id];
         if (BandOf(e.holders.size()) != band) continue;  // a stale listing
         if (!spend()) return false;
-        const int c = pattern.MatchClass(e.name);
-        if (c >= 0 && (cls < 0 || c == cls)) found.push_back(Ranked{id, static_cast<uint32_t>(e.holders.size())});
+        const int c = match(e);
+        if (c >= 0) found[c].push_back(Ranked{id, static_cast<uint32_t>(e.holders.size())});
       }
-      std::sort(found.begin(), found.end(), [](const Ranked& a, const Ranked& b) {
-        return a.holders != b.holders ? a.holders > b.holders : a.id < b.id;
-      });
-      for (const Ranked& r : found) keep(cls < 0 ? 0 : cls, r.id);
+      for (int c = 0; c < 2; ++c) {
+        std::sort(found[c].begin(), found[c].end(), [](const Ranked& a, const Ranked& b) {
+          return a.holders != b.holders ? a.holders > b.holders : a.id < b.id;
+        });
+        for (const Ranked& r : found[c]) keep(c, r.id);
+      }
       if (full()) return false;
     }
-    // Single holders, in id order: the walk stops as soon as it is full.
+    // Single holders, in id order, from the shortest list; the next
+    // shortest (up to three, while not much longer) sieve its ids before
+    // any entry is read. The walk stops as soon as it is full.
+    std::vector<const Posting*> lists;
+    for (uint32_t k : lookup) {
+      auto it = postings_.find(k);
+      if (it == postings_.end()) return true;  // no entry has the key
+      lists.push_back(&it->second);
+    }
+    std::sort(lists.begin(), lists.end(), [](const Posting* a, const Posting* b) { return a->count < b->count; });
+    lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
+    std::vector<Cursor<Posting>> sieves;
+    for (size_t i = 1; i < lists.size() && sieves.size() < 3; ++i) {
+      if (lists[i]->count <= 32 * static_cast<uint64_t>(lists[0]->count)) sieves.emplace_back(*lists[i]);
+    }
     auto visit = [&](uint32_t id) {
+      for (auto& sieve : sieves) {
+        if (!sieve.Has(id)) return true;
+      }
       const Entry& e = entries_[id];
       if (e.holders.size() != 1) return true;
       if (full() || !spend()) return false;
-      const int c = pattern.MatchClass(e.name);
-      if (c >= 0 && (cls < 0 || c == cls)) keep(cls < 0 ? 0 : cls, id);
+      if (const int c = match(e); c >= 0) keep(c, id);
       return true;
     };
     bool ended = true;
-    if (singles != nullptr) {
-      DecodeWhile(*singles, [&](uint32_t id) { return ended = visit(id); });
+    if (!lists.empty()) {
+      DecodeWhile(*lists[0], [&](uint32_t id) { return ended = visit(id); });
     } else {
       for (uint32_t id = 0; id < entries_.size() && (ended = visit(id)); ++id) {
       }
@@ -436,16 +486,31 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     return ended;
   };
   auto all_counted = [&] { return counted[0] + counted[1] >= count_to; };
+  auto word_starts_counted = [&] { return counted[0] >= count_to; };
+  // Whether the first word's list is shorter than every list of keys.all.
+  auto first_word_shortest = [&] {
+    auto it = postings_.find(*keys.first_word);
+    if (it == postings_.end()) return true;  // no word starts: the walk below is empty
+    for (uint32_t k : keys.all) {
+      if (postings_.at(k).count <= it->second.count) return false;
+    }
+    return true;
+  };
   bool exact;
   if (!pattern.anchored()) {
-    exact = find(-1, keys.all, every, all_counted);  // one class
+    exact = find(1, keys.all, false, all_counted);  // one class
+  } else if (!first_word_shortest()) {
+    // The shortest list holds both classes: one walk finds both, and ends
+    // once the word starts fill the page and the count (every match
+    // inside a word ranks after them).
+    exact = find(3, keys.all, false, word_starts_counted);
   } else {
-    // Word starts first, from the shortest list that has them; then, if
-    // the page or the count still need them, the matches inside words.
+    // Word starts from their own shorter list; then, if the page or the
+    // count still need them, the matches inside words.
     std::vector<uint32_t> word_keys = keys.all;
     word_keys.push_back(*keys.first_word);
-    exact = no_word_start || find(0, word_keys, word_start, [&] { return counted[0] >= count_to; });
-    if (exact) exact = find(1, keys.all, every, all_counted);
+    exact = find(1, word_keys, short_word, word_starts_counted);
+    if (exact) exact = find(2, keys.all, false, all_counted);
   }
 
   page.total = counted[0] + counted[1];
