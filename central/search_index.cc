@@ -377,7 +377,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
   offset = std::clamp<int64_t>(offset, 0, kSearchWindow);
   limit = std::clamp<int64_t>(limit, 0, kSearchWindow - offset);
   const auto want = static_cast<size_t>(limit + offset);
-  const auto count_to = static_cast<int64_t>(std::max(want, static_cast<size_t>(kCountTo)));
+  const auto count_to = static_cast<int64_t>(want);  // matches a walk needs before it stops
   std::shared_lock<std::shared_mutex> lock(mu_);
 
   // A key in no name: no match at all.
@@ -407,6 +407,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
   // single-holder ones; the first `want` kept, all counted.
   std::vector<uint32_t> ranked[2];
   int64_t counted[2] = {0, 0};
+  int64_t unseen_matches = 0;  // the estimate for what a stopped walk did not see
   auto keep = [&](int cls, uint32_t id) {
     if (ranked[cls].size() < want) ranked[cls].push_back(id);
     counted[cls]++;
@@ -466,23 +467,32 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     for (size_t i = 1; i < lists.size() && sieves.size() < 3; ++i) {
       if (lists[i]->count <= 32 * static_cast<uint64_t>(lists[0]->count)) sieves.emplace_back(*lists[i]);
     }
+    int64_t seen = 0, found = 0;  // of the walked list, for the estimate
     auto visit = [&](uint32_t id) {
       for (auto& sieve : sieves) {
-        if (!sieve.Has(id)) return true;
+        if (!sieve.Has(id)) return ++seen, true;
       }
       const Entry& e = entries_[id];
-      if (e.holders.size() != 1) return true;
+      if (e.holders.size() != 1) return ++seen, true;
       if (full() || !spend()) return false;
-      if (const int c = match(e); c >= 0) keep(c, id);
+      ++seen;
+      if (const int c = match(e); c >= 0) {
+        keep(c, id);
+        ++found;
+      }
       return true;
     };
     bool ended = true;
+    const int64_t length = lists.empty() ? static_cast<int64_t>(entries_.size()) : lists[0]->count;
     if (!lists.empty()) {
       DecodeWhile(*lists[0], [&](uint32_t id) { return ended = visit(id); });
     } else {
       for (uint32_t id = 0; id < entries_.size() && (ended = visit(id)); ++id) {
       }
     }
+    // Stopped early: the rest of the list is taken to match as often as
+    // what was seen of it.
+    if (!ended && seen > 0) unseen_matches += found * (length - seen) / seen;
     return ended;
   };
   auto all_counted = [&] { return counted[0] + counted[1] >= count_to; };
@@ -510,10 +520,17 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     std::vector<uint32_t> word_keys = keys.all;
     word_keys.push_back(*keys.first_word);
     exact = find(1, word_keys, short_word, word_starts_counted);
-    if (exact) exact = find(2, keys.all, false, all_counted);
+    if (exact) {
+      exact = find(2, keys.all, false, all_counted);
+    } else {
+      // The page is full of word starts; for the count, a sample of the
+      // matches inside words (64 entries checked) is extrapolated.
+      const int64_t before = page.examined;
+      find(2, keys.all, false, [&] { return page.examined - before >= 64; });
+    }
   }
 
-  page.total = counted[0] + counted[1];
+  page.total = counted[0] + counted[1] + (exact ? 0 : unseen_matches);
   page.total_exact = exact && !cut;
   if (pattern.matches_everything()) {  // the count is at hand
     page.total = live_entries_;

@@ -19,13 +19,17 @@
 // produced lazily, one class after the other: the bands, most holders
 // first, each band's matches sorted by holders then id; then the
 // single-holder matches from one posting list walked in id order, which
-// already is their rank order. It stops once the page and the count
-// (kCountTo) are filled. The list walked is the
-// shortest that every match must be in: a trigram of the query, a
-// word-start key the query implies, or, for the word-start class, the
-// first word's key. Queries with neither walk all entries until the page is
-// filled. No search examines more than kSearchBudget entries; past it, the
-// page holds what was found and `total` is a lower bound.
+// already is their rank order, the next shortest lists sieving its ids.
+// The walk stops once the page is full. The list walked is the shortest
+// that every match must be in: a trigram of the query, a word-start key
+// the query implies, or, for the word-start class, the first word's key;
+// queries with neither walk all entries until the page is full.
+//
+// `total` is exact when every list was walked to its end (and for a query
+// that matches everything); a walk that stopped early estimates the rest
+// of its list from what it saw (matches per entry seen), and `total_exact`
+// is false. No search checks more than its budget of entries (kSearchBudget
+// at most); past it, the page holds what was found.
 //
 // Every change bumps generation(): central's cache of search replies
 // (page_cache.h) keeps a reply only while it is unchanged.
@@ -64,7 +68,7 @@ struct IndexHit {
 };
 
 struct IndexPage {
-  int64_t total = 0;         // matches; a lower bound when !total_exact
+  int64_t total = 0;         // matches; an estimate when !total_exact
   bool total_exact = true;
   std::vector<IndexHit> hits;
   int64_t examined = 0;      // entries checked against the query (the work done)
@@ -76,8 +80,6 @@ struct IndexPage {
 inline constexpr size_t kSearchHolders = 8;
 // How deep pages go: offset + limit at most this.
 inline constexpr int64_t kSearchWindow = 10000;
-// Matches counted past the page before `total` becomes a lower bound.
-inline constexpr int64_t kCountTo = 1000;
 // Entries one search checks at most.
 inline constexpr int64_t kSearchBudget = 200000;
 

@@ -40,7 +40,7 @@ struct FileResult {
 };
 
 struct SearchPage {
-  int64_t total = 0;  // results matching, over all pages; a lower bound when !total_exact
+  int64_t total = 0;  // results matching, over all pages; an estimate when !total_exact
   bool total_exact = true;
   std::vector<FileResult> results;
 };

@@ -422,7 +422,7 @@ Status PeerClient::Search(const ParsedCommand& c) {
     req.set_limit(100);
     ASSIGN_OR_RETURN(v1::LocateReply reply, LocateViaFriends(req));
     page.total = reply.total();
-    page.total_exact = !reply.total_at_least();
+    page.total_exact = !reply.total_estimated();
     for (const auto& r : reply.results()) {
       page.results.push_back(FromProto(r));
       sources.push_back(SourceName(r.source()));
@@ -450,7 +450,7 @@ Status PeerClient::Search(const ParsedCommand& c) {
   }
   std::string text = page.results.empty() ? "no files match '" + c.args[0] + "'\n" : t.Render();
   if (page.total > static_cast<int64_t>(page.results.size())) {
-    text += "(" + std::to_string(page.total) + (page.total_exact ? "" : "+") +
+    text += "(" + std::string(page.total_exact ? "" : "about ") + std::to_string(page.total) +
             " matches; showing the first " +
             std::to_string(page.results.size()) + ")\n";
   }

@@ -104,7 +104,7 @@ Result<v1::LocateReply> Locator::FromCentral(const v1::LocateRequest& req) {
   const int limit = req.limit() == 0 ? kDefaultLimit : req.limit();
   std::vector<FileResult> found;
   int64_t total = 0;
-  bool at_least = false;
+  bool estimated = false;
   if (!req.sha256().empty()) {
     ASSIGN_OR_RETURN(auto file, central_->FindFile(req.sha256()));
     if (file) found.push_back(std::move(*file));
@@ -113,11 +113,11 @@ Result<v1::LocateReply> Locator::FromCentral(const v1::LocateRequest& req) {
     ASSIGN_OR_RETURN(SearchPage page, central_->Search(req.query(), limit, 0));
     found = std::move(page.results);
     total = page.total;
-    at_least = !page.total_exact;
+    estimated = !page.total_exact;
   }
   v1::LocateReply reply;
   reply.set_total(total);
-  reply.set_total_at_least(at_least);
+  reply.set_total_estimated(estimated);
   for (const FileResult& f : found) {
     v1::Located* r = reply.add_results();
     ToProto(FileEntry{f.name, f.size, f.sha256}, r->mutable_file());

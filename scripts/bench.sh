@@ -178,7 +178,12 @@ realistic_directory() {
   row "ingest 1M files of realistic shares, 400 PUTs (s)" "$ingest" "-" "-" "<= 10" "$(held "$ingest <= 10")"
   row "central RSS with them (MiB)" "$rss" "-" "-" "< 512" "$(held "$rss < 512")"
 
-  "$BIN/bench/search-queries" --seed 1 --count 100000 >"$d/mix.tsv"
+  # The stream in segments of 100 000 queries: the first meets a cold
+  # reply cache; each measured run then replays a fresh segment of the same
+  # stream (never one already replayed), as a central that has been
+  # answering for a while sees it.
+  "$BIN/bench/search-queries" --seed 1 --count $((100000 * (RUNS + 1))) >"$d/stream.tsv"
+  split -l 100000 -d -a 2 "$d/stream.tsv" "$d/segment-"
   local kinds=(word two-words prefix glob title miss one-letter two-letters) k
   for k in "${kinds[@]}"; do "$BIN/bench/search-queries" --seed 1 --count 5000 --kind "$k" >"$d/$k.tsv"; done
   cat >"$d/replay.lua" <<'EOF'
@@ -200,11 +205,12 @@ function request()
   return wrk.format("GET", queries[at])
 end
 EOF
-  local base="http://127.0.0.1:$port" h=() m=() mp=() mb=() r p b
+  local base="http://127.0.0.1:$port" h=() m=() mp=() mb=() r p b cold i
   declare -A kp
-  for _ in $(seq 1 "$RUNS"); do  # alternate, so drift hits both alike
+  cold=$(wrk_replay "$base" "$d/replay.lua" "$d/segment-00")
+  for i in $(seq 1 "$RUNS"); do  # alternate, so drift hits both alike
     read -r r p < <(wrk_run "$base/healthz"); h+=("$r")
-    read -r r p b < <(wrk_replay "$base" "$d/replay.lua" "$d/mix.tsv"); m+=("$r"); mp+=("$p"); mb+=("$b")
+    read -r r p b < <(wrk_replay "$base" "$d/replay.lua" "$d/segment-$(printf %02d "$i")"); m+=("$r"); mp+=("$p"); mb+=("$b")
   done
   for k in "${kinds[@]}"; do
     read -r r p b < <(wrk_replay "$base" "$d/replay.lua" "$d/$k.tsv")
@@ -214,14 +220,17 @@ EOF
   hm=$(median "${h[@]}"); mm=$(median "${m[@]}"); mpm=$(median "${mp[@]}")
   local ref="$(printf %.0f "$hm") healthz"
   row "GET /healthz (req/s; the reference of the rows below)" "$(printf %.0f "$hm")" "-" "-" "-" "-"
-  row "GET /search, realistic query mix, 1M files (req/s)" "$(printf %.0f "$mm")" "$ref" \
+  read -r r p b <<<"$cold"
+  row "GET /search, realistic stream, cold reply cache: req/s, p99 (ms), busy" "$(printf %.0f "$r"), $p, $b" \
+    "$ref" "$(ratio "$r" "$hm")" "-" "-"
+  row "GET /search, realistic stream going on, 1M files (req/s)" "$(printf %.0f "$mm")" "$ref" \
     "$(ratio "$mm" "$hm")" ">= 0.5x" "$(held "$mm >= 0.5 * $hm")"
   row "  its p99 (ms)" "$mpm" "-" "-" "< 10" "$(held "$mpm < 10")"
   row "  told busy (503), all runs" "$(IFS=+; python3 -c "print(${mb[*]})")" "-" "-" "-" "-"
   for k in "${kinds[@]}"; do
     read -r r p b <<<"${kp[$k]}"
-    row "  $k alone: req/s, p99 (ms), busy" "$(printf %.0f "$r"), $p, $b" "$ref" "$(ratio "$r" "$hm")" \
-      "p99 < 20" "$(held "$p < 20")"
+    row "  $k alone (5 000 of them, cycled): req/s, p99 (ms), busy" "$(printf %.0f "$r"), $p, $b" "$ref" \
+      "$(ratio "$r" "$hm")" "p99 < 20" "$(held "$p < 20")"
   done
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true

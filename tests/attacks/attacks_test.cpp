@@ -298,7 +298,7 @@ TEST_F(AttackTest, OnePeerCannotFillTheIndex) {
   EXPECT_EQ(grow.status().reason(), "too_many_files") << grow.status().ToString();
   // Replacing a listed file is no growth.
   EXPECT_TRUE(mallory->PatchIndex({{"m7", 70, Sha256Hex("new")}}, {}).ok());
-  EXPECT_EQ(central_->Client()->Search("m", 1).value().total, 1000) << "nothing half applied";
+  EXPECT_EQ(central_->Client()->Search("m", 1000).value().total, 1000) << "nothing half applied";
   // The whole index is bounded too; others still add within it.
   auto bob = central_->Client();
   ASSERT_TRUE(RegisterAndLogin(*bob, "bob").ok());
