@@ -388,7 +388,9 @@ TEST_F(LabNetworkTest, ADownloadOverA100MbitLinkUsesAtLeast90PercentOfIt) {
   ASSERT_TRUE(j.is_object()) << dl;
   const double bits_per_s = 8.0 * static_cast<double>(big.size()) / j["seconds"].get<double>();
   std::printf("download over a 100 Mbit/s link: %.1f Mbit/s of file bytes\n", bits_per_s / 1e6);
+#ifndef P2P_SANITIZE_THREAD  // under TSan every byte's TLS and hash is several times slower: not the link
   EXPECT_GE(bits_per_s, 0.9 * 100e6);
+#endif
 }
 
 }  // namespace
