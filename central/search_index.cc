@@ -111,6 +111,16 @@ QueryKeys KeysOf(const SearchPattern& pattern) {
   return keys;
 }
 
+// One varint of a posting list, advancing `at` past it.
+inline uint32_t ReadVarint(const uint8_t*& at) {
+  uint32_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    const uint8_t b = *at++;
+    v |= uint32_t{b & 0x7Fu} << shift;
+    if (b < 0x80) return v;
+  }
+}
+
 // Calls fn(id) for each id of a posting list, ascending, while it returns
 // true.
 template <typename Posting, typename F>
@@ -118,14 +128,7 @@ void DecodeWhile(const Posting& p, F&& fn) {
   const auto* d = reinterpret_cast<const uint8_t*>(p.deltas.data());
   uint32_t id = 0;
   for (uint32_t n = 0; n < p.count; ++n) {
-    uint32_t v = 0;
-    int shift = 0;
-    for (;;) {
-      uint8_t b = *d++;
-      v |= uint32_t{b & 0x7Fu} << shift;
-      if (b < 0x80) break;
-      shift += 7;
-    }
+    const uint32_t v = ReadVarint(d);
     id = n == 0 ? v : id + v;
     if (!fn(id)) return;
   }
@@ -140,14 +143,7 @@ class Cursor {
       : at_(reinterpret_cast<const uint8_t*>(p.deltas.data())), left_(p.count) {}
   bool Has(uint32_t target) {
     while (left_ > 0 && (!started_ || id_ < target)) {
-      uint32_t v = 0;
-      int shift = 0;
-      for (;;) {
-        uint8_t b = *at_++;
-        v |= uint32_t{b & 0x7Fu} << shift;
-        if (b < 0x80) break;
-        shift += 7;
-      }
+      const uint32_t v = ReadVarint(at_);
       id_ = started_ ? id_ + v : v;
       started_ = true;
       --left_;
