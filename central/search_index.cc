@@ -13,6 +13,9 @@ namespace p2pshare::central {
 namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
+// Entries of its list a walk sees at least, when it stops early, to
+// estimate the rest from.
+constexpr int64_t kEstimateSample = 32;
 const std::string kNoRun;
 
 
@@ -446,11 +449,13 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
         });
         for (const Ranked& r : found[c]) keep(c, r.id);
       }
-      if (full()) return false;
+      if (full()) break;  // the walk below only samples, for the estimate
     }
     // Single holders, in id order, from the shortest list; the next
     // shortest (up to three, while not much longer) sieve its ids before
-    // any entry is read. The walk stops as soon as it is full.
+    // any entry is read. The walk stops as soon as it is full and has seen
+    // enough of its list to estimate the rest (when the bands filled the
+    // page, that is all it does).
     std::vector<const Posting*> lists;
     for (uint32_t k : lookup) {
       auto it = postings_.find(k);
@@ -463,14 +468,16 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     for (size_t i = 1; i < lists.size() && sieves.size() < 3; ++i) {
       if (lists[i]->count <= 32 * static_cast<uint64_t>(lists[0]->count)) sieves.emplace_back(*lists[i]);
     }
-    int64_t seen = 0, found = 0;  // of the walked list, for the estimate
+    // Of the walked list, for the estimate: ids walked, those of
+    // multi-holder entries (the bands counted them), single-holder matches.
+    int64_t seen = 0, multi = 0, found = 0;
     auto visit = [&](uint32_t id) {
       for (auto& sieve : sieves) {
         if (!sieve.Has(id)) return ++seen, true;
       }
       const Entry& e = entries_[id];
-      if (e.holders.size() != 1) return ++seen, true;
-      if (full() || !spend()) return false;
+      if (e.holders.size() != 1) return ++seen, ++multi, true;
+      if ((full() && seen - multi >= kEstimateSample) || !spend()) return false;
       ++seen;
       if (const int c = match(e); c >= 0) {
         keep(c, id);
@@ -486,9 +493,9 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
       for (uint32_t id = 0; id < entries_.size() && (ended = visit(id)); ++id) {
       }
     }
-    // Stopped early: the rest of the list is taken to match as often as
-    // what was seen of it.
-    if (!ended && seen > 0) unseen_matches += found * (length - seen) / seen;
+    // Stopped early: the rest of the list is taken to hold single-holder
+    // matches as often as what was seen of it.
+    if (!ended && seen > multi) unseen_matches += found * (length - seen) / (seen - multi);
     return ended;
   };
   auto all_counted = [&] { return counted[0] + counted[1] >= count_to; };

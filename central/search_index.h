@@ -27,8 +27,9 @@
 //
 // `total` is exact when every list was walked to its end (and for a query
 // that matches everything); a walk that stopped early estimates the rest
-// of its list from what it saw (matches per entry seen), and `total_exact`
-// is false. No search checks more than its budget of entries (kSearchBudget
+// of its list from what it saw (matches per entry seen, at least 32
+// entries seen, even when the bands alone filled the page), and
+// `total_exact` is false. No search checks more than its budget of entries (kSearchBudget
 // at most); past it, the page holds what was found.
 //
 // Every change bumps generation(): central's cache of search replies

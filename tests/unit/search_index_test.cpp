@@ -338,6 +338,35 @@ TEST(SearchIndexTest, TotalIsExactOrMarkedAnEstimate) {
   EXPECT_TRUE(index.Search("img", 50, kSearchWindow).hits.empty());
 }
 
+// Files held by several peers fill the first page on their own; the
+// count still covers the thousands held by one peer (a sample of them).
+TEST(SearchIndexTest, APageFilledByPopularFilesStillEstimatesTheRest) {
+  SearchIndex index;
+  std::vector<FileEntry> popular;
+  for (int i = 0; i < 30; ++i) {
+    const std::string name = "hits/Popular Song " + std::to_string(i) + ".mp3";
+    popular.push_back(FileEntry{name, i, Sha256Hex(name)});
+  }
+  for (int peer = 0; peer < 4; ++peer) {
+    std::vector<FileEntry> files = popular;
+    for (int i = 0; i < 1000; ++i) {
+      const std::string name = "peer" + std::to_string(peer) + "/Song " + std::to_string(i) +
+                               (i % 2 == 0 ? ".mp3" : ".ogg");
+      files.push_back(FileEntry{name, i, Sha256Hex(name)});
+    }
+    index.Replace("peer" + std::to_string(peer), files);
+  }
+  for (const char* q : {"song", "song*.mp3"}) {
+    IndexPage page = index.Search(q, 20, 0);
+    ASSERT_EQ(page.hits.size(), 20u) << q;
+    EXPECT_EQ(page.hits.front().holders_total, 4) << q;  // the popular ones first
+    EXPECT_FALSE(page.total_exact) << q;
+    EXPECT_LE(page.examined, 200) << q;
+  }
+  EXPECT_NEAR(index.Search("song", 20, 0).total, 4030, 400);
+  EXPECT_NEAR(index.Search("song*.mp3", 20, 0).total, 2030, 400);
+}
+
 // Short fragments no key narrows stop at the budget: a lower bound, never
 // a scan of every entry.
 TEST(SearchIndexTest, ShortRareFragmentsStopAtTheBudget) {
