@@ -533,7 +533,7 @@ Result<Reply> HttpApi::GetSearch(const Request& req, Response&) {
   const uint64_t generation = directory_->search_generation();
   if (auto body = search_replies_.Get(key, generation)) return Reply(200, "application/json", std::move(*body));
   ASSIGN_OR_RETURN(SearchPage page, directory_->Search(q));
-  std::string body = ToJson(page).dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string body = DumpSearchPage(page);
   search_replies_.Put(std::move(key), generation, body);
   return Reply(200, "application/json", std::move(body));
 }

@@ -16,6 +16,9 @@ constexpr uint32_t kNone = UINT32_MAX;
 // Entries of its list a walk sees at least, when it stops early, to
 // estimate the rest from.
 constexpr int64_t kEstimateSample = 32;
+// Lists that sieve a walk's ids before an entry is read (decoding an id
+// costs a few nanoseconds, reading an entry a cache miss or two).
+constexpr size_t kMaxSieves = 8;
 const std::string kNoRun;
 
 
@@ -161,6 +164,14 @@ class Cursor {
   bool started_ = false;
 };
 
+// Sets the bit of `key` in a 128-bit signature (a name's ~40 keys set
+// about a quarter of the bits; a query of a few keys rules out most names).
+template <typename Signature>
+void AddToSignature(Signature& sig, uint32_t key) {
+  const uint32_t bit = (key * 0x9E3779B1u) >> 25;  // 0..127
+  sig[bit >> 6] |= uint64_t{1} << (bit & 63);
+}
+
 void AppendVarint(std::string& out, uint32_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>((v & 0x7F) | 0x80));
@@ -197,7 +208,11 @@ uint32_t SearchIndex::UserId(const std::string& user) {
 }
 
 void SearchIndex::Index(uint32_t entry) {
+  if (signatures_.size() <= entry) signatures_.resize(entry + 1);
+  Signature& sig = signatures_[entry];
+  sig = Signature{};
   for (uint32_t k : KeysOf(entries_[entry].name)) {
+    AddToSignature(sig, k);
     Posting& p = postings_[k];
     AppendVarint(p.deltas, p.count == 0 ? entry : entry - p.last);
     p.last = entry;
@@ -417,6 +432,12 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
   // the (one) class asked for.
   auto find = [&](int classes, const std::vector<uint32_t>& lookup, bool known, const auto& full) {
     // The class of `e`'s match when it is one asked for, else -1.
+    Signature wanted{};
+    for (uint32_t k : lookup) AddToSignature(wanted, k);
+    auto may_match = [&](uint32_t id) {
+      const Signature& sig = signatures_[id];
+      return (sig[0] & wanted[0]) == wanted[0] && (sig[1] & wanted[1]) == wanted[1];
+    };
     auto match = [&](const Entry& e) {
       if (known) return classes == 1 ? 0 : 1;
       const int c = pattern.MatchClass(e.name);
@@ -437,6 +458,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
       if (list == nullptr) continue;
       std::vector<Ranked> found[2];
       for (uint32_t id : *list) {
+        if (!may_match(id)) continue;
         const Entry& e = entries_[id];
         if (BandOf(e.holders.size()) != band) continue;  // a stale listing
         if (!spend()) return false;
@@ -465,7 +487,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     std::sort(lists.begin(), lists.end(), [](const Posting* a, const Posting* b) { return a->count < b->count; });
     lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
     std::vector<Cursor<Posting>> sieves;
-    for (size_t i = 1; i < lists.size() && sieves.size() < 3; ++i) {
+    for (size_t i = 1; i < lists.size() && sieves.size() < kMaxSieves; ++i) {
       if (lists[i]->count <= 32 * static_cast<uint64_t>(lists[0]->count)) sieves.emplace_back(*lists[i]);
     }
     // Of the walked list, for the estimate: ids walked, those of
@@ -475,6 +497,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
       for (auto& sieve : sieves) {
         if (!sieve.Has(id)) return ++seen, true;
       }
+      if (!may_match(id)) return ++seen, true;
       const Entry& e = entries_[id];
       if (e.holders.size() != 1) return ++seen, ++multi, true;
       if ((full() && seen - multi >= kEstimateSample) || !spend()) return false;
@@ -608,6 +631,8 @@ void SearchIndex::CompactLocked() {
   entries_ = std::move(kept);
   by_key_.Clear();
   by_sha_.Clear();
+  signatures_.clear();
+  signatures_.reserve(entries_.size());
   postings_.clear();
   bands_.clear();
   for (auto& ids : band_ids_) ids.clear();

@@ -78,7 +78,7 @@ struct IndexPage {
 
 // Holders a search result lists (its holders_total counts them all;
 // GET /files/{sha256} lists every one).
-inline constexpr size_t kSearchHolders = 8;
+inline constexpr size_t kSearchHolders = 3;
 // How deep pages go: offset + limit at most this.
 inline constexpr int64_t kSearchWindow = 10000;
 // Entries one search checks at most.
@@ -136,6 +136,9 @@ class SearchIndex {
     int64_t size = 0;
     Sha sha{};
   };
+  // Bits of an entry's keys (one per key, by a hash): a match has every
+  // bit of the query's keys. Checked before an entry is read.
+  using Signature = std::array<uint64_t, 2>;
   struct Posting {
     std::string deltas;  // varint(id - previous id), ids ascending
     uint32_t last = 0;
@@ -195,6 +198,7 @@ class SearchIndex {
 
   mutable std::shared_mutex mu_;
   std::vector<Entry> entries_;
+  std::vector<Signature> signatures_;  // by entry id
   IdTable by_key_;  // hash(name, sha) -> entry
   IdTable by_sha_;  // sha -> entry
   std::unordered_map<uint32_t, Posting> postings_;      // key -> entries

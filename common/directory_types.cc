@@ -1,6 +1,8 @@
 #include "common/directory_types.h"
 
 #include <algorithm>
+#include <charconv>
+#include <string_view>
 
 #include "common/hex.h"
 #include "common/host_port.h"
@@ -103,6 +105,72 @@ Json ToJson(const SearchPage& p) {
   Json results = Json::array();
   for (const auto& r : p.results) results.push_back(ToJson(r));
   return Json{{"total", p.total}, {"total_exact", p.total_exact}, {"results", std::move(results)}};
+}
+
+namespace {
+
+// `s` as a JSON string: printable ASCII but '"' and '\\' as it is, anything
+// else as nlohmann-json escapes it (control bytes, invalid UTF-8).
+void AppendJsonString(std::string& out, std::string_view s) {
+  const bool plain = std::all_of(s.begin(), s.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    out += Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
+    return;
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+void AppendInt(std::string& out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+}  // namespace
+
+std::string DumpSearchPage(const SearchPage& p) {
+  // nlohmann-json writes an object's keys in order; so does this.
+  std::string out;
+  size_t guess = 64;
+  for (const auto& r : p.results) guess += 160 + r.name.size() + 64 * r.holders.size();
+  out.reserve(guess);
+  out += "{\"results\":[";
+  for (size_t i = 0; i < p.results.size(); ++i) {
+    const FileResult& r = p.results[i];
+    if (i > 0) out += ',';
+    out += "{\"holders\":[";
+    for (size_t k = 0; k < r.holders.size(); ++k) {
+      const Holder& h = r.holders[k];
+      if (k > 0) out += ',';
+      out += "{\"host\":";
+      AppendJsonString(out, h.host);
+      out += ",\"port\":";
+      AppendInt(out, h.port);
+      out += ",\"username\":";
+      AppendJsonString(out, h.username);
+      out += '}';
+    }
+    out += "],\"holders_total\":";
+    AppendInt(out, std::max<int64_t>(r.holders_total, static_cast<int64_t>(r.holders.size())));
+    out += ",\"name\":";
+    AppendJsonString(out, r.name);
+    out += ",\"sha256\":";
+    AppendJsonString(out, r.sha256);
+    out += ",\"size\":";
+    AppendInt(out, r.size);
+    out += '}';
+  }
+  out += "],\"total\":";
+  AppendInt(out, p.total);
+  out += ",\"total_exact\":";
+  out += p.total_exact ? "true" : "false";
+  out += '}';
+  return out;
 }
 
 Result<SearchPage> SearchPageFromJson(const Json& j) {

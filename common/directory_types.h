@@ -129,6 +129,10 @@ Result<Holder> HolderFromJson(const Json& j, const std::string& path);
 Json ToJson(const FileResult& r);
 Result<FileResult> FileResultFromJson(const Json& j, const std::string& path);
 Json ToJson(const SearchPage& p);
+// The bytes of ToJson(p).dump() (invalid UTF-8 replaced), written directly:
+// search replies are central's most frequent output, and building the
+// JSON tree first cost more than the search.
+std::string DumpSearchPage(const SearchPage& p);
 Result<SearchPage> SearchPageFromJson(const Json& j);
 Json ToJson(const PeerInfo& p);
 Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path);

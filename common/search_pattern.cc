@@ -33,25 +33,20 @@ int SearchPattern::MatchClass(std::string_view s) const {
   // The first literal run: tokens_[1 .. 1 + n).
   const std::string& first = literal_runs_.front();
   const size_t n = first.size();
-  // The first byte in either case, found with memchr (the names are short,
-  // the calls many).
-  const auto lower = static_cast<unsigned char>(first[0]);
-  const unsigned char upper = lower >= 'a' && lower <= 'z' ? lower - ('a' - 'A') : lower;
+  const auto f0 = static_cast<unsigned char>(first[0]);
   bool inside = false;
+  // One pass over the name (a memchr per candidate, in both cases, scanned
+  // its rest again and again: the most of a search's time).
   for (size_t i = 0; i + n <= s.size(); ++i) {
-    const size_t span = s.size() - n + 1 - i;
-    const void* a = std::memchr(s.data() + i, lower, span);
-    const void* b = upper == lower ? nullptr : std::memchr(s.data() + i, upper, span);
-    if (a == nullptr && b == nullptr) break;
-    const char* at = static_cast<const char*>(a == nullptr || (b != nullptr && b < a) ? b : a);
-    i = static_cast<size_t>(at - s.data());
+    if (AsciiLower(static_cast<unsigned char>(s[i])) != f0) continue;
+    const bool word_start = i == 0 || !IsWordByte(static_cast<unsigned char>(s[i - 1]));
+    if (inside && !word_start) continue;  // only a word start can do better
     size_t k = 1;
-    while (k < n && AsciiLower(static_cast<unsigned char>(s[i + k])) ==
-                        static_cast<unsigned char>(first[k])) {
+    while (k < n && AsciiLower(static_cast<unsigned char>(s[i + k])) == static_cast<unsigned char>(first[k])) {
       ++k;
     }
     if (k < n || !MatchFrom(1 + n, s, i + n)) continue;
-    if (i == 0 || !IsWordByte(static_cast<unsigned char>(s[i - 1]))) return 0;
+    if (word_start) return 0;
     inside = true;
   }
   return inside ? 1 : -1;

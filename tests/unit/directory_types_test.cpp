@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace p2pshare {
 namespace {
 
@@ -50,6 +52,35 @@ TEST(DirectoryTypesTest, SearchPageRoundTrips) {
   EXPECT_TRUE(SearchPageFromJson(old)->total_exact);
   ASSERT_EQ(back->results.size(), 1u);
   EXPECT_EQ(back->results[0].holders[0], (Holder{"alice", "127.0.0.1", 50051}));
+}
+
+// The reply central writes directly has the very bytes of the JSON tree's
+// dump, whatever the strings hold: quotes, control bytes, non-ASCII, bytes
+// that are not UTF-8, empty pages, large numbers.
+TEST(DirectoryTypesTest, SearchRepliesAreWrittenAsTheJsonTreeWouldBe) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> pieces = {"a", "Song", " ", "\"", "\\", "\n", "\t", std::string(1, '\0'),
+                                           "\x7f", "\x1b[31m", "caf\xc3\xa9", "\xe2\x82\xac", "\xff",
+                                           "\xc3", "\xed\xa0\x80", "/", "\u00e9t\u00e9", "{}", "\x01"};
+  auto text = [&] {
+    std::string s;
+    for (int n = static_cast<int>(rng() % 6); n > 0; --n) s += pieces[rng() % pieces.size()];
+    return s;
+  };
+  for (int round = 0; round < 500; ++round) {
+    SearchPage page;
+    page.total = round % 3 == 0 ? INT64_MAX : static_cast<int64_t>(rng() % 100000);
+    page.total_exact = round % 2 == 0;
+    for (int i = static_cast<int>(rng() % 4); i > 0; --i) {
+      FileResult r{text(), static_cast<int64_t>(rng()) - 1000, text(), {}, static_cast<int64_t>(rng() % 50)};
+      for (int k = static_cast<int>(rng() % 4); k > 0; --k) {
+        r.holders.push_back(Holder{text(), text(), static_cast<int>(rng() % 65536)});
+      }
+      page.results.push_back(r);
+    }
+    ASSERT_EQ(DumpSearchPage(page), ToJson(page).dump(-1, ' ', false, Json::error_handler_t::replace))
+        << "round " << round;
+  }
 }
 
 }  // namespace
