@@ -180,6 +180,8 @@ class Directory {
 
   std::mutex membership_mu_;  // serializes login / logout / eviction
   std::atomic<int64_t> ttl_evictions_{0}, logins_{0};
+  // The sweeper's: the index generation it saw last, and at its last trim.
+  uint64_t swept_generation_ = 0, trimmed_generation_ = 0;
 };
 
 }  // namespace p2pshare::central

@@ -19,6 +19,7 @@ constexpr int64_t kEstimateSample = 32;
 // Lists that sieve a walk's ids before an entry is read (decoding an id
 // costs a few nanoseconds, reading an entry a cache miss or two).
 constexpr size_t kMaxSieves = 8;
+constexpr uint64_t kSieveRatio = 16;  // their ids together, per id of the walked list
 const std::string kNoRun;
 
 
@@ -474,8 +475,9 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
       if (full()) break;  // the walk below only samples, for the estimate
     }
     // Single holders, in id order, from the shortest list; the next
-    // shortest (up to three, while not much longer) sieve its ids before
-    // any entry is read. The walk stops as soon as it is full and has seen
+    // shortest sieve its ids (while all the sieves together are at most
+    // 16 times longer: each decodes its ids up to the walk's), then the
+    // signature, before any entry is read. The walk stops as soon as it is full and has seen
     // enough of its list to estimate the rest (when the bands filled the
     // page, that is all it does).
     std::vector<const Posting*> lists;
@@ -487,8 +489,11 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     std::sort(lists.begin(), lists.end(), [](const Posting* a, const Posting* b) { return a->count < b->count; });
     lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
     std::vector<Cursor<Posting>> sieves;
+    uint64_t sieved = 0;  // ids in the sieves
     for (size_t i = 1; i < lists.size() && sieves.size() < kMaxSieves; ++i) {
-      if (lists[i]->count <= 32 * static_cast<uint64_t>(lists[0]->count)) sieves.emplace_back(*lists[i]);
+      sieved += lists[i]->count;
+      if (sieved > kSieveRatio * uint64_t{lists[0]->count}) break;
+      sieves.emplace_back(*lists[i]);
     }
     // Of the walked list, for the estimate: ids walked, those of
     // multi-holder entries (the bands counted them), single-holder matches.
@@ -550,9 +555,9 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
       exact = find(2, keys.all, false, all_counted);
     } else {
       // The page is full of word starts; for the count, a sample of the
-      // matches inside words (64 entries checked) is extrapolated.
+      // matches inside words (32 entries checked) is extrapolated.
       const int64_t before = page.examined;
-      find(2, keys.all, false, [&] { return page.examined - before >= 64; });
+      find(2, keys.all, false, [&] { return page.examined - before >= kEstimateSample; });
     }
   }
 
