@@ -72,7 +72,8 @@ std::string_view WordHead(std::string_view s, size_t i) {
   return s.substr(i, end - i);
 }
 
-// The distinct keys of `name`: its trigrams and its words' heads.
+// The keys of `name`: its trigrams and its words' heads, a key repeated
+// as often as it occurs (callers skip the repeats).
 std::vector<uint32_t> KeysOf(std::string_view name) {
   std::vector<uint32_t> out;
   out.reserve(name.size() + 8);
@@ -85,8 +86,6 @@ std::vector<uint32_t> KeysOf(std::string_view name) {
     std::string_view head = WordHead(name, i);
     for (size_t n = 1; n <= head.size(); ++n) out.push_back(WordStartKey(head, n));
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -215,6 +214,7 @@ void SearchIndex::Index(uint32_t entry) {
   for (uint32_t k : KeysOf(entries_[entry].name)) {
     AddToSignature(sig, k);
     Posting& p = postings_[k];
+    if (p.count > 0 && p.last == entry) continue;  // a repeated key
     AppendVarint(p.deltas, p.count == 0 ? entry : entry - p.last);
     p.last = entry;
     p.count++;
@@ -226,7 +226,10 @@ void SearchIndex::IndexBand(uint32_t entry) {
   const int band = BandOf(e.holders.size());
   if (band == 0 || (e.bands & (1u << band)) != 0) return;
   e.bands |= 1u << band;
-  for (uint32_t k : KeysOf(e.name)) bands_[BandKey(band, k)].push_back(entry);
+  for (uint32_t k : KeysOf(e.name)) {
+    std::vector<uint32_t>& listed = bands_[BandKey(band, k)];
+    if (listed.empty() || listed.back() != entry) listed.push_back(entry);  // once per key
+  }
   band_ids_[band].push_back(entry);
 }
 
