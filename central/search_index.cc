@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_set>
 #include <functional>
+#include <cstring>
 #include <mutex>
 
 #include "common/hex.h"
@@ -198,6 +199,44 @@ void SearchIndex::IdTable::Insert(uint32_t hash, uint32_t id) {
   count_++;
 }
 
+void SearchIndex::Holders::Insert(uint32_t user) {
+  if (count_ == 0) {
+    one_ = user;
+  } else if (count_ == 1) {
+    many_ = std::make_unique<std::vector<uint32_t>>(std::initializer_list<uint32_t>{std::min(one_, user), std::max(one_, user)});
+  } else {
+    many_->insert(std::lower_bound(many_->begin(), many_->end(), user), user);
+  }
+  ++count_;
+}
+
+bool SearchIndex::Holders::Erase(uint32_t user) {
+  if (count_ <= 1) {
+    if (count_ == 0 || one_ != user) return false;
+    count_ = 0;
+    return true;
+  }
+  auto it = std::lower_bound(many_->begin(), many_->end(), user);
+  if (it == many_->end() || *it != user) return false;
+  many_->erase(it);
+  if (--count_ == 1) {
+    one_ = many_->front();
+    many_.reset();
+  }
+  return true;
+}
+
+uint32_t SearchIndex::NameArena::Store(std::string_view name) {
+  if (kBlock - used_ < name.size()) {  // a longer name than any valid one gets a block of its own
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(std::max<size_t>(kBlock, name.size())));
+    used_ = 0;
+  }
+  const auto at = static_cast<uint32_t>((blocks_.size() - 1) << kBlockBits) | used_;
+  std::memcpy(blocks_.back().get() + used_, name.data(), name.size());
+  used_ = static_cast<uint32_t>(std::min<size_t>(kBlock, used_ + name.size()));
+  return at;
+}
+
 SearchIndex::SearchIndex() = default;
 SearchIndex::~SearchIndex() = default;
 
@@ -211,7 +250,7 @@ void SearchIndex::Index(uint32_t entry) {
   if (signatures_.size() <= entry) signatures_.resize(entry + 1);
   Signature& sig = signatures_[entry];
   sig = Signature{};
-  for (uint32_t k : KeysOf(entries_[entry].name)) {
+  for (uint32_t k : KeysOf(NameOf(entries_[entry]))) {
     AddToSignature(sig, k);
     Posting& p = postings_[k];
     if (p.count > 0 && p.last == entry) continue;  // a repeated key
@@ -226,7 +265,7 @@ void SearchIndex::IndexBand(uint32_t entry) {
   const int band = BandOf(e.holders.size());
   if (band == 0 || (e.bands & (1u << band)) != 0) return;
   e.bands |= 1u << band;
-  for (uint32_t k : KeysOf(e.name)) {
+  for (uint32_t k : KeysOf(NameOf(e))) {
     std::vector<uint32_t>& listed = bands_[BandKey(band, k)];
     if (listed.empty() || listed.back() != entry) listed.push_back(entry);  // once per key
   }
@@ -237,7 +276,7 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t 
   const uint32_t key = KeyOf(name, sha);
   uint32_t found = kNone;
   by_key_.ForEach(key, [&](uint32_t id) {
-    if (found == kNone && entries_[id].sha == sha && entries_[id].name == name) found = id;
+    if (found == kNone && entries_[id].sha == sha && NameOf(entries_[id]) == name) found = id;
   });
   if (found != kNone) {
     Entry& e = entries_[found];
@@ -251,7 +290,12 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t 
     return found;
   }
   const auto id = static_cast<uint32_t>(entries_.size());
-  entries_.push_back(Entry{name, {}, 0, size, sha});
+  Entry added;
+  added.name_at = names_.Store(name);
+  added.name_size = static_cast<uint32_t>(name.size());
+  added.size = size;
+  added.sha = sha;
+  entries_.push_back(std::move(added));
   by_key_.Insert(key, id);
   by_sha_.Insert(ShaKey(sha), id);
   Index(id);
@@ -260,16 +304,11 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t 
 }
 
 void SearchIndex::Unhold(uint32_t entry, uint32_t user) {
-  auto& h = entries_[entry].holders;
-  auto it = std::lower_bound(h.begin(), h.end(), user);
-  if (it == h.end() || *it != user) return;
-  h.erase(it);
+  Holders& h = entries_[entry].holders;
+  if (!h.Erase(user)) return;
   IndexBand(entry);
   held_bytes_ -= entries_[entry].size;
-  if (h.empty()) {
-    h.shrink_to_fit();
-    live_entries_--;
-  }
+  if (h.empty()) live_entries_--;
 }
 
 void SearchIndex::Add(uint32_t user, const FileEntry& file) {
@@ -277,8 +316,7 @@ void SearchIndex::Add(uint32_t user, const FileEntry& file) {
   if (!HexDecode(file.sha256, sha)) return;  // the API checked it already
   Drop(user, file.name);
   uint32_t entry = EntryFor(file.name, sha, file.size);
-  auto& h = entries_[entry].holders;
-  h.insert(std::lower_bound(h.begin(), h.end(), user), user);
+  entries_[entry].holders.Insert(user);
   IndexBand(entry);
   users_[user].files.emplace(HashOf(file.name), entry);
   held_++;
@@ -289,7 +327,7 @@ void SearchIndex::Drop(uint32_t user, std::string_view name) {
   auto& files = users_[user].files;
   auto range = files.equal_range(HashOf(name));
   for (auto it = range.first; it != range.second; ++it) {
-    if (entries_[it->second].name == name) {
+    if (NameOf(entries_[it->second]) == name) {
       Unhold(it->second, user);
       files.erase(it);
       held_--;
@@ -329,7 +367,7 @@ bool SearchIndex::Holds(uint32_t user, std::string_view name) const {
   const auto& files = users_[user].files;
   auto range = files.equal_range(HashOf(name));
   for (auto it = range.first; it != range.second; ++it) {
-    if (entries_[it->second].name == name) return true;
+    if (NameOf(entries_[it->second]) == name) return true;
   }
   return false;
 }
@@ -367,7 +405,7 @@ void SearchIndex::RemoveUser(const std::string& user) {
 
 IndexHit SearchIndex::HitFor(uint32_t entry, size_t max_holders) const {
   const Entry& e = entries_[entry];
-  IndexHit hit{e.name, e.size, HexEncode(e.sha), {}, static_cast<int64_t>(e.holders.size())};
+  IndexHit hit{std::string(NameOf(e)), e.size, HexEncode(e.sha), {}, static_cast<int64_t>(e.holders.size())};
   std::vector<const std::string*> names;
   names.reserve(e.holders.size());
   for (uint32_t u : e.holders) names.push_back(&users_[u].name);
@@ -444,7 +482,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     };
     auto match = [&](const Entry& e) {
       if (known) return classes == 1 ? 0 : 1;
-      const int c = pattern.MatchClass(e.name);
+      const int c = pattern.MatchClass(NameOf(e));
       return c >= 0 && (classes & (1 << c)) != 0 ? c : -1;
     };
     // Bands, most holders first; a band's matches sorted before they count.
@@ -588,7 +626,7 @@ std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) con
   by_sha_.ForEach(ShaKey(sha), [&](uint32_t id) {
     const Entry& e = entries_[id];
     if (e.sha != sha || e.holders.empty()) return;
-    if (best == kNone || e.name < entries_[best].name) best = id;
+    if (best == kNone || NameOf(e) < NameOf(entries_[best])) best = id;
     holders.insert(holders.end(), e.holders.begin(), e.holders.end());
   });
   if (best == kNone) return std::nullopt;
@@ -631,12 +669,15 @@ void SearchIndex::CompactLocked() {
   std::vector<uint32_t> renumber(entries_.size(), kNone);
   std::vector<Entry> kept;
   kept.reserve(static_cast<size_t>(live_entries_));
+  NameArena names;  // the live names only
   for (uint32_t id = 0; id < entries_.size(); ++id) {
     if (entries_[id].holders.empty()) continue;
     renumber[id] = static_cast<uint32_t>(kept.size());
     kept.push_back(std::move(entries_[id]));
+    kept.back().name_at = names.Store(NameOf(kept.back()));
   }
   entries_ = std::move(kept);
+  names_ = std::move(names);
   by_key_.Clear();
   by_sha_.Clear();
   signatures_.clear();
@@ -645,7 +686,7 @@ void SearchIndex::CompactLocked() {
   bands_.clear();
   for (auto& ids : band_ids_) ids.clear();
   for (uint32_t id = 0; id < entries_.size(); ++id) {
-    by_key_.Insert(KeyOf(entries_[id].name, entries_[id].sha), id);
+    by_key_.Insert(KeyOf(NameOf(entries_[id]), entries_[id].sha), id);
     by_sha_.Insert(ShaKey(entries_[id].sha), id);
     Index(id);
     entries_[id].bands = 0;

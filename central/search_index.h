@@ -48,6 +48,7 @@
 
 #include <array>
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
@@ -128,14 +129,47 @@ class SearchIndex {
 
  private:
   using Sha = std::array<uint8_t, 32>;
-  // What a search checks first (name, holders) comes first: one cache line.
+  // An entry's holders (user ids), sorted: one in place (most files have
+  // one holder), more on the heap. 16 bytes.
+  class Holders {
+   public:
+    size_t size() const { return count_; }
+    bool empty() const { return count_ == 0; }
+    const uint32_t* begin() const { return count_ <= 1 ? &one_ : many_->data(); }
+    const uint32_t* end() const { return begin() + count_; }
+    void Insert(uint32_t user);  // REQUIRES: not there yet
+    bool Erase(uint32_t user);   // whether it was there
+
+   private:
+    uint32_t count_ = 0;
+    uint32_t one_ = 0;                              // when count_ <= 1
+    std::unique_ptr<std::vector<uint32_t>> many_;  // when count_ >= 2
+  };
+  // Every name, in blocks of 1 MiB that never move (a name is at most
+  // kMaxFileNameBytes); 4 GiB at most, far above what an index holds.
+  class NameArena {
+   public:
+    uint32_t Store(std::string_view name);  // where it is now
+    std::string_view View(uint32_t at, uint32_t size) const {
+      return {blocks_[at >> kBlockBits].get() + (at & (kBlock - 1)), size};
+    }
+
+   private:
+    static constexpr int kBlockBits = 20;
+    static constexpr uint32_t kBlock = 1u << kBlockBits;
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    uint32_t used_ = kBlock;  // in the last block
+  };
+  // What a search checks first (name, holders) comes first. 72 bytes.
   struct Entry {
-    std::string name;
-    std::vector<uint32_t> holders;  // user ids, sorted; empty: a tombstone
-    uint32_t bands = 0;             // bit b: listed in band b's lists (see BandOf)
+    uint32_t name_at = 0;  // in names_
+    uint32_t name_size = 0;
+    Holders holders;       // empty: a tombstone
+    uint32_t bands = 0;    // bit b: listed in band b's lists (see BandOf)
     int64_t size = 0;
     Sha sha{};
   };
+  std::string_view NameOf(const Entry& e) const { return names_.View(e.name_at, e.name_size); }
   // Bits of an entry's keys (one per key, by a hash): a match has every
   // bit of the query's keys. Checked before an entry is read.
   using Signature = std::array<uint64_t, 2>;
@@ -198,6 +232,7 @@ class SearchIndex {
 
   mutable std::shared_mutex mu_;
   std::vector<Entry> entries_;
+  NameArena names_;  // tombstones' too, until a compaction
   std::vector<Signature> signatures_;  // by entry id
   IdTable by_key_;  // hash(name, sha) -> entry
   IdTable by_sha_;  // sha -> entry
