@@ -518,9 +518,9 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     // Single holders, in id order, from the shortest list; the next
     // shortest sieve its ids (while all the sieves together are at most
     // 16 times longer: each decodes its ids up to the walk's), then the
-    // signature, before any entry is read. The walk stops as soon as it is full and has seen
-    // enough of its list to estimate the rest (when the bands filled the
-    // page, that is all it does).
+    // signature, before any entry is read. The walk stops as soon as it
+    // is full and has seen enough of its list to estimate the rest (when
+    // the bands filled the page, that is all it does).
     std::vector<const Posting*> lists;
     for (uint32_t k : lookup) {
       auto it = postings_.find(k);

@@ -125,51 +125,73 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
-void AppendInt(std::string& out, int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
+// Writes one JSON object's fields in the order given (nlohmann-json writes
+// an object's keys sorted: callers give them so).
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
+  ~ObjectWriter() { out_ += '}'; }
+  void Field(std::string_view key, std::string_view value) {
+    Key(key);
+    AppendJsonString(out_, value);
+  }
+  void Field(std::string_view key, int64_t value) {
+    Key(key);
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    out_.append(buf, end);
+  }
+  void Field(std::string_view key, bool value) {
+    Key(key);
+    out_ += value ? "true" : "false";
+  }
+  // The key of an array's field; the caller writes the array.
+  void Key(std::string_view key) {
+    out_ += first_ ? "\"" : ",\"";
+    first_ = false;
+    out_ += key;
+    out_ += "\":";
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
 
 }  // namespace
 
 std::string DumpSearchPage(const SearchPage& p) {
-  // nlohmann-json writes an object's keys in order; so does this.
   std::string out;
   size_t guess = 64;
   for (const auto& r : p.results) guess += 160 + r.name.size() + 64 * r.holders.size();
   out.reserve(guess);
-  out += "{\"results\":[";
-  for (size_t i = 0; i < p.results.size(); ++i) {
-    const FileResult& r = p.results[i];
-    if (i > 0) out += ',';
-    out += "{\"holders\":[";
-    for (size_t k = 0; k < r.holders.size(); ++k) {
-      const Holder& h = r.holders[k];
-      if (k > 0) out += ',';
-      out += "{\"host\":";
-      AppendJsonString(out, h.host);
-      out += ",\"port\":";
-      AppendInt(out, h.port);
-      out += ",\"username\":";
-      AppendJsonString(out, h.username);
-      out += '}';
+  {
+    ObjectWriter page(out);
+    page.Key("results");
+    out += '[';
+    for (size_t i = 0; i < p.results.size(); ++i) {
+      const FileResult& r = p.results[i];
+      if (i > 0) out += ',';
+      ObjectWriter result(out);
+      result.Key("holders");
+      out += '[';
+      for (size_t k = 0; k < r.holders.size(); ++k) {
+        if (k > 0) out += ',';
+        ObjectWriter holder(out);
+        holder.Field("host", r.holders[k].host);
+        holder.Field("port", int64_t{r.holders[k].port});
+        holder.Field("username", r.holders[k].username);
+      }
+      out += ']';
+      result.Field("holders_total", std::max<int64_t>(r.holders_total, static_cast<int64_t>(r.holders.size())));
+      result.Field("name", r.name);
+      result.Field("sha256", r.sha256);
+      result.Field("size", r.size);
     }
-    out += "],\"holders_total\":";
-    AppendInt(out, std::max<int64_t>(r.holders_total, static_cast<int64_t>(r.holders.size())));
-    out += ",\"name\":";
-    AppendJsonString(out, r.name);
-    out += ",\"sha256\":";
-    AppendJsonString(out, r.sha256);
-    out += ",\"size\":";
-    AppendInt(out, r.size);
-    out += '}';
-  }
-  out += "],\"total\":";
-  AppendInt(out, p.total);
-  out += ",\"total_exact\":";
-  out += p.total_exact ? "true" : "false";
-  out += '}';
+    out += ']';
+    page.Field("total", p.total);
+    page.Field("total_exact", p.total_exact);
+  }  // the page's closing brace
   return out;
 }
 
