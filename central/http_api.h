@@ -47,7 +47,7 @@ struct HttpApiOptions {
 
 // Search replies central keeps (popular queries are the frequent ones),
 // and their bytes in all.
-inline constexpr size_t kSearchReplies = 16384;
+inline constexpr size_t kSearchReplies = 65536;
 inline constexpr size_t kSearchReplyBytes = 128u << 20;
 
 class HttpApi {

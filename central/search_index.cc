@@ -20,7 +20,9 @@ constexpr int64_t kEstimateSample = 32;
 // Lists that sieve a walk's ids before an entry is read (decoding an id
 // costs a few nanoseconds, reading an entry a cache miss or two).
 constexpr size_t kMaxSieves = 8;
-constexpr uint64_t kSieveRatio = 16;  // their ids together, per id of the walked list
+constexpr uint64_t kSieveRatio = 4;  // their ids together, per id of the walked list
+// How far ahead of its check a walk fetches an entry's signature.
+constexpr size_t kAhead = 8;
 const std::string kNoRun;
 
 
@@ -499,7 +501,9 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
       }
       if (list == nullptr) continue;
       std::vector<Ranked> found[2];
-      for (uint32_t id : *list) {
+      for (size_t i = 0; i < list->size(); ++i) {
+        const uint32_t id = (*list)[i];
+        if (i + kAhead < list->size()) __builtin_prefetch(&signatures_[(*list)[i + kAhead]]);
         if (!may_match(id)) continue;
         const Entry& e = entries_[id];
         if (BandOf(e.holders.size()) != band) continue;  // a stale listing
@@ -517,7 +521,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     }
     // Single holders, in id order, from the shortest list; the next
     // shortest sieve its ids (while all the sieves together are at most
-    // 16 times longer: each decodes its ids up to the walk's), then the
+    // 4 times longer: each decodes its ids up to the walk's), then the
     // signature, before any entry is read. The walk stops as soon as it
     // is full and has seen enough of its list to estimate the rest (when
     // the bands filled the page, that is all it does).
@@ -557,7 +561,19 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     bool ended = true;
     const int64_t length = lists.empty() ? static_cast<int64_t>(entries_.size()) : lists[0]->count;
     if (!lists.empty()) {
-      DecodeWhile(*lists[0], [&](uint32_t id) { return ended = visit(id); });
+      // Each id's signature is fetched kAhead ids before it is checked: the
+      // walk's cost is mostly cache misses, and these overlap.
+      uint32_t ahead[kAhead];
+      size_t decoded = 0;
+      DecodeWhile(*lists[0], [&](uint32_t id) {
+        __builtin_prefetch(&signatures_[id]);
+        if (decoded >= kAhead && !(ended = visit(ahead[decoded % kAhead]))) return false;
+        ahead[decoded++ % kAhead] = id;
+        return true;
+      });
+      for (size_t i = decoded > kAhead ? decoded - kAhead : 0; ended && i < decoded; ++i) {
+        ended = visit(ahead[i % kAhead]);
+      }
     } else {
       for (uint32_t id = 0; id < entries_.size() && (ended = visit(id)); ++id) {
       }
