@@ -43,7 +43,8 @@ std::string Sha256Hex(std::string_view data) {
   return h.FinishHex();
 }
 
-Result<std::string> Sha256File(const std::string& path) {
+Status ReadRegularFile(const std::string& path, const std::function<void(int64_t size)>& opened,
+                      const std::function<void(const char* data, size_t size)>& block) {
   // O_NONBLOCK: a FIFO or device swapped in after the caller's check must
   // not hang the open; only a regular file is read.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -56,7 +57,7 @@ Result<std::string> Sha256File(const std::string& path) {
     return NotFound(path + " is not a regular file");
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  Sha256 h;
+  opened(st.st_size);
   std::vector<char> buf(256 << 10);  // below the mmap threshold (common/heap.h): reused, not faulted in
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -67,9 +68,16 @@ Result<std::string> Sha256File(const std::string& path) {
       return Internal("cannot read " + path + ": " + std::strerror(err));
     }
     if (n == 0) break;
-    h.Update(buf.data(), static_cast<size_t>(n));
+    block(buf.data(), static_cast<size_t>(n));
   }
   ::close(fd);
+  return Status::Ok();
+}
+
+Result<std::string> Sha256File(const std::string& path) {
+  Sha256 h;
+  RETURN_IF_ERROR(ReadRegularFile(
+      path, [](int64_t) {}, [&](const char* data, size_t size) { h.Update(data, size); }));
   return h.FinishHex();
 }
 

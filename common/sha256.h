@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +32,11 @@ class Sha256 {
 
 // Hex digest of `data`.
 std::string Sha256Hex(std::string_view data);
+// Reads the regular file at `path` in 256 KiB blocks: `opened` gets its
+// size, then `block` each block in order. NotFound if it cannot be opened
+// (or is not a regular file), Internal on a read error.
+Status ReadRegularFile(const std::string& path, const std::function<void(int64_t size)>& opened,
+                      const std::function<void(const char* data, size_t size)>& block);
 // Hex digest of a file's contents, read in 256 KiB blocks (bounded memory).
 // NotFound if it cannot be opened, Internal on a read error.
 Result<std::string> Sha256File(const std::string& path);
