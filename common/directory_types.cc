@@ -21,10 +21,19 @@ Result<int> PortField(const FieldReader& r, const char* key) {
   return static_cast<int>(port);
 }
 
+// An optional hash-tree root: 64 lowercase hex digits when present.
+Result<std::string> RootField(const FieldReader& r) {
+  ASSIGN_OR_RETURN(std::optional<std::string> root, r.OptionalString("root"));
+  if (root && !IsSha256Hex(*root)) return BadField(r.Name("root"), "64 lowercase hex digits");
+  return root.value_or("");
+}
+
 }  // namespace
 
 Json ToJson(const FileEntry& f) {
-  return Json{{"name", f.name}, {"size", f.size}, {"sha256", f.sha256}};
+  Json j{{"name", f.name}, {"size", f.size}, {"sha256", f.sha256}};
+  if (!f.root.empty()) j["root"] = f.root;
+  return j;
 }
 
 Result<FileEntry> FileEntryFromJson(const Json& j, const std::string& path) {
@@ -38,6 +47,7 @@ Result<FileEntry> FileEntryFromJson(const Json& j, const std::string& path) {
   if (f.size < 0) return BadField(r.Name("size"), "0 or more");
   ASSIGN_OR_RETURN(f.sha256, r.String("sha256"));
   if (!IsSha256Hex(f.sha256)) return BadField(r.Name("sha256"), "64 lowercase hex digits");
+  ASSIGN_OR_RETURN(f.root, RootField(r));
   return f;
 }
 
@@ -66,7 +76,9 @@ Result<std::vector<std::string>> FileNamesFromJson(const Json& array, const std:
 }
 
 Json ToJson(const Holder& h) {
-  return Json{{"username", h.username}, {"host", h.host}, {"port", h.port}};
+  Json j{{"username", h.username}, {"host", h.host}, {"port", h.port}};
+  if (!h.root.empty()) j["root"] = h.root;
+  return j;
 }
 
 Result<Holder> HolderFromJson(const Json& j, const std::string& path) {
@@ -75,6 +87,7 @@ Result<Holder> HolderFromJson(const Json& j, const std::string& path) {
   ASSIGN_OR_RETURN(h.username, r.String("username"));
   ASSIGN_OR_RETURN(h.host, r.String("host"));
   ASSIGN_OR_RETURN(h.port, PortField(r, "port"));
+  ASSIGN_OR_RETURN(h.root, RootField(r));
   return h;
 }
 

@@ -4,13 +4,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "common/names.h"
-#include "common/sha256.h"
+#include "common/hex.h"
 
 namespace p2pshare::pserver {
 namespace {
@@ -30,14 +31,15 @@ void Catalog::LoadCache() {
   std::string line;
   std::lock_guard<std::mutex> lock(mu_);
   while (std::getline(in, line)) {
-    // sha256 \t size \t mtime_ns \t name   (names hold no control characters)
+    // sha256 \t root \t size \t mtime_ns \t name   (names hold no control
+    // characters; a line of an older cache, without a root, is read again)
     std::istringstream s(line);
     Entry e;
     std::string name;
-    if (!(s >> e.sha256 >> e.size >> e.mtime_ns)) continue;
+    if (!(s >> e.sha256 >> e.root >> e.size >> e.mtime_ns)) continue;
     s.get();
     std::getline(s, name);
-    if (!IsSha256Hex(e.sha256) || !CheckFileName(name).ok()) continue;
+    if (!IsSha256Hex(e.sha256) || !IsSha256Hex(e.root) || !CheckFileName(name).ok()) continue;
     cache_[name] = e;
   }
 }
@@ -48,7 +50,7 @@ void Catalog::SaveCache(const std::map<std::string, Entry>& entries) {
   {
     std::ofstream out(tmp, std::ios::trunc);
     for (const auto& [name, e] : entries) {
-      out << e.sha256 << '\t' << e.size << '\t' << e.mtime_ns << '\t' << name << '\n';
+      out << e.sha256 << '\t' << e.root << '\t' << e.size << '\t' << e.mtime_ns << '\t' << name << '\n';
     }
     if (!out) {
       spdlog::warn("cannot write the hash cache {}", path);
@@ -68,8 +70,8 @@ void Catalog::HashAll(std::vector<ToHash>* files, std::map<std::string, Entry>* 
   auto work = [&] {
     for (size_t i = next.fetch_add(1); i < files->size(); i = next.fetch_add(1)) {
       ToHash& f = (*files)[i];
-      auto hash = Sha256File(f.path);
-      if (hash.ok()) f.sha256 = *hash;
+      auto hashes = HashFile(f.path);
+      if (hashes.ok()) f.hashes = std::move(*hashes);
     }
   };
   size_t threads = std::min<size_t>(files->size(), std::max(1u, std::thread::hardware_concurrency()));
@@ -81,7 +83,7 @@ void Catalog::HashAll(std::vector<ToHash>* files, std::map<std::string, Entry>* 
 
   for (const ToHash& f : *files) {
     auto it = found->find(f.name);
-    if (f.sha256.empty()) {  // vanished or unreadable meanwhile
+    if (!f.hashes) {  // vanished, unreadable or changed meanwhile
       found->erase(it);
       continue;
     }
@@ -94,7 +96,9 @@ void Catalog::HashAll(std::vector<ToHash>* files, std::map<std::string, Entry>* 
       found->erase(it);
       continue;
     }
-    it->second.sha256 = f.sha256;
+    it->second.sha256 = f.hashes->sha256;
+    it->second.root = HexEncode(f.hashes->root.data(), f.hashes->root.size());
+    SavePieces(f.hashes->sha256, f.hashes->pieces);
   }
 }
 
@@ -155,13 +159,14 @@ Status Catalog::Walk(const std::map<std::string, Entry>& cache, std::map<std::st
       spdlog::debug("not sharing '{}': its name breaks the naming rules", path.string());
       continue;
     }
-    Entry e{static_cast<int64_t>(st->st_size), MtimeNs(*st), ""};
+    Entry e{static_cast<int64_t>(st->st_size), MtimeNs(*st), "", ""};
     auto cached = cache.find(name);
     if (cached != cache.end() && cached->second.size == e.size &&
         cached->second.mtime_ns == e.mtime_ns) {
       e.sha256 = cached->second.sha256;
+      e.root = cached->second.root;
     } else {
-      to_hash->push_back(ToHash{name, path.string(), ""});
+      to_hash->push_back(ToHash{name, path.string(), std::nullopt});
     }
     (*found)[name] = e;
   }
@@ -177,11 +182,13 @@ CatalogDelta Catalog::Apply(std::map<std::string, Entry> found) {
     for (const auto& [name, e] : found) {
       total += e.size;
       auto old = entries_.find(name);
-      if (old == entries_.end() || old->second.sha256 != e.sha256 || old->second.size != e.size) {
-        delta.added.push_back(FileEntry{name, e.size, e.sha256});
+      if (old == entries_.end() || old->second.sha256 != e.sha256 || old->second.size != e.size ||
+          old->second.root != e.root) {
+        delta.added.push_back(FileEntry{name, e.size, e.sha256, e.root});
       }
       auto c = cache_.find(name);
-      if (c == cache_.end() || c->second.mtime_ns != e.mtime_ns || c->second.sha256 != e.sha256) {
+      if (c == cache_.end() || c->second.mtime_ns != e.mtime_ns || c->second.sha256 != e.sha256 ||
+          c->second.root != e.root) {
         cache_changed = true;
       }
     }
@@ -193,7 +200,10 @@ CatalogDelta Catalog::Apply(std::map<std::string, Entry> found) {
     cache_ = found;
     total_bytes_ = total;
   }
-  if (cache_changed) SaveCache(found);
+  if (cache_changed) {
+    SaveCache(found);
+    PrunePieces(found);
+  }
   return delta;
 }
 
@@ -201,7 +211,7 @@ std::vector<FileEntry> Catalog::Files() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<FileEntry> out;
   out.reserve(entries_.size());
-  for (const auto& [name, e] : entries_) out.push_back(FileEntry{name, e.size, e.sha256});
+  for (const auto& [name, e] : entries_) out.push_back(FileEntry{name, e.size, e.sha256, e.root});
   return out;
 }
 
@@ -209,13 +219,13 @@ std::optional<FileEntry> Catalog::Find(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
   if (it == entries_.end()) return std::nullopt;
-  return FileEntry{name, it->second.size, it->second.sha256};
+  return FileEntry{name, it->second.size, it->second.sha256, it->second.root};
 }
 
 std::optional<FileEntry> Catalog::FindByHash(const std::string& sha256) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [name, e] : entries_) {
-    if (e.sha256 == sha256) return FileEntry{name, e.size, e.sha256};
+    if (e.sha256 == sha256) return FileEntry{name, e.size, e.sha256, e.root};
   }
   return std::nullopt;
 }
@@ -230,10 +240,64 @@ size_t Catalog::size() const {
   return entries_.size();
 }
 
-void Catalog::Adopt(const std::string& name, int64_t size, int64_t mtime_ns,
-                    const std::string& sha256) {
+void Catalog::Adopt(const std::string& name, int64_t size, int64_t mtime_ns, const FileHashes& hashes) {
+  SavePieces(hashes.sha256, hashes.pieces);
   std::lock_guard<std::mutex> lock(mu_);
-  cache_[name] = Entry{size, mtime_ns, sha256};
+  cache_[name] = Entry{size, mtime_ns, hashes.sha256, HexEncode(hashes.root.data(), hashes.root.size())};
+}
+
+void Catalog::PrunePieces(const std::map<std::string, Entry>& entries) const {
+  std::set<std::string> held;
+  for (const auto& [name, e] : entries) held.insert(e.sha256);
+  std::error_code ec;
+  for (fs::directory_iterator it(folder_->internal_dir() + "/pieces", ec), end; !ec && it != end; it.increment(ec)) {
+    if (!held.count(it->path().filename().string())) fs::remove(it->path(), ec);
+  }
+}
+
+std::string Catalog::PiecesPath(const std::string& sha256) const {
+  return folder_->internal_dir() + "/pieces/" + sha256;
+}
+
+void Catalog::SavePieces(const std::string& sha256, const std::vector<Digest>& pieces) const {
+  const std::string path = PiecesPath(sha256);
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  const std::string tmp = path + ".new";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    for (const Digest& d : pieces) out.write(reinterpret_cast<const char*>(d.data()), static_cast<std::streamsize>(d.size()));
+    if (!out) {
+      spdlog::warn("cannot write the piece layer cache {}", path);
+      return;
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) spdlog::warn("cannot write the piece layer cache {}: {}", path, ec.message());
+}
+
+Result<std::vector<Digest>> Catalog::Pieces(const std::string& sha256) const {
+  std::optional<FileEntry> file = FindByHash(sha256);
+  if (!file) return NotFound("no file here has the content " + sha256);
+  Digest root{};
+  if (!HexDecode(file->root, root)) return NotFound("no hash tree is known for " + sha256);
+  std::vector<Digest> pieces;
+  {
+    std::ifstream in(PiecesPath(sha256), std::ios::binary);
+    Digest d;
+    while (static_cast<int64_t>(pieces.size()) <= kMaxPieces &&
+           in.read(reinterpret_cast<char*>(d.data()), static_cast<std::streamsize>(d.size()))) {
+      pieces.push_back(d);
+    }
+  }
+  if (PiecesMatchRoot(pieces, file->size, root)) return pieces;
+  // Missing or damaged: the file itself says.
+  ASSIGN_OR_RETURN(FileHashes hashes, HashFile(folder_->root() + "/" + file->name));
+  if (hashes.sha256 != sha256 || hashes.root != root) {
+    return NotFound("'" + file->name + "' changed since it was indexed");
+  }
+  SavePieces(sha256, hashes.pieces);
+  return std::move(hashes.pieces);
 }
 
 }  // namespace p2pshare::pserver

@@ -3,9 +3,11 @@
 // A Refresh walks the folder (recursively; regular files, and symlinks
 // whose target is a regular file inside the folder; not the internal folder
 // nor *.part files; names that break the naming rules are skipped) and
-// returns what changed since the last Refresh. Hashes are cached on disk in
-// <root>/.p2pshare/hashes.tsv keyed by (name, size, mtime), so a restart
-// over unchanged files hashes nothing.
+// returns what changed since the last Refresh. A file is read once for its
+// SHA-256 and its hash tree (common/hash_tree.h). Hashes and tree roots are
+// cached on disk in <root>/.p2pshare/hashes.tsv keyed by (name, size,
+// mtime), so a restart over unchanged files hashes nothing; piece layers in
+// <root>/.p2pshare/pieces/<sha256> (at most 128 KiB each).
 //
 // Thread-safe: Refresh is serialized (the session agent's thread); lookups
 // come from gRPC threads.
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "common/directory_types.h"
+#include "common/hash_tree.h"
 #include "common/status.h"
 #include "pserver/shared_folder.h"
 
@@ -46,7 +49,12 @@ class Catalog {
   size_t size() const;
   // Tells the catalog the hash of a file just placed (an upload) with the
   // size and mtime it has, so the next Refresh does not read it again.
-  void Adopt(const std::string& name, int64_t size, int64_t mtime_ns, const std::string& sha256);
+  void Adopt(const std::string& name, int64_t size, int64_t mtime_ns, const FileHashes& hashes);
+
+  // The piece layer of the content `sha256` held here: from the cache when
+  // it matches the root, else the file is read again (and the cache
+  // rewritten). NotFound when no file here has that content.
+  Result<std::vector<Digest>> Pieces(const std::string& sha256) const;
 
   // Files hashed since construction (for tests and start-up logs).
   int64_t files_hashed() const { return files_hashed_.load(); }
@@ -56,11 +64,12 @@ class Catalog {
     int64_t size = 0;
     int64_t mtime_ns = 0;
     std::string sha256;
+    std::string root;  // hex
   };
   struct ToHash {
     std::string name;
     std::string path;
-    std::string sha256;  // empty until hashed (and when it could not be read)
+    std::optional<FileHashes> hashes;  // none until hashed (and when it could not be read)
   };
   static constexpr size_t kMaxHashThreads = 8;
   // Hashes `files` on up to one thread per core and records the hashes in
@@ -73,6 +82,11 @@ class Catalog {
   // Makes `found` the catalog; what changed against the previous one.
   CatalogDelta Apply(std::map<std::string, Entry> found);
   void LoadCache();
+  std::string PiecesPath(const std::string& sha256) const;
+  // Writes a piece layer to its cache file (replaced whole).
+  void SavePieces(const std::string& sha256, const std::vector<Digest>& pieces) const;
+  // Removes the piece layers of content no longer in `entries`.
+  void PrunePieces(const std::map<std::string, Entry>& entries) const;
   void SaveCache(const std::map<std::string, Entry>& entries);
 
   const SharedFolder* const folder_;

@@ -13,6 +13,7 @@
 
 #include "common/grpc_status.h"
 #include "common/names.h"
+#include "common/hex.h"
 #include "common/sha256.h"
 #include "common/proto_convert.h"
 
@@ -372,16 +373,17 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
 
   ASSIGN_OR_RETURN(TempFile temp, folder_->CreateTemp());
   RemoveUnlessKept cleanup{folder_, temp.name};
-  ASSIGN_OR_RETURN(std::string got, ReceiveUpload(context, reader, temp.fd.get(), &want, ticket));
+  ASSIGN_OR_RETURN(FileHashes got, ReceiveUpload(context, reader, temp.fd.get(), &want, ticket));
   reservation.Wrote(want.size);
-  if (got != want.sha256) {
-    return Status(Code::kDataLoss, "the bytes received hash to " + got + ", not " + want.sha256);
+  if (got.sha256 != want.sha256) {
+    return Status(Code::kDataLoss, "the bytes received hash to " + got.sha256 + ", not " + want.sha256);
   }
   if (existing) {
-    if (existing->sha256 == got) return *existing;
+    if (existing->sha256 == got.sha256) return *existing;
     return AlreadyExists("'" + want.name + "' exists here with other content");
   }
-  RETURN_IF_ERROR(Place(temp, want));
+  want.root = HexEncode(got.root.data(), got.root.size());
+  RETURN_IF_ERROR(Place(temp, want, got));
   cleanup.keep = true;
   if (on_upload_) on_upload_();
   return want;
@@ -398,13 +400,13 @@ Status PeerServiceImpl::CheckRoom(int64_t size, int64_t all_reserved) const {
   return Status::Ok();
 }
 
-Result<std::string> PeerServiceImpl::ReceiveUpload(grpc::ServerContext* context,
+Result<FileHashes> PeerServiceImpl::ReceiveUpload(grpc::ServerContext* context,
                                                    grpc::ServerReader<v1::UploadMessage>* reader,
                                                    int fd, FileEntry* want,
                                                    StallWatch::Ticket& ticket) {
   const bool hash_last = want->sha256.empty();
   v1::UploadMessage msg;
-  Sha256 hash;
+  HashTreeBuilder hash(want->size);
   int64_t received = 0;
   bool hash_received = false;
   while (reader->Read(&msg)) {
@@ -425,7 +427,7 @@ Result<std::string> PeerServiceImpl::ReceiveUpload(grpc::ServerContext* context,
       return InvalidArgument("more bytes than the " + std::to_string(want->size) + " announced");
     }
     RETURN_IF_ERROR(WriteAll(fd, data));
-    hash.Update(data);
+    hash.Update(data.data(), data.size());
     received += static_cast<int64_t>(data.size());
     bytes_received_.fetch_add(static_cast<int64_t>(data.size()), std::memory_order_relaxed);
   }
@@ -437,10 +439,10 @@ Result<std::string> PeerServiceImpl::ReceiveUpload(grpc::ServerContext* context,
   if (hash_last && !hash_received) {
     return Status(Code::kDataLoss, "the upload ended without the hash of its bytes");
   }
-  return hash.FinishHex();
+  return hash.Finish();
 }
 
-Status PeerServiceImpl::Place(const TempFile& temp, const FileEntry& file) {
+Status PeerServiceImpl::Place(const TempFile& temp, const FileEntry& file, const FileHashes& hashes) {
   if (::fsync(temp.fd.get()) != 0) {
     if (errno == ENOSPC || errno == EDQUOT) return ResourceExhausted("the disk is full");
     return Internal(std::string("fsync failed: ") + std::strerror(errno));
@@ -449,8 +451,7 @@ Status PeerServiceImpl::Place(const TempFile& temp, const FileEntry& file) {
   ::fstat(temp.fd.get(), &st);
   RETURN_IF_ERROR(folder_->Commit(temp.name, file.name));
   catalog_->Adopt(file.name, file.size,
-                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-                  file.sha256);
+                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec, hashes);
   return Status::Ok();
 }
 

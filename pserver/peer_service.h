@@ -161,15 +161,15 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   // this one's `size` included) break the quota, or when this one's bytes
   // and what the others have still to write do not fit on the disk.
   Status CheckRoom(int64_t size, int64_t all_reserved) const;
-  // Writes the data messages to `fd` and returns their SHA-256; sets
+  // Writes the data messages to `fd` and returns their SHA-256 and hash tree; sets
   // want->sha256 when it comes last. InvalidArgument for a stream out of
   // order or longer than announced, DataLoss for a short one.
   // Cancelled when the sender went away.
-  Result<std::string> ReceiveUpload(grpc::ServerContext* context,
+  Result<FileHashes> ReceiveUpload(grpc::ServerContext* context,
                                     grpc::ServerReader<v1::UploadMessage>* reader, int fd,
                                     FileEntry* want, StallWatch::Ticket& ticket);
   // fsyncs the temp file, renames it into place and adds it to the catalog.
-  Status Place(const TempFile& temp, const FileEntry& file);
+  Status Place(const TempFile& temp, const FileEntry& file, const FileHashes& hashes);
 
   const SharedFolder* const folder_;
   Catalog* const catalog_;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "common/hex.h"
 #include "common/sha256.h"
 #include "unit/file_util.h"
 #include "unit/test_dir.h"
@@ -107,11 +108,15 @@ TEST_F(CatalogTest, AdoptedUploadsAreNotHashedAgain) {
   testing::WriteFile(root_ / "up.bin", "uploaded");
   struct stat st;
   ASSERT_EQ(::stat((root_ / "up.bin").c_str(), &st), 0);
-  catalog_->Adopt("up.bin", st.st_size, st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec,
-                  Sha256Hex("uploaded"));
+  HashTreeBuilder tree(8);
+  tree.Update("uploaded", 8);
+  FileHashes hashes = std::move(tree.Finish()).value();
+  catalog_->Adopt("up.bin", st.st_size, st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, hashes);
   Refresh();
   EXPECT_EQ(catalog_->files_hashed(), 0);
   EXPECT_EQ(catalog_->Find("up.bin")->sha256, Sha256Hex("uploaded"));
+  EXPECT_EQ(catalog_->Find("up.bin")->root, HexEncode(hashes.root.data(), 32));
+  EXPECT_EQ(catalog_->Pieces(hashes.sha256).value(), hashes.pieces);
 }
 
 TEST_F(CatalogTest, CorruptCacheIsIgnored) {
@@ -120,6 +125,56 @@ TEST_F(CatalogTest, CorruptCacheIsIgnored) {
   Reopen();
   Refresh();
   EXPECT_EQ(catalog_->Find("a.txt")->sha256, Sha256Hex("a"));
+}
+
+TEST_F(CatalogTest, TreeRootsAndPieceLayersComeFromTheSameReadAndSurviveARestart) {
+  std::string big((1 << 20) + 5, '\0');  // 5 pieces
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 % 256);
+  testing::WriteFile(root_ / "big.bin", big);
+  CatalogDelta d = Refresh();
+  ASSERT_EQ(d.added.size(), 1u);
+  auto hashes = HashFile((root_ / "big.bin").string());
+  ASSERT_TRUE(hashes.ok());
+  EXPECT_EQ(d.added[0].root, HexEncode(hashes->root.data(), 32));  // what central is told
+  EXPECT_EQ(catalog_->files_hashed(), 1);
+  Reopen();
+  Refresh();
+  EXPECT_EQ(catalog_->files_hashed(), 0);
+  EXPECT_EQ(catalog_->Find("big.bin")->root, HexEncode(hashes->root.data(), 32));
+  EXPECT_EQ(catalog_->Pieces(hashes->sha256).value(), hashes->pieces);
+  EXPECT_EQ(catalog_->Pieces(Sha256Hex("not here")).status().code(), Code::kNotFound);
+}
+
+TEST_F(CatalogTest, ADamagedPieceCacheIsRebuiltFromTheFile) {
+  std::string data(600 << 10, 'x');  // 3 pieces
+  testing::WriteFile(root_ / "f.bin", data);
+  Refresh();
+  const std::string sha = Sha256Hex(data);
+  const auto want = HashFile((root_ / "f.bin").string())->pieces;
+  // Someone with access to the folder rewrites the cached layer: it no
+  // longer matches the root, so it is never served; the file is read again.
+  testing::WriteFile(root_ / ".p2pshare/pieces" / sha, std::string(96, 'z'));
+  EXPECT_EQ(catalog_->Pieces(sha).value(), want);
+  fs::remove(root_ / ".p2pshare/pieces" / sha);
+  EXPECT_EQ(catalog_->Pieces(sha).value(), want);
+  EXPECT_TRUE(fs::exists(root_ / ".p2pshare/pieces" / sha));
+  fs::remove(root_ / "f.bin");  // gone from the folder: its layer goes too
+  Refresh();
+  EXPECT_FALSE(fs::exists(root_ / ".p2pshare/pieces" / sha));
+}
+
+TEST_F(CatalogTest, ACacheWithoutRootsIsReadAgainOnce) {
+  testing::WriteFile(root_ / "a.txt", "a");
+  struct stat st;
+  ASSERT_EQ(::stat((root_ / "a.txt").c_str(), &st), 0);
+  // The line an older peer-server wrote: sha256, size, mtime, name.
+  testing::WriteFile(root_ / ".p2pshare/hashes.tsv",
+                     Sha256Hex("a") + "\t1\t" + std::to_string(st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec) +
+                         "\ta.txt\n");
+  Reopen();
+  Refresh();
+  EXPECT_EQ(catalog_->files_hashed(), 1);
+  EXPECT_EQ(catalog_->Find("a.txt")->root.size(), 64u);
 }
 
 }  // namespace
