@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "common/central_trust.h"
@@ -243,7 +244,11 @@ Result<SearchPage> Directory::Search(const SearchQuery& query) {
 Result<std::optional<FileResult>> Directory::FindFile(const std::string& sha256) {
   auto hit = index_.FindByHash(sha256);
   if (!hit) return std::optional<FileResult>();
-  return std::optional<FileResult>(WithAddresses(std::move(*hit)));
+  std::map<std::string, std::string> roots;  // username -> the root it reports
+  for (size_t i = 0; i < hit->holders.size(); ++i) roots[hit->holders[i]] = hit->roots[i];
+  FileResult r = WithAddresses(std::move(*hit));
+  for (Holder& h : r.holders) h.root = roots[h.username];
+  return std::optional<FileResult>(std::move(r));
 }
 
 Result<std::vector<PeerInfo>> Directory::Peers() {

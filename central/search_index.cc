@@ -274,11 +274,12 @@ void SearchIndex::IndexBand(uint32_t entry) {
   band_ids_[band].push_back(entry);
 }
 
-uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t size) {
+uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, const Sha& root, int64_t size) {
   const uint32_t key = KeyOf(name, sha);
   uint32_t found = kNone;
   by_key_.ForEach(key, [&](uint32_t id) {
-    if (found == kNone && entries_[id].sha == sha && NameOf(entries_[id]) == name) found = id;
+    const Entry& e = entries_[id];
+    if (found == kNone && e.sha == sha && e.root == root && NameOf(e) == name) found = id;
   });
   if (found != kNone) {
     Entry& e = entries_[found];
@@ -297,6 +298,7 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, int64_t 
   added.name_size = static_cast<uint32_t>(name.size());
   added.size = size;
   added.sha = sha;
+  added.root = root;
   entries_.push_back(std::move(added));
   by_key_.Insert(key, id);
   by_sha_.Insert(ShaKey(sha), id);
@@ -316,8 +318,10 @@ void SearchIndex::Unhold(uint32_t entry, uint32_t user) {
 void SearchIndex::Add(uint32_t user, const FileEntry& file) {
   Sha sha;
   if (!HexDecode(file.sha256, sha)) return;  // the API checked it already
+  Sha root{};
+  if (!file.root.empty() && !HexDecode(file.root, root)) return;
   Drop(user, file.name);
-  uint32_t entry = EntryFor(file.name, sha, file.size);
+  uint32_t entry = EntryFor(file.name, sha, root, file.size);
   entries_[entry].holders.Insert(user);
   IndexBand(entry);
   users_[user].files.emplace(HashOf(file.name), entry);
@@ -638,20 +642,29 @@ std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) con
   if (!HexDecode(sha256_hex, sha)) return std::nullopt;
   std::shared_lock<std::shared_mutex> lock(mu_);
   uint32_t best = kNone;
-  std::vector<uint32_t> holders;
+  std::vector<std::pair<uint32_t, const Sha*>> holders;  // (user, the root it reports)
   by_sha_.ForEach(ShaKey(sha), [&](uint32_t id) {
     const Entry& e = entries_[id];
     if (e.sha != sha || e.holders.empty()) return;
     if (best == kNone || NameOf(e) < NameOf(entries_[best])) best = id;
-    holders.insert(holders.end(), e.holders.begin(), e.holders.end());
+    for (uint32_t u : e.holders) holders.emplace_back(u, &e.root);
   });
   if (best == kNone) return std::nullopt;
-  IndexHit hit = HitFor(best);
-  std::sort(holders.begin(), holders.end());
-  holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
-  hit.holders.clear();
-  for (uint32_t u : holders) hit.holders.push_back(users_[u].name);
-  std::sort(hit.holders.begin(), hit.holders.end());
+  IndexHit hit = HitFor(best, 0);
+  // One line per holder (a holder that reports two roots for one content,
+  // under two names, is listed with the smaller), by name.
+  std::sort(holders.begin(), holders.end(),
+            [](const auto& a, const auto& b) { return a.first != b.first ? a.first < b.first : *a.second < *b.second; });
+  holders.erase(std::unique(holders.begin(), holders.end(),
+                            [](const auto& a, const auto& b) { return a.first == b.first; }),
+                holders.end());
+  std::sort(holders.begin(), holders.end(),
+            [&](const auto& a, const auto& b) { return users_[a.first].name < users_[b.first].name; });
+  static const Sha kNoRoot{};
+  for (const auto& [u, root] : holders) {
+    hit.holders.push_back(users_[u].name);
+    hit.roots.push_back(*root == kNoRoot ? "" : HexEncode(root->data(), root->size()));
+  }
   hit.holders_total = static_cast<int64_t>(hit.holders.size());
   return hit;
 }

@@ -67,6 +67,9 @@ struct IndexHit {
   std::string sha256;
   std::vector<std::string> holders;  // usernames, sorted (in search: the first kSearchHolders)
   int64_t holders_total = 0;         // all of them
+  // FindByHash only: the hash-tree root each holder reported (hex; empty
+  // when it reported none), in the order of `holders`.
+  std::vector<std::string> roots;
 };
 
 struct IndexPage {
@@ -160,7 +163,9 @@ class SearchIndex {
     std::vector<std::unique_ptr<char[]>> blocks_;
     uint32_t used_ = kBlock;  // in the last block
   };
-  // What a search checks first (name, holders) comes first. 72 bytes.
+  // What a search checks first (name, holders) comes first. An entry is
+  // one (name, sha256, tree root): holders that disagree on the root of one
+  // content hold different entries. 104 bytes.
   struct Entry {
     uint32_t name_at = 0;  // in names_
     uint32_t name_size = 0;
@@ -168,6 +173,7 @@ class SearchIndex {
     uint32_t bands = 0;    // bit b: listed in band b's lists (see BandOf)
     int64_t size = 0;
     Sha sha{};
+    Sha root{};            // all zero: not reported
   };
   std::string_view NameOf(const Entry& e) const { return names_.View(e.name_at, e.name_size); }
   // Bits of an entry's keys (one per key, by a hash): a match has every
@@ -218,7 +224,7 @@ class SearchIndex {
   void Add(uint32_t user, const FileEntry& file);
   void Drop(uint32_t user, std::string_view name);
   void DropAll(uint32_t user);
-  uint32_t EntryFor(const std::string& name, const Sha& sha, int64_t size);
+  uint32_t EntryFor(const std::string& name, const Sha& sha, const Sha& root, int64_t size);
   void Unhold(uint32_t entry, uint32_t user);
   void Index(uint32_t entry);
   // Lists `entry` under its present band, unless it is there already.

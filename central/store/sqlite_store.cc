@@ -37,6 +37,7 @@ class SqliteStore::Stmt {
     return rc == SQLITE_DONE;
   }
   int64_t Int(int col) { return sqlite3_column_int64(s_, col); }
+  int Columns() { return sqlite3_column_count(s_); }
   std::string Text(int col) {
     const unsigned char* t = sqlite3_column_text(s_, col);
     return t ? std::string(reinterpret_cast<const char*>(t),
@@ -106,6 +107,12 @@ constexpr const char* kSchemaV3[] = {
     "  revoked INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX certificates_by_session ON certificates(token_hash, not_after)",
     "CREATE INDEX certificates_by_user ON certificates(username, not_after)",
+};
+
+// Version 4: each held file's hash-tree root (docs/protocol.md, "Pieces and
+// the hash tree"), as its holder reported it; '' for rows from before.
+constexpr const char* kSchemaV4[] = {
+    "ALTER TABLE files ADD COLUMN root TEXT NOT NULL DEFAULT ''",
 };
 
 }  // namespace
@@ -202,7 +209,7 @@ Status SqliteStore::Migrate() {
     int64_t version;
     std::span<const char* const> sql;
   };
-  for (const Step& step : {Step{1, kSchemaV1}, Step{2, kSchemaV2}, Step{3, kSchemaV3}}) {
+  for (const Step& step : {Step{1, kSchemaV1}, Step{2, kSchemaV2}, Step{3, kSchemaV3}, Step{4, kSchemaV4}}) {
     if (version >= step.version) continue;
     auto done = Transaction([&]() -> Result<bool> {
       for (const char* sql : step.sql) RETURN_IF_ERROR(Exec(sql));
@@ -399,9 +406,9 @@ Result<int64_t> SqliteStore::FileCount(const std::string& username) {
 
 Status SqliteStore::UpsertFiles(const std::string& username, const std::vector<FileEntry>& files) {
   for (const FileEntry& f : files) {
-    ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT OR REPLACE INTO files(username, name, size, sha256) "
-                                     "VALUES(?1, ?2, ?3, ?4)"));
-    int rc = s.Bind(1, username).Bind(2, f.name).Bind(3, f.size).Bind(4, f.sha256).Step();
+    ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT OR REPLACE INTO files(username, name, size, sha256, root) "
+                                     "VALUES(?1, ?2, ?3, ?4, ?5)"));
+    int rc = s.Bind(1, username).Bind(2, f.name).Bind(3, f.size).Bind(4, f.sha256).Bind(5, f.root).Step();
     if (rc != SQLITE_DONE) return Error("insert file");
   }
   return Status::Ok();
@@ -445,7 +452,7 @@ Result<std::vector<Holder>> SqliteStore::Holders(const char* sql, const std::str
   if (!b.empty()) s.Bind(2, b);
   std::vector<Holder> out;
   bool done = s.EachRow([&] {
-    out.push_back(Holder{s.Text(0), s.Text(1), static_cast<int>(s.Int(2))});
+    out.push_back(Holder{s.Text(0), s.Text(1), static_cast<int>(s.Int(2)), s.Columns() > 3 ? s.Text(3) : ""});
   });
   if (!done) return Error("holders");
   return out;
@@ -453,11 +460,11 @@ Result<std::vector<Holder>> SqliteStore::Holders(const char* sql, const std::str
 
 Result<std::vector<FileEntry>> SqliteStore::ListFiles(const std::string& username) {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT name, size, sha256 FROM files WHERE username = ?1"));
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT name, size, sha256, root FROM files WHERE username = ?1"));
   s.Bind(1, username);
   std::vector<FileEntry> out;
   bool done = s.EachRow([&] {
-    out.push_back(FileEntry{s.Text(0), s.Int(1), s.Text(2)});
+    out.push_back(FileEntry{s.Text(0), s.Int(1), s.Text(2), s.Text(3)});
   });
   if (!done) return Error("list files");
   return out;
@@ -505,8 +512,8 @@ Result<std::optional<FileResult>> SqliteStore::FindByHash(const std::string& sha
     r = FileResult{s.Text(0), s.Int(1), sha256, {}};
   }
   ASSIGN_OR_RETURN(r.holders,
-                   Holders("SELECT DISTINCT p.username, p.host, p.port FROM files f JOIN peers p "
-                           "ON p.username = f.username WHERE f.sha256 = ?1 ORDER BY p.username",
+                   Holders("SELECT DISTINCT p.username, p.host, p.port, f.root FROM files f JOIN peers p "
+                           "ON p.username = f.username WHERE f.sha256 = ?1 ORDER BY p.username, f.root",
                            sha256, ""));
   return std::optional<FileResult>(std::move(r));
 }

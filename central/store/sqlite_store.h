@@ -20,7 +20,7 @@ namespace p2pshare::central {
 
 class SqliteStore final : public DirectoryStore {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens or creates `path` (and its parent folder). Internal on an
   // unusable file; FailedPrecondition on a schema newer than this build.

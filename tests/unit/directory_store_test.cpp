@@ -192,8 +192,15 @@ TEST_P(DirectoryStoreTest, FindByHashAndListPeers) {
 TEST_P(DirectoryStoreTest, EverythingSurvivesReopening) {
   Online("alice", 50051);
   ASSERT_TRUE(store_->AddSession({"tok", "alice", SessionState::kActive, ""}, 1).ok());
-  ASSERT_TRUE(store_->ReplaceIndex("alice", {File("kept.txt", 1, 'a')}).ok());
+  FileEntry with_root = File("tree.bin", 2, 'b');
+  with_root.root = std::string(64, '7');
+  ASSERT_TRUE(store_->ReplaceIndex("alice", {File("kept.txt", 1, 'a'), with_root}).ok());
   Reopen();
+  auto found = store_->FindByHash(std::string(64, 'b'));
+  ASSERT_TRUE(found.ok() && found->has_value());
+  ASSERT_EQ((*found)->holders.size(), 1u);
+  EXPECT_EQ((*found)->holders[0].root, std::string(64, '7'));  // the index central rebuilds from
+  EXPECT_EQ(store_->ListFiles("alice")->at(1), with_root);
   EXPECT_TRUE(store_->FindAccount("alice")->has_value());
   EXPECT_EQ((*store_->FindSession("tok"))->state, SessionState::kActive);
   EXPECT_EQ(Names(Find("kept")), (std::vector<std::string>{"kept.txt"}));

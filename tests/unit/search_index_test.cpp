@@ -72,6 +72,23 @@ TEST(SearchIndexTest, UpdatesAndDeparturesAreSeenAtOnce) {
   EXPECT_EQ(index.Search("one", 50, 0).total, 1);
 }
 
+TEST(SearchIndexTest, EachHolderIsListedWithTheTreeRootItReports) {
+  SearchIndex index;
+  const std::string sha(64, 'c'), honest(64, '1'), lie(64, '2');
+  index.Replace("alice", {FileEntry{"song.mp3", 9, sha, honest}});
+  index.Replace("bob", {FileEntry{"song.mp3", 9, sha, honest}});
+  index.Replace("mallory", {FileEntry{"song.mp3", 9, sha, lie}});
+  index.Replace("old", {FileEntry{"song.mp3", 9, sha, ""}});  // reported none
+  auto found = index.FindByHash(sha);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->holders, (std::vector<std::string>{"alice", "bob", "mallory", "old"}));
+  EXPECT_EQ(found->roots, (std::vector<std::string>{honest, honest, lie, ""}));
+  // A root that changes (the holder's tree is rebuilt) replaces the old one.
+  index.Patch("mallory", {FileEntry{"song.mp3", 9, sha, honest}}, {});
+  EXPECT_EQ(index.FindByHash(sha)->roots, (std::vector<std::string>{honest, honest, honest, ""}));
+  EXPECT_EQ(index.held_files(), 4);
+}
+
 TEST(SearchIndexTest, CompactionKeepsEverythingFindable) {
   SearchIndex index;
   for (int round = 0; round < 3; ++round) {
