@@ -10,11 +10,12 @@ namespace {
 
 bool GoodHolder(const v1::PeerAddress& h) {
   return CheckUsername(h.username()).ok() && IsHostName(h.host()) && h.port() >= 1 &&
-         h.port() <= 65535;
+         h.port() <= 65535 && (h.root().empty() || IsSha256Hex(h.root()));
 }
 
 bool GoodFile(const v1::FileInfo& f) {
-  return CheckFileName(f.name()).ok() && f.size() >= 0 && IsSha256Hex(f.sha256());
+  return CheckFileName(f.name()).ok() && f.size() >= 0 && IsSha256Hex(f.sha256()) &&
+         (f.root().empty() || IsSha256Hex(f.root()));
 }
 
 }  // namespace

@@ -14,17 +14,19 @@ inline void ToProto(const FileEntry& f, v1::FileInfo* out) {
   out->set_name(f.name);
   out->set_size(f.size);
   out->set_sha256(f.sha256);
+  out->set_root(f.root);
 }
 
-inline FileEntry FromProto(const v1::FileInfo& f) { return FileEntry{f.name(), f.size(), f.sha256()}; }
+inline FileEntry FromProto(const v1::FileInfo& f) { return FileEntry{f.name(), f.size(), f.sha256(), f.root()}; }
 
 inline void ToProto(const Holder& h, v1::PeerAddress* out) {
   out->set_username(h.username);
   out->set_host(h.host);
   out->set_port(h.port);
+  out->set_root(h.root);
 }
 
-inline Holder FromProto(const v1::PeerAddress& h) { return Holder{h.username(), h.host(), h.port()}; }
+inline Holder FromProto(const v1::PeerAddress& h) { return Holder{h.username(), h.host(), h.port(), h.root()}; }
 
 // A Locate result as a search result (its source aside).
 inline FileResult FromProto(const v1::Located& r) {

@@ -155,6 +155,25 @@ grpc::Status PeerServiceImpl::Locate(grpc::ServerContext* context, const v1::Loc
   return grpc::Status::OK;
 }
 
+grpc::Status PeerServiceImpl::PieceHashes(grpc::ServerContext* context,
+                                          const v1::PieceHashesRequest* request,
+                                          v1::PieceHashesReply* reply) {
+  auto caller = Authorize(context);
+  if (!caller.ok()) return Done("PieceHashes", caller.status());
+  if (!IsSha256Hex(request->sha256())) {
+    return Done("PieceHashes", InvalidArgument("sha256 must be 64 lowercase hex digits"));
+  }
+  auto file = catalog_->FindByHash(request->sha256());
+  if (!file) return Done("PieceHashes", NotFound("no shared file has sha256 " + request->sha256()));
+  auto pieces = catalog_->Pieces(request->sha256());
+  if (!pieces.ok()) return Done("PieceHashes", pieces.status());
+  reply->set_size(file->size);
+  reply->set_piece_bytes(PieceBytes(file->size));
+  reply->set_root(file->root);
+  for (const Digest& d : *pieces) reply->add_pieces(d.data(), d.size());
+  return grpc::Status::OK;
+}
+
 grpc::Status PeerServiceImpl::Ping(grpc::ServerContext*, const v1::PingRequest* request,
                                    v1::PingReply* reply) {
   reply->set_payload(request->payload());

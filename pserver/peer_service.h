@@ -132,6 +132,8 @@ class PeerServiceImpl final : public v1::PeerService::Service {
                       v1::UploadReply* reply) override;
   grpc::Status Locate(grpc::ServerContext* context, const v1::LocateRequest* request,
                       v1::LocateReply* reply) override;
+  grpc::Status PieceHashes(grpc::ServerContext* context, const v1::PieceHashesRequest* request,
+                           v1::PieceHashesReply* reply) override;
 
   // Answers Locate (UNIMPLEMENTED without one). Set before serving.
   void set_locator(Locator* locator) { locator_ = locator; }

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <map>
 
+#include "common/hash_tree.h"
+#include "common/hex.h"
 #include "common/sha256.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
@@ -134,6 +136,39 @@ TEST_F(PeerServiceTest, DownloadStreamsTheWholeFileInBoundedChunks) {
   ASSERT_TRUE(empty.status.ok());
   EXPECT_EQ(empty.data, "");
   EXPECT_EQ(empty.info.sha256(), Sha256Hex(""));
+}
+
+TEST_F(PeerServiceTest, PieceHashesLetEachPieceBeVerifiedAlone) {
+  auto listed = catalog_->Find("music/song.bin");
+  ASSERT_TRUE(listed);
+  v1::PieceHashesReply reply;
+  ASSERT_TRUE(client_->PieceHashes(Sha256Hex(content_), &reply).ok());
+  EXPECT_EQ(reply.size(), static_cast<int64_t>(content_.size()));
+  EXPECT_EQ(reply.root(), listed->root);  // the root the index was told
+  const int64_t piece = reply.piece_bytes();
+  ASSERT_EQ(piece, PieceBytes(reply.size()));
+  ASSERT_EQ(reply.pieces_size(), PieceCount(reply.size()));
+  std::vector<Digest> layer;
+  for (const std::string& p : reply.pieces()) {
+    ASSERT_EQ(p.size(), 32u);
+    Digest d;
+    std::copy(p.begin(), p.end(), d.begin());
+    layer.push_back(d);
+  }
+  Digest root;
+  ASSERT_TRUE(HexDecode(reply.root(), root));
+  EXPECT_TRUE(PiecesMatchRoot(layer, reply.size(), root));
+  // A ranged download of any one piece checks against its hash.
+  for (int i : {0, 5, reply.pieces_size() - 1}) {
+    auto d = client_->Download(Sha256Hex(content_), i * piece, piece, /*by_hash=*/true);
+    ASSERT_TRUE(d.status.ok());
+    EXPECT_EQ(PieceHash(d.data, piece), layer[static_cast<size_t>(i)]) << i;
+  }
+  v1::PieceHashesReply none;
+  EXPECT_EQ(client_->PieceHashes(Sha256Hex("absent"), &none).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(client_->PieceHashes("../../etc/passwd", &none).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(testing::PeerTestClient::WithoutCertificate(port_, network_.ca_pem()).PieceHashes(Sha256Hex(content_), &none).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(PeerServiceTest, DownloadFromAnOffsetAndForALength) {

@@ -53,6 +53,14 @@ class PeerTestClient {
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   }
 
+  grpc::Status PieceHashes(const std::string& sha256, v1::PieceHashesReply* reply) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::PieceHashesRequest req;
+    req.set_sha256(sha256);
+    return stub_->PieceHashes(&ctx, req, reply);
+  }
+
   DownloadResult Download(const std::string& name, int64_t offset = 0,
                           int64_t length = 0, bool by_hash = false) {
     grpc::ClientContext ctx;
