@@ -636,7 +636,7 @@ Status PeerClient::Upload(const ParsedCommand& c) {
   Holder target;
   if (auto to = c.Option("--to")) {
     ASSIGN_OR_RETURN(PeerInfo p, FindPeer(*to));
-    target = Holder{p.username, p.host, p.port};
+    target = Holder{p.username, p.host, p.port, ""};
   } else {
     ASSIGN_OR_RETURN(target, Central().UploadTarget(name, size));
   }

@@ -21,6 +21,8 @@
 #include "common/sha256.h"
 #include "common/transfer_tuning.h"
 #include "common/unique_fd.h"
+#include "pclient/swarm.h"
+#include "pclient/transfer_io.h"
 #include "p2pshare.grpc.pb.h"
 
 namespace p2pshare::pclient {
@@ -34,27 +36,6 @@ constexpr size_t kChunk = kTransferChunkBytes;
 constexpr size_t kPipelineChunks = 4;
 // Bytes written between two starts of their write-back to disk.
 constexpr int64_t kWritebackBytes = 8 << 20;
-
-// A deadline that grows with the bytes still to move (at >= 256 KiB/s).
-std::chrono::system_clock::time_point DeadlineFor(int64_t bytes, int64_t limit_rate) {
-  int64_t rate = limit_rate > 0 ? std::min<int64_t>(limit_rate, 256 << 10) : 256 << 10;
-  return std::chrono::system_clock::now() + std::chrono::seconds(60 + bytes / rate);
-}
-
-Status WriteAll(int fd, const char* data, size_t n, int64_t offset) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, data, n, offset);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      if (errno == ENOSPC) return ResourceExhausted("the disk is full");
-      return Internal(std::string("writing failed: ") + std::strerror(errno));
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-    offset += w;
-  }
-  return Status::Ok();
-}
 
 // Hashes the first `n` bytes of `fd` into `hash`.
 Status HashPrefix(int fd, int64_t n, Sha256* hash) {
@@ -257,14 +238,7 @@ Result<DownloadResult> Download::Finish() {
     out_.seconds = Seconds();
     return out_;
   }
-  if (::fsync(part_.get()) != 0) return Internal(std::string("fsync failed: ") + std::strerror(errno));
-  if (::renameat2(AT_FDCWD, part_path_.c_str(), AT_FDCWD, out_.path.c_str(), RENAME_NOREPLACE) != 0) {
-    if (errno == EEXIST) {
-      return AlreadyExists("a file appeared at " + out_.path + " meanwhile; the download stays in " +
-                           part_path_);
-    }
-    return Internal("cannot rename " + part_path_ + ": " + std::strerror(errno));
-  }
+  RETURN_IF_ERROR(PlaceDownload(part_.get(), part_path_, out_.path));
   out_.seconds = Seconds();  // received, verified, on disk and in place
   return out_;
 }
@@ -273,6 +247,11 @@ Result<DownloadResult> Download::Finish() {
 
 Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn& progress,
                                     const NoteFn& note) {
+  // From every holder at once, piece by piece, when they report a hash
+  // tree; else (older holders, --verify-only, an empty file, a file already
+  // at the path) one holder at a time, in order.
+  auto swarm = SwarmDownload(req, progress, note);
+  if (swarm.ok() || swarm.status().code() != Code::kUnimplemented) return swarm;
   Download download(req, progress, note);
   ASSIGN_OR_RETURN(bool already_there, download.Prepare());
   if (already_there) return download.result();

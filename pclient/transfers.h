@@ -20,6 +20,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,11 @@ struct DownloadResult {
   int64_t fetched = 0;         // bytes received now
   std::vector<std::string> from;  // holders that sent bytes, in order
   double seconds = 0;
+  // Swarm downloads: verified bytes each holder sent, the holders dropped
+  // and why, the sources used at once.
+  std::map<std::string, int64_t> bytes_from;
+  std::vector<std::pair<std::string, std::string>> dropped;
+  int sources = 0;
 };
 
 // Errors: InvalidArgument (a hostile name), AlreadyExists (another file is

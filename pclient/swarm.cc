@@ -1,0 +1,650 @@
+#include "pclient/swarm.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/hash_tree.h"
+#include "common/hex.h"
+#include "common/names.h"
+#include "common/peer_channel.h"
+#include "common/sha256.h"
+#include "common/unique_fd.h"
+#include "p2pshare.grpc.pb.h"
+#include "pclient/transfer_io.h"
+
+namespace p2pshare::pclient {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Holders fetched from at once, at most.
+constexpr size_t kMaxSources = 8;
+// Piece bytes held in memory by all sources together (each holds the piece
+// it is receiving until it is verified): fewer sources for huge pieces.
+constexpr int64_t kPieceMemory = 32 << 20;
+// Bytes one request asks for (a run of pieces): fewer calls, while a
+// faster holder still comes back for more sooner than a slow one.
+constexpr int64_t kRunBytes = 4 << 20;
+// Verified bytes between two saves of which pieces are verified.
+constexpr int64_t kSaveEveryBytes = 32 << 20;
+
+// Which pieces are verified, kept past the last byte of the .part: two
+// slots written in turn, the newer valid one wins (a torn write leaves the
+// older). A slot: magic, sequence, root, piece count, bitmap, then the
+// SHA-256 of all of that.
+constexpr char kSlotMagic[8] = {'p', '2', 'p', 'p', 'c', 's', '0', '1'};
+constexpr size_t kBitmapBytes = (kMaxPieces + 7) / 8;
+constexpr size_t kSlotBytes = 1024;  // 8 + 8 + 32 + 8 + 512 + 32 = 600, rounded up
+static_assert(8 + 8 + 32 + 8 + kBitmapBytes + 32 <= kSlotBytes);
+
+enum class PieceState : uint8_t { kMissing, kInFlight, kVerified };
+
+struct Source {
+  Holder holder;
+  int64_t bytes = 0;  // verified bytes it sent
+  bool dropped = false;
+  std::string why;
+};
+
+// The holders reporting each root, most first; holders that report none
+// are added to every group (they told no lie).
+struct RootGroup {
+  Digest root{};
+  std::vector<Holder> holders;
+  size_t reporting = 0;
+};
+
+std::vector<RootGroup> GroupByRoot(const std::vector<Holder>& holders, const std::string& self) {
+  std::vector<RootGroup> groups;
+  std::vector<Holder> unrooted;
+  for (const Holder& h : holders) {
+    if (h.username == self) continue;
+    Digest root{};
+    if (h.root.empty() || !HexDecode(h.root, root)) {
+      unrooted.push_back(h);
+      continue;
+    }
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const RootGroup& g) { return g.root == root; });
+    if (it == groups.end()) it = groups.insert(groups.end(), RootGroup{root, {}, 0});
+    it->holders.push_back(h);
+    it->reporting++;
+  }
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const RootGroup& a, const RootGroup& b) { return a.reporting > b.reporting; });
+  for (RootGroup& g : groups) g.holders.insert(g.holders.end(), unrooted.begin(), unrooted.end());
+  return groups;
+}
+
+class Swarm {
+ public:
+  Swarm(const DownloadRequest& req, const RootGroup& group, const ProgressFn& progress, const NoteFn& note)
+      : req_(req),
+        f_(req.file),
+        group_(group),
+        progress_(progress),
+        note_(note),
+        piece_bytes_(PieceBytes(f_.size)),
+        pieces_count_(PieceCount(f_.size)),
+        start_(Clock::now()) {}
+
+  // Gets a piece layer that matches the root from one of the holders.
+  // False when none gave one.
+  bool FetchLayer();
+  // Opens the .part and reads which pieces are verified already.
+  Status Prepare();
+  // Fetches every missing piece. Unavailable when the holders could not.
+  Status Run();
+  // Checks the whole file's SHA-256 and puts it in place. DataLoss when the
+  // hash differs: the root was a lie, the .part is removed.
+  Result<DownloadResult> Finish();
+
+ private:
+  int64_t PieceSize(int64_t i) const { return std::min(piece_bytes_, f_.size - i * piece_bytes_); }
+  // A run of missing pieces for `source` (or, in the endgame, one piece in
+  // flight elsewhere); empty when nothing is left for it.
+  std::vector<int64_t> Pick(size_t source);
+  // Fetches `run` from `source`; false when the source is dropped.
+  bool Fetch(size_t source, const std::vector<int64_t>& run);
+  void Worker(size_t source);
+  // Gives back the pieces of a run not verified.
+  void Release(const std::vector<int64_t>& run, size_t from);
+  void Drop(size_t source, const std::string& why);
+  // A piece passed its hash: written, counted, hashed into the whole file's
+  // SHA-256 in order. False when another copy won the race.
+  Status Accept(size_t source, int64_t piece, const std::string& data, bool* won);
+  void AdvanceFrontier(int64_t piece, const std::string& data);
+  Status SaveState();
+  bool LoadState();
+  void Progress();
+
+  const DownloadRequest& req_;
+  const FileResult& f_;
+  const RootGroup& group_;
+  const ProgressFn& progress_;
+  const NoteFn& note_;
+  const int64_t piece_bytes_;
+  const int64_t pieces_count_;
+  const Clock::time_point start_;
+  std::vector<Digest> layer_;
+  std::string part_path_, final_path_;
+  UniqueFd part_;
+  DownloadResult out_;
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<PieceState> state_;              // GUARDED_BY(mu_)
+  std::vector<std::vector<size_t>> fetching_;  // GUARDED_BY(mu_): sources at each piece
+  std::vector<Source> sources_;                // GUARDED_BY(mu_)
+  std::vector<grpc::ClientContext*> calls_;    // GUARDED_BY(mu_): each source's call, if any
+  int64_t verified_ = 0;                       // GUARDED_BY(mu_)
+  int64_t verified_bytes_ = 0;                 // GUARDED_BY(mu_)
+  int64_t unsaved_bytes_ = 0;                  // GUARDED_BY(mu_)
+  int64_t next_missing_ = 0;                   // GUARDED_BY(mu_): no missing piece before it
+  Status local_error_;                         // GUARDED_BY(mu_)
+
+  std::mutex save_mu_;  // one save at a time
+  uint64_t save_seq_ = 0;
+
+  std::mutex frontier_mu_;
+  int64_t frontier_ = 0;  // pieces hashed into `whole_`, in order
+  Sha256 whole_;
+
+  std::mutex progress_mu_;
+  std::atomic<int64_t> received_{0};  // bytes taken from holders (for --limit-rate)
+};
+
+bool Swarm::FetchLayer() {
+  for (const Holder& h : group_.holders) {
+    auto stub = PeerStub(h.host, h.port, h.username);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::PieceHashesRequest req;
+    req.set_sha256(f_.sha256);
+    v1::PieceHashesReply reply;
+    grpc::Status s = stub->PieceHashes(&ctx, req, &reply);
+    if (!s.ok()) continue;  // an older or unreachable holder: another may answer
+    std::vector<Digest> layer;
+    bool well_formed = reply.size() == f_.size && reply.pieces_size() == pieces_count_;
+    for (int i = 0; well_formed && i < reply.pieces_size(); ++i) {
+      const std::string& p = reply.pieces(i);
+      well_formed = p.size() == 32;
+      if (!well_formed) break;
+      Digest d;
+      std::copy(p.begin(), p.end(), d.begin());
+      layer.push_back(d);
+    }
+    if (well_formed && PiecesMatchRoot(layer, f_.size, group_.root)) {
+      layer_ = std::move(layer);
+      return true;
+    }
+    if (note_) note_("holder " + h.username + " sent piece hashes that do not match the root; skipping it");
+  }
+  return false;
+}
+
+Status Swarm::Prepare() {
+  fs::path final_path = fs::path(req_.dest_dir) / f_.name;
+  final_path_ = final_path.string();
+  part_path_ = final_path_ + kPartSuffix;
+  out_.path = final_path_;
+  std::error_code ec;
+  fs::create_directories(final_path.parent_path(), ec);
+  if (ec) return Internal("cannot create " + final_path.parent_path().string() + ": " + ec.message());
+  part_ = UniqueFd(::open(part_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!part_.valid()) return Internal("cannot open " + part_path_ + ": " + std::strerror(errno));
+  state_.assign(static_cast<size_t>(pieces_count_), PieceState::kMissing);
+  fetching_.assign(static_cast<size_t>(pieces_count_), {});
+  struct stat st;
+  ::fstat(part_.get(), &st);
+  const bool resumed = st.st_size == f_.size + 2 * static_cast<int64_t>(kSlotBytes) && LoadState();
+  if (!resumed && st.st_size > 0 && st.st_size <= f_.size) {
+    // A .part from a download that kept no record (one holder at a time):
+    // its whole pieces are checked here, on this disk, not fetched again.
+    std::string buf;
+    for (int64_t i = 0; i < pieces_count_ && i * piece_bytes_ + PieceSize(i) <= st.st_size; ++i) {
+      buf.resize(static_cast<size_t>(PieceSize(i)));
+      if (::pread(part_.get(), buf.data(), buf.size(), i * piece_bytes_) != static_cast<ssize_t>(buf.size())) break;
+      if (PieceHash(buf, piece_bytes_) != layer_[static_cast<size_t>(i)]) break;
+      state_[static_cast<size_t>(i)] = PieceState::kVerified;
+    }
+  } else if (!resumed) {
+    (void)!::ftruncate(part_.get(), 0);
+  }
+  if (::ftruncate(part_.get(), f_.size + 2 * static_cast<int64_t>(kSlotBytes)) != 0) {
+    return Internal("cannot size " + part_path_ + ": " + std::strerror(errno));
+  }
+  for (int64_t i = 0; i < pieces_count_; ++i) {
+    if (state_[static_cast<size_t>(i)] != PieceState::kVerified) continue;
+    verified_++;
+    verified_bytes_ += PieceSize(i);
+  }
+  out_.resumed_at = verified_bytes_;
+  if (verified_ > 0 && note_) {
+    note_("resuming " + f_.name + ": " + std::to_string(verified_) + " of " + std::to_string(pieces_count_) +
+          " pieces verified already");
+  }
+  // The record now matches the .part; both slots are written at once, so
+  // their blocks are on disk before any piece (a full disk later still
+  // leaves room to say which pieces made it).
+  RETURN_IF_ERROR(SaveState());
+  if (!resumed) RETURN_IF_ERROR(SaveState());
+  // The whole file's SHA-256 over what is here already (read on this disk).
+  AdvanceFrontier(-1, "");
+  return Status::Ok();
+}
+
+bool Swarm::LoadState() {
+  uint64_t best_seq = 0;
+  std::vector<uint8_t> best;
+  for (int slot = 0; slot < 2; ++slot) {
+    std::vector<uint8_t> b(kSlotBytes);
+    if (::pread(part_.get(), b.data(), b.size(), f_.size + slot * static_cast<int64_t>(kSlotBytes)) !=
+        static_cast<ssize_t>(b.size())) {
+      continue;
+    }
+    const size_t body = 8 + 8 + 32 + 8 + kBitmapBytes;
+    Digest sum = Sha256Digest(std::string_view(reinterpret_cast<const char*>(b.data()), body));
+    if (std::memcmp(b.data(), kSlotMagic, 8) != 0 || std::memcmp(b.data() + body, sum.data(), 32) != 0) continue;
+    if (std::memcmp(b.data() + 16, group_.root.data(), 32) != 0) continue;  // another version's record
+    uint64_t seq, count;
+    std::memcpy(&seq, b.data() + 8, 8);
+    std::memcpy(&count, b.data() + 48, 8);
+    if (count != static_cast<uint64_t>(pieces_count_) || seq < best_seq || (seq == best_seq && !best.empty())) continue;
+    best_seq = seq;
+    best = std::move(b);
+  }
+  if (best.empty()) return false;
+  save_seq_ = best_seq;
+  for (int64_t i = 0; i < pieces_count_; ++i) {
+    if (best[56 + static_cast<size_t>(i / 8)] & (1u << (i % 8))) state_[static_cast<size_t>(i)] = PieceState::kVerified;
+  }
+  return true;
+}
+
+Status Swarm::SaveState() {
+  std::lock_guard<std::mutex> save(save_mu_);
+  std::vector<uint8_t> b(kSlotBytes, 0);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int64_t i = 0; i < pieces_count_; ++i) {
+      if (state_[static_cast<size_t>(i)] == PieceState::kVerified) b[56 + static_cast<size_t>(i / 8)] |= static_cast<uint8_t>(1u << (i % 8));
+    }
+    unsaved_bytes_ = 0;
+  }
+  // The pieces the record names reach the disk before the record does.
+  if (::fdatasync(part_.get()) != 0) return Internal(std::string("fdatasync failed: ") + std::strerror(errno));
+  const uint64_t seq = ++save_seq_;
+  const uint64_t count = static_cast<uint64_t>(pieces_count_);
+  std::memcpy(b.data(), kSlotMagic, 8);
+  std::memcpy(b.data() + 8, &seq, 8);
+  std::memcpy(b.data() + 16, group_.root.data(), 32);
+  std::memcpy(b.data() + 48, &count, 8);
+  const size_t body = 8 + 8 + 32 + 8 + kBitmapBytes;
+  Digest sum = Sha256Digest(std::string_view(reinterpret_cast<const char*>(b.data()), body));
+  std::memcpy(b.data() + body, sum.data(), 32);
+  RETURN_IF_ERROR(WriteAll(part_.get(), reinterpret_cast<const char*>(b.data()), b.size(),
+                           f_.size + static_cast<int64_t>(seq % 2) * static_cast<int64_t>(kSlotBytes)));
+  if (::fdatasync(part_.get()) != 0) return Internal(std::string("fdatasync failed: ") + std::strerror(errno));
+  return Status::Ok();
+}
+
+void Swarm::AdvanceFrontier(int64_t piece, const std::string& data) {
+  std::lock_guard<std::mutex> frontier(frontier_mu_);
+  if (piece == frontier_) {
+    whole_.Update(data);
+    frontier_++;
+  }
+  std::string buf;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (frontier_ >= pieces_count_ || state_[static_cast<size_t>(frontier_)] != PieceState::kVerified) return;
+    }
+    // Verified earlier (out of order, or before a resume): on disk here.
+    buf.resize(static_cast<size_t>(PieceSize(frontier_)));
+    if (::pread(part_.get(), buf.data(), buf.size(), frontier_ * piece_bytes_) != static_cast<ssize_t>(buf.size())) {
+      return;  // Finish finds the frontier short and says so
+    }
+    whole_.Update(buf);
+    frontier_++;
+  }
+}
+
+void Swarm::Progress() {
+  if (!progress_) return;
+  int64_t done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done = verified_bytes_;
+  }
+  std::lock_guard<std::mutex> lock(progress_mu_);
+  progress_(done, f_.size);
+}
+
+std::vector<int64_t> Swarm::Pick(size_t source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int64_t> run;
+  if (sources_[source].dropped || !local_error_.ok()) return run;
+  while (next_missing_ < pieces_count_ && state_[static_cast<size_t>(next_missing_)] != PieceState::kMissing) {
+    next_missing_++;
+  }
+  const int64_t max_run = std::max<int64_t>(1, kRunBytes / piece_bytes_);
+  for (int64_t i = next_missing_; i < pieces_count_ && static_cast<int64_t>(run.size()) < max_run; ++i) {
+    if (state_[static_cast<size_t>(i)] != PieceState::kMissing) {
+      if (!run.empty()) break;  // a run is consecutive
+      continue;
+    }
+    run.push_back(i);
+  }
+  if (run.empty()) {
+    // Endgame: every piece is verified or on its way. Race the one fewest
+    // sources are fetching (a stalled holder's piece gets a second copy).
+    int64_t best = -1;
+    for (int64_t i = 0; i < pieces_count_; ++i) {
+      const auto& at = fetching_[static_cast<size_t>(i)];
+      if (state_[static_cast<size_t>(i)] != PieceState::kInFlight) continue;
+      if (std::find(at.begin(), at.end(), source) != at.end()) continue;
+      if (best < 0 || at.size() < fetching_[static_cast<size_t>(best)].size()) best = i;
+    }
+    if (best >= 0) run.push_back(best);
+  }
+  for (int64_t i : run) {
+    state_[static_cast<size_t>(i)] = PieceState::kInFlight;
+    fetching_[static_cast<size_t>(i)].push_back(source);
+  }
+  return run;
+}
+
+void Swarm::Release(const std::vector<int64_t>& run, size_t from) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t i : run) {
+    auto& at = fetching_[static_cast<size_t>(i)];
+    at.erase(std::remove(at.begin(), at.end(), from), at.end());
+    if (state_[static_cast<size_t>(i)] == PieceState::kInFlight && at.empty()) {
+      state_[static_cast<size_t>(i)] = PieceState::kMissing;
+      next_missing_ = std::min(next_missing_, i);
+    }
+  }
+  changed_.notify_all();
+}
+
+void Swarm::Drop(size_t source, const std::string& why) {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Source& s = sources_[source];
+    if (s.dropped) return;
+    s.dropped = true;
+    s.why = why;
+    name = s.holder.username;
+  }
+  if (note_) {
+    std::lock_guard<std::mutex> lock(progress_mu_);
+    note_("holder " + name + " dropped: " + why);
+  }
+}
+
+Status Swarm::Accept(size_t source, int64_t piece, const std::string& data, bool* won) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    *won = state_[static_cast<size_t>(piece)] != PieceState::kVerified;
+  }
+  if (!*won) return Status::Ok();
+  // Two verified copies of one piece are the same bytes: writing both is
+  // harmless, so the write needs no lock.
+  RETURN_IF_ERROR(WriteAll(part_.get(), data.data(), data.size(), piece * piece_bytes_));
+  bool save = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_[static_cast<size_t>(piece)] == PieceState::kVerified) {
+      *won = false;
+      return Status::Ok();
+    }
+    state_[static_cast<size_t>(piece)] = PieceState::kVerified;
+    verified_++;
+    verified_bytes_ += static_cast<int64_t>(data.size());
+    unsaved_bytes_ += static_cast<int64_t>(data.size());
+    sources_[source].bytes += static_cast<int64_t>(data.size());
+    save = unsaved_bytes_ >= kSaveEveryBytes;
+    if (verified_ == pieces_count_) {  // the endgame's other copies are not needed
+      for (grpc::ClientContext* call : calls_) {
+        if (call != nullptr) call->TryCancel();
+      }
+    }
+    changed_.notify_all();
+  }
+  AdvanceFrontier(piece, data);
+  Progress();
+  if (save) RETURN_IF_ERROR(SaveState());
+  return Status::Ok();
+}
+
+bool Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
+  Holder holder;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    holder = sources_[source].holder;
+  }
+  const int64_t first = run.front();
+  const int64_t begin = first * piece_bytes_;
+  const int64_t end = std::min(f_.size, (run.back() + 1) * piece_bytes_);
+  auto stub = PeerStub(holder.host, holder.port, holder.username);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineFor(end - begin, req_.limit_rate));
+  v1::DownloadRequest dl;
+  dl.set_sha256(f_.sha256);
+  dl.set_offset(begin);
+  dl.set_length(end - begin);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (verified_ == pieces_count_) return true;
+    calls_[source] = &ctx;
+  }
+  auto reader = stub->Download(&ctx, dl);
+  v1::Chunk chunk;
+  std::string piece_data;
+  int64_t piece = first;
+  int64_t at = begin;  // next byte expected
+  bool first_chunk = true;
+  std::string failure;
+  while (at < end && reader->Read(&chunk)) {
+    if (first_chunk) {
+      first_chunk = false;
+      if (chunk.info().sha256() != f_.sha256 || chunk.info().size() != f_.size) {
+        failure = "holds another version of the file";
+        break;
+      }
+    }
+    const std::string& data = chunk.data();
+    if (chunk.offset() != at || at + static_cast<int64_t>(data.size()) > end) {
+      failure = "sent bytes out of order";
+      break;
+    }
+    if (req_.limit_rate > 0) {  // hold the download's average rate at the limit
+      const int64_t total = received_.fetch_add(static_cast<int64_t>(data.size())) + static_cast<int64_t>(data.size());
+      std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                                 static_cast<double>(total) / static_cast<double>(req_.limit_rate))));
+    }
+    size_t used = 0;
+    while (used < data.size()) {
+      const size_t take = std::min(data.size() - used, static_cast<size_t>(PieceSize(piece)) - piece_data.size());
+      piece_data.append(data, used, take);
+      used += take;
+      at += static_cast<int64_t>(take);
+      if (static_cast<int64_t>(piece_data.size()) < PieceSize(piece)) continue;
+      if (PieceHash(piece_data, piece_bytes_) != layer_[static_cast<size_t>(piece)]) {
+        failure = "sent bad data for piece " + std::to_string(piece) + " (bytes " +
+                  std::to_string(piece * piece_bytes_) + "-" + std::to_string(piece * piece_bytes_ + PieceSize(piece) - 1) +
+                  "): it failed its hash";
+        break;
+      }
+      bool won = false;
+      Status s = Accept(source, piece, piece_data, &won);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (local_error_.ok()) local_error_ = s;
+        failure = "local error";
+        break;
+      }
+      Release({piece}, source);
+      piece_data.clear();
+      piece++;
+    }
+    if (!failure.empty()) break;
+    // The rest of the run was verified meanwhile (the endgame's other copy): stop.
+    bool rest_done = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int64_t i = piece; i <= run.back() && rest_done; ++i) {
+        rest_done = state_[static_cast<size_t>(i)] == PieceState::kVerified;
+      }
+    }
+    if (rest_done && at < end) break;
+  }
+  if (at < end) ctx.TryCancel();
+  grpc::Status s = reader->Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_[source] = nullptr;
+  }
+  Release(std::vector<int64_t>(run.begin() + (piece - first), run.end()), source);
+  if (failure.empty() && at < end) {
+    bool rest_done = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int64_t i = piece; i <= run.back() && rest_done; ++i) {
+        rest_done = state_[static_cast<size_t>(i)] == PieceState::kVerified;
+      }
+    }
+    if (!rest_done) failure = s.ok() ? "ended the stream early" : s.error_message();
+  }
+  if (failure.empty()) return true;
+  if (failure != "local error") Drop(source, failure);
+  return false;
+}
+
+void Swarm::Worker(size_t source) {
+  for (;;) {
+    std::vector<int64_t> run = Pick(source);
+    if (run.empty()) {
+      // Nothing to ask for: done, or wait while the last pieces may yet
+      // come back (a source failing releases its pieces).
+      std::unique_lock<std::mutex> lock(mu_);
+      if (verified_ == pieces_count_ || sources_[source].dropped || !local_error_.ok()) return;
+      changed_.wait_for(lock, std::chrono::milliseconds(200));
+      continue;
+    }
+    if (!Fetch(source, run)) return;
+  }
+}
+
+Status Swarm::Run() {
+  for (const Holder& h : group_.holders) {
+    const size_t max_sources = static_cast<size_t>(std::clamp<int64_t>(kPieceMemory / piece_bytes_, 1, kMaxSources));
+    if (sources_.size() >= max_sources) break;
+    sources_.push_back(Source{h, 0, false, ""});
+  }
+  out_.sources = static_cast<int>(sources_.size());
+  calls_.assign(sources_.size(), nullptr);
+  Progress();
+  std::vector<std::thread> workers;
+  for (size_t i = 0; i < sources_.size(); ++i) workers.emplace_back([this, i] { Worker(i); });
+  // Sources dropped or done: every thread returns once no piece is left for
+  // it (a waiting one wakes at each change and at least every 200 ms).
+  for (auto& t : workers) t.join();
+  Status saved = SaveState();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Source& s : sources_) {
+    if (s.bytes > 0) {
+      out_.from.push_back(s.holder.username);
+      out_.bytes_from[s.holder.username] = s.bytes;
+      out_.fetched += s.bytes;
+    }
+    if (s.dropped) out_.dropped.emplace_back(s.holder.username, s.why);
+  }
+  if (verified_ == 0) ::unlink(part_path_.c_str());  // nothing worth keeping for a resume
+  RETURN_IF_ERROR(local_error_);
+  RETURN_IF_ERROR(saved);
+  if (verified_ < pieces_count_) {
+    std::string why;
+    for (const Source& s : sources_) why += (why.empty() ? "" : "; ") + s.holder.username + ": " + s.why;
+    return Unavailable("could not complete " + f_.name + " (" + std::to_string(verified_bytes_) + " of " +
+                           std::to_string(f_.size) + " bytes verified; " + why +
+                           "); run download again to resume",
+                       "no_holder");
+  }
+  return Status::Ok();
+}
+
+Result<DownloadResult> Swarm::Finish() {
+  std::string got;
+  {
+    std::lock_guard<std::mutex> frontier(frontier_mu_);
+    if (frontier_ != pieces_count_) return Internal("cannot read back " + part_path_);
+    got = whole_.FinishHex();
+  }
+  if (got != f_.sha256) {
+    ::unlink(part_path_.c_str());
+    return Status(Code::kDataLoss, "every piece matched the tree root the holders " + [&] {
+      std::string names;
+      for (const Holder& h : group_.holders) names += (names.empty() ? "" : ", ") + h.username;
+      return names;
+    }() + " reported, but the file hashes to " + got.substr(0, 12) + ", not " + f_.sha256.substr(0, 12) +
+                                       ": that root is a lie; nothing was saved");
+  }
+  if (::ftruncate(part_.get(), f_.size) != 0) return Internal("cannot cut " + part_path_ + ": " + std::strerror(errno));
+  RETURN_IF_ERROR(PlaceDownload(part_.get(), part_path_, final_path_));
+  out_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  return out_;
+}
+
+}  // namespace
+
+Result<DownloadResult> SwarmDownload(const DownloadRequest& req, const ProgressFn& progress,
+                                     const NoteFn& note) {
+  const FileResult& f = req.file;
+  if (req.verify_only) return Status(Code::kUnimplemented, "--verify-only reads one holder in order");
+  if (f.size == 0) return Status(Code::kUnimplemented, "an empty file has no pieces to fetch");
+  Status name_ok = CheckFileName(f.name);
+  if (!name_ok.ok()) return InvalidArgument("refusing to save '" + f.name + "': " + name_ok.message());
+  if (!IsSha256Hex(f.sha256) || f.size < 0) return InvalidArgument("bad file description from central");
+  std::error_code ec;
+  if (fs::exists(fs::path(req.dest_dir) / f.name, ec)) {
+    return Status(Code::kUnimplemented, "a file is at the path already: checked whole");
+  }
+  std::vector<RootGroup> groups = GroupByRoot(f.holders, req.own_username);
+  bool started = false;
+  Status last = Status(Code::kUnimplemented, "no holder reports a hash tree for " + f.name);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const RootGroup& group = groups[g];
+    if (group.reporting == 0) continue;
+    Swarm swarm(req, group, progress, note);
+    if (!swarm.FetchLayer()) continue;
+    started = true;
+    RETURN_IF_ERROR(swarm.Prepare());
+    RETURN_IF_ERROR(swarm.Run());
+    auto done = swarm.Finish();
+    if (done.ok() || done.status().code() != Code::kDataLoss) return done;
+    last = done.status();
+    if (note) note(last.message() + (g + 1 < groups.size() ? "; trying the holders of another root" : ""));
+  }
+  if (!started) return Status(Code::kUnimplemented, "no holder gave a piece layer matching its root");
+  return last;
+}
+
+}  // namespace p2pshare::pclient

@@ -1,0 +1,35 @@
+// Swarm download: one file from several holders at once, piece by piece,
+// each piece verified against the hash tree's piece layer the moment it
+// arrives (docs/protocol.md, "Pieces and the hash tree", "Swarm download").
+//
+// The root comes from central (each holder's, GET /files/{sha256}); the
+// piece layer from any holder (PieceHashes), believed only when it hashes
+// up to that root. Every source gets its own thread, which takes the next
+// missing pieces (a run of up to 4 MiB per request) as soon as it is done
+// with the last, so a faster holder serves more of the file. A holder that
+// sends a piece that fails its hash, fails, or ends early is dropped for this
+// download and its pieces go back to the others; when no piece is left
+// unasked, idle sources race the ones still in flight (endgame) and the
+// first verified copy wins.
+//
+// Verified pieces are written into <name>.part; which ones are verified is
+// kept in the .part itself, past the file's last byte (two slots written in
+// turn, each with its checksum, after the pieces it names are on disk), so
+// a download killed at any moment resumes fetching only what is missing.
+// The .part is cut to the file's size and renamed into place only after
+// the whole file's SHA-256 matched too.
+#pragma once
+
+#include "common/status.h"
+#include "pclient/transfers.h"
+
+namespace p2pshare::pclient {
+
+// Downloads `req.file` as above. Unimplemented when the swarm cannot start
+// (no holder reports a root, none answers PieceHashes with a matching
+// layer): the caller falls back to one holder at a time. Other errors as
+// DownloadFile's.
+Result<DownloadResult> SwarmDownload(const DownloadRequest& req, const ProgressFn& progress,
+                                     const NoteFn& note);
+
+}  // namespace p2pshare::pclient
