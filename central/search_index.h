@@ -69,7 +69,7 @@ struct IndexHit {
   int64_t holders_total = 0;         // all of them
   // FindByHash only: the hash-tree root each holder reported (hex; empty
   // when it reported none), in the order of `holders`.
-  std::vector<std::string> roots;
+  std::vector<std::string> roots = {};
 };
 
 struct IndexPage {

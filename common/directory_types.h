@@ -19,7 +19,7 @@ struct FileEntry {
   std::string name;    // relative path, CheckFileName rules
   int64_t size = 0;    // bytes, >= 0
   std::string sha256;  // 64 lowercase hex
-  std::string root;    // of its hash tree (common/hash_tree.h), 64 lowercase hex; empty: not told
+  std::string root = {};  // of its hash tree (common/hash_tree.h), 64 lowercase hex; empty: not told
   bool operator==(const FileEntry&) const = default;
 };
 
@@ -30,7 +30,7 @@ struct Holder {
   int port = 0;
   // The hash-tree root this holder reports for the file (GET /files/{sha256}
   // only; empty elsewhere).
-  std::string root;
+  std::string root = {};
   bool operator==(const Holder&) const = default;
 };
 

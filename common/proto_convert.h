@@ -31,7 +31,11 @@ inline Holder FromProto(const v1::PeerAddress& h) { return Holder{h.username(), 
 // A Locate result as a search result (its source aside).
 inline FileResult FromProto(const v1::Located& r) {
   FileResult out{r.file().name(), r.file().size(), r.file().sha256(), {}};
-  for (const auto& h : r.holders()) out.holders.push_back(FromProto(h));
+  for (const auto& h : r.holders()) {
+    out.holders.push_back(FromProto(h));
+    // A flood answer names the root in the file (its one holder's own).
+    if (out.holders.back().root.empty()) out.holders.back().root = r.file().root();
+  }
   return out;
 }
 

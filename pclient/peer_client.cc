@@ -595,13 +595,20 @@ Status PeerClient::Download(const ParsedCommand& c) {
   Json j{{"name", file.name}, {"size", file.size}, {"sha256", file.sha256}, {"path", result->path},
          {"already_there", result->already_there}, {"resumed_at", result->resumed_at},
          {"from", result->from}, {"seconds", result->seconds}, {"fetched", result->fetched},
-         {"verify_only", req.verify_only}};
+         {"verify_only", req.verify_only}, {"bytes_from", result->bytes_from},
+         {"sources", result->sources}};
+  Json dropped = Json::array();
+  for (const auto& [holder, why] : result->dropped) dropped.push_back(Json{{"holder", holder}, {"why", why}});
+  j["dropped"] = std::move(dropped);
   if (result->already_there) {
     Print(file.name + " is already at " + result->path + " (same sha256); nothing fetched\n", j);
     return Status::Ok();
   }
   std::string from;
   for (const auto& f : result->from) from += (from.empty() ? "" : ", ") + f;
+  for (const auto& [holder, why] : result->dropped) {
+    from += " (" + holder + " dropped: " + why + ")";
+  }
   double rate = result->seconds > 0 ? result->fetched / result->seconds : 0;
   Print("downloaded " + file.name + " (" + HumanSize(file.size) + ") from " + from + " in " +
             HumanDuration(result->seconds) + ", " + HumanSize(static_cast<int64_t>(rate)) +

@@ -40,8 +40,10 @@ constexpr int64_t kPieceMemory = 32 << 20;
 // Bytes one request asks for (a run of pieces): fewer calls, while a
 // faster holder still comes back for more sooner than a slow one.
 constexpr int64_t kRunBytes = 4 << 20;
-// Verified bytes between two saves of which pieces are verified.
+// Verified bytes, or time, between two saves of which pieces are verified
+// (each save waits for the disk: a crash loses at most this much).
 constexpr int64_t kSaveEveryBytes = 32 << 20;
+constexpr auto kSaveEvery = std::chrono::seconds(1);
 
 // Which pieces are verified, kept past the last byte of the .part: two
 // slots written in turn, the newer valid one wins (a torn write leaves the
@@ -154,6 +156,7 @@ class Swarm {
   int64_t verified_ = 0;                       // GUARDED_BY(mu_)
   int64_t verified_bytes_ = 0;                 // GUARDED_BY(mu_)
   int64_t unsaved_bytes_ = 0;                  // GUARDED_BY(mu_)
+  Clock::time_point last_save_ = Clock::now();  // GUARDED_BY(mu_)
   int64_t next_missing_ = 0;                   // GUARDED_BY(mu_): no missing piece before it
   Status local_error_;                         // GUARDED_BY(mu_)
 
@@ -343,7 +346,12 @@ std::vector<int64_t> Swarm::Pick(size_t source) {
   while (next_missing_ < pieces_count_ && state_[static_cast<size_t>(next_missing_)] != PieceState::kMissing) {
     next_missing_++;
   }
-  const int64_t max_run = std::max<int64_t>(1, kRunBytes / piece_bytes_);
+  // Runs shrink towards the end (at most half a source's share of what is
+  // left), so few pieces are in flight when the endgame races them.
+  int64_t missing = 0;
+  for (int64_t i = next_missing_; i < pieces_count_; ++i) missing += state_[static_cast<size_t>(i)] == PieceState::kMissing;
+  const int64_t max_run = std::clamp<int64_t>(missing / (2 * static_cast<int64_t>(sources_.size())), 1,
+                                              std::max<int64_t>(1, kRunBytes / piece_bytes_));
   for (int64_t i = next_missing_; i < pieces_count_ && static_cast<int64_t>(run.size()) < max_run; ++i) {
     if (state_[static_cast<size_t>(i)] != PieceState::kMissing) {
       if (!run.empty()) break;  // a run is consecutive
@@ -420,7 +428,8 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string& data, bool
     verified_bytes_ += static_cast<int64_t>(data.size());
     unsaved_bytes_ += static_cast<int64_t>(data.size());
     sources_[source].bytes += static_cast<int64_t>(data.size());
-    save = unsaved_bytes_ >= kSaveEveryBytes;
+    save = unsaved_bytes_ >= kSaveEveryBytes || Clock::now() - last_save_ >= kSaveEvery;
+    if (save) last_save_ = Clock::now();  // one saver per turn
     if (verified_ == pieces_count_) {  // the endgame's other copies are not needed
       for (grpc::ClientContext* call : calls_) {
         if (call != nullptr) call->TryCancel();

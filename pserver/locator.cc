@@ -120,7 +120,7 @@ Result<v1::LocateReply> Locator::FromCentral(const v1::LocateRequest& req) {
   reply.set_total_estimated(estimated);
   for (const FileResult& f : found) {
     v1::Located* r = reply.add_results();
-    ToProto(FileEntry{f.name, f.size, f.sha256}, r->mutable_file());
+    ToProto(FileEntry{f.name, f.size, f.sha256, ""}, r->mutable_file());  // roots are per holder
     for (const Holder& h : f.holders) ToProto(h, r->add_holders());
     r->set_source(v1::Located::DIRECTORY);
   }
@@ -140,7 +140,7 @@ void Locator::AddOwnMatches(const v1::LocateRequest& req, v1::LocateReply* reply
     if (own.results_size() >= limit) continue;
     v1::Located* r = own.add_results();
     ToProto(f, r->mutable_file());
-    ToProto(Holder{options_.username, self.host, self.port}, r->add_holders());
+    ToProto(Holder{options_.username, self.host, self.port, f.root}, r->add_holders());
     r->set_source(v1::Located::FLOOD);
   }
   MergeLocateReplies(reply, own, limit);

@@ -301,7 +301,7 @@ Result<FileEntry> ReadUploadHeader(grpc::ServerReader<v1::UploadMessage>* reader
   if (!reader->Read(&msg) || msg.msg_case() != v1::UploadMessage::kHeader) {
     return InvalidArgument("the first message of an upload must be its header");
   }
-  FileEntry want{msg.header().name(), msg.header().size(), msg.header().sha256()};
+  FileEntry want{msg.header().name(), msg.header().size(), msg.header().sha256(), ""};
   RETURN_IF_ERROR(SharedFolder::CheckSharedName(want.name));
   if (std::count(want.name.begin(), want.name.end(), '/') >= kMaxUploadDepth) {
     return InvalidArgument("an uploaded name may have at most " + std::to_string(kMaxUploadDepth) +

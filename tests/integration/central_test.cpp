@@ -86,16 +86,16 @@ TEST_F(CentralTest, EveryRouteWorksEndToEnd) {
 
   EXPECT_EQ(alice->Heartbeat({int64_t{1} << 30, 0})->session_ttl_s, 3);
   EXPECT_EQ(bob->Heartbeat({int64_t{1} << 20, 0})->session_ttl_s, 3);
-  EXPECT_EQ(*alice->ReplaceIndex({{"Music/Help.mp3", 100, kHashA}, {"notes.txt", 5, kHashB}}), 2);
-  EXPECT_EQ(*bob->ReplaceIndex({{"help-copy.mp3", 100, kHashA}}), 1);
-  EXPECT_EQ(*alice->PatchIndex({{"new.txt", 7, kHashB}}, {"notes.txt"}), 2);
+  EXPECT_EQ(*alice->ReplaceIndex({{"Music/Help.mp3", 100, kHashA, ""}, {"notes.txt", 5, kHashB, ""}}), 2);
+  EXPECT_EQ(*bob->ReplaceIndex({{"help-copy.mp3", 100, kHashA, ""}}), 1);
+  EXPECT_EQ(*alice->PatchIndex({{"new.txt", 7, kHashB, ""}}, {"notes.txt"}), 2);
 
   auto search = alice->Search("HELP");
   ASSERT_TRUE(search.ok()) << search.status().ToString();
   EXPECT_EQ(search->total, 2);
   ASSERT_EQ(search->results.size(), 2u);
   EXPECT_EQ(search->results[0].name, "Music/Help.mp3");
-  EXPECT_EQ(search->results[0].holders[0], (Holder{"alice", "127.0.0.1", a.port}));
+  EXPECT_EQ(search->results[0].holders[0], (Holder{"alice", "127.0.0.1", a.port, ""}));
   EXPECT_EQ(alice->Search("notes")->total, 0);  // removed by the patch
 
   auto file = bob->FindFile(kHashA);
@@ -140,12 +140,12 @@ TEST_F(CentralTest, ARepeatedSearchSeesEveryChangeAtOnce) {
   LoginReply a, b;
   auto alice = Peer("alice", &a);
   auto bob = Peer("bob", &b);
-  ASSERT_TRUE(alice->ReplaceIndex({{"live/one.ogg", 1, kHashA}}).ok());
+  ASSERT_TRUE(alice->ReplaceIndex({{"live/one.ogg", 1, kHashA, ""}}).ok());
   EXPECT_EQ(bob->Search("live")->total, 1);
   EXPECT_EQ(bob->Search("LIVE")->total, 1);  // the same reply, any case
-  ASSERT_TRUE(alice->PatchIndex({{"live/two.ogg", 2, kHashB}}, {}).ok());
+  ASSERT_TRUE(alice->PatchIndex({{"live/two.ogg", 2, kHashB, ""}}, {}).ok());
   EXPECT_EQ(bob->Search("live")->total, 2);
-  ASSERT_TRUE(bob->ReplaceIndex({{"live/two.ogg", 2, kHashB}}).ok());
+  ASSERT_TRUE(bob->ReplaceIndex({{"live/two.ogg", 2, kHashB, ""}}).ok());
   auto both = bob->Search("live");
   ASSERT_EQ(both->results.size(), 2u);
   EXPECT_EQ(both->results[0].name, "live/two.ogg");  // two holders first now
