@@ -46,19 +46,6 @@ std::unique_ptr<httplib::Client> PlainHttp(int port) {
   return std::make_unique<httplib::Client>("127.0.0.1", port);
 }
 
-// A port free right now (bound, read back, closed).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 class MetricsTest : public NetworkTest {};
 
 TEST_F(MetricsTest, CentralCountersMoveWithWhatHappens) {

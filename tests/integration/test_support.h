@@ -54,6 +54,9 @@ class Process {
   std::string log_path_;
 };
 
+// A loopback TCP port free right now (bound, read back, closed).
+int FreePort();
+
 // Runs a program to completion; returns {exit code, combined output}.
 std::pair<int, std::string> RunToEnd(std::vector<std::string> argv, const std::string& log_path,
                                      const std::string& stdin_path = "/dev/null");
