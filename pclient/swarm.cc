@@ -123,6 +123,8 @@ class Swarm {
   // Fetches `run` from `source`; false when the source is dropped.
   bool Fetch(size_t source, const std::vector<int64_t>& run);
   void Worker(size_t source);
+  // Whether pieces `first`..`last` are all verified.
+  bool AllVerified(int64_t first, int64_t last);
   // Gives back the pieces of a run not verified.
   void Release(const std::vector<int64_t>& run, size_t from);
   void Drop(size_t source, const std::string& why);
@@ -516,14 +518,7 @@ bool Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     }
     if (!failure.empty()) break;
     // The rest of the run was verified meanwhile (the endgame's other copy): stop.
-    bool rest_done = true;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (int64_t i = piece; i <= run.back() && rest_done; ++i) {
-        rest_done = state_[static_cast<size_t>(i)] == PieceState::kVerified;
-      }
-    }
-    if (rest_done && at < end) break;
+    if (at < end && AllVerified(piece, run.back())) break;
   }
   if (at < end) ctx.TryCancel();
   grpc::Status s = reader->Finish();
@@ -532,19 +527,20 @@ bool Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     calls_[source] = nullptr;
   }
   Release(std::vector<int64_t>(run.begin() + (piece - first), run.end()), source);
-  if (failure.empty() && at < end) {
-    bool rest_done = true;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (int64_t i = piece; i <= run.back() && rest_done; ++i) {
-        rest_done = state_[static_cast<size_t>(i)] == PieceState::kVerified;
-      }
-    }
-    if (!rest_done) failure = s.ok() ? "ended the stream early" : s.error_message();
+  if (failure.empty() && at < end && !AllVerified(piece, run.back())) {
+    failure = s.ok() ? "ended the stream early" : s.error_message();
   }
   if (failure.empty()) return true;
   if (failure != "local error") Drop(source, failure);
   return false;
+}
+
+bool Swarm::AllVerified(int64_t first, int64_t last) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t i = first; i <= last; ++i) {
+    if (state_[static_cast<size_t>(i)] != PieceState::kVerified) return false;
+  }
+  return true;
 }
 
 void Swarm::Worker(size_t source) {
