@@ -29,6 +29,14 @@ TEST(DirectoryTypesTest, FileEntryErrorsNameTheField) {
   EXPECT_NE(type.status().message().find("f.size"), std::string::npos);
   auto hash = FileEntryFromJson(Json{{"name", "x"}, {"size", 1}, {"sha256", "ABC"}}, "f");
   EXPECT_NE(hash.status().message().find("f.sha256"), std::string::npos);
+  // A root that is not 64 lowercase hex digits (a peer's terminal escapes,
+  // an oversized string) is refused, not stored and shown to others.
+  for (Json root : {Json("\x1b[2J"), Json(std::string(65, 'a')), Json(5)}) {
+    auto bad = FileEntryFromJson(Json{{"name", "x"}, {"size", 1}, {"sha256", kHash}, {"root", root}}, "f");
+    EXPECT_NE(bad.status().message().find("f.root"), std::string::npos) << root.dump();
+  }
+  FileEntry rooted{"x", 1, kHash, std::string(64, '7')};
+  EXPECT_EQ(*FileEntryFromJson(ToJson(rooted), "f"), rooted);
 }
 
 TEST(DirectoryTypesTest, LoginRequestChecksTypes) {
