@@ -37,6 +37,26 @@ Status CheckInt(const Json& v, int64_t min, int64_t max) {
 
 }  // namespace
 
+Result<int64_t> ParseByteRate(const std::string& text) {
+  if (text.empty()) return InvalidArgument("needs a number");
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (...) {
+    return InvalidArgument("'" + text + "' is not a rate like 800K or 10M");
+  }
+  const std::string unit = text.substr(used);
+  double mult = 1;
+  if (unit == "K" || unit == "k") mult = 1024;
+  else if (unit == "M" || unit == "m") mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g") mult = 1024.0 * 1024 * 1024;
+  else if (!unit.empty()) return InvalidArgument("'" + text + "': unknown unit (K, M or G)");
+  if (!(v * mult >= 1)) return InvalidArgument("must be at least 1 byte a second");
+  if (v * mult > 9.0e18) return InvalidArgument("'" + text + "' is too large");
+  return static_cast<int64_t>(v * mult);
+}
+
 std::string FlagName(const std::string& key) {
   std::string flag = "--" + key;
   for (char& c : flag) {
@@ -79,6 +99,29 @@ void ConfigSchema::Int(std::string key, int64_t* target, std::string help,
   k.apply = [target, min, max](const Json& v) -> Status {
     RETURN_IF_ERROR(CheckInt(v, min, max));
     *target = v.get<int64_t>();
+    return Status::Ok();
+  };
+}
+
+void ConfigSchema::Rate(std::string key, int64_t* target, std::string help) {
+  Key& k = Add(std::move(key), std::move(help), FlagKind::kScalar);
+  k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> {
+    if (IntFromWord(w.at(0)).ok()) return IntFromWord(w.at(0));
+    return Json(w.at(0));
+  };
+  k.apply = [target](const Json& v) -> Status {
+    if (v.is_number_integer()) {
+      RETURN_IF_ERROR(CheckInt(v, 0, INT64_MAX));
+      *target = v.get<int64_t>();
+      return Status::Ok();
+    }
+    if (!v.is_string()) return InvalidArgument("must be bytes a second: a number or a string like \"8M\"");
+    const std::string text = v.get<std::string>();
+    if (text == "0") {
+      *target = 0;
+      return Status::Ok();
+    }
+    ASSIGN_OR_RETURN(*target, ParseByteRate(text));
     return Status::Ok();
   };
 }

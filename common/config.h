@@ -24,6 +24,10 @@
 
 namespace p2pshare {
 
+// "500000", "800K", "10M", "1.5G" (binary units) as bytes a second; at
+// least 1. The message does not name the flag or key.
+Result<int64_t> ParseByteRate(const std::string& text);
+
 class ConfigSchema {
  public:
   // A string; when `allowed` is not empty the value must be one of them.
@@ -33,6 +37,9 @@ class ConfigSchema {
   void Int(std::string key, int64_t* target, std::string help, int64_t min,
            int64_t max);
   void Bool(std::string key, bool* target, std::string help);
+  // Bytes a second: a number, or a string like "800K", "10M", "1G"
+  // (binary units, ParseByteRate); 0 means no limit.
+  void Rate(std::string key, int64_t* target, std::string help);
   // Two integers [lo, hi] with min <= lo <= hi <= max.
   void IntRange(std::string key, std::pair<int64_t, int64_t>* target,
                 std::string help, int64_t min, int64_t max);

@@ -39,6 +39,11 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
         "peer-server: Locate queries one other peer may ask a second (0: no limit)", 0, 100000);
   s.Int("stall_timeout_s", &c->stall_timeout_s,
         "peer-server: seconds a transfer may go without progress before it is ended", 1, 86400);
+  s.Int("upload_slots", &c->upload_slots,
+        "peer-server: other peers downloading from here at once; the others wait in a queue "
+        "and are told their place (0: no limit)", 0, 1000);
+  s.Rate("max_upload_rate", &c->max_upload_rate,
+         "peer-server: bytes a second all downloads from here share, e.g. \"2M\" (0: no limit)");
 }
 
 Status FinishPeerConfig(PeerConfig* c, const char* env_password) {

@@ -33,6 +33,8 @@ struct PeerConfig {
   int64_t max_calls_per_peer = 8;    // Download, Upload, ListFiles, Locate at once
   int64_t locate_per_second = 5;     // Locate queries of one peer (burst: twice)
   int64_t stall_timeout_s = 30;      // a transfer without progress this long is ended
+  int64_t upload_slots = 4;          // other peers served at once; the rest queue (0: no limit)
+  int64_t max_upload_rate = 0;       // bytes a second all downloads from here share (0: no limit)
 };
 
 // Registers every key of `config` (which holds the defaults) on `schema`.

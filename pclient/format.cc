@@ -106,4 +106,39 @@ std::string ProgressLine(int64_t done, int64_t total, double rate, int width) {
   return bar;
 }
 
+std::string SourcesLine(const std::vector<SourceStatus>& sources, bool rates) {
+  if (sources.empty()) return "";
+  int64_t sending = 0, queued = 0;
+  std::string each;
+  for (const SourceStatus& s : sources) {
+    if (s.dropped) continue;
+    std::string what;
+    if (s.queue_place > 0) {
+      queued++;
+      what = "queued #" + std::to_string(s.queue_place);
+    } else {
+      sending++;
+      what = HumanSize(static_cast<int64_t>(s.rate)) + "/s";
+    }
+    each += (each.empty() ? "" : ", ") + Printable(s.holder) + " " + what;
+  }
+  std::string out = std::to_string(sending) + (sending == 1 ? " source" : " sources");
+  if (queued > 0) out += ", " + std::to_string(queued) + " queued";
+  if (rates && !each.empty()) out += ": " + each;
+  return out;
+}
+
+std::string SourcesSummary(const std::map<std::string, int64_t>& bytes_from,
+                           const std::vector<std::pair<std::string, std::string>>& dropped) {
+  std::string out;
+  for (const auto& [holder, bytes] : bytes_from) {
+    out += (out.empty() ? "" : ", ") + Printable(holder) + " " + HumanSize(bytes);
+  }
+  for (size_t i = 0; i < dropped.size(); ++i) {
+    out += std::string(i == 0 ? (out.empty() ? "dropped: " : "; dropped: ") : ", ") + Printable(dropped[i].first) +
+           " (" + Printable(dropped[i].second) + ")";
+  }
+  return out;
+}
+
 }  // namespace p2pshare::pclient

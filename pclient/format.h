@@ -2,6 +2,11 @@
 // tables, the progress line. Pure functions, no I/O.
 #pragma once
 
+#include <map>
+#include <utility>
+
+#include "pclient/transfers.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -37,5 +42,15 @@ class Table {
 
 // " 42% [########------------]  42.0 MiB / 100.0 MiB  12.3 MiB/s  ETA 5 s"
 std::string ProgressLine(int64_t done, int64_t total, double bytes_per_second, int width = 24);
+
+// A swarm download's sources for the progress line: "3 sources, 2 queued";
+// with `rates`, each holder too: "3 sources, 1 queued: alice 2.0 MiB/s,
+// bob 1.1 MiB/s, dave queued #2". Empty for no sources.
+std::string SourcesLine(const std::vector<SourceStatus>& sources, bool rates);
+
+// The end of a swarm download: "alice 8.0 MiB, bob 4.0 MiB; dropped: dave
+// (sent bad data for piece 3 ...)".
+std::string SourcesSummary(const std::map<std::string, int64_t>& bytes_from,
+                           const std::vector<std::pair<std::string, std::string>>& dropped);
 
 }  // namespace p2pshare::pclient

@@ -56,23 +56,9 @@ void SetDeadline(grpc::ClientContext* ctx, int seconds) {
 }
 
 Result<int64_t> ParseRate(const std::string& text) {
-  // 500000, 800K, 10M, 1G (binary units)
-  if (text.empty()) return InvalidArgument("--limit-rate needs a number");
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (...) {
-    return InvalidArgument("--limit-rate '" + text + "' is not a rate like 800K or 10M");
-  }
-  std::string unit = text.substr(used);
-  double mult = 1;
-  if (unit == "K" || unit == "k") mult = 1024;
-  else if (unit == "M" || unit == "m") mult = 1024.0 * 1024;
-  else if (unit == "G" || unit == "g") mult = 1024.0 * 1024 * 1024;
-  else if (!unit.empty()) return InvalidArgument("--limit-rate '" + text + "': unknown unit");
-  if (v <= 0) return InvalidArgument("--limit-rate must be above 0");
-  return static_cast<int64_t>(v * mult);
+  auto rate = ParseByteRate(text);
+  if (!rate.ok()) return InvalidArgument("--limit-rate " + rate.status().message());
+  return rate;
 }
 
 }  // namespace
@@ -151,10 +137,10 @@ const std::vector<CommandSpec>& Commands() {
        .max_args = 1, .run = &C::Files},
       {.name = "download",
        .usage = "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate BYTES] "
-                "[--verify-only] [--via friend]",
+                "[--verify-only] [--rates] [--via friend]",
        .summary = "fetch a file from its holders, verified and resumable", .min_args = 1,
        .max_args = 1, .options = {"--from", "--to", "--limit-rate", "--via"},
-       .flags = {"--verify-only"}, .run = &C::Download},
+       .flags = {"--verify-only", "--rates"}, .run = &C::Download},
       {.name = "upload", .usage = "upload <path> [--to PEER]", .summary = "send a file to another peer",
        .min_args = 1, .max_args = 1, .options = {"--to"}, .run = &C::Upload},
       {.name = "ping", .usage = "ping <peer>", .summary = "round-trip time to a peer", .min_args = 1,
@@ -584,7 +570,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
     ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
   }
   req.verify_only = c.Flag("--verify-only");
-  ProgressFn progress = ProgressBar();
+  ProgressFn progress = ProgressBar(c.Flag("--rates"));
   auto note = [&](const std::string& line) {
     if (options_.progress) err_ << "\r\x1b[K";
     err_ << Printable(line) << "\n";
@@ -596,7 +582,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
          {"already_there", result->already_there}, {"resumed_at", result->resumed_at},
          {"from", result->from}, {"seconds", result->seconds}, {"fetched", result->fetched},
          {"verify_only", req.verify_only}, {"bytes_from", result->bytes_from},
-         {"sources", result->sources}};
+         {"sources", result->sources}, {"queued_at", result->queued_at}};
   Json dropped = Json::array();
   for (const auto& [holder, why] : result->dropped) dropped.push_back(Json{{"holder", holder}, {"why", why}});
   j["dropped"] = std::move(dropped);
@@ -605,10 +591,12 @@ Status PeerClient::Download(const ParsedCommand& c) {
     return Status::Ok();
   }
   std::string from;
-  for (const auto& f : result->from) from += (from.empty() ? "" : ", ") + f;
-  for (const auto& [holder, why] : result->dropped) {
-    from += " (" + holder + " dropped: " + why + ")";
+  if (!result->bytes_from.empty() || !result->dropped.empty()) {  // a swarm: what each holder sent
+    from = SourcesSummary(result->bytes_from, result->dropped);
+  } else {
+    for (const auto& f : result->from) from += (from.empty() ? "" : ", ") + f;
   }
+  if (from.empty()) from = "nobody (all pieces were here)";
   double rate = result->seconds > 0 ? result->fetched / result->seconds : 0;
   Print("downloaded " + file.name + " (" + HumanSize(file.size) + ") from " + from + " in " +
             HumanDuration(result->seconds) + ", " + HumanSize(static_cast<int64_t>(rate)) +
@@ -618,17 +606,18 @@ Status PeerClient::Download(const ParsedCommand& c) {
   return Status::Ok();
 }
 
-ProgressFn PeerClient::ProgressBar() {
+ProgressFn PeerClient::ProgressBar(bool rates) {
   if (!options_.progress || options_.json) return nullptr;
   auto started = std::chrono::steady_clock::now();
   auto last_draw = started - std::chrono::seconds(1);
-  return [this, started, last_draw](int64_t done, int64_t total) mutable {
+  return [this, started, last_draw, rates](const TransferProgress& p) mutable {
     auto now = std::chrono::steady_clock::now();
-    if (now - last_draw < std::chrono::milliseconds(100) && done < total) return;
+    if (now - last_draw < std::chrono::milliseconds(100) && p.done < p.total) return;
     last_draw = now;
     double secs = std::chrono::duration<double>(now - started).count();
-    err_ << "\r" << FitToTerminal(ProgressLine(done, total, secs > 0 ? done / secs : 0))
-         << "\x1b[K" << std::flush;
+    std::string line = ProgressLine(p.done, p.total, secs > 0 ? p.done / secs : 0);
+    if (!p.sources.empty()) line += "  " + SourcesLine(p.sources, rates);
+    err_ << "\r" << FitToTerminal(line) << "\x1b[K" << std::flush;
   };
 }
 

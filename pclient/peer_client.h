@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/command_line.h"
+#include "pclient/transfers.h"
 
 namespace p2pshare::pclient {
 
@@ -94,7 +95,8 @@ class PeerClient {
   void Note(const std::string& line);
   // The progress bar on the error stream, redrawn at most every 100 ms;
   // null when there is no terminal to draw on (or with --json).
-  std::function<void(int64_t, int64_t)> ProgressBar();
+  // `rates`: each source's rate on the line too (download --rates).
+  ProgressFn ProgressBar(bool rates = false);
   void Print(const std::string& text, const Json& json);
   void StartHeartbeats();
   void StopHeartbeats();

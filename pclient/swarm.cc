@@ -9,10 +9,12 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -61,7 +63,15 @@ struct Source {
   int64_t bytes = 0;  // verified bytes it sent
   bool dropped = false;
   std::string why;
+  int64_t queue_place = 0;  // waiting in its upload queue (0: not)
+  int64_t first_place = 0;  // the place it first gave us (0: never queued)
+  std::optional<Clock::time_point> since;  // when it began sending (for its rate)
 };
+
+// How a request to one source ended.
+enum class Fetched { kOk, kDropped, kQueued };
+// A queued client asks again this often (the holder keeps its place for 10 s).
+constexpr auto kQueuePoll = std::chrono::seconds(1);
 
 // The holders reporting each root, most first; holders that report none
 // are added to every group (they told no lie).
@@ -120,8 +130,11 @@ class Swarm {
   // A run of missing pieces for `source` (or, in the endgame, one piece in
   // flight elsewhere); empty when nothing is left for it.
   std::vector<int64_t> Pick(size_t source);
-  // Fetches `run` from `source`; false when the source is dropped.
-  bool Fetch(size_t source, const std::vector<int64_t>& run);
+  // Fetches `run` from `source`: kDropped when the source is dropped,
+  // kQueued when it put us in its upload queue (the run is given back).
+  Fetched Fetch(size_t source, const std::vector<int64_t>& run);
+  // Notes `source`'s place in its queue (0: it serves us now).
+  void Queued(size_t source, int64_t place);
   void Worker(size_t source);
   // Whether pieces `first`..`last` are all verified.
   bool AllVerified(int64_t first, int64_t last);
@@ -332,13 +345,37 @@ void Swarm::AdvanceFrontier(int64_t piece, const std::string& data) {
 
 void Swarm::Progress() {
   if (!progress_) return;
-  int64_t done;
+  TransferProgress p{0, f_.size, {}};
   {
     std::lock_guard<std::mutex> lock(mu_);
-    done = verified_bytes_;
+    p.done = verified_bytes_;
+    const auto now = Clock::now();
+    for (const Source& s : sources_) {
+      const double secs = s.since ? std::chrono::duration<double>(now - *s.since).count() : 0;
+      p.sources.push_back(SourceStatus{s.holder.username, s.bytes, secs > 0 ? s.bytes / secs : 0,
+                                       s.queue_place, s.dropped});
+    }
   }
   std::lock_guard<std::mutex> lock(progress_mu_);
-  progress_(done, f_.size);
+  progress_(p);
+}
+
+void Swarm::Queued(size_t source, int64_t place) {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Source& s = sources_[source];
+    if (s.queue_place == place) return;
+    s.queue_place = place;
+    if (s.first_place == 0) s.first_place = place;
+    name = s.holder.username;
+  }
+  if (place > 0 && note_) {
+    std::lock_guard<std::mutex> lock(progress_mu_);
+    note_("queued at " + name + ": number " + std::to_string(place) +
+          " for an upload slot; taking pieces from the others meanwhile");
+  }
+  Progress();
 }
 
 std::vector<int64_t> Swarm::Pick(size_t source) {
@@ -445,7 +482,7 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string& data, bool
   return Status::Ok();
 }
 
-bool Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
+Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
   Holder holder;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -463,7 +500,7 @@ bool Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
   dl.set_length(end - begin);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (verified_ == pieces_count_) return true;
+    if (verified_ == pieces_count_) return Fetched::kOk;
     calls_[source] = &ctx;
   }
   auto reader = stub->Download(&ctx, dl);
@@ -480,6 +517,9 @@ bool Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
         failure = "holds another version of the file";
         break;
       }
+      Queued(source, 0);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!sources_[source].since) sources_[source].since = Clock::now();
     }
     const std::string& data = chunk.data();
     if (chunk.offset() != at || at + static_cast<int64_t>(data.size()) > end) {
@@ -527,12 +567,22 @@ bool Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     calls_[source] = nullptr;
   }
   Release(std::vector<int64_t>(run.begin() + (piece - first), run.end()), source);
+  if (first_chunk && s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && s.error_details() == "queued") {
+    // All its upload slots are busy: wait our turn there, others serve meanwhile.
+    int64_t place = 1;
+    const auto& trailers = ctx.GetServerTrailingMetadata();
+    if (auto it = trailers.find("p2pshare-queue-place"); it != trailers.end()) {
+      place = std::clamp<int64_t>(std::atoll(std::string(it->second.data(), it->second.size()).c_str()), 1, 1000000);
+    }
+    Queued(source, place);
+    return Fetched::kQueued;
+  }
   if (failure.empty() && at < end && !AllVerified(piece, run.back())) {
     failure = s.ok() ? "ended the stream early" : s.error_message();
   }
-  if (failure.empty()) return true;
+  if (failure.empty()) return Fetched::kOk;
   if (failure != "local error") Drop(source, failure);
-  return false;
+  return Fetched::kDropped;
 }
 
 bool Swarm::AllVerified(int64_t first, int64_t last) {
@@ -554,7 +604,18 @@ void Swarm::Worker(size_t source) {
       changed_.wait_for(lock, std::chrono::milliseconds(200));
       continue;
     }
-    if (!Fetch(source, run)) return;
+    switch (Fetch(source, run)) {
+      case Fetched::kOk:
+        break;
+      case Fetched::kDropped:
+        return;
+      case Fetched::kQueued: {
+        std::unique_lock<std::mutex> lock(mu_);
+        changed_.wait_for(lock, kQueuePoll, [&] { return verified_ == pieces_count_ || !local_error_.ok(); });
+        if (verified_ == pieces_count_ || !local_error_.ok()) return;
+        break;
+      }
+    }
   }
 }
 
@@ -562,7 +623,7 @@ Status Swarm::Run() {
   for (const Holder& h : group_.holders) {
     const size_t max_sources = static_cast<size_t>(std::clamp<int64_t>(kPieceMemory / piece_bytes_, 1, kMaxSources));
     if (sources_.size() >= max_sources) break;
-    sources_.push_back(Source{h, 0, false, ""});
+    sources_.push_back(Source{h, 0, false, "", 0, 0, std::nullopt});
   }
   out_.sources = static_cast<int>(sources_.size());
   calls_.assign(sources_.size(), nullptr);
@@ -581,6 +642,7 @@ Status Swarm::Run() {
       out_.fetched += s.bytes;
     }
     if (s.dropped) out_.dropped.emplace_back(s.holder.username, s.why);
+    if (s.first_place > 0) out_.queued_at[s.holder.username] = s.first_place;
   }
   if (verified_ == 0) ::unlink(part_path_.c_str());  // nothing worth keeping for a resume
   RETURN_IF_ERROR(local_error_);

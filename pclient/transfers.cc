@@ -124,7 +124,7 @@ Result<bool> Download::Prepare() {
   if (pos_ > 0) RETURN_IF_ERROR(HashPrefix(part_.get(), pos_, &hash_));
   out_.resumed_at = pos_;
   if (pos_ > 0 && note_) note_("resuming " + f_.name + " at byte " + std::to_string(pos_));
-  if (progress_) progress_(pos_, f_.size);
+  if (progress_) progress_({pos_, f_.size, {}});
   // Complete when every byte is here: from an earlier .part, or received
   // from a holder that serves this very version (an empty file needs one).
   complete_ = pos_ == f_.size && f_.size > 0;
@@ -170,7 +170,7 @@ Status Download::FetchFrom(const Holder& holder) {
         written_back_ = pos_;
       }
       session_bytes += n;
-      if (progress_) progress_(pos_, f_.size);
+      if (progress_) progress_({pos_, f_.size, {}});
       if (req_.limit_rate > 0) {  // hold the average rate at the limit
         auto due = since + std::chrono::duration<double>(static_cast<double>(session_bytes) /
                                                          static_cast<double>(req_.limit_rate));
@@ -304,7 +304,7 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
         break;
       }
       pos += r;
-      if (progress) progress(pos, size);
+      if (progress) progress({pos, size, {}});
     }
     if (sent && local_error.ok()) {
       msg.set_sha256(hash.FinishHex());

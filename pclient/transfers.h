@@ -31,8 +31,22 @@
 
 namespace p2pshare::pclient {
 
-// Called with (bytes done, total) as a transfer moves.
-using ProgressFn = std::function<void(int64_t done, int64_t total)>;
+// Where a transfer stands: bytes done of total; for a swarm download, each
+// holder's part too.
+struct SourceStatus {
+  std::string holder;
+  int64_t bytes = 0;        // verified bytes it sent
+  double rate = 0;          // bytes a second since it started sending
+  int64_t queue_place = 0;  // waiting in its upload queue at this place (0: not)
+  bool dropped = false;
+};
+struct TransferProgress {
+  int64_t done = 0;
+  int64_t total = 0;
+  std::vector<SourceStatus> sources;
+};
+// Called as a transfer moves.
+using ProgressFn = std::function<void(const TransferProgress&)>;
 // Called with a line worth telling the user (a failover, a resume).
 using NoteFn = std::function<void(const std::string&)>;
 
@@ -56,6 +70,7 @@ struct DownloadResult {
   std::map<std::string, int64_t> bytes_from;
   std::vector<std::pair<std::string, std::string>> dropped;
   int sources = 0;
+  std::map<std::string, int64_t> queued_at;  // holders that queued us: the place they first gave
 };
 
 // Errors: InvalidArgument (a hostile name), AlreadyExists (another file is

@@ -141,6 +141,10 @@ std::string RenderPeerMetrics(const PeerServiceImpl& service, const Catalog& cat
        ScrapedValue("p2pshare_peer_stalled_calls_total",
                     "transfers ended after stall_timeout_s without progress", MetricType::Counter,
                     static_cast<double>(st.stalled_calls)),
+       ScrapedValue("p2pshare_peer_upload_slots_busy", "other accounts holding an upload slot",
+                    MetricType::Gauge, static_cast<double>(st.upload_slots_busy)),
+       ScrapedValue("p2pshare_peer_upload_queue", "other accounts waiting in the upload queue",
+                    MetricType::Gauge, static_cast<double>(st.upload_queue)),
        ScrapedFamily("p2pshare_peer_rpc_errors_total", "failed calls, by method and gRPC code",
                      MetricType::Counter, errors),
        ScrapedValue("p2pshare_peer_shared_files", "files this peer shares", MetricType::Gauge,
@@ -210,6 +214,8 @@ struct PeerServer::Parts {
     options.max_calls = kMaxThreads - 32;  // the rest: Ping, and callers being refused
     options.locate_per_second = static_cast<double>(config.locate_per_second);
     options.stall_timeout = std::chrono::seconds(config.stall_timeout_s);
+    options.upload_slots = config.upload_slots;
+    options.max_upload_rate = config.max_upload_rate;
     return options;
   }
 

@@ -93,7 +93,9 @@ PeerServiceImpl::PeerServiceImpl(const SharedFolder* folder, Catalog* catalog,
       on_upload_(std::move(on_upload)),
       calls_(options_.max_calls_per_peer, options_.max_calls),
       locates_(options_.locate_per_second, 2 * options_.locate_per_second),
-      stalls_(options_.stall_timeout) {}
+      stalls_(options_.stall_timeout),
+      slots_(options_.upload_slots),
+      pacer_(options_.max_upload_rate) {}
 
 int64_t PeerServiceImpl::free_bytes() const {
   int64_t quota_left = options_.max_storage_bytes - catalog_->TotalBytes() - reserved_bytes_.load();
@@ -130,6 +132,8 @@ PeerServiceStats PeerServiceImpl::stats() const {
   out.active_transfers = active_transfers_.load();
   out.refused_calls = refused_calls_.load();
   out.stalled_calls = stalls_.cancelled();
+  out.upload_slots_busy = slots_.busy();
+  out.upload_queue = slots_.queued();
   std::lock_guard<std::mutex> lock(errors_mu_);
   out.errors = errors_;
   return out;
@@ -195,6 +199,19 @@ grpc::Status PeerServiceImpl::Download(grpc::ServerContext* context,
                                        grpc::ServerWriter<v1::Chunk>* writer) {
   auto caller = Authorize(context);
   if (!caller.ok()) return Done("Download", caller.status());
+  UploadSlots::Answer slot = slots_.Enter(caller->account);
+  if (!slot.lease) {
+    if (slot.place == 0) {
+      return Done("Download", ResourceExhausted("every upload slot here is busy and the queue is full; "
+                                                "try again later", "queue_full"));
+    }
+    context->AddTrailingMetadata(kQueuePlaceKey, std::to_string(slot.place));
+    return Done("Download", ResourceExhausted(
+                                "all " + std::to_string(options_.upload_slots) +
+                                    " upload slots here are busy; you are number " + std::to_string(slot.place) +
+                                    " in the queue (ask again within 10 s to keep your place)",
+                                "queued"));
+  }
   ActiveTransfer active(&active_transfers_);
   StallWatch::Ticket ticket(&stalls_, context);
   Status s = DoDownload(context, *request, writer, ticket);
@@ -243,8 +260,10 @@ Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::Downl
   while (first || pos < end) {
     if (context->IsCancelled()) return Status(Code::kCancelled, "the caller went away");
     const bool crowded = active_transfers_.load(std::memory_order_relaxed) > kLargeChunkTransfers;
-    const size_t chunk_bytes =
-        crowded ? std::min(options_.chunk_bytes, kCrowdedChunkBytes) : options_.chunk_bytes;
+    size_t chunk_bytes = crowded ? std::min(options_.chunk_bytes, kCrowdedChunkBytes) : options_.chunk_bytes;
+    if (pacer_.rate() > 0) {  // small enough that the pacer's turns come several times a second
+      chunk_bytes = std::min(chunk_bytes, static_cast<size_t>(std::max<int64_t>(16 << 10, pacer_.rate() / 8)));
+    }
     size_t want = static_cast<size_t>(std::min<int64_t>(end - pos, chunk_bytes));
     std::string* data = chunk.mutable_data();
     data->resize(want);
@@ -257,6 +276,14 @@ Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::Downl
       got += static_cast<size_t>(n);
     }
     data->resize(got);
+    if (pacer_.rate() > 0) {
+      const auto at = pacer_.Reserve(static_cast<int64_t>(got));
+      for (auto now = std::chrono::steady_clock::now(); now < at; now = std::chrono::steady_clock::now()) {
+        if (context->IsCancelled()) return Status(Code::kCancelled, "the caller went away");
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(at - now, std::chrono::milliseconds(100)));
+      }
+      ticket.Moved();  // waiting for the pacer is not the caller's stall
+    }
     chunk.set_offset(pos);
     if (!writer->Write(chunk)) return Status(Code::kCancelled, "the caller went away");
     ticket.Moved();

@@ -10,6 +10,11 @@
 // place only when the size and SHA-256 match; every failure removes the
 // temp file, so no partial file is ever visible.
 //
+// Download takes one of the upload slots for its caller's account (or
+// answers RESOURCE_EXHAUSTED "queued" with the caller's place, also in the
+// trailing metadata kQueuePlaceKey) and sends no faster than the pacer of
+// max_upload_rate allows (pserver/upload_slots.h).
+//
 // Every call but Ping names its caller by certificate and is counted
 // against the caller's limits (PeerServiceOptions) before any work; a
 // stream that stops moving (a downloader that does not read, an uploader
@@ -39,8 +44,12 @@
 #include "pserver/catalog.h"
 #include "pserver/locator.h"
 #include "pserver/shared_folder.h"
+#include "pserver/upload_slots.h"
 
 namespace p2pshare::pserver {
+
+// Trailing metadata of a queued Download: the caller's place (1: next).
+inline constexpr char kQueuePlaceKey[] = "p2pshare-queue-place";
 
 // Path components an uploaded name may have (folders it may create: one less).
 inline constexpr int kMaxUploadDepth = 16;
@@ -101,6 +110,10 @@ struct PeerServiceOptions {
   int64_t max_calls = 96;
   double locate_per_second = 5;
   std::chrono::milliseconds stall_timeout{30000};
+  // Other accounts downloading from here at once, the rest queued (0: no
+  // limit); bytes a second all downloads share (0: no limit).
+  int64_t upload_slots = 0;
+  int64_t max_upload_rate = 0;
   // Who a call comes from: the account of the certificate the caller
   // presented (common/peer_channel.h), or why not.
   std::function<Result<std::string>(const grpc::ServerContext&)> identify = PeerCaller;
@@ -113,6 +126,8 @@ struct PeerServiceStats {
   int64_t active_transfers = 0;
   int64_t refused_calls = 0;    // over a caller's limits
   int64_t stalled_calls = 0;    // ended by the stall watch
+  int64_t upload_slots_busy = 0;  // accounts holding an upload slot
+  int64_t upload_queue = 0;       // accounts waiting for one
   std::map<std::pair<std::string, std::string>, int64_t> errors;  // (method, code) -> calls
 };
 
@@ -185,6 +200,8 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   RateLimits locates_;
   std::atomic<int64_t> refused_calls_{0};
   StallWatch stalls_;
+  mutable UploadSlots slots_;  // stats() expires lapsed holders as it counts
+  UploadPacer pacer_;
   std::atomic<int64_t> bytes_served_{0}, bytes_received_{0};
   mutable std::mutex errors_mu_;
   std::map<std::pair<std::string, std::string>, int64_t> errors_;  // GUARDED_BY(errors_mu_)

@@ -111,6 +111,36 @@ TEST(ConfigTest, ScalarFlagsTakeOneWordAndListsAreCommaSeparated) {
   EXPECT_EQ(app.remaining(), (std::vector<std::string>{"search", "x"}));
 }
 
+TEST(ConfigTest, RatesAreNumbersOrStringsWithBinaryUnits) {
+  auto load = [](const std::string& json, int64_t* rate) {
+    PeerConfig c;
+    ConfigSchema schema;
+    DescribePeerConfig(schema, &c);
+    Status s = schema.ApplyJson(Json::parse(json), "peer.json");
+    *rate = c.max_upload_rate;
+    return s;
+  };
+  int64_t rate = -1;
+  ASSERT_TRUE(load("{}", &rate).ok());
+  EXPECT_EQ(rate, 0) << "no limit by default";
+  ASSERT_TRUE(load(R"({"max_upload_rate": 1048576})", &rate).ok());
+  EXPECT_EQ(rate, 1048576);
+  ASSERT_TRUE(load(R"({"max_upload_rate": "2M"})", &rate).ok());
+  EXPECT_EQ(rate, 2 << 20);
+  ASSERT_TRUE(load(R"({"max_upload_rate": "800K"})", &rate).ok());
+  EXPECT_EQ(rate, 800 << 10);
+  ASSERT_TRUE(load(R"({"max_upload_rate": "0"})", &rate).ok());
+  EXPECT_EQ(rate, 0);
+  for (const char* bad : {R"({"max_upload_rate": "fast"})", R"({"max_upload_rate": "2T"})",
+                          R"({"max_upload_rate": -5})", R"({"max_upload_rate": "-1M"})",
+                          R"({"max_upload_rate": true})", R"({"max_upload_rate": "1e30"})"}) {
+    Status s = load(bad, &rate);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("max_upload_rate"), std::string::npos) << s.message();
+  }
+  EXPECT_EQ(ParseByteRate("1.5G").value(), int64_t{3} << 29);
+}
+
 TEST(ConfigTest, BadFlagIsNamed) {
   Loaded l = LoadCentral("{}", {"--session-ttl-s", "soon"});
   ASSERT_FALSE(l.status.ok());

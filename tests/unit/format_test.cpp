@@ -54,5 +54,22 @@ TEST(PrintableTest, ControlCharactersNeverReachTheTerminal) {
   EXPECT_EQ(t.Render().find('\x1b'), std::string::npos);
 }
 
+TEST(FormatTest, SourcesLineCountsSendingAndQueuedHoldersAndShowsRatesOnRequest) {
+  std::vector<SourceStatus> sources = {{"alice", 8 << 20, 2 << 20, 0, false},
+                                       {"bob", 1 << 20, 1 << 20, 0, false},
+                                       {"dave", 0, 0, 2, false},
+                                       {"mallory", 0, 0, 0, true}};
+  EXPECT_EQ(SourcesLine(sources, false), "2 sources, 1 queued");
+  EXPECT_EQ(SourcesLine(sources, true), "2 sources, 1 queued: alice 2.0 MiB/s, bob 1.0 MiB/s, dave queued #2");
+  EXPECT_EQ(SourcesLine({{"alice", 0, 0, 0, false}}, false), "1 source");
+  EXPECT_EQ(SourcesLine({}, true), "");
+}
+
+TEST(FormatTest, SourcesSummarySaysWhatEachHolderSentAndWhyOneWasDropped) {
+  EXPECT_EQ(SourcesSummary({{"alice", 8 << 20}, {"bob", 4 << 20}}, {{"dave", "sent bad data for piece 3"}}),
+            "alice 8.0 MiB, bob 4.0 MiB; dropped: dave (sent bad data for piece 3)");
+  EXPECT_EQ(SourcesSummary({}, {{"evil\x1b[2J", "x"}}), "dropped: evil\\x1b[2J (x)");
+}
+
 }  // namespace
 }  // namespace p2pshare::pclient
