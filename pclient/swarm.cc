@@ -510,7 +510,12 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
   int64_t at = begin;  // next byte expected
   bool first_chunk = true;
   std::string failure;
-  while (at < end && reader->Read(&chunk)) {
+  bool stream_ended = false;  // by the holder: Finish() says why
+  while (at < end) {
+    if (!reader->Read(&chunk)) {
+      stream_ended = true;
+      break;
+    }
     if (first_chunk) {
       first_chunk = false;
       if (chunk.info().sha256() != f_.sha256 || chunk.info().size() != f_.size) {
@@ -560,7 +565,7 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     // The rest of the run was verified meanwhile (the endgame's other copy): stop.
     if (at < end && AllVerified(piece, run.back())) break;
   }
-  if (at < end) ctx.TryCancel();
+  if (at < end && !stream_ended) ctx.TryCancel();  // we stopped reading: end the call
   grpc::Status s = reader->Finish();
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -24,65 +25,88 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class SwarmTest : public NetworkTest {
+// Holders of one file with /metrics; downloaders as peer-client processes.
+class SwarmFixture : public NetworkTest {
  protected:
-  void SetUp() override {
-    NetworkTest::SetUp();
-    file_ = RandomBytes(24 * 1024 * 1024, 21);
-    for (const char* name : {"alice", "bob", "dave"}) {
+  // Starts `names` as holders of file_, each with `extra` config keys, and
+  // waits until central lists them all.
+  void StartHolders(const std::vector<std::string>& names, const Json& extra = Json::object()) {
+    for (const std::string& name : names) {
       const int port = FreePort();
       metrics_[name] = port;
-      holders_[name] = &StartPeer(
-          name, [&](const fs::path& d) { WriteFile(d / "film.bin", file_); },
-          Json{{"metrics_listen", "127.0.0.1:" + std::to_string(port)}});
+      Json config = extra;
+      config["metrics_listen"] = "127.0.0.1:" + std::to_string(port);
+      holders_[name] = &StartPeer(name, [&](const fs::path& d) { WriteFile(d / "film.bin", file_); }, config);
     }
-    ASSERT_TRUE(central_->Client()->Register("carol", "carol-password").ok());
     ASSERT_TRUE(WaitUntil([&] {
       auto found = central_->Client()->FindFile(Sha256Hex(file_));
-      return found.ok() && found->has_value() && (*found)->holders.size() == 3;
+      return found.ok() && found->has_value() && (*found)->holders.size() == names.size();
     }, std::chrono::seconds(10)));
   }
-  // Bytes `holder` has sent by Download, from its /metrics.
-  int64_t Served(const std::string& holder) {
+  // A series of `holder`'s /metrics (-1 when it cannot be read).
+  int64_t Metric(const std::string& holder, const std::string& name) {
     httplib::Client c("127.0.0.1", metrics_[holder]);
     auto res = c.Get("/metrics");
     if (!res || res->status != 200) return -1;
     std::istringstream in(res->body);
-    const std::string series = "p2pshare_peer_bytes_served_total ";
+    const std::string series = name + " ";
     for (std::string line; std::getline(in, line);) {
       if (line.rfind(series, 0) == 0) return static_cast<int64_t>(std::stod(line.substr(series.size())));
     }
     return -1;
   }
-  int64_t ServedByAll() { return Served("alice") + Served("bob") + Served("dave"); }
-  fs::path Downloads() { return dir_.path() / "carol" / "downloads"; }
-  std::vector<std::string> Argv(const std::vector<std::string>& words) {
-    fs::create_directories(dir_.path() / "carol" / "shared");
-    std::string config = (dir_.path() / "carol" / "client.json").string();
-    std::ofstream(config) << Json{{"username", "carol"},
-                                  {"password", "carol-password"},
+  // Bytes `holder` has sent by Download.
+  int64_t Served(const std::string& holder) { return Metric(holder, "p2pshare_peer_bytes_served_total"); }
+  fs::path Downloads(const std::string& user = "carol") { return dir_.path() / user / "downloads"; }
+  // peer-client of `user` (registered on first use) running `words`.
+  std::vector<std::string> Argv(const std::string& user, const std::vector<std::string>& words) {
+    if (!fs::exists(dir_.path() / user / "shared")) {
+      EXPECT_TRUE(central_->Client()->Register(user, user + "-password").ok());
+      fs::create_directories(dir_.path() / user / "shared");
+    }
+    std::string config = (dir_.path() / user / "client.json").string();
+    std::ofstream(config) << Json{{"username", user},
+                                  {"password", user + "-password"},
                                   {"central_url", central_->url()},
                                   {"central_ca", central_->ca_file()},
-                                  {"shared_dir", (dir_.path() / "carol" / "shared").string()},
-                                  {"download_dir", Downloads().string()}}
+                                  {"shared_dir", (dir_.path() / user / "shared").string()},
+                                  {"download_dir", Downloads(user).string()}}
                                  .dump(2);
     std::vector<std::string> argv = {PCLIENT_BIN, "--config", config};
     argv.insert(argv.end(), words.begin(), words.end());
     return argv;
   }
+  std::vector<std::string> Argv(const std::vector<std::string>& words) { return Argv("carol", words); }
+  // The --json reply in a download's output (null when there is none).
+  static Json ReplyIn(const std::string& out) {
+    const size_t at = out.find("{\"");
+    if (at == std::string::npos) return Json();
+    return Json::parse(out.substr(at), nullptr, false);
+  }
   // Runs a --json download; its reply (null when it failed) and the output.
-  std::pair<Json, std::string> DownloadJson(const std::vector<std::string>& extra = {}) {
+  std::pair<Json, std::string> DownloadJson(const std::vector<std::string>& extra = {},
+                                            const std::string& user = "carol") {
     std::vector<std::string> words = {"--json", "download", "film.bin"};
     words.insert(words.end(), extra.begin(), extra.end());
-    auto [code, out] = RunToEnd(Argv(words), (dir_.path() / ("run-" + std::to_string(++runs_) + ".log")).string());
+    auto [code, out] = RunToEnd(Argv(user, words), (dir_.path() / ("run-" + std::to_string(++runs_) + ".log")).string());
     if (code != 0) return {Json(), out};
-    return {Json::parse(out.substr(out.find('{')), nullptr, false), out};
+    return {ReplyIn(out), out};
   }
 
   std::string file_;
   std::map<std::string, int> metrics_;
   std::map<std::string, PeerServerProcess*> holders_;
   int runs_ = 0;
+};
+
+class SwarmTest : public SwarmFixture {
+ protected:
+  void SetUp() override {
+    SwarmFixture::SetUp();
+    file_ = RandomBytes(24 * 1024 * 1024, 21);
+    StartHolders({"alice", "bob", "dave"});
+  }
+  int64_t ServedByAll() { return Served("alice") + Served("bob") + Served("dave"); }
 };
 
 TEST_F(SwarmTest, EveryHolderServesPartOfOneDownloadAndTheFileIsExact) {
@@ -146,6 +170,73 @@ TEST_F(SwarmTest, AClientKilledHalfWayFetchesOnlyWhatIsMissingNextTime) {
   EXPECT_GE(served_now, static_cast<int64_t>(file_.size()) - kept);
   EXPECT_LE(served_now, static_cast<int64_t>(file_.size()) - kept + 3 * 256 * 1024) << out;
   EXPECT_EQ(Sha256File((Downloads() / "film.bin").string()).value(), Sha256Hex(file_));
+}
+
+}  // namespace
+}  // namespace p2pshare::testing
+
+namespace p2pshare::testing {
+namespace {
+
+// Three holders each capped at R by max_upload_rate: one download gets
+// nearly 3 R, every holder sending its share.
+TEST_F(SwarmFixture, ThreeHoldersLimitedToREachGiveOneDownloadNearlyThreeR) {
+  constexpr int64_t kRate = 4 << 20;
+  file_ = RandomBytes(32 * 1024 * 1024, 22);
+  StartHolders({"alice", "bob", "dave"}, Json{{"max_upload_rate", "4M"}});
+  auto [j, out] = DownloadJson();
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(ReadFile(Downloads() / "film.bin"), file_);
+  const double rate = j["fetched"].get<double>() / j["seconds"].get<double>();
+  EXPECT_GE(rate, 2.7 * kRate) << "overall " << rate / kRate << " R: " << out;
+  std::printf("three holders at R each: %.2f R overall\n", rate / kRate);
+  for (const char* name : {"alice", "bob", "dave"}) {
+    // Each sent at least a fifth of the file (a third when all are equal).
+    EXPECT_GE(Served(name), static_cast<int64_t>(file_.size()) / 5) << name << ": " << out;
+  }
+}
+
+// One holder rate-limited alone: a download from it takes at least size / R
+// (the limit is kept), and the client's rate shows it.
+TEST_F(SwarmFixture, OneHolderNeverSendsFasterThanItsUploadRate) {
+  constexpr int64_t kRate = 2 << 20;
+  file_ = RandomBytes(6 * 1024 * 1024, 23);
+  StartHolders({"alice"}, Json{{"max_upload_rate", kRate}});
+  auto [j, out] = DownloadJson();
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(ReadFile(Downloads() / "film.bin"), file_);
+  // The pacer lets one chunk (R/8) go at once, then R a second.
+  const double floor_s = (static_cast<double>(file_.size()) - kRate / 8.0) / kRate;
+  EXPECT_GE(j["seconds"].get<double>(), floor_s) << out;
+}
+
+// Two upload slots: a third downloader is queued, told its place, and
+// served once a slot is free.
+TEST_F(SwarmFixture, WithTwoSlotsAThirdDownloaderIsQueuedToldItsPlaceAndServedAfter) {
+  file_ = RandomBytes(8 * 1024 * 1024, 24);
+  StartHolders({"alice"}, Json{{"upload_slots", 2}, {"max_upload_rate", "4M"}});
+  Process bob(Argv("bob", {"download", "film.bin"}), (dir_.path() / "bob.log").string());
+  Process carol(Argv("carol", {"download", "film.bin"}), (dir_.path() / "carol.log").string());
+  ASSERT_TRUE(WaitUntil([&] { return Metric("alice", "p2pshare_peer_upload_slots_busy") == 2; },
+                        std::chrono::seconds(20)))
+      << bob.Log() << carol.Log();
+  Process erin(Argv("erin", {"--json", "download", "film.bin"}), (dir_.path() / "erin.log").string());
+  ASSERT_TRUE(WaitUntil([&] { return Metric("alice", "p2pshare_peer_upload_queue") == 1; },
+                        std::chrono::seconds(20)))
+      << erin.Log();
+  auto code = erin.Wait(std::chrono::seconds(60));
+  ASSERT_EQ(code, 0) << erin.Log();
+  // erin got a slot only after bob's or carol's download ended.
+  EXPECT_TRUE(!bob.running() || !carol.running()) << bob.Log() << carol.Log();
+  EXPECT_NE(erin.Log().find("queued at alice: number 1 for an upload slot"), std::string::npos) << erin.Log();
+  Json j = ReplyIn(erin.Log());
+  ASSERT_TRUE(j.is_object()) << erin.Log();
+  EXPECT_EQ(j["queued_at"].value("alice", 0), 1) << erin.Log();
+  EXPECT_EQ(ReadFile(Downloads("erin") / "film.bin"), file_);
+  EXPECT_EQ(bob.Wait(std::chrono::seconds(60)), 0) << bob.Log();
+  EXPECT_EQ(carol.Wait(std::chrono::seconds(60)), 0) << carol.Log();
+  EXPECT_EQ(ReadFile(Downloads("bob") / "film.bin"), file_);
+  EXPECT_EQ(ReadFile(Downloads("carol") / "film.bin"), file_);
 }
 
 }  // namespace
