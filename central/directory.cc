@@ -95,6 +95,7 @@ Status Directory::Evict(const std::string& username, SessionState why) {
   ASSIGN_OR_RETURN(std::optional<PeerRecord> removed, index_.RemovePeer(username, why, UnixNow()));
   sessions_.Forget(username);
   online_.Remove(username);
+  ReplacePartials(username, {});
   if (certificates_) certificates_->Invalidate();  // the store revoked its certificates
   if (!removed) return Status::Ok();
   const std::string address = JoinHostPort(removed->host, removed->port);
@@ -187,6 +188,7 @@ Status Directory::Logout(const std::string& username) {
 Result<HeartbeatReply> Directory::Heartbeat(const std::string& username,
                                             const HeartbeatRequest& req, const std::string& token) {
   RETURN_IF_ERROR(sessions_.Heartbeat(username, req));
+  if (req.partials) ReplacePartials(username, *req.partials);
   HeartbeatReply reply{options_.session_ttl_s, online_.FriendsOf(username), "", {}};
   if (!certificates_) return reply;
   reply.revoked = certificates_->Revoked();
@@ -241,13 +243,58 @@ Result<SearchPage> Directory::Search(const SearchQuery& query) {
   return page;
 }
 
+void Directory::ReplacePartials(const std::string& username, const std::vector<PartialFile>& files) {
+  std::lock_guard<std::mutex> lock(partials_mu_);
+  auto& mine = partials_of_[username];
+  for (const std::string& sha : mine) {
+    auto it = partials_.find(sha);
+    if (it == partials_.end()) continue;
+    it->second.erase(username);
+    if (it->second.empty()) partials_.erase(it);
+  }
+  mine.clear();
+  for (const PartialFile& p : files) {
+    partials_[p.file.sha256][username] = p;
+    mine.push_back(p.file.sha256);
+  }
+  if (mine.empty()) partials_of_.erase(username);
+}
+
 Result<std::optional<FileResult>> Directory::FindFile(const std::string& sha256) {
   auto hit = index_.FindByHash(sha256);
-  if (!hit) return std::optional<FileResult>();
-  std::map<std::string, std::string> roots;  // username -> the root it reports
-  for (size_t i = 0; i < hit->holders.size(); ++i) roots[hit->holders[i]] = hit->roots[i];
-  FileResult r = WithAddresses(std::move(*hit));
-  for (Holder& h : r.holders) h.root = roots[h.username];
+  std::map<std::string, PartialFile> partial;
+  {
+    std::lock_guard<std::mutex> lock(partials_mu_);
+    if (auto it = partials_.find(sha256); it != partials_.end()) partial = it->second;
+  }
+  if (!hit && partial.empty()) return std::optional<FileResult>();
+  FileResult r;
+  if (hit) {
+    std::map<std::string, std::string> roots;  // username -> the root it reports
+    for (size_t i = 0; i < hit->holders.size(); ++i) roots[hit->holders[i]] = hit->roots[i];
+    r = WithAddresses(std::move(*hit));
+    for (Holder& h : r.holders) {
+      h.root = roots[h.username];
+      partial.erase(h.username);  // it has the whole file
+    }
+  } else {
+    const PartialFile& first = partial.begin()->second;
+    r = FileResult{first.file.name, first.file.size, sha256, {}, 0};
+  }
+  // Then the peers downloading it (of the same size: another is a lie).
+  std::vector<std::string> names;
+  for (const auto& [user, p] : partial) {
+    if (p.file.size == r.size) names.push_back(user);
+  }
+  for (Holder& h : online_.Addresses(names)) {
+    const PartialFile& p = partial.at(h.username);
+    h.root = p.file.root;
+    h.partial = true;
+    h.have = p.have;
+    r.holders.push_back(std::move(h));
+    r.holders_total++;
+  }
+  if (r.holders.empty()) return std::optional<FileResult>();
   return std::optional<FileResult>(std::move(r));
 }
 

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -166,6 +167,9 @@ class Directory {
   Status Evict(const std::string& username, SessionState why);
   // An index hit with each holder's address (holders gone meanwhile left out).
   FileResult WithAddresses(IndexHit hit) const;
+  // What `username` downloads and serves in part now (replacing what it
+  // said before; empty: nothing). In memory only: gone with the session.
+  void ReplacePartials(const std::string& username, const std::vector<PartialFile>& files);
 
   const std::unique_ptr<DirectoryStore> store_;
   const DirectoryOptions options_;
@@ -173,6 +177,10 @@ class Directory {
   Sessions sessions_;
   PortAllocator ports_;
   OnlinePeers online_;
+  // Partial holders: sha256 -> username -> what it has; username -> its sha256s.
+  mutable std::mutex partials_mu_;
+  std::map<std::string, std::map<std::string, PartialFile>> partials_;  // GUARDED_BY(partials_mu_)
+  std::map<std::string, std::vector<std::string>> partials_of_;        // GUARDED_BY(partials_mu_)
   FileIndex index_;
   ConcurrencyLimits heavy_searches_{0, kHeavySearches};
   EventLog events_;

@@ -78,6 +78,10 @@ Result<std::vector<std::string>> FileNamesFromJson(const Json& array, const std:
 Json ToJson(const Holder& h) {
   Json j{{"username", h.username}, {"host", h.host}, {"port", h.port}};
   if (!h.root.empty()) j["root"] = h.root;
+  if (h.partial) {
+    j["partial"] = true;
+    j["have"] = h.have;
+  }
   return j;
 }
 
@@ -88,6 +92,13 @@ Result<Holder> HolderFromJson(const Json& j, const std::string& path) {
   ASSIGN_OR_RETURN(h.host, r.String("host"));
   ASSIGN_OR_RETURN(h.port, PortField(r, "port"));
   ASSIGN_OR_RETURN(h.root, RootField(r));
+  if (j.contains("partial")) {
+    ASSIGN_OR_RETURN(h.partial, r.Bool("partial"));
+  }
+  if (h.partial) {
+    ASSIGN_OR_RETURN(h.have, r.Int("have"));
+    if (h.have < 0) return BadField(r.Name("have"), "0 or more");
+  }
   return h;
 }
 
@@ -370,6 +381,15 @@ Json ToJson(const HeartbeatRequest& r) {
   Json j = Json::object();
   if (r.free_bytes) j["free_bytes"] = *r.free_bytes;
   if (r.active_transfers) j["active_transfers"] = *r.active_transfers;
+  if (r.partials) {
+    Json list = Json::array();
+    for (const PartialFile& p : *r.partials) {
+      Json e = ToJson(p.file);
+      e["have"] = p.have;
+      list.push_back(std::move(e));
+    }
+    j["partials"] = std::move(list);
+  }
   return j;
 }
 
@@ -381,6 +401,26 @@ Result<HeartbeatRequest> HeartbeatRequestFromJson(const Json& j) {
   if (req.free_bytes && *req.free_bytes < 0) return BadField("free_bytes", "0 or more");
   if (req.active_transfers && *req.active_transfers < 0) {
     return BadField("active_transfers", "0 or more");
+  }
+  ASSIGN_OR_RETURN(const Json* partials, r.OptionalArray("partials"));
+  if (partials != nullptr) {
+    if (partials->size() > kMaxPartialFiles) {
+      return BadField("partials", "at most " + std::to_string(kMaxPartialFiles) + " files");
+    }
+    std::vector<PartialFile> list;
+    for (size_t i = 0; i < partials->size(); ++i) {
+      const std::string path = Item("partials", i);
+      ASSIGN_OR_RETURN(FileEntry f, FileEntryFromJson((*partials)[i], path));
+      FieldReader e((*partials)[i], path);
+      ASSIGN_OR_RETURN(int64_t have, e.Int("have"));
+      if (f.root.empty()) return BadField(e.Name("root"), "the file's hash-tree root (a partial file needs one)");
+      if (have < 0 || have > f.size) return BadField(e.Name("have"), "between 0 and the file's size");
+      for (const PartialFile& p : list) {
+        if (p.file.sha256 == f.sha256) return BadField(e.Name("sha256"), "each file once");
+      }
+      list.push_back(PartialFile{std::move(f), have});
+    }
+    req.partials = std::move(list);
   }
   return req;
 }

@@ -31,6 +31,11 @@ struct Holder {
   // The hash-tree root this holder reports for the file (GET /files/{sha256}
   // only; empty elsewhere).
   std::string root = {};
+  // A partial holder: a peer still downloading the file, serving the
+  // pieces it has verified (docs/protocol.md, "Partial holders"); `have`:
+  // the bytes it has.
+  bool partial = false;
+  int64_t have = 0;
   bool operator==(const Holder&) const = default;
 };
 
@@ -94,9 +99,21 @@ struct HeartbeatReply {
   std::vector<std::string> revoked;  // as LoginReply's, as of now
 };
 
+// A file a peer is downloading and serves in part (docs/protocol.md,
+// "Partial holders"): the file (root required) and the bytes verified.
+struct PartialFile {
+  FileEntry file;
+  int64_t have = 0;
+  bool operator==(const PartialFile&) const = default;
+};
+// Partial files one peer may announce at once.
+inline constexpr size_t kMaxPartialFiles = 64;
+
 struct HeartbeatRequest {
   std::optional<int64_t> free_bytes;
   std::optional<int64_t> active_transfers;
+  // The files it is downloading and serves in part; absent: as before.
+  std::optional<std::vector<PartialFile>> partials = std::nullopt;
 };
 
 // Something that happened on the network, for the dashboard (GET /events).

@@ -13,6 +13,7 @@
 #include "common/grpc_status.h"
 #include "common/host_port.h"
 #include "common/names.h"
+#include "common/part_record.h"
 #include "common/peer_channel.h"
 #include "common/proto_convert.h"
 #include "p2pshare.grpc.pb.h"
@@ -570,6 +571,16 @@ Status PeerClient::Download(const ParsedCommand& c) {
     ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
   }
   req.verify_only = c.Flag("--verify-only");
+  // This peer's peer-server serves the pieces verified so far to others
+  // fetching the same file (it finds the .part in download_dir).
+  if (req.dest_dir == config_.download_dir) req.partial_dir = PartialDir(config_.shared_dir);
+  if (!via_friend && !c.Option("--from")) {
+    req.refresh_holders = [this, sha = file.sha256]() -> Result<std::vector<Holder>> {
+      ASSIGN_OR_RETURN(auto found, Central().FindFile(sha));
+      if (!found) return std::vector<Holder>{};
+      return found->holders;
+    };
+  }
   ProgressFn progress = ProgressBar(c.Flag("--rates"));
   auto note = [&](const std::string& line) {
     if (options_.progress) err_ << "\r\x1b[K";

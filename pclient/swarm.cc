@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -22,6 +23,7 @@
 #include "common/hash_tree.h"
 #include "common/hex.h"
 #include "common/names.h"
+#include "common/part_record.h"
 #include "common/peer_channel.h"
 #include "common/sha256.h"
 #include "common/unique_fd.h"
@@ -47,15 +49,6 @@ constexpr int64_t kRunBytes = 4 << 20;
 constexpr int64_t kSaveEveryBytes = 32 << 20;
 constexpr auto kSaveEvery = std::chrono::seconds(1);
 
-// Which pieces are verified, kept past the last byte of the .part: two
-// slots written in turn, the newer valid one wins (a torn write leaves the
-// older). A slot: magic, sequence, root, piece count, bitmap, then the
-// SHA-256 of all of that.
-constexpr char kSlotMagic[8] = {'p', '2', 'p', 'p', 'c', 's', '0', '1'};
-constexpr size_t kBitmapBytes = (kMaxPieces + 7) / 8;
-constexpr size_t kSlotBytes = 1024;  // 8 + 8 + 32 + 8 + 512 + 32 = 600, rounded up
-static_assert(8 + 8 + 32 + 8 + kBitmapBytes + 32 <= kSlotBytes);
-
 enum class PieceState : uint8_t { kMissing, kInFlight, kVerified };
 
 struct Source {
@@ -66,7 +59,22 @@ struct Source {
   int64_t queue_place = 0;  // waiting in its upload queue (0: not)
   int64_t first_place = 0;  // the place it first gave us (0: never queued)
   std::optional<Clock::time_point> since;  // when it began sending (for its rate)
+  // A partial holder (still downloading the file): the pieces it had when
+  // last asked, and when that was.
+  bool partial = false;
+  std::vector<uint8_t> have = {};
+  Clock::time_point have_at = {};
 };
+
+bool Bit(const std::vector<uint8_t>& bits, int64_t i) {
+  const auto byte = static_cast<size_t>(i / 8);
+  return byte < bits.size() && ((bits[byte] >> (i % 8)) & 1u);
+}
+
+// How often a partial holder is asked which pieces it has now, and central
+// for new holders (other downloaders who have pieces by now).
+constexpr auto kHaveEvery = std::chrono::milliseconds(500);
+constexpr auto kRefreshEvery = std::chrono::seconds(1);
 
 // How a request to one source ended.
 enum class Fetched { kOk, kDropped, kQueued };
@@ -74,7 +82,8 @@ enum class Fetched { kOk, kDropped, kQueued };
 constexpr auto kQueuePoll = std::chrono::seconds(1);
 
 // The holders reporting each root, most first; holders that report none
-// are added to every group (they told no lie).
+// are added to every group (they told no lie). Partial holders join the
+// group of their root without counting as reporting it.
 struct RootGroup {
   Digest root{};
   std::vector<Holder> holders;
@@ -94,7 +103,7 @@ std::vector<RootGroup> GroupByRoot(const std::vector<Holder>& holders, const std
     auto it = std::find_if(groups.begin(), groups.end(), [&](const RootGroup& g) { return g.root == root; });
     if (it == groups.end()) it = groups.insert(groups.end(), RootGroup{root, {}, 0});
     it->holders.push_back(h);
-    it->reporting++;
+    if (!h.partial) it->reporting++;  // a peer still downloading repeats what it was told
   }
   std::stable_sort(groups.begin(), groups.end(),
                    [](const RootGroup& a, const RootGroup& b) { return a.reporting > b.reporting; });
@@ -112,7 +121,8 @@ class Swarm {
         note_(note),
         piece_bytes_(PieceBytes(f_.size)),
         pieces_count_(PieceCount(f_.size)),
-        start_(Clock::now()) {}
+        start_(Clock::now()),
+        first_pick_(pieces_count_ > 1 ? static_cast<int64_t>(std::random_device{}() % static_cast<uint64_t>(pieces_count_)) : 0) {}
 
   // Gets a piece layer that matches the root from one of the holders.
   // False when none gave one.
@@ -136,6 +146,13 @@ class Swarm {
   // Notes `source`'s place in its queue (0: it serves us now).
   void Queued(size_t source, int64_t place);
   void Worker(size_t source);
+  // Asks partial holder `source` which pieces it has now; false (and the
+  // source dropped) when it cannot say or says nonsense.
+  bool RefreshHave(size_t source);
+  // Adds `h` as a source with its own worker, unless it is this peer, is
+  // there already, reports another root, or the sources are full.
+  // REQUIRES(mu_).
+  bool AddSource(const Holder& h, std::vector<std::thread>* workers);
   // Whether pieces `first`..`last` are all verified.
   bool AllVerified(int64_t first, int64_t last);
   // Gives back the pieces of a run not verified.
@@ -157,6 +174,9 @@ class Swarm {
   const int64_t piece_bytes_;
   const int64_t pieces_count_;
   const Clock::time_point start_;
+  // Where this download starts picking pieces (random, so downloaders that
+  // start together fetch different pieces first and can trade them).
+  const int64_t first_pick_;
   std::vector<Digest> layer_;
   std::string part_path_, final_path_;
   UniqueFd part_;
@@ -172,7 +192,8 @@ class Swarm {
   int64_t verified_bytes_ = 0;                 // GUARDED_BY(mu_)
   int64_t unsaved_bytes_ = 0;                  // GUARDED_BY(mu_)
   Clock::time_point last_save_ = Clock::now();  // GUARDED_BY(mu_)
-  int64_t next_missing_ = 0;                   // GUARDED_BY(mu_): no missing piece before it
+  int active_workers_ = 0;                     // GUARDED_BY(mu_)
+  bool stop_ = false;                          // GUARDED_BY(mu_): Run is ending
   Status local_error_;                         // GUARDED_BY(mu_)
 
   std::mutex save_mu_;  // one save at a time
@@ -229,7 +250,7 @@ Status Swarm::Prepare() {
   fetching_.assign(static_cast<size_t>(pieces_count_), {});
   struct stat st;
   ::fstat(part_.get(), &st);
-  const bool resumed = st.st_size == f_.size + 2 * static_cast<int64_t>(kSlotBytes) && LoadState();
+  const bool resumed = st.st_size == f_.size + 2 * static_cast<int64_t>(kPartSlotBytes) && LoadState();
   if (!resumed && st.st_size > 0 && st.st_size <= f_.size) {
     // A .part from a download that kept no record (one holder at a time):
     // its whole pieces are checked here, on this disk, not fetched again.
@@ -243,7 +264,7 @@ Status Swarm::Prepare() {
   } else if (!resumed) {
     (void)!::ftruncate(part_.get(), 0);
   }
-  if (::ftruncate(part_.get(), f_.size + 2 * static_cast<int64_t>(kSlotBytes)) != 0) {
+  if (::ftruncate(part_.get(), f_.size + 2 * static_cast<int64_t>(kPartSlotBytes)) != 0) {
     return Internal("cannot size " + part_path_ + ": " + std::strerror(errno));
   }
   for (int64_t i = 0; i < pieces_count_; ++i) {
@@ -263,60 +284,38 @@ Status Swarm::Prepare() {
   if (!resumed) RETURN_IF_ERROR(SaveState());
   // The whole file's SHA-256 over what is here already (read on this disk).
   AdvanceFrontier(-1, "");
+  if (!req_.partial_dir.empty()) {
+    // This peer's peer-server serves the verified pieces to others meanwhile.
+    Status described = WritePartialFile(req_.partial_dir, FileEntry{f_.name, f_.size, f_.sha256, HexEncode(group_.root.data(), group_.root.size())}, layer_);
+    if (!described.ok() && note_) note_("cannot offer the pieces to others meanwhile: " + described.message());
+  }
   return Status::Ok();
 }
 
 bool Swarm::LoadState() {
-  uint64_t best_seq = 0;
-  std::vector<uint8_t> best;
-  for (int slot = 0; slot < 2; ++slot) {
-    std::vector<uint8_t> b(kSlotBytes);
-    if (::pread(part_.get(), b.data(), b.size(), f_.size + slot * static_cast<int64_t>(kSlotBytes)) !=
-        static_cast<ssize_t>(b.size())) {
-      continue;
-    }
-    const size_t body = 8 + 8 + 32 + 8 + kBitmapBytes;
-    Digest sum = Sha256Digest(std::string_view(reinterpret_cast<const char*>(b.data()), body));
-    if (std::memcmp(b.data(), kSlotMagic, 8) != 0 || std::memcmp(b.data() + body, sum.data(), 32) != 0) continue;
-    if (std::memcmp(b.data() + 16, group_.root.data(), 32) != 0) continue;  // another version's record
-    uint64_t seq, count;
-    std::memcpy(&seq, b.data() + 8, 8);
-    std::memcpy(&count, b.data() + 48, 8);
-    if (count != static_cast<uint64_t>(pieces_count_) || seq < best_seq || (seq == best_seq && !best.empty())) continue;
-    best_seq = seq;
-    best = std::move(b);
-  }
-  if (best.empty()) return false;
-  save_seq_ = best_seq;
+  std::optional<PartRecord> record = ReadPartRecord(part_.get(), f_.size, group_.root, pieces_count_);
+  if (!record) return false;
+  save_seq_ = record->seq;
   for (int64_t i = 0; i < pieces_count_; ++i) {
-    if (best[56 + static_cast<size_t>(i / 8)] & (1u << (i % 8))) state_[static_cast<size_t>(i)] = PieceState::kVerified;
+    if (record->Has(i)) state_[static_cast<size_t>(i)] = PieceState::kVerified;
   }
   return true;
 }
 
 Status Swarm::SaveState() {
   std::lock_guard<std::mutex> save(save_mu_);
-  std::vector<uint8_t> b(kSlotBytes, 0);
+  PartRecord record;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (int64_t i = 0; i < pieces_count_; ++i) {
-      if (state_[static_cast<size_t>(i)] == PieceState::kVerified) b[56 + static_cast<size_t>(i / 8)] |= static_cast<uint8_t>(1u << (i % 8));
+      if (state_[static_cast<size_t>(i)] == PieceState::kVerified) record.Set(i);
     }
     unsaved_bytes_ = 0;
   }
   // The pieces the record names reach the disk before the record does.
   if (::fdatasync(part_.get()) != 0) return Internal(std::string("fdatasync failed: ") + std::strerror(errno));
-  const uint64_t seq = ++save_seq_;
-  const uint64_t count = static_cast<uint64_t>(pieces_count_);
-  std::memcpy(b.data(), kSlotMagic, 8);
-  std::memcpy(b.data() + 8, &seq, 8);
-  std::memcpy(b.data() + 16, group_.root.data(), 32);
-  std::memcpy(b.data() + 48, &count, 8);
-  const size_t body = 8 + 8 + 32 + 8 + kBitmapBytes;
-  Digest sum = Sha256Digest(std::string_view(reinterpret_cast<const char*>(b.data()), body));
-  std::memcpy(b.data() + body, sum.data(), 32);
-  RETURN_IF_ERROR(WriteAll(part_.get(), reinterpret_cast<const char*>(b.data()), b.size(),
-                           f_.size + static_cast<int64_t>(seq % 2) * static_cast<int64_t>(kSlotBytes)));
+  record.seq = ++save_seq_;
+  RETURN_IF_ERROR(WritePartRecord(part_.get(), f_.size, group_.root, pieces_count_, record));
   if (::fdatasync(part_.get()) != 0) return Internal(std::string("fdatasync failed: ") + std::strerror(errno));
   return Status::Ok();
 }
@@ -381,30 +380,47 @@ void Swarm::Queued(size_t source, int64_t place) {
 std::vector<int64_t> Swarm::Pick(size_t source) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<int64_t> run;
-  if (sources_[source].dropped || !local_error_.ok()) return run;
-  while (next_missing_ < pieces_count_ && state_[static_cast<size_t>(next_missing_)] != PieceState::kMissing) {
-    next_missing_++;
-  }
+  const Source& me = sources_[source];
+  if (me.dropped || !local_error_.ok()) return run;
+  auto has = [&](int64_t i) { return !me.partial || Bit(me.have, i); };
+  auto missing = [&](int64_t i) { return state_[static_cast<size_t>(i)] == PieceState::kMissing; };
+  // Pieces another downloader has can come from it; a whole holder is
+  // asked first for the pieces only whole holders have (rarest first).
+  bool any_partial = false;
+  for (const Source& s : sources_) any_partial |= s.partial && !s.dropped && !s.have.empty();
+  auto at_partial = [&](int64_t i) {
+    for (const Source& s : sources_) {
+      if (s.partial && !s.dropped && Bit(s.have, i)) return true;
+    }
+    return false;
+  };
+  int64_t left = 0;
+  for (int64_t i = 0; i < pieces_count_; ++i) left += missing(i);
   // Runs shrink towards the end (at most half a source's share of what is
   // left), so few pieces are in flight when the endgame races them.
-  int64_t missing = 0;
-  for (int64_t i = next_missing_; i < pieces_count_; ++i) missing += state_[static_cast<size_t>(i)] == PieceState::kMissing;
-  const int64_t max_run = std::clamp<int64_t>(missing / (2 * static_cast<int64_t>(sources_.size())), 1,
+  const int64_t max_run = std::clamp<int64_t>(left / (2 * static_cast<int64_t>(sources_.size())), 1,
                                               std::max<int64_t>(1, kRunBytes / piece_bytes_));
-  for (int64_t i = next_missing_; i < pieces_count_ && static_cast<int64_t>(run.size()) < max_run; ++i) {
-    if (state_[static_cast<size_t>(i)] != PieceState::kMissing) {
-      if (!run.empty()) break;  // a run is consecutive
-      continue;
+  int64_t first = -1;
+  for (int pass = (me.partial || !any_partial) ? 1 : 0; pass < 2 && first < 0; ++pass) {
+    for (int64_t k = 0; k < pieces_count_; ++k) {
+      const int64_t i = (first_pick_ + k) % pieces_count_;
+      if (missing(i) && has(i) && (pass == 1 || !at_partial(i))) {
+        first = i;
+        break;
+      }
     }
+  }
+  for (int64_t i = first; first >= 0 && i < pieces_count_ && static_cast<int64_t>(run.size()) < max_run; ++i) {
+    if (!missing(i) || !has(i)) break;  // a run is consecutive
     run.push_back(i);
   }
-  if (run.empty()) {
+  if (run.empty() && left == 0) {
     // Endgame: every piece is verified or on its way. Race the one fewest
     // sources are fetching (a stalled holder's piece gets a second copy).
     int64_t best = -1;
     for (int64_t i = 0; i < pieces_count_; ++i) {
       const auto& at = fetching_[static_cast<size_t>(i)];
-      if (state_[static_cast<size_t>(i)] != PieceState::kInFlight) continue;
+      if (state_[static_cast<size_t>(i)] != PieceState::kInFlight || !has(i)) continue;
       if (std::find(at.begin(), at.end(), source) != at.end()) continue;
       if (best < 0 || at.size() < fetching_[static_cast<size_t>(best)].size()) best = i;
     }
@@ -424,7 +440,6 @@ void Swarm::Release(const std::vector<int64_t>& run, size_t from) {
     at.erase(std::remove(at.begin(), at.end(), from), at.end());
     if (state_[static_cast<size_t>(i)] == PieceState::kInFlight && at.empty()) {
       state_[static_cast<size_t>(i)] = PieceState::kMissing;
-      next_missing_ = std::min(next_missing_, i);
     }
   }
   changed_.notify_all();
@@ -598,48 +613,141 @@ bool Swarm::AllVerified(int64_t first, int64_t last) {
   return true;
 }
 
+bool Swarm::RefreshHave(size_t source) {
+  Holder holder;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    holder = sources_[source].holder;
+  }
+  auto stub = PeerStub(holder.host, holder.port, holder.username);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::PieceHashesRequest req;
+  req.set_sha256(f_.sha256);
+  req.set_have_only(true);
+  v1::PieceHashesReply reply;
+  grpc::Status s = stub->PieceHashes(&ctx, req, &reply);
+  if (!s.ok()) {
+    Drop(source, "cannot say which pieces it has: " + s.error_message());
+    return false;
+  }
+  Digest root{};
+  const bool same = reply.size() == f_.size && HexDecode(reply.root(), root) && root == group_.root;
+  const std::string& have = reply.have();
+  if (!same || (!have.empty() && have.size() != static_cast<size_t>((pieces_count_ + 7) / 8))) {
+    Drop(source, "its list of pieces does not match the file");
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  Source& me = sources_[source];
+  if (have.empty()) {
+    me.have.assign(static_cast<size_t>((pieces_count_ + 7) / 8), 0xff);  // all of it by now
+  } else {
+    me.have.assign(have.begin(), have.end());
+  }
+  me.have_at = Clock::now();
+  return true;
+}
+
 void Swarm::Worker(size_t source) {
   for (;;) {
+    bool partial;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      partial = sources_[source].partial && Clock::now() - sources_[source].have_at >= kHaveEvery;
+    }
+    if (partial && !RefreshHave(source)) break;
     std::vector<int64_t> run = Pick(source);
     if (run.empty()) {
       // Nothing to ask for: done, or wait while the last pieces may yet
-      // come back (a source failing releases its pieces).
+      // come back (a source failing releases its pieces) or, from a
+      // partial holder, until it has more.
       std::unique_lock<std::mutex> lock(mu_);
-      if (verified_ == pieces_count_ || sources_[source].dropped || !local_error_.ok()) return;
-      changed_.wait_for(lock, std::chrono::milliseconds(200));
+      if (verified_ == pieces_count_ || sources_[source].dropped || !local_error_.ok() || stop_) break;
+      changed_.wait_for(lock, sources_[source].partial ? kHaveEvery : std::chrono::milliseconds(200));
       continue;
     }
-    switch (Fetch(source, run)) {
-      case Fetched::kOk:
-        break;
-      case Fetched::kDropped:
-        return;
-      case Fetched::kQueued: {
-        std::unique_lock<std::mutex> lock(mu_);
-        changed_.wait_for(lock, kQueuePoll, [&] { return verified_ == pieces_count_ || !local_error_.ok(); });
-        if (verified_ == pieces_count_ || !local_error_.ok()) return;
-        break;
-      }
+    const Fetched got = Fetch(source, run);
+    if (got == Fetched::kDropped) break;
+    if (got == Fetched::kQueued) {
+      std::unique_lock<std::mutex> lock(mu_);
+      changed_.wait_for(lock, kQueuePoll, [&] { return verified_ == pieces_count_ || !local_error_.ok() || stop_; });
+      if (verified_ == pieces_count_ || !local_error_.ok() || stop_) break;
     }
   }
+  std::lock_guard<std::mutex> lock(mu_);
+  active_workers_--;
+  changed_.notify_all();
+}
+
+bool Swarm::AddSource(const Holder& h, std::vector<std::thread>* workers) {
+  const size_t max_sources = static_cast<size_t>(std::clamp<int64_t>(kPieceMemory / piece_bytes_, 1, kMaxSources));
+  if (h.username == req_.own_username || sources_.size() >= max_sources) return false;
+  for (const Source& s : sources_) {
+    if (s.holder.username == h.username) return false;
+  }
+  Digest root{};
+  if (!h.root.empty() && (!HexDecode(h.root, root) || root != group_.root)) return false;  // another version
+  if (h.partial && h.root.empty()) return false;
+  Source s{h, 0, false, "", 0, 0, std::nullopt};
+  s.partial = h.partial;
+  sources_.push_back(std::move(s));
+  calls_.push_back(nullptr);
+  active_workers_++;
+  const size_t i = sources_.size() - 1;
+  workers->emplace_back([this, i] { Worker(i); });
+  return true;
 }
 
 Status Swarm::Run() {
-  for (const Holder& h : group_.holders) {
-    const size_t max_sources = static_cast<size_t>(std::clamp<int64_t>(kPieceMemory / piece_bytes_, 1, kMaxSources));
-    if (sources_.size() >= max_sources) break;
-    sources_.push_back(Source{h, 0, false, "", 0, 0, std::nullopt});
-  }
-  out_.sources = static_cast<int>(sources_.size());
-  calls_.assign(sources_.size(), nullptr);
-  Progress();
   std::vector<std::thread> workers;
-  for (size_t i = 0; i < sources_.size(); ++i) workers.emplace_back([this, i] { Worker(i); });
-  // Sources dropped or done: every thread returns once no piece is left for
-  // it (a waiting one wakes at each change and at least every 200 ms).
+  std::unique_lock<std::mutex> lock(mu_);
+  for (const Holder& h : group_.holders) AddSource(h, &workers);
+  lock.unlock();
+  Progress();
+  lock.lock();
+  // Every so often central is asked again: other downloaders of the file
+  // join as partial holders once they have pieces.
+  auto next_refresh = Clock::now() + kRefreshEvery;
+  auto last_progress = Clock::now();
+  int64_t last_verified = verified_;
+  for (;;) {
+    changed_.wait_until(lock, next_refresh, [&] {
+      return verified_ == pieces_count_ || !local_error_.ok() || active_workers_ == 0;
+    });
+    if (verified_ == pieces_count_ || !local_error_.ok()) break;
+    const auto now = Clock::now();
+    if (verified_ != last_verified) {
+      last_verified = verified_;
+      last_progress = now;
+    }
+    // Only partial holders left, none of which has had anything new for a
+    // minute: they will not finish it.
+    bool whole_alive = false;
+    for (const Source& s : sources_) whole_alive |= !s.partial && !s.dropped;
+    if (!whole_alive && now - last_progress > std::chrono::seconds(60)) break;
+    if (now < next_refresh && active_workers_ > 0) continue;
+    const size_t before = sources_.size();
+    if (req_.refresh_holders) {
+      lock.unlock();
+      auto fresh = req_.refresh_holders();
+      lock.lock();
+      if (fresh.ok()) {
+        for (const Holder& h : *fresh) AddSource(h, &workers);
+      }
+    }
+    next_refresh = Clock::now() + kRefreshEvery;
+    if (active_workers_ == 0 && sources_.size() == before) break;
+  }
+  stop_ = true;
+  changed_.notify_all();
+  out_.sources = static_cast<int>(sources_.size());
+  lock.unlock();
+  // Every worker returns once no piece is left for it (a waiting one wakes
+  // at each change and at least every 500 ms).
   for (auto& t : workers) t.join();
   Status saved = SaveState();
-  std::lock_guard<std::mutex> lock(mu_);
+  lock.lock();
   for (const Source& s : sources_) {
     if (s.bytes > 0) {
       out_.from.push_back(s.holder.username);
@@ -649,7 +757,10 @@ Status Swarm::Run() {
     if (s.dropped) out_.dropped.emplace_back(s.holder.username, s.why);
     if (s.first_place > 0) out_.queued_at[s.holder.username] = s.first_place;
   }
-  if (verified_ == 0) ::unlink(part_path_.c_str());  // nothing worth keeping for a resume
+  if (verified_ == 0) {  // nothing worth keeping for a resume
+    ::unlink(part_path_.c_str());
+    if (!req_.partial_dir.empty()) RemovePartialFile(req_.partial_dir, f_.sha256);
+  }
   RETURN_IF_ERROR(local_error_);
   RETURN_IF_ERROR(saved);
   if (verified_ < pieces_count_) {
@@ -672,6 +783,7 @@ Result<DownloadResult> Swarm::Finish() {
   }
   if (got != f_.sha256) {
     ::unlink(part_path_.c_str());
+    if (!req_.partial_dir.empty()) RemovePartialFile(req_.partial_dir, f_.sha256);
     return Status(Code::kDataLoss, "every piece matched the tree root the holders " + [&] {
       std::string names;
       for (const Holder& h : group_.holders) names += (names.empty() ? "" : ", ") + h.username;
@@ -680,6 +792,8 @@ Result<DownloadResult> Swarm::Finish() {
                                        ": that root is a lie; nothing was saved");
   }
   if (::ftruncate(part_.get(), f_.size) != 0) return Internal("cannot cut " + part_path_ + ": " + std::strerror(errno));
+  // Whole now: served as a file of the shared folder (if it is in it), not in part.
+  if (!req_.partial_dir.empty()) RemovePartialFile(req_.partial_dir, f_.sha256);
   RETURN_IF_ERROR(PlaceDownload(part_.get(), part_path_, final_path_));
   out_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   return out_;

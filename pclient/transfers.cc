@@ -257,7 +257,7 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
   if (already_there) return download.result();
   for (const Holder& holder : req.file.holders) {
     if (download.complete()) break;
-    if (holder.username == req.own_username) continue;
+    if (holder.username == req.own_username || holder.partial) continue;  // a partial holder serves pieces only
     RETURN_IF_ERROR(download.FetchFrom(holder));
   }
   if (!download.complete()) return download.Incomplete();

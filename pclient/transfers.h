@@ -56,6 +56,12 @@ struct DownloadRequest {
   std::string own_username;  // never download from ourselves
   int64_t limit_rate = 0;    // bytes per second; 0 = as fast as possible
   bool verify_only = false;  // fetch and check the hash, write nothing
+  // Swarm downloads: where to describe the file while it is downloaded, so
+  // this peer's peer-server serves its verified pieces to others (empty:
+  // nowhere); and how to ask central for the holders again (new partial
+  // holders join as the download goes; null: never).
+  std::string partial_dir = {};
+  std::function<Result<std::vector<Holder>>()> refresh_holders = nullptr;
 };
 
 struct DownloadResult {

@@ -28,6 +28,7 @@
 #include "pserver/locator.h"
 #include "pserver/metrics_server.h"
 #include "pserver/peer_service.h"
+#include "common/part_record.h"
 #include "pserver/session_agent.h"
 #include "pserver/shared_folder.h"
 
@@ -215,6 +216,8 @@ struct PeerServer::Parts {
     options.locate_per_second = static_cast<double>(config.locate_per_second);
     options.stall_timeout = std::chrono::seconds(config.stall_timeout_s);
     options.upload_slots = config.upload_slots;
+    options.partial_dir = PartialDir(config.shared_dir);
+    options.download_dir = config.download_dir;
     options.max_upload_rate = config.max_upload_rate;
     return options;
   }
@@ -240,10 +243,15 @@ struct PeerServer::Parts {
   }
 
   // What heartbeats report: free bytes and active transfers.
-  HeartbeatRequest Load() const {
+  HeartbeatRequest Load() {
     HeartbeatRequest hb;
     hb.free_bytes = service.free_bytes();
     hb.active_transfers = service.active_transfers();
+    // The files being downloaded here, while there are any, and once more
+    // after the last (central then forgets them).
+    std::vector<PartialFile> partials = service.Partials();
+    if (!partials.empty() || had_partials) hb.partials = partials;
+    had_partials = !partials.empty();
     return hb;
   }
 
@@ -268,6 +276,7 @@ struct PeerServer::Parts {
   DirectoryClient directory;
   DirectoryClient locate_client;  // searches on a caller's behalf: short deadlines
   std::mutex friends_mu;
+  bool had_partials = false;  // the last heartbeat announced partial files (heartbeat thread only)
   std::vector<std::string> friends;  // GUARDED_BY(friends_mu)
   SessionAgent agent;
   PeerServiceImpl service;

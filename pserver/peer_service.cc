@@ -168,13 +168,31 @@ grpc::Status PeerServiceImpl::PieceHashes(grpc::ServerContext* context,
     return Done("PieceHashes", InvalidArgument("sha256 must be 64 lowercase hex digits"));
   }
   auto file = catalog_->FindByHash(request->sha256());
-  if (!file) return Done("PieceHashes", NotFound("no shared file has sha256 " + request->sha256()));
+  if (!file) {
+    // Not shared whole: perhaps being downloaded here, with some pieces.
+    auto partial = OpenPartial(request->sha256());
+    if (!partial.ok()) {
+      if (partial.status().code() != Code::kNotFound) return Done("PieceHashes", partial.status());
+      return Done("PieceHashes", NotFound("no shared file has sha256 " + request->sha256()));
+    }
+    const int64_t count = PieceCount(partial->file.size);
+    reply->set_size(partial->file.size);
+    reply->set_piece_bytes(PieceBytes(partial->file.size));
+    reply->set_root(partial->file.root);
+    if (!request->have_only()) {
+      for (const Digest& d : partial->layer) reply->add_pieces(d.data(), d.size());
+    }
+    reply->set_have(std::string(partial->have.bitmap.begin(), partial->have.bitmap.begin() + (count + 7) / 8));
+    return grpc::Status::OK;
+  }
   auto pieces = catalog_->Pieces(request->sha256());
   if (!pieces.ok()) return Done("PieceHashes", pieces.status());
   reply->set_size(file->size);
   reply->set_piece_bytes(PieceBytes(file->size));
   reply->set_root(file->root);
-  for (const Digest& d : *pieces) reply->add_pieces(d.data(), d.size());
+  if (!request->have_only()) {
+    for (const Digest& d : *pieces) reply->add_pieces(d.data(), d.size());
+  }
   return grpc::Status::OK;
 }
 
@@ -228,34 +246,92 @@ grpc::Status PeerServiceImpl::Download(grpc::ServerContext* context,
 Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& req,
                                    grpc::ServerWriter<v1::Chunk>* writer,
                                    StallWatch::Ticket& ticket) {
+  if (req.offset() < 0) return InvalidArgument("offset must be 0 or more");
+  if (req.length() < 0) return InvalidArgument("length must be 0 or more");
+  auto range = [&](int64_t size) -> Result<std::pair<int64_t, int64_t>> {
+    if (req.offset() > size) {
+      return Status(Code::kOutOfRange, "offset " + std::to_string(req.offset()) + " is past the end (" +
+                                           std::to_string(size) + " bytes)");
+    }
+    int64_t end = size;
+    if (req.length() > 0 && req.length() < end - req.offset()) end = req.offset() + req.length();
+    return std::make_pair(req.offset(), end);
+  };
   std::string name;
   if (req.file_case() == v1::DownloadRequest::kSha256) {
     if (!IsSha256Hex(req.sha256())) return InvalidArgument("sha256 must be 64 lowercase hex digits");
     auto found = catalog_->FindByHash(req.sha256());
-    if (!found) return NotFound("no shared file has sha256 " + req.sha256());
+    if (!found) {
+      // Not shared whole: perhaps being downloaded here (its verified pieces only).
+      auto partial = OpenPartial(req.sha256());
+      if (!partial.ok()) {
+        if (partial.status().code() != Code::kNotFound) return partial.status();
+        return NotFound("no shared file has sha256 " + req.sha256());
+      }
+      ASSIGN_OR_RETURN(auto r, range(partial->file.size));
+      const int64_t piece_bytes = PieceBytes(partial->file.size);
+      for (int64_t i = r.first / piece_bytes; i * piece_bytes < r.second; ++i) {
+        if (!partial->have.Has(i)) {
+          return Status(Code::kFailedPrecondition, "piece " + std::to_string(i) + " is not here yet (this peer is still downloading the file)", "not_here_yet");
+        }
+      }
+      return Stream(context, partial->fd.get(), partial->file, r.first, r.second, writer, ticket);
+    }
     name = found->name;
   } else if (req.file_case() == v1::DownloadRequest::kName) {
     name = req.name();
   } else {
     return InvalidArgument("give the file's name or its sha256");
   }
-  if (req.offset() < 0) return InvalidArgument("offset must be 0 or more");
-  if (req.length() < 0) return InvalidArgument("length must be 0 or more");
   ASSIGN_OR_RETURN(UniqueFd fd, folder_->OpenForRead(name));
   auto entry = catalog_->Find(name);
   if (!entry) return NotFound("'" + name + "' is not shared (yet)");
-  if (req.offset() > entry->size) {
-    return Status(Code::kOutOfRange, "offset " + std::to_string(req.offset()) +
-                                         " is past the end of '" + name + "' (" +
-                                         std::to_string(entry->size) + " bytes)");
-  }
-  int64_t end = entry->size;
-  if (req.length() > 0 && req.length() < end - req.offset()) end = req.offset() + req.length();
-  ::posix_fadvise(fd.get(), req.offset(), end - req.offset(), POSIX_FADV_SEQUENTIAL);
+  ASSIGN_OR_RETURN(auto r, range(entry->size));
+  return Stream(context, fd.get(), *entry, r.first, r.second, writer, ticket);
+}
 
+std::vector<PartialFile> PeerServiceImpl::Partials() {
+  std::vector<PartialFile> out;
+  if (options_.partial_dir.empty()) return out;
+  for (const FileEntry& f : ListPartialFiles(options_.partial_dir)) {
+    auto p = OpenPartial(f.sha256);
+    if (!p.ok()) continue;
+    int64_t have = 0;
+    const int64_t piece_bytes = PieceBytes(f.size);
+    for (int64_t i = 0; i < PieceCount(f.size); ++i) {
+      if (p->have.Has(i)) have += std::min(piece_bytes, f.size - i * piece_bytes);
+    }
+    if (have > 0) out.push_back(PartialFile{p->file, have});
+  }
+  return out;
+}
+
+Result<PeerServiceImpl::Partial> PeerServiceImpl::OpenPartial(const std::string& sha256) {
+  if (options_.partial_dir.empty()) return NotFound("not downloading it");
+  ASSIGN_OR_RETURN(auto desc, ReadPartialFile(options_.partial_dir, sha256));
+  Partial p{std::move(desc.first), std::move(desc.second), {}, {}};
+  const std::string path = options_.download_dir + "/" + p.file.name + kPartSuffix;
+  p.fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!p.fd.valid()) {
+    RemovePartialFile(options_.partial_dir, sha256);  // the download ended or was cleaned up
+    return NotFound("not downloading it any more");
+  }
+  struct stat st;
+  if (::fstat(p.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return NotFound("not downloading it");
+  Digest root{};
+  HexDecode(p.file.root, root);
+  auto record = ReadPartRecord(p.fd.get(), p.file.size, root, PieceCount(p.file.size));
+  if (!record) return NotFound("no verified pieces of it here yet");
+  p.have = std::move(*record);
+  return p;
+}
+
+Status PeerServiceImpl::Stream(grpc::ServerContext* context, int fd, const FileEntry& file, int64_t begin,
+                               int64_t end, grpc::ServerWriter<v1::Chunk>* writer, StallWatch::Ticket& ticket) {
+  ::posix_fadvise(fd, begin, end - begin, POSIX_FADV_SEQUENTIAL);
   v1::Chunk chunk;
-  ToProto(*entry, chunk.mutable_info());
-  int64_t pos = req.offset();
+  ToProto(file, chunk.mutable_info());
+  int64_t pos = begin;
   bool first = true;
   while (first || pos < end) {
     if (context->IsCancelled()) return Status(Code::kCancelled, "the caller went away");
@@ -269,9 +345,9 @@ Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::Downl
     data->resize(want);
     size_t got = 0;
     while (got < want) {
-      ssize_t n = ::pread(fd.get(), data->data() + got, want - got, pos + static_cast<int64_t>(got));
+      ssize_t n = ::pread(fd, data->data() + got, want - got, pos + static_cast<int64_t>(got));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Internal("reading '" + name + "' failed: " + std::strerror(errno));
+      if (n < 0) return Internal("reading '" + file.name + "' failed: " + std::strerror(errno));
       if (n == 0) break;  // the file shrank since it was indexed: send what there is
       got += static_cast<size_t>(n);
     }

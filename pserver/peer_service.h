@@ -38,6 +38,8 @@
 #include <thread>
 
 #include "common/limits.h"
+#include "common/part_record.h"
+#include "common/unique_fd.h"
 #include "common/peer_channel.h"
 #include "common/transfer_tuning.h"
 #include "p2pshare.grpc.pb.h"
@@ -114,6 +116,10 @@ struct PeerServiceOptions {
   // limit); bytes a second all downloads share (0: no limit).
   int64_t upload_slots = 0;
   int64_t max_upload_rate = 0;
+  // Files this peer is downloading: their descriptions (common/part_record.h)
+  // and the folder of their .part files. Empty: none served.
+  std::string partial_dir = {};
+  std::string download_dir = {};
   // Who a call comes from: the account of the certificate the caller
   // presented (common/peer_channel.h), or why not.
   std::function<Result<std::string>(const grpc::ServerContext&)> identify = PeerCaller;
@@ -155,6 +161,9 @@ class PeerServiceImpl final : public v1::PeerService::Service {
 
   int64_t active_transfers() const { return active_transfers_.load(); }
   PeerServiceStats stats() const;
+  // The files this peer is downloading with pieces to serve, and how many
+  // bytes of each it has (for central, in heartbeats).
+  std::vector<PartialFile> Partials();
   // Bytes uploads may still add: the quota less what is shared and reserved.
   int64_t free_bytes() const;
 
@@ -170,6 +179,19 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   Result<Caller> Authorize(grpc::ServerContext* context);
   Status DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& request,
                     grpc::ServerWriter<v1::Chunk>* writer, StallWatch::Ticket& ticket);
+  // A file this peer is downloading (by sha256): its .part, when every
+  // piece of the range asked for is verified there (FailedPrecondition
+  // otherwise); `have` gets which pieces are.
+  struct Partial {
+    FileEntry file;
+    std::vector<Digest> layer;
+    PartRecord have;
+    UniqueFd fd;
+  };
+  Result<Partial> OpenPartial(const std::string& sha256);
+  // Sends bytes [begin, end) of `file`, open at `fd`.
+  Status Stream(grpc::ServerContext* context, int fd, const FileEntry& file, int64_t begin, int64_t end,
+                grpc::ServerWriter<v1::Chunk>* writer, StallWatch::Ticket& ticket);
   // Upload's steps: header, room, bytes into a temp file, placed.
   Result<FileEntry> DoUpload(grpc::ServerContext* context,
                              grpc::ServerReader<v1::UploadMessage>* reader,

@@ -126,12 +126,12 @@ TEST_F(SwarmTest, EveryHolderServesPartOfOneDownloadAndTheFileIsExact) {
 
 TEST_F(SwarmTest, AHolderSendingBadPiecesIsNamedAndDroppedAndItsBytesNeverLand) {
   // alice's copy is changed behind her index (same size and mtime): one
-  // byte in every MiB. Whatever pieces she is asked for include a bad one.
+  // byte in every 256 KiB piece. Whatever piece she is asked for is bad.
   fs::path f = holders_["alice"]->shared_dir() / "film.bin";
   struct stat before;
   ASSERT_EQ(::stat(f.c_str(), &before), 0);
   std::string bad = file_;
-  for (size_t at = 100; at < bad.size(); at += 1024 * 1024) bad[at] ^= 0x5a;
+  for (size_t at = 100; at < bad.size(); at += 256 * 1024) bad[at] ^= 0x5a;
   WriteFile(f, bad);
   timespec times[2] = {before.st_atim, before.st_mtim};
   ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), times, 0), 0);
