@@ -48,6 +48,13 @@ constexpr int64_t kRunBytes = 4 << 20;
 // (each save waits for the disk: a crash loses at most this much).
 constexpr int64_t kSaveEveryBytes = 32 << 20;
 constexpr auto kSaveEvery = std::chrono::seconds(1);
+// While this peer's peer-server offers the pieces to others, the record
+// (what it may serve) is written more often.
+constexpr auto kSaveEverySharing = std::chrono::milliseconds(250);
+// A run lasts about this long at its source's rate so far (1 MiB before
+// the source has a rate), within a piece and kRunBytes.
+constexpr double kRunSeconds = 1.0;
+constexpr int64_t kFirstRunBytes = 1 << 20;
 
 enum class PieceState : uint8_t { kMissing, kInFlight, kVerified };
 
@@ -193,6 +200,7 @@ class Swarm {
   int64_t unsaved_bytes_ = 0;                  // GUARDED_BY(mu_)
   Clock::time_point last_save_ = Clock::now();  // GUARDED_BY(mu_)
   int active_workers_ = 0;                     // GUARDED_BY(mu_)
+  std::minstd_rand random_{std::random_device{}()};  // GUARDED_BY(mu_)
   bool stop_ = false;                          // GUARDED_BY(mu_): Run is ending
   Status local_error_;                         // GUARDED_BY(mu_)
 
@@ -379,9 +387,8 @@ void Swarm::Queued(size_t source, int64_t place) {
 
 std::vector<int64_t> Swarm::Pick(size_t source) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<int64_t> run;
   const Source& me = sources_[source];
-  if (me.dropped || !local_error_.ok()) return run;
+  if (me.dropped || !local_error_.ok()) return {};
   auto has = [&](int64_t i) { return !me.partial || Bit(me.have, i); };
   auto missing = [&](int64_t i) { return state_[static_cast<size_t>(i)] == PieceState::kMissing; };
   // Pieces another downloader has can come from it; a whole holder is
@@ -396,22 +403,39 @@ std::vector<int64_t> Swarm::Pick(size_t source) {
   };
   int64_t left = 0;
   for (int64_t i = 0; i < pieces_count_; ++i) left += missing(i);
-  // Runs shrink towards the end (at most half a source's share of what is
-  // left), so few pieces are in flight when the endgame races them.
-  const int64_t max_run = std::clamp<int64_t>(left / (2 * static_cast<int64_t>(sources_.size())), 1,
-                                              std::max<int64_t>(1, kRunBytes / piece_bytes_));
-  int64_t first = -1;
-  for (int pass = (me.partial || !any_partial) ? 1 : 0; pass < 2 && first < 0; ++pass) {
-    for (int64_t k = 0; k < pieces_count_; ++k) {
-      const int64_t i = (first_pick_ + k) % pieces_count_;
-      if (missing(i) && has(i) && (pass == 1 || !at_partial(i))) {
-        first = i;
-        break;
-      }
-    }
+  // A run lasts about a second at the source's rate so far (aria2 and
+  // AirDC++ size segments by speed): a slow source holds few pieces
+  // others could fetch sooner. Runs also shrink towards the end (at most
+  // half a source's share of what is left), so few pieces are in flight
+  // when the endgame races them.
+  int64_t run_bytes = kFirstRunBytes;
+  if (me.since) {
+    const double secs = std::chrono::duration<double>(Clock::now() - *me.since).count();
+    if (secs > 0.2) run_bytes = static_cast<int64_t>(static_cast<double>(me.bytes) / secs * kRunSeconds);
   }
+  run_bytes = std::clamp<int64_t>(run_bytes, piece_bytes_, kRunBytes);
+  const int64_t max_run = std::clamp<int64_t>(left / (2 * static_cast<int64_t>(sources_.size())), 1,
+                                              std::max<int64_t>(1, run_bytes / piece_bytes_));
+  auto pickable = [&](int64_t i, bool rare_only) { return missing(i) && has(i) && (!rare_only || !at_partial(i)); };
+  int64_t first = -1;
+  bool rare_only = !me.partial && any_partial;
+  if (rare_only) {
+    // Of the pieces only whole holders have, a random one: downloaders
+    // that learn of each other late still ask the seed for different ones.
+    std::vector<int64_t> rare;
+    for (int64_t i = 0; i < pieces_count_; ++i) {
+      if (pickable(i, true)) rare.push_back(i);
+    }
+    if (!rare.empty()) first = rare[std::uniform_int_distribution<size_t>(0, rare.size() - 1)(random_)];
+    rare_only = first >= 0;
+  }
+  for (int64_t k = 0; first < 0 && k < pieces_count_; ++k) {
+    const int64_t i = (first_pick_ + k) % pieces_count_;
+    if (pickable(i, false)) first = i;
+  }
+  std::vector<int64_t> run;
   for (int64_t i = first; first >= 0 && i < pieces_count_ && static_cast<int64_t>(run.size()) < max_run; ++i) {
-    if (!missing(i) || !has(i)) break;  // a run is consecutive
+    if (!pickable(i, rare_only)) break;  // a run is consecutive
     run.push_back(i);
   }
   if (run.empty() && left == 0) {
@@ -482,7 +506,8 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string& data, bool
     verified_bytes_ += static_cast<int64_t>(data.size());
     unsaved_bytes_ += static_cast<int64_t>(data.size());
     sources_[source].bytes += static_cast<int64_t>(data.size());
-    save = unsaved_bytes_ >= kSaveEveryBytes || Clock::now() - last_save_ >= kSaveEvery;
+    save = unsaved_bytes_ >= kSaveEveryBytes ||
+           Clock::now() - last_save_ >= (req_.partial_dir.empty() ? Clock::duration(kSaveEvery) : Clock::duration(kSaveEverySharing));
     if (save) last_save_ = Clock::now();  // one saver per turn
     if (verified_ == pieces_count_) {  // the endgame's other copies are not needed
       for (grpc::ClientContext* call : calls_) {

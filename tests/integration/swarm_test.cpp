@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <sstream>
 
@@ -237,6 +238,39 @@ TEST_F(SwarmFixture, WithTwoSlotsAThirdDownloaderIsQueuedToldItsPlaceAndServedAf
   EXPECT_EQ(carol.Wait(std::chrono::seconds(60)), 0) << carol.Log();
   EXPECT_EQ(ReadFile(Downloads("bob") / "film.bin"), file_);
   EXPECT_EQ(ReadFile(Downloads("carol") / "film.bin"), file_);
+}
+
+// Flash crowd: one seed at R, four downloaders (each with its peer-server)
+// starting together. Alone from the seed they would need 4 size / R; as
+// they serve each other the pieces they verified, each finishes within
+// 2 size / R, and the seed sends far less than four copies.
+TEST_F(SwarmFixture, FlashCrowdOfFourFromOneSeedFinishesWithinTwiceSizeOverR) {
+  constexpr int64_t kRate = 4 << 20;
+  file_ = RandomBytes(16 * 1024 * 1024, 25);
+  StartHolders({"alice"}, Json{{"max_upload_rate", "4M"}});
+  const std::vector<std::string> crowd = {"bob", "carol", "erin", "frank"};
+  for (const std::string& name : crowd) StartPeer(name);
+  std::vector<std::unique_ptr<Process>> clients;
+  for (const std::string& name : crowd) {
+    clients.push_back(std::make_unique<Process>(Argv(name, {"--json", "download", "film.bin"}),
+                                                (dir_.path() / (name + ".log")).string()));
+  }
+  const double size_over_rate = static_cast<double>(file_.size()) / kRate;
+  int64_t from_peers = 0;
+  for (size_t i = 0; i < crowd.size(); ++i) {
+    ASSERT_EQ(clients[i]->Wait(std::chrono::seconds(120)), 0) << crowd[i] << ": " << clients[i]->Log();
+    Json j = ReplyIn(clients[i]->Log());
+    ASSERT_TRUE(j.is_object()) << clients[i]->Log();
+    EXPECT_EQ(ReadFile(Downloads(crowd[i]) / "film.bin"), file_) << crowd[i];
+    EXPECT_LE(j["seconds"].get<double>(), 2 * size_over_rate) << crowd[i] << ": " << clients[i]->Log();
+    std::printf("%s: %.2f size/R, %s\n", crowd[i].c_str(), j["seconds"].get<double>() / size_over_rate,
+                j["bytes_from"].dump().c_str());
+    for (const auto& [holder, bytes] : j["bytes_from"].items()) {
+      if (holder != "alice") from_peers += bytes.get<int64_t>();
+    }
+  }
+  EXPECT_GT(from_peers, static_cast<int64_t>(file_.size())) << "the downloaders shared little with each other";
+  EXPECT_LT(Served("alice"), static_cast<int64_t>(3 * file_.size())) << "the seed sent nearly a copy to each";
 }
 
 }  // namespace
