@@ -207,7 +207,9 @@ TEST_F(RobustnessTest, AHundredConcurrentDownloadsOfOneFileAllVerifyInBoundedMem
   // small. 12 downloaders, 8 downloads each: as many as a peer-server
   // serves at once (max_calls_per_peer 8, 96 calls in all).
   const std::string content = RandomBytes(8 * 1024 * 1024, 21);
-  auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "popular.bin", content); });
+  // Every downloader gets an upload slot at once (the default 4 would queue 8 of them).
+  auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "popular.bin", content); },
+                          Json{{"upload_slots", 12}});
   std::vector<std::unique_ptr<TestMember>> members;
   for (int m = 0; m < 12; ++m) {
     members.push_back(std::make_unique<TestMember>(*central_, dir_.path(), "fan" + std::to_string(m)));

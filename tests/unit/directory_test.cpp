@@ -132,6 +132,48 @@ TEST_F(DirectoryTest, StatsCountWhatTheStoreHolds) {
   check(1, 2, 2, 10 + 7);
 }
 
+TEST_F(DirectoryTest, PartialHoldersAreListedAfterWholeOnesUntilTheyStopSayingSoOrLeave) {
+  const std::string x(64, 'a'), root(64, 'e'), other_root(64, 'f');
+  Join("alice");
+  Join("bob");
+  Join("carol");  // the range has three ports
+  ASSERT_TRUE(dir_->ReplaceIndex("alice", {{"film.bin", 1000, x, root}}).ok());
+  HeartbeatRequest hb;
+  hb.partials = std::vector<PartialFile>{{{"film.bin", 1000, x, root}, 400}};
+  ASSERT_TRUE(dir_->Heartbeat("bob", hb).ok());
+  // carol lies about the size: not listed (the whole holders' size stands).
+  HeartbeatRequest liar;
+  liar.partials = std::vector<PartialFile>{{{"film.bin", 2000, x, other_root}, 2000}};
+  ASSERT_TRUE(dir_->Heartbeat("carol", liar).ok());
+  auto found = dir_->FindFile(x);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  const auto& holders = (*found)->holders;
+  ASSERT_EQ(holders.size(), 2u);
+  EXPECT_EQ(holders[0].username, "alice");
+  EXPECT_FALSE(holders[0].partial);
+  EXPECT_EQ(holders[1].username, "bob");
+  EXPECT_TRUE(holders[1].partial);
+  EXPECT_EQ(holders[1].have, 400);
+  EXPECT_EQ(holders[1].root, root);
+  // A heartbeat without the field changes nothing; an empty list clears it.
+  ASSERT_TRUE(dir_->Heartbeat("bob", {}).ok());
+  EXPECT_EQ((*dir_->FindFile(x))->holders.size(), 2u);
+  hb.partials = std::vector<PartialFile>{};
+  ASSERT_TRUE(dir_->Heartbeat("bob", hb).ok());
+  EXPECT_EQ((*dir_->FindFile(x))->holders.size(), 1u);
+  // Found with partial holders alone; gone with the session.
+  const std::string y(64, 'b');
+  HeartbeatRequest only;
+  only.partials = std::vector<PartialFile>{{{"new.bin", 10, y, root}, 5}};
+  ASSERT_TRUE(dir_->Heartbeat("carol", only).ok());
+  auto fresh = dir_->FindFile(y);
+  ASSERT_TRUE(fresh.ok() && fresh->has_value());
+  EXPECT_EQ((*fresh)->name, "new.bin");
+  EXPECT_TRUE((*fresh)->holders.at(0).partial);
+  ASSERT_TRUE(dir_->Logout("carol").ok());
+  EXPECT_FALSE(dir_->FindFile(y)->has_value());
+}
+
 TEST_F(DirectoryTest, SilentPeersAreEvictedAfterTheTtlOnly) {
   LoginReply a = Join("alice");
   LoginReply b = Join("bob");

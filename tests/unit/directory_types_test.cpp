@@ -39,6 +39,42 @@ TEST(DirectoryTypesTest, FileEntryErrorsNameTheField) {
   EXPECT_EQ(*FileEntryFromJson(ToJson(rooted), "f"), rooted);
 }
 
+TEST(DirectoryTypesTest, HostilePartialAnnouncementsAreRefusedAndNamed) {
+  const std::string sha(64, 'a'), root(64, 'e');
+  auto entry = [&](Json extra) {
+    Json e{{"name", "f.bin"}, {"size", 100}, {"sha256", sha}, {"root", root}, {"have", 50}};
+    for (auto it = extra.begin(); it != extra.end(); ++it) e[it.key()] = it.value();
+    return e;
+  };
+  auto ok = HeartbeatRequestFromJson(Json{{"partials", Json::array({entry({})})}});
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->partials->at(0).have, 50);
+  EXPECT_EQ(HeartbeatRequestFromJson(ToJson(*ok))->partials, ok->partials) << "round trip";
+  const std::vector<std::pair<Json, std::string>> bad = {
+      {Json::array({entry({{"have", 101}})}), "have"},
+      {Json::array({entry({{"have", -1}})}), "have"},
+      {Json::array({entry({{"root", ""}})}), "root"},
+      {Json::array({entry({{"name", "../etc/passwd"}})}), "name"},
+      {Json::array({entry({{"name", "a\x1b[2Jb"}})}), "name"},
+      {Json::array({entry({}), entry({})}), "sha256"},
+      {Json::array({entry({{"have", "all"}})}), "have"},
+      {Json("many"), "partials"},
+  };
+  for (const auto& [list, field] : bad) {
+    auto r = HeartbeatRequestFromJson(Json{{"partials", list}});
+    ASSERT_FALSE(r.ok()) << list.dump();
+    EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status().message();
+  }
+  Json many = Json::array();
+  for (int i = 0; i < 65; ++i) {
+    std::string s = std::string(62, 'a') + std::to_string(10 + i);
+    many.push_back(entry({{"sha256", s}}));
+  }
+  auto r = HeartbeatRequestFromJson(Json{{"partials", many}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("at most 64"), std::string::npos) << r.status().message();
+}
+
 TEST(DirectoryTypesTest, LoginRequestChecksTypes) {
   EXPECT_TRUE(LoginRequestFromJson(Json{{"username", "a"}, {"password", "b"}}).ok());
   auto r = LoginRequestFromJson(Json{{"username", "a"}, {"password", 5}});
