@@ -1,6 +1,7 @@
 // Swarm downloads with the real binaries: three peer-servers hold one
 // 24 MiB file, carol's peer-client fetches pieces from all of them at once.
 // What each holder served is read from its /metrics.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,7 +18,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/hash_tree.h"
+#include "common/hex.h"
+#include "common/part_record.h"
 #include "common/sha256.h"
+#include "common/unique_fd.h"
 #include "integration/network_test.h"
 #include "unit/file_util.h"
 
@@ -271,6 +276,42 @@ TEST_F(SwarmFixture, FlashCrowdOfFourFromOneSeedFinishesWithinTwiceSizeOverR) {
   }
   EXPECT_GT(from_peers, static_cast<int64_t>(file_.size())) << "the downloaders shared little with each other";
   EXPECT_LT(Served("alice"), static_cast<int64_t>(3 * file_.size())) << "the seed sent nearly a copy to each";
+}
+
+// A hostile partial holder: mallory's peer-server announces a download of
+// the file with every piece "verified", but its .part holds other bytes.
+// She is asked, sends bad pieces, is dropped and named; nothing of hers lands.
+TEST_F(SwarmFixture, APartialHolderLyingAboutItsPiecesIsDroppedAndNothingOfItsLands) {
+  file_ = RandomBytes(8 * 1024 * 1024, 26);
+  StartHolders({"alice"}, Json{{"max_upload_rate", "8M"}});
+  auto& mallory = StartPeer("mallory");
+  WriteFile(dir_.path() / "real.bin", file_);
+  auto hashes = HashFile((dir_.path() / "real.bin").string());
+  ASSERT_TRUE(hashes.ok());
+  const FileEntry entry{"film.bin", static_cast<int64_t>(file_.size()), hashes->sha256,
+                        HexEncode(hashes->root.data(), hashes->root.size())};
+  ASSERT_TRUE(WritePartialFile(PartialDir(mallory.shared_dir().string()), entry, hashes->pieces).ok());
+  const fs::path part = dir_.path() / "mallory" / "downloads" / "film.bin.part";
+  WriteFile(part, RandomBytes(file_.size() + 2 * kPartSlotBytes, 27));
+  {
+    UniqueFd fd(::open(part.c_str(), O_RDWR));
+    PartRecord all;
+    all.seq = 1;
+    for (int64_t i = 0; i < PieceCount(entry.size); ++i) all.Set(i);
+    ASSERT_TRUE(WritePartRecord(fd.get(), entry.size, hashes->root, PieceCount(entry.size), all).ok());
+  }
+  ASSERT_TRUE(WaitUntil([&] {
+    auto found = central_->Client()->FindFile(entry.sha256);
+    return found.ok() && found->has_value() && (*found)->holders.size() == 2 && (*found)->holders[1].partial;
+  }, std::chrono::seconds(10)));
+
+  auto [j, out] = DownloadJson();
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(ReadFile(Downloads() / "film.bin"), file_);
+  EXPECT_EQ(j["bytes_from"].value("mallory", int64_t{0}), 0) << out;
+  ASSERT_EQ(j["dropped"].size(), 1u) << out;
+  EXPECT_EQ(j["dropped"][0]["holder"], "mallory") << out;
+  EXPECT_NE(j["dropped"][0]["why"].get<std::string>().find("sent bad data for piece"), std::string::npos) << out;
 }
 
 }  // namespace
