@@ -414,18 +414,79 @@ part_transfer() {
     "$(ratio "$vrate" "$vrrate")" ">= 800" "$(held "$vrate >= 800")"
   row "upload ${mib} MiB, hashed + verified (MB/s)" "$urate" "$orate our download" \
     "$(ratio "$urate" "$orate")" ">= 0.8x" "$(held "$urate >= 0.8 * $orate")"
-  crss=$((crss / 1024))
-  row "peer-client peak RSS, ${mib} MiB runs above (MiB)" "$crss" "-" "-" "< 64" "$(held "$crss < 64")"
+  row "peer-client peak RSS, ${mib} MiB runs above (MiB)" "$((crss / 1024))" "-" "-" "< 64" "$(held "$crss < 65536")"
 
-  # Memory while moving a big file: one download and one upload of it.
+  # Swarm: the same file from three holders at once (dave and erin share
+  # it too, one inode for all), then three holders capped at a rate each.
+  start_holder() {  # name, folder, extra flags...
+    local name=$1 dir=$2
+    shift 2
+    "$BIN/pserver/peer-server" --username "$name" --password "$name-bench-password" --central-url "$url" \
+      --listen-host 127.0.0.1 --central-ca "$ca" --shared-dir "$dir" --download-dir "$dir/dl" \
+      --max-storage-bytes $((64 << 30)) "$@" >"$d/$name.log" 2>&1 &
+    PIDS+=("$!")
+    disown "$!"
+  }
+  wait_holders() {  # sha, count
+    for _ in $(seq 1 2400); do
+      [ "$(curl -fsS --cacert "$ca" "$url/api/v1/files/$1" 2>/dev/null | python3 -c \
+        "import json,sys; print(len(json.load(sys.stdin)['holders']))" 2>/dev/null || echo 0)" -ge "$2" ] && return
+      sleep 0.05
+    done
+    echo "bench: fewer than $2 holders of $1" >&2; exit 1
+  }
+  mkdir -p "$d/dave" "$d/erin"
+  ln -f "$d/alice/big.bin" "$d/dave/big.bin"
+  ln -f "$d/alice/big.bin" "$d/erin/big.bin"
+  start_holder dave "$d/dave"
+  start_holder erin "$d/erin"
+  wait_holders "$sha" 3
+  local three=() srcs
+  for i in $(seq 1 "$RUNS"); do
+    rm -f "$d/dl/big.bin"
+    /usr/bin/time -f "%M" -o "$d/client-rss" "${client[@]}" --json download "$sha" >"$d/dl.json"
+    three+=("$(json_field "$d/dl.json" seconds)")
+    srcs=$(json_field "$d/dl.json" sources)
+    r=$(cat "$d/client-rss"); [ "$r" -gt "$crss" ] && crss=$r
+    [ "$(sha256sum "$d/dl/big.bin" | cut -d' ' -f1)" = "$sha" ] || { echo "bench: bad download" >&2; exit 1; }
+  done
+  rm -f "$d/dl/big.bin"
+  local trate
+  trate=$(mb_per_s "$bytes" "$(median "${three[@]}")")
+  row "download ${mib} MiB from three holders at once, loopback ($srcs sources; MB/s)" "$trate" \
+    "$orate one holder" "$(ratio "$trate" "$orate")" "-" "-"
+  # Capped holders: each sends at most CAP; one download should get nearly
+  # their sum.
+  local cap=${BENCH_CAP_MIB:-16} cmib=${BENCH_CAPPED_FILE_MIB:-256} csha capped=() crate sum
+  mkdir -p "$d/r1" "$d/r2" "$d/r3"
+  head -c "$((cmib * 1048576))" /dev/urandom >"$d/r1/capped.bin"
+  ln -f "$d/r1/capped.bin" "$d/r2/capped.bin"
+  ln -f "$d/r1/capped.bin" "$d/r3/capped.bin"
+  csha=$(sha256sum "$d/r1/capped.bin" | cut -d' ' -f1)
+  for n in r1 r2 r3; do start_holder "$n" "$d/$n" --max-upload-rate "${cap}M"; done
+  wait_holders "$csha" 3
+  for i in $(seq 1 "$RUNS"); do
+    rm -f "$d/dl/capped.bin"
+    "${client[@]}" --json download "$csha" >"$d/dl.json"
+    capped+=("$(json_field "$d/dl.json" seconds)")
+  done
+  rm -f "$d/dl/capped.bin"
+  crate=$(mb_per_s "$((cmib * 1048576))" "$(median "${capped[@]}")")
+  sum=$(python3 -c "print('%.0f' % (3 * $cap * 1048576 / 1e6))")
+  row "download ${cmib} MiB from three holders capped at ${cap} MiB/s each (MB/s)" "$crate" \
+    "$sum their sum" "$(ratio "$crate" "$sum")" ">= 0.9x" "$(held "$crate >= 0.9 * $sum")"
+  crss=$((crss / 1024))
+  row "peer-client peak RSS, ${mib} MiB swarm runs above (MiB)" "$crss" "-" "-" "< 64" "$(held "$crss < 64")"
+
+  # Memory while moving a big file: one download (from three holders) and one upload of it.
   local big=${BENCH_MEMORY_MIB:-4096} bsha
   rm -f "$d/dl/big.bin" "$d/ref/big.bin"
   echo "== transfer: memory while a ${big} MiB file goes each way" >&2
   head -c "$((big * 1048576))" /dev/urandom >"$d/alice/huge.bin"
+  ln -f "$d/alice/huge.bin" "$d/dave/huge.bin"
+  ln -f "$d/alice/huge.bin" "$d/erin/huge.bin"
   bsha=$(sha256sum "$d/alice/huge.bin" | cut -d' ' -f1)
-  for _ in $(seq 1 2400); do
-    curl -fsS --cacert "$ca" "$url/api/v1/files/$bsha" >/dev/null 2>&1 && break; sleep 0.05
-  done
+  wait_holders "$bsha" 3
   /usr/bin/time -f "%M" -o "$d/client-rss" "${client[@]}" --json download "$bsha" >"$d/dl.json"
   local drss urss
   drss=$(($(cat "$d/client-rss") / 1024))
@@ -433,10 +494,10 @@ part_transfer() {
   /usr/bin/time -f "%M" -o "$d/client-rss" "${client[@]}" --json upload "$d/huge-up.bin" --to alice >"$d/up.json"
   urss=$(($(cat "$d/client-rss") / 1024))
   [ "$(json_field "$d/up.json" sha256)" = "$bsha" ] || { echo "bench: bad upload" >&2; exit 1; }
-  rm -f "$d/huge-up.bin" "$d/alice/huge-up.bin" "$d/alice/huge.bin"
+  rm -f "$d/huge-up.bin" "$d/alice/huge-up.bin" "$d/alice/huge.bin" "$d/dave/huge.bin" "$d/erin/huge.bin"
   srss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$alice/status")
   row "peer-server peak RSS, all of the above (MiB)" "$srss" "-" "-" "< 64" "$(held "$srss < 64")"
-  row "peer-client peak RSS, ${big} MiB download (MiB)" "$drss" "-" "-" "< 64" "$(held "$drss < 64")"
+  row "peer-client peak RSS, ${big} MiB download from three holders (MiB)" "$drss" "-" "-" "< 64" "$(held "$drss < 64")"
   row "peer-client peak RSS, ${big} MiB upload (MiB)" "$urss" "-" "-" "< 64" "$(held "$urss < 64")"
 }
 
