@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -13,6 +14,8 @@
 #include <httplib.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <fstream>
@@ -312,6 +315,56 @@ TEST_F(SwarmFixture, APartialHolderLyingAboutItsPiecesIsDroppedAndNothingOfItsLa
   ASSERT_EQ(j["dropped"].size(), 1u) << out;
   EXPECT_EQ(j["dropped"][0]["holder"], "mallory") << out;
   EXPECT_NE(j["dropped"][0]["why"].get<std::string>().find("sent bad data for piece"), std::string::npos) << out;
+}
+
+// Memory: a 4 GiB download (P2PSHARE_TEST_BIG_MIB to change it) from three
+// holders keeps peer-client under 64 MiB (its peak resident set, from the
+// kernel once it has exited).
+TEST_F(SwarmFixture, AFourGibDownloadFromThreeHoldersKeepsTheClientUnder64Mib) {
+  const char* env = std::getenv("P2PSHARE_TEST_BIG_MIB");
+  const int64_t mib = env != nullptr ? std::atoll(env) : 4096;
+  const fs::path big = dir_.path() / "big.bin";
+  {
+    // 16 MiB of random bytes repeated, each MiB stamped with its number.
+    std::string block = RandomBytes(16 << 20, 28);
+    std::ofstream out(big, std::ios::binary);
+    for (int64_t m = 0; m < mib; m += 16) {
+      for (int64_t k = 0; k < 16; ++k) {
+        const int64_t n = m + k;
+        std::memcpy(block.data() + (static_cast<size_t>(k) << 20), &n, sizeof n);
+      }
+      out.write(block.data(), static_cast<std::streamsize>(std::min<int64_t>(16, mib - m) << 20));
+    }
+    ASSERT_TRUE(out.good());
+  }
+  auto want = Sha256File(big.string());
+  ASSERT_TRUE(want.ok());
+  // One inode shared by all three (hashed by each when it starts).
+  for (const char* name : {"alice", "bob", "dave"}) {
+    StartPeer(name, [&](const fs::path& d) { fs::create_hard_link(big, d / "big.bin"); });
+  }
+  ASSERT_TRUE(WaitUntil([&] {
+    auto found = central_->Client()->FindFile(*want);
+    return found.ok() && found->has_value() && (*found)->holders.size() == 3;
+  }, std::chrono::seconds(120)));
+  auto [code, out] = RunToEnd(Argv({"--json", "download", *want}), (dir_.path() / "big.log").string());
+  ASSERT_EQ(code, 0) << out;
+  Json j = ReplyIn(out);
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(j["sources"], 3) << out;
+  EXPECT_EQ(j["bytes_from"].size(), 3u) << out;
+  EXPECT_EQ(Sha256File((Downloads() / "big.bin").string()).value(), *want);
+  fs::remove(Downloads() / "big.bin");
+  struct rusage children;
+  ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &children), 0);
+  const int64_t peak = static_cast<int64_t>(children.ru_maxrss) * 1024;  // the largest exited child: the client
+  std::printf("peer-client peak RSS for a %lld MiB download from three holders: %.1f MiB\n",
+              static_cast<long long>(mib), peak / 1048576.0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)peak;  // shadow memory makes RSS meaningless under sanitizers
+#else
+  EXPECT_LT(peak, int64_t{64} << 20) << out;
+#endif
 }
 
 }  // namespace
