@@ -55,6 +55,7 @@ constexpr auto kSaveEverySharing = std::chrono::milliseconds(250);
 // the source has a rate), within a piece and kRunBytes.
 constexpr double kRunSeconds = 1.0;
 constexpr int64_t kFirstRunBytes = 1 << 20;
+constexpr int64_t kRandomStartBytes = 64 << 20;
 
 enum class PieceState : uint8_t { kMissing, kInFlight, kVerified };
 
@@ -129,7 +130,8 @@ class Swarm {
         piece_bytes_(PieceBytes(f_.size)),
         pieces_count_(PieceCount(f_.size)),
         start_(Clock::now()),
-        first_pick_(pieces_count_ > 1 ? static_cast<int64_t>(std::random_device{}() % static_cast<uint64_t>(pieces_count_)) : 0) {}
+        first_pick_(static_cast<int64_t>(std::random_device{}() %
+                                         static_cast<uint64_t>(std::clamp<int64_t>(kRandomStartBytes / piece_bytes_, 1, pieces_count_)))) {}
 
   // Gets a piece layer that matches the root from one of the holders.
   // False when none gave one.
@@ -181,8 +183,10 @@ class Swarm {
   const int64_t piece_bytes_;
   const int64_t pieces_count_;
   const Clock::time_point start_;
-  // Where this download starts picking pieces (random, so downloaders that
-  // start together fetch different pieces first and can trade them).
+  // Where this download starts picking pieces: random within the first
+  // kRandomStartBytes, so downloaders that start together fetch different
+  // pieces first and can trade them, while what is read back for the
+  // whole file's SHA-256 at the end stays small.
   const int64_t first_pick_;
   std::vector<Digest> layer_;
   std::string part_path_, final_path_;
@@ -429,6 +433,7 @@ std::vector<int64_t> Swarm::Pick(size_t source) {
     if (!rare.empty()) first = rare[std::uniform_int_distribution<size_t>(0, rare.size() - 1)(random_)];
     rare_only = first >= 0;
   }
+  // Otherwise in order from first_pick_ (wrapping around).
   for (int64_t k = 0; first < 0 && k < pieces_count_; ++k) {
     const int64_t i = (first_pick_ + k) % pieces_count_;
     if (pickable(i, false)) first = i;
