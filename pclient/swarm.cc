@@ -43,7 +43,7 @@ constexpr size_t kMaxSources = 8;
 constexpr int64_t kPieceMemory = 32 << 20;
 // Bytes one request asks for (a run of pieces): fewer calls, while a
 // faster holder still comes back for more sooner than a slow one.
-constexpr int64_t kRunBytes = 4 << 20;
+constexpr int64_t kRunBytes = 64 << 20;
 // Verified bytes, or time, between two saves of which pieces are verified
 // (each save waits for the disk: a crash loses at most this much).
 constexpr int64_t kSaveEveryBytes = 32 << 20;
@@ -170,7 +170,12 @@ class Swarm {
   // A piece passed its hash: written, counted, hashed into the whole file's
   // SHA-256 in order. False when another copy won the race.
   Status Accept(size_t source, int64_t piece, const std::string& data, bool* won);
-  void AdvanceFrontier(int64_t piece, const std::string& data);
+  // Hashes the verified pieces after the frontier into the whole file's
+  // SHA-256, in order, reading them back (from the page cache, mostly).
+  void AdvanceFrontier();
+  // The keeper thread: the frontier and the record's saves, so the
+  // receiving threads never wait for either (nor for the disk).
+  void Keeper();
   Status SaveState();
   bool LoadState();
   void Progress();
@@ -206,6 +211,7 @@ class Swarm {
   int active_workers_ = 0;                     // GUARDED_BY(mu_)
   std::minstd_rand random_{std::random_device{}()};  // GUARDED_BY(mu_)
   bool stop_ = false;                          // GUARDED_BY(mu_): Run is ending
+  bool keeper_stop_ = false;                   // GUARDED_BY(mu_)
   Status local_error_;                         // GUARDED_BY(mu_)
 
   std::mutex save_mu_;  // one save at a time
@@ -295,7 +301,7 @@ Status Swarm::Prepare() {
   RETURN_IF_ERROR(SaveState());
   if (!resumed) RETURN_IF_ERROR(SaveState());
   // The whole file's SHA-256 over what is here already (read on this disk).
-  AdvanceFrontier(-1, "");
+  AdvanceFrontier();
   if (!req_.partial_dir.empty()) {
     // This peer's peer-server serves the verified pieces to others meanwhile.
     Status described = WritePartialFile(req_.partial_dir, FileEntry{f_.name, f_.size, f_.sha256, HexEncode(group_.root.data(), group_.root.size())}, layer_);
@@ -332,19 +338,15 @@ Status Swarm::SaveState() {
   return Status::Ok();
 }
 
-void Swarm::AdvanceFrontier(int64_t piece, const std::string& data) {
+void Swarm::AdvanceFrontier() {
   std::lock_guard<std::mutex> frontier(frontier_mu_);
-  if (piece == frontier_) {
-    whole_.Update(data);
-    frontier_++;
-  }
   std::string buf;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (frontier_ >= pieces_count_ || state_[static_cast<size_t>(frontier_)] != PieceState::kVerified) return;
     }
-    // Verified earlier (out of order, or before a resume): on disk here.
+    // Verified, so on disk here (written before it was marked).
     buf.resize(static_cast<size_t>(PieceSize(frontier_)));
     if (::pread(part_.get(), buf.data(), buf.size(), frontier_ * piece_bytes_) != static_cast<ssize_t>(buf.size())) {
       return;  // Finish finds the frontier short and says so
@@ -499,7 +501,9 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string& data, bool
   // Two verified copies of one piece are the same bytes: writing both is
   // harmless, so the write needs no lock.
   RETURN_IF_ERROR(WriteAll(part_.get(), data.data(), data.size(), piece * piece_bytes_));
-  bool save = false;
+  // Start writing it to the disk now, so the record's fdatasync later
+  // waits for little.
+  ::sync_file_range(part_.get(), piece * piece_bytes_, static_cast<int64_t>(data.size()), SYNC_FILE_RANGE_WRITE);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_[static_cast<size_t>(piece)] == PieceState::kVerified) {
@@ -511,9 +515,6 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string& data, bool
     verified_bytes_ += static_cast<int64_t>(data.size());
     unsaved_bytes_ += static_cast<int64_t>(data.size());
     sources_[source].bytes += static_cast<int64_t>(data.size());
-    save = unsaved_bytes_ >= kSaveEveryBytes ||
-           Clock::now() - last_save_ >= (req_.partial_dir.empty() ? Clock::duration(kSaveEvery) : Clock::duration(kSaveEverySharing));
-    if (save) last_save_ = Clock::now();  // one saver per turn
     if (verified_ == pieces_count_) {  // the endgame's other copies are not needed
       for (grpc::ClientContext* call : calls_) {
         if (call != nullptr) call->TryCancel();
@@ -521,10 +522,31 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string& data, bool
     }
     changed_.notify_all();
   }
-  AdvanceFrontier(piece, data);
   Progress();
-  if (save) RETURN_IF_ERROR(SaveState());
   return Status::Ok();
+}
+
+void Swarm::Keeper() {
+  const Clock::duration every = req_.partial_dir.empty() ? Clock::duration(kSaveEvery) : Clock::duration(kSaveEverySharing);
+  for (;;) {
+    bool stop, save;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      changed_.wait_for(lock, std::chrono::milliseconds(50));
+      stop = keeper_stop_;
+      save = !stop && (unsaved_bytes_ >= kSaveEveryBytes || Clock::now() - last_save_ >= every);
+      if (save) last_save_ = Clock::now();
+    }
+    AdvanceFrontier();
+    if (stop) return;  // Run saves the last record itself
+    if (!save) continue;
+    Status saved = SaveState();
+    if (!saved.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (local_error_.ok()) local_error_ = saved;
+      changed_.notify_all();
+    }
+  }
 }
 
 Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
@@ -730,6 +752,7 @@ bool Swarm::AddSource(const Holder& h, std::vector<std::thread>* workers) {
 }
 
 Status Swarm::Run() {
+  std::thread keeper([this] { Keeper(); });
   std::vector<std::thread> workers;
   std::unique_lock<std::mutex> lock(mu_);
   for (const Holder& h : group_.holders) AddSource(h, &workers);
@@ -776,6 +799,12 @@ Status Swarm::Run() {
   // Every worker returns once no piece is left for it (a waiting one wakes
   // at each change and at least every 500 ms).
   for (auto& t : workers) t.join();
+  {
+    std::lock_guard<std::mutex> stop(mu_);
+    keeper_stop_ = true;
+    changed_.notify_all();
+  }
+  keeper.join();
   Status saved = SaveState();
   lock.lock();
   for (const Source& s : sources_) {
@@ -805,6 +834,7 @@ Status Swarm::Run() {
 }
 
 Result<DownloadResult> Swarm::Finish() {
+  AdvanceFrontier();  // whatever the keeper left
   std::string got;
   {
     std::lock_guard<std::mutex> frontier(frontier_mu_);
