@@ -42,18 +42,7 @@ class PeerClientTest : public NetworkTest {
   }
   fs::path Downloads(const std::string& user) { return dir_.path() / user / "downloads"; }
   // The config file of a peer-client for `user`.
-  std::string ClientConfig(const std::string& user) {
-    fs::create_directories(dir_.path() / user / "shared");
-    std::string path = (dir_.path() / user / "client.json").string();
-    std::ofstream(path) << Json{{"username", user},
-                                {"password", user + "-password"},
-                                {"central_url", central_->url()},
-                                {"central_ca", central_->ca_file()},
-                                {"shared_dir", (dir_.path() / user / "shared").string()},
-                                {"download_dir", Downloads(user).string()}}
-                               .dump(2);
-    return path;
-  }
+  std::string ClientConfig(const std::string& user) { return WriteClientConfig(dir_.path(), user, *central_); }
   std::vector<std::string> Argv(const std::string& user, const std::vector<std::string>& words) {
     std::vector<std::string> argv = {PCLIENT_BIN, "--config", ClientConfig(user)};
     argv.insert(argv.end(), words.begin(), words.end());

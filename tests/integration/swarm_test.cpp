@@ -71,17 +71,8 @@ class SwarmFixture : public NetworkTest {
   std::vector<std::string> Argv(const std::string& user, const std::vector<std::string>& words) {
     if (!fs::exists(dir_.path() / user / "shared")) {
       EXPECT_TRUE(central_->Client()->Register(user, user + "-password").ok());
-      fs::create_directories(dir_.path() / user / "shared");
     }
-    std::string config = (dir_.path() / user / "client.json").string();
-    std::ofstream(config) << Json{{"username", user},
-                                  {"password", user + "-password"},
-                                  {"central_url", central_->url()},
-                                  {"central_ca", central_->ca_file()},
-                                  {"shared_dir", (dir_.path() / user / "shared").string()},
-                                  {"download_dir", Downloads(user).string()}}
-                                 .dump(2);
-    std::vector<std::string> argv = {PCLIENT_BIN, "--config", config};
+    std::vector<std::string> argv = {PCLIENT_BIN, "--config", WriteClientConfig(dir_.path(), user, *central_)};
     argv.insert(argv.end(), words.begin(), words.end());
     return argv;
   }

@@ -364,4 +364,18 @@ void ScopedTmpfs::Unmount() {
   path_.clear();
 }
 
+std::string WriteClientConfig(const std::filesystem::path& dir, const std::string& user,
+                              const CentralProcess& central) {
+  std::filesystem::create_directories(dir / user / "shared");
+  std::string path = (dir / user / "client.json").string();
+  std::ofstream(path) << Json{{"username", user},
+                              {"password", user + "-password"},
+                              {"central_url", central.url()},
+                              {"central_ca", central.ca_file()},
+                              {"shared_dir", (dir / user / "shared").string()},
+                              {"download_dir", (dir / user / "downloads").string()}}
+                             .dump(2);
+  return path;
+}
+
 }  // namespace p2pshare::testing

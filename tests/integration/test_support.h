@@ -57,6 +57,13 @@ class Process {
 // A loopback TCP port free right now (bound, read back, closed).
 int FreePort();
 
+class CentralProcess;
+// Writes <dir>/<user>/client.json, a peer-client config for `user` (password
+// user + "-password") against `central`, sharing <dir>/<user>/shared
+// (created) and downloading into <dir>/<user>/downloads; returns its path.
+std::string WriteClientConfig(const std::filesystem::path& dir, const std::string& user,
+                              const CentralProcess& central);
+
 // Runs a program to completion; returns {exit code, combined output}.
 std::pair<int, std::string> RunToEnd(std::vector<std::string> argv, const std::string& log_path,
                                      const std::string& stdin_path = "/dev/null");
