@@ -17,9 +17,11 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/bounded_queue.h"
 #include "common/hash_tree.h"
 #include "common/hex.h"
 #include "common/names.h"
@@ -55,6 +57,8 @@ constexpr auto kSaveEverySharing = std::chrono::milliseconds(250);
 // the source has a rate), within a piece and kRunBytes.
 constexpr double kRunSeconds = 1.0;
 constexpr int64_t kFirstRunBytes = 1 << 20;
+// A run's pieces go to the disk in spans of this much (sync_file_range).
+constexpr int64_t kWritebackBytes = 8 << 20;
 constexpr int64_t kRandomStartBytes = 64 << 20;
 
 enum class PieceState : uint8_t { kMissing, kInFlight, kVerified };
@@ -130,8 +134,8 @@ class Swarm {
         piece_bytes_(PieceBytes(f_.size)),
         pieces_count_(PieceCount(f_.size)),
         start_(Clock::now()),
-        first_pick_(static_cast<int64_t>(std::random_device{}() %
-                                         static_cast<uint64_t>(std::clamp<int64_t>(kRandomStartBytes / piece_bytes_, 1, pieces_count_)))) {}
+        start_window_(std::clamp<int64_t>(kRandomStartBytes / piece_bytes_, 1, pieces_count_)),
+        first_pick_(static_cast<int64_t>(std::random_device{}() % static_cast<uint64_t>(start_window_))) {}
 
   // Gets a piece layer that matches the root from one of the holders.
   // False when none gave one.
@@ -169,10 +173,14 @@ class Swarm {
   void Drop(size_t source, const std::string& why);
   // A piece passed its hash: written, counted, hashed into the whole file's
   // SHA-256 in order. False when another copy won the race.
-  Status Accept(size_t source, int64_t piece, const std::string& data, bool* won);
+  Status Accept(size_t source, int64_t piece, std::string_view data, bool* won);
   // Hashes the verified pieces after the frontier into the whole file's
   // SHA-256, in order, reading them back (from the page cache, mostly).
   void AdvanceFrontier();
+  // A piece just verified from memory: hashed into the whole file's SHA-256
+  // at once if it is the frontier (pieces from one holder arrive in order),
+  // which saves reading it back.
+  void TakeInOrder(int64_t piece, std::string_view data);
   // The keeper thread: the frontier and the record's saves, so the
   // receiving threads never wait for either (nor for the disk).
   void Keeper();
@@ -189,9 +197,12 @@ class Swarm {
   const int64_t pieces_count_;
   const Clock::time_point start_;
   // Where this download starts picking pieces: random within the first
-  // kRandomStartBytes, so downloaders that start together fetch different
-  // pieces first and can trade them, while what is read back for the
-  // whole file's SHA-256 at the end stays small.
+  // kRandomStartBytes (start_window_ pieces), so downloaders that start
+  // together fetch different pieces first and can trade them. Picking
+  // wraps around within that window before it goes on in order, so the
+  // whole file's SHA-256 (which must take the pieces in order) waits for
+  // at most the window, not for the whole file.
+  const int64_t start_window_;
   const int64_t first_pick_;
   std::vector<Digest> layer_;
   std::string part_path_, final_path_;
@@ -338,6 +349,13 @@ Status Swarm::SaveState() {
   return Status::Ok();
 }
 
+void Swarm::TakeInOrder(int64_t piece, std::string_view data) {
+  std::lock_guard<std::mutex> frontier(frontier_mu_);
+  if (frontier_ != piece) return;  // the keeper reads it back later
+  whole_.Update(data);
+  frontier_++;
+}
+
 void Swarm::AdvanceFrontier() {
   std::lock_guard<std::mutex> frontier(frontier_mu_);
   std::string buf;
@@ -414,7 +432,9 @@ std::vector<int64_t> Swarm::Pick(size_t source) {
   // others could fetch sooner. Runs also shrink towards the end (at most
   // half a source's share of what is left), so few pieces are in flight
   // when the endgame races them.
-  int64_t run_bytes = kFirstRunBytes;
+  // Until the source has a rate, each run is as large as all it has sent
+  // so far (1 MiB first): a fast source reaches full runs in a few calls.
+  int64_t run_bytes = std::max(kFirstRunBytes, me.bytes);
   if (me.since) {
     const double secs = std::chrono::duration<double>(Clock::now() - *me.since).count();
     if (secs > 0.2) run_bytes = static_cast<int64_t>(static_cast<double>(me.bytes) / secs * kRunSeconds);
@@ -435,9 +455,10 @@ std::vector<int64_t> Swarm::Pick(size_t source) {
     if (!rare.empty()) first = rare[std::uniform_int_distribution<size_t>(0, rare.size() - 1)(random_)];
     rare_only = first >= 0;
   }
-  // Otherwise in order from first_pick_ (wrapping around).
+  // Otherwise in order from first_pick_, wrapping around within the
+  // start window, then on from its end.
   for (int64_t k = 0; first < 0 && k < pieces_count_; ++k) {
-    const int64_t i = (first_pick_ + k) % pieces_count_;
+    const int64_t i = k < start_window_ ? (first_pick_ + k) % start_window_ : k;
     if (pickable(i, false)) first = i;
   }
   std::vector<int64_t> run;
@@ -492,7 +513,7 @@ void Swarm::Drop(size_t source, const std::string& why) {
   }
 }
 
-Status Swarm::Accept(size_t source, int64_t piece, const std::string& data, bool* won) {
+Status Swarm::Accept(size_t source, int64_t piece, std::string_view data, bool* won) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     *won = state_[static_cast<size_t>(piece)] != PieceState::kVerified;
@@ -501,9 +522,6 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string& data, bool
   // Two verified copies of one piece are the same bytes: writing both is
   // harmless, so the write needs no lock.
   RETURN_IF_ERROR(WriteAll(part_.get(), data.data(), data.size(), piece * piece_bytes_));
-  // Start writing it to the disk now, so the record's fdatasync later
-  // waits for little.
-  ::sync_file_range(part_.get(), piece * piece_bytes_, static_cast<int64_t>(data.size()), SYNC_FILE_RANGE_WRITE);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_[static_cast<size_t>(piece)] == PieceState::kVerified) {
@@ -571,12 +589,74 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     calls_[source] = &ctx;
   }
   auto reader = stub->Download(&ctx, dl);
+  // This thread only reads (gRPC decrypts in the reading thread); a
+  // verifier takes the chunks, checks each piece against the layer,
+  // writes it and marks it verified, so hashing and the disk never hold
+  // up the stream. One chunk may wait between them.
+  BoundedQueue<std::pair<int64_t, std::string>> chunks(1);
+  int64_t unverified = first;    // the run's first piece the verifier has not accepted
+  int64_t written_back = begin;  // the run's bytes before this were handed to the disk
+  std::string failure;           // why the source is dropped (the verifier's, once it stops)
+  std::thread verifier([&] {
+    std::string assembled;  // a piece that spans chunks
+    // Checks, writes and accepts one whole piece: false when it is bad
+    // (or cannot be written), with `failure` set.
+    auto take = [&](int64_t piece, std::string_view data) {
+      if (PieceHash(data, piece_bytes_) != layer_[static_cast<size_t>(piece)]) {
+        failure = "sent bad data for piece " + std::to_string(piece) + " (bytes " +
+                  std::to_string(piece * piece_bytes_) + "-" +
+                  std::to_string(piece * piece_bytes_ + PieceSize(piece) - 1) + "): it failed its hash";
+        return false;
+      }
+      bool won = false;
+      if (Status st = Accept(source, piece, data, &won); !st.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (local_error_.ok()) local_error_ = st;
+        failure = "local error";
+        return false;
+      }
+      Release({piece}, source);
+      unverified = piece + 1;
+      if (won) TakeInOrder(piece, data);
+      // Start the disk write of each 8 MiB the run brings, without
+      // waiting for it: the record's fdatasync (and the one before the
+      // rename) then wait for little.
+      const int64_t written = piece * piece_bytes_ + PieceSize(piece);
+      if (written - written_back >= kWritebackBytes || piece == run.back()) {
+        ::sync_file_range(part_.get(), written_back, written - written_back, SYNC_FILE_RANGE_WRITE);
+        written_back = written;
+      }
+      return true;
+    };
+    while (auto next = chunks.Pop()) {
+      const auto& [offset, data] = *next;
+      for (size_t used = 0; used < data.size();) {
+        const int64_t at = offset + static_cast<int64_t>(used);
+        const int64_t piece = at / piece_bytes_;
+        const size_t n = std::min(data.size() - used, static_cast<size_t>(piece * piece_bytes_ + PieceSize(piece) - at));
+        bool ok = true;
+        if (assembled.empty() && static_cast<int64_t>(n) == PieceSize(piece)) {
+          ok = take(piece, std::string_view(data).substr(used, n));  // whole in this chunk: no copy
+        } else {
+          assembled.append(data, used, n);
+          if (static_cast<int64_t>(assembled.size()) == PieceSize(piece)) {
+            ok = take(piece, assembled);
+            assembled.clear();
+          }
+        }
+        if (!ok) {
+          chunks.Close();  // the reader stops at its next chunk
+          ctx.TryCancel();
+          return;
+        }
+        used += n;
+      }
+    }
+  });
   v1::Chunk chunk;
-  std::string piece_data;
-  int64_t piece = first;
   int64_t at = begin;  // next byte expected
   bool first_chunk = true;
-  std::string failure;
+  std::string read_failure;
   bool stream_ended = false;  // by the holder: Finish() says why
   while (at < end) {
     if (!reader->Read(&chunk)) {
@@ -586,59 +666,40 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     if (first_chunk) {
       first_chunk = false;
       if (chunk.info().sha256() != f_.sha256 || chunk.info().size() != f_.size) {
-        failure = "holds another version of the file";
+        read_failure = "holds another version of the file";
         break;
       }
       Queued(source, 0);
       std::lock_guard<std::mutex> lock(mu_);
       if (!sources_[source].since) sources_[source].since = Clock::now();
     }
-    const std::string& data = chunk.data();
-    if (chunk.offset() != at || at + static_cast<int64_t>(data.size()) > end) {
-      failure = "sent bytes out of order";
+    const int64_t n = static_cast<int64_t>(chunk.data().size());
+    if (chunk.offset() != at || at + n > end) {
+      read_failure = "sent bytes out of order";
       break;
     }
     if (req_.limit_rate > 0) {  // hold the download's average rate at the limit
-      const int64_t total = received_.fetch_add(static_cast<int64_t>(data.size())) + static_cast<int64_t>(data.size());
+      const int64_t total = received_.fetch_add(n) + n;
       std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
                                                  static_cast<double>(total) / static_cast<double>(req_.limit_rate))));
     }
-    size_t used = 0;
-    while (used < data.size()) {
-      const size_t take = std::min(data.size() - used, static_cast<size_t>(PieceSize(piece)) - piece_data.size());
-      piece_data.append(data, used, take);
-      used += take;
-      at += static_cast<int64_t>(take);
-      if (static_cast<int64_t>(piece_data.size()) < PieceSize(piece)) continue;
-      if (PieceHash(piece_data, piece_bytes_) != layer_[static_cast<size_t>(piece)]) {
-        failure = "sent bad data for piece " + std::to_string(piece) + " (bytes " +
-                  std::to_string(piece * piece_bytes_) + "-" + std::to_string(piece * piece_bytes_ + PieceSize(piece) - 1) +
-                  "): it failed its hash";
-        break;
-      }
-      bool won = false;
-      Status s = Accept(source, piece, piece_data, &won);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (local_error_.ok()) local_error_ = s;
-        failure = "local error";
-        break;
-      }
-      Release({piece}, source);
-      piece_data.clear();
-      piece++;
-    }
-    if (!failure.empty()) break;
+    std::string data;
+    data.swap(*chunk.mutable_data());
+    if (!chunks.Push({at, std::move(data)})) break;  // the verifier stopped
+    at += n;
     // The rest of the run was verified meanwhile (the endgame's other copy): stop.
-    if (at < end && AllVerified(piece, run.back())) break;
+    if (at < end && AllVerified(at / piece_bytes_, run.back())) break;
   }
-  if (at < end && !stream_ended) ctx.TryCancel();  // we stopped reading: end the call
+  chunks.Close();
+  verifier.join();
+  if (failure.empty()) failure = std::move(read_failure);
+  if (unverified <= run.back() && !stream_ended) ctx.TryCancel();  // we stopped reading: end the call
   grpc::Status s = reader->Finish();
   {
     std::lock_guard<std::mutex> lock(mu_);
     calls_[source] = nullptr;
   }
-  Release(std::vector<int64_t>(run.begin() + (piece - first), run.end()), source);
+  Release(std::vector<int64_t>(run.begin() + (unverified - first), run.end()), source);
   if (first_chunk && s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && s.error_details() == "queued") {
     // All its upload slots are busy: wait our turn there, others serve meanwhile.
     int64_t place = 1;
@@ -649,7 +710,7 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     Queued(source, place);
     return Fetched::kQueued;
   }
-  if (failure.empty() && at < end && !AllVerified(piece, run.back())) {
+  if (failure.empty() && unverified <= run.back() && !AllVerified(unverified, run.back())) {
     failure = s.ok() ? "ended the stream early" : s.error_message();
   }
   if (failure.empty()) return Fetched::kOk;
