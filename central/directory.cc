@@ -157,6 +157,7 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
   reply.username = req.username;
   reply.host = peer.host;
   reply.port = peer.port;
+  reply.joined = joined;
   reply.heartbeat_interval_s = options_.heartbeat_interval_s;
   reply.session_ttl_s = options_.session_ttl_s;
   reply.friends = online_.FriendsOf(req.username);

@@ -292,6 +292,7 @@ Json ToJson(const LoginReply& r) {
               {"username", r.username},
               {"host", r.host},
               {"port", r.port},
+              {"joined", r.joined},
               {"heartbeat_interval_s", r.heartbeat_interval_s},
               {"session_ttl_s", r.session_ttl_s},
               {"friends", r.friends},
@@ -366,6 +367,8 @@ Result<LoginReply> LoginReplyFromJson(const Json& j) {
   ASSIGN_OR_RETURN(out.username, r.String("username"));
   ASSIGN_OR_RETURN(out.host, r.String("host"));
   ASSIGN_OR_RETURN(out.port, PortField(r, "port"));
+  ASSIGN_OR_RETURN(auto joined, r.OptionalBool("joined"));
+  out.joined = joined.value_or(false);
   ASSIGN_OR_RETURN(out.heartbeat_interval_s, r.Int("heartbeat_interval_s"));
   ASSIGN_OR_RETURN(out.session_ttl_s, r.Int("session_ttl_s"));
   ASSIGN_OR_RETURN(out.friends, FriendsField(r));

@@ -82,6 +82,9 @@ struct LoginReply {
   std::string username;
   std::string host;
   int port = 0;
+  // The account was online already: this login joined that peer (its host
+  // and port); a peer-server checks whether another one serves there.
+  bool joined = false;
   int64_t heartbeat_interval_s = 0;
   int64_t session_ttl_s = 0;
   // Friend peers central suggests ("host:port"; the online peers that

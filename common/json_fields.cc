@@ -67,10 +67,16 @@ Result<std::optional<int64_t>> FieldReader::OptionalInt(
 }
 
 Result<bool> FieldReader::Bool(std::string_view key) const {
+  ASSIGN_OR_RETURN(auto value, OptionalBool(key));
+  if (!value) return InvalidArgument("field '" + Name(key) + "' is required");
+  return *value;
+}
+
+Result<std::optional<bool>> FieldReader::OptionalBool(std::string_view key) const {
   const Json* v = Find(key);
-  if (v == nullptr) return InvalidArgument("field '" + Name(key) + "' is required");
+  if (v == nullptr) return std::optional<bool>();
   if (!v->is_boolean()) return BadField(Name(key), "true or false");
-  return v->get<bool>();
+  return std::optional<bool>(v->get<bool>());
 }
 
 Result<const Json*> FieldReader::Array(std::string_view key) const {

@@ -32,6 +32,7 @@ class FieldReader {
   Result<int64_t> Int(std::string_view key) const;
   Result<std::optional<int64_t>> OptionalInt(std::string_view key) const;
   Result<bool> Bool(std::string_view key) const;
+  Result<std::optional<bool>> OptionalBool(std::string_view key) const;
   // The array under `key`; an error when missing or not an array.
   Result<const Json*> Array(std::string_view key) const;
   Result<const Json*> OptionalArray(std::string_view key) const;  // nullptr if absent

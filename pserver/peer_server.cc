@@ -382,9 +382,29 @@ Status PeerServer::Bind(Parts& p, int port) {
   return Status::Ok();
 }
 
+bool PeerServer::AnswersAsThisAccount(const std::string& host, int port) const {
+  // The channel checks that whoever answers holds a certificate of this
+  // account from the network's CA.
+  auto stub = PeerStub(host, port, config_.username);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::PingReply reply;
+  return stub->Ping(&ctx, v1::PingRequest(), &reply).ok();
+}
+
 Status PeerServer::LoginAndBind(Parts& p, std::optional<int> preferred) {
   for (;;) {
     ASSIGN_OR_RETURN(int port, p.agent.Login(preferred, p.taken));
+    // One peer-server per account: a second would take over the first's
+    // session and replace its files in the index. No logout here: that
+    // would end the first's session too.
+    if (p.agent.joined() && AnswersAsThisAccount(p.agent.host(), port)) {
+      return FailedPrecondition("another peer-server for account '" + config_.username +
+                                    "' is already running at " + JoinHostPort(p.agent.host(), port) +
+                                    " (it answered there); stop it first, or use another account: two "
+                                    "peer-servers for one account would replace each other's files in the index",
+                                "already_served");
+    }
     Status bound = Bind(p, port);
     if (bound.ok()) {
       WriteLastPort(*p.folder, port);

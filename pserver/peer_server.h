@@ -54,6 +54,8 @@ class PeerServer {
   // program holds it, gives it back and asks for another. Cancelled when a
   // stop came first.
   Status LoginAndBind(Parts& parts, std::optional<int> preferred);
+  // Whether a peer-server of this account answers Ping at host:port.
+  bool AnswersAsThisAccount(const std::string& host, int port) const;
   // Serves on `port` at listen_host: Ok, AlreadyExists while another
   // program holds the port, or why it can never be served here.
   Status Bind(Parts& parts, int port);

@@ -91,6 +91,7 @@ Result<int> SessionAgent::Login(std::optional<int> preferred, const std::vector<
     if (reply.ok()) {
       NoteReachable(true, "");
       port_ = reply->port;
+      joined_ = reply->joined;
       AdoptLogin(*reply);
       if (options_.on_friends) options_.on_friends(reply->friends);
       return reply->port;

@@ -94,6 +94,8 @@ class SessionAgent {
   void FolderChanged();
 
   int port() const { return port_.load(); }
+  // Whether the last login joined a peer of the account already online.
+  bool joined() const { return joined_.load(); }
   // The host other peers reach this peer at, as central recorded it at the
   // last login (advertise_host, or the address central saw the login from).
   std::string host() const {
@@ -135,6 +137,7 @@ class SessionAgent {
   const std::function<void(const std::string&)> on_token_;
 
   std::atomic<int> port_{0};
+  std::atomic<bool> joined_{false};
   std::string host_;  // GUARDED_BY(mu_)
   std::atomic<int64_t> heartbeat_interval_s_{5};
   std::atomic<bool> cancelled_{false};

@@ -184,6 +184,47 @@ TEST_F(PeerServerTest, KilledPeerVanishesAfterTheTtlAndGetsItsOldPortBack) {
   EXPECT_TRUE(WaitUntil([&] { return SearchTotal("carols") == 1; }, std::chrono::seconds(5)));
 }
 
+TEST_F(PeerServerTest, ASecondPeerServerForTheAccountRefusesToStartAndTheFirstGoesOn) {
+  auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
+  ASSERT_TRUE(WaitUntil([&] { return SearchTotal("a.txt") == 1; }, std::chrono::seconds(5)));
+  // The same account from another folder (as a second terminal would).
+  PeerServerProcess twin(dir_.path() / "twin", "alice", *central_);
+  WriteFile(twin.shared_dir() / "other.txt", "o");
+  EXPECT_FALSE(twin.Start().ok());
+  EXPECT_EQ(twin.Wait(std::chrono::seconds(10)), 1) << twin.log();
+  const std::string where = "127.0.0.1:" + std::to_string(alice.port());
+  EXPECT_NE(twin.log().find("another peer-server for account 'alice' is already running at " + where),
+            std::string::npos)
+      << twin.log();
+  // The first was not harmed: still running, still the only alice, at its
+  // port, and its session still works (a new file reaches the index).
+  EXPECT_TRUE(alice.running()) << alice.log();
+  auto peers = directory_->Peers();
+  ASSERT_TRUE(peers.ok());
+  ASSERT_EQ(peers->size(), 1u);
+  EXPECT_EQ((*peers)[0].port, alice.port());
+  EXPECT_EQ(SearchTotal("other.txt"), 0);
+  WriteFile(alice.shared_dir() / "b.txt", "b");
+  EXPECT_TRUE(WaitUntil([&] { return SearchTotal("b.txt") == 1; }, std::chrono::seconds(5))) << alice.log();
+  EXPECT_EQ(SearchTotal("a.txt"), 1);
+  EXPECT_EQ(alice.log().find("logged out"), std::string::npos) << alice.log();
+}
+
+TEST_F(PeerServerTest, APeerServerRestartedRightAfterAKillTakesItsSessionBack) {
+  // Its session is still online (the TTL has not passed): the new process
+  // joins it, finds nobody answering at the port, and serves there.
+  auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
+  const int port = alice.port();
+  alice.Signal(SIGKILL);
+  alice.Wait(std::chrono::seconds(5));
+  ASSERT_EQ(directory_->Peers()->size(), 1u) << "the killed peer should still be listed";
+  ASSERT_TRUE(alice.Start().ok()) << alice.log();
+  EXPECT_EQ(alice.port(), port);
+  EXPECT_EQ(alice.log().find("already running"), std::string::npos) << alice.log();
+  WriteFile(alice.shared_dir() / "b.txt", "b");
+  EXPECT_TRUE(WaitUntil([&] { return SearchTotal("b.txt") == 1; }, std::chrono::seconds(5)));
+}
+
 TEST_F(PeerServerTest, ALogoutFromThePeersClientStopsItsServer) {
   auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
   auto client = central_->Client();
