@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   options.json = json;
   options.progress = ::isatty(STDERR_FILENO) && !json;
   options.interactive = stdin_tty && words.empty();
+  if (options.interactive) options.stop_requested = pclient::Interrupted;  // the REPL's Ctrl-C
   pclient::PeerClient client(config, options, std::cout, std::cerr);
 
   if (!words.empty()) return RunOneShot(client, words);

@@ -571,6 +571,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
     ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
   }
   req.verify_only = c.Flag("--verify-only");
+  req.stop_requested = options_.stop_requested;
   // This peer's peer-server serves the pieces verified so far to others
   // fetching the same file (it finds the .part in download_dir).
   if (req.dest_dir == config_.download_dir) req.partial_dir = PartialDir(config_.shared_dir);
@@ -649,7 +650,7 @@ Status PeerClient::Upload(const ParsedCommand& c) {
   }
   if (target.username == config_.username) return InvalidArgument("that is this peer itself");
   ProgressFn progress = ProgressBar();
-  auto result = UploadFile(path, name, target, progress);
+  auto result = UploadFile(path, name, target, progress, options_.stop_requested);
   if (progress) err_ << "\r\x1b[K" << std::flush;
   if (!result.ok()) return result.status();
   Print("uploaded " + name + " (" + HumanSize(result->file.size) + ") to " + target.username +

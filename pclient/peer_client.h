@@ -35,6 +35,9 @@ struct PeerClientOptions {
   bool json = false;            // --json
   bool progress = false;        // draw a progress bar (a terminal only)
   bool interactive = false;     // a person at a terminal (password prompts)
+  // Asked while a transfer runs (null: never): true stops it, keeping what
+  // a resume needs. The REPL's Ctrl-C.
+  std::function<bool()> stop_requested = nullptr;
 };
 
 class PeerClient {

@@ -1,8 +1,10 @@
 #include "pclient/repl.h"
 
 #include <editline/readline.h>
+#include <signal.h>
 #include <stdlib.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +14,9 @@ namespace p2pshare::pclient {
 namespace {
 
 PeerClient* g_client = nullptr;  // the completion callbacks are plain C
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void OnInterrupt(int) { g_interrupted = 1; }
 std::vector<std::string> g_candidates;
 
 // Hands out g_candidates (already filtered for the word being completed).
@@ -60,6 +65,8 @@ char** Complete(const char* text, int start, int /*end*/) {
 
 }  // namespace
 
+bool Interrupted() { return g_interrupted != 0; }
+
 int RunRepl(PeerClient& client, const std::string& username) {
   g_client = &client;
   rl_attempted_completion_function = Complete;
@@ -71,21 +78,35 @@ int RunRepl(PeerClient& client, const std::string& username) {
     read_history(history.c_str());
   }
   stifle_history(1000);
-  std::cout << "p2pshare " << P2PSHARE_VERSION << " — type 'help' for the commands, Ctrl-D to leave\n";
+  // Ctrl-C is ours: without SA_RESTART the terminal read returns, so
+  // readline gives up the line; during a command the flag stops a transfer.
+  rl_catch_signals = 0;
+  struct sigaction on_interrupt {};
+  on_interrupt.sa_handler = OnInterrupt;
+  sigemptyset(&on_interrupt.sa_mask);
+  on_interrupt.sa_flags = 0;
+  struct sigaction before {};
+  ::sigaction(SIGINT, &on_interrupt, &before);
+  std::cout << "p2pshare " << P2PSHARE_VERSION
+            << " — type 'help' for the commands; Ctrl-C stops a transfer or clears the line, Ctrl-D leaves\n";
   while (!client.quit_requested()) {
+    g_interrupted = 0;
     char* raw = readline(client.prompt().c_str());
-    if (raw == nullptr) {  // Ctrl-D
+    if (raw == nullptr) {
       std::cout << "\n";
-      break;
+      if (g_interrupted) continue;  // Ctrl-C: a fresh prompt
+      break;                        // Ctrl-D
     }
     std::string line(raw);
     ::free(raw);
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     add_history(line.c_str());
+    if (!history.empty()) write_history(history.c_str());  // a crash or kill loses nothing typed
+    g_interrupted = 0;
     Status s = client.RunLine(line);
     if (!s.ok()) std::cerr << "error: " << s.message() << "\n";
   }
-  if (!history.empty()) write_history(history.c_str());
+  ::sigaction(SIGINT, &before, nullptr);
   g_client = nullptr;
   return 0;
 }

@@ -30,6 +30,7 @@
 #include "common/sha256.h"
 #include "common/unique_fd.h"
 #include "p2pshare.grpc.pb.h"
+#include "pclient/format.h"
 #include "pclient/transfer_io.h"
 
 namespace p2pshare::pclient {
@@ -57,6 +58,8 @@ constexpr auto kSaveEverySharing = std::chrono::milliseconds(250);
 // the source has a rate), within a piece and kRunBytes.
 constexpr double kRunSeconds = 1.0;
 constexpr int64_t kFirstRunBytes = 1 << 20;
+// How often a download asks whether it should stop (the REPL's Ctrl-C).
+constexpr auto kStopPoll = std::chrono::milliseconds(100);
 // A run's pieces go to the disk in spans of this much (sync_file_range).
 constexpr int64_t kWritebackBytes = 8 << 20;
 constexpr int64_t kRandomStartBytes = 64 << 20;
@@ -412,7 +415,7 @@ void Swarm::Queued(size_t source, int64_t place) {
 std::vector<int64_t> Swarm::Pick(size_t source) {
   std::lock_guard<std::mutex> lock(mu_);
   const Source& me = sources_[source];
-  if (me.dropped || !local_error_.ok()) return {};
+  if (me.dropped || !local_error_.ok() || stop_) return {};
   auto has = [&](int64_t i) { return !me.partial || Bit(me.have, i); };
   auto missing = [&](int64_t i) { return state_[static_cast<size_t>(i)] == PieceState::kMissing; };
   // Pieces another downloader has can come from it; a whole holder is
@@ -710,6 +713,10 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     Queued(source, place);
     return Fetched::kQueued;
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ && failure.empty()) return Fetched::kOk;  // cancelled by Run: the source did nothing wrong
+  }
   if (failure.empty() && unverified <= run.back() && !AllVerified(unverified, run.back())) {
     failure = s.ok() ? "ended the stream early" : s.error_message();
   }
@@ -825,11 +832,21 @@ Status Swarm::Run() {
   auto next_refresh = Clock::now() + kRefreshEvery;
   auto last_progress = Clock::now();
   int64_t last_verified = verified_;
+  bool stopped = false;  // by stop_requested
   for (;;) {
-    changed_.wait_until(lock, next_refresh, [&] {
+    // A stop request cannot wake this wait: it is asked a few times a second.
+    const auto wake = req_.stop_requested ? std::min(next_refresh, Clock::now() + kStopPoll) : next_refresh;
+    changed_.wait_until(lock, wake, [&] {
       return verified_ == pieces_count_ || !local_error_.ok() || active_workers_ == 0;
     });
     if (verified_ == pieces_count_ || !local_error_.ok()) break;
+    if (req_.stop_requested && req_.stop_requested()) {
+      stopped = true;
+      for (grpc::ClientContext* call : calls_) {
+        if (call != nullptr) call->TryCancel();
+      }
+      break;
+    }
     const auto now = Clock::now();
     if (verified_ != last_verified) {
       last_verified = verified_;
@@ -883,6 +900,10 @@ Status Swarm::Run() {
   }
   RETURN_IF_ERROR(local_error_);
   RETURN_IF_ERROR(saved);
+  if (stopped && verified_ < pieces_count_) {
+    return Status(Code::kCancelled, "stopped; " + HumanSize(verified_bytes_) + " of " + HumanSize(f_.size) +
+                                        " verified are kept: 'download " + f_.sha256 + "' resumes it");
+  }
   if (verified_ < pieces_count_) {
     std::string why;
     for (const Source& s : sources_) why += (why.empty() ? "" : "; ") + s.holder.username + ": " + s.why;

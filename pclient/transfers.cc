@@ -265,7 +265,8 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
 }
 
 Result<UploadResult> UploadFile(const std::string& path, const std::string& name,
-                                const Holder& target, const ProgressFn& progress) {
+                                const Holder& target, const ProgressFn& progress,
+                                const std::function<bool()>& stop_requested) {
   auto start = Clock::now();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return NotFound("cannot open " + path + ": " + std::strerror(errno));
@@ -288,6 +289,12 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
     int64_t pos = 0;
     bool sent = true;
     while (pos < size) {
+      if (stop_requested && stop_requested()) {
+        local_error = Status(Code::kCancelled, "upload of " + name + " stopped; " + target.username +
+                                                   " keeps nothing of it");
+        ctx.TryCancel();
+        break;
+      }
       std::string* data = msg.mutable_data();
       data->resize(std::min<int64_t>(kChunk, size - pos));
       ssize_t r = ::pread(fd.get(), data->data(), data->size(), pos);

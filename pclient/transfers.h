@@ -62,6 +62,10 @@ struct DownloadRequest {
   // holders join as the download goes; null: never).
   std::string partial_dir = {};
   std::function<Result<std::vector<Holder>>()> refresh_holders = nullptr;
+  // Asked a few times a second (null: never): true stops the download
+  // (Cancelled), keeping every verified piece for a resume. The REPL's
+  // Ctrl-C.
+  std::function<bool()> stop_requested = nullptr;
 };
 
 struct DownloadResult {
@@ -81,7 +85,8 @@ struct DownloadResult {
 
 // Errors: InvalidArgument (a hostile name), AlreadyExists (another file is
 // at the path), Unavailable (no holder could complete; the .part is kept for
-// a later resume), DataLoss (the bytes failed verification; .part removed).
+// a later resume), DataLoss (the bytes failed verification; .part removed),
+// Cancelled (stop_requested; the .part is kept for a resume).
 Result<DownloadResult> DownloadFile(const DownloadRequest& request, const ProgressFn& progress,
                                     const NoteFn& note);
 
@@ -92,8 +97,10 @@ struct UploadResult {
 
 // Sends the local file at `path` as `name` to `target`. Errors as the
 // receiver said them (ALREADY_EXISTS, RESOURCE_EXHAUSTED, ...), NotFound for
-// a missing local file.
+// a missing local file, Cancelled when `stop_requested` (asked at each
+// chunk; may be null) said so (the receiver keeps nothing).
 Result<UploadResult> UploadFile(const std::string& path, const std::string& name,
-                                const Holder& target, const ProgressFn& progress);
+                                const Holder& target, const ProgressFn& progress,
+                                const std::function<bool()>& stop_requested = nullptr);
 
 }  // namespace p2pshare::pclient

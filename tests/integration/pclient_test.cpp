@@ -55,6 +55,15 @@ class PeerClientTest : public NetworkTest {
     return RunToEnd(Argv(user, words), log, stdin_path);
   }
   static int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+  // The REPL of `user` on a terminal of its own, its HOME in the test's folder.
+  std::unique_ptr<PtyProcess> Repl(const std::string& user) {
+    fs::create_directories(dir_.path() / user / "home");
+    auto repl = std::make_unique<PtyProcess>(std::vector<std::string>{PCLIENT_BIN, "--config", ClientConfig(user)},
+                                             std::map<std::string, std::string>{{"HOME", (dir_.path() / user / "home").string()}});
+    EXPECT_TRUE(repl->WaitFor(user + "> ", std::chrono::seconds(10))) << repl->output();
+    return repl;
+  }
+  fs::path History(const std::string& user) { return dir_.path() / user / "home" / ".p2pshare" / ("history-" + user); }
 
   PeerServerProcess* alice_ = nullptr;
   PeerServerProcess* bob_ = nullptr;
@@ -295,6 +304,60 @@ TEST_F(PeerClientTest, AHolderWhoseFileChangedAfterIndexingIsCaught) {
   EXPECT_NE(out.find("holder alice dropped: sent bad data for piece 0"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(Downloads("carol") / "notes.txt"));
   EXPECT_FALSE(fs::exists(Downloads("carol") / "notes.txt.part"));
+}
+
+}  // namespace
+}  // namespace p2pshare::testing
+
+namespace p2pshare::testing {
+namespace {
+
+TEST_F(PeerClientTest, CtrlCAtThePromptClearsTheLineAndTheReplGoesOn) {
+  auto repl = Repl("carol");
+  repl->Type("search notes");
+  repl->Type("\x03");
+  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  EXPECT_TRUE(repl->running()) << "Ctrl-C at the prompt ended the REPL:\n" << repl->output();
+  // The half-typed line was dropped, not run.
+  EXPECT_EQ(repl->output().find("notes.txt"), std::string::npos) << repl->output();
+  repl->Type("status\r");
+  ASSERT_TRUE(repl->WaitFor("session", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  repl->Type("\x04");
+  EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
+}
+
+TEST_F(PeerClientTest, EachLineReachesTheHistoryAsItIsEnteredSoAKillLosesNothing) {
+  auto repl = Repl("carol");
+  repl->Type("status\r");
+  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  ::kill(repl->pid(), SIGKILL);
+  repl->Wait(std::chrono::seconds(5));
+  EXPECT_NE(ReadFile(History("carol")).find("status"), std::string::npos);
+  // The next session starts with it: Up brings it back.
+  auto again = Repl("carol");
+  again->Type("\x1b[A\r");
+  EXPECT_TRUE(again->WaitFor("session", std::chrono::seconds(5))) << again->output();
+}
+
+TEST_F(PeerClientTest, CtrlCDuringADownloadStopsItKeepsWhatIsVerifiedAndTheNextOneResumes) {
+  auto repl = Repl("carol");
+  // 24 MiB at 1 MiB/s: a person has time to change their mind.
+  repl->Type("download big.bin --limit-rate 1M\r");
+  ASSERT_TRUE(repl->WaitFor("ETA", std::chrono::seconds(10))) << repl->output();
+  repl->Type("\x03");
+  ASSERT_TRUE(repl->WaitFor("stopped; ", std::chrono::seconds(5))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("verified are kept: 'download ", std::chrono::seconds(1))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  EXPECT_TRUE(repl->running());
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
+  EXPECT_TRUE(fs::exists(Downloads("carol") / "big.bin.part"));
+  repl->Type("download big.bin\r");
+  ASSERT_TRUE(repl->WaitFor("resuming big.bin", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("downloaded big.bin", std::chrono::seconds(30))) << repl->output();
+  EXPECT_EQ(ReadFile(Downloads("carol") / "big.bin"), big_);
+  repl->Type("quit\r");
+  EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
 }
 
 }  // namespace

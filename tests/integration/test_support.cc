@@ -9,8 +9,11 @@
 #include "common/x509.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +93,103 @@ std::string Process::Log() const {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+PtyProcess::PtyProcess(std::vector<std::string> argv, std::map<std::string, std::string> env) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  struct winsize size {};
+  size.ws_row = 24;
+  size.ws_col = 80;
+  pid_ = ::forkpty(&master_, nullptr, nullptr, &size);
+  if (pid_ == 0) {
+    ::setenv("TERM", "xterm", 1);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::execv(args[0], args.data());
+    std::perror("execv");
+    ::_exit(127);
+  }
+  if (master_ >= 0) ::fcntl(master_, F_SETFL, ::fcntl(master_, F_GETFL) | O_NONBLOCK);
+}
+
+PtyProcess::~PtyProcess() {
+  if (pid_ > 0 && running()) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  if (master_ >= 0) ::close(master_);
+}
+
+void PtyProcess::Type(const std::string& keys) {
+  size_t at = 0;
+  while (at < keys.size()) {
+    ssize_t n = ::write(master_, keys.data() + at, keys.size() - at);
+    if (n > 0) {
+      at += static_cast<size_t>(n);
+    } else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+      return;
+    } else {
+      Read(10);  // its output is full: make room
+    }
+  }
+}
+
+void PtyProcess::Read(int timeout_ms) {
+  pollfd p{master_, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(master_, buf, sizeof buf);
+    if (n <= 0) return;  // EAGAIN, or EIO once the child has gone
+    out_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool PtyProcess::WaitFor(const std::string& text, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (size_t at = out_.find(text, matched_); at != std::string::npos) {
+      matched_ = at + text.size();
+      return true;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if (!running() && out_.find(text, matched_) == std::string::npos) {
+      Read(0);
+      if (out_.find(text, matched_) == std::string::npos) return false;
+      continue;
+    }
+    Read(static_cast<int>(std::min<int64_t>(left.count(), 100)));
+  }
+}
+
+const std::string& PtyProcess::output() {
+  Read(0);
+  return out_;
+}
+
+std::string PtyProcess::unmatched() {
+  Read(0);
+  return out_.substr(matched_);
+}
+
+bool PtyProcess::running() {
+  if (exit_code_) return false;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  if (r == pid_) exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return false;
+}
+
+std::optional<int> PtyProcess::Wait(std::chrono::milliseconds timeout) {
+  WaitUntil([this] {
+    Read(0);
+    return !running();
+  }, timeout);
+  Read(0);
+  return exit_code_;
 }
 
 int FreePort() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <atomic>
@@ -52,6 +53,41 @@ class Process {
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
   std::string log_path_;
+};
+
+// A child process on a pseudo-terminal of its own (its stdin, stdout and
+// stderr; 80x24, TERM=xterm), as a person at a terminal runs it: keys go
+// in with Type, the screen's bytes come out. SIGKILL on destruction.
+class PtyProcess {
+ public:
+  // `env` is added to (or replaces in) this process's environment.
+  PtyProcess(std::vector<std::string> argv, std::map<std::string, std::string> env = {});
+  ~PtyProcess();
+  PtyProcess(const PtyProcess&) = delete;
+  PtyProcess& operator=(const PtyProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Writes keys as typed ("\x03" is Ctrl-C, "\x04" Ctrl-D, "\t" Tab).
+  void Type(const std::string& keys);
+  // Reads the output until `text` appears after the end of the previous
+  // match (which then moves past it), or `timeout` passes.
+  bool WaitFor(const std::string& text, std::chrono::milliseconds timeout);
+  // Everything it has written so far.
+  const std::string& output();
+  // Everything since the end of the previous match.
+  std::string unmatched();
+  bool running();
+  // The exit code (128+signal when killed), or nullopt on timeout; reads
+  // the output meanwhile, so the child never blocks writing it.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+
+ private:
+  void Read(int timeout_ms);
+  pid_t pid_ = -1;
+  int master_ = -1;
+  std::string out_;
+  size_t matched_ = 0;
+  std::optional<int> exit_code_;
 };
 
 // A loopback TCP port free right now (bound, read back, closed).
