@@ -343,6 +343,7 @@ Result<Holder> Directory::UploadTarget(const std::string& caller, const std::str
   events_.Record("upload", caller,
                  "'" + name + "' (" + std::to_string(size) + " bytes) to " + best->peer.username,
                  "a file to " + best->peer.username);
+  spdlog::info("upload of {} bytes by {} goes to {}", size, caller, best->peer.username);
   return Holder{best->peer.username, best->peer.host, best->peer.port};
 }
 

@@ -288,10 +288,13 @@ void HttpApi::ConfigureServer() {
                                                           GatedServer::RequestStart())
                     .count();
     Observe(req, res, ms / 1000);
+    // One line per request at debug (heartbeats alone are a line per peer
+    // every few seconds); a request central failed (500) at warn.
+    const auto level = res.status == 500 ? spdlog::level::warn : spdlog::level::debug;
     if (req.method.empty()) {
-      spdlog::info("- (malformed request) {} {:.1f}ms", res.status, ms);
+      spdlog::log(level, "- (malformed request) {} {:.1f}ms", res.status, ms);
     } else {
-      spdlog::info("{} {} {} {:.1f}ms", req.method, req.path, res.status, ms);
+      spdlog::log(level, "{} {} {} {:.1f}ms", req.method, req.path, res.status, ms);
     }
   });
 }

@@ -21,9 +21,9 @@
 
 namespace {
 
-int Fail(const p2pshare::Status& s) {
+int Fail(const p2pshare::Status& s, int code = p2pshare::kExitFailed) {
   std::fprintf(stderr, "central: %s\n", s.message().c_str());
-  return 1;
+  return code;
 }
 
 // Raises the soft open-file limit towards the hard one so `wanted`
@@ -84,22 +84,18 @@ int main(int argc, char** argv) {
   CentralConfig config;
   ConfigSchema schema;
   DescribeCentralConfig(schema, &config);
-  CLI::App app{"p2pshare central: the directory of the network"};
+  CLI::App app{"p2pshare central: the directory of the network", "central"};
   std::string config_path;
   app.add_option("--config", config_path, "JSON config file (flags beat the file)");
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));
   schema.AddFlags(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   Status loaded = schema.Load(config_path);
-  if (!loaded.ok()) return Fail(loaded);
+  if (!loaded.ok()) return Fail(loaded, kExitUsage);
   Status valid = ValidateCentralConfig(config);
-  if (!valid.ok()) return Fail(valid);
+  if (!valid.ok()) return Fail(valid, kExitUsage);
   Status logging = SetupLogging("central", config.log_level);
-  if (!logging.ok()) return Fail(logging);
+  if (!logging.ok()) return Fail(logging, kExitUsage);
 
   // A signal during start-up stops central as soon as it would serve.
   std::mutex api_mu;

@@ -1,10 +1,31 @@
 #include "common/config.h"
 
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 namespace p2pshare {
+
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    app.exit(e);
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp& e) {
+    app.exit(e);
+    return kExitOk;
+  } catch (const CLI::CallForVersion& e) {
+    app.exit(e);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: %s; see --help\n", app.get_name().empty() ? argv[0] : app.get_name().c_str(), e.what());
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 Result<Json> IntFromWord(const std::string& word) {

@@ -19,6 +19,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
+
 #include "common/json_fields.h"
 #include "common/status.h"
 
@@ -27,6 +29,16 @@ namespace p2pshare {
 // "500000", "800K", "10M", "1.5G" (binary units) as bytes a second; at
 // least 1. The message does not name the flag or key.
 Result<int64_t> ParseByteRate(const std::string& text);
+
+// The exit codes of all three programs (docs/protocol.md, "Exit codes").
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // the command or the server failed
+inline constexpr int kExitUsage = 2;   // a command line or config that does not parse or check
+
+// Parses the command line. nullopt to go on; otherwise the program exits
+// with the value: kExitOk after --help or --version (printed), kExitUsage
+// after "<program>: <what is wrong>; see --help" on stderr.
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv);
 
 class ConfigSchema {
  public:

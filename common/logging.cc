@@ -4,6 +4,14 @@
 
 namespace p2pshare {
 
+std::string Counted(int64_t n, std::string_view noun, std::string_view plural) {
+  std::string out = std::to_string(n) + " ";
+  if (n == 1) return out.append(noun);
+  if (!plural.empty()) return out.append(plural);
+  return out.append(noun).append("s");
+}
+
+
 const std::vector<std::string>& LogLevelNames() {
   static const std::vector<std::string> kNames = {"trace", "debug", "info",
                                                   "warn",  "error", "off"};

@@ -3,13 +3,16 @@
 //   peer-client --config F <command> ...   one command, then exit
 //   peer-client --config F < script        commands from standard input
 // Exit status 0 on success; otherwise 1 with a one-line error on stderr
-// (2 for a command line that does not parse).
+// (2 for a command line or config that does not parse; docs/protocol.md,
+// "Exit codes"). With --json (anywhere on the line) the error is a JSON
+// object on stderr: {"error": {"message", "reason", "exit_code"}}.
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/heap.h"
@@ -25,14 +28,23 @@ namespace {
 using p2pshare::Status;
 using p2pshare::pclient::PeerClient;
 
-// One line on stderr, safe for a terminal (messages may quote other peers).
-void Complain(const std::string& message) {
+bool g_json = false;  // --json: errors as JSON objects too
+
+// One line on stderr, safe for a terminal (messages may quote other peers);
+// a JSON object with --json.
+void Complain(const std::string& message, const std::string& reason = "",
+              int exit_code = p2pshare::kExitFailed) {
+  if (g_json) {
+    nlohmann::json j{{"error", {{"message", message}, {"reason", reason}, {"exit_code", exit_code}}}};
+    std::fprintf(stderr, "%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return;
+  }
   std::fprintf(stderr, "peer-client: %s\n", p2pshare::pclient::Printable(message).c_str());
 }
 
-int Fail(const Status& s) {
-  Complain(s.message());
-  return 1;
+int Fail(const Status& s, int exit_code = p2pshare::kExitFailed) {
+  Complain(s.message(), s.reason(), exit_code);
+  return exit_code;
 }
 
 // `login` happens on start when the config has credentials, unless the
@@ -46,10 +58,7 @@ Status LoginBefore(PeerClient& client, const std::string& first_word) {
 // One command from the command line, then exit.
 int RunOneShot(PeerClient& client, const std::vector<std::string>& words) {
   auto cmd = p2pshare::pclient::ParseCommand(words);
-  if (!cmd.ok()) {
-    Complain(cmd.status().message());
-    return 2;
-  }
+  if (!cmd.ok()) return Fail(cmd.status(), p2pshare::kExitUsage);
   Status login = LoginBefore(client, cmd->name);
   if (!login.ok()) return Fail(login);
   Status s = client.Run(*cmd);
@@ -71,13 +80,13 @@ int RunScript(PeerClient& client) {
       Status login = LoginBefore(client, line.substr(start, line.find(' ', start) - start));
       if (!login.ok()) {
         ++failures;
-        Complain(login.message());
+        Complain(login.message(), login.reason());
       }
     }
     Status s = client.RunLine(line);
     if (!s.ok()) {
       ++failures;
-      Complain("line " + std::to_string(number) + ": " + s.message());
+      Complain("line " + std::to_string(number) + ": " + s.message(), s.reason());
     }
   }
   return failures == 0 ? 0 : 1;
@@ -89,7 +98,7 @@ int main(int argc, char** argv) {
   p2pshare::BoundHeapGrowth(p2pshare::HeapUse::kTransfers);
   using namespace p2pshare;
   PeerConfig config;
-  CLI::App app{"p2pshare peer-client: search, download and upload on the network"};
+  CLI::App app{"p2pshare peer-client: search, download and upload on the network", "peer-client"};
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));
   PeerConfigFlags flags(app, &config);
   bool json = false;
@@ -100,16 +109,25 @@ int main(int argc, char** argv) {
     for (const auto& c : pclient::Commands()) names += (names.empty() ? "" : ", ") + c.name;
     return names;
   }() + ". 'peer-client --config F help' explains them.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+  // --json may come after the command too ("search x --json"): the
+  // command's words never take it as an argument.
+  std::vector<char*> args;
+  bool json_seen = false;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0 && std::string_view(argv[i]) == "--json") {
+      json_seen = true;
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  g_json = json_seen;
+  if (auto exit_code = ParseCommandLine(app, static_cast<int>(args.size()), args.data())) return *exit_code;
+  json = json_seen;
+  if (!app.remaining().empty() && app.remaining()[0].starts_with("-")) {
+    return Fail(InvalidArgument("unknown option '" + app.remaining()[0] + "'; see --help"), kExitUsage);
   }
   Status loaded = flags.Load();
-  if (!loaded.ok()) {
-    Complain(loaded.message());
-    return 2;
-  }
+  if (!loaded.ok()) return Fail(loaded, kExitUsage);
   (void)SetupLogging("peer-client", config.log_level == "info" ? "warn" : config.log_level);
 
   std::vector<std::string> words = app.remaining();
@@ -124,6 +142,6 @@ int main(int argc, char** argv) {
   if (!words.empty()) return RunOneShot(client, words);
   if (!stdin_tty) return RunScript(client);
   Status login = LoginBefore(client, "");
-  if (!login.ok()) Complain(login.message());
+  if (!login.ok()) Complain(login.message(), login.reason());
   return pclient::RunRepl(client, config.username);
 }

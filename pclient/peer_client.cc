@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/logging.h"
 #include "common/grpc_status.h"
 #include "common/host_port.h"
 #include "common/names.h"
@@ -336,7 +337,7 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
       }
     }
     j["shared_files"] = shared;
-    text += "shared       " + std::to_string(shared) + " files\n";
+    text += "shared       " + Counted(shared, "file") + "\n";
     // Is our peer-server up? Ping it briefly.
     auto stub = PeerStub(session_->host, session_->port, config_.username);
     grpc::ClientContext ctx;
@@ -369,6 +370,9 @@ Status PeerClient::Peers(const ParsedCommand&) {
 namespace {
 
 std::string SourceName(v1::Located::Source s) { return s == v1::Located::FLOOD ? "flood" : "directory"; }
+
+// Hex digits a short hash needs to be taken for one (tables print 12).
+constexpr size_t kMinShortHash = 6;
 
 // The one content `what` names among `results` (by path or base name).
 Result<FileResult> PickNamed(const std::vector<FileResult>& results, const std::string& what) {
@@ -416,6 +420,7 @@ Status PeerClient::Search(const ParsedCommand& c) {
     }
   }
   last_results_ = page.results;
+  for (const auto& r : page.results) shown_hashes_[r.sha256] = r.name;
   std::vector<std::string> columns{"#", "name", "size", "sha256", "holders"};
   if (!sources.empty()) columns.push_back("found via");
   Table t(columns);
@@ -437,9 +442,8 @@ Status PeerClient::Search(const ParsedCommand& c) {
   }
   std::string text = page.results.empty() ? "no files match '" + c.args[0] + "'\n" : t.Render();
   if (page.total > static_cast<int64_t>(page.results.size())) {
-    text += "(" + std::string(page.total_exact ? "" : "about ") + std::to_string(page.total) +
-            " matches; showing the first " +
-            std::to_string(page.results.size()) + ")\n";
+    text += "(" + std::string(page.total_exact ? "" : "about ") + Counted(page.total, "match", "matches") +
+            "; showing the first " + std::to_string(page.results.size()) + ")\n";
   }
   if (!sources.empty() || via_friend) {
     text += "(asked through friend peer " + last_via_ + ")\n";
@@ -473,6 +477,7 @@ Status PeerClient::Files(const ParsedCommand& c) {
   Json list = Json::array();
   for (const auto& f : reply.files()) {
     t.AddRow({f.name(), HumanSize(f.size()), ShortHash(f.sha256())});
+    shown_hashes_[f.sha256()] = f.name();
     list.push_back(ToJson(FromProto(f)));
   }
   Print(reply.files().empty() ? who + " shares no files\n" : t.Render(),
@@ -489,7 +494,7 @@ Result<FileResult> PeerClient::LastResult(const std::string& what) const {
   }
   if (n == 0 || n > last_results_.size()) {
     return InvalidArgument("no result " + what + " in the last search (" +
-                           std::to_string(last_results_.size()) + " results)");
+                           Counted(static_cast<int64_t>(last_results_.size()), "result") + ")");
   }
   return last_results_[n - 1];
 }
@@ -506,13 +511,33 @@ Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
   }
   std::string lower = what;
   for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  // A short hash (as tables print them) names a file a table showed.
+  const bool hexish = lower.size() >= kMinShortHash && lower.size() < 64 &&
+                      lower.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (hexish) {
+    std::vector<std::string> matches;
+    for (auto it = shown_hashes_.lower_bound(lower); it != shown_hashes_.end() && it->first.starts_with(lower); ++it) {
+      matches.push_back(it->first);
+    }
+    if (matches.size() > 1) {
+      return InvalidArgument("'" + what + "' starts " + std::to_string(matches.size()) +
+                             " sha256s shown here; give more of its digits");
+    }
+    if (matches.size() == 1) lower = matches[0];
+  }
   if (IsSha256Hex(lower)) {
     ASSIGN_OR_RETURN(auto found, Central().FindFile(lower));
     if (!found) return NotFound("nobody online holds a file with sha256 " + lower);
     return *found;
   }
   ASSIGN_OR_RETURN(SearchPage page, Central().Search(what, 1000, 0));
-  ASSIGN_OR_RETURN(FileResult named, PickNamed(page.results, what));
+  Result<FileResult> picked = PickNamed(page.results, what);
+  if (!picked.ok() && hexish && picked.status().code() == Code::kNotFound) {
+    return NotFound("'" + what + "' is no file name, and no file this client has shown starts with that hash; "
+                    "search for the file (or list a peer's files) first, then use its short hash, #n or "
+                    "name, or give all 64 hex digits of its sha256");
+  }
+  ASSIGN_OR_RETURN(FileResult named, std::move(picked));
   ASSIGN_OR_RETURN(auto all, Central().FindFile(named.sha256));
   FileResult out = all ? *all : named;
   out.name = named.name;
@@ -562,6 +587,17 @@ Status PeerClient::Download(const ParsedCommand& c) {
     }
     if (chosen.empty()) return NotFound(*from + " does not hold " + file.name);
     file.holders = chosen;
+  }
+  // This peer shares that content already (perhaps under another name, or
+  // as an earlier download inside the shared folder): fetching it again
+  // would only add a copy to the index.
+  for (const Holder& h : file.holders) {
+    if (h.username == config_.username && !h.partial && !c.Flag("--verify-only")) {
+      Print(file.name + " is shared by this peer already (same sha256); nothing fetched\n",
+            Json{{"name", file.name}, {"size", file.size}, {"sha256", file.sha256}, {"already_shared", true},
+                 {"already_there", true}, {"fetched", 0}});
+      return Status::Ok();
+    }
   }
   // Without a session (central away) the certificate from an earlier
   // login, while it is valid, is what holders check.

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -115,6 +116,9 @@ class PeerClient {
   Status credentials_error_;
   std::optional<LoginReply> session_;
   std::vector<FileResult> last_results_;
+  // Every file a table has shown (full sha256 -> name), so the short hash
+  // printed there names it.
+  std::map<std::string, std::string> shown_hashes_;
   std::string last_via_;     // "directory", or the friend that answered the last locate
   bool central_away_ = false;  // the start-up login found central unreachable
   bool quit_ = false;

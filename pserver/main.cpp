@@ -14,22 +14,18 @@
 int main(int argc, char** argv) {
   p2pshare::BoundHeapGrowth(p2pshare::HeapUse::kTransfers);
   p2pshare::PeerConfig config;
-  CLI::App app{"p2pshare peer-server: the gRPC file service of one peer"};
+  CLI::App app{"p2pshare peer-server: the gRPC file service of one peer", "peer-server"};
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));
   p2pshare::PeerConfigFlags flags(app, &config);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  auto fail = [](const p2pshare::Status& s) {
+  if (auto exit_code = p2pshare::ParseCommandLine(app, argc, argv)) return *exit_code;
+  auto fail = [](const p2pshare::Status& s, int code = p2pshare::kExitFailed) {
     std::fprintf(stderr, "peer-server: %s\n", s.message().c_str());
-    return 1;
+    return code;
   };
   p2pshare::Status loaded = flags.Load();
-  if (!loaded.ok()) return fail(loaded);
+  if (!loaded.ok()) return fail(loaded, p2pshare::kExitUsage);
   p2pshare::Status logging = p2pshare::SetupLogging("peer-server", config.log_level);
-  if (!logging.ok()) return fail(logging);
+  if (!logging.ok()) return fail(logging, p2pshare::kExitUsage);
 
   p2pshare::pserver::PeerServer server(config);
   p2pshare::StopOnSignals([&server](const char* name) {

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/logging.h"
 #include "common/backoff.h"
 #include "common/central_trust.h"
 #include "common/directory_client.h"
@@ -329,8 +330,9 @@ Status PeerServer::Run() {
   auto parts =
       std::make_unique<Parts>(config_, std::move(folder), *trust, std::move(credentials));
   RETURN_IF_ERROR(parts->catalog.Refresh().status());
-  spdlog::info("sharing {} files ({} bytes) from {}; {} hashed, the rest from the hash cache",
-               parts->catalog.size(), parts->catalog.TotalBytes(), parts->folder->root(),
+  spdlog::info("sharing {} ({}) from {}; {} hashed, the rest from the hash cache",
+               Counted(static_cast<int64_t>(parts->catalog.size()), "file"),
+               Counted(parts->catalog.TotalBytes(), "byte"), parts->folder->root(),
                parts->catalog.files_hashed());
   if (!config_.metrics_listen.empty()) {
     ASSIGN_OR_RETURN(int metrics_port, parts->metrics.Start(config_.metrics_listen));
@@ -463,8 +465,8 @@ bool PeerServer::MoveTo(Parts& p, int port, Status* out) {
 Status PeerServer::HandleEvents(Parts& p) {
   FolderWatcher watcher(p.folder->root(), [&p] { p.agent.FolderChanged(); });
   RETURN_IF_ERROR(watcher.Start());
-  spdlog::info("peer-server {} serving {} files on {} (other peers reach it at {})",
-               config_.username, p.catalog.size(), JoinHostPort(ListenHost(config_), p.agent.port()),
+  spdlog::info("peer-server {} serving {} on {} (other peers reach it at {})",
+               config_.username, Counted(static_cast<int64_t>(p.catalog.size()), "file"), JoinHostPort(ListenHost(config_), p.agent.port()),
                JoinHostPort(p.agent.host(), p.agent.port()));
   for (;;) {
     Event e = Pop();

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/logging.h"
+
 namespace p2pshare::pserver {
 SessionAgent::SessionAgent(DirectoryClient* client, Catalog* catalog, SessionAgentOptions options,
                            std::function<HeartbeatRequest()> load,
@@ -249,7 +251,7 @@ SessionAgent::Step SessionAgent::SendFullIndex(LoopState& st) {
   if (!count.ok()) return Failed(st, count.status(), "index upload");
   NoteReachable(true, "");
   st.need_full_index = false;
-  spdlog::info("index sent: {} files", *count);
+  spdlog::info("index sent: {}", Counted(*count, "file"));
   return Step::kNext;
 }
 

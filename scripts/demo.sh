@@ -93,7 +93,7 @@ for i in 1 2 3; do
     >"$WORK/$name.log" 2>&1 &
   PEER_PID[$name]=$!
   PIDS+=($!)
-  wait_for 15 grep -qs "serving .* files on" "$WORK/$name.log" || fail "$name's peer-server did not start"
+  wait_for 15 grep -qs "serving .* files\? on" "$WORK/$name.log" || fail "$name's peer-server did not start"
   grep -h "registered\|serving" "$WORK/$name.log" | sed "s/^/  $name: /"
 done
 

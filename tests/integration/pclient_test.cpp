@@ -61,6 +61,7 @@ class PeerClientTest : public NetworkTest {
     auto repl = std::make_unique<PtyProcess>(std::vector<std::string>{PCLIENT_BIN, "--config", ClientConfig(user)},
                                              std::map<std::string, std::string>{{"HOME", (dir_.path() / user / "home").string()}});
     EXPECT_TRUE(repl->WaitFor(user + "> ", std::chrono::seconds(10))) << repl->output();
+    EXPECT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
     return repl;
   }
   fs::path History(const std::string& user) { return dir_.path() / user / "home" / ".p2pshare" / ("history-" + user); }
@@ -178,6 +179,48 @@ TEST_F(PeerClientTest, JsonOutputIsOneDocumentPerCommand) {
 
 // A search matching thousands: the REPL shows central's order and says the
 // count is an estimate.
+TEST_F(PeerClientTest, JsonAnywhereOnTheLineAndErrorsAsJsonWithTheSameExitCodes) {
+  auto [code, out] = Client("carol", {"search", "notes", "--json"});
+  ASSERT_EQ(code, 0) << out;
+  Json j = Json::parse(out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << out;
+  EXPECT_EQ(j["total"], 1);
+  // A failing command: one JSON object (stdout and stderr share the log
+  // here, and stdout is empty), exit 1 as without --json.
+  auto [missing, missing_out] = Client("carol", {"download", "no-such-file.bin", "--json"});
+  EXPECT_EQ(missing, 1);
+  Json e = Json::parse(missing_out, nullptr, false);
+  ASSERT_FALSE(e.is_discarded()) << missing_out;
+  EXPECT_NE(e["error"]["message"].get<std::string>().find("no-such-file.bin"), std::string::npos);
+  EXPECT_EQ(e["error"]["exit_code"], 1);
+  auto [usage, usage_out] = Client("carol", {"--json", "downlaod", "x"});
+  EXPECT_EQ(usage, 2);
+  Json u = Json::parse(usage_out, nullptr, false);
+  ASSERT_FALSE(u.is_discarded()) << usage_out;
+  EXPECT_EQ(u["error"]["exit_code"], 2);
+}
+
+TEST_F(PeerClientTest, TheThreeProgramsShareTheirExitCodes) {
+  // An unknown flag: 2 and one line saying what and where to look, from each.
+  int run = 0;
+  for (const char* bin : {CENTRAL_BIN, PSERVER_BIN, PCLIENT_BIN}) {
+    auto [code, out] = RunToEnd({bin, "--no-such-flag"}, (dir_.path() / ("flag-" + std::to_string(++run) + ".log")).string());
+    EXPECT_EQ(code, 2) << bin << ": " << out;
+    EXPECT_EQ(Lines(out), 1) << bin << ": " << out;
+    EXPECT_NE(out.find("--no-such-flag"), std::string::npos) << out;
+    EXPECT_NE(out.find("see --help"), std::string::npos) << out;
+    auto [help, help_out] = RunToEnd({bin, "--help"}, (dir_.path() / ("help-" + std::to_string(run) + ".log")).string());
+    EXPECT_EQ(help, 0) << bin << ": " << help_out;
+  }
+  // A config that does not check: 2 from the servers too.
+  const std::string bad = (dir_.path() / "bad.json").string();
+  std::ofstream(bad) << "{\"log_level\": \"loud\"}";
+  for (const char* bin : {CENTRAL_BIN, PSERVER_BIN}) {
+    auto [code, out] = RunToEnd({bin, "--config", bad}, (dir_.path() / ("config-" + std::to_string(++run) + ".log")).string());
+    EXPECT_EQ(code, 2) << bin << ": " << out;
+  }
+}
+
 TEST_F(PeerClientTest, ABroadSearchSaysItsCountIsAnEstimate) {
   auto bulk = central_->Client();
   ASSERT_TRUE(RegisterAndLogin(*bulk, "dave").ok());
@@ -210,6 +253,37 @@ TEST_F(PeerClientTest, StdinModeRunsOneCommandPerLine) {
   EXPECT_NE(out.find("line 4: unknown command 'bogus'"), std::string::npos) << out;
   EXPECT_NE(out.find("bob"), std::string::npos) << out;  // the line after the failure ran
   EXPECT_EQ(ReadFile(Downloads("carol") / "notes.txt"), "alice's notes\n");
+}
+
+TEST_F(PeerClientTest, TheShortHashATableShowsNamesTheFileForDownload) {
+  const std::string sha = Sha256Hex("alice's notes\n");
+  std::string script = (dir_.path() / "short.txt").string();
+  std::ofstream(script) << "search notes\ndownload " << sha.substr(0, 12) << "\n";
+  auto [code, out] = Client("carol", {}, script);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("downloaded notes.txt"), std::string::npos) << out;
+  EXPECT_EQ(ReadFile(Downloads("carol") / "notes.txt"), "alice's notes\n");
+  // With nothing shown yet: a clear way forward, not a search for the hash.
+  auto [code2, out2] = Client("carol", {"download", sha.substr(0, 12)});
+  EXPECT_EQ(code2, 1) << out2;
+  EXPECT_NE(out2.find("give all 64 hex digits"), std::string::npos) << out2;
+  EXPECT_EQ(out2.find("try 'search " + sha.substr(0, 12)), std::string::npos) << out2;
+}
+
+TEST_F(PeerClientTest, AFileThisPeerSharesAlreadyIsNotFetchedAgain) {
+  // alice shares notes.txt; bob shares big.bin under copies/ and alice
+  // under its own name: neither is fetched, nothing lands in downloads.
+  for (const char* what : {"notes.txt", "big.bin"}) {
+    auto [code, out] = Client("alice", {"download", what});
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(out.find("is shared by this peer already (same sha256); nothing fetched"), std::string::npos) << out;
+  }
+  auto [code, out] = Client("bob", {"download", "big.bin"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("shared by this peer already"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(Downloads("alice") / "notes.txt"));
+  EXPECT_FALSE(fs::exists(Downloads("alice") / "big.bin"));
+  EXPECT_FALSE(fs::exists(Downloads("bob") / "big.bin"));
 }
 
 TEST_F(PeerClientTest, ADownloadWhoseHolderIsKilledCompletesFromTheNext) {
@@ -318,11 +392,13 @@ TEST_F(PeerClientTest, CtrlCAtThePromptClearsTheLineAndTheReplGoesOn) {
   repl->Type("\x03");
   ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
   EXPECT_TRUE(repl->running()) << "Ctrl-C at the prompt ended the REPL:\n" << repl->output();
+  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
   // The half-typed line was dropped, not run.
   EXPECT_EQ(repl->output().find("notes.txt"), std::string::npos) << repl->output();
   repl->Type("status\r");
   ASSERT_TRUE(repl->WaitFor("session", std::chrono::seconds(5))) << repl->output();
   ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
   repl->Type("\x04");
   EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
 }
@@ -330,7 +406,7 @@ TEST_F(PeerClientTest, CtrlCAtThePromptClearsTheLineAndTheReplGoesOn) {
 TEST_F(PeerClientTest, EachLineReachesTheHistoryAsItIsEnteredSoAKillLosesNothing) {
   auto repl = Repl("carol");
   repl->Type("status\r");
-  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("session", std::chrono::seconds(5))) << repl->output();
   ::kill(repl->pid(), SIGKILL);
   repl->Wait(std::chrono::seconds(5));
   EXPECT_NE(ReadFile(History("carol")).find("status"), std::string::npos);
@@ -350,12 +426,15 @@ TEST_F(PeerClientTest, CtrlCDuringADownloadStopsItKeepsWhatIsVerifiedAndTheNextO
   EXPECT_TRUE(repl->WaitFor("verified are kept: 'download ", std::chrono::seconds(1))) << repl->output();
   ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
   EXPECT_TRUE(repl->running());
+  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
   EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
   EXPECT_TRUE(fs::exists(Downloads("carol") / "big.bin.part"));
   repl->Type("download big.bin\r");
   ASSERT_TRUE(repl->WaitFor("resuming big.bin", std::chrono::seconds(10))) << repl->output();
   ASSERT_TRUE(repl->WaitFor("downloaded big.bin", std::chrono::seconds(30))) << repl->output();
   EXPECT_EQ(ReadFile(Downloads("carol") / "big.bin"), big_);
+  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
   repl->Type("quit\r");
   EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
 }

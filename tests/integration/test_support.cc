@@ -164,6 +164,14 @@ bool PtyProcess::WaitFor(const std::string& text, std::chrono::milliseconds time
   }
 }
 
+bool PtyProcess::WaitForLineEditor(std::chrono::milliseconds timeout) {
+  return WaitUntil([this] {
+    Read(0);
+    termios t{};
+    return ::tcgetattr(master_, &t) == 0 && (t.c_lflag & ICANON) == 0;
+  }, timeout);
+}
+
 const std::string& PtyProcess::output() {
   Read(0);
   return out_;
@@ -381,7 +389,7 @@ PeerServerProcess::PeerServerProcess(std::filesystem::path dir, std::string user
 Status PeerServerProcess::Start() {
   std::string config_path = (dir_ / username_ / "peer.json").string();
   std::ofstream(config_path) << config_.dump(2);
-  static const std::regex kServing(R"(serving \d+ files on 127\.0\.0\.1:(\d+))");
+  static const std::regex kServing(R"(serving \d+ files? on 127\.0\.0\.1:(\d+))");
   ASSIGN_OR_RETURN(port_, StartAndWaitForPort({PSERVER_BIN, "--config", config_path},
                                               dir_ / username_ / "peer-server", &starts_, kServing,
                                               &process_));

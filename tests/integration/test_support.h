@@ -72,6 +72,10 @@ class PtyProcess {
   // Reads the output until `text` appears after the end of the previous
   // match (which then moves past it), or `timeout` passes.
   bool WaitFor(const std::string& text, std::chrono::milliseconds timeout);
+  // Waits until the program reads the terminal key by key (a line editor
+  // at its prompt: canonical mode off). Keys typed before that may be
+  // flushed when the editor switches modes, as a person never notices.
+  bool WaitForLineEditor(std::chrono::milliseconds timeout);
   // Everything it has written so far.
   const std::string& output();
   // Everything since the end of the previous match.
