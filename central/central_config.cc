@@ -9,7 +9,7 @@ namespace p2pshare::central {
 
 void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
   s.String("listen", &c->listen, "address to listen on, host:port (port 0: any free port)");
-  s.String("db", &c->db, "SQLite database file (or sqlite:<path>)");
+  s.Path("db", &c->db, "SQLite database file (or sqlite:<path>)");
   s.IntRange("port_range", &c->port_range, "gRPC ports handed to peers: LOW HIGH", 1, 65535);
   s.Int("heartbeat_interval_s", &c->heartbeat_interval_s,
         "seconds between a peer's heartbeats", 1, 3600);
@@ -23,7 +23,7 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
         "client connections kept waiting for a request; beyond, the oldest go", 16, 1000000);
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
   s.Bool("tls", &c->tls, "serve HTTPS (false: plain HTTP, for local experiments only)");
-  s.String("ca_dir", &c->ca_dir,
+  s.Path("ca_dir", &c->ca_dir,
            "folder of the network's certificate authority (default: ca beside the database)");
   s.StringList("tls_names", &c->tls_names,
                "more host names or IP addresses for central's certificate", 64);

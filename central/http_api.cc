@@ -342,7 +342,15 @@ Result<int> HttpApi::Bind(const std::string& host, int port) {
   } else if (server_->bind_to_port(host, port)) {
     bound = port;
   }
-  if (bound <= 0) return Unavailable("cannot listen on " + JoinHostPort(host, port));
+  if (bound <= 0) {
+    Status why = ProbeListen(host, port, "listen must name an address of this machine");
+    if (why.code() == Code::kAlreadyExists) {
+      return Unavailable("cannot listen on " + JoinHostPort(host, port) +
+                         ": the port is in use (another central, or another program?); stop it or "
+                         "choose another 'listen'");
+    }
+    return why.ok() ? Unavailable("cannot listen on " + JoinHostPort(host, port)) : why;
+  }
   server_->RaiseBacklog();
   return bound;
 }

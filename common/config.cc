@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -88,8 +89,58 @@ std::string FlagName(const std::string& key) {
 
 ConfigSchema::Key& ConfigSchema::Add(std::string key, std::string help,
                                      FlagKind kind) {
-  keys_.push_back(Key{std::move(key), std::move(help), kind, {}, {}, {}, {}, nullptr});
+  keys_.push_back(Key{std::move(key), std::move(help), kind, {}, {}, {}, {}, nullptr, false});
   return keys_.back();
+}
+
+void ConfigSchema::Path(std::string key, std::string* target, std::string help) {
+  String(std::move(key), target, std::move(help));
+  keys_.back().path = true;
+}
+
+namespace {
+
+// `value` of a Path key from the config file in `dir`.
+std::string ResolvePath(const std::string& value, const std::filesystem::path& dir) {
+  if (value.empty() || value.find("://") != std::string::npos) return value;
+  std::string scheme;
+  std::string path = value;
+  if (value.rfind("sqlite:", 0) == 0) {
+    scheme = "sqlite:";
+    path = value.substr(scheme.size());
+  }
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return value;
+  return scheme + (dir / path).lexically_normal().string();
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::optional<std::string> DidYouMean(std::string_view word, const std::vector<std::string>& candidates) {
+  std::optional<std::string> best;
+  size_t best_distance = 3;
+  for (const std::string& c : candidates) {
+    const size_t d = EditDistance(word, c);
+    if (d < best_distance && 2 * d < word.size()) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
 }
 
 void ConfigSchema::String(std::string key, std::string* target, std::string help,
@@ -222,9 +273,13 @@ Status ConfigSchema::ApplyJson(const Json& object, const std::string& origin) {
       if (k.name == name) key = &k;
     }
     if (key == nullptr) {
-      return InvalidArgument(origin + ": unknown key '" + name + "'");
+      auto close = DidYouMean(name, keys());
+      return InvalidArgument(origin + ": unknown key '" + name + "'" +
+                             (close ? "; did you mean '" + *close + "'?" : ""));
     }
-    Status s = key->apply(it.value());
+    Status s = key->path && it.value().is_string() && !base_dir_.empty()
+                   ? key->apply(Json(ResolvePath(it.value().get<std::string>(), base_dir_)))
+                   : key->apply(it.value());
     if (!s.ok()) return InvalidArgument(origin + ": key '" + name + "' " + s.message());
   }
   return Status::Ok();
@@ -257,9 +312,20 @@ Status ConfigSchema::Load(const std::string& path) {
     if (!in) return InvalidArgument("config " + path + ": cannot be opened");
     std::stringstream text;
     text << in.rdbuf();
-    auto object = ParseJsonObject(text.str(), "config " + path);
-    if (!object.ok()) return object.status();
-    RETURN_IF_ERROR(ApplyJson(*object, "config " + path));
+    Json object;
+    try {
+      object = Json::parse(text.str());
+    } catch (const Json::parse_error& e) {
+      // "[json.exception.parse_error.101] parse error at line 3, column 5: …"
+      std::string what = e.what();
+      if (size_t at = what.find("parse error"); at != std::string::npos) what = what.substr(at);
+      return InvalidArgument("config " + path + " is not valid JSON: " + what);
+    }
+    if (!object.is_object()) return InvalidArgument("config " + path + " must be a JSON object");
+    base_dir_ = std::filesystem::absolute(path).parent_path();
+    Status applied = ApplyJson(object, "config " + path);
+    base_dir_.clear();
+    RETURN_IF_ERROR(applied);
   }
   return ApplyFlags();
 }

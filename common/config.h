@@ -12,14 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
-
-#include <optional>
 
 #include "common/json_fields.h"
 #include "common/status.h"
@@ -49,6 +49,11 @@ class ConfigSchema {
   void Int(std::string key, int64_t* target, std::string help, int64_t min,
            int64_t max);
   void Bool(std::string key, bool* target, std::string help);
+  // A file or folder. Relative in a config file: against that file's folder
+  // (so a config works from any working directory); relative in a flag:
+  // against the working directory, as a shell user expects. A value with a
+  // scheme ("sqlite:<path>": the path part; "postgresql://…": none) keeps it.
+  void Path(std::string key, std::string* target, std::string help);
   // Bytes a second: a number, or a string like "800K", "10M", "1G"
   // (binary units, ParseByteRate); 0 means no limit.
   void Rate(std::string key, int64_t* target, std::string help);
@@ -90,12 +95,18 @@ class ConfigSchema {
     std::string flag_word;                // kScalar, kCommaList
     std::vector<std::string> flag_words;  // kPair
     CLI::Option* option = nullptr;
+    bool path = false;                    // Path(): resolved against the config's folder
   };
   Key& Add(std::string key, std::string help, FlagKind kind);
   Status ApplyFlags();
 
   std::vector<Key> keys_;
+  std::filesystem::path base_dir_;  // the config file's folder while it is applied
 };
+
+// The candidate closest to `word` when it is a likely misspelling (an edit
+// distance of at most 2, and less than half the word), for "did you mean".
+std::optional<std::string> DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
 
 // "session_ttl_s" -> "--session-ttl-s".
 std::string FlagName(const std::string& key);

@@ -1,8 +1,15 @@
 #include "common/host_port.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+
+#include "common/unique_fd.h"
 
 namespace p2pshare {
 
@@ -67,6 +74,39 @@ std::string JoinHostPort(std::string_view host, int port) {
     out = std::string(host);
   }
   return out + ":" + std::to_string(port);
+}
+
+Status ProbeListen(const std::string& host, int port, std::string_view not_here_hint) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int e = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); e != 0) {
+    return Unavailable("cannot listen on " + JoinHostPort(host, port) + ": " + gai_strerror(e));
+  }
+  int err = 0;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+    if (!fd.valid()) {
+      err = errno;
+      continue;  // e.g. no IPv6 on this machine: gRPC falls back to IPv4 alike
+    }
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
+      err = 0;
+      break;
+    }
+    err = errno;
+    if (err == EADDRINUSE) break;
+  }
+  ::freeaddrinfo(found);
+  if (err == 0) return Status::Ok();
+  if (err == EADDRINUSE) return AlreadyExists("port " + std::to_string(port) + " is taken");
+  std::string why = std::strerror(err);
+  if (err == EADDRNOTAVAIL && !not_here_hint.empty()) why += " (" + std::string(not_here_hint) + ")";
+  return Unavailable("cannot listen on " + JoinHostPort(host, port) + ": " + why);
 }
 
 }  // namespace p2pshare

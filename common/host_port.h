@@ -32,4 +32,12 @@ bool IsHostName(std::string_view host);
 // ParseHostPort reads back, and what gRPC takes as a target.
 std::string JoinHostPort(std::string_view host, int port);
 
+// Whether host:port can be bound here, tried with a socket of our own (gRPC
+// and cpp-httplib say only that they could not): "taken by another
+// program" must not be confused with an address that is not this
+// machine's (no port will ever do). OK when it can; AlreadyExists "port N
+// is taken"; Unavailable "cannot listen on HOST:PORT: <why>" otherwise,
+// with `not_here_hint` in parentheses for an address not of this machine.
+Status ProbeListen(const std::string& host, int port, std::string_view not_here_hint = "");
+
 }  // namespace p2pshare

@@ -14,7 +14,7 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
   s.String("username", &c->username, "account this peer runs as");
   s.String("password", &c->password, "the account's password (or env P2PSHARE_PASSWORD)");
   s.String("central_url", &c->central_url, "base URL of central, e.g. https://127.0.0.1:8080");
-  s.String("central_ca", &c->central_ca,
+  s.Path("central_ca", &c->central_ca,
            "PEM file of central's CA (empty: pinned on first use)");
   s.String("central_ca_sha256", &c->central_ca_sha256,
            "SHA-256 of central's CA certificate, 64 hex digits (checked when set)");
@@ -25,8 +25,8 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
            "(empty: the address central sees this peer's login come from)");
   s.String("listen_host", &c->listen_host,
            "peer-server: address its gRPC port listens on (empty: every interface, IPv4 and IPv6)");
-  s.String("shared_dir", &c->shared_dir, "folder whose files this peer shares");
-  s.String("download_dir", &c->download_dir, "folder downloads are written to");
+  s.Path("shared_dir", &c->shared_dir, "folder whose files this peer shares");
+  s.Path("download_dir", &c->download_dir, "folder downloads are written to");
   s.Int("max_storage_bytes", &c->max_storage_bytes,
         "bytes the shared folder may hold with uploads", 0, INT64_MAX);
   s.StringList("friends", &c->friends, "primary and backup friend peers, host:port", 2);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/config.h"
+
 namespace p2pshare::pclient {
 
 Result<std::vector<std::string>> SplitWords(const std::string& line) {
@@ -58,7 +60,14 @@ Result<ParsedCommand> ParseCommand(const std::vector<std::string>& words) {
   if (words.empty()) return InvalidArgument("no command given; try 'help'");
   const CommandSpec* spec = FindCommand(words[0]);
   if (spec == nullptr) {
-    return InvalidArgument("unknown command '" + words[0] + "'; try 'help'");
+    std::vector<std::string> names;
+    for (const auto& c : Commands()) {
+      names.push_back(c.name);
+      names.insert(names.end(), c.aliases.begin(), c.aliases.end());
+    }
+    auto close = DidYouMean(words[0], names);
+    return InvalidArgument("unknown command '" + words[0] + "'; " +
+                           (close ? "did you mean '" + *close + "'? " : "") + "try 'help'");
   }
   ParsedCommand out;
   out.name = spec->name;

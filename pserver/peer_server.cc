@@ -58,46 +58,6 @@ std::string ListenHost(const PeerConfig& config) {
   return config.listen_host.empty() ? "::" : config.listen_host;
 }
 
-// Whether host:port can be bound here, tried with a socket of our own
-// before gRPC binds it: gRPC says only that it could not, and "taken by
-// another program" (ask central for another port) must not be confused
-// with an address that is not this machine's (no port will ever do).
-// AlreadyExists when taken; Unavailable naming the cause otherwise.
-Status ProbeListen(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  if (int e = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); e != 0) {
-    return Unavailable("cannot listen on " + JoinHostPort(host, port) + ": " + gai_strerror(e));
-  }
-  int err = 0;
-  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
-    if (!fd.valid()) {
-      err = errno;
-      continue;  // e.g. no IPv6 on this machine: gRPC falls back to IPv4 alike
-    }
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
-      err = 0;
-      break;
-    }
-    err = errno;
-    if (err == EADDRINUSE) break;
-  }
-  ::freeaddrinfo(found);
-  if (err == 0) return Status::Ok();
-  if (err == EADDRINUSE) return AlreadyExists("port " + std::to_string(port) + " is taken");
-  std::string why = std::strerror(err);
-  if (err == EADDRNOTAVAIL) {
-    why += " (listen_host must be an address of this machine; a NAT's public address goes in "
-           "advertise_host)";
-  }
-  return Unavailable("cannot listen on " + JoinHostPort(host, port) + ": " + why);
-}
 
 // A gRPC server on host:port, or nullptr when the port cannot be bound.
 std::unique_ptr<grpc::Server> Serve(PeerServiceImpl* service, const std::string& host, int port) {
@@ -378,7 +338,9 @@ Result<CentralTrust> PeerServer::TrustCentral() {
 
 Status PeerServer::Bind(Parts& p, int port) {
   const std::string host = ListenHost(config_);
-  RETURN_IF_ERROR(ProbeListen(host, port));
+  RETURN_IF_ERROR(ProbeListen(host, port,
+                              "listen_host must be an address of this machine; a NAT's public "
+                              "address goes in advertise_host"));
   p.server = Serve(&p.service, host, port);
   if (!p.server) return AlreadyExists("port " + std::to_string(port) + " is taken");
   return Status::Ok();

@@ -1,5 +1,7 @@
 #include "pserver/shared_folder.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -27,6 +29,10 @@ std::string Errno(int err) { return std::strerror(err); }
 
 Result<std::unique_ptr<SharedFolder>> SharedFolder::Open(const std::string& root) {
   std::error_code ec;
+  if (!fs::exists(root, ec)) {
+    spdlog::warn("the shared folder {} did not exist; created it (empty): check shared_dir if you "
+                 "meant another folder", root);
+  }
   fs::create_directories(fs::path(root) / kInternalDir / "tmp", ec);
   if (ec) return Internal("cannot create shared folder " + root + ": " + ec.message());
   std::string canonical = fs::canonical(root, ec).string();

@@ -55,6 +55,49 @@ TEST(ConfigTest, UnknownKeyIsNamed) {
   EXPECT_EQ(l.status.message().find('\n'), std::string::npos);
 }
 
+TEST(ConfigTest, AMisspelledKeyGetsTheKeyItProbablyMeant) {
+  Loaded l = LoadCentral(R"({"sesion_ttl_s": 3})");
+  ASSERT_FALSE(l.status.ok());
+  EXPECT_NE(l.status.message().find("did you mean 'session_ttl_s'?"), std::string::npos) << l.status.message();
+  Loaded far = LoadCentral(R"({"colour": 3})");
+  ASSERT_FALSE(far.status.ok());
+  EXPECT_EQ(far.status.message().find("did you mean"), std::string::npos) << far.status.message();
+}
+
+TEST(ConfigTest, DidYouMeanOnlyForCloseWords) {
+  const std::vector<std::string> words = {"search", "download", "upload", "peers"};
+  EXPECT_EQ(DidYouMean("serach", words), "search");
+  EXPECT_EQ(DidYouMean("downlaod", words), "download");
+  EXPECT_EQ(DidYouMean("peer", words), "peers");
+  EXPECT_EQ(DidYouMean("xyz", words), std::nullopt);
+  EXPECT_EQ(DidYouMean("up", words), std::nullopt);  // too short to guess
+}
+
+TEST(ConfigTest, RelativePathsInAFileAreTheFilesOwnFlagsAreTheWorkingDirectorys) {
+  testing::TestDir dir;
+  std::filesystem::create_directories(dir.path() / "conf");
+  const std::string path = (dir.path() / "conf" / "central.json").string();
+  std::ofstream(path) << R"({"db": "../data/central.db", "ca_dir": "/abs/ca"})";
+  CentralConfig config;
+  ConfigSchema schema;
+  central::DescribeCentralConfig(schema, &config);
+  CLI::App app;
+  schema.AddFlags(app);
+  const char* argv[] = {"central"};
+  app.parse(1, const_cast<char**>(argv));
+  ASSERT_TRUE(schema.Load(path).ok());
+  EXPECT_EQ(config.db, (dir.path() / "data" / "central.db").string());
+  EXPECT_EQ(config.ca_dir, "/abs/ca");
+  // sqlite:<relative path> resolves its path part.
+  std::ofstream(path) << R"({"db": "sqlite:central.db"})";
+  ASSERT_TRUE(schema.Load(path).ok());
+  EXPECT_EQ(config.db, "sqlite:" + (dir.path() / "conf" / "central.db").string());
+  // A flag's relative path is the shell's: left for the working directory.
+  Loaded flagged = LoadCentral("{}", {"--db", "here.db"});
+  ASSERT_TRUE(flagged.status.ok()) << flagged.status.message();
+  EXPECT_EQ(flagged.config.db, "here.db");
+}
+
 TEST(ConfigTest, BadValuesAreNamed) {
   struct Case {
     const char* json;
@@ -81,6 +124,11 @@ TEST(ConfigTest, MalformedFileIsReported) {
   Loaded l = LoadCentral("{\"listen\": ");
   ASSERT_FALSE(l.status.ok());
   EXPECT_NE(l.status.message().find("not valid JSON"), std::string::npos);
+  // Where: the line and column of the mistake.
+  Loaded at = LoadCentral("{\n  \"listen\": \"127.0.0.1:1\"\n  \"tls\": true\n}");  // a comma missing
+  ASSERT_FALSE(at.status.ok());
+  EXPECT_NE(at.status.message().find("line 3, column"), std::string::npos) << at.status.message();
+  EXPECT_EQ(at.status.message().find('\n'), std::string::npos) << at.status.message();
 }
 
 TEST(ConfigTest, FlagsBeatTheFile) {
