@@ -127,7 +127,9 @@ int main(int argc, char** argv) {
     return Fail(InvalidArgument("unknown option '" + app.remaining()[0] + "'; see --help"), kExitUsage);
   }
   Status loaded = flags.Load();
-  if (!loaded.ok()) return Fail(loaded, kExitUsage);
+  // `help` explains the commands without an account or a config.
+  const bool help_only = !app.remaining().empty() && app.remaining()[0] == "help";
+  if (!loaded.ok() && !help_only) return Fail(loaded, kExitUsage);
   (void)SetupLogging("peer-client", config.log_level == "info" ? "warn" : config.log_level);
 
   std::vector<std::string> words = app.remaining();

@@ -138,7 +138,7 @@ const std::vector<CommandSpec>& Commands() {
       {.name = "files", .usage = "files [peer]", .summary = "this peer's shared files, or another peer's",
        .max_args = 1, .run = &C::Files},
       {.name = "download",
-       .usage = "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate BYTES] "
+       .usage = "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate RATE (8M, 500K)] "
                 "[--verify-only] [--rates] [--via friend]",
        .summary = "fetch a file from its holders, verified and resumable", .min_args = 1,
        .max_args = 1, .options = {"--from", "--to", "--limit-rate", "--via"},

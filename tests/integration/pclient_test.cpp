@@ -221,6 +221,16 @@ TEST_F(PeerClientTest, TheThreeProgramsShareTheirExitCodes) {
   }
 }
 
+TEST_F(PeerClientTest, HelpNeedsNoConfig) {
+  auto [code, out] = RunToEnd({PCLIENT_BIN, "help"}, (dir_.path() / "help-alone.log").string());
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("download"), std::string::npos) << out;
+  EXPECT_EQ(out.find("is required"), std::string::npos) << out;
+  auto [one, one_out] = RunToEnd({PCLIENT_BIN, "help", "download"}, (dir_.path() / "help-one.log").string());
+  EXPECT_EQ(one, 0) << one_out;
+  EXPECT_NE(one_out.find("--limit-rate RATE (8M, 500K)"), std::string::npos) << one_out;
+}
+
 TEST_F(PeerClientTest, ABroadSearchSaysItsCountIsAnEstimate) {
   auto bulk = central_->Client();
   ASSERT_TRUE(RegisterAndLogin(*bulk, "dave").ok());
