@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <iostream>
 
 #include <grpcpp/grpcpp.h>
@@ -102,6 +103,23 @@ void PeerClient::Print(const std::string& text, const Json& json) {
     out_ << Printable(text, /*keep_newlines=*/true);
   }
   out_.flush();
+}
+
+std::vector<std::string> PeerClient::PeerNames() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!central_away_ && now - peer_names_at_ > std::chrono::seconds(10)) {
+    peer_names_at_ = now;
+    if (auto peers = Central().Peers(); peers.ok()) {
+      peer_names_.clear();
+      for (const auto& p : *peers) peer_names_.push_back(p.username);
+    }
+  }
+  std::set<std::string> names(peer_names_.begin(), peer_names_.end());
+  for (const auto& r : last_results_) {
+    for (const auto& h : r.holders) names.insert(h.username);
+  }
+  names.erase(config_.username);
+  return {names.begin(), names.end()};
 }
 
 std::vector<std::string> PeerClient::LastResultNames() const {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <condition_variable>
@@ -65,6 +66,10 @@ class PeerClient {
   std::string prompt() const { return config_.username + "> "; }
   // Names of the last search's results, for tab completion.
   std::vector<std::string> LastResultNames() const;
+  // Peer names for tab completion: the online peers as central listed them
+  // at most 10 s ago (asked again after that), and the holders of the last
+  // search; never this peer.
+  std::vector<std::string> PeerNames();
 
  private:
   // The commands, as the table in peer_client.cc runs them.
@@ -121,6 +126,8 @@ class PeerClient {
   std::map<std::string, std::string> shown_hashes_;
   std::string last_via_;     // "directory", or the friend that answered the last locate
   bool central_away_ = false;  // the start-up login found central unreachable
+  std::vector<std::string> peer_names_;                      // for PeerNames()
+  std::chrono::steady_clock::time_point peer_names_at_ = {};  // when central was asked
   bool quit_ = false;
 
   std::unique_ptr<Periodic> heartbeats_;

@@ -1,10 +1,16 @@
 #include "pclient/repl.h"
 
 #include <editline/readline.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 
+#include <cerrno>
+#include <clocale>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -15,17 +21,62 @@ namespace {
 
 PeerClient* g_client = nullptr;  // the completion callbacks are plain C
 volatile std::sig_atomic_t g_interrupted = 0;
+int g_wake[2] = {-1, -1};  // a byte in here: Ctrl-C (the self-pipe trick)
 
-void OnInterrupt(int) { g_interrupted = 1; }
-std::vector<std::string> g_candidates;
-
-// Hands out g_candidates (already filtered for the word being completed).
-char* NextCandidate(const char* /*text*/, int state) {
-  static size_t index;
-  if (state == 0) index = 0;
-  if (index < g_candidates.size()) return ::strdup(g_candidates[index++].c_str());
-  return nullptr;
+void OnInterrupt(int) {
+  g_interrupted = 1;
+  const int saved = errno;
+  const char byte = 0;
+  if (g_wake[1] >= 0) (void)!::write(g_wake[1], &byte, 1);
+  errno = saved;
 }
+
+void DrainWake() {
+  char buf[64];
+  while (g_wake[0] >= 0 && ::read(g_wake[0], buf, sizeof buf) > 0) {
+  }
+}
+
+// One byte of the terminal, or -1 at its end or once Ctrl-C was pressed.
+int ReadByte(int fd) {
+  for (;;) {
+    if (g_interrupted) return -1;
+    pollfd p[2] = {{fd, POLLIN, 0}, {g_wake[0], POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if ((p[1].revents & POLLIN) != 0) {
+      DrainWake();
+      continue;  // the loop sees g_interrupted
+    }
+    if (p[0].revents == 0) continue;
+    unsigned char c;
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n == 1) return c;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    return -1;
+  }
+}
+
+// libedit's key reader: a key (a Unicode code point, from its UTF-8
+// bytes), or -1 — at the end of input, and at once when Ctrl-C is pressed
+// even while libedit is not waiting in read() (the signal alone would
+// only interrupt a read under way: a Ctrl-C in between was lost).
+int ReadKey(FILE* in) {
+  const int fd = ::fileno(in);
+  const int lead = ReadByte(fd);
+  if (lead < 0x80) return lead;  // ASCII, or -1
+  const int more = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 0;
+  int code = lead & (0x3F >> more);
+  for (int i = 0; i < more; ++i) {
+    const int next = ReadByte(fd);
+    if (next < 0) return -1;
+    code = (code << 6) | (next & 0x3F);
+  }
+  return more == 0 ? 0xFFFD : code;
+}
+std::vector<std::string> g_candidates;
 
 bool StartsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -36,10 +87,66 @@ std::string Typed(const std::string& name) {
   return name.find_first_of(" \t'") == std::string::npos ? name : "\"" + name + "\"";
 }
 
+// The words of the line before position `start`.
+std::vector<std::string> WordsBefore(int start) {
+  std::vector<std::string> words;
+  std::string word;
+  for (int i = 0; i < start && rl_line_buffer != nullptr && rl_line_buffer[i] != '\0'; ++i) {
+    const char ch = rl_line_buffer[i];
+    if (ch == ' ' || ch == '\t') {
+      if (!word.empty()) words.push_back(word);
+      word.clear();
+    } else {
+      word += ch;
+    }
+  }
+  if (!word.empty()) words.push_back(word);
+  return words;
+}
+
+// Whether the word being completed names a peer: the argument of ping and
+// files, or the value of --from and --to.
+bool WantsPeer(const std::vector<std::string>& before) {
+  if (before.empty()) return false;
+  if (before.back() == "--from" || before.back() == "--to") return true;
+  return before.size() == 1 && (before[0] == "ping" || before[0] == "files");
+}
+
+// The matches array libedit expects: [0] what replaces the word (the
+// candidates' common start, or the word itself when that would cut what was
+// typed, e.g. a lone '"' when names matched by their base name differ right
+// after the quote), then the candidates, then null.
+char** Matches(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string common = candidates[0];
+  for (const auto& c : candidates) {
+    size_t n = 0;
+    while (n < common.size() && n < c.size() && common[n] == c[n]) ++n;
+    common.resize(n);
+  }
+  const std::string bare_common = !common.empty() && common[0] == '"' ? common.substr(1) : common;
+  const std::string bare_word = !word.empty() && word[0] == '"' ? word.substr(1) : word;
+  if (candidates.size() > 1 && !StartsWith(bare_common, bare_word)) common = word;
+  // One candidate: it alone, as readline's contract has it.
+  const size_t listed = candidates.size() == 1 ? 0 : candidates.size();
+  auto** out = static_cast<char**>(std::malloc((listed + 2) * sizeof(char*)));
+  out[0] = ::strdup((candidates.size() == 1 ? candidates[0] : common).c_str());
+  for (size_t i = 0; i < listed; ++i) out[i + 1] = ::strdup(candidates[i].c_str());
+  out[listed + 1] = nullptr;
+  return out;
+}
+
 char** Complete(const char* text, int start, int /*end*/) {
   rl_attempted_completion_over = 1;  // no file-name fallback
   g_candidates.clear();
   const std::string word(text);
+  const std::vector<std::string> before = WordsBefore(start);
+  if (g_client != nullptr && WantsPeer(before)) {
+    for (const auto& name : g_client->PeerNames()) {
+      if (StartsWith(name, word)) g_candidates.push_back(name);
+    }
+    if (g_candidates.empty()) return nullptr;
+    return Matches(word, g_candidates);
+  }
   if (start == 0) {
     for (const auto& c : Commands()) {
       if (StartsWith(c.name, word)) g_candidates.push_back(c.name);
@@ -60,7 +167,7 @@ char** Complete(const char* text, int start, int /*end*/) {
     }
   }
   if (g_candidates.empty()) return nullptr;
-  return rl_completion_matches(text, NextCandidate);
+  return Matches(word, g_candidates);
 }
 
 }  // namespace
@@ -69,6 +176,13 @@ bool Interrupted() { return g_interrupted != 0; }
 
 int RunRepl(PeerClient& client, const std::string& username) {
   g_client = &client;
+  // Before anything initializes libedit (reading the history does): its
+  // key reader and signal handling are set up once, at initialization.
+  // Names are UTF-8 (docs/protocol.md): the line editor must take UTF-8
+  // keys even where the locale is C (it dropped every non-ASCII letter).
+  if (std::setlocale(LC_CTYPE, "") == nullptr || MB_CUR_MAX == 1) std::setlocale(LC_CTYPE, "C.UTF-8");
+  rl_catch_signals = 0;
+  if (g_wake[0] < 0 && ::pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) == 0) rl_getc_function = ReadKey;
   rl_attempted_completion_function = Complete;
   std::string history;
   if (const char* home = std::getenv("HOME")) {
@@ -80,7 +194,6 @@ int RunRepl(PeerClient& client, const std::string& username) {
   stifle_history(1000);
   // Ctrl-C is ours: without SA_RESTART the terminal read returns, so
   // readline gives up the line; during a command the flag stops a transfer.
-  rl_catch_signals = 0;
   struct sigaction on_interrupt {};
   on_interrupt.sa_handler = OnInterrupt;
   sigemptyset(&on_interrupt.sa_mask);
@@ -91,6 +204,7 @@ int RunRepl(PeerClient& client, const std::string& username) {
             << " — type 'help' for the commands; Ctrl-C stops a transfer or clears the line, Ctrl-D leaves\n";
   while (!client.quit_requested()) {
     g_interrupted = 0;
+    DrainWake();
     char* raw = readline(client.prompt().c_str());
     if (raw == nullptr) {
       std::cout << "\n";

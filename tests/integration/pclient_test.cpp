@@ -417,13 +417,20 @@ TEST_F(PeerClientTest, EachLineReachesTheHistoryAsItIsEnteredSoAKillLosesNothing
   auto repl = Repl("carol");
   repl->Type("status\r");
   ASSERT_TRUE(repl->WaitFor("session", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
+  // Letters beyond ASCII reach the command whatever the locale (here: none set).
+  repl->Type("download \"caf\xc3\xa9 \xe2\x99\xab.txt\"\r");
+  ASSERT_TRUE(repl->WaitFor("no file named 'caf\xc3\xa9 \xe2\x99\xab.txt'", std::chrono::seconds(5))) << repl->output();
   ::kill(repl->pid(), SIGKILL);
   repl->Wait(std::chrono::seconds(5));
   EXPECT_NE(ReadFile(History("carol")).find("status"), std::string::npos);
+  EXPECT_NE(ReadFile(History("carol")).find("download"), std::string::npos);
   // The next session starts with it: Up brings it back.
   auto again = Repl("carol");
-  again->Type("\x1b[A\r");
-  EXPECT_TRUE(again->WaitFor("session", std::chrono::seconds(5))) << again->output();
+  again->Type("\x1b[A\r");  // the last line entered, letters beyond ASCII intact
+  EXPECT_TRUE(again->WaitFor("no file named 'caf\xc3\xa9 \xe2\x99\xab.txt'", std::chrono::seconds(5)))
+      << again->output();
 }
 
 TEST_F(PeerClientTest, CtrlCDuringADownloadStopsItKeepsWhatIsVerifiedAndTheNextOneResumes) {
@@ -447,6 +454,37 @@ TEST_F(PeerClientTest, CtrlCDuringADownloadStopsItKeepsWhatIsVerifiedAndTheNextO
   ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
   repl->Type("quit\r");
   EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
+}
+
+TEST_F(PeerClientTest, TabCompletesPeerNamesWhereAPeerGoes) {
+  auto repl = Repl("carol");
+  repl->Type("ping al\t");
+  ASSERT_TRUE(repl->WaitFor("ice", std::chrono::seconds(5))) << repl->output();
+  repl->Type("\r");
+  EXPECT_TRUE(repl->WaitFor("pong from alice", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
+  repl->Type("download notes.txt --from b\t");
+  ASSERT_TRUE(repl->WaitFor("ob", std::chrono::seconds(5))) << repl->output();
+  repl->Type("\r");
+  EXPECT_TRUE(repl->WaitFor("bob does not hold notes.txt", std::chrono::seconds(10))) << repl->output();
+}
+
+TEST_F(PeerClientTest, TabNeverReplacesWhatWasTypedWithALoneQuote) {
+  // Two names with spaces whose base names start alike but whose full
+  // names differ right after the opening quote.
+  WriteFile(alice_->shared_dir() / "Music/Hello World.mp3", "h");
+  WriteFile(alice_->shared_dir() / "Docs/Help me.txt", "m");
+  auto directory = central_->Client();
+  ASSERT_TRUE(WaitUntil([&] { return directory->Search("Hel")->total == 2; }, std::chrono::seconds(5)));
+  auto repl = Repl("carol");
+  repl->Type("search Hel\r");
+  ASSERT_TRUE(repl->WaitFor("Help me.txt", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
+  repl->Type("download Hel\t\r");
+  // The line ran as typed (a lone '"' would be an unclosed quote instead).
+  EXPECT_TRUE(repl->WaitFor("no file named 'Hel'", std::chrono::seconds(10))) << repl->output();
 }
 
 }  // namespace
