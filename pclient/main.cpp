@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   options.progress = ::isatty(STDERR_FILENO) && !json;
   options.interactive = stdin_tty && words.empty();
   if (options.interactive) options.stop_requested = pclient::Interrupted;  // the REPL's Ctrl-C
+  options.background = options.interactive;  // the REPL queues transfers; scripts wait for each
   pclient::PeerClient client(config, options, std::cout, std::cerr);
 
   if (!words.empty()) return RunOneShot(client, words);

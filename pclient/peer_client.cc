@@ -23,9 +23,16 @@
 #include "pclient/transfers.h"
 
 namespace p2pshare::pclient {
+
+// A download's last line and JSON document ("downloaded x (3 MiB) from ...").
+std::pair<std::string, Json> DownloadSummary(const DownloadRequest& req, const DownloadResult& result);
+
 namespace {
 
 namespace fs = std::filesystem;
+
+// Background transfers running at once; the others wait their turn.
+constexpr int kParallelTransfers = 2;
 
 // Reads a line from the terminal without echo.
 std::string ReadSecret(const std::string& prompt, std::ostream& err) {
@@ -94,7 +101,10 @@ DirectoryClient& PeerClient::Central() {
   return *directory_;
 }
 
-PeerClient::~PeerClient() { StopHeartbeats(); }
+PeerClient::~PeerClient() {
+  if (queue_) queue_->Close();  // its jobs use this object
+  StopHeartbeats();
+}
 
 void PeerClient::Print(const std::string& text, const Json& json) {
   if (options_.json) {
@@ -157,12 +167,22 @@ const std::vector<CommandSpec>& Commands() {
        .max_args = 1, .run = &C::Files},
       {.name = "download",
        .usage = "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate RATE (8M, 500K)] "
-                "[--verify-only] [--rates] [--via friend]",
-       .summary = "fetch a file from its holders, verified and resumable", .min_args = 1,
-       .max_args = 1, .options = {"--from", "--to", "--limit-rate", "--via"},
-       .flags = {"--verify-only", "--rates"}, .run = &C::Download},
-      {.name = "upload", .usage = "upload <path> [--to PEER]", .summary = "send a file to another peer",
-       .min_args = 1, .max_args = 1, .options = {"--to"}, .run = &C::Upload},
+                "[--verify-only] [--rates] [--via friend] [--wait]",
+       .summary = "fetch a file from its holders, verified and resumable (in the background in the "
+                  "REPL; --wait: here)",
+       .min_args = 1, .max_args = 1, .options = {"--from", "--to", "--limit-rate", "--via"},
+       .flags = {"--verify-only", "--rates", "--wait"}, .run = &C::Download},
+      {.name = "upload", .usage = "upload <path> [--to PEER] [--wait]",
+       .summary = "send a file to another peer (in the background in the REPL; --wait: here)",
+       .min_args = 1, .max_args = 1, .options = {"--to"}, .flags = {"--wait"}, .run = &C::Upload},
+      {.name = "transfers", .usage = "transfers",
+       .summary = "the background downloads and uploads: queued, running, done, failed",
+       .login_first = false, .run = &C::Transfers},
+      {.name = "cancel", .usage = "cancel <n>",
+       .summary = "stop transfer n (a download keeps what is verified)", .min_args = 1, .max_args = 1,
+       .login_first = false, .run = &C::Cancel},
+      {.name = "retry", .usage = "retry <n>", .summary = "run a failed or stopped transfer again (resuming it)",
+       .min_args = 1, .max_args = 1, .login_first = false, .run = &C::Retry},
       {.name = "ping", .usage = "ping <peer>", .summary = "round-trip time to a peer", .min_args = 1,
        .max_args = 1, .run = &C::Ping},
       {.name = "quit", .usage = "quit", .summary = "leave (stays logged in; also exit or Ctrl-D)",
@@ -178,7 +198,17 @@ Status PeerClient::Run(const ParsedCommand& c) {
 }
 
 Status PeerClient::Quit(const ParsedCommand&) {
+  const int active = queue_ ? queue_->Active() : 0;
+  if (active > 0 && !quit_warned_) {
+    quit_warned_ = true;
+    Print(Counted(active, "transfer is", "transfers are") +
+              " still queued or running ('transfers' lists them); 'quit' again stops them "
+              "(a download resumes later with 'download')\n",
+          Json{{"quit", false}, {"active_transfers", active}});
+    return Status::Ok();
+  }
   quit_ = true;
+  CloseTransfers();
   return Status::Ok();
 }
 
@@ -636,6 +666,23 @@ Status PeerClient::Download(const ParsedCommand& c) {
       return found->holders;
     };
   }
+  if (Background(c)) {
+    auto job = [this, req](TransferQueue::Control& control) -> Result<std::string> {
+      DownloadRequest r = req;
+      r.stop_requested = [&control] { return control.StopRequested(); };
+      if (control.attempt() > 0 && r.refresh_holders) {  // a retry: who holds it now
+        if (auto holders = r.refresh_holders(); holders.ok() && !holders->empty()) r.file.holders = *holders;
+      }
+      auto result = DownloadFile(
+          r, [&control](const TransferProgress& p) { control.Progress(p); },
+          [&control](const std::string& line) { control.Note(line); });
+      if (!result.ok()) return result.status();
+      std::string line = DownloadSummary(r, *result).first;
+      if (!line.empty() && line.back() == '\n') line.pop_back();
+      return line;
+    };
+    return Queue("download", file.name, file.sha256 + " " + req.dest_dir, file.size, std::move(job));
+  }
   ProgressFn progress = ProgressBar(c.Flag("--rates"));
   auto note = [&](const std::string& line) {
     if (options_.progress) err_ << "\r\x1b[K";
@@ -644,6 +691,14 @@ Status PeerClient::Download(const ParsedCommand& c) {
   auto result = DownloadFile(req, progress, note);
   if (progress) err_ << "\r\x1b[K" << std::flush;
   if (!result.ok()) return result.status();
+  auto [text, j] = DownloadSummary(req, *result);
+  Print(text, j);
+  return Status::Ok();
+}
+
+std::pair<std::string, Json> DownloadSummary(const DownloadRequest& req, const DownloadResult& r) {
+  const FileResult& file = req.file;
+  const DownloadResult* result = &r;
   Json j{{"name", file.name}, {"size", file.size}, {"sha256", file.sha256}, {"path", result->path},
          {"already_there", result->already_there}, {"resumed_at", result->resumed_at},
          {"from", result->from}, {"seconds", result->seconds}, {"fetched", result->fetched},
@@ -653,8 +708,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
   for (const auto& [holder, why] : result->dropped) dropped.push_back(Json{{"holder", holder}, {"why", why}});
   j["dropped"] = std::move(dropped);
   if (result->already_there) {
-    Print(file.name + " is already at " + result->path + " (same sha256); nothing fetched\n", j);
-    return Status::Ok();
+    return {file.name + " is already at " + result->path + " (same sha256); nothing fetched\n", j};
   }
   std::string from;
   if (!result->bytes_from.empty() || !result->dropped.empty()) {  // a swarm: what each holder sent
@@ -664,24 +718,27 @@ Status PeerClient::Download(const ParsedCommand& c) {
   }
   if (from.empty()) from = "nobody (all pieces were here)";
   double rate = result->seconds > 0 ? result->fetched / result->seconds : 0;
-  Print("downloaded " + file.name + " (" + HumanSize(file.size) + ") from " + from + " in " +
-            HumanDuration(result->seconds) + ", " + HumanSize(static_cast<int64_t>(rate)) +
-            "/s; sha256 " + ShortHash(file.sha256) + " verified" +
-            (req.verify_only ? " (not saved: --verify-only)" : " -> " + result->path) + "\n",
-        j);
-  return Status::Ok();
+  std::string resumed;
+  if (result->resumed_at > 0) resumed = " (" + HumanSize(result->resumed_at) + " were here already)";
+  return {"downloaded " + file.name + " (" + HumanSize(file.size) + ") from " + from + " in " +
+              HumanDuration(result->seconds) + ", " + HumanSize(static_cast<int64_t>(rate)) + "/s" + resumed +
+              "; sha256 " + ShortHash(file.sha256) + " verified" +
+              (req.verify_only ? " (not saved: --verify-only)" : " -> " + result->path) + "\n",
+          j};
 }
 
 ProgressFn PeerClient::ProgressBar(bool rates) {
   if (!options_.progress || options_.json) return nullptr;
   auto started = std::chrono::steady_clock::now();
   auto last_draw = started - std::chrono::seconds(1);
-  return [this, started, last_draw, rates](const TransferProgress& p) mutable {
+  int64_t base = -1;  // bytes done at the first report: a resume's, not moved now
+  return [this, started, last_draw, rates, base](const TransferProgress& p) mutable {
+    if (base < 0) base = p.done;
     auto now = std::chrono::steady_clock::now();
     if (now - last_draw < std::chrono::milliseconds(100) && p.done < p.total) return;
     last_draw = now;
     double secs = std::chrono::duration<double>(now - started).count();
-    std::string line = ProgressLine(p.done, p.total, secs > 0 ? p.done / secs : 0);
+    std::string line = ProgressLine(p.done, p.total, secs > 0 ? static_cast<double>(p.done - base) / secs : 0);
     if (!p.sources.empty()) line += "  " + SourcesLine(p.sources, rates);
     err_ << "\r" << FitToTerminal(line) << "\x1b[K" << std::flush;
   };
@@ -703,15 +760,122 @@ Status PeerClient::Upload(const ParsedCommand& c) {
     ASSIGN_OR_RETURN(target, Central().UploadTarget(name, size));
   }
   if (target.username == config_.username) return InvalidArgument("that is this peer itself");
+  auto summary = [](const UploadResult& r, const Holder& to) {
+    return "uploaded " + r.file.name + " (" + HumanSize(r.file.size) + ") to " + to.username + " in " +
+           HumanDuration(r.seconds) + "; sha256 " + ShortHash(r.file.sha256) + " verified there";
+  };
+  if (Background(c)) {
+    const std::string absolute = fs::absolute(path, ec).string();
+    auto job = [absolute, name, target, summary](TransferQueue::Control& control) -> Result<std::string> {
+      auto result = UploadFile(
+          absolute, name, target, [&control](const TransferProgress& p) { control.Progress(p); },
+          [&control] { return control.StopRequested(); });
+      if (!result.ok()) return result.status();
+      return summary(*result, target);
+    };
+    return Queue("upload", name, absolute + " " + target.username, size, std::move(job));
+  }
   ProgressFn progress = ProgressBar();
   auto result = UploadFile(path, name, target, progress, options_.stop_requested);
   if (progress) err_ << "\r\x1b[K" << std::flush;
   if (!result.ok()) return result.status();
-  Print("uploaded " + name + " (" + HumanSize(result->file.size) + ") to " + target.username +
-            " in " + HumanDuration(result->seconds) + "; sha256 " + ShortHash(result->file.sha256) +
-            " verified there\n",
+  Print(summary(*result, target) + "\n",
         Json{{"name", result->file.name}, {"size", result->file.size},
              {"sha256", result->file.sha256}, {"to", target.username}, {"seconds", result->seconds}});
+  return Status::Ok();
+}
+
+bool PeerClient::Background(const ParsedCommand& c) const {
+  return options_.background && !options_.json && !c.Flag("--wait");
+}
+
+void PeerClient::SetTransferWake(std::function<void()> wake) { transfer_wake_ = std::move(wake); }
+
+Status PeerClient::Queue(const std::string& kind, const std::string& what, const std::string& key,
+                         int64_t size, TransferQueue::Job job) {
+  if (!queue_) {
+    queue_ = std::make_unique<TransferQueue>(kParallelTransfers, [this] {
+      if (transfer_wake_) transfer_wake_();
+    });
+  }
+  ASSIGN_OR_RETURN(int id, queue_->Add(kind, what, key, std::move(job)));
+  Print("#" + std::to_string(id) + " queued: " + kind + " " + what + " (" + HumanSize(size) +
+            "); 'transfers' shows how it goes, and a line here says when it ends\n",
+        Json{{"queued", id}, {"kind", kind}, {"name", what}, {"size", size}});
+  return Status::Ok();
+}
+
+void PeerClient::PrintEndedTransfers() {
+  if (!queue_) return;
+  for (const std::string& line : queue_->TakeEnded()) out_ << Printable(line) << "\n";
+  out_.flush();
+}
+
+void PeerClient::CloseTransfers() {
+  if (!queue_) return;
+  queue_->Close();
+  PrintEndedTransfers();
+}
+
+namespace {
+
+// "3" or "#3" as a transfer number.
+Result<int> TransferNumber(const std::string& text) {
+  const std::string digits = !text.empty() && text[0] == '#' ? text.substr(1) : text;
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument("'" + text + "' is not a transfer number like 3 ('transfers' lists them)");
+  }
+  return std::stoi(digits);
+}
+
+}  // namespace
+
+Status PeerClient::Transfers(const ParsedCommand&) {
+  std::vector<TransferQueue::Item> items = queue_ ? queue_->List() : std::vector<TransferQueue::Item>{};
+  Table t({"#", "transfer", "state", "progress", "rate", "note"});
+  Json list = Json::array();
+  for (const auto& it : items) {
+    std::string progress = HumanSize(it.total);
+    if (it.state == TransferState::kRunning || it.state == TransferState::kStopped ||
+        it.state == TransferState::kFailed) {
+      const int percent = it.total > 0 ? static_cast<int>(100 * it.done / it.total) : 0;
+      progress = std::to_string(percent) + "% of " + HumanSize(it.total);
+    }
+    const bool moving = it.state == TransferState::kRunning || it.state == TransferState::kDone;
+    std::string rate = moving && it.rate > 0 ? HumanSize(static_cast<int64_t>(it.rate)) + "/s" : "";
+    std::string note = it.state == TransferState::kRunning && !it.sources.empty() ? it.sources : it.note;
+    t.AddRow({std::to_string(it.id), it.kind + " " + it.what, StateName(it.state),
+              it.total > 0 || it.state != TransferState::kQueued ? progress : "", rate, note});
+    list.push_back(Json{{"id", it.id}, {"kind", it.kind}, {"name", it.what}, {"state", StateName(it.state)},
+                        {"done", it.done}, {"total", it.total}, {"rate", it.rate}, {"seconds", it.seconds},
+                        {"note", it.note}, {"sources", it.sources}});
+  }
+  Print(items.empty() ? "no transfers yet: 'download' and 'upload' queue them here\n" : t.Render(),
+        Json{{"transfers", list}});
+  return Status::Ok();
+}
+
+Status PeerClient::Cancel(const ParsedCommand& c) {
+  ASSIGN_OR_RETURN(int id, TransferNumber(c.args[0]));
+  if (!queue_) return NotFound("no transfer #" + std::to_string(id) + "; 'transfers' lists them");
+  const bool running = [&] {
+    for (const auto& it : queue_->List()) {
+      if (it.id == id) return it.state == TransferState::kRunning;
+    }
+    return false;
+  }();
+  RETURN_IF_ERROR(queue_->Cancel(id));
+  Print(running ? "stopping #" + std::to_string(id) + "; a line here says what was kept\n"
+                : "#" + std::to_string(id) + " cancelled before it started\n",
+        Json{{"cancelled", id}, {"was_running", running}});
+  return Status::Ok();
+}
+
+Status PeerClient::Retry(const ParsedCommand& c) {
+  ASSIGN_OR_RETURN(int id, TransferNumber(c.args[0]));
+  if (!queue_) return NotFound("no transfer #" + std::to_string(id) + "; 'transfers' lists them");
+  RETURN_IF_ERROR(queue_->Retry(id));
+  Print("#" + std::to_string(id) + " queued again\n", Json{{"queued", id}});
   return Status::Ok();
 }
 

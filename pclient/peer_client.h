@@ -29,6 +29,7 @@
 #include "common/status.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/command_line.h"
+#include "pclient/transfer_queue.h"
 #include "pclient/transfers.h"
 
 namespace p2pshare::pclient {
@@ -37,6 +38,9 @@ struct PeerClientOptions {
   bool json = false;            // --json
   bool progress = false;        // draw a progress bar (a terminal only)
   bool interactive = false;     // a person at a terminal (password prompts)
+  // download and upload queue their work and return (the REPL); without
+  // it, or with --wait or --json, they run to the end first.
+  bool background = false;
   // Asked while a transfer runs (null: never): true stops it, keeping what
   // a resume needs. The REPL's Ctrl-C.
   std::function<bool()> stop_requested = nullptr;
@@ -62,6 +66,15 @@ class PeerClient {
   Status AutoLogin();
 
   bool quit_requested() const { return quit_; }
+  // Called from a transfer's thread when a background transfer ends (the
+  // REPL wakes up to print PrintEndedTransfers() above its prompt).
+  void SetTransferWake(std::function<void()> wake);
+  // Prints the summary line of each background transfer that ended since
+  // the last call.
+  void PrintEndedTransfers();
+  // Stops the background transfers (a download keeps what is verified) and
+  // prints how each ended. Leaving the REPL does this.
+  void CloseTransfers();
   bool logged_in() const { return session_.has_value(); }
   std::string prompt() const { return config_.username + "> "; }
   // Names of the last search's results, for tab completion.
@@ -85,6 +98,15 @@ class PeerClient {
   Status Upload(const ParsedCommand& c);
   Status Ping(const ParsedCommand& c);
   Status Quit(const ParsedCommand& c);
+  Status Transfers(const ParsedCommand& c);
+  Status Cancel(const ParsedCommand& c);
+  Status Retry(const ParsedCommand& c);
+
+  // Whether `c` (download, upload) goes to the background queue.
+  bool Background(const ParsedCommand& c) const;
+  // Queues a background transfer and says so.
+  Status Queue(const std::string& kind, const std::string& what, const std::string& key, int64_t size,
+               TransferQueue::Job job);
 
   Status Login(bool announce);
 
@@ -129,8 +151,12 @@ class PeerClient {
   std::vector<std::string> peer_names_;                      // for PeerNames()
   std::chrono::steady_clock::time_point peer_names_at_ = {};  // when central was asked
   bool quit_ = false;
+  bool quit_warned_ = false;  // `quit` said transfers are running; the next one stops them
+  std::function<void()> transfer_wake_;
 
   std::unique_ptr<Periodic> heartbeats_;
+  // The background transfers (made by the first); last, so it goes first.
+  std::unique_ptr<TransferQueue> queue_;
 };
 
 }  // namespace p2pshare::pclient

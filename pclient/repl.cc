@@ -22,6 +22,29 @@ namespace {
 PeerClient* g_client = nullptr;  // the completion callbacks are plain C
 volatile std::sig_atomic_t g_interrupted = 0;
 int g_wake[2] = {-1, -1};  // a byte in here: Ctrl-C (the self-pipe trick)
+int g_ended[2] = {-1, -1};  // a byte in here: a background transfer ended
+
+void OnTransferEnded() {
+  const char byte = 0;
+  if (g_ended[1] >= 0) (void)!::write(g_ended[1], &byte, 1);
+}
+
+void Drain(int fd) {
+  char buf[64];
+  while (fd >= 0 && ::read(fd, buf, sizeof buf) > 0) {
+  }
+}
+
+// Prints the lines of transfers that ended above the line being edited,
+// then draws the prompt and that line again.
+void ShowEndedTransfers() {
+  Drain(g_ended[0]);
+  if (g_client == nullptr) return;
+  std::fputs("\r\x1b[K", stdout);
+  std::fflush(stdout);
+  g_client->PrintEndedTransfers();
+  rl_forced_update_display();
+}
 
 void OnInterrupt(int) {
   g_interrupted = 1;
@@ -31,24 +54,24 @@ void OnInterrupt(int) {
   errno = saved;
 }
 
-void DrainWake() {
-  char buf[64];
-  while (g_wake[0] >= 0 && ::read(g_wake[0], buf, sizeof buf) > 0) {
-  }
-}
+void DrainWake() { Drain(g_wake[0]); }
 
 // One byte of the terminal, or -1 at its end or once Ctrl-C was pressed.
 int ReadByte(int fd) {
   for (;;) {
     if (g_interrupted) return -1;
-    pollfd p[2] = {{fd, POLLIN, 0}, {g_wake[0], POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0) {
+    pollfd p[3] = {{fd, POLLIN, 0}, {g_wake[0], POLLIN, 0}, {g_ended[0], POLLIN, 0}};
+    if (::poll(p, 3, -1) < 0) {
       if (errno == EINTR) continue;
       return -1;
     }
     if ((p[1].revents & POLLIN) != 0) {
       DrainWake();
       continue;  // the loop sees g_interrupted
+    }
+    if ((p[2].revents & POLLIN) != 0) {
+      ShowEndedTransfers();
+      continue;
     }
     if (p[0].revents == 0) continue;
     unsigned char c;
@@ -182,7 +205,11 @@ int RunRepl(PeerClient& client, const std::string& username) {
   // keys even where the locale is C (it dropped every non-ASCII letter).
   if (std::setlocale(LC_CTYPE, "") == nullptr || MB_CUR_MAX == 1) std::setlocale(LC_CTYPE, "C.UTF-8");
   rl_catch_signals = 0;
-  if (g_wake[0] < 0 && ::pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) == 0) rl_getc_function = ReadKey;
+  if (g_wake[0] < 0 && ::pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) == 0 &&
+      ::pipe2(g_ended, O_CLOEXEC | O_NONBLOCK) == 0) {
+    rl_getc_function = ReadKey;
+  }
+  client.SetTransferWake(OnTransferEnded);
   rl_attempted_completion_function = Complete;
   std::string history;
   if (const char* home = std::getenv("HOME")) {
@@ -205,6 +232,8 @@ int RunRepl(PeerClient& client, const std::string& username) {
   while (!client.quit_requested()) {
     g_interrupted = 0;
     DrainWake();
+    Drain(g_ended[0]);
+    client.PrintEndedTransfers();
     char* raw = readline(client.prompt().c_str());
     if (raw == nullptr) {
       std::cout << "\n";
@@ -220,6 +249,8 @@ int RunRepl(PeerClient& client, const std::string& username) {
     Status s = client.RunLine(line);
     if (!s.ok()) std::cerr << "error: " << s.message() << "\n";
   }
+  client.CloseTransfers();  // Ctrl-D or quit: each stops, saying what it kept
+  client.SetTransferWake(nullptr);
   ::sigaction(SIGINT, &before, nullptr);
   g_client = nullptr;
   return 0;

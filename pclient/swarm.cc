@@ -306,8 +306,9 @@ Status Swarm::Prepare() {
   }
   out_.resumed_at = verified_bytes_;
   if (verified_ > 0 && note_) {
-    note_("resuming " + f_.name + ": " + std::to_string(verified_) + " of " + std::to_string(pieces_count_) +
-          " pieces verified already");
+    note_("resuming " + f_.name + ": " + HumanSize(verified_bytes_) + " of " + HumanSize(f_.size) +
+          " are here already (" + std::to_string(verified_) + " of " + std::to_string(pieces_count_) +
+          " pieces, verified again)");
   }
   // The record now matches the .part; both slots are written at once, so
   // their blocks are on disk before any piece (a full disk later still

@@ -21,6 +21,7 @@
 #include "common/sha256.h"
 #include "common/transfer_tuning.h"
 #include "common/unique_fd.h"
+#include "pclient/format.h"
 #include "pclient/swarm.h"
 #include "pclient/transfer_io.h"
 #include "p2pshare.grpc.pb.h"
@@ -123,7 +124,7 @@ Result<bool> Download::Prepare() {
   }
   if (pos_ > 0) RETURN_IF_ERROR(HashPrefix(part_.get(), pos_, &hash_));
   out_.resumed_at = pos_;
-  if (pos_ > 0 && note_) note_("resuming " + f_.name + " at byte " + std::to_string(pos_));
+  if (pos_ > 0 && note_) note_("resuming " + f_.name + ": " + HumanSize(pos_) + " of " + HumanSize(f_.size) + " are here already");
   if (progress_) progress_({pos_, f_.size, {}});
   // Complete when every byte is here: from an earlier .part, or received
   // from a holder that serves this very version (an empty file needs one).

@@ -64,6 +64,16 @@ class PeerClientTest : public NetworkTest {
     EXPECT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
     return repl;
   }
+  // Waits for `user`'s prompt with the line editor reading keys.
+  static ::testing::AssertionResult AtPrompt(PtyProcess& repl, const std::string& user) {
+    if (!repl.WaitFor(user + "> ", std::chrono::seconds(10))) {
+      return ::testing::AssertionFailure() << "no prompt:\n" << repl.output();
+    }
+    if (!repl.WaitForLineEditor(std::chrono::seconds(5))) {
+      return ::testing::AssertionFailure() << "the line editor never read keys:\n" << repl.output();
+    }
+    return ::testing::AssertionSuccess();
+  }
   fs::path History(const std::string& user) { return dir_.path() / user / "home" / ".p2pshare" / ("history-" + user); }
 
   PeerServerProcess* alice_ = nullptr;
@@ -436,7 +446,7 @@ TEST_F(PeerClientTest, EachLineReachesTheHistoryAsItIsEnteredSoAKillLosesNothing
 TEST_F(PeerClientTest, CtrlCDuringADownloadStopsItKeepsWhatIsVerifiedAndTheNextOneResumes) {
   auto repl = Repl("carol");
   // 24 MiB at 1 MiB/s: a person has time to change their mind.
-  repl->Type("download big.bin --limit-rate 1M\r");
+  repl->Type("download big.bin --limit-rate 1M --wait\r");
   ASSERT_TRUE(repl->WaitFor("ETA", std::chrono::seconds(10))) << repl->output();
   repl->Type("\x03");
   ASSERT_TRUE(repl->WaitFor("stopped; ", std::chrono::seconds(5))) << repl->output();
@@ -446,9 +456,11 @@ TEST_F(PeerClientTest, CtrlCDuringADownloadStopsItKeepsWhatIsVerifiedAndTheNextO
   ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
   EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
   EXPECT_TRUE(fs::exists(Downloads("carol") / "big.bin.part"));
-  repl->Type("download big.bin\r");
-  ASSERT_TRUE(repl->WaitFor("resuming big.bin", std::chrono::seconds(10))) << repl->output();
+  repl->Type("download big.bin --wait\r");
+  ASSERT_TRUE(repl->WaitFor("resuming big.bin: ", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("are here already", std::chrono::seconds(1))) << repl->output();
   ASSERT_TRUE(repl->WaitFor("downloaded big.bin", std::chrono::seconds(30))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("were here already", std::chrono::seconds(1))) << repl->output();
   EXPECT_EQ(ReadFile(Downloads("carol") / "big.bin"), big_);
   ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
   ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
@@ -485,6 +497,113 @@ TEST_F(PeerClientTest, TabNeverReplacesWhatWasTypedWithALoneQuote) {
   repl->Type("download Hel\t\r");
   // The line ran as typed (a lone '"' would be an unclosed quote instead).
   EXPECT_TRUE(repl->WaitFor("no file named 'Hel'", std::chrono::seconds(10))) << repl->output();
+}
+
+TEST_F(PeerClientTest, ADownloadRunsInTheBackgroundWhileThePromptTakesOtherCommands) {
+  auto repl = Repl("carol");
+  // 24 MiB at 4 MiB/s: about six seconds in the background.
+  repl->Type("download big.bin --limit-rate 4M\r");
+  ASSERT_TRUE(repl->WaitFor("#1 queued: download big.bin (24.0 MiB)", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  // The prompt is back while the bytes move: a search answers meanwhile.
+  repl->Type("search notes\r");
+  ASSERT_TRUE(repl->WaitFor("notes.txt", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("transfers\r");
+  ASSERT_TRUE(repl->WaitFor("download big.bin", std::chrono::seconds(5))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("running", std::chrono::seconds(1))) << repl->output();
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  // Idle at the prompt, the end is announced on a line of its own.
+  ASSERT_TRUE(repl->WaitFor("[#1] downloaded big.bin (24.0 MiB)", std::chrono::seconds(30))) << repl->output();
+  EXPECT_EQ(ReadFile(Downloads("carol") / "big.bin"), big_);
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));  // drawn again below it
+  repl->Type("transfers\r");
+  ASSERT_TRUE(repl->WaitFor("done", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  // The same content again is not queued twice while it runs; here it is done.
+  repl->Type("quit\r");
+  EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
+}
+
+TEST_F(PeerClientTest, ABackgroundDownloadIsCancelledKeepingItsPiecesAndRetriedFromThere) {
+  auto repl = Repl("carol");
+  repl->Type("download big.bin --limit-rate 1M\r");
+  ASSERT_TRUE(repl->WaitFor("#1 queued", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  // The same file again while it runs: refused, naming the one running.
+  repl->Type("download big.bin\r");
+  ASSERT_TRUE(repl->WaitFor("already, as #1", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(Downloads("carol") / "big.bin.part") &&
+                                     fs::file_size(Downloads("carol") / "big.bin.part") > 0; },
+                        std::chrono::seconds(10)));
+  repl->Type("cancel 1\r");
+  ASSERT_TRUE(repl->WaitFor("stopping #1", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("[#1] download of big.bin stopped: ", std::chrono::seconds(10))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("verified are kept", std::chrono::seconds(1))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("(or 'retry 1')", std::chrono::seconds(1))) << repl->output();
+  EXPECT_TRUE(fs::exists(Downloads("carol") / "big.bin.part"));
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("transfers\r");
+  ASSERT_TRUE(repl->WaitFor("stopped", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("cancel 1\r");
+  ASSERT_TRUE(repl->WaitFor("has ended already (stopped)", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("cancel 7\r");
+  ASSERT_TRUE(repl->WaitFor("no transfer #7", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("retry 1\r");
+  ASSERT_TRUE(repl->WaitFor("#1 queued again", std::chrono::seconds(5))) << repl->output();
+  // It resumes: the summary says what was here, and the file is whole.
+  ASSERT_TRUE(repl->WaitFor("[#1] downloaded big.bin", std::chrono::seconds(30))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("were here already", std::chrono::seconds(1))) << repl->output();
+  EXPECT_EQ(ReadFile(Downloads("carol") / "big.bin"), big_);
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("retry 1\r");
+  ASSERT_TRUE(repl->WaitFor("is done; only a failed or stopped one is retried", std::chrono::seconds(5)))
+      << repl->output();
+}
+
+TEST_F(PeerClientTest, QuitWithATransferRunningWarnsFirstThenStopsItKeepingWhatIsVerified) {
+  auto repl = Repl("carol");
+  repl->Type("download big.bin --limit-rate 1M\r");
+  ASSERT_TRUE(repl->WaitFor("#1 queued", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("quit\r");
+  ASSERT_TRUE(repl->WaitFor("1 transfer is still queued or running", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  EXPECT_TRUE(repl->running());
+  repl->Type("quit\r");
+  ASSERT_TRUE(repl->WaitFor("[#1] download of big.bin stopped: ", std::chrono::seconds(10))) << repl->output();
+  EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
+  EXPECT_TRUE(fs::exists(Downloads("carol") / "big.bin.part"));
+  // A later session resumes it.
+  auto [code, out] = Client("carol", {"download", "big.bin"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("were here already"), std::string::npos) << out;
+  EXPECT_EQ(ReadFile(Downloads("carol") / "big.bin"), big_);
+}
+
+TEST_F(PeerClientTest, AnUploadRunsInTheBackgroundAndAFailedOneSaysWhyAndRetries) {
+  WriteFile(dir_.path() / "carol" / "report.pdf", RandomBytes(200000, 21));
+  auto repl = Repl("carol");
+  repl->Type("upload " + (dir_.path() / "carol" / "report.pdf").string() + " --to alice\r");
+  ASSERT_TRUE(repl->WaitFor("#1 queued: upload report.pdf", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("[#1] uploaded report.pdf (195.3 KiB) to alice", std::chrono::seconds(20)))
+      << repl->output();
+  EXPECT_TRUE(WaitUntil([&] { return fs::exists(alice_->shared_dir() / "report.pdf"); }, std::chrono::seconds(5)));
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  // Another file of that name fails there (alice has one) and says why.
+  WriteFile(dir_.path() / "carol" / "report.pdf", RandomBytes(1000, 22));
+  repl->Type("upload " + (dir_.path() / "carol" / "report.pdf").string() + " --to alice\r");
+  ASSERT_TRUE(repl->WaitFor("[#2] upload of report.pdf failed: ", std::chrono::seconds(20))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("'retry 2' tries again", std::chrono::seconds(1))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("transfers\r");
+  ASSERT_TRUE(repl->WaitFor("failed", std::chrono::seconds(5))) << repl->output();
 }
 
 }  // namespace

@@ -1,0 +1,107 @@
+// TransferQueue: the REPL's background transfers (docs/protocol.md,
+// "peer-client", "Background transfers"). A download or upload is queued
+// as a job; two worker threads run the jobs in the order queued. Each item
+// is numbered from 1 and keeps its state (queued, running, done, failed,
+// stopped), its progress and rate, and the line that ended it, so
+// `transfers` can list them and `cancel n` / `retry n` act on them.
+//
+// A job runs on a worker thread and must only touch what is safe there (it
+// gets its own stop flag and progress sink through Control). When a job
+// ends, the queue keeps its summary line for TakeEnded() and calls `wake`
+// (the REPL then prints the line above its prompt).
+//
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "pclient/transfers.h"
+
+namespace p2pshare::pclient {
+
+enum class TransferState { kQueued, kRunning, kDone, kFailed, kStopped };
+std::string StateName(TransferState s);  // "queued", "running", "done", "failed", "stopped"
+
+class TransferQueue {
+ public:
+  // What a running job may use.
+  class Control {
+   public:
+    virtual ~Control() = default;
+    virtual bool StopRequested() const = 0;           // `cancel n`, or the queue closing
+    virtual void Progress(const TransferProgress& p) = 0;
+    virtual void Note(const std::string& line) = 0;   // the latest shows in `transfers`
+    // How many times this item ran before (0 the first time; `retry` adds one).
+    virtual int attempt() const = 0;
+  };
+  // Runs the transfer; returns the line that says how it ended ("downloaded
+  // x (3 MiB) from alice in 2 s ..."), or why it failed. A Cancelled status
+  // means it stopped on request.
+  using Job = std::function<Result<std::string>(Control&)>;
+
+  // A copy of one item, for `transfers`.
+  struct Item {
+    int id = 0;
+    std::string kind;  // "download", "upload"
+    std::string what;  // the file's name
+    std::string key;   // what makes two items the same transfer (a sha256 and folder)
+    TransferState state = TransferState::kQueued;
+    int64_t done = 0, total = 0;
+    double rate = 0;       // bytes a second moved by this run (not bytes found on disk)
+    double seconds = 0;    // running so far, or how long it ran
+    std::string sources;   // a swarm's sources, as the progress line says them
+    std::string note;      // the latest note while it runs; how it ended after
+  };
+
+  // `wake` is called (from a worker thread) when an item ends.
+  TransferQueue(int workers, std::function<void()> wake);
+  ~TransferQueue();  // Close()
+
+  // Queues a job. AlreadyExists when an item with the same key is queued or
+  // running (its number in the message).
+  Result<int> Add(std::string kind, std::string what, std::string key, Job job);
+  // Stops a running item (it ends as "stopped", keeping what a resume
+  // needs) or drops a queued one. NotFound for an unknown number,
+  // FailedPrecondition for an item that already ended.
+  Status Cancel(int id);
+  // Queues a failed or stopped item again, under its number.
+  // FailedPrecondition for one that is queued, running or done.
+  Status Retry(int id);
+  std::vector<Item> List() const;
+  // The items queued or running.
+  int Active() const;
+  // The summary lines of the items that ended since the last call, in the
+  // order they ended ("[#2] downloaded ...").
+  std::vector<std::string> TakeEnded();
+  // Stops every running item, drops the queued ones, waits for the workers.
+  // Idempotent; Add fails afterwards.
+  void Close();
+
+ private:
+  struct Entry;
+  class EntryControl;
+  void Work();
+  void End(Entry& e, const Result<std::string>& r);  // REQUIRES: mu_ held
+
+  const std::function<void()> wake_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Entry>> items_;  // GUARDED_BY(mu_), by id - 1
+  std::deque<std::shared_ptr<Entry>> waiting_;  // GUARDED_BY(mu_)
+  std::vector<std::string> ended_;              // GUARDED_BY(mu_)
+  bool closed_ = false;                         // GUARDED_BY(mu_)
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace p2pshare::pclient
