@@ -123,6 +123,7 @@ Result<PeerRecord> Directory::JoinOrPlace(const LoginRequest& req,
   ASSIGN_OR_RETURN(auto online, store_->FindPeer(req.username));
   *joined = online.has_value();
   if (online) return *online;  // the account is already online: join that peer
+  if (req.client) return PeerRecord{req.username, req.host.value_or(remote_address), 0};  // no port
   if (!IsLoopbackHost(remote_address) &&
       online_.CountFrom(remote_address) >= options_.max_peers_per_address) {
     return ResourceExhausted(std::to_string(options_.max_peers_per_address) +
@@ -147,11 +148,17 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
   bool joined = false;
   ASSIGN_OR_RETURN(PeerRecord peer, JoinOrPlace(req, remote_address, &joined));
   ASSIGN_OR_RETURN(std::string token, sessions_.Open(req.username, public_key));
-  online_.Add(peer, remote_address);
   logins_.fetch_add(1);
   const std::string address = JoinHostPort(peer.host, peer.port);
-  events_.Record("login", req.username, (joined ? "joins its peer at " : "serves at ") + address);
-  spdlog::info("login of {} {} {}", req.username, joined ? "joins its peer at" : "gets", address);
+  if (peer.port == 0) {
+    // A client alone: not online (no port to reach it at), so no event; its
+    // session ends unannounced when its heartbeats stop.
+    spdlog::debug("client login of {} from {} (no peer online)", req.username, remote_address);
+  } else {
+    online_.Add(peer, remote_address);
+    events_.Record("login", req.username, (joined ? "joins its peer at " : "serves at ") + address);
+    spdlog::info("login of {} {} {}", req.username, joined ? "joins its peer at" : "gets", address);
+  }
   LoginReply reply;
   reply.token = token;
   reply.username = req.username;

@@ -84,9 +84,11 @@ Result<std::string> Sessions::Authenticate(const std::string& token) {
   switch (session->state) {
     case SessionState::kActive: {
       std::lock_guard<std::mutex> lock(mu_);
-      if (forgets_ == forgets_before && live_.count(session->username) > 0) {
-        active_tokens_[hash] = session->username;
-      }
+      // Active in the store but not alive here: a client's session from
+      // before a restart (only online peers are revived). It ended with
+      // its heartbeats; it must not live on as a token nobody checks.
+      if (live_.count(session->username) == 0) return Expired();
+      if (forgets_ == forgets_before) active_tokens_[hash] = session->username;
       return session->username;
     }
     case SessionState::kLoggedOut:

@@ -257,6 +257,7 @@ Json ToJson(const LoginRequest& req) {
   if (req.preferred_port) j["preferred_port"] = *req.preferred_port;
   if (!req.exclude_ports.empty()) j["exclude_ports"] = req.exclude_ports;
   if (req.csr) j["csr"] = *req.csr;
+  if (req.client) j["client"] = true;
   return j;
 }
 
@@ -284,6 +285,8 @@ Result<LoginRequest> LoginRequestFromJson(const Json& j) {
     return BadField("host", "an IP address or a DNS name (letters, digits, '-' and '.')");
   }
   ASSIGN_OR_RETURN(req.csr, r.OptionalString("csr"));
+  ASSIGN_OR_RETURN(auto client, r.OptionalBool("client"));
+  req.client = client.value_or(false);
   return req;
 }
 

@@ -75,6 +75,10 @@ struct LoginRequest {
   // A certificate request (PEM) for this peer's key: the reply then
   // carries a certificate for it.
   std::optional<std::string> csr = std::nullopt;
+  // A client only (peer-client): a session and a certificate, but no port,
+  // no place among the online peers, no login or eviction event — unless a
+  // peer of the account is online, which it then joins.
+  bool client = false;
 };
 
 struct LoginReply {
@@ -83,7 +87,8 @@ struct LoginReply {
   std::string host;
   int port = 0;
   // The account was online already: this login joined that peer (its host
-  // and port); a peer-server checks whether another one serves there.
+  // and port); a peer-server checks whether another one serves there. A
+  // client login that joined nothing has port 0.
   bool joined = false;
   int64_t heartbeat_interval_s = 0;
   int64_t session_ttl_s = 0;

@@ -1,5 +1,7 @@
 #include "common/peer_config.h"
 
+#include <filesystem>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -144,6 +146,10 @@ PeerConfigFlags::PeerConfigFlags(CLI::App& app, PeerConfig* config) : config_(co
 
 Status PeerConfigFlags::Load() {
   RETURN_IF_ERROR(schema_.Load(path_));
+  if (!path_.empty()) {
+    std::error_code ec;
+    config_->config_path = std::filesystem::absolute(path_, ec).string();
+  }
   return FinishPeerConfig(config_, std::getenv("P2PSHARE_PASSWORD"));
 }
 

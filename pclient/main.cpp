@@ -146,5 +146,6 @@ int main(int argc, char** argv) {
   if (!stdin_tty) return RunScript(client);
   Status login = LoginBefore(client, "");
   if (!login.ok()) Complain(login.message(), login.reason());
+  client.SayWhetherSharing();
   return pclient::RunRepl(client, config.username);
 }

@@ -1,10 +1,15 @@
 #include "pclient/peer_client.h"
 
+#include <netdb.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <thread>
 #include <filesystem>
 #include <set>
 #include <iostream>
@@ -18,6 +23,7 @@
 #include "common/part_record.h"
 #include "common/peer_channel.h"
 #include "common/proto_convert.h"
+#include "common/unique_fd.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/format.h"
 #include "pclient/transfers.h"
@@ -63,6 +69,50 @@ std::string FitToTerminal(std::string line) {
 
 void SetDeadline(grpc::ClientContext* ctx, int seconds) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+}
+
+// How a session ended, for `status` ("logged out: run 'login' ...").
+std::string SessionEnded(const Status& s) {
+  if (s.reason() == "logged_out") return "logged out (here or elsewhere): run 'login'";
+  if (s.reason() == "session_expired") return "expired (no heartbeat in time): run 'login'";
+  if (s.reason() == "unreachable") return "unknown: central does not answer";
+  return s.message();
+}
+
+// `text` as one shell word.
+std::string ShellQuoted(const std::string& text) {
+  if (text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@") ==
+      std::string::npos) {
+    return text;
+  }
+  std::string out = "'";
+  for (char ch : text) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+// Whether something accepts TCP connections at host:port (within 1 s).
+bool Listening(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return false;
+  bool ok = false;
+  for (addrinfo* a = found; a != nullptr && !ok; a = a->ai_next) {
+    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol));
+    if (!fd.valid()) continue;
+    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
+      ok = true;
+      break;
+    }
+    if (errno != EINPROGRESS) continue;
+    pollfd p{fd.get(), POLLOUT, 0};
+    int err = 0;
+    socklen_t len = sizeof err;
+    ok = ::poll(&p, 1, 1000) == 1 && ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+  }
+  ::freeaddrinfo(found);
+  return ok;
 }
 
 Result<int64_t> ParseRate(const std::string& text) {
@@ -317,7 +367,7 @@ Status PeerClient::Login(bool announce) {
                    config_.advertise_host.empty() ? std::nullopt
                                                   : std::optional<std::string>(config_.advertise_host),
                    std::nullopt, {},
-                   credentials_->csr()};
+                   credentials_->csr(), /*client=*/true};
   auto reply = central.Login(req);
   if (!reply.ok()) {
     Status s = reply.status().WithContext("login failed");
@@ -331,20 +381,65 @@ Status PeerClient::Login(bool announce) {
   session_ = *reply;
   StartHeartbeats();
   if (!announce) return Status::Ok();
-  Print("logged in as " + reply->username + " (peer port " + std::to_string(reply->port) + ")\n",
-        Json{{"username", reply->username}, {"host", reply->host}, {"port", reply->port}});
+  std::optional<PeerInfo> own = OwnPeerServer();
+  Print("logged in as " + reply->username +
+            (own ? " (its peer-server serves at " + JoinHostPort(own->host, own->port) + ")\n"
+                 : "\n" + NoPeerServerHint() + "\n"),
+        Json{{"username", reply->username}, {"peer_server", own.has_value()},
+             {"host", own ? own->host : ""}, {"port", own ? own->port : 0}});
   return Status::Ok();
+}
+
+std::optional<PeerInfo> PeerClient::OwnPeerServer() {
+  auto me = FindPeer(config_.username);  // central lists an account online only with a peer-server
+  if (!me.ok()) return std::nullopt;
+  auto stub = PeerStub(me->host, me->port, config_.username);
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, 2);
+  v1::PingReply pong;
+  if (!stub->Ping(&ctx, v1::PingRequest(), &pong).ok()) return std::nullopt;
+  return *me;
+}
+
+std::string PeerClient::NoPeerServerHint() const {
+  return "no peer-server runs for " + config_.username +
+         ", so other peers cannot download from it; start one in another terminal: peer-server --config " +
+         (config_.config_path.empty() ? std::string("FILE") : ShellQuoted(config_.config_path));
+}
+
+void PeerClient::SayWhetherSharing() {
+  if (session_ && !OwnPeerServer()) Note(NoPeerServerHint());
 }
 
 Status PeerClient::Logout(const ParsedCommand&) {
   RETURN_IF_ERROR(RequireSession());
+  std::optional<PeerInfo> own = OwnPeerServer();
   StopHeartbeats();
   Status s = Central().Logout();
+  const int64_t interval = session_->heartbeat_interval_s;
   session_.reset();
   Central().set_token("");
   if (!s.ok() && s.code() != Code::kUnauthenticated) return s.WithContext("logout failed");
-  Print(config_.username + " is off the network; its peer-server stops within a heartbeat\n",
-        Json{{"logged_out", true}, {"username", config_.username}});
+  if (!own) {
+    Print(config_.username + " is logged out (no peer-server of it was running)\n",
+          Json{{"logged_out", true}, {"username", config_.username}, {"peer_server_stopped", false}});
+    return Status::Ok();
+  }
+  // Its peer-server learns it at its next heartbeat and ends; say when.
+  const std::string address = JoinHostPort(own->host, own->port);
+  Note("logged out; " + config_.username + "'s peer-server at " + address +
+       " stops at its next heartbeat (within " + std::to_string(interval) + " s)...");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(interval + 5);
+  bool stopped = false;
+  while (!(stopped = !Listening(own->host, own->port)) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling a port another process holds
+  }
+  if (!stopped) {
+    return Unavailable(config_.username + " is logged out, but its peer-server at " + address +
+                       " still listens; stop it by hand (Ctrl-C in its terminal)");
+  }
+  Print(config_.username + " is off the network; its peer-server at " + address + " stopped\n",
+        Json{{"logged_out", true}, {"username", config_.username}, {"peer_server_stopped", true}});
   return Status::Ok();
 }
 
@@ -374,9 +469,7 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
   if (session_) {
     Status alive = Central().Heartbeat().status();
     j["session"] = alive.ok() ? "active" : alive.reason();
-    text += "session      " + std::string(alive.ok() ? "active" : alive.reason()) + "\n";
-    j["port"] = session_->port;
-    text += "own port     " + JoinHostPort(session_->host, session_->port) + "\n";
+    text += "session      " + (alive.ok() ? std::string("active") : SessionEnded(alive)) + "\n";
     auto peers = Central().Peers();
     int64_t shared = 0;
     if (peers.ok()) {
@@ -386,14 +479,12 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
     }
     j["shared_files"] = shared;
     text += "shared       " + Counted(shared, "file") + "\n";
-    // Is our peer-server up? Ping it briefly.
-    auto stub = PeerStub(session_->host, session_->port, config_.username);
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx, 1);
-    v1::PingReply pong;
-    bool serving = stub->Ping(&ctx, v1::PingRequest(), &pong).ok();
-    j["peer_server"] = serving ? "running" : "not running";
-    text += std::string("peer-server  ") + (serving ? "running" : "not running") + "\n";
+    // Is our peer-server up? Central lists it, and it answers.
+    std::optional<PeerInfo> own = OwnPeerServer();
+    j["peer_server"] = own ? "running" : "not running";
+    j["port"] = own ? own->port : 0;
+    text += "peer-server  " + (own ? "running at " + JoinHostPort(own->host, own->port) + "\n"
+                                   : "not running: " + NoPeerServerHint() + "\n");
   } else {
     j["session"] = "none";
     text += "session      not logged in\n";
@@ -512,7 +603,11 @@ Result<PeerInfo> PeerClient::FindPeer(const std::string& name) {
 Status PeerClient::Files(const ParsedCommand& c) {
   RETURN_IF_ERROR(RequireSession());
   std::string who = c.args.empty() ? config_.username : c.args[0];
-  ASSIGN_OR_RETURN(PeerInfo peer, FindPeer(who));
+  auto found = FindPeer(who);
+  if (!found.ok() && who == config_.username && found.status().code() == Code::kNotFound) {
+    return FailedPrecondition(NoPeerServerHint(), "no_peer_server");
+  }
+  ASSIGN_OR_RETURN(PeerInfo peer, std::move(found));
   auto stub = PeerStub(peer.host, peer.port, peer.username);
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 10);

@@ -66,6 +66,9 @@ class PeerClient {
   Status AutoLogin();
 
   bool quit_requested() const { return quit_; }
+  // Logged in but no peer-server of this account runs: says so, with the
+  // command that starts one (the REPL, on start).
+  void SayWhetherSharing();
   // Called from a transfer's thread when a background transfer ends (the
   // REPL wakes up to print PrintEndedTransfers() above its prompt).
   void SetTransferWake(std::function<void()> wake);
@@ -109,6 +112,11 @@ class PeerClient {
                TransferQueue::Job job);
 
   Status Login(bool announce);
+  // This account's peer-server, when central lists it online and it
+  // answers Ping as this account.
+  std::optional<PeerInfo> OwnPeerServer();
+  // "no peer-server runs for alice ...; start one ...: peer-server --config F".
+  std::string NoPeerServerHint() const;
 
   Status RequireSession() const;
   // The online peer called `name`.

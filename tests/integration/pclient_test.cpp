@@ -99,7 +99,13 @@ TEST_F(PeerClientTest, EveryCommandWorksInOneShotMode) {
 
   auto [peers, peers_out] = Client("carol", {"peers"});
   EXPECT_EQ(peers, 0);
-  for (const char* who : {"alice", "bob", "carol"}) EXPECT_NE(peers_out.find(who), std::string::npos);
+  for (const char* who : {"alice", "bob"}) EXPECT_NE(peers_out.find(who), std::string::npos);
+  // A client alone is not a peer online: no port, no row, no login event
+  // (and so no eviction when it goes).
+  EXPECT_EQ(peers_out.find("carol"), std::string::npos) << peers_out;
+  EXPECT_NE(status_out.find("peer-server  not running: no peer-server runs for carol"), std::string::npos)
+      << status_out;
+  EXPECT_NE(status_out.find("peer-server --config "), std::string::npos) << status_out;
 
   auto [search, search_out] = Client("carol", {"search", "big"});
   EXPECT_EQ(search, 0);
@@ -111,7 +117,7 @@ TEST_F(PeerClientTest, EveryCommandWorksInOneShotMode) {
   EXPECT_NE(files_out.find("notes.txt"), std::string::npos);
   auto [own, own_out] = Client("carol", {"files"});
   EXPECT_EQ(own, 1);  // carol runs no peer-server: a clear one-line error
-  EXPECT_NE(own_out.find("is its peer-server running?"), std::string::npos) << own_out;
+  EXPECT_NE(own_out.find("no peer-server runs for carol"), std::string::npos) << own_out;
 
   // --verify-only fetches and checks, and writes nothing.
   auto [check, check_out] = Client("carol", {"download", "notes.txt", "--verify-only"});
@@ -604,6 +610,45 @@ TEST_F(PeerClientTest, AnUploadRunsInTheBackgroundAndAFailedOneSaysWhyAndRetries
   ASSERT_TRUE(AtPrompt(*repl, "carol"));
   repl->Type("transfers\r");
   ASSERT_TRUE(repl->WaitFor("failed", std::chrono::seconds(5))) << repl->output();
+}
+
+TEST_F(PeerClientTest, AReplWithoutAPeerServerSaysSoAndLoggingInAgainPutsNoPortOnline) {
+  auto repl = Repl("carol");
+  EXPECT_NE(repl->output().find("no peer-server runs for carol, so other peers cannot download from it; "
+                                "start one in another terminal: peer-server --config "),
+            std::string::npos)
+      << repl->output();
+  repl->Type("logout\r");
+  ASSERT_TRUE(repl->WaitFor("carol is logged out (no peer-server of it was running)", std::chrono::seconds(10)))
+      << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("status\r");
+  ASSERT_TRUE(repl->WaitFor("session      not logged in", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("login\r");
+  ASSERT_TRUE(repl->WaitFor("logged in as carol", std::chrono::seconds(10))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("no peer-server runs for carol", std::chrono::seconds(1))) << repl->output();
+  auto peers = central_->Client()->Peers();
+  ASSERT_TRUE(peers.ok());
+  for (const auto& p : *peers) EXPECT_NE(p.username, "carol") << "a client alone was put online with a port";
+}
+
+TEST_F(PeerClientTest, LogoutFromTheReplStopsThePeerServerOfTheAccountAndSaysSo) {
+  auto repl = Repl("alice");
+  EXPECT_EQ(repl->output().find("no peer-server runs"), std::string::npos) << repl->output();
+  repl->Type("status\r");
+  ASSERT_TRUE(repl->WaitFor("peer-server  running at 127.0.0.1:" + std::to_string(alice_->port()),
+                            std::chrono::seconds(10)))
+      << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "alice"));
+  repl->Type("logout\r");
+  ASSERT_TRUE(repl->WaitFor("stops at its next heartbeat", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("alice is off the network; its peer-server at 127.0.0.1:" +
+                                std::to_string(alice_->port()) + " stopped",
+                            std::chrono::seconds(20)))
+      << repl->output();
+  EXPECT_TRUE(alice_->Wait(std::chrono::seconds(5)).has_value()) << "alice's peer-server still runs";
+  EXPECT_NE(alice_->log().find("logged out"), std::string::npos) << alice_->log();
 }
 
 }  // namespace

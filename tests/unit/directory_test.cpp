@@ -205,6 +205,49 @@ TEST_F(DirectoryTest, RestartGivesEveryPeerAFullTtl) {
   ASSERT_TRUE(dir_->Heartbeat("alice", {}).ok());
 }
 
+TEST_F(DirectoryTest, AClientAloneGetsASessionButNoPortNoPlaceOnlineAndNoEvents) {
+  ASSERT_TRUE(dir_->Register("carol", "carol-password").ok());
+  const int64_t events_before = dir_->EventsAfter(0).empty() ? 0 : dir_->EventsAfter(0).back().id;
+  int64_t retry = 0;
+  LoginRequest req{"carol", "carol-password", std::nullopt, std::nullopt, {}};
+  req.client = true;
+  auto c = dir_->Login(req, "127.0.0.1", &retry);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->port, 0);
+  EXPECT_FALSE(c->joined);
+  EXPECT_EQ(*dir_->Authenticate(c->token), "carol");
+  ASSERT_TRUE(dir_->Heartbeat("carol", {}).ok());
+  auto peers = dir_->Peers();
+  ASSERT_TRUE(peers.ok());
+  EXPECT_TRUE(peers->empty()) << "a client alone is listed online";
+  EXPECT_EQ(Join("alice").port, 50051) << "the client took a port";
+  // Silent past the TTL: its session ends, unannounced.
+  fake_now += std::chrono::seconds(4);
+  dir_->SweepOnce(fake_now);
+  EXPECT_EQ(dir_->Authenticate(c->token).status().reason(), "session_expired");
+  for (const auto& e : dir_->EventsAfter(events_before)) EXPECT_NE(e.username, "carol") << e.kind;
+  // A client of an account whose peer is online joins it (its port).
+  Open();
+  Join("bob");
+  req = {"bob", "bob-password", std::nullopt, std::nullopt, {}};
+  req.client = true;
+  auto joined = dir_->Login(req, "127.0.0.1", &retry);
+  ASSERT_TRUE(joined.ok());
+  EXPECT_TRUE(joined->joined);
+  EXPECT_NE(joined->port, 0);
+}
+
+TEST_F(DirectoryTest, AClientsSessionFromBeforeARestartEnded) {
+  ASSERT_TRUE(dir_->Register("carol", "carol-password").ok());
+  int64_t retry = 0;
+  LoginRequest req{"carol", "carol-password", std::nullopt, std::nullopt, {}};
+  req.client = true;
+  auto c = dir_->Login(req, "127.0.0.1", &retry);
+  ASSERT_TRUE(c.ok());
+  Open();  // a restart revives the online peers only; nobody heartbeats this one
+  EXPECT_EQ(dir_->Authenticate(c->token).status().reason(), "session_expired");
+}
+
 TEST_F(DirectoryTest, WrongPasswordIsRefusedAndGuessingIsSlowed) {
   ASSERT_TRUE(dir_->Register("alice", "alice-password").ok());
   int64_t retry = 0;
