@@ -215,6 +215,9 @@ const std::vector<CommandSpec>& Commands() {
        .min_args = 1, .max_args = 64, .options = {"--via"}, .joins_args = true, .run = &C::Search},
       {.name = "files", .usage = "files [peer]", .summary = "this peer's shared files, or another peer's",
        .max_args = 1, .run = &C::Files},
+      {.name = "browse", .usage = "browse <peer> [folder]",
+       .summary = "a peer's shared folder as a tree, numbered: 'download #n' fetches a file or a whole folder",
+       .min_args = 1, .max_args = 2, .run = &C::Browse},
       {.name = "download",
        .usage = "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate RATE (8M, 500K)] "
                 "[--verify-only] [--rates] [--via friend] [--wait]",
@@ -712,7 +715,181 @@ Result<FileResult> PeerClient::LocateFile(const std::string& what) {
   return PickNamed(found, what);
 }
 
+Status PeerClient::Browse(const ParsedCommand& c) {
+  RETURN_IF_ERROR(RequireSession());
+  const std::string& who = c.args[0];
+  std::string folder = c.args.size() > 1 ? c.args[1] : "";
+  while (!folder.empty() && folder.back() == '/') folder.pop_back();
+  while (!folder.empty() && folder.front() == '/') folder.erase(0, 1);
+  ASSIGN_OR_RETURN(PeerInfo peer, FindPeer(who));
+  auto stub = PeerStub(peer.host, peer.port, peer.username);
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, 10);
+  v1::ListFilesReply reply;
+  grpc::Status st = stub->ListFiles(&ctx, v1::ListFilesRequest(), &reply);
+  if (!st.ok()) return FromGrpcStatus(st).WithContext("cannot list " + who + "'s files");
+  const Holder holder{peer.username, peer.host, peer.port};
+  const std::string prefix = folder.empty() ? "" : folder + "/";
+  // What lies right under the folder: sub-folders (with what is under
+  // them) and files.
+  struct Folder {
+    int64_t files = 0, bytes = 0;
+  };
+  std::map<std::string, Folder> folders;
+  std::vector<FileResult> files, under;
+  for (const auto& f : reply.files()) {
+    if (!f.name().starts_with(prefix) || CheckFileName(f.name()).ok() == false) continue;
+    FileResult r{f.name(), f.size(), f.sha256(), {holder}, 1};
+    under.push_back(r);
+    const std::string rest = f.name().substr(prefix.size());
+    if (size_t slash = rest.find('/'); slash != std::string::npos) {
+      Folder& d = folders[prefix + rest.substr(0, slash + 1)];
+      d.files++;
+      d.bytes += f.size();
+    } else {
+      files.push_back(std::move(r));
+    }
+  }
+  if (under.empty() && !folder.empty()) {
+    return NotFound(who + " shares no folder '" + folder + "'; 'browse " + who + "' shows the top");
+  }
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::vector<FileResult> rows;
+  Table t({"#", "name", "size", "sha256"});
+  Json entries = Json::array();
+  int64_t total = 0;
+  for (const auto& f : under) total += f.size;
+  for (const auto& [path, d] : folders) {
+    rows.push_back(FileResult{path, d.bytes, "", {holder}, 1});
+    const std::string shown = path.substr(prefix.size());
+    t.AddRow({std::to_string(rows.size()), shown, HumanSize(d.bytes), Counted(d.files, "file")});
+    entries.push_back(Json{{"n", rows.size()}, {"type", "folder"}, {"name", path}, {"size", d.bytes},
+                           {"files", d.files}});
+  }
+  for (const auto& f : files) {
+    rows.push_back(f);
+    shown_hashes_[f.sha256] = f.name;
+    t.AddRow({std::to_string(rows.size()), f.name.substr(prefix.size()), HumanSize(f.size), ShortHash(f.sha256)});
+    entries.push_back(Json{{"n", rows.size()}, {"type", "file"}, {"name", f.name}, {"size", f.size},
+                           {"sha256", f.sha256}});
+  }
+  last_results_ = rows;
+  browsed_ = std::move(under);
+  const std::string where = who + ":/" + prefix;
+  std::string text = where + "  (" + Counted(static_cast<int64_t>(browsed_.size()), "file") + ", " +
+                     HumanSize(total) + " in all)\n";
+  text += rows.empty() ? "  (empty)\n" : t.Render();
+  if (!rows.empty()) text += "'browse " + who + " FOLDER' goes down; 'download #n' fetches a file or a whole folder\n";
+  Print(text, Json{{"peer", who}, {"folder", prefix}, {"files", browsed_.size()}, {"bytes", total},
+                   {"entries", entries}});
+  return Status::Ok();
+}
+
+Result<std::string> PeerClient::FetchFolder(const std::vector<DownloadRequest>& requests, const std::string& label,
+                                            const std::function<bool()>& stop, const ProgressFn& progress,
+                                            const NoteFn& note) {
+  int64_t total = 0, done_before = 0, here = 0, fetched = 0;
+  for (const auto& r : requests) total += r.file.size;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> failures;
+  size_t finished = 0;
+  std::string dest;
+  for (const DownloadRequest& base : requests) {
+    if (stop && stop()) break;
+    DownloadRequest r = base;
+    r.stop_requested = stop;
+    ProgressFn each = nullptr;
+    if (progress) {
+      each = [&, done_before](const TransferProgress& p) {
+        progress(TransferProgress{done_before + p.done, total, p.sources});
+      };
+    }
+    auto result = DownloadFile(r, each, note);
+    done_before += r.file.size;
+    if (result.ok()) {
+      ++finished;
+      fetched += result->fetched;
+      if (result->already_there || result->fetched == 0) here += r.file.size;
+      dest = r.dest_dir;
+      continue;
+    }
+    if (result.status().code() == Code::kCancelled) {
+      return Status(Code::kCancelled, "stopped after " + std::to_string(finished) + " of " +
+                                          Counted(static_cast<int64_t>(requests.size()), "file") +
+                                          " (the rest resume where they were)");
+    }
+    failures.push_back(r.file.name + ": " + result.status().message());
+  }
+  if (stop && stop() && finished + failures.size() < requests.size()) {
+    return Status(Code::kCancelled, "stopped after " + std::to_string(finished) + " of " +
+                                        Counted(static_cast<int64_t>(requests.size()), "file"));
+  }
+  if (!failures.empty()) {
+    std::string why;
+    for (size_t i = 0; i < failures.size() && i < 3; ++i) why += (i ? "; " : "") + failures[i];
+    if (failures.size() > 3) why += "; ...";
+    return Unavailable(std::to_string(failures.size()) + " of " +
+                           Counted(static_cast<int64_t>(requests.size()), "file") + " of " + label +
+                           " failed (" + why + "); the others are in place, and running it again resumes",
+                       "no_holder");
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return "downloaded folder " + label + ": " + Counted(static_cast<int64_t>(requests.size()), "file") + ", " +
+         HumanSize(total) + (here > 0 ? " (" + HumanSize(here) + " were here already)" : "") + " in " +
+         HumanDuration(secs) + ", " + HumanSize(secs > 0 ? static_cast<int64_t>(fetched / secs) : 0) +
+         "/s; every sha256 verified -> " + (fs::path(dest) / fs::path(label).relative_path()).string();
+}
+
+Status PeerClient::DownloadFolder(const ParsedCommand& c, const FileResult& folder) {
+  RETURN_IF_ERROR(RequireSession());
+  const Holder& peer = folder.holders.at(0);
+  std::vector<DownloadRequest> requests;
+  for (const FileResult& f : browsed_) {
+    if (!f.name.starts_with(folder.name)) continue;
+    DownloadRequest req{f, c.Option("--to").value_or(config_.download_dir), config_.username, 0};
+    if (auto rate = c.Option("--limit-rate")) {
+      ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
+    }
+    if (req.dest_dir == config_.download_dir) req.partial_dir = PartialDir(config_.shared_dir);
+    // Others holding the same file may help, as for any download.
+    req.refresh_holders = [this, sha = f.sha256]() -> Result<std::vector<Holder>> {
+      ASSIGN_OR_RETURN(auto found, Central().FindFile(sha));
+      if (!found) return std::vector<Holder>{};
+      return found->holders;
+    };
+    requests.push_back(std::move(req));
+  }
+  if (requests.empty()) return NotFound("the folder " + folder.name + " holds no files");
+  const std::string label = folder.name + " from " + peer.username;
+  if (Background(c)) {
+    auto job = [this, requests, label = folder.name](TransferQueue::Control& control) -> Result<std::string> {
+      return FetchFolder(
+          requests, label, [&control] { return control.StopRequested(); },
+          [&control](const TransferProgress& p) { control.Progress(p); },
+          [&control](const std::string& line) { control.Note(line); });
+    };
+    return Queue("download", folder.name + " (" + Counted(static_cast<int64_t>(requests.size()), "file") + ")",
+                 "folder " + peer.username + " " + folder.name + " " + requests[0].dest_dir, folder.size,
+                 std::move(job));
+  }
+  ProgressFn progress = ProgressBar();
+  auto note = [&](const std::string& line) {
+    if (options_.progress) err_ << "\r\x1b[K";
+    err_ << Printable(line) << "\n";
+  };
+  auto done = FetchFolder(requests, folder.name, options_.stop_requested, progress, note);
+  if (progress) err_ << "\r\x1b[K" << std::flush;
+  if (!done.ok()) return done.status();
+  Print(*done + "\n", Json{{"folder", folder.name}, {"from", peer.username},
+                            {"files", requests.size()}, {"size", folder.size}});
+  return Status::Ok();
+}
+
 Status PeerClient::Download(const ParsedCommand& c) {
+  if (c.args[0].size() > 1 && c.args[0][0] == '#') {  // a folder row of the last browse
+    auto row = LastResult(c.args[0]);
+    if (row.ok() && row->sha256.empty() && row->name.ends_with('/')) return DownloadFolder(c, *row);
+  }
   ASSIGN_OR_RETURN(bool via_friend, ViaFriend(c));
   via_friend |= central_away_;
   if (!via_friend) RETURN_IF_ERROR(RequireSession());

@@ -101,7 +101,15 @@ class PeerClient {
   Status Upload(const ParsedCommand& c);
   Status Ping(const ParsedCommand& c);
   Status Quit(const ParsedCommand& c);
+  Status Browse(const ParsedCommand& c);
   Status Transfers(const ParsedCommand& c);
+  // Fetches every file the last browse listed under `folder` (a row of it).
+  Status DownloadFolder(const ParsedCommand& c, const FileResult& folder);
+  // Downloads `requests` one after the other (progress over them all);
+  // the line that says how it went, or why some failed.
+  Result<std::string> FetchFolder(const std::vector<DownloadRequest>& requests, const std::string& label,
+                                  const std::function<bool()>& stop, const ProgressFn& progress,
+                                  const NoteFn& note);
   Status Cancel(const ParsedCommand& c);
   Status Retry(const ParsedCommand& c);
 
@@ -150,7 +158,10 @@ class PeerClient {
   std::unique_ptr<PeerCredentials> credentials_;  // made with directory_
   Status credentials_error_;
   std::optional<LoginReply> session_;
+  // The numbered rows of the last search or browse (a browse's folders
+  // are rows with a name ending in '/' and no sha256).
   std::vector<FileResult> last_results_;
+  std::vector<FileResult> browsed_;  // every file under the last browsed folder
   // Every file a table has shown (full sha256 -> name), so the short hash
   // printed there names it.
   std::map<std::string, std::string> shown_hashes_;

@@ -132,7 +132,7 @@ std::vector<std::string> WordsBefore(int start) {
 bool WantsPeer(const std::vector<std::string>& before) {
   if (before.empty()) return false;
   if (before.back() == "--from" || before.back() == "--to") return true;
-  return before.size() == 1 && (before[0] == "ping" || before[0] == "files");
+  return before.size() == 1 && (before[0] == "ping" || before[0] == "files" || before[0] == "browse");
 }
 
 // The matches array libedit expects: [0] what replaces the word (the

@@ -651,5 +651,50 @@ TEST_F(PeerClientTest, LogoutFromTheReplStopsThePeerServerOfTheAccountAndSaysSo)
   EXPECT_NE(alice_->log().find("logged out"), std::string::npos) << alice_->log();
 }
 
+TEST_F(PeerClientTest, BrowseShowsAPeersShareAsATreeAndDownloadsAWholeFolderFromIt) {
+  WriteFile(alice_->shared_dir() / "albums/jazz/take five.mp3", RandomBytes(300000, 31));
+  WriteFile(alice_->shared_dir() / "albums/jazz/so what.mp3", RandomBytes(200000, 32));
+  WriteFile(alice_->shared_dir() / "albums/rock/riff.mp3", RandomBytes(100000, 33));
+  auto directory = central_->Client();
+  ASSERT_TRUE(WaitUntil([&] { return directory->Search("riff")->total == 1; }, std::chrono::seconds(10)));
+  auto repl = Repl("carol");
+  repl->Type("browse alice\r");
+  ASSERT_TRUE(repl->WaitFor("alice:/  (5 files", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("albums/", std::chrono::seconds(1))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("3 files", std::chrono::seconds(1))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("notes.txt", std::chrono::seconds(1))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("browse alice albums/\r");
+  ASSERT_TRUE(repl->WaitFor("alice:/albums/  (3 files", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("1  jazz/", std::chrono::seconds(1))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("2  rock/", std::chrono::seconds(1))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("browse alice albums/blues\r");
+  ASSERT_TRUE(repl->WaitFor("alice shares no folder 'albums/blues'", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("browse alice albums\r");
+  ASSERT_TRUE(repl->WaitFor("jazz/", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("download #1\r");  // the whole of jazz/
+  ASSERT_TRUE(repl->WaitFor("#1 queued: download albums/jazz/ (2 files)", std::chrono::seconds(10)))
+      << repl->output();
+  ASSERT_TRUE(repl->WaitFor("[#1] downloaded folder albums/jazz/: 2 files", std::chrono::seconds(30)))
+      << repl->output();
+  EXPECT_EQ(ReadFile(Downloads("carol") / "albums/jazz/take five.mp3"),
+            ReadFile(alice_->shared_dir() / "albums/jazz/take five.mp3"));
+  EXPECT_EQ(ReadFile(Downloads("carol") / "albums/jazz/so what.mp3"),
+            ReadFile(alice_->shared_dir() / "albums/jazz/so what.mp3"));
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "albums/rock"));
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  // A file row downloads that file; the same folder again finds it all here.
+  repl->Type("browse alice albums/rock\r");
+  ASSERT_TRUE(repl->WaitFor("riff.mp3", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("download #1 --wait\r");
+  ASSERT_TRUE(repl->WaitFor("downloaded albums/rock/riff.mp3", std::chrono::seconds(30))) << repl->output();
+  EXPECT_EQ(ReadFile(Downloads("carol") / "albums/rock/riff.mp3"),
+            ReadFile(alice_->shared_dir() / "albums/rock/riff.mp3"));
+}
+
 }  // namespace
 }  // namespace p2pshare::testing
