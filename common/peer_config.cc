@@ -1,5 +1,9 @@
 #include "common/peer_config.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include <cstdio>
@@ -9,12 +13,15 @@
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/names.h"
+#include "common/x509.h"
 
 namespace p2pshare {
 
 void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
   s.String("username", &c->username, "account this peer runs as");
-  s.String("password", &c->password, "the account's password (or env P2PSHARE_PASSWORD)");
+  s.String("password", &c->password, "the account's password (or env P2PSHARE_PASSWORD, or password_file)");
+  s.Path("password_file", &c->password_file,
+         "file of mode 0600 holding the password on its first line (peer-client init writes one)");
   s.String("central_url", &c->central_url, "base URL of central, e.g. https://127.0.0.1:8080");
   s.Path("central_ca", &c->central_ca,
            "PEM file of central's CA (empty: pinned on first use)");
@@ -53,6 +60,22 @@ Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
   Status user = CheckUsername(c->username);
   if (!user.ok()) return InvalidArgument("key 'username': " + user.message());
   if (c->password.empty() && env_password != nullptr) c->password = env_password;
+  if (c->password.empty() && !c->password_file.empty()) {
+    struct stat st {};
+    if (::stat(c->password_file.c_str(), &st) != 0) {
+      return InvalidArgument("key 'password_file': cannot read " + c->password_file + ": " + std::strerror(errno));
+    }
+    if ((st.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return InvalidArgument("key 'password_file': " + c->password_file + " can be read by others (mode " + mode +
+                             "); run: chmod 600 " + c->password_file);
+    }
+    auto text = ReadSmallFile(c->password_file);
+    if (!text.ok()) return InvalidArgument("key 'password_file': " + text.status().message());
+    c->password = text->substr(0, text->find_first_of("\r\n"));
+    if (c->password.empty()) return InvalidArgument("key 'password_file': " + c->password_file + " is empty");
+  }
   Status url = ParseCentralUrl(c->central_url).status();
   if (!url.ok()) return InvalidArgument("key 'central_url': " + url.message());
   if (!c->central_ca_sha256.empty()) {

@@ -16,7 +16,8 @@ namespace p2pshare {
 
 struct PeerConfig {
   std::string username;
-  std::string password;  // or the environment variable P2PSHARE_PASSWORD
+  std::string password;  // or the environment variable P2PSHARE_PASSWORD, or password_file
+  std::string password_file;  // a file of mode 0600 whose first line is the password
   std::string central_url = "https://127.0.0.1:8080";
   std::string central_ca;         // a PEM file with central's CA; empty: pinned on first use
   std::string central_ca_sha256;  // the CA's SHA-256, checked when set
@@ -62,7 +63,9 @@ DirectoryClientOptions CentralClientOptions(const PeerConfig& config,
 
 // Checks after loading: a username, an http(s) central_url, host:port friends.
 // Takes the password from `env_password` (P2PSHARE_PASSWORD) when the config
-// has none. InvalidArgument naming the key.
+// has none, else from `password_file` — refused (InvalidArgument saying
+// the chmod to run) when others may read that file. InvalidArgument naming
+// the key.
 Status FinishPeerConfig(PeerConfig* config, const char* env_password);
 
 }  // namespace p2pshare
@@ -77,6 +80,8 @@ class PeerConfigFlags {
   // Reads the file, applies the flags, then FinishPeerConfig() with the
   // environment's P2PSHARE_PASSWORD.
   Status Load();
+  // The --config value as given (empty: none).
+  const std::string& path() const { return path_; }
 
  private:
   PeerConfig* config_;

@@ -20,6 +20,7 @@
 #include "common/peer_config.h"
 #include "pclient/command_line.h"
 #include "pclient/format.h"
+#include "pclient/init.h"
 #include "pclient/peer_client.h"
 #include "pclient/repl.h"
 
@@ -125,6 +126,12 @@ int main(int argc, char** argv) {
   json = json_seen;
   if (!app.remaining().empty() && app.remaining()[0].starts_with("-")) {
     return Fail(InvalidArgument("unknown option '" + app.remaining()[0] + "'; see --help"), kExitUsage);
+  }
+  // `init` writes the config the other commands read.
+  if (!app.remaining().empty() && app.remaining()[0] == "init") {
+    std::vector<std::string> rest = app.remaining();
+    rest.erase(rest.begin());
+    return pclient::RunInit(rest, flags.path());
   }
   Status loaded = flags.Load();
   // `help` explains the commands without an account or a config.

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "common/sha256.h"
+#include "common/x509.h"
 #include "integration/network_test.h"
 #include "unit/file_util.h"
 
@@ -694,6 +695,78 @@ TEST_F(PeerClientTest, BrowseShowsAPeersShareAsATreeAndDownloadsAWholeFolderFrom
   ASSERT_TRUE(repl->WaitFor("downloaded albums/rock/riff.mp3", std::chrono::seconds(30))) << repl->output();
   EXPECT_EQ(ReadFile(Downloads("carol") / "albums/rock/riff.mp3"),
             ReadFile(alice_->shared_dir() / "albums/rock/riff.mp3"));
+}
+
+TEST_F(PeerClientTest, InitWritesAConfigWithThePasswordOutOfItPinsCentralAndSaysWhatToRunNext) {
+  const fs::path home = dir_.path() / "dave-home";
+  fs::create_directories(home);
+  const fs::path config = home / "peer.json";
+  WriteFile(dir_.path() / "typed", "dave's secret\n");  // standard input, not a flag
+  auto [code, out] = RunToEnd({PCLIENT_BIN, "--config", config.string(), "init", "--central-url", central_->url(),
+                               "--username", "dave", "--register"},
+                              (dir_.path() / "init.log").string(), (dir_.path() / "typed").string());
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("registered account dave"), std::string::npos) << out;
+  EXPECT_NE(out.find("peer-server --config " + config.string()), std::string::npos) << out;
+  EXPECT_NE(out.find("peer-client --config " + config.string()), std::string::npos) << out;
+  // The password is in a file only its owner reads, never in the config.
+  const std::string written = ReadFile(config);
+  EXPECT_EQ(written.find("secret"), std::string::npos) << written;
+  struct stat st {};
+  ASSERT_EQ(::stat((home / "peer.password").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(ReadFile(home / "peer.password"), "dave's secret\n");
+  // Central's CA is pinned, and its fingerprint written for later runs.
+  auto ca = ReadCertificate(ReadFile(central_->ca_file()));
+  ASSERT_TRUE(ca.ok());
+  EXPECT_NE(written.find(ca->fingerprint), std::string::npos) << written;
+  EXPECT_NE(out.find("sha256 " + ca->fingerprint), std::string::npos) << out;
+  EXPECT_TRUE(fs::is_directory(home / "shared"));
+  EXPECT_TRUE(fs::is_directory(home / "downloads"));
+  // It works as it stands, from any working directory.
+  auto [dl, dl_out] = RunToEnd({PCLIENT_BIN, "--config", config.string(), "download", "notes.txt"},
+                               (dir_.path() / "dl.log").string());
+  EXPECT_EQ(dl, 0) << dl_out;
+  EXPECT_EQ(ReadFile(home / "downloads" / "notes.txt"), "alice's notes\n");
+  // Run again, it keeps what is there.
+  auto [again, again_out] = RunToEnd({PCLIENT_BIN, "--config", config.string(), "init", "--username", "dave"},
+                                     (dir_.path() / "init2.log").string(), (dir_.path() / "typed").string());
+  EXPECT_EQ(again, 1);
+  EXPECT_NE(again_out.find("exists already"), std::string::npos) << again_out;
+  EXPECT_EQ(ReadFile(config), written);
+  // A password file others may read is refused, saying the fix.
+  ::chmod((home / "peer.password").c_str(), 0644);
+  auto [loose, loose_out] = RunToEnd({PCLIENT_BIN, "--config", config.string(), "status"},
+                                     (dir_.path() / "loose.log").string());
+  EXPECT_EQ(loose, 2) << loose_out;
+  EXPECT_NE(loose_out.find("can be read by others (mode 0644); run: chmod 600"), std::string::npos) << loose_out;
+}
+
+TEST_F(PeerClientTest, InitAsksWhatItNeedsOnATerminalWithoutEchoingThePassword) {
+  const fs::path home = dir_.path() / "erin-home";
+  fs::create_directories(home);
+  PtyProcess init({PCLIENT_BIN, "--config", (home / "erin.json").string(), "init", "--register"});
+  ASSERT_TRUE(init.WaitFor("central's URL [https://127.0.0.1:8080]: ", std::chrono::seconds(10))) << init.output();
+  init.Type(central_->url() + "\r");
+  ASSERT_TRUE(init.WaitFor("account", std::chrono::seconds(5))) << init.output();
+  init.Type("erin\r");
+  ASSERT_TRUE(init.WaitFor("folder to share [shared]: ", std::chrono::seconds(5))) << init.output();
+  init.Type("\r");
+  ASSERT_TRUE(init.WaitFor("folder for downloads [downloads]: ", std::chrono::seconds(5))) << init.output();
+  init.Type("\r");
+  ASSERT_TRUE(init.WaitFor("new password for erin: ", std::chrono::seconds(5))) << init.output();
+  init.Type("erin's long password\r");
+  ASSERT_TRUE(init.WaitFor("again: ", std::chrono::seconds(5))) << init.output();
+  init.Type("erin's long password\r");
+  ASSERT_TRUE(init.WaitFor("next, in two terminals:", std::chrono::seconds(15))) << init.output();
+  EXPECT_EQ(init.Wait(std::chrono::seconds(10)), 0) << init.output();
+  EXPECT_EQ(init.output().find("long password"), std::string::npos) << "the password was echoed:\n" << init.output();
+  EXPECT_EQ(ReadFile(home / "erin.json").find("long password"), std::string::npos);
+  EXPECT_EQ(ReadFile(home / "erin.password"), "erin's long password\n");
+  auto [code, out] = RunToEnd({PCLIENT_BIN, "--config", (home / "erin.json").string(), "status"},
+                              (dir_.path() / "erin-status.log").string());
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("session      active"), std::string::npos) << out;
 }
 
 }  // namespace

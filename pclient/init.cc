@@ -1,0 +1,204 @@
+#include "pclient/init.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "common/peer_config.h"
+#include "common/unique_fd.h"
+#include "common/x509.h"
+#include "pclient/format.h"
+#include "pclient/peer_client.h"
+
+namespace p2pshare::pclient {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const std::string& message, int code = kExitFailed) {
+  std::cerr << "peer-client init: " << Printable(message) << "\n";
+  return code;
+}
+
+// A line typed at the terminal; `fallback` when it is left empty.
+std::string Ask(const std::string& question, const std::string& fallback) {
+  std::cerr << question << (fallback.empty() ? "" : " [" + fallback + "]") << ": " << std::flush;
+  std::string line;
+  if (!std::getline(std::cin, line)) return fallback;
+  line.erase(0, line.find_first_not_of(" \t"));
+  line.erase(line.find_last_not_of(" \t\r") + 1);
+  return line.empty() ? fallback : line;
+}
+
+// A line typed without echo.
+std::string AskSecret(const std::string& question) {
+  std::cerr << question << ": " << std::flush;
+  termios old{};
+  const bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::cerr << "\n";
+  return line;
+}
+
+// `path` as the config names it: relative paths resolve against its folder.
+std::string Resolved(const fs::path& config_dir, const std::string& path) {
+  fs::path p(path);
+  return (p.is_absolute() ? p : config_dir / p).lexically_normal().string();
+}
+
+// Creates `path` with `contents` and mode 0600; AlreadyExists unless `replace`.
+Status WriteSecretFile(const std::string& path, const std::string& contents, bool replace) {
+  if (replace) ::unlink(path.c_str());
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) {
+    if (errno == EEXIST) return AlreadyExists(path + " exists; move it away or add --force");
+    return Internal("cannot write " + path + ": " + std::strerror(errno));
+  }
+  ::fchmod(fd.get(), 0600);  // whatever the umask
+  if (::write(fd.get(), contents.data(), contents.size()) != static_cast<ssize_t>(contents.size())) {
+    return Internal("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+std::string Quoted(const std::string& path) {
+  return path.find_first_of(" '\"$\\") == std::string::npos ? path : "'" + path + "'";
+}
+
+}  // namespace
+
+int RunInit(const std::vector<std::string>& args, std::string config_path) {
+  CLI::App app{"writes a peer config, checks the account with central and pins central's CA", "peer-client init"};
+  std::string central_url, username, shared, downloads;
+  bool register_account = false, force = false;
+  app.add_option("--central-url", central_url, "central's URL (default https://127.0.0.1:8080)");
+  app.add_option("--username", username, "the account (default: $USER)");
+  app.add_option("--shared-dir", shared, "the folder to share (default: shared, beside the config)");
+  app.add_option("--download-dir", downloads, "where downloads go (default: downloads, beside the config)");
+  app.add_flag("--register", register_account, "create the account on central first");
+  app.add_flag("--force", force, "replace an existing config and password file");
+  app.footer("The password is typed (without echo), or read from P2PSHARE_PASSWORD or the first line of "
+             "standard input; never a flag.");
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    return Fail(std::string(e.what()) + "; see 'peer-client init --help'", kExitUsage);
+  }
+  if (config_path.empty()) config_path = "peer.json";
+  std::error_code ec;
+  const fs::path config = fs::absolute(config_path, ec).lexically_normal();
+  const fs::path config_dir = config.parent_path();
+  const fs::path password_path = config_dir / (config.stem().string() + ".password");
+  if (fs::exists(config, ec) && !force) {
+    return Fail(config.string() + " exists already; use it (peer-client --config " + Quoted(config.string()) +
+                "), or add --force to write it again");
+  }
+  const bool tty = ::isatty(STDIN_FILENO);
+  const char* user_env = std::getenv("USER");
+  if (tty) {
+    std::cerr << "Setting up a peer: its config goes to " << config.string() << "\n";
+    if (central_url.empty()) central_url = Ask("central's URL", "https://127.0.0.1:8080");
+    if (username.empty()) username = Ask("account", user_env != nullptr ? user_env : "");
+    if (shared.empty()) shared = Ask("folder to share", "shared");
+    if (downloads.empty()) downloads = Ask("folder for downloads", "downloads");
+  } else {
+    if (central_url.empty()) central_url = "https://127.0.0.1:8080";
+    if (username.empty() && user_env != nullptr) username = user_env;
+    if (shared.empty()) shared = "shared";
+    if (downloads.empty()) downloads = "downloads";
+  }
+  PeerConfig cfg;
+  cfg.username = username;
+  cfg.central_url = central_url;
+  cfg.shared_dir = Resolved(config_dir, shared);
+  cfg.download_dir = Resolved(config_dir, downloads);
+  cfg.config_path = config.string();
+  if (Status s = FinishPeerConfig(&cfg, nullptr); !s.ok()) {
+    std::string m = s.message();  // "key 'central_url': ..." -> "--central-url: ..."
+    for (const char* key : {"username", "central_url", "shared_dir", "download_dir"}) {
+      std::string flag = std::string("--") + key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      if (size_t at = m.find(std::string("key '") + key + "'"); at != std::string::npos) {
+        m.replace(at, std::strlen(key) + 6, flag);
+      }
+    }
+    return Fail(m, kExitUsage);
+  }
+  // The password: typed, or from the environment, or standard input.
+  if (const char* env = std::getenv("P2PSHARE_PASSWORD"); env != nullptr && *env != '\0') {
+    cfg.password = env;
+  } else if (tty) {
+    cfg.password = AskSecret(register_account ? "new password for " + username : "password of " + username);
+    if (register_account && AskSecret("again") != cfg.password) return Fail("the passwords differ");
+  } else {
+    std::getline(std::cin, cfg.password);
+    if (!cfg.password.empty() && cfg.password.back() == '\r') cfg.password.pop_back();
+  }
+  if (cfg.password.empty()) return Fail("no password (type one, or set P2PSHARE_PASSWORD)");
+  for (const std::string& dir : {cfg.shared_dir, cfg.download_dir}) {
+    fs::create_directories(dir, ec);
+    if (ec) return Fail("cannot create " + dir + ": " + ec.message());
+  }
+  // Check the account with central (pinning its CA on the way).
+  {
+    std::ostringstream quiet;
+    PeerClient client(cfg, PeerClientOptions{}, quiet, std::cerr);
+    if (register_account) {
+      Status reg = client.RunLine("register");
+      if (!reg.ok() && reg.reason() != "username_taken") return Fail(reg.message());
+      if (reg.ok()) std::cerr << "registered account " << username << "\n";
+    }
+    Status login = client.RunLine("login");
+    if (!login.ok()) {
+      if (login.reason() == "bad_credentials") {
+        return Fail("central does not know that account and password; a new account? add --register");
+      }
+      return Fail(login.message());
+    }
+  }
+  nlohmann::json j{{"username", username},   {"central_url", central_url}, {"shared_dir", shared},
+                   {"download_dir", downloads}, {"password_file", password_path.filename().string()}};
+  std::string fingerprint;
+  if (auto pinned = ReadSmallFile(CentralCaPinPath(cfg)); pinned.ok()) {
+    if (auto ca = ReadCertificate(*pinned); ca.ok()) fingerprint = ca->fingerprint;
+  }
+  if (!fingerprint.empty()) j["central_ca_sha256"] = fingerprint;
+  if (Status s = WriteSecretFile(password_path.string(), cfg.password + "\n", force); !s.ok()) return Fail(s.message());
+  if (Status s = WriteFileAtomically(config.string(), j.dump(2) + "\n", 0644); !s.ok()) return Fail(s.message());
+  std::cout << "wrote " << config.string() << " (the password is in " << password_path.string()
+            << ", mode 0600, not in the config)\n";
+  if (!fingerprint.empty()) {
+    std::cout << "central's CA: sha256 " << fingerprint << "\n  pinned in " << CentralCaPinPath(cfg)
+              << "; compare it with the 'CA sha256' central printed when it started\n";
+  }
+  std::cout << "next, in two terminals:\n"
+            << "  peer-server --config " << Quoted(config.string()) << "    # shares " << cfg.shared_dir << "\n"
+            << "  peer-client --config " << Quoted(config.string()) << "    # search, download, upload\n";
+  return kExitOk;
+}
+
+}  // namespace p2pshare::pclient
