@@ -86,9 +86,10 @@ int main(int argc, char** argv) {
   DescribeCentralConfig(schema, &config);
   CLI::App app{"p2pshare central: the directory of the network", "central"};
   std::string config_path;
-  app.add_option("--config", config_path, "JSON config file (flags beat the file)");
+  app.add_option("--config", config_path, "JSON config file (flags beat the file)")->type_name("PATH");
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));
   schema.AddFlags(app);
+  UseHelpLayout(app, "central [OPTIONS]");
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   Status loaded = schema.Load(config_path);
   if (!loaded.ok()) return Fail(loaded, kExitUsage);

@@ -96,6 +96,56 @@ ConfigSchema::Key& ConfigSchema::Add(std::string key, std::string help,
 void ConfigSchema::Path(std::string key, std::string* target, std::string help) {
   String(std::move(key), target, std::move(help));
   keys_.back().path = true;
+  keys_.back().type_name = "PATH";
+}
+
+void ConfigSchema::NoFlag(const std::string& key) {
+  for (Key& k : keys_) {
+    if (k.name == key) k.flag = false;
+  }
+}
+
+std::string Wrap(const std::string& text, size_t width) {
+  std::string out, line;
+  std::istringstream words(text);
+  std::string word;
+  while (words >> word) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return out + line;
+}
+
+namespace {
+
+constexpr size_t kHelpNameColumns = 30;
+
+class HelpFormatter : public CLI::Formatter {
+ public:
+  explicit HelpFormatter(std::string usage) : usage_(std::move(usage)) { column_width(kHelpNameColumns); }
+  std::string make_usage(const CLI::App*, std::string) const override { return "Usage: " + usage_ + "\n"; }
+
+ private:
+  std::string usage_;
+};
+
+// A string key's kind of value, from its name.
+std::string StringTypeName(const std::string& key) {
+  if (key.ends_with("_url")) return "URL";
+  if (key.ends_with("_host")) return "HOST";
+  if (key.ends_with("_listen")) return "HOST:PORT";
+  if (key.ends_with("_sha256")) return "HEX";
+  if (key == "log_level") return "LEVEL";
+  return "TEXT";
+}
+
+}  // namespace
+
+void UseHelpLayout(CLI::App& app, std::string usage) {
+  app.formatter(std::make_shared<HelpFormatter>(std::move(usage)));
 }
 
 namespace {
@@ -146,6 +196,8 @@ std::optional<std::string> DidYouMean(std::string_view word, const std::vector<s
 void ConfigSchema::String(std::string key, std::string* target, std::string help,
                           std::vector<std::string> allowed) {
   Key& k = Add(std::move(key), std::move(help), FlagKind::kScalar);
+  k.type_name = StringTypeName(k.name);
+  k.default_text = *target;
   k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> { return Json(w.at(0)); };
   k.apply = [target, allowed](const Json& v) -> Status {
     if (!v.is_string()) return InvalidArgument("must be a string");
@@ -167,6 +219,8 @@ void ConfigSchema::String(std::string key, std::string* target, std::string help
 void ConfigSchema::Int(std::string key, int64_t* target, std::string help,
                        int64_t min, int64_t max) {
   Key& k = Add(std::move(key), std::move(help), FlagKind::kScalar);
+  k.type_name = "N";
+  k.default_text = std::to_string(*target);
   k.from_flag = [](const std::vector<std::string>& w) { return IntFromWord(w.at(0)); };
   k.apply = [target, min, max](const Json& v) -> Status {
     RETURN_IF_ERROR(CheckInt(v, min, max));
@@ -177,6 +231,8 @@ void ConfigSchema::Int(std::string key, int64_t* target, std::string help,
 
 void ConfigSchema::Rate(std::string key, int64_t* target, std::string help) {
   Key& k = Add(std::move(key), std::move(help), FlagKind::kScalar);
+  k.type_name = "RATE";
+  k.default_text = std::to_string(*target);
   k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> {
     if (IntFromWord(w.at(0)).ok()) return IntFromWord(w.at(0));
     return Json(w.at(0));
@@ -200,6 +256,8 @@ void ConfigSchema::Rate(std::string key, int64_t* target, std::string help) {
 
 void ConfigSchema::Bool(std::string key, bool* target, std::string help) {
   Key& k = Add(std::move(key), std::move(help), FlagKind::kScalar);
+  k.type_name = "BOOL";
+  k.default_text = *target ? "true" : "false";
   k.from_flag = [](const std::vector<std::string>& w) { return BoolFromWord(w.at(0)); };
   k.apply = [target](const Json& v) -> Status {
     if (!v.is_boolean()) return InvalidArgument("must be true or false");
@@ -211,6 +269,8 @@ void ConfigSchema::Bool(std::string key, bool* target, std::string help) {
 void ConfigSchema::IntRange(std::string key, std::pair<int64_t, int64_t>* target,
                             std::string help, int64_t min, int64_t max) {
   Key& k = Add(std::move(key), std::move(help), FlagKind::kPair);
+  k.type_name = "LO HI";
+  k.default_text = std::to_string(target->first) + " " + std::to_string(target->second);
   k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> {
     Json arr = Json::array();
     for (const auto& word : w) {
@@ -233,6 +293,8 @@ void ConfigSchema::IntRange(std::string key, std::pair<int64_t, int64_t>* target
 void ConfigSchema::StringList(std::string key, std::vector<std::string>* target,
                               std::string help, size_t max_items) {
   Key& k = Add(std::move(key), std::move(help), FlagKind::kCommaList);
+  k.type_name = "LIST";
+  for (const auto& item : *target) k.default_text += (k.default_text.empty() ? "" : ",") + item;
   k.from_flag = [](const std::vector<std::string>& w) -> Result<Json> { return Json(w); };
   k.apply = [target, max_items](const Json& v) -> Status {
     if (!v.is_array()) return InvalidArgument("must be a list of strings");
@@ -247,21 +309,28 @@ void ConfigSchema::StringList(std::string key, std::vector<std::string>* target,
   };
 }
 
-void ConfigSchema::AddFlags(CLI::App& app) {
+void ConfigSchema::AddFlags(CLI::App& app, const std::function<bool(const std::string& key)>& include) {
+  const size_t width = 80 - kHelpNameColumns - 1;
   for (Key& k : keys_) {
+    if (!k.flag || (include && !include(k.name))) continue;
+    std::string help = k.help;
+    if (k.flag_kind == FlagKind::kCommaList) help += " (comma-separated)";
+    help += k.default_text.empty() ? " (default: none)" : " (default: " + k.default_text + ")";
+    help = Wrap(help, width);
     switch (k.flag_kind) {
       case FlagKind::kScalar:
-        k.option = app.add_option(FlagName(k.name), k.flag_word, k.help);
+        k.option = app.add_option(FlagName(k.name), k.flag_word, help);
         break;
       case FlagKind::kPair:
-        k.option = app.add_option(FlagName(k.name), k.flag_words, k.help)
+        k.option = app.add_option(FlagName(k.name), k.flag_words, help)
                        ->expected(2)
                        ->allow_extra_args(false);
         break;
       case FlagKind::kCommaList:
-        k.option = app.add_option(FlagName(k.name), k.flag_word, k.help + " (comma-separated)");
+        k.option = app.add_option(FlagName(k.name), k.flag_word, help);
         break;
     }
+    k.option->type_name(k.type_name);
   }
 }
 

@@ -64,8 +64,14 @@ class ConfigSchema {
   void StringList(std::string key, std::vector<std::string>* target,
                   std::string help, size_t max_items);
 
-  // Registers `--key-with-dashes` for every key on `app`.
-  void AddFlags(CLI::App& app);
+  // Registers `--key-with-dashes` for every key on `app` but those
+  // `include` (when set) leaves out and those set by file only (NoFlag),
+  // each with its kind of value and its default in the help, wrapped to fit
+  // 80 columns (UseHelpLayout).
+  void AddFlags(CLI::App& app, const std::function<bool(const std::string& key)>& include = nullptr);
+  // `key` is read from the file (or the environment) only, never a flag:
+  // for secrets, which a command line shows to everyone in `ps`.
+  void NoFlag(const std::string& key);
 
   // Reads `path` (skipped when empty) and then the flags given on the
   // command line. InvalidArgument naming the file or flag and the key.
@@ -74,6 +80,13 @@ class ConfigSchema {
   // Applies the keys of an already parsed JSON object (unknown key: error).
   Status ApplyJson(const Json& object, const std::string& origin);
 
+  // The help text of `key` (empty when unknown).
+  std::string Help(const std::string& key) const {
+    for (const Key& k : keys_) {
+      if (k.name == key) return k.help;
+    }
+    return "";
+  }
   // The keys, in the order they were described.
   std::vector<std::string> keys() const {
     std::vector<std::string> out;
@@ -96,6 +109,9 @@ class ConfigSchema {
     std::vector<std::string> flag_words;  // kPair
     CLI::Option* option = nullptr;
     bool path = false;                    // Path(): resolved against the config's folder
+    std::string type_name = "TEXT";       // for --help: URL, PATH, N, RATE ...
+    std::string default_text;             // for --help: the value before any file or flag
+    bool flag = true;                     // false: NoFlag()
   };
   Key& Add(std::string key, std::string help, FlagKind kind);
   Status ApplyFlags();
@@ -110,5 +126,12 @@ std::optional<std::string> DidYouMean(std::string_view word, const std::vector<s
 
 // "session_ttl_s" -> "--session-ttl-s".
 std::string FlagName(const std::string& key);
+
+// --help in 80 columns: flag names in a 30-column band, descriptions
+// wrapped beside them, and `usage` ("peer-client [OPTIONS] [COMMAND [ARGS]]")
+// as the usage line.
+void UseHelpLayout(CLI::App& app, std::string usage);
+// `text` broken into lines of at most `width` columns at spaces.
+std::string Wrap(const std::string& text, size_t width);
 
 }  // namespace p2pshare

@@ -161,10 +161,24 @@ std::vector<std::string> EffectiveFriends(const PeerConfig& config) {
 
 namespace p2pshare {
 
-PeerConfigFlags::PeerConfigFlags(CLI::App& app, PeerConfig* config) : config_(config) {
-  app.add_option("--config", path_, "JSON config file (flags beat the file)");
+PeerConfigFlags::PeerConfigFlags(CLI::App& app, PeerConfig* config, PeerProgram program) : config_(config) {
+  app.add_option("--config", path_, "JSON config file (flags beat the file)")->type_name("PATH");
   DescribePeerConfig(schema_, config_);
-  schema_.AddFlags(app);
+  schema_.NoFlag("password");  // a command line is there for anyone to read in `ps`
+  std::function<bool(const std::string&)> include = nullptr;
+  if (program == PeerProgram::kClient) {
+    // The server's keys stay valid in the shared file, but are no flags of
+    // peer-client (its --help lists what it uses).
+    include = [this](const std::string& key) {
+      for (const std::string& k : schema_.keys()) {
+        if (k == key) return !schema_.Help(k).starts_with("peer-server:");
+      }
+      return true;
+    };
+  }
+  schema_.AddFlags(app, include);
+  UseHelpLayout(app, program == PeerProgram::kClient ? "peer-client [OPTIONS] [COMMAND [ARGS]]"
+                                                     : "peer-server [OPTIONS]");
 }
 
 Status PeerConfigFlags::Load() {

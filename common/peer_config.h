@@ -74,9 +74,12 @@ namespace p2pshare {
 
 // The command-line side of a peer config: `--config FILE` plus a flag for
 // every key. Construct before app.parse(); call Load() after it.
+enum class PeerProgram { kServer, kClient };
+
 class PeerConfigFlags {
  public:
-  PeerConfigFlags(CLI::App& app, PeerConfig* config);
+  // peer-client gets no flags for keys only peer-server reads.
+  PeerConfigFlags(CLI::App& app, PeerConfig* config, PeerProgram program);
   // Reads the file, applies the flags, then FinishPeerConfig() with the
   // environment's P2PSHARE_PASSWORD.
   Status Load();

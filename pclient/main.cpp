@@ -101,15 +101,16 @@ int main(int argc, char** argv) {
   PeerConfig config;
   CLI::App app{"p2pshare peer-client: search, download and upload on the network", "peer-client"};
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));
-  PeerConfigFlags flags(app, &config);
+  PeerConfigFlags flags(app, &config, PeerProgram::kClient);
   bool json = false;
-  app.add_flag("--json", json, "print results as JSON");
+  app.add_flag("--json", json, "print results as JSON (anywhere on the line)");
   app.prefix_command();  // the first word that is no option starts the command
-  app.footer("Commands: " + [] {
+  app.footer(Wrap("Without a COMMAND: the REPL on a terminal, else one command a line from standard input. "
+                  "COMMAND is init (a first run: writes the config) or one of " + [] {
     std::string names;
     for (const auto& c : pclient::Commands()) names += (names.empty() ? "" : ", ") + c.name;
     return names;
-  }() + ". 'peer-client --config F help' explains them.");
+  }() + "; 'peer-client help' explains them, 'peer-client init --help' the first.", 79));
   // --json may come after the command too ("search x --json"): the
   // command's words never take it as an argument.
   std::vector<char*> args;

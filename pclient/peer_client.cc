@@ -16,6 +16,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/config.h"
 #include "common/logging.h"
 #include "common/grpc_status.h"
 #include "common/host_port.h"
@@ -271,17 +272,37 @@ Status PeerClient::Help(const ParsedCommand& c) {
   if (!c.args.empty()) {
     const CommandSpec* spec = FindCommand(c.args[0]);
     if (spec == nullptr) return InvalidArgument("no command '" + c.args[0] + "'; try 'help'");
-    Print("usage: " + spec->usage + "\n  " + spec->summary + "\n",
+    auto indented = [](std::string text, size_t by) {
+      for (size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at + 1)) {
+        text.insert(at + 1, std::string(by, ' '));
+      }
+      return text;
+    };
+    Print("usage: " + indented(Wrap(spec->usage, 72), 7) + "\n  " + indented(Wrap(spec->summary, 76), 2) + "\n",
           Json{{"command", spec->name}, {"usage", spec->usage}, {"summary", spec->summary}});
     return Status::Ok();
   }
-  Table t({"command", "what it does"});
+  // 80 columns: each command with its arguments (options as "[options]";
+  // 'help <command>' shows them), its summary wrapped beside.
+  constexpr size_t kUsageColumns = 30;
+  std::string text;
   Json list = Json::array();
   for (const auto& spec : Commands()) {
-    t.AddRow({spec.usage, spec.summary});
+    std::string usage = spec.usage;
+    if (size_t opt = usage.find(" [--"); opt != std::string::npos) usage = usage.substr(0, opt) + " [options]";
+    std::string summary = Wrap(spec.summary, 80 - kUsageColumns - 3);
+    std::string line = "  " + usage;
+    line += usage.size() + 1 > kUsageColumns ? "\n" + std::string(kUsageColumns + 3, ' ')
+                                             : std::string(kUsageColumns + 1 - usage.size(), ' ');
+    for (char ch : summary) {
+      line += ch;
+      if (ch == '\n') line += std::string(kUsageColumns + 3, ' ');
+    }
+    text += line + "\n";
     list.push_back(Json{{"command", spec.name}, {"usage", spec.usage}, {"summary", spec.summary}});
   }
-  Print(t.Render(), Json{{"commands", list}});
+  text += "'help COMMAND' shows its options; Tab completes commands, file and peer names\n";
+  Print(text, Json{{"commands", list}});
   return Status::Ok();
 }
 

@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   p2pshare::PeerConfig config;
   CLI::App app{"p2pshare peer-server: the gRPC file service of one peer", "peer-server"};
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));
-  p2pshare::PeerConfigFlags flags(app, &config);
+  p2pshare::PeerConfigFlags flags(app, &config, p2pshare::PeerProgram::kServer);
   if (auto exit_code = p2pshare::ParseCommandLine(app, argc, argv)) return *exit_code;
   auto fail = [](const p2pshare::Status& s, int code = p2pshare::kExitFailed) {
     std::fprintf(stderr, "peer-server: %s\n", s.message().c_str());

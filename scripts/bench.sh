@@ -311,7 +311,7 @@ part_transfer() {
   disown "$!"
   local url="https://127.0.0.1:$port" ca="$d/ca/ca.pem"
   for _ in $(seq 1 100); do curl -fsS --cacert "$ca" "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-  "$BIN/pserver/peer-server" --username alice --password alice-bench-password --central-url "$url" \
+  P2PSHARE_PASSWORD=alice-bench-password "$BIN/pserver/peer-server" --username alice --central-url "$url" \
     --listen-host 127.0.0.1 \
     --central-ca "$ca" \
     --shared-dir "$d/alice" --download-dir "$d/alice/dl" --max-storage-bytes $((64 << 30)) \
@@ -322,7 +322,8 @@ part_transfer() {
   for _ in $(seq 1 1200); do  # indexed, hash included
     curl -fsS --cacert "$ca" "$url/api/v1/files/$sha" >/dev/null 2>&1 && break; sleep 0.05
   done
-  local client=("$BIN/pclient/peer-client" --username bob --password bob-bench-password
+  export P2PSHARE_PASSWORD=bob-bench-password  # the client's; never a flag (ps shows flags)
+  local client=("$BIN/pclient/peer-client" --username bob
                 --central-url "$url" --central-ca "$ca" --shared-dir "$d/bob" --download-dir "$d/dl")
   "${client[@]}" register >/dev/null
 
@@ -421,7 +422,7 @@ part_transfer() {
   start_holder() {  # name, folder, extra flags...
     local name=$1 dir=$2
     shift 2
-    "$BIN/pserver/peer-server" --username "$name" --password "$name-bench-password" --central-url "$url" \
+    P2PSHARE_PASSWORD="$name-bench-password" "$BIN/pserver/peer-server" --username "$name" --central-url "$url" \
       --listen-host 127.0.0.1 --central-ca "$ca" --shared-dir "$dir" --download-dir "$dir/dl" \
       --max-storage-bytes $((64 << 30)) "$@" >"$d/$name.log" 2>&1 &
     PIDS+=("$!")
@@ -538,7 +539,7 @@ part_startup() {
   url="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
   t0=$(date +%s.%N)
-  "$BIN/pserver/peer-server" --username carol --password carol-bench-password --central-url "$url" \
+  P2PSHARE_PASSWORD=carol-bench-password "$BIN/pserver/peer-server" --username carol --central-url "$url" \
     --listen-host 127.0.0.1 \
     --shared-dir "$d/share" --download-dir "$d/dl" --max-storage-bytes $((64 << 30)) \
     >"$d/carol.log" 2>&1 &

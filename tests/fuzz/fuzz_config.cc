@@ -81,7 +81,7 @@ void LoadCentral(const std::string& path, const std::vector<std::string>& words)
 void LoadPeer(const std::string& path, std::vector<std::string> words) {
   PeerConfig config;
   CLI::App app;
-  PeerConfigFlags flags(app, &config);
+  PeerConfigFlags flags(app, &config, PeerProgram::kServer);
   words.push_back("--config");
   words.push_back(path);
   if (!ParseFlags(app, words)) return;

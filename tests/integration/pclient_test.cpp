@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "common/sha256.h"
 #include "common/x509.h"
@@ -245,7 +246,7 @@ TEST_F(PeerClientTest, HelpNeedsNoConfig) {
   EXPECT_EQ(out.find("is required"), std::string::npos) << out;
   auto [one, one_out] = RunToEnd({PCLIENT_BIN, "help", "download"}, (dir_.path() / "help-one.log").string());
   EXPECT_EQ(one, 0) << one_out;
-  EXPECT_NE(one_out.find("--limit-rate RATE (8M, 500K)"), std::string::npos) << one_out;
+  EXPECT_NE(one_out.find("--limit-rate RATE"), std::string::npos) << one_out;
 }
 
 TEST_F(PeerClientTest, ABroadSearchSaysItsCountIsAnEstimate) {
@@ -767,6 +768,44 @@ TEST_F(PeerClientTest, InitAsksWhatItNeedsOnATerminalWithoutEchoingThePassword) 
                               (dir_.path() / "erin-status.log").string());
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("session      active"), std::string::npos) << out;
+}
+
+TEST_F(PeerClientTest, HelpFitsEightyColumnsShowsDefaultsAndEachProgramItsOwnFlags) {
+  int run = 0;
+  auto lines_over_80 = [](const std::string& text) {
+    std::istringstream in(text);
+    std::string line, over;
+    while (std::getline(in, line)) {
+      if (line.size() > 80) over += line + "\n";
+    }
+    return over;
+  };
+  for (const char* bin : {CENTRAL_BIN, PSERVER_BIN, PCLIENT_BIN}) {
+    auto [code, out] = RunToEnd({bin, "--help"}, (dir_.path() / ("help-" + std::to_string(++run) + ".log")).string());
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_EQ(lines_over_80(out), "") << bin;
+    EXPECT_NE(out.find("(default: "), std::string::npos) << out;
+    // A password is never a flag: `ps` shows every command line.
+    EXPECT_EQ(out.find("--password "), std::string::npos) << bin << "\n" << out;
+  }
+  auto [code, out] = RunToEnd({PCLIENT_BIN, "--help"}, (dir_.path() / "help-client.log").string());
+  EXPECT_NE(out.find("Usage: peer-client [OPTIONS] [COMMAND [ARGS]]"), std::string::npos) << out;
+  EXPECT_NE(out.find("--central-url URL           base URL of central"), std::string::npos) << out;
+  EXPECT_NE(out.find("(default: https://127.0.0.1:8080)"), std::string::npos) << out;
+  for (const char* server_only : {"--listen-host", "--upload-slots", "--metrics-listen", "--stall-timeout-s"}) {
+    EXPECT_EQ(out.find(server_only), std::string::npos) << server_only << " in peer-client --help";
+  }
+  auto [pcode, pout] = RunToEnd({PSERVER_BIN, "--help"}, (dir_.path() / "help-server.log").string());
+  EXPECT_NE(pout.find("--upload-slots N"), std::string::npos) << pout;
+  EXPECT_NE(pout.find("(default: 4)"), std::string::npos) << pout;
+  // The REPL's command list too.
+  auto [hcode, hout] = Client("carol", {"help"});
+  EXPECT_EQ(hcode, 0) << hout;
+  EXPECT_EQ(lines_over_80(hout), "") << hout;
+  EXPECT_NE(hout.find("download <name|#n|sha256> [options]"), std::string::npos) << hout;
+  auto [dcode, dout] = Client("carol", {"help", "download"});
+  EXPECT_EQ(lines_over_80(dout), "") << dout;
+  EXPECT_NE(dout.find("--limit-rate RATE"), std::string::npos) << dout;
 }
 
 }  // namespace
