@@ -22,6 +22,7 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
   s.Int("max_connections", &c->max_connections,
         "client connections kept waiting for a request; beyond, the oldest go", 16, 1000000);
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
+  s.String("log_format", &c->log_format, "text (one line an event) or json (one object a line)", LogFormatNames());
   s.Bool("tls", &c->tls, "serve HTTPS (false: plain HTTP, for local experiments only)");
   s.Path("ca_dir", &c->ca_dir,
            "folder of the network's certificate authority (default: ca beside the database)");

@@ -23,6 +23,7 @@ struct CentralConfig {
   int64_t request_timeout_s = 10;
   int64_t max_connections = 10000;
   std::string log_level = "info";
+  std::string log_format = "text";  // or "json"
   bool tls = true;                     // HTTPS; false: plain HTTP, for local experiments
   std::string ca_dir;                  // the CA's files; empty: <folder of db>/ca
   std::vector<std::string> tls_names;  // more names for central's certificate

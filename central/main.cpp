@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   if (!loaded.ok()) return Fail(loaded, kExitUsage);
   Status valid = ValidateCentralConfig(config);
   if (!valid.ok()) return Fail(valid, kExitUsage);
-  Status logging = SetupLogging("central", config.log_level);
+  Status logging = SetupLogging("central", config.log_level, config.log_format);
   if (!logging.ok()) return Fail(logging, kExitUsage);
 
   // A signal during start-up stops central as soon as it would serve.

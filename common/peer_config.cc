@@ -40,6 +40,7 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
         "bytes the shared folder may hold with uploads", 0, INT64_MAX);
   s.StringList("friends", &c->friends, "primary and backup friend peers, host:port", 2);
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
+  s.String("log_format", &c->log_format, "text (one line an event) or json (one object a line)", LogFormatNames());
   s.String("metrics_listen", &c->metrics_listen,
            "peer-server: host:port serving GET /metrics (Prometheus); empty: off");
   s.Int("max_calls_per_peer", &c->max_calls_per_peer,

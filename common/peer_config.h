@@ -29,6 +29,7 @@ struct PeerConfig {
   int64_t max_storage_bytes = int64_t{10} << 30;  // 10 GiB
   std::vector<std::string> friends;  // [primary, backup] host:port
   std::string log_level = "info";
+  std::string log_format = "text";  // or "json"
   std::string metrics_listen;  // peer-server: host:port for GET /metrics; empty: none
   // peer-server's limits per calling peer (docs/protocol.md, "Limits").
   int64_t max_calls_per_peer = 8;    // Download, Upload, ListFiles, Locate at once

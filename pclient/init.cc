@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,23 +40,6 @@ std::string Ask(const std::string& question, const std::string& fallback) {
   line.erase(0, line.find_first_not_of(" \t"));
   line.erase(line.find_last_not_of(" \t\r") + 1);
   return line.empty() ? fallback : line;
-}
-
-// A line typed without echo.
-std::string AskSecret(const std::string& question) {
-  std::cerr << question << ": " << std::flush;
-  termios old{};
-  const bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
-  if (tty) {
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-  }
-  std::string line;
-  std::getline(std::cin, line);
-  if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
-  std::cerr << "\n";
-  return line;
 }
 
 // `path` as the config names it: relative paths resolve against its folder.
@@ -152,8 +134,8 @@ int RunInit(const std::vector<std::string>& args, std::string config_path) {
   if (const char* env = std::getenv("P2PSHARE_PASSWORD"); env != nullptr && *env != '\0') {
     cfg.password = env;
   } else if (tty) {
-    cfg.password = AskSecret(register_account ? "new password for " + username : "password of " + username);
-    if (register_account && AskSecret("again") != cfg.password) return Fail("the passwords differ");
+    cfg.password = ReadSecret(register_account ? "new password for " + username + ": " : "password of " + username + ": ", std::cerr);
+    if (register_account && ReadSecret("again: ", std::cerr) != cfg.password) return Fail("the passwords differ");
   } else {
     std::getline(std::cin, cfg.password);
     if (!cfg.password.empty() && cfg.password.back() == '\r') cfg.password.pop_back();

@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
   // `help` explains the commands without an account or a config.
   const bool help_only = !app.remaining().empty() && app.remaining()[0] == "help";
   if (!loaded.ok() && !help_only) return Fail(loaded, kExitUsage);
-  (void)SetupLogging("peer-client", config.log_level == "info" ? "warn" : config.log_level);
+  (void)SetupLogging("peer-client", config.log_level == "info" ? "warn" : config.log_level, config.log_format);
 
   std::vector<std::string> words = app.remaining();
   const bool stdin_tty = ::isatty(STDIN_FILENO);

@@ -41,23 +41,6 @@ namespace fs = std::filesystem;
 // Background transfers running at once; the others wait their turn.
 constexpr int kParallelTransfers = 2;
 
-// Reads a line from the terminal without echo.
-std::string ReadSecret(const std::string& prompt, std::ostream& err) {
-  err << prompt << std::flush;
-  termios old{};
-  bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
-  if (tty) {
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-  }
-  std::string line;
-  std::getline(std::cin, line);
-  if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
-  err << "\n";
-  return line;
-}
-
 // The progress line cut to the terminal's width, so '\r' can redraw it
 // (a wrapped line cannot be erased).
 std::string FitToTerminal(std::string line) {
@@ -123,6 +106,23 @@ Result<int64_t> ParseRate(const std::string& text) {
 }
 
 }  // namespace
+
+// Reads a line from the terminal without echo.
+std::string ReadSecret(const std::string& prompt, std::ostream& err) {
+  err << prompt << std::flush;
+  termios old{};
+  bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  err << "\n";
+  return line;
+}
 
 PeerClient::PeerClient(PeerConfig config, PeerClientOptions options, std::ostream& out,
                        std::ostream& err)

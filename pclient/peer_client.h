@@ -34,6 +34,10 @@
 
 namespace p2pshare::pclient {
 
+// Reads a line from standard input, without echo on a terminal, after
+// writing `prompt` to `err` (passwords).
+std::string ReadSecret(const std::string& prompt, std::ostream& err);
+
 struct PeerClientOptions {
   bool json = false;            // --json
   bool progress = false;        // draw a progress bar (a terminal only)

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   };
   p2pshare::Status loaded = flags.Load();
   if (!loaded.ok()) return fail(loaded, p2pshare::kExitUsage);
-  p2pshare::Status logging = p2pshare::SetupLogging("peer-server", config.log_level);
+  p2pshare::Status logging = p2pshare::SetupLogging("peer-server", config.log_level, config.log_format);
   if (!logging.ok()) return fail(logging, p2pshare::kExitUsage);
 
   p2pshare::pserver::PeerServer server(config);

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <fstream>
 #include <thread>
 
@@ -513,6 +515,28 @@ TEST(DirectoryClientTest, UnreachableCentralIsUnavailable) {
   Status s = client.Health();
   EXPECT_EQ(s.code(), Code::kUnavailable);
   EXPECT_EQ(s.reason(), "unreachable");
+}
+
+TEST_F(CentralTest, LogFormatJsonWritesOneObjectALineForALogCollector) {
+  central_->Stop();
+  StartCentral(Json{{"log_format", "json"}});
+  auto peer = Peer("alice");
+  ASSERT_TRUE(peer->Logout().ok());
+  std::istringstream lines(central_->log());
+  std::string line;
+  int events = 0;
+  bool login = false;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    Json j = Json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("message")) << line;
+    EXPECT_EQ(j.value("program", ""), "central") << line;
+    login |= j.value("message", "").find("login of alice") != std::string::npos;
+    ++events;
+  }
+  EXPECT_GE(events, 3);
+  EXPECT_TRUE(login) << central_->log();
 }
 
 }  // namespace
