@@ -364,6 +364,7 @@ Result<StatsReply> Directory::Stats() {
   s.accounts = accounts;
   s.files = t.held_files;
   s.unique_files = t.unique_files;
+  s.contents = t.contents;
   s.bytes = t.held_bytes;
   return s;
 }

@@ -286,6 +286,7 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, const Sh
     if (e.holders.empty()) {
       e.size = size;  // a tombstone comes back
       live_entries_++;
+      if (!OtherHolderOfContent(found)) live_contents_++;
     } else if (size > e.size) {  // the present holders count at the larger size too
       held_bytes_ += (size - e.size) * static_cast<int64_t>(e.holders.size());
       e.size = size;
@@ -304,7 +305,17 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, const Sh
   by_sha_.Insert(ShaKey(sha), id);
   Index(id);
   live_entries_++;
+  if (!OtherHolderOfContent(id)) live_contents_++;
   return id;
+}
+
+bool SearchIndex::OtherHolderOfContent(uint32_t entry) const {
+  const Sha& sha = entries_[entry].sha;
+  bool found = false;
+  by_sha_.ForEach(ShaKey(sha), [&](uint32_t id) {
+    found = found || (id != entry && entries_[id].sha == sha && !entries_[id].holders.empty());
+  });
+  return found;
 }
 
 void SearchIndex::Unhold(uint32_t entry, uint32_t user) {
@@ -312,7 +323,10 @@ void SearchIndex::Unhold(uint32_t entry, uint32_t user) {
   if (!h.Erase(user)) return;
   IndexBand(entry);
   held_bytes_ -= entries_[entry].size;
-  if (h.empty()) live_entries_--;
+  if (h.empty()) {
+    live_entries_--;
+    if (!OtherHolderOfContent(entry)) live_contents_--;
+  }
 }
 
 void SearchIndex::Add(uint32_t user, const FileEntry& file) {
@@ -681,7 +695,7 @@ int64_t SearchIndex::held_files() const {
 
 SearchIndex::Totals SearchIndex::totals() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return Totals{held_, live_entries_, held_bytes_};
+  return Totals{held_, live_entries_, live_contents_, held_bytes_};
 }
 
 void SearchIndex::Compact() {

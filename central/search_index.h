@@ -123,6 +123,7 @@ class SearchIndex {
   struct Totals {
     int64_t held_files = 0;    // (user, file) pairs
     int64_t unique_files = 0;  // distinct (name, sha256) held
+    int64_t contents = 0;      // distinct sha256 held (a content under several names once)
     int64_t held_bytes = 0;    // each pair counted at its content's size
   };
   Totals totals() const;
@@ -226,6 +227,8 @@ class SearchIndex {
   void DropAll(uint32_t user);
   uint32_t EntryFor(const std::string& name, const Sha& sha, const Sha& root, int64_t size);
   void Unhold(uint32_t entry, uint32_t user);
+  // Whether an entry other than `entry` with its sha256 is held by someone.
+  bool OtherHolderOfContent(uint32_t entry) const;
   void Index(uint32_t entry);
   // Lists `entry` under its present band, unless it is there already.
   void IndexBand(uint32_t entry);
@@ -250,6 +253,7 @@ class SearchIndex {
   std::vector<User> users_;
   std::unordered_map<std::string, uint32_t> user_ids_;
   int64_t live_entries_ = 0;
+  int64_t live_contents_ = 0;  // distinct sha256 among live entries
   int64_t held_ = 0;
   int64_t held_bytes_ = 0;  // sum over entries of size x holders
   std::atomic<uint64_t> generation_{0};  // bumped by every change

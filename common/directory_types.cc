@@ -434,7 +434,8 @@ Result<HeartbeatRequest> HeartbeatRequestFromJson(const Json& j) {
 Json ToJson(const StatsReply& s) {
   return Json{{"peers_online", s.peers_online}, {"accounts", s.accounts},
               {"files", s.files},               {"unique_files", s.unique_files},
-              {"bytes", s.bytes},               {"requests", s.requests}};
+              {"contents", s.contents},         {"bytes", s.bytes},
+              {"requests", s.requests}};
 }
 
 Result<StatsReply> StatsReplyFromJson(const Json& j) {
@@ -444,6 +445,7 @@ Result<StatsReply> StatsReplyFromJson(const Json& j) {
   ASSIGN_OR_RETURN(s.accounts, r.Int("accounts"));
   ASSIGN_OR_RETURN(s.files, r.Int("files"));
   ASSIGN_OR_RETURN(s.unique_files, r.Int("unique_files"));
+  ASSIGN_OR_RETURN(s.contents, r.Int("contents"));
   ASSIGN_OR_RETURN(s.bytes, r.Int("bytes"));
   ASSIGN_OR_RETURN(s.requests, r.Int("requests"));
   return s;

@@ -141,6 +141,7 @@ struct StatsReply {
   int64_t accounts = 0;
   int64_t files = 0;         // index entries of online peers
   int64_t unique_files = 0;  // distinct (name, sha256) among them
+  int64_t contents = 0;      // distinct sha256 among them: the dashboard's "distinct files"
   int64_t bytes = 0;         // sum of their sizes
   int64_t requests = 0;      // HTTP requests served since start
 };

@@ -51,6 +51,24 @@ TEST(SearchIndexTest, SubstringsWildcardsCaseAndOrder) {
   EXPECT_EQ(index.held_files(), 5);
 }
 
+TEST(SearchIndexTest, ContentsCountEachSha256OnceWhateverItsNames) {
+  SearchIndex index;
+  // One song under three names at two peers, a copy of it, and one other file.
+  index.Replace("alice", {File("song.mp3"), File("copies/song.mp3"), File("notes.txt", 1, 'b')});
+  index.Replace("bob", {File("Song (1).mp3"), File("downloads/song.mp3")});
+  EXPECT_EQ(index.totals().contents, 2);
+  EXPECT_EQ(index.totals().unique_files, 5);
+  index.RemoveUser("alice");  // bob's copies still hold the song
+  EXPECT_EQ(index.totals().contents, 1);
+  index.Replace("bob", {File("other.bin", 1, 'c')});
+  EXPECT_EQ(index.totals().contents, 1);
+  index.Replace("carol", {File("song.mp3")});  // a name's tombstone comes back
+  EXPECT_EQ(index.totals().contents, 2);
+  index.RemoveUser("bob");
+  index.RemoveUser("carol");
+  EXPECT_EQ(index.totals().contents, 0);
+}
+
 TEST(SearchIndexTest, UpdatesAndDeparturesAreSeenAtOnce) {
   SearchIndex index;
   index.Replace("alice", {File("a/one.txt"), File("a/two.txt", 1, 'b')});
