@@ -312,8 +312,13 @@ Result<std::vector<PeerInfo>> Directory::Peers() {
   for (const auto& p : peers) {
     auto live = sessions_.Live(p.peer.username);
     int64_t seen = live ? live->last_seen_unix : UnixNow();
-    out.push_back(PeerInfo{p.peer.username, p.peer.host, p.peer.port, p.files, p.bytes,
-                           IsoTime(seen)});
+    PeerInfo info{p.peer.username, p.peer.host, p.peer.port, p.files, p.bytes, IsoTime(seen)};
+    if (live) {
+      info.active_transfers = live->active_transfers;
+      info.sending_rate = live->sending_rate;
+      info.receiving_rate = live->receiving_rate;
+    }
+    out.push_back(std::move(info));
   }
   return out;
 }

@@ -1,5 +1,9 @@
 #include "central/http_api.h"
 
+#include <cmath>
+
+#include "central/sessions.h"
+
 #include <httplib.h>
 #include <sys/socket.h>
 #include <spdlog/spdlog.h>
@@ -242,6 +246,7 @@ const std::vector<HttpApi::Route>& HttpApi::Routes() {
       {"POST", "/api/v1/upload-target", &H::PostUploadTarget},
       {"GET", "/api/v1/events", &H::GetEvents},
       {"GET", "/api/v1/stats", &H::GetStats},
+      {"GET", "/api/v1/history", &H::GetHistory},
       {"GET", "/healthz", &H::GetHealthz},
       {"GET", "/", &H::GetDashboard},
       {"GET", "/metrics", &H::GetMetrics},
@@ -256,6 +261,26 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
   ConfigureServer();
   SetUpMetrics();
   RegisterRoutes();
+  SampleHistory();  // the plots start with a point
+  sampler_ = std::make_unique<Periodic>(kHistoryStep, [this] { SampleHistory(); });
+}
+
+void HttpApi::SampleHistory() {
+  auto stats = directory_->Stats();
+  if (!stats.ok()) return;
+  const auto now = std::chrono::steady_clock::now();
+  const int64_t served = requests();
+  std::lock_guard<std::mutex> lock(history_mu_);
+  const double seconds = history_.empty() ? 0 : std::chrono::duration<double>(now - history_at_).count();
+  const double rate = seconds > 0 ? static_cast<double>(served - history_requests_) / seconds : 0;
+  history_.push_back(Json{{"unix_ms", UnixNow() * 1000},
+                          {"peers_online", stats->peers_online},
+                          {"files", stats->files},
+                          {"contents", stats->contents},
+                          {"requests_per_s", std::round(rate * 10) / 10}});
+  history_requests_ = served;
+  history_at_ = now;
+  while (history_.size() > kHistorySamples) history_.pop_front();
 }
 
 HttpApi::~HttpApi() {
@@ -574,6 +599,16 @@ Result<Reply> HttpApi::PostUploadTarget(const Request& req, Response&) {
   ASSIGN_OR_RETURN(int64_t size, f.Int("size"));
   ASSIGN_OR_RETURN(Holder target, directory_->UploadTarget(user, name, size));
   return Reply{200, ToJson(target)};
+}
+
+Result<Reply> HttpApi::GetHistory(const Request& req, Response&) {
+  RETURN_IF_ERROR(Reader(req).status());
+  Json samples = Json::array();
+  {
+    std::lock_guard<std::mutex> lock(history_mu_);
+    for (const Json& s : history_) samples.push_back(s);
+  }
+  return Reply{200, Json{{"step_s", kHistoryStep.count() / 1000}, {"samples", std::move(samples)}}};
 }
 
 Result<Reply> HttpApi::GetStats(const Request& req, Response&) {

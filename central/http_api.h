@@ -17,7 +17,9 @@
 
 #include <atomic>
 #include <cstddef>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,7 @@
 #include "central/http_gate.h"
 #include "common/json_fields.h"
 #include "common/metrics.h"
+#include "common/periodic.h"
 #include "common/status.h"
 
 namespace httplib {
@@ -48,6 +51,9 @@ struct HttpApiOptions {
 // Search replies central keeps (popular queries are the frequent ones),
 // and their bytes in all.
 inline constexpr size_t kSearchReplies = 65536;
+// /api/v1/history: a sample of the totals every 10 s, the last hour kept.
+inline constexpr std::chrono::milliseconds kHistoryStep{10000};
+inline constexpr size_t kHistorySamples = 360;
 inline constexpr size_t kSearchReplyBytes = 128u << 20;
 
 class HttpApi {
@@ -125,6 +131,9 @@ class HttpApi {
   Result<Reply> PostUploadTarget(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetEvents(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetStats(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetHistory(const httplib::Request& req, httplib::Response& res);
+  // Takes one sample of the totals for /api/v1/history (every kHistoryStep).
+  void SampleHistory();
 
   Directory* const directory_;
   const HttpApiOptions options_;
@@ -136,6 +145,12 @@ class HttpApi {
   std::string dashboard_csp_;  // pins the page's one inline script by its hash
   // Search replies as sent, while Directory::search_generation() is unchanged.
   PageCache search_replies_{kSearchReplies, kSearchReplyBytes};
+  // The last hour of totals, a sample every kHistoryStep, oldest first.
+  std::mutex history_mu_;
+  std::deque<Json> history_;              // GUARDED_BY(history_mu_)
+  int64_t history_requests_ = 0;          // GUARDED_BY(history_mu_): at the last sample
+  std::chrono::steady_clock::time_point history_at_;  // GUARDED_BY(history_mu_)
+  std::unique_ptr<Periodic> sampler_;     // last: stops first
 };
 
 }  // namespace p2pshare::central

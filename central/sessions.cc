@@ -109,6 +109,8 @@ Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& 
   if (req.active_transfers) {
     it->second.active_transfers = std::clamp<int64_t>(*req.active_transfers, 0, kMaxTransfers);
   }
+  if (req.sending_rate) it->second.sending_rate = std::clamp<int64_t>(*req.sending_rate, 0, kMaxRate);
+  if (req.receiving_rate) it->second.receiving_rate = std::clamp<int64_t>(*req.receiving_rate, 0, kMaxRate);
   return Status::Ok();
 }
 

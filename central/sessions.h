@@ -43,11 +43,14 @@ class Sessions {
   using Clock = std::chrono::steady_clock;
   static constexpr int64_t kMaxFreeBytes = int64_t{1} << 50;  // 1 PiB
   static constexpr int64_t kMaxTransfers = 10000;
+  static constexpr int64_t kMaxRate = int64_t{1} << 37;  // 128 GiB/s: more than any link
   struct Liveness {
     Clock::time_point last_seen;
     int64_t last_seen_unix = 0;
     std::optional<int64_t> free_bytes;  // as last reported; none: never said
     int64_t active_transfers = 0;
+    int64_t sending_rate = 0;    // bytes a second, as last reported
+    int64_t receiving_rate = 0;
   };
 
   Sessions(DirectoryStore* store, SessionsOptions options);

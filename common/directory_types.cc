@@ -236,7 +236,9 @@ Result<SearchPage> SearchPageFromJson(const Json& j) {
 
 Json ToJson(const PeerInfo& p) {
   return Json{{"username", p.username}, {"host", p.host},   {"port", p.port},
-              {"files", p.files},       {"bytes", p.bytes}, {"last_seen", p.last_seen}};
+              {"files", p.files},       {"bytes", p.bytes}, {"last_seen", p.last_seen},
+              {"active_transfers", p.active_transfers}, {"sending_rate", p.sending_rate},
+              {"receiving_rate", p.receiving_rate}};
 }
 
 Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path) {
@@ -248,6 +250,12 @@ Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path) {
   ASSIGN_OR_RETURN(p.files, r.Int("files"));
   ASSIGN_OR_RETURN(p.bytes, r.Int("bytes"));
   ASSIGN_OR_RETURN(p.last_seen, r.String("last_seen"));
+  ASSIGN_OR_RETURN(auto transfers, r.OptionalInt("active_transfers"));
+  ASSIGN_OR_RETURN(auto sending, r.OptionalInt("sending_rate"));
+  ASSIGN_OR_RETURN(auto receiving, r.OptionalInt("receiving_rate"));
+  p.active_transfers = transfers.value_or(0);
+  p.sending_rate = sending.value_or(0);
+  p.receiving_rate = receiving.value_or(0);
   return p;
 }
 
@@ -387,6 +395,8 @@ Json ToJson(const HeartbeatRequest& r) {
   Json j = Json::object();
   if (r.free_bytes) j["free_bytes"] = *r.free_bytes;
   if (r.active_transfers) j["active_transfers"] = *r.active_transfers;
+  if (r.sending_rate) j["sending_rate"] = *r.sending_rate;
+  if (r.receiving_rate) j["receiving_rate"] = *r.receiving_rate;
   if (r.partials) {
     Json list = Json::array();
     for (const PartialFile& p : *r.partials) {
@@ -408,6 +418,10 @@ Result<HeartbeatRequest> HeartbeatRequestFromJson(const Json& j) {
   if (req.active_transfers && *req.active_transfers < 0) {
     return BadField("active_transfers", "0 or more");
   }
+  ASSIGN_OR_RETURN(req.sending_rate, r.OptionalInt("sending_rate"));
+  ASSIGN_OR_RETURN(req.receiving_rate, r.OptionalInt("receiving_rate"));
+  if (req.sending_rate && *req.sending_rate < 0) return BadField("sending_rate", "0 or more");
+  if (req.receiving_rate && *req.receiving_rate < 0) return BadField("receiving_rate", "0 or more");
   ASSIGN_OR_RETURN(const Json* partials, r.OptionalArray("partials"));
   if (partials != nullptr) {
     if (partials->size() > kMaxPartialFiles) {

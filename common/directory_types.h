@@ -62,6 +62,10 @@ struct PeerInfo {
   int64_t files = 0;
   int64_t bytes = 0;
   std::string last_seen;  // ISO 8601 UTC, e.g. 2026-11-21T14:16:00Z
+  // As its last heartbeat reported them (clamped to what a peer can do).
+  int64_t active_transfers = 0;
+  int64_t sending_rate = 0;    // bytes a second
+  int64_t receiving_rate = 0;  // bytes a second
 };
 
 struct LoginRequest {
@@ -120,6 +124,10 @@ inline constexpr size_t kMaxPartialFiles = 64;
 struct HeartbeatRequest {
   std::optional<int64_t> free_bytes;
   std::optional<int64_t> active_transfers;
+  // Bytes a second its peer-server sent (served) and received (uploads to
+  // it) since its last heartbeat: the dashboard's transfers.
+  std::optional<int64_t> sending_rate;
+  std::optional<int64_t> receiving_rate;
   // The files it is downloading and serves in part; absent: as before.
   std::optional<std::vector<PartialFile>> partials = std::nullopt;
 };

@@ -208,6 +208,17 @@ struct PeerServer::Parts {
     HeartbeatRequest hb;
     hb.free_bytes = service.free_bytes();
     hb.active_transfers = service.active_transfers();
+    // Rates over the time since the last heartbeat.
+    const PeerServiceStats st = service.stats();
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - rates_at).count();
+    if (rates_at != std::chrono::steady_clock::time_point{} && seconds > 0) {
+      hb.sending_rate = static_cast<int64_t>(static_cast<double>(st.bytes_served - served_before) / seconds);
+      hb.receiving_rate = static_cast<int64_t>(static_cast<double>(st.bytes_received - received_before) / seconds);
+    }
+    rates_at = now;
+    served_before = st.bytes_served;
+    received_before = st.bytes_received;
     // The files being downloaded here, while there are any, and once more
     // after the last (central then forgets them).
     std::vector<PartialFile> partials = service.Partials();
@@ -238,6 +249,9 @@ struct PeerServer::Parts {
   DirectoryClient locate_client;  // searches on a caller's behalf: short deadlines
   std::mutex friends_mu;
   bool had_partials = false;  // the last heartbeat announced partial files (heartbeat thread only)
+  // The byte counts at the last heartbeat, and when (heartbeat thread only).
+  std::chrono::steady_clock::time_point rates_at = {};
+  int64_t served_before = 0, received_before = 0;
   std::vector<std::string> friends;  // GUARDED_BY(friends_mu)
   SessionAgent agent;
   PeerServiceImpl service;

@@ -27,7 +27,7 @@ from selenium.common.exceptions import NoAlertPresentException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 HOSTILE = "<img src=x onerror=alert(1)>.txt"
 PORTS = (32000, 32019)  # above the C++ tests' ranges, below the ephemeral ports
@@ -201,6 +201,42 @@ def main():
                    and set(rows(d, "peers", "data-peer")) == {"alice", "bob", "carol"})
         events = driver.find_element(By.ID, "events").text
         assert "LOGIN" in events.upper(), events
+
+        # The plots of the last hour are drawn on the page: a sample every
+        # 10 s, so within one step the peers plot says 3.
+        wait.until(lambda d: d.execute_script(
+            "return document.querySelector('.plot[data-key=peers_online] h3 b').textContent;") == "3",
+            message="the peers-online plot never showed 3")
+        for key in ("peers_online", "files", "requests_per_s"):
+            n, pts = driver.execute_script(
+                "const p = document.querySelector('.plot[data-key=' + arguments[0] + ']');"
+                "return [Number(p.dataset.points), p.querySelector('polyline').getAttribute('points')];", key)
+            assert n >= 2 and len(pts.split()) >= 2, (key, n, pts)
+        files_plot = driver.execute_script(
+            "return document.querySelector('.plot[data-key=files] h3 b').textContent;")
+        assert files_plot == "10004", files_plot
+        assert driver.execute_script("return document.scripts.length;") == 1, "a script from elsewhere"
+        # The peers table has each peer's transfers as its heartbeats report them.
+        headers = driver.find_element(By.CSS_SELECTOR, "#peers").find_element(By.XPATH, "..").text
+        assert "transfers" in headers and "sending" in headers and "receiving" in headers, headers
+
+        # Events filter by kind: carol leaves (a logout), then only logouts show.
+        for name, p in net.procs:
+            if name == "carol":
+                p.terminate()
+                p.wait(timeout=10)
+        wait.until(lambda d: "LOGOUT" in d.find_element(By.ID, "events").text.upper())
+        Select(driver.find_element(By.ID, "kind")).select_by_visible_text("logout")
+        shown = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#events li')).filter(li => !li.hidden)"
+            ".map(li => li.dataset.kind);")
+        assert shown and set(shown) == {"logout"}, shown
+        Select(driver.find_element(By.ID, "kind")).select_by_visible_text("login")
+        shown = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#events li')).filter(li => !li.hidden)"
+            ".map(li => li.dataset.kind);")
+        assert len(shown) >= 3 and set(shown) == {"login"}, shown
+        Select(driver.find_element(By.ID, "kind")).select_by_visible_text("every kind")
 
         clear(box)
         wait.until(lambda d: len(rows(d, "files", "data-name")) == 50)

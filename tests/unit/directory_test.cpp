@@ -381,6 +381,32 @@ TEST_F(DirectoryTest, ReportedLoadIsClampedToWhatAPeerCanHave) {
             "no_peer_available");
 }
 
+TEST_F(DirectoryTest, TransfersPeersReportAreListedClampedToWhatAPeerCanDo) {
+  Join("alice");
+  Join("bob");
+  HeartbeatRequest hb;
+  hb.active_transfers = 3;
+  hb.sending_rate = 5 << 20;
+  hb.receiving_rate = INT64_MAX;  // a boast: not believed past 128 GiB/s
+  ASSERT_TRUE(dir_->Heartbeat("bob", hb).ok());
+  auto peers = dir_->Peers();
+  ASSERT_TRUE(peers.ok());
+  for (const PeerInfo& p : *peers) {
+    if (p.username == "bob") {
+      EXPECT_EQ(p.active_transfers, 3);
+      EXPECT_EQ(p.sending_rate, 5 << 20);
+      EXPECT_EQ(p.receiving_rate, Sessions::kMaxRate);
+    } else {
+      EXPECT_EQ(p.active_transfers, 0);
+      EXPECT_EQ(p.sending_rate, 0);
+    }
+  }
+  // And the JSON a dashboard reads round-trips.
+  auto back = PeerInfoFromJson(ToJson(peers->front()), "peers[0]");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->receiving_rate, peers->front().receiving_rate);
+}
+
 TEST_F(DirectoryTest, DuplicateNamesInOneIndexAreRefused) {
   Join("alice");
   std::string h(64, 'a');
