@@ -66,7 +66,8 @@ class Download {
   // .part. True when the file is already there (nothing to fetch).
   Result<bool> Prepare();
   // Streams from `holder` from the byte reached, until the end or a failure.
-  // Errors only for a local write failure; a holder's failure is noted.
+  // Errors only for a local write failure, and Cancelled when the request's
+  // stop_requested says so (the .part kept); a holder's failure is noted.
   Status FetchFrom(const Holder& holder);
   bool complete() const { return complete_; }
   // Verifies the hash and renames the .part into place.
@@ -181,7 +182,12 @@ Status Download::FetchFrom(const Holder& holder) {
   });
   int64_t received = pos_;
   v1::Chunk chunk;
+  bool stopped = false;
   for (;;) {
+    if (req_.stop_requested && req_.stop_requested()) {  // Ctrl-C, cancel: keep what is here
+      stopped = true;
+      break;
+    }
     if (!reader->Read(&chunk)) {
       left_early = false;  // the holder ended the stream
       break;
@@ -203,6 +209,11 @@ Status Download::FetchFrom(const Holder& holder) {
   if (session_bytes > 0) out_.from.push_back(holder.username);
   out_.fetched += session_bytes;
   complete_ = pos_ == f_.size && !wrong_version && !first && (s.ok() || session_bytes > 0);
+  if (stopped && !complete_) {
+    if (req_.verify_only) return Status(Code::kCancelled, "stopped; nothing was saved (--verify-only)");
+    return Status(Code::kCancelled, "stopped; " + HumanSize(pos_) + " of " + HumanSize(f_.size) +
+                                        " are kept: 'download " + f_.sha256 + "' resumes it");
+  }
   if (complete_) {
     if (session_bytes == 0) out_.from.push_back(holder.username);  // an empty file
     return Status::Ok();

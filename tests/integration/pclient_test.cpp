@@ -808,5 +808,21 @@ TEST_F(PeerClientTest, HelpFitsEightyColumnsShowsDefaultsAndEachProgramItsOwnFla
   EXPECT_NE(dout.find("--limit-rate RATE"), std::string::npos) << dout;
 }
 
+TEST_F(PeerClientTest, CancelStopsADownloadThatGoesOneHolderAtATimeToo) {
+  // --verify-only goes one holder at a time (not the swarm): cancel stops it as well.
+  auto repl = Repl("carol");
+  repl->Type("download big.bin --verify-only --limit-rate 1M\r");
+  ASSERT_TRUE(repl->WaitFor("#1 queued", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("transfers\r");
+  ASSERT_TRUE(repl->WaitFor("running", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("cancel 1\r");
+  ASSERT_TRUE(repl->WaitFor("[#1] download of big.bin stopped: nothing was saved (--verify-only)",
+                            std::chrono::seconds(10)))
+      << repl->output();
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
+}
+
 }  // namespace
 }  // namespace p2pshare::testing
