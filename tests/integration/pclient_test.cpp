@@ -62,16 +62,28 @@ class PeerClientTest : public NetworkTest {
     fs::create_directories(dir_.path() / user / "home");
     auto repl = std::make_unique<PtyProcess>(std::vector<std::string>{PCLIENT_BIN, "--config", ClientConfig(user)},
                                              std::map<std::string, std::string>{{"HOME", (dir_.path() / user / "home").string()}});
-    EXPECT_TRUE(repl->WaitFor(user + "> ", std::chrono::seconds(10))) << repl->output();
-    EXPECT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
+    EXPECT_TRUE(AtPrompt(*repl, user));
     return repl;
+  }
+  // Waits until the line editor echoes a key, then takes it back: keys
+  // typed while it is still setting the terminal up can be lost (CI saw a
+  // whole line go), as a person, who types later, never notices.
+  static bool Echoing(PtyProcess& repl) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      repl.Type("~");
+      if (repl.WaitFor("~", std::chrono::milliseconds(500))) {
+        repl.Type("\x7f");  // Backspace
+        return true;
+      }
+    }
+    return false;
   }
   // Waits for `user`'s prompt with the line editor reading keys.
   static ::testing::AssertionResult AtPrompt(PtyProcess& repl, const std::string& user) {
     if (!repl.WaitFor(user + "> ", std::chrono::seconds(10))) {
       return ::testing::AssertionFailure() << "no prompt:\n" << repl.output();
     }
-    if (!repl.WaitForLineEditor(std::chrono::seconds(5))) {
+    if (!repl.WaitForLineEditor(std::chrono::seconds(5)) || !Echoing(repl)) {
       return ::testing::AssertionFailure() << "the line editor never read keys:\n" << repl.output();
     }
     return ::testing::AssertionSuccess();
