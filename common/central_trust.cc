@@ -22,29 +22,6 @@
 namespace p2pshare {
 namespace {
 
-// A TCP connection to host:port with send and receive timeouts; -1 when
-// none of the host's addresses answers.
-int Connect(const std::string& host, int port, int timeout_ms) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return -1;
-  int fd = -1;
-  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(found);
-  return fd;
-}
-
 std::string Pem(X509* cert) {
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(bio, cert);
@@ -129,7 +106,7 @@ bool IsLoopbackHost(const std::string& host) {
 
 Result<std::vector<std::string>> PresentedChain(const std::string& host, int port,
                                                 int timeout_ms) {
-  int fd = Connect(host, port, timeout_ms);
+  int fd = ConnectTcp(host, port, timeout_ms);
   if (fd < 0) {
     return Unavailable("central at " + JoinHostPort(host, port) + " is unreachable", "unreachable");
   }

@@ -40,4 +40,9 @@ std::string JoinHostPort(std::string_view host, int port);
 // with `not_here_hint` in parentheses for an address not of this machine.
 Status ProbeListen(const std::string& host, int port, std::string_view not_here_hint = "");
 
+// A TCP connection to host:port (the first of its addresses that accepts),
+// with send and receive timeouts of `timeout_ms`; -1 when none answers.
+// The caller closes it.
+int ConnectTcp(const std::string& host, int port, int timeout_ms);
+
 }  // namespace p2pshare

@@ -141,4 +141,15 @@ std::string SourcesSummary(const std::map<std::string, int64_t>& bytes_from,
   return out;
 }
 
+std::string ShellWord(const std::string& text) {
+  if (!text.empty() &&
+      text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@") ==
+          std::string::npos) {
+    return text;
+  }
+  std::string out = "'";
+  for (char ch : text) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
 }  // namespace p2pshare::pclient

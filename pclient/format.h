@@ -20,6 +20,10 @@ std::string HumanDuration(double seconds);
 // The first 12 hex digits.
 std::string ShortHash(const std::string& sha256);
 
+// `text` as one word for a POSIX shell: as it is when it holds only safe
+// characters, else in single quotes ("peer-server --config 'my peer.json'").
+std::string ShellWord(const std::string& text);
+
 // A table with left-aligned columns and a header underline.
 // `text` safe for a terminal: control characters (below 0x20, and 0x7f)
 // written as \xNN, so a name from another peer can never move the cursor,

@@ -63,9 +63,6 @@ Status WriteSecretFile(const std::string& path, const std::string& contents, boo
   return Status::Ok();
 }
 
-std::string Quoted(const std::string& path) {
-  return path.find_first_of(" '\"$\\") == std::string::npos ? path : "'" + path + "'";
-}
 
 }  // namespace
 
@@ -96,7 +93,7 @@ int RunInit(const std::vector<std::string>& args, std::string config_path) {
   const fs::path config_dir = config.parent_path();
   const fs::path password_path = config_dir / (config.stem().string() + ".password");
   if (fs::exists(config, ec) && !force) {
-    return Fail(config.string() + " exists already; use it (peer-client --config " + Quoted(config.string()) +
+    return Fail(config.string() + " exists already; use it (peer-client --config " + ShellWord(config.string()) +
                 "), or add --force to write it again");
   }
   const bool tty = ::isatty(STDIN_FILENO);
@@ -178,8 +175,8 @@ int RunInit(const std::vector<std::string>& args, std::string config_path) {
               << "; compare it with the 'CA sha256' central printed when it started\n";
   }
   std::cout << "next, in two terminals:\n"
-            << "  peer-server --config " << Quoted(config.string()) << "    # shares " << cfg.shared_dir << "\n"
-            << "  peer-client --config " << Quoted(config.string()) << "    # search, download, upload\n";
+            << "  peer-server --config " << ShellWord(config.string()) << "    # shares " << cfg.shared_dir << "\n"
+            << "  peer-client --config " << ShellWord(config.string()) << "    # search, download, upload\n";
   return kExitOk;
 }
 

@@ -1,9 +1,6 @@
 #include "pclient/peer_client.h"
 
-#include <netdb.h>
-#include <poll.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -63,40 +60,10 @@ std::string SessionEnded(const Status& s) {
   return s.message();
 }
 
-// `text` as one shell word.
-std::string ShellQuoted(const std::string& text) {
-  if (text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@") ==
-      std::string::npos) {
-    return text;
-  }
-  std::string out = "'";
-  for (char ch : text) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
-}
-
 // Whether something accepts TCP connections at host:port (within 1 s).
 bool Listening(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return false;
-  bool ok = false;
-  for (addrinfo* a = found; a != nullptr && !ok; a = a->ai_next) {
-    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol));
-    if (!fd.valid()) continue;
-    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
-      ok = true;
-      break;
-    }
-    if (errno != EINPROGRESS) continue;
-    pollfd p{fd.get(), POLLOUT, 0};
-    int err = 0;
-    socklen_t len = sizeof err;
-    ok = ::poll(&p, 1, 1000) == 1 && ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-  }
-  ::freeaddrinfo(found);
-  return ok;
+  UniqueFd fd(ConnectTcp(host, port, 1000));
+  return fd.valid();
 }
 
 Result<int64_t> ParseRate(const std::string& text) {
@@ -428,7 +395,7 @@ std::optional<PeerInfo> PeerClient::OwnPeerServer() {
 std::string PeerClient::NoPeerServerHint() const {
   return "no peer-server runs for " + config_.username +
          ", so other peers cannot download from it; start one in another terminal: peer-server --config " +
-         (config_.config_path.empty() ? std::string("FILE") : ShellQuoted(config_.config_path));
+         (config_.config_path.empty() ? std::string("FILE") : ShellWord(config_.config_path));
 }
 
 void PeerClient::SayWhetherSharing() {
@@ -759,7 +726,7 @@ Status PeerClient::Browse(const ParsedCommand& c) {
   std::map<std::string, Folder> folders;
   std::vector<FileResult> files, under;
   for (const auto& f : reply.files()) {
-    if (!f.name().starts_with(prefix) || CheckFileName(f.name()).ok() == false) continue;
+    if (!f.name().starts_with(prefix) || !CheckFileName(f.name()).ok()) continue;
     FileResult r{f.name(), f.size(), f.sha256(), {holder}, 1};
     under.push_back(r);
     const std::string rest = f.name().substr(prefix.size());
@@ -815,6 +782,11 @@ Result<std::string> PeerClient::FetchFolder(const std::vector<DownloadRequest>& 
   std::vector<std::string> failures;
   size_t finished = 0;
   std::string dest;
+  auto stopped_after = [&](size_t n) {
+    return Status(Code::kCancelled, "stopped after " + std::to_string(n) + " of " +
+                                        Counted(static_cast<int64_t>(requests.size()), "file") +
+                                        " (what is verified is kept; running it again resumes)");
+  };
   for (const DownloadRequest& base : requests) {
     if (stop && stop()) break;
     DownloadRequest r = base;
@@ -834,17 +806,10 @@ Result<std::string> PeerClient::FetchFolder(const std::vector<DownloadRequest>& 
       dest = r.dest_dir;
       continue;
     }
-    if (result.status().code() == Code::kCancelled) {
-      return Status(Code::kCancelled, "stopped after " + std::to_string(finished) + " of " +
-                                          Counted(static_cast<int64_t>(requests.size()), "file") +
-                                          " (the rest resume where they were)");
-    }
+    if (result.status().code() == Code::kCancelled) return stopped_after(finished);
     failures.push_back(r.file.name + ": " + result.status().message());
   }
-  if (stop && stop() && finished + failures.size() < requests.size()) {
-    return Status(Code::kCancelled, "stopped after " + std::to_string(finished) + " of " +
-                                        Counted(static_cast<int64_t>(requests.size()), "file"));
-  }
+  if (stop && stop() && finished + failures.size() < requests.size()) return stopped_after(finished);
   if (!failures.empty()) {
     std::string why;
     for (size_t i = 0; i < failures.size() && i < 3; ++i) why += (i ? "; " : "") + failures[i];
@@ -989,34 +954,33 @@ Status PeerClient::Download(const ParsedCommand& c) {
   return Status::Ok();
 }
 
-std::pair<std::string, Json> DownloadSummary(const DownloadRequest& req, const DownloadResult& r) {
+std::pair<std::string, Json> DownloadSummary(const DownloadRequest& req, const DownloadResult& result) {
   const FileResult& file = req.file;
-  const DownloadResult* result = &r;
-  Json j{{"name", file.name}, {"size", file.size}, {"sha256", file.sha256}, {"path", result->path},
-         {"already_there", result->already_there}, {"resumed_at", result->resumed_at},
-         {"from", result->from}, {"seconds", result->seconds}, {"fetched", result->fetched},
-         {"verify_only", req.verify_only}, {"bytes_from", result->bytes_from},
-         {"sources", result->sources}, {"queued_at", result->queued_at}};
+  Json j{{"name", file.name}, {"size", file.size}, {"sha256", file.sha256}, {"path", result.path},
+         {"already_there", result.already_there}, {"resumed_at", result.resumed_at},
+         {"from", result.from}, {"seconds", result.seconds}, {"fetched", result.fetched},
+         {"verify_only", req.verify_only}, {"bytes_from", result.bytes_from},
+         {"sources", result.sources}, {"queued_at", result.queued_at}};
   Json dropped = Json::array();
-  for (const auto& [holder, why] : result->dropped) dropped.push_back(Json{{"holder", holder}, {"why", why}});
+  for (const auto& [holder, why] : result.dropped) dropped.push_back(Json{{"holder", holder}, {"why", why}});
   j["dropped"] = std::move(dropped);
-  if (result->already_there) {
-    return {file.name + " is already at " + result->path + " (same sha256); nothing fetched\n", j};
+  if (result.already_there) {
+    return {file.name + " is already at " + result.path + " (same sha256); nothing fetched\n", j};
   }
   std::string from;
-  if (!result->bytes_from.empty() || !result->dropped.empty()) {  // a swarm: what each holder sent
-    from = SourcesSummary(result->bytes_from, result->dropped);
+  if (!result.bytes_from.empty() || !result.dropped.empty()) {  // a swarm: what each holder sent
+    from = SourcesSummary(result.bytes_from, result.dropped);
   } else {
-    for (const auto& f : result->from) from += (from.empty() ? "" : ", ") + f;
+    for (const auto& f : result.from) from += (from.empty() ? "" : ", ") + f;
   }
   if (from.empty()) from = "nobody (all pieces were here)";
-  double rate = result->seconds > 0 ? result->fetched / result->seconds : 0;
+  double rate = result.seconds > 0 ? result.fetched / result.seconds : 0;
   std::string resumed;
-  if (result->resumed_at > 0) resumed = " (" + HumanSize(result->resumed_at) + " were here already)";
+  if (result.resumed_at > 0) resumed = " (" + HumanSize(result.resumed_at) + " were here already)";
   return {"downloaded " + file.name + " (" + HumanSize(file.size) + ") from " + from + " in " +
-              HumanDuration(result->seconds) + ", " + HumanSize(static_cast<int64_t>(rate)) + "/s" + resumed +
+              HumanDuration(result.seconds) + ", " + HumanSize(static_cast<int64_t>(rate)) + "/s" + resumed +
               "; sha256 " + ShortHash(file.sha256) + " verified" +
-              (req.verify_only ? " (not saved: --verify-only)" : " -> " + result->path) + "\n",
+              (req.verify_only ? " (not saved: --verify-only)" : " -> " + result.path) + "\n",
           j};
 }
 

@@ -71,5 +71,12 @@ TEST(FormatTest, SourcesSummarySaysWhatEachHolderSentAndWhyOneWasDropped) {
   EXPECT_EQ(SourcesSummary({}, {{"evil\x1b[2J", "x"}}), "dropped: evil\\x1b[2J (x)");
 }
 
+TEST(FormatTest, ShellWordQuotesOnlyWhatAShellWouldSplitOrExpand) {
+  EXPECT_EQ(ShellWord("/home/ann/peer.json"), "/home/ann/peer.json");
+  EXPECT_EQ(ShellWord("/home/ann/my peer.json"), "'/home/ann/my peer.json'");
+  EXPECT_EQ(ShellWord("$HOME/ann's.json"), "'$HOME/ann'\\''s.json'");
+  EXPECT_EQ(ShellWord(""), "''");
+}
+
 }  // namespace
 }  // namespace p2pshare::pclient
