@@ -208,6 +208,7 @@ TEST_F(CentralTest, MalformedJsonIs400NamingTheField) {
       {"POST", "/api/v1/register", R"([1, 2])", "object"},
       {"POST", "/api/v1/login", R"({"username": "a", "password": "b", "preferred_port": "x"})",
        "preferred_port"},
+      {"POST", "/api/v1/login", R"({"username": "a", "password": "b", "client": "yes"})", "client"},
   };
   for (const Case& c : cases) {
     auto r = raw.Post(c.path, c.body, "application/json");
@@ -271,6 +272,8 @@ TEST_F(CentralTest, EveryTokenRouteRejectsBadFieldsNamingThem) {
   } cases[] = {
       {"POST", "/api/v1/heartbeat", R"({"free_bytes": "lots"})", 400, "free_bytes"},
       {"POST", "/api/v1/heartbeat", R"({"active_transfers": -1})", 400, "active_transfers"},
+      {"POST", "/api/v1/heartbeat", R"({"sending_rate": -5})", 400, "sending_rate"},
+      {"POST", "/api/v1/heartbeat", R"({"receiving_rate": "fast"})", 400, "receiving_rate"},
       {"POST", "/api/v1/upload-target", R"({"name": "../x", "size": 1})", 400, "name"},
       {"POST", "/api/v1/upload-target", R"({"name": "x"})", 400, "size"},
       {"PATCH", "/api/v1/index", R"({"removed": [5]})", 400, "removed[0]"},
@@ -469,6 +472,9 @@ TEST_F(CentralTest, PublicReadFalseNeedsAToken) {
   EXPECT_EQ(anonymous->Search("x").status().code(), Code::kUnauthenticated);
   EXPECT_EQ(anonymous->Peers().status().code(), Code::kUnauthenticated);
   EXPECT_EQ(anonymous->Stats().status().code(), Code::kUnauthenticated);
+  auto history = Raw().Get("/api/v1/history");  // the plots tell how busy the network is
+  ASSERT_TRUE(history);
+  EXPECT_EQ(history->status, 401) << history->body;
   auto alice = Peer("alice");
   EXPECT_TRUE(alice->Search("x").ok());
   EXPECT_TRUE(anonymous->Health().ok());

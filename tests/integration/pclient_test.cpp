@@ -437,8 +437,7 @@ TEST_F(PeerClientTest, CtrlCAtThePromptClearsTheLineAndTheReplGoesOn) {
   EXPECT_EQ(repl->output().find("notes.txt"), std::string::npos) << repl->output();
   repl->Type("status\r");
   ASSERT_TRUE(repl->WaitFor("session", std::chrono::seconds(5))) << repl->output();
-  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
-  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
   repl->Type("\x04");
   EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
 }
@@ -447,8 +446,7 @@ TEST_F(PeerClientTest, EachLineReachesTheHistoryAsItIsEnteredSoAKillLosesNothing
   auto repl = Repl("carol");
   repl->Type("status\r");
   ASSERT_TRUE(repl->WaitFor("session", std::chrono::seconds(5))) << repl->output();
-  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
-  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
   // Letters beyond ASCII reach the command whatever the locale (here: none set).
   repl->Type("download \"caf\xc3\xa9 \xe2\x99\xab.txt\"\r");
   ASSERT_TRUE(repl->WaitFor("no file named 'caf\xc3\xa9 \xe2\x99\xab.txt'", std::chrono::seconds(5))) << repl->output();
@@ -482,8 +480,7 @@ TEST_F(PeerClientTest, CtrlCDuringADownloadStopsItKeepsWhatIsVerifiedAndTheNextO
   ASSERT_TRUE(repl->WaitFor("downloaded big.bin", std::chrono::seconds(30))) << repl->output();
   EXPECT_TRUE(repl->WaitFor("were here already", std::chrono::seconds(1))) << repl->output();
   EXPECT_EQ(ReadFile(Downloads("carol") / "big.bin"), big_);
-  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
-  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
   repl->Type("quit\r");
   EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
 }
@@ -494,8 +491,7 @@ TEST_F(PeerClientTest, TabCompletesPeerNamesWhereAPeerGoes) {
   ASSERT_TRUE(repl->WaitFor("ice", std::chrono::seconds(5))) << repl->output();
   repl->Type("\r");
   EXPECT_TRUE(repl->WaitFor("pong from alice", std::chrono::seconds(10))) << repl->output();
-  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
-  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
   repl->Type("download notes.txt --from b\t");
   ASSERT_TRUE(repl->WaitFor("ob", std::chrono::seconds(5))) << repl->output();
   repl->Type("\r");
@@ -512,8 +508,7 @@ TEST_F(PeerClientTest, TabNeverReplacesWhatWasTypedWithALoneQuote) {
   auto repl = Repl("carol");
   repl->Type("search Hel\r");
   ASSERT_TRUE(repl->WaitFor("Help me.txt", std::chrono::seconds(5))) << repl->output();
-  ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
-  ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
   repl->Type("download Hel\t\r");
   // The line ran as typed (a lone '"' would be an unclosed quote instead).
   EXPECT_TRUE(repl->WaitFor("no file named 'Hel'", std::chrono::seconds(10))) << repl->output();

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/sha256.h"
@@ -44,8 +45,11 @@ class HostilePeer final : public v1::PeerService::Service {
     return Record(ctx, req->SerializeAsString());
   }
   grpc::Status ListFiles(grpc::ServerContext* ctx, const v1::ListFilesRequest* req,
-                         v1::ListFilesReply*) override {
-    return Record(ctx, req->SerializeAsString());
+                         v1::ListFilesReply* reply) override {
+    grpc::Status failed = Record(ctx, req->SerializeAsString());
+    if (!list_answer) return failed;
+    *reply = *list_answer;
+    return grpc::Status::OK;
   }
   grpc::Status Download(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
                         grpc::ServerWriter<v1::Chunk>*) override {
@@ -74,6 +78,7 @@ class HostilePeer final : public v1::PeerService::Service {
     return calls_;
   }
   v1::LocateReply locate_answer;
+  std::optional<v1::ListFilesReply> list_answer;  // ListFiles answers this (else fails)
 
  private:
   grpc::Status Record(grpc::ServerContext* ctx, const std::string& request) {
@@ -576,6 +581,41 @@ TEST_F(TrustTest, TheCaSurvivesKillNineAndAnotherCaIsRefusedInOneLine) {
   auto [strict_code, strict_out] = Client(strict, {"peers"});
   EXPECT_NE(strict_code, 0);
   EXPECT_NE(strict_out.find("central_ca_sha256"), std::string::npos) << strict_out;
+}
+
+TEST_F(TrustTest, AHostileShareBrowsedCannotWriteOutsideTheDownloadsNorPaintTheTerminal) {
+  // mallory's share, as his "peer-server" describes it: names that climb
+  // out of a folder, one with a terminal escape, and one honest file.
+  TestMember& mallory = Member("mallory");
+  HostilePeer hostile;
+  v1::ListFilesReply files;
+  for (const std::string name : {"../../outside.txt", "docs/../../../up.txt", "docs/\x1b[2Jwipe.txt",
+                                 "/etc/cron.d/evil", "docs/fine.txt"}) {
+    auto* f = files.add_files();
+    f->set_name(name);
+    f->set_size(5);
+    f->set_sha256(Sha256Hex("hello"));
+  }
+  hostile.list_answer = files;
+  auto server = ServeAs(&hostile, mallory.identity(), mallory.login().port);
+  std::string config = ClientConfig("carol");
+  ASSERT_EQ(Client(config, {"register"}).first, 0);
+  // browse, then fetch the whole folder it shows, in one run (stdin mode).
+  WriteFile(dir_.path() / "script", "browse mallory\ndownload #1\n");
+  auto [code, out] = RunToEnd({PCLIENT_BIN, "--config", config}, (dir_.path() / "browse.log").string(),
+                              (dir_.path() / "script").string());
+  EXPECT_NE(out.find("mallory:/  (1 file"), std::string::npos) << out;  // the honest one only
+  EXPECT_NE(out.find("docs/"), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << "an escape reached the terminal:\n" << out;
+  EXPECT_EQ(out.find("outside"), std::string::npos) << out;
+  EXPECT_EQ(out.find("cron"), std::string::npos) << out;
+  // Its Download fails (a hostile holder), and nothing lands anywhere.
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("1 of 1 file of docs/ failed"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dir_.path() / "outside.txt"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "carol" / "outside.txt"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "up.txt"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "carol" / "downloads" / "docs" / "fine.txt"));
 }
 
 }  // namespace
