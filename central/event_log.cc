@@ -16,6 +16,14 @@ void EventLog::Record(std::string kind, std::string username, std::string detail
   while (events_.size() > kKept) events_.pop_front();
 }
 
+void EventLog::Append(NetworkEvent event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!events_.empty() && event.id <= events_.back().id) return;  // seen already
+  next_id_ = event.id + 1;
+  events_.push_back(std::move(event));
+  while (events_.size() > kKept) events_.pop_front();
+}
+
 std::vector<NetworkEvent> EventLog::After(int64_t after) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<NetworkEvent> out;

@@ -2,8 +2,8 @@
 // upload targets chosen) for the dashboard and GET /api/v1/events.
 //
 // Only the last kKept events are kept, in memory: a restart starts an
-// empty log, and each central replica would have its own (see
-// docs/architecture.md, "State that lives in one process").
+// empty log. Replicas on a shared store record events in its change feed
+// and each appends them here in the feed's order, with the feed's ids.
 //
 // Thread-safe: Record from httplib's workers and the sweeper, After from
 // workers.
@@ -28,6 +28,9 @@ class EventLog {
   // `public_detail` is what anonymous readers see (default: `detail`).
   void Record(std::string kind, std::string username, std::string detail,
               std::string public_detail = "");
+  // Appends an event as another replica recorded it (docs/architecture.md,
+  // "Replicas"): its id and time are the change feed's; ids go on from it.
+  void Append(NetworkEvent event);
   // The kept events with an id above `after`, oldest first.
   std::vector<NetworkEvent> After(int64_t after) const;
 

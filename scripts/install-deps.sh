@@ -8,12 +8,14 @@ PACKAGES=(
   g++ make cmake pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
-  libgtest-dev libsqlite3-dev libssl-dev libedit-dev prometheus-cpp-dev
+  libgtest-dev libsqlite3-dev libpq-dev libssl-dev libedit-dev prometheus-cpp-dev
   curl
   # the dashboard's browser test: headless Chromium driven by Selenium
   chromium chromium-driver python3-selenium
   # the network tests: namespaces and veth (ip), NAT (nft), shaping (tc)
   iproute2 nftables
+  # replicas: a throwaway PostgreSQL cluster per test run, HAProxy in front
+  postgresql-15 haproxy
 )
 PACKAGES+=("$@")
 

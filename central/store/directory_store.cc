@@ -1,10 +1,19 @@
 #include "central/store/directory_store.h"
 
+#include "central/store/postgres_store.h"
 #include "central/store/sqlite_store.h"
 
 namespace p2pshare::central {
 
+bool IsPostgresUrl(const std::string& url) {
+  return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+}
+
 Result<std::unique_ptr<DirectoryStore>> DirectoryStore::Open(const std::string& url) {
+  if (IsPostgresUrl(url)) {
+    ASSIGN_OR_RETURN(auto store, PostgresStore::Open(url));
+    return std::unique_ptr<DirectoryStore>(std::move(store));
+  }
   const std::string scheme = "sqlite:";
   std::string path = url.rfind(scheme, 0) == 0 ? url.substr(scheme.size()) : url;
   if (path.empty()) return InvalidArgument("store URL '" + url + "' names no file");

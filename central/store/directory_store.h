@@ -70,12 +70,19 @@ struct SearchQuery {
   int64_t offset = 0;
 };
 
+class ReplicaStore;
+
 class DirectoryStore {
  public:
   // Opens (creating and migrating as needed) the store at `url`:
-  // "sqlite:<path>" or a plain path (SQLite). The parent folder is created.
+  // "postgresql://..." or "postgres://..." (PostgreSQL, shared by replicas),
+  // else "sqlite:<path>" or a plain path (SQLite; the parent folder is
+  // created).
   static Result<std::unique_ptr<DirectoryStore>> Open(const std::string& url);
   virtual ~DirectoryStore() = default;
+  // What replicas share, when other central processes may open this store
+  // too (central/store/replica_store.h); null when only this one does.
+  virtual ReplicaStore* replica() { return nullptr; }
 
   // AlreadyExists "username_taken" when the name is taken.
   virtual Status CreateAccount(const AccountRecord& account) = 0;
@@ -84,6 +91,12 @@ class DirectoryStore {
   // Marks the peer online at host:port. AlreadyExists when the peer is
   // already online or the port is held on that host.
   virtual Status AddPeer(const PeerRecord& peer) = 0;
+  // As AddPeer, for a login from `source` (a shared store tells the other
+  // replicas, whose per-address limits count it).
+  virtual Status AddPeerFrom(const PeerRecord& peer, const std::string& source) {
+    (void)source;
+    return AddPeer(peer);
+  }
   virtual Result<std::optional<PeerRecord>> FindPeer(const std::string& username) = 0;
   virtual Result<std::vector<PeerRecord>> ListPeerRecords() = 0;
   virtual Result<std::set<int>> PortsInUse(const std::string& host) = 0;
@@ -134,6 +147,8 @@ class DirectoryStore {
 // (so "beat*mp3" finds "The Beatles - Help.mp3"). Compared against the
 // lowercased name.
 std::string QueryToGlob(const std::string& query);
+// Whether a store URL names a PostgreSQL database.
+bool IsPostgresUrl(const std::string& url);
 // ASCII lowercase.
 std::string AsciiLower(std::string s);
 

@@ -1,6 +1,7 @@
 // The shared DirectoryStore suite: every backend must pass it. Backends are
 // listed in INSTANTIATE_TEST_SUITE_P at the bottom.
 #include "central/store/directory_store.h"
+#include "central/store/postgres_store.h"
 
 #include <gtest/gtest.h>
 
@@ -8,19 +9,34 @@
 
 #include <functional>
 
+#include "unit/test_database.h"
 #include "unit/test_dir.h"
 
 namespace p2pshare::central {
 namespace {
 
-using StoreFactory = std::function<std::string(const testing::TestDir&)>;  // -> URL
+// A backend's store URL for one test; `keep` holds what must outlive it
+// (a PostgreSQL database of its own).
+struct StoreUrl {
+  std::string url;
+  std::shared_ptr<void> keep;
+};
+struct StoreFactory {
+  const char* backend;
+  std::function<StoreUrl(const testing::TestDir&)> make;
+};
+void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.backend; }
 
 class DirectoryStoreTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override {
-    url_ = GetParam()(dir_);
+    StoreUrl made = GetParam().make(dir_);
+    if (made.url.empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
+    url_ = made.url;
+    keep_ = made.keep;
     Reopen();
   }
+  void TearDown() override { store_.reset(); }
   void Reopen() {
     store_.reset();
     auto s = DirectoryStore::Open(url_);
@@ -47,6 +63,7 @@ class DirectoryStoreTest : public ::testing::TestWithParam<StoreFactory> {
 
   testing::TestDir dir_;
   std::string url_;
+  std::shared_ptr<void> keep_;
   std::unique_ptr<DirectoryStore> store_;
 };
 
@@ -283,6 +300,32 @@ TEST_P(DirectoryStoreTest, CertificatesAreRevokedWithTheirAccountAndForgottenWhe
   EXPECT_FALSE(store_->NewestCertificate("ta")->has_value());
 }
 
+// A database whose schema is newer than this build is refused, not used.
+TEST(PostgresSchemaTest, NewerSchemaIsRefused) {
+  testing::TestDatabase db;
+  if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
+  ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
+  ASSERT_TRUE(db.Run("INSERT INTO schema_version VALUES(99)"));
+  auto newer = DirectoryStore::Open(db.url());
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
+}
+
+// No server at the URL: a clear Unavailable, not a crash or a hang.
+TEST(PostgresSchemaTest, AnUnreachableServerIsUnavailable) {
+  auto store = DirectoryStore::Open("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Code::kUnavailable);
+  EXPECT_NE(store.status().message().find("cannot be reached"), std::string::npos);
+}
+
+TEST(QueryToLikeTest, Translation) {
+  EXPECT_EQ(QueryToLike(""), "%");
+  EXPECT_EQ(QueryToLike("Beat"), "%beat%");
+  EXPECT_EQ(QueryToLike("a*b?"), "%a%b_%");
+  EXPECT_EQ(QueryToLike("50%_off\\"), "%50\\%\\_off\\\\%");
+}
+
 TEST(QueryToGlobTest, Translation) {
   EXPECT_EQ(QueryToGlob(""), "*");
   EXPECT_EQ(QueryToGlob("Beat"), "*beat*");
@@ -293,9 +336,19 @@ TEST(QueryToGlobTest, Translation) {
 
 INSTANTIATE_TEST_SUITE_P(
     Sqlite, DirectoryStoreTest,
-    ::testing::Values(StoreFactory([](const testing::TestDir& d) {
-      return "sqlite:" + (d / "sub/central.db");
-    })));
+    ::testing::Values(StoreFactory{"sqlite", [](const testing::TestDir& d) {
+      return StoreUrl{"sqlite:" + (d / "sub/central.db"), nullptr};
+    }}),
+    [](const auto&) { return std::string("store"); });
+
+// PostgreSQL: a database of its own per test on ctest's throwaway cluster.
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, DirectoryStoreTest,
+    ::testing::Values(StoreFactory{"postgresql", [](const testing::TestDir&) {
+      auto db = std::make_shared<testing::TestDatabase>();
+      return StoreUrl{db->url(), db};
+    }}),
+    [](const auto&) { return std::string("store"); });
 
 }  // namespace
 }  // namespace p2pshare::central

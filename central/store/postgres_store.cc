@@ -1,0 +1,985 @@
+#include "central/store/postgres_store.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+namespace p2pshare::central {
+namespace {
+
+// Advisory lock keys (one namespace: the first number).
+constexpr int kLockSpace = 0x70327073;  // "p2ps"
+constexpr int kMigrateLock = 1;
+constexpr int kFeedLock = 2;
+constexpr int kSweepLock = 3;
+constexpr const char* kChannel = "p2pshare_changes";
+
+// A statement's text parameters; nullopt is SQL NULL.
+class Args {
+ public:
+  Args& Add(const std::string& v) {
+    values_.emplace_back(v);
+    return *this;
+  }
+  Args& Add(int64_t v) {
+    values_.emplace_back(std::to_string(v));
+    return *this;
+  }
+  Args& Add(std::optional<int64_t> v) {
+    if (v) return Add(*v);
+    values_.emplace_back(std::nullopt);
+    return *this;
+  }
+  int size() const { return static_cast<int>(values_.size()); }
+  std::vector<const char*> Pointers() const {
+    std::vector<const char*> out;
+    for (const auto& v : values_) out.push_back(v ? v->c_str() : nullptr);
+    return out;
+  }
+
+ private:
+  std::vector<std::optional<std::string>> values_;
+};
+
+// A PostgreSQL array literal of text values: {"a","b\"c"}.
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string IntArray(const std::vector<int64_t>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+  return out + "}";
+}
+
+Status DatabaseUnavailable(const std::string& detail) {
+  return Unavailable("the database cannot be reached: " + detail, "database_unavailable");
+}
+
+std::string Trimmed(const char* message) {
+  std::string s = message ? message : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s;
+}
+
+}  // namespace
+
+// The rows of one statement's result.
+class Rows {
+ public:
+  explicit Rows(PGresult* r) : r_(r, PQclear) {}
+  int size() const { return PQntuples(r_.get()); }
+  bool Null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  std::string Text(int row, int col) const {
+    return std::string(PQgetvalue(r_.get(), row, col),
+                       static_cast<size_t>(PQgetlength(r_.get(), row, col)));
+  }
+  int64_t Int(int row, int col) const {
+    return Null(row, col) ? 0 : std::stoll(PQgetvalue(r_.get(), row, col));
+  }
+  std::optional<int64_t> MaybeInt(int row, int col) const {
+    if (Null(row, col)) return std::nullopt;
+    return Int(row, col);
+  }
+  // The count of rows a command touched (UPDATE/DELETE/INSERT).
+  int64_t Affected() const {
+    const char* n = PQcmdTuples(r_.get());
+    return (n && *n) ? std::stoll(n) : 0;
+  }
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
+};
+
+class PostgresStore::Conn {
+ public:
+  explicit Conn(const std::string& url) : url_(url) {}
+  ~Conn() {
+    if (pg_) PQfinish(pg_);
+  }
+
+  // Connects, or reconnects when the connection broke.
+  Status Ready() {
+    if (pg_ && PQstatus(pg_) == CONNECTION_OK) return Status::Ok();
+    if (pg_) {
+      PQreset(pg_);
+    } else {
+      pg_ = PQconnectdb(url_.c_str());
+    }
+    if (PQstatus(pg_) != CONNECTION_OK) return DatabaseUnavailable(Trimmed(PQerrorMessage(pg_)));
+    PQsetNoticeProcessor(pg_, [](void*, const char*) {}, nullptr);
+    return Status::Ok();
+  }
+  bool broken() const { return pg_ == nullptr || PQstatus(pg_) != CONNECTION_OK; }
+  PGconn* raw() { return pg_; }
+
+ private:
+  const std::string url_;
+  PGconn* pg_ = nullptr;
+  friend class PostgresStore;
+};
+
+namespace {
+
+// The status of a result: Ok, or the error it carries.
+Status ResultStatus(PGconn* pg, PGresult* r) {
+  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Status::Ok();
+  if (PQstatus(pg) != CONNECTION_OK) return DatabaseUnavailable(Trimmed(PQerrorMessage(pg)));
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = Trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
+  if (state && std::string(state) == "23505") return AlreadyExists(message);
+  if (state && std::string(state).rfind("57P", 0) == 0) return DatabaseUnavailable(message);
+  return Internal("database error: " + message);
+}
+
+}  // namespace
+
+// A leased connection; its statements, and the transaction helper.
+class PostgresStore::Lease {
+ public:
+  Lease(PostgresStore* store, Conn* c) : store_(store), c_(c) {}
+  Lease(Lease&& o) noexcept : store_(o.store_), c_(o.c_) { o.c_ = nullptr; }
+  Lease(const Lease&) = delete;
+  ~Lease() {
+    if (c_) store_->Release(c_);
+  }
+
+  Result<Rows> Run(const char* sql, const Args& args = Args()) {
+    RETURN_IF_ERROR(c_->Ready());
+    auto params = args.Pointers();
+    PGresult* r = PQexecParams(c_->raw(), sql, args.size(), nullptr, params.data(), nullptr,
+                               nullptr, 0);
+    Status s = ResultStatus(c_->raw(), r);
+    Rows rows(r);
+    if (!s.ok()) return s;
+    return rows;
+  }
+  // As Run, but tried once more on a fresh connection when the first try
+  // found the connection gone (the server restarted since its last use).
+  // Only for a statement on its own, outside a transaction.
+  Result<Rows> RunOnce(const char* sql, const Args& args = Args()) {
+    auto r = Run(sql, args);
+    if (!r.ok() && r.status().code() == Code::kUnavailable && c_->broken()) return Run(sql, args);
+    return r;
+  }
+  // Runs `body` between BEGIN and COMMIT (ROLLBACK on an error). A BEGIN
+  // that finds the connection gone is tried once on a fresh one.
+  template <class F>
+  auto Transaction(F&& body) -> decltype(body()) {
+    RETURN_IF_ERROR(RunOnce("BEGIN").status());
+    auto result = body();
+    if (result.ok()) {
+      auto commit = Run("COMMIT");
+      if (!commit.ok()) {
+        (void)Run("ROLLBACK");
+        return commit.status();
+      }
+    } else {
+      (void)Run("ROLLBACK");
+    }
+    return result;
+  }
+  Conn* conn() { return c_; }
+
+ private:
+  PostgresStore* store_;
+  Conn* c_;
+};
+
+namespace {
+
+// Version 1. TEXT columns COLLATE "C": bytewise order and ASCII-only lower().
+constexpr const char* kSchemaV1[] = {
+    R"(CREATE TABLE accounts(
+         username TEXT COLLATE "C" PRIMARY KEY,
+         password_hash TEXT NOT NULL,
+         created_at BIGINT NOT NULL DEFAULT extract(epoch from now())::bigint))",
+    R"(CREATE TABLE peers(
+         username TEXT COLLATE "C" PRIMARY KEY REFERENCES accounts(username),
+         host TEXT COLLATE "C" NOT NULL,
+         port INTEGER NOT NULL,
+         joined BIGSERIAL,
+         UNIQUE(host, port)))",
+    R"(CREATE TABLE sessions(
+         token_hash TEXT COLLATE "C" PRIMARY KEY,
+         username TEXT COLLATE "C" NOT NULL REFERENCES accounts(username),
+         state INTEGER NOT NULL,
+         created_at BIGINT NOT NULL,
+         ended_at BIGINT,
+         public_key TEXT NOT NULL DEFAULT ''))",
+    "CREATE INDEX sessions_by_user ON sessions(username, state)",
+    R"(CREATE TABLE certificates(
+         serial TEXT COLLATE "C" PRIMARY KEY,
+         username TEXT COLLATE "C" NOT NULL,
+         token_hash TEXT COLLATE "C" NOT NULL,
+         not_after BIGINT NOT NULL,
+         revoked BOOLEAN NOT NULL DEFAULT false))",
+    "CREATE INDEX certificates_by_session ON certificates(token_hash, not_after)",
+    "CREATE INDEX certificates_by_user ON certificates(username, not_after)",
+    R"(CREATE TABLE files(
+         username TEXT COLLATE "C" NOT NULL REFERENCES peers(username) ON DELETE CASCADE,
+         name TEXT COLLATE "C" NOT NULL,
+         size BIGINT NOT NULL,
+         sha256 TEXT COLLATE "C" NOT NULL,
+         root TEXT COLLATE "C" NOT NULL DEFAULT '',
+         PRIMARY KEY(username, name)))",
+    // Liveness: one row per logged-in account; a heartbeat updates no
+    // indexed column (a HOT update: no index is written).
+    R"(CREATE TABLE live(
+         username TEXT COLLATE "C" PRIMARY KEY,
+         last_seen TIMESTAMPTZ NOT NULL DEFAULT now(),
+         free_bytes BIGINT,
+         active_transfers BIGINT NOT NULL DEFAULT 0,
+         sending_rate BIGINT NOT NULL DEFAULT 0,
+         receiving_rate BIGINT NOT NULL DEFAULT 0) WITH (fillfactor = 70))",
+    R"(CREATE TABLE changes(
+         id BIGSERIAL PRIMARY KEY,
+         at TIMESTAMPTZ NOT NULL DEFAULT now(),
+         kind TEXT NOT NULL,
+         username TEXT COLLATE "C" NOT NULL,
+         body TEXT NOT NULL DEFAULT ''))",
+    // One row: when a replica last swept, and where the feed was trimmed.
+    R"(CREATE TABLE cluster(
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         last_sweep TIMESTAMPTZ NOT NULL DEFAULT now(),
+         trimmed_upto BIGINT NOT NULL DEFAULT 0))",
+    "INSERT INTO cluster(id) VALUES(1)",
+    R"(CREATE TABLE network_ca(
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         key_pem TEXT NOT NULL,
+         cert_pem TEXT NOT NULL))",
+};
+
+int64_t State(SessionState s) { return static_cast<int64_t>(s); }
+
+}  // namespace
+
+PostgresStore::PostgresStore(std::string url) : url_(std::move(url)) {}
+
+PostgresStore::~PostgresStore() = default;
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url) {
+  std::unique_ptr<PostgresStore> store(new PostgresStore(url));
+  for (int i = 0; i < kConnections; ++i) {
+    store->pool_.push_back(std::make_unique<Conn>(url));
+    store->idle_.push_back(store->pool_.back().get());
+  }
+  store->listener_ = std::make_unique<Conn>(url);
+  RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+Result<PostgresStore::Lease> PostgresStore::Acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  freed_.wait(lock, [&] { return !idle_.empty(); });
+  Conn* c = idle_.back();
+  idle_.pop_back();
+  return Lease(this, c);
+}
+
+void PostgresStore::Release(Conn* c) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(c);
+  }
+  freed_.notify_one();
+}
+
+Status PostgresStore::Migrate() {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  auto done = db.Transaction([&]() -> Result<bool> {
+    RETURN_IF_ERROR(db.Run("SELECT pg_advisory_xact_lock($1, $2)",
+                           Args().Add(int64_t{kLockSpace}).Add(int64_t{kMigrateLock}))
+                        .status());
+    RETURN_IF_ERROR(db.Run("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)")
+                        .status());
+    ASSIGN_OR_RETURN(Rows v, db.Run("SELECT max(version) FROM schema_version"));
+    const int64_t version = v.Int(0, 0);
+    if (version > kSchemaVersion) {
+      return Status(Code::kFailedPrecondition,
+                    "database schema version " + std::to_string(version) +
+                        " is newer than this central (" + std::to_string(kSchemaVersion) + ")");
+    }
+    if (version == kSchemaVersion) return true;
+    for (const char* sql : kSchemaV1) RETURN_IF_ERROR(db.Run(sql).status());
+    RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(1)").status());
+    return true;
+  });
+  return done.status();
+}
+
+// ---- accounts
+
+Status PostgresStore::CreateAccount(const AccountRecord& a) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  auto r = db.RunOnce("INSERT INTO accounts(username, password_hash) VALUES($1, $2)",
+                      Args().Add(a.username).Add(a.password_hash));
+  if (!r.ok() && r.status().code() == Code::kAlreadyExists) {
+    return AlreadyExists("username '" + a.username + "' is taken", "username_taken");
+  }
+  return r.status();
+}
+
+Result<std::optional<AccountRecord>> PostgresStore::FindAccount(const std::string& username) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT password_hash FROM accounts WHERE username = $1",
+                                      Args().Add(username)));
+  if (r.size() == 0) return std::optional<AccountRecord>();
+  return std::optional<AccountRecord>(AccountRecord{username, r.Text(0, 0)});
+}
+
+Result<int64_t> PostgresStore::CountAccounts() {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT count(*) FROM accounts"));
+  return r.Int(0, 0);
+}
+
+// ---- peers and the feed
+
+namespace {
+
+// Appends a change under the feed lock (held to the commit) and wakes the
+// followers at the commit. REQUIRES: inside a transaction.
+template <class Db>
+Result<int64_t> AppendChange(Db& db, const char* kind, const std::string& username,
+                             const std::string& body) {
+  RETURN_IF_ERROR(db.Run("SELECT pg_advisory_xact_lock($1, $2)",
+                         Args().Add(int64_t{kLockSpace}).Add(int64_t{kFeedLock}))
+                      .status());
+  ASSIGN_OR_RETURN(Rows r, db.Run("INSERT INTO changes(kind, username, body) VALUES($1, $2, $3) "
+                                  "RETURNING id",
+                                  Args().Add(std::string(kind)).Add(username).Add(body)));
+  RETURN_IF_ERROR(db.Run("SELECT pg_notify($1, '')", Args().Add(std::string(kChannel))).status());
+  return r.Int(0, 0);
+}
+
+std::string EventBody(const std::string& detail, const std::string& public_detail) {
+  return nlohmann::json{{"detail", detail},
+                        {"public_detail", public_detail.empty() ? detail : public_detail}}
+      .dump();
+}
+
+}  // namespace
+
+Status PostgresStore::AddPeer(const PeerRecord& p) { return AddPeerFrom(p, ""); }
+
+Status PostgresStore::AddPeerFrom(const PeerRecord& p, const std::string& source) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  auto done = db.Transaction([&]() -> Result<bool> {
+    auto r = db.Run("INSERT INTO peers(username, host, port) VALUES($1, $2, $3)",
+                    Args().Add(p.username).Add(p.host).Add(int64_t{p.port}));
+    if (!r.ok()) return r.status();
+    nlohmann::json body{{"host", p.host}, {"port", p.port}, {"source", source}};
+    RETURN_IF_ERROR(AppendChange(db, "online", p.username, body.dump()).status());
+    return true;
+  });
+  if (!done.ok() && done.status().code() == Code::kAlreadyExists) {
+    return AlreadyExists("peer or port already online");
+  }
+  return done.status();
+}
+
+Result<std::optional<PeerRecord>> PostgresStore::FindPeer(const std::string& username) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT host, port FROM peers WHERE username = $1",
+                                      Args().Add(username)));
+  if (r.size() == 0) return std::optional<PeerRecord>();
+  return std::optional<PeerRecord>(
+      PeerRecord{username, r.Text(0, 0), static_cast<int>(r.Int(0, 1))});
+}
+
+Result<std::vector<PeerRecord>> PostgresStore::ListPeerRecords() {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  // In the order they came online: the friend ring follows it.
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT username, host, port FROM peers ORDER BY joined"));
+  std::vector<PeerRecord> out;
+  for (int i = 0; i < r.size(); ++i) {
+    out.push_back(PeerRecord{r.Text(i, 0), r.Text(i, 1), static_cast<int>(r.Int(i, 2))});
+  }
+  return out;
+}
+
+Result<std::set<int>> PostgresStore::PortsInUse(const std::string& host) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT port FROM peers WHERE host = $1", Args().Add(host)));
+  std::set<int> out;
+  for (int i = 0; i < r.size(); ++i) out.insert(static_cast<int>(r.Int(i, 0)));
+  return out;
+}
+
+namespace {
+
+// RemovePeer's work inside a transaction: the record removed, if any.
+template <class Db>
+Result<std::optional<PeerRecord>> TakeOffline(Db& db, const std::string& username,
+                                              SessionState end_state, int64_t now_unix) {
+  std::optional<PeerRecord> removed;
+  ASSIGN_OR_RETURN(Rows p, db.Run("DELETE FROM peers WHERE username = $1 RETURNING host, port",
+                                  Args().Add(username)));
+  if (p.size() > 0) removed = PeerRecord{username, p.Text(0, 0), static_cast<int>(p.Int(0, 1))};
+  // files go with the peer (ON DELETE CASCADE)
+  RETURN_IF_ERROR(db.Run("DELETE FROM live WHERE username = $1", Args().Add(username)).status());
+  RETURN_IF_ERROR(db.Run("UPDATE sessions SET state = $2, ended_at = $3 "
+                         "WHERE username = $1 AND state = 0",
+                         Args().Add(username).Add(State(end_state)).Add(now_unix))
+                      .status());
+  RETURN_IF_ERROR(db.Run("UPDATE certificates SET revoked = true "
+                         "WHERE username = $1 AND not_after >= $2",
+                         Args().Add(username).Add(now_unix))
+                      .status());
+  if (removed) RETURN_IF_ERROR(AppendChange(db, "offline", username, "").status());
+  return removed;
+}
+
+}  // namespace
+
+Result<std::optional<PeerRecord>> PostgresStore::RemovePeer(const std::string& username,
+                                                            SessionState end_state,
+                                                            int64_t now_unix) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db.Transaction([&]() -> Result<std::optional<PeerRecord>> {
+    return TakeOffline(db, username, end_state, now_unix);
+  });
+}
+
+// ---- sessions and certificates
+
+Status PostgresStore::AddSession(const SessionRecord& s, int64_t now_unix) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db
+      .RunOnce("INSERT INTO sessions(token_hash, username, state, created_at, public_key) "
+               "VALUES($1, $2, $3, $4, $5)",
+               Args().Add(s.token_hash).Add(s.username).Add(State(s.state)).Add(now_unix).Add(
+                   s.public_key))
+      .status();
+}
+
+Result<std::optional<SessionRecord>> PostgresStore::FindSession(const std::string& token_hash) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT username, state, public_key FROM sessions "
+                                      "WHERE token_hash = $1",
+                                      Args().Add(token_hash)));
+  if (r.size() == 0) return std::optional<SessionRecord>();
+  const int64_t state = r.Int(0, 1);
+  if (state < 0 || state > 2) return Internal("session with unknown state");
+  return std::optional<SessionRecord>(
+      SessionRecord{token_hash, r.Text(0, 0), static_cast<SessionState>(state), r.Text(0, 2)});
+}
+
+Status PostgresStore::PurgeEndedSessions(int64_t before_unix) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  RETURN_IF_ERROR(db.RunOnce("DELETE FROM sessions WHERE state != 0 AND ended_at < $1",
+                             Args().Add(before_unix))
+                      .status());
+  return db.RunOnce("DELETE FROM certificates WHERE not_after < $1", Args().Add(before_unix))
+      .status();
+}
+
+Status PostgresStore::AddCertificate(const CertificateRecord& c) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db
+      .RunOnce("INSERT INTO certificates(serial, username, token_hash, not_after) "
+               "VALUES($1, $2, $3, $4)",
+               Args().Add(c.serial).Add(c.username).Add(c.token_hash).Add(c.not_after))
+      .status();
+}
+
+Result<std::optional<CertificateRecord>> PostgresStore::NewestCertificate(
+    const std::string& token_hash) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT serial, username, not_after FROM certificates "
+                                      "WHERE token_hash = $1 ORDER BY not_after DESC LIMIT 1",
+                                      Args().Add(token_hash)));
+  if (r.size() == 0) return std::optional<CertificateRecord>();
+  return std::optional<CertificateRecord>(
+      CertificateRecord{r.Text(0, 0), r.Text(0, 1), token_hash, r.Int(0, 2)});
+}
+
+Result<std::vector<std::string>> PostgresStore::RevokedCertificates(int64_t now_unix) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT serial FROM certificates WHERE revoked AND "
+                                      "not_after >= $1 ORDER BY serial",
+                                      Args().Add(now_unix)));
+  std::vector<std::string> out;
+  for (int i = 0; i < r.size(); ++i) out.push_back(r.Text(i, 0));
+  return out;
+}
+
+// ---- the index
+
+namespace {
+
+// Inserts or replaces `files` (the last of a name wins), a few thousand
+// rows per statement.
+template <class Db>
+Status UpsertFiles(Db& db, const std::string& username, const std::vector<FileEntry>& files) {
+  constexpr size_t kBatch = 5000;
+  std::map<std::string_view, const FileEntry*> last;
+  for (const FileEntry& f : files) last[f.name] = &f;
+  std::vector<const FileEntry*> unique;
+  for (auto& [name, f] : last) unique.push_back(f);
+  for (size_t at = 0; at < unique.size(); at += kBatch) {
+    std::vector<std::string> names, hashes, roots;
+    std::vector<int64_t> sizes;
+    for (size_t i = at; i < std::min(unique.size(), at + kBatch); ++i) {
+      names.push_back(unique[i]->name);
+      sizes.push_back(unique[i]->size);
+      hashes.push_back(unique[i]->sha256);
+      roots.push_back(unique[i]->root);
+    }
+    RETURN_IF_ERROR(
+        db.Run("INSERT INTO files(username, name, size, sha256, root) "
+               "SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[]) "
+               "ON CONFLICT (username, name) DO UPDATE SET size = excluded.size, "
+               "sha256 = excluded.sha256, root = excluded.root",
+               Args()
+                   .Add(username)
+                   .Add(TextArray(names))
+                   .Add(IntArray(sizes))
+                   .Add(TextArray(hashes))
+                   .Add(TextArray(roots)))
+            .status());
+  }
+  return Status::Ok();
+}
+
+// Locks the peer's row: NotFound when it is not online.
+template <class Db>
+Status LockOnlinePeer(Db& db, const std::string& username) {
+  ASSIGN_OR_RETURN(Rows r, db.Run("SELECT 1 FROM peers WHERE username = $1 FOR UPDATE",
+                                  Args().Add(username)));
+  if (r.size() == 0) return NotFound("peer '" + username + "' is not online");
+  return Status::Ok();
+}
+
+template <class Db>
+Result<int64_t> FileCount(Db& db, const std::string& username) {
+  ASSIGN_OR_RETURN(Rows r, db.Run("SELECT count(*) FROM files WHERE username = $1",
+                                  Args().Add(username)));
+  return r.Int(0, 0);
+}
+
+nlohmann::json EntryJson(const FileEntry& f) {
+  return nlohmann::json{{"name", f.name}, {"size", f.size}, {"sha256", f.sha256}, {"root", f.root}};
+}
+
+}  // namespace
+
+Result<int64_t> PostgresStore::ReplaceIndex(const std::string& username,
+                                            const std::vector<FileEntry>& files) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db.Transaction([&]() -> Result<int64_t> {
+    RETURN_IF_ERROR(LockOnlinePeer(db, username));
+    RETURN_IF_ERROR(db.Run("DELETE FROM files WHERE username = $1", Args().Add(username)).status());
+    RETURN_IF_ERROR(UpsertFiles(db, username, files));
+    // Followers read the peer's files back: a replace may be large.
+    RETURN_IF_ERROR(AppendChange(db, "replace", username, "").status());
+    return FileCount(db, username);
+  });
+}
+
+Result<int64_t> PostgresStore::PatchIndex(const std::string& username,
+                                          const std::vector<FileEntry>& added,
+                                          const std::vector<std::string>& removed) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db.Transaction([&]() -> Result<int64_t> {
+    RETURN_IF_ERROR(LockOnlinePeer(db, username));
+    if (!removed.empty()) {
+      RETURN_IF_ERROR(db.Run("DELETE FROM files WHERE username = $1 AND name = ANY($2::text[])",
+                             Args().Add(username).Add(TextArray(removed)))
+                          .status());
+    }
+    RETURN_IF_ERROR(UpsertFiles(db, username, added));
+    nlohmann::json body{{"added", nlohmann::json::array()}, {"removed", removed}};
+    for (const FileEntry& f : added) body["added"].push_back(EntryJson(f));
+    RETURN_IF_ERROR(AppendChange(db, "patch", username, body.dump()).status());
+    return FileCount(db, username);
+  });
+}
+
+Result<std::vector<FileEntry>> PostgresStore::ListFiles(const std::string& username) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT name, size, sha256, root FROM files "
+                                      "WHERE username = $1 ORDER BY name",
+                                      Args().Add(username)));
+  std::vector<FileEntry> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) {
+    out.push_back(FileEntry{r.Text(i, 0), r.Int(i, 1), r.Text(i, 2), r.Text(i, 3)});
+  }
+  return out;
+}
+
+Result<SearchPage> PostgresStore::Search(const SearchQuery& q) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  const std::string like = QueryToLike(q.text);
+  SearchPage page;
+  {
+    ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT count(*) FROM (SELECT 1 FROM files "
+                                        "WHERE lower(name) LIKE $1 GROUP BY name, sha256) m",
+                                        Args().Add(like)));
+    page.total = r.Int(0, 0);
+  }
+  ASSIGN_OR_RETURN(Rows r, db.Run("SELECT name, max(size), sha256 FROM files "
+                                  "WHERE lower(name) LIKE $1 GROUP BY name, sha256 "
+                                  "ORDER BY name, sha256 LIMIT $2 OFFSET $3",
+                                  Args().Add(like).Add(q.limit).Add(q.offset)));
+  for (int i = 0; i < r.size(); ++i) {
+    page.results.push_back(FileResult{r.Text(i, 0), r.Int(i, 1), r.Text(i, 2), {}});
+  }
+  for (FileResult& f : page.results) {
+    ASSIGN_OR_RETURN(Rows h, db.Run("SELECT p.username, p.host, p.port FROM files f JOIN peers p "
+                                    "ON p.username = f.username WHERE f.name = $1 AND "
+                                    "f.sha256 = $2 ORDER BY p.username",
+                                    Args().Add(f.name).Add(f.sha256)));
+    for (int i = 0; i < h.size(); ++i) {
+      f.holders.push_back(Holder{h.Text(i, 0), h.Text(i, 1), static_cast<int>(h.Int(i, 2)), ""});
+    }
+  }
+  return page;
+}
+
+Result<std::optional<FileResult>> PostgresStore::FindByHash(const std::string& sha256) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT name, size FROM files WHERE sha256 = $1 "
+                                      "ORDER BY name LIMIT 1",
+                                      Args().Add(sha256)));
+  if (r.size() == 0) return std::optional<FileResult>();
+  FileResult f{r.Text(0, 0), r.Int(0, 1), sha256, {}};
+  ASSIGN_OR_RETURN(Rows h, db.Run("SELECT DISTINCT p.username, p.host, p.port, f.root "
+                                  "FROM files f JOIN peers p ON p.username = f.username "
+                                  "WHERE f.sha256 = $1 ORDER BY p.username, f.root",
+                                  Args().Add(sha256)));
+  for (int i = 0; i < h.size(); ++i) {
+    f.holders.push_back(
+        Holder{h.Text(i, 0), h.Text(i, 1), static_cast<int>(h.Int(i, 2)), h.Text(i, 3)});
+  }
+  return std::optional<FileResult>(std::move(f));
+}
+
+Result<std::vector<PeerTotals>> PostgresStore::ListPeers() {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT p.username, p.host, p.port, count(f.name), "
+                                      "coalesce(sum(f.size), 0) FROM peers p LEFT JOIN files f "
+                                      "ON f.username = p.username GROUP BY p.username "
+                                      "ORDER BY p.username"));
+  std::vector<PeerTotals> out;
+  for (int i = 0; i < r.size(); ++i) {
+    out.push_back(PeerTotals{PeerRecord{r.Text(i, 0), r.Text(i, 1), static_cast<int>(r.Int(i, 2))},
+                             r.Int(i, 3), r.Int(i, 4)});
+  }
+  return out;
+}
+
+Result<StoreCounts> PostgresStore::Counts() {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce(
+                               "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM peers), "
+                               "(SELECT count(*) FROM files), "
+                               "(SELECT count(*) FROM (SELECT 1 FROM files GROUP BY name, sha256) u), "
+                               "(SELECT coalesce(sum(size), 0) FROM files)"));
+  return StoreCounts{r.Int(0, 0), r.Int(0, 1), r.Int(0, 2), r.Int(0, 3), r.Int(0, 4)};
+}
+
+// ---- what replicas share
+
+Status PostgresStore::TouchLogin(const std::string& username) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db
+      .RunOnce("INSERT INTO live(username) VALUES($1) "
+               "ON CONFLICT (username) DO UPDATE SET last_seen = now()",
+               Args().Add(username))
+      .status();
+}
+
+Status PostgresStore::Heartbeat(const std::string& username, const PeerLoad& l) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("UPDATE live SET last_seen = now(), "
+                                      "free_bytes = coalesce($2, free_bytes), "
+                                      "active_transfers = $3, sending_rate = $4, "
+                                      "receiving_rate = $5 WHERE username = $1",
+                                      Args()
+                                          .Add(username)
+                                          .Add(l.free_bytes)
+                                          .Add(l.active_transfers)
+                                          .Add(l.sending_rate)
+                                          .Add(l.receiving_rate)));
+  if (r.Affected() == 0) return NotFound("not live");
+  return Status::Ok();
+}
+
+namespace {
+
+constexpr const char* kLiveColumns =
+    "username, extract(epoch from last_seen)::bigint, free_bytes, active_transfers, "
+    "sending_rate, receiving_rate";
+
+PeerLoad LoadAt(const Rows& r, int i) {
+  return PeerLoad{r.Int(i, 1), r.MaybeInt(i, 2), r.Int(i, 3), r.Int(i, 4), r.Int(i, 5)};
+}
+
+}  // namespace
+
+Result<std::map<std::string, PeerLoad>> PostgresStore::AllLive() {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce((std::string("SELECT ") + kLiveColumns + " FROM live").c_str()));
+  std::map<std::string, PeerLoad> out;
+  for (int i = 0; i < r.size(); ++i) out[r.Text(i, 0)] = LoadAt(r, i);
+  return out;
+}
+
+Result<std::optional<PeerLoad>> PostgresStore::Live(const std::string& username) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce(
+                               (std::string("SELECT ") + kLiveColumns + " FROM live WHERE username = $1").c_str(),
+                               Args().Add(username)));
+  if (r.size() == 0) return std::optional<PeerLoad>();
+  return std::optional<PeerLoad>(LoadAt(r, 0));
+}
+
+Result<std::optional<TokenSession>> PostgresStore::FindTokenSession(const std::string& token_hash) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT s.username, s.state, l.username IS NOT NULL "
+                                      "FROM sessions s LEFT JOIN live l ON l.username = s.username "
+                                      "WHERE s.token_hash = $1",
+                                      Args().Add(token_hash)));
+  if (r.size() == 0) return std::optional<TokenSession>();
+  const int64_t state = r.Int(0, 1);
+  if (state < 0 || state > 2) return Internal("session with unknown state");
+  return std::optional<TokenSession>(
+      TokenSession{r.Text(0, 0), static_cast<SessionState>(state), r.Text(0, 2) == "t"});
+}
+
+Result<std::vector<Evicted>> PostgresStore::EvictSilent(int64_t ttl_s, int64_t grace_s,
+                                                        int64_t now_unix) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db.Transaction([&]() -> Result<std::vector<Evicted>> {
+    std::vector<Evicted> out;
+    ASSIGN_OR_RETURN(Rows lock, db.Run("SELECT pg_try_advisory_xact_lock($1, $2)",
+                                       Args().Add(int64_t{kLockSpace}).Add(int64_t{kSweepLock})));
+    if (lock.Text(0, 0) != "t") return out;  // another replica sweeps
+    // Nobody swept for a while: the database or every replica was down,
+    // so peers could not heartbeat. Each gets a full TTL from now.
+    ASSIGN_OR_RETURN(Rows gap, db.Run("SELECT extract(epoch from now() - last_sweep)::bigint "
+                                      "FROM cluster WHERE id = 1"));
+    RETURN_IF_ERROR(db.Run("UPDATE cluster SET last_sweep = now() WHERE id = 1").status());
+    if (gap.size() > 0 && gap.Int(0, 0) > grace_s) {
+      RETURN_IF_ERROR(db.Run("UPDATE live SET last_seen = now()").status());
+      return out;
+    }
+    ASSIGN_OR_RETURN(Rows silent, db.Run("SELECT username FROM live WHERE last_seen < "
+                                         "now() - make_interval(secs => $1) "
+                                         "ORDER BY username FOR UPDATE SKIP LOCKED",
+                                         Args().Add(ttl_s)));
+    for (int i = 0; i < silent.size(); ++i) {
+      const std::string user = silent.Text(i, 0);
+      ASSIGN_OR_RETURN(auto removed, TakeOffline(db, user, SessionState::kExpired, now_unix));
+      out.push_back(Evicted{user, removed});
+    }
+    return out;
+  });
+}
+
+Result<int64_t> PostgresStore::LatestChange() {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  // Under the feed lock: no append is between its id and its commit.
+  return db.Transaction([&]() -> Result<int64_t> {
+    RETURN_IF_ERROR(db.Run("SELECT pg_advisory_xact_lock($1, $2)",
+                           Args().Add(int64_t{kLockSpace}).Add(int64_t{kFeedLock}))
+                        .status());
+    ASSIGN_OR_RETURN(Rows r, db.Run("SELECT coalesce(max(id), 0) FROM changes"));
+    return r.Int(0, 0);
+  });
+}
+
+namespace {
+
+Result<Change> ParseChange(const Rows& r, int i) {
+  Change c;
+  c.id = r.Int(i, 0);
+  const std::string kind = r.Text(i, 1);
+  c.username = r.Text(i, 2);
+  const std::string body = r.Text(i, 3);
+  try {
+    if (kind == "online") {
+      auto j = nlohmann::json::parse(body);
+      c.kind = Change::Kind::kOnline;
+      c.peer = PeerRecord{c.username, j.at("host").get<std::string>(), j.at("port").get<int>()};
+      c.source = j.at("source").get<std::string>();
+    } else if (kind == "offline") {
+      c.kind = Change::Kind::kOffline;
+    } else if (kind == "replace") {
+      c.kind = Change::Kind::kReplace;
+    } else if (kind == "patch") {
+      auto j = nlohmann::json::parse(body);
+      c.kind = Change::Kind::kPatch;
+      for (const auto& f : j.at("added")) {
+        c.added.push_back(FileEntry{f.at("name").get<std::string>(), f.at("size").get<int64_t>(),
+                                    f.at("sha256").get<std::string>(),
+                                    f.at("root").get<std::string>()});
+      }
+      c.removed = j.at("removed").get<std::vector<std::string>>();
+    } else {
+      auto j = nlohmann::json::parse(body);
+      c.kind = Change::Kind::kEvent;
+      c.event = NetworkEvent{c.id, r.Int(i, 4), kind.substr(6), c.username,
+                             j.at("detail").get<std::string>(),
+                             j.at("public_detail").get<std::string>()};
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Internal("change " + std::to_string(c.id) + " is malformed: " + e.what());
+  }
+  return c;
+}
+
+constexpr const char* kChangeColumns =
+    "id, kind, username, body, (extract(epoch from at) * 1000)::bigint";
+
+}  // namespace
+
+Result<ChangeBatch> PostgresStore::ChangesAfter(int64_t cursor, int64_t limit) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ChangeBatch batch;
+  ASSIGN_OR_RETURN(Rows t, db.RunOnce("SELECT trimmed_upto FROM cluster WHERE id = 1"));
+  if (t.size() > 0 && cursor < t.Int(0, 0)) {
+    batch.reload = true;
+    return batch;
+  }
+  ASSIGN_OR_RETURN(Rows r, db.Run((std::string("SELECT ") + kChangeColumns +
+                                   " FROM changes WHERE id > $1 ORDER BY id LIMIT $2")
+                                      .c_str(),
+                                  Args().Add(cursor).Add(limit)));
+  for (int i = 0; i < r.size(); ++i) {
+    ASSIGN_OR_RETURN(Change c, ParseChange(r, i));
+    batch.changes.push_back(std::move(c));
+  }
+  return batch;
+}
+
+Status PostgresStore::WaitForChange(std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> lock(listen_mu_);
+  Conn& c = *listener_;
+  if (c.broken() || PQstatus(c.raw()) != CONNECTION_OK) {
+    RETURN_IF_ERROR(c.Ready());
+    PGresult* r = PQexec(c.raw(), (std::string("LISTEN ") + kChannel).c_str());
+    Status s = ResultStatus(c.raw(), r);
+    PQclear(r);
+    RETURN_IF_ERROR(s);
+  }
+  auto drain = [&] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(c.raw())) {
+      PQfreemem(n);
+      any = true;
+    }
+    return any;
+  };
+  if (drain()) return Status::Ok();
+  pollfd p{PQsocket(c.raw()), POLLIN, 0};
+  int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  if (ready > 0) {
+    if (PQconsumeInput(c.raw()) == 0) {
+      return DatabaseUnavailable(Trimmed(PQerrorMessage(c.raw())));
+    }
+    drain();
+  }
+  if (PQstatus(c.raw()) != CONNECTION_OK) return DatabaseUnavailable("the listening connection broke");
+  return Status::Ok();
+}
+
+Status PostgresStore::TrimChanges(int64_t keep_s) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  auto done = db.Transaction([&]() -> Result<bool> {
+    ASSIGN_OR_RETURN(Rows r, db.Run("DELETE FROM changes WHERE at < now() - make_interval(secs => $1) "
+                                    "RETURNING id",
+                                    Args().Add(keep_s)));
+    int64_t upto = 0;
+    for (int i = 0; i < r.size(); ++i) upto = std::max(upto, r.Int(i, 0));
+    if (upto > 0) {
+      RETURN_IF_ERROR(db.Run("UPDATE cluster SET trimmed_upto = greatest(trimmed_upto, $1)",
+                             Args().Add(upto))
+                          .status());
+    }
+    return true;
+  });
+  return done.status();
+}
+
+Result<std::vector<NetworkEvent>> PostgresStore::RecentEvents(int64_t upto, int64_t count) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce((std::string("SELECT * FROM (SELECT ") + kChangeColumns +
+                                       " FROM changes WHERE id <= $1 AND kind LIKE 'event:%' "
+                                       "ORDER BY id DESC LIMIT $2) e ORDER BY id")
+                                          .c_str(),
+                                      Args().Add(upto).Add(count)));
+  std::vector<NetworkEvent> out;
+  for (int i = 0; i < r.size(); ++i) {
+    ASSIGN_OR_RETURN(Change c, ParseChange(r, i));
+    out.push_back(std::move(c.event));
+  }
+  return out;
+}
+
+Status PostgresStore::RecordEvent(const std::string& kind, const std::string& username,
+                                  const std::string& detail, const std::string& public_detail) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  auto done = db.Transaction([&]() -> Result<int64_t> {
+    return AppendChange(db, ("event:" + kind).c_str(), username,
+                        EventBody(detail, public_detail));
+  });
+  return done.status();
+}
+
+Result<ReplicaStore::CaPems> PostgresStore::SharedCa(const CaPems& made) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  RETURN_IF_ERROR(db.RunOnce("INSERT INTO network_ca(id, key_pem, cert_pem) VALUES(1, $1, $2) "
+                             "ON CONFLICT (id) DO NOTHING",
+                             Args().Add(made.key_pem).Add(made.cert_pem))
+                      .status());
+  ASSIGN_OR_RETURN(Rows r, db.Run("SELECT key_pem, cert_pem FROM network_ca WHERE id = 1"));
+  if (r.size() == 0) return Internal("the network's CA vanished from the database");
+  return CaPems{r.Text(0, 0), r.Text(0, 1)};
+}
+
+Status PostgresStore::Ping() {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db.RunOnce("SELECT 1").status();
+}
+
+std::string QueryToLike(const std::string& query) {
+  std::string like = "%";
+  for (char c : AsciiLower(query)) {
+    if (c == '*') {
+      if (like.back() != '%') like += '%';
+    } else if (c == '?') {
+      like += '_';
+    } else {
+      if (c == '%' || c == '_' || c == '\\') like += '\\';
+      like += c;
+    }
+  }
+  if (like.back() != '%') like += '%';
+  return like;
+}
+
+}  // namespace p2pshare::central
