@@ -9,7 +9,9 @@ namespace p2pshare::central {
 
 void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
   s.String("listen", &c->listen, "address to listen on, host:port (port 0: any free port)");
-  s.Path("db", &c->db, "SQLite database file (or sqlite:<path>)");
+  s.Path("db", &c->db,
+         "SQLite database file (or sqlite:<path>); postgresql://... for replicas sharing one "
+         "PostgreSQL database");
   s.IntRange("port_range", &c->port_range, "gRPC ports handed to peers: LOW HIGH", 1, 65535);
   s.Int("heartbeat_interval_s", &c->heartbeat_interval_s,
         "seconds between a peer's heartbeats", 1, 3600);

@@ -144,6 +144,17 @@ std::vector<std::string> DefaultServerNames(const std::string& listen_host) {
   return names;
 }
 
+Result<CaPemPair> CertificateAuthority::MakeCa() {
+  ASSIGN_OR_RETURN(std::string key_pem, NewPrivateKeyPem());
+  ASSIGN_OR_RETURN(Key key, ParseKey(key_pem, true));
+  Spec spec{"p2pshare network CA " + RandomHex(4), Now() - kClockSkewS, Now() + kCaLifetimeS,
+            {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+             {NID_key_usage, "critical,keyCertSign,cRLSign"},
+             {NID_subject_key_identifier, "hash"}}};
+  ASSIGN_OR_RETURN(Cert cert, Sign(spec, key.get(), nullptr, key.get()));
+  return CaPemPair{key_pem, Pem(cert.get())};
+}
+
 Result<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open(
     const std::string& dir, const std::vector<std::string>& server_names) {
   std::error_code ec;
@@ -151,36 +162,33 @@ Result<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open(
   if (ec) return Internal("cannot create " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
   const std::string key_path = dir + "/ca.key", cert_path = dir + "/ca.pem";
-  std::unique_ptr<CertificateAuthority> ca(new CertificateAuthority());
-  ca->keys_ = std::make_unique<Keys>();
-
   auto cert_pem = ReadSmallFile(cert_path);
   if (cert_pem.ok()) {
     ASSIGN_OR_RETURN(std::string key_pem, ReadSmallFile(key_path));
-    ASSIGN_OR_RETURN(ca->keys_->ca_key, ParseKey(key_pem, true));
-    ASSIGN_OR_RETURN(ca->keys_->ca_cert, ParseCert(*cert_pem));
-    if (X509_check_private_key(ca->keys_->ca_cert.get(), ca->keys_->ca_key.get()) != 1) {
-      return Internal(key_path + " is not the key of " + cert_path);
-    }
-    ca->ca_pem_ = *cert_pem;
-  } else if (cert_pem.status().code() == Code::kNotFound) {
-    // The first start: the key first (0600), then the certificate, so a
-    // crash between the two leaves a key that the next start replaces.
-    ASSIGN_OR_RETURN(std::string key_pem, NewPrivateKeyPem());
-    ASSIGN_OR_RETURN(ca->keys_->ca_key, ParseKey(key_pem, true));
-    Spec spec{"p2pshare network CA " + RandomHex(4), Now() - kClockSkewS, Now() + kCaLifetimeS,
-              {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
-               {NID_key_usage, "critical,keyCertSign,cRLSign"},
-               {NID_subject_key_identifier, "hash"}}};
-    ASSIGN_OR_RETURN(ca->keys_->ca_cert,
-                     Sign(spec, ca->keys_->ca_key.get(), nullptr, ca->keys_->ca_key.get()));
-    ca->ca_pem_ = Pem(ca->keys_->ca_cert.get());
-    RETURN_IF_ERROR(WriteFileAtomically(key_path, key_pem, 0600));
-    RETURN_IF_ERROR(WriteFileAtomically(cert_path, ca->ca_pem_, 0644));
-    spdlog::info("made the network's certificate authority in {}", dir);
-  } else {
-    return cert_pem.status();
+    auto ca = FromPems(CaPemPair{key_pem, *cert_pem}, server_names);
+    if (!ca.ok()) return ca.status().WithContext(key_path + ", " + cert_path);
+    return ca;
   }
+  if (cert_pem.status().code() != Code::kNotFound) return cert_pem.status();
+  // The first start: the key first (0600), then the certificate, so a
+  // crash between the two leaves a key that the next start replaces.
+  ASSIGN_OR_RETURN(CaPemPair made, MakeCa());
+  RETURN_IF_ERROR(WriteFileAtomically(key_path, made.key_pem, 0600));
+  RETURN_IF_ERROR(WriteFileAtomically(cert_path, made.cert_pem, 0644));
+  spdlog::info("made the network's certificate authority in {}", dir);
+  return FromPems(made, server_names);
+}
+
+Result<std::unique_ptr<CertificateAuthority>> CertificateAuthority::FromPems(
+    const CaPemPair& pems, const std::vector<std::string>& server_names) {
+  std::unique_ptr<CertificateAuthority> ca(new CertificateAuthority());
+  ca->keys_ = std::make_unique<Keys>();
+  ASSIGN_OR_RETURN(ca->keys_->ca_key, ParseKey(pems.key_pem, true));
+  ASSIGN_OR_RETURN(ca->keys_->ca_cert, ParseCert(pems.cert_pem));
+  if (X509_check_private_key(ca->keys_->ca_cert.get(), ca->keys_->ca_key.get()) != 1) {
+    return Internal("the CA's key is not the key of its certificate");
+  }
+  ca->ca_pem_ = pems.cert_pem;
   ASSIGN_OR_RETURN(CertificateInfo info, ReadCertificate(ca->ca_pem_));
   ca->fingerprint_ = info.fingerprint;
 

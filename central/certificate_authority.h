@@ -3,7 +3,9 @@
 //
 // DESIGN: the CA's key and certificate live in `dir` (ca.key mode 0600 in
 // a 0700 folder, ca.pem), made on the first start and kept across restarts
-// and kill -9 (written through a temp file and a rename). At every start
+// and kill -9 (written through a temp file and a rename); replicas on a
+// shared store keep them in the store instead (FromPems), so that every
+// replica signs for one network. At every start
 // central also makes itself a TLS server key (in memory only) and a
 // certificate for it, signed by the CA, for the names peers and browsers
 // use to reach it; its common name is kCentralCommonName, which no peer
@@ -28,8 +30,21 @@ struct IssuedCertificate {
   int64_t not_after = 0;
 };
 
+// A CA's key and certificate, PEM.
+struct CaPemPair {
+  std::string key_pem;
+  std::string cert_pem;
+};
+
 class CertificateAuthority {
  public:
+  // A new CA key and self-signed certificate (what a first start makes).
+  static Result<CaPemPair> MakeCa();
+  // The CA of `pems` (e.g. the one replicas share through their store),
+  // with a server certificate for `server_names`. Internal when they do
+  // not parse or the key is not the certificate's.
+  static Result<std::unique_ptr<CertificateAuthority>> FromPems(
+      const CaPemPair& pems, const std::vector<std::string>& server_names);
   // Loads (or makes) the CA in `dir` and issues central's server
   // certificate for `server_names` (host names and IP literals). Internal
   // when the folder cannot be made or the files are unreadable.

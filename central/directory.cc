@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 
 #include "common/central_trust.h"
 #include "common/host_port.h"
@@ -32,13 +33,15 @@ Result<T> OnlineOnly(Result<T> r) {
 
 Directory::Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions options)
     : store_(std::move(store)),
+      replica_(store_->replica()),
       options_(options),
       accounts_(store_.get(),
                 AccountsOptions{options.allow_registration, options.pbkdf2_iterations, options.now,
                                 options.register_per_minute, options.password_checks}),
-      sessions_(store_.get(), SessionsOptions{options.session_ttl_s, options.now}),
+      sessions_(store_.get(), SessionsOptions{options.session_ttl_s, replica_, options.now}),
       ports_(store_.get(), options.port_range),
-      index_(store_.get(), options.max_files_per_peer, options.max_index_files) {
+      index_(store_.get(), options.max_files_per_peer, options.max_index_files,
+             /*follow=*/replica_ != nullptr) {
   if (options.ca != nullptr) {
     certificates_ = std::make_unique<Certificates>(store_.get(), options.ca,
                                                    options.cert_lifetime_s, options.unix_now);
@@ -48,6 +51,18 @@ Directory::Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions opt
 Directory::~Directory() { Stop(); }
 
 Status Directory::Start(bool run_sweeper) {
+  if (replica_) {
+    {
+      std::lock_guard<std::mutex> lock(feed_mu_);
+      RETURN_IF_ERROR(Reload());
+    }
+    spdlog::info("a replica on a shared store: {} peer(s) online, following the change feed "
+                 "from change {}",
+                 online_.Count(), cursor_);
+    follower_ = std::thread([this] { FollowLoop(); });
+    if (run_sweeper) sessions_.StartSweeper([this](Clock::time_point now) { SweepOnce(now); });
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(auto peers, store_->ListPeerRecords());
   RETURN_IF_ERROR(index_.Load(peers));
   std::vector<std::string> users;
@@ -64,9 +79,154 @@ Status Directory::Start(bool run_sweeper) {
   return Status::Ok();
 }
 
-void Directory::Stop() { sessions_.StopSweeper(); }
+void Directory::Stop() {
+  sessions_.StopSweeper();
+  {
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    stopping_ = true;
+  }
+  follow_cv_.notify_all();
+  if (follower_.joinable()) follower_.join();
+}
+
+Status Directory::Reload() {
+  // The feed's end first: changes after it are applied on top of what is
+  // read below (each change may be applied again without harm).
+  ASSIGN_OR_RETURN(int64_t latest, replica_->LatestChange());
+  ASSIGN_OR_RETURN(auto peers, store_->ListPeerRecords());
+  std::set<std::string> now_online;
+  for (const auto& p : peers) now_online.insert(p.username);
+  for (const std::string& user : online_.Usernames()) {
+    if (now_online.count(user) == 0) {
+      index_.ApplyRemove(user);
+      online_.Remove(user);
+      ReplacePartials(user, {});
+    }
+  }
+  for (const auto& p : peers) {
+    ASSIGN_OR_RETURN(auto files, store_->ListFiles(p.username));
+    online_.Add(p);
+    index_.ApplyReplace(p.username, files);
+  }
+  ASSIGN_OR_RETURN(auto events, replica_->RecentEvents(latest, static_cast<int64_t>(kEventsKept)));
+  for (auto& e : events) events_.Append(std::move(e));
+  if (certificates_) certificates_->Invalidate();
+  cursor_ = latest;
+  return Status::Ok();
+}
+
+Status Directory::CatchUp() {
+  if (!replica_) return Status::Ok();
+  constexpr int64_t kBatch = 1000;
+  std::lock_guard<std::mutex> lock(feed_mu_);
+  for (;;) {
+    ASSIGN_OR_RETURN(ChangeBatch batch, replica_->ChangesAfter(cursor_, kBatch));
+    if (batch.reload) {
+      spdlog::warn("the change feed was trimmed past change {}: reading the directory whole",
+                   cursor_);
+      RETURN_IF_ERROR(Reload());
+      continue;
+    }
+    for (const Change& c : batch.changes) {
+      if (c.kind == Change::Kind::kReplace) {
+        // Followers read a replaced index back: it is the newest state,
+        // and the changes after this one apply on top of it again.
+        ASSIGN_OR_RETURN(auto files, store_->ListFiles(c.username));
+        index_.ApplyReplace(c.username, files);
+      } else {
+        Apply(c);
+      }
+      cursor_ = c.id;
+    }
+    if (static_cast<int64_t>(batch.changes.size()) < kBatch) return Status::Ok();
+  }
+}
+
+void Directory::Apply(const Change& c) {
+  switch (c.kind) {
+    case Change::Kind::kOnline:
+      online_.Add(c.peer, c.source);
+      break;
+    case Change::Kind::kOffline:
+      index_.ApplyRemove(c.username);
+      online_.Remove(c.username);
+      ReplacePartials(c.username, {});
+      if (certificates_) certificates_->Invalidate();  // the store revoked its certificates
+      break;
+    case Change::Kind::kPatch:
+      index_.ApplyPatch(c.username, c.added, c.removed);
+      break;
+    case Change::Kind::kReplace:
+      break;  // CatchUp reads it back
+    case Change::Kind::kEvent:
+      events_.Append(c.event);
+      break;
+  }
+}
+
+void Directory::FollowLoop() {
+  bool was_degraded = false;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(follow_mu_);
+      if (stopping_) return;
+    }
+    Status s = replica_->WaitForChange(std::chrono::milliseconds(500));
+    if (s.ok()) s = CatchUp();
+    degraded_.store(!s.ok());
+    if (!s.ok() && !was_degraded) {
+      spdlog::error("degraded: {} (retrying every 500 ms)", s.message());
+    } else if (s.ok() && was_degraded) {
+      spdlog::info("the shared store is reachable again; caught up to change {}", cursor_);
+    }
+    was_degraded = !s.ok();
+    if (!s.ok()) {
+      std::unique_lock<std::mutex> lock(follow_mu_);
+      follow_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
+    }
+  }
+}
+
+void Directory::RecordEvent(const std::string& kind, const std::string& username,
+                            const std::string& detail, const std::string& public_detail) {
+  if (!replica_) {
+    events_.Record(kind, username, detail, public_detail);
+    return;
+  }
+  Status s = replica_->RecordEvent(kind, username, detail, public_detail);
+  if (!s.ok()) spdlog::warn("recording a {} event failed: {}", kind, s.message());
+}
 
 int Directory::SweepOnce(Clock::time_point now) {
+  if (replica_) {
+    // A gap of more than 2 s between sweeps means no replica could reach
+    // the store (or none ran): the store gives everyone a full TTL then.
+    constexpr int64_t kSweepGraceS = 2;
+    auto evicted = replica_->EvictSilent(options_.session_ttl_s, kSweepGraceS, UnixNow());
+    if (!evicted.ok()) {
+      spdlog::debug("sweep: {}", evicted.status().message());
+      return 0;
+    }
+    int count = 0;
+    for (const Evicted& e : *evicted) {
+      if (!e.peer) continue;  // a client alone: ends unannounced
+      ++count;
+      ttl_evictions_.fetch_add(1);
+      RecordEvent("eviction", e.username,
+                  "no heartbeat for " + std::to_string(options_.session_ttl_s) + " s; port " +
+                      std::to_string(e.peer->port) + " free again");
+      spdlog::info("evicted {} (no heartbeat for {} s); port {} is free again", e.username,
+                   options_.session_ttl_s, JoinHostPort(e.peer->host, e.peer->port));
+    }
+    if (!evicted->empty()) (void)CatchUp();
+    const int64_t unix_now = UnixNow();
+    if (unix_now - feed_trimmed_unix_ >= 60) {
+      Status trimmed = replica_->TrimChanges(3600);  // an hour of changes is kept
+      if (!trimmed.ok()) spdlog::warn("trimming the change feed failed: {}", trimmed.message());
+      feed_trimmed_unix_ = unix_now;
+    }
+    return count;
+  }
   int evicted = 0;
   for (const auto& user : sessions_.Silent(now)) {
     std::lock_guard<std::mutex> membership(membership_mu_);
@@ -94,20 +254,24 @@ int Directory::SweepOnce(Clock::time_point now) {
 Status Directory::Evict(const std::string& username, SessionState why) {
   ASSIGN_OR_RETURN(std::optional<PeerRecord> removed, index_.RemovePeer(username, why, UnixNow()));
   sessions_.Forget(username);
-  online_.Remove(username);
-  ReplacePartials(username, {});
-  if (certificates_) certificates_->Invalidate();  // the store revoked its certificates
+  if (replica_) {
+    (void)CatchUp();  // the feed's "offline" does the rest
+  } else {
+    online_.Remove(username);
+    ReplacePartials(username, {});
+    if (certificates_) certificates_->Invalidate();  // the store revoked its certificates
+  }
   if (!removed) return Status::Ok();
   const std::string address = JoinHostPort(removed->host, removed->port);
   if (why == SessionState::kExpired) {
     ttl_evictions_.fetch_add(1);
-    events_.Record("eviction", username,
+    RecordEvent("eviction", username,
                    "no heartbeat for " + std::to_string(options_.session_ttl_s) + " s; port " +
                        std::to_string(removed->port) + " free again");
     spdlog::info("evicted {} (no heartbeat for {} s); port {} is free again", username,
                  options_.session_ttl_s, address);
   } else {
-    events_.Record("logout", username, "port " + std::to_string(removed->port) + " free again");
+    RecordEvent("logout", username, "port " + std::to_string(removed->port) + " free again");
     spdlog::info("logout of {}; port {} is free again", username, address);
   }
   return Status::Ok();
@@ -132,7 +296,7 @@ Result<PeerRecord> Directory::JoinOrPlace(const LoginRequest& req,
   }
   PeerRecord peer{req.username, req.host.value_or(remote_address), 0};
   ASSIGN_OR_RETURN(peer.port, ports_.Assign(peer.host, req.preferred_port, req.exclude_ports));
-  RETURN_IF_ERROR(store_->AddPeer(peer));
+  RETURN_IF_ERROR(store_->AddPeerFrom(peer, remote_address));
   return peer;
 }
 
@@ -146,8 +310,16 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
   }
   std::lock_guard<std::mutex> membership(membership_mu_);
   bool joined = false;
-  ASSIGN_OR_RETURN(PeerRecord peer, JoinOrPlace(req, remote_address, &joined));
+  Result<PeerRecord> placed = JoinOrPlace(req, remote_address, &joined);
+  // Replicas: another replica took the port (or brought the account
+  // online) between our read and our write; read again and retry.
+  for (int retry = 0; replica_ && retry < 8 && placed.status().code() == Code::kAlreadyExists;
+       ++retry) {
+    placed = JoinOrPlace(req, remote_address, &joined);
+  }
+  ASSIGN_OR_RETURN(PeerRecord peer, std::move(placed));
   ASSIGN_OR_RETURN(std::string token, sessions_.Open(req.username, public_key));
+  if (replica_) (void)CatchUp();  // the online set now has this peer
   logins_.fetch_add(1);
   const std::string address = JoinHostPort(peer.host, peer.port);
   if (peer.port == 0) {
@@ -155,8 +327,8 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
     // session ends unannounced when its heartbeats stop.
     spdlog::debug("client login of {} from {} (no peer online)", req.username, remote_address);
   } else {
-    online_.Add(peer, remote_address);
-    events_.Record("login", req.username, (joined ? "joins its peer at " : "serves at ") + address);
+    if (!replica_) online_.Add(peer, remote_address);
+    RecordEvent("login", req.username, (joined ? "joins its peer at " : "serves at ") + address);
     spdlog::info("login of {} {} {}", req.username, joined ? "joins its peer at" : "gets", address);
   }
   LoginReply reply;
@@ -209,13 +381,17 @@ Result<HeartbeatReply> Directory::Heartbeat(const std::string& username,
 
 Result<int64_t> Directory::ReplaceIndex(const std::string& username,
                                         const std::vector<FileEntry>& files) {
-  return OnlineOnly(index_.Replace(username, files));
+  auto r = OnlineOnly(index_.Replace(username, files));
+  if (replica_ && r.ok()) (void)CatchUp();  // this replica reads its own writes
+  return r;
 }
 
 Result<int64_t> Directory::PatchIndex(const std::string& username,
                                       const std::vector<FileEntry>& added,
                                       const std::vector<std::string>& removed) {
-  return OnlineOnly(index_.Patch(username, added, removed));
+  auto r = OnlineOnly(index_.Patch(username, added, removed));
+  if (replica_ && r.ok()) (void)CatchUp();
+  return r;
 }
 
 FileResult Directory::WithAddresses(IndexHit hit) const {
@@ -308,9 +484,11 @@ Result<std::optional<FileResult>> Directory::FindFile(const std::string& sha256)
 
 Result<std::vector<PeerInfo>> Directory::Peers() {
   ASSIGN_OR_RETURN(auto peers, store_->ListPeers());
+  ASSIGN_OR_RETURN(auto all_live, sessions_.AllLive());
   std::vector<PeerInfo> out;
   for (const auto& p : peers) {
-    auto live = sessions_.Live(p.peer.username);
+    auto found = all_live.find(p.peer.username);
+    const Sessions::Liveness* live = found == all_live.end() ? nullptr : &found->second;
     int64_t seen = live ? live->last_seen_unix : UnixNow();
     PeerInfo info{p.peer.username, p.peer.host, p.peer.port, p.files, p.bytes, IsoTime(seen)};
     if (live) {
@@ -328,6 +506,7 @@ Result<Holder> Directory::UploadTarget(const std::string& caller, const std::str
   RETURN_IF_ERROR(CheckFileName(name));
   if (size < 0) return InvalidArgument("field 'size' must be 0 or more");
   ASSIGN_OR_RETURN(auto peers, store_->ListPeerRecords());
+  ASSIGN_OR_RETURN(auto all_live, sessions_.AllLive());
   struct Candidate {
     PeerRecord peer;
     Sessions::Liveness live;
@@ -335,9 +514,12 @@ Result<Holder> Directory::UploadTarget(const std::string& caller, const std::str
   std::vector<Candidate> candidates;
   for (const auto& p : peers) {
     if (p.username == caller) continue;
-    auto live = sessions_.Live(p.username);
-    if (!live || (live->free_bytes && *live->free_bytes < size)) continue;
-    candidates.push_back(Candidate{p, *live});
+    auto live = all_live.find(p.username);
+    if (live == all_live.end() ||
+        (live->second.free_bytes && *live->second.free_bytes < size)) {
+      continue;
+    }
+    candidates.push_back(Candidate{p, live->second});
   }
   if (candidates.empty()) {
     return Unavailable("no other online peer has room for " + std::to_string(size) + " bytes",
@@ -352,7 +534,7 @@ Result<Holder> Directory::UploadTarget(const std::string& caller, const std::str
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const Candidate* best =
       &candidates[std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(rng)];
-  events_.Record("upload", caller,
+  RecordEvent("upload", caller,
                  "'" + name + "' (" + std::to_string(size) + " bytes) to " + best->peer.username,
                  "a file to " + best->peer.username);
   spdlog::info("upload of {} bytes by {} goes to {}", size, caller, best->peer.username);

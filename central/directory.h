@@ -18,11 +18,25 @@
 // Reads (search, look-ups by hash, peers' addresses) come from memory and
 // never wait for the store.
 //
-// Thread-safe: called from cpp-httplib's worker pool and the sweeper thread.
+// REPLICAS: on a shared store (PostgreSQL, store->replica() not null) the
+// membership, liveness and sessions live in the store and several
+// central processes serve one network (docs/architecture.md, "Replicas").
+// Then the in-memory pieces — the search index, the online set and friend
+// ring, the event log — change only by following the store's change feed,
+// on a follower thread woken by NOTIFY (and at least every 500 ms), and
+// after each write of this replica so that it reads its own writes; two
+// logins racing for a port are told apart by the store's unique (host,
+// port) and the loser tries the next free port; eviction is the store's,
+// one replica at a time.
+//
+// Thread-safe: called from cpp-httplib's worker pool, the sweeper thread
+// and the follower thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <thread>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -43,6 +57,7 @@
 #include "central/port_allocator.h"
 #include "central/sessions.h"
 #include "central/store/directory_store.h"
+#include "central/store/replica_store.h"
 #include "common/directory_types.h"
 #include "common/limits.h"
 #include "common/status.h"
@@ -91,8 +106,14 @@ class Directory {
   // Loads the index and gives every stored online peer a full TTL from now;
   // when `run_sweeper`, starts the thread that evicts silent peers.
   Status Start(bool run_sweeper = true);
-  // Stops the sweeper (idempotent).
+  // Stops the sweeper and the follower (idempotent).
   void Stop();
+  // Replicas: true while the shared store cannot be reached (the follower's
+  // last read failed); /healthz then answers "degraded".
+  bool degraded() const { return degraded_.load(); }
+  // Replicas: applies every change the feed has past this replica's
+  // cursor now (the follower does it on its own; tests may call it).
+  Status CatchUp();
 
   // As Accounts::Register.
   Result<std::string> Register(const std::string& username, const std::string& password,
@@ -148,7 +169,8 @@ class Directory {
   }
 
   // Evicts every peer silent for more than session_ttl_s at `now`; returns
-  // how many. The sweeper calls this; tests may too.
+  // how many. The sweeper calls this; tests may too. With a shared store
+  // the store evicts (by its own clock), when no other replica is at it.
   int SweepOnce(Clock::time_point now);
 
   const DirectoryOptions& options() const { return options_; }
@@ -167,11 +189,21 @@ class Directory {
   Status Evict(const std::string& username, SessionState why);
   // An index hit with each holder's address (holders gone meanwhile left out).
   FileResult WithAddresses(IndexHit hit) const;
+  // Replicas: one change of the feed, applied to the in-memory pieces.
+  void Apply(const Change& change);
+  // Replicas: rebuilds the in-memory pieces from the store (at start, and
+  // when the feed was trimmed past this replica's cursor).
+  Status Reload();  // REQUIRES: feed_mu_ held
+  void FollowLoop();
+  // Records an event: in the shared feed (replicas) or this process's log.
+  void RecordEvent(const std::string& kind, const std::string& username,
+                   const std::string& detail, const std::string& public_detail = "");
   // What `username` downloads and serves in part now (replacing what it
   // said before; empty: nothing). In memory only: gone with the session.
   void ReplacePartials(const std::string& username, const std::vector<PartialFile>& files);
 
   const std::unique_ptr<DirectoryStore> store_;
+  ReplicaStore* const replica_;  // store_'s shared part; null: one process
   const DirectoryOptions options_;
   Accounts accounts_;
   Sessions sessions_;
@@ -190,6 +222,16 @@ class Directory {
   std::atomic<int64_t> ttl_evictions_{0}, logins_{0};
   // The sweeper's: the index generation it saw last, and at its last trim.
   uint64_t swept_generation_ = 0, trimmed_generation_ = 0;
+  int64_t feed_trimmed_unix_ = 0;  // the sweeper's: when it last trimmed the feed
+
+  // Replicas: the feed's cursor and the follower thread.
+  std::mutex feed_mu_;  // one reader of the feed at a time
+  int64_t cursor_ = 0;  // GUARDED_BY(feed_mu_): the last change applied
+  std::atomic<bool> degraded_{false};
+  std::mutex follow_mu_;
+  std::condition_variable follow_cv_;
+  bool stopping_ = false;  // GUARDED_BY(follow_mu_)
+  std::thread follower_;
 };
 
 }  // namespace p2pshare::central

@@ -33,7 +33,7 @@ Result<int64_t> FileIndex::Replace(const std::string& username,
   std::lock_guard<std::mutex> lock(write_mu_);
   RETURN_IF_ERROR(CheckLimits(username, static_cast<int64_t>(files.size())));
   ASSIGN_OR_RETURN(int64_t count, store_->ReplaceIndex(username, files));
-  index_.Replace(username, files);
+  if (!follow_) index_.Replace(username, files);
   return count;
 }
 
@@ -43,7 +43,7 @@ Result<int64_t> FileIndex::Patch(const std::string& username, const std::vector<
   std::lock_guard<std::mutex> lock(write_mu_);
   RETURN_IF_ERROR(CheckLimits(username, index_.CountAfterPatch(username, added, removed)));
   ASSIGN_OR_RETURN(int64_t count, store_->PatchIndex(username, added, removed));
-  index_.Patch(username, added, removed);
+  if (!follow_) index_.Patch(username, added, removed);
   return count;
 }
 
@@ -67,8 +67,24 @@ Result<std::optional<PeerRecord>> FileIndex::RemovePeer(const std::string& usern
                                                         SessionState why, int64_t now_unix) {
   std::lock_guard<std::mutex> lock(write_mu_);
   ASSIGN_OR_RETURN(auto removed, store_->RemovePeer(username, why, now_unix));
-  index_.RemoveUser(username);
+  if (!follow_) index_.RemoveUser(username);
   return removed;
+}
+
+void FileIndex::ApplyReplace(const std::string& username, const std::vector<FileEntry>& files) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  index_.Replace(username, files);
+}
+
+void FileIndex::ApplyPatch(const std::string& username, const std::vector<FileEntry>& added,
+                           const std::vector<std::string>& removed) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  index_.Patch(username, added, removed);
+}
+
+void FileIndex::ApplyRemove(const std::string& username) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  index_.RemoveUser(username);
 }
 
 }  // namespace p2pshare::central

@@ -28,8 +28,12 @@ namespace p2pshare::central {
 class FileIndex {
  public:
   // At most `max_per_peer` files a peer and `max_total` in all (0: no limit).
-  explicit FileIndex(DirectoryStore* store, int64_t max_per_peer = 0, int64_t max_total = 0)
-      : store_(store), max_per_peer_(max_per_peer), max_total_(max_total) {}
+  // With `follow`, writes go to the store only and the in-memory index
+  // changes by the Apply calls alone, in the order of the store's change
+  // feed (replicas: docs/architecture.md, "Replicas").
+  explicit FileIndex(DirectoryStore* store, int64_t max_per_peer = 0, int64_t max_total = 0,
+                     bool follow = false)
+      : store_(store), max_per_peer_(max_per_peer), max_total_(max_total), follow_(follow) {}
 
   // Rebuilds the in-memory index from the store's files of `peers`.
   Status Load(const std::vector<PeerRecord>& peers);
@@ -49,6 +53,12 @@ class FileIndex {
   Result<std::optional<PeerRecord>> RemovePeer(const std::string& username, SessionState why,
                                                int64_t now_unix);
 
+  // The in-memory index only, as the change feed says (follow mode).
+  void ApplyReplace(const std::string& username, const std::vector<FileEntry>& files);
+  void ApplyPatch(const std::string& username, const std::vector<FileEntry>& added,
+                  const std::vector<std::string>& removed);
+  void ApplyRemove(const std::string& username);
+
   IndexPage Search(std::string_view query, int64_t limit, int64_t offset,
                    int64_t budget = kSearchBudget) const {
     return index_.Search(query, limit, offset, budget);
@@ -65,6 +75,7 @@ class FileIndex {
 
   DirectoryStore* const store_;
   const int64_t max_per_peer_, max_total_;
+  const bool follow_;
   std::mutex write_mu_;  // orders writes: store, then index
   SearchIndex index_;    // its own lock serves readers
 };

@@ -457,6 +457,11 @@ std::string HttpApi::Metrics() {
 using Reply = HttpApi::Reply;
 
 Result<Reply> HttpApi::GetHealthz(const Request&, Response&) {
+  // A replica that cannot reach its shared store answers 503, so a load
+  // balancer's health check sends its clients to the others.
+  if (directory_->degraded()) {
+    return Reply{503, Json{{"status", "degraded"}, {"reason", "database_unavailable"}}};
+  }
   return Reply{200, Json{{"status", "ok"}}};
 }
 

@@ -13,6 +13,7 @@
 #include "central/central_config.h"
 #include "central/certificate_authority.h"
 #include "central/directory.h"
+#include "central/store/replica_store.h"
 #include "central/http_api.h"
 #include "central/store/directory_store.h"
 #include "common/host_port.h"
@@ -74,6 +75,19 @@ p2pshare::central::HttpApiOptions HttpApiOptionsFor(const p2pshare::central::Cen
   return options;
 }
 
+// The network's CA: in ca_dir, or — replicas on a shared store — the one the
+// store holds (the first replica to start puts its new one there).
+p2pshare::Result<std::unique_ptr<p2pshare::central::CertificateAuthority>> OpenCertificateAuthority(
+    const p2pshare::central::CentralConfig& config, p2pshare::central::DirectoryStore* store,
+    const std::vector<std::string>& names) {
+  using p2pshare::central::CertificateAuthority;
+  p2pshare::central::ReplicaStore* shared = store->replica();
+  if (shared == nullptr) return CertificateAuthority::Open(CaDir(config), names);
+  ASSIGN_OR_RETURN(auto made, CertificateAuthority::MakeCa());
+  ASSIGN_OR_RETURN(auto pems, shared->SharedCa({made.key_pem, made.cert_pem}));
+  return CertificateAuthority::FromPems({pems.key_pem, pems.cert_pem}, names);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,10 +126,10 @@ int main(int argc, char** argv) {
   auto listen = ParseHostPort(config.listen, /*allow_any_port=*/true);
   std::vector<std::string> names = DefaultServerNames(listen->host);
   names.insert(names.end(), config.tls_names.begin(), config.tls_names.end());
-  auto ca = CertificateAuthority::Open(CaDir(config), names);
-  if (!ca.ok()) return Fail(ca.status());
   auto store = DirectoryStore::Open(config.db);
   if (!store.ok()) return Fail(store.status());
+  auto ca = OpenCertificateAuthority(config, store->get(), names);
+  if (!ca.ok()) return Fail(ca.status());
   Directory directory(std::move(store).value(), DirectoryOptionsFor(config, ca->get()));
   Status started = directory.Start();
   if (!started.ok()) return Fail(started);
@@ -139,7 +153,7 @@ int main(int argc, char** argv) {
 
   spdlog::info("central {} listening on {}://{} (db {}, ports {}-{}, CA sha256 {})",
                P2PSHARE_VERSION, config.tls ? "https" : "http", JoinHostPort(listen->host, *port),
-               config.db, config.port_range.first, config.port_range.second,
+               RedactedStoreUrl(config.db), config.port_range.first, config.port_range.second,
                (*ca)->fingerprint());
   if (!config.tls) spdlog::warn("plain HTTP: passwords and tokens cross the network in clear text");
   bool ok = api.Run();

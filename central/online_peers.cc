@@ -72,3 +72,15 @@ int64_t OnlinePeers::Count() const {
 }
 
 }  // namespace p2pshare::central
+
+namespace p2pshare::central {
+
+std::vector<std::string> OnlinePeers::Usernames() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(online_.size());
+  for (const auto& [user, peer] : online_) out.push_back(user);
+  return out;
+}
+
+}  // namespace p2pshare::central

@@ -42,6 +42,8 @@ class OnlinePeers {
   // joined just before it, wrapping around. Empty when it is alone or offline.
   std::vector<std::string> FriendsOf(const std::string& username) const;
   int64_t Count() const;
+  // Every online peer's username (any order).
+  std::vector<std::string> Usernames() const;
   // Online peers a login from `source` brought online.
   int64_t CountFrom(const std::string& source) const;
 

@@ -52,7 +52,17 @@ void Sessions::Touch(const std::string& username) {
   }
 }
 
+namespace {
+
+Sessions::Liveness FromLoad(const PeerLoad& l) {
+  return Sessions::Liveness{{}, l.last_seen_unix, l.free_bytes, l.active_transfers,
+                            l.sending_rate, l.receiving_rate};
+}
+
+}  // namespace
+
 void Sessions::Revive(const std::vector<std::string>& users) {
+  if (options_.shared) return;  // liveness is in the shared store
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& u : users) live_[u] = Fresh();
 }
@@ -61,6 +71,10 @@ Result<std::string> Sessions::Open(const std::string& username, const std::strin
   std::string token = NewToken();
   RETURN_IF_ERROR(store_->AddSession(
       SessionRecord{TokenHash(token), username, SessionState::kActive, public_key}, UnixNow()));
+  if (options_.shared) {
+    RETURN_IF_ERROR(options_.shared->TouchLogin(username));
+    return token;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   Touch(username);
   return token;
@@ -72,6 +86,20 @@ Result<std::string> Sessions::Authenticate(const std::string& token) {
   }
   if (token.size() > 256) return Unauthenticated("unknown token", "bad_token");
   const std::string hash = TokenHash(token);
+  if (options_.shared) {
+    ASSIGN_OR_RETURN(auto session, options_.shared->FindTokenSession(hash));
+    if (!session) return Unauthenticated("unknown token", "bad_token");
+    switch (session->state) {
+      case SessionState::kActive:
+        if (!session->live) return Expired();
+        return session->username;
+      case SessionState::kLoggedOut:
+        return Unauthenticated("this session was logged out", "logged_out");
+      case SessionState::kExpired:
+        return Expired();
+    }
+    return Unauthenticated("unknown token", "bad_token");
+  }
   uint64_t forgets_before = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -100,6 +128,16 @@ Result<std::string> Sessions::Authenticate(const std::string& token) {
 }
 
 Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& req) {
+  if (options_.shared) {
+    PeerLoad load;
+    if (req.free_bytes) load.free_bytes = std::clamp<int64_t>(*req.free_bytes, 0, kMaxFreeBytes);
+    load.active_transfers = std::clamp<int64_t>(req.active_transfers.value_or(0), 0, kMaxTransfers);
+    load.sending_rate = std::clamp<int64_t>(req.sending_rate.value_or(0), 0, kMaxRate);
+    load.receiving_rate = std::clamp<int64_t>(req.receiving_rate.value_or(0), 0, kMaxRate);
+    Status s = options_.shared->Heartbeat(username, load);
+    if (s.code() == Code::kNotFound) return Expired();
+    return s;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(username);
   if (it == live_.end()) return Expired();
@@ -122,10 +160,26 @@ void Sessions::Forget(const std::string& username) {
 }
 
 std::optional<Sessions::Liveness> Sessions::Live(const std::string& username) const {
+  if (options_.shared) {
+    auto l = options_.shared->Live(username);
+    if (!l.ok() || !l->has_value()) return std::nullopt;
+    return FromLoad(**l);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(username);
   if (it == live_.end()) return std::nullopt;
   return it->second;
+}
+
+Result<std::unordered_map<std::string, Sessions::Liveness>> Sessions::AllLive() const {
+  std::unordered_map<std::string, Liveness> out;
+  if (options_.shared) {
+    ASSIGN_OR_RETURN(auto all, options_.shared->AllLive());
+    for (const auto& [user, load] : all) out[user] = FromLoad(load);
+    return out;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_;
 }
 
 bool Sessions::IsSilent(const std::string& username, Clock::time_point now) const {

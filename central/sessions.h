@@ -12,6 +12,11 @@
 // Both the cache and liveness live in this process only
 // (docs/architecture.md, "State that lives in one process").
 //
+// With a shared store (replicas), liveness and sessions live in it instead:
+// a heartbeat is one UPDATE of the account's liveness row, a token check
+// one query, nothing is cached (a logout at another replica holds at once),
+// and eviction is the store's (ReplicaStore::EvictSilent).
+//
 // Thread-safe: httplib's workers and the sweeper thread.
 #pragma once
 
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "central/store/directory_store.h"
+#include "central/store/replica_store.h"
 #include "common/directory_types.h"
 #include "common/periodic.h"
 #include "common/status.h"
@@ -34,6 +40,9 @@ namespace p2pshare::central {
 
 struct SessionsOptions {
   int64_t session_ttl_s = 15;
+  // Replicas: liveness and token checks live in this shared store instead
+  // of this process (docs/architecture.md, "Replicas"); null: in memory.
+  ReplicaStore* shared = nullptr;
   // The steady clock liveness is measured with; tests substitute their own.
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
@@ -78,6 +87,8 @@ class Sessions {
 
   // The liveness of an online peer; nullopt when it is not online.
   std::optional<Liveness> Live(const std::string& username) const;
+  // The liveness of every logged-in account.
+  Result<std::unordered_map<std::string, Liveness>> AllLive() const;
   // Whether `username` is online and was silent for more than the TTL at `now`.
   bool IsSilent(const std::string& username, Clock::time_point now) const;
   // Every online peer silent for more than the TTL at `now`.

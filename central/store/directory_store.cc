@@ -21,6 +21,25 @@ Result<std::unique_ptr<DirectoryStore>> DirectoryStore::Open(const std::string& 
   return std::unique_ptr<DirectoryStore>(std::move(store));
 }
 
+std::string RedactedStoreUrl(const std::string& url) {
+  if (!IsPostgresUrl(url)) return url;
+  std::string out = url;
+  // postgresql://user:SECRET@host...
+  const size_t scheme_end = out.find("://") + 3;
+  const size_t at = out.find('@', scheme_end);
+  const size_t colon = out.find(':', scheme_end);
+  if (at != std::string::npos && colon != std::string::npos && colon < at) {
+    out.replace(colon + 1, at - colon - 1, "***");
+  }
+  // ...?password=SECRET&...
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    const size_t start = p + 9;
+    const size_t end = out.find('&', start);
+    out.replace(start, (end == std::string::npos ? out.size() : end) - start, "***");
+  }
+  return out;
+}
+
 std::string AsciiLower(std::string s) {
   for (char& c : s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');

@@ -149,6 +149,8 @@ class DirectoryStore {
 std::string QueryToGlob(const std::string& query);
 // Whether a store URL names a PostgreSQL database.
 bool IsPostgresUrl(const std::string& url);
+// A store URL fit for a log line: a password in it is replaced by ***.
+std::string RedactedStoreUrl(const std::string& url);
 // ASCII lowercase.
 std::string AsciiLower(std::string s);
 

@@ -80,7 +80,7 @@ TEST_F(DirectoryPartsTest, ClosedRegistration) {
 
 TEST_F(DirectoryPartsTest, SessionsIssueCheckAndForgetTokens) {
   Online("alice", 50051);
-  Sessions sessions(store_.get(), SessionsOptions{3, [this] { return now_; }});
+  Sessions sessions(store_.get(), SessionsOptions{3, nullptr, [this] { return now_; }});
   auto token = sessions.Open("alice");
   ASSERT_TRUE(token.ok());
   EXPECT_EQ(*sessions.Authenticate(*token), "alice");
@@ -99,7 +99,7 @@ TEST_F(DirectoryPartsTest, SessionsIssueCheckAndForgetTokens) {
 TEST_F(DirectoryPartsTest, SessionsFindTheSilentAndKeepTheReportedLoad) {
   Online("alice", 50051);
   Online("bob", 50052);
-  Sessions sessions(store_.get(), SessionsOptions{3, [this] { return now_; }});
+  Sessions sessions(store_.get(), SessionsOptions{3, nullptr, [this] { return now_; }});
   sessions.Revive({"alice", "bob"});
   now_ += std::chrono::seconds(2);
   HeartbeatRequest hb;
