@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstdio>
 #include <mutex>
 
@@ -19,6 +20,7 @@
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/signal_waiter.h"
+#include "common/x509.h"
 
 namespace {
 
@@ -85,6 +87,13 @@ p2pshare::Result<std::unique_ptr<p2pshare::central::CertificateAuthority>> OpenC
   if (shared == nullptr) return CertificateAuthority::Open(CaDir(config), names);
   ASSIGN_OR_RETURN(auto made, CertificateAuthority::MakeCa());
   ASSIGN_OR_RETURN(auto pems, shared->SharedCa({made.key_pem, made.cert_pem}));
+  if (!config.ca_dir.empty()) {
+    // The CA's certificate (never its key) for handing to peers: central_ca.
+    std::error_code ec;
+    std::filesystem::create_directories(config.ca_dir, ec);
+    RETURN_IF_ERROR(
+        p2pshare::WriteFileAtomically(config.ca_dir + "/ca.pem", pems.cert_pem, 0644));
+  }
   return CertificateAuthority::FromPems({pems.key_pem, pems.cert_pem}, names);
 }
 

@@ -7,6 +7,9 @@
 # peer-client does the talking; a few raw REST calls show central's errors.
 #
 # Environment: P2PSHARE_BIN_DIR=<build dir> skips the install and build.
+# P2PSHARE_CENTRAL_URL (with P2PSHARE_CENTRAL_CA, the network CA's file, and
+# P2PSHARE_CENTRAL_LOGS, its logs) runs the story against a central already
+# running — scripts/cluster.sh: three replicas behind HAProxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -49,7 +52,7 @@ wait_for() {
 # call METHOD PATH [BODY] [TOKEN] -> STATUS, BODY_OUT; prints both (tokens shortened)
 call() {
   local method=$1 path=$2 body=${3:-} token=${4:-}
-  local args=(-s --cacert "$WORK/ca/ca.pem" -o "$WORK/out" -w '%{http_code}' -X "$method" "$URL$path")
+  local args=(-s --cacert "$CA" -o "$WORK/out" -w '%{http_code}' -X "$method" "$URL$path")
   [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
   [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
   [ -z "$body" ] && [ "$method" != GET ] && args+=(-H 'Content-Length: 0')
@@ -68,6 +71,12 @@ json_field() { sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" <<<"$BODY_O
 search_has() { QUIET=1 call GET "/api/v1/search?q=$1"; [[ "$BODY_OUT" == *"$2"* ]]; }
 search_lacks() { QUIET=1 call GET "/api/v1/search?q=$1"; [[ "$BODY_OUT" != *"$2"* ]]; }
 
+if [ -n "${P2PSHARE_CENTRAL_URL:-}" ]; then
+  step "central: $P2PSHARE_CENTRAL_URL (already running)"
+  URL=$P2PSHARE_CENTRAL_URL
+  CA=${P2PSHARE_CENTRAL_CA:?P2PSHARE_CENTRAL_CA names the network CA file}
+  read -r -a CENTRAL_LOGS <<<"${P2PSHARE_CENTRAL_LOGS:-}"
+else
 step "starting central (HTTPS; heartbeats every 1 s, eviction after 3 s so it shows quickly)"
 "$CENTRAL" --listen 127.0.0.1:0 --db "$WORK/central.db" --heartbeat-interval-s 1 \
   --session-ttl-s 3 >"$WORK/central.log" 2>&1 &
@@ -78,8 +87,11 @@ port_of_central() {
 }
 wait_for 10 port_of_central || fail "central did not start"
 URL=https://127.0.0.1:$PORT
+CA=$WORK/ca/ca.pem
+CENTRAL_LOGS=("$WORK/central.log")
 echo "  central listens on $URL; it made the network's certificate authority in $WORK/ca"
 echo "  (peers trust it through --central-ca; curl through --cacert)"
+fi
 call GET /healthz; expect 200 '"ok"'
 
 step "three peers share sample folders (made now by scripts/make-samples.sh)"
@@ -88,7 +100,7 @@ declare -A PEER_PID
 for i in 1 2 3; do
   name=$(sed -n 's/.*"username": "\(.*\)".*/\1/p' "config/peer$i.json")
   # the demo's folders and central, over the keys of config/peerN.json (flags beat the file)
-  "$PEER_SERVER" --config "config/peer$i.json" --central-url "$URL" --central-ca "$WORK/ca/ca.pem" \
+  "$PEER_SERVER" --config "config/peer$i.json" --central-url "$URL" --central-ca "$CA" \
     --shared-dir "$WORK/peer$i/shared" --download-dir "$WORK/peer$i/downloads" \
     >"$WORK/$name.log" 2>&1 &
   PEER_PID[$name]=$!
@@ -102,7 +114,7 @@ as() {
   local name=$1 i; shift
   for i in 1 2 3; do grep -q "\"username\": \"$name\"" "config/peer$i.json" && break; done
   printf '  \033[36m%s>\033[0m %s\n' "$name" "$*"
-  "$PEER_CLIENT" --config "config/peer$i.json" --central-url "$URL" --central-ca "$WORK/ca/ca.pem" \
+  "$PEER_CLIENT" --config "config/peer$i.json" --central-url "$URL" --central-ca "$CA" \
     --shared-dir "$WORK/peer$i/shared" --download-dir "$WORK/peer$i/downloads" "$@" \
     >"$WORK/out" 2>&1 || { sed 's/^/    /' "$WORK/out"; fail "peer-client $name $*"; }
   sed 's/^/    /' "$WORK/out"
@@ -154,7 +166,7 @@ step "carol's peer-server is killed (kill -9): central evicts her after the TTL"
 kill -9 "${PEER_PID[carol]}"
 wait "${PEER_PID[carol]}" 2>/dev/null || true  # reap it quietly
 wait_for 8 search_lacks "clip" '"carol"' || fail "carol's files are still searchable"
-grep "evicted carol" "$WORK/central.log" | sed 's/^/  central: /'
+grep -h "evicted carol" "${CENTRAL_LOGS[@]}" | sed 's/^/  central: /'
 call GET /api/v1/peers; expect 200 '"username":"alice"'
 
 step "alice's peer-server gets SIGTERM (Ctrl-C): it logs out and exits cleanly"

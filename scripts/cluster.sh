@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# p2pshare as a cluster: a PostgreSQL server of its own, three central
+# replicas on it, and HAProxy in front of them (round robin, active health
+# checks on /healthz); then the demo's story (three peers: search,
+# download, upload, logout, eviction) runs through HAProxy, and one replica
+# is killed with -9 while the network keeps answering. The cluster keeps
+# running afterwards, for peers of your own; `scripts/cluster.sh stop` ends it.
+#
+#   scripts/cluster.sh            start, run the story, leave it running
+#   scripts/cluster.sh --check    start, run the story, stop (what ctest runs)
+#   scripts/cluster.sh stop       stop what a previous start left running
+#
+# Environment: P2PSHARE_BIN_DIR=<build dir> skips the install and build;
+# P2PSHARE_CLUSTER_DIR (default /tmp/p2pshare-cluster) holds its state.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DIR=${P2PSHARE_CLUSTER_DIR:-/tmp/p2pshare-cluster}
+MODE=${1:-start}
+
+stop_cluster() {
+  if [ -d "$DIR" ]; then
+    for pidfile in "$DIR"/*.pid; do
+      [ -f "$pidfile" ] || continue
+      kill "$(cat "$pidfile")" 2>/dev/null || true
+    done
+    scripts/pg-cluster.sh stop "$DIR/pg" 2>/dev/null || true
+    rm -rf "$DIR"
+  fi
+}
+
+case "$MODE" in
+  stop) stop_cluster; echo "cluster stopped"; exit 0 ;;
+  start|--check) ;;
+  *) echo "usage: scripts/cluster.sh [--check|stop]" >&2; exit 2 ;;
+esac
+
+if [ -z "${P2PSHARE_BIN_DIR:-}" ]; then
+  scripts/install-deps.sh
+  echo "== building (the first time takes a few minutes)"
+  scripts/build.sh >/dev/null
+  P2PSHARE_BIN_DIR=$ROOT/build
+fi
+CENTRAL=$P2PSHARE_BIN_DIR/central/central
+
+stop_cluster
+mkdir -p "$DIR"
+chmod 755 "$DIR"
+ok=0
+on_exit() {
+  if [ "$ok" != 1 ] || [ "$MODE" = --check ]; then
+    [ "$ok" = 1 ] || { for f in "$DIR"/*.log; do echo "--- $f"; tail -n 15 "$f"; done >&2; }
+    stop_cluster
+  fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "PostgreSQL 15: a cluster of its own in $DIR/pg"
+DB_URL=$(scripts/pg-cluster.sh start "$DIR/pg")
+echo "  $DB_URL"
+
+step "three central replicas on it (heartbeats every 1 s, eviction after 3 s)"
+PORTS=()
+for i in 1 2 3; do
+  port=$(free_port)
+  PORTS+=("$port")
+  "$CENTRAL" --listen "127.0.0.1:$port" --db "$DB_URL" --ca-dir "$DIR/ca" \
+    --heartbeat-interval-s 1 --session-ttl-s 3 >"$DIR/central$i.log" 2>&1 &
+  echo $! >"$DIR/central$i.pid"
+  wait_for 15 grep -qs "listening on" "$DIR/central$i.log" || { echo "replica $i did not start" >&2; exit 1; }
+  echo "  replica $i: https://127.0.0.1:$port (pid $(cat "$DIR/central$i.pid"))"
+done
+grep -h "CA sha256" "$DIR/central1.log" | sed 's/.*CA sha256 /  one network CA for all three, sha256 /'
+
+step "HAProxy in front: round robin, /healthz checked every 500 ms"
+LB_PORT=$(free_port)
+{
+  cat <<CFG
+global
+  maxconn 4096
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 60s
+  timeout server 60s
+  retries 2
+  option redispatch
+frontend central
+  bind 127.0.0.1:$LB_PORT
+  default_backend replicas
+backend replicas
+  balance roundrobin
+  option httpchk GET /healthz
+  http-check expect status 200
+CFG
+  for i in 1 2 3; do
+    echo "  server replica$i 127.0.0.1:${PORTS[$((i - 1))]} check check-ssl verify none inter 500ms fall 2 rise 2"
+  done
+} >"$DIR/haproxy.cfg"
+haproxy -c -q -f "$DIR/haproxy.cfg"
+haproxy -db -f "$DIR/haproxy.cfg" >"$DIR/haproxy.log" 2>&1 &
+echo $! >"$DIR/haproxy.pid"
+URL=https://127.0.0.1:$LB_PORT
+healthy() { curl -sf --cacert "$DIR/ca/ca.pem" "$URL/healthz" >/dev/null; }
+wait_for 10 healthy || { echo "HAProxy does not answer" >&2; exit 1; }
+echo "  $URL"
+
+step "the demo's story, through HAProxy"
+P2PSHARE_BIN_DIR=$P2PSHARE_BIN_DIR P2PSHARE_CENTRAL_URL=$URL P2PSHARE_CENTRAL_CA=$DIR/ca/ca.pem \
+  P2PSHARE_CENTRAL_LOGS="$DIR/central1.log $DIR/central2.log $DIR/central3.log" \
+  bash scripts/demo.sh
+
+step "replica 2 is killed with -9: HAProxy's checks take it out, every call still answers"
+victim=$(cat "$DIR/central2.pid")
+kill -9 "$victim"
+wait "$victim" 2>/dev/null || true
+rm "$DIR/central2.pid"
+for n in 1 2 3 4 5 6; do
+  # one retry at most, as a client would
+  code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$DIR/ca/ca.pem" "$URL/api/v1/stats" ||
+         curl -s -o /dev/null -w '%{http_code}' --cacert "$DIR/ca/ca.pem" "$URL/api/v1/stats")
+  [ "$code" = 200 ] || { echo "GET /api/v1/stats through HAProxy: $code" >&2; exit 1; }
+done
+echo "  6 calls through HAProxy: 200 each"
+
+ok=1
+if [ "$MODE" = --check ]; then
+  step "cluster story finished; stopping"
+else
+  step "the cluster keeps running"
+  cat <<MSG
+  central (HAProxy):  $URL
+  network CA:         $DIR/ca/ca.pem   (peers: --central-url $URL --central-ca $DIR/ca/ca.pem)
+  replicas' logs:     $DIR/central{1,3}.log
+  stop it with:       scripts/cluster.sh stop
+MSG
+fi
