@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <future>
 #include <set>
 #include <thread>
 
+#include "common/x509.h"
 #include "integration/test_support.h"
 #include "unit/test_database.h"
 #include "unit/test_dir.h"
@@ -29,7 +32,7 @@ class Replicas {
  public:
   Replicas(const TestDir& dir, const std::string& url, int count, Json overrides = Json::object()) {
     overrides["db"] = url;
-    overrides["tls"] = false;
+    if (!overrides.contains("tls")) overrides["tls"] = false;
     if (!overrides.contains("port_range")) {
       auto [lo, hi] = TestPortRange();
       overrides["port_range"] = Json::array({lo, hi});
@@ -37,6 +40,8 @@ class Replicas {
     for (int i = 0; i < count; ++i) {
       auto folder = dir.path() / ("replica" + std::to_string(i));
       std::filesystem::create_directories(folder);
+      // Each writes the shared CA's certificate where CentralProcess looks.
+      overrides["ca_dir"] = (folder / "ca").string();
       replicas_.push_back(std::make_unique<CentralProcess>(folder, overrides));
     }
   }
@@ -201,6 +206,138 @@ TEST_F(ClusterTest, LoginsRacingForTheLastPortNeverShareIt) {
     EXPECT_EQ(refused, kRacers - 3);
     for (auto& c : clients) (void)c->Logout();
   }
+}
+
+// HAProxy in TCP mode in front of `replicas` (TLS passes through), round
+// robin, health-checking /healthz every 200 ms; as scripts/cluster.sh.
+class Balancer {
+ public:
+  Balancer(const TestDir& dir, Replicas& replicas) {
+    port_ = FreePort();
+    std::ofstream cfg(dir / "haproxy.cfg");
+    cfg << "global\n  maxconn 4096\ndefaults\n  mode tcp\n  timeout connect 2s\n"
+           "  timeout client 60s\n  timeout server 60s\n  retries 2\n  option redispatch\n"
+           "frontend central\n  bind 127.0.0.1:" << port_ << "\n  default_backend replicas\n"
+           "backend replicas\n  balance roundrobin\n  option httpchk GET /healthz\n"
+           "  http-check expect status 200\n";
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      cfg << "  server r" << i << " 127.0.0.1:" << replicas[i].port()
+          << " check check-ssl verify none inter 200ms fall 1 rise 2\n";
+    }
+    cfg.close();
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{"haproxy", "-db", "-f", dir / "haproxy.cfg"}, dir / "haproxy.log");
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// A call tried once more when it fails because central could not answer
+// (what a client does behind a balancer); `retried` counts the second
+// tries, `failed` the calls that failed twice.
+template <class F>
+auto WithOneRetry(F&& call, std::atomic<int>& retried, std::atomic<int>& failed) {
+  auto r = call();
+  if (!r.ok() && CentralUnavailable(r.status())) {
+    ++retried;
+    r = call();
+  }
+  if (!r.ok()) {
+    if (failed++ == 0) ADD_FAILURE() << "first call failed twice: " << r.status().message();
+  }
+  return r;
+}
+
+// kill -9 of one replica while 100 peers heartbeat and index through
+// HAProxy: no peer is evicted, no acknowledged index update is lost, and
+// every call succeeds at its first or second try.
+TEST_F(ClusterTest, KillingAReplicaUnderAHundredPeersLosesNothing) {
+  // 100 accounts from one address: no registration limit here.
+  // (Ports are only handed out here, never bound: a range wide enough.)
+  auto [lo, hi] = TestPortRange();
+  (void)hi;
+  Json overrides{{"session_ttl_s", 3}, {"heartbeat_interval_s", 1}, {"tls", true},
+                 {"register_per_minute", 0}, {"port_range", Json::array({lo, lo + 199})}};
+  Replicas replicas(dir_, db_.url(), 3, overrides);
+  ASSERT_TRUE(replicas.Start().ok());
+  Balancer balancer(dir_, replicas);
+  DirectoryClientOptions options;
+  options.ca_pem = *ReadSmallFile(replicas[0].ca_file());
+  options.ca_source = replicas[0].ca_file();
+  options.timeout = seconds(10);
+  auto probe = std::make_unique<DirectoryClient>(balancer.url(), options);
+  ASSERT_TRUE(WaitUntil([&] { return probe->Health().ok(); }, seconds(10)));
+
+  constexpr int kPeers = 100;
+  std::vector<std::unique_ptr<DirectoryClient>> peers;
+  for (int p = 0; p < kPeers; ++p) {
+    peers.push_back(std::make_unique<DirectoryClient>(balancer.url(), options));
+  }
+  std::array<std::atomic<bool>, kPeers> joined{};
+  std::atomic<int> retried{0}, failed{0};
+  // Heartbeats every 0.5 s for every peer that joined, from 4 threads,
+  // from its login through the kill.
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> beating;
+  for (int t = 0; t < 4; ++t) {
+    beating.emplace_back([&, t] {
+      while (!stop) {
+        for (int p = t; p < kPeers; p += 4) {
+          if (!joined[p]) continue;
+          (void)WithOneRetry([&] { return peers[p]->Heartbeat(); }, retried, failed);
+        }
+        std::this_thread::sleep_for(milliseconds(500));  // the heartbeat period simulated
+      }
+    });
+  }
+  {
+    std::vector<std::future<void>> joining;
+    for (int t = 0; t < 4; ++t) {
+      joining.push_back(std::async(std::launch::async, [&, t] {
+        for (int p = t; p < kPeers; p += 4) {
+          const std::string user = "p" + std::to_string(p);
+          auto login = WithOneRetry([&] { return Join(*peers[p], user); }, retried, failed);
+          if (!login.ok()) continue;
+          joined[p] = true;
+          (void)WithOneRetry([&] {
+            return peers[p]->ReplaceIndex({FileEntry{"before-" + user + ".bin", p, Hash('a')}});
+          }, retried, failed);
+        }
+      }));
+    }
+    for (auto& f : joining) f.get();
+  }
+  EXPECT_EQ(failed.load(), 0) << "joining failed";
+  std::this_thread::sleep_for(seconds(1));
+  replicas[1].Kill9();
+  // Index updates right after the kill, each acknowledged one must stay.
+  for (int p = 0; p < kPeers; ++p) {
+    const std::string user = "p" + std::to_string(p);
+    auto patched = WithOneRetry([&] {
+      return peers[p]->PatchIndex({FileEntry{"after-" + user + ".bin", p, Hash('b')}}, {});
+    }, retried, failed);
+    EXPECT_TRUE(patched.ok()) << user << ": " << patched.status().message();
+  }
+  // Longer than the TTL after the kill.
+  std::this_thread::sleep_for(seconds(4));
+  stop = true;
+  for (auto& t : beating) t.join();
+
+  EXPECT_EQ(failed.load(), 0) << "calls failed even after one retry (" << retried.load()
+                               << " were retried)";
+  for (size_t r : {size_t{0}, size_t{2}}) {
+    auto client = replicas[r].Client();
+    auto stats = client->Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->peers_online, kPeers) << "peers were evicted (replica " << r << ")";
+    EXPECT_EQ(client->Search("before-", 200)->total, kPeers) << "replica " << r;
+    EXPECT_EQ(client->Search("after-", 200)->total, kPeers)
+        << "acknowledged index updates were lost (replica " << r << ")";
+  }
+  for (auto& p : peers) EXPECT_TRUE(p->Heartbeat().ok());
 }
 
 // PostgreSQL restarted under the replicas: /healthz says "degraded"
