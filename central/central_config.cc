@@ -42,6 +42,9 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
         "bytes a second a request body must arrive at (beyond request_timeout_s)", 1, 1 << 30);
   s.Int("register_per_minute", &c->register_per_minute,
         "accounts one source address may create a minute (0: no limit)", 0, 1000000);
+  s.Int("pbkdf2_iterations", &c->pbkdf2_iterations,
+        "PBKDF2-SHA256 iterations of new password hashes (existing ones keep theirs)", 10000,
+        10000000);
   s.Int("password_checks", &c->password_checks,
         "password hashes computed at once (register, login); more wait, then 503", 1, 1024);
   s.Int("max_files_per_peer", &c->max_files_per_peer, "files one peer may have in the index", 1,

@@ -34,6 +34,7 @@ struct CentralConfig {
   int64_t min_body_rate = 16 * 1024;          // bytes/s a request body must arrive at
   int64_t register_per_minute = 20;           // accounts one address may create (0: no limit)
   int64_t password_checks = 2;                // PBKDF2 runs at once (register, login)
+  int64_t pbkdf2_iterations = 100000;         // for new password hashes
   int64_t max_files_per_peer = 100000;        // index entries of one peer
   int64_t max_index_files = 4000000;          // index entries of all peers
 };

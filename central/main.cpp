@@ -62,6 +62,7 @@ p2pshare::central::DirectoryOptions DirectoryOptionsFor(
   options.max_peers_per_address = config.max_peers_per_address;
   options.register_per_minute = config.register_per_minute;
   options.password_checks = config.password_checks;
+  options.pbkdf2_iterations = static_cast<int>(config.pbkdf2_iterations);
   options.max_files_per_peer = config.max_files_per_peer;
   options.max_index_files = config.max_index_files;
   return options;

@@ -9,6 +9,13 @@
 #   scripts/cluster.sh            start, run the story, leave it running
 #   scripts/cluster.sh --check    start, run the story, stop (what ctest runs)
 #   scripts/cluster.sh stop       stop what a previous start left running
+#   scripts/cluster.sh --bench [load-peers args]
+#                                 the cluster benchmark instead of the story:
+#                                 10 000 simulated peers (tests/load/load_peers.cc)
+#                                 heartbeating every 5 s through HAProxy with
+#                                 searches beside them; reports their p50/p99,
+#                                 evictions, and PostgreSQL's CPU and writes
+#                                 per heartbeat; then stops
 #
 # Environment: P2PSHARE_BIN_DIR=<build dir> skips the install and build;
 # P2PSHARE_CLUSTER_DIR (default /tmp/p2pshare-cluster) holds its state.
@@ -17,6 +24,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 DIR=${P2PSHARE_CLUSTER_DIR:-/tmp/p2pshare-cluster}
 MODE=${1:-start}
+[ $# -gt 0 ] && shift
 
 stop_cluster() {
   if [ -d "$DIR" ]; then
@@ -31,8 +39,8 @@ stop_cluster() {
 
 case "$MODE" in
   stop) stop_cluster; echo "cluster stopped"; exit 0 ;;
-  start|--check) ;;
-  *) echo "usage: scripts/cluster.sh [--check|stop]" >&2; exit 2 ;;
+  start|--check|--bench) ;;
+  *) echo "usage: scripts/cluster.sh [--check|--bench [load-peers args]|stop]" >&2; exit 2 ;;
 esac
 
 if [ -z "${P2PSHARE_BIN_DIR:-}" ]; then
@@ -48,7 +56,7 @@ mkdir -p "$DIR"
 chmod 755 "$DIR"
 ok=0
 on_exit() {
-  if [ "$ok" != 1 ] || [ "$MODE" = --check ]; then
+  if [ "$ok" != 1 ] || [ "$MODE" != start ]; then
     [ "$ok" = 1 ] || { for f in "$DIR"/*.log; do echo "--- $f"; tail -n 15 "$f"; done >&2; }
     stop_cluster
   fi
@@ -72,18 +80,31 @@ step "PostgreSQL 15: a cluster of its own in $DIR/pg"
 DB_URL=$(scripts/pg-cluster.sh start "$DIR/pg")
 echo "  $DB_URL"
 
-step "three central replicas on it (heartbeats every 1 s, eviction after 3 s)"
+if [ "$MODE" = --bench ]; then
+  # As deployed: heartbeats every 5 s, eviction after 15 s. The simulated
+  # peers all come from 127.0.0.1 but stand for thousands of hosts: the
+  # per-address bounds are lifted, and passwords are hashed with the
+  # smallest allowed PBKDF2 count so 10 000 logins take seconds, not minutes.
+  CENTRAL_ARGS=(--heartbeat-interval-s 5 --session-ttl-s 15 --max-connections-per-address 1000000
+                --register-per-minute 0 --pbkdf2-iterations 10000 --port-range 1024 65535
+                --max-peers-per-address 1000000 --log-level warn)
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  step "three central replicas on it (heartbeats every 5 s, eviction after 15 s)"
+else
+  CENTRAL_ARGS=(--heartbeat-interval-s 1 --session-ttl-s 3)
+  step "three central replicas on it (heartbeats every 1 s, eviction after 3 s)"
+fi
 PORTS=()
 for i in 1 2 3; do
   port=$(free_port)
   PORTS+=("$port")
-  "$CENTRAL" --listen "127.0.0.1:$port" --db "$DB_URL" --ca-dir "$DIR/ca" \
-    --heartbeat-interval-s 1 --session-ttl-s 3 >"$DIR/central$i.log" 2>&1 &
+  "$CENTRAL" --listen "127.0.0.1:$port" --db "$DB_URL" --ca-dir "$DIR/ca" "${CENTRAL_ARGS[@]}" \
+    >"$DIR/central$i.log" 2>&1 &
   echo $! >"$DIR/central$i.pid"
-  wait_for 15 grep -qs "listening on" "$DIR/central$i.log" || { echo "replica $i did not start" >&2; exit 1; }
+  wait_for 15 curl -sf --cacert "$DIR/ca/ca.pem" "https://127.0.0.1:$port/healthz" -o /dev/null || { echo "replica $i did not start" >&2; exit 1; }
   echo "  replica $i: https://127.0.0.1:$port (pid $(cat "$DIR/central$i.pid"))"
 done
-grep -h "CA sha256" "$DIR/central1.log" | sed 's/.*CA sha256 /  one network CA for all three, sha256 /'
+echo "  one network CA for all three: $(openssl x509 -noout -fingerprint -sha256 -in "$DIR/ca/ca.pem")"
 
 step "HAProxy in front: round robin, /healthz checked every 500 ms"
 LB_PORT=$(free_port)
@@ -117,6 +138,50 @@ URL=https://127.0.0.1:$LB_PORT
 healthy() { curl -sf --cacert "$DIR/ca/ca.pem" "$URL/healthz" >/dev/null; }
 wait_for 10 healthy || { echo "HAProxy does not answer" >&2; exit 1; }
 echo "  $URL"
+
+if [ "$MODE" = --bench ]; then
+  step "10 000 simulated peers through HAProxy (load-peers $*)"
+  PSQL=(psql -qAtX "$DB_URL")
+  pg_cpu() {  # CPU seconds of every PostgreSQL process so far
+    local t=0 pid
+    for pid in $(pgrep -u postgres -x postgres); do
+      t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+  }
+  pg_counts() {
+    "${PSQL[@]}" -c "SELECT xact_commit, tup_updated + tup_inserted + tup_deleted,
+      pg_current_wal_lsn() - '0/0' FROM pg_stat_database WHERE datname = current_database()"
+  }
+  "$P2PSHARE_BIN_DIR/tests/load-peers" --central "$URL" --ca "$DIR/ca/ca.pem" --peers 10000 \
+    --files 10 --seconds 60 --search-rate 50 --threads 16 --setup-threads 8 --json \
+    --pg-mark "$DIR/pg-mark" "$@" >"$DIR/load.json" &
+  LOAD_PID=$!
+  # load-peers creates $DIR/pg-mark when its heartbeat phase starts
+  wait_for 1800 test -e "$DIR/pg-mark" || { echo "load-peers never got to its heartbeat phase" >&2; exit 1; }
+  cpu0=$(pg_cpu); read -r tx0 tup0 wal0 < <(pg_counts | tr '|' ' ')
+  wait "$LOAD_PID" || { cat "$DIR/load.json" >&2; exit 1; }
+  cpu1=$(pg_cpu); read -r tx1 tup1 wal1 < <(pg_counts | tr '|' ' ')
+  python3 - "$DIR/load.json" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$((tx1 - tx0))" \
+    "$((tup1 - tup0))" "$((wal1 - wal0))" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ticks, hz = int(sys.argv[2]), int(sys.argv[3])
+tx, tup, wal = (int(x) for x in sys.argv[4:7])
+hb = r["heartbeat"]["count"]; s = r["seconds"]
+print(f"  peers {r['peers']} (online at the end: {r['online_at_end']}), evictions {r['evictions']}")
+for k in ("login", "index", "heartbeat", "search"):
+    v = r[k]; print(f"  {k:9s} n={v['count']:7d}  p50 {v['p50_ms']:7.2f} ms  p99 {v['p99_ms']:7.2f} ms  errors {v['errors']}")
+cpu = ticks / hz
+print(f"  heartbeat phase {s} s: {hb / s:.0f} heartbeats/s")
+print(f"  PostgreSQL: {cpu:.1f} CPU-s ({100 * cpu / s:.0f}% of one core), {tx / s:.0f} commits/s,"
+      f" {tup / s:.0f} rows written/s, {wal / s / 1024:.0f} KiB WAL/s")
+if hb:
+    print(f"  per heartbeat: {1e6 * cpu / hb:.0f} µs of PostgreSQL CPU, {wal / hb:.0f} B of WAL")
+PY
+  ok=1
+  exit 0
+fi
 
 step "the demo's story, through HAProxy"
 P2PSHARE_BIN_DIR=$P2PSHARE_BIN_DIR P2PSHARE_CENTRAL_URL=$URL P2PSHARE_CENTRAL_CA=$DIR/ca/ca.pem \

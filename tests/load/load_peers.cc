@@ -49,6 +49,7 @@ struct Flags {
   bool json = false;
   bool keep_online = false;  // no logout at the end (benchmarks go on)
   std::string token_out;     // write peer 0's token here
+  std::string mark;          // created when the measured phase starts
   uint64_t realistic_shares = 0;  // a seed: files from bench/shares.h
 };
 
@@ -167,6 +168,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", f.json, "print the summary as JSON");
   app.add_flag("--keep-online", f.keep_online, "leave the peers logged in at the end");
   app.add_option("--token-out", f.token_out, "write the first peer's token to this file");
+  app.add_option("--pg-mark", f.mark,
+                 "create this file when the measured phase starts (for outside meters)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -257,6 +260,7 @@ int main(int argc, char** argv) {
 
   // 3. The measured phase: heartbeats go on, searches run beside them.
   const auto start = Clock::now();
+  if (!f.mark.empty()) std::ofstream(f.mark) << "measured phase\n";
   end_ticks = (start + std::chrono::seconds(f.seconds)).time_since_epoch().count();
   for (int s = 0; s < f.searchers && f.search_rate > 0; ++s) {
     workers.emplace_back([&, s] {
