@@ -9,7 +9,7 @@
 #   scripts/cluster.sh            start, run the story, leave it running
 #   scripts/cluster.sh --check    start, run the story, stop (what ctest runs)
 #   scripts/cluster.sh stop       stop what a previous start left running
-#   scripts/cluster.sh --bench [load-peers args]
+#   [BENCH_PEERS=N BENCH_SECONDS=S] scripts/cluster.sh --bench [more load-peers args]
 #                                 the cluster benchmark instead of the story:
 #                                 10 000 simulated peers (tests/load/load_peers.cc)
 #                                 heartbeating every 5 s through HAProxy with
@@ -87,7 +87,7 @@ if [ "$MODE" = --bench ]; then
   # smallest allowed PBKDF2 count so 10 000 logins take seconds, not minutes.
   CENTRAL_ARGS=(--heartbeat-interval-s 5 --session-ttl-s 15 --max-connections-per-address 1000000
                 --register-per-minute 0 --pbkdf2-iterations 10000 --port-range 1024 65535
-                --max-peers-per-address 1000000 --log-level warn)
+                --max-peers-per-address 100000 --log-level warn)
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   step "three central replicas on it (heartbeats every 5 s, eviction after 15 s)"
 else
@@ -140,7 +140,8 @@ wait_for 10 healthy || { echo "HAProxy does not answer" >&2; exit 1; }
 echo "  $URL"
 
 if [ "$MODE" = --bench ]; then
-  step "10 000 simulated peers through HAProxy (load-peers $*)"
+  PEERS=${BENCH_PEERS:-10000} SECONDS_MEASURED=${BENCH_SECONDS:-60}
+  step "$PEERS simulated peers through HAProxy for $SECONDS_MEASURED s (load-peers $*)"
   PSQL=(psql -qAtX "$DB_URL")
   pg_cpu() {  # CPU seconds of every PostgreSQL process so far
     local t=0 pid
@@ -153,12 +154,13 @@ if [ "$MODE" = --bench ]; then
     "${PSQL[@]}" -c "SELECT xact_commit, tup_updated + tup_inserted + tup_deleted,
       pg_current_wal_lsn() - '0/0' FROM pg_stat_database WHERE datname = current_database()"
   }
-  "$P2PSHARE_BIN_DIR/tests/load-peers" --central "$URL" --ca "$DIR/ca/ca.pem" --peers 10000 \
-    --files 10 --seconds 60 --search-rate 50 --threads 16 --setup-threads 8 --json \
+  "$P2PSHARE_BIN_DIR/tests/load-peers" --central "$URL" --ca "$DIR/ca/ca.pem" --peers "$PEERS" \
+    --files 10 --seconds "$SECONDS_MEASURED" --search-rate 50 --threads 16 --setup-threads 8 --json \
     --pg-mark "$DIR/pg-mark" "$@" >"$DIR/load.json" &
   LOAD_PID=$!
   # load-peers creates $DIR/pg-mark when its heartbeat phase starts
-  wait_for 1800 test -e "$DIR/pg-mark" || { echo "load-peers never got to its heartbeat phase" >&2; exit 1; }
+  marked_or_gone() { [ -e "$DIR/pg-mark" ] || ! kill -0 "$LOAD_PID" 2>/dev/null; }
+  wait_for 3600 marked_or_gone && [ -e "$DIR/pg-mark" ] || { echo "load-peers never got to its heartbeat phase" >&2; exit 1; }
   cpu0=$(pg_cpu); read -r tx0 tup0 wal0 < <(pg_counts | tr '|' ' ')
   wait "$LOAD_PID" || { cat "$DIR/load.json" >&2; exit 1; }
   cpu1=$(pg_cpu); read -r tx1 tup1 wal1 < <(pg_counts | tr '|' ' ')
