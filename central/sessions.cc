@@ -31,6 +31,19 @@ Status Expired() {
                          "session_expired");
 }
 
+// OK for an active session; why a session that ended did.
+Status EndedSession(SessionState state) {
+  switch (state) {
+    case SessionState::kActive:
+      return Status::Ok();
+    case SessionState::kLoggedOut:
+      return Unauthenticated("this session was logged out", "logged_out");
+    case SessionState::kExpired:
+      return Expired();
+  }
+  return Unauthenticated("unknown token", "bad_token");
+}
+
 }  // namespace
 
 Sessions::Sessions(DirectoryStore* store, SessionsOptions options)
@@ -89,16 +102,9 @@ Result<std::string> Sessions::Authenticate(const std::string& token) {
   if (options_.shared) {
     ASSIGN_OR_RETURN(auto session, options_.shared->FindTokenSession(hash));
     if (!session) return Unauthenticated("unknown token", "bad_token");
-    switch (session->state) {
-      case SessionState::kActive:
-        if (!session->live) return Expired();
-        return session->username;
-      case SessionState::kLoggedOut:
-        return Unauthenticated("this session was logged out", "logged_out");
-      case SessionState::kExpired:
-        return Expired();
-    }
-    return Unauthenticated("unknown token", "bad_token");
+    RETURN_IF_ERROR(EndedSession(session->state));
+    if (!session->live) return Expired();
+    return session->username;
   }
   uint64_t forgets_before = 0;
   {
@@ -109,22 +115,14 @@ Result<std::string> Sessions::Authenticate(const std::string& token) {
   }
   ASSIGN_OR_RETURN(auto session, store_->FindSession(hash));
   if (!session) return Unauthenticated("unknown token", "bad_token");
-  switch (session->state) {
-    case SessionState::kActive: {
-      std::lock_guard<std::mutex> lock(mu_);
-      // Active in the store but not alive here: a client's session from
-      // before a restart (only online peers are revived). It ended with
-      // its heartbeats; it must not live on as a token nobody checks.
-      if (live_.count(session->username) == 0) return Expired();
-      if (forgets_ == forgets_before) active_tokens_[hash] = session->username;
-      return session->username;
-    }
-    case SessionState::kLoggedOut:
-      return Unauthenticated("this session was logged out", "logged_out");
-    case SessionState::kExpired:
-      return Expired();
-  }
-  return Unauthenticated("unknown token", "bad_token");
+  RETURN_IF_ERROR(EndedSession(session->state));
+  std::lock_guard<std::mutex> lock(mu_);
+  // Active in the store but not alive here: a client's session from
+  // before a restart (only online peers are revived). It ended with
+  // its heartbeats; it must not live on as a token nobody checks.
+  if (live_.count(session->username) == 0) return Expired();
+  if (forgets_ == forgets_before) active_tokens_[hash] = session->username;
+  return session->username;
 }
 
 Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& req) {
