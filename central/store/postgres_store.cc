@@ -135,7 +135,6 @@ class PostgresStore::Conn {
  private:
   const std::string url_;
   PGconn* pg_ = nullptr;
-  friend class PostgresStore;
 };
 
 namespace {
@@ -199,7 +198,6 @@ class PostgresStore::Lease {
     }
     return result;
   }
-  Conn* conn() { return c_; }
 
  private:
   PostgresStore* store_;
