@@ -11,6 +11,8 @@ namespace p2pshare::central {
 namespace {
 
 const std::string kInvalidName = "?";
+// The throttle's rules (auth.h), the same in every replica.
+const ThrottlePolicy kPolicy;
 
 }  // namespace
 
@@ -44,6 +46,30 @@ Status Accounts::WithPasswordSlot(const std::function<void()>& hash) {
   return Status::Ok();
 }
 
+Result<int64_t> Accounts::RetryAfter(const std::string& who, const std::string& address) {
+  if (options_.shared != nullptr) return options_.shared->LoginRetryAfter(who, address, kPolicy);
+  return throttle_.RetryAfter(who, address, options_.now());
+}
+
+Status Accounts::RecordFailure(const std::string& who, const std::string& address) {
+  if (options_.shared != nullptr) return options_.shared->RecordLoginFailure(who, address, kPolicy);
+  throttle_.RecordFailure(who, address, options_.now());
+  return Status::Ok();
+}
+
+Status Accounts::RecordSuccess(const std::string& username, const std::string& address) {
+  if (options_.shared != nullptr) return options_.shared->RecordLoginSuccess(username, address);
+  throttle_.RecordSuccess(username, address, options_.now());
+  return Status::Ok();
+}
+
+Result<int64_t> Accounts::TakeRegistration(const std::string& address) {
+  if (options_.shared != nullptr) {
+    return options_.shared->TakeRegistration(address, options_.register_per_minute);
+  }
+  return registrations_.Take(address, options_.now());
+}
+
 Result<std::string> Accounts::Register(const std::string& username, const std::string& password,
                                        const std::string& remote_address, int64_t* retry_after_s) {
   if (!options_.allow_registration) {
@@ -58,7 +84,7 @@ Result<std::string> Accounts::Register(const std::string& username, const std::s
   ASSIGN_OR_RETURN(auto existing, store_->FindAccount(username));
   if (existing) return AlreadyExists("username '" + username + "' is taken", "username_taken");
   // Each new account costs a PBKDF2: one address creates only so many.
-  int64_t wait_ms = registrations_.Take(remote_address, options_.now());
+  ASSIGN_OR_RETURN(int64_t wait_ms, TakeRegistration(remote_address));
   if (wait_ms > 0) {
     int64_t wait_s = (wait_ms + 999) / 1000;
     if (retry_after_s != nullptr) *retry_after_s = wait_s;
@@ -75,12 +101,11 @@ Result<std::string> Accounts::Register(const std::string& username, const std::s
 
 Status Accounts::CheckPassword(const std::string& username, const std::string& password,
                                const std::string& remote_address, int64_t* retry_after_s) {
-  auto now = options_.now();
   // A name no account can have is counted (and refused) as one key, so
   // junk names cost the throttle no memory.
   const bool valid_name = CheckUsername(username).ok();
   const std::string& who = valid_name ? username : kInvalidName;
-  *retry_after_s = throttle_.RetryAfter(who, remote_address, now);
+  ASSIGN_OR_RETURN(*retry_after_s, RetryAfter(who, remote_address));
   if (*retry_after_s > 0) {
     return ResourceExhausted("too many failed logins; try again in " +
                                  std::to_string(*retry_after_s) + " s",
@@ -97,13 +122,12 @@ Status Accounts::CheckPassword(const std::string& username, const std::string& p
     good = VerifyPassword(password, account ? account->password_hash : kDummy) && account.has_value();
   }));
   if (!good) {
-    throttle_.RecordFailure(who, remote_address, now);
+    RETURN_IF_ERROR(RecordFailure(who, remote_address));
     failed_logins_.fetch_add(1);
     spdlog::info("failed login for '{}' from {}", valid_name ? username : "?", remote_address);
     return Unauthenticated("wrong username or password", "bad_credentials");
   }
-  throttle_.RecordSuccess(username, remote_address, now);
-  return Status::Ok();
+  return RecordSuccess(username, remote_address);
 }
 
 }  // namespace p2pshare::central

@@ -2,8 +2,9 @@
 // repeated failed logins (auth.h's LoginThrottle).
 //
 // Accounts live in the store (a password only as its PBKDF2 hash). The
-// throttle's counts and the failed-login counter live in this process's
-// memory only (docs/architecture.md, "State that lives in one process").
+// throttle's counts and the registrations per address live in this
+// process's memory, or, for replicas, in their shared database (`shared`);
+// the failed-login counter is this process's (docs/architecture.md).
 //
 // Thread-safe: called from httplib's workers.
 #pragma once
@@ -18,6 +19,7 @@
 
 #include "central/auth.h"
 #include "central/store/directory_store.h"
+#include "central/store/replica_store.h"
 #include "common/limits.h"
 #include "common/status.h"
 
@@ -29,6 +31,7 @@ struct AccountsOptions {
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
   int64_t register_per_minute = 20;  // accounts one address may create (0: no limit)
   int64_t password_checks = 2;       // PBKDF2 runs at once; 8x more may wait
+  ReplicaStore* shared = nullptr;    // replicas: counts kept in the database
 };
 
 class Accounts {
@@ -60,6 +63,11 @@ class Accounts {
   // waiting (up to 5 s) for one while at most 8x that many wait (a class
   // starting at once: 16 by default); Unavailable "busy" beyond.
   Status WithPasswordSlot(const std::function<void()>& hash);
+  // The throttle's and the registration limit's counts, wherever they live.
+  Result<int64_t> RetryAfter(const std::string& who, const std::string& address);
+  Status RecordFailure(const std::string& who, const std::string& address);
+  Status RecordSuccess(const std::string& username, const std::string& address);
+  Result<int64_t> TakeRegistration(const std::string& address);
 
   DirectoryStore* const store_;
   const AccountsOptions options_;

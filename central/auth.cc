@@ -1,6 +1,7 @@
 #include "central/auth.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -60,36 +61,78 @@ std::string TokenHash(const std::string& token) { return Sha256Hex(token); }
 
 namespace {
 
-constexpr auto kForgetAfter = std::chrono::minutes(15);
 constexpr size_t kMaxEntries = 100000;
 constexpr size_t kMaxKnown = 100000;
 
-std::string PairKey(const std::string& username, const std::string& address) {
-  return "p:" + username + "\n" + address;
+int64_t Ms(LoginThrottle::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+int64_t WaitSeconds(const std::optional<FailureCount>& c, int64_t now_ms) {
+  if (!c || Forgotten(*c, now_ms) || c->blocked_until_ms <= now_ms) return 0;
+  return std::max<int64_t>(1, (c->blocked_until_ms - now_ms + 999) / 1000);
+}
+
+// `count` after one more failure at `now_ms`, of which `free_failures` are free.
+FailureCount AfterFailure(const std::optional<FailureCount>& count, int free_failures,
+                          int64_t max_delay_ms, int64_t now_ms) {
+  FailureCount c = count && !Forgotten(*count, now_ms) ? *count : FailureCount{};
+  c.failures++;
+  c.last_failure_ms = now_ms;
+  if (c.failures >= free_failures) {
+    int64_t over = std::min<int64_t>(c.failures - free_failures, 16);
+    c.blocked_until_ms = now_ms + std::min<int64_t>(int64_t{1000} << over, max_delay_ms);
+  }
+  return c;
 }
 
 }  // namespace
 
-LoginThrottle::LoginThrottle(int free_failures, std::chrono::seconds max_delay,
-                             std::chrono::hours known_for)
-    : free_failures_(free_failures), max_delay_(max_delay), known_for_(known_for) {}
-
-int64_t LoginThrottle::WaitFor(const std::string& key, Clock::time_point now) {
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return 0;
-  if (now - it->second.last_failure > kForgetAfter) {
-    entries_.erase(it);
-    return 0;
-  }
-  if (it->second.blocked_until <= now) return 0;
-  auto wait = std::chrono::ceil<std::chrono::seconds>(it->second.blocked_until - now);
-  return std::max<int64_t>(1, wait.count());
+std::string ThrottlePairKey(const std::string& username, const std::string& address) {
+  return "p:" + username + "\n" + address;
 }
 
-bool LoginThrottle::Known(const std::string& pair, Clock::time_point now) {
+std::string ThrottleAddressKey(const std::string& address) { return "a:" + address; }
+
+bool Forgotten(const FailureCount& c, int64_t now_ms) {
+  return now_ms - c.last_failure_ms > ThrottlePolicy::kForgetAfterMs;
+}
+
+std::pair<FailureCount, FailureCount> AfterLoginFailure(const std::optional<FailureCount>& pair,
+                                                        const std::optional<FailureCount>& address,
+                                                        const ThrottlePolicy& policy, int64_t now_ms) {
+  return {AfterFailure(pair, policy.free_failures, policy.max_delay_ms, now_ms),
+          AfterFailure(address, 4 * policy.free_failures, policy.max_delay_ms, now_ms)};
+}
+
+int64_t RetryAfterSeconds(const std::optional<FailureCount>& pair,
+                          const std::optional<FailureCount>& address, bool known, int64_t now_ms) {
+  int64_t own = WaitSeconds(pair, now_ms);
+  // A pair that has logged in before is not held up by its address's
+  // failures for other names.
+  if (known) return own;
+  return std::max(own, WaitSeconds(address, now_ms));
+}
+
+LoginThrottle::LoginThrottle(int free_failures, std::chrono::seconds max_delay,
+                             std::chrono::hours known_for)
+    : policy_{free_failures, std::chrono::duration_cast<std::chrono::milliseconds>(max_delay).count(),
+              std::chrono::duration_cast<std::chrono::milliseconds>(known_for).count()} {}
+
+std::optional<FailureCount> LoginThrottle::Count(const std::string& key, int64_t now_ms) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  if (Forgotten(it->second, now_ms)) {
+    entries_.erase(it);
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+bool LoginThrottle::Known(const std::string& pair, int64_t now_ms) {
   auto it = known_.find(pair);
   if (it == known_.end()) return false;
-  if (now - it->second > known_for_) {
+  if (now_ms - it->second > policy_.known_for_ms) {
     known_.erase(it);
     return false;
   }
@@ -99,53 +142,40 @@ bool LoginThrottle::Known(const std::string& pair, Clock::time_point now) {
 int64_t LoginThrottle::RetryAfter(const std::string& username, const std::string& address,
                                   Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string pair = PairKey(username, address);
-  int64_t own = WaitFor(pair, now);
-  // A pair that has logged in before is not held up by its address's
-  // failures for other names.
-  if (Known(pair, now)) return own;
-  return std::max(own, WaitFor("a:" + address, now));
-}
-
-void LoginThrottle::Fail(const std::string& key, int free_failures, Clock::time_point now) {
-  Entry& e = entries_[key];
-  if (now - e.last_failure > kForgetAfter) e = Entry{};
-  e.failures++;
-  e.last_failure = now;
-  if (e.failures >= free_failures) {
-    int over = std::min(e.failures - free_failures, 16);
-    auto delay = std::min<std::chrono::seconds>(std::chrono::seconds(int64_t{1} << over), max_delay_);
-    e.blocked_until = now + delay;
-  }
+  const int64_t now_ms = Ms(now);
+  const std::string pair = ThrottlePairKey(username, address);
+  return RetryAfterSeconds(Count(pair, now_ms), Count(ThrottleAddressKey(address), now_ms),
+                           Known(pair, now_ms), now_ms);
 }
 
 void LoginThrottle::RecordFailure(const std::string& username, const std::string& address,
                                   Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now_ms = Ms(now);
   if (entries_.size() > kMaxEntries) {  // bound memory under a flood of names
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      it = (now - it->second.last_failure > kForgetAfter) ? entries_.erase(it) : std::next(it);
-    }
+    std::erase_if(entries_, [&](const auto& e) { return Forgotten(e.second, now_ms); });
     // Still full of fresh entries: forget pairs (addresses keep counting).
     for (auto it = entries_.begin(); it != entries_.end() && entries_.size() > kMaxEntries / 2;) {
       it = it->first.compare(0, 2, "p:") == 0 ? entries_.erase(it) : std::next(it);
     }
   }
-  Fail(PairKey(username, address), free_failures_, now);
-  Fail("a:" + address, 4 * free_failures_, now);
+  const std::string pair = ThrottlePairKey(username, address);
+  const std::string addr = ThrottleAddressKey(address);
+  std::tie(entries_[pair], entries_[addr]) =
+      AfterLoginFailure(Count(pair, now_ms), Count(addr, now_ms), policy_, now_ms);
 }
 
 void LoginThrottle::RecordSuccess(const std::string& username, const std::string& address,
                                   Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string pair = PairKey(username, address);
+  const std::string pair = ThrottlePairKey(username, address);
   entries_.erase(pair);
   if (known_.size() >= kMaxKnown && known_.find(pair) == known_.end()) {
     auto oldest = std::min_element(known_.begin(), known_.end(),
                                    [](const auto& a, const auto& b) { return a.second < b.second; });
     known_.erase(oldest);
   }
-  known_[pair] = now;
+  known_[pair] = Ms(now);
 }
 
 }  // namespace p2pshare::central

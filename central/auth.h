@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 namespace p2pshare::central {
 
@@ -37,8 +39,44 @@ std::string TokenHash(const std::string& token);
 // successfully (remembered `known_for`) is not slowed by its address's
 // count either, so a stranger guessing behind the owner's NAT does not
 // keep the owner out. Counts are forgotten after 15 minutes without
-// failures. Memory is bounded under a flood of names and addresses.
-// Thread-safe.
+// failures.
+//
+// The rules are the functions below, on times in milliseconds of whatever
+// clock the caller keeps: LoginThrottle keeps the counts in this process;
+// replicas keep them in their shared database (ReplicaStore), so guesses
+// spread over the replicas count as one.
+struct ThrottlePolicy {
+  int free_failures = 5;
+  int64_t max_delay_ms = 60'000;
+  int64_t known_for_ms = int64_t{30} * 24 * 3600 * 1000;
+  static constexpr int64_t kForgetAfterMs = 15 * 60 * 1000;
+};
+
+// One key's failed logins.
+struct FailureCount {
+  int64_t failures = 0;
+  int64_t blocked_until_ms = 0;
+  int64_t last_failure_ms = 0;
+};
+
+// The keys counts are kept under: a (username, address) pair and an address.
+std::string ThrottlePairKey(const std::string& username, const std::string& address);
+std::string ThrottleAddressKey(const std::string& address);
+
+// True when `count` is old enough to be forgotten at `now_ms`.
+bool Forgotten(const FailureCount& count, int64_t now_ms);
+// The pair's and the address's counts (nullopt: none yet) after one more
+// failed login at `now_ms`.
+std::pair<FailureCount, FailureCount> AfterLoginFailure(const std::optional<FailureCount>& pair,
+                                                        const std::optional<FailureCount>& address,
+                                                        const ThrottlePolicy& policy, int64_t now_ms);
+// The seconds an attempt must wait at `now_ms`: the pair's own wait and,
+// unless the pair is `known` (it logged in within known_for), its address's.
+int64_t RetryAfterSeconds(const std::optional<FailureCount>& pair,
+                          const std::optional<FailureCount>& address, bool known, int64_t now_ms);
+
+// The in-process counts. Memory is bounded under a flood of names and
+// addresses. Thread-safe.
 class LoginThrottle {
  public:
   using Clock = std::chrono::steady_clock;
@@ -55,22 +93,15 @@ class LoginThrottle {
                      Clock::time_point now);
 
  private:
-  struct Entry {
-    int failures = 0;
-    Clock::time_point blocked_until{};
-    Clock::time_point last_failure{};
-  };
-  int64_t WaitFor(const std::string& key, Clock::time_point now);  // REQUIRES: mu_ held
-  void Fail(const std::string& key, int free_failures, Clock::time_point now);  // REQUIRES: mu_ held
-  bool Known(const std::string& pair, Clock::time_point now);  // REQUIRES: mu_ held
+  // REQUIRES: mu_ held. The live count of `key`, if any (old ones go).
+  std::optional<FailureCount> Count(const std::string& key, int64_t now_ms);
+  bool Known(const std::string& pair, int64_t now_ms);  // REQUIRES: mu_ held
 
-  const int free_failures_;
-  const std::chrono::seconds max_delay_;
-  const std::chrono::hours known_for_;
+  const ThrottlePolicy policy_;
   std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;  // GUARDED_BY(mu_); "p:name\naddr", "a:addr"
+  std::unordered_map<std::string, FailureCount> entries_;  // GUARDED_BY(mu_): by ThrottlePairKey/AddressKey
   // Pairs that logged in, with when; at most kMaxKnown (the oldest go).
-  std::unordered_map<std::string, Clock::time_point> known_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, int64_t> known_;  // GUARDED_BY(mu_): ms on Clock
 };
 
 }  // namespace p2pshare::central

@@ -1,5 +1,8 @@
 #include "central/central_config.h"
 
+#include <arpa/inet.h>
+
+#include <cstring>
 #include <filesystem>
 
 #include "common/host_port.h"
@@ -32,6 +35,9 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
            "written here");
   s.StringList("tls_names", &c->tls_names,
                "more host names or IP addresses for central's certificate", 64);
+  s.StringList("trusted_proxies", &c->trusted_proxies,
+               "IP addresses of load balancers whose connections start with a PROXY protocol "
+               "v2 header naming the client (HAProxy's send-proxy-v2); they must send it", 64);
   s.Int("cert_lifetime_s", &c->cert_lifetime_s, "seconds a peer's certificate stays valid", 300,
         86400);
   s.Int("max_peers_per_address", &c->max_peers_per_address,
@@ -75,7 +81,30 @@ Status ValidateCentralConfig(const CentralConfig& c) {
       return InvalidArgument("key 'tls_names': '" + name + "' is not a host name or address");
     }
   }
+  for (const std::string& proxy : c.trusted_proxies) {
+    if (!NormalizedIp(proxy)) {
+      return InvalidArgument("key 'trusted_proxies': '" + proxy + "' is not an IP address");
+    }
+  }
   return Status::Ok();
+}
+
+std::optional<std::string> NormalizedIp(const std::string& text) {
+  unsigned char bytes[16];
+  char out[INET6_ADDRSTRLEN] = {0};
+  if (inet_pton(AF_INET, text.c_str(), bytes) == 1) {
+    inet_ntop(AF_INET, bytes, out, sizeof out);
+  } else if (inet_pton(AF_INET6, text.c_str(), bytes) == 1) {
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(bytes, kMapped, sizeof kMapped) == 0) {
+      inet_ntop(AF_INET, bytes + 12, out, sizeof out);  // as central names such clients
+    } else {
+      inet_ntop(AF_INET6, bytes, out, sizeof out);
+    }
+  } else {
+    return std::nullopt;
+  }
+  return std::string(out);
 }
 
 }  // namespace p2pshare::central

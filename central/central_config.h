@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@ struct CentralConfig {
   bool tls = true;                     // HTTPS; false: plain HTTP, for local experiments
   std::string ca_dir;                  // the CA's files; empty: <folder of db>/ca
   std::vector<std::string> tls_names;  // more names for central's certificate
+  std::vector<std::string> trusted_proxies;  // balancers that send a PROXY v2 header
   int64_t cert_lifetime_s = 3600;      // how long a peer's certificate is valid
   int64_t max_peers_per_address = 16;  // peers one (non-loopback) address may bring online
   // Limits on what one caller can make central spend (docs/protocol.md, "Limits").
@@ -48,6 +50,10 @@ void DescribeCentralConfig(ConfigSchema& schema, CentralConfig* config);
 // Checks that need several keys: session_ttl_s > heartbeat_interval_s, and a
 // listen address that parses. InvalidArgument naming the key.
 Status ValidateCentralConfig(const CentralConfig& config);
+
+// An IP address literal in the form central names clients by (inet_ntop's,
+// an IPv4-mapped IPv6 address as IPv4); nullopt when `text` is none.
+std::optional<std::string> NormalizedIp(const std::string& text);
 
 
 }  // namespace p2pshare::central

@@ -37,7 +37,8 @@ Directory::Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions opt
       options_(options),
       accounts_(store_.get(),
                 AccountsOptions{options.allow_registration, options.pbkdf2_iterations, options.now,
-                                options.register_per_minute, options.password_checks}),
+                                options.register_per_minute, options.password_checks,
+                                replica_}),
       sessions_(store_.get(), SessionsOptions{options.session_ttl_s, replica_, options.now}),
       ports_(store_.get(), options.port_range),
       index_(store_.get(), options.max_files_per_peer, options.max_index_files,
@@ -223,6 +224,8 @@ int Directory::SweepOnce(Clock::time_point now) {
     if (unix_now - feed_trimmed_unix_ >= 60) {
       Status trimmed = replica_->TrimChanges(3600);  // an hour of changes is kept
       if (!trimmed.ok()) spdlog::warn("trimming the change feed failed: {}", trimmed.message());
+      Status forgot = replica_->ForgetOldCounts(ThrottlePolicy{}.known_for_ms);
+      if (!forgot.ok()) spdlog::warn("forgetting old login counts failed: {}", forgot.message());
       feed_trimmed_unix_ = unix_now;
     }
     return count;

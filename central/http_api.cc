@@ -103,6 +103,7 @@ GateOptions GateOptionsFor(const HttpApiOptions& options) {
   gate.request_timeout = std::chrono::seconds(options.request_timeout_s);
   gate.max_connections = options.max_connections;
   gate.max_connections_per_address = options.max_connections_per_address;
+  gate.trusted_proxies = options.trusted_proxies;
   gate.max_body_bytes = options.max_body_bytes;
   gate.min_body_rate = options.min_body_rate;
   return gate;

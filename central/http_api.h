@@ -20,6 +20,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@ struct HttpApiOptions {
   int64_t request_timeout_s = 10;       // a request must arrive whole within this
   size_t max_connections = 10000;       // connections waiting for a request
   size_t max_connections_per_address = 256;
+  std::set<std::string> trusted_proxies;  // IPs that send a PROXY v2 header (proxy_protocol.h)
   int64_t min_body_rate = 16 * 1024;    // bytes/s a body must arrive at
 };
 

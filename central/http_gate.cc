@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "central/proxy_protocol.h"
+
 namespace p2pshare::central {
 namespace {
 
@@ -105,6 +107,12 @@ struct Connection {
 
   const int fd;
   ConcurrencyLimits::Slot slot;  // its place among its address's connections
+  // From a trusted balancer: its PROXY header comes first (proxy_protocol.h)
+  // and names the client (client_ip); until then no slot is taken.
+  bool awaiting_proxy = false;
+  std::string proxy_in;   // the header's bytes so far
+  std::string client_ip;  // empty: the socket's peer is the client
+  int client_port = 0;
   SSL* ssl = nullptr;
   bool handshaken = false;
   bool eof = false;  // the client closed its side
@@ -159,6 +167,37 @@ IoResult ReadAvailable(Connection& c, size_t max) {
   }
 }
 
+// Reads the PROXY header of a connection from a trusted balancer, never a
+// byte past it (TLS or HTTP follows): kData once it is whole and read
+// (client_ip set unless it is the balancer's own, LOCAL, connection),
+// kWouldBlock, or kClosed for a closed connection or a malformed header.
+IoResult ReadProxyHeader(Connection& c) {
+  ProxyHeader header;
+  for (;;) {
+    const size_t want = ProxyBytesWanted(c.proxy_in);
+    if (want == 0) break;
+    char buf[kMaxProxyHeaderBytes];
+    ssize_t n = ::recv(c.fd, buf, std::min(want, sizeof buf), MSG_DONTWAIT);
+    if (n > 0) {
+      c.proxy_in.append(buf, static_cast<size_t>(n));
+      if (ParseProxyV2(c.proxy_in, &header) == ProxyParse::kBad) return IoResult::kClosed;
+      continue;
+    }
+    if (n == 0) return IoResult::kClosed;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? IoResult::kWouldBlock : IoResult::kClosed;
+  }
+  if (ParseProxyV2(c.proxy_in, &header) != ProxyParse::kDone) return IoResult::kClosed;
+  c.awaiting_proxy = false;
+  c.proxy_in.clear();
+  c.proxy_in.shrink_to_fit();
+  if (header.source_ip) {
+    c.client_ip = *header.source_ip;
+    c.client_port = header.source_port;
+  }
+  return IoResult::kData;
+}
+
 // Writes all of `data` (or gives up after `timeout_ms` without progress);
 // the bytes written, or -1.
 ssize_t WriteSome(Connection& c, const char* data, size_t size, int timeout_ms) {
@@ -187,9 +226,7 @@ ssize_t WriteSome(Connection& c, const char* data, size_t size, int timeout_ms) 
 class ConnectionStream final : public httplib::Stream {
  public:
   ConnectionStream(Connection& conn, std::chrono::milliseconds io_timeout)
-      : conn_(conn), io_timeout_ms_(static_cast<int>(io_timeout.count())) {
-    remote_ip_ = PeerAddress(conn.fd, &remote_port_);
-  }
+      : conn_(conn), io_timeout_ms_(static_cast<int>(io_timeout.count())) {}
 
   void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
 
@@ -217,8 +254,12 @@ class ConnectionStream final : public httplib::Stream {
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = remote_ip_;
-    port = remote_port_;
+    if (!conn_.client_ip.empty()) {
+      ip = conn_.client_ip;  // named by a trusted balancer's PROXY header
+      port = conn_.client_port;
+      return;
+    }
+    ip = PeerAddress(conn_.fd, &port);
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
     ip.clear();
@@ -234,8 +275,6 @@ class ConnectionStream final : public httplib::Stream {
   Connection& conn_;
   const int io_timeout_ms_;
   Clock::time_point deadline_ = Clock::time_point::max();
-  std::string remote_ip_;
-  int remote_port_ = 0;
 };
 
 // What the framing headers of a request's header block say.
@@ -456,7 +495,16 @@ GateStats GatedServer::stats() const {
 bool GatedServer::process_and_close_socket(socket_t sock) {
   auto conn = std::make_unique<Connection>(sock);
   int port = 0;
-  std::optional<ConcurrencyLimits::Slot> slot = connections_by_address_.Enter(PeerAddress(sock, &port));
+  const std::string address = PeerAddress(sock, &port);
+  std::optional<ConcurrencyLimits::Slot> slot;
+  if (options_.trusted_proxies.count(address) > 0) {
+    // A balancer: its connections count against the client its header
+    // names, once it has arrived (Arrived).
+    conn->awaiting_proxy = true;
+    slot.emplace();
+  } else {
+    slot = connections_by_address_.Enter(address);
+  }
   if (!slot) {
     // One address holds its share of connections already.
     refused_.fetch_add(1, std::memory_order_relaxed);
@@ -480,6 +528,28 @@ bool GatedServer::process_and_close_socket(socket_t sock) {
 
 GatedServer::Peeked GatedServer::Arrived(Connection& conn) const {
   Peeked p;
+  if (conn.awaiting_proxy) {
+    switch (ReadProxyHeader(conn)) {
+      case IoResult::kWouldBlock:
+        p.arrival = Arrival::kIncomplete;
+        return p;
+      case IoResult::kClosed:
+        p.arrival = Arrival::kClosed;  // no header, or a malformed one: closed unanswered
+        return p;
+      case IoResult::kData: {
+        int port = 0;
+        auto slot = connections_by_address_.Enter(conn.client_ip.empty() ? PeerAddress(conn.fd, &port)
+                                                                          : conn.client_ip);
+        if (!slot) {
+          refused_.fetch_add(1, std::memory_order_relaxed);
+          p.arrival = Arrival::kClosed;
+          return p;
+        }
+        conn.slot = std::move(*slot);
+        break;
+      }
+    }
+  }
   for (;;) {
     std::string_view data = conn.unread();
     p.bytes = data.size();
@@ -556,7 +626,8 @@ void GatedServer::Serve(std::unique_ptr<Connection> conn, bool fresh) {
       park = true;
       // A new connection, a TLS handshake under way or part of a request:
       // the client owes a request within request_timeout.
-      started = fresh || p.bytes > 0 || (conn->ssl != nullptr && !conn->handshaken);
+      started = fresh || p.bytes > 0 || conn->awaiting_proxy ||
+                (conn->ssl != nullptr && !conn->handshaken);
       break;
     }
     if (p.arrival == Arrival::kClosed) break;

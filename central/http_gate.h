@@ -70,6 +70,9 @@ struct GateOptions {
   size_t max_connections = 10000;                       // waiting at the gate
   size_t max_connections_per_address = 256;             // open, waiting or served
   size_t max_buffered_bytes = size_t{256} << 20;        // read ahead, all waiting connections
+  // Balancers whose connections start with a PROXY v2 header naming the
+  // client (proxy_protocol.h): IP addresses as inet_ntop writes them.
+  std::set<std::string> trusted_proxies;
 };
 
 struct Connection;  // one client connection: its socket, TLS state and bytes read ahead
@@ -168,7 +171,7 @@ class GatedServer : public httplib::Server {
   const GateOptions options_;
   // Connections by source address; each Connection holds a slot, so this
   // outlives them all (declared first, destroyed last).
-  ConcurrencyLimits connections_by_address_;
+  mutable ConcurrencyLimits connections_by_address_;  // mutable: Arrived takes a balancer's client's slot
   std::unique_ptr<httplib::ThreadPool> pool_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
@@ -183,7 +186,7 @@ class GatedServer : public httplib::Server {
   std::atomic<int64_t> timed_out_{0};
   std::atomic<int64_t> too_large_{0};
   std::atomic<int64_t> evicted_{0};
-  std::atomic<int64_t> refused_{0};
+  mutable std::atomic<int64_t> refused_{0};  // mutable: Arrived counts a refused balancer client
   std::once_flag shutdown_once_;
   SSL_CTX* ssl_ctx_ = nullptr;  // set once by EnableTls, before serving
 };

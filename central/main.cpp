@@ -74,6 +74,9 @@ p2pshare::central::HttpApiOptions HttpApiOptionsFor(const p2pshare::central::Cen
   options.request_timeout_s = config.request_timeout_s;
   options.max_connections = RaiseOpenFileLimit(config.max_connections);
   options.max_connections_per_address = static_cast<size_t>(config.max_connections_per_address);
+  for (const std::string& proxy : config.trusted_proxies) {
+    options.trusted_proxies.insert(p2pshare::central::NormalizedIp(proxy).value_or(proxy));
+  }
   options.min_body_rate = config.min_body_rate;
   return options;
 }

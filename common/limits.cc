@@ -8,9 +8,13 @@ namespace p2pshare {
 RateLimits::RateLimits(double rate, double burst, size_t max_keys)
     : rate_(rate), burst_(std::max(1.0, burst)), max_keys_(std::max<size_t>(1, max_keys)) {}
 
-double RateLimits::Refilled(const Bucket& b, Clock::time_point now) const {
-  double seconds = std::chrono::duration<double>(now - b.at).count();
-  return std::min(burst_, b.tokens + std::max(0.0, seconds) * rate_);
+int64_t TakeFromBucket(double* tokens, double rate, double burst, double elapsed_s) {
+  *tokens = std::min(burst, *tokens + std::max(0.0, elapsed_s) * rate);
+  if (*tokens >= 1.0) {
+    *tokens -= 1.0;
+    return 0;
+  }
+  return static_cast<int64_t>(std::ceil((1.0 - *tokens) / rate * 1000.0));
 }
 
 int64_t RateLimits::Take(const std::string& key, Clock::time_point now) {
@@ -30,13 +34,9 @@ int64_t RateLimits::Take(const std::string& key, Clock::time_point now) {
     order_.splice(order_.end(), order_, it->second.order);  // most recent last
   }
   Bucket& b = it->second;
-  b.tokens = Refilled(b, now);
+  const double elapsed_s = std::chrono::duration<double>(now - b.at).count();
   b.at = now;
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
-    return 0;
-  }
-  return static_cast<int64_t>(std::ceil((1.0 - b.tokens) / rate_ * 1000.0));
+  return TakeFromBucket(&b.tokens, rate_, burst_, elapsed_s);
 }
 
 size_t RateLimits::keys() const {

@@ -28,6 +28,13 @@
 
 namespace p2pshare {
 
+// One take from a token bucket of `rate` tokens a second holding at most
+// `burst`, which held `*tokens` `elapsed_s` seconds ago: 0 when a token was
+// taken (`*tokens` is what is left), else the milliseconds until one may
+// be (`*tokens` is the refilled count). RateLimits keeps its buckets in
+// memory; central's replicas keep theirs in the database with the same rule.
+int64_t TakeFromBucket(double* tokens, double rate, double burst, double elapsed_s);
+
 class RateLimits {
  public:
   using Clock = std::chrono::steady_clock;
@@ -45,7 +52,6 @@ class RateLimits {
     Clock::time_point at;
     std::list<std::string>::iterator order;
   };
-  double Refilled(const Bucket& b, Clock::time_point now) const;
 
   const double rate_, burst_;
   const size_t max_keys_;

@@ -10,6 +10,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include "common/limits.h"
+
 namespace p2pshare::central {
 namespace {
 
@@ -18,6 +20,7 @@ constexpr int kLockSpace = 0x70327073;  // "p2ps"
 constexpr int kMigrateLock = 1;
 constexpr int kFeedLock = 2;
 constexpr int kSweepLock = 3;
+constexpr int kThrottleLock = 4;
 constexpr const char* kChannel = "p2pshare_changes";
 
 // A statement's text parameters; nullopt is SQL NULL.
@@ -266,7 +269,24 @@ constexpr const char* kSchemaV1[] = {
          id INTEGER PRIMARY KEY CHECK (id = 1),
          key_pem TEXT NOT NULL,
          cert_pem TEXT NOT NULL))",
+    // Failed logins and registrations of every replica (auth.h, limits.h);
+    // times in ms of the database's clock.
+    R"(CREATE TABLE login_failures(
+         key TEXT COLLATE "C" PRIMARY KEY,
+         failures BIGINT NOT NULL,
+         blocked_until BIGINT NOT NULL,
+         last_failure BIGINT NOT NULL))",
+    R"(CREATE TABLE login_known(
+         pair TEXT COLLATE "C" PRIMARY KEY,
+         at BIGINT NOT NULL))",
+    R"(CREATE TABLE registrations(
+         address TEXT COLLATE "C" PRIMARY KEY,
+         tokens DOUBLE PRECISION NOT NULL,
+         at BIGINT NOT NULL))",
 };
+
+// The database's clock in ms, for the counts above.
+constexpr const char* kNowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 int64_t State(SessionState s) { return static_cast<int64_t>(s); }
 
@@ -946,6 +966,135 @@ Status PostgresStore::RecordEvent(const std::string& kind, const std::string& us
                         EventBody(detail, public_detail));
   });
   return done.status();
+}
+
+namespace {
+
+// What the throttle knows of one attempt, read in one round trip.
+struct ThrottleView {
+  std::optional<FailureCount> pair, address;
+  bool known = false;
+  int64_t now_ms = 0;
+};
+
+template <class Db>
+Result<ThrottleView> ReadThrottle(Db& db, const std::string& pair, const std::string& address,
+                                  const ThrottlePolicy& policy) {
+  ASSIGN_OR_RETURN(
+      Rows r, db.Run((std::string("SELECT key, failures, blocked_until, last_failure "
+                                  "FROM login_failures WHERE key IN ($1, $2) "
+                                  "UNION ALL SELECT 'known', at, 0, 0 FROM login_known WHERE pair = $1 "
+                                  "UNION ALL SELECT 'now', ") +
+                      kNowMs + ", 0, 0")
+                         .c_str(),
+                     Args().Add(pair).Add(address)));
+  ThrottleView v;
+  std::optional<int64_t> known_at;
+  for (int i = 0; i < r.size(); ++i) {
+    const std::string key = r.Text(i, 0);
+    FailureCount c{r.Int(i, 1), r.Int(i, 2), r.Int(i, 3)};
+    if (key == "now") {
+      v.now_ms = c.failures;
+    } else if (key == "known") {
+      known_at = c.failures;
+    } else {
+      (key == pair ? v.pair : v.address) = c;
+    }
+  }
+  v.known = known_at && v.now_ms - *known_at <= policy.known_for_ms;
+  return v;
+}
+
+}  // namespace
+
+Result<int64_t> PostgresStore::LoginRetryAfter(const std::string& username,
+                                               const std::string& address,
+                                               const ThrottlePolicy& policy) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(ThrottleView v, ReadThrottle(db, ThrottlePairKey(username, address),
+                                                ThrottleAddressKey(address), policy));
+  return RetryAfterSeconds(v.pair, v.address, v.known, v.now_ms);
+}
+
+Status PostgresStore::RecordLoginFailure(const std::string& username, const std::string& address,
+                                         const ThrottlePolicy& policy) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  const std::string pair = ThrottlePairKey(username, address);
+  const std::string addr = ThrottleAddressKey(address);
+  auto done = db.Transaction([&]() -> Result<bool> {
+    // Failures are rare (each costs a PBKDF2): one lock for all keeps each
+    // count's read-and-write whole.
+    RETURN_IF_ERROR(db.Run("SELECT pg_advisory_xact_lock($1, $2)",
+                           Args().Add(int64_t{kLockSpace}).Add(int64_t{kThrottleLock}))
+                        .status());
+    ASSIGN_OR_RETURN(ThrottleView v, ReadThrottle(db, pair, addr, policy));
+    auto [p, a] = AfterLoginFailure(v.pair, v.address, policy, v.now_ms);
+    RETURN_IF_ERROR(
+        db.Run("INSERT INTO login_failures(key, failures, blocked_until, last_failure) "
+               "VALUES($1, $2, $3, $4), ($5, $6, $7, $8) ON CONFLICT (key) DO UPDATE SET "
+               "failures = excluded.failures, blocked_until = excluded.blocked_until, "
+               "last_failure = excluded.last_failure",
+               Args().Add(pair).Add(p.failures).Add(p.blocked_until_ms).Add(p.last_failure_ms)
+                   .Add(addr).Add(a.failures).Add(a.blocked_until_ms).Add(a.last_failure_ms))
+            .status());
+    return true;
+  });
+  return done.status();
+}
+
+Status PostgresStore::RecordLoginSuccess(const std::string& username, const std::string& address) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db
+      .RunOnce((std::string("WITH forgiven AS (DELETE FROM login_failures WHERE key = $1) "
+                            "INSERT INTO login_known(pair, at) VALUES($1, ") +
+                kNowMs + ") ON CONFLICT (pair) DO UPDATE SET at = excluded.at")
+                   .c_str(),
+               Args().Add(ThrottlePairKey(username, address)))
+      .status();
+}
+
+Result<int64_t> PostgresStore::TakeRegistration(const std::string& address, int64_t per_minute) {
+  if (per_minute <= 0) return int64_t{0};
+  const double rate = static_cast<double>(per_minute) / 60.0;
+  const double burst = static_cast<double>(per_minute);
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db.Transaction([&]() -> Result<int64_t> {
+    RETURN_IF_ERROR(db.Run((std::string("INSERT INTO registrations(address, tokens, at) "
+                                        "VALUES($1, $2::double precision, ") +
+                            kNowMs + ") ON CONFLICT (address) DO NOTHING")
+                               .c_str(),
+                           Args().Add(address).Add(std::to_string(burst)))
+                        .status());
+    ASSIGN_OR_RETURN(Rows r, db.Run((std::string("SELECT tokens, at, ") + kNowMs +
+                                     " FROM registrations WHERE address = $1 FOR UPDATE")
+                                        .c_str(),
+                                    Args().Add(address)));
+    if (r.size() == 0) return Internal("a registration count vanished");
+    double tokens = std::stod(r.Text(0, 0));
+    const int64_t now_ms = r.Int(0, 2);
+    const int64_t wait_ms =
+        TakeFromBucket(&tokens, rate, burst, static_cast<double>(now_ms - r.Int(0, 1)) / 1000.0);
+    RETURN_IF_ERROR(db.Run("UPDATE registrations SET tokens = $2::double precision, at = $3 "
+                           "WHERE address = $1",
+                           Args().Add(address).Add(std::to_string(tokens)).Add(now_ms))
+                        .status());
+    return wait_ms;
+  });
+}
+
+Status PostgresStore::ForgetOldCounts(int64_t known_for_ms) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  const std::string now = kNowMs;
+  RETURN_IF_ERROR(db.RunOnce(("DELETE FROM login_failures WHERE last_failure < " + now + " - $1")
+                                 .c_str(),
+                             Args().Add(int64_t{ThrottlePolicy::kForgetAfterMs}))
+                      .status());
+  RETURN_IF_ERROR(db.RunOnce(("DELETE FROM login_known WHERE at < " + now + " - $1").c_str(),
+                             Args().Add(known_for_ms))
+                      .status());
+  // A bucket untouched for an hour is full again at any rate allowed.
+  return db.RunOnce(("DELETE FROM registrations WHERE at < " + now + " - 3600000").c_str())
+      .status();
 }
 
 Result<ReplicaStore::CaPems> PostgresStore::SharedCa(const CaPems& made) {

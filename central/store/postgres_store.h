@@ -81,6 +81,13 @@ class PostgresStore final : public DirectoryStore, public ReplicaStore {
   Status RecordEvent(const std::string& kind, const std::string& username,
                      const std::string& detail, const std::string& public_detail) override;
   Result<CaPems> SharedCa(const CaPems& made) override;
+  Result<int64_t> LoginRetryAfter(const std::string& username, const std::string& address,
+                                  const ThrottlePolicy& policy) override;
+  Status RecordLoginFailure(const std::string& username, const std::string& address,
+                            const ThrottlePolicy& policy) override;
+  Status RecordLoginSuccess(const std::string& username, const std::string& address) override;
+  Result<int64_t> TakeRegistration(const std::string& address, int64_t per_minute) override;
+  Status ForgetOldCounts(int64_t known_for_ms) override;
   Status Ping() override;
 
   class Conn;  // one pooled connection (postgres_store.cc)

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "central/auth.h"
 #include "central/store/directory_store.h"
 #include "common/directory_types.h"
 #include "common/status.h"
@@ -106,6 +107,23 @@ class ReplicaStore {
   // Appends an event to the feed; its id and time are the feed's.
   virtual Status RecordEvent(const std::string& kind, const std::string& username,
                              const std::string& detail, const std::string& public_detail) = 0;
+
+  // Failed logins and registrations, counted for all replicas together (so
+  // guesses spread over them count as one), by auth.h's rules on the
+  // database's clock. The seconds an attempt of `username` from `address`
+  // must wait (0: none).
+  virtual Result<int64_t> LoginRetryAfter(const std::string& username, const std::string& address,
+                                          const ThrottlePolicy& policy) = 0;
+  virtual Status RecordLoginFailure(const std::string& username, const std::string& address,
+                                    const ThrottlePolicy& policy) = 0;
+  virtual Status RecordLoginSuccess(const std::string& username, const std::string& address) = 0;
+  // One registration from `address` (common/limits.h's token bucket, up to
+  // `per_minute` a minute): 0 when it may go now, else the milliseconds
+  // until one may.
+  virtual Result<int64_t> TakeRegistration(const std::string& address, int64_t per_minute) = 0;
+  // Forgets counts that no longer matter: failures older than auth.h's
+  // forget time, logins older than `known_for_ms`, full buckets.
+  virtual Status ForgetOldCounts(int64_t known_for_ms) = 0;
 
   // The network's CA: the one stored, or `made` when none is (the first
   // replica to start stores its own; the others adopt it).

@@ -169,6 +169,51 @@ TEST_F(ClusterTest, RoundRobinHeartbeatsAreNeverEvictedAndTheSilentAreEvictedOnc
   EXPECT_EQ(silent->Heartbeat().status().reason(), "session_expired");
 }
 
+// A password guesser spreading its guesses over the replicas (as round
+// robin would) gets the five free guesses of one central, not five per
+// replica; the owner is in once the wait is over, at any replica, and that
+// clears the count everywhere.
+TEST_F(ClusterTest, PasswordGuessesSpreadOverReplicasCountAsOne) {
+  Replicas replicas(dir_, db_.url(), 3);
+  ASSERT_TRUE(replicas.Start().ok());
+  ASSERT_TRUE(replicas[0].Client()->Register("alice", "alice-password").ok());
+  std::vector<std::unique_ptr<DirectoryClient>> guesser;
+  for (size_t r = 0; r < replicas.size(); ++r) guesser.push_back(replicas[r].Client());
+  auto attempt = [](DirectoryClient& c, const std::string& password) {
+    return c.Login(LoginRequest{"alice", password, std::nullopt, std::nullopt, {}}).status();
+  };
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(attempt(*guesser[i % 3], "guess-" + std::to_string(i)).reason(), "bad_credentials")
+        << "guess " << i;
+  }
+  for (size_t r = 0; r < replicas.size(); ++r) {
+    EXPECT_EQ(attempt(*guesser[r], "guess-more").reason(), "too_many_attempts")
+        << "replica " << r << " let a sixth guess through";
+  }
+  auto owner = replicas[2].Client();
+  ASSERT_TRUE(WaitUntil([&] { return attempt(*owner, "alice-password").ok(); }, seconds(10)));
+  EXPECT_EQ(attempt(*guesser[0], "guess-after").reason(), "bad_credentials")
+      << "the owner's login at one replica did not clear the count at another";
+}
+
+// An address that creates accounts round robin gets one central's share a
+// minute, not one per replica.
+TEST_F(ClusterTest, RegistrationsSpreadOverReplicasShareOneLimit) {
+  Replicas replicas(dir_, db_.url(), 3, Json{{"register_per_minute", 3}});
+  ASSERT_TRUE(replicas.Start().ok());
+  for (int i = 0; i < 3; ++i) {
+    auto made = replicas[static_cast<size_t>(i)].Client()->Register("user" + std::to_string(i),
+                                                                     "user-password");
+    ASSERT_TRUE(made.ok()) << made.status().message();
+  }
+  for (size_t r = 0; r < replicas.size(); ++r) {
+    auto refused = replicas[r].Client()->Register("extra" + std::to_string(r), "user-password");
+    ASSERT_FALSE(refused.ok()) << "replica " << r << " made a fourth account this minute";
+    EXPECT_EQ(refused.status().reason(), "too_many_registrations");
+  }
+  EXPECT_EQ(replicas[1].Client()->Stats()->accounts, 3);
+}
+
 // The last free port, asked for by logins at three replicas at once: one
 // gets it, the others 503 "no_free_port"; never one port twice.
 TEST_F(ClusterTest, LoginsRacingForTheLastPortNeverShareIt) {

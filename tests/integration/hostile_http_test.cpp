@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "integration/raw_connection.h"
@@ -222,6 +223,119 @@ TEST_F(HostileHttpTest, FloodsOversizedLinesAndAmbiguousLengthsAreRefused) {
   EXPECT_EQ(StatusLine(replies), "HTTP/1.1 200 OK");
   EXPECT_NE(replies.find("HTTP/1.1 404 Not Found"), std::string::npos) << replies;
 
+  EXPECT_TRUE(Healthy());
+}
+
+// A PROXY protocol v2 header (as HAProxy's send-proxy-v2 writes it) from
+// `source`:`port` (IPv4 or IPv6 text) to central; `command` 1 is PROXY, 0
+// LOCAL.
+std::string ProxyHeader(const std::string& source, int port, int central_port, int command = 1) {
+  std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
+  unsigned char src[16] = {0}, dst[16] = {0};
+  const bool v6 = source.find(':') != std::string::npos;
+  h += static_cast<char>(0x20 | command);
+  h += static_cast<char>(v6 ? 0x21 : 0x11);
+  const size_t ip = v6 ? 16 : 4;
+  inet_pton(v6 ? AF_INET6 : AF_INET, source.c_str(), src);
+  inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? "::1" : "127.0.0.1", dst);
+  const size_t length = 2 * ip + 4;
+  h += static_cast<char>(length >> 8);
+  h += static_cast<char>(length & 0xff);
+  h.append(reinterpret_cast<char*>(src), ip);
+  h.append(reinterpret_cast<char*>(dst), ip);
+  for (int p : {port, central_port}) {
+    h += static_cast<char>(p >> 8);
+    h += static_cast<char>(p & 0xff);
+  }
+  return h;
+}
+
+std::string LoginBytes(const std::string& username, const std::string& password) {
+  const std::string body = Json{{"username", username}, {"password", password}}.dump();
+  return "POST /api/v1/login HTTP/1.1\r\nHost: central\r\nContent-Type: application/json\r\n"
+         "Connection: close\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+const std::string kHealthz = "GET /healthz HTTP/1.1\r\nHost: central\r\n\r\n";
+
+// Behind a TCP balancer every client would come from the balancer's
+// address. From a trusted balancer (127.0.0.2 here) central takes the
+// client's address from the PROXY header: a login's default host is the
+// client's, and the bound per address counts each client apart. Anyone
+// else sending such a header gains nothing, and the balancer's connections
+// without one are closed unanswered.
+TEST_F(HostileHttpTest, ABalancersProxyHeaderNamesTheClientOnlyFromATrustedAddress) {
+  StartCentral(Json{{"trusted_proxies", Json::array({"127.0.0.2"})},
+                    {"max_connections_per_address", 2}});
+  auto client = central_->Client();
+  ASSERT_TRUE(client->Register("alice", "alice-password").ok());
+  ASSERT_TRUE(client->Register("bob", "bobs-password").ok());
+  const int port = central_->port();
+
+  // Through the balancer: the login's host is the client's address.
+  for (auto [user, password, source] :
+       {std::tuple{"alice", "alice-password", "203.0.113.9"},
+        std::tuple{"bob", "bobs-password", "2001:db8::7"}}) {
+    RawConnection via(port, "127.0.0.2");
+    ASSERT_TRUE(via.ok());
+    via.Send(ProxyHeader(source, 40000, port) + LoginBytes(user, password));
+    std::string reply = via.ReadUntilClosed(std::chrono::seconds(10));
+    ASSERT_EQ(StatusLine(reply), "HTTP/1.1 200 OK") << reply;
+    auto body = Json::parse(reply.substr(reply.find("\r\n\r\n") + 4));
+    EXPECT_EQ(body["host"], source) << user;
+  }
+
+  // The balancer's own connection (LOCAL, as a health check may be): served.
+  {
+    RawConnection check(port, "127.0.0.2");
+    check.Send(ProxyHeader("0.0.0.0", 0, port, /*command=*/0) + kHealthz);
+    EXPECT_EQ(StatusLine(check.ReadUntil("}", std::chrono::seconds(10))), "HTTP/1.1 200 OK");
+  }
+
+  // From the balancer's address without a header, or with a broken one:
+  // closed, nothing answered.
+  std::string truncated_v6 = ProxyHeader("2001:db8::1", 1, port);
+  truncated_v6[15] = 8;  // declares 8 bytes of addresses: too few for IPv6
+  std::string oversized = ProxyHeader("203.0.113.9", 1, port);
+  oversized[14] = static_cast<char>(0xff);  // 65 000 bytes of header announced
+  for (const std::string& bad :
+       {kHealthz, std::string("\r\n\r\n\0\r\nQUIT\n\x31\x11\x00\x0c", 16) + kHealthz,
+        truncated_v6 + kHealthz, oversized + kHealthz}) {
+    RawConnection via(port, "127.0.0.2");
+    via.Send(bad);
+    EXPECT_EQ(via.ReadUntilClosed(std::chrono::seconds(10)), "")
+        << "answered a balancer connection with a bad header: " << bad.substr(0, 20);
+  }
+
+  // A stranger (127.0.0.1 is not trusted) that sends a header claiming
+  // another address is not believed: no login comes of it.
+  {
+    ASSERT_TRUE(client->Register("mallory", "mallory-password").ok());
+    RawConnection forged(port, "127.0.0.1");
+    forged.Send(ProxyHeader("198.51.100.1", 1, port) + LoginBytes("mallory", "mallory-password"));
+    std::string reply = forged.ReadUntilClosed(std::chrono::seconds(10));
+    EXPECT_NE(StatusLine(reply), "HTTP/1.1 200 OK") << reply;
+    EXPECT_EQ(reply.find("198.51.100.1"), std::string::npos);
+  }
+
+  // The bound per address holds each client named by the balancer apart:
+  // two held connections of one client fill its share, a third is closed;
+  // another client through the same balancer is served.
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port, "127.0.0.2"));
+    held.back()->Send(ProxyHeader("203.0.113.50", 1000 + i, port) + kHealthz);
+    ASSERT_EQ(StatusLine(held.back()->ReadUntil("}", std::chrono::seconds(10))), "HTTP/1.1 200 OK");
+  }
+  {
+    RawConnection third(port, "127.0.0.2");
+    third.Send(ProxyHeader("203.0.113.50", 1002, port) + kHealthz);
+    EXPECT_EQ(third.ReadUntilClosed(std::chrono::seconds(10)), "");
+    RawConnection other(port, "127.0.0.2");
+    other.Send(ProxyHeader("203.0.113.51", 1003, port) + kHealthz);
+    EXPECT_EQ(StatusLine(other.ReadUntil("}", std::chrono::seconds(10))), "HTTP/1.1 200 OK");
+  }
   EXPECT_TRUE(Healthy());
 }
 

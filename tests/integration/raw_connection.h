@@ -95,6 +95,24 @@ class RawConnection {
       out.append(buf, static_cast<size_t>(n));
     }
   }
+  // What is received until `marker` has arrived (or the server closes, or
+  // `timeout` passes).
+  std::string ReadUntil(const std::string& marker, std::chrono::milliseconds timeout) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    while (out.find(marker) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
   // True when the server has closed it (no wait).
   bool ClosedByServer() {
     pollfd p{fd_, POLLIN, 0};

@@ -49,8 +49,9 @@ struct Flags {
   bool json = false;
   bool keep_online = false;  // no logout at the end (benchmarks go on)
   std::string token_out;     // write peer 0's token here
-  std::string mark;          // created when the measured phase starts
+  std::string mark;          // created when the measured phase starts, MARK.end when it ends
   uint64_t realistic_shares = 0;  // a seed: files from bench/shares.h
+  bool shared_connections = false;  // one connection per sending thread, not per peer
 };
 
 // Trusts the CA of --ca when central serves https.
@@ -126,8 +127,22 @@ void ParallelFor(int n, int threads, F&& fn) {
 
 struct Peer {
   std::string name;
-  std::unique_ptr<DirectoryClient> client;
+  std::string token;
+  std::unique_ptr<DirectoryClient> client;  // its own connection (not --shared-connections)
 };
+
+// The client that speaks for `p` on this thread: the peer's own, or with
+// --shared-connections this thread's, carrying p's token.
+DirectoryClient& As(const Flags& f, Peer& p) {
+  if (!f.shared_connections) {
+    if (!p.client) p.client = std::make_unique<DirectoryClient>(f.central, ClientOptions(f));
+    return *p.client;  // its login set its token
+  }
+  thread_local std::unique_ptr<DirectoryClient> mine;
+  if (!mine) mine = std::make_unique<DirectoryClient>(f.central, ClientOptions(f));
+  mine->set_token(p.token);
+  return *mine;
+}
 
 std::string PeerName(const Flags& f, int i) { return f.prefix + std::to_string(i); }
 
@@ -168,8 +183,13 @@ int main(int argc, char** argv) {
   app.add_flag("--json", f.json, "print the summary as JSON");
   app.add_flag("--keep-online", f.keep_online, "leave the peers logged in at the end");
   app.add_option("--token-out", f.token_out, "write the first peer's token to this file");
+  app.add_flag("--shared-connections", f.shared_connections,
+               "each sending thread keeps one connection for all the peers it speaks for\n"
+               "(default: one per peer, as real peers; this for a front end with fewer\n"
+               "file descriptors than peers)");
   app.add_option("--pg-mark", f.mark,
-                 "create this file when the measured phase starts (for outside meters)");
+                 "create this file when the measured phase starts and FILE.end when it ends\n"
+                 "(for outside meters)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -183,7 +203,10 @@ int main(int argc, char** argv) {
   }
 
   std::vector<Peer> peers(static_cast<size_t>(f.peers));
-  Recorder login_rec, index_rec, heartbeat_rec, search_rec;
+  // Heartbeats are recorded apart before and during the measured phase:
+  // the figures are the measured phase's alone.
+  Recorder login_rec, index_rec, setup_heartbeat_rec, heartbeat_rec, search_rec;
+  std::atomic<bool> measuring{false};
   std::atomic<int64_t> interval_s{5};
 
   // Heartbeats run from the start, as a real peer's do from its login on
@@ -206,11 +229,11 @@ int main(int argc, char** argv) {
           if (due >= end()) return;
           std::this_thread::sleep_until(due);  // the peer's own schedule
           if (!ready[static_cast<size_t>(i)]) continue;
-          Timed(heartbeat_rec, [&] {
+          Timed(measuring ? heartbeat_rec : setup_heartbeat_rec, [&] {
             HeartbeatRequest hb;
             hb.free_bytes = int64_t{1} << 30;
             hb.active_transfers = 0;
-            auto r = peers[static_cast<size_t>(i)].client->Heartbeat(hb);
+            auto r = As(f, peers[static_cast<size_t>(i)]).Heartbeat(hb);
             if (!r.ok() && r.status().code() == Code::kUnauthenticated) evictions++;
             return r.status();
           });
@@ -224,9 +247,9 @@ int main(int argc, char** argv) {
   ParallelFor(f.peers, f.setup_threads, [&](int i) {
     Peer& p = peers[static_cast<size_t>(i)];
     p.name = PeerName(f, i);
-    p.client = std::make_unique<DirectoryClient>(f.central, ClientOptions(f));
     const std::string password = p.name + "-load-password";
-    auto reg = p.client->Register(p.name, password);
+    DirectoryClient& client = As(f, p);
+    auto reg = client.Register(p.name, password);
     if (!reg.ok() && reg.status().reason() != "username_taken") {
       login_rec.Error(reg.status());
       return;
@@ -237,8 +260,9 @@ int main(int argc, char** argv) {
       req.password = password;
       req.host = "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) +
                  "." + std::to_string(i % 256);
-      auto reply = p.client->Login(req);
+      auto reply = client.Login(req);
       if (reply.ok()) {
+        p.token = reply->token;
         interval_s = reply->heartbeat_interval_s;
         ready[static_cast<size_t>(i)] = true;
       }
@@ -253,13 +277,16 @@ int main(int argc, char** argv) {
   ParallelFor(f.peers, f.setup_threads, [&](int i) { lists[static_cast<size_t>(i)] = FilesOf(f, i); });
   auto t_index = Clock::now();
   ParallelFor(f.peers, f.setup_threads, [&](int i) {
-    Timed(index_rec, [&] { return peers[static_cast<size_t>(i)].client->ReplaceIndex(lists[static_cast<size_t>(i)]).status(); });
+    Timed(index_rec, [&] {
+      return As(f, peers[static_cast<size_t>(i)]).ReplaceIndex(lists[static_cast<size_t>(i)]).status();
+    });
   });
   lists.clear();
   double index_s = std::chrono::duration<double>(Clock::now() - t_index).count();
 
   // 3. The measured phase: heartbeats go on, searches run beside them.
   const auto start = Clock::now();
+  measuring = true;
   if (!f.mark.empty()) std::ofstream(f.mark) << "measured phase\n";
   end_ticks = (start + std::chrono::seconds(f.seconds)).time_since_epoch().count();
   for (int s = 0; s < f.searchers && f.search_rate > 0; ++s) {
@@ -283,6 +310,7 @@ int main(int argc, char** argv) {
     });
   }
   for (auto& t : workers) t.join();
+  if (!f.mark.empty()) std::ofstream(f.mark + ".end") << "measured phase over\n";
 
   // 4. Nobody was evicted: every peer is still online.
   int64_t online = -1;
@@ -291,11 +319,11 @@ int main(int argc, char** argv) {
     for (const auto& p : *list) online += p.username.rfind(f.prefix, 0) == 0 ? 1 : 0;
   }
   if (!f.token_out.empty()) {
-    std::ofstream(f.token_out) << peers[0].client->token() << "\n";
+    std::ofstream(f.token_out) << peers[0].token << "\n";
   }
   if (!f.keep_online) {
     ParallelFor(f.peers, f.setup_threads,
-                [&](int i) { (void)peers[static_cast<size_t>(i)].client->Logout(); });
+                [&](int i) { (void)As(f, peers[static_cast<size_t>(i)]).Logout(); });
   }
 
   Json out{{"peers", f.peers},
@@ -307,11 +335,13 @@ int main(int argc, char** argv) {
            {"login", login_rec.Summary()},
            {"index", index_rec.Summary()},
            {"heartbeat", heartbeat_rec.Summary()},
+           {"heartbeat_during_setup", setup_heartbeat_rec.Summary()},
            {"search", search_rec.Summary()},
            {"online_at_end", online},
            {"evictions", evictions.load()}};
   const int64_t errors =
-      login_rec.errors() + index_rec.errors() + heartbeat_rec.errors() + search_rec.errors();
+      login_rec.errors() + index_rec.errors() + setup_heartbeat_rec.errors() +
+                         heartbeat_rec.errors() + search_rec.errors();
   const bool ok = errors == 0 && evictions == 0 && online == f.peers;
   if (f.json) {
     std::printf("%s\n", out.dump(2).c_str());
@@ -320,7 +350,7 @@ int main(int argc, char** argv) {
                 f.files, f.seconds, static_cast<long long>(interval_s.load()));
     std::printf("  login     %.1f s in all\n", login_s);
     std::printf("  index     %.1f s in all\n", index_s);
-    for (const char* k : {"login", "index", "heartbeat", "search"}) {
+    for (const char* k : {"login", "index", "heartbeat_during_setup", "heartbeat", "search"}) {
       const Json& r = out[k];
       std::printf("  %-9s n=%-7lld p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  errors %s\n", k,
                   static_cast<long long>(r["count"].get<int64_t>()), r["p50_ms"].get<double>(),
