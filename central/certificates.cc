@@ -44,14 +44,23 @@ Result<std::optional<IssuedCertificate>> Certificates::RenewIfDue(const std::str
     auto it = held_.find(token_hash);
     if (it != held_.end()) held = it->second;
   }
-  if (!held) {  // after a restart: from the store
+  if (!held) {  // after a restart (or on another replica): from the store
     ASSIGN_OR_RETURN(auto session, store_->FindSession(token_hash));
-    if (!session || session->public_key.empty()) return std::optional<IssuedCertificate>();
-    ASSIGN_OR_RETURN(auto newest, store_->NewestCertificate(token_hash));
-    held = Held{session->public_key, newest ? newest->not_after : 0};
+    if (!session) return std::optional<IssuedCertificate>();
+    held = Held{session->public_key, 0};
+    if (!session->public_key.empty()) {
+      ASSIGN_OR_RETURN(auto newest, store_->NewestCertificate(token_hash));
+      if (newest) held->not_after = newest->not_after;
+    }
+    // Kept either way: a session without a key (a login without a CSR)
+    // must not cost two reads at each heartbeat.
     std::lock_guard<std::mutex> lock(mu_);
+    if (held_.size() > 100000) {
+      std::erase_if(held_, [&](const auto& e) { return e.second.not_after < now_unix_(); });
+    }
     held_[token_hash] = *held;
   }
+  if (held->public_key.empty()) return std::optional<IssuedCertificate>();  // nothing to renew
   if (held->not_after - now_unix_() > lifetime_s_ / 2) return std::optional<IssuedCertificate>();
   ASSIGN_OR_RETURN(IssuedCertificate cert, IssueAndRecord(username, token_hash, held->public_key));
   return std::optional<IssuedCertificate>(std::move(cert));

@@ -6,6 +6,7 @@
 # drift, ratios against the same-run reference are what to compare.
 #
 #   scripts/bench.sh [search] [directory] [transfer] [startup]   default: all
+#   BENCH_BASE_CENTRAL=/path/to/central scripts/bench.sh compare
 #   scripts/bench.sh realistic     the realistic-shares step of directory alone
 #
 # Parts:
@@ -26,6 +27,11 @@
 #              verify-only, upload; then a 4 GiB file
 #              (BENCH_MEMORY_MIB) each way for the peak memory of both
 #              peer programs
+#   compare    one central on SQLite before and after a change, side by side:
+#              BENCH_BASE_CENTRAL names the other build's `central` binary;
+#              on one database of 1M files from 10 000 peers, each binary in
+#              turn, twice (plain HTTP), gets the directory rows below
+#              (heartbeat, searches, /stats, each vs its own /healthz)
 #   startup    a shared folder of 10 000 files / 2 GiB: the peer-server's
 #              catalog with a cold and a warm hash cache vs sha256sum and
 #              cat over the same files (and from disk, when the page cache
@@ -560,14 +566,49 @@ part_startup() {
   kill -TERM "$pid"
 }
 
+part_compare() {
+  local base=${BENCH_BASE_CENTRAL:?"set BENCH_BASE_CENTRAL to the other build's central binary"}
+  echo "== compare: $base vs this build's central, one SQLite database of 1M files" >&2
+  local d=$WORK/compare port pid which bin
+  mkdir -p "$d"
+  "$BIN/bench/seed-accounts" "$d/central.db" load 10000 >/dev/null
+  port=$(free_port)
+  for which in this base this base; do
+    bin=$BIN/central/central
+    [ "$which" = base ] && bin=$base
+    "$bin" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn --tls false \
+      --session-ttl-s 3600 --max-connections 15000 --max-connections-per-address 1000000 \
+      >>"$d/central-$which.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    disown "$pid"
+    for _ in $(seq 1 400); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+    if [ ! -e "$d/token" ]; then  # the first start indexes; the others find it in the database
+      "$BIN/tests/load-peers" --central "http://127.0.0.1:$port" --peers 10000 --files 100 \
+        --seconds 1 --searchers 0 --setup-threads 16 --keep-online --token-out "$d/token" --json \
+        >"$d/ingest.json"
+      cat >"$d/heartbeat.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $(cat "$d/token")"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"free_bytes": 1000000000, "active_transfers": 0}'
+EOF
+    fi
+    directory_rows "http://127.0.0.1:$port" " [$which]" "$d"
+    kill -TERM "$pid"
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
 for part in "${PARTS[@]}"; do
   case "$part" in
+    compare) part_compare ;;
     search) part_search ;;
     directory) part_directory ;;
     realistic) realistic_directory ;;  # the last step of directory, alone
     transfer) part_transfer ;;
     startup) part_startup ;;
-    *) echo "bench: unknown part '$part' (search, directory, transfer, startup)" >&2; exit 2 ;;
+    *) echo "bench: unknown part '$part' (search, directory, compare, transfer, startup)" >&2; exit 2 ;;
   esac
 done
 

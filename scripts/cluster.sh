@@ -182,7 +182,9 @@ if [ "$MODE" = --bench ]; then
   ended_or_gone() { [ -e "$DIR/pg-mark.end" ] || ! kill -0 "$LOAD_PID" 2>/dev/null; }
   wait_for $((SECONDS_MEASURED + 600)) ended_or_gone
   cpu1=$(pg_cpu); read -r tx1 tup1 wal1 < <(pg_counts | tr '|' ' ')
-  wait "$LOAD_PID" || { cat "$DIR/load.json" >&2; exit 1; }
+  load_rc=0
+  wait "$LOAD_PID" || load_rc=$?
+  [ -s "$DIR/load.json" ] || { echo "load-peers printed nothing (exit $load_rc)" >&2; exit 1; }
   python3 - "$DIR/load.json" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$((tx1 - tx0))" \
     "$((tup1 - tup0))" "$((wal1 - wal0))" <<'PY'
 import json, sys
@@ -190,7 +192,8 @@ r = json.load(open(sys.argv[1]))
 ticks, hz = int(sys.argv[2]), int(sys.argv[3])
 tx, tup, wal = (int(x) for x in sys.argv[4:7])
 hb = r["heartbeat"]["count"]; s = r["seconds"]
-print(f"  peers {r['peers']} (online at the end: {r['online_at_end']}), evictions {r['evictions']}")
+print(f"  peers {r['peers']} (online at the end: {r['online_at_end']}), evictions {r['evictions']};"
+      f" peers load-peers itself left silent for over the TTL: {r['late_peers']}")
 print(f"  set-up: logins {r['login_phase_s']:.0f} s, indexing {r['index_phase_s']:.0f} s")
 for k in ("login", "index", "heartbeat_during_setup", "heartbeat", "search"):
     v = r[k]; print(f"  {k:22s} n={v['count']:7d}  p50 {v['p50_ms']:7.2f} ms  p99 {v['p99_ms']:7.2f} ms  errors {v['errors']}")
@@ -201,6 +204,7 @@ print(f"  PostgreSQL: {cpu:.1f} CPU-s ({100 * cpu / s:.0f}% of one core), {tx / 
 if hb:
     print(f"  per heartbeat: {1e6 * cpu / hb:.0f} µs of PostgreSQL CPU, {wal / hb:.0f} B of WAL")
 PY
+  [ "$load_rc" -eq 0 ] || { echo "load-peers: FAILED (errors, or peers offline at the end)" >&2; exit 1; }
   ok=1
   exit 0
 fi

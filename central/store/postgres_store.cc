@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <unordered_map>
 
 #include "common/limits.h"
@@ -68,6 +69,14 @@ std::string TextArray(const std::vector<std::string>& values) {
 std::string IntArray(const std::vector<int64_t>& values) {
   std::string out = "{";
   for (size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+  return out + "}";
+}
+
+std::string IntArray(const std::vector<std::optional<int64_t>>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    out += (i ? "," : "") + (values[i] ? std::to_string(*values[i]) : std::string("NULL"));
+  }
   return out + "}";
 }
 
@@ -730,20 +739,78 @@ Status PostgresStore::TouchLogin(const std::string& username) {
       .status();
 }
 
+// Heartbeats commit in groups (docs/architecture.md, "Replicas"): a caller
+// that finds no write under way writes every heartbeat waiting, its own
+// included, in one UPDATE; callers arriving meanwhile wait for the next
+// group. Alone, a heartbeat is written at once; under load, one statement
+// and one commit serve many.
+struct PostgresStore::HeartbeatGroup {
+  std::map<std::string, PeerLoad> loads;  // by account: the newest of each
+  bool done = false;
+  Status status;
+  std::set<std::string> live;  // accounts whose row was there to update
+};
+
 Status PostgresStore::Heartbeat(const std::string& username, const PeerLoad& l) {
-  ASSIGN_OR_RETURN(Lease db, Acquire());
-  ASSIGN_OR_RETURN(Rows r, db.RunOnce("UPDATE live SET last_seen = now(), "
-                                      "free_bytes = coalesce($2, free_bytes), "
-                                      "active_transfers = $3, sending_rate = $4, "
-                                      "receiving_rate = $5 WHERE username = $1",
-                                      Args()
-                                          .Add(username)
-                                          .Add(l.free_bytes)
-                                          .Add(l.active_transfers)
-                                          .Add(l.sending_rate)
-                                          .Add(l.receiving_rate)));
-  if (r.Affected() == 0) return NotFound("not live");
+  std::unique_lock<std::mutex> lock(beats_mu_);
+  if (!next_beats_) next_beats_ = std::make_shared<HeartbeatGroup>();
+  std::shared_ptr<HeartbeatGroup> mine = next_beats_;
+  mine->loads[username] = l;
+  while (!mine->done) {
+    if (writing_beats_) {
+      beats_written_.wait(lock);
+      continue;
+    }
+    // Nobody writes: this caller writes the waiting group (its own).
+    writing_beats_ = true;
+    std::shared_ptr<HeartbeatGroup> group = std::move(next_beats_);
+    next_beats_.reset();
+    lock.unlock();
+    WriteHeartbeats(*group);
+    lock.lock();
+    group->done = true;
+    writing_beats_ = false;
+    beats_written_.notify_all();
+  }
+  RETURN_IF_ERROR(mine->status);
+  if (mine->live.count(username) == 0) return NotFound("not live");
   return Status::Ok();
+}
+
+void PostgresStore::WriteHeartbeats(HeartbeatGroup& group) {
+  std::vector<std::string> names;
+  std::vector<std::optional<int64_t>> free_bytes;
+  std::vector<int64_t> transfers, sending, receiving;
+  for (const auto& [name, load] : group.loads) {
+    names.push_back(name);
+    free_bytes.push_back(load.free_bytes);
+    transfers.push_back(load.active_transfers);
+    sending.push_back(load.sending_rate);
+    receiving.push_back(load.receiving_rate);
+  }
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    group.status = lease.status();
+    return;
+  }
+  auto r = lease->RunOnce(
+      "UPDATE live l SET last_seen = now(), free_bytes = coalesce(b.free_bytes, l.free_bytes), "
+      "active_transfers = b.active_transfers, sending_rate = b.sending_rate, "
+      "receiving_rate = b.receiving_rate "
+      "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
+      "AS b(username, free_bytes, active_transfers, sending_rate, receiving_rate) "
+      "WHERE l.username = b.username RETURNING l.username",
+      Args()
+          .Add(TextArray(names))
+          .Add(IntArray(free_bytes))
+          .Add(IntArray(transfers))
+          .Add(IntArray(sending))
+          .Add(IntArray(receiving)));
+  if (!r.ok()) {
+    group.status = r.status();
+    return;
+  }
+  for (int i = 0; i < r->size(); ++i) group.live.insert(r->Text(i, 0));
 }
 
 namespace {

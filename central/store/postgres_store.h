@@ -107,6 +107,14 @@ class PostgresStore final : public DirectoryStore, public ReplicaStore {
   std::vector<Conn*> idle_;                  // GUARDED_BY(mu_)
   std::mutex listen_mu_;                     // the LISTEN connection's
   std::unique_ptr<Conn> listener_;           // GUARDED_BY(listen_mu_)
+
+  // Heartbeats written in groups (Heartbeat in postgres_store.cc).
+  struct HeartbeatGroup;
+  void WriteHeartbeats(HeartbeatGroup& group);
+  std::mutex beats_mu_;
+  std::condition_variable beats_written_;
+  std::shared_ptr<HeartbeatGroup> next_beats_;  // GUARDED_BY(beats_mu_): waiting to be written
+  bool writing_beats_ = false;                  // GUARDED_BY(beats_mu_)
 };
 
 // The LIKE pattern (escape '\') for a search query: '*' any run, '?' one

@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
   Recorder login_rec, index_rec, setup_heartbeat_rec, heartbeat_rec, search_rec;
   std::atomic<bool> measuring{false};
   std::atomic<int64_t> interval_s{5};
+  std::atomic<int64_t> ttl_s{15};
 
   // Heartbeats run from the start, as a real peer's do from its login on
   // (a slow set-up must not get peers evicted), spread evenly over the
@@ -217,18 +218,31 @@ int main(int argc, char** argv) {
   auto end = [&] { return Clock::time_point(Clock::duration(end_ticks.load())); };
   std::unique_ptr<std::atomic<bool>[]> ready(new std::atomic<bool>[static_cast<size_t>(f.peers)]);
   for (int i = 0; i < f.peers; ++i) ready[static_cast<size_t>(i)] = false;
+  // When each peer last sent a heartbeat (its login first), and the longest
+  // silence between two: a peer silent for over the TTL here was late
+  // because this machine could not drive it, and its eviction was earned.
+  std::vector<Clock::time_point> last_sent(static_cast<size_t>(f.peers));
+  std::vector<Clock::duration> longest_silence(static_cast<size_t>(f.peers), Clock::duration::zero());
   std::atomic<int64_t> evictions{0};
   std::vector<std::thread> workers;
   for (int w = 0; w < f.threads; ++w) {
     workers.emplace_back([&, w] {
       if (w >= f.peers) return;  // no peer of its own: nothing to do (it would spin)
       for (int64_t round = 0;; ++round) {
+        // A thread that fell a whole round behind skips what it missed, as
+        // a real peer sends its next heartbeat, not every late one at once.
+        const auto interval_now = std::chrono::seconds(interval_s.load());
+        round = std::max<int64_t>(round, (Clock::now() - t0) / interval_now - 1);
         for (int i = w; i < f.peers; i += f.threads) {
           auto interval = std::chrono::seconds(interval_s.load());
           auto due = t0 + round * interval + interval * i / f.peers;
           if (due >= end()) return;
           std::this_thread::sleep_until(due);  // the peer's own schedule
           if (!ready[static_cast<size_t>(i)]) continue;
+          const auto sent = Clock::now();
+          auto& longest = longest_silence[static_cast<size_t>(i)];
+          longest = std::max(longest, sent - last_sent[static_cast<size_t>(i)]);
+          last_sent[static_cast<size_t>(i)] = sent;
           Timed(measuring ? heartbeat_rec : setup_heartbeat_rec, [&] {
             HeartbeatRequest hb;
             hb.free_bytes = int64_t{1} << 30;
@@ -264,6 +278,8 @@ int main(int argc, char** argv) {
       if (reply.ok()) {
         p.token = reply->token;
         interval_s = reply->heartbeat_interval_s;
+        ttl_s = reply->session_ttl_s;
+        last_sent[static_cast<size_t>(i)] = Clock::now();
         ready[static_cast<size_t>(i)] = true;
       }
       return reply.status();
@@ -313,6 +329,8 @@ int main(int argc, char** argv) {
   if (!f.mark.empty()) std::ofstream(f.mark + ".end") << "measured phase over\n";
 
   // 4. Nobody was evicted: every peer is still online.
+  int64_t late = 0;  // peers this tool left silent for longer than the TTL
+  for (const auto& silence : longest_silence) late += silence > std::chrono::seconds(ttl_s.load());
   int64_t online = -1;
   if (auto list = probe.Peers(); list.ok()) {
     online = 0;
@@ -338,6 +356,7 @@ int main(int argc, char** argv) {
            {"heartbeat_during_setup", setup_heartbeat_rec.Summary()},
            {"search", search_rec.Summary()},
            {"online_at_end", online},
+           {"late_peers", late},
            {"evictions", evictions.load()}};
   const int64_t errors =
       login_rec.errors() + index_rec.errors() + setup_heartbeat_rec.errors() +
@@ -356,8 +375,10 @@ int main(int argc, char** argv) {
                   static_cast<long long>(r["count"].get<int64_t>()), r["p50_ms"].get<double>(),
                   r["p99_ms"].get<double>(), r["max_ms"].get<double>(), r["errors"].dump().c_str());
     }
-    std::printf("  online at the end: %lld of %d; evictions seen: %lld\n",
-                static_cast<long long>(online), f.peers, static_cast<long long>(evictions.load()));
+    std::printf("  online at the end: %lld of %d; evictions seen: %lld; peers this tool left\n"
+                "  silent for over the TTL: %lld\n",
+                static_cast<long long>(online), f.peers, static_cast<long long>(evictions.load()),
+                static_cast<long long>(late));
     std::printf("load-peers: %s\n", ok ? "OK" : "FAILED");
   }
   return ok ? 0 : 1;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <sqlite3.h>
 
 #include <functional>
@@ -309,6 +311,55 @@ TEST(PostgresSchemaTest, NewerSchemaIsRefused) {
   auto newer = DirectoryStore::Open(db.url());
   ASSERT_FALSE(newer.ok());
   EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
+}
+
+// Heartbeats from many threads at once are written in groups: each caller
+// still learns about its own account alone — written (and its load kept),
+// or NotFound when its account has no liveness — whatever it was grouped
+// with.
+TEST(PostgresReplicaTest, HeartbeatsWrittenTogetherAnswerEachCallerAlone) {
+  testing::TestDatabase db;
+  if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
+  auto store = DirectoryStore::Open(db.url());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  ReplicaStore* replica = (*store)->replica();
+  ASSERT_NE(replica, nullptr);
+  constexpr int kAccounts = 40;
+  for (int i = 0; i < kAccounts; ++i) {
+    const std::string user = "u" + std::to_string(i);
+    ASSERT_TRUE((*store)->CreateAccount({user, "hash"}).ok());
+    if (i % 4 != 0) ASSERT_TRUE(replica->TouchLogin(user).ok());  // every 4th is not live
+  }
+  std::vector<std::thread> threads;
+  std::vector<Status> results(kAccounts * 5);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t k = static_cast<size_t>(t); k < results.size(); k += 8) {
+        const int i = static_cast<int>(k % kAccounts);
+        PeerLoad load;
+        load.active_transfers = i;
+        load.free_bytes = int64_t{1000} * i;
+        results[k] = replica->Heartbeat("u" + std::to_string(i), load);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t k = 0; k < results.size(); ++k) {
+    const int i = static_cast<int>(k % kAccounts);
+    if (i % 4 == 0) {
+      EXPECT_EQ(results[k].code(), Code::kNotFound) << "u" << i;
+    } else {
+      EXPECT_TRUE(results[k].ok()) << "u" << i << ": " << results[k].message();
+    }
+  }
+  auto all = replica->AllLive();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), static_cast<size_t>(kAccounts - kAccounts / 4));
+  for (const auto& [user, load] : *all) {
+    const int i = std::stoi(user.substr(1));
+    EXPECT_EQ(load.active_transfers, i) << user;
+    EXPECT_EQ(load.free_bytes, int64_t{1000} * i) << user;
+  }
 }
 
 // No server at the URL: a clear Unavailable, not a crash or a hang.
