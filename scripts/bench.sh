@@ -108,6 +108,22 @@ for line in open(sys.argv[1]):
 EOF
 }
 
+# index_peers PORT DIR: 10 000 simulated peers with 100 files each log in
+# to the plain-HTTP central at PORT and stay online; DIR/ingest.json has
+# load-peers' figures, DIR/heartbeat.lua is wrk's heartbeat as peer 0.
+index_peers() {
+  local port=$1 d=$2
+  "$BIN/tests/load-peers" --central "http://127.0.0.1:$port" --peers 10000 --files 100 \
+    --seconds 1 --searchers 0 --setup-threads 16 --keep-online --token-out "$d/token" --json \
+    >"$d/ingest.json"
+  cat >"$d/heartbeat.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $(cat "$d/token")"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"free_bytes": 1000000000, "active_transfers": 0}'
+EOF
+}
+
 part_directory() {
   echo "== directory: 1M files from 10 000 peers on a real central" >&2
   local d=$WORK/directory port pid
@@ -123,21 +139,12 @@ part_directory() {
   PIDS+=("$pid")
   disown "$pid"
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-  "$BIN/tests/load-peers" --central "http://127.0.0.1:$port" --peers 10000 --files 100 \
-    --seconds 1 --searchers 0 --setup-threads 16 --keep-online --token-out "$d/token" --json \
-    >"$d/ingest.json"
+  index_peers "$port" "$d"
   local ingest rss
   ingest=$(python3 -c "import json,sys; print('%.1f' % json.load(open(sys.argv[1]))['index_phase_s'])" "$d/ingest.json")
   rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
   row "ingest 1M files over HTTP, 10k PUTs (s)" "$ingest" "-" "-" "< 10" "$(held "$ingest < 10")"
   row "central RSS with 1M files (MiB)" "$rss" "-" "-" "< 512" "$(held "$rss < 512")"
-
-  cat >"$d/heartbeat.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer $(cat "$d/token")"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"free_bytes": 1000000000, "active_transfers": 0}'
-EOF
   directory_rows "http://127.0.0.1:$port" "" "$d"
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
@@ -583,17 +590,8 @@ part_compare() {
     PIDS+=("$pid")
     disown "$pid"
     for _ in $(seq 1 400); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-    if [ ! -e "$d/token" ]; then  # the first start indexes; the others find it in the database
-      "$BIN/tests/load-peers" --central "http://127.0.0.1:$port" --peers 10000 --files 100 \
-        --seconds 1 --searchers 0 --setup-threads 16 --keep-online --token-out "$d/token" --json \
-        >"$d/ingest.json"
-      cat >"$d/heartbeat.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer $(cat "$d/token")"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"free_bytes": 1000000000, "active_transfers": 0}'
-EOF
-    fi
+    # the first start indexes; the others find it all in the database
+    [ -e "$d/token" ] || index_peers "$port" "$d"
     directory_rows "http://127.0.0.1:$port" " [$which]" "$d"
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true

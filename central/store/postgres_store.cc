@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/limits.h"
@@ -132,6 +133,7 @@ class PostgresStore::Conn {
   // Connects, or reconnects when the connection broke.
   Status Ready() {
     if (pg_ && PQstatus(pg_) == CONNECTION_OK) return Status::Ok();
+    prepared_.clear();  // a new session has none
     if (pg_) {
       PQreset(pg_);
     } else {
@@ -144,9 +146,31 @@ class PostgresStore::Conn {
   bool broken() const { return pg_ == nullptr || PQstatus(pg_) != CONNECTION_OK; }
   PGconn* raw() { return pg_; }
 
+  // Runs `sql` as a statement prepared once per connection (parsed and
+  // planned once, not at every call); statements other than queries and
+  // data changes (BEGIN, DDL) run unprepared.
+  PGresult* Exec(const char* sql, int n, const char* const* params) {
+    const std::string_view text(sql);
+    const bool preparable = n > 0 || text.starts_with("SELECT") || text.starts_with("INSERT") ||
+                            text.starts_with("UPDATE") || text.starts_with("DELETE") ||
+                            text.starts_with("WITH");
+    if (!preparable) return PQexecParams(pg_, sql, n, nullptr, params, nullptr, nullptr, 0);
+    auto it = prepared_.find(std::string(text));
+    if (it == prepared_.end()) {
+      std::string name = "p" + std::to_string(prepared_.size());
+      PGresult* made = PQprepare(pg_, name.c_str(), sql, n, nullptr);
+      const bool ok = made != nullptr && PQresultStatus(made) == PGRES_COMMAND_OK;
+      if (!ok) return made;  // its error is the statement's
+      PQclear(made);
+      it = prepared_.emplace(std::string(text), std::move(name)).first;
+    }
+    return PQexecPrepared(pg_, it->second.c_str(), n, params, nullptr, nullptr, 0);
+  }
+
  private:
   const std::string url_;
   PGconn* pg_ = nullptr;
+  std::unordered_map<std::string, std::string> prepared_;  // statement text -> its name
 };
 
 namespace {
@@ -178,8 +202,7 @@ class PostgresStore::Lease {
   Result<Rows> Run(const char* sql, const Args& args = Args()) {
     RETURN_IF_ERROR(c_->Ready());
     auto params = args.Pointers();
-    PGresult* r = PQexecParams(c_->raw(), sql, args.size(), nullptr, params.data(), nullptr,
-                               nullptr, 0);
+    PGresult* r = c_->Exec(sql, args.size(), params.data());
     Status s = ResultStatus(c_->raw(), r);
     Rows rows(r);
     if (!s.ok()) return s;

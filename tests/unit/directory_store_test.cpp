@@ -362,6 +362,51 @@ TEST(PostgresReplicaTest, HeartbeatsWrittenTogetherAnswerEachCallerAlone) {
   }
 }
 
+// The counts replicas share for failed logins and registrations follow
+// auth.h's and limits.h's rules; old counts are forgotten.
+TEST(PostgresReplicaTest, LoginAndRegistrationCountsFollowTheRulesAndAreForgotten) {
+  testing::TestDatabase db;
+  if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
+  auto store = DirectoryStore::Open(db.url());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  ReplicaStore* r = (*store)->replica();
+  const ThrottlePolicy policy;
+  for (int i = 0; i < policy.free_failures - 1; ++i) {
+    ASSERT_TRUE(r->RecordLoginFailure("alice", "192.0.2.1", policy).ok());
+    EXPECT_EQ(*r->LoginRetryAfter("alice", "192.0.2.1", policy), 0) << "failure " << i + 1 << " is free";
+  }
+  ASSERT_TRUE(r->RecordLoginFailure("alice", "192.0.2.1", policy).ok());
+  EXPECT_GE(*r->LoginRetryAfter("alice", "192.0.2.1", policy), 1);
+  EXPECT_EQ(*r->LoginRetryAfter("alice", "198.51.100.7", policy), 0) << "another address is not held up";
+  EXPECT_EQ(*r->LoginRetryAfter("bob", "192.0.2.1", policy), 0) << "the address has 20 free failures";
+  // A success clears the pair's count and makes the pair known.
+  ASSERT_TRUE(r->RecordLoginSuccess("alice", "192.0.2.1").ok());
+  EXPECT_EQ(*r->LoginRetryAfter("alice", "192.0.2.1", policy), 0);
+
+  // Registrations: a bucket of 3 a minute, shared by every caller of the store.
+  EXPECT_EQ(*r->TakeRegistration("192.0.2.9", 3), 0);
+  EXPECT_EQ(*r->TakeRegistration("192.0.2.9", 3), 0);
+  EXPECT_EQ(*r->TakeRegistration("192.0.2.9", 3), 0);
+  const int64_t wait_ms = *r->TakeRegistration("192.0.2.9", 3);
+  EXPECT_GT(wait_ms, 0);
+  EXPECT_LE(wait_ms, 20000) << "one token comes back every 20 s";
+  EXPECT_EQ(*r->TakeRegistration("192.0.2.10", 3), 0) << "per address";
+  EXPECT_EQ(*r->TakeRegistration("192.0.2.9", 0), 0) << "0: no limit";
+
+  // Counts 16 minutes old are forgotten by the sweep; recent ones stay.
+  ASSERT_TRUE(r->RecordLoginFailure("carol", "192.0.2.2", policy).ok());
+  ASSERT_TRUE(db.Run("UPDATE login_failures SET last_failure = last_failure - 960000 "
+                     "WHERE key LIKE '%192.0.2.1'"));
+  ASSERT_TRUE(db.Run("UPDATE registrations SET at = at - 7200000 WHERE address = '192.0.2.9'"));
+  ASSERT_TRUE(r->ForgetOldCounts(policy.known_for_ms).ok());
+  ASSERT_TRUE(db.Run("DO $$ BEGIN IF (SELECT count(*) FROM login_failures) <> 2 "
+                     "THEN RAISE EXCEPTION 'old failures kept'; END IF; END $$"))
+      << "only carol's pair and address should remain";
+  ASSERT_TRUE(db.Run("DO $$ BEGIN IF EXISTS (SELECT 1 FROM registrations WHERE address = '192.0.2.9') "
+                     "THEN RAISE EXCEPTION 'old bucket kept'; END IF; END $$"));
+  EXPECT_EQ(*r->TakeRegistration("192.0.2.9", 3), 0) << "a forgotten bucket is full again";
+}
+
 // No server at the URL: a clear Unavailable, not a crash or a hang.
 TEST(PostgresSchemaTest, AnUnreachableServerIsUnavailable) {
   auto store = DirectoryStore::Open("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2");
