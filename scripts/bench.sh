@@ -40,6 +40,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+. scripts/lib.sh  # free_port
 PARTS=("$@")
 [ ${#PARTS[@]} -gt 0 ] || PARTS=(search directory transfer startup)
 RUNS=${BENCH_RUNS:-3}          # wrk runs per figure (median taken)
@@ -69,7 +70,6 @@ row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS"; }
 ratio() { python3 -c "import sys; a,b=sys.argv[1:]; print('%.2f' % (float(a)/float(b)) if b not in ('-','0') else '-')" "$1" "$2"; }
 held() { python3 -c "import sys; print('yes' if eval(sys.argv[1]) else 'NO')" "$1"; }
 median() { python3 -c "import sys, statistics; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # wrk_run URL [lua]: prints "REQ_PER_S P99_MS"
 wrk_run() {

@@ -21,7 +21,7 @@
 # P2PSHARE_CLUSTER_DIR (default /tmp/p2pshare-cluster) holds its state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
+. scripts/lib.sh
 DIR=${P2PSHARE_CLUSTER_DIR:-/tmp/p2pshare-cluster}
 MODE=${1:-start}
 [ $# -gt 0 ] && shift
@@ -43,12 +43,7 @@ case "$MODE" in
   *) echo "usage: scripts/cluster.sh [--check|--bench [load-peers args]|stop]" >&2; exit 2 ;;
 esac
 
-if [ -z "${P2PSHARE_BIN_DIR:-}" ]; then
-  scripts/install-deps.sh
-  echo "== building (the first time takes a few minutes)"
-  scripts/build.sh >/dev/null
-  P2PSHARE_BIN_DIR=$ROOT/build
-fi
+p2p_binaries
 CENTRAL=$P2PSHARE_BIN_DIR/central/central
 
 stop_cluster
@@ -64,17 +59,6 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
-}
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "PostgreSQL 15: a cluster of its own in $DIR/pg"
 DB_URL=$(scripts/pg-cluster.sh start "$DIR/pg")

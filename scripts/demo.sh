@@ -12,14 +12,9 @@
 # running — scripts/cluster.sh: three replicas behind HAProxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
+. scripts/lib.sh
 
-if [ -z "${P2PSHARE_BIN_DIR:-}" ]; then
-  scripts/install-deps.sh
-  echo "== building (the first time takes a few minutes)"
-  scripts/build.sh >/dev/null
-  P2PSHARE_BIN_DIR=$ROOT/build
-fi
+p2p_binaries
 CENTRAL=$P2PSHARE_BIN_DIR/central/central
 PEER_SERVER=$P2PSHARE_BIN_DIR/pserver/peer-server
 PEER_CLIENT=$P2PSHARE_BIN_DIR/pclient/peer-client
@@ -34,19 +29,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; echo "demo interrupted"; exit 130' INT TERM
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 fail() {
   echo "FAILED: $*" >&2
   for log in "$WORK"/*.log; do echo "--- $(basename "$log"):" >&2; tail -n 20 "$log" >&2; done
   exit 1
-}
-# waits up to $1 seconds for the command after it to succeed
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
 }
 
 # call METHOD PATH [BODY] [TOKEN] -> STATUS, BODY_OUT; prints both (tokens shortened)

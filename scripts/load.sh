@@ -10,11 +10,8 @@ set -euo pipefail
 [ -n "${P2PSHARE_BIN_DIR:-}" ] && P2PSHARE_BIN_DIR=$(cd "$P2PSHARE_BIN_DIR" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-if [ -z "${P2PSHARE_BIN_DIR:-}" ]; then
-  bash scripts/install-deps.sh
-  scripts/build.sh >/dev/null
-  P2PSHARE_BIN_DIR=$ROOT/build
-fi
+. scripts/lib.sh
+p2p_binaries
 CENTRAL=$P2PSHARE_BIN_DIR/central/central
 LOAD=$P2PSHARE_BIN_DIR/tests/load-peers
 
