@@ -111,7 +111,7 @@ struct Connection {
   // and names the client (client_ip); until then no slot is taken.
   bool awaiting_proxy = false;
   std::string proxy_in;   // the header's bytes so far
-  std::string client_ip;  // empty: the socket's peer is the client
+  std::string client_ip;  // the socket's peer, or the client a PROXY header named
   int client_port = 0;
   SSL* ssl = nullptr;
   bool handshaken = false;
@@ -169,7 +169,8 @@ IoResult ReadAvailable(Connection& c, size_t max) {
 
 // Reads the PROXY header of a connection from a trusted balancer, never a
 // byte past it (TLS or HTTP follows): kData once it is whole and read
-// (client_ip set unless it is the balancer's own, LOCAL, connection),
+// (client_ip is the client's, or stays the balancer's for its own, LOCAL,
+// connection),
 // kWouldBlock, or kClosed for a closed connection or a malformed header.
 IoResult ReadProxyHeader(Connection& c) {
   ProxyHeader header;
@@ -254,12 +255,8 @@ class ConnectionStream final : public httplib::Stream {
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    if (!conn_.client_ip.empty()) {
-      ip = conn_.client_ip;  // named by a trusted balancer's PROXY header
-      port = conn_.client_port;
-      return;
-    }
-    ip = PeerAddress(conn_.fd, &port);
+    ip = conn_.client_ip;
+    port = conn_.client_port;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
     ip.clear();
@@ -494,8 +491,8 @@ GateStats GatedServer::stats() const {
 
 bool GatedServer::process_and_close_socket(socket_t sock) {
   auto conn = std::make_unique<Connection>(sock);
-  int port = 0;
-  const std::string address = PeerAddress(sock, &port);
+  conn->client_ip = PeerAddress(sock, &conn->client_port);
+  const std::string& address = conn->client_ip;
   std::optional<ConcurrencyLimits::Slot> slot;
   if (options_.trusted_proxies.count(address) > 0) {
     // A balancer: its connections count against the client its header
@@ -537,9 +534,7 @@ GatedServer::Peeked GatedServer::Arrived(Connection& conn) const {
         p.arrival = Arrival::kClosed;  // no header, or a malformed one: closed unanswered
         return p;
       case IoResult::kData: {
-        int port = 0;
-        auto slot = connections_by_address_.Enter(conn.client_ip.empty() ? PeerAddress(conn.fd, &port)
-                                                                          : conn.client_ip);
+        auto slot = connections_by_address_.Enter(conn.client_ip);
         if (!slot) {
           refused_.fetch_add(1, std::memory_order_relaxed);
           p.arrival = Arrival::kClosed;
