@@ -11,14 +11,15 @@ namespace p2pshare::central {
 namespace {
 
 const std::string kInvalidName = "?";
-// The throttle's rules (auth.h), the same in every replica.
-const ThrottlePolicy kPolicy;
+// The throttle's rules (auth.h), the same here and in every replica.
+constexpr ThrottlePolicy kPolicy;
 
 }  // namespace
 
 Accounts::Accounts(DirectoryStore* store, AccountsOptions options)
     : store_(store),
       options_(std::move(options)),
+      throttle_(kPolicy),
       registrations_(static_cast<double>(options_.register_per_minute) / 60.0,
                      static_cast<double>(options_.register_per_minute)) {}
 

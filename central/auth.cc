@@ -114,11 +114,6 @@ int64_t RetryAfterSeconds(const std::optional<FailureCount>& pair,
   return std::max(own, WaitSeconds(address, now_ms));
 }
 
-LoginThrottle::LoginThrottle(int free_failures, std::chrono::seconds max_delay,
-                             std::chrono::hours known_for)
-    : policy_{free_failures, std::chrono::duration_cast<std::chrono::milliseconds>(max_delay).count(),
-              std::chrono::duration_cast<std::chrono::milliseconds>(known_for).count()} {}
-
 std::optional<FailureCount> LoginThrottle::Count(const std::string& key, int64_t now_ms) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;

@@ -80,9 +80,7 @@ int64_t RetryAfterSeconds(const std::optional<FailureCount>& pair,
 class LoginThrottle {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit LoginThrottle(int free_failures = 5,
-                         std::chrono::seconds max_delay = std::chrono::seconds(60),
-                         std::chrono::hours known_for = std::chrono::hours(24 * 30));
+  explicit LoginThrottle(ThrottlePolicy policy = {}) : policy_(policy) {}
 
   // 0 when an attempt is allowed now; else the seconds to wait.
   int64_t RetryAfter(const std::string& username, const std::string& address,

@@ -37,7 +37,7 @@ TEST(TokenTest, TokensAre256RandomBits) {
 }
 
 TEST(LoginThrottleTest, SlowsDownAfterRepeatedFailuresAndForgives) {
-  LoginThrottle throttle(3, std::chrono::seconds(8));
+  LoginThrottle throttle(ThrottlePolicy{3, 8000});
   auto t0 = LoginThrottle::Clock::now();
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(throttle.RetryAfter("bob", "10.0.0.1", t0), 0);
@@ -64,7 +64,7 @@ TEST(LoginThrottleTest, SlowsDownAfterRepeatedFailuresAndForgives) {
 }
 
 TEST(LoginThrottleTest, OneAddressGuessingManyNamesIsSlowedToo) {
-  LoginThrottle throttle(2, std::chrono::seconds(60));
+  LoginThrottle throttle(ThrottlePolicy{2, 60000});
   auto t0 = LoginThrottle::Clock::now();
   for (int i = 0; i < 8; ++i) throttle.RecordFailure("user" + std::to_string(i), "10.9.9.9", t0);
   EXPECT_GT(throttle.RetryAfter("someone-else", "10.9.9.9", t0), 0);
@@ -72,7 +72,7 @@ TEST(LoginThrottleTest, OneAddressGuessingManyNamesIsSlowedToo) {
 }
 
 TEST(LoginThrottleTest, AnAttackerCannotLockTheOwnerOut) {
-  LoginThrottle throttle(5, std::chrono::seconds(60));
+  LoginThrottle throttle(ThrottlePolicy{5, 60000});
   auto t = LoginThrottle::Clock::now();
   throttle.RecordSuccess("alice", "10.0.0.1", t);  // alice's own machine
   // An attacker guesses alice's password from another address, retrying
