@@ -14,6 +14,7 @@
 #include "integration/network_test.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
+#include "unit/test_network.h"
 
 namespace p2pshare::testing {
 namespace {
@@ -179,6 +180,45 @@ TEST_F(FriendsTest, WithCentralStoppedAClientFindsAndDownloadsAFileTwoHopsAway) 
   WriteFile(local, "up");
   auto [up, up_out] = Client(config, {"upload", local.string(), "--to", "cat"});
   EXPECT_NE(up, 0) << up_out;
+}
+
+TEST_F(FriendsTest, WithCentralStoppedHoldersServeValidCertificatesOnlyNoneOrExpiredAreUnauthenticated) {
+  StartChain();
+  const PeerIdentity& zed = Member("zed");  // joined while central was up
+  // A certificate of this very network's CA, but expired two minutes ago:
+  // what a member that left holds once its last renewal runs out.
+  TestNetwork network(fs::path(central_->ca_file()).parent_path().string());
+  PeerIdentity late = network.Member("yan", -120);
+  auto ca = ReadSmallFile(central_->ca_file());
+  ASSERT_TRUE(ca.ok());
+  StopCentral();
+
+  // cat holds far.bin; nobody can ask central about anyone now.
+  PeerTestClient as_zed(c_->port(), zed, "cat");
+  auto got = as_zed.Download("music/far.bin");
+  ASSERT_TRUE(got.status.ok()) << got.status.error_message();
+  EXPECT_EQ(got.data, far_);
+
+  auto refused = [&](PeerTestClient client, const std::string& why) {
+    auto d = client.Download("music/far.bin");
+    EXPECT_EQ(d.status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << why << ": " << d.status.error_message();
+    EXPECT_TRUE(d.data.empty()) << why;
+    v1::LocateRequest req;
+    req.set_query("far");
+    req.set_flood(true);
+    req.set_query_id("from-" + why);
+    req.set_ttl(2);
+    v1::LocateReply reply;
+    EXPECT_EQ(client.Locate(req, &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED) << why;
+    EXPECT_EQ(reply.results_size(), 0) << why;
+    EXPECT_EQ(client.Upload("dropped.bin", "x").error_code(), grpc::StatusCode::UNAUTHENTICATED) << why;
+    return d.status.error_message();
+  };
+  EXPECT_NE(refused(PeerTestClient::WithoutCertificate(c_->port(), *ca), "no-certificate").find("no client certificate"),
+            std::string::npos);
+  EXPECT_NE(refused(PeerTestClient(c_->port(), late, "cat"), "expired").find("expired"), std::string::npos);
+  EXPECT_FALSE(fs::exists(c_->shared_dir() / "dropped.bin"));
+  EXPECT_TRUE(c_->running()) << c_->log();
 }
 
 TEST_F(FriendsTest, FloodStopsAtTheTtl) {

@@ -319,6 +319,38 @@ TEST_F(TrustTest, AnImpostorAtAHoldersAddressIsRefusedAndTheNextHolderServes) {
   EXPECT_EQ(forger.calls(), 0);
 }
 
+TEST_F(TrustTest, AStrangerAnsweringAtTheJoinedAddressCannotKeepThePeerServerFromStarting) {
+  // One peer-server per account: a restarted one that joins its still-live
+  // session first asks whoever answers at the session's address whether it
+  // is this account. A stranger there must not pass for it.
+  RestartCentral(Json{{"session_ttl_s", 60}});
+  auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
+  const int old_port = alice.port();
+  alice.Signal(SIGKILL);
+  alice.Wait(std::chrono::seconds(5));
+  TestMember& mallory = Member("mallory");
+  HostilePeer hostile;
+  auto server = ServeAs(&hostile, mallory.identity(), old_port);
+  ASSERT_TRUE(server);
+
+  ASSERT_TRUE(alice.Start().ok()) << alice.log();
+  EXPECT_TRUE(alice.running()) << alice.log();
+  EXPECT_EQ(alice.log().find("already running"), std::string::npos) << alice.log();
+  EXPECT_NE(alice.port(), old_port) << "mallory still holds that port";
+  EXPECT_EQ(hostile.calls(), 0) << "a call of alice's reached the stranger";
+  // Central lists alice at the port she serves now, and her files work.
+  auto directory = central_->Client();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto f = directory->FindFile(Sha256Hex("a"));
+        return f.ok() && f->has_value() && (*f)->holders.size() == 1 && (*f)->holders[0].port == alice.port();
+      },
+      std::chrono::seconds(5)))
+      << "central does not list alice's a.txt at her new port";
+  PeerTestClient as_mallory(alice.port(), mallory.identity(), "alice");
+  EXPECT_EQ(as_mallory.Download("a.txt").data, "a");
+}
+
 // A holder that streams garbage as fast as it can, in the largest chunks a
 // downloader accepts, at the right offsets, for the whole announced size.
 class GarbageHolder final : public v1::PeerService::Service {

@@ -17,11 +17,10 @@ namespace p2pshare::testing {
 
 class TestNetwork {
  public:
-  TestNetwork() {
-    auto ca = central::CertificateAuthority::Open(dir_ / "ca", {"localhost"});
-    if (!ca.ok()) ADD_FAILURE() << ca.status().message();
-    ca_ = std::move(ca).value();
-  }
+  TestNetwork() : ca_dir_(dir_ / "ca") { OpenCa(); }
+  // The CA already in `ca_dir` (a running central's data folder): the test
+  // issues certificates of that very network (an expired one, say).
+  explicit TestNetwork(const std::string& ca_dir) : ca_dir_(ca_dir) { OpenCa(); }
 
   // The files of `account`: a new key and a certificate valid for
   // `lifetime_s` (a negative one: expired that long ago), in <dir>/<account>/.
@@ -37,10 +36,15 @@ class TestNetwork {
     return id;
   }
   const std::string& ca_pem() const { return ca_->ca_pem(); }
-  std::string ca_file() const { return dir_ / "ca/ca.pem"; }
+  std::string ca_file() const { return ca_dir_ + "/ca.pem"; }
   const central::CertificateAuthority& ca() const { return *ca_; }
 
  private:
+  void OpenCa() {
+    auto ca = central::CertificateAuthority::Open(ca_dir_, {"localhost"});
+    if (!ca.ok()) ADD_FAILURE() << ca.status().message();
+    ca_ = std::move(ca).value();
+  }
   PeerIdentity Issue(const central::CertificateAuthority& ca, const std::string& account,
                      int64_t lifetime_s) {
     std::string folder = dir_ / account;
@@ -56,6 +60,7 @@ class TestNetwork {
   }
 
   TestDir dir_;
+  const std::string ca_dir_;
   std::unique_ptr<central::CertificateAuthority> ca_;
   std::unique_ptr<central::CertificateAuthority> other_;
 };
