@@ -189,6 +189,15 @@ class TrustTest : public NetworkTest {
     central_ = std::make_unique<CentralProcess>(dir_.path(), std::move(overrides));
     ASSERT_TRUE(central_->Start().ok());
   }
+  // Kills `peer`'s process (central lists it until its TTL) and serves
+  // `service` at its address with `as`'s certificate.
+  std::unique_ptr<grpc::Server> KillAndServeInstead(PeerServerProcess& peer, grpc::Service* service,
+                                                    const TestMember& as) {
+    const int port = peer.port();
+    peer.Signal(SIGKILL);
+    peer.Wait(std::chrono::seconds(5));
+    return ServeAs(service, as.identity(), port);
+  }
   TestMember& Member(const std::string& name) {
     members_.push_back(std::make_unique<TestMember>(*central_, dir_.path(), name));
     EXPECT_TRUE(members_.back()->status().ok()) << members_.back()->status().ToString();
@@ -290,12 +299,10 @@ TEST_F(TrustTest, AnImpostorAtAHoldersAddressIsRefusedAndTheNextHolderServes) {
                         std::chrono::seconds(5)));
   // alice's peer-server dies; central still lists her until the TTL, and
   // mallory answers at her address with his own (valid) certificate.
-  const int alice_port = alice.port();
-  alice.Signal(SIGKILL);
-  alice.Wait(std::chrono::seconds(5));
   TestMember& mallory = Member("mallory");
   HostilePeer hostile;
-  auto server = ServeAs(&hostile, mallory.identity(), alice_port);
+  const int alice_port = alice.port();
+  auto server = KillAndServeInstead(alice, &hostile, mallory);
   auto [code, out] = Client(config, {"download", "song.bin"});
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("holder alice dropped"), std::string::npos) << out;
@@ -325,12 +332,10 @@ TEST_F(TrustTest, AStrangerAnsweringAtTheJoinedAddressCannotKeepThePeerServerFro
   // is this account. A stranger there must not pass for it.
   RestartCentral(Json{{"session_ttl_s", 60}});
   auto& alice = StartPeer("alice", [](const fs::path& d) { WriteFile(d / "a.txt", "a"); });
-  const int old_port = alice.port();
-  alice.Signal(SIGKILL);
-  alice.Wait(std::chrono::seconds(5));
   TestMember& mallory = Member("mallory");
   HostilePeer hostile;
-  auto server = ServeAs(&hostile, mallory.identity(), old_port);
+  const int old_port = alice.port();
+  auto server = KillAndServeInstead(alice, &hostile, mallory);
   ASSERT_TRUE(server);
 
   ASSERT_TRUE(alice.Start().ok()) << alice.log();
