@@ -328,7 +328,9 @@ TEST(PostgresReplicaTest, HeartbeatsWrittenTogetherAnswerEachCallerAlone) {
   for (int i = 0; i < kAccounts; ++i) {
     const std::string user = "u" + std::to_string(i);
     ASSERT_TRUE((*store)->CreateAccount({user, "hash"}).ok());
-    if (i % 4 != 0) ASSERT_TRUE(replica->TouchLogin(user).ok());  // every 4th is not live
+    if (i % 4 != 0) {  // every 4th is not live
+      ASSERT_TRUE(replica->TouchLogin(user).ok());
+    }
   }
   std::vector<std::thread> threads;
   std::vector<Status> results(kAccounts * 5);
