@@ -1,7 +1,5 @@
 // central: the directory server. Parses flags and config, opens the store,
 // serves the REST API until SIGINT/SIGTERM.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <cstdio>
@@ -10,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/file_limit.h"
 #include "common/heap.h"
 #include "central/central_config.h"
 #include "central/certificate_authority.h"
@@ -31,21 +30,14 @@ int Fail(const p2pshare::Status& s, int code = p2pshare::kExitFailed) {
 
 // Raises the soft open-file limit towards the hard one so `wanted`
 // connections fit; returns how many connections the limit allows.
-size_t RaiseOpenFileLimit(int64_t wanted) {
+size_t ConnectionsTheFileLimitAllows(int64_t wanted) {
   constexpr int64_t kReserve = 128;  // database, logs, listen socket, workers
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return static_cast<size_t>(wanted);
-  rlim_t need = static_cast<rlim_t>(wanted + kReserve);
-  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need) {
-    lim.rlim_cur = lim.rlim_max == RLIM_INFINITY ? need : std::min(need, lim.rlim_max);
-    setrlimit(RLIMIT_NOFILE, &lim);
-    getrlimit(RLIMIT_NOFILE, &lim);
-  }
-  if (lim.rlim_cur == RLIM_INFINITY) return static_cast<size_t>(wanted);
-  int64_t fit = static_cast<int64_t>(lim.rlim_cur) - kReserve;
+  const uint64_t limit = p2pshare::RaiseOpenFileLimit(static_cast<uint64_t>(wanted + kReserve));
+  if (limit == p2pshare::kUnlimitedFiles) return static_cast<size_t>(wanted);
+  int64_t fit = static_cast<int64_t>(limit) - kReserve;
   if (fit < wanted) {
     spdlog::warn("open-file limit {} allows {} connections, not max_connections {}",
-                 lim.rlim_cur, std::max<int64_t>(fit, 16), wanted);
+                 limit, std::max<int64_t>(fit, 16), wanted);
   }
   return static_cast<size_t>(std::max<int64_t>(16, std::min(fit, wanted)));
 }
@@ -72,7 +64,7 @@ p2pshare::central::HttpApiOptions HttpApiOptionsFor(const p2pshare::central::Cen
   p2pshare::central::HttpApiOptions options;
   options.public_read = config.public_read;
   options.request_timeout_s = config.request_timeout_s;
-  options.max_connections = RaiseOpenFileLimit(config.max_connections);
+  options.max_connections = ConnectionsTheFileLimitAllows(config.max_connections);
   options.max_connections_per_address = static_cast<size_t>(config.max_connections_per_address);
   for (const std::string& proxy : config.trusted_proxies) {
     options.trusted_proxies.insert(p2pshare::central::NormalizedIp(proxy).value_or(proxy));

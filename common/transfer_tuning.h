@@ -30,6 +30,11 @@ inline constexpr int kHttp2MaxFrameBytes = 1 << 20;
 // call: more than any honest client opens to one holder).
 inline constexpr int kMaxStreamsPerConnection = 16;
 
+// A caller that has not finished its TLS handshake by then is cut off
+// (gRPC's default is 120 s: a stranger's silent connections would hold a
+// descriptor each that long). A handshake takes two round trips.
+inline constexpr int kServerHandshakeTimeoutMs = 10 * 1000;
+
 // The largest message a peer accepts: a chunk with room to spare (gRPC's
 // default limit is 4 MiB).
 inline constexpr int kMaxPeerMessageBytes = 8 << 20;

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/file_limit.h"
 #include "common/heap.h"
 #include "common/logging.h"
 #include "common/peer_config.h"
@@ -13,6 +14,9 @@
 
 int main(int argc, char** argv) {
   p2pshare::BoundHeapGrowth(p2pshare::HeapUse::kTransfers);
+  // Every caller's connection is a descriptor: as many as the hard limit
+  // allows, so a stranger's silent connections cannot use them all up.
+  p2pshare::RaiseOpenFileLimit(p2pshare::kUnlimitedFiles);
   p2pshare::PeerConfig config;
   CLI::App app{"p2pshare peer-server: the gRPC file service of one peer", "peer-server"};
   app.set_version_flag("--version", std::string(P2PSHARE_VERSION));

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -552,6 +553,45 @@ TEST_F(AttackTest, AFifoInTheFolderNeverHangsTheServer) {
   auto notes = PeerTestClient(alice.port(), bob.identity(), "alice").Download("notes.txt");
   EXPECT_TRUE(notes.status.ok()) << notes.status.error_message();
   EXPECT_TRUE(alice.running());
+}
+
+TEST_F(AttackTest, SilentConnectionsCannotUseUpAPeerServersDescriptors) {
+  // A stranger (no account needed) opens TCP connections to a peer-server
+  // and never says a word. Each holds a descriptor; with the soft
+  // open-file limit most sessions start with (1024), 1100 of them left
+  // nobody else able to connect, and gRPC's handshake timeout (120 s)
+  // kept them that long.
+  rlimit mine{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &mine), 0);
+  if (mine.rlim_max != RLIM_INFINITY && mine.rlim_max < 4096) {
+    GTEST_SKIP() << "the hard open-file limit here (" << mine.rlim_max << ") is below what the attack needs";
+  }
+  StartCentral();
+  rlimit session = mine;
+  session.rlim_cur = 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &session), 0);  // what alice's process inherits
+  auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "notes.txt", "notes\n"); });
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &mine), 0);
+  TestMember bob(*central_, dir_.path(), "bob");
+  ASSERT_TRUE(bob.status().ok());
+
+  std::vector<std::unique_ptr<RawConnection>> silent;
+  for (int i = 0; i < 1100; ++i) {
+    silent.push_back(std::make_unique<RawConnection>(alice.port(), "127.0.0.2"));
+    ASSERT_TRUE(silent.back()->ok()) << "connection " << i;
+  }
+  auto notes = PeerTestClient(alice.port(), bob.identity(), "alice").Download("notes.txt");
+  EXPECT_TRUE(notes.status.ok()) << "bob could not download beside 1100 silent connections: "
+                                 << notes.status.error_message();
+  EXPECT_EQ(notes.data, "notes\n");
+  // And the silent ones are cut off once the handshake time is up (10 s).
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return std::all_of(silent.begin(), silent.end(), [](auto& c) { return c->ClosedByServer(); });
+      },
+      seconds(30)))
+      << "silent connections still held 30 s later";
+  EXPECT_TRUE(alice.running()) << alice.log();
 }
 
 TEST_F(AttackTest, ALocateFloodIsRateLimitedPerCaller) {
