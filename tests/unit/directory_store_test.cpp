@@ -313,21 +313,33 @@ TEST(PostgresSchemaTest, NewerSchemaIsRefused) {
   EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
 }
 
+// A store on a database of its own, for what only PostgreSQL replicas
+// share; skipped when the run has no PostgreSQL cluster.
+class PostgresReplicaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (db_.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
+    auto store = DirectoryStore::Open(db_.url());
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store).value();
+    replica_ = store_->replica();
+    ASSERT_NE(replica_, nullptr);
+  }
+  testing::TestDatabase db_;
+  std::unique_ptr<DirectoryStore> store_;
+  ReplicaStore* replica_ = nullptr;
+};
+
 // Heartbeats from many threads at once are written in groups: each caller
 // still learns about its own account alone — written (and its load kept),
 // or NotFound when its account has no liveness — whatever it was grouped
 // with.
-TEST(PostgresReplicaTest, HeartbeatsWrittenTogetherAnswerEachCallerAlone) {
-  testing::TestDatabase db;
-  if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
-  auto store = DirectoryStore::Open(db.url());
-  ASSERT_TRUE(store.ok()) << store.status().message();
-  ReplicaStore* replica = (*store)->replica();
-  ASSERT_NE(replica, nullptr);
+TEST_F(PostgresReplicaTest, HeartbeatsWrittenTogetherAnswerEachCallerAlone) {
+  ReplicaStore* replica = replica_;
   constexpr int kAccounts = 40;
   for (int i = 0; i < kAccounts; ++i) {
     const std::string user = "u" + std::to_string(i);
-    ASSERT_TRUE((*store)->CreateAccount({user, "hash"}).ok());
+    ASSERT_TRUE(store_->CreateAccount({user, "hash"}).ok());
     if (i % 4 != 0) {  // every 4th is not live
       ASSERT_TRUE(replica->TouchLogin(user).ok());
     }
@@ -366,12 +378,8 @@ TEST(PostgresReplicaTest, HeartbeatsWrittenTogetherAnswerEachCallerAlone) {
 
 // The counts replicas share for failed logins and registrations follow
 // auth.h's and limits.h's rules; old counts are forgotten.
-TEST(PostgresReplicaTest, LoginAndRegistrationCountsFollowTheRulesAndAreForgotten) {
-  testing::TestDatabase db;
-  if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
-  auto store = DirectoryStore::Open(db.url());
-  ASSERT_TRUE(store.ok()) << store.status().message();
-  ReplicaStore* r = (*store)->replica();
+TEST_F(PostgresReplicaTest, LoginAndRegistrationCountsFollowTheRulesAndAreForgotten) {
+  ReplicaStore* r = replica_;
   const ThrottlePolicy policy;
   for (int i = 0; i < policy.free_failures - 1; ++i) {
     ASSERT_TRUE(r->RecordLoginFailure("alice", "192.0.2.1", policy).ok());
@@ -397,14 +405,14 @@ TEST(PostgresReplicaTest, LoginAndRegistrationCountsFollowTheRulesAndAreForgotte
 
   // Counts 16 minutes old are forgotten by the sweep; recent ones stay.
   ASSERT_TRUE(r->RecordLoginFailure("carol", "192.0.2.2", policy).ok());
-  ASSERT_TRUE(db.Run("UPDATE login_failures SET last_failure = last_failure - 960000 "
+  ASSERT_TRUE(db_.Run("UPDATE login_failures SET last_failure = last_failure - 960000 "
                      "WHERE key LIKE '%192.0.2.1'"));
-  ASSERT_TRUE(db.Run("UPDATE registrations SET at = at - 7200000 WHERE address = '192.0.2.9'"));
+  ASSERT_TRUE(db_.Run("UPDATE registrations SET at = at - 7200000 WHERE address = '192.0.2.9'"));
   ASSERT_TRUE(r->ForgetOldCounts(policy.known_for_ms).ok());
-  ASSERT_TRUE(db.Run("DO $$ BEGIN IF (SELECT count(*) FROM login_failures) <> 2 "
+  ASSERT_TRUE(db_.Run("DO $$ BEGIN IF (SELECT count(*) FROM login_failures) <> 2 "
                      "THEN RAISE EXCEPTION 'old failures kept'; END IF; END $$"))
       << "only carol's pair and address should remain";
-  ASSERT_TRUE(db.Run("DO $$ BEGIN IF EXISTS (SELECT 1 FROM registrations WHERE address = '192.0.2.9') "
+  ASSERT_TRUE(db_.Run("DO $$ BEGIN IF EXISTS (SELECT 1 FROM registrations WHERE address = '192.0.2.9') "
                      "THEN RAISE EXCEPTION 'old bucket kept'; END IF; END $$"));
   EXPECT_EQ(*r->TakeRegistration("192.0.2.9", 3), 0) << "a forgotten bucket is full again";
 }
