@@ -70,6 +70,8 @@ row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS"; }
 ratio() { python3 -c "import sys; a,b=sys.argv[1:]; print('%.2f' % (float(a)/float(b)) if b not in ('-','0') else '-')" "$1" "$2"; }
 held() { python3 -c "import sys; print('yes' if eval(sys.argv[1]) else 'NO')" "$1"; }
 median() { python3 -c "import sys, statistics; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+# elapsed_since T0: seconds since T0 (from `date +%s.%N`)
+elapsed_since() { python3 -c "import sys, time; print(time.time() - float(sys.argv[1]))" "$1"; }
 
 # wrk_run URL [lua]: prints "REQ_PER_S P99_MS"
 wrk_run() {
@@ -364,10 +366,6 @@ part_transfer() {
   local https_ref=(curl -fsS --cacert "$d/nginx.crt")
 
   local ours=() ref=() sref=() fref=() hfref=() t0 vo=() vref=() svref=() hvref=() up=() crss=0 r
-  # The same work by hand: curl's bytes checked with OpenSSL's SHA-256
-  # (what ours verifies with; coreutils' sha256sum has no SHA-NI and would
-  # flatter us several times over).
-  elapsed_since() { python3 -c "import sys, time; print(time.time() - float(sys.argv[1]))" "$1"; }
   # Alternated, so drift hits all alike. Each writer gets the page cache
   # just freed by the previous one: on this VM, writing into memory the
   # kernel has not used lately costs up to 1 s per GiB more (seen in perf as
@@ -388,8 +386,10 @@ part_transfer() {
     sync "$d/ref/big.bin"
     fref+=("$(elapsed_since "$t0")")
     rm -f "$d/ref/big.bin"
-    # Fetched, checked against its SHA-256 and durable, as ours: curl, then
-    # openssl over the file (from the page cache), then its fsync.
+    # The same work by hand: fetched, checked against its SHA-256 and
+    # durable, as ours: curl, then openssl over the file (from the page
+    # cache), then its fsync. OpenSSL's SHA-256 is what ours verifies with;
+    # coreutils' sha256sum has no SHA-NI and would flatter us many times over.
     t0=$(date +%s.%N)
     "${https_ref[@]}" -o "$d/ref/big.bin" "https://127.0.0.1:$sport/big.bin"
     [ "$(openssl dgst -sha256 -r "$d/ref/big.bin" | cut -d' ' -f1)" = "$sha" ] || { echo "bench: bad reference" >&2; exit 1; }
