@@ -11,7 +11,9 @@
 #include <charconv>
 #include <cstdlib>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <string_view>
 
@@ -81,7 +83,51 @@ std::string BearerToken(const Request& req) {
   return "";
 }
 
-Result<Json> Body(const Request& req) { return ParseJsonObject(req.body); }
+// The shape of the body being served on this thread, when the route's
+// wrapper measured it already (a large body), so it is scanned once.
+thread_local const JsonShape* measured_body = nullptr;
+
+Result<Json> Body(const Request& req) { return ParseJsonObject(req.body, "body", measured_body); }
+
+// Bodies smaller than this parse to little: they never wait for the budget.
+constexpr size_t kSmallBody = 64 * 1024;
+// What the parsed trees of large bodies may take at once, all workers
+// together (each at most kMaxJsonCost): 64 workers parsing 1 MiB bodies
+// of `[{},{},…]` took ~1.9 GiB; now a large body waits up to 2 s for room,
+// then gets 503 busy. Heartbeats, logins and searches never wait.
+constexpr int64_t kLargeBodyBudget = int64_t{64} << 20;
+constexpr auto kLargeBodyWait = std::chrono::seconds(2);
+
+// A weighted semaphore: bytes of parsed trees in use.
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(int64_t total) : total_(total) {}
+  // Takes `n` (at most the total) within `wait`; false when there was no room.
+  bool Take(int64_t n, std::chrono::steady_clock::duration wait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!room_.wait_for(lock, wait, [&] { return used_ + n <= total_; })) return false;
+    used_ += n;
+    return true;
+  }
+  void Give(int64_t n) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      used_ -= n;
+    }
+    room_.notify_all();
+  }
+
+ private:
+  const int64_t total_;
+  std::mutex mu_;
+  std::condition_variable room_;
+  int64_t used_ = 0;  // GUARDED_BY(mu_)
+};
+
+MemoryBudget& LargeBodies() {
+  static MemoryBudget budget(kLargeBodyBudget);
+  return budget;
+}
 
 // Query parameter `key` as an integer in [min, max], or `def` when absent.
 Result<int64_t> QueryInt(const Request& req, const char* key, int64_t def, int64_t min,
@@ -340,6 +386,28 @@ void HttpApi::SetUpMetrics() {
 void HttpApi::RegisterRoutes() {
   for (const Route& route : Routes()) {
     auto serve = [this, handler = route.handler](const Request& req, Response& res) {
+      // A large body is measured first; its parsed tree must fit the
+      // budget of all large bodies being handled (one that is refused
+      // anyway, too deep or too big, takes nothing).
+      JsonShape shape;
+      struct Held {  // given back however the handler ends (it may throw)
+        int64_t bytes = 0;
+        ~Held() {
+          measured_body = nullptr;
+          if (bytes > 0) LargeBodies().Give(bytes);
+        }
+      } held;
+      if (req.body.size() > kSmallBody) {
+        shape = MeasureJson(req.body);
+        if (shape.depth <= kMaxJsonDepth && shape.cost <= kMaxJsonCost) {
+          if (!LargeBodies().Take(shape.cost, kLargeBodyWait)) {
+            SendStatus(res, Unavailable("too many large requests at once; try again", "busy"));
+            return;
+          }
+          held.bytes = shape.cost;
+        }
+        measured_body = &shape;
+      }
       Result<Reply> r = (this->*handler)(req, res);
       if (!r.ok()) {
         SendStatus(res, r.status());

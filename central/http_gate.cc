@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "central/http_framing.h"
 #include "central/proxy_protocol.h"
 
 namespace p2pshare::central {
@@ -274,56 +275,6 @@ class ConnectionStream final : public httplib::Stream {
   Clock::time_point deadline_ = Clock::time_point::max();
 };
 
-// What the framing headers of a request's header block say.
-struct Framing {
-  bool has_length = false;
-  uint64_t content_length = 0;  // the first Content-Length; 0 when malformed
-  bool has_transfer_encoding = false;
-  bool body_method = false;     // POST, PUT or PATCH
-};
-
-bool StartsWithNoCase(std::string_view text, std::string_view lower_prefix) {
-  return text.size() >= lower_prefix.size() &&
-         std::equal(lower_prefix.begin(), lower_prefix.end(), text.begin(), [](char a, char b) {
-           return a == std::tolower(static_cast<unsigned char>(b));
-         });
-}
-
-// The unsigned decimal after a header's name; 0 when malformed (cpp-httplib
-// then answers at once), UINT64_MAX when it overflows.
-uint64_t ParseLength(std::string_view value) {
-  uint64_t v = 0;
-  size_t i = 0;
-  while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
-  for (; i < value.size() && value[i] >= '0' && value[i] <= '9'; ++i) {
-    if (v > (UINT64_MAX - 9) / 10) return UINT64_MAX;
-    v = v * 10 + static_cast<uint64_t>(value[i] - '0');
-  }
-  while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
-  // Anything but digits is malformed: 0, so cpp-httplib sees it now.
-  return i < value.size() && (value[i] == '\r' || value[i] == '\n') ? v : 0;
-}
-
-Framing ScanFraming(std::string_view header) {
-  static constexpr std::string_view kLength = "content-length:";
-  static constexpr std::string_view kEncoding = "transfer-encoding:";
-  Framing f;
-  f.body_method = header.starts_with("POST ") || header.starts_with("PUT ") ||
-                  header.starts_with("PATCH ");
-  size_t line = header.find('\n');
-  while (line != std::string_view::npos && line + 1 < header.size()) {
-    std::string_view rest = header.substr(line + 1);
-    if (!f.has_length && StartsWithNoCase(rest, kLength)) {
-      f.has_length = true;
-      f.content_length = ParseLength(rest.substr(kLength.size()));
-    } else if (StartsWithNoCase(rest, kEncoding)) {
-      f.has_transfer_encoding = true;
-    }
-    line = header.find('\n', line + 1);
-  }
-  return f;
-}
-
 // Writes a small error reply without blocking (it fits the socket buffer;
 // what does not is dropped): the gate never waits for a client.
 void Answer(Connection& conn, int status, const char* reason, const std::string& error,
@@ -548,14 +499,14 @@ GatedServer::Peeked GatedServer::Arrived(Connection& conn) const {
   for (;;) {
     std::string_view data = conn.unread();
     p.bytes = data.size();
-    size_t header_end = data.find("\r\n\r\n");
-    if (header_end != std::string_view::npos) {
-      header_end += 4;
-    } else if (size_t lf = data.find("\n\n"); lf != std::string_view::npos) {
-      header_end = lf + 2;
+    const HeaderBlock block = ScanHeaderBlock(data, options_.max_header_bytes);
+    if (block.scan == HeaderScan::kBareLineEnd) {
+      p.arrival = Arrival::kBareLineEnd;
+      return p;
     }
+    const size_t header_end = block.end;
     size_t needed = options_.max_header_bytes;
-    if (header_end == std::string_view::npos || header_end > options_.max_header_bytes) {
+    if (block.scan == HeaderScan::kIncomplete) {
       if (p.bytes >= options_.max_header_bytes) {
         bool has_request_line =
             data.substr(0, options_.max_header_bytes).find('\n') != std::string_view::npos;
@@ -566,8 +517,7 @@ GatedServer::Peeked GatedServer::Arrived(Connection& conn) const {
       Framing f = ScanFraming(data.substr(0, header_end));
       if (f.body_method && !f.has_length && !f.has_transfer_encoding) {
         // No framing at all: a zero-length body (RFC 9112 section 6.3).
-        size_t blank = data.substr(0, header_end).ends_with("\r\n\r\n") ? 2 : 1;
-        conn.in.insert(conn.pos + header_end - blank, "Content-Length: 0\r\n");
+        conn.in.insert(conn.pos + header_end - 2, "Content-Length: 0\r\n");
         continue;
       }
       p.content_length = f.content_length;
@@ -748,10 +698,13 @@ std::unique_ptr<Connection> GatedServer::ForgetWaiting(int fd) {
 }
 
 void GatedServer::Reject(Connection& conn, Arrival why) {
-  too_large_.fetch_add(1, std::memory_order_relaxed);
+  if (why != Arrival::kBareLineEnd) too_large_.fetch_add(1, std::memory_order_relaxed);
   if (why == Arrival::kBodyTooLarge) {
     Answer(conn, 413, "Payload Too Large", "payload_too_large",
            "request body over the limit of " + std::to_string(options_.max_body_bytes) + " bytes");
+  } else if (why == Arrival::kBareLineEnd) {
+    Answer(conn, 400, "Bad Request", "bad_request",
+           "bare LF or CR in the request header: every line must end in CRLF (RFC 9112)");
   } else if (why == Arrival::kUriTooLong) {
     Answer(conn, 414, "URI Too Long", "uri_too_long", "request line over the limit");
   } else {
@@ -844,6 +797,7 @@ void GatedServer::OnReadable(int fd) {
       RefuseBody(ForgetWaiting(fd), p.content_length);
       return;
     case Arrival::kHeaderTooLarge:
+    case Arrival::kBareLineEnd:
     case Arrival::kUriTooLong: {
       std::unique_ptr<Connection> rejected = ForgetWaiting(fd);
       Reject(*rejected, p.arrival);

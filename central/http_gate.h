@@ -19,8 +19,10 @@
 // connections together stay under `max_buffered_bytes` (the connection
 // that would pass it gets 503).
 //
-// Framing the gate settles before a worker sees it (RFC 9112 section 6.3):
-// a POST, PUT or PATCH with neither Content-Length nor Transfer-Encoding
+// Framing the gate settles before a worker sees it (http_framing.h): a
+// header block with a bare LF or CR gets 400 and is closed, so the gate and
+// cpp-httplib agree on where every request ends (RFC 9112 section 2.2);
+// and (section 6.3) a POST, PUT or PATCH with neither Content-Length nor Transfer-Encoding
 // has a zero-length body (the gate adds "Content-Length: 0", since
 // cpp-httplib would wait for the client to close); one with
 // Transfer-Encoding goes to the worker at once, which refuses it.
@@ -119,7 +121,7 @@ class GatedServer : public httplib::Server {
 
  private:
   using Clock = std::chrono::steady_clock;
-  enum class Arrival { kComplete, kIncomplete, kClosed, kHeaderTooLarge, kUriTooLong, kBodyTooLarge };
+  enum class Arrival { kComplete, kIncomplete, kClosed, kHeaderTooLarge, kUriTooLong, kBodyTooLarge, kBareLineEnd };
   struct Peeked {
     Arrival arrival = Arrival::kIncomplete;
     size_t bytes = 0;             // bytes available so far

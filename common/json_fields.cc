@@ -1,8 +1,66 @@
 #include "common/json_fields.h"
 
+#include <algorithm>
+
 namespace p2pshare {
 
-Result<Json> ParseJsonObject(std::string_view text, std::string_view what) {
+JsonShape MeasureJson(std::string_view text) {
+  JsonShape shape;
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      } else {
+        ++shape.cost;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        shape.cost += 48;
+        break;
+      case '{':
+        shape.cost += 96;
+        shape.depth = std::max(shape.depth, ++depth);
+        break;
+      case '[':
+        shape.cost += 64;
+        shape.depth = std::max(shape.depth, ++depth);
+        break;
+      case '}':
+      case ']':
+        depth = std::max(0, depth - 1);
+        break;
+      case ':':
+        shape.cost += 100;  // an object's member (its key was counted as a string)
+        break;
+      case ',':
+        shape.cost += 16;  // the next element's slot
+        break;
+      default:
+        break;
+    }
+  }
+  return shape;
+}
+
+Result<Json> ParseJsonObject(std::string_view text, std::string_view what, const JsonShape* shape) {
+  const JsonShape measured = shape != nullptr ? *shape : MeasureJson(text);
+  if (measured.depth > kMaxJsonDepth) {
+    return InvalidArgument(std::string(what) + " is nested deeper than " + std::to_string(kMaxJsonDepth) +
+                           " levels");
+  }
+  if (measured.cost > kMaxJsonCost) {
+    return InvalidArgument(std::string(what) + " has too many values (about " +
+                           std::to_string(measured.cost >> 20) + " MiB parsed; at most " +
+                           std::to_string(kMaxJsonCost >> 20) + ")");
+  }
   Json parsed = Json::parse(text.begin(), text.end(), nullptr,
                             /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {

@@ -16,9 +16,29 @@ namespace p2pshare {
 
 using Json = nlohmann::json;
 
+// What parsing a JSON text would build, found by one pass over its bytes
+// before anything is built: how deeply it nests, and an estimate of the
+// bytes the parsed tree takes (nlohmann-json on glibc: an object ~96 bytes
+// and each member ~100 more, an array ~64, a scalar 16, a string 48 plus
+// its length). A 1 MiB body of `[{},{},…]` parses to ~29 MiB; an index
+// body of 1 MiB to ~4 MiB.
+struct JsonShape {
+  int depth = 0;     // of the deepest container (0: a scalar)
+  int64_t cost = 0;  // estimated bytes, parsed
+};
+JsonShape MeasureJson(std::string_view text);
+
+// The bounds ParseJsonObject keeps (docs/protocol.md, "Limits"): what no
+// request of ours comes near, refused before the tree is built.
+inline constexpr int kMaxJsonDepth = 32;
+inline constexpr int64_t kMaxJsonCost = int64_t{12} << 20;
+
 // Parses `text` as a JSON object. Errors: InvalidArgument "body is not valid
-// JSON: ..." or "body must be a JSON object". Never throws.
-Result<Json> ParseJsonObject(std::string_view text, std::string_view what = "body");
+// JSON", "body must be a JSON object", "body is nested deeper than 32
+// levels", "body has too many values"; the last two before anything is
+// built. Pass `shape` when MeasureJson(text) is known already. Never throws.
+Result<Json> ParseJsonObject(std::string_view text, std::string_view what = "body",
+                             const JsonShape* shape = nullptr);
 
 // Reads fields of one JSON object. `path` prefixes field names in messages
 // ("files[2].size must be an integer"). Errors are InvalidArgument with

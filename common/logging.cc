@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/terminal_text.h"
+
 namespace p2pshare {
 
 std::string Counted(int64_t n, std::string_view noun, std::string_view plural) {
@@ -56,24 +58,13 @@ class OneLineFormatter : public spdlog::formatter {
       nlohmann::json j{{"time", stamp},
                        {"level", std::string(level.data(), level.size())},
                        {"program", std::string(msg.logger_name.data(), msg.logger_name.size())},
-                       {"message", std::string(text)}};
+                       {"message", TerminalSafe(text, Newlines::kKeep)}};
       line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
       line.reserve(text.size() + 64);
       line.append(stamp).append(" ").append(level.data(), level.size()).append(" [");
       line.append(msg.logger_name.data(), msg.logger_name.size()).append("] ");
-      for (char ch : text) {
-        const auto u = static_cast<unsigned char>(ch);
-        if (ch == '\n') {
-          line += "\\n";
-        } else if (u < 0x20 || u == 0x7f) {
-          char esc[8];
-          std::snprintf(esc, sizeof esc, "\\x%02x", u);
-          line += esc;
-        } else {
-          line += ch;
-        }
-      }
+      line += TerminalSafe(text, Newlines::kBackslashN);
     }
     line += '\n';
     dest.append(line.data(), line.data() + line.size());

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/terminal_text.h"
+
 namespace p2pshare::pclient {
 
 std::string HumanSize(int64_t bytes) {
@@ -38,18 +40,7 @@ std::string HumanDuration(double seconds) {
 std::string ShortHash(const std::string& sha256) { return sha256.substr(0, 12); }
 
 std::string Printable(const std::string& text, bool keep_newlines) {
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if ((c < 0x20 || c == 0x7f) && !(keep_newlines && c == '\n')) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
+  return TerminalSafe(text, keep_newlines ? Newlines::kKeep : Newlines::kHex);
 }
 
 Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}

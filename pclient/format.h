@@ -25,9 +25,10 @@ std::string ShortHash(const std::string& sha256);
 std::string ShellWord(const std::string& text);
 
 // A table with left-aligned columns and a header underline.
-// `text` safe for a terminal: control characters (below 0x20, and 0x7f)
-// written as \xNN, so a name from another peer can never move the cursor,
-// clear the screen or change colours.
+// `text` safe for a terminal (common/terminal_text.h): C0 and C1 control
+// characters, DEL and bytes that are not UTF-8 escaped, so a name from
+// another peer can never move the cursor, clear the screen or change
+// colours.
 // `keep_newlines`: '\n' stays (for whole blocks of output).
 std::string Printable(const std::string& text, bool keep_newlines = false);
 

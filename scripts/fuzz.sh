@@ -2,7 +2,7 @@
 # Fuzzes with libFuzzer (clang, ASan + UBSan): builds build-fuzz/ and runs
 # each target for SECONDS (default 60), one after another.
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: http_api names config peer_service
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: http_api http_framing names config peer_service
 #
 # The working corpus grows in build-fuzz/corpus/<target>, seeded from
 # tests/fuzz/corpus/<target>. A crash is saved in build-fuzz/crashes/<target>/
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(http_api names config peer_service)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(http_api http_framing names config peer_service)
 
 bash scripts/install-deps.sh clang libclang-rt-14-dev  # libFuzzer's runtime
 

@@ -1,7 +1,14 @@
 #include "central/store/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <span>
 
@@ -115,6 +122,29 @@ constexpr const char* kSchemaV4[] = {
     "ALTER TABLE files ADD COLUMN root TEXT NOT NULL DEFAULT ''",
 };
 
+// The database holds password and token hashes: it is readable by its
+// owner only. SQLite gives its -wal and -shm files the mode of the database
+// itself, so the database is made (or, from an older version, tightened)
+// 0600 before SQLite opens it; side files left by an older version are
+// tightened too.
+Status KeepPrivate(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Internal("cannot open database " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  const bool loose = ::fstat(fd, &st) == 0 && (st.st_mode & 0077) != 0;
+  const bool tightened = loose && ::fchmod(fd, 0600) == 0;
+  ::close(fd);
+  if (loose && !tightened) {
+    return Internal("cannot make database " + path + " private (chmod 600): " + std::strerror(errno));
+  }
+  if (tightened) spdlog::warn("database {} was readable by others; it is now mode 0600", path);
+  for (const char* side : {"-wal", "-shm", "-journal"}) {
+    const std::string p = path + side;
+    if (::stat(p.c_str(), &st) == 0 && (st.st_mode & 0077) != 0) ::chmod(p.c_str(), 0600);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
@@ -129,6 +159,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   if (ec) return Internal("cannot create folder " + parent.string() + ": " + ec.message());
+  RETURN_IF_ERROR(KeepPrivate(path));
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

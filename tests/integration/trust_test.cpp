@@ -27,6 +27,7 @@
 #include "common/sha256.h"
 #include "common/transfer_tuning.h"
 #include "common/x509.h"
+#include "integration/hostile_peer.h"
 #include "integration/network_test.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
@@ -36,76 +37,6 @@ namespace p2pshare::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A peer-server that is not one: it answers every call as an attacker
-// would, after writing down every metadata item and request it was sent.
-class HostilePeer final : public v1::PeerService::Service {
- public:
-  grpc::Status Ping(grpc::ServerContext* ctx, const v1::PingRequest* req, v1::PingReply*) override {
-    return Record(ctx, req->SerializeAsString());
-  }
-  grpc::Status ListFiles(grpc::ServerContext* ctx, const v1::ListFilesRequest* req,
-                         v1::ListFilesReply* reply) override {
-    grpc::Status failed = Record(ctx, req->SerializeAsString());
-    if (!list_answer) return failed;
-    *reply = *list_answer;
-    return grpc::Status::OK;
-  }
-  grpc::Status Download(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
-                        grpc::ServerWriter<v1::Chunk>*) override {
-    return Record(ctx, req->SerializeAsString());  // collects, then fails fast
-  }
-  grpc::Status Upload(grpc::ServerContext* ctx, grpc::ServerReader<v1::UploadMessage>* reader,
-                      v1::UploadReply*) override {
-    v1::UploadMessage m;
-    std::string all;
-    while (reader->Read(&m)) all += m.SerializeAsString();
-    return Record(ctx, all);
-  }
-  grpc::Status Locate(grpc::ServerContext* ctx, const v1::LocateRequest* req,
-                      v1::LocateReply* reply) override {
-    Record(ctx, req->SerializeAsString());
-    *reply = locate_answer;
-    return grpc::Status::OK;
-  }
-
-  std::vector<std::string> Collected() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return collected_;
-  }
-  int calls() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return calls_;
-  }
-  v1::LocateReply locate_answer;
-  std::optional<v1::ListFilesReply> list_answer;  // ListFiles answers this (else fails)
-
- private:
-  grpc::Status Record(grpc::ServerContext* ctx, const std::string& request) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++calls_;
-    for (const auto& [key, value] : ctx->client_metadata()) {
-      collected_.emplace_back(key.data(), key.size());
-      collected_.emplace_back(value.data(), value.size());
-    }
-    collected_.push_back(request);
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "try another holder");
-  }
-  std::mutex mu_;
-  std::vector<std::string> collected_;  // GUARDED_BY(mu_)
-  int calls_ = 0;                       // GUARDED_BY(mu_)
-};
-
-// `service` served over the network's TLS as `as`, on 127.0.0.1:`port`.
-std::unique_ptr<grpc::Server> ServeAs(grpc::Service* service, const PeerIdentity& as, int port) {
-  grpc::ServerBuilder b;
-  int bound = 0;
-  AddPeerListeningPort(&b, "127.0.0.1", port, &bound, &as);
-  b.RegisterService(service);
-  auto server = b.BuildAndStart();
-  EXPECT_TRUE(server && bound == port) << "cannot serve on port " << port;
-  return server;
-}
 
 // Everything that crosses the loopback interface while it runs: an
 // on-path observer (a packet socket; needs root, which CI has).

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <functional>
 
@@ -438,6 +439,30 @@ TEST(QueryToGlobTest, Translation) {
   EXPECT_EQ(QueryToGlob("a*b?"), "*a*b?*");
   EXPECT_EQ(QueryToGlob("x[1]"), "*x[[]1]*");
   EXPECT_EQ(QueryToGlob("*.mp3"), "*.mp3*");
+}
+
+TEST(SqliteStoreTest, TheDatabaseAndItsSideFilesAreForTheOwnerOnly) {
+  testing::TestDir dir;
+  const std::string path = dir / "central.db";
+  const mode_t old_mask = ::umask(022);
+  {
+    auto store = DirectoryStore::Open("sqlite:" + path);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_TRUE((*store)->CreateAccount({"alice", "hash"}).ok());
+    for (const char* side : {"", "-wal", "-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat((path + side).c_str(), &st), 0) << side;
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << "central.db" << side;
+    }
+  }
+  // A database an older version left readable by others is tightened.
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  auto reopened = DirectoryStore::Open("sqlite:" + path);
+  ASSERT_TRUE(reopened.ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ::umask(old_mask);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -49,6 +49,14 @@ TEST(PrintableTest, ControlCharactersNeverReachTheTerminal) {
   EXPECT_EQ(Printable("two\nlines"), "two\\x0alines");
   EXPECT_EQ(Printable("two\nlines", /*keep_newlines=*/true), "two\nlines");
   EXPECT_EQ(Printable("caf\xc3\xa9"), "caf\xc3\xa9") << "UTF-8 stays";
+  // C1 controls: U+009B is the 8-bit CSI (ESC [ to many terminals), U+0085
+  // a line break; raw bytes that are not UTF-8 (a stray 0x9b) alike.
+  EXPECT_EQ(Printable("a\xc2\x9b" "2Jb"), "a\\u009b2Jb");
+  EXPECT_EQ(Printable("x\xc2\x85y\xc2\x80\xc2\x9f"), "x\\u0085y\\u0080\\u009f");
+  EXPECT_EQ(Printable("raw\x9b" "31m"), "raw\\x9b31m");
+  EXPECT_EQ(Printable("\xc2\xa0nbsp \xe6\x97\xa5\xf0\x9f\x8e\xb5"), "\xc2\xa0nbsp \xe6\x97\xa5\xf0\x9f\x8e\xb5")
+      << "U+00A0 and beyond stay";
+  EXPECT_EQ(Printable("\xed\xa0\x80\xc0\xaf"), "\\xed\\xa0\\x80\\xc0\\xaf") << "surrogates, overlong forms";
   Table t({"name"});
   t.AddRow({"evil\x1b]0;title\x07"});
   EXPECT_EQ(t.Render().find('\x1b'), std::string::npos);

@@ -42,6 +42,18 @@ TEST(LoggingTest, JsonFormatIsOneObjectALineWithTheMessageIntact) {
   EXPECT_EQ(j["time"].get<std::string>().size(), 23u) << j["time"];
 }
 
+TEST(LoggingTest, COneControlsInANameReachNoLogViewerRaw) {
+  // U+009B, the 8-bit CSI, in a name a peer chose; a stray 0x9b byte too.
+  for (const char* format : {"text", "json"}) {
+    const std::string line = Format(format, "upload of evil\xc2\x9b" "2J.txt from raw\x9b" "31m");
+    EXPECT_EQ(line.find("\xc2\x9b"), std::string::npos) << format << ": " << line;
+    EXPECT_EQ(line.find('\x9b'), std::string::npos) << format << ": " << line;
+    const std::string message =
+        std::string(format) == "json" ? nlohmann::json::parse(line)["message"].get<std::string>() : line;
+    EXPECT_NE(message.find("evil\\u009b2J.txt"), std::string::npos) << format << ": " << line;
+  }
+}
+
 TEST(LoggingTest, UnknownLevelsAndFormatsAreRefused) {
   EXPECT_FALSE(SetupLogging("logging-test", "loud").ok());
   EXPECT_FALSE(SetupLogging("logging-test", "info", "xml").ok());
