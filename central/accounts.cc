@@ -21,29 +21,17 @@ Accounts::Accounts(DirectoryStore* store, AccountsOptions options)
       options_(std::move(options)),
       throttle_(kPolicy),
       registrations_(static_cast<double>(options_.register_per_minute) / 60.0,
-                     static_cast<double>(options_.register_per_minute)) {}
+                     static_cast<double>(options_.register_per_minute)),
+      password_slots_(std::max<int64_t>(1, options_.password_checks),
+                      std::max<int64_t>(1, options_.password_checks / 2),
+                      static_cast<size_t>(8 * std::max<int64_t>(1, options_.password_checks))) {}
 
-Status Accounts::WithPasswordSlot(const std::function<void()>& hash) {
-  const int64_t slots = std::max<int64_t>(1, options_.password_checks);
-  {
-    std::unique_lock<std::mutex> lock(slots_mu_);
-    if (hashing_ >= slots) {
-      if (waiting_ >= 8 * slots) {
-        return Unavailable("central is busy checking passwords; try again in a moment", "busy");
-      }
-      ++waiting_;
-      bool got = slot_free_.wait_for(lock, std::chrono::seconds(5), [&] { return hashing_ < slots; });
-      --waiting_;
-      if (!got) return Unavailable("central is busy checking passwords; try again in a moment", "busy");
-    }
-    ++hashing_;
-  }
+Status Accounts::WithPasswordSlot(const std::string& address, const std::string& account,
+                                  const std::function<void()>& hash) {
+  auto slot = password_slots_.Enter({"address " + address, account.empty() ? "" : "account " + account},
+                                    kPasswordWait);
+  if (!slot) return Unavailable("central is busy checking passwords; try again in a moment", "busy");
   hash();
-  {
-    std::lock_guard<std::mutex> lock(slots_mu_);
-    --hashing_;
-  }
-  slot_free_.notify_one();
   return Status::Ok();
 }
 
@@ -94,7 +82,8 @@ Result<std::string> Accounts::Register(const std::string& username, const std::s
                              "too_many_registrations");
   }
   std::string hash;
-  RETURN_IF_ERROR(WithPasswordSlot([&] { hash = HashPassword(password, options_.pbkdf2_iterations); }));
+  RETURN_IF_ERROR(WithPasswordSlot(remote_address, username,
+                                   [&] { hash = HashPassword(password, options_.pbkdf2_iterations); }));
   RETURN_IF_ERROR(store_->CreateAccount(AccountRecord{username, hash}));
   spdlog::info("registered account {}", username);
   return username;
@@ -119,7 +108,7 @@ Status Accounts::CheckPassword(const std::string& username, const std::string& p
   // Hash even for unknown names, so timing does not tell which names exist.
   static const std::string kDummy = HashPassword("not a password", kPbkdf2Iterations);
   bool good = false;
-  RETURN_IF_ERROR(WithPasswordSlot([&] {
+  RETURN_IF_ERROR(WithPasswordSlot(remote_address, who, [&] {
     good = VerifyPassword(password, account ? account->password_hash : kDummy) && account.has_value();
   }));
   if (!good) {

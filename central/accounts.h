@@ -25,6 +25,9 @@
 
 namespace p2pshare::central {
 
+// How long a password check waits for its turn before "busy".
+inline constexpr auto kPasswordWait = std::chrono::seconds(5);
+
 struct AccountsOptions {
   bool allow_registration = true;
   int pbkdf2_iterations = kPbkdf2Iterations;
@@ -59,10 +62,14 @@ class Accounts {
   Result<int64_t> Count() { return store_->CountAccounts(); }
 
  private:
-  // Runs `hash` (a PBKDF2) when one of `password_checks` slots is free,
-  // waiting (up to 5 s) for one while at most 8x that many wait (a class
-  // starting at once: 16 by default); Unavailable "busy" beyond.
-  Status WithPasswordSlot(const std::function<void()>& hash);
+  // Runs `hash` (a PBKDF2) for a caller at `address` about `account` once
+  // one of `password_checks` places is its (FairSlots, common/limits.h:
+  // the place goes to the waiter whose address and account were served
+  // longest ago, successful logins or not, and one address or account
+  // holds at most half of the places); up to 8x that many wait, each at
+  // most kPasswordWait. Unavailable "busy" when there was no place.
+  Status WithPasswordSlot(const std::string& address, const std::string& account,
+                          const std::function<void()>& hash);
   // The throttle's and the registration limit's counts, wherever they live.
   Result<int64_t> RetryAfter(const std::string& who, const std::string& address);
   Status RecordFailure(const std::string& who, const std::string& address);
@@ -73,10 +80,7 @@ class Accounts {
   const AccountsOptions options_;
   LoginThrottle throttle_;
   RateLimits registrations_;
-  std::mutex slots_mu_;
-  std::condition_variable slot_free_;
-  int64_t hashing_ = 0;  // GUARDED_BY(slots_mu_)
-  int64_t waiting_ = 0;  // GUARDED_BY(slots_mu_)
+  FairSlots password_slots_;
   std::atomic<int64_t> failed_logins_{0};
 };
 

@@ -222,6 +222,7 @@ Result<IssuedCertificate> CertificateAuthority::IssuePeer(const std::string& use
             {{NID_basic_constraints, "critical,CA:FALSE"},
              {NID_key_usage, "critical,digitalSignature"},
              {NID_ext_key_usage, "serverAuth,clientAuth"},
+             {NID_subject_alt_name, std::string("URI:") + kPeerUriPrefix + username},
              {NID_authority_key_identifier, "keyid"}}};
   ASSIGN_OR_RETURN(Cert cert, Sign(spec, key.get(), keys_->ca_cert.get(), keys_->ca_key.get()));
   IssuedCertificate out;

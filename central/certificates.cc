@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/x509.h"
@@ -66,26 +67,53 @@ Result<std::optional<IssuedCertificate>> Certificates::RenewIfDue(const std::str
   return std::optional<IssuedCertificate>(std::move(cert));
 }
 
-std::vector<std::string> Certificates::Revoked() {
+Certificates::News Certificates::RevokedAfter(int64_t after) {
   const auto now = std::chrono::steady_clock::now();
   uint64_t as_of = 0;
+  int64_t known = 0;
+  bool read = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (revoked_as_of_ == revocations_ && now - revoked_read_ < std::chrono::seconds(30)) {
-      return revoked_;
-    }
+    read = revoked_as_of_ != revocations_ || now - revoked_read_ >= std::chrono::seconds(1);
     as_of = revocations_;
+    known = known_seq_;
   }
-  auto fresh = store_->RevokedCertificates(now_unix_());
+  if (read) {
+    auto fresh = store_->RevokedAfter(known, now_unix_());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fresh.ok()) {
+      spdlog::warn("cannot read the revoked certificates: {}", fresh.status().message());
+    } else if (known == known_seq_) {  // no other reader appended meanwhile
+      for (RevokedCertificate& r : *fresh) {
+        known_seq_ = std::max(known_seq_, r.seq);
+        revoked_.push_back(std::move(r));
+      }
+      revoked_read_ = now;
+      revoked_as_of_ = std::max(revoked_as_of_, as_of);  // a revocation meanwhile leaves it stale
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  if (!fresh.ok()) {
-    spdlog::warn("cannot read the revoked certificates: {}", fresh.status().message());
-    return revoked_;
+  const int64_t unix_now = now_unix_();
+  if (now - revoked_pruned_ >= std::chrono::minutes(1)) {  // expired: no longer worth telling
+    std::erase_if(revoked_, [&](const RevokedCertificate& r) { return r.not_after < unix_now; });
+    revoked_pruned_ = now;
   }
-  revoked_ = std::move(fresh).value();
-  revoked_read_ = now;
-  revoked_as_of_ = as_of;  // a revocation meanwhile leaves it stale
-  return revoked_;
+  if (after > known_seq_) after = 0;  // a cursor from another database: tell everything
+  News news;
+  auto it = std::upper_bound(revoked_.begin(), revoked_.end(), after,
+                             [](int64_t seq, const RevokedCertificate& r) { return seq < r.seq; });
+  int64_t last = after;
+  for (; it != revoked_.end(); ++it) {
+    // Whole revocations only: the cursor moves past a seq once all of it is told.
+    if (news.serials.size() >= kRevokedPerReply && it->seq != last) {
+      news.more = true;
+      break;
+    }
+    last = it->seq;
+    if (it->not_after >= unix_now) news.serials.push_back(it->serial);
+  }
+  news.seq = news.more ? last : std::max(after, known_seq_);
+  return news;
 }
 
 void Certificates::Invalidate() {

@@ -2,12 +2,19 @@
 // "Trust") — at login, over the key of the request the peer sent; renewed
 // at a heartbeat once past half their lifetime — and the revoked ones:
 // every still-valid certificate of an account that logged out or was
-// evicted, listed in every login and heartbeat reply so peers refuse it.
+// evicted, told to every peer in its next login or heartbeat reply so it
+// refuses it. Each reply tells only what was revoked since the caller's
+// last (its cursor, a revocation's seq), at most kRevokedPerReply at a
+// time: a reply's size follows what changed, not all the churn of the
+// last hour (300 login/logout cycles had made everyone's heartbeat reply
+// grow from 52 B to 10.8 KB).
 //
 // DESIGN: certificates and the sessions' keys are in the store, so renewal
 // and revocation survive a restart; this class keeps what heartbeats need
 // in memory (each session's key and newest expiry, the revoked list,
-// refreshed from the store when it changes or every 30 s).
+// read on from the store after a revocation here, and at least once a
+// second while heartbeats come, so another replica's revocation is told
+// within a heartbeat interval).
 //
 // Thread-safe: httplib's workers and the sweeper.
 #pragma once
@@ -27,6 +34,9 @@
 
 namespace p2pshare::central {
 
+// Serials one reply tells at most (~11 KB).
+inline constexpr size_t kRevokedPerReply = 256;
+
 class Certificates {
  public:
   // `now_unix` is the clock renewals are timed by (tests move it).
@@ -44,8 +54,18 @@ class Certificates {
   // for none.
   Result<std::optional<IssuedCertificate>> RenewIfDue(const std::string& username,
                                                       const std::string& token_hash);
-  // Serials of revoked certificates not yet expired.
-  std::vector<std::string> Revoked();
+  // Revocation news for a caller who has heard of every revocation up to
+  // `after` (0: none): the serials revoked since, still valid, oldest
+  // first, at most kRevokedPerReply of them (more when one logout revoked
+  // more at once); `seq` to send next time, and `more` when others wait
+  // (ask again at once). A cursor ahead of every revocation here (another
+  // database) is taken as 0.
+  struct News {
+    std::vector<std::string> serials;
+    int64_t seq = 0;
+    bool more = false;
+  };
+  News RevokedAfter(int64_t after);
   // Certificates were revoked (a logout or an eviction): refresh the list.
   void Invalidate();
 
@@ -67,8 +87,12 @@ class Certificates {
   const std::function<int64_t()> now_unix_;
   std::mutex mu_;
   std::unordered_map<std::string, Held> held_;  // GUARDED_BY(mu_): by token hash
-  std::vector<std::string> revoked_;            // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point revoked_read_{};  // GUARDED_BY(mu_)
+  // Revoked and not yet expired, in order of revocation; read from the
+  // store incrementally (only what is past known_seq_).
+  std::vector<RevokedCertificate> revoked_;    // GUARDED_BY(mu_)
+  int64_t known_seq_ = 0;                      // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point revoked_read_{};    // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point revoked_pruned_{};  // GUARDED_BY(mu_)
   uint64_t revocations_ = 1;      // GUARDED_BY(mu_): counts Invalidate calls
   uint64_t revoked_as_of_ = 0;    // GUARDED_BY(mu_): the count revoked_ reflects
 };

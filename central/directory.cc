@@ -5,9 +5,11 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "common/central_trust.h"
 #include "common/host_port.h"
@@ -351,7 +353,10 @@ Status Directory::Certify(const std::string& username, const std::string& token,
                           const std::string& public_key, LoginReply* reply) {
   if (!certificates_) return Status::Ok();
   reply->ca = certificates_->ca_pem();
-  reply->revoked = certificates_->Revoked();
+  Certificates::News news = certificates_->RevokedAfter(0);
+  reply->revoked = std::move(news.serials);
+  reply->revoked_seq = news.seq;
+  reply->revoked_more = news.more;
   if (public_key.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(IssuedCertificate cert,
                    certificates_->Issue(username, TokenHash(token), public_key));
@@ -372,9 +377,12 @@ Result<HeartbeatReply> Directory::Heartbeat(const std::string& username,
                                             const HeartbeatRequest& req, const std::string& token) {
   RETURN_IF_ERROR(sessions_.Heartbeat(username, req));
   if (req.partials) ReplacePartials(username, *req.partials);
-  HeartbeatReply reply{options_.session_ttl_s, online_.FriendsOf(username), "", {}};
+  HeartbeatReply reply{options_.session_ttl_s, online_.FriendsOf(username), ""};
   if (!certificates_) return reply;
-  reply.revoked = certificates_->Revoked();
+  Certificates::News news = certificates_->RevokedAfter(req.revoked_after);
+  reply.revoked = std::move(news.serials);
+  reply.revoked_seq = news.seq;
+  reply.revoked_more = news.more;
   if (!token.empty()) {
     ASSIGN_OR_RETURN(auto renewed, certificates_->RenewIfDue(username, TokenHash(token)));
     if (renewed) reply.certificate = std::move(renewed->pem);
@@ -406,7 +414,11 @@ FileResult Directory::WithAddresses(IndexHit hit) const {
   return r;
 }
 
-Result<SearchPage> Directory::Search(const SearchQuery& query) {
+Result<SearchPage> Directory::Search(const SearchQuery& query, const std::string& remote_address) {
+  auto place = searches_.Enter({"address " + remote_address}, kSearchWait);
+  if (!place) {
+    return Unavailable("central is busy with other searches; try again in a moment", "busy");
+  }
   // Most searches end well within a small budget (popular words fill the
   // page at once). One that does not (a short or rare fragment that no key
   // narrows) runs again with the full budget, one at a time; meanwhile
@@ -457,11 +469,12 @@ Result<std::optional<FileResult>> Directory::FindFile(const std::string& sha256)
   if (!hit && partial.empty()) return std::optional<FileResult>();
   FileResult r;
   if (hit) {
-    std::map<std::string, std::string> roots;  // username -> the root it reports
-    for (size_t i = 0; i < hit->holders.size(); ++i) roots[hit->holders[i]] = hit->roots[i];
+    // username -> the root and size it reports
+    std::map<std::string, std::pair<std::string, int64_t>> claims;
+    for (size_t i = 0; i < hit->holders.size(); ++i) claims[hit->holders[i]] = {hit->roots[i], hit->sizes[i]};
     r = WithAddresses(std::move(*hit));
     for (Holder& h : r.holders) {
-      h.root = roots[h.username];
+      std::tie(h.root, h.size) = claims[h.username];
       partial.erase(h.username);  // it has the whole file
     }
   } else {
@@ -476,6 +489,7 @@ Result<std::optional<FileResult>> Directory::FindFile(const std::string& sha256)
   for (Holder& h : online_.Addresses(names)) {
     const PartialFile& p = partial.at(h.username);
     h.root = p.file.root;
+    h.size = p.file.size;
     h.partial = true;
     h.have = p.have;
     r.holders.push_back(std::move(h));
@@ -504,6 +518,11 @@ Result<std::vector<PeerInfo>> Directory::Peers() {
   return out;
 }
 
+double Directory::DecayedUploads(const HandedUploads& h, std::chrono::steady_clock::time_point now) {
+  const double minutes = std::chrono::duration<double>(now - h.at).count() / 60.0;
+  return h.count * std::exp2(-std::max(0.0, minutes) / kUploadHalfLifeMinutes);
+}
+
 Result<Holder> Directory::UploadTarget(const std::string& caller, const std::string& name,
                                        int64_t size) {
   RETURN_IF_ERROR(CheckFileName(name));
@@ -528,15 +547,30 @@ Result<Holder> Directory::UploadTarget(const std::string& caller, const std::str
     return Unavailable("no other online peer has room for " + std::to_string(size) + " bytes",
                        "no_peer_available");
   }
-  // A random one of the least loaded. Room only qualifies a peer: ranking
-  // by the free space a peer claims would hand every upload to whoever
-  // claims the most, so a liar gets a fair share among the idle at most.
-  int64_t least = candidates.front().live.active_transfers;
-  for (const auto& c : candidates) least = std::min(least, c.live.active_transfers);
-  std::erase_if(candidates, [&](const Candidate& c) { return c.live.active_transfers > least; });
+  // A random one of those central handed the fewest uploads lately. What a
+  // peer says of itself only qualifies it (room) and never ranks it: by the
+  // free space it claims, whoever claims the most would get every upload;
+  // by the transfers it reports, one that always says 0 would get every
+  // upload while honest peers are busy. What central handed out itself it
+  // knows, so a liar gets a fair share at most.
+  const auto now = options_.now();
+  std::lock_guard<std::mutex> handed(handed_mu_);
+  auto load = [&](const Candidate& c) {
+    auto it = handed_.find(c.peer.username);
+    return it == handed_.end() ? 0.0 : DecayedUploads(it->second, now);
+  };
+  double least = load(candidates.front());
+  for (const auto& c : candidates) least = std::min(least, load(c));
+  std::erase_if(candidates, [&](const Candidate& c) { return load(c) > least + 0.5; });
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const Candidate* best =
       &candidates[std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(rng)];
+  HandedUploads& mine = handed_[best->peer.username];
+  mine.count = DecayedUploads(mine, now) + 1;
+  mine.at = now;
+  if (handed_.size() > 100000) {  // peers long gone: their counts have decayed away
+    std::erase_if(handed_, [&](const auto& e) { return DecayedUploads(e.second, now) < 0.01; });
+  }
   RecordEvent("upload", caller,
                  "'" + name + "' (" + std::to_string(size) + " bytes) to " + best->peer.username,
                  "a file to " + best->peer.username);

@@ -95,6 +95,16 @@ struct DirectoryOptions {
 // (docs/protocol.md, "Limits").
 inline constexpr int64_t kQuickSearchBudget = 20000;
 inline constexpr int64_t kHeavySearches = 1;
+// Searches running at once (any phase), and of one source address; more
+// wait their turn (FairSlots: the address served longest ago first) up
+// to kSearchWait, 64 at most, then 503 "busy". Each phase's work is
+// bounded (search_index.h, kWorkPerEntry), so a place is held briefly.
+inline constexpr int64_t kSearchesAtOnce = 4;
+inline constexpr int64_t kSearchesPerAddress = 2;
+inline constexpr auto kSearchWait = std::chrono::seconds(2);
+// Upload targets: how fast the count of uploads central handed a peer
+// fades (the load it ranks targets by).
+inline constexpr double kUploadHalfLifeMinutes = 1.0;
 
 class Directory {
  public:
@@ -141,7 +151,10 @@ class Directory {
   Result<int64_t> ReplaceIndex(const std::string& username, const std::vector<FileEntry>& files);
   Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,
                              const std::vector<std::string>& removed);
-  Result<SearchPage> Search(const SearchQuery& query);
+  // `remote_address`: who asks (searches share places fairly by address:
+  // kSearchesAtOnce in all, kSearchesPerAddress of one; Unavailable "busy"
+  // when none is free within kSearchWait).
+  Result<SearchPage> Search(const SearchQuery& query, const std::string& remote_address = "");
   // Changes whenever what Search answers may have changed (the index, or
   // who is online where): read it before a search to keep its answer for
   // as long as it stays the same.
@@ -215,6 +228,16 @@ class Directory {
   std::map<std::string, std::vector<std::string>> partials_of_;        // GUARDED_BY(partials_mu_)
   FileIndex index_;
   ConcurrencyLimits heavy_searches_{0, kHeavySearches};
+  FairSlots searches_{kSearchesAtOnce, kSearchesPerAddress, 64};
+  // Uploads this central handed each peer as a target lately: a count
+  // that halves every kUploadHalfLifeMinutes (per replica).
+  struct HandedUploads {
+    double count = 0;
+    std::chrono::steady_clock::time_point at{};
+  };
+  static double DecayedUploads(const HandedUploads& h, std::chrono::steady_clock::time_point now);
+  std::mutex handed_mu_;
+  std::map<std::string, HandedUploads> handed_;  // GUARDED_BY(handed_mu_)
   EventLog events_;
   std::unique_ptr<Certificates> certificates_;  // null without a CA
 

@@ -642,7 +642,7 @@ Result<Reply> HttpApi::GetSearch(const Request& req, Response&) {
   std::string key = AsciiLower(q.text) + '\0' + std::to_string(q.limit) + ',' + std::to_string(q.offset);
   const uint64_t generation = directory_->search_generation();
   if (auto body = search_replies_.Get(key, generation)) return Reply(200, "application/json", std::move(*body));
-  ASSIGN_OR_RETURN(SearchPage page, directory_->Search(q));
+  ASSIGN_OR_RETURN(SearchPage page, directory_->Search(q, req.remote_addr));
   std::string body = DumpSearchPage(page);
   search_replies_.Put(std::move(key), generation, body);
   return Reply(200, "application/json", std::move(body));

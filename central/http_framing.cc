@@ -51,6 +51,15 @@ HeaderBlock ScanHeaderBlock(std::string_view data, size_t limit) {
   return {HeaderScan::kIncomplete, 0};
 }
 
+void DropAcceptEncoding(char* block, size_t size) {
+  static constexpr std::string_view kName = "accept-encoding:";
+  const std::string_view header(block, size);
+  for (size_t line = header.find('\n'); line != std::string_view::npos && line + 1 < size;
+       line = header.find('\n', line + 1)) {
+    if (StartsWithNoCase(header.substr(line + 1), kName)) block[line + 1] = 'X';
+  }
+}
+
 Framing ScanFraming(std::string_view header) {
   static constexpr std::string_view kLength = "content-length:";
   static constexpr std::string_view kEncoding = "transfer-encoding:";

@@ -41,6 +41,13 @@ struct Framing {
   bool body_method = false;     // POST, PUT or PATCH
 };
 
+// Renames every Accept-Encoding field of the whole header block at the
+// start of `block` (its first `size` bytes) in place, to one no one reads
+// ("Xccept-Encoding"), so cpp-httplib never compresses a reply: a
+// compressed reply that carries a secret (a token) beside text a stranger
+// chose leaks it by its length (BREACH). The block keeps its size.
+void DropAcceptEncoding(char* block, size_t size);
+
 // `header` is a block ScanHeaderBlock found complete. A Content-Length
 // that is not a plain decimal reads as 0 (the worker refuses it at once,
 // http_api.cc FramingProblem); one past UINT64_MAX reads as UINT64_MAX.

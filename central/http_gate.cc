@@ -359,6 +359,14 @@ Status GatedServer::EnableTls(const std::string& key_pem, const std::string& cha
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return Internal("cannot create a TLS context");
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // TLS 1.2: forward-secret AEAD suites only (ECDHE with AES-GCM or
+  // ChaCha20-Poly1305; central's key is EC, so ECDSA) — no CBC (LUCKY13),
+  // no static RSA. TLS 1.3's suites are all AEAD already.
+  if (SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                                   "ECDHE-ECDSA-CHACHA20-POLY1305") != 1) {
+    SSL_CTX_free(ctx);
+    return Internal("cannot set the TLS cipher suites");
+  }
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -520,6 +528,7 @@ GatedServer::Peeked GatedServer::Arrived(Connection& conn) const {
         conn.in.insert(conn.pos + header_end - 2, "Content-Length: 0\r\n");
         continue;
       }
+      DropAcceptEncoding(conn.in.data() + conn.pos, header_end);  // replies go uncompressed
       p.content_length = f.content_length;
       if (p.content_length > options_.max_body_bytes) {
         p.arrival = Arrival::kBodyTooLarge;

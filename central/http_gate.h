@@ -33,7 +33,7 @@
 // and the gate reads the decrypted request into the connection's buffer
 // instead of peeking at the socket. Workers then read the rest of the
 // request and write the reply through OpenSSL. TLS 1.2 is the oldest
-// version accepted.
+// version accepted, with forward-secret AEAD suites only.
 //
 // Routing, handlers and HTTP parsing stay cpp-httplib's: this class replaces
 // only process_and_close_socket() (a virtual of httplib::Server) and runs

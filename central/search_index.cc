@@ -279,17 +279,12 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, const Sh
   uint32_t found = kNone;
   by_key_.ForEach(key, [&](uint32_t id) {
     const Entry& e = entries_[id];
-    if (found == kNone && e.sha == sha && e.root == root && NameOf(e) == name) found = id;
+    if (found == kNone && e.sha == sha && e.root == root && e.size == size && NameOf(e) == name) found = id;
   });
   if (found != kNone) {
-    Entry& e = entries_[found];
-    if (e.holders.empty()) {
-      e.size = size;  // a tombstone comes back
+    if (entries_[found].holders.empty()) {  // a tombstone comes back
       live_entries_++;
       if (!OtherHolderOfContent(found)) live_contents_++;
-    } else if (size > e.size) {  // the present holders count at the larger size too
-      held_bytes_ += (size - e.size) * static_cast<int64_t>(e.holders.size());
-      e.size = size;
     }
     return found;
   }
@@ -470,12 +465,19 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
 
   IndexPage page;
   bool cut = false;  // the budget ran out
-  auto spend = [&] {
-    if (page.examined >= budget) {
+  // The budget counts entries, and the matching work they cost (a name's
+  // bytes times the pattern's words, common/search_pattern.h): names
+  // planted long for a long pattern spend it as fast as their work grows,
+  // so no search costs more than budget x kWorkPerEntry steps, whatever
+  // the index holds.
+  const int64_t work_budget = budget * kWorkPerEntry;
+  auto spend = [&](const Entry& e) {
+    if (page.examined >= budget || page.work >= work_budget) {
       cut = true;
       return false;
     }
     ++page.examined;
+    page.work += pattern.Cost(e.name_size);
     return true;
   };
 
@@ -525,7 +527,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
         if (!may_match(id)) continue;
         const Entry& e = entries_[id];
         if (BandOf(e.holders.size()) != band) continue;  // a stale listing
-        if (!spend()) return false;
+        if (!spend(e)) return false;
         const int c = match(e);
         if (c >= 0) found[c].push_back(Ranked{id, static_cast<uint32_t>(e.holders.size())});
       }
@@ -568,7 +570,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
       if (!may_match(id)) return ++seen, true;
       const Entry& e = entries_[id];
       if (e.holders.size() != 1) return ++seen, ++multi, true;
-      if ((full() && seen - multi >= kEstimateSample) || !spend()) return false;
+      if ((full() && seen - multi >= kEstimateSample) || !spend(e)) return false;
       ++seen;
       if (const int c = match(e); c >= 0) {
         keep(c, id);
@@ -655,29 +657,55 @@ std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) con
   Sha sha;
   if (!HexDecode(sha256_hex, sha)) return std::nullopt;
   std::shared_lock<std::shared_mutex> lock(mu_);
-  uint32_t best = kNone;
-  std::vector<std::pair<uint32_t, const Sha*>> holders;  // (user, the root it reports)
+  // What holders claim about this content: (size, root) each, with who
+  // claims it. Only the hash names content; a size or root is a claim.
+  struct Claim {
+    int64_t size;
+    const Sha* root;
+    uint32_t first;  // its oldest entry: who claimed it first
+    uint32_t named;  // its entry with the lowest name
+    std::vector<uint32_t> users;
+  };
+  std::vector<Claim> claims;
   by_sha_.ForEach(ShaKey(sha), [&](uint32_t id) {
     const Entry& e = entries_[id];
     if (e.sha != sha || e.holders.empty()) return;
-    if (best == kNone || NameOf(e) < NameOf(entries_[best])) best = id;
-    for (uint32_t u : e.holders) holders.emplace_back(u, &e.root);
+    auto it = std::find_if(claims.begin(), claims.end(),
+                           [&](const Claim& c) { return c.size == e.size && *c.root == e.root; });
+    if (it == claims.end()) it = claims.insert(claims.end(), Claim{e.size, &e.root, id, id, {}});
+    it->first = std::min(it->first, id);
+    if (NameOf(e) < NameOf(entries_[it->named])) it->named = id;
+    it->users.insert(it->users.end(), e.holders.begin(), e.holders.end());
   });
-  if (best == kNone) return std::nullopt;
-  IndexHit hit = HitFor(best, 0);
-  // One line per holder (a holder that reports two roots for one content,
-  // under two names, is listed with the smaller), by name.
-  std::sort(holders.begin(), holders.end(),
-            [](const auto& a, const auto& b) { return a.first != b.first ? a.first < b.first : *a.second < *b.second; });
-  holders.erase(std::unique(holders.begin(), holders.end(),
-                            [](const auto& a, const auto& b) { return a.first == b.first; }),
-                holders.end());
+  if (claims.empty()) return std::nullopt;
+  for (Claim& c : claims) {
+    std::sort(c.users.begin(), c.users.end());
+    c.users.erase(std::unique(c.users.begin(), c.users.end()), c.users.end());
+  }
+  // The claim most accounts make stands for the content; of as many, the
+  // one made first (free accounts can outvote one honest holder only by
+  // lying before it). Each holder is listed once with its own claim (the
+  // standing one when it makes several), so a liar's listing is told
+  // apart instead of overriding the honest holders'.
+  std::stable_sort(claims.begin(), claims.end(), [](const Claim& a, const Claim& b) {
+    return a.users.size() != b.users.size() ? a.users.size() > b.users.size() : a.first < b.first;
+  });
+  IndexHit hit = HitFor(claims.front().named, 0);
+  std::vector<std::pair<uint32_t, const Claim*>> holders;  // (user, its claim)
+  for (const Claim& c : claims) {
+    for (uint32_t u : c.users) {
+      if (std::none_of(holders.begin(), holders.end(), [&](const auto& h) { return h.first == u; })) {
+        holders.emplace_back(u, &c);
+      }
+    }
+  }
   std::sort(holders.begin(), holders.end(),
             [&](const auto& a, const auto& b) { return users_[a.first].name < users_[b.first].name; });
   static const Sha kNoRoot{};
-  for (const auto& [u, root] : holders) {
+  for (const auto& [u, claim] : holders) {
     hit.holders.push_back(users_[u].name);
-    hit.roots.push_back(*root == kNoRoot ? "" : HexEncode(root->data(), root->size()));
+    hit.roots.push_back(*claim->root == kNoRoot ? "" : HexEncode(claim->root->data(), claim->root->size()));
+    hit.sizes.push_back(claim->size);
   }
   hit.holders_total = static_cast<int64_t>(hit.holders.size());
   return hit;

@@ -30,7 +30,8 @@
 // of its list from what it saw (matches per entry seen, at least 32
 // entries seen, even when the bands alone filled the page), and
 // `total_exact` is false. No search checks more than its budget of entries (kSearchBudget
-// at most); past it, the page holds what was found.
+// at most), nor spends more matching work than kWorkPerEntry per entry of
+// it; past either, the page holds what was found.
 //
 // Every change bumps generation(): central's cache of search replies
 // (page_cache.h) keeps a reply only while it is unchanged.
@@ -67,16 +68,19 @@ struct IndexHit {
   std::string sha256;
   std::vector<std::string> holders;  // usernames, sorted (in search: the first kSearchHolders)
   int64_t holders_total = 0;         // all of them
-  // FindByHash only: the hash-tree root each holder reported (hex; empty
-  // when it reported none), in the order of `holders`.
+  // FindByHash only: the hash-tree root and the size each holder reported
+  // (root hex; empty when it reported none), in the order of `holders`.
+  // `size` above is the standing claim's (see FindByHash).
   std::vector<std::string> roots = {};
+  std::vector<int64_t> sizes = {};
 };
 
 struct IndexPage {
   int64_t total = 0;         // matches; an estimate when !total_exact
   bool total_exact = true;
   std::vector<IndexHit> hits;
-  int64_t examined = 0;      // entries checked against the query (the work done)
+  int64_t examined = 0;      // entries checked against the query
+  int64_t work = 0;          // their matching work (SearchPattern::Cost)
   bool budget_spent = false; // the search stopped at its budget
 };
 
@@ -87,6 +91,10 @@ inline constexpr size_t kSearchHolders = 3;
 inline constexpr int64_t kSearchWindow = 10000;
 // Entries one search checks at most.
 inline constexpr int64_t kSearchBudget = 200000;
+// The matching work a search may spend per entry of its budget: 128 steps
+// (a 128-byte name, or a 64-byte one against a pattern of 65 to 128
+// tokens). The full budget is then ~26M steps, some 30-80 ms of one core.
+inline constexpr int64_t kWorkPerEntry = 128;
 
 class SearchIndex {
  public:
@@ -113,8 +121,11 @@ class SearchIndex {
                    int64_t budget = kSearchBudget) const;
   // Bumped by every change of what searches find.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  // The entry with that content, under the lowest name, with every holder
-  // under any name; nullopt when no one holds it.
+  // The content with that hash, with every holder under any name; nullopt
+  // when no one holds it. Holders may claim different sizes or roots for
+  // it: the claim made by the most accounts (of as many, the one made
+  // first) stands, and gives the name (its lowest) and size; each holder
+  // comes with its own claim, so a liar's is told apart.
   std::optional<IndexHit> FindByHash(std::string_view sha256_hex) const;
 
   // Distinct contents held, and (user, file) pairs held.
@@ -165,8 +176,9 @@ class SearchIndex {
     uint32_t used_ = kBlock;  // in the last block
   };
   // What a search checks first (name, holders) comes first. An entry is
-  // one (name, sha256, tree root): holders that disagree on the root of one
-  // content hold different entries. 104 bytes.
+  // one (name, sha256, tree root, size): holders that disagree on the root
+  // or size of one content hold different entries (a claim never changes
+  // another's). 104 bytes.
   struct Entry {
     uint32_t name_at = 0;  // in names_
     uint32_t name_size = 0;

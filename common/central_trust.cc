@@ -139,7 +139,8 @@ Result<std::vector<std::string>> PresentedChain(const std::string& host, int por
 Result<CentralTrust> ResolveCentralTrust(const std::string& central_url,
                                          const std::string& central_ca,
                                          const std::string& ca_sha256,
-                                         const std::string& pin_path) {
+                                         const std::string& pin_path,
+                                         const ConfirmCentralCa& confirm) {
   ASSIGN_OR_RETURN(UrlParts url, ParseCentralUrl(central_url));
   CentralTrust trust;
   if (!url.https) return trust;
@@ -163,6 +164,14 @@ Result<CentralTrust> ResolveCentralTrust(const std::string& central_url,
   // config allows, then pinned.
   ASSIGN_OR_RETURN(std::string ca, PresentedCa(url));
   RETURN_IF_ERROR(CheckFingerprint(ca, ca_sha256, "central presents"));
+  ASSIGN_OR_RETURN(CertificateInfo presented, ReadCertificate(ca));
+  if (ca_sha256.empty() && confirm && !confirm(presented.fingerprint)) {
+    return Status(Code::kFailedPrecondition,
+                  "central's CA (sha256 " + presented.fingerprint +
+                      ") was not trusted, so nothing was sent to it; once you know it is central's, put "
+                      "that fingerprint in central_ca_sha256 (or central's ca.pem in central_ca)",
+                  "untrusted_central");
+  }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(pin_path).parent_path(), ec);
   RETURN_IF_ERROR(WriteFileAtomically(pin_path, ca, 0644));

@@ -13,6 +13,7 @@
 // Thread-safe: free functions.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,14 +27,23 @@ struct CentralTrust {
   std::string note;       // a line for the user (a new pin), or empty
 };
 
+// Asked on first use, before anything is sent to central, with the
+// SHA-256 fingerprint of the CA it presents: true to trust it (a person at
+// a terminal who compared it with central's start-up line).
+using ConfirmCentralCa = std::function<bool(const std::string& fingerprint)>;
+
 // The CA to trust for `central_url`. `central_ca` (a PEM file) wins; else
-// the pin at `pin_path`; else trust on first use as above. FailedPrecondition
-// when a CA does not match `ca_sha256` (64 hex digits, when set);
-// Unavailable "unreachable" when central cannot be reached to pin its CA.
+// the pin at `pin_path`; else trust on first use as above, asking
+// `confirm` first when it is set and `ca_sha256` is not (a fingerprint in
+// the config is the answer already). FailedPrecondition when a CA does not
+// match `ca_sha256` (64 hex digits, when set), and "untrusted_central" when
+// `confirm` said no (nothing pinned, nothing sent); Unavailable
+// "unreachable" when central cannot be reached to pin its CA.
 Result<CentralTrust> ResolveCentralTrust(const std::string& central_url,
                                          const std::string& central_ca,
                                          const std::string& ca_sha256,
-                                         const std::string& pin_path);
+                                         const std::string& pin_path,
+                                         const ConfirmCentralCa& confirm = nullptr);
 
 // The certificates a TLS server at host:port presents (PEM, leaf first),
 // without verifying them: what trust on first use looks at.

@@ -41,8 +41,10 @@ Result<FileEntry> FileEntryFromJson(const Json& j, const std::string& path) {
   FieldReader r(j, path);
   FileEntry f;
   ASSIGN_OR_RETURN(f.name, r.String("name"));
-  Status name_ok = CheckFileName(f.name);
-  if (!name_ok.ok()) return InvalidArgument("field '" + r.Name("name") + "': " + name_ok.message());
+  // Only what a peer may share: a name inside .p2pshare/ or a .part can
+  // be no honest peer's, and would be a client's to write (names.h).
+  Status name_ok = CheckSharedName(f.name);
+  if (!name_ok.ok()) return InvalidArgument("field '" + r.Name("name") + "': " + name_ok.message(), "bad_name");
   ASSIGN_OR_RETURN(f.size, r.Int("size"));
   if (f.size < 0) return BadField(r.Name("size"), "0 or more");
   ASSIGN_OR_RETURN(f.sha256, r.String("sha256"));
@@ -78,6 +80,7 @@ Result<std::vector<std::string>> FileNamesFromJson(const Json& array, const std:
 Json ToJson(const Holder& h) {
   Json j{{"username", h.username}, {"host", h.host}, {"port", h.port}};
   if (!h.root.empty()) j["root"] = h.root;
+  if (h.size >= 0) j["size"] = h.size;
   if (h.partial) {
     j["partial"] = true;
     j["have"] = h.have;
@@ -92,6 +95,9 @@ Result<Holder> HolderFromJson(const Json& j, const std::string& path) {
   ASSIGN_OR_RETURN(h.host, r.String("host"));
   ASSIGN_OR_RETURN(h.port, PortField(r, "port"));
   ASSIGN_OR_RETURN(h.root, RootField(r));
+  ASSIGN_OR_RETURN(auto size, r.OptionalInt("size"));
+  if (size && *size < 0) return BadField(r.Name("size"), "0 or more");
+  h.size = size.value_or(-1);
   if (j.contains("partial")) {
     ASSIGN_OR_RETURN(h.partial, r.Bool("partial"));
   }
@@ -309,7 +315,9 @@ Json ToJson(const LoginReply& r) {
               {"friends", r.friends},
               {"certificate", r.certificate},
               {"ca", r.ca},
-              {"revoked", r.revoked}};
+              {"revoked", r.revoked},
+              {"revoked_seq", r.revoked_seq},
+              {"revoked_more", r.revoked_more}};
 }
 
 namespace {
@@ -355,7 +363,11 @@ Json ToJson(const NetworkEvent& e) {
 }
 
 Json ToJson(const HeartbeatReply& r) {
-  Json j{{"session_ttl_s", r.session_ttl_s}, {"friends", r.friends}, {"revoked", r.revoked}};
+  Json j{{"session_ttl_s", r.session_ttl_s},
+         {"friends", r.friends},
+         {"revoked", r.revoked},
+         {"revoked_seq", r.revoked_seq},
+         {"revoked_more", r.revoked_more}};
   if (!r.certificate.empty()) j["certificate"] = r.certificate;
   return j;
 }
@@ -368,6 +380,10 @@ Result<HeartbeatReply> HeartbeatReplyFromJson(const Json& j) {
   ASSIGN_OR_RETURN(auto cert, r.OptionalString("certificate"));
   out.certificate = cert.value_or("");
   ASSIGN_OR_RETURN(out.revoked, RevokedField(r));
+  ASSIGN_OR_RETURN(auto seq, r.OptionalInt("revoked_seq"));
+  out.revoked_seq = seq.value_or(0);
+  ASSIGN_OR_RETURN(auto more, r.OptionalBool("revoked_more"));
+  out.revoked_more = more.value_or(false);
   return out;
 }
 
@@ -388,6 +404,10 @@ Result<LoginReply> LoginReplyFromJson(const Json& j) {
   ASSIGN_OR_RETURN(auto ca, r.OptionalString("ca"));
   out.ca = ca.value_or("");
   ASSIGN_OR_RETURN(out.revoked, RevokedField(r));
+  ASSIGN_OR_RETURN(auto seq, r.OptionalInt("revoked_seq"));
+  out.revoked_seq = seq.value_or(0);
+  ASSIGN_OR_RETURN(auto more, r.OptionalBool("revoked_more"));
+  out.revoked_more = more.value_or(false);
   return out;
 }
 
@@ -406,6 +426,7 @@ Json ToJson(const HeartbeatRequest& r) {
     }
     j["partials"] = std::move(list);
   }
+  if (r.revoked_after > 0) j["revoked_after"] = r.revoked_after;
   return j;
 }
 
@@ -422,6 +443,9 @@ Result<HeartbeatRequest> HeartbeatRequestFromJson(const Json& j) {
   ASSIGN_OR_RETURN(req.receiving_rate, r.OptionalInt("receiving_rate"));
   if (req.sending_rate && *req.sending_rate < 0) return BadField("sending_rate", "0 or more");
   if (req.receiving_rate && *req.receiving_rate < 0) return BadField("receiving_rate", "0 or more");
+  ASSIGN_OR_RETURN(auto revoked_after, r.OptionalInt("revoked_after"));
+  if (revoked_after && *revoked_after < 0) return BadField("revoked_after", "0 or more");
+  req.revoked_after = revoked_after.value_or(0);
   ASSIGN_OR_RETURN(const Json* partials, r.OptionalArray("partials"));
   if (partials != nullptr) {
     if (partials->size() > kMaxPartialFiles) {

@@ -36,6 +36,10 @@ struct Holder {
   // the bytes it has.
   bool partial = false;
   int64_t have = 0;
+  // The size this holder reports for the file (GET /files/{sha256} only;
+  // -1 elsewhere): a holder whose claim is not the file's `size` holds
+  // another version, or lies.
+  int64_t size = -1;
   bool operator==(const Holder&) const = default;
 };
 
@@ -101,14 +105,22 @@ struct LoginReply {
   std::vector<std::string> friends;
   std::string certificate;           // for the login's csr (PEM); empty without one
   std::string ca;                    // the network's CA (PEM)
-  std::vector<std::string> revoked;  // serials of revoked certificates still valid
+  // Serials of revoked certificates still valid, the oldest first, at
+  // most 256 (docs/protocol.md, "Trust"); the cursor to send in the next
+  // heartbeat; whether more are waiting (heartbeat again at once).
+  std::vector<std::string> revoked;
+  int64_t revoked_seq = 0;
+  bool revoked_more = false;
 };
 
 struct HeartbeatReply {
   int64_t session_ttl_s = 0;
   std::vector<std::string> friends;  // as LoginReply's, as of now
   std::string certificate;           // a renewed certificate, or empty
-  std::vector<std::string> revoked;  // as LoginReply's, as of now
+  // As LoginReply's: what was revoked after the request's revoked_after.
+  std::vector<std::string> revoked = {};
+  int64_t revoked_seq = 0;
+  bool revoked_more = false;
 };
 
 // A file a peer is downloading and serves in part (docs/protocol.md,
@@ -130,6 +142,8 @@ struct HeartbeatRequest {
   std::optional<int64_t> receiving_rate;
   // The files it is downloading and serves in part; absent: as before.
   std::optional<std::vector<PartialFile>> partials = std::nullopt;
+  // The revocations it has heard of: the last reply's revoked_seq (0: none).
+  int64_t revoked_after = 0;
 };
 
 // Something that happened on the network, for the dashboard (GET /events).

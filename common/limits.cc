@@ -93,3 +93,147 @@ int64_t ConcurrencyLimits::InFlight() const {
 }
 
 }  // namespace p2pshare
+
+namespace p2pshare {
+
+FairSlots::FairSlots(int64_t capacity, int64_t per_key, size_t max_waiting)
+    : capacity_(std::max<int64_t>(1, capacity)), per_key_(std::max<int64_t>(1, per_key)), max_waiting_(max_waiting) {}
+
+FairSlots::Slot& FairSlots::Slot::operator=(Slot&& o) noexcept {
+  if (this != &o) {
+    reset();
+    owner_ = o.owner_;
+    keys_ = std::move(o.keys_);
+    o.owner_ = nullptr;
+  }
+  return *this;
+}
+
+void FairSlots::Slot::reset() {
+  if (owner_ != nullptr) owner_->Leave(keys_);
+  owner_ = nullptr;
+}
+
+int64_t FairSlots::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return running_;
+}
+
+size_t FairSlots::waiting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waiters_.size();
+}
+
+void FairSlots::TakeLocked(const std::vector<std::string>& keys) {
+  ++running_;
+  ++admissions_;
+  for (const std::string& k : keys) {
+    KeyState& st = keys_[k];
+    st.running++;
+    st.served_at = admissions_;
+  }
+}
+
+void FairSlots::ForgetIdleLocked(const std::vector<std::string>& keys) {
+  for (const std::string& k : keys) {
+    auto it = keys_.find(k);
+    if (it != keys_.end() && it->second.running == 0 && it->second.waiting == 0) keys_.erase(it);
+  }
+}
+
+int64_t FairSlots::MostWaitingLocked(const std::vector<std::string>& keys) const {
+  int64_t most = 0;
+  for (const std::string& k : keys) {
+    auto it = keys_.find(k);
+    if (it != keys_.end()) most = std::max(most, it->second.waiting);
+  }
+  return most;
+}
+
+void FairSlots::AdmitLocked() {
+  bool any = false;
+  while (running_ < capacity_) {
+    Waiter* best = nullptr;
+    uint64_t best_served = 0;
+    for (Waiter* w : waiters_) {
+      bool room = true;
+      uint64_t served = 0;  // its keys' most recent service
+      for (const std::string& k : w->keys) {
+        const KeyState& st = keys_.at(k);
+        room = room && st.running < per_key_;
+        served = std::max(served, st.served_at);
+      }
+      if (room && (best == nullptr || served < best_served)) {
+        best = w;
+        best_served = served;
+      }
+    }
+    if (best == nullptr) break;
+    waiters_.remove(best);
+    for (const std::string& k : best->keys) keys_[k].waiting--;
+    TakeLocked(best->keys);
+    best->admitted = true;
+    any = true;
+  }
+  if (any) changed_.notify_all();
+}
+
+std::optional<FairSlots::Slot> FairSlots::Enter(std::vector<std::string> keys, Clock::duration wait) {
+  std::erase_if(keys, [](const std::string& k) { return k.empty(); });
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::unique_lock<std::mutex> lock(mu_);
+  auto fits = [&] {
+    if (running_ >= capacity_) return false;
+    for (const std::string& k : keys) {
+      auto it = keys_.find(k);
+      if (it != keys_.end() && it->second.running >= per_key_) return false;
+    }
+    return true;
+  };
+  if (waiters_.empty() && fits()) {
+    TakeLocked(keys);
+    return Slot(this, std::move(keys));
+  }
+  if (waiters_.size() >= max_waiting_) {
+    // Full: the crowd of the most crowded key makes room, if it is more of
+    // a crowd than this caller's.
+    Waiter* victim = nullptr;
+    int64_t crowd = MostWaitingLocked(keys);
+    for (Waiter* w : waiters_) {
+      const int64_t c = MostWaitingLocked(w->keys);
+      if (c > crowd) {
+        crowd = c;
+        victim = w;
+      }
+    }
+    if (victim == nullptr) return std::nullopt;
+    victim->refused = true;
+    waiters_.remove(victim);
+    for (const std::string& k : victim->keys) keys_[k].waiting--;
+    changed_.notify_all();
+  }
+  Waiter me{keys, ++arrivals_, false, false};
+  for (const std::string& k : keys) keys_[k].waiting++;
+  waiters_.push_back(&me);
+  AdmitLocked();
+  const auto deadline = Clock::now() + wait;
+  changed_.wait_until(lock, deadline, [&] { return me.admitted || me.refused; });
+  if (me.admitted) return Slot(this, std::move(keys));
+  if (!me.refused) {  // its wait ran out
+    waiters_.remove(&me);
+    for (const std::string& k : keys) keys_[k].waiting--;
+  }
+  ForgetIdleLocked(keys);
+  return std::nullopt;
+}
+
+void FairSlots::Leave(const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --running_;
+  for (const std::string& k : keys) keys_[k].running--;
+  ForgetIdleLocked(keys);
+  AdmitLocked();
+}
+
+}  // namespace p2pshare

@@ -8,6 +8,8 @@
 //  - ConcurrencyLimits: at most `per_key` calls of one key at a time (and
 //    `total` of all keys); Enter() hands out a Slot that gives its place
 //    back when destroyed.
+//  - FairSlots: places that callers wait for, handed out fairly between
+//    keys (below).
 //
 // RateLimits keeps at most `max_keys` buckets: beyond, the least recently
 // used is forgotten (it has refilled the most; forgetting can only favour
@@ -18,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -25,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace p2pshare {
 
@@ -94,6 +98,77 @@ class ConcurrencyLimits {
   mutable std::mutex mu_;
   int64_t all_ = 0;                                     // GUARDED_BY(mu_)
   std::unordered_map<std::string, int64_t> in_flight_;  // GUARDED_BY(mu_): only keys > 0
+};
+
+// FairSlots: at most `capacity` holders at once, shared fairly between the
+// keys each caller comes with (central: its source address and, where
+// known, its account). A caller that finds no room waits its turn: when a
+// place frees, it goes to the waiter whose keys were served longest ago
+// (never-served keys first; ties in arrival order), and never to one whose
+// key already holds `per_key` places. So a caller in a loop, however many
+// connections it opens, takes at most `per_key` places and then waits
+// behind everyone it has been served before. At most `max_waiting` wait:
+// when that many do, a newcomer takes the place of a waiter of the key
+// with the most waiters (which is told busy) if its own keys have fewer,
+// else it is told busy itself. A waiter whose `wait` runs out is told busy.
+//
+// Thread-safe; Slot as ConcurrencyLimits's.
+class FairSlots {
+ public:
+  using Clock = std::chrono::steady_clock;
+  FairSlots(int64_t capacity, int64_t per_key, size_t max_waiting);
+
+  class Slot {
+   public:
+    Slot() = default;
+    explicit Slot(FairSlots* owner, std::vector<std::string> keys) : owner_(owner), keys_(std::move(keys)) {}
+    Slot(Slot&& o) noexcept : owner_(o.owner_), keys_(std::move(o.keys_)) { o.owner_ = nullptr; }
+    Slot& operator=(Slot&& o) noexcept;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { reset(); }
+    void reset();
+
+   private:
+    FairSlots* owner_ = nullptr;
+    std::vector<std::string> keys_;
+  };
+
+  // A place for a caller with `keys` (empty keys are ignored), within
+  // `wait`; nullopt when there was none (busy).
+  std::optional<Slot> Enter(std::vector<std::string> keys, Clock::duration wait);
+  int64_t running() const;
+  size_t waiting() const;
+
+ private:
+  struct Waiter {
+    std::vector<std::string> keys;
+    uint64_t arrival = 0;
+    bool admitted = false;
+    bool refused = false;
+  };
+  struct KeyState {
+    int64_t running = 0;
+    int64_t waiting = 0;
+    uint64_t served_at = 0;  // the admission count when it was last served (0: never)
+  };
+  // REQUIRES: mu_ held. Gives free places to the waiters whose turn it is.
+  void AdmitLocked();
+  // REQUIRES: mu_ held. Counts `keys` in (or out of) the running.
+  void TakeLocked(const std::vector<std::string>& keys);
+  void Leave(const std::vector<std::string>& keys);
+  // REQUIRES: mu_ held. Forgets keys with nothing running or waiting.
+  void ForgetIdleLocked(const std::vector<std::string>& keys);
+  int64_t MostWaitingLocked(const std::vector<std::string>& keys) const;
+
+  const int64_t capacity_, per_key_;
+  const size_t max_waiting_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  int64_t running_ = 0;                             // GUARDED_BY(mu_)
+  uint64_t arrivals_ = 0, admissions_ = 0;          // GUARDED_BY(mu_)
+  std::list<Waiter*> waiters_;                      // GUARDED_BY(mu_): in arrival order
+  std::unordered_map<std::string, KeyState> keys_;  // GUARDED_BY(mu_): keys running or waiting
 };
 
 }  // namespace p2pshare

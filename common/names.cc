@@ -82,4 +82,20 @@ bool IsSha256Hex(std::string_view s) {
   return true;
 }
 
+Status CheckSharedName(std::string_view name) {
+  RETURN_IF_ERROR(CheckFileName(name));
+  std::string_view internal(kInternalDir);
+  if (name == internal || (name.size() > internal.size() && name.substr(0, internal.size()) == internal &&
+                           name[internal.size()] == '/')) {
+    std::string message = "'";  // built in steps: GCC 12 warns (-Wrestrict) on "'" + string&&
+    message.append(name).append("' is inside the peer's internal folder");
+    return PermissionDenied(message);
+  }
+  std::string_view part(kPartSuffix);
+  if (name.size() >= part.size() && name.substr(name.size() - part.size()) == part) {
+    return PermissionDenied("partial downloads (*.part) are not shared");
+  }
+  return Status::Ok();
+}
+
 }  // namespace p2pshare

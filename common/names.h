@@ -21,6 +21,18 @@ inline constexpr size_t kMaxComponentBytes = 255;
 // bytes in all. Otherwise InvalidArgument saying which rule failed.
 Status CheckFileName(std::string_view name);
 
+// A peer's internal folder inside its shared folder (keys, certificates,
+// caches, uploads in progress): never shared, never written by a transfer.
+inline constexpr char kInternalDir[] = ".p2pshare";
+
+// CheckFileName, and not a name any peer shares or a transfer may write:
+// PermissionDenied for names inside kInternalDir and names ending in
+// kPartSuffix. Peer-servers check what they serve and take; peer-client
+// checks every name another peer or central gives it (a file to download,
+// a folder's listing), so nothing lands in .p2pshare/ even when the
+// downloads go to the shared folder itself.
+Status CheckSharedName(std::string_view name);
+
 // OK when `username` is 1-32 characters of [A-Za-z0-9_.-] starting with a
 // letter or digit. Otherwise InvalidArgument.
 Status CheckUsername(std::string_view username);

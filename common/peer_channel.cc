@@ -5,9 +5,12 @@
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include <chrono>
 #include <ctime>
+#include <deque>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 
 #include "common/host_port.h"
 #include "common/transfer_tuning.h"
@@ -21,6 +24,9 @@ namespace tls = grpc::experimental;
 // How often gRPC re-reads the identity files (a renewed certificate).
 constexpr unsigned kRefreshSeconds = 2;
 constexpr size_t kMaxCachedChannels = 256;
+// Revoked serials kept at most (~100 MiB of churn a day would be needed
+// to pass it; the oldest go first).
+constexpr size_t kMaxRevokedKept = 1000000;
 
 struct State {
   std::mutex mu;
@@ -28,7 +34,9 @@ struct State {
   // One provider per identity (by certificate file): one refresh thread each.
   std::map<std::string, std::shared_ptr<tls::FileWatcherCertificateProvider>> providers;
   std::string ca_pem;             // GUARDED_BY(mu): the identity's CA, cached
-  std::set<std::string> revoked;  // GUARDED_BY(mu)
+  // Revoked serials, and the order they were told in (to forget them).
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> revoked;  // GUARDED_BY(mu)
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> revoked_order;  // GUARDED_BY(mu)
   // By (address, account, certificate file).
   std::map<std::tuple<std::string, std::string, std::string>, std::shared_ptr<grpc::Channel>>
       channels;  // GUARDED_BY(mu)
@@ -147,10 +155,27 @@ void ReloadPeerIdentity() {
   s.channels.clear();
 }
 
-void SetRevokedCertificates(std::vector<std::string> serials) {
+void AddRevokedCertificates(const std::vector<std::string>& serials) {
+  State& s = Shared();
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (const std::string& serial : serials) {
+    if (s.revoked.emplace(serial, now).second) s.revoked_order.emplace_back(now, serial);
+  }
+  // The longest a certificate lives is a day (cert_lifetime_s at most).
+  while (!s.revoked_order.empty() &&
+         (now - s.revoked_order.front().first > std::chrono::hours(24) ||
+          s.revoked_order.size() > kMaxRevokedKept)) {
+    s.revoked.erase(s.revoked_order.front().second);
+    s.revoked_order.pop_front();
+  }
+}
+
+void ForgetRevokedCertificates() {
   State& s = Shared();
   std::lock_guard<std::mutex> lock(s.mu);
-  s.revoked = std::set<std::string>(serials.begin(), serials.end());
+  s.revoked.clear();
+  s.revoked_order.clear();
 }
 
 bool CertificateRevoked(const std::string& serial) {

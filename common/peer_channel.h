@@ -48,9 +48,13 @@ void UsePeerIdentity(const PeerIdentity& identity);
 // open pick it up within seconds).
 void ReloadPeerIdentity();
 
-// The certificate serials central says are revoked (accounts that logged
-// out or were evicted): refused as callers and as servers.
-void SetRevokedCertificates(std::vector<std::string> serials);
+// Certificate serials central says are revoked (accounts that logged out
+// or were evicted): refused as callers and as servers. Central tells each
+// revocation once (docs/protocol.md, "Trust"), so they are added to what
+// is known; each is forgotten a day after it was told (no certificate
+// lives longer). ForgetRevokedCertificates empties the list (tests).
+void AddRevokedCertificates(const std::vector<std::string>& serials);
+void ForgetRevokedCertificates();
 bool CertificateRevoked(const std::string& serial);
 
 // A channel to the peer-server at host:port (an IPv6 host bare, without

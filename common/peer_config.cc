@@ -82,7 +82,8 @@ Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
   if (!c->central_ca_sha256.empty()) {
     for (char& ch : c->central_ca_sha256) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (!IsSha256Hex(c->central_ca_sha256)) {
-      return InvalidArgument("key 'central_ca_sha256' must be 64 hex digits");
+      return InvalidArgument(
+          "key 'central_ca_sha256' must be 64 hex digits: the 'CA sha256' line central logs when it starts");
     }
   }
   if (!c->advertise_host.empty() && !IsHostName(c->advertise_host)) {
@@ -133,9 +134,9 @@ std::string CentralCaPinPath(const PeerConfig& config) {
   return config.shared_dir + "/.p2pshare/central-ca.pem";
 }
 
-Result<CentralTrust> PeerCentralTrust(const PeerConfig& config) {
+Result<CentralTrust> PeerCentralTrust(const PeerConfig& config, const ConfirmCentralCa& confirm) {
   return ResolveCentralTrust(config.central_url, config.central_ca, config.central_ca_sha256,
-                             CentralCaPinPath(config));
+                             CentralCaPinPath(config), confirm);
 }
 
 DirectoryClientOptions CentralClientOptions(const PeerConfig& config,

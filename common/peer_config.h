@@ -55,7 +55,7 @@ Status SaveFriends(const std::string& shared_dir, const std::vector<std::string>
 // Where a peer pins central's CA on first use: <shared_dir>/.p2pshare/central-ca.pem.
 std::string CentralCaPinPath(const PeerConfig& config);
 // ResolveCentralTrust (common/central_trust.h) for this peer's config.
-Result<CentralTrust> PeerCentralTrust(const PeerConfig& config);
+Result<CentralTrust> PeerCentralTrust(const PeerConfig& config, const ConfirmCentralCa& confirm = nullptr);
 // `base` made to trust `trust` (or to answer its error on every call),
 // with the config's rule for plain passwords.
 DirectoryClientOptions CentralClientOptions(const PeerConfig& config,

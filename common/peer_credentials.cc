@@ -42,7 +42,7 @@ Result<std::unique_ptr<PeerCredentials>> PeerCredentials::Open(const std::string
 
 Status PeerCredentials::Accept(const std::string& certificate, const std::string& ca,
                                const std::vector<std::string>& revoked) {
-  SetRevokedCertificates(revoked);
+  AddRevokedCertificates(revoked);
   if (certificate.empty() && ca.empty()) return Status::Ok();
   std::lock_guard<std::mutex> lock(mu_);
   std::string network_ca = ca;

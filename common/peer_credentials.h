@@ -38,8 +38,8 @@ class PeerCredentials {
   const PeerIdentity& identity() const { return identity_; }
 
   // Takes what a login or heartbeat reply carries: a certificate (may be
-  // empty: none new), the CA (may be empty: unchanged), the revoked
-  // serials. FailedPrecondition when the certificate or CA fails a check
+  // empty: none new), the CA (may be empty: unchanged), the serials
+  // revoked since the last reply (added to those known). FailedPrecondition when the certificate or CA fails a check
   // (nothing is written then).
   Status Accept(const std::string& certificate, const std::string& ca,
                 const std::vector<std::string>& revoked);

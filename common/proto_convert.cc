@@ -14,7 +14,7 @@ bool GoodHolder(const v1::PeerAddress& h) {
 }
 
 bool GoodFile(const v1::FileInfo& f) {
-  return CheckFileName(f.name()).ok() && f.size() >= 0 && IsSha256Hex(f.sha256()) &&
+  return CheckSharedName(f.name()).ok() && f.size() >= 0 && IsSha256Hex(f.sha256()) &&
          (f.root().empty() || IsSha256Hex(f.root()));
 }
 

@@ -3,8 +3,19 @@
 // '*' is any run, '?' one UTF-8 character; every other byte is literal,
 // ASCII case-insensitive. Central's search index and the
 // peers' flood search (their own catalogs) match with this one class.
+//
+// DESIGN: matching is linear in the name whatever the name and the
+// pattern hold. The pattern compiles to a bit-parallel NFA (shift-and with
+// self-loops, as agrep does): state j is "the first j non-star tokens are
+// matched"; one step per byte of the name updates every state at once, a
+// 64-bit word per 64 tokens. A backtracking glob, or one restarted at each
+// occurrence of the first literal, costs the square of a name built for
+// it (a few hundred planted names made one query take seconds); this
+// costs Cost(name) = bytes x words, which callers budget.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,17 +55,32 @@ class SearchPattern {
   // two classes).
   bool anchored() const { return anchored_; }
   // Whether every name matches ('', '*': no literal and no '?').
-  bool matches_everything() const { return tokens_.size() == 1; }
+  bool matches_everything() const { return tokens_ == 0; }
   // The maximal runs of literal bytes, lowercased (what an index can look up).
   const std::vector<std::string>& literal_runs() const { return literal_runs_; }
+  // The work of matching a name of `bytes` bytes: one step per byte and
+  // 64 tokens, at most.
+  int64_t Cost(size_t bytes) const { return static_cast<int64_t>(bytes) * static_cast<int64_t>(words_); }
 
  private:
-  static constexpr int kStar = -1;
-  static constexpr int kOne = -2;
-  // Whether tokens_[p..] matches all of s[i..].
-  bool MatchFrom(size_t p, std::string_view s, size_t i) const;
+  // Runs the NFA over `name`: bit 0 of the result says whether it matched
+  // at all, bit 1 whether it matched with its first token at a word start.
+  // `want_class`: keep going after a match until the word-start one is
+  // settled.
+  int Run(std::string_view name, bool want_class) const;
+  template <size_t W>
+  int RunWords(std::string_view name, bool want_class) const;
 
-  std::vector<int> tokens_;  // kStar, then a lowercased byte, kStar or kOne each
+  size_t tokens_ = 0;  // non-star tokens: NFA states 1..tokens_
+  size_t words_ = 1;   // 64-bit words of a state set: (tokens_ + 1 + 63) / 64
+  // Per byte (lowercased), an index into the masks below.
+  uint16_t class_of_[256] = {};
+  // Per byte class, words_ words each: `advance` has bit j when token j
+  // takes the byte; `stay` when state j keeps through it (a '*' follows
+  // token j, or token j is '?' and the byte continues its character).
+  std::vector<uint64_t> advance_, stay_;
+  unsigned char first_ = 0;  // the first token's byte, when it is a literal
+  bool first_literal_ = false;
   bool anchored_ = false;
   std::vector<std::string> literal_runs_;
 };

@@ -106,6 +106,15 @@ CertificateInfo Describe(X509* cert) {
   unsigned int len = 0;
   if (X509_digest(cert, EVP_sha256(), md, &len) == 1) info.fingerprint = HexEncode(md, len);
   info.is_ca = X509_check_ca(cert) > 0;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+    if (n->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = n->d.uniformResourceIdentifier;
+    info.uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                           static_cast<size_t>(ASN1_STRING_length(uri)));
+  }
+  GENERAL_NAMES_free(names);
   return info;
 }
 
@@ -248,7 +257,16 @@ std::optional<std::string> PeerUsername(const CertificateInfo& cert) {
       cert.common_name.compare(0, prefix.size(), prefix) != 0) {
     return std::nullopt;
   }
-  return cert.common_name.substr(prefix.size());
+  const std::string account = cert.common_name.substr(prefix.size());
+  // The identity is in the subject alternative name (one peer URI, no
+  // other), and the common name must say the same.
+  std::optional<std::string> named;
+  for (const std::string& uri : cert.uris) {
+    if (!uri.starts_with(kPeerUriPrefix) || named) return std::nullopt;
+    named = uri.substr(std::string_view(kPeerUriPrefix).size());
+  }
+  if (!named || *named != account) return std::nullopt;
+  return account;
 }
 
 Status WriteFileAtomically(const std::string& path, const std::string& contents, unsigned mode) {

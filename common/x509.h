@@ -24,6 +24,9 @@ namespace p2pshare {
 
 inline constexpr char kCentralCommonName[] = "p2pshare central";
 inline constexpr char kPeerNamePrefix[] = "peer/";
+// A peer certificate names its account in a subject alternative name too,
+// as a URI (SPIFFE style): p2pshare://peer/<account>.
+inline constexpr char kPeerUriPrefix[] = "p2pshare://peer/";
 
 // A new EC P-256 private key, PEM (PKCS#8).
 Result<std::string> NewPrivateKeyPem();
@@ -47,6 +50,7 @@ struct CertificateInfo {
   int64_t not_after = 0;
   std::string fingerprint;  // SHA-256 of the DER form, 64 lowercase hex digits
   bool is_ca = false;
+  std::vector<std::string> uris;  // its subject alternative names of type URI
 };
 // The first certificate of `pem`; InvalidArgument when there is none.
 Result<CertificateInfo> ReadCertificate(const std::string& pem);
@@ -62,8 +66,10 @@ Result<CertificateInfo> VerifyCertificate(const std::string& cert_pem, const std
 // Whether `cert_pem` certifies the public half of `private_key_pem`.
 bool CertificateMatchesKey(const std::string& cert_pem, const std::string& private_key_pem);
 
-// The username a peer certificate's common name carries ("peer/alice" ->
-// "alice"); nullopt for anything else (central's certificate, a CA).
+// The account a peer certificate is for: its subject alternative name
+// p2pshare://peer/<account>, which its common name ("peer/<account>") must
+// agree with; nullopt for anything else (central's certificate, a CA, a
+// certificate without that name, or whose names disagree).
 std::optional<std::string> PeerUsername(const CertificateInfo& cert);
 
 // Writes `contents` to `path` through a temp file and a rename, with `mode`

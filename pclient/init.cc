@@ -145,7 +145,13 @@ int RunInit(const std::vector<std::string>& args, std::string config_path) {
   // Check the account with central (pinning its CA on the way).
   {
     std::ostringstream quiet;
-    PeerClient client(cfg, PeerClientOptions{}, quiet, std::cerr);
+    PeerClientOptions asking;
+    if (tty) {  // the fingerprint is shown, and agreed to, before the password leaves
+      asking.confirm_central_ca = [&](const std::string& fingerprint) {
+        return ConfirmOnTerminal(central_url, fingerprint, std::cin, std::cerr);
+      };
+    }
+    PeerClient client(cfg, asking, quiet, std::cerr);
     if (register_account) {
       Status reg = client.RunLine("register");
       if (!reg.ok() && reg.reason() != "username_taken") return Fail(reg.message());

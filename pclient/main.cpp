@@ -148,6 +148,11 @@ int main(int argc, char** argv) {
   options.interactive = stdin_tty && words.empty();
   if (options.interactive) options.stop_requested = pclient::Interrupted;  // the REPL's Ctrl-C
   options.background = options.interactive;  // the REPL queues transfers; scripts wait for each
+  if (stdin_tty) {  // a person at a terminal is asked before a password goes to an unknown CA
+    options.confirm_central_ca = [url = config.central_url](const std::string& fingerprint) {
+      return pclient::ConfirmOnTerminal(url, fingerprint, std::cin, std::cerr);
+    };
+  }
   pclient::PeerClient client(config, options, std::cout, std::cerr);
 
   if (!words.empty()) return RunOneShot(client, words);

@@ -91,6 +91,18 @@ std::string ReadSecret(const std::string& prompt, std::ostream& err) {
   return line;
 }
 
+bool ConfirmOnTerminal(const std::string& central_url, const std::string& fingerprint, std::istream& in,
+                       std::ostream& err) {
+  err << "central at " << Printable(central_url) << " presents a certificate authority this peer has not seen:\n"
+      << "  sha256 " << fingerprint << "\n"
+      << "Compare it with the 'CA sha256' line central printed when it started (or ask whoever runs it).\n"
+      << "Trust it, and send your password to that central? [y/N] " << std::flush;
+  std::string answer;
+  if (!std::getline(in, answer)) return false;
+  while (!answer.empty() && (answer.back() == '\r' || answer.back() == ' ')) answer.pop_back();
+  return answer == "y" || answer == "Y" || answer == "yes" || answer == "Yes";
+}
+
 PeerClient::PeerClient(PeerConfig config, PeerClientOptions options, std::ostream& out,
                        std::ostream& err)
     : config_(std::move(config)),
@@ -102,7 +114,7 @@ DirectoryClient& PeerClient::Central() {
   if (!directory_) {
     // The CA to trust is resolved on first use: `help` never needs it, and
     // a first run pins it here (trust on first use), saying so once.
-    Result<CentralTrust> trust = PeerCentralTrust(config_);
+    Result<CentralTrust> trust = PeerCentralTrust(config_, options_.confirm_central_ca);
     if (trust.ok() && !trust->note.empty()) Note(trust->note);
     directory_ = std::make_unique<DirectoryClient>(config_.central_url,
                                                    CentralClientOptions(config_, trust));
@@ -289,13 +301,26 @@ Status PeerClient::RequireSession() const {
 void PeerClient::StartHeartbeats() {
   StopHeartbeats();
   auto interval = std::chrono::seconds(std::max<int64_t>(1, session_->heartbeat_interval_s));
-  heartbeats_ = std::make_unique<Periodic>(interval, [this] {
-    auto beat = Central().Heartbeat();  // failures show on the next command
-    if (beat.ok()) (void)credentials_->Accept(beat->certificate, "", beat->revoked);
-  });
+  heartbeats_ = std::make_unique<Periodic>(interval, [this] { (void)Beat(); });
 }
 
 void PeerClient::StopHeartbeats() { heartbeats_.reset(); }
+
+Status PeerClient::Beat() {
+  // Revocations come a page at a time (docs/protocol.md, "Trust"): while
+  // more are waiting, ask again at once (a bounded number of pages a beat;
+  // the rest at the next).
+  for (int page = 0; page < kRevokedPagesPerBeat; ++page) {
+    HeartbeatRequest req;
+    req.revoked_after = revoked_seq_.load();
+    auto beat = Central().Heartbeat(req);  // failures show on the next command
+    if (!beat.ok()) return beat.status();
+    (void)credentials_->Accept(beat->certificate, "", beat->revoked);
+    revoked_seq_ = beat->revoked_seq;
+    if (!beat->revoked_more) break;
+  }
+  return Status::Ok();
+}
 
 Status PeerClient::AutoLogin() {
   if (config_.password.empty()) return Status::Ok();
@@ -370,6 +395,8 @@ Status PeerClient::Login(bool announce) {
   RETURN_IF_ERROR(credentials_->Accept(reply->certificate, reply->ca, reply->revoked)
                       .WithContext("login failed"));
   session_ = *reply;
+  revoked_seq_ = reply->revoked_seq;
+  if (reply->revoked_more) (void)Beat();  // the rest of the revocations, before any peer is called
   StartHeartbeats();
   if (!announce) return Status::Ok();
   std::optional<PeerInfo> own = OwnPeerServer();
@@ -726,7 +753,7 @@ Status PeerClient::Browse(const ParsedCommand& c) {
   std::map<std::string, Folder> folders;
   std::vector<FileResult> files, under;
   for (const auto& f : reply.files()) {
-    if (!f.name().starts_with(prefix) || !CheckFileName(f.name()).ok()) continue;
+    if (!f.name().starts_with(prefix) || !CheckSharedName(f.name()).ok()) continue;
     FileResult r{f.name(), f.size(), f.sha256(), {holder}, 1};
     under.push_back(r);
     const std::string rest = f.name().substr(prefix.size());

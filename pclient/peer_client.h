@@ -34,6 +34,9 @@
 
 namespace p2pshare::pclient {
 
+// Heartbeat replies one beat pages through at most (256 revocations each).
+inline constexpr int kRevokedPagesPerBeat = 64;
+
 // Reads a line from standard input, without echo on a terminal, after
 // writing `prompt` to `err` (passwords).
 std::string ReadSecret(const std::string& prompt, std::ostream& err);
@@ -48,7 +51,16 @@ struct PeerClientOptions {
   // Asked while a transfer runs (null: never): true stops it, keeping what
   // a resume needs. The REPL's Ctrl-C.
   std::function<bool()> stop_requested = nullptr;
+  // Asked before anything is sent to a central whose CA this peer has not
+  // pinned yet and whose fingerprint the config does not give (null: trust
+  // on first use, saying so). A terminal asks the person (ConfirmOnTerminal).
+  ConfirmCentralCa confirm_central_ca = nullptr;
 };
+
+// Shows `fingerprint` of the CA central at `central_url` presents on `err`
+// and asks on the terminal whether to trust it: true for "y" or "yes".
+bool ConfirmOnTerminal(const std::string& central_url, const std::string& fingerprint,
+                       std::istream& in, std::ostream& err);
 
 class PeerClient {
  public:
@@ -151,6 +163,9 @@ class PeerClient {
   void Print(const std::string& text, const Json& json);
   void StartHeartbeats();
   void StopHeartbeats();
+  // One heartbeat, paging through the revocations waiting (at most
+  // kRevokedPagesPerBeat replies); the first failure.
+  Status Beat();
 
   const PeerConfig config_;
   const PeerClientOptions options_;
@@ -178,6 +193,7 @@ class PeerClient {
   std::function<void()> transfer_wake_;
 
   std::unique_ptr<Periodic> heartbeats_;
+  std::atomic<int64_t> revoked_seq_{0};  // the revocations heard of (the last reply's cursor)
   // The background transfers (made by the first); last, so it goes first.
   std::unique_ptr<TransferQueue> queue_;
 };

@@ -96,33 +96,49 @@ enum class Fetched { kOk, kDropped, kQueued };
 // A queued client asks again this often (the holder keeps its place for 10 s).
 constexpr auto kQueuePoll = std::chrono::seconds(1);
 
-// The holders reporting each root, most first; holders that report none
-// are added to every group (they told no lie). Partial holders join the
-// group of their root without counting as reporting it.
+// The holders making each claim about the content — a (root, size) —
+// most first; of as many, central's standing claim (the file's size)
+// first. Holders that report no root are added to every group of their
+// size (they told no lie). Partial holders join the group of their claim
+// without counting as making it. Each group is downloaded as its own
+// version: a claim that fails (its layer does not hash to its root, or the
+// file to the sha256) costs only its own holders' turn.
 struct RootGroup {
   Digest root{};
+  int64_t size = 0;
   std::vector<Holder> holders;
   size_t reporting = 0;
 };
 
-std::vector<RootGroup> GroupByRoot(const std::vector<Holder>& holders, const std::string& self) {
+// The size `h` claims for `f`.
+int64_t ClaimedSize(const Holder& h, const FileResult& f) { return h.size >= 0 ? h.size : f.size; }
+
+std::vector<RootGroup> GroupByRoot(const FileResult& f, const std::string& self) {
   std::vector<RootGroup> groups;
   std::vector<Holder> unrooted;
-  for (const Holder& h : holders) {
+  for (const Holder& h : f.holders) {
     if (h.username == self) continue;
     Digest root{};
     if (h.root.empty() || !HexDecode(h.root, root)) {
       unrooted.push_back(h);
       continue;
     }
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const RootGroup& g) { return g.root == root; });
-    if (it == groups.end()) it = groups.insert(groups.end(), RootGroup{root, {}, 0});
+    const int64_t size = ClaimedSize(h, f);
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const RootGroup& g) { return g.root == root && g.size == size; });
+    if (it == groups.end()) it = groups.insert(groups.end(), RootGroup{root, size, {}, 0});
     it->holders.push_back(h);
     if (!h.partial) it->reporting++;  // a peer still downloading repeats what it was told
   }
-  std::stable_sort(groups.begin(), groups.end(),
-                   [](const RootGroup& a, const RootGroup& b) { return a.reporting > b.reporting; });
-  for (RootGroup& g : groups) g.holders.insert(g.holders.end(), unrooted.begin(), unrooted.end());
+  std::stable_sort(groups.begin(), groups.end(), [&](const RootGroup& a, const RootGroup& b) {
+    if (a.reporting != b.reporting) return a.reporting > b.reporting;
+    return (a.size == f.size) > (b.size == f.size);
+  });
+  for (RootGroup& g : groups) {
+    for (const Holder& h : unrooted) {
+      if (ClaimedSize(h, f) == g.size) g.holders.push_back(h);
+    }
+  }
   return groups;
 }
 
@@ -150,6 +166,11 @@ class Swarm {
   // Checks the whole file's SHA-256 and puts it in place. DataLoss when the
   // hash differs: the root was a lie, the .part is removed.
   Result<DownloadResult> Finish();
+  // Bytes verified so far (resumed ones included).
+  int64_t verified_bytes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return verified_bytes_;
+  }
 
  private:
   int64_t PieceSize(int64_t i) const { return std::min(piece_bytes_, f_.size - i * piece_bytes_); }
@@ -809,6 +830,7 @@ bool Swarm::AddSource(const Holder& h, std::vector<std::thread>* workers) {
   }
   Digest root{};
   if (!h.root.empty() && (!HexDecode(h.root, root) || root != group_.root)) return false;  // another version
+  if (h.size >= 0 && h.size != f_.size) return false;  // another version, or a lie
   if (h.partial && h.root.empty()) return false;
   Source s{h, 0, false, "", 0, 0, std::nullopt};
   s.partial = h.partial;
@@ -949,28 +971,53 @@ Result<DownloadResult> SwarmDownload(const DownloadRequest& req, const ProgressF
   const FileResult& f = req.file;
   if (req.verify_only) return Status(Code::kUnimplemented, "--verify-only reads one holder in order");
   if (f.size == 0) return Status(Code::kUnimplemented, "an empty file has no pieces to fetch");
-  Status name_ok = CheckFileName(f.name);
+  Status name_ok = CheckSharedName(f.name);
   if (!name_ok.ok()) return InvalidArgument("refusing to save '" + f.name + "': " + name_ok.message());
   if (!IsSha256Hex(f.sha256) || f.size < 0) return InvalidArgument("bad file description from central");
   std::error_code ec;
   if (fs::exists(fs::path(req.dest_dir) / f.name, ec)) {
     return Status(Code::kUnimplemented, "a file is at the path already: checked whole");
   }
-  std::vector<RootGroup> groups = GroupByRoot(f.holders, req.own_username);
+  std::vector<RootGroup> groups = GroupByRoot(f, req.own_username);
+  // The version a .part here was verified against comes first, whatever the
+  // vote: its verified pieces are kept, never cut away by another claim.
+  {
+    const std::string part_path = (fs::path(req.dest_dir) / f.name).string() + kPartSuffix;
+    UniqueFd part(::open(part_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    struct stat st {};
+    if (part.valid() && ::fstat(part.get(), &st) == 0) {
+      auto mine = std::find_if(groups.begin(), groups.end(), [&](const RootGroup& g) {
+        return st.st_size == g.size + 2 * static_cast<int64_t>(kPartSlotBytes) &&
+               ReadPartRecord(part.get(), g.size, g.root, PieceCount(g.size)).has_value();
+      });
+      if (mine != groups.end()) std::rotate(groups.begin(), mine, mine + 1);
+    }
+  }
   bool started = false;
   Status last = Status(Code::kUnimplemented, "no holder reports a hash tree for " + f.name);
   for (size_t g = 0; g < groups.size(); ++g) {
     const RootGroup& group = groups[g];
     if (group.reporting == 0) continue;
-    Swarm swarm(req, group, progress, note);
+    DownloadRequest version = req;  // this claim's size
+    version.file.size = group.size;
+    Swarm swarm(version, group, progress, note);
     if (!swarm.FetchLayer()) continue;
     started = true;
     RETURN_IF_ERROR(swarm.Prepare());
-    RETURN_IF_ERROR(swarm.Run());
+    Status ran = swarm.Run();
+    const bool more = g + 1 < groups.size();
+    if (!ran.ok()) {
+      // Holders of one claim that served nothing (gone, stalled, or never
+      // meant to serve) leave nothing to keep: the next claim's turn.
+      if (ran.code() != Code::kUnavailable || swarm.verified_bytes() > 0 || !more) return ran;
+      last = ran;
+      if (note) note("no holder of that version sent a verified piece; trying the holders of another");
+      continue;
+    }
     auto done = swarm.Finish();
     if (done.ok() || done.status().code() != Code::kDataLoss) return done;
     last = done.status();
-    if (note) note(last.message() + (g + 1 < groups.size() ? "; trying the holders of another root" : ""));
+    if (note) note(last.message() + (more ? "; trying the holders of another root" : ""));
   }
   if (!started) return Status(Code::kUnimplemented, "no holder gave a piece layer matching its root");
   return last;

@@ -95,7 +95,7 @@ class Download {
 };
 
 Result<bool> Download::Prepare() {
-  Status name_ok = CheckFileName(f_.name);
+  Status name_ok = CheckSharedName(f_.name);
   if (!name_ok.ok()) return InvalidArgument("refusing to save '" + f_.name + "': " + name_ok.message());
   if (!IsSha256Hex(f_.sha256) || f_.size < 0) return InvalidArgument("bad file description from central");
   if (!req_.verify_only) {
@@ -270,6 +270,7 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
   for (const Holder& holder : req.file.holders) {
     if (download.complete()) break;
     if (holder.username == req.own_username || holder.partial) continue;  // a partial holder serves pieces only
+    if (holder.size >= 0 && holder.size != req.file.size) continue;  // claims another size: another version
     RETURN_IF_ERROR(download.FetchFrom(holder));
   }
   if (!download.complete()) return download.Incomplete();

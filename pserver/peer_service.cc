@@ -98,9 +98,7 @@ PeerServiceImpl::PeerServiceImpl(const SharedFolder* folder, Catalog* catalog,
       pacer_(options_.max_upload_rate) {}
 
 int64_t PeerServiceImpl::free_bytes() const {
-  int64_t quota_left = options_.max_storage_bytes - catalog_->TotalBytes() - reserved_bytes_.load();
-  int64_t disk_left = folder_->FilesystemFreeBytes() - unwritten_bytes_.load();
-  return std::max<int64_t>(0, std::min(quota_left, disk_left));
+  return room_.FreeBytes(catalog_->TotalBytes(), options_.max_storage_bytes, folder_->FilesystemFreeBytes());
 }
 
 Result<PeerServiceImpl::Caller> PeerServiceImpl::Authorize(grpc::ServerContext* context) {
@@ -217,7 +215,7 @@ grpc::Status PeerServiceImpl::Download(grpc::ServerContext* context,
                                        grpc::ServerWriter<v1::Chunk>* writer) {
   auto caller = Authorize(context);
   if (!caller.ok()) return Done("Download", caller.status());
-  UploadSlots::Answer slot = slots_.Enter(caller->account);
+  UploadSlots::Answer slot = slots_.Enter(caller->account, CallerAddress(*context));
   if (!slot.lease) {
     if (slot.place == 0) {
       return Done("Download", ResourceExhausted("every upload slot here is busy and the queue is full; "
@@ -396,6 +394,18 @@ grpc::Status PeerServiceImpl::Upload(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+std::string CallerAddress(const grpc::ServerContext& context) {
+  std::string peer = context.peer();
+  for (const char* bracket : {"%5B", "%5D", "[", "]"}) {
+    for (size_t at; (at = peer.find(bracket)) != std::string::npos;) peer.erase(at, std::strlen(bracket));
+  }
+  if (peer.starts_with("ipv4:") || peer.starts_with("ipv6:")) {
+    peer = peer.substr(5);
+    return peer.substr(0, peer.rfind(':'));  // without the port
+  }
+  return "";
+}
+
 namespace {
 
 // The upload's header: name, size and (unless it comes last) hash, checked.
@@ -410,7 +420,9 @@ Result<FileEntry> ReadUploadHeader(grpc::ServerReader<v1::UploadMessage>* reader
     return InvalidArgument("an uploaded name may have at most " + std::to_string(kMaxUploadDepth) +
                            " parts (folders and the file)");
   }
-  if (want.size < 0) return InvalidArgument("size must be 0 or more");
+  if (want.size < 0 || want.size > kMaxUploadBytes) {
+    return InvalidArgument("size must be from 0 to " + std::to_string(kMaxUploadBytes) + " bytes (1 PiB)");
+  }
   if (!want.sha256.empty() && !IsSha256Hex(want.sha256)) {
     return InvalidArgument("sha256 must be 64 lowercase hex digits (or empty, and sent last)");
   }
@@ -427,36 +439,6 @@ Status WriteAll(int fd, const std::string& data) {
   }
   return Status::Ok();
 }
-
-// Bytes set aside for an upload in progress, given back when it ends:
-// against the quota (all `n` until the end) and against the disk (what is
-// still to be written: Wrote() gives back as bytes land).
-class Reservation {
- public:
-  Reservation(std::atomic<int64_t>* reserved, std::atomic<int64_t>* unwritten, int64_t n)
-      : reserved_(reserved),
-        unwritten_(unwritten),
-        n_(n),
-        left_(n),
-        total_(reserved->fetch_add(n) + n),
-        others_unwritten_(unwritten->fetch_add(n)) {}
-  ~Reservation() {
-    reserved_->fetch_sub(n_);
-    unwritten_->fetch_sub(left_);
-  }
-  void Wrote(int64_t k) {
-    k = std::min(k, left_);
-    left_ -= k;
-    unwritten_->fetch_sub(k);
-  }
-  int64_t total() const { return total_; }  // all reservations, this one included
-  int64_t others_unwritten() const { return others_unwritten_; }
-
- private:
-  std::atomic<int64_t>* reserved_;
-  std::atomic<int64_t>* unwritten_;
-  int64_t n_, left_, total_, others_unwritten_;
-};
 
 // A temp file removed when it goes out of scope, unless kept.
 struct RemoveUnlessKept {
@@ -489,8 +471,9 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
   }
   // Every upload takes room while its bytes come in, even one that turns
   // out to repeat a file here: the temp file fills the disk all the same.
-  Reservation reservation(&reserved_bytes_, &unwritten_bytes_, want.size);  // before a byte
-  RETURN_IF_ERROR(CheckRoom(want.size + reservation.others_unwritten(), reservation.total()));
+  ASSIGN_OR_RETURN(UploadRoom::Reservation reservation,
+                   room_.Reserve(want.size, catalog_->TotalBytes(), options_.max_storage_bytes,
+                                 folder_->FilesystemFreeBytes()));  // before a byte
   ticket.Moved();
 
   ASSIGN_OR_RETURN(TempFile temp, folder_->CreateTemp());
@@ -509,17 +492,6 @@ Result<FileEntry> PeerServiceImpl::DoUpload(grpc::ServerContext* context,
   cleanup.keep = true;
   if (on_upload_) on_upload_();
   return want;
-}
-
-Status PeerServiceImpl::CheckRoom(int64_t size, int64_t all_reserved) const {
-  if (catalog_->TotalBytes() + all_reserved > options_.max_storage_bytes) {
-    return ResourceExhausted("no room: this peer shares " + std::to_string(catalog_->TotalBytes()) +
-                             " of " + std::to_string(options_.max_storage_bytes) + " bytes");
-  }
-  if (size > folder_->FilesystemFreeBytes()) {
-    return ResourceExhausted("not enough free disk space for " + std::to_string(size) + " bytes");
-  }
-  return Status::Ok();
 }
 
 Result<FileHashes> PeerServiceImpl::ReceiveUpload(grpc::ServerContext* context,

@@ -46,9 +46,14 @@
 #include "pserver/catalog.h"
 #include "pserver/locator.h"
 #include "pserver/shared_folder.h"
+#include "pserver/upload_room.h"
 #include "pserver/upload_slots.h"
 
 namespace p2pshare::pserver {
+
+// The IP address a call comes from, as gRPC names its peer
+// ("ipv4:10.0.0.5:4321", "ipv6:[::1]:4321"); empty when it is not IP.
+std::string CallerAddress(const grpc::ServerContext& context);
 
 // Trailing metadata of a queued Download: the caller's place (1: next).
 inline constexpr char kQueuePlaceKey[] = "p2pshare-queue-place";
@@ -196,10 +201,6 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   Result<FileEntry> DoUpload(grpc::ServerContext* context,
                              grpc::ServerReader<v1::UploadMessage>* reader,
                              StallWatch::Ticket& ticket);
-  // ResourceExhausted when the uploads in flight (`all_reserved` bytes,
-  // this one's `size` included) break the quota, or when this one's bytes
-  // and what the others have still to write do not fit on the disk.
-  Status CheckRoom(int64_t size, int64_t all_reserved) const;
   // Writes the data messages to `fd` and returns their SHA-256 and hash tree; sets
   // want->sha256 when it comes last. InvalidArgument for a stream out of
   // order or longer than announced, DataLoss for a short one.
@@ -216,8 +217,7 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   const std::function<void()> on_upload_;
   Locator* locator_ = nullptr;
   std::atomic<int64_t> active_transfers_{0};
-  std::atomic<int64_t> reserved_bytes_{0};  // announced sizes of uploads in progress
-  std::atomic<int64_t> unwritten_bytes_{0};  // of those, bytes not yet on disk
+  UploadRoom room_;  // what uploads in progress set aside
   ConcurrencyLimits calls_;
   RateLimits locates_;
   std::atomic<int64_t> refused_calls_{0};

@@ -72,6 +72,10 @@ Result<LoginReply> SessionAgent::LoginOnce(std::optional<int> preferred,
     Status taken = options_.on_credentials(reply->certificate, reply->ca, reply->revoked);
     if (!taken.ok()) return taken;
   }
+  if (reply.ok()) {
+    revoked_seq_ = reply->revoked_seq;
+    revoked_more_ = reply->revoked_more;
+  }
   return reply;
 }
 
@@ -256,8 +260,12 @@ SessionAgent::Step SessionAgent::SendFullIndex(LoopState& st) {
 }
 
 SessionAgent::Step SessionAgent::Beat(LoopState& st) {
-  if (Clock::now() < st.next_heartbeat) return Step::kNext;
-  auto beat = client_->Heartbeat(load_ ? load_() : HeartbeatRequest{});
+  // More revocations waiting (a login's or the last reply's news was cut
+  // at its bound): ask again at once.
+  if (Clock::now() < st.next_heartbeat && !revoked_more_) return Step::kNext;
+  HeartbeatRequest req = load_ ? load_() : HeartbeatRequest{};
+  req.revoked_after = revoked_seq_;
+  auto beat = client_->Heartbeat(req);
   if (!beat.ok()) return Failed(st, beat.status(), "heartbeat");
   NoteReachable(true, "");
   if (options_.on_friends) options_.on_friends(beat->friends);
@@ -268,6 +276,8 @@ SessionAgent::Step SessionAgent::Beat(LoopState& st) {
       return Step::kEnd;
     }
   }
+  revoked_seq_ = beat->revoked_seq;
+  revoked_more_ = beat->revoked_more;
   st.backoff.Reset();
   st.next_heartbeat = Clock::now() + std::chrono::seconds(heartbeat_interval_s_.load());
   return Step::kNext;

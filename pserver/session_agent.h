@@ -141,6 +141,10 @@ class SessionAgent {
   std::string host_;  // GUARDED_BY(mu_)
   std::atomic<int64_t> heartbeat_interval_s_{5};
   std::atomic<bool> cancelled_{false};
+  // The revocations heard of (the last reply's cursor), and whether more
+  // are waiting: the agent's thread only (Login runs before it starts).
+  int64_t revoked_seq_ = 0;
+  bool revoked_more_ = false;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -48,21 +48,7 @@ Result<std::unique_ptr<SharedFolder>> SharedFolder::Open(const std::string& root
       new SharedFolder(canonical, std::move(root_fd), std::move(tmp_fd)));
 }
 
-Status SharedFolder::CheckSharedName(std::string_view name) {
-  RETURN_IF_ERROR(CheckFileName(name));
-  std::string_view internal(kInternalDir);
-  if (name == internal || (name.size() > internal.size() && name.substr(0, internal.size()) == internal &&
-                           name[internal.size()] == '/')) {
-    std::string message = "'";  // built in steps: GCC 12 warns (-Wrestrict) on "'" + string&&
-    message.append(name).append("' is inside the peer's internal folder");
-    return PermissionDenied(message);
-  }
-  std::string_view part(kPartSuffix);
-  if (name.size() >= part.size() && name.substr(name.size() - part.size()) == part) {
-    return PermissionDenied("partial downloads (*.part) are not shared");
-  }
-  return Status::Ok();
-}
+Status SharedFolder::CheckSharedName(std::string_view name) { return p2pshare::CheckSharedName(name); }
 
 Result<UniqueFd> SharedFolder::OpenBeneath(const std::string& name, int flags) const {
   open_how how{};

@@ -17,12 +17,11 @@
 #include <string>
 #include <string_view>
 
+#include "common/names.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
 namespace p2pshare::pserver {
-
-inline constexpr char kInternalDir[] = ".p2pshare";
 
 struct TempFile {
   UniqueFd fd;

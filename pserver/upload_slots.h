@@ -9,6 +9,15 @@
 //    `forget` (a client polls about once a second), so a client that gave
 //    up stops blocking the ones behind it. The queue holds at most
 //    `max_queue` accounts.
+//    Slots are shared over time, not kept: while others wait, an account
+//    keeps its slot for one `turn` from when it got it; its requests after
+//    that (and its slot, once its calls in flight end) go behind those
+//    waiting. So accounts that make a tiny download a second each, which
+//    the linger alone let keep every slot forever, give each slot up within
+//    a turn, and a queued downloader's wait is bounded by the turns ahead
+//    of it. One source address holds at most half of the slots (rounded
+//    up; loopback is not counted), so free accounts from one machine do not
+//    take them all.
 //  - UploadPacer: all downloads together send at most `rate` bytes a
 //    second; each chunk reserves its share of time before it is sent.
 //
@@ -30,7 +39,8 @@ class UploadSlots {
   using Clock = std::chrono::steady_clock;
   // `slots` 0: no limit (every caller gets a slot at once).
   explicit UploadSlots(int64_t slots, Clock::duration linger = std::chrono::seconds(2),
-                       Clock::duration forget = std::chrono::seconds(10), size_t max_queue = 1000);
+                       Clock::duration forget = std::chrono::seconds(10), size_t max_queue = 1000,
+                       Clock::duration turn = std::chrono::seconds(5));
   UploadSlots(const UploadSlots&) = delete;
   UploadSlots& operator=(const UploadSlots&) = delete;
 
@@ -49,13 +59,16 @@ class UploadSlots {
     std::string account_;
   };
 
-  // A lease for `account`; else its place in the queue (1: next), or
-  // place 0 when the queue is full.
+  // A lease for `account` calling from `address` (an IP address; empty:
+  // unknown); else its place in the queue (1: next), or place 0 when the
+  // queue is full.
   struct Answer {
     std::optional<Lease> lease;
     int64_t place = 0;
   };
-  Answer Enter(const std::string& account, Clock::time_point now = Clock::now());
+  Answer Enter(const std::string& account, const std::string& address = "",
+               Clock::time_point now = Clock::now());
+  Answer Enter(const std::string& account, Clock::time_point now) { return Enter(account, "", now); }
 
   int64_t slots() const { return slots_; }
   int64_t busy(Clock::time_point now = Clock::now());    // accounts holding a slot
@@ -64,18 +77,27 @@ class UploadSlots {
  private:
   struct Holder {
     int64_t active = 0;
-    Clock::time_point last_end;
+    Clock::time_point since;     // when it got the slot
+    Clock::time_point last_end;  // when its last call ended (active 0)
+    std::string address;
   };
   struct Waiting {
     std::string account;
+    std::string address;
     Clock::time_point last_seen;
   };
   void Expire(Clock::time_point now);  // REQUIRES(mu_)
   void Leave(const std::string& account);
+  // REQUIRES(mu_). Whether someone other than `account` waits.
+  bool OthersWaiting(const std::string& account) const;
+  // REQUIRES(mu_). Whether `address` holds its share of the slots.
+  bool AddressFull(const std::string& address) const;
 
   const int64_t slots_;
   const Clock::duration linger_, forget_;
   const size_t max_queue_;
+  const Clock::duration turn_;
+  const int64_t per_address_;
   std::mutex mu_;
   std::map<std::string, Holder> holders_;  // GUARDED_BY(mu_)
   std::deque<Waiting> queue_;              // GUARDED_BY(mu_): first come first

@@ -49,6 +49,14 @@ struct CertificateRecord {
   int64_t not_after = 0;   // Unix seconds
 };
 
+// A revoked certificate, with its place in the order of revocations.
+struct RevokedCertificate {
+  int64_t seq = 0;
+  std::string serial;
+  int64_t not_after = 0;
+  bool operator==(const RevokedCertificate&) const = default;
+};
+
 // An online peer with the totals of its index.
 struct PeerTotals {
   PeerRecord peer;
@@ -117,8 +125,11 @@ class DirectoryStore {
   // The newest certificate issued to the session `token_hash`; nullopt when none.
   virtual Result<std::optional<CertificateRecord>> NewestCertificate(
       const std::string& token_hash) = 0;
-  // Serials of revoked certificates still valid at `now_unix`.
-  virtual Result<std::vector<std::string>> RevokedCertificates(int64_t now_unix) = 0;
+  // Revoked certificates still valid at `now_unix` whose revocation came
+  // after `after_seq`, in the order of revocation (RevokedCertificate::seq
+  // grows with each logout or eviction that revokes; one revocation's
+  // certificates share it). Revocations commit in the order of their seq.
+  virtual Result<std::vector<RevokedCertificate>> RevokedAfter(int64_t after_seq, int64_t now_unix) = 0;
 
   // Replace / patch an online peer's index; return its file count after.
   // NotFound when the peer is not online. `added` entries replace entries of

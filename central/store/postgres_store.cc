@@ -23,6 +23,7 @@ constexpr int kMigrateLock = 1;
 constexpr int kFeedLock = 2;
 constexpr int kSweepLock = 3;
 constexpr int kThrottleLock = 4;
+constexpr int kRevokeLock = 5;  // revocations commit in the order of their seq
 constexpr const char* kChannel = "p2pshare_changes";
 
 // A statement's text parameters; nullopt is SQL NULL.
@@ -317,6 +318,18 @@ constexpr const char* kSchemaV1[] = {
          at BIGINT NOT NULL))",
 };
 
+// Version 2: revocations in order (docs/protocol.md, "Trust"): each logout
+// or eviction numbers the certificates it revokes, so replies list only
+// what was revoked since the caller last asked.
+constexpr const char* kSchemaV2[] = {
+    "ALTER TABLE certificates ADD COLUMN revoked_seq BIGINT NOT NULL DEFAULT 0",
+    R"(UPDATE certificates SET revoked_seq = numbered.n FROM
+         (SELECT serial, row_number() OVER (ORDER BY not_after, serial) AS n
+            FROM certificates WHERE revoked) AS numbered
+       WHERE certificates.serial = numbered.serial)",
+    "CREATE INDEX certificates_by_revocation ON certificates(revoked_seq) WHERE revoked_seq > 0",
+};
+
 // The database's clock in ms, for the counts above.
 constexpr const char* kNowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
@@ -371,8 +384,14 @@ Status PostgresStore::Migrate() {
                         " is newer than this central (" + std::to_string(kSchemaVersion) + ")");
     }
     if (version == kSchemaVersion) return true;
-    for (const char* sql : kSchemaV1) RETURN_IF_ERROR(db.Run(sql).status());
-    RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(1)").status());
+    if (version < 1) {
+      for (const char* sql : kSchemaV1) RETURN_IF_ERROR(db.Run(sql).status());
+      RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(1)").status());
+    }
+    if (version < 2) {
+      for (const char* sql : kSchemaV2) RETURN_IF_ERROR(db.Run(sql).status());
+      RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(2)").status());
+    }
     return true;
   });
   return done.status();
@@ -493,8 +512,12 @@ Result<std::optional<PeerRecord>> TakeOffline(Db& db, const std::string& usernam
                          "WHERE username = $1 AND state = 0",
                          Args().Add(username).Add(State(end_state)).Add(now_unix))
                       .status());
-  RETURN_IF_ERROR(db.Run("UPDATE certificates SET revoked = true "
-                         "WHERE username = $1 AND not_after >= $2",
+  RETURN_IF_ERROR(db.Run("SELECT pg_advisory_xact_lock($1, $2)",
+                         Args().Add(int64_t{kLockSpace}).Add(int64_t{kRevokeLock}))
+                      .status());
+  RETURN_IF_ERROR(db.Run("UPDATE certificates SET revoked = true, revoked_seq = "
+                         "(SELECT coalesce(max(revoked_seq), 0) + 1 FROM certificates) "
+                         "WHERE username = $1 AND not_after >= $2 AND NOT revoked",
                          Args().Add(username).Add(now_unix))
                       .status());
   if (removed) RETURN_IF_ERROR(AppendChange(db, "offline", username, "").status());
@@ -565,13 +588,14 @@ Result<std::optional<CertificateRecord>> PostgresStore::NewestCertificate(
       CertificateRecord{r.Text(0, 0), r.Text(0, 1), token_hash, r.Int(0, 2)});
 }
 
-Result<std::vector<std::string>> PostgresStore::RevokedCertificates(int64_t now_unix) {
+Result<std::vector<RevokedCertificate>> PostgresStore::RevokedAfter(int64_t after_seq, int64_t now_unix) {
   ASSIGN_OR_RETURN(Lease db, Acquire());
-  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT serial FROM certificates WHERE revoked AND "
-                                      "not_after >= $1 ORDER BY serial",
-                                      Args().Add(now_unix)));
-  std::vector<std::string> out;
-  for (int i = 0; i < r.size(); ++i) out.push_back(r.Text(i, 0));
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT revoked_seq, serial, not_after FROM certificates "
+                                      "WHERE revoked_seq > $1 AND not_after >= $2 "
+                                      "ORDER BY revoked_seq, serial",
+                                      Args().Add(after_seq).Add(now_unix)));
+  std::vector<RevokedCertificate> out;
+  for (int i = 0; i < r.size(); ++i) out.push_back(RevokedCertificate{r.Int(i, 0), r.Text(i, 1), r.Int(i, 2)});
   return out;
 }
 

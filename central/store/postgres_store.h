@@ -27,7 +27,7 @@ namespace p2pshare::central {
 
 class PostgresStore final : public DirectoryStore, public ReplicaStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   static constexpr int kConnections = 8;
 
   // Connects to `url` (postgresql://user@host:port/db...) and creates or
@@ -54,7 +54,7 @@ class PostgresStore final : public DirectoryStore, public ReplicaStore {
   Status AddCertificate(const CertificateRecord& certificate) override;
   Result<std::optional<CertificateRecord>> NewestCertificate(
       const std::string& token_hash) override;
-  Result<std::vector<std::string>> RevokedCertificates(int64_t now_unix) override;
+  Result<std::vector<RevokedCertificate>> RevokedAfter(int64_t after_seq, int64_t now_unix) override;
   Result<int64_t> ReplaceIndex(const std::string& username,
                                const std::vector<FileEntry>& files) override;
   Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,

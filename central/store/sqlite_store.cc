@@ -145,6 +145,16 @@ Status KeepPrivate(const std::string& path) {
   return Status::Ok();
 }
 
+// Version 5: revocations in order (docs/protocol.md, "Trust"): each
+// logout or eviction numbers the certificates it revokes, so replies list
+// only what was revoked since the caller last asked. Earlier ones are
+// numbered in the order they were issued.
+constexpr const char* kSchemaV5[] = {
+    "ALTER TABLE certificates ADD COLUMN revoked_seq INTEGER NOT NULL DEFAULT 0",
+    "UPDATE certificates SET revoked_seq = rowid WHERE revoked = 1",
+    "CREATE INDEX certificates_by_revocation ON certificates(revoked_seq) WHERE revoked_seq > 0",
+};
+
 }  // namespace
 
 SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
@@ -240,7 +250,8 @@ Status SqliteStore::Migrate() {
     int64_t version;
     std::span<const char* const> sql;
   };
-  for (const Step& step : {Step{1, kSchemaV1}, Step{2, kSchemaV2}, Step{3, kSchemaV3}, Step{4, kSchemaV4}}) {
+  for (const Step& step : {Step{1, kSchemaV1}, Step{2, kSchemaV2}, Step{3, kSchemaV3}, Step{4, kSchemaV4},
+                           Step{5, kSchemaV5}}) {
     if (version >= step.version) continue;
     auto done = Transaction([&]() -> Result<bool> {
       for (const char* sql : step.sql) RETURN_IF_ERROR(Exec(sql));
@@ -341,8 +352,9 @@ Result<std::optional<PeerRecord>> SqliteStore::RemovePeer(const std::string& use
       }
     }
     {
-      ASSIGN_OR_RETURN(Stmt s, Prepare("UPDATE certificates SET revoked = 1 "
-                                       "WHERE username = ?1 AND not_after >= ?2"));
+      ASSIGN_OR_RETURN(Stmt s, Prepare("UPDATE certificates SET revoked = 1, revoked_seq = "
+                                       "(SELECT coalesce(max(revoked_seq), 0) + 1 FROM certificates) "
+                                       "WHERE username = ?1 AND not_after >= ?2 AND revoked = 0"));
       if (s.Bind(1, username).Bind(2, now_unix).Step() != SQLITE_DONE) {
         return Error("revoke certificates");
       }
@@ -410,13 +422,14 @@ Result<std::optional<CertificateRecord>> SqliteStore::NewestCertificate(
       CertificateRecord{s.Text(0), s.Text(1), token_hash, s.Int(2)});
 }
 
-Result<std::vector<std::string>> SqliteStore::RevokedCertificates(int64_t now_unix) {
+Result<std::vector<RevokedCertificate>> SqliteStore::RevokedAfter(int64_t after_seq, int64_t now_unix) {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT serial FROM certificates WHERE revoked = 1 AND "
-                                   "not_after >= ?1 ORDER BY serial"));
-  s.Bind(1, now_unix);
-  std::vector<std::string> out;
-  bool done = s.EachRow([&] { out.push_back(s.Text(0)); });
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT revoked_seq, serial, not_after FROM certificates "
+                                   "WHERE revoked_seq > ?1 AND not_after >= ?2 "
+                                   "ORDER BY revoked_seq, serial"));
+  s.Bind(1, after_seq).Bind(2, now_unix);
+  std::vector<RevokedCertificate> out;
+  bool done = s.EachRow([&] { out.push_back(RevokedCertificate{s.Int(0), s.Text(1), s.Int(2)}); });
   if (!done) return Error("revoked certificates");
   return out;
 }

@@ -20,7 +20,7 @@ namespace p2pshare::central {
 
 class SqliteStore final : public DirectoryStore {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Opens or creates `path` (and its parent folder). Internal on an
   // unusable file; FailedPrecondition on a schema newer than this build.
@@ -42,7 +42,7 @@ class SqliteStore final : public DirectoryStore {
   Status AddCertificate(const CertificateRecord& certificate) override;
   Result<std::optional<CertificateRecord>> NewestCertificate(
       const std::string& token_hash) override;
-  Result<std::vector<std::string>> RevokedCertificates(int64_t now_unix) override;
+  Result<std::vector<RevokedCertificate>> RevokedAfter(int64_t after_seq, int64_t now_unix) override;
   Result<int64_t> ReplaceIndex(const std::string& username,
                                const std::vector<FileEntry>& files) override;
   Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,

@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,8 +32,17 @@ class HostilePeer final : public v1::PeerService::Service {
     return grpc::Status::OK;
   }
   grpc::Status Download(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
-                        grpc::ServerWriter<v1::Chunk>*) override {
-    return Record(ctx, req->SerializeAsString());  // collects, then fails fast
+                        grpc::ServerWriter<v1::Chunk>* writer) override {
+    grpc::Status failed = Record(ctx, req->SerializeAsString());  // collects...
+    auto it = serve.find(req->sha256());
+    if (it == serve.end()) return failed;  // ...then fails fast
+    v1::Chunk chunk;  // or serves what it was given, whatever it is asked for
+    chunk.mutable_info()->set_sha256(req->sha256());
+    chunk.mutable_info()->set_size(static_cast<int64_t>(it->second.size()));
+    chunk.set_offset(0);
+    chunk.set_data(it->second);
+    writer->Write(chunk);
+    return grpc::Status::OK;
   }
   grpc::Status Upload(grpc::ServerContext* ctx, grpc::ServerReader<v1::UploadMessage>* reader,
                       v1::UploadReply*) override {
@@ -58,6 +68,7 @@ class HostilePeer final : public v1::PeerService::Service {
   }
   v1::LocateReply locate_answer;
   std::optional<v1::ListFilesReply> list_answer;  // ListFiles answers this (else fails)
+  std::map<std::string, std::string> serve;       // Download sends these bytes, by sha256
 
  private:
   grpc::Status Record(grpc::ServerContext* ctx, const std::string& request) {

@@ -766,6 +766,11 @@ TEST_F(PeerClientTest, InitAsksWhatItNeedsOnATerminalWithoutEchoingThePassword) 
   init.Type("erin's long password\r");
   ASSERT_TRUE(init.WaitFor("again: ", std::chrono::seconds(5))) << init.output();
   init.Type("erin's long password\r");
+  // First contact: central's CA is shown, and agreed to, before the password goes.
+  const std::string fingerprint = ReadCertificate(ReadFile(central_->ca_file()))->fingerprint;
+  ASSERT_TRUE(init.WaitFor("sha256 " + fingerprint, std::chrono::seconds(10))) << init.output();
+  ASSERT_TRUE(init.WaitFor("[y/N] ", std::chrono::seconds(5))) << init.output();
+  init.Type("y\r");
   ASSERT_TRUE(init.WaitFor("next, in two terminals:", std::chrono::seconds(15))) << init.output();
   EXPECT_EQ(init.Wait(std::chrono::seconds(10)), 0) << init.output();
   EXPECT_EQ(init.output().find("long password"), std::string::npos) << "the password was echoed:\n" << init.output();

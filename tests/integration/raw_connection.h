@@ -45,6 +45,7 @@ class RawConnection {
   RawConnection& operator=(const RawConnection&) = delete;
 
   bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }  // for a TLS session over it
   // False once the server has closed the connection.
   bool Send(const std::string& data) {
     for (size_t off = 0; off < data.size();) {

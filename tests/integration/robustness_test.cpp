@@ -278,7 +278,8 @@ TEST_F(RobustnessTest, HostileRpcsAgainstTheRealPeerServerTouchNothingOutside) {
   EXPECT_EQ(up("lie-short.bin", data, 1000), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(up("lie-long.bin", data, 3 * 1024 * 1024), grpc::StatusCode::DATA_LOSS);
   EXPECT_EQ(up("half.bin", data, -1, "", 1024 * 1024), grpc::StatusCode::DATA_LOSS);
-  EXPECT_EQ(up("huge.bin", "x", int64_t{1} << 60), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(up("huge.bin", "x", int64_t{1} << 49), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(up("huge.bin", "x", int64_t{1} << 60), grpc::StatusCode::INVALID_ARGUMENT) << "over 1 PiB";
 
   // Nothing outside changed, nothing partial or refused is in the folder.
   EXPECT_EQ(ReadFile(outside / "secret.txt"), "top secret");

@@ -69,6 +69,7 @@ TEST(CertificateAuthorityTest, PeerCertificatesBindTheRequestersKeyToItsAccount)
   auto info = VerifyCertificate(issued->pem, (*ca)->ca_pem(), Now());
   ASSERT_TRUE(info.ok()) << info.status().message();
   EXPECT_EQ(PeerUsername(*info), "alice");
+  EXPECT_EQ(info->uris, std::vector<std::string>{"p2pshare://peer/alice"}) << "the identity is a SAN too";
   EXPECT_EQ(info->serial, issued->serial);
   EXPECT_NEAR(static_cast<double>(info->not_after), static_cast<double>(Now() + 3600), 5);
 
@@ -78,6 +79,24 @@ TEST(CertificateAuthorityTest, PeerCertificatesBindTheRequestersKeyToItsAccount)
   EXPECT_NE(late.status().message().find("expired"), std::string::npos) << late.status().message();
   EXPECT_EQ(VerifyCertificate(issued->pem, (*ca)->ca_pem(), Now() - 3600).status().code(),
             Code::kUnauthenticated);
+}
+
+TEST(CertificateAuthorityTest, APeersAccountIsReadFromItsSubjectAlternativeName) {
+  CertificateInfo cert;
+  cert.common_name = "peer/alice";
+  cert.uris = {"p2pshare://peer/alice"};
+  EXPECT_EQ(PeerUsername(cert), "alice");
+  cert.uris = {};
+  EXPECT_EQ(PeerUsername(cert), std::nullopt) << "no SAN: not a peer certificate of this version";
+  cert.uris = {"p2pshare://peer/bob"};
+  EXPECT_EQ(PeerUsername(cert), std::nullopt) << "the names disagree";
+  cert.uris = {"p2pshare://peer/alice", "p2pshare://peer/bob"};
+  EXPECT_EQ(PeerUsername(cert), std::nullopt) << "two identities";
+  cert.uris = {"https://example.com/alice"};
+  EXPECT_EQ(PeerUsername(cert), std::nullopt);
+  cert.uris = {"p2pshare://peer/alice"};
+  cert.is_ca = true;
+  EXPECT_EQ(PeerUsername(cert), std::nullopt);
 }
 
 TEST(CertificateAuthorityTest, AnotherNetworksCertificateAndForgedRequestsAreRefused) {

@@ -291,14 +291,34 @@ TEST_P(DirectoryStoreTest, CertificatesAreRevokedWithTheirAccountAndForgottenWhe
   EXPECT_EQ(store_->FindSession("ta")->value().public_key, "KEY-A");
   EXPECT_EQ(store_->NewestCertificate("ta")->value().serial, "a2");
   EXPECT_FALSE(store_->NewestCertificate("nobody")->has_value());
-  EXPECT_TRUE(store_->RevokedCertificates(1000)->empty());
+  EXPECT_TRUE(store_->RevokedAfter(0, 1000)->empty());
 
   ASSERT_TRUE(store_->RemovePeer("alice", SessionState::kLoggedOut, 6000).ok());
   // a1 had expired by then: nothing to revoke; a2 is revoked; bob's stays.
-  EXPECT_EQ(*store_->RevokedCertificates(6000), std::vector<std::string>{"a2"});
-  EXPECT_TRUE(store_->RevokedCertificates(9000)->empty()) << "expired: no longer listed";
+  auto revoked = store_->RevokedAfter(0, 6000);
+  ASSERT_TRUE(revoked.ok() && revoked->size() == 1);
+  const RevokedCertificate a2 = revoked->front();
+  EXPECT_EQ(a2.serial, "a2");
+  EXPECT_EQ(a2.not_after, 8000);
+  EXPECT_GT(a2.seq, 0);
+  EXPECT_TRUE(store_->RevokedAfter(a2.seq, 6000)->empty()) << "nothing since";
+  EXPECT_TRUE(store_->RevokedAfter(0, 9000)->empty()) << "expired: no longer listed";
+  // bob's revocation comes after alice's, in one step for all his.
+  ASSERT_TRUE(store_->AddSession({"tb", "bob", SessionState::kActive, "KEY-B"}, 1000).ok());
+  ASSERT_TRUE(store_->AddCertificate({"b2", "bob", "tb", 8500}).ok());
+  ASSERT_TRUE(store_->RemovePeer("bob", SessionState::kLoggedOut, 6100).ok());
+  auto since = store_->RevokedAfter(a2.seq, 6100);
+  ASSERT_TRUE(since.ok());
+  ASSERT_EQ(since->size(), 2u);
+  EXPECT_EQ((*since)[0].serial, "b1");
+  EXPECT_EQ((*since)[1].serial, "b2");
+  EXPECT_EQ((*since)[0].seq, (*since)[1].seq);
+  EXPECT_GT((*since)[0].seq, a2.seq);
+  // A second logout revokes nothing again.
+  ASSERT_TRUE(store_->RemovePeer("alice", SessionState::kLoggedOut, 6200).ok());
+  EXPECT_EQ(store_->RevokedAfter(0, 6200)->size(), 3u);
   Reopen();
-  EXPECT_EQ(*store_->RevokedCertificates(6000), std::vector<std::string>{"a2"}) << "kept";
+  EXPECT_EQ(store_->RevokedAfter(0, 6000)->front(), a2) << "kept";
   ASSERT_TRUE(store_->PurgeEndedSessions(9000).ok());
   EXPECT_FALSE(store_->NewestCertificate("ta")->has_value());
 }
@@ -312,6 +332,27 @@ TEST(PostgresSchemaTest, NewerSchemaIsRefused) {
   auto newer = DirectoryStore::Open(db.url());
   ASSERT_FALSE(newer.ok());
   EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
+}
+
+// A version 1 database (before revocations were numbered) is migrated:
+// what it had revoked is numbered, in the order of expiry.
+TEST(PostgresSchemaTest, VersionOneIsMigrated) {
+  testing::TestDatabase db;
+  if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
+  ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
+  ASSERT_TRUE(db.Run("DROP INDEX certificates_by_revocation"));
+  ASSERT_TRUE(db.Run("ALTER TABLE certificates DROP COLUMN revoked_seq"));
+  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version = 2"));
+  ASSERT_TRUE(db.Run("INSERT INTO certificates VALUES('s2', 'alice', 't', 9500, true), "
+                     "('s1', 'alice', 't', 9000, true), ('s3', 'bob', 'u', 9000, false)"));
+  auto store = DirectoryStore::Open(db.url());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto revoked = (*store)->RevokedAfter(0, 1000);
+  ASSERT_TRUE(revoked.ok());
+  ASSERT_EQ(revoked->size(), 2u);
+  EXPECT_EQ((*revoked)[0].serial, "s1");
+  EXPECT_EQ((*revoked)[1].serial, "s2");
+  EXPECT_LT((*revoked)[0].seq, (*revoked)[1].seq);
 }
 
 // A store on a database of its own, for what only PostgreSQL replicas

@@ -270,15 +270,19 @@ TEST_F(DirectoryTest, RegistrationRules) {
   EXPECT_EQ(dir_->Register("bob", "long-enough").status().reason(), "registration_closed");
 }
 
-TEST_F(DirectoryTest, UploadTargetIsAnotherPeerWithRoomLeastLoaded) {
+TEST_F(DirectoryTest, UploadTargetIsAnotherPeerWithRoomHandedTheFewestUploads) {
   Join("alice");
   Join("bob");
   Join("carol");
   ASSERT_TRUE(dir_->Heartbeat("bob", {100, 2}).ok());
   ASSERT_TRUE(dir_->Heartbeat("carol", {1000, 0}).ok());
-  for (int i = 0; i < 20; ++i) {
-    EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 50)->username, "carol") << "the least loaded";
-  }
+  std::map<std::string, int> chosen;
+  for (int i = 0; i < 20; ++i) chosen[dir_->UploadTarget("alice", "x.bin", 50)->username]++;
+  // Never alice herself; what central handed out, not what each reports,
+  // spreads them: neither gets more than one ahead of the other.
+  EXPECT_EQ(chosen["alice"], 0);
+  EXPECT_EQ(chosen["bob"], 10);
+  EXPECT_EQ(chosen["carol"], 10);
   ASSERT_TRUE(dir_->Heartbeat("carol", {10, 0}).ok());  // now too small
   EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 50)->username, "bob");
   EXPECT_EQ(dir_->UploadTarget("alice", "x.bin", 5000).status().reason(), "no_peer_available");
@@ -301,6 +305,24 @@ TEST_F(DirectoryTest, APeerThatClaimsAbsurdRoomGetsAFairShareAtMost) {
   // Five idle peers with room: a fair share is 20 of 100.
   EXPECT_LE(chosen["liar"], 40) << "the liar's claims bought it more than a fair share";
   EXPECT_GE(chosen["h1"] + chosen["h2"] + chosen["h3"] + chosen["h4"], 60);
+}
+
+TEST_F(DirectoryTest, APeerThatAlwaysReportsNoTransfersGetsAFairShareAtMost) {
+  DirectoryOptions o = Options();
+  o.port_range = {50051, 50060};
+  Open(o);
+  Join("uploader");
+  for (const char* honest : {"h1", "h2", "h3"}) {
+    Join(honest);
+    ASSERT_TRUE(dir_->Heartbeat(honest, {int64_t{1} << 30, 3}).ok());  // busy, and saying so
+  }
+  Join("liar");
+  ASSERT_TRUE(dir_->Heartbeat("liar", {int64_t{1} << 30, 0}).ok());
+  std::map<std::string, int> chosen;
+  for (int i = 0; i < 100; ++i) chosen[dir_->UploadTarget("uploader", "x.bin", 1000)->username]++;
+  // Before, "0 transfers" won all 100 while the others were busy.
+  EXPECT_LE(chosen["liar"], 26) << "a fair share of 100 among four is 25";
+  EXPECT_GE(chosen["h1"] + chosen["h2"] + chosen["h3"], 74);
 }
 
 TEST_F(DirectoryTest, LoginGivesACertificateForTheRequestersKeyRenewedAndRevoked) {
@@ -349,6 +371,57 @@ TEST_F(DirectoryTest, LoginGivesACertificateForTheRequestersKeyRenewedAndRevoked
   std::set<std::string> revoked(beat->revoked.begin(), beat->revoked.end());
   EXPECT_TRUE(revoked.count(cert->serial));
   EXPECT_TRUE(revoked.count(fresh->serial));
+}
+
+TEST_F(DirectoryTest, RevocationsAreToldOnceAPageAtATimeFromTheCallersCursor) {
+  testing::TestDir ca_dir;
+  auto ca = CertificateAuthority::Open(ca_dir / "ca", {"localhost"});
+  ASSERT_TRUE(ca.ok());
+  DirectoryOptions o = Options();
+  o.ca = ca->get();
+  o.pbkdf2_iterations = 10000;
+  Open(o);
+  std::string key = *NewPrivateKeyPem();
+  Join("bob");
+  auto first = dir_->Heartbeat("bob", {});
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->revoked.empty());
+  // 300 login/logout cycles, each revoking one certificate.
+  ASSERT_TRUE(dir_->Register("mallory", "mallory-password").ok());
+  std::set<std::string> issued;
+  for (int i = 0; i < 300; ++i) {
+    int64_t retry = 0;
+    LoginRequest req{"mallory", "mallory-password", std::nullopt, std::nullopt, {}, *MakeCsr(key, "peer/mallory")};
+    req.client = true;
+    auto login = dir_->Login(req, "10.0.0.7", &retry);
+    ASSERT_TRUE(login.ok()) << login.status().message();
+    issued.insert(ReadCertificate(login->certificate)->serial);
+    ASSERT_TRUE(dir_->Logout("mallory").ok());
+  }
+  // bob, who had heard of none, hears of them in two pages, then nothing.
+  std::set<std::string> told;
+  HeartbeatRequest req;
+  req.revoked_after = first->revoked_seq;
+  auto page1 = dir_->Heartbeat("bob", req);
+  ASSERT_TRUE(page1.ok());
+  EXPECT_EQ(page1->revoked.size(), kRevokedPerReply);
+  EXPECT_TRUE(page1->revoked_more);
+  told.insert(page1->revoked.begin(), page1->revoked.end());
+  req.revoked_after = page1->revoked_seq;
+  auto page2 = dir_->Heartbeat("bob", req);
+  ASSERT_TRUE(page2.ok());
+  EXPECT_EQ(page2->revoked.size(), 300 - kRevokedPerReply);
+  EXPECT_FALSE(page2->revoked_more);
+  told.insert(page2->revoked.begin(), page2->revoked.end());
+  EXPECT_EQ(told, issued);
+  req.revoked_after = page2->revoked_seq;
+  auto quiet = dir_->Heartbeat("bob", req);
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_TRUE(quiet->revoked.empty());
+  EXPECT_EQ(quiet->revoked_seq, page2->revoked_seq);
+  // A cursor from another database (ahead of everything here): told everything again.
+  req.revoked_after = page2->revoked_seq + 1000;
+  EXPECT_EQ(dir_->Heartbeat("bob", req)->revoked.size(), kRevokedPerReply);
 }
 
 TEST_F(DirectoryTest, TooManyPeersFromOneAddressAreRefused) {

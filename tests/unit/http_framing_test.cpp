@@ -47,5 +47,15 @@ TEST(HttpFramingTest, FramingHeaders) {
   EXPECT_FALSE(ScanFraming("GET / HTTP/1.1\r\n\r\n").body_method);
 }
 
+TEST(HttpFramingTest, AcceptEncodingIsRenamedSoNoReplyIsCompressed) {
+  std::string head = "GET / HTTP/1.1\r\nHost: x\r\naccept-ENCODING: br, gzip\r\nX-Keep: Accept-Encoding: no\r\n\r\n";
+  const size_t size = head.size();
+  DropAcceptEncoding(head.data(), head.size());
+  EXPECT_EQ(head.size(), size);
+  EXPECT_NE(head.find("\r\nXccept-ENCODING: br, gzip\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("X-Keep: Accept-Encoding: no"), std::string::npos) << "only field names";
+  EXPECT_EQ(ScanHeaderBlock(head, 32768).end, size);
+}
+
 }  // namespace
 }  // namespace p2pshare::central

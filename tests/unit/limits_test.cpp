@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace p2pshare {
 namespace {
@@ -64,6 +69,78 @@ TEST(ConcurrencyLimitsTest, PerKeyAndTotalSlotsComeBackWhenReleased) {
   moved.reset();
   EXPECT_EQ(limits.InFlight("c"), 0);
   EXPECT_EQ(limits.InFlight(), 2);
+}
+
+// Waits (briefly, polling) until `slots` has `n` waiters.
+void AwaitWaiting(const FairSlots& slots, size_t n) {
+  for (int i = 0; i < 2000 && slots.waiting() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(slots.waiting(), n);
+}
+
+TEST(FairSlotsTest, ThePlaceGoesToTheKeyServedLongestAgo) {
+  FairSlots slots(/*capacity=*/1, /*per_key=*/1, /*max_waiting=*/16);
+  auto held = slots.Enter({"looper"}, std::chrono::seconds(1));
+  ASSERT_TRUE(held);
+  // The looper queues three more; then a newcomer arrives last.
+  std::vector<std::string> order;
+  std::mutex mu;
+  std::vector<std::thread> callers;
+  auto call = [&](std::string key) {
+    callers.emplace_back([&, key] {
+      auto s = slots.Enter({key}, std::chrono::seconds(10));
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back(s ? key : key + " busy");
+    });
+  };
+  for (int i = 0; i < 3; ++i) call("looper");
+  AwaitWaiting(slots, 3);
+  call("newcomer");
+  AwaitWaiting(slots, 4);
+  held.reset();
+  for (auto& t : callers) t.join();
+  ASSERT_EQ(order.size(), 4u);
+  EXPECT_EQ(order[0], "newcomer") << "never served: first, though it came last";
+  EXPECT_EQ(slots.running(), 0);
+}
+
+TEST(FairSlotsTest, OneKeyHoldsAtMostItsShareAndACrowdMakesRoomWhenFull) {
+  FairSlots slots(/*capacity=*/2, /*per_key=*/1, /*max_waiting=*/2);
+  auto a = slots.Enter({"address a", "account x"}, std::chrono::seconds(1));
+  ASSERT_TRUE(a);
+  // The other place is free, but not for address a, nor for account x.
+  EXPECT_FALSE(slots.Enter({"address a"}, std::chrono::milliseconds(20)));
+  EXPECT_FALSE(slots.Enter({"address b", "account x"}, std::chrono::milliseconds(20)));
+  auto b = slots.Enter({"address b", "account y"}, std::chrono::milliseconds(20));
+  EXPECT_TRUE(b);
+  // Two of address a's wait, filling the queue; address c still gets in
+  // line, and one of a's is told busy at once.
+  std::atomic<int> refused{0}, admitted{0};
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 2; ++i) {
+    waiters.emplace_back([&] { (slots.Enter({"address a"}, std::chrono::seconds(10)) ? admitted : refused)++; });
+  }
+  AwaitWaiting(slots, 2);
+  std::thread c([&] { (slots.Enter({"address c"}, std::chrono::seconds(10)) ? admitted : refused)++; });
+  for (int i = 0; i < 2000 && refused == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(refused.load(), 1) << "the crowd of address a made room";
+  b.reset();  // c's turn (never served), not a's
+  c.join();
+  EXPECT_EQ(admitted.load(), 1);
+  a.reset();
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(admitted.load(), 2);
+  EXPECT_EQ(refused.load(), 1);
+}
+
+TEST(FairSlotsTest, AWaitThatRunsOutIsBusy) {
+  FairSlots slots(1, 1, 4);
+  auto held = slots.Enter({"a"}, std::chrono::seconds(1));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(slots.Enter({"b"}, std::chrono::milliseconds(50)));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+  EXPECT_EQ(slots.waiting(), 0u);
+  held.reset();
+  EXPECT_TRUE(slots.Enter({"b"}, std::chrono::milliseconds(50)));
 }
 
 }  // namespace

@@ -113,10 +113,10 @@ TEST_F(PeerServiceTest, CallersWithoutAGoodCertificateAreUnauthenticated) {
   // Revoked (its account logged out): refused as soon as the list says so.
   PeerIdentity carol = network_.Member("carol");
   auto serial = ReadCertificate(*ReadSmallFile(carol.cert_file))->serial;
-  SetRevokedCertificates({serial});
+  AddRevokedCertificates({serial});
   EXPECT_NE(refused(testing::PeerTestClient(port_, carol, "alice"), "revoked").find("revoked"),
             std::string::npos);
-  SetRevokedCertificates({});
+  ForgetRevokedCertificates();
   EXPECT_FALSE(fs::exists(root_ / "sneaky.bin"));
 }
 

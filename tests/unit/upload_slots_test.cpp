@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace p2pshare::pserver {
 namespace {
@@ -66,6 +67,47 @@ TEST(UploadSlotsTest, APlaceIsForgottenWhenItsAccountStopsAskingAndTheQueueIsBou
   EXPECT_FALSE(full.lease);
   EXPECT_EQ(full.place, 0) << "a full queue says so";
   EXPECT_EQ(slots.queued(t0 + seconds(11)), 3);
+}
+
+TEST(UploadSlotsTest, AnAccountThatHadItsTurnGoesBehindThoseWaiting) {
+  // A tiny download a second, each within the linger of the last, kept a
+  // slot forever; now the turn (5 s) ends it while others wait.
+  UploadSlots slots(1, /*linger=*/seconds(10), seconds(10), 1000, /*turn=*/seconds(5));
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(slots.Enter("hog", t0).lease);  // ends at once
+  EXPECT_EQ(slots.Enter("carol", t0).place, 1);
+  for (int s = 1; s < 5; ++s) {
+    EXPECT_TRUE(slots.Enter("hog", t0 + seconds(s)).lease) << "still its turn at " << s << " s";
+    EXPECT_EQ(slots.Enter("carol", t0 + seconds(s)).place, 1);
+  }
+  auto hog = slots.Enter("hog", t0 + seconds(6));
+  EXPECT_FALSE(hog.lease) << "its turn is over: behind carol";
+  EXPECT_EQ(hog.place, 2);
+  EXPECT_TRUE(slots.Enter("carol", t0 + seconds(6)).lease);
+  EXPECT_EQ(slots.Enter("hog", t0 + seconds(7)).place, 1);
+  // With no one waiting, a slot is kept as long as it is used.
+  UploadSlots alone(1, seconds(10), seconds(10), 1000, seconds(5));
+  for (int s = 0; s < 20; ++s) EXPECT_TRUE(alone.Enter("solo", t0 + seconds(s)).lease);
+}
+
+TEST(UploadSlotsTest, OneAddressHoldsAtMostHalfTheSlots) {
+  UploadSlots slots(4);
+  const auto t0 = Clock::now();
+  auto a1 = slots.Enter("a1", "10.0.0.9", t0);
+  auto a2 = slots.Enter("a2", "10.0.0.9", t0);
+  ASSERT_TRUE(a1.lease && a2.lease);
+  auto a3 = slots.Enter("a3", "10.0.0.9", t0);
+  EXPECT_FALSE(a3.lease) << "two slots are free, but not for 10.0.0.9";
+  EXPECT_EQ(a3.place, 1);
+  EXPECT_TRUE(slots.Enter("b1", "10.0.0.7", t0).lease) << "another machine goes past it";
+  EXPECT_TRUE(slots.Enter("b2", "2001:db8::7", t0).lease);
+  // Loopback (this machine, tests) is not counted.
+  UploadSlots local(4);
+  std::vector<UploadSlots::Answer> held;
+  for (const char* a : {"l1", "l2", "l3", "l4"}) {
+    held.push_back(local.Enter(a, "127.0.0.1", t0));
+    EXPECT_TRUE(held.back().lease) << a;
+  }
 }
 
 TEST(UploadSlotsTest, ZeroSlotsMeansNoLimit) {
