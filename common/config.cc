@@ -89,7 +89,11 @@ std::string FlagName(const std::string& key) {
 
 ConfigSchema::Key& ConfigSchema::Add(std::string key, std::string help,
                                      FlagKind kind) {
-  keys_.push_back(Key{std::move(key), std::move(help), kind, {}, {}, {}, {}, nullptr, false});
+  Key k;
+  k.name = std::move(key);
+  k.help = std::move(help);
+  k.flag_kind = kind;
+  keys_.push_back(std::move(k));
   return keys_.back();
 }
 

@@ -134,12 +134,12 @@ struct PartialFile {
 inline constexpr size_t kMaxPartialFiles = 64;
 
 struct HeartbeatRequest {
-  std::optional<int64_t> free_bytes;
-  std::optional<int64_t> active_transfers;
+  std::optional<int64_t> free_bytes = std::nullopt;
+  std::optional<int64_t> active_transfers = std::nullopt;
   // Bytes a second its peer-server sent (served) and received (uploads to
   // it) since its last heartbeat: the dashboard's transfers.
-  std::optional<int64_t> sending_rate;
-  std::optional<int64_t> receiving_rate;
+  std::optional<int64_t> sending_rate = std::nullopt;
+  std::optional<int64_t> receiving_rate = std::nullopt;
   // The files it is downloading and serves in part; absent: as before.
   std::optional<std::vector<PartialFile>> partials = std::nullopt;
   // The revocations it has heard of: the last reply's revoked_seq (0: none).

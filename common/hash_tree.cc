@@ -87,60 +87,58 @@ Digest Sha256Digest(std::string_view data) {
   return h.Of(data.data(), data.size());
 }
 
-Digest PieceHash(std::string_view data, int64_t piece_bytes) {
+// A piece's leaves merged as they come, a binary counter of subtrees:
+// the stack holds at most one node per level.
+struct PieceHasher::Impl {
+  explicit Impl(int64_t piece_bytes) : levels(Log2(std::max<int64_t>(1, piece_bytes / kTreeBlockBytes))) {}
+  const int levels;  // the piece's tree height: 2^levels leaves
   Hasher h;
-  std::vector<Digest> leaves;
-  for (size_t at = 0; at < data.size() || leaves.empty(); at += kTreeBlockBytes) {
-    const size_t n = std::min<size_t>(kTreeBlockBytes, data.size() - std::min(at, data.size()));
-    leaves.push_back(h.Of(data.data() + std::min(at, data.size()), n));
-  }
-  return Reduce(std::move(leaves), piece_bytes / kTreeBlockBytes, 0, h);
-}
-
-Digest RootOfPieces(const std::vector<Digest>& pieces, int64_t piece_bytes) {
-  Hasher h;
-  return Reduce(pieces, Pow2AtLeast(static_cast<int64_t>(pieces.size())),
-                Log2(piece_bytes / kTreeBlockBytes), h);
-}
-
-bool PiecesMatchRoot(const std::vector<Digest>& pieces, int64_t size, const Digest& root) {
-  return size >= 0 && static_cast<int64_t>(pieces.size()) == PieceCount(size) &&
-         RootOfPieces(pieces, PieceBytes(size)) == root;
-}
-
-struct HashTreeBuilder::Impl {
-  int64_t size;
-  int64_t piece_bytes;
-  int64_t fed = 0;
-  Sha256 file;
-  Hasher h;
-  std::vector<char> block;          // a block's bytes not hashed yet (< 16 KiB)
-  std::vector<Digest> leaves;       // of the piece being read
-  std::vector<Digest> pieces;
+  std::vector<char> block;                         // a block's bytes not hashed yet (< 16 KiB)
+  std::vector<std::pair<int, Digest>> stack;       // (level, node), levels decreasing
+  int64_t leaves = 0;
 
   void Leaf(const void* data, size_t n) {
-    leaves.push_back(h.Of(data, n));
-    if (static_cast<int64_t>(leaves.size()) * kTreeBlockBytes == piece_bytes) EndPiece();
+    Digest node = h.Of(data, n);
+    int level = 0;
+    while (!stack.empty() && stack.back().first == level) {
+      node = h.Node(stack.back().second, node);
+      stack.pop_back();
+      ++level;
+    }
+    stack.emplace_back(level, node);
+    ++leaves;
   }
-  void EndPiece() {
-    pieces.push_back(Reduce(std::move(leaves), piece_bytes / kTreeBlockBytes, 0, h));
-    leaves.clear();
+  Digest Finish() {
+    if (!block.empty() || leaves == 0) Leaf(block.data(), block.size());
+    block.clear();
+    // Missing leaves are zero: each node still open gets a zero sibling.
+    while (stack.size() > 1 || stack.back().first < levels) {
+      auto [level, node] = stack.back();
+      stack.pop_back();
+      if (!stack.empty() && stack.back().first == level) {
+        node = h.Node(stack.back().second, node);
+        stack.pop_back();
+      } else {
+        node = h.Node(node, Zero(level));
+      }
+      stack.emplace_back(level + 1, node);
+    }
+    Digest out = stack.back().second;
+    stack.clear();
+    leaves = 0;
+    return out;
   }
 };
 
-HashTreeBuilder::HashTreeBuilder(int64_t size) : impl_(std::make_unique<Impl>()) {
-  impl_->size = size;
-  impl_->piece_bytes = PieceBytes(size);
+PieceHasher::PieceHasher(int64_t piece_bytes) : impl_(std::make_unique<Impl>(piece_bytes)) {
   impl_->block.reserve(kTreeBlockBytes);
-  impl_->pieces.reserve(static_cast<size_t>(PieceCount(size)));
 }
 
-HashTreeBuilder::~HashTreeBuilder() = default;
+PieceHasher::~PieceHasher() = default;
 
-void HashTreeBuilder::Update(const void* data, size_t size) {
+void PieceHasher::Update(const void* data, size_t size) {
   Impl& m = *impl_;
-  m.file.Update(data, size);
-  m.fed += static_cast<int64_t>(size);
+  fed_ += static_cast<int64_t>(size);
   const char* p = static_cast<const char*>(data);
   if (!m.block.empty()) {  // complete the partial block first
     const size_t take = std::min(size, static_cast<size_t>(kTreeBlockBytes) - m.block.size());
@@ -157,14 +155,65 @@ void HashTreeBuilder::Update(const void* data, size_t size) {
   m.block.assign(p, p + size);
 }
 
+Digest PieceHasher::Finish() {
+  fed_ = 0;
+  return impl_->Finish();
+}
+
+Digest PieceHash(std::string_view data, int64_t piece_bytes) {
+  PieceHasher hasher(piece_bytes);
+  hasher.Update(data.data(), data.size());
+  return hasher.Finish();
+}
+
+Digest RootOfPieces(const std::vector<Digest>& pieces, int64_t piece_bytes) {
+  Hasher h;
+  return Reduce(pieces, Pow2AtLeast(static_cast<int64_t>(pieces.size())),
+                Log2(piece_bytes / kTreeBlockBytes), h);
+}
+
+bool PiecesMatchRoot(const std::vector<Digest>& pieces, int64_t size, const Digest& root) {
+  return size >= 0 && static_cast<int64_t>(pieces.size()) == PieceCount(size) &&
+         RootOfPieces(pieces, PieceBytes(size)) == root;
+}
+
+struct HashTreeBuilder::Impl {
+  explicit Impl(int64_t size) : size(size), piece_bytes(PieceBytes(size)), piece(piece_bytes) {}
+  const int64_t size;
+  const int64_t piece_bytes;
+  int64_t fed = 0;
+  Sha256 file;
+  PieceHasher piece;  // the piece being read
+  std::vector<Digest> pieces;
+};
+
+HashTreeBuilder::HashTreeBuilder(int64_t size) : impl_(std::make_unique<Impl>(size)) {
+  impl_->pieces.reserve(static_cast<size_t>(PieceCount(size)));
+}
+
+HashTreeBuilder::~HashTreeBuilder() = default;
+
+void HashTreeBuilder::Update(const void* data, size_t size) {
+  Impl& m = *impl_;
+  m.file.Update(data, size);
+  m.fed += static_cast<int64_t>(size);
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {  // piece by piece
+    const auto take = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(size), m.piece_bytes - m.piece.fed()));
+    m.piece.Update(p, take);
+    p += take;
+    size -= take;
+    if (m.piece.fed() == m.piece_bytes) m.pieces.push_back(m.piece.Finish());
+  }
+}
+
 Result<FileHashes> HashTreeBuilder::Finish() {
   Impl& m = *impl_;
   if (m.fed != m.size) {
     return Status(Code::kFailedPrecondition, "the content was " + std::to_string(m.fed) +
                                                  " bytes, not the " + std::to_string(m.size) + " expected");
   }
-  if (!m.block.empty() || m.size == 0) m.leaves.push_back(m.h.Of(m.block.data(), m.block.size()));
-  if (!m.leaves.empty()) m.EndPiece();
+  if (m.piece.fed() > 0 || m.size == 0) m.pieces.push_back(m.piece.Finish());
   FileHashes out;
   out.sha256 = m.file.FinishHex();
   out.root = RootOfPieces(m.pieces, m.piece_bytes);

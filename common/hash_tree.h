@@ -49,6 +49,27 @@ Digest Sha256Digest(std::string_view data);
 // last piece of a file is shorter); `piece_bytes` is the file's PieceBytes.
 Digest PieceHash(std::string_view data, int64_t piece_bytes);
 
+// PieceHash over bytes that come in parts: a piece's hash in O(log
+// blocks) memory, whatever the piece size (a 1 GiB piece of a claimed
+// 4 TiB file is never held whole). Update with the piece's bytes in
+// order, then Finish; the hasher is then ready for the next piece.
+class PieceHasher {
+ public:
+  explicit PieceHasher(int64_t piece_bytes);
+  ~PieceHasher();
+  PieceHasher(const PieceHasher&) = delete;
+  PieceHasher& operator=(const PieceHasher&) = delete;
+
+  void Update(const void* data, size_t size);
+  Digest Finish();
+  int64_t fed() const { return fed_; }  // bytes of the current piece
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int64_t fed_ = 0;
+};
+
 // The root over a piece layer (pieces in order).
 Digest RootOfPieces(const std::vector<Digest>& pieces, int64_t piece_bytes);
 

@@ -47,21 +47,6 @@ size_t RateLimits::keys() const {
 ConcurrencyLimits::ConcurrencyLimits(int64_t per_key, int64_t total)
     : per_key_(per_key), total_(total) {}
 
-ConcurrencyLimits::Slot& ConcurrencyLimits::Slot::operator=(Slot&& o) noexcept {
-  if (this != &o) {
-    reset();
-    owner_ = o.owner_;
-    key_ = std::move(o.key_);
-    o.owner_ = nullptr;
-  }
-  return *this;
-}
-
-void ConcurrencyLimits::Slot::reset() {
-  if (owner_ != nullptr) owner_->Leave(key_);
-  owner_ = nullptr;
-}
-
 std::optional<ConcurrencyLimits::Slot> ConcurrencyLimits::Enter(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   if (total_ > 0 && all_ >= total_) return std::nullopt;
@@ -98,21 +83,6 @@ namespace p2pshare {
 
 FairSlots::FairSlots(int64_t capacity, int64_t per_key, size_t max_waiting)
     : capacity_(std::max<int64_t>(1, capacity)), per_key_(std::max<int64_t>(1, per_key)), max_waiting_(max_waiting) {}
-
-FairSlots::Slot& FairSlots::Slot::operator=(Slot&& o) noexcept {
-  if (this != &o) {
-    reset();
-    owner_ = o.owner_;
-    keys_ = std::move(o.keys_);
-    o.owner_ = nullptr;
-  }
-  return *this;
-}
-
-void FairSlots::Slot::reset() {
-  if (owner_ != nullptr) owner_->Leave(keys_);
-  owner_ = nullptr;
-}
 
 int64_t FairSlots::running() const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace p2pshare {
@@ -64,26 +65,42 @@ class RateLimits {
   std::unordered_map<std::string, Bucket> buckets_;   // GUARDED_BY(mu_)
 };
 
+// A place held in `Owner` under `Key`, given back (Owner::Leave(key))
+// when destroyed or reset; movable, not copyable.
+template <class Owner, class Key>
+class HeldPlace {
+ public:
+  HeldPlace() = default;
+  HeldPlace(Owner* owner, Key key) : owner_(owner), key_(std::move(key)) {}
+  HeldPlace(HeldPlace&& o) noexcept : owner_(o.owner_), key_(std::move(o.key_)) { o.owner_ = nullptr; }
+  HeldPlace& operator=(HeldPlace&& o) noexcept {
+    if (this != &o) {
+      reset();
+      owner_ = o.owner_;
+      key_ = std::move(o.key_);
+      o.owner_ = nullptr;
+    }
+    return *this;
+  }
+  HeldPlace(const HeldPlace&) = delete;
+  HeldPlace& operator=(const HeldPlace&) = delete;
+  ~HeldPlace() { reset(); }
+  void reset() {
+    if (owner_ != nullptr) owner_->Leave(key_);
+    owner_ = nullptr;
+  }
+
+ private:
+  Owner* owner_ = nullptr;
+  Key key_{};
+};
+
 class ConcurrencyLimits {
  public:
   ConcurrencyLimits(int64_t per_key, int64_t total);
 
   // Gives its place back when destroyed (or reset).
-  class Slot {
-   public:
-    Slot() = default;
-    Slot(ConcurrencyLimits* owner, std::string key) : owner_(owner), key_(std::move(key)) {}
-    Slot(Slot&& o) noexcept : owner_(o.owner_), key_(std::move(o.key_)) { o.owner_ = nullptr; }
-    Slot& operator=(Slot&& o) noexcept;
-    Slot(const Slot&) = delete;
-    Slot& operator=(const Slot&) = delete;
-    ~Slot() { reset(); }
-    void reset();
-
-   private:
-    ConcurrencyLimits* owner_ = nullptr;
-    std::string key_;
-  };
+  using Slot = HeldPlace<ConcurrencyLimits, std::string>;
 
   // A slot for `key`, or nullopt when `key` has per_key calls in flight or
   // all keys together have `total` (0 or less: no limit of that kind).
@@ -92,6 +109,7 @@ class ConcurrencyLimits {
   int64_t InFlight() const;
 
  private:
+  friend class HeldPlace<ConcurrencyLimits, std::string>;
   void Leave(const std::string& key);
 
   const int64_t per_key_, total_;
@@ -118,21 +136,7 @@ class FairSlots {
   using Clock = std::chrono::steady_clock;
   FairSlots(int64_t capacity, int64_t per_key, size_t max_waiting);
 
-  class Slot {
-   public:
-    Slot() = default;
-    explicit Slot(FairSlots* owner, std::vector<std::string> keys) : owner_(owner), keys_(std::move(keys)) {}
-    Slot(Slot&& o) noexcept : owner_(o.owner_), keys_(std::move(o.keys_)) { o.owner_ = nullptr; }
-    Slot& operator=(Slot&& o) noexcept;
-    Slot(const Slot&) = delete;
-    Slot& operator=(const Slot&) = delete;
-    ~Slot() { reset(); }
-    void reset();
-
-   private:
-    FairSlots* owner_ = nullptr;
-    std::vector<std::string> keys_;
-  };
+  using Slot = HeldPlace<FairSlots, std::vector<std::string>>;
 
   // A place for a caller with `keys` (empty keys are ignored), within
   // `wait`; nullopt when there was none (busy).
@@ -156,6 +160,7 @@ class FairSlots {
   void AdmitLocked();
   // REQUIRES: mu_ held. Counts `keys` in (or out of) the running.
   void TakeLocked(const std::vector<std::string>& keys);
+  friend class HeldPlace<FairSlots, std::vector<std::string>>;
   void Leave(const std::vector<std::string>& keys);
   // REQUIRES: mu_ held. Forgets keys with nothing running or waiting.
   void ForgetIdleLocked(const std::vector<std::string>& keys);

@@ -25,6 +25,8 @@ Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
 
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_->md); }
 
+void Sha256::CopyFrom(const Sha256& other) { EVP_MD_CTX_copy_ex(ctx_->md, other.ctx_->md); }
+
 void Sha256::Update(const void* data, size_t size) {
   EVP_DigestUpdate(ctx_->md, data, size);
 }

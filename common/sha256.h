@@ -19,6 +19,8 @@ class Sha256 {
   ~Sha256();
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
+  // Makes this hash continue from where `other` is (a checkpoint).
+  void CopyFrom(const Sha256& other);
 
   void Update(const void* data, size_t size);
   void Update(std::string_view data) { Update(data.data(), data.size()); }

@@ -11,7 +11,9 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -39,11 +41,19 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// Holders fetched from at once, at most.
+// Holders fetched from at once, at most (sources that failed do not count).
 constexpr size_t kMaxSources = 8;
-// Piece bytes held in memory by all sources together (each holds the piece
-// it is receiving until it is verified): fewer sources for huge pieces.
-constexpr int64_t kPieceMemory = 32 << 20;
+// Pieces up to this size are held in memory until they are verified, and
+// only then written (8 sources: 32 MiB at most). Larger ones (files over
+// 16 GiB, or whatever size a holder claims) are never held whole: their
+// bytes go to their place in the .part as they come, hashed on the way
+// (PieceHasher), and the piece counts once its hash matched; no other
+// source writes it meanwhile (no endgame race for them).
+constexpr int64_t kBufferedPieceBytes = 4 << 20;
+// How long a holder has to send the piece layer.
+constexpr auto kLayerTimeout = std::chrono::seconds(10);
+// What is read back from the .part at once (a piece may be a GiB).
+constexpr int64_t kReadBackBytes = 1 << 20;
 // Bytes one request asks for (a run of pieces): fewer calls, while a
 // faster holder still comes back for more sooner than a slow one.
 constexpr int64_t kRunBytes = 64 << 20;
@@ -190,17 +200,28 @@ class Swarm {
   // there already, reports another root, or the sources are full.
   // REQUIRES(mu_).
   bool AddSource(const Holder& h, std::vector<std::thread>* workers);
+  // REQUIRES(mu_). Sources not dropped.
+  size_t ActiveSources() const;
+  // REQUIRES(mu_). Holders to try when there is room, in random order
+  // (those known already are left out).
+  void Offer(std::vector<Holder> holders);
+  // REQUIRES(mu_). Adds waiting holders while fewer than kMaxSources serve.
+  void Fill(std::vector<std::thread>* workers);
+
   // Whether pieces `first`..`last` are all verified.
   bool AllVerified(int64_t first, int64_t last);
   // Gives back the pieces of a run not verified.
   void Release(const std::vector<int64_t>& run, size_t from);
   void Drop(size_t source, const std::string& why);
-  // A piece passed its hash: written, counted, hashed into the whole file's
-  // SHA-256 in order. False when another copy won the race.
-  Status Accept(size_t source, int64_t piece, std::string_view data, bool* won);
+  // A piece passed its hash: written (`data`; null: streamed to its place
+  // already) and counted. `*won` false when another copy won the race.
+  Status Accept(size_t source, int64_t piece, const std::string_view* data, bool* won);
   // Hashes the verified pieces after the frontier into the whole file's
   // SHA-256, in order, reading them back (from the page cache, mostly).
   void AdvanceFrontier();
+  // Reads [offset, offset + size) of the .part in blocks of at most
+  // kReadBackBytes, handing each to `take`; false on a short read.
+  bool ReadRange(int64_t offset, int64_t size, const std::function<void(const char*, size_t)>& take);
   // A piece just verified from memory: hashed into the whole file's SHA-256
   // at once if it is the frontier (pieces from one holder arrive in order),
   // which saves reading it back.
@@ -246,6 +267,8 @@ class Swarm {
   int active_workers_ = 0;                     // GUARDED_BY(mu_)
   std::minstd_rand random_{std::random_device{}()};  // GUARDED_BY(mu_)
   bool stop_ = false;                          // GUARDED_BY(mu_): Run is ending
+  bool refill_ = false;                        // GUARDED_BY(mu_): a source was dropped
+  std::deque<Holder> waiting_;                 // GUARDED_BY(mu_): holders not tried yet
   bool keeper_stop_ = false;                   // GUARDED_BY(mu_)
   Status local_error_;                         // GUARDED_BY(mu_)
 
@@ -261,30 +284,58 @@ class Swarm {
 };
 
 bool Swarm::FetchLayer() {
-  for (const Holder& h : group_.holders) {
-    auto stub = PeerStub(h.host, h.port, h.username);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::PieceHashesRequest req;
-    req.set_sha256(f_.sha256);
-    v1::PieceHashesReply reply;
-    grpc::Status s = stub->PieceHashes(&ctx, req, &reply);
-    if (!s.ok()) continue;  // an older or unreachable holder: another may answer
-    std::vector<Digest> layer;
-    bool well_formed = reply.size() == f_.size && reply.pieces_size() == pieces_count_;
-    for (int i = 0; well_formed && i < reply.pieces_size(); ++i) {
-      const std::string& p = reply.pieces(i);
-      well_formed = p.size() == 32;
-      if (!well_formed) break;
-      Digest d;
-      std::copy(p.begin(), p.end(), d.begin());
-      layer.push_back(d);
+  // Asked of kMaxSources holders at once, in random order, each within
+  // kLayerTimeout: the first layer that hashes up to the root wins, so
+  // holders that never answer cost one timeout, not one each.
+  std::vector<Holder> holders = group_.holders;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shuffle(holders.begin(), holders.end(), random_);
+  }
+  for (size_t wave = 0; wave < holders.size(); wave += kMaxSources) {
+    std::mutex found_mu;
+    std::optional<std::vector<Digest>> found;  // GUARDED_BY(found_mu)
+    const size_t end = std::min(holders.size(), wave + kMaxSources);
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    for (size_t i = wave; i < end; ++i) {
+      contexts.push_back(std::make_unique<grpc::ClientContext>());
+      contexts.back()->set_deadline(std::chrono::system_clock::now() + kLayerTimeout);
     }
-    if (well_formed && PiecesMatchRoot(layer, f_.size, group_.root)) {
-      layer_ = std::move(layer);
+    std::vector<std::thread> asking;
+    for (size_t i = wave; i < end; ++i) {
+      asking.emplace_back([&, i] {
+        const Holder& h = holders[i];
+        grpc::ClientContext& ctx = *contexts[i - wave];
+        v1::PieceHashesRequest req;
+        req.set_sha256(f_.sha256);
+        v1::PieceHashesReply reply;
+        if (!PeerStub(h.host, h.port, h.username)->PieceHashes(&ctx, req, &reply).ok()) return;  // another may answer
+        std::vector<Digest> layer;
+        bool well_formed = reply.size() == f_.size && reply.pieces_size() == pieces_count_;
+        for (int k = 0; well_formed && k < reply.pieces_size(); ++k) {
+          const std::string& p = reply.pieces(k);
+          well_formed = p.size() == 32;
+          if (!well_formed) break;
+          Digest d;
+          std::copy(p.begin(), p.end(), d.begin());
+          layer.push_back(d);
+        }
+        if (!well_formed || !PiecesMatchRoot(layer, f_.size, group_.root)) {
+          std::lock_guard<std::mutex> lock(progress_mu_);
+          if (note_) note_("holder " + h.username + " sent piece hashes that do not match the root; skipping it");
+          return;
+        }
+        std::lock_guard<std::mutex> lock(found_mu);
+        if (found) return;
+        found = std::move(layer);
+        for (auto& other : contexts) other->TryCancel();  // the others need not answer now
+      });
+    }
+    for (auto& t : asking) t.join();
+    if (found) {
+      layer_ = std::move(*found);
       return true;
     }
-    if (note_) note_("holder " + h.username + " sent piece hashes that do not match the root; skipping it");
   }
   return false;
 }
@@ -307,11 +358,12 @@ Status Swarm::Prepare() {
   if (!resumed && st.st_size > 0 && st.st_size <= f_.size) {
     // A .part from a download that kept no record (one holder at a time):
     // its whole pieces are checked here, on this disk, not fetched again.
-    std::string buf;
+    PieceHasher hasher(piece_bytes_);
     for (int64_t i = 0; i < pieces_count_ && i * piece_bytes_ + PieceSize(i) <= st.st_size; ++i) {
-      buf.resize(static_cast<size_t>(PieceSize(i)));
-      if (::pread(part_.get(), buf.data(), buf.size(), i * piece_bytes_) != static_cast<ssize_t>(buf.size())) break;
-      if (PieceHash(buf, piece_bytes_) != layer_[static_cast<size_t>(i)]) break;
+      const bool read = ReadRange(i * piece_bytes_, PieceSize(i), [&](const char* data, size_t n) {
+        hasher.Update(data, n);
+      });
+      if (!read || hasher.Finish() != layer_[static_cast<size_t>(i)]) break;
       state_[static_cast<size_t>(i)] = PieceState::kVerified;
     }
   } else if (!resumed) {
@@ -381,20 +433,33 @@ void Swarm::TakeInOrder(int64_t piece, std::string_view data) {
   frontier_++;
 }
 
+bool Swarm::ReadRange(int64_t offset, int64_t size, const std::function<void(const char*, size_t)>& take) {
+  std::string buf(static_cast<size_t>(std::min<int64_t>(size, kReadBackBytes)), '\0');
+  for (int64_t done = 0; done < size;) {
+    const auto n = static_cast<size_t>(std::min<int64_t>(size - done, static_cast<int64_t>(buf.size())));
+    if (::pread(part_.get(), buf.data(), n, offset + done) != static_cast<ssize_t>(n)) return false;
+    take(buf.data(), n);
+    done += static_cast<int64_t>(n);
+  }
+  return true;
+}
+
 void Swarm::AdvanceFrontier() {
   std::lock_guard<std::mutex> frontier(frontier_mu_);
-  std::string buf;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (frontier_ >= pieces_count_ || state_[static_cast<size_t>(frontier_)] != PieceState::kVerified) return;
     }
-    // Verified, so on disk here (written before it was marked).
-    buf.resize(static_cast<size_t>(PieceSize(frontier_)));
-    if (::pread(part_.get(), buf.data(), buf.size(), frontier_ * piece_bytes_) != static_cast<ssize_t>(buf.size())) {
+    // Verified, so on disk here (written before it was marked). A hash
+    // context is copied so a failed read leaves the frontier where it was.
+    Sha256 next;
+    next.CopyFrom(whole_);
+    if (!ReadRange(frontier_ * piece_bytes_, PieceSize(frontier_),
+                   [&](const char* data, size_t n) { next.Update(data, n); })) {
       return;  // Finish finds the frontier short and says so
     }
-    whole_.Update(buf);
+    whole_.CopyFrom(next);
     frontier_++;
   }
 }
@@ -498,6 +563,7 @@ std::vector<int64_t> Swarm::Pick(size_t source) {
     for (int64_t i = 0; i < pieces_count_; ++i) {
       const auto& at = fetching_[static_cast<size_t>(i)];
       if (state_[static_cast<size_t>(i)] != PieceState::kInFlight || !has(i)) continue;
+      if (PieceSize(i) > kBufferedPieceBytes) continue;  // streamed to its place: one writer at a time
       if (std::find(at.begin(), at.end(), source) != at.end()) continue;
       if (best < 0 || at.size() < fetching_[static_cast<size_t>(best)].size()) best = i;
     }
@@ -531,6 +597,8 @@ void Swarm::Drop(size_t source, const std::string& why) {
     s.dropped = true;
     s.why = why;
     name = s.holder.username;
+    refill_ = true;  // its place goes to a holder not tried yet
+    changed_.notify_all();
   }
   if (note_) {
     std::lock_guard<std::mutex> lock(progress_mu_);
@@ -538,7 +606,7 @@ void Swarm::Drop(size_t source, const std::string& why) {
   }
 }
 
-Status Swarm::Accept(size_t source, int64_t piece, std::string_view data, bool* won) {
+Status Swarm::Accept(size_t source, int64_t piece, const std::string_view* data, bool* won) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     *won = state_[static_cast<size_t>(piece)] != PieceState::kVerified;
@@ -546,7 +614,7 @@ Status Swarm::Accept(size_t source, int64_t piece, std::string_view data, bool* 
   if (!*won) return Status::Ok();
   // Two verified copies of one piece are the same bytes: writing both is
   // harmless, so the write needs no lock.
-  RETURN_IF_ERROR(WriteAll(part_.get(), data.data(), data.size(), piece * piece_bytes_));
+  if (data != nullptr) RETURN_IF_ERROR(WriteAll(part_.get(), data->data(), data->size(), piece * piece_bytes_));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_[static_cast<size_t>(piece)] == PieceState::kVerified) {
@@ -555,9 +623,9 @@ Status Swarm::Accept(size_t source, int64_t piece, std::string_view data, bool* 
     }
     state_[static_cast<size_t>(piece)] = PieceState::kVerified;
     verified_++;
-    verified_bytes_ += static_cast<int64_t>(data.size());
-    unsaved_bytes_ += static_cast<int64_t>(data.size());
-    sources_[source].bytes += static_cast<int64_t>(data.size());
+    verified_bytes_ += PieceSize(piece);
+    unsaved_bytes_ += PieceSize(piece);
+    sources_[source].bytes += PieceSize(piece);
     if (verified_ == pieces_count_) {  // the endgame's other copies are not needed
       for (grpc::ClientContext* call : calls_) {
         if (call != nullptr) call->TryCancel();
@@ -614,6 +682,9 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     calls_[source] = &ctx;
   }
   auto reader = stub->Download(&ctx, dl);
+  // A source that sends nothing (after it was asked, or in the middle of
+  // the run) is cut off, and dropped below: its place goes to another.
+  CallWatch watch(&ctx);
   // This thread only reads (gRPC decrypts in the reading thread); a
   // verifier takes the chunks, checks each piece against the layer,
   // writes it and marks it verified, so hashing and the disk never hold
@@ -623,26 +694,30 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
   int64_t written_back = begin;  // the run's bytes before this were handed to the disk
   std::string failure;           // why the source is dropped (the verifier's, once it stops)
   std::thread verifier([&] {
-    std::string assembled;  // a piece that spans chunks
-    // Checks, writes and accepts one whole piece: false when it is bad
-    // (or cannot be written), with `failure` set.
-    auto take = [&](int64_t piece, std::string_view data) {
-      if (PieceHash(data, piece_bytes_) != layer_[static_cast<size_t>(piece)]) {
+    const bool streamed = piece_bytes_ > kBufferedPieceBytes;
+    std::string assembled;               // a buffered piece that spans chunks
+    PieceHasher hasher(piece_bytes_);    // a streamed piece, hashed as it comes
+    auto local_error = [&](const Status& st) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (local_error_.ok()) local_error_ = st;
+      failure = "local error";
+      return false;
+    };
+    // Accepts one whole piece whose hash is `digest` (its bytes `data`,
+    // to be written; null: streamed, written already): false when it is
+    // bad (or cannot be written), with `failure` set.
+    auto take = [&](int64_t piece, const Digest& digest, const std::string_view* data) {
+      if (digest != layer_[static_cast<size_t>(piece)]) {
         failure = "sent bad data for piece " + std::to_string(piece) + " (bytes " +
                   std::to_string(piece * piece_bytes_) + "-" +
                   std::to_string(piece * piece_bytes_ + PieceSize(piece) - 1) + "): it failed its hash";
         return false;
       }
       bool won = false;
-      if (Status st = Accept(source, piece, data, &won); !st.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (local_error_.ok()) local_error_ = st;
-        failure = "local error";
-        return false;
-      }
+      if (Status st = Accept(source, piece, data, &won); !st.ok()) return local_error(st);
       Release({piece}, source);
       unverified = piece + 1;
-      if (won) TakeInOrder(piece, data);
+      if (won && data != nullptr) TakeInOrder(piece, *data);
       // Start the disk write of each 8 MiB the run brings, without
       // waiting for it: the record's fdatasync (and the one before the
       // rename) then wait for little.
@@ -660,12 +735,23 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
         const int64_t piece = at / piece_bytes_;
         const size_t n = std::min(data.size() - used, static_cast<size_t>(piece * piece_bytes_ + PieceSize(piece) - at));
         bool ok = true;
-        if (assembled.empty() && static_cast<int64_t>(n) == PieceSize(piece)) {
-          ok = take(piece, std::string_view(data).substr(used, n));  // whole in this chunk: no copy
+        const std::string_view part = std::string_view(data).substr(used, n);
+        if (streamed) {
+          // To its place at once (this source alone writes this piece);
+          // counted only once the whole piece matches.
+          if (Status st = WriteAll(part_.get(), part.data(), part.size(), at); !st.ok()) {
+            ok = local_error(st);
+          } else {
+            hasher.Update(part.data(), part.size());
+            if (hasher.fed() == PieceSize(piece)) ok = take(piece, hasher.Finish(), nullptr);
+          }
+        } else if (assembled.empty() && static_cast<int64_t>(n) == PieceSize(piece)) {
+          ok = take(piece, PieceHash(part, piece_bytes_), &part);  // whole in this chunk: no copy
         } else {
-          assembled.append(data, used, n);
+          assembled.append(part);
           if (static_cast<int64_t>(assembled.size()) == PieceSize(piece)) {
-            ok = take(piece, assembled);
+            const std::string_view whole = assembled;
+            ok = take(piece, PieceHash(whole, piece_bytes_), &whole);
             assembled.clear();
           }
         }
@@ -711,6 +797,7 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     std::string data;
     data.swap(*chunk.mutable_data());
     if (!chunks.Push({at, std::move(data)})) break;  // the verifier stopped
+    watch.Progress();  // the holder's turn again from here (not counting our own waits)
     at += n;
     // The rest of the run was verified meanwhile (the endgame's other copy): stop.
     if (at < end && AllVerified(at / piece_bytes_, run.back())) break;
@@ -724,6 +811,7 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     std::lock_guard<std::mutex> lock(mu_);
     calls_[source] = nullptr;
   }
+  if (failure.empty()) failure = watch.why();
   Release(std::vector<int64_t>(run.begin() + (unverified - first), run.end()), source);
   if (first_chunk && s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && s.error_details() == "queued") {
     // All its upload slots are busy: wait our turn there, others serve meanwhile.
@@ -822,9 +910,34 @@ void Swarm::Worker(size_t source) {
   changed_.notify_all();
 }
 
+size_t Swarm::ActiveSources() const {
+  return static_cast<size_t>(
+      std::count_if(sources_.begin(), sources_.end(), [](const Source& s) { return !s.dropped; }));
+}
+
+void Swarm::Offer(std::vector<Holder> holders) {
+  // Random order, never by name: holders that serve nothing cannot take
+  // every place by sorting first.
+  std::shuffle(holders.begin(), holders.end(), random_);
+  for (Holder& h : holders) {
+    const bool known = std::any_of(sources_.begin(), sources_.end(),
+                                   [&](const Source& s) { return s.holder.username == h.username; }) ||
+                       std::any_of(waiting_.begin(), waiting_.end(),
+                                   [&](const Holder& w) { return w.username == h.username; });
+    if (!known) waiting_.push_back(std::move(h));
+  }
+}
+
+void Swarm::Fill(std::vector<std::thread>* workers) {
+  while (ActiveSources() < kMaxSources && !waiting_.empty()) {
+    Holder h = std::move(waiting_.front());
+    waiting_.pop_front();
+    AddSource(h, workers);
+  }
+}
+
 bool Swarm::AddSource(const Holder& h, std::vector<std::thread>* workers) {
-  const size_t max_sources = static_cast<size_t>(std::clamp<int64_t>(kPieceMemory / piece_bytes_, 1, kMaxSources));
-  if (h.username == req_.own_username || sources_.size() >= max_sources) return false;
+  if (h.username == req_.own_username || ActiveSources() >= kMaxSources) return false;
   for (const Source& s : sources_) {
     if (s.holder.username == h.username) return false;
   }
@@ -846,7 +959,8 @@ Status Swarm::Run() {
   std::thread keeper([this] { Keeper(); });
   std::vector<std::thread> workers;
   std::unique_lock<std::mutex> lock(mu_);
-  for (const Holder& h : group_.holders) AddSource(h, &workers);
+  Offer(group_.holders);
+  Fill(&workers);
   lock.unlock();
   Progress();
   lock.lock();
@@ -860,9 +974,12 @@ Status Swarm::Run() {
     // A stop request cannot wake this wait: it is asked a few times a second.
     const auto wake = req_.stop_requested ? std::min(next_refresh, Clock::now() + kStopPoll) : next_refresh;
     changed_.wait_until(lock, wake, [&] {
-      return verified_ == pieces_count_ || !local_error_.ok() || active_workers_ == 0;
+      return verified_ == pieces_count_ || !local_error_.ok() || active_workers_ == 0 || refill_;
     });
     if (verified_ == pieces_count_ || !local_error_.ok()) break;
+    // A source that failed gives its place to a holder not tried yet.
+    refill_ = false;
+    Fill(&workers);
     if (req_.stop_requested && req_.stop_requested()) {
       stopped = true;
       for (grpc::ClientContext* call : calls_) {
@@ -886,12 +1003,11 @@ Status Swarm::Run() {
       lock.unlock();
       auto fresh = req_.refresh_holders();
       lock.lock();
-      if (fresh.ok()) {
-        for (const Holder& h : *fresh) AddSource(h, &workers);
-      }
+      if (fresh.ok()) Offer(*fresh);
     }
+    Fill(&workers);
     next_refresh = Clock::now() + kRefreshEvery;
-    if (active_workers_ == 0 && sources_.size() == before) break;
+    if (active_workers_ == 0 && sources_.size() == before && waiting_.empty()) break;
   }
   stop_ = true;
   changed_.notify_all();

@@ -4,13 +4,17 @@
 //
 // The root comes from central (each holder's, GET /files/{sha256}); the
 // piece layer from any holder (PieceHashes), believed only when it hashes
-// up to that root. Every source gets its own thread, which takes the next
-// missing pieces (a run of up to 4 MiB per request) as soon as it is done
-// with the last, so a faster holder serves more of the file. A holder that
-// sends a piece that fails its hash, fails, or ends early is dropped for this
-// download and its pieces go back to the others; when no piece is left
-// unasked, idle sources race the ones still in flight (endgame) and the
-// first verified copy wins.
+// up to that root. Up to 8 sources, taken in random order, each get a
+// thread, which takes the next missing pieces (a run of about a second)
+// as soon as it is done with the last, so a faster holder serves more of
+// the file. A holder that sends a piece that fails its hash, fails, ends
+// early or sends nothing for too long (CallWatch) is dropped for this
+// download, its pieces go back to the others and its place to a holder not
+// tried yet; when no piece is left unasked, idle sources race the ones
+// still in flight (endgame, pieces of up to 4 MiB) and the first verified
+// copy wins. Pieces of up to 4 MiB are verified in memory before they are
+// written; larger ones are written as they come and hashed on the way, so
+// memory does not follow any size a holder claims.
 //
 // Verified pieces are written into <name>.part; which ones are verified is
 // kept in the .part itself, past the file's last byte (two slots written in

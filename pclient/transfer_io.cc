@@ -15,6 +15,48 @@ std::chrono::system_clock::time_point DeadlineFor(int64_t bytes, int64_t limit_r
   return std::chrono::system_clock::now() + std::chrono::seconds(60 + bytes / rate);
 }
 
+CallWatch::CallWatch(grpc::ClientContext* context, std::chrono::steady_clock::duration first,
+                     std::chrono::steady_clock::duration between)
+    : context_(context), first_(first), between_(between), started_(std::chrono::steady_clock::now()) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+CallWatch::~CallWatch() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  thread_.join();
+}
+
+void CallWatch::Progress() {
+  std::lock_guard<std::mutex> lock(mu_);
+  progress_ = std::chrono::steady_clock::now();
+}
+
+std::string CallWatch::why() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return why_;
+}
+
+void CallWatch::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    const auto due = progress_ ? *progress_ + between_ : started_ + first_;
+    if (stop_cv_.wait_until(lock, due, [&] { return stop_; })) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (progress_ ? now - *progress_ < between_ : now - started_ < first_) continue;  // progress meanwhile
+    const auto secs = [](std::chrono::steady_clock::duration d) {
+      return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+    };
+    why_ = progress_ ? "sent nothing for " + secs(between_) + " s in the middle of the download"
+                     : "sent nothing for " + secs(first_) + " s after it was asked";
+    context_->TryCancel();
+    return;
+  }
+}
+
 Status WriteAll(int fd, const char* data, size_t n, int64_t offset) {
   while (n > 0) {
     ssize_t w = ::pwrite(fd, data, n, offset);

@@ -1,11 +1,17 @@
-// What the download paths of peer-client share: writes, deadlines and
-// putting a finished .part in place.
+// What the download paths of peer-client share: writes, deadlines, the
+// watch on a silent holder, and putting a finished .part in place.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
 
 #include "common/status.h"
 
@@ -13,6 +19,45 @@ namespace p2pshare::pclient {
 
 // A deadline that grows with the bytes still to move (at >= 256 KiB/s).
 std::chrono::system_clock::time_point DeadlineFor(int64_t bytes, int64_t limit_rate);
+
+// How long a holder may take to send its first bytes after it is asked
+// (a queued answer counts), and to send more in the middle of a stream,
+// before the call is cut off and the next holder gets its turn.
+inline constexpr auto kFirstByteTimeout = std::chrono::seconds(10);
+inline constexpr auto kStallTimeout = std::chrono::seconds(30);
+
+// Watches one call to a holder from its start: cuts it off (TryCancel)
+// when nothing has come `first` after the start, or nothing more `between`
+// two Progress calls. A holder that accepts a call and then sends nothing
+// (one of many free accounts listing a file it does not serve) costs a
+// downloader `first`, not the whole call's deadline.
+// Thread-safe: Progress from the receiving thread; its own thread watches.
+class CallWatch {
+ public:
+  CallWatch(grpc::ClientContext* context, std::chrono::steady_clock::duration first = kFirstByteTimeout,
+            std::chrono::steady_clock::duration between = kStallTimeout);
+  ~CallWatch();  // stops watching
+  CallWatch(const CallWatch&) = delete;
+  CallWatch& operator=(const CallWatch&) = delete;
+
+  void Progress();  // bytes came
+  // Why the call was cut off ("sent nothing for 10 s ..."); empty when it
+  // was not.
+  std::string why() const;
+
+ private:
+  void Loop();
+
+  grpc::ClientContext* const context_;
+  const std::chrono::steady_clock::duration first_, between_;
+  mutable std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;                                     // GUARDED_BY(mu_)
+  std::optional<std::chrono::steady_clock::time_point> progress_;  // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point started_;         // GUARDED_BY(mu_)
+  std::string why_;                                       // GUARDED_BY(mu_)
+  std::thread thread_;
+};
 
 // pwrite of all `n` bytes at `offset`; ResourceExhausted when the disk is full.
 Status WriteAll(int fd, const char* data, size_t n, int64_t offset);

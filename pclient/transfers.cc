@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -141,6 +143,7 @@ Status Download::FetchFrom(const Holder& holder) {
   dl.set_sha256(f_.sha256);
   dl.set_offset(pos_);
   auto reader = stub->Download(&ctx, dl);
+  CallWatch watch(&ctx);  // a holder that sends nothing is cut off: the next one's turn
   bool first = true, wrong_version = false, left_early = true;
   auto since = Clock::now();
   int64_t session_bytes = 0;
@@ -200,6 +203,7 @@ Status Download::FetchFrom(const Holder& holder) {
     if (wrong_version || chunk.offset() != received || received + n > f_.size) break;
     received += n;
     if (!pieces.Push(Piece{chunk.offset(), std::move(*chunk.mutable_data())})) break;  // sink failed
+    watch.Progress();  // the holder's turn again from here (not counting our own waits)
   }
   pieces.Close();
   sink.join();
@@ -219,7 +223,8 @@ Status Download::FetchFrom(const Holder& holder) {
     return Status::Ok();
   }
   std::string why = wrong_version ? "holds another version of the file"
-                                  : (s.ok() ? "ended the stream early" : s.error_message());
+                    : !watch.why().empty() ? watch.why()
+                                           : (s.ok() ? "ended the stream early" : s.error_message());
   failures_ += (failures_.empty() ? "" : "; ") + holder.username + ": " + why;
   if (note_) {
     note_("holder " + holder.username + " failed (" + why + ") at byte " + std::to_string(pos_) +
@@ -267,7 +272,11 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
   Download download(req, progress, note);
   ASSIGN_OR_RETURN(bool already_there, download.Prepare());
   if (already_there) return download.result();
-  for (const Holder& holder : req.file.holders) {
+  // In random order, never by name: holders that serve nothing cannot all
+  // come first (and each that stays silent is cut off: CallWatch).
+  std::vector<Holder> holders = req.file.holders;
+  std::shuffle(holders.begin(), holders.end(), std::mt19937(std::random_device{}()));
+  for (const Holder& holder : holders) {
     if (download.complete()) break;
     if (holder.username == req.own_username || holder.partial) continue;  // a partial holder serves pieces only
     if (holder.size >= 0 && holder.size != req.file.size) continue;  // claims another size: another version

@@ -51,6 +51,16 @@ inline int64_t ProcStatus(pid_t pid, const std::string& key) {
   return -1;
 }
 
+// Bytes in a peer-server's upload temp folder.
+inline int64_t TempBytes(const std::filesystem::path& shared) {
+  int64_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(shared / ".p2pshare/tmp", ec)) {
+    n += static_cast<int64_t>(std::filesystem::file_size(e.path(), ec));
+  }
+  return n;
+}
+
 // Latencies of one kind of honest call, and its failures.
 struct Calls {
   std::vector<double> ms;

@@ -353,15 +353,6 @@ TEST_F(AttackTest, StreamsThatNeverReadAreCappedAndEnded) {
   EXPECT_TRUE(alice.running());
 }
 
-// Bytes in the peer-server's upload temp folder.
-int64_t TempBytes(const fs::path& shared) {
-  int64_t n = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(shared / ".p2pshare/tmp", ec)) {
-    n += static_cast<int64_t>(fs::file_size(e.path(), ec));
-  }
-  return n;
-}
 
 TEST_F(AttackTest, StalledUploadsStayWithinTheQuotaAndEnd) {
   StartCentral();

@@ -5,11 +5,14 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/peer_channel.h"
@@ -31,9 +34,31 @@ class HostilePeer final : public v1::PeerService::Service {
     *reply = *list_answer;
     return grpc::Status::OK;
   }
+  grpc::Status PieceHashes(grpc::ServerContext* ctx, const v1::PieceHashesRequest* req,
+                           v1::PieceHashesReply* reply) override {
+    grpc::Status failed = Record(ctx, req->SerializeAsString());
+    if (silent) return Hang(ctx);
+    if (!layer_answer) return failed;
+    *reply = *layer_answer;
+    return grpc::Status::OK;
+  }
   grpc::Status Download(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
                         grpc::ServerWriter<v1::Chunk>* writer) override {
     grpc::Status failed = Record(ctx, req->SerializeAsString());  // collects...
+    if (silent) return Hang(ctx);
+    if (garbage_bytes > 0) {  // bytes of no file, from where it was asked
+      v1::Chunk chunk;
+      chunk.mutable_info()->set_sha256(req->sha256());
+      chunk.mutable_info()->set_size(garbage_size);
+      const std::string junk(1 << 20, 'j');
+      for (int64_t sent = 0; sent < garbage_bytes && !ctx->IsCancelled(); sent += 1 << 20) {
+        chunk.set_offset(req->offset() + sent);
+        chunk.set_data(junk);
+        if (!writer->Write(chunk)) break;
+        chunk.clear_info();
+      }
+      return grpc::Status::OK;  // and ends early
+    }
     auto it = serve.find(req->sha256());
     if (it == serve.end()) return failed;  // ...then fails fast
     v1::Chunk chunk;  // or serves what it was given, whatever it is asked for
@@ -69,6 +94,13 @@ class HostilePeer final : public v1::PeerService::Service {
   v1::LocateReply locate_answer;
   std::optional<v1::ListFilesReply> list_answer;  // ListFiles answers this (else fails)
   std::map<std::string, std::string> serve;       // Download sends these bytes, by sha256
+  std::optional<v1::PieceHashesReply> layer_answer;  // PieceHashes answers this (else fails)
+  // Download sends this many bytes of junk for a file of `garbage_size`.
+  int64_t garbage_bytes = 0;
+  int64_t garbage_size = 0;
+  // Every Download and PieceHashes call is accepted and never answered
+  // (until the caller gives up): a holder that serves nothing.
+  std::atomic<bool> silent{false};
 
  private:
   grpc::Status Record(grpc::ServerContext* ctx, const std::string& request) {
@@ -80,6 +112,10 @@ class HostilePeer final : public v1::PeerService::Service {
     }
     collected_.push_back(request);
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "try another holder");
+  }
+  static grpc::Status Hang(grpc::ServerContext* ctx) {
+    while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // holds it open
+    return grpc::Status(grpc::StatusCode::CANCELLED, "gave up");
   }
   std::mutex mu_;
   std::vector<std::string> collected_;  // GUARDED_BY(mu_)

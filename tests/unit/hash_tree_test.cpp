@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <fstream>
 
 #include "common/hex.h"
@@ -127,4 +129,24 @@ TEST(HashTreeTest, FileHashesMatchTheBytes) {
 }
 
 }  // namespace
+TEST(HashTreeTest, APieceHashedInPartsIsThePieceHash) {
+  std::mt19937 random(11);
+  for (int64_t piece_bytes : {int64_t{256} << 10, int64_t{1} << 20, int64_t{1} << 30}) {
+    for (size_t size : {size_t{0}, size_t{1}, size_t{16384}, size_t{16385}, size_t{100000}, size_t{262144}}) {
+      if (static_cast<int64_t>(size) > piece_bytes) continue;
+      std::string data(size, '\0');
+      for (char& c : data) c = static_cast<char>(random());
+      PieceHasher hasher(piece_bytes);
+      for (size_t at = 0; at < size;) {  // in parts of random sizes
+        const size_t n = std::min<size_t>(size - at, 1 + random() % 40000);
+        hasher.Update(data.data() + at, n);
+        at += n;
+      }
+      EXPECT_EQ(hasher.fed(), static_cast<int64_t>(size));
+      EXPECT_EQ(hasher.Finish(), PieceHash(data, piece_bytes)) << piece_bytes << " " << size;
+      EXPECT_EQ(hasher.fed(), 0) << "ready for the next piece";
+    }
+  }
+}
+
 }  // namespace p2pshare
