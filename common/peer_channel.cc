@@ -6,6 +6,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <map>
@@ -146,6 +147,11 @@ void UsePeerIdentity(const PeerIdentity& identity) {
   s.identity = identity;
   s.ca_pem.clear();
   s.channels.clear();
+}
+
+void NarrowPeerTlsSuites() {
+  // gRPC reads it once, when its TLS is first set up.
+  ::setenv("GRPC_SSL_CIPHER_SUITES", "ECDHE-ECDSA-AES256-GCM-SHA384", 1);
 }
 
 void ReloadPeerIdentity() {

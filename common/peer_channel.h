@@ -39,6 +39,13 @@ struct PeerIdentity {
 // The files of the peer whose internal folder is `internal_dir`.
 PeerIdentity PeerIdentityIn(const std::string& internal_dir);
 
+// Narrows the TLS 1.2 suites of every peer channel and listener of this
+// process to one forward-secret AEAD suite (ECDHE-ECDSA-AES256-GCM-SHA384;
+// peers' keys are EC): gRPC has no server preference to set, and with one
+// suite the server's choice is the only one (TLS 1.3's suites are all
+// AEAD). Call at the start of main, before anything uses gRPC.
+void NarrowPeerTlsSuites();
+
 // Sets the identity this process uses for every peer channel and
 // listener. Call at start, before the first channel.
 void UsePeerIdentity(const PeerIdentity& identity);

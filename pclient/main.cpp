@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/heap.h"
+#include "common/peer_channel.h"
 #include "common/logging.h"
 #include "common/peer_config.h"
 #include "pclient/command_line.h"
@@ -97,6 +98,7 @@ int RunScript(PeerClient& client) {
 
 int main(int argc, char** argv) {
   p2pshare::BoundHeapGrowth(p2pshare::HeapUse::kTransfers);
+  p2pshare::NarrowPeerTlsSuites();
   using namespace p2pshare;
   PeerConfig config;
   CLI::App app{"p2pshare peer-client: search, download and upload on the network", "peer-client"};

@@ -7,6 +7,7 @@
 
 #include "common/file_limit.h"
 #include "common/heap.h"
+#include "common/peer_channel.h"
 #include "common/logging.h"
 #include "common/peer_config.h"
 #include "common/signal_waiter.h"
@@ -14,6 +15,7 @@
 
 int main(int argc, char** argv) {
   p2pshare::BoundHeapGrowth(p2pshare::HeapUse::kTransfers);
+  p2pshare::NarrowPeerTlsSuites();
   // Every caller's connection is a descriptor: as many as the hard limit
   // allows, so a stranger's silent connections cannot use them all up.
   p2pshare::RaiseOpenFileLimit(p2pshare::kUnlimitedFiles);

@@ -401,13 +401,19 @@ TEST_F(StrangerTest, OnATerminalTheFirstPasswordWaitsForTheUserToTrustCentralsCa
 }
 
 // Whether a TLS 1.2 client offering only `ciphers` completes a handshake
-// with 127.0.0.1:`port`.
-bool HandshakeWith(int port, const char* ciphers) {
+// with 127.0.0.1:`port` (presenting `as`'s certificate, when given).
+bool HandshakeWith(int port, const char* ciphers, const PeerIdentity* as = nullptr) {
   RawConnection tcp(port);
   if (!tcp.ok()) return false;
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
   bool ok = SSL_CTX_set_cipher_list(ctx, ciphers) == 1;
+  if (as != nullptr) {
+    ok = ok && SSL_CTX_use_certificate_file(ctx, as->cert_file.c_str(), SSL_FILETYPE_PEM) == 1 &&
+         SSL_CTX_use_PrivateKey_file(ctx, as->key_file.c_str(), SSL_FILETYPE_PEM) == 1;
+    static const unsigned char kH2[] = {2, 'h', '2'};
+    SSL_CTX_set_alpn_protos(ctx, kH2, sizeof kH2);  // gRPC speaks HTTP/2 only
+  }
   SSL* ssl = SSL_new(ctx);
   SSL_set_fd(ssl, tcp.fd());
   ok = ok && SSL_connect(ssl) == 1;
@@ -442,6 +448,12 @@ TEST_F(StrangerTest, CentralSpeaksOnlyForwardSecretAeadAndNeverCompresses) {
   auto cert = ReadCertificate(alice.login().certificate);
   ASSERT_TRUE(cert.ok());
   EXPECT_EQ(cert->uris, std::vector<std::string>{"p2pshare://peer/alice"});
+  // A peer-server: one TLS 1.2 suite, so the choice is the server's.
+  auto& zed = StartPeer("zed", [&](const fs::path& d) { WriteFile(d / "notes.txt", "notes\n"); });
+  EXPECT_TRUE(HandshakeWith(zed.port(), "ECDHE-ECDSA-AES256-GCM-SHA384", &alice.identity()));
+  for (const char* other : {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-CHACHA20-POLY1305"}) {
+    EXPECT_FALSE(HandshakeWith(zed.port(), other, &alice.identity())) << other << " was accepted";
+  }
 }
 
 // --- peers -----------------------------------------------------------------

@@ -167,9 +167,12 @@ TEST_F(TrustTest, AHostileHolderCollectsNothingThatWorksAtCentral) {
     for (const std::string& token : {item, item.size() > 7 ? item.substr(7) : item}) {
       auto replay = central_->Client();
       replay->set_token(token);
-      EXPECT_EQ(replay->Heartbeat().status().code(), Code::kUnauthenticated);
-      EXPECT_EQ(replay->ReplaceIndex({}).status().code(), Code::kUnauthenticated);
-      EXPECT_EQ(replay->Logout().code(), Code::kUnauthenticated);
+      // No session (401), or not even a header central takes (400: a
+      // collected request's bytes can hold a bare line feed).
+      auto refused = [](Code code) { return code == Code::kUnauthenticated || code == Code::kInvalidArgument; };
+      EXPECT_TRUE(refused(replay->Heartbeat().status().code()));
+      EXPECT_TRUE(refused(replay->ReplaceIndex({}).status().code()));
+      EXPECT_TRUE(refused(replay->Logout().code()));
     }
   }
 }
