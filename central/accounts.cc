@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "common/central_trust.h"
 #include "common/names.h"
 
 namespace p2pshare::central {
@@ -28,7 +29,10 @@ Accounts::Accounts(DirectoryStore* store, AccountsOptions options)
 
 Status Accounts::WithPasswordSlot(const std::string& address, const std::string& account,
                                   const std::function<void()>& hash) {
-  auto slot = password_slots_.Enter({"address " + address, account.empty() ? "" : "account " + account},
+  // Keyed by address (loopback, this machine, is not counted, as for
+  // max_peers_per_address) and by account.
+  auto slot = password_slots_.Enter({IsLoopbackHost(address) ? "" : "address " + address,
+                                     account.empty() ? "" : "account " + account},
                                     kPasswordWait);
   if (!slot) return Unavailable("central is busy checking passwords; try again in a moment", "busy");
   hash();

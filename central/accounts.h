@@ -66,7 +66,8 @@ class Accounts {
   // one of `password_checks` places is its (FairSlots, common/limits.h:
   // the place goes to the waiter whose address and account were served
   // longest ago, successful logins or not, and one address or account
-  // holds at most half of the places); up to 8x that many wait, each at
+  // holds at most half of the places; loopback is not counted as an
+  // address); up to 8x that many wait, each at
   // most kPasswordWait. Unavailable "busy" when there was no place.
   Status WithPasswordSlot(const std::string& address, const std::string& account,
                           const std::function<void()>& hash);
