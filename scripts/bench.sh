@@ -28,9 +28,10 @@
 #              (BENCH_MEMORY_MIB) each way for the peak memory of both
 #              peer programs
 #   compare    one central on SQLite before and after a change, side by side:
-#              BENCH_BASE_CENTRAL names the other build's `central` binary;
-#              on one database of 1M files from 10 000 peers, each binary in
-#              turn, twice (plain HTTP), gets the directory rows below
+#              BENCH_BASE_CENTRAL names the other build's `central` binary
+#              (its seed-accounts beside it, in ../bench); each binary on a
+#              database of 1M files from 10 000 peers of its own (the schemas
+#              may differ), in turn, twice (plain HTTP), gets the directory rows below
 #              (heartbeat, searches, /stats, each vs its own /healthz)
 #   startup    a shared folder of 10 000 files / 2 GiB: the peer-server's
 #              catalog with a cold and a warm hash cache vs sha256sum and
@@ -597,24 +598,28 @@ part_startup() {
 
 part_compare() {
   local base=${BENCH_BASE_CENTRAL:?"set BENCH_BASE_CENTRAL to the other build's central binary"}
-  echo "== compare: $base vs this build's central, one SQLite database of 1M files" >&2
-  local d=$WORK/compare port pid which bin
-  mkdir -p "$d"
-  "$BIN/bench/seed-accounts" "$d/central.db" load 10000 >/dev/null
+  echo "== compare: $base vs this build's central, each on its SQLite database of 1M files" >&2
+  local d=$WORK/compare port pid which bin seed
   port=$(free_port)
   for which in this base this base; do
     bin=$BIN/central/central
-    [ "$which" = base ] && bin=$base
-    "$bin" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn --tls false \
+    seed=$BIN/bench/seed-accounts
+    if [ "$which" = base ]; then  # a database of its own: the schemas of two builds may differ
+      bin=$base
+      seed=$(dirname "$base")/../bench/seed-accounts
+    fi
+    mkdir -p "$d/$which"
+    [ -e "$d/$which/central.db" ] || "$seed" "$d/$which/central.db" load 10000 >/dev/null
+    "$bin" --listen "127.0.0.1:$port" --db "$d/$which/central.db" --log-level warn --tls false \
       --session-ttl-s 3600 --max-connections 15000 --max-connections-per-address 1000000 \
       >>"$d/central-$which.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     disown "$pid"
     for _ in $(seq 1 400); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-    # the first start indexes; the others find it all in the database
-    [ -e "$d/token" ] || index_peers "$port" "$d"
-    directory_rows "http://127.0.0.1:$port" " [$which]" "$d"
+    # each first start indexes; the second finds it all in its database
+    [ -e "$d/$which/token" ] || index_peers "$port" "$d/$which"
+    directory_rows "http://127.0.0.1:$port" " [$which]" "$d/$which"
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true
   done
