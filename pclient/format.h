@@ -5,7 +5,7 @@
 #include <map>
 #include <utility>
 
-#include "pclient/transfers.h"
+#include "pclient/transfer_types.h"
 
 #include <cstdint>
 #include <string>

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -23,7 +22,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "common/bounded_queue.h"
 #include "common/hash_tree.h"
 #include "common/hex.h"
 #include "common/names.h"
@@ -33,6 +31,8 @@
 #include "common/unique_fd.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/format.h"
+#include "pclient/piece_picker.h"
+#include "pclient/range_receiver.h"
 #include "pclient/transfer_io.h"
 
 namespace p2pshare::pclient {
@@ -74,8 +74,6 @@ constexpr auto kStopPoll = std::chrono::milliseconds(100);
 constexpr int64_t kWritebackBytes = 8 << 20;
 constexpr int64_t kRandomStartBytes = 64 << 20;
 
-enum class PieceState : uint8_t { kMissing, kInFlight, kVerified };
-
 struct Source {
   Holder holder;
   int64_t bytes = 0;  // verified bytes it sent
@@ -84,17 +82,10 @@ struct Source {
   int64_t queue_place = 0;  // waiting in its upload queue (0: not)
   int64_t first_place = 0;  // the place it first gave us (0: never queued)
   std::optional<Clock::time_point> since;  // when it began sending (for its rate)
-  // A partial holder (still downloading the file): the pieces it had when
-  // last asked, and when that was.
-  bool partial = false;
-  std::vector<uint8_t> have = {};
+  // A partial holder (still downloading the file): when it was last asked
+  // which pieces it has (the picker keeps what it said).
   Clock::time_point have_at = {};
 };
-
-bool Bit(const std::vector<uint8_t>& bits, int64_t i) {
-  const auto byte = static_cast<size_t>(i / 8);
-  return byte < bits.size() && ((bits[byte] >> (i % 8)) & 1u);
-}
 
 // How often a partial holder is asked which pieces it has now, and central
 // for new holders (other downloaders who have pieces by now).
@@ -163,8 +154,8 @@ class Swarm {
         piece_bytes_(PieceBytes(f_.size)),
         pieces_count_(PieceCount(f_.size)),
         start_(Clock::now()),
-        start_window_(std::clamp<int64_t>(kRandomStartBytes / piece_bytes_, 1, pieces_count_)),
-        first_pick_(static_cast<int64_t>(std::random_device{}() % static_cast<uint64_t>(start_window_))) {}
+        pacer_(req.limit_rate),
+        picker_(f_.size, piece_bytes_, kRandomStartBytes / piece_bytes_, kBufferedPieceBytes, std::random_device{}()) {}
 
   // Gets a piece layer that matches the root from one of the holders.
   // False when none gave one.
@@ -179,13 +170,15 @@ class Swarm {
   // Bytes verified so far (resumed ones included).
   int64_t verified_bytes() {
     std::lock_guard<std::mutex> lock(mu_);
-    return verified_bytes_;
+    return picker_.verified_bytes();
   }
 
  private:
+  friend class PieceSink;
+
   int64_t PieceSize(int64_t i) const { return std::min(piece_bytes_, f_.size - i * piece_bytes_); }
-  // A run of missing pieces for `source` (or, in the endgame, one piece in
-  // flight elsewhere); empty when nothing is left for it.
+  // The pieces `source` asks for next (PiecePicker), as many as it sends
+  // in about a second; empty when nothing is left for it.
   std::vector<int64_t> Pick(size_t source);
   // Fetches `run` from `source`: kDropped when the source is dropped,
   // kQueued when it put us in its upload queue (the run is given back).
@@ -207,12 +200,20 @@ class Swarm {
   void Offer(std::vector<Holder> holders);
   // REQUIRES(mu_). Adds waiting holders while fewer than kMaxSources serve.
   void Fill(std::vector<std::thread>* workers);
+  // REQUIRES(mu_). Whether the download should end now: complete, failed
+  // locally, or nothing can come any more. `stopped` when the user asked.
+  bool Supervise(std::vector<std::thread>* workers, std::unique_lock<std::mutex>& lock, bool* stopped);
+  // REQUIRES(mu_). The result's account of the sources, and the error
+  // that ends an incomplete download.
+  Status Conclude(bool stopped);
 
   // Whether pieces `first`..`last` are all verified.
   bool AllVerified(int64_t first, int64_t last);
   // Gives back the pieces of a run not verified.
   void Release(const std::vector<int64_t>& run, size_t from);
   void Drop(size_t source, const std::string& why);
+  // A download-wide error here (a full disk): every source stops.
+  void LocalError(const Status& error);
   // A piece passed its hash: written (`data`; null: streamed to its place
   // already) and counted. `*won` false when another copy won the race.
   Status Accept(size_t source, int64_t piece, const std::string_view* data, bool* won);
@@ -226,12 +227,17 @@ class Swarm {
   // at once if it is the frontier (pieces from one holder arrive in order),
   // which saves reading it back.
   void TakeInOrder(int64_t piece, std::string_view data);
+  // Marks the whole pieces of a .part that kept no record (written by the
+  // in-order strategy) that match the layer: checked here, not fetched again.
+  void AdoptPrefix(int64_t part_size);
   // The keeper thread: the frontier and the record's saves, so the
   // receiving threads never wait for either (nor for the disk).
   void Keeper();
   Status SaveState();
   bool LoadState();
   void Progress();
+  // The note and progress callbacks, one at a time.
+  void Note(const std::string& line);
 
   const DownloadRequest& req_;
   const FileResult& f_;
@@ -241,14 +247,7 @@ class Swarm {
   const int64_t piece_bytes_;
   const int64_t pieces_count_;
   const Clock::time_point start_;
-  // Where this download starts picking pieces: random within the first
-  // kRandomStartBytes (start_window_ pieces), so downloaders that start
-  // together fetch different pieces first and can trade them. Picking
-  // wraps around within that window before it goes on in order, so the
-  // whole file's SHA-256 (which must take the pieces in order) waits for
-  // at most the window, not for the whole file.
-  const int64_t start_window_;
-  const int64_t first_pick_;
+  Pacer pacer_;  // holds the download's average rate at --limit-rate
   std::vector<Digest> layer_;
   std::string part_path_, final_path_;
   UniqueFd part_;
@@ -256,12 +255,9 @@ class Swarm {
 
   std::mutex mu_;
   std::condition_variable changed_;
-  std::vector<PieceState> state_;              // GUARDED_BY(mu_)
-  std::vector<std::vector<size_t>> fetching_;  // GUARDED_BY(mu_): sources at each piece
-  std::vector<Source> sources_;                // GUARDED_BY(mu_)
+  PiecePicker picker_;                         // GUARDED_BY(mu_)
+  std::vector<Source> sources_;                // GUARDED_BY(mu_): numbered as in picker_
   std::vector<grpc::ClientContext*> calls_;    // GUARDED_BY(mu_): each source's call, if any
-  int64_t verified_ = 0;                       // GUARDED_BY(mu_)
-  int64_t verified_bytes_ = 0;                 // GUARDED_BY(mu_)
   int64_t unsaved_bytes_ = 0;                  // GUARDED_BY(mu_)
   Clock::time_point last_save_ = Clock::now();  // GUARDED_BY(mu_)
   int active_workers_ = 0;                     // GUARDED_BY(mu_)
@@ -271,6 +267,9 @@ class Swarm {
   std::deque<Holder> waiting_;                 // GUARDED_BY(mu_): holders not tried yet
   bool keeper_stop_ = false;                   // GUARDED_BY(mu_)
   Status local_error_;                         // GUARDED_BY(mu_)
+  // Run's supervision (REQUIRES(mu_) too).
+  Clock::time_point next_refresh_ = {}, last_progress_ = {};
+  int64_t last_verified_ = 0;
 
   std::mutex save_mu_;  // one save at a time
   uint64_t save_seq_ = 0;
@@ -280,8 +279,109 @@ class Swarm {
   Sha256 whole_;
 
   std::mutex progress_mu_;
-  std::atomic<int64_t> received_{0};  // bytes taken from holders (for --limit-rate)
 };
+
+// Receives one run of pieces from one source: checks each piece against the
+// layer as it completes, writes it and marks it verified (Swarm::Accept).
+// Pieces up to kBufferedPieceBytes are held until they match; larger ones
+// go to their place as they come, hashed on the way, and count once the
+// whole piece matched (no other source writes them meanwhile).
+class PieceSink : public RangeSink {
+ public:
+  PieceSink(Swarm& swarm, size_t source, const std::vector<int64_t>& run)
+      : s_(swarm),
+        source_(source),
+        run_(run),
+        unverified_(run.front()),
+        written_back_(run.front() * swarm.piece_bytes_),
+        hasher_(swarm.piece_bytes_) {}
+
+  bool Take(int64_t offset, std::string_view data) override;
+  void Started() override;
+  bool Enough(int64_t next) override { return s_.AllVerified(next / s_.piece_bytes_, run_.back()); }
+
+  // The run's first piece not accepted yet.
+  int64_t unverified() const { return unverified_; }
+  // Why the source should be dropped ("local error": not its fault).
+  const std::string& failure() const { return failure_; }
+
+ private:
+  // Accepts one whole piece whose hash is `digest` (its bytes `data`, to be
+  // written; null: streamed, written already): false when it is bad (or
+  // cannot be written), with failure_ set.
+  bool TakePiece(int64_t piece, const Digest& digest, const std::string_view* data);
+  bool LocalError(const Status& st) {
+    s_.LocalError(st);
+    failure_ = "local error";
+    return false;
+  }
+
+  Swarm& s_;
+  const size_t source_;
+  const std::vector<int64_t>& run_;
+  int64_t unverified_;
+  int64_t written_back_;  // the run's bytes before this were handed to the disk
+  std::string failure_;
+  std::string assembled_;  // a buffered piece that spans chunks
+  PieceHasher hasher_;     // a streamed piece, hashed as it comes
+};
+
+void PieceSink::Started() {
+  s_.Queued(source_, 0);
+  std::lock_guard<std::mutex> lock(s_.mu_);
+  if (!s_.sources_[source_].since) s_.sources_[source_].since = Clock::now();
+}
+
+bool PieceSink::TakePiece(int64_t piece, const Digest& digest, const std::string_view* data) {
+  if (digest != s_.layer_[static_cast<size_t>(piece)]) {
+    failure_ = "sent bad data for piece " + std::to_string(piece) + " (bytes " +
+               std::to_string(piece * s_.piece_bytes_) + "-" +
+               std::to_string(piece * s_.piece_bytes_ + s_.PieceSize(piece) - 1) + "): it failed its hash";
+    return false;
+  }
+  bool won = false;
+  if (Status st = s_.Accept(source_, piece, data, &won); !st.ok()) return LocalError(st);
+  s_.Release({piece}, source_);
+  unverified_ = piece + 1;
+  if (won && data != nullptr) s_.TakeInOrder(piece, *data);
+  // Start the disk write of each 8 MiB the run brings, without waiting for
+  // it: the record's fdatasync (and the one before the rename) then wait
+  // for little.
+  const int64_t written = piece * s_.piece_bytes_ + s_.PieceSize(piece);
+  if (written - written_back_ >= kWritebackBytes || piece == run_.back()) {
+    ::sync_file_range(s_.part_.get(), written_back_, written - written_back_, SYNC_FILE_RANGE_WRITE);
+    written_back_ = written;
+  }
+  return true;
+}
+
+bool PieceSink::Take(int64_t offset, std::string_view data) {
+  const bool streamed = s_.piece_bytes_ > kBufferedPieceBytes;
+  for (size_t used = 0; used < data.size();) {
+    const int64_t at = offset + static_cast<int64_t>(used);
+    const int64_t piece = at / s_.piece_bytes_;
+    const int64_t piece_end = piece * s_.piece_bytes_ + s_.PieceSize(piece);
+    const auto n = std::min(data.size() - used, static_cast<size_t>(piece_end - at));
+    const std::string_view part = data.substr(used, n);
+    used += n;
+    if (streamed) {
+      // To its place at once (this source alone writes this piece); counted
+      // only once the whole piece matches.
+      if (Status st = WriteAll(s_.part_.get(), part.data(), part.size(), at); !st.ok()) return LocalError(st);
+      hasher_.Update(part.data(), part.size());
+      if (hasher_.fed() == s_.PieceSize(piece) && !TakePiece(piece, hasher_.Finish(), nullptr)) return false;
+    } else if (assembled_.empty() && static_cast<int64_t>(n) == s_.PieceSize(piece)) {
+      if (!TakePiece(piece, PieceHash(part, s_.piece_bytes_), &part)) return false;  // whole in this chunk: no copy
+    } else {
+      assembled_.append(part);
+      if (static_cast<int64_t>(assembled_.size()) < s_.PieceSize(piece)) continue;
+      const std::string_view whole = assembled_;
+      if (!TakePiece(piece, PieceHash(whole, s_.piece_bytes_), &whole)) return false;
+      assembled_.clear();
+    }
+  }
+  return true;
+}
 
 bool Swarm::FetchLayer() {
   // Asked of kMaxSources holders at once, in random order, each within
@@ -321,8 +421,7 @@ bool Swarm::FetchLayer() {
           layer.push_back(d);
         }
         if (!well_formed || !PiecesMatchRoot(layer, f_.size, group_.root)) {
-          std::lock_guard<std::mutex> lock(progress_mu_);
-          if (note_) note_("holder " + h.username + " sent piece hashes that do not match the root; skipping it");
+          Note("holder " + h.username + " sent piece hashes that do not match the root; skipping it");
           return;
         }
         std::lock_guard<std::mutex> lock(found_mu);
@@ -340,6 +439,18 @@ bool Swarm::FetchLayer() {
   return false;
 }
 
+void Swarm::AdoptPrefix(int64_t part_size) {
+  PieceHasher hasher(piece_bytes_);
+  for (int64_t i = 0; i < pieces_count_ && i * piece_bytes_ + PieceSize(i) <= part_size; ++i) {
+    const bool read = ReadRange(i * piece_bytes_, PieceSize(i), [&](const char* data, size_t n) {
+      hasher.Update(data, n);
+    });
+    if (!read || hasher.Finish() != layer_[static_cast<size_t>(i)]) break;
+    std::lock_guard<std::mutex> lock(mu_);
+    picker_.MarkVerified(i);
+  }
+}
+
 Status Swarm::Prepare() {
   fs::path final_path = fs::path(req_.dest_dir) / f_.name;
   final_path_ = final_path.string();
@@ -350,38 +461,28 @@ Status Swarm::Prepare() {
   if (ec) return Internal("cannot create " + final_path.parent_path().string() + ": " + ec.message());
   part_ = UniqueFd(::open(part_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!part_.valid()) return Internal("cannot open " + part_path_ + ": " + std::strerror(errno));
-  state_.assign(static_cast<size_t>(pieces_count_), PieceState::kMissing);
-  fetching_.assign(static_cast<size_t>(pieces_count_), {});
   struct stat st;
   ::fstat(part_.get(), &st);
   const bool resumed = st.st_size == f_.size + 2 * static_cast<int64_t>(kPartSlotBytes) && LoadState();
   if (!resumed && st.st_size > 0 && st.st_size <= f_.size) {
-    // A .part from a download that kept no record (one holder at a time):
-    // its whole pieces are checked here, on this disk, not fetched again.
-    PieceHasher hasher(piece_bytes_);
-    for (int64_t i = 0; i < pieces_count_ && i * piece_bytes_ + PieceSize(i) <= st.st_size; ++i) {
-      const bool read = ReadRange(i * piece_bytes_, PieceSize(i), [&](const char* data, size_t n) {
-        hasher.Update(data, n);
-      });
-      if (!read || hasher.Finish() != layer_[static_cast<size_t>(i)]) break;
-      state_[static_cast<size_t>(i)] = PieceState::kVerified;
-    }
+    AdoptPrefix(st.st_size);  // a .part from the in-order strategy
   } else if (!resumed) {
     (void)!::ftruncate(part_.get(), 0);
   }
   if (::ftruncate(part_.get(), f_.size + 2 * static_cast<int64_t>(kPartSlotBytes)) != 0) {
     return Internal("cannot size " + part_path_ + ": " + std::strerror(errno));
   }
-  for (int64_t i = 0; i < pieces_count_; ++i) {
-    if (state_[static_cast<size_t>(i)] != PieceState::kVerified) continue;
-    verified_++;
-    verified_bytes_ += PieceSize(i);
+  int64_t verified = 0, verified_bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    verified = picker_.verified();
+    verified_bytes = picker_.verified_bytes();
   }
-  out_.resumed_at = verified_bytes_;
-  if (verified_ > 0 && note_) {
-    note_("resuming " + f_.name + ": " + HumanSize(verified_bytes_) + " of " + HumanSize(f_.size) +
-          " are here already (" + std::to_string(verified_) + " of " + std::to_string(pieces_count_) +
-          " pieces, verified again)");
+  out_.resumed_at = verified_bytes;
+  if (verified > 0) {
+    Note("resuming " + f_.name + ": " + HumanSize(verified_bytes) + " of " + HumanSize(f_.size) +
+         " are here already (" + std::to_string(verified) + " of " + std::to_string(pieces_count_) +
+         " pieces, verified again)");
   }
   // The record now matches the .part; both slots are written at once, so
   // their blocks are on disk before any piece (a full disk later still
@@ -392,8 +493,10 @@ Status Swarm::Prepare() {
   AdvanceFrontier();
   if (!req_.partial_dir.empty()) {
     // This peer's peer-server serves the verified pieces to others meanwhile.
-    Status described = WritePartialFile(req_.partial_dir, FileEntry{f_.name, f_.size, f_.sha256, HexEncode(group_.root.data(), group_.root.size())}, layer_);
-    if (!described.ok() && note_) note_("cannot offer the pieces to others meanwhile: " + described.message());
+    Status described = WritePartialFile(
+        req_.partial_dir, FileEntry{f_.name, f_.size, f_.sha256, HexEncode(group_.root.data(), group_.root.size())},
+        layer_);
+    if (!described.ok()) Note("cannot offer the pieces to others meanwhile: " + described.message());
   }
   return Status::Ok();
 }
@@ -402,8 +505,9 @@ bool Swarm::LoadState() {
   std::optional<PartRecord> record = ReadPartRecord(part_.get(), f_.size, group_.root, pieces_count_);
   if (!record) return false;
   save_seq_ = record->seq;
+  std::lock_guard<std::mutex> lock(mu_);
   for (int64_t i = 0; i < pieces_count_; ++i) {
-    if (record->Has(i)) state_[static_cast<size_t>(i)] = PieceState::kVerified;
+    if (record->Has(i)) picker_.MarkVerified(i);
   }
   return true;
 }
@@ -414,7 +518,7 @@ Status Swarm::SaveState() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (int64_t i = 0; i < pieces_count_; ++i) {
-      if (state_[static_cast<size_t>(i)] == PieceState::kVerified) record.Set(i);
+      if (picker_.state(i) == PiecePicker::State::kVerified) record.Set(i);
     }
     unsaved_bytes_ = 0;
   }
@@ -449,7 +553,7 @@ void Swarm::AdvanceFrontier() {
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (frontier_ >= pieces_count_ || state_[static_cast<size_t>(frontier_)] != PieceState::kVerified) return;
+      if (frontier_ >= pieces_count_ || picker_.state(frontier_) != PiecePicker::State::kVerified) return;
     }
     // Verified, so on disk here (written before it was marked). A hash
     // context is copied so a failed read leaves the frontier where it was.
@@ -464,12 +568,18 @@ void Swarm::AdvanceFrontier() {
   }
 }
 
+void Swarm::Note(const std::string& line) {
+  if (!note_) return;
+  std::lock_guard<std::mutex> lock(progress_mu_);
+  note_(line);
+}
+
 void Swarm::Progress() {
   if (!progress_) return;
   TransferProgress p{0, f_.size, {}};
   {
     std::lock_guard<std::mutex> lock(mu_);
-    p.done = verified_bytes_;
+    p.done = picker_.verified_bytes();
     const auto now = Clock::now();
     for (const Source& s : sources_) {
       const double secs = s.since ? std::chrono::duration<double>(now - *s.since).count() : 0;
@@ -491,10 +601,9 @@ void Swarm::Queued(size_t source, int64_t place) {
     if (s.first_place == 0) s.first_place = place;
     name = s.holder.username;
   }
-  if (place > 0 && note_) {
-    std::lock_guard<std::mutex> lock(progress_mu_);
-    note_("queued at " + name + ": number " + std::to_string(place) +
-          " for an upload slot; taking pieces from the others meanwhile");
+  if (place > 0) {
+    Note("queued at " + name + ": number " + std::to_string(place) +
+         " for an upload slot; taking pieces from the others meanwhile");
   }
   Progress();
 }
@@ -503,88 +612,22 @@ std::vector<int64_t> Swarm::Pick(size_t source) {
   std::lock_guard<std::mutex> lock(mu_);
   const Source& me = sources_[source];
   if (me.dropped || !local_error_.ok() || stop_) return {};
-  auto has = [&](int64_t i) { return !me.partial || Bit(me.have, i); };
-  auto missing = [&](int64_t i) { return state_[static_cast<size_t>(i)] == PieceState::kMissing; };
-  // Pieces another downloader has can come from it; a whole holder is
-  // asked first for the pieces only whole holders have (rarest first).
-  bool any_partial = false;
-  for (const Source& s : sources_) any_partial |= s.partial && !s.dropped && !s.have.empty();
-  auto at_partial = [&](int64_t i) {
-    for (const Source& s : sources_) {
-      if (s.partial && !s.dropped && Bit(s.have, i)) return true;
-    }
-    return false;
-  };
-  int64_t left = 0;
-  for (int64_t i = 0; i < pieces_count_; ++i) left += missing(i);
   // A run lasts about a second at the source's rate so far (aria2 and
-  // AirDC++ size segments by speed): a slow source holds few pieces
-  // others could fetch sooner. Runs also shrink towards the end (at most
-  // half a source's share of what is left), so few pieces are in flight
-  // when the endgame races them.
-  // Until the source has a rate, each run is as large as all it has sent
-  // so far (1 MiB first): a fast source reaches full runs in a few calls.
+  // AirDC++ size segments by speed): a slow source holds few pieces others
+  // could fetch sooner. Until the source has a rate, each run is as large
+  // as all it has sent so far (1 MiB first): a fast source reaches full
+  // runs in a few calls.
   int64_t run_bytes = std::max(kFirstRunBytes, me.bytes);
   if (me.since) {
     const double secs = std::chrono::duration<double>(Clock::now() - *me.since).count();
     if (secs > 0.2) run_bytes = static_cast<int64_t>(static_cast<double>(me.bytes) / secs * kRunSeconds);
   }
-  run_bytes = std::clamp<int64_t>(run_bytes, piece_bytes_, kRunBytes);
-  const int64_t max_run = std::clamp<int64_t>(left / (2 * static_cast<int64_t>(sources_.size())), 1,
-                                              std::max<int64_t>(1, run_bytes / piece_bytes_));
-  auto pickable = [&](int64_t i, bool rare_only) { return missing(i) && has(i) && (!rare_only || !at_partial(i)); };
-  int64_t first = -1;
-  bool rare_only = !me.partial && any_partial;
-  if (rare_only) {
-    // Of the pieces only whole holders have, a random one: downloaders
-    // that learn of each other late still ask the seed for different ones.
-    std::vector<int64_t> rare;
-    for (int64_t i = 0; i < pieces_count_; ++i) {
-      if (pickable(i, true)) rare.push_back(i);
-    }
-    if (!rare.empty()) first = rare[std::uniform_int_distribution<size_t>(0, rare.size() - 1)(random_)];
-    rare_only = first >= 0;
-  }
-  // Otherwise in order from first_pick_, wrapping around within the
-  // start window, then on from its end.
-  for (int64_t k = 0; first < 0 && k < pieces_count_; ++k) {
-    const int64_t i = k < start_window_ ? (first_pick_ + k) % start_window_ : k;
-    if (pickable(i, false)) first = i;
-  }
-  std::vector<int64_t> run;
-  for (int64_t i = first; first >= 0 && i < pieces_count_ && static_cast<int64_t>(run.size()) < max_run; ++i) {
-    if (!pickable(i, rare_only)) break;  // a run is consecutive
-    run.push_back(i);
-  }
-  if (run.empty() && left == 0) {
-    // Endgame: every piece is verified or on its way. Race the one fewest
-    // sources are fetching (a stalled holder's piece gets a second copy).
-    int64_t best = -1;
-    for (int64_t i = 0; i < pieces_count_; ++i) {
-      const auto& at = fetching_[static_cast<size_t>(i)];
-      if (state_[static_cast<size_t>(i)] != PieceState::kInFlight || !has(i)) continue;
-      if (PieceSize(i) > kBufferedPieceBytes) continue;  // streamed to its place: one writer at a time
-      if (std::find(at.begin(), at.end(), source) != at.end()) continue;
-      if (best < 0 || at.size() < fetching_[static_cast<size_t>(best)].size()) best = i;
-    }
-    if (best >= 0) run.push_back(best);
-  }
-  for (int64_t i : run) {
-    state_[static_cast<size_t>(i)] = PieceState::kInFlight;
-    fetching_[static_cast<size_t>(i)].push_back(source);
-  }
-  return run;
+  return picker_.Pick(source, std::clamp<int64_t>(run_bytes, piece_bytes_, kRunBytes));
 }
 
 void Swarm::Release(const std::vector<int64_t>& run, size_t from) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (int64_t i : run) {
-    auto& at = fetching_[static_cast<size_t>(i)];
-    at.erase(std::remove(at.begin(), at.end(), from), at.end());
-    if (state_[static_cast<size_t>(i)] == PieceState::kInFlight && at.empty()) {
-      state_[static_cast<size_t>(i)] = PieceState::kMissing;
-    }
-  }
+  picker_.Release(run, from);
   changed_.notify_all();
 }
 
@@ -596,20 +639,24 @@ void Swarm::Drop(size_t source, const std::string& why) {
     if (s.dropped) return;
     s.dropped = true;
     s.why = why;
+    picker_.Remove(source);  // what it has counts no more
     name = s.holder.username;
     refill_ = true;  // its place goes to a holder not tried yet
     changed_.notify_all();
   }
-  if (note_) {
-    std::lock_guard<std::mutex> lock(progress_mu_);
-    note_("holder " + name + " dropped: " + why);
-  }
+  Note("holder " + name + " dropped: " + why);
+}
+
+void Swarm::LocalError(const Status& error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (local_error_.ok()) local_error_ = error;
+  changed_.notify_all();
 }
 
 Status Swarm::Accept(size_t source, int64_t piece, const std::string_view* data, bool* won) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    *won = state_[static_cast<size_t>(piece)] != PieceState::kVerified;
+    *won = picker_.state(piece) != PiecePicker::State::kVerified;
   }
   if (!*won) return Status::Ok();
   // Two verified copies of one piece are the same bytes: writing both is
@@ -617,16 +664,11 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string_view* data,
   if (data != nullptr) RETURN_IF_ERROR(WriteAll(part_.get(), data->data(), data->size(), piece * piece_bytes_));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (state_[static_cast<size_t>(piece)] == PieceState::kVerified) {
-      *won = false;
-      return Status::Ok();
-    }
-    state_[static_cast<size_t>(piece)] = PieceState::kVerified;
-    verified_++;
-    verified_bytes_ += PieceSize(piece);
+    *won = picker_.MarkVerified(piece);
+    if (!*won) return Status::Ok();
     unsaved_bytes_ += PieceSize(piece);
     sources_[source].bytes += PieceSize(piece);
-    if (verified_ == pieces_count_) {  // the endgame's other copies are not needed
+    if (picker_.complete()) {  // the endgame's other copies are not needed
       for (grpc::ClientContext* call : calls_) {
         if (call != nullptr) call->TryCancel();
       }
@@ -651,12 +693,7 @@ void Swarm::Keeper() {
     AdvanceFrontier();
     if (stop) return;  // Run saves the last record itself
     if (!save) continue;
-    Status saved = SaveState();
-    if (!saved.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (local_error_.ok()) local_error_ = saved;
-      changed_.notify_all();
-    }
+    if (Status saved = SaveState(); !saved.ok()) LocalError(saved);
   }
 }
 
@@ -666,169 +703,34 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     std::lock_guard<std::mutex> lock(mu_);
     holder = sources_[source].holder;
   }
-  const int64_t first = run.front();
-  const int64_t begin = first * piece_bytes_;
+  const int64_t begin = run.front() * piece_bytes_;
   const int64_t end = std::min(f_.size, (run.back() + 1) * piece_bytes_);
-  auto stub = PeerStub(holder.host, holder.port, holder.username);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineFor(end - begin, req_.limit_rate));
-  v1::DownloadRequest dl;
-  dl.set_sha256(f_.sha256);
-  dl.set_offset(begin);
-  dl.set_length(end - begin);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (verified_ == pieces_count_) return Fetched::kOk;
-    calls_[source] = &ctx;
-  }
-  auto reader = stub->Download(&ctx, dl);
-  // A source that sends nothing (after it was asked, or in the middle of
-  // the run) is cut off, and dropped below: its place goes to another.
-  CallWatch watch(&ctx);
-  // This thread only reads (gRPC decrypts in the reading thread); a
-  // verifier takes the chunks, checks each piece against the layer,
-  // writes it and marks it verified, so hashing and the disk never hold
-  // up the stream. One chunk may wait between them.
-  BoundedQueue<std::pair<int64_t, std::string>> chunks(1);
-  int64_t unverified = first;    // the run's first piece the verifier has not accepted
-  int64_t written_back = begin;  // the run's bytes before this were handed to the disk
-  std::string failure;           // why the source is dropped (the verifier's, once it stops)
-  std::thread verifier([&] {
-    const bool streamed = piece_bytes_ > kBufferedPieceBytes;
-    std::string assembled;               // a buffered piece that spans chunks
-    PieceHasher hasher(piece_bytes_);    // a streamed piece, hashed as it comes
-    auto local_error = [&](const Status& st) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (local_error_.ok()) local_error_ = st;
-      failure = "local error";
-      return false;
-    };
-    // Accepts one whole piece whose hash is `digest` (its bytes `data`,
-    // to be written; null: streamed, written already): false when it is
-    // bad (or cannot be written), with `failure` set.
-    auto take = [&](int64_t piece, const Digest& digest, const std::string_view* data) {
-      if (digest != layer_[static_cast<size_t>(piece)]) {
-        failure = "sent bad data for piece " + std::to_string(piece) + " (bytes " +
-                  std::to_string(piece * piece_bytes_) + "-" +
-                  std::to_string(piece * piece_bytes_ + PieceSize(piece) - 1) + "): it failed its hash";
-        return false;
-      }
-      bool won = false;
-      if (Status st = Accept(source, piece, data, &won); !st.ok()) return local_error(st);
-      Release({piece}, source);
-      unverified = piece + 1;
-      if (won && data != nullptr) TakeInOrder(piece, *data);
-      // Start the disk write of each 8 MiB the run brings, without
-      // waiting for it: the record's fdatasync (and the one before the
-      // rename) then wait for little.
-      const int64_t written = piece * piece_bytes_ + PieceSize(piece);
-      if (written - written_back >= kWritebackBytes || piece == run.back()) {
-        ::sync_file_range(part_.get(), written_back, written - written_back, SYNC_FILE_RANGE_WRITE);
-        written_back = written;
-      }
-      return true;
-    };
-    while (auto next = chunks.Pop()) {
-      const auto& [offset, data] = *next;
-      for (size_t used = 0; used < data.size();) {
-        const int64_t at = offset + static_cast<int64_t>(used);
-        const int64_t piece = at / piece_bytes_;
-        const size_t n = std::min(data.size() - used, static_cast<size_t>(piece * piece_bytes_ + PieceSize(piece) - at));
-        bool ok = true;
-        const std::string_view part = std::string_view(data).substr(used, n);
-        if (streamed) {
-          // To its place at once (this source alone writes this piece);
-          // counted only once the whole piece matches.
-          if (Status st = WriteAll(part_.get(), part.data(), part.size(), at); !st.ok()) {
-            ok = local_error(st);
-          } else {
-            hasher.Update(part.data(), part.size());
-            if (hasher.fed() == PieceSize(piece)) ok = take(piece, hasher.Finish(), nullptr);
-          }
-        } else if (assembled.empty() && static_cast<int64_t>(n) == PieceSize(piece)) {
-          ok = take(piece, PieceHash(part, piece_bytes_), &part);  // whole in this chunk: no copy
-        } else {
-          assembled.append(part);
-          if (static_cast<int64_t>(assembled.size()) == PieceSize(piece)) {
-            const std::string_view whole = assembled;
-            ok = take(piece, PieceHash(whole, piece_bytes_), &whole);
-            assembled.clear();
-          }
-        }
-        if (!ok) {
-          chunks.Close();  // the reader stops at its next chunk
-          ctx.TryCancel();
-          return;
-        }
-        used += n;
-      }
-    }
-  });
-  v1::Chunk chunk;
-  int64_t at = begin;  // next byte expected
-  bool first_chunk = true;
-  std::string read_failure;
-  bool stream_ended = false;  // by the holder: Finish() says why
-  while (at < end) {
-    if (!reader->Read(&chunk)) {
-      stream_ended = true;
-      break;
-    }
-    if (first_chunk) {
-      first_chunk = false;
-      if (chunk.info().sha256() != f_.sha256 || chunk.info().size() != f_.size) {
-        read_failure = "holds another version of the file";
-        break;
-      }
-      Queued(source, 0);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!sources_[source].since) sources_[source].since = Clock::now();
-    }
-    const int64_t n = static_cast<int64_t>(chunk.data().size());
-    if (chunk.offset() != at || at + n > end) {
-      read_failure = "sent bytes out of order";
-      break;
-    }
-    if (req_.limit_rate > 0) {  // hold the download's average rate at the limit
-      const int64_t total = received_.fetch_add(n) + n;
-      std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                                                 static_cast<double>(total) / static_cast<double>(req_.limit_rate))));
-    }
-    std::string data;
-    data.swap(*chunk.mutable_data());
-    if (!chunks.Push({at, std::move(data)})) break;  // the verifier stopped
-    watch.Progress();  // the holder's turn again from here (not counting our own waits)
-    at += n;
-    // The rest of the run was verified meanwhile (the endgame's other copy): stop.
-    if (at < end && AllVerified(at / piece_bytes_, run.back())) break;
-  }
-  chunks.Close();
-  verifier.join();
-  if (failure.empty()) failure = std::move(read_failure);
-  if (unverified <= run.back() && !stream_ended) ctx.TryCancel();  // we stopped reading: end the call
-  grpc::Status s = reader->Finish();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    calls_[source] = nullptr;
-  }
-  if (failure.empty()) failure = watch.why();
-  Release(std::vector<int64_t>(run.begin() + (unverified - first), run.end()), source);
-  if (first_chunk && s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && s.error_details() == "queued") {
+  PieceSink sink(*this, source, run);
+  // One chunk may wait between the reader and the verifier. A source that
+  // sends nothing (after it was asked, or in the middle of the run) is cut
+  // off (CallWatch), and dropped below: its place goes to another.
+  RangeRequest range{holder, f_.sha256, f_.size, begin, end, req_.limit_rate, &pacer_, 1, nullptr,
+                     [&](grpc::ClientContext* call) {
+                       std::lock_guard<std::mutex> lock(mu_);
+                       if (call != nullptr && picker_.complete()) return false;
+                       calls_[source] = call;  // Run and Accept may cancel it
+                       return true;
+                     }};
+  const RangeOutcome got = ReceiveRange(range, sink);
+  Release(std::vector<int64_t>(run.begin() + (sink.unverified() - run.front()), run.end()), source);
+  if (!got.called) return Fetched::kOk;
+  if (got.queue_place > 0) {
     // All its upload slots are busy: wait our turn there, others serve meanwhile.
-    int64_t place = 1;
-    const auto& trailers = ctx.GetServerTrailingMetadata();
-    if (auto it = trailers.find("p2pshare-queue-place"); it != trailers.end()) {
-      place = std::clamp<int64_t>(std::atoll(std::string(it->second.data(), it->second.size()).c_str()), 1, 1000000);
-    }
-    Queued(source, place);
+    Queued(source, got.queue_place);
     return Fetched::kQueued;
   }
+  std::string failure = !sink.failure().empty() ? sink.failure() : got.failure;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_ && failure.empty()) return Fetched::kOk;  // cancelled by Run: the source did nothing wrong
   }
-  if (failure.empty() && unverified <= run.back() && !AllVerified(unverified, run.back())) {
-    failure = s.ok() ? "ended the stream early" : s.error_message();
+  if (failure.empty() && sink.unverified() <= run.back() && !AllVerified(sink.unverified(), run.back())) {
+    failure = got.status.ok() ? "ended the stream early" : got.status.error_message();
   }
   if (failure.empty()) return Fetched::kOk;
   if (failure != "local error") Drop(source, failure);
@@ -837,10 +739,7 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
 
 bool Swarm::AllVerified(int64_t first, int64_t last) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (int64_t i = first; i <= last; ++i) {
-    if (state_[static_cast<size_t>(i)] != PieceState::kVerified) return false;
-  }
-  return true;
+  return picker_.AllVerified(first, last);
 }
 
 bool Swarm::RefreshHave(size_t source) {
@@ -864,18 +763,15 @@ bool Swarm::RefreshHave(size_t source) {
   Digest root{};
   const bool same = reply.size() == f_.size && HexDecode(reply.root(), root) && root == group_.root;
   const std::string& have = reply.have();
-  if (!same || (!have.empty() && have.size() != static_cast<size_t>((pieces_count_ + 7) / 8))) {
+  const auto bytes = static_cast<size_t>((pieces_count_ + 7) / 8);
+  if (!same || (!have.empty() && have.size() != bytes)) {
     Drop(source, "its list of pieces does not match the file");
     return false;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  Source& me = sources_[source];
-  if (have.empty()) {
-    me.have.assign(static_cast<size_t>((pieces_count_ + 7) / 8), 0xff);  // all of it by now
-  } else {
-    me.have.assign(have.begin(), have.end());
-  }
-  me.have_at = Clock::now();
+  // An empty list: it has all of it by now.
+  picker_.SetHave(source, have.empty() ? std::vector<uint8_t>(bytes, 0xff) : std::vector<uint8_t>(have.begin(), have.end()));
+  sources_[source].have_at = Clock::now();
   return true;
 }
 
@@ -884,7 +780,7 @@ void Swarm::Worker(size_t source) {
     bool partial;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      partial = sources_[source].partial && Clock::now() - sources_[source].have_at >= kHaveEvery;
+      partial = sources_[source].holder.partial && Clock::now() - sources_[source].have_at >= kHaveEvery;
     }
     if (partial && !RefreshHave(source)) break;
     std::vector<int64_t> run = Pick(source);
@@ -893,16 +789,17 @@ void Swarm::Worker(size_t source) {
       // come back (a source failing releases its pieces) or, from a
       // partial holder, until it has more.
       std::unique_lock<std::mutex> lock(mu_);
-      if (verified_ == pieces_count_ || sources_[source].dropped || !local_error_.ok() || stop_) break;
-      changed_.wait_for(lock, sources_[source].partial ? kHaveEvery : std::chrono::milliseconds(200));
+      if (picker_.complete() || sources_[source].dropped || !local_error_.ok() || stop_) break;
+      changed_.wait_for(lock, sources_[source].holder.partial ? kHaveEvery : std::chrono::milliseconds(200));
       continue;
     }
     const Fetched got = Fetch(source, run);
     if (got == Fetched::kDropped) break;
     if (got == Fetched::kQueued) {
       std::unique_lock<std::mutex> lock(mu_);
-      changed_.wait_for(lock, kQueuePoll, [&] { return verified_ == pieces_count_ || !local_error_.ok() || stop_; });
-      if (verified_ == pieces_count_ || !local_error_.ok() || stop_) break;
+      const auto over = [&] { return picker_.complete() || !local_error_.ok() || stop_; };
+      changed_.wait_for(lock, kQueuePoll, over);
+      if (over()) break;
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -945,14 +842,71 @@ bool Swarm::AddSource(const Holder& h, std::vector<std::thread>* workers) {
   if (!h.root.empty() && (!HexDecode(h.root, root) || root != group_.root)) return false;  // another version
   if (h.size >= 0 && h.size != f_.size) return false;  // another version, or a lie
   if (h.partial && h.root.empty()) return false;
-  Source s{h, 0, false, "", 0, 0, std::nullopt};
-  s.partial = h.partial;
-  sources_.push_back(std::move(s));
+  sources_.push_back(Source{h, 0, false, "", 0, 0, std::nullopt});
   calls_.push_back(nullptr);
+  const size_t i = picker_.AddSource(h.partial);
   active_workers_++;
-  const size_t i = sources_.size() - 1;
   workers->emplace_back([this, i] { Worker(i); });
   return true;
+}
+
+bool Swarm::Supervise(std::vector<std::thread>* workers, std::unique_lock<std::mutex>& lock, bool* stopped) {
+  if (picker_.complete() || !local_error_.ok()) return true;
+  // A source that failed gives its place to a holder not tried yet.
+  refill_ = false;
+  Fill(workers);
+  if (req_.stop_requested && req_.stop_requested()) {
+    *stopped = true;
+    for (grpc::ClientContext* call : calls_) {
+      if (call != nullptr) call->TryCancel();
+    }
+    return true;
+  }
+  const auto now = Clock::now();
+  if (picker_.verified() != last_verified_) {
+    last_verified_ = picker_.verified();
+    last_progress_ = now;
+  }
+  // Only partial holders left, none of which has had anything new for a
+  // minute: they will not finish it.
+  const bool whole_alive = std::any_of(sources_.begin(), sources_.end(),
+                                       [](const Source& s) { return !s.holder.partial && !s.dropped; });
+  if (!whole_alive && now - last_progress_ > std::chrono::seconds(60)) return true;
+  if (now < next_refresh_ && active_workers_ > 0) return false;
+  // Every so often central is asked again: other downloaders of the file
+  // join as partial holders once they have pieces.
+  const size_t before = sources_.size();
+  if (req_.refresh_holders) {
+    lock.unlock();
+    auto fresh = req_.refresh_holders();
+    lock.lock();
+    if (fresh.ok()) Offer(*fresh);
+  }
+  Fill(workers);
+  next_refresh_ = Clock::now() + kRefreshEvery;
+  return active_workers_ == 0 && sources_.size() == before && waiting_.empty();
+}
+
+Status Swarm::Conclude(bool stopped) {
+  for (const Source& s : sources_) {
+    if (s.bytes > 0) {
+      out_.from.push_back(s.holder.username);
+      out_.bytes_from[s.holder.username] = s.bytes;
+      out_.fetched += s.bytes;
+    }
+    if (s.dropped) out_.dropped.emplace_back(s.holder.username, s.why);
+    if (s.first_place > 0) out_.queued_at[s.holder.username] = s.first_place;
+  }
+  if (picker_.verified() == 0) {  // nothing worth keeping for a resume
+    ::unlink(part_path_.c_str());
+    if (!req_.partial_dir.empty()) RemovePartialFile(req_.partial_dir, f_.sha256);
+  }
+  RETURN_IF_ERROR(local_error_);
+  if (picker_.complete()) return Status::Ok();
+  if (stopped) return StoppedStatus(picker_.verified_bytes(), f_.size, f_.sha256);
+  std::string why;
+  for (const Source& s : sources_) why += (why.empty() ? "" : "; ") + s.holder.username + ": " + s.why;
+  return IncompleteStatus(f_.name, picker_.verified_bytes(), f_.size, why);
 }
 
 Status Swarm::Run() {
@@ -964,50 +918,17 @@ Status Swarm::Run() {
   lock.unlock();
   Progress();
   lock.lock();
-  // Every so often central is asked again: other downloaders of the file
-  // join as partial holders once they have pieces.
-  auto next_refresh = Clock::now() + kRefreshEvery;
-  auto last_progress = Clock::now();
-  int64_t last_verified = verified_;
+  next_refresh_ = Clock::now() + kRefreshEvery;
+  last_progress_ = Clock::now();
+  last_verified_ = picker_.verified();
   bool stopped = false;  // by stop_requested
   for (;;) {
     // A stop request cannot wake this wait: it is asked a few times a second.
-    const auto wake = req_.stop_requested ? std::min(next_refresh, Clock::now() + kStopPoll) : next_refresh;
+    const auto wake = req_.stop_requested ? std::min(next_refresh_, Clock::now() + kStopPoll) : next_refresh_;
     changed_.wait_until(lock, wake, [&] {
-      return verified_ == pieces_count_ || !local_error_.ok() || active_workers_ == 0 || refill_;
+      return picker_.complete() || !local_error_.ok() || active_workers_ == 0 || refill_;
     });
-    if (verified_ == pieces_count_ || !local_error_.ok()) break;
-    // A source that failed gives its place to a holder not tried yet.
-    refill_ = false;
-    Fill(&workers);
-    if (req_.stop_requested && req_.stop_requested()) {
-      stopped = true;
-      for (grpc::ClientContext* call : calls_) {
-        if (call != nullptr) call->TryCancel();
-      }
-      break;
-    }
-    const auto now = Clock::now();
-    if (verified_ != last_verified) {
-      last_verified = verified_;
-      last_progress = now;
-    }
-    // Only partial holders left, none of which has had anything new for a
-    // minute: they will not finish it.
-    bool whole_alive = false;
-    for (const Source& s : sources_) whole_alive |= !s.partial && !s.dropped;
-    if (!whole_alive && now - last_progress > std::chrono::seconds(60)) break;
-    if (now < next_refresh && active_workers_ > 0) continue;
-    const size_t before = sources_.size();
-    if (req_.refresh_holders) {
-      lock.unlock();
-      auto fresh = req_.refresh_holders();
-      lock.lock();
-      if (fresh.ok()) Offer(*fresh);
-    }
-    Fill(&workers);
-    next_refresh = Clock::now() + kRefreshEvery;
-    if (active_workers_ == 0 && sources_.size() == before && waiting_.empty()) break;
+    if (Supervise(&workers, lock, &stopped)) break;
   }
   stop_ = true;
   changed_.notify_all();
@@ -1024,34 +945,9 @@ Status Swarm::Run() {
   keeper.join();
   Status saved = SaveState();
   lock.lock();
-  for (const Source& s : sources_) {
-    if (s.bytes > 0) {
-      out_.from.push_back(s.holder.username);
-      out_.bytes_from[s.holder.username] = s.bytes;
-      out_.fetched += s.bytes;
-    }
-    if (s.dropped) out_.dropped.emplace_back(s.holder.username, s.why);
-    if (s.first_place > 0) out_.queued_at[s.holder.username] = s.first_place;
-  }
-  if (verified_ == 0) {  // nothing worth keeping for a resume
-    ::unlink(part_path_.c_str());
-    if (!req_.partial_dir.empty()) RemovePartialFile(req_.partial_dir, f_.sha256);
-  }
-  RETURN_IF_ERROR(local_error_);
-  RETURN_IF_ERROR(saved);
-  if (stopped && verified_ < pieces_count_) {
-    return Status(Code::kCancelled, "stopped; " + HumanSize(verified_bytes_) + " of " + HumanSize(f_.size) +
-                                        " verified are kept: 'download " + f_.sha256 + "' resumes it");
-  }
-  if (verified_ < pieces_count_) {
-    std::string why;
-    for (const Source& s : sources_) why += (why.empty() ? "" : "; ") + s.holder.username + ": " + s.why;
-    return Unavailable("could not complete " + f_.name + " (" + std::to_string(verified_bytes_) + " of " +
-                           std::to_string(f_.size) + " bytes verified; " + why +
-                           "); run download again to resume",
-                       "no_holder");
-  }
-  return Status::Ok();
+  Status ended = Conclude(stopped);
+  if (!local_error_.ok() || saved.ok()) return ended;
+  return saved;
 }
 
 Result<DownloadResult> Swarm::Finish() {
@@ -1065,12 +961,11 @@ Result<DownloadResult> Swarm::Finish() {
   if (got != f_.sha256) {
     ::unlink(part_path_.c_str());
     if (!req_.partial_dir.empty()) RemovePartialFile(req_.partial_dir, f_.sha256);
-    return Status(Code::kDataLoss, "every piece matched the tree root the holders " + [&] {
-      std::string names;
-      for (const Holder& h : group_.holders) names += (names.empty() ? "" : ", ") + h.username;
-      return names;
-    }() + " reported, but the file hashes to " + got.substr(0, 12) + ", not " + f_.sha256.substr(0, 12) +
-                                       ": that root is a lie; nothing was saved");
+    std::string names;
+    for (const Holder& h : group_.holders) names += (names.empty() ? "" : ", ") + h.username;
+    return Status(Code::kDataLoss, "every piece matched the tree root the holders " + names +
+                                       " reported, but the file hashes to " + got.substr(0, 12) + ", not " +
+                                       f_.sha256.substr(0, 12) + ": that root is a lie; nothing was saved");
   }
   if (::ftruncate(part_.get(), f_.size) != 0) return Internal("cannot cut " + part_path_ + ": " + std::strerror(errno));
   // Whole now: served as a file of the shared folder (if it is in it), not in part.
@@ -1080,37 +975,29 @@ Result<DownloadResult> Swarm::Finish() {
   return out_;
 }
 
+// The version a .part at `part_path` was verified against, moved first in
+// `groups`, whatever the vote: its verified pieces are kept, never cut away
+// by another claim.
+void PartsVersionFirst(const std::string& part_path, std::vector<RootGroup>& groups) {
+  UniqueFd part(::open(part_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  struct stat st {};
+  if (!part.valid() || ::fstat(part.get(), &st) != 0) return;
+  auto mine = std::find_if(groups.begin(), groups.end(), [&](const RootGroup& g) {
+    return st.st_size == g.size + 2 * static_cast<int64_t>(kPartSlotBytes) &&
+           ReadPartRecord(part.get(), g.size, g.root, PieceCount(g.size)).has_value();
+  });
+  if (mine != groups.end()) std::rotate(groups.begin(), mine, mine + 1);
+}
+
 }  // namespace
 
-Result<DownloadResult> SwarmDownload(const DownloadRequest& req, const ProgressFn& progress,
-                                     const NoteFn& note) {
+std::optional<Result<DownloadResult>> SwarmDownload(const DownloadRequest& req, const ProgressFn& progress,
+                                                    const NoteFn& note) {
   const FileResult& f = req.file;
-  if (req.verify_only) return Status(Code::kUnimplemented, "--verify-only reads one holder in order");
-  if (f.size == 0) return Status(Code::kUnimplemented, "an empty file has no pieces to fetch");
-  Status name_ok = CheckSharedName(f.name);
-  if (!name_ok.ok()) return InvalidArgument("refusing to save '" + f.name + "': " + name_ok.message());
-  if (!IsSha256Hex(f.sha256) || f.size < 0) return InvalidArgument("bad file description from central");
-  std::error_code ec;
-  if (fs::exists(fs::path(req.dest_dir) / f.name, ec)) {
-    return Status(Code::kUnimplemented, "a file is at the path already: checked whole");
-  }
   std::vector<RootGroup> groups = GroupByRoot(f, req.own_username);
-  // The version a .part here was verified against comes first, whatever the
-  // vote: its verified pieces are kept, never cut away by another claim.
-  {
-    const std::string part_path = (fs::path(req.dest_dir) / f.name).string() + kPartSuffix;
-    UniqueFd part(::open(part_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    struct stat st {};
-    if (part.valid() && ::fstat(part.get(), &st) == 0) {
-      auto mine = std::find_if(groups.begin(), groups.end(), [&](const RootGroup& g) {
-        return st.st_size == g.size + 2 * static_cast<int64_t>(kPartSlotBytes) &&
-               ReadPartRecord(part.get(), g.size, g.root, PieceCount(g.size)).has_value();
-      });
-      if (mine != groups.end()) std::rotate(groups.begin(), mine, mine + 1);
-    }
-  }
+  PartsVersionFirst((fs::path(req.dest_dir) / f.name).string() + kPartSuffix, groups);
   bool started = false;
-  Status last = Status(Code::kUnimplemented, "no holder reports a hash tree for " + f.name);
+  Status last;
   for (size_t g = 0; g < groups.size(); ++g) {
     const RootGroup& group = groups[g];
     if (group.reporting == 0) continue;
@@ -1135,7 +1022,7 @@ Result<DownloadResult> SwarmDownload(const DownloadRequest& req, const ProgressF
     last = done.status();
     if (note) note(last.message() + (more ? "; trying the holders of another root" : ""));
   }
-  if (!started) return Status(Code::kUnimplemented, "no holder gave a piece layer matching its root");
+  if (!started) return std::nullopt;
   return last;
 }
 

@@ -2,9 +2,11 @@
 // each piece verified against the hash tree's piece layer the moment it
 // arrives (docs/protocol.md, "Pieces and the hash tree", "Swarm download").
 //
-// The root comes from central (each holder's, GET /files/{sha256}); the
-// piece layer from any holder (PieceHashes), believed only when it hashes
-// up to that root. Up to 8 sources, taken in random order, each get a
+// Which piece each source is asked for is PiecePicker's choice
+// (pclient/piece_picker.h); each run of pieces is received through the
+// range pipeline (pclient/range_receiver.h). The root comes from central
+// (each holder's, GET /files/{sha256}); the piece layer from any holder
+// (PieceHashes), believed only when it hashes up to that root. Up to 8 sources, taken in random order, each get a
 // thread, which takes the next missing pieces (a run of about a second)
 // as soon as it is done with the last, so a faster holder serves more of
 // the file. A holder that sends a piece that fails its hash, fails, ends
@@ -24,16 +26,19 @@
 // the whole file's SHA-256 matched too.
 #pragma once
 
+#include <optional>
+
 #include "common/status.h"
-#include "pclient/transfers.h"
+#include "pclient/transfer_types.h"
 
 namespace p2pshare::pclient {
 
-// Downloads `req.file` as above. Unimplemented when the swarm cannot start
-// (no holder reports a root, none answers PieceHashes with a matching
-// layer): the caller falls back to one holder at a time. Other errors as
+// Downloads `req.file` as above, one claim (root and size) after another,
+// most holders first (the version a .part here was verified against
+// first, whatever the vote). Nothing (nullopt) when the swarm cannot
+// start: no holder gives a piece layer that hashes to its root. Errors as
 // DownloadFile's.
-Result<DownloadResult> SwarmDownload(const DownloadRequest& req, const ProgressFn& progress,
+std::optional<Result<DownloadResult>> SwarmDownload(const DownloadRequest& req, const ProgressFn& progress,
                                      const NoteFn& note);
 
 }  // namespace p2pshare::pclient

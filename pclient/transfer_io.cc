@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "pclient/format.h"
+
 namespace p2pshare::pclient {
 
 std::chrono::system_clock::time_point DeadlineFor(int64_t bytes, int64_t limit_rate) {
@@ -70,6 +72,18 @@ Status WriteAll(int fd, const char* data, size_t n, int64_t offset) {
     offset += w;
   }
   return Status::Ok();
+}
+
+Status StoppedStatus(int64_t kept, int64_t size, const std::string& sha256) {
+  return Status(Code::kCancelled, "stopped; " + HumanSize(kept) + " of " + HumanSize(size) +
+                                      " verified are kept: 'download " + sha256 + "' resumes it");
+}
+
+Status IncompleteStatus(const std::string& name, int64_t kept, int64_t size, const std::string& failures) {
+  if (failures.empty()) return Unavailable("no other peer holds " + name + " right now", "no_holder");
+  return Unavailable("could not complete " + name + " (" + std::to_string(kept) + " of " + std::to_string(size) +
+                         " bytes verified; " + failures + "); run download again to resume",
+                     "no_holder");
 }
 
 Status PlaceDownload(int fd, const std::string& part_path, const std::string& final_path) {

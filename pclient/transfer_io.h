@@ -62,6 +62,13 @@ class CallWatch {
 // pwrite of all `n` bytes at `offset`; ResourceExhausted when the disk is full.
 Status WriteAll(int fd, const char* data, size_t n, int64_t offset);
 
+// Cancelled: a download the user stopped, keeping `kept` of `size` bytes
+// (verified) for a resume by `sha256`.
+Status StoppedStatus(int64_t kept, int64_t size, const std::string& sha256);
+// Unavailable ("no_holder"): no holder could complete `name`; `failures`
+// says what each did ("alice: ...; bob: ..."; empty: nobody holds it).
+Status IncompleteStatus(const std::string& name, int64_t kept, int64_t size, const std::string& failures);
+
 // fsyncs `fd` (the .part at `part_path`) and renames it to `final_path`
 // without replacing anything there.
 Status PlaceDownload(int fd, const std::string& part_path, const std::string& final_path);

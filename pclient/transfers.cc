@@ -10,12 +10,10 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <random>
-#include <thread>
+#include <optional>
 
 #include <grpcpp/grpcpp.h>
 
-#include "common/bounded_queue.h"
 #include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/peer_channel.h"
@@ -23,10 +21,10 @@
 #include "common/sha256.h"
 #include "common/transfer_tuning.h"
 #include "common/unique_fd.h"
-#include "pclient/format.h"
+#include "p2pshare.grpc.pb.h"
+#include "pclient/in_order.h"
 #include "pclient/swarm.h"
 #include "pclient/transfer_io.h"
-#include "p2pshare.grpc.pb.h"
 
 namespace p2pshare::pclient {
 namespace {
@@ -34,256 +32,29 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kChunk = kTransferChunkBytes;
-// Chunks received but not yet written and hashed, at most.
-constexpr size_t kPipelineChunks = 4;
-// Bytes written between two starts of their write-back to disk.
-constexpr int64_t kWritebackBytes = 8 << 20;
-
-// Hashes the first `n` bytes of `fd` into `hash`.
-Status HashPrefix(int fd, int64_t n, Sha256* hash) {
-  std::vector<char> buf(kChunk);
-  for (int64_t pos = 0; pos < n;) {
-    ssize_t r = ::pread(fd, buf.data(), std::min<int64_t>(buf.size(), n - pos), pos);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return Internal("cannot read the partial download");
-    hash->Update(buf.data(), static_cast<size_t>(r));
-    pos += r;
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
-namespace {
-
-// One download: the .part file, the bytes and hash so far, and the holders
-// tried. Prepare, then FetchFrom each holder until Complete, then Finish.
-class Download {
- public:
-  Download(const DownloadRequest& req, const ProgressFn& progress, const NoteFn& note)
-      : req_(req), f_(req.file), progress_(progress), note_(note), start_(Clock::now()) {}
-
-  // Checks the description, finds what is already on disk and opens the
-  // .part. True when the file is already there (nothing to fetch).
-  Result<bool> Prepare();
-  // Streams from `holder` from the byte reached, until the end or a failure.
-  // Errors only for a local write failure, and Cancelled when the request's
-  // stop_requested says so (the .part kept); a holder's failure is noted.
-  Status FetchFrom(const Holder& holder);
-  bool complete() const { return complete_; }
-  // Verifies the hash and renames the .part into place.
-  Result<DownloadResult> Finish();
-  // Why no holder could finish.
-  Status Incomplete() const;
-  DownloadResult& result() { return out_; }
-
- private:
-  double Seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-
-  const DownloadRequest& req_;
-  const FileResult& f_;
-  const ProgressFn& progress_;
-  const NoteFn& note_;
-  const Clock::time_point start_;
-  DownloadResult out_;
-  std::string part_path_;
-  UniqueFd part_;
-  int64_t pos_ = 0;
-  int64_t written_back_ = 0;  // the disk write of bytes before this was started
-  Sha256 hash_;
-  bool complete_ = false;
-  std::string failures_;
-};
-
-Result<bool> Download::Prepare() {
-  Status name_ok = CheckSharedName(f_.name);
-  if (!name_ok.ok()) return InvalidArgument("refusing to save '" + f_.name + "': " + name_ok.message());
-  if (!IsSha256Hex(f_.sha256) || f_.size < 0) return InvalidArgument("bad file description from central");
-  if (!req_.verify_only) {
-    fs::path final_path = fs::path(req_.dest_dir) / f_.name;
-    part_path_ = final_path.string() + kPartSuffix;
-    out_.path = final_path.string();
-    std::error_code ec;
-    fs::create_directories(final_path.parent_path(), ec);
-    if (ec) return Internal("cannot create " + final_path.parent_path().string() + ": " + ec.message());
-    if (fs::exists(final_path, ec)) {
-      ASSIGN_OR_RETURN(std::string have, Sha256File(out_.path));
-      if (have != f_.sha256) {
-        return AlreadyExists("a different file is already at " + out_.path + "; move it away first");
-      }
-      out_.already_there = true;
-      return true;
-    }
-    part_ = UniqueFd(::open(part_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
-    if (!part_.valid()) return Internal("cannot open " + part_path_ + ": " + std::strerror(errno));
-    struct stat st;
-    ::fstat(part_.get(), &st);
-    pos_ = st.st_size;
-    if (pos_ > f_.size) {  // longer than the file: not a prefix of it
-      (void)!::ftruncate(part_.get(), 0);
-      pos_ = 0;
-    }
+Strategy ChooseStrategy(const DownloadRequest& req, bool file_at_path) {
+  if (req.verify_only || req.file.size == 0 || file_at_path) return Strategy::kInOrder;
+  for (const Holder& h : req.file.holders) {
+    if (!h.root.empty() && !h.partial && h.username != req.own_username) return Strategy::kPieces;
   }
-  if (pos_ > 0) RETURN_IF_ERROR(HashPrefix(part_.get(), pos_, &hash_));
-  out_.resumed_at = pos_;
-  if (pos_ > 0 && note_) note_("resuming " + f_.name + ": " + HumanSize(pos_) + " of " + HumanSize(f_.size) + " are here already");
-  if (progress_) progress_({pos_, f_.size, {}});
-  // Complete when every byte is here: from an earlier .part, or received
-  // from a holder that serves this very version (an empty file needs one).
-  complete_ = pos_ == f_.size && f_.size > 0;
-  return false;
+  return Strategy::kInOrder;
 }
-
-Status Download::FetchFrom(const Holder& holder) {
-  auto stub = PeerStub(holder.host, holder.port, holder.username);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineFor(f_.size - pos_, req_.limit_rate));
-  v1::DownloadRequest dl;
-  dl.set_sha256(f_.sha256);
-  dl.set_offset(pos_);
-  auto reader = stub->Download(&ctx, dl);
-  CallWatch watch(&ctx);  // a holder that sends nothing is cut off: the next one's turn
-  bool first = true, wrong_version = false, left_early = true;
-  auto since = Clock::now();
-  int64_t session_bytes = 0;
-  Status write_error;
-  // Two threads: this one receives (gRPC decrypts in the thread that
-  // reads), the sink writes and hashes. One after the other, each waited
-  // for the other and the holder for both; a few chunks between them keep
-  // both busy with memory still bounded.
-  struct Piece {
-    int64_t offset;
-    std::string data;
-  };
-  BoundedQueue<Piece> pieces(kPipelineChunks);
-  std::thread sink([&] {
-    while (auto piece = pieces.Pop()) {
-      const int64_t n = static_cast<int64_t>(piece->data.size());
-      if (!req_.verify_only) write_error = WriteAll(part_.get(), piece->data.data(), n, piece->offset);
-      if (!write_error.ok()) {
-        pieces.Close();
-        return;
-      }
-      hash_.Update(piece->data);
-      pos_ += n;
-      if (!req_.verify_only && pos_ - written_back_ >= kWritebackBytes) {
-        // Start the disk write of what is in now, without waiting for it:
-        // the fsync before the rename then has only the tail left to wait
-        // for (it waited for the whole file: ~1 s per GiB on this disk).
-        ::sync_file_range(part_.get(), written_back_, pos_ - written_back_, SYNC_FILE_RANGE_WRITE);
-        written_back_ = pos_;
-      }
-      session_bytes += n;
-      if (progress_) progress_({pos_, f_.size, {}});
-      if (req_.limit_rate > 0) {  // hold the average rate at the limit
-        auto due = since + std::chrono::duration<double>(static_cast<double>(session_bytes) /
-                                                         static_cast<double>(req_.limit_rate));
-        std::this_thread::sleep_until(due);
-      }
-    }
-  });
-  int64_t received = pos_;
-  v1::Chunk chunk;
-  bool stopped = false;
-  for (;;) {
-    if (req_.stop_requested && req_.stop_requested()) {  // Ctrl-C, cancel: keep what is here
-      stopped = true;
-      break;
-    }
-    if (!reader->Read(&chunk)) {
-      left_early = false;  // the holder ended the stream
-      break;
-    }
-    if (first) {
-      first = false;
-      wrong_version = chunk.info().sha256() != f_.sha256 || chunk.info().size() != f_.size;
-    }
-    const int64_t n = static_cast<int64_t>(chunk.data().size());
-    if (wrong_version || chunk.offset() != received || received + n > f_.size) break;
-    received += n;
-    if (!pieces.Push(Piece{chunk.offset(), std::move(*chunk.mutable_data())})) break;  // sink failed
-    watch.Progress();  // the holder's turn again from here (not counting our own waits)
-  }
-  pieces.Close();
-  sink.join();
-  if (left_early) ctx.TryCancel();
-  grpc::Status s = reader->Finish();
-  RETURN_IF_ERROR(write_error);
-  if (session_bytes > 0) out_.from.push_back(holder.username);
-  out_.fetched += session_bytes;
-  complete_ = pos_ == f_.size && !wrong_version && !first && (s.ok() || session_bytes > 0);
-  if (stopped && !complete_) {
-    if (req_.verify_only) return Status(Code::kCancelled, "stopped; nothing was saved (--verify-only)");
-    return Status(Code::kCancelled, "stopped; " + HumanSize(pos_) + " of " + HumanSize(f_.size) +
-                                        " are kept: 'download " + f_.sha256 + "' resumes it");
-  }
-  if (complete_) {
-    if (session_bytes == 0) out_.from.push_back(holder.username);  // an empty file
-    return Status::Ok();
-  }
-  std::string why = wrong_version ? "holds another version of the file"
-                    : !watch.why().empty() ? watch.why()
-                                           : (s.ok() ? "ended the stream early" : s.error_message());
-  failures_ += (failures_.empty() ? "" : "; ") + holder.username + ": " + why;
-  if (note_) {
-    note_("holder " + holder.username + " failed (" + why + ") at byte " + std::to_string(pos_) +
-          "; trying the next");
-  }
-  return Status::Ok();
-}
-
-Status Download::Incomplete() const {
-  if (failures_.empty()) {
-    return Unavailable("no other peer holds " + f_.name + " right now", "no_holder");
-  }
-  return Unavailable("could not complete " + f_.name + " (" + std::to_string(pos_) + " of " +
-                         std::to_string(f_.size) + " bytes; " + failures_ +
-                         "); run download again to resume",
-                     "no_holder");
-}
-
-Result<DownloadResult> Download::Finish() {
-  std::string got = hash_.FinishHex();
-  if (got != f_.sha256) {
-    if (!req_.verify_only) ::unlink(part_path_.c_str());
-    return Status(Code::kDataLoss,
-                  "the bytes received hash to " + got.substr(0, 12) + ", not " + f_.sha256.substr(0, 12) +
-                      " (a holder's file changed after it was indexed); nothing was saved");
-  }
-  if (req_.verify_only) {
-    out_.seconds = Seconds();
-    return out_;
-  }
-  RETURN_IF_ERROR(PlaceDownload(part_.get(), part_path_, out_.path));
-  out_.seconds = Seconds();  // received, verified, on disk and in place
-  return out_;
-}
-
-}  // namespace
 
 Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn& progress,
                                     const NoteFn& note) {
-  // From every holder at once, piece by piece, when they report a hash
-  // tree; else (older holders, --verify-only, an empty file, a file already
-  // at the path) one holder at a time, in order.
-  auto swarm = SwarmDownload(req, progress, note);
-  if (swarm.ok() || swarm.status().code() != Code::kUnimplemented) return swarm;
-  Download download(req, progress, note);
-  ASSIGN_OR_RETURN(bool already_there, download.Prepare());
-  if (already_there) return download.result();
-  // In random order, never by name: holders that serve nothing cannot all
-  // come first (and each that stays silent is cut off: CallWatch).
-  std::vector<Holder> holders = req.file.holders;
-  std::shuffle(holders.begin(), holders.end(), std::mt19937(std::random_device{}()));
-  for (const Holder& holder : holders) {
-    if (download.complete()) break;
-    if (holder.username == req.own_username || holder.partial) continue;  // a partial holder serves pieces only
-    if (holder.size >= 0 && holder.size != req.file.size) continue;  // claims another size: another version
-    RETURN_IF_ERROR(download.FetchFrom(holder));
+  Status name_ok = CheckSharedName(req.file.name);
+  if (!name_ok.ok()) return InvalidArgument("refusing to save '" + req.file.name + "': " + name_ok.message());
+  if (!IsSha256Hex(req.file.sha256) || req.file.size < 0) return InvalidArgument("bad file description from central");
+  std::error_code ec;
+  const bool file_at_path = !req.verify_only && fs::exists(fs::path(req.dest_dir) / req.file.name, ec);
+  if (ChooseStrategy(req, file_at_path) == Strategy::kPieces) {
+    if (std::optional<Result<DownloadResult>> swarm = SwarmDownload(req, progress, note)) return std::move(*swarm);
+    // No holder gave a piece layer that hashes to its root: the whole file
+    // from one holder at a time, checked by its SHA-256 alone.
   }
-  if (!download.complete()) return download.Incomplete();
-  return download.Finish();
+  return InOrderDownload(req, progress, note);
 }
 
 Result<UploadResult> UploadFile(const std::string& path, const std::string& name,
@@ -318,7 +89,7 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
         break;
       }
       std::string* data = msg.mutable_data();
-      data->resize(std::min<int64_t>(kChunk, size - pos));
+      data->resize(std::min<int64_t>(kTransferChunkBytes, size - pos));
       ssize_t r = ::pread(fd.get(), data->data(), data->size(), pos);
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {

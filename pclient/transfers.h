@@ -1,15 +1,21 @@
 // Moving bytes between peers over gRPC, in bounded memory.
 //
-// Download: into <dir>/<name>.part, resuming an existing .part (its bytes
-// are re-hashed, not trusted blindly), from each holder in turn until the
-// file is complete (a holder that dies or holds another version is left for
-// the next), then SHA-256 verified and renamed into place without
-// replacing anything. A verification failure removes the .part: nothing
-// unverified is ever renamed into place. Requests go by sha256, so a holder
-// sharing the content under another name serves it too. Each holder is
-// reached over mutual TLS and must present the certificate of the account
-// it was named as (common/peer_channel.h); an impostor is left like a
-// holder that failed. No token or other secret goes to a holder.
+// Download: into <dir>/<name>.part, resuming what a .part holds (its bytes
+// are verified again, never trusted blindly), then SHA-256 verified and
+// renamed into place without replacing anything; nothing unverified is
+// ever renamed into place. Requests go by sha256, so a holder sharing the
+// content under another name serves it too. Each holder is reached over
+// mutual TLS and must present the certificate of the account it was named
+// as (common/peer_channel.h); an impostor is left like a holder that
+// failed. No token or other secret goes to a holder.
+//
+// One engine, two strategies, chosen from what the request and the
+// holders offer (ChooseStrategy), both receiving through the same pipeline
+// (pclient/range_receiver.h):
+//  - pieces (pclient/swarm.h): from up to 8 holders at once, each piece
+//    verified against the hash tree the moment it arrives;
+//  - in order (pclient/in_order.h): from one holder at a time, from the
+//    first byte missing, the whole file hashed as it comes.
 //
 // Upload: reads the file once, in 1 MiB messages hashed as they go; the
 // SHA-256 follows the data as the last message, and the receiver verifies
@@ -18,70 +24,24 @@
 // Thread-compatible: one transfer per call; progress on the caller's thread.
 #pragma once
 
-#include <cstdint>
 #include <functional>
-#include <map>
-#include <utility>
 #include <string>
-#include <vector>
 
 #include "common/directory_types.h"
 #include "common/status.h"
-#include "p2pshare.grpc.pb.h"
+#include "pclient/transfer_types.h"
 
 namespace p2pshare::pclient {
 
-// Where a transfer stands: bytes done of total; for a swarm download, each
-// holder's part too.
-struct SourceStatus {
-  std::string holder;
-  int64_t bytes = 0;        // verified bytes it sent
-  double rate = 0;          // bytes a second since it started sending
-  int64_t queue_place = 0;  // waiting in its upload queue at this place (0: not)
-  bool dropped = false;
+enum class Strategy {
+  kPieces,   // some holder reports a hash tree (a root) for the file
+  kInOrder,  // --verify-only, an empty file, a file already at the path
+             // (checked whole), or no holder reports a root; also when no
+             // holder gives a piece layer that matches its root
 };
-struct TransferProgress {
-  int64_t done = 0;
-  int64_t total = 0;
-  std::vector<SourceStatus> sources;
-};
-// Called as a transfer moves.
-using ProgressFn = std::function<void(const TransferProgress&)>;
-// Called with a line worth telling the user (a failover, a resume).
-using NoteFn = std::function<void(const std::string&)>;
-
-struct DownloadRequest {
-  FileResult file;           // name, size, sha256, holders in the order to try
-  std::string dest_dir;      // the file lands at dest_dir/file.name
-  std::string own_username;  // never download from ourselves
-  int64_t limit_rate = 0;    // bytes per second; 0 = as fast as possible
-  bool verify_only = false;  // fetch and check the hash, write nothing
-  // Swarm downloads: where to describe the file while it is downloaded, so
-  // this peer's peer-server serves its verified pieces to others (empty:
-  // nowhere); and how to ask central for the holders again (new partial
-  // holders join as the download goes; null: never).
-  std::string partial_dir = {};
-  std::function<Result<std::vector<Holder>>()> refresh_holders = nullptr;
-  // Asked a few times a second (null: never): true stops the download
-  // (Cancelled), keeping every verified piece for a resume. The REPL's
-  // Ctrl-C.
-  std::function<bool()> stop_requested = nullptr;
-};
-
-struct DownloadResult {
-  std::string path;
-  bool already_there = false;  // the same file was there: nothing fetched
-  int64_t resumed_at = 0;      // bytes reused from an earlier .part
-  int64_t fetched = 0;         // bytes received now
-  std::vector<std::string> from;  // holders that sent bytes, in order
-  double seconds = 0;
-  // Swarm downloads: verified bytes each holder sent, the holders dropped
-  // and why, the sources used at once.
-  std::map<std::string, int64_t> bytes_from;
-  std::vector<std::pair<std::string, std::string>> dropped;
-  int sources = 0;
-  std::map<std::string, int64_t> queued_at;  // holders that queued us: the place they first gave
-};
+// The strategy for `req`; `file_at_path`: something is at the download's
+// path already.
+Strategy ChooseStrategy(const DownloadRequest& req, bool file_at_path);
 
 // Errors: InvalidArgument (a hostile name), AlreadyExists (another file is
 // at the path), Unavailable (no holder could complete; the .part is kept for
@@ -89,11 +49,6 @@ struct DownloadResult {
 // Cancelled (stop_requested; the .part is kept for a resume).
 Result<DownloadResult> DownloadFile(const DownloadRequest& request, const ProgressFn& progress,
                                     const NoteFn& note);
-
-struct UploadResult {
-  FileEntry file;
-  double seconds = 0;
-};
 
 // Sends the local file at `path` as `name` to `target`. Errors as the
 // receiver said them (ALREADY_EXISTS, RESOURCE_EXHAUSTED, ...), NotFound for
