@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/hex.h"
+#include "common/mutex.h"
 #include "common/sha256.h"
 
 namespace p2pshare::central {
@@ -136,7 +137,7 @@ bool LoginThrottle::Known(const std::string& pair, int64_t now_ms) {
 
 int64_t LoginThrottle::RetryAfter(const std::string& username, const std::string& address,
                                   Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const int64_t now_ms = Ms(now);
   const std::string pair = ThrottlePairKey(username, address);
   return RetryAfterSeconds(Count(pair, now_ms), Count(ThrottleAddressKey(address), now_ms),
@@ -145,7 +146,7 @@ int64_t LoginThrottle::RetryAfter(const std::string& username, const std::string
 
 void LoginThrottle::RecordFailure(const std::string& username, const std::string& address,
                                   Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const int64_t now_ms = Ms(now);
   if (entries_.size() > kMaxEntries) {  // bound memory under a flood of names
     std::erase_if(entries_, [&](const auto& e) { return Forgotten(e.second, now_ms); });
@@ -162,7 +163,7 @@ void LoginThrottle::RecordFailure(const std::string& username, const std::string
 
 void LoginThrottle::RecordSuccess(const std::string& username, const std::string& address,
                                   Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const std::string pair = ThrottlePairKey(username, address);
   entries_.erase(pair);
   if (known_.size() >= kMaxKnown && known_.find(pair) == known_.end()) {

@@ -4,11 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
+
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 
@@ -91,15 +92,15 @@ class LoginThrottle {
                      Clock::time_point now);
 
  private:
-  // REQUIRES: mu_ held. The live count of `key`, if any (old ones go).
-  std::optional<FailureCount> Count(const std::string& key, int64_t now_ms);
-  bool Known(const std::string& pair, int64_t now_ms);  // REQUIRES: mu_ held
+  // The live count of `key`, if any (old ones go).
+  std::optional<FailureCount> Count(const std::string& key, int64_t now_ms) REQUIRES(mu_);
+  bool Known(const std::string& pair, int64_t now_ms) REQUIRES(mu_);
 
   const ThrottlePolicy policy_;
-  std::mutex mu_;
-  std::unordered_map<std::string, FailureCount> entries_;  // GUARDED_BY(mu_): by ThrottlePairKey/AddressKey
+  Mutex mu_;
+  std::unordered_map<std::string, FailureCount> entries_ GUARDED_BY(mu_);  // by ThrottlePairKey/AddressKey
   // Pairs that logged in, with when; at most kMaxKnown (the oldest go).
-  std::unordered_map<std::string, int64_t> known_;  // GUARDED_BY(mu_): ms on Clock
+  std::unordered_map<std::string, int64_t> known_ GUARDED_BY(mu_);  // ms on Clock
 };
 
 }  // namespace p2pshare::central

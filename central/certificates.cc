@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "common/mutex.h"
 #include "common/x509.h"
 
 namespace p2pshare::central {
@@ -23,7 +24,7 @@ Result<IssuedCertificate> Certificates::IssueAndRecord(const std::string& userna
   ASSIGN_OR_RETURN(IssuedCertificate cert, ca_->IssuePeer(username, public_key, lifetime_s_));
   RETURN_IF_ERROR(store_->AddCertificate(
       CertificateRecord{cert.serial, username, token_hash, cert.not_after}));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   held_[token_hash] = Held{public_key, cert.not_after};
   if (held_.size() > 100000) {  // sessions that ended long ago; reloaded on demand
     std::erase_if(held_, [&](const auto& e) { return e.second.not_after < now_unix_(); });
@@ -41,7 +42,7 @@ Result<std::optional<IssuedCertificate>> Certificates::RenewIfDue(const std::str
                                                                   const std::string& token_hash) {
   std::optional<Held> held;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = held_.find(token_hash);
     if (it != held_.end()) held = it->second;
   }
@@ -55,7 +56,7 @@ Result<std::optional<IssuedCertificate>> Certificates::RenewIfDue(const std::str
     }
     // Kept either way: a session without a key (a login without a CSR)
     // must not cost two reads at each heartbeat.
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (held_.size() > 100000) {
       std::erase_if(held_, [&](const auto& e) { return e.second.not_after < now_unix_(); });
     }
@@ -73,7 +74,7 @@ Certificates::News Certificates::RevokedAfter(int64_t after) {
   int64_t known = 0;
   bool read = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     read = revoked_as_of_ != revocations_ || now - revoked_read_ >= std::chrono::seconds(1);
     // The usual heartbeat: it has heard of everything there is.
     if (!read && after == known_seq_) return News{{}, known_seq_, false};
@@ -82,7 +83,7 @@ Certificates::News Certificates::RevokedAfter(int64_t after) {
   }
   if (read) {
     auto fresh = store_->RevokedAfter(known, now_unix_());
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!fresh.ok()) {
       spdlog::warn("cannot read the revoked certificates: {}", fresh.status().message());
     } else if (known == known_seq_) {  // no other reader appended meanwhile
@@ -94,7 +95,7 @@ Certificates::News Certificates::RevokedAfter(int64_t after) {
       revoked_as_of_ = std::max(revoked_as_of_, as_of);  // a revocation meanwhile leaves it stale
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const int64_t unix_now = now_unix_();
   if (now - revoked_pruned_ >= std::chrono::minutes(1)) {  // expired: no longer worth telling
     std::erase_if(revoked_, [&](const RevokedCertificate& r) { return r.not_after < unix_now; });
@@ -119,7 +120,7 @@ Certificates::News Certificates::RevokedAfter(int64_t after) {
 }
 
 void Certificates::Invalidate() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ++revocations_;
 }
 

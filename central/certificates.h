@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -30,6 +29,7 @@
 
 #include "central/certificate_authority.h"
 #include "central/store/directory_store.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace p2pshare::central {
@@ -85,16 +85,16 @@ class Certificates {
   const CertificateAuthority* const ca_;
   const int64_t lifetime_s_;
   const std::function<int64_t()> now_unix_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Held> held_;  // GUARDED_BY(mu_): by token hash
+  Mutex mu_;
+  std::unordered_map<std::string, Held> held_ GUARDED_BY(mu_);  // by token hash
   // Revoked and not yet expired, in order of revocation; read from the
   // store incrementally (only what is past known_seq_).
-  std::vector<RevokedCertificate> revoked_;    // GUARDED_BY(mu_)
-  int64_t known_seq_ = 0;                      // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point revoked_read_{};    // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point revoked_pruned_{};  // GUARDED_BY(mu_)
-  uint64_t revocations_ = 1;      // GUARDED_BY(mu_): counts Invalidate calls
-  uint64_t revoked_as_of_ = 0;    // GUARDED_BY(mu_): the count revoked_ reflects
+  std::vector<RevokedCertificate> revoked_ GUARDED_BY(mu_);
+  int64_t known_seq_ GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point revoked_read_ GUARDED_BY(mu_){};
+  std::chrono::steady_clock::time_point revoked_pruned_ GUARDED_BY(mu_){};
+  uint64_t revocations_ GUARDED_BY(mu_) = 1;  // counts Invalidate calls
+  uint64_t revoked_as_of_ GUARDED_BY(mu_) = 0;  // the count revoked_ reflects
 };
 
 }  // namespace p2pshare::central

@@ -13,6 +13,7 @@
 
 #include "common/central_trust.h"
 #include "common/host_port.h"
+#include "common/mutex.h"
 #include "common/names.h"
 
 namespace p2pshare::central {
@@ -56,12 +57,12 @@ Directory::~Directory() { Stop(); }
 Status Directory::Start(bool run_sweeper) {
   if (replica_) {
     {
-      std::lock_guard<std::mutex> lock(feed_mu_);
+      MutexLock lock(feed_mu_);
       RETURN_IF_ERROR(Reload());
+      spdlog::info("a replica on a shared store: {} peer(s) online, following the change feed "
+                   "from change {}",
+                   online_.Count(), cursor_);
     }
-    spdlog::info("a replica on a shared store: {} peer(s) online, following the change feed "
-                 "from change {}",
-                 online_.Count(), cursor_);
     follower_ = std::thread([this] { FollowLoop(); });
     if (run_sweeper) sessions_.StartSweeper([this](Clock::time_point now) { SweepOnce(now); });
     return Status::Ok();
@@ -85,7 +86,7 @@ Status Directory::Start(bool run_sweeper) {
 void Directory::Stop() {
   sessions_.StopSweeper();
   {
-    std::lock_guard<std::mutex> lock(follow_mu_);
+    MutexLock lock(follow_mu_);
     stopping_ = true;
   }
   follow_cv_.notify_all();
@@ -121,7 +122,7 @@ Status Directory::Reload() {
 Status Directory::CatchUp() {
   if (!replica_) return Status::Ok();
   constexpr int64_t kBatch = 1000;
-  std::lock_guard<std::mutex> lock(feed_mu_);
+  MutexLock lock(feed_mu_);
   for (;;) {
     ASSIGN_OR_RETURN(ChangeBatch batch, replica_->ChangesAfter(cursor_, kBatch));
     if (batch.reload) {
@@ -171,7 +172,7 @@ void Directory::FollowLoop() {
   bool was_degraded = false;
   for (;;) {
     {
-      std::lock_guard<std::mutex> lock(follow_mu_);
+      MutexLock lock(follow_mu_);
       if (stopping_) return;
     }
     Status s = replica_->WaitForChange(std::chrono::milliseconds(500));
@@ -180,12 +181,13 @@ void Directory::FollowLoop() {
     if (!s.ok() && !was_degraded) {
       spdlog::error("degraded: {} (retrying every 500 ms)", s.message());
     } else if (s.ok() && was_degraded) {
+      MutexLock feed(feed_mu_);
       spdlog::info("the shared store is reachable again; caught up to change {}", cursor_);
     }
     was_degraded = !s.ok();
     if (!s.ok()) {
-      std::unique_lock<std::mutex> lock(follow_mu_);
-      follow_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
+      MutexLock lock(follow_mu_);
+      follow_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { follow_mu_.AssertHeld(); return stopping_; });
     }
   }
 }
@@ -234,7 +236,7 @@ int Directory::SweepOnce(Clock::time_point now) {
   }
   int evicted = 0;
   for (const auto& user : sessions_.Silent(now)) {
-    std::lock_guard<std::mutex> membership(membership_mu_);
+    MutexLock membership(membership_mu_);
     if (!sessions_.IsSilent(user, now)) continue;  // a heartbeat or login came in meanwhile
     Status s = Evict(user, SessionState::kExpired);
     if (s.ok()) {
@@ -313,7 +315,7 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
   if (req.csr && certificates_) {
     ASSIGN_OR_RETURN(public_key, certificates_->CheckRequest(*req.csr));
   }
-  std::lock_guard<std::mutex> membership(membership_mu_);
+  MutexLock membership(membership_mu_);
   bool joined = false;
   Result<PeerRecord> placed = JoinOrPlace(req, remote_address, &joined);
   // Replicas: another replica took the port (or brought the account
@@ -369,7 +371,7 @@ Result<std::string> Directory::Authenticate(const std::string& token) {
 }
 
 Status Directory::Logout(const std::string& username) {
-  std::lock_guard<std::mutex> membership(membership_mu_);
+  MutexLock membership(membership_mu_);
   return Evict(username, SessionState::kLoggedOut);
 }
 
@@ -443,7 +445,7 @@ Result<SearchPage> Directory::Search(const SearchQuery& query, const std::string
 }
 
 void Directory::ReplacePartials(const std::string& username, const std::vector<PartialFile>& files) {
-  std::lock_guard<std::mutex> lock(partials_mu_);
+  MutexLock lock(partials_mu_);
   auto& mine = partials_of_[username];
   for (const std::string& sha : mine) {
     auto it = partials_.find(sha);
@@ -463,7 +465,7 @@ Result<std::optional<FileResult>> Directory::FindFile(const std::string& sha256)
   auto hit = index_.FindByHash(sha256);
   std::map<std::string, PartialFile> partial;
   {
-    std::lock_guard<std::mutex> lock(partials_mu_);
+    MutexLock lock(partials_mu_);
     if (auto it = partials_.find(sha256); it != partials_.end()) partial = it->second;
   }
   if (!hit && partial.empty()) return std::optional<FileResult>();
@@ -554,8 +556,9 @@ Result<Holder> Directory::UploadTarget(const std::string& caller, const std::str
   // upload while honest peers are busy. What central handed out itself it
   // knows, so a liar gets a fair share at most.
   const auto now = options_.now();
-  std::lock_guard<std::mutex> handed(handed_mu_);
+  MutexLock handed(handed_mu_);
   auto load = [&](const Candidate& c) {
+    handed_mu_.AssertHeld();  // called below, under `handed` (a lambda: the analysis cannot follow)
     auto it = handed_.find(c.peer.username);
     return it == handed_.end() ? 0.0 : DecayedUploads(it->second, now);
   };

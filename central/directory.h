@@ -35,13 +35,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <thread>
 #include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -60,6 +58,7 @@
 #include "central/store/replica_store.h"
 #include "common/directory_types.h"
 #include "common/limits.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace p2pshare::central {
@@ -191,22 +190,21 @@ class Directory {
  private:
   // The peer record of a login: the account's online peer, which a second
   // login joins (`*joined` set), or a new one on a port of its host.
-  // REQUIRES: membership_mu_ held.
   Result<PeerRecord> JoinOrPlace(const LoginRequest& request, const std::string& remote_address,
-                                 bool* joined);
+                                 bool* joined) REQUIRES(membership_mu_);
   // The certificate, CA and revoked list of a login's reply.
   Status Certify(const std::string& username, const std::string& token,
                  const std::string& public_key, LoginReply* reply);
   // Takes the peer off the network: index, store, liveness, online set,
-  // events. REQUIRES: membership_mu_ held.
-  Status Evict(const std::string& username, SessionState why);
+  // events.
+  Status Evict(const std::string& username, SessionState why) REQUIRES(membership_mu_);
   // An index hit with each holder's address (holders gone meanwhile left out).
   FileResult WithAddresses(IndexHit hit) const;
   // Replicas: one change of the feed, applied to the in-memory pieces.
   void Apply(const Change& change);
   // Replicas: rebuilds the in-memory pieces from the store (at start, and
   // when the feed was trimmed past this replica's cursor).
-  Status Reload();  // REQUIRES: feed_mu_ held
+  Status Reload() REQUIRES(feed_mu_);
   void FollowLoop();
   // Records an event: in the shared feed (replicas) or this process's log.
   void RecordEvent(const std::string& kind, const std::string& username,
@@ -223,9 +221,9 @@ class Directory {
   PortAllocator ports_;
   OnlinePeers online_;
   // Partial holders: sha256 -> username -> what it has; username -> its sha256s.
-  mutable std::mutex partials_mu_;
-  std::map<std::string, std::map<std::string, PartialFile>> partials_;  // GUARDED_BY(partials_mu_)
-  std::map<std::string, std::vector<std::string>> partials_of_;        // GUARDED_BY(partials_mu_)
+  mutable Mutex partials_mu_;
+  std::map<std::string, std::map<std::string, PartialFile>> partials_ GUARDED_BY(partials_mu_);
+  std::map<std::string, std::vector<std::string>> partials_of_ GUARDED_BY(partials_mu_);
   FileIndex index_;
   ConcurrencyLimits heavy_searches_{0, kHeavySearches};
   FairSlots searches_{kSearchesAtOnce, kSearchesPerAddress, 64};
@@ -236,24 +234,24 @@ class Directory {
     std::chrono::steady_clock::time_point at{};
   };
   static double DecayedUploads(const HandedUploads& h, std::chrono::steady_clock::time_point now);
-  std::mutex handed_mu_;
-  std::map<std::string, HandedUploads> handed_;  // GUARDED_BY(handed_mu_)
+  Mutex handed_mu_;
+  std::map<std::string, HandedUploads> handed_ GUARDED_BY(handed_mu_);
   EventLog events_;
   std::unique_ptr<Certificates> certificates_;  // null without a CA
 
-  std::mutex membership_mu_;  // serializes login / logout / eviction
+  Mutex membership_mu_;  // serializes login / logout / eviction
   std::atomic<int64_t> ttl_evictions_{0}, logins_{0};
   // The sweeper's: the index generation it saw last, and at its last trim.
   uint64_t swept_generation_ = 0, trimmed_generation_ = 0;
   int64_t feed_trimmed_unix_ = 0;  // the sweeper's: when it last trimmed the feed
 
   // Replicas: the feed's cursor and the follower thread.
-  std::mutex feed_mu_;  // one reader of the feed at a time
-  int64_t cursor_ = 0;  // GUARDED_BY(feed_mu_): the last change applied
+  Mutex feed_mu_;  // one reader of the feed at a time
+  int64_t cursor_ GUARDED_BY(feed_mu_) = 0;  // the last change applied
   std::atomic<bool> degraded_{false};
-  std::mutex follow_mu_;
-  std::condition_variable follow_cv_;
-  bool stopping_ = false;  // GUARDED_BY(follow_mu_)
+  Mutex follow_mu_;
+  CondVar follow_cv_;
+  bool stopping_ GUARDED_BY(follow_mu_) = false;
   std::thread follower_;
 };
 

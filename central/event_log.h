@@ -12,11 +12,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/directory_types.h"
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 
@@ -35,9 +35,9 @@ class EventLog {
   std::vector<NetworkEvent> After(int64_t after) const;
 
  private:
-  mutable std::mutex mu_;
-  std::deque<NetworkEvent> events_;  // GUARDED_BY(mu_)
-  int64_t next_id_ = 1;              // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::deque<NetworkEvent> events_ GUARDED_BY(mu_);
+  int64_t next_id_ GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace p2pshare::central

@@ -1,4 +1,5 @@
 #include "central/file_index.h"
+#include "common/mutex.h"
 
 #include <unordered_set>
 
@@ -19,7 +20,7 @@ Status CheckUniqueNames(const std::vector<FileEntry>& files, const char* field) 
 }  // namespace
 
 Status FileIndex::Load(const std::vector<PeerRecord>& peers) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(write_mu_);
   for (const auto& p : peers) {
     ASSIGN_OR_RETURN(auto files, store_->ListFiles(p.username));
     index_.Replace(p.username, files);
@@ -30,7 +31,7 @@ Status FileIndex::Load(const std::vector<PeerRecord>& peers) {
 Result<int64_t> FileIndex::Replace(const std::string& username,
                                    const std::vector<FileEntry>& files) {
   RETURN_IF_ERROR(CheckUniqueNames(files, "files"));
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(write_mu_);
   RETURN_IF_ERROR(CheckLimits(username, static_cast<int64_t>(files.size())));
   ASSIGN_OR_RETURN(int64_t count, store_->ReplaceIndex(username, files));
   if (!follow_) index_.Replace(username, files);
@@ -40,7 +41,7 @@ Result<int64_t> FileIndex::Replace(const std::string& username,
 Result<int64_t> FileIndex::Patch(const std::string& username, const std::vector<FileEntry>& added,
                                  const std::vector<std::string>& removed) {
   RETURN_IF_ERROR(CheckUniqueNames(added, "added"));
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(write_mu_);
   RETURN_IF_ERROR(CheckLimits(username, index_.CountAfterPatch(username, added, removed)));
   ASSIGN_OR_RETURN(int64_t count, store_->PatchIndex(username, added, removed));
   if (!follow_) index_.Patch(username, added, removed);
@@ -65,25 +66,25 @@ Status FileIndex::CheckLimits(const std::string& user, int64_t after) const {
 
 Result<std::optional<PeerRecord>> FileIndex::RemovePeer(const std::string& username,
                                                         SessionState why, int64_t now_unix) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(write_mu_);
   ASSIGN_OR_RETURN(auto removed, store_->RemovePeer(username, why, now_unix));
   if (!follow_) index_.RemoveUser(username);
   return removed;
 }
 
 void FileIndex::ApplyReplace(const std::string& username, const std::vector<FileEntry>& files) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(write_mu_);
   index_.Replace(username, files);
 }
 
 void FileIndex::ApplyPatch(const std::string& username, const std::vector<FileEntry>& added,
                            const std::vector<std::string>& removed) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(write_mu_);
   index_.Patch(username, added, removed);
 }
 
 void FileIndex::ApplyRemove(const std::string& username) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(write_mu_);
   index_.RemoveUser(username);
 }
 

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +20,7 @@
 #include "central/search_index.h"
 #include "central/store/directory_store.h"
 #include "common/directory_types.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace p2pshare::central {
@@ -70,13 +70,13 @@ class FileIndex {
   uint64_t generation() const { return index_.generation(); }
 
  private:
-  // REQUIRES: write_mu_ held. OK when `user` may hold `after` files.
-  Status CheckLimits(const std::string& user, int64_t after) const;
+  // OK when `user` may hold `after` files.
+  Status CheckLimits(const std::string& user, int64_t after) const REQUIRES(write_mu_);
 
   DirectoryStore* const store_;
   const int64_t max_per_peer_, max_total_;
   const bool follow_;
-  std::mutex write_mu_;  // orders writes: store, then index
+  Mutex write_mu_;  // orders writes: store, then index
   SearchIndex index_;    // its own lock serves readers
 };
 

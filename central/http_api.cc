@@ -11,9 +11,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <chrono>
-#include <condition_variable>
 #include <exception>
-#include <mutex>
 #include <optional>
 #include <string_view>
 
@@ -25,6 +23,7 @@
 #include "common/host_port.h"
 #include "common/http_server.h"
 #include "common/json_fields.h"
+#include "common/mutex.h"
 #include "common/names.h"
 
 namespace p2pshare::central {
@@ -104,14 +103,14 @@ class MemoryBudget {
   explicit MemoryBudget(int64_t total) : total_(total) {}
   // Takes `n` (at most the total) within `wait`; false when there was no room.
   bool Take(int64_t n, std::chrono::steady_clock::duration wait) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!room_.wait_for(lock, wait, [&] { return used_ + n <= total_; })) return false;
+    MutexLock lock(mu_);
+    if (!room_.wait_for(lock, wait, [&] { mu_.AssertHeld(); return used_ + n <= total_; })) return false;
     used_ += n;
     return true;
   }
   void Give(int64_t n) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       used_ -= n;
     }
     room_.notify_all();
@@ -119,9 +118,9 @@ class MemoryBudget {
 
  private:
   const int64_t total_;
-  std::mutex mu_;
-  std::condition_variable room_;
-  int64_t used_ = 0;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar room_;
+  int64_t used_ GUARDED_BY(mu_) = 0;
 };
 
 MemoryBudget& LargeBodies() {
@@ -317,7 +316,7 @@ void HttpApi::SampleHistory() {
   if (!stats.ok()) return;
   const auto now = std::chrono::steady_clock::now();
   const int64_t served = requests();
-  std::lock_guard<std::mutex> lock(history_mu_);
+  MutexLock lock(history_mu_);
   const double seconds = history_.empty() ? 0 : std::chrono::duration<double>(now - history_at_).count();
   const double rate = seconds > 0 ? static_cast<double>(served - history_requests_) / seconds : 0;
   history_.push_back(Json{{"unix_ms", UnixNow() * 1000},
@@ -679,7 +678,7 @@ Result<Reply> HttpApi::GetHistory(const Request& req, Response&) {
   RETURN_IF_ERROR(Reader(req).status());
   Json samples = Json::array();
   {
-    std::lock_guard<std::mutex> lock(history_mu_);
+    MutexLock lock(history_mu_);
     for (const Json& s : history_) samples.push_back(s);
   }
   return Reply{200, Json{{"step_s", kHistoryStep.count() / 1000}, {"samples", std::move(samples)}}};

@@ -19,7 +19,6 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +28,7 @@
 #include "central/http_gate.h"
 #include "common/json_fields.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "common/periodic.h"
 #include "common/status.h"
 
@@ -148,10 +148,10 @@ class HttpApi {
   // Search replies as sent, while Directory::search_generation() is unchanged.
   PageCache search_replies_{kSearchReplies, kSearchReplyBytes};
   // The last hour of totals, a sample every kHistoryStep, oldest first.
-  std::mutex history_mu_;
-  std::deque<Json> history_;              // GUARDED_BY(history_mu_)
-  int64_t history_requests_ = 0;          // GUARDED_BY(history_mu_): at the last sample
-  std::chrono::steady_clock::time_point history_at_;  // GUARDED_BY(history_mu_)
+  Mutex history_mu_;
+  std::deque<Json> history_ GUARDED_BY(history_mu_);
+  int64_t history_requests_ GUARDED_BY(history_mu_) = 0;  // at the last sample
+  std::chrono::steady_clock::time_point history_at_ GUARDED_BY(history_mu_);
   std::unique_ptr<Periodic> sampler_;     // last: stops first
 };
 

@@ -20,6 +20,7 @@
 
 #include "central/http_framing.h"
 #include "central/proxy_protocol.h"
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 namespace {
@@ -417,7 +418,7 @@ std::string GatedServer::ServeBuffer(const std::string& raw) {
 void GatedServer::Shutdown() {
   std::call_once(shutdown_once_, [this] {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
       // Requests still arriving end now; their replies can still be written.
       for (int fd : active_) ::shutdown(fd, SHUT_RD);
@@ -426,7 +427,7 @@ void GatedServer::Shutdown() {
     (void)::write(wake_fd_, &one, sizeof one);
     gate_thread_.join();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       waiting_.clear();  // closes them
       deadlines_.clear();
     }
@@ -437,7 +438,7 @@ void GatedServer::Shutdown() {
 GateStats GatedServer::stats() const {
   GateStats s;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     s.waiting = static_cast<int64_t>(waiting_.size());
     s.buffered_bytes = static_cast<int64_t>(buffered_);
   }
@@ -565,7 +566,7 @@ GatedServer::Peeked GatedServer::Arrived(Connection& conn) const {
 void GatedServer::Serve(std::unique_ptr<Connection> conn, bool fresh) {
   const int fd = conn->fd;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     active_.insert(fd);
   }
@@ -586,14 +587,14 @@ void GatedServer::Serve(std::unique_ptr<Connection> conn, bool fresh) {
     }
     if (p.arrival == Arrival::kClosed) break;
     if (p.arrival == Arrival::kBodyTooLarge) {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       active_.erase(fd);
       RefuseBody(std::move(conn), p.content_length);
       return;
     }
     if (p.arrival != Arrival::kComplete) {
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         active_.erase(fd);
       }
       Reject(*conn, p.arrival);
@@ -606,7 +607,7 @@ void GatedServer::Serve(std::unique_ptr<Connection> conn, bool fresh) {
     fresh = false;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     active_.erase(fd);
   }
   if (park && Park(conn, started)) return;
@@ -632,7 +633,7 @@ void GatedServer::MoveDeadline(int fd, Waiting& w, Clock::time_point deadline) {
 }
 
 bool GatedServer::Park(std::unique_ptr<Connection>& conn, bool started) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return ParkLocked(conn, started, 0);
 }
 
@@ -727,7 +728,7 @@ void GatedServer::GateLoop() {
   for (;;) {
     int timeout_ms = 1000;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return;
       if (!deadlines_.empty()) {
         timeout_ms = std::min(timeout_ms, MillisUntil(deadlines_.begin()->first, Clock::now()));
@@ -750,7 +751,7 @@ void GatedServer::GateLoop() {
 }
 
 void GatedServer::OnReadable(int fd) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = waiting_.find(fd);
   if (it == waiting_.end() || stopping_) return;
   if (it->second.drain > 0) {
@@ -795,7 +796,7 @@ void GatedServer::OnReadable(int fd) {
       // pointer, owned again at once by Serve (the pool runs every task,
       // even while shutting down).
       Connection* ready = ForgetWaiting(fd).release();
-      lock.unlock();
+      lock.Unlock();
       pool_->enqueue([this, ready] { Serve(std::unique_ptr<Connection>(ready), false); });
       return;
     }
@@ -817,7 +818,7 @@ void GatedServer::OnReadable(int fd) {
 }
 
 void GatedServer::ExpireWaiting(Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     int fd = deadlines_.begin()->second;
     bool started = waiting_[fd].started;

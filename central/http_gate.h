@@ -58,6 +58,7 @@
 #include <utility>
 
 #include "common/limits.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace p2pshare::central {
@@ -150,25 +151,25 @@ class GatedServer : public httplib::Server {
   // Hands `conn` to the gate (`started`: a request is due, so it gets
   // request_timeout); false when shutting down (the caller closes).
   bool Park(std::unique_ptr<Connection>& conn, bool started);
-  // REQUIRES: mu_ held. Park's work; `drain` > 0: the connection only
+  // Park's work; `drain` > 0: the connection only
   // waits for that many bytes to drop (its answer has been sent).
-  bool ParkLocked(std::unique_ptr<Connection>& conn, bool started, uint64_t drain);
-  // REQUIRES: mu_ held. Answers 413 for a body over max_body_bytes. A body
+  bool ParkLocked(std::unique_ptr<Connection>& conn, bool started, uint64_t drain) REQUIRES(mu_);
+  // Answers 413 for a body over max_body_bytes. A body
   // up to 8x the limit is then read and dropped at the gate (bounded by
   // its deadline), so a client still sending it reads the answer instead
   // of a reset; a larger one is cut off at once.
-  void RefuseBody(std::unique_ptr<Connection> conn, uint64_t content_length);
-  // REQUIRES: mu_ held. Reads and drops what has arrived for a refusing
+  void RefuseBody(std::unique_ptr<Connection> conn, uint64_t content_length) REQUIRES(mu_);
+  // Reads and drops what has arrived for a refusing
   // connection; closes it once the body is drained or the client is gone.
-  void Drain(int fd, Waiting& w);
+  void Drain(int fd, Waiting& w) REQUIRES(mu_);
   void GateLoop();
   void OnReadable(int fd);
   void ExpireWaiting(Clock::time_point now);
-  // REQUIRES: mu_ held. Takes `fd` out of the gate; its connection, if any.
-  std::unique_ptr<Connection> ForgetWaiting(int fd);
+  // Takes `fd` out of the gate; its connection, if any.
+  std::unique_ptr<Connection> ForgetWaiting(int fd) REQUIRES(mu_);
   void Reject(Connection& conn, Arrival why);
-  // REQUIRES: mu_ held. Moves `fd`'s deadline to `deadline`.
-  void MoveDeadline(int fd, Waiting& w, Clock::time_point deadline);
+  // Moves `fd`'s deadline to `deadline`.
+  void MoveDeadline(int fd, Waiting& w, Clock::time_point deadline) REQUIRES(mu_);
 
   const GateOptions options_;
   // Connections by source address; each Connection holds a slot, so this
@@ -179,12 +180,12 @@ class GatedServer : public httplib::Server {
   int wake_fd_ = -1;
   std::thread gate_thread_;
 
-  mutable std::mutex mu_;
-  bool stopping_ = false;                                    // GUARDED_BY(mu_)
-  std::map<int, Waiting> waiting_;                           // GUARDED_BY(mu_): by fd
-  std::set<std::pair<Clock::time_point, int>> deadlines_;    // GUARDED_BY(mu_)
-  std::unordered_set<int> active_;                           // GUARDED_BY(mu_)
-  size_t buffered_ = 0;  // GUARDED_BY(mu_): conn->buffered() summed over waiting_
+  mutable Mutex mu_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::map<int, Waiting> waiting_ GUARDED_BY(mu_);  // by fd
+  std::set<std::pair<Clock::time_point, int>> deadlines_ GUARDED_BY(mu_);
+  std::unordered_set<int> active_ GUARDED_BY(mu_);
+  size_t buffered_ GUARDED_BY(mu_) = 0;  // conn->buffered() summed over waiting_
   std::atomic<int64_t> timed_out_{0};
   std::atomic<int64_t> too_large_{0};
   std::atomic<int64_t> evicted_{0};

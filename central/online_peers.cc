@@ -3,11 +3,12 @@
 #include <iterator>
 
 #include "common/host_port.h"
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 
 void OnlinePeers::Add(const PeerRecord& peer, const std::string& source) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   online_[peer.username] = peer;
   generation_.fetch_add(1, std::memory_order_acq_rel);
   if (join_seq_.count(peer.username)) return;
@@ -21,7 +22,7 @@ void OnlinePeers::Add(const PeerRecord& peer, const std::string& source) {
 }
 
 void OnlinePeers::Remove(const std::string& username) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   online_.erase(username);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   if (auto s = source_.find(username); s != source_.end()) {
@@ -37,7 +38,7 @@ void OnlinePeers::Remove(const std::string& username) {
 std::vector<Holder> OnlinePeers::Addresses(std::vector<std::string> usernames) const {
   std::vector<Holder> out;
   out.reserve(usernames.size());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (auto& user : usernames) {
     auto it = online_.find(user);
     if (it == online_.end()) continue;  // left after the index was read
@@ -48,7 +49,7 @@ std::vector<Holder> OnlinePeers::Addresses(std::vector<std::string> usernames) c
 
 std::vector<std::string> OnlinePeers::FriendsOf(const std::string& username) const {
   std::vector<std::string> out;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto seq = join_seq_.find(username);
   if (seq == join_seq_.end()) return out;
   auto it = joined_.find(seq->second);
@@ -61,13 +62,13 @@ std::vector<std::string> OnlinePeers::FriendsOf(const std::string& username) con
 }
 
 int64_t OnlinePeers::CountFrom(const std::string& source) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = per_source_.find(source);
   return it == per_source_.end() ? 0 : it->second;
 }
 
 int64_t OnlinePeers::Count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<int64_t>(online_.size());
 }
 
@@ -76,7 +77,7 @@ int64_t OnlinePeers::Count() const {
 namespace p2pshare::central {
 
 std::vector<std::string> OnlinePeers::Usernames() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::string> out;
   out.reserve(online_.size());
   for (const auto& [user, peer] : online_) out.push_back(user);

@@ -14,7 +14,6 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -22,6 +21,7 @@
 
 #include "central/store/directory_store.h"
 #include "common/directory_types.h"
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 
@@ -48,14 +48,14 @@ class OnlinePeers {
   int64_t CountFrom(const std::string& source) const;
 
  private:
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::atomic<uint64_t> generation_{0};
-  std::unordered_map<std::string, PeerRecord> online_;  // GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::string> source_;  // GUARDED_BY(mu_): user -> address
-  std::unordered_map<std::string, int64_t> per_source_;  // GUARDED_BY(mu_): address -> peers
-  std::unordered_map<std::string, uint64_t> join_seq_;  // GUARDED_BY(mu_): user -> seq
-  std::map<uint64_t, std::string> joined_;              // GUARDED_BY(mu_): seq -> user
-  uint64_t next_join_seq_ = 0;                          // GUARDED_BY(mu_)
+  std::unordered_map<std::string, PeerRecord> online_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::string> source_ GUARDED_BY(mu_);  // user -> address
+  std::unordered_map<std::string, int64_t> per_source_ GUARDED_BY(mu_);  // address -> peers
+  std::unordered_map<std::string, uint64_t> join_seq_ GUARDED_BY(mu_);  // user -> seq
+  std::map<uint64_t, std::string> joined_ GUARDED_BY(mu_);  // seq -> user
+  uint64_t next_join_seq_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace p2pshare::central

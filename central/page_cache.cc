@@ -1,4 +1,5 @@
 #include "central/page_cache.h"
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 
@@ -6,7 +7,7 @@ PageCache::PageCache(size_t max_entries, size_t max_bytes)
     : max_entries_(max_entries), max_bytes_(max_bytes) {}
 
 std::optional<std::string> PageCache::Get(const std::string& key, uint64_t generation) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = index_.find(key);
   if (it == index_.end()) return std::nullopt;
   if (it->second->generation != generation) {
@@ -20,7 +21,7 @@ std::optional<std::string> PageCache::Get(const std::string& key, uint64_t gener
 void PageCache::Put(std::string key, uint64_t generation, std::string value) {
   const size_t size = key.size() + value.size();
   if (max_entries_ == 0 || size > max_bytes_ / 8) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = index_.find(key); it != index_.end()) Drop(it->second);
   items_.push_front(Item{std::move(key), generation, std::move(value)});
   index_.emplace(items_.front().key, items_.begin());
@@ -35,12 +36,12 @@ void PageCache::Drop(std::list<Item>::iterator it) const {
 }
 
 size_t PageCache::entries() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return items_.size();
 }
 
 size_t PageCache::bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return bytes_;
 }
 

@@ -7,11 +7,12 @@
 
 #include <cstdint>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 
@@ -34,10 +35,10 @@ class PageCache {
     uint64_t generation;
     std::string value;
   };
-  void Drop(std::list<Item>::iterator it) const;  // REQUIRES: mu_ held
+  void Drop(std::list<Item>::iterator it) const REQUIRES(mu_);
 
   const size_t max_entries_, max_bytes_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::list<Item> items_;  // most recently used first
   mutable std::unordered_map<std::string_view, std::list<Item>::iterator> index_;
   mutable size_t bytes_ = 0;

@@ -359,7 +359,7 @@ void SearchIndex::DropAll(uint32_t user) {
 }
 
 void SearchIndex::Replace(const std::string& user, const std::vector<FileEntry>& files) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterLock lock(mu_);
   uint32_t u = UserId(user);
   DropAll(u);
   users_[u].files.reserve(files.size());
@@ -370,7 +370,7 @@ void SearchIndex::Replace(const std::string& user, const std::vector<FileEntry>&
 
 void SearchIndex::Patch(const std::string& user, const std::vector<FileEntry>& added,
                         const std::vector<std::string>& removed) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterLock lock(mu_);
   uint32_t u = UserId(user);
   for (const auto& name : removed) Drop(u, name);
   for (const auto& f : added) Add(u, f);
@@ -388,14 +388,14 @@ bool SearchIndex::Holds(uint32_t user, std::string_view name) const {
 }
 
 int64_t SearchIndex::FilesOf(const std::string& user) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(mu_);
   auto it = user_ids_.find(user);
   return it == user_ids_.end() ? 0 : static_cast<int64_t>(users_[it->second].files.size());
 }
 
 int64_t SearchIndex::CountAfterPatch(const std::string& user, const std::vector<FileEntry>& added,
                                      const std::vector<std::string>& removed) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(mu_);
   auto it = user_ids_.find(user);
   if (it == user_ids_.end()) return static_cast<int64_t>(added.size());
   const uint32_t u = it->second;
@@ -410,7 +410,7 @@ int64_t SearchIndex::CountAfterPatch(const std::string& user, const std::vector<
 }
 
 void SearchIndex::RemoveUser(const std::string& user) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterLock lock(mu_);
   auto it = user_ids_.find(user);
   if (it == user_ids_.end()) return;
   DropAll(it->second);
@@ -449,7 +449,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
   limit = std::clamp<int64_t>(limit, 0, kSearchWindow - offset);
   const auto want = static_cast<size_t>(limit + offset);
   const auto count_to = static_cast<int64_t>(want);  // matches a walk needs before it stops
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(mu_);
 
   // A key in no name: no match at all.
   for (uint32_t k : keys.all) {
@@ -656,7 +656,7 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
 std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) const {
   Sha sha;
   if (!HexDecode(sha256_hex, sha)) return std::nullopt;
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(mu_);
   // What holders claim about this content: (size, root) each, with who
   // claims it. Only the hash names content; a size or root is a claim.
   struct Claim {
@@ -712,22 +712,22 @@ std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) con
 }
 
 int64_t SearchIndex::unique_files() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(mu_);
   return live_entries_;
 }
 
 int64_t SearchIndex::held_files() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(mu_);
   return held_;
 }
 
 SearchIndex::Totals SearchIndex::totals() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(mu_);
   return Totals{held_, live_entries_, live_contents_, held_bytes_};
 }
 
 void SearchIndex::Compact() {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterLock lock(mu_);
   CompactLocked();
 }
 

@@ -52,13 +52,13 @@
 #include <memory>
 #include <cstdint>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "common/directory_types.h"
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 
@@ -224,16 +224,15 @@ class SearchIndex {
     size_t count_ = 0;
   };
 
-  // REQUIRES: mu_ held. Whether `user` holds a file named `name`.
-  bool Holds(uint32_t user, std::string_view name) const;
+  // Whether `user` holds a file named `name`.
+  bool Holds(uint32_t user, std::string_view name) const REQUIRES_SHARED(mu_);
   struct User {
     std::string name;
     // name hash -> entry ids of this user's files (verified by name).
     std::unordered_multimap<uint64_t, uint32_t> files;
   };
 
-  // REQUIRES: mu_ held exclusively.
-  uint32_t UserId(const std::string& user);
+  uint32_t UserId(const std::string& user) REQUIRES(mu_);
   void Add(uint32_t user, const FileEntry& file);
   void Drop(uint32_t user, std::string_view name);
   void DropAll(uint32_t user);
@@ -248,10 +247,10 @@ class SearchIndex {
   void MaybeCompact();
   void CompactLocked();
 
-  // REQUIRES: mu_ held. The first `max_holders` holders by name.
-  IndexHit HitFor(uint32_t entry, size_t max_holders = SIZE_MAX) const;
+  // The first `max_holders` holders by name.
+  IndexHit HitFor(uint32_t entry, size_t max_holders = SIZE_MAX) const REQUIRES_SHARED(mu_);
 
-  mutable std::shared_mutex mu_;
+  mutable SharedMutex mu_;
   std::vector<Entry> entries_;
   NameArena names_;  // tombstones' too, until a compaction
   std::vector<Signature> signatures_;  // by entry id

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "central/auth.h"
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 
@@ -76,7 +77,7 @@ Sessions::Liveness FromLoad(const PeerLoad& l) {
 
 void Sessions::Revive(const std::vector<std::string>& users) {
   if (options_.shared) return;  // liveness is in the shared store
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& u : users) live_[u] = Fresh();
 }
 
@@ -88,7 +89,7 @@ Result<std::string> Sessions::Open(const std::string& username, const std::strin
     RETURN_IF_ERROR(options_.shared->TouchLogin(username));
     return token;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Touch(username);
   return token;
 }
@@ -108,7 +109,7 @@ Result<std::string> Sessions::Authenticate(const std::string& token) {
   }
   uint64_t forgets_before = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = active_tokens_.find(hash);
     if (it != active_tokens_.end()) return it->second;
     forgets_before = forgets_;
@@ -116,7 +117,7 @@ Result<std::string> Sessions::Authenticate(const std::string& token) {
   ASSIGN_OR_RETURN(auto session, store_->FindSession(hash));
   if (!session) return Unauthenticated("unknown token", "bad_token");
   RETURN_IF_ERROR(EndedSession(session->state));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // Active in the store but not alive here: a client's session from
   // before a restart (only online peers are revived). It ended with
   // its heartbeats; it must not live on as a token nobody checks.
@@ -136,7 +137,7 @@ Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& 
     if (s.code() == Code::kNotFound) return Expired();
     return s;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = live_.find(username);
   if (it == live_.end()) return Expired();
   it->second.last_seen = options_.now();
@@ -151,7 +152,7 @@ Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& 
 }
 
 void Sessions::Forget(const std::string& username) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   live_.erase(username);
   ++forgets_;
   std::erase_if(active_tokens_, [&](const auto& e) { return e.second == username; });
@@ -163,7 +164,7 @@ std::optional<Sessions::Liveness> Sessions::Live(const std::string& username) co
     if (!l.ok() || !l->has_value()) return std::nullopt;
     return FromLoad(**l);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = live_.find(username);
   if (it == live_.end()) return std::nullopt;
   return it->second;
@@ -176,12 +177,12 @@ Result<std::unordered_map<std::string, Sessions::Liveness>> Sessions::AllLive() 
     for (const auto& [user, load] : all) out[user] = FromLoad(load);
     return out;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return live_;
 }
 
 bool Sessions::IsSilent(const std::string& username, Clock::time_point now) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = live_.find(username);
   return it != live_.end() && now - it->second.last_seen > std::chrono::seconds(options_.session_ttl_s);
 }
@@ -189,7 +190,7 @@ bool Sessions::IsSilent(const std::string& username, Clock::time_point now) cons
 std::vector<std::string> Sessions::Silent(Clock::time_point now) const {
   const auto ttl = std::chrono::seconds(options_.session_ttl_s);
   std::vector<std::string> out;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [user, l] : live_) {
     if (now - l.last_seen > ttl) out.push_back(user);
   }

@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -33,6 +32,7 @@
 #include "central/store/directory_store.h"
 #include "central/store/replica_store.h"
 #include "common/directory_types.h"
+#include "common/mutex.h"
 #include "common/periodic.h"
 #include "common/status.h"
 
@@ -102,19 +102,19 @@ class Sessions {
 
  private:
   Liveness Fresh() const;
-  void Touch(const std::string& username);  // REQUIRES: mu_ held
+  void Touch(const std::string& username) REQUIRES(mu_);
   void PurgeEndedSessions();                // the sweeper's hourly work
 
   DirectoryStore* const store_;
   const SessionsOptions options_;
 
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Liveness> live_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::unordered_map<std::string, Liveness> live_ GUARDED_BY(mu_);
   // Active sessions seen by Authenticate: token hash -> username. Cleared
   // for a user by Forget; `forgets_` tells a lookup that raced a Forget not
   // to cache what it read.
-  std::unordered_map<std::string, std::string> active_tokens_;  // GUARDED_BY(mu_)
-  uint64_t forgets_ = 0;                                        // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::string> active_tokens_ GUARDED_BY(mu_);
+  uint64_t forgets_ GUARDED_BY(mu_) = 0;
 
   int64_t last_purge_unix_ = 0;  // the sweeper thread's own
   std::unique_ptr<Periodic> sweeper_;

@@ -3,12 +3,12 @@
 // is what the pipeline may buffer: memory stays bounded). Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <utility>
+
+#include "common/mutex.h"
 
 namespace p2pshare {
 
@@ -22,11 +22,11 @@ class BoundedQueue {
   // Waits while the queue is full. False once it is closed: the item was
   // not queued (the other side has stopped).
   bool Push(T item) {
-    std::unique_lock<std::mutex> lock(mu_);
-    room_.wait(lock, [this] { return closed_ || items_.size() < capacity_; });
+    MutexLock lock(mu_);
+    room_.wait(lock, [this] { mu_.AssertHeld(); return closed_ || items_.size() < capacity_; });
     if (closed_) return false;
     items_.push_back(std::move(item));
-    lock.unlock();
+    lock.Unlock();
     ready_.notify_one();
     return true;
   }
@@ -34,12 +34,12 @@ class BoundedQueue {
   // Waits while the queue is empty and open. Nothing once it is closed and
   // what was queued before has been taken.
   std::optional<T> Pop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    ready_.wait(lock, [this] { return closed_ || !items_.empty(); });
+    MutexLock lock(mu_);
+    ready_.wait(lock, [this] { mu_.AssertHeld(); return closed_ || !items_.empty(); });
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
-    lock.unlock();
+    lock.Unlock();
     room_.notify_one();
     return item;
   }
@@ -47,7 +47,7 @@ class BoundedQueue {
   // No more pushes (they return false); Pop still hands out what is queued.
   void Close() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       closed_ = true;
     }
     ready_.notify_all();
@@ -56,11 +56,11 @@ class BoundedQueue {
 
  private:
   const size_t capacity_;
-  std::mutex mu_;
-  std::condition_variable ready_;  // an item arrived, or closed
-  std::condition_variable room_;   // an item left, or closed
-  std::deque<T> items_;            // GUARDED_BY(mu_)
-  bool closed_ = false;            // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar ready_;  // an item arrived, or closed
+  CondVar room_;   // an item left, or closed
+  std::deque<T> items_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace p2pshare

@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "common/central_trust.h"
+#include "common/mutex.h"
 #include "common/x509.h"
 
 namespace p2pshare {
@@ -112,12 +113,12 @@ DirectoryClient::DirectoryClient(std::string base_url, DirectoryClientOptions op
 DirectoryClient::~DirectoryClient() = default;
 
 void DirectoryClient::set_token(std::string token) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   token_ = std::move(token);
 }
 
 std::string DirectoryClient::token() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return token_;
 }
 

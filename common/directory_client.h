@@ -19,12 +19,12 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/directory_types.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace httplib {
@@ -111,8 +111,8 @@ class DirectoryClient {
   std::atomic<int64_t> last_use_ms_{0};
   bool https_ = false;
   std::string host_;
-  mutable std::mutex mu_;
-  std::string token_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::string token_ GUARDED_BY(mu_);
 };
 
 }  // namespace p2pshare

@@ -1,4 +1,5 @@
 #include "common/limits.h"
+#include "common/mutex.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,7 +20,7 @@ int64_t TakeFromBucket(double* tokens, double rate, double burst, double elapsed
 
 int64_t RateLimits::Take(const std::string& key, Clock::time_point now) {
   if (rate_ <= 0) return 0;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     // Make room: the least recently used bucket goes.
@@ -40,7 +41,7 @@ int64_t RateLimits::Take(const std::string& key, Clock::time_point now) {
 }
 
 size_t RateLimits::keys() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return buckets_.size();
 }
 
@@ -48,7 +49,7 @@ ConcurrencyLimits::ConcurrencyLimits(int64_t per_key, int64_t total)
     : per_key_(per_key), total_(total) {}
 
 std::optional<ConcurrencyLimits::Slot> ConcurrencyLimits::Enter(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (total_ > 0 && all_ >= total_) return std::nullopt;
   auto it = in_flight_.find(key);
   int64_t mine = it == in_flight_.end() ? 0 : it->second;
@@ -59,7 +60,7 @@ std::optional<ConcurrencyLimits::Slot> ConcurrencyLimits::Enter(const std::strin
 }
 
 void ConcurrencyLimits::Leave(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = in_flight_.find(key);
   if (it == in_flight_.end()) return;
   --all_;
@@ -67,13 +68,13 @@ void ConcurrencyLimits::Leave(const std::string& key) {
 }
 
 int64_t ConcurrencyLimits::InFlight(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = in_flight_.find(key);
   return it == in_flight_.end() ? 0 : it->second;
 }
 
 int64_t ConcurrencyLimits::InFlight() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return all_;
 }
 
@@ -85,12 +86,12 @@ FairSlots::FairSlots(int64_t capacity, int64_t per_key, size_t max_waiting)
     : capacity_(std::max<int64_t>(1, capacity)), per_key_(std::max<int64_t>(1, per_key)), max_waiting_(max_waiting) {}
 
 int64_t FairSlots::running() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return running_;
 }
 
 size_t FairSlots::waiting() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return waiters_.size();
 }
 
@@ -152,8 +153,9 @@ std::optional<FairSlots::Slot> FairSlots::Enter(std::vector<std::string> keys, C
   std::erase_if(keys, [](const std::string& k) { return k.empty(); });
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto fits = [&] {
+    mu_.AssertHeld();  // called below with the lock held (a lambda: the analysis cannot follow)
     if (running_ >= capacity_) return false;
     for (const std::string& k : keys) {
       auto it = keys_.find(k);
@@ -199,7 +201,7 @@ std::optional<FairSlots::Slot> FairSlots::Enter(std::vector<std::string> keys, C
 }
 
 void FairSlots::Leave(const std::vector<std::string>& keys) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   --running_;
   for (const std::string& k : keys) keys_[k].running--;
   ForgetIdleLocked(keys);

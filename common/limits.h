@@ -20,16 +20,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace p2pshare {
 
@@ -60,9 +60,9 @@ class RateLimits {
 
   const double rate_, burst_;
   const size_t max_keys_;
-  mutable std::mutex mu_;
-  std::list<std::string> order_;                      // GUARDED_BY(mu_): least recent first
-  std::unordered_map<std::string, Bucket> buckets_;   // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::list<std::string> order_ GUARDED_BY(mu_);  // least recent first
+  std::unordered_map<std::string, Bucket> buckets_ GUARDED_BY(mu_);
 };
 
 // A place held in `Owner` under `Key`, given back (Owner::Leave(key))
@@ -113,9 +113,9 @@ class ConcurrencyLimits {
   void Leave(const std::string& key);
 
   const int64_t per_key_, total_;
-  mutable std::mutex mu_;
-  int64_t all_ = 0;                                     // GUARDED_BY(mu_)
-  std::unordered_map<std::string, int64_t> in_flight_;  // GUARDED_BY(mu_): only keys > 0
+  mutable Mutex mu_;
+  int64_t all_ GUARDED_BY(mu_) = 0;
+  std::unordered_map<std::string, int64_t> in_flight_ GUARDED_BY(mu_);  // only keys > 0
 };
 
 // FairSlots: at most `capacity` holders at once, shared fairly between the
@@ -156,24 +156,25 @@ class FairSlots {
     int64_t waiting = 0;
     uint64_t served_at = 0;  // the admission count when it was last served (0: never)
   };
-  // REQUIRES: mu_ held. Gives free places to the waiters whose turn it is.
-  void AdmitLocked();
-  // REQUIRES: mu_ held. Counts `keys` in (or out of) the running.
-  void TakeLocked(const std::vector<std::string>& keys);
+  // Gives free places to the waiters whose turn it is.
+  void AdmitLocked() REQUIRES(mu_);
+  // Counts `keys` in (or out of) the running.
+  void TakeLocked(const std::vector<std::string>& keys) REQUIRES(mu_);
   friend class HeldPlace<FairSlots, std::vector<std::string>>;
-  void Leave(const std::vector<std::string>& keys);
-  // REQUIRES: mu_ held. Forgets keys with nothing running or waiting.
-  void ForgetIdleLocked(const std::vector<std::string>& keys);
-  int64_t MostWaitingLocked(const std::vector<std::string>& keys) const;
+  void Leave(const std::vector<std::string>& keys) EXCLUDES(mu_);
+  // Forgets keys with nothing running or waiting.
+  void ForgetIdleLocked(const std::vector<std::string>& keys) REQUIRES(mu_);
+  int64_t MostWaitingLocked(const std::vector<std::string>& keys) const REQUIRES(mu_);
 
   const int64_t capacity_, per_key_;
   const size_t max_waiting_;
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  int64_t running_ = 0;                             // GUARDED_BY(mu_)
-  uint64_t arrivals_ = 0, admissions_ = 0;          // GUARDED_BY(mu_)
-  std::list<Waiter*> waiters_;                      // GUARDED_BY(mu_): in arrival order
-  std::unordered_map<std::string, KeyState> keys_;  // GUARDED_BY(mu_): keys running or waiting
+  mutable Mutex mu_;
+  CondVar changed_;
+  int64_t running_ GUARDED_BY(mu_) = 0;
+  uint64_t arrivals_ GUARDED_BY(mu_) = 0;
+  uint64_t admissions_ GUARDED_BY(mu_) = 0;
+  std::list<Waiter*> waiters_ GUARDED_BY(mu_);  // in arrival order
+  std::unordered_map<std::string, KeyState> keys_ GUARDED_BY(mu_);  // keys running or waiting
 };
 
 }  // namespace p2pshare

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "common/host_port.h"
+#include "common/mutex.h"
 #include "common/transfer_tuning.h"
 #include "common/x509.h"
 
@@ -30,17 +31,17 @@ constexpr size_t kMaxCachedChannels = 256;
 constexpr size_t kMaxRevokedKept = 1000000;
 
 struct State {
-  std::mutex mu;
-  PeerIdentity identity;  // GUARDED_BY(mu)
+  Mutex mu;
+  PeerIdentity identity GUARDED_BY(mu);
   // One provider per identity (by certificate file): one refresh thread each.
   std::map<std::string, std::shared_ptr<tls::FileWatcherCertificateProvider>> providers;
-  std::string ca_pem;             // GUARDED_BY(mu): the identity's CA, cached
+  std::string ca_pem GUARDED_BY(mu);  // the identity's CA, cached
   // Revoked serials, and the order they were told in (to forget them).
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> revoked;  // GUARDED_BY(mu)
-  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> revoked_order;  // GUARDED_BY(mu)
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> revoked GUARDED_BY(mu);
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> revoked_order GUARDED_BY(mu);
   // By (address, account, certificate file).
   std::map<std::tuple<std::string, std::string, std::string>, std::shared_ptr<grpc::Channel>>
-      channels;  // GUARDED_BY(mu)
+      channels GUARDED_BY(mu);
 };
 
 State& Shared() {
@@ -52,13 +53,13 @@ State& Shared() {
 PeerIdentity Identity(const PeerIdentity* as) {
   if (as != nullptr) return *as;
   State& s = Shared();
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   return s.identity;
 }
 
 std::shared_ptr<tls::FileWatcherCertificateProvider> Provider(const PeerIdentity& id) {
   State& s = Shared();
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   auto& provider = s.providers[id.cert_file];
   if (!provider) {
     provider = std::make_shared<tls::FileWatcherCertificateProvider>(id.key_file, id.cert_file,
@@ -70,7 +71,7 @@ std::shared_ptr<tls::FileWatcherCertificateProvider> Provider(const PeerIdentity
 // The network's CA as this process trusts it (read once from the file).
 Result<std::string> NetworkCa() {
   State& s = Shared();
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   if (s.ca_pem.empty()) {
     auto pem = ReadSmallFile(s.identity.ca_file);
     if (!pem.ok()) return Unavailable("this peer does not know the network's CA yet");
@@ -143,7 +144,7 @@ PeerIdentity PeerIdentityIn(const std::string& internal_dir) {
 
 void UsePeerIdentity(const PeerIdentity& identity) {
   State& s = Shared();
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   s.identity = identity;
   s.ca_pem.clear();
   s.channels.clear();
@@ -156,7 +157,7 @@ void NarrowPeerTlsSuites() {
 
 void ReloadPeerIdentity() {
   State& s = Shared();
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   s.providers.clear();
   s.channels.clear();
 }
@@ -164,7 +165,7 @@ void ReloadPeerIdentity() {
 void AddRevokedCertificates(const std::vector<std::string>& serials) {
   State& s = Shared();
   const auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   for (const std::string& serial : serials) {
     if (s.revoked.emplace(serial, now).second) s.revoked_order.emplace_back(now, serial);
   }
@@ -179,14 +180,14 @@ void AddRevokedCertificates(const std::vector<std::string>& serials) {
 
 void ForgetRevokedCertificates() {
   State& s = Shared();
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   s.revoked.clear();
   s.revoked_order.clear();
 }
 
 bool CertificateRevoked(const std::string& serial) {
   State& s = Shared();
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   return s.revoked.count(serial) > 0;
 }
 
@@ -196,12 +197,12 @@ std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port,
   const PeerIdentity id = Identity(as);
   const auto key = std::make_tuple(JoinHostPort(host, port), account, id.cert_file);
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    MutexLock lock(s.mu);
     auto it = s.channels.find(key);
     if (it != s.channels.end()) return it->second;
   }
   auto channel = NewChannel(host, port, account, id);
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   if (s.channels.size() >= kMaxCachedChannels) s.channels.clear();
   return s.channels.emplace(key, channel).first->second;
 }

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "common/mutex.h"
 #include "common/x509.h"
 
 namespace p2pshare {
@@ -44,7 +45,7 @@ Status PeerCredentials::Accept(const std::string& certificate, const std::string
                                const std::vector<std::string>& revoked) {
   AddRevokedCertificates(revoked);
   if (certificate.empty() && ca.empty()) return Status::Ok();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::string network_ca = ca;
   if (network_ca.empty()) {
     auto on_disk = ReadSmallFile(identity_.ca_file);

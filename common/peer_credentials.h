@@ -14,10 +14,10 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/peer_channel.h"
 #include "common/status.h"
 
@@ -57,7 +57,7 @@ class PeerCredentials {
   std::string public_key_pem_;
   std::string csr_;
   std::string trusted_ca_pem_;
-  mutable std::mutex mu_;  // serializes writes of the files
+  mutable Mutex mu_;  // serializes writes of the files
 };
 
 }  // namespace p2pshare

@@ -4,10 +4,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
+
+#include "common/mutex.h"
 
 namespace p2pshare {
 
@@ -15,11 +15,11 @@ class Periodic {
  public:
   Periodic(std::chrono::milliseconds period, std::function<void()> fn)
       : thread_([this, period, fn = std::move(fn)] {
-          std::unique_lock<std::mutex> lock(mu_);
-          while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
-            lock.unlock();
+          MutexLock lock(mu_);
+          while (!cv_.wait_for(lock, period, [this] { mu_.AssertHeld(); return stop_; })) {
+            lock.Unlock();
             fn();
-            lock.lock();
+            lock.Lock();
           }
         }) {}
   ~Periodic() { Stop(); }
@@ -28,7 +28,7 @@ class Periodic {
 
   void Stop() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
@@ -36,9 +36,9 @@ class Periodic {
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts after the members above exist
 };
 

@@ -1,19 +1,19 @@
 #include "common/signal_waiter.h"
+#include "common/mutex.h"
 
 #include <pthread.h>
 #include <signal.h>
 
-#include <mutex>
 #include <thread>
 
 namespace p2pshare {
 namespace {
 // Never destroyed: the waiting thread is detached and may outlive main.
-std::mutex& CallbackMutex() {
-  static auto* mu = new std::mutex;
+Mutex& CallbackMutex() {
+  static auto* mu = new Mutex;
   return *mu;
 }
-bool g_closed = false;  // GUARDED_BY(CallbackMutex())
+bool g_closed GUARDED_BY(CallbackMutex()) = false;
 }  // namespace
 
 void StopOnSignals(std::function<void(const char* name)> on_signal) {
@@ -26,13 +26,13 @@ void StopOnSignals(std::function<void(const char* name)> on_signal) {
   std::thread([signals, on_signal = std::move(on_signal)] {
     int sig = 0;
     sigwait(&signals, &sig);
-    std::lock_guard<std::mutex> lock(CallbackMutex());
+    MutexLock lock(CallbackMutex());
     if (!g_closed) on_signal(sig == SIGINT ? "SIGINT" : "SIGTERM");
   }).detach();
 }
 
 void StopHandlingSignals() {
-  std::lock_guard<std::mutex> lock(CallbackMutex());
+  MutexLock lock(CallbackMutex());
   g_closed = true;
 }
 

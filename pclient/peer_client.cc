@@ -952,7 +952,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
     };
   }
   if (Background(c)) {
-    auto job = [this, req](TransferQueue::Control& control) -> Result<std::string> {
+    auto job = [req](TransferQueue::Control& control) -> Result<std::string> {
       DownloadRequest r = req;
       r.stop_requested = [&control] { return control.StopRequested(); };
       if (control.attempt() > 0 && r.refresh_holders) {  // a retry: who holds it now

@@ -7,14 +7,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
@@ -24,6 +22,7 @@
 
 #include "common/hash_tree.h"
 #include "common/hex.h"
+#include "common/mutex.h"
 #include "common/names.h"
 #include "common/part_record.h"
 #include "common/peer_channel.h"
@@ -163,13 +162,13 @@ class Swarm {
   // Opens the .part and reads which pieces are verified already.
   Status Prepare();
   // Fetches every missing piece. Unavailable when the holders could not.
-  Status Run();
+  Status Run() EXCLUDES(mu_);
   // Checks the whole file's SHA-256 and puts it in place. DataLoss when the
   // hash differs: the root was a lie, the .part is removed.
   Result<DownloadResult> Finish();
   // Bytes verified so far (resumed ones included).
-  int64_t verified_bytes() {
-    std::lock_guard<std::mutex> lock(mu_);
+  int64_t verified_bytes() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return picker_.verified_bytes();
   }
 
@@ -179,47 +178,46 @@ class Swarm {
   int64_t PieceSize(int64_t i) const { return std::min(piece_bytes_, f_.size - i * piece_bytes_); }
   // The pieces `source` asks for next (PiecePicker), as many as it sends
   // in about a second; empty when nothing is left for it.
-  std::vector<int64_t> Pick(size_t source);
+  std::vector<int64_t> Pick(size_t source) EXCLUDES(mu_);
   // Fetches `run` from `source`: kDropped when the source is dropped,
   // kQueued when it put us in its upload queue (the run is given back).
-  Fetched Fetch(size_t source, const std::vector<int64_t>& run);
+  Fetched Fetch(size_t source, const std::vector<int64_t>& run) EXCLUDES(mu_);
   // Notes `source`'s place in its queue (0: it serves us now).
-  void Queued(size_t source, int64_t place);
-  void Worker(size_t source);
+  void Queued(size_t source, int64_t place) EXCLUDES(mu_);
+  void Worker(size_t source) EXCLUDES(mu_);
   // Asks partial holder `source` which pieces it has now; false (and the
   // source dropped) when it cannot say or says nonsense.
-  bool RefreshHave(size_t source);
+  bool RefreshHave(size_t source) EXCLUDES(mu_);
   // Adds `h` as a source with its own worker, unless it is this peer, is
   // there already, reports another root, or the sources are full.
-  // REQUIRES(mu_).
-  bool AddSource(const Holder& h, std::vector<std::thread>* workers);
-  // REQUIRES(mu_). Sources not dropped.
-  size_t ActiveSources() const;
-  // REQUIRES(mu_). Holders to try when there is room, in random order
+  bool AddSource(const Holder& h, std::vector<std::thread>* workers) REQUIRES(mu_);
+  // Sources not dropped.
+  size_t ActiveSources() const REQUIRES(mu_);
+  // Holders to try when there is room, in random order
   // (those known already are left out).
-  void Offer(std::vector<Holder> holders);
-  // REQUIRES(mu_). Adds waiting holders while fewer than kMaxSources serve.
-  void Fill(std::vector<std::thread>* workers);
-  // REQUIRES(mu_). Whether the download should end now: complete, failed
+  void Offer(std::vector<Holder> holders) REQUIRES(mu_);
+  // Adds waiting holders while fewer than kMaxSources serve.
+  void Fill(std::vector<std::thread>* workers) REQUIRES(mu_);
+  // Whether the download should end now: complete, failed
   // locally, or nothing can come any more. `stopped` when the user asked.
-  bool Supervise(std::vector<std::thread>* workers, std::unique_lock<std::mutex>& lock, bool* stopped);
-  // REQUIRES(mu_). The result's account of the sources, and the error
+  bool Supervise(std::vector<std::thread>* workers, bool* stopped) REQUIRES(mu_);
+  // The result's account of the sources, and the error
   // that ends an incomplete download.
-  Status Conclude(bool stopped);
+  Status Conclude(bool stopped) REQUIRES(mu_);
 
   // Whether pieces `first`..`last` are all verified.
-  bool AllVerified(int64_t first, int64_t last);
+  bool AllVerified(int64_t first, int64_t last) EXCLUDES(mu_);
   // Gives back the pieces of a run not verified.
-  void Release(const std::vector<int64_t>& run, size_t from);
-  void Drop(size_t source, const std::string& why);
+  void Release(const std::vector<int64_t>& run, size_t from) EXCLUDES(mu_);
+  void Drop(size_t source, const std::string& why) EXCLUDES(mu_);
   // A download-wide error here (a full disk): every source stops.
-  void LocalError(const Status& error);
+  void LocalError(const Status& error) EXCLUDES(mu_);
   // A piece passed its hash: written (`data`; null: streamed to its place
   // already) and counted. `*won` false when another copy won the race.
-  Status Accept(size_t source, int64_t piece, const std::string_view* data, bool* won);
+  Status Accept(size_t source, int64_t piece, const std::string_view* data, bool* won) EXCLUDES(mu_);
   // Hashes the verified pieces after the frontier into the whole file's
   // SHA-256, in order, reading them back (from the page cache, mostly).
-  void AdvanceFrontier();
+  void AdvanceFrontier() EXCLUDES(mu_);
   // Reads [offset, offset + size) of the .part in blocks of at most
   // kReadBackBytes, handing each to `take`; false on a short read.
   bool ReadRange(int64_t offset, int64_t size, const std::function<void(const char*, size_t)>& take);
@@ -229,13 +227,13 @@ class Swarm {
   void TakeInOrder(int64_t piece, std::string_view data);
   // Marks the whole pieces of a .part that kept no record (written by the
   // in-order strategy) that match the layer: checked here, not fetched again.
-  void AdoptPrefix(int64_t part_size);
+  void AdoptPrefix(int64_t part_size) EXCLUDES(mu_);
   // The keeper thread: the frontier and the record's saves, so the
   // receiving threads never wait for either (nor for the disk).
-  void Keeper();
-  Status SaveState();
-  bool LoadState();
-  void Progress();
+  void Keeper() EXCLUDES(mu_);
+  Status SaveState() EXCLUDES(mu_);
+  bool LoadState() EXCLUDES(mu_);
+  void Progress() EXCLUDES(mu_);
   // The note and progress callbacks, one at a time.
   void Note(const std::string& line);
 
@@ -253,32 +251,33 @@ class Swarm {
   UniqueFd part_;
   DownloadResult out_;
 
-  std::mutex mu_;
-  std::condition_variable changed_;
-  PiecePicker picker_;                         // GUARDED_BY(mu_)
-  std::vector<Source> sources_;                // GUARDED_BY(mu_): numbered as in picker_
-  std::vector<grpc::ClientContext*> calls_;    // GUARDED_BY(mu_): each source's call, if any
-  int64_t unsaved_bytes_ = 0;                  // GUARDED_BY(mu_)
-  Clock::time_point last_save_ = Clock::now();  // GUARDED_BY(mu_)
-  int active_workers_ = 0;                     // GUARDED_BY(mu_)
-  std::minstd_rand random_{std::random_device{}()};  // GUARDED_BY(mu_)
-  bool stop_ = false;                          // GUARDED_BY(mu_): Run is ending
-  bool refill_ = false;                        // GUARDED_BY(mu_): a source was dropped
-  std::deque<Holder> waiting_;                 // GUARDED_BY(mu_): holders not tried yet
-  bool keeper_stop_ = false;                   // GUARDED_BY(mu_)
-  Status local_error_;                         // GUARDED_BY(mu_)
-  // Run's supervision (REQUIRES(mu_) too).
-  Clock::time_point next_refresh_ = {}, last_progress_ = {};
-  int64_t last_verified_ = 0;
+  Mutex mu_;
+  CondVar changed_;
+  PiecePicker picker_ GUARDED_BY(mu_);
+  std::vector<Source> sources_ GUARDED_BY(mu_);  // numbered as in picker_
+  std::vector<grpc::ClientContext*> calls_ GUARDED_BY(mu_);  // each source's call, if any
+  int64_t unsaved_bytes_ GUARDED_BY(mu_) = 0;
+  Clock::time_point last_save_ GUARDED_BY(mu_) = Clock::now();
+  int active_workers_ GUARDED_BY(mu_) = 0;
+  std::minstd_rand random_ GUARDED_BY(mu_){std::random_device{}()};
+  bool stop_ GUARDED_BY(mu_) = false;  // Run is ending
+  bool refill_ GUARDED_BY(mu_) = false;  // a source was dropped
+  std::deque<Holder> waiting_ GUARDED_BY(mu_);  // holders not tried yet
+  bool keeper_stop_ GUARDED_BY(mu_) = false;
+  Status local_error_ GUARDED_BY(mu_);
+  // Run's supervision.
+  Clock::time_point next_refresh_ GUARDED_BY(mu_) = {};
+  Clock::time_point last_progress_ GUARDED_BY(mu_) = {};
+  int64_t last_verified_ GUARDED_BY(mu_) = 0;
 
-  std::mutex save_mu_;  // one save at a time
-  uint64_t save_seq_ = 0;
+  Mutex save_mu_;  // one save at a time
+  uint64_t save_seq_ GUARDED_BY(save_mu_) = 0;
 
-  std::mutex frontier_mu_;
-  int64_t frontier_ = 0;  // pieces hashed into `whole_`, in order
-  Sha256 whole_;
+  Mutex frontier_mu_;
+  int64_t frontier_ GUARDED_BY(frontier_mu_) = 0;  // pieces hashed into `whole_`, in order
+  Sha256 whole_ GUARDED_BY(frontier_mu_);
 
-  std::mutex progress_mu_;
+  Mutex progress_mu_;
 };
 
 // Receives one run of pieces from one source: checks each piece against the
@@ -328,7 +327,7 @@ class PieceSink : public RangeSink {
 
 void PieceSink::Started() {
   s_.Queued(source_, 0);
-  std::lock_guard<std::mutex> lock(s_.mu_);
+  MutexLock lock(s_.mu_);
   if (!s_.sources_[source_].since) s_.sources_[source_].since = Clock::now();
 }
 
@@ -389,12 +388,12 @@ bool Swarm::FetchLayer() {
   // holders that never answer cost one timeout, not one each.
   std::vector<Holder> holders = group_.holders;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::shuffle(holders.begin(), holders.end(), random_);
   }
   for (size_t wave = 0; wave < holders.size(); wave += kMaxSources) {
-    std::mutex found_mu;
-    std::optional<std::vector<Digest>> found;  // GUARDED_BY(found_mu)
+    Mutex found_mu;
+    std::optional<std::vector<Digest>> found;  // guarded by found_mu (a local: no annotation)
     const size_t end = std::min(holders.size(), wave + kMaxSources);
     std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
     for (size_t i = wave; i < end; ++i) {
@@ -424,7 +423,7 @@ bool Swarm::FetchLayer() {
           Note("holder " + h.username + " sent piece hashes that do not match the root; skipping it");
           return;
         }
-        std::lock_guard<std::mutex> lock(found_mu);
+        MutexLock lock(found_mu);
         if (found) return;
         found = std::move(layer);
         for (auto& other : contexts) other->TryCancel();  // the others need not answer now
@@ -446,7 +445,7 @@ void Swarm::AdoptPrefix(int64_t part_size) {
       hasher.Update(data, n);
     });
     if (!read || hasher.Finish() != layer_[static_cast<size_t>(i)]) break;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     picker_.MarkVerified(i);
   }
 }
@@ -474,7 +473,7 @@ Status Swarm::Prepare() {
   }
   int64_t verified = 0, verified_bytes = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     verified = picker_.verified();
     verified_bytes = picker_.verified_bytes();
   }
@@ -504,8 +503,11 @@ Status Swarm::Prepare() {
 bool Swarm::LoadState() {
   std::optional<PartRecord> record = ReadPartRecord(part_.get(), f_.size, group_.root, pieces_count_);
   if (!record) return false;
-  save_seq_ = record->seq;
-  std::lock_guard<std::mutex> lock(mu_);
+  {
+    MutexLock save(save_mu_);
+    save_seq_ = record->seq;
+  }
+  MutexLock lock(mu_);
   for (int64_t i = 0; i < pieces_count_; ++i) {
     if (record->Has(i)) picker_.MarkVerified(i);
   }
@@ -513,10 +515,10 @@ bool Swarm::LoadState() {
 }
 
 Status Swarm::SaveState() {
-  std::lock_guard<std::mutex> save(save_mu_);
+  MutexLock save(save_mu_);
   PartRecord record;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (int64_t i = 0; i < pieces_count_; ++i) {
       if (picker_.state(i) == PiecePicker::State::kVerified) record.Set(i);
     }
@@ -531,7 +533,7 @@ Status Swarm::SaveState() {
 }
 
 void Swarm::TakeInOrder(int64_t piece, std::string_view data) {
-  std::lock_guard<std::mutex> frontier(frontier_mu_);
+  MutexLock frontier(frontier_mu_);
   if (frontier_ != piece) return;  // the keeper reads it back later
   whole_.Update(data);
   frontier_++;
@@ -549,10 +551,10 @@ bool Swarm::ReadRange(int64_t offset, int64_t size, const std::function<void(con
 }
 
 void Swarm::AdvanceFrontier() {
-  std::lock_guard<std::mutex> frontier(frontier_mu_);
+  MutexLock frontier(frontier_mu_);
   for (;;) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (frontier_ >= pieces_count_ || picker_.state(frontier_) != PiecePicker::State::kVerified) return;
     }
     // Verified, so on disk here (written before it was marked). A hash
@@ -570,7 +572,7 @@ void Swarm::AdvanceFrontier() {
 
 void Swarm::Note(const std::string& line) {
   if (!note_) return;
-  std::lock_guard<std::mutex> lock(progress_mu_);
+  MutexLock lock(progress_mu_);
   note_(line);
 }
 
@@ -578,7 +580,7 @@ void Swarm::Progress() {
   if (!progress_) return;
   TransferProgress p{0, f_.size, {}};
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     p.done = picker_.verified_bytes();
     const auto now = Clock::now();
     for (const Source& s : sources_) {
@@ -587,14 +589,14 @@ void Swarm::Progress() {
                                        s.queue_place, s.dropped});
     }
   }
-  std::lock_guard<std::mutex> lock(progress_mu_);
+  MutexLock lock(progress_mu_);
   progress_(p);
 }
 
 void Swarm::Queued(size_t source, int64_t place) {
   std::string name;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     Source& s = sources_[source];
     if (s.queue_place == place) return;
     s.queue_place = place;
@@ -609,7 +611,7 @@ void Swarm::Queued(size_t source, int64_t place) {
 }
 
 std::vector<int64_t> Swarm::Pick(size_t source) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const Source& me = sources_[source];
   if (me.dropped || !local_error_.ok() || stop_) return {};
   // A run lasts about a second at the source's rate so far (aria2 and
@@ -626,7 +628,7 @@ std::vector<int64_t> Swarm::Pick(size_t source) {
 }
 
 void Swarm::Release(const std::vector<int64_t>& run, size_t from) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   picker_.Release(run, from);
   changed_.notify_all();
 }
@@ -634,7 +636,7 @@ void Swarm::Release(const std::vector<int64_t>& run, size_t from) {
 void Swarm::Drop(size_t source, const std::string& why) {
   std::string name;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     Source& s = sources_[source];
     if (s.dropped) return;
     s.dropped = true;
@@ -648,14 +650,14 @@ void Swarm::Drop(size_t source, const std::string& why) {
 }
 
 void Swarm::LocalError(const Status& error) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (local_error_.ok()) local_error_ = error;
   changed_.notify_all();
 }
 
 Status Swarm::Accept(size_t source, int64_t piece, const std::string_view* data, bool* won) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     *won = picker_.state(piece) != PiecePicker::State::kVerified;
   }
   if (!*won) return Status::Ok();
@@ -663,7 +665,7 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string_view* data,
   // harmless, so the write needs no lock.
   if (data != nullptr) RETURN_IF_ERROR(WriteAll(part_.get(), data->data(), data->size(), piece * piece_bytes_));
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     *won = picker_.MarkVerified(piece);
     if (!*won) return Status::Ok();
     unsaved_bytes_ += PieceSize(piece);
@@ -684,7 +686,7 @@ void Swarm::Keeper() {
   for (;;) {
     bool stop, save;
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       changed_.wait_for(lock, std::chrono::milliseconds(50));
       stop = keeper_stop_;
       save = !stop && (unsaved_bytes_ >= kSaveEveryBytes || Clock::now() - last_save_ >= every);
@@ -700,7 +702,7 @@ void Swarm::Keeper() {
 Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
   Holder holder;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     holder = sources_[source].holder;
   }
   const int64_t begin = run.front() * piece_bytes_;
@@ -711,7 +713,7 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
   // off (CallWatch), and dropped below: its place goes to another.
   RangeRequest range{holder, f_.sha256, f_.size, begin, end, req_.limit_rate, &pacer_, 1, nullptr,
                      [&](grpc::ClientContext* call) {
-                       std::lock_guard<std::mutex> lock(mu_);
+                       MutexLock lock(mu_);
                        if (call != nullptr && picker_.complete()) return false;
                        calls_[source] = call;  // Run and Accept may cancel it
                        return true;
@@ -726,7 +728,7 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
   }
   std::string failure = !sink.failure().empty() ? sink.failure() : got.failure;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stop_ && failure.empty()) return Fetched::kOk;  // cancelled by Run: the source did nothing wrong
   }
   if (failure.empty() && sink.unverified() <= run.back() && !AllVerified(sink.unverified(), run.back())) {
@@ -738,14 +740,14 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
 }
 
 bool Swarm::AllVerified(int64_t first, int64_t last) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return picker_.AllVerified(first, last);
 }
 
 bool Swarm::RefreshHave(size_t source) {
   Holder holder;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     holder = sources_[source].holder;
   }
   auto stub = PeerStub(holder.host, holder.port, holder.username);
@@ -768,7 +770,7 @@ bool Swarm::RefreshHave(size_t source) {
     Drop(source, "its list of pieces does not match the file");
     return false;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // An empty list: it has all of it by now.
   picker_.SetHave(source, have.empty() ? std::vector<uint8_t>(bytes, 0xff) : std::vector<uint8_t>(have.begin(), have.end()));
   sources_[source].have_at = Clock::now();
@@ -779,7 +781,7 @@ void Swarm::Worker(size_t source) {
   for (;;) {
     bool partial;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       partial = sources_[source].holder.partial && Clock::now() - sources_[source].have_at >= kHaveEvery;
     }
     if (partial && !RefreshHave(source)) break;
@@ -788,7 +790,7 @@ void Swarm::Worker(size_t source) {
       // Nothing to ask for: done, or wait while the last pieces may yet
       // come back (a source failing releases its pieces) or, from a
       // partial holder, until it has more.
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (picker_.complete() || sources_[source].dropped || !local_error_.ok() || stop_) break;
       changed_.wait_for(lock, sources_[source].holder.partial ? kHaveEvery : std::chrono::milliseconds(200));
       continue;
@@ -796,13 +798,16 @@ void Swarm::Worker(size_t source) {
     const Fetched got = Fetch(source, run);
     if (got == Fetched::kDropped) break;
     if (got == Fetched::kQueued) {
-      std::unique_lock<std::mutex> lock(mu_);
-      const auto over = [&] { return picker_.complete() || !local_error_.ok() || stop_; };
+      MutexLock lock(mu_);
+      const auto over = [&] {
+        mu_.AssertHeld();  // a wait's predicate: runs with the lock held
+        return picker_.complete() || !local_error_.ok() || stop_;
+      };
       changed_.wait_for(lock, kQueuePoll, over);
       if (over()) break;
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   active_workers_--;
   changed_.notify_all();
 }
@@ -850,7 +855,7 @@ bool Swarm::AddSource(const Holder& h, std::vector<std::thread>* workers) {
   return true;
 }
 
-bool Swarm::Supervise(std::vector<std::thread>* workers, std::unique_lock<std::mutex>& lock, bool* stopped) {
+bool Swarm::Supervise(std::vector<std::thread>* workers, bool* stopped) {
   if (picker_.complete() || !local_error_.ok()) return true;
   // A source that failed gives its place to a holder not tried yet.
   refill_ = false;
@@ -877,9 +882,9 @@ bool Swarm::Supervise(std::vector<std::thread>* workers, std::unique_lock<std::m
   // join as partial holders once they have pieces.
   const size_t before = sources_.size();
   if (req_.refresh_holders) {
-    lock.unlock();
+    mu_.unlock();  // central may take a while: the workers go on meanwhile
     auto fresh = req_.refresh_holders();
-    lock.lock();
+    mu_.lock();
     if (fresh.ok()) Offer(*fresh);
   }
   Fill(workers);
@@ -912,12 +917,12 @@ Status Swarm::Conclude(bool stopped) {
 Status Swarm::Run() {
   std::thread keeper([this] { Keeper(); });
   std::vector<std::thread> workers;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Offer(group_.holders);
   Fill(&workers);
-  lock.unlock();
+  lock.Unlock();
   Progress();
-  lock.lock();
+  lock.Lock();
   next_refresh_ = Clock::now() + kRefreshEvery;
   last_progress_ = Clock::now();
   last_verified_ = picker_.verified();
@@ -926,25 +931,26 @@ Status Swarm::Run() {
     // A stop request cannot wake this wait: it is asked a few times a second.
     const auto wake = req_.stop_requested ? std::min(next_refresh_, Clock::now() + kStopPoll) : next_refresh_;
     changed_.wait_until(lock, wake, [&] {
+      mu_.AssertHeld();  // a wait's predicate: runs with the lock held
       return picker_.complete() || !local_error_.ok() || active_workers_ == 0 || refill_;
     });
-    if (Supervise(&workers, lock, &stopped)) break;
+    if (Supervise(&workers, &stopped)) break;
   }
   stop_ = true;
   changed_.notify_all();
   out_.sources = static_cast<int>(sources_.size());
-  lock.unlock();
+  lock.Unlock();
   // Every worker returns once no piece is left for it (a waiting one wakes
   // at each change and at least every 500 ms).
   for (auto& t : workers) t.join();
   {
-    std::lock_guard<std::mutex> stop(mu_);
+    MutexLock stop(mu_);
     keeper_stop_ = true;
     changed_.notify_all();
   }
   keeper.join();
   Status saved = SaveState();
-  lock.lock();
+  lock.Lock();
   Status ended = Conclude(stopped);
   if (!local_error_.ok() || saved.ok()) return ended;
   return saved;
@@ -954,7 +960,7 @@ Result<DownloadResult> Swarm::Finish() {
   AdvanceFrontier();  // whatever the keeper left
   std::string got;
   {
-    std::lock_guard<std::mutex> frontier(frontier_mu_);
+    MutexLock frontier(frontier_mu_);
     if (frontier_ != pieces_count_) return Internal("cannot read back " + part_path_);
     got = whole_.FinishHex();
   }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/mutex.h"
 #include "pclient/format.h"
 
 namespace p2pshare::pclient {
@@ -25,7 +26,7 @@ CallWatch::CallWatch(grpc::ClientContext* context, std::chrono::steady_clock::du
 
 CallWatch::~CallWatch() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   stop_cv_.notify_all();
@@ -33,20 +34,20 @@ CallWatch::~CallWatch() {
 }
 
 void CallWatch::Progress() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   progress_ = std::chrono::steady_clock::now();
 }
 
 std::string CallWatch::why() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return why_;
 }
 
 void CallWatch::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
     const auto due = progress_ ? *progress_ + between_ : started_ + first_;
-    if (stop_cv_.wait_until(lock, due, [&] { return stop_; })) return;
+    if (stop_cv_.wait_until(lock, due, [&] { mu_.AssertHeld(); return stop_; })) return;
     const auto now = std::chrono::steady_clock::now();
     if (progress_ ? now - *progress_ < between_ : now - started_ < first_) continue;  // progress meanwhile
     const auto secs = [](std::chrono::steady_clock::duration d) {

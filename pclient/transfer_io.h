@@ -5,14 +5,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace p2pshare::pclient {
@@ -50,12 +49,12 @@ class CallWatch {
 
   grpc::ClientContext* const context_;
   const std::chrono::steady_clock::duration first_, between_;
-  mutable std::mutex mu_;
-  std::condition_variable stop_cv_;
-  bool stop_ = false;                                     // GUARDED_BY(mu_)
-  std::optional<std::chrono::steady_clock::time_point> progress_;  // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point started_;         // GUARDED_BY(mu_)
-  std::string why_;                                       // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar stop_cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::optional<std::chrono::steady_clock::time_point> progress_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point started_ GUARDED_BY(mu_);
+  std::string why_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 

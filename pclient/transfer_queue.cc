@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/mutex.h"
 #include "pclient/format.h"
 
 namespace p2pshare::pclient {
@@ -33,7 +34,7 @@ class TransferQueue::EntryControl : public Control {
   EntryControl(TransferQueue* q, Entry* e) : q_(q), e_(e) {}
   bool StopRequested() const override { return e_->stop.load(); }
   void Progress(const TransferProgress& p) override {
-    std::lock_guard<std::mutex> lock(q_->mu_);
+    MutexLock lock(q_->mu_);
     Item& it = e_->item;
     if (e_->base < 0) e_->base = p.done;
     it.done = p.done;
@@ -43,7 +44,7 @@ class TransferQueue::EntryControl : public Control {
     it.sources = p.sources.empty() ? "" : SourcesLine(p.sources, /*rates=*/false);
   }
   void Note(const std::string& line) override {
-    std::lock_guard<std::mutex> lock(q_->mu_);
+    MutexLock lock(q_->mu_);
     e_->item.note = line;
   }
   int attempt() const override { return e_->attempts - 1; }
@@ -60,7 +61,7 @@ TransferQueue::TransferQueue(int workers, std::function<void()> wake) : wake_(st
 TransferQueue::~TransferQueue() { Close(); }
 
 Result<int> TransferQueue::Add(std::string kind, std::string what, std::string key, Job job) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (closed_) return FailedPrecondition("the transfer queue is closed");
   for (const auto& e : items_) {
     const TransferState s = e->item.state;
@@ -82,7 +83,7 @@ Result<int> TransferQueue::Add(std::string kind, std::string what, std::string k
 }
 
 Status TransferQueue::Cancel(int id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (id < 1 || id > static_cast<int>(items_.size())) {
     return NotFound("no transfer #" + std::to_string(id) + "; 'transfers' lists them");
   }
@@ -103,7 +104,7 @@ Status TransferQueue::Cancel(int id) {
 }
 
 Status TransferQueue::Retry(int id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (closed_) return FailedPrecondition("the transfer queue is closed");
   if (id < 1 || id > static_cast<int>(items_.size())) {
     return NotFound("no transfer #" + std::to_string(id) + "; 'transfers' lists them");
@@ -131,7 +132,7 @@ Status TransferQueue::Retry(int id) {
 }
 
 std::vector<TransferQueue::Item> TransferQueue::List() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Item> out;
   for (const auto& e : items_) {
     Item it = e->item;
@@ -144,20 +145,20 @@ std::vector<TransferQueue::Item> TransferQueue::List() const {
 }
 
 int TransferQueue::Active() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<int>(std::count_if(items_.begin(), items_.end(), [](const auto& e) {
     return e->item.state == TransferState::kQueued || e->item.state == TransferState::kRunning;
   }));
 }
 
 std::vector<std::string> TransferQueue::TakeEnded() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return std::exchange(ended_, {});
 }
 
 void TransferQueue::Close() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
     for (auto& e : waiting_) {
       e->item.state = TransferState::kStopped;
@@ -173,9 +174,9 @@ void TransferQueue::Close() {
 }
 
 void TransferQueue::Work() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return closed_ || !waiting_.empty(); });
+    cv_.wait(lock, [&] { mu_.AssertHeld(); return closed_ || !waiting_.empty(); });
     if (closed_) return;
     std::shared_ptr<Entry> e = waiting_.front();
     waiting_.pop_front();
@@ -184,14 +185,14 @@ void TransferQueue::Work() {
     e->start = Clock::now();
     e->base = -1;
     ++e->attempts;
-    lock.unlock();
+    lock.Unlock();
     EntryControl control(this, e.get());
     Result<std::string> r = e->job(control);
-    lock.lock();
+    lock.Lock();
     End(*e, r);
-    lock.unlock();
+    lock.Unlock();
     if (wake_) wake_();
-    lock.lock();
+    lock.Lock();
   }
 }
 

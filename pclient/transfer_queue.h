@@ -15,16 +15,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "pclient/transfers.h"
 
@@ -92,15 +91,15 @@ class TransferQueue {
   struct Entry;
   class EntryControl;
   void Work();
-  void End(Entry& e, const Result<std::string>& r);  // REQUIRES: mu_ held
+  void End(Entry& e, const Result<std::string>& r) REQUIRES(mu_);
 
   const std::function<void()> wake_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::shared_ptr<Entry>> items_;  // GUARDED_BY(mu_), by id - 1
-  std::deque<std::shared_ptr<Entry>> waiting_;  // GUARDED_BY(mu_)
-  std::vector<std::string> ended_;              // GUARDED_BY(mu_)
-  bool closed_ = false;                         // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::vector<std::shared_ptr<Entry>> items_ GUARDED_BY(mu_);  // by id - 1
+  std::deque<std::shared_ptr<Entry>> waiting_ GUARDED_BY(mu_);
+  std::vector<std::string> ended_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
 };
 

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/mutex.h"
 #include "common/names.h"
 #include "common/hex.h"
 
@@ -29,7 +30,7 @@ Catalog::Catalog(const SharedFolder* folder) : folder_(folder) { LoadCache(); }
 void Catalog::LoadCache() {
   std::ifstream in(folder_->internal_dir() + "/hashes.tsv");
   std::string line;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (std::getline(in, line)) {
     // sha256 \t root \t size \t mtime_ns \t name   (names hold no control
     // characters; a line of an older cache, without a root, is read again)
@@ -122,10 +123,10 @@ std::optional<struct stat> SharedStat(const fs::path& path, const std::string& r
 }  // namespace
 
 Result<CatalogDelta> Catalog::Refresh() {
-  std::lock_guard<std::mutex> serial(refresh_mu_);
+  MutexLock serial(refresh_mu_);
   std::map<std::string, Entry> cache;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     cache = cache_;
   }
   std::map<std::string, Entry> found;
@@ -178,7 +179,7 @@ CatalogDelta Catalog::Apply(std::map<std::string, Entry> found) {
   int64_t total = 0;
   bool cache_changed = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [name, e] : found) {
       total += e.size;
       auto old = entries_.find(name);
@@ -208,7 +209,7 @@ CatalogDelta Catalog::Apply(std::map<std::string, Entry> found) {
 }
 
 std::vector<FileEntry> Catalog::Files() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<FileEntry> out;
   out.reserve(entries_.size());
   for (const auto& [name, e] : entries_) out.push_back(FileEntry{name, e.size, e.sha256, e.root});
@@ -216,14 +217,14 @@ std::vector<FileEntry> Catalog::Files() const {
 }
 
 std::optional<FileEntry> Catalog::Find(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(name);
   if (it == entries_.end()) return std::nullopt;
   return FileEntry{name, it->second.size, it->second.sha256, it->second.root};
 }
 
 std::optional<FileEntry> Catalog::FindByHash(const std::string& sha256) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [name, e] : entries_) {
     if (e.sha256 == sha256) return FileEntry{name, e.size, e.sha256, e.root};
   }
@@ -231,18 +232,18 @@ std::optional<FileEntry> Catalog::FindByHash(const std::string& sha256) const {
 }
 
 int64_t Catalog::TotalBytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return total_bytes_;
 }
 
 size_t Catalog::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return entries_.size();
 }
 
 void Catalog::Adopt(const std::string& name, int64_t size, int64_t mtime_ns, const FileHashes& hashes) {
   SavePieces(hashes.sha256, hashes.pieces);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   cache_[name] = Entry{size, mtime_ns, hashes.sha256, HexEncode(hashes.root.data(), hashes.root.size())};
 }
 

@@ -16,13 +16,13 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/directory_types.h"
 #include "common/hash_tree.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "pserver/shared_folder.h"
 
@@ -90,11 +90,11 @@ class Catalog {
   void SaveCache(const std::map<std::string, Entry>& entries);
 
   const SharedFolder* const folder_;
-  std::mutex refresh_mu_;  // serializes Refresh
-  mutable std::mutex mu_;
-  std::map<std::string, Entry> entries_;            // GUARDED_BY(mu_): the files now
-  std::map<std::string, Entry> cache_;              // GUARDED_BY(mu_): known hashes
-  int64_t total_bytes_ = 0;                         // GUARDED_BY(mu_)
+  Mutex refresh_mu_;  // serializes Refresh
+  mutable Mutex mu_;
+  std::map<std::string, Entry> entries_ GUARDED_BY(mu_);  // the files now
+  std::map<std::string, Entry> cache_ GUARDED_BY(mu_);  // known hashes
+  int64_t total_bytes_ GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> files_hashed_{0};
 };
 

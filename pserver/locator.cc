@@ -11,6 +11,7 @@
 #include "common/grpc_status.h"
 #include "common/hex.h"
 #include "common/host_port.h"
+#include "common/mutex.h"
 #include "common/names.h"
 #include "common/search_pattern.h"
 #include "common/peer_channel.h"
@@ -195,7 +196,7 @@ v1::LocateReply Locator::Flood(const v1::LocateRequest& req,
 
 bool Locator::FirstSight(const std::string& id) {
   auto now = Clock::now();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // Forget what aged out, and the oldest beyond the bound: a flood of junk
   // ids pushes out only the oldest ids, never all of them at once.
   while (!seen_order_.empty() && (now - seen_order_.front().second > options_.remember_ids ||

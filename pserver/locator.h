@@ -24,13 +24,13 @@
 #include <chrono>
 #include <functional>
 #include <list>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/directory_client.h"
 #include "common/host_port.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "p2pshare.grpc.pb.h"
 #include "pserver/catalog.h"
@@ -76,11 +76,11 @@ class Locator {
   const std::function<std::vector<std::string>()> friends_;
   const std::function<HostPort()> self_;
 
-  std::mutex mu_;
+  Mutex mu_;
   // Query ids seen, oldest first (at most kMaxSeenIds, each for remember_ids).
-  std::list<std::pair<std::string, Clock::time_point>> seen_order_;  // GUARDED_BY(mu_)
+  std::list<std::pair<std::string, Clock::time_point>> seen_order_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::list<std::pair<std::string, Clock::time_point>>::iterator>
-      seen_;  // GUARDED_BY(mu_)
+      seen_ GUARDED_BY(mu_);
 };
 
 // Merges `from` into `into`: results by (name, sha256) with their holders

@@ -20,6 +20,7 @@
 #include "common/directory_client.h"
 #include "common/host_port.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "common/peer_channel.h"
 #include "common/peer_config.h"
 #include "common/peer_credentials.h"
@@ -228,12 +229,12 @@ struct PeerServer::Parts {
   }
 
   std::vector<std::string> Friends() {
-    std::lock_guard<std::mutex> lock(friends_mu);
+    MutexLock lock(friends_mu);
     return friends;
   }
 
   void NoteSuggestedFriends(const std::vector<std::string>& suggested) {
-    std::lock_guard<std::mutex> lock(friends_mu);
+    MutexLock lock(friends_mu);
     if (suggested == friends || suggested.empty()) return;  // keep the last ones given
     friends = suggested;
     Status saved = SaveFriends(config.shared_dir, friends);
@@ -247,12 +248,12 @@ struct PeerServer::Parts {
   Catalog catalog;
   DirectoryClient directory;
   DirectoryClient locate_client;  // searches on a caller's behalf: short deadlines
-  std::mutex friends_mu;
+  Mutex friends_mu;
   bool had_partials = false;  // the last heartbeat announced partial files (heartbeat thread only)
   // The byte counts at the last heartbeat, and when (heartbeat thread only).
   std::chrono::steady_clock::time_point rates_at = {};
   int64_t served_before = 0, received_before = 0;
-  std::vector<std::string> friends;  // GUARDED_BY(friends_mu)
+  std::vector<std::string> friends GUARDED_BY(friends_mu);
   SessionAgent agent;
   PeerServiceImpl service;
   Locator locator;
@@ -266,15 +267,15 @@ PeerServer::~PeerServer() = default;
 
 void PeerServer::Push(Event e) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     events_.push_back(std::move(e));
   }
   cv_.notify_all();
 }
 
 PeerServer::Event PeerServer::Pop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !events_.empty(); });
+  MutexLock lock(mu_);
+  cv_.wait(lock, [this] { mu_.AssertHeld(); return !events_.empty(); });
   Event e = events_.front();
   events_.pop_front();
   return e;
@@ -283,7 +284,7 @@ PeerServer::Event PeerServer::Pop() {
 void PeerServer::RequestStop() {
   std::function<void()> cancel;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     cancel = cancel_login_;
   }
   if (cancel) cancel();
@@ -314,13 +315,13 @@ Status PeerServer::Run() {
                  JoinHostPort(ParseHostPort(config_.metrics_listen, true)->host, metrics_port));
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     cancel_login_ = [&agent = parts->agent] { agent.Cancel(); };
   }
   struct ClearCancel {
     PeerServer* self;
     ~ClearCancel() {
-      std::lock_guard<std::mutex> lock(self->mu_);
+      MutexLock lock(self->mu_);
       self->cancel_login_ = nullptr;
     }
   } clear_cancel{this};
@@ -343,8 +344,8 @@ Result<CentralTrust> PeerServer::TrustCentral() {
                    trust.status().message());
       told = true;
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, backoff.Next(), [this] { return !events_.empty(); })) {
+    MutexLock lock(mu_);
+    if (cv_.wait_for(lock, backoff.Next(), [this] { mu_.AssertHeld(); return !events_.empty(); })) {
       return Status(Code::kCancelled, "stopping");
     }
   }

@@ -12,15 +12,14 @@
 // Thread-safe: Run on the main thread; RequestStop from any thread.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "common/central_trust.h"
+#include "common/mutex.h"
 #include "common/peer_config.h"
 #include "common/status.h"
 
@@ -68,10 +67,10 @@ class PeerServer {
   bool MoveTo(Parts& parts, int port, Status* out);
 
   const PeerConfig config_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Event> events_;  // GUARDED_BY(mu_)
-  std::function<void()> cancel_login_;  // GUARDED_BY(mu_); set while Run is active
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<Event> events_ GUARDED_BY(mu_);
+  std::function<void()> cancel_login_ GUARDED_BY(mu_);  // set while Run is active
 };
 
 }  // namespace p2pshare::pserver

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/grpc_status.h"
+#include "common/mutex.h"
 #include "common/names.h"
 #include "common/hex.h"
 #include "common/sha256.h"
@@ -34,17 +35,17 @@ class ActiveTransfer {
 
 StallWatch::StallWatch(std::chrono::milliseconds timeout)
     : timeout_(timeout), thread_([this] {
-        std::unique_lock<std::mutex> lock(mu_);
-        while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
-          lock.unlock();
+        MutexLock lock(mu_);
+        while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { mu_.AssertHeld(); return stop_; })) {
+          lock.Unlock();
           Check();
-          lock.lock();
+          lock.Lock();
         }
       }) {}
 
 StallWatch::~StallWatch() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -53,7 +54,7 @@ StallWatch::~StallWatch() {
 
 void StallWatch::Check() {
   auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [id, w] : watched_) {
     if (!w.cancelled && now - w.last_move > timeout_) {
       // The call's thread wakes from its blocked Read or Write with false.
@@ -65,23 +66,23 @@ void StallWatch::Check() {
 }
 
 StallWatch::Ticket::Ticket(StallWatch* watch, grpc::ServerContext* context) : watch_(watch) {
-  std::lock_guard<std::mutex> lock(watch_->mu_);
+  MutexLock lock(watch_->mu_);
   id_ = watch_->next_id_++;
   watch_->watched_.emplace(id_, Watched{context, std::chrono::steady_clock::now()});
 }
 
 StallWatch::Ticket::~Ticket() {
-  std::lock_guard<std::mutex> lock(watch_->mu_);
+  MutexLock lock(watch_->mu_);
   watch_->watched_.erase(id_);
 }
 
 void StallWatch::Ticket::Moved() {
-  std::lock_guard<std::mutex> lock(watch_->mu_);
+  MutexLock lock(watch_->mu_);
   watch_->watched_.at(id_).last_move = std::chrono::steady_clock::now();
 }
 
 bool StallWatch::Ticket::stalled() const {
-  std::lock_guard<std::mutex> lock(watch_->mu_);
+  MutexLock lock(watch_->mu_);
   return watch_->watched_.at(id_).cancelled;
 }
 
@@ -117,7 +118,7 @@ Result<PeerServiceImpl::Caller> PeerServiceImpl::Authorize(grpc::ServerContext* 
 
 grpc::Status PeerServiceImpl::Done(const char* method, const Status& s) {
   if (!s.ok()) {
-    std::lock_guard<std::mutex> lock(errors_mu_);
+    MutexLock lock(errors_mu_);
     ++errors_[{method, CodeName(s.code())}];
   }
   return ToGrpcStatus(s);
@@ -132,7 +133,7 @@ PeerServiceStats PeerServiceImpl::stats() const {
   out.stalled_calls = stalls_.cancelled();
   out.upload_slots_busy = slots_.busy();
   out.upload_queue = slots_.queued();
-  std::lock_guard<std::mutex> lock(errors_mu_);
+  MutexLock lock(errors_mu_);
   out.errors = errors_;
   return out;
 }

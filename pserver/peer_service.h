@@ -29,15 +29,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "common/limits.h"
+#include "common/mutex.h"
 #include "common/part_record.h"
 #include "common/unique_fd.h"
 #include "common/peer_channel.h"
@@ -96,11 +95,11 @@ class StallWatch {
   void Check();
 
   const std::chrono::milliseconds timeout_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;                     // GUARDED_BY(mu_)
-  uint64_t next_id_ = 0;                  // GUARDED_BY(mu_)
-  std::map<uint64_t, Watched> watched_;   // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  uint64_t next_id_ GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Watched> watched_ GUARDED_BY(mu_);
   std::atomic<int64_t> cancelled_{0};
   std::thread thread_;
 };
@@ -225,8 +224,8 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   mutable UploadSlots slots_;  // stats() expires lapsed holders as it counts
   UploadPacer pacer_;
   std::atomic<int64_t> bytes_served_{0}, bytes_received_{0};
-  mutable std::mutex errors_mu_;
-  std::map<std::pair<std::string, std::string>, int64_t> errors_;  // GUARDED_BY(errors_mu_)
+  mutable Mutex errors_mu_;
+  std::map<std::pair<std::string, std::string>, int64_t> errors_ GUARDED_BY(errors_mu_);
 };
 
 }  // namespace p2pshare::pserver

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/logging.h"
+#include "common/mutex.h"
 
 namespace p2pshare::pserver {
 SessionAgent::SessionAgent(DirectoryClient* client, Catalog* catalog, SessionAgentOptions options,
@@ -19,7 +20,7 @@ SessionAgent::~SessionAgent() { Stop(); }
 void SessionAgent::NoteReachable(bool reachable, const std::string& why) {
   bool changed;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     changed = reachable_ != reachable;
     reachable_ = reachable;
   }
@@ -32,8 +33,8 @@ void SessionAgent::NoteReachable(bool reachable, const std::string& why) {
 }
 
 bool SessionAgent::WaitFor(std::chrono::milliseconds d) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, d, [this] { return stop_ || cancelled_.load(); });
+  MutexLock lock(mu_);
+  cv_.wait_for(lock, d, [this] { mu_.AssertHeld(); return stop_ || cancelled_.load(); });
   return !stop_ && !cancelled_.load();
 }
 
@@ -81,7 +82,7 @@ Result<LoginReply> SessionAgent::LoginOnce(std::optional<int> preferred,
 
 void SessionAgent::AdoptLogin(const LoginReply& reply) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     host_ = reply.host;
   }
   heartbeat_interval_s_ = reply.heartbeat_interval_s;
@@ -120,7 +121,7 @@ Result<int> SessionAgent::Login(std::optional<int> preferred, const std::vector<
 void SessionAgent::Start(EventFn on_event) {
   Stop();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = false;
   }
   on_event_ = std::move(on_event);
@@ -129,7 +130,7 @@ void SessionAgent::Start(EventFn on_event) {
 
 void SessionAgent::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -145,7 +146,7 @@ Status SessionAgent::Logout() {
 
 void SessionAgent::FolderChanged() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     folder_dirty_ = true;
   }
   cv_.notify_all();
@@ -177,11 +178,11 @@ void SessionAgent::Loop() {
 }
 
 bool SessionAgent::WaitForWork(const LoopState& st, bool* dirty) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // Pending work runs at once, a heartbeat when due; neither before a retry is due.
   auto until = (st.need_login || st.need_full_index) ? Clock::now() : st.next_heartbeat;
   until = std::max(until, st.next_retry);
-  cv_.wait_until(lock, until, [&] { return stop_ || folder_dirty_; });
+  cv_.wait_until(lock, until, [&] { mu_.AssertHeld(); return stop_ || folder_dirty_; });
   if (stop_) return false;
   *dirty = folder_dirty_;
   folder_dirty_ = false;

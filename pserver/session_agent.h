@@ -21,9 +21,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -31,6 +29,7 @@
 
 #include "common/backoff.h"
 #include "common/directory_client.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "pserver/catalog.h"
 
@@ -99,7 +98,7 @@ class SessionAgent {
   // The host other peers reach this peer at, as central recorded it at the
   // last login (advertise_host, or the address central saw the login from).
   std::string host() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return host_;
   }
 
@@ -138,7 +137,7 @@ class SessionAgent {
 
   std::atomic<int> port_{0};
   std::atomic<bool> joined_{false};
-  std::string host_;  // GUARDED_BY(mu_)
+  std::string host_ GUARDED_BY(mu_);
   std::atomic<int64_t> heartbeat_interval_s_{5};
   std::atomic<bool> cancelled_{false};
   // The revocations heard of (the last reply's cursor), and whether more
@@ -146,11 +145,11 @@ class SessionAgent {
   int64_t revoked_seq_ = 0;
   bool revoked_more_ = false;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;           // GUARDED_BY(mu_)
-  bool folder_dirty_ = false;   // GUARDED_BY(mu_)
-  bool reachable_ = true;       // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool folder_dirty_ GUARDED_BY(mu_) = false;
+  bool reachable_ GUARDED_BY(mu_) = true;
   EventFn on_event_;
   std::thread thread_;
 };

@@ -1,4 +1,5 @@
 #include "pserver/upload_room.h"
+#include "common/mutex.h"
 
 #include <algorithm>
 #include <optional>
@@ -50,7 +51,7 @@ Result<UploadRoom::Reservation> UploadRoom::Reserve(int64_t size, int64_t shared
     return InvalidArgument("size must be at most " + std::to_string(kMaxUploadBytes) + " bytes (1 PiB)");
   }
   shared = std::max<int64_t>(0, shared);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // Every term is 0 to INT64_MAX; a sum that would not fit is over any bound.
   std::optional<int64_t> quota_used = CheckedAdd(shared, reserved_);
   if (quota_used) quota_used = CheckedAdd(*quota_used, size);
@@ -72,7 +73,7 @@ Result<UploadRoom::Reservation> UploadRoom::Reserve(int64_t size, int64_t shared
 }
 
 int64_t UploadRoom::FreeBytes(int64_t shared, int64_t max_storage, int64_t disk_free) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const int64_t quota_used = SaturatingAdd(std::max<int64_t>(0, shared), reserved_);
   const int64_t quota_left = max_storage > quota_used ? max_storage - quota_used : 0;
   const int64_t disk_left = disk_free > unwritten_ ? disk_free - unwritten_ : 0;
@@ -80,23 +81,23 @@ int64_t UploadRoom::FreeBytes(int64_t shared, int64_t max_storage, int64_t disk_
 }
 
 int64_t UploadRoom::reserved() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return reserved_;
 }
 
 int64_t UploadRoom::unwritten() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return unwritten_;
 }
 
 void UploadRoom::Release(int64_t size, int64_t unwritten) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   reserved_ -= size;
   unwritten_ -= unwritten;
 }
 
 void UploadRoom::Written(int64_t k) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   unwritten_ -= k;
 }
 

@@ -15,8 +15,8 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace p2pshare::pserver {
@@ -60,9 +60,9 @@ class UploadRoom {
   void Release(int64_t size, int64_t unwritten);
   void Written(int64_t k);
 
-  mutable std::mutex mu_;
-  int64_t reserved_ = 0;   // GUARDED_BY(mu_): announced sizes of uploads in progress
-  int64_t unwritten_ = 0;  // GUARDED_BY(mu_): of those, bytes not yet on disk
+  mutable Mutex mu_;
+  int64_t reserved_ GUARDED_BY(mu_) = 0;  // announced sizes of uploads in progress
+  int64_t unwritten_ GUARDED_BY(mu_) = 0;  // of those, bytes not yet on disk
 };
 
 }  // namespace p2pshare::pserver

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/central_trust.h"
+#include "common/mutex.h"
 
 namespace p2pshare::pserver {
 
@@ -20,7 +21,7 @@ UploadSlots::Lease::~Lease() {
 }
 
 void UploadSlots::Leave(const std::string& account) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = holders_.find(account);
   if (it == holders_.end()) return;
   if (--it->second.active > 0) return;
@@ -56,9 +57,10 @@ void UploadSlots::Expire(Clock::time_point now) {
 
 UploadSlots::Answer UploadSlots::Enter(const std::string& account, const std::string& address,
                                        Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Expire(now);
   auto grant = [&]() {
+    mu_.AssertHeld();  // called below with the lock held (a lambda: the analysis cannot follow)
     auto [h, fresh] = holders_.try_emplace(account);
     if (fresh) {
       h->second.since = now;
@@ -97,20 +99,20 @@ UploadSlots::Answer UploadSlots::Enter(const std::string& account, const std::st
 }
 
 int64_t UploadSlots::busy(Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Expire(now);
   return static_cast<int64_t>(holders_.size());
 }
 
 int64_t UploadSlots::queued(Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Expire(now);
   return static_cast<int64_t>(queue_.size());
 }
 
 UploadPacer::Clock::time_point UploadPacer::Reserve(int64_t bytes, Clock::time_point now) {
   if (rate_ <= 0) return now;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const Clock::time_point start = std::max(now, next_);
   next_ = start + std::chrono::duration_cast<Clock::duration>(
                       std::chrono::duration<double>(static_cast<double>(bytes) / static_cast<double>(rate_)));

@@ -28,9 +28,10 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
+
+#include "common/mutex.h"
 
 namespace p2pshare::pserver {
 
@@ -86,21 +87,21 @@ class UploadSlots {
     std::string address;
     Clock::time_point last_seen;
   };
-  void Expire(Clock::time_point now);  // REQUIRES(mu_)
+  void Expire(Clock::time_point now) REQUIRES(mu_);
   void Leave(const std::string& account);
-  // REQUIRES(mu_). Whether someone other than `account` waits.
-  bool OthersWaiting(const std::string& account) const;
-  // REQUIRES(mu_). Whether `address` holds its share of the slots.
-  bool AddressFull(const std::string& address) const;
+  // Whether someone other than `account` waits.
+  bool OthersWaiting(const std::string& account) const REQUIRES(mu_);
+  // Whether `address` holds its share of the slots.
+  bool AddressFull(const std::string& address) const REQUIRES(mu_);
 
   const int64_t slots_;
   const Clock::duration linger_, forget_;
   const size_t max_queue_;
   const Clock::duration turn_;
   const int64_t per_address_;
-  std::mutex mu_;
-  std::map<std::string, Holder> holders_;  // GUARDED_BY(mu_)
-  std::deque<Waiting> queue_;              // GUARDED_BY(mu_): first come first
+  Mutex mu_;
+  std::map<std::string, Holder> holders_ GUARDED_BY(mu_);
+  std::deque<Waiting> queue_ GUARDED_BY(mu_);  // first come first
 };
 
 class UploadPacer {
@@ -116,8 +117,8 @@ class UploadPacer {
 
  private:
   const int64_t rate_;
-  std::mutex mu_;
-  Clock::time_point next_{};  // GUARDED_BY(mu_): when the link is free again
+  Mutex mu_;
+  Clock::time_point next_ GUARDED_BY(mu_){};  // when the link is free again
 };
 
 }  // namespace p2pshare::pserver

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "common/limits.h"
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 namespace {
@@ -337,24 +338,25 @@ int64_t State(SessionState s) { return static_cast<int64_t>(s); }
 
 }  // namespace
 
-PostgresStore::PostgresStore(std::string url) : url_(std::move(url)) {}
+PostgresStore::PostgresStore(std::string url) : url_(std::move(url)) {
+  for (int i = 0; i < kConnections; ++i) {
+    pool_.push_back(std::make_unique<Conn>(url_));
+    idle_.push_back(pool_.back().get());
+  }
+  listener_ = std::make_unique<Conn>(url_);
+}
 
 PostgresStore::~PostgresStore() = default;
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url) {
   std::unique_ptr<PostgresStore> store(new PostgresStore(url));
-  for (int i = 0; i < kConnections; ++i) {
-    store->pool_.push_back(std::make_unique<Conn>(url));
-    store->idle_.push_back(store->pool_.back().get());
-  }
-  store->listener_ = std::make_unique<Conn>(url);
   RETURN_IF_ERROR(store->Migrate());
   return store;
 }
 
 Result<PostgresStore::Lease> PostgresStore::Acquire() {
-  std::unique_lock<std::mutex> lock(mu_);
-  freed_.wait(lock, [&] { return !idle_.empty(); });
+  MutexLock lock(mu_);
+  freed_.wait(lock, [&] { mu_.AssertHeld(); return !idle_.empty(); });
   Conn* c = idle_.back();
   idle_.pop_back();
   return Lease(this, c);
@@ -362,7 +364,7 @@ Result<PostgresStore::Lease> PostgresStore::Acquire() {
 
 void PostgresStore::Release(Conn* c) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     idle_.push_back(c);
   }
   freed_.notify_one();
@@ -799,7 +801,7 @@ struct PostgresStore::HeartbeatGroup {
 };
 
 Status PostgresStore::Heartbeat(const std::string& username, const PeerLoad& l) {
-  std::unique_lock<std::mutex> lock(beats_mu_);
+  MutexLock lock(beats_mu_);
   if (!next_beats_) next_beats_ = std::make_shared<HeartbeatGroup>();
   std::shared_ptr<HeartbeatGroup> mine = next_beats_;
   mine->loads[username] = l;
@@ -812,9 +814,9 @@ Status PostgresStore::Heartbeat(const std::string& username, const PeerLoad& l) 
     writing_beats_ = true;
     std::shared_ptr<HeartbeatGroup> group = std::move(next_beats_);
     next_beats_.reset();
-    lock.unlock();
+    lock.Unlock();
     WriteHeartbeats(*group);
-    lock.lock();
+    lock.Lock();
     group->done = true;
     writing_beats_ = false;
     beats_written_.notify_all();
@@ -1009,7 +1011,7 @@ Result<ChangeBatch> PostgresStore::ChangesAfter(int64_t cursor, int64_t limit) {
 }
 
 Status PostgresStore::WaitForChange(std::chrono::milliseconds timeout) {
-  std::lock_guard<std::mutex> lock(listen_mu_);
+  MutexLock lock(listen_mu_);
   Conn& c = *listener_;
   if (c.broken() || PQstatus(c.raw()) != CONNECTION_OK) {
     RETURN_IF_ERROR(c.Ready());

@@ -14,14 +14,13 @@
 // LISTENs for them. Only this file and its .cc include libpq-fe.h.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "central/store/directory_store.h"
 #include "central/store/replica_store.h"
+#include "common/mutex.h"
 
 namespace p2pshare::central {
 
@@ -101,20 +100,20 @@ class PostgresStore final : public DirectoryStore, public ReplicaStore {
   Status Migrate();
 
   const std::string url_;
-  std::mutex mu_;
-  std::condition_variable freed_;
+  Mutex mu_;
+  CondVar freed_;
   std::vector<std::unique_ptr<Conn>> pool_;  // all connections
-  std::vector<Conn*> idle_;                  // GUARDED_BY(mu_)
-  std::mutex listen_mu_;                     // the LISTEN connection's
-  std::unique_ptr<Conn> listener_;           // GUARDED_BY(listen_mu_)
+  std::vector<Conn*> idle_ GUARDED_BY(mu_);
+  Mutex listen_mu_;                     // the LISTEN connection's
+  std::unique_ptr<Conn> listener_ GUARDED_BY(listen_mu_);
 
   // Heartbeats written in groups (Heartbeat in postgres_store.cc).
   struct HeartbeatGroup;
   void WriteHeartbeats(HeartbeatGroup& group);
-  std::mutex beats_mu_;
-  std::condition_variable beats_written_;
-  std::shared_ptr<HeartbeatGroup> next_beats_;  // GUARDED_BY(beats_mu_): waiting to be written
-  bool writing_beats_ = false;                  // GUARDED_BY(beats_mu_)
+  Mutex beats_mu_;
+  CondVar beats_written_;
+  std::shared_ptr<HeartbeatGroup> next_beats_ GUARDED_BY(beats_mu_);  // waiting to be written
+  bool writing_beats_ GUARDED_BY(beats_mu_) = false;
 };
 
 // The LIKE pattern (escape '\') for a search query: '*' any run, '?' one

@@ -1,4 +1,5 @@
 #include "central/store/sqlite_store.h"
+#include "common/mutex.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -180,7 +181,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     return Internal("cannot open database " + path + ": " + msg);
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
-  std::lock_guard<std::mutex> lock(store->mu_);
+  MutexLock lock(store->mu_);
   sqlite3_busy_timeout(db, 5000);
   RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL").WithContext(path));
   RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=NORMAL"));
@@ -216,7 +217,7 @@ Result<SqliteStore::Stmt> SqliteStore::Prepare(const char* sql) {
 }
 
 template <class F>
-auto SqliteStore::Transaction(F&& body) -> decltype(body()) {
+std::invoke_result_t<F&> SqliteStore::Transaction(F&& body) {
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto result = body();
   if (result.ok()) {
@@ -254,6 +255,7 @@ Status SqliteStore::Migrate() {
                            Step{5, kSchemaV5}}) {
     if (version >= step.version) continue;
     auto done = Transaction([&]() -> Result<bool> {
+      mu_.AssertHeld();  // Transaction runs the body under the caller's lock
       for (const char* sql : step.sql) RETURN_IF_ERROR(Exec(sql));
       RETURN_IF_ERROR(Exec(("PRAGMA user_version=" + std::to_string(step.version)).c_str()));
       return true;
@@ -264,7 +266,7 @@ Status SqliteStore::Migrate() {
 }
 
 Status SqliteStore::CreateAccount(const AccountRecord& a) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO accounts(username, password_hash) VALUES(?1, ?2)"));
   int rc = s.Bind(1, a.username).Bind(2, a.password_hash).Step();
   if (rc == SQLITE_CONSTRAINT) {
@@ -275,7 +277,7 @@ Status SqliteStore::CreateAccount(const AccountRecord& a) {
 }
 
 Result<std::optional<AccountRecord>> SqliteStore::FindAccount(const std::string& username) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT password_hash FROM accounts WHERE username = ?1"));
   int rc = s.Bind(1, username).Step();
   if (rc == SQLITE_DONE) return std::optional<AccountRecord>();
@@ -284,7 +286,7 @@ Result<std::optional<AccountRecord>> SqliteStore::FindAccount(const std::string&
 }
 
 Status SqliteStore::AddPeer(const PeerRecord& p) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO peers(username, host, port) VALUES(?1, ?2, ?3)"));
   int rc = s.Bind(1, p.username).Bind(2, p.host).Bind(3, int64_t{p.port}).Step();
   if (rc == SQLITE_CONSTRAINT) return AlreadyExists("peer or port already online");
@@ -293,7 +295,7 @@ Status SqliteStore::AddPeer(const PeerRecord& p) {
 }
 
 Result<std::optional<PeerRecord>> SqliteStore::FindPeer(const std::string& username) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT host, port FROM peers WHERE username = ?1"));
   int rc = s.Bind(1, username).Step();
   if (rc == SQLITE_DONE) return std::optional<PeerRecord>();
@@ -302,7 +304,7 @@ Result<std::optional<PeerRecord>> SqliteStore::FindPeer(const std::string& usern
 }
 
 Result<std::vector<PeerRecord>> SqliteStore::ListPeerRecords() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT username, host, port FROM peers ORDER BY username"));
   std::vector<PeerRecord> out;
   bool done = s.EachRow([&] {
@@ -313,7 +315,7 @@ Result<std::vector<PeerRecord>> SqliteStore::ListPeerRecords() {
 }
 
 Result<std::set<int>> SqliteStore::PortsInUse(const std::string& host) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT port FROM peers WHERE host = ?1"));
   s.Bind(1, host);
   std::set<int> out;
@@ -327,8 +329,9 @@ Result<std::set<int>> SqliteStore::PortsInUse(const std::string& host) {
 Result<std::optional<PeerRecord>> SqliteStore::RemovePeer(const std::string& username,
                                                           SessionState end_state,
                                                           int64_t now_unix) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return Transaction([&]() -> Result<std::optional<PeerRecord>> {
+    mu_.AssertHeld();  // Transaction runs the body under the caller's lock
     std::optional<PeerRecord> removed;
     {
       ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT host, port FROM peers WHERE username = ?1"));
@@ -364,7 +367,7 @@ Result<std::optional<PeerRecord>> SqliteStore::RemovePeer(const std::string& use
 }
 
 Status SqliteStore::AddSession(const SessionRecord& session, int64_t now_unix) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO sessions(token_hash, username, state, created_at, "
                                    "ended_at, public_key) VALUES(?1, ?2, ?3, ?4, NULL, ?5)"));
   int rc = s.Bind(1, session.token_hash)
@@ -378,7 +381,7 @@ Status SqliteStore::AddSession(const SessionRecord& session, int64_t now_unix) {
 }
 
 Result<std::optional<SessionRecord>> SqliteStore::FindSession(const std::string& token_hash) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT username, state, public_key FROM sessions "
                                    "WHERE token_hash = ?1"));
   int rc = s.Bind(1, token_hash).Step();
@@ -391,7 +394,7 @@ Result<std::optional<SessionRecord>> SqliteStore::FindSession(const std::string&
 }
 
 Status SqliteStore::PurgeEndedSessions(int64_t before_unix) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   {
     ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM sessions WHERE state != 0 AND ended_at < ?1"));
     if (s.Bind(1, before_unix).Step() != SQLITE_DONE) return Error("purge sessions");
@@ -402,7 +405,7 @@ Status SqliteStore::PurgeEndedSessions(int64_t before_unix) {
 }
 
 Status SqliteStore::AddCertificate(const CertificateRecord& c) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO certificates(serial, username, token_hash, "
                                    "not_after) VALUES(?1, ?2, ?3, ?4)"));
   int rc = s.Bind(1, c.serial).Bind(2, c.username).Bind(3, c.token_hash).Bind(4, c.not_after).Step();
@@ -412,7 +415,7 @@ Status SqliteStore::AddCertificate(const CertificateRecord& c) {
 
 Result<std::optional<CertificateRecord>> SqliteStore::NewestCertificate(
     const std::string& token_hash) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT serial, username, not_after FROM certificates "
                                    "WHERE token_hash = ?1 ORDER BY not_after DESC LIMIT 1"));
   int rc = s.Bind(1, token_hash).Step();
@@ -423,7 +426,7 @@ Result<std::optional<CertificateRecord>> SqliteStore::NewestCertificate(
 }
 
 Result<std::vector<RevokedCertificate>> SqliteStore::RevokedAfter(int64_t after_seq, int64_t now_unix) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT revoked_seq, serial, not_after FROM certificates "
                                    "WHERE revoked_seq > ?1 AND not_after >= ?2 "
                                    "ORDER BY revoked_seq, serial"));
@@ -460,8 +463,9 @@ Status SqliteStore::UpsertFiles(const std::string& username, const std::vector<F
 
 Result<int64_t> SqliteStore::ReplaceIndex(const std::string& username,
                                           const std::vector<FileEntry>& files) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return Transaction([&]() -> Result<int64_t> {
+    mu_.AssertHeld();  // Transaction runs the body under the caller's lock
     ASSIGN_OR_RETURN(bool online, PeerOnline(username));
     if (!online) return NotFound("peer '" + username + "' is not online");
     {
@@ -476,8 +480,9 @@ Result<int64_t> SqliteStore::ReplaceIndex(const std::string& username,
 Result<int64_t> SqliteStore::PatchIndex(const std::string& username,
                                         const std::vector<FileEntry>& added,
                                         const std::vector<std::string>& removed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return Transaction([&]() -> Result<int64_t> {
+    mu_.AssertHeld();  // Transaction runs the body under the caller's lock
     ASSIGN_OR_RETURN(bool online, PeerOnline(username));
     if (!online) return NotFound("peer '" + username + "' is not online");
     for (const std::string& name : removed) {
@@ -503,7 +508,7 @@ Result<std::vector<Holder>> SqliteStore::Holders(const char* sql, const std::str
 }
 
 Result<std::vector<FileEntry>> SqliteStore::ListFiles(const std::string& username) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT name, size, sha256, root FROM files WHERE username = ?1"));
   s.Bind(1, username);
   std::vector<FileEntry> out;
@@ -515,7 +520,7 @@ Result<std::vector<FileEntry>> SqliteStore::ListFiles(const std::string& usernam
 }
 
 Result<SearchPage> SqliteStore::Search(const SearchQuery& q) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const std::string glob = QueryToGlob(q.text);
   SearchPage page;
   {
@@ -545,7 +550,7 @@ Result<SearchPage> SqliteStore::Search(const SearchQuery& q) {
 }
 
 Result<std::optional<FileResult>> SqliteStore::FindByHash(const std::string& sha256) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   FileResult r;
   {
     ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT name, size FROM files WHERE sha256 = ?1 "
@@ -563,7 +568,7 @@ Result<std::optional<FileResult>> SqliteStore::FindByHash(const std::string& sha
 }
 
 Result<std::vector<PeerTotals>> SqliteStore::ListPeers() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT p.username, p.host, p.port, COUNT(f.name), "
                                    "COALESCE(SUM(f.size), 0) FROM peers p LEFT JOIN files f "
                                    "ON f.username = p.username GROUP BY p.username "
@@ -578,7 +583,7 @@ Result<std::vector<PeerTotals>> SqliteStore::ListPeers() {
 }
 
 Result<StoreCounts> SqliteStore::Counts() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare(
       "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM peers), "
       "(SELECT COUNT(*) FROM files), "
@@ -589,7 +594,7 @@ Result<StoreCounts> SqliteStore::Counts() {
 }
 
 Result<int64_t> SqliteStore::CountAccounts() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT COUNT(*) FROM accounts"));
   if (s.Step() != SQLITE_ROW) return Error("count accounts");
   return s.Int(0);

@@ -8,10 +8,11 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "central/store/directory_store.h"
+#include "common/mutex.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -57,24 +58,25 @@ class SqliteStore final : public DirectoryStore {
  private:
   class Stmt;
   explicit SqliteStore(sqlite3* db);
-  Status Migrate();                               // REQUIRES: mu_ held
-  Status Exec(const char* sql);                   // REQUIRES: mu_ held
-  Result<Stmt> Prepare(const char* sql);          // REQUIRES: mu_ held
-  Status Error(const char* what) const;           // REQUIRES: mu_ held
-  Result<bool> PeerOnline(const std::string& u);  // REQUIRES: mu_ held
-  Result<int64_t> FileCount(const std::string& u);  // REQUIRES: mu_ held
+  Status Migrate() REQUIRES(mu_);
+  Status Exec(const char* sql) REQUIRES(mu_);
+  Result<Stmt> Prepare(const char* sql) REQUIRES(mu_);
+  Status Error(const char* what) const REQUIRES(mu_);
+  Result<bool> PeerOnline(const std::string& u) REQUIRES(mu_);
+  Result<int64_t> FileCount(const std::string& u) REQUIRES(mu_);
   // Inserts or replaces `files` in `username`'s index.
   Status UpsertFiles(const std::string& username,
-                     const std::vector<FileEntry>& files);  // REQUIRES: mu_ held
+                     const std::vector<FileEntry>& files) REQUIRES(mu_);
   Result<std::vector<Holder>> Holders(const char* sql, const std::string& a,
-                                      const std::string& b);  // REQUIRES: mu_ held
+                                      const std::string& b) REQUIRES(mu_);
+
+  Mutex mu_;
+  sqlite3* db_ GUARDED_BY(mu_);
+  std::map<const char*, sqlite3_stmt*> cache_ GUARDED_BY(mu_);
+
   // Runs `body` in a transaction (BEGIN IMMEDIATE ... COMMIT / ROLLBACK).
   template <class F>
-  auto Transaction(F&& body) -> decltype(body());  // REQUIRES: mu_ held
-
-  std::mutex mu_;
-  sqlite3* db_;                                    // GUARDED_BY(mu_)
-  std::map<const char*, sqlite3_stmt*> cache_;     // GUARDED_BY(mu_)
+  std::invoke_result_t<F&> Transaction(F&& body) REQUIRES(mu_);
 };
 
 }  // namespace p2pshare::central
