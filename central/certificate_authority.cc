@@ -20,18 +20,16 @@
 #include <filesystem>
 
 #include "common/hex.h"
+#include "common/openssl_ptr.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 
 namespace p2pshare::central {
 namespace {
 
-template <class T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+using openssl::Bio;
+using openssl::Cert;
+using openssl::Key;
 
 constexpr int64_t kCaLifetimeS = int64_t{20} * 365 * 86400;
 constexpr int64_t kServerLifetimeS = int64_t{2} * 365 * 86400;

@@ -78,7 +78,7 @@ struct GateOptions {
   std::set<std::string> trusted_proxies;
 };
 
-struct Connection;  // one client connection: its socket, TLS state and bytes read ahead
+struct Connection;  // one client connection (central/http_connection.h)
 
 struct GateStats {
   int64_t waiting = 0;      // connections at the gate now

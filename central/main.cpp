@@ -19,6 +19,7 @@
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/signal_waiter.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 
 namespace {

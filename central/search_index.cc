@@ -441,6 +441,221 @@ struct Ranked {
 
 }  // namespace
 
+// One search's walk over the index, under the index's reader lock: the
+// budget it may spend, the matches it keeps in rank order and counts, and
+// the walks over the band lists and the single-holder lists that find them.
+class SearchIndex::Walk {
+ public:
+  Walk(const SearchIndex& index, const SearchPattern& pattern, int64_t budget, size_t want)
+      : ix_(index), pattern_(pattern), budget_(budget), work_budget_(budget * kWorkPerEntry), want_(want) {}
+
+  // Finds the matches of the classes in `classes` (bit 1 << class) among
+  // the entries in every list of `lookup` (every entry when none), until
+  // `full()`; whether it saw them all. `known`: the lists alone prove the
+  // (one) class asked for.
+  template <class Full>
+  bool Find(int classes, const std::vector<uint32_t>& lookup, bool known, const Full& full);
+  int64_t counted() const { return counted_[0] + counted_[1]; }
+  int64_t counted(int cls) const { return counted_[cls]; }
+  int64_t examined() const { return page_.examined; }
+  // The page without its hits: the count (estimated unless `exact`) and
+  // what the walk spent; `order` gets the matches kept, in rank order.
+  IndexPage Finish(bool exact, std::vector<uint32_t>* order);
+
+ private:
+  // Counts `e` against the budget; false (and the walk cut) when it is spent.
+  // The budget counts entries and the matching work they cost (a name's
+  // bytes times the pattern's words, common/search_pattern.h): names planted
+  // long for a long pattern spend it as fast as their work grows, so no
+  // search costs more than budget x kWorkPerEntry steps, whatever the index
+  // holds.
+  bool Spend(const Entry& e);
+  // Keeps a match of class `cls` (the first `want` of each), counts all.
+  void Keep(int cls, uint32_t id);
+  // For Find: `lookup`'s signature, and the class asked for.
+  void Ask(int classes, const std::vector<uint32_t>& lookup, bool known);
+  bool MayMatch(uint32_t id) const;
+  // The class of `e`'s match when it is one asked for, else -1.
+  int Match(const Entry& e) const;
+  // Bands, most holders first; a band's matches sorted before they count.
+  // False when the budget ran out.
+  template <class Full>
+  bool WalkBands(const std::vector<uint32_t>& lookup, const Full& full);
+  // Single holders, in id order, from the shortest list (below).
+  template <class Full>
+  bool WalkSingles(const std::vector<uint32_t>& lookup, const Full& full);
+
+  const SearchIndex& ix_;
+  const SearchPattern& pattern_;
+  const int64_t budget_, work_budget_;
+  const size_t want_;
+  IndexPage page_;
+  bool cut_ = false;  // the budget ran out
+  // Matches of each class, in rank order: multi-holder ones by band, then
+  // single-holder ones; the first `want_` kept, all counted.
+  std::vector<uint32_t> ranked_[2];
+  int64_t counted_[2] = {0, 0};
+  int64_t unseen_matches_ = 0;  // the estimate for what a stopped walk did not see
+  Signature wanted_{};
+  int classes_ = 0;
+  bool known_ = false;
+};
+
+bool SearchIndex::Walk::Spend(const Entry& e) {
+  if (page_.examined >= budget_ || page_.work >= work_budget_) {
+    cut_ = true;
+    return false;
+  }
+  ++page_.examined;
+  page_.work += pattern_.Cost(e.name_size);
+  return true;
+}
+
+void SearchIndex::Walk::Keep(int cls, uint32_t id) {
+  if (ranked_[cls].size() < want_) ranked_[cls].push_back(id);
+  counted_[cls]++;
+}
+
+void SearchIndex::Walk::Ask(int classes, const std::vector<uint32_t>& lookup, bool known) {
+  wanted_ = Signature{};
+  for (uint32_t k : lookup) AddToSignature(wanted_, k);
+  classes_ = classes;
+  known_ = known;
+}
+
+bool SearchIndex::Walk::MayMatch(uint32_t id) const {
+  const Signature& sig = ix_.signatures_[id];
+  return (sig[0] & wanted_[0]) == wanted_[0] && (sig[1] & wanted_[1]) == wanted_[1];
+}
+
+int SearchIndex::Walk::Match(const Entry& e) const {
+  if (known_) return classes_ == 1 ? 0 : 1;
+  const int c = pattern_.MatchClass(ix_.NameOf(e));
+  return c >= 0 && (classes_ & (1 << c)) != 0 ? c : -1;
+}
+
+template <class Full>
+bool SearchIndex::Walk::Find(int classes, const std::vector<uint32_t>& lookup, bool known, const Full& full) {
+  Ask(classes, lookup, known);
+  return WalkBands(lookup, full) && WalkSingles(lookup, full);
+}
+
+template <class Full>
+bool SearchIndex::Walk::WalkBands(const std::vector<uint32_t>& lookup, const Full& full) {
+  for (int band = 31; band >= 1; --band) {
+    if (ix_.band_ids_[band].empty()) continue;
+    const std::vector<uint32_t>* list = &ix_.band_ids_[band];
+    for (uint32_t k : lookup) {
+      auto it = ix_.bands_.find(BandKey(band, k));
+      if (it == ix_.bands_.end()) {
+        list = nullptr;  // no entry of this band has the key
+        break;
+      }
+      if (it->second.size() < list->size()) list = &it->second;
+    }
+    if (list == nullptr) continue;
+    std::vector<Ranked> found[2];
+    for (size_t i = 0; i < list->size(); ++i) {
+      const uint32_t id = (*list)[i];
+      if (i + kAhead < list->size()) __builtin_prefetch(&ix_.signatures_[(*list)[i + kAhead]]);
+      if (!MayMatch(id)) continue;
+      const Entry& e = ix_.entries_[id];
+      if (BandOf(e.holders.size()) != band) continue;  // a stale listing
+      if (!Spend(e)) return false;
+      const int c = Match(e);
+      if (c >= 0) found[c].push_back(Ranked{id, static_cast<uint32_t>(e.holders.size())});
+    }
+    for (int c = 0; c < 2; ++c) {
+      std::sort(found[c].begin(), found[c].end(), [](const Ranked& a, const Ranked& b) {
+        return a.holders != b.holders ? a.holders > b.holders : a.id < b.id;
+      });
+      for (const Ranked& r : found[c]) Keep(c, r.id);
+    }
+    if (full()) break;  // the walk below only samples, for the estimate
+  }
+  return true;
+}
+
+// The next shortest lists sieve the walked list's ids (while all the sieves
+// together are at most 4 times longer: each decodes its ids up to the
+// walk's), then the signature, before any entry is read. The walk stops as
+// soon as it is full and has seen enough of its list to estimate the rest
+// (when the bands filled the page, that is all it does).
+template <class Full>
+bool SearchIndex::Walk::WalkSingles(const std::vector<uint32_t>& lookup, const Full& full) {
+  std::vector<const Posting*> lists;
+  for (uint32_t k : lookup) {
+    auto it = ix_.postings_.find(k);
+    if (it == ix_.postings_.end()) return true;  // no entry has the key
+    lists.push_back(&it->second);
+  }
+  std::sort(lists.begin(), lists.end(), [](const Posting* a, const Posting* b) { return a->count < b->count; });
+  lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
+  std::vector<Cursor<Posting>> sieves;
+  uint64_t sieved = 0;  // ids in the sieves
+  for (size_t i = 1; i < lists.size() && sieves.size() < kMaxSieves; ++i) {
+    sieved += lists[i]->count;
+    if (sieved > kSieveRatio * uint64_t{lists[0]->count}) break;
+    sieves.emplace_back(*lists[i]);
+  }
+  // Of the walked list, for the estimate: ids walked, those of multi-holder
+  // entries (the bands counted them), single-holder matches.
+  int64_t seen = 0, multi = 0, found = 0;
+  auto visit = [&](uint32_t id) {
+    for (auto& sieve : sieves) {
+      if (!sieve.Has(id)) return ++seen, true;
+    }
+    if (!MayMatch(id)) return ++seen, true;
+    const Entry& e = ix_.entries_[id];
+    if (e.holders.size() != 1) return ++seen, ++multi, true;
+    if ((full() && seen - multi >= kEstimateSample) || !Spend(e)) return false;
+    ++seen;
+    if (const int c = Match(e); c >= 0) {
+      Keep(c, id);
+      ++found;
+    }
+    return true;
+  };
+  bool ended = true;
+  const int64_t length = lists.empty() ? static_cast<int64_t>(ix_.entries_.size()) : lists[0]->count;
+  if (!lists.empty()) {
+    // Each id's signature is fetched kAhead ids before it is checked: the
+    // walk's cost is mostly cache misses, and these overlap.
+    uint32_t ahead[kAhead];
+    size_t decoded = 0;
+    DecodeWhile(*lists[0], [&](uint32_t id) {
+      __builtin_prefetch(&ix_.signatures_[id]);
+      if (decoded >= kAhead && !(ended = visit(ahead[decoded % kAhead]))) return false;
+      ahead[decoded++ % kAhead] = id;
+      return true;
+    });
+    for (size_t i = decoded > kAhead ? decoded - kAhead : 0; ended && i < decoded; ++i) {
+      ended = visit(ahead[i % kAhead]);
+    }
+  } else {
+    for (uint32_t id = 0; id < ix_.entries_.size() && (ended = visit(id)); ++id) {
+    }
+  }
+  // Stopped early: the rest of the list is taken to hold single-holder
+  // matches as often as what was seen of it.
+  if (!ended && seen > multi) unseen_matches_ += found * (length - seen) / (seen - multi);
+  return ended;
+}
+
+IndexPage SearchIndex::Walk::Finish(bool exact, std::vector<uint32_t>* order) {
+  IndexPage page = std::move(page_);
+  page.total = counted() + (exact ? 0 : unseen_matches_);
+  page.total_exact = exact && !cut_;
+  if (pattern_.matches_everything()) {  // the count is at hand
+    page.total = ix_.live_entries_;
+    page.total_exact = true;
+  }
+  page.budget_spent = cut_;
+  *order = std::move(ranked_[0]);
+  order->insert(order->end(), ranked_[1].begin(), ranked_[1].end());
+  return page;
+}
+
 IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset,
                               int64_t budget) const {
   const SearchPattern pattern(query);
@@ -462,149 +677,6 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
                           first_run.size() <= 3 && query.size() == first_run.size() &&
                           std::all_of(first_run.begin(), first_run.end(),
                                       [](char c) { return IsWordByte(static_cast<unsigned char>(c)); });
-
-  IndexPage page;
-  bool cut = false;  // the budget ran out
-  // The budget counts entries, and the matching work they cost (a name's
-  // bytes times the pattern's words, common/search_pattern.h): names
-  // planted long for a long pattern spend it as fast as their work grows,
-  // so no search costs more than budget x kWorkPerEntry steps, whatever
-  // the index holds.
-  const int64_t work_budget = budget * kWorkPerEntry;
-  auto spend = [&](const Entry& e) {
-    if (page.examined >= budget || page.work >= work_budget) {
-      cut = true;
-      return false;
-    }
-    ++page.examined;
-    page.work += pattern.Cost(e.name_size);
-    return true;
-  };
-
-  // Matches of each class, in rank order: multi-holder ones by band, then
-  // single-holder ones; the first `want` kept, all counted.
-  std::vector<uint32_t> ranked[2];
-  int64_t counted[2] = {0, 0};
-  int64_t unseen_matches = 0;  // the estimate for what a stopped walk did not see
-  auto keep = [&](int cls, uint32_t id) {
-    if (ranked[cls].size() < want) ranked[cls].push_back(id);
-    counted[cls]++;
-  };
-  // Finds the matches of the classes in `classes` (bit 1 << class) among
-  // the entries in every list of `lookup` (every entry when none), until
-  // `full()`; whether it saw them all. `known` says the lists alone prove
-  // the (one) class asked for.
-  auto find = [&](int classes, const std::vector<uint32_t>& lookup, bool known, const auto& full) {
-    // The class of `e`'s match when it is one asked for, else -1.
-    Signature wanted{};
-    for (uint32_t k : lookup) AddToSignature(wanted, k);
-    auto may_match = [&](uint32_t id) {
-      const Signature& sig = signatures_[id];
-      return (sig[0] & wanted[0]) == wanted[0] && (sig[1] & wanted[1]) == wanted[1];
-    };
-    auto match = [&](const Entry& e) {
-      if (known) return classes == 1 ? 0 : 1;
-      const int c = pattern.MatchClass(NameOf(e));
-      return c >= 0 && (classes & (1 << c)) != 0 ? c : -1;
-    };
-    // Bands, most holders first; a band's matches sorted before they count.
-    for (int band = 31; band >= 1; --band) {
-      if (band_ids_[band].empty()) continue;
-      const std::vector<uint32_t>* list = &band_ids_[band];
-      for (uint32_t k : lookup) {
-        auto it = bands_.find(BandKey(band, k));
-        if (it == bands_.end()) {
-          list = nullptr;  // no entry of this band has the key
-          break;
-        }
-        if (it->second.size() < list->size()) list = &it->second;
-      }
-      if (list == nullptr) continue;
-      std::vector<Ranked> found[2];
-      for (size_t i = 0; i < list->size(); ++i) {
-        const uint32_t id = (*list)[i];
-        if (i + kAhead < list->size()) __builtin_prefetch(&signatures_[(*list)[i + kAhead]]);
-        if (!may_match(id)) continue;
-        const Entry& e = entries_[id];
-        if (BandOf(e.holders.size()) != band) continue;  // a stale listing
-        if (!spend(e)) return false;
-        const int c = match(e);
-        if (c >= 0) found[c].push_back(Ranked{id, static_cast<uint32_t>(e.holders.size())});
-      }
-      for (int c = 0; c < 2; ++c) {
-        std::sort(found[c].begin(), found[c].end(), [](const Ranked& a, const Ranked& b) {
-          return a.holders != b.holders ? a.holders > b.holders : a.id < b.id;
-        });
-        for (const Ranked& r : found[c]) keep(c, r.id);
-      }
-      if (full()) break;  // the walk below only samples, for the estimate
-    }
-    // Single holders, in id order, from the shortest list; the next
-    // shortest sieve its ids (while all the sieves together are at most
-    // 4 times longer: each decodes its ids up to the walk's), then the
-    // signature, before any entry is read. The walk stops as soon as it
-    // is full and has seen enough of its list to estimate the rest (when
-    // the bands filled the page, that is all it does).
-    std::vector<const Posting*> lists;
-    for (uint32_t k : lookup) {
-      auto it = postings_.find(k);
-      if (it == postings_.end()) return true;  // no entry has the key
-      lists.push_back(&it->second);
-    }
-    std::sort(lists.begin(), lists.end(), [](const Posting* a, const Posting* b) { return a->count < b->count; });
-    lists.erase(std::unique(lists.begin(), lists.end()), lists.end());
-    std::vector<Cursor<Posting>> sieves;
-    uint64_t sieved = 0;  // ids in the sieves
-    for (size_t i = 1; i < lists.size() && sieves.size() < kMaxSieves; ++i) {
-      sieved += lists[i]->count;
-      if (sieved > kSieveRatio * uint64_t{lists[0]->count}) break;
-      sieves.emplace_back(*lists[i]);
-    }
-    // Of the walked list, for the estimate: ids walked, those of
-    // multi-holder entries (the bands counted them), single-holder matches.
-    int64_t seen = 0, multi = 0, found = 0;
-    auto visit = [&](uint32_t id) {
-      for (auto& sieve : sieves) {
-        if (!sieve.Has(id)) return ++seen, true;
-      }
-      if (!may_match(id)) return ++seen, true;
-      const Entry& e = entries_[id];
-      if (e.holders.size() != 1) return ++seen, ++multi, true;
-      if ((full() && seen - multi >= kEstimateSample) || !spend(e)) return false;
-      ++seen;
-      if (const int c = match(e); c >= 0) {
-        keep(c, id);
-        ++found;
-      }
-      return true;
-    };
-    bool ended = true;
-    const int64_t length = lists.empty() ? static_cast<int64_t>(entries_.size()) : lists[0]->count;
-    if (!lists.empty()) {
-      // Each id's signature is fetched kAhead ids before it is checked: the
-      // walk's cost is mostly cache misses, and these overlap.
-      uint32_t ahead[kAhead];
-      size_t decoded = 0;
-      DecodeWhile(*lists[0], [&](uint32_t id) {
-        __builtin_prefetch(&signatures_[id]);
-        if (decoded >= kAhead && !(ended = visit(ahead[decoded % kAhead]))) return false;
-        ahead[decoded++ % kAhead] = id;
-        return true;
-      });
-      for (size_t i = decoded > kAhead ? decoded - kAhead : 0; ended && i < decoded; ++i) {
-        ended = visit(ahead[i % kAhead]);
-      }
-    } else {
-      for (uint32_t id = 0; id < entries_.size() && (ended = visit(id)); ++id) {
-      }
-    }
-    // Stopped early: the rest of the list is taken to hold single-holder
-    // matches as often as what was seen of it.
-    if (!ended && seen > multi) unseen_matches += found * (length - seen) / (seen - multi);
-    return ended;
-  };
-  auto all_counted = [&] { return counted[0] + counted[1] >= count_to; };
-  auto word_starts_counted = [&] { return counted[0] >= count_to; };
   // Whether the first word's list is shorter than every list of keys.all.
   auto first_word_shortest = [&] {
     auto it = postings_.find(*keys.first_word);
@@ -614,44 +686,40 @@ IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t off
     }
     return true;
   };
+  Walk walk(*this, pattern, budget, want);
+  auto all_counted = [&] { return walk.counted() >= count_to; };
+  auto word_starts_counted = [&] { return walk.counted(0) >= count_to; };
   bool exact;
   if (!pattern.anchored()) {
-    exact = find(1, keys.all, false, all_counted);  // one class
+    exact = walk.Find(1, keys.all, false, all_counted);  // one class
   } else if (!first_word_shortest()) {
     // The shortest list holds both classes: one walk finds both, and ends
     // once the word starts fill the page and the count (every match
     // inside a word ranks after them).
-    exact = find(3, keys.all, false, word_starts_counted);
+    exact = walk.Find(3, keys.all, false, word_starts_counted);
   } else {
     // Word starts from their own shorter list; then, if the page or the
     // count still need them, the matches inside words.
     std::vector<uint32_t> word_keys = keys.all;
     word_keys.push_back(*keys.first_word);
-    exact = find(1, word_keys, short_word, word_starts_counted);
+    exact = walk.Find(1, word_keys, short_word, word_starts_counted);
     if (exact) {
-      exact = find(2, keys.all, false, all_counted);
+      exact = walk.Find(2, keys.all, false, all_counted);
     } else {
       // The page is full of word starts; for the count, a sample of the
       // matches inside words (32 entries checked) is extrapolated.
-      const int64_t before = page.examined;
-      find(2, keys.all, false, [&] { return page.examined - before >= kEstimateSample; });
+      const int64_t before = walk.examined();
+      walk.Find(2, keys.all, false, [&] { return walk.examined() - before >= kEstimateSample; });
     }
   }
-
-  page.total = counted[0] + counted[1] + (exact ? 0 : unseen_matches);
-  page.total_exact = exact && !cut;
-  if (pattern.matches_everything()) {  // the count is at hand
-    page.total = live_entries_;
-    page.total_exact = true;
-  }
-  page.budget_spent = cut;
-  std::vector<uint32_t>& order = ranked[0];
-  order.insert(order.end(), ranked[1].begin(), ranked[1].end());
+  std::vector<uint32_t> order;
+  IndexPage page = walk.Finish(exact, &order);
   for (auto i = static_cast<size_t>(offset); i < std::min(order.size(), want); ++i) {
     page.hits.push_back(HitFor(order[i], kSearchHolders));
   }
   return page;
 }
+
 
 std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) const {
   Sha sha;

@@ -224,6 +224,8 @@ class SearchIndex {
     size_t count_ = 0;
   };
 
+  // One search's walk over the lists (search_index.cc).
+  class Walk;
   // Whether `user` holds a file named `name`.
   bool Holds(uint32_t user, std::string_view name) const REQUIRES_SHARED(mu_);
   struct User {

@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "common/host_port.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 
 namespace p2pshare {

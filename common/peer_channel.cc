@@ -15,6 +15,7 @@
 
 #include "common/host_port.h"
 #include "common/mutex.h"
+#include "common/small_files.h"
 #include "common/transfer_tuning.h"
 #include "common/x509.h"
 

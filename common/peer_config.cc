@@ -13,6 +13,7 @@
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "common/names.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 
 namespace p2pshare {

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/mutex.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 
 namespace p2pshare {

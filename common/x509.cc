@@ -1,3 +1,4 @@
+#include "common/small_files.h"
 #include "common/x509.h"
 
 #include <fcntl.h>
@@ -20,20 +21,18 @@
 #include <vector>
 
 #include "common/hex.h"
+#include "common/openssl_ptr.h"
 
 namespace p2pshare {
 namespace {
 
-template <class T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using Req = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using Store = std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>>;
-using StoreCtx = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
+using openssl::Bio;
+using openssl::Cert;
+using openssl::Key;
+using openssl::Req;
+using openssl::Store;
+using openssl::StoreCtx;
+
 
 // The last OpenSSL error as text (and the error queue cleared).
 std::string SslError() {
@@ -269,40 +268,5 @@ std::optional<std::string> PeerUsername(const CertificateInfo& cert) {
   return account;
 }
 
-Status WriteFileAtomically(const std::string& path, const std::string& contents, unsigned mode) {
-  const std::string tmp = path + ".new";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Internal("cannot write " + tmp + ": " + std::strerror(errno));
-  ::fchmod(fd, mode);
-  bool ok = ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Internal("cannot write " + path + ": " + std::strerror(errno));
-  }
-  return Status::Ok();
-}
-
-Result<std::string> ReadSmallFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return NotFound(path + " does not exist");
-    return Internal("cannot read " + path + ": " + std::strerror(errno));
-  }
-  std::string out;
-  char buf[16 * 1024];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || out.size() > (1 << 20)) {
-      ::close(fd);
-      if (n < 0) return Internal("cannot read " + path + ": " + std::strerror(errno));
-      if (out.size() > (1 << 20)) return Internal(path + " is over 1 MiB");
-      return out;
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-}
 
 }  // namespace p2pshare

@@ -886,10 +886,7 @@ Status PeerClient::DownloadFolder(const ParsedCommand& c, const FileResult& fold
                  std::move(job));
   }
   ProgressFn progress = ProgressBar();
-  auto note = [&](const std::string& line) {
-    if (options_.progress) err_ << "\r\x1b[K";
-    err_ << Printable(line) << "\n";
-  };
+  NoteFn note = TerminalNote();
   auto done = FetchFolder(requests, folder.name, options_.stop_requested, progress, note);
   if (progress) err_ << "\r\x1b[K" << std::flush;
   if (!done.ok()) return done.status();
@@ -898,11 +895,14 @@ Status PeerClient::DownloadFolder(const ParsedCommand& c, const FileResult& fold
   return Status::Ok();
 }
 
-Status PeerClient::Download(const ParsedCommand& c) {
-  if (c.args[0].size() > 1 && c.args[0][0] == '#') {  // a folder row of the last browse
-    auto row = LastResult(c.args[0]);
-    if (row.ok() && row->sha256.empty() && row->name.ends_with('/')) return DownloadFolder(c, *row);
-  }
+NoteFn PeerClient::TerminalNote() {
+  return [this](const std::string& line) {
+    if (options_.progress) err_ << "\r\x1b[K";  // over the progress bar
+    err_ << Printable(line) << "\n";
+  };
+}
+
+Result<FileResult> PeerClient::FileToDownload(const ParsedCommand& c, bool* via_friend_out) {
   ASSIGN_OR_RETURN(bool via_friend, ViaFriend(c));
   via_friend |= central_away_;
   if (!via_friend) RETURN_IF_ERROR(RequireSession());
@@ -911,6 +911,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
     Note("central cannot answer (" + resolved.status().message() + "); locating through friend peers");
     resolved = LocateFile(c.args[0]);
   }
+  *via_friend_out = via_friend;
   if (!resolved.ok()) return resolved.status();
   FileResult file = std::move(*resolved);
   if (auto from = c.Option("--from")) {
@@ -921,6 +922,10 @@ Status PeerClient::Download(const ParsedCommand& c) {
     if (chosen.empty()) return NotFound(*from + " does not hold " + file.name);
     file.holders = chosen;
   }
+  return file;
+}
+
+bool PeerClient::AlreadyShared(const FileResult& file, const ParsedCommand& c) {
   // This peer shares that content already (perhaps under another name, or
   // as an earlier download inside the shared folder): fetching it again
   // would only add a copy to the index.
@@ -929,9 +934,20 @@ Status PeerClient::Download(const ParsedCommand& c) {
       Print(file.name + " is shared by this peer already (same sha256); nothing fetched\n",
             Json{{"name", file.name}, {"size", file.size}, {"sha256", file.sha256}, {"already_shared", true},
                  {"already_there", true}, {"fetched", 0}});
-      return Status::Ok();
+      return true;
     }
   }
+  return false;
+}
+
+Status PeerClient::Download(const ParsedCommand& c) {
+  if (c.args[0].size() > 1 && c.args[0][0] == '#') {  // a folder row of the last browse
+    auto row = LastResult(c.args[0]);
+    if (row.ok() && row->sha256.empty() && row->name.ends_with('/')) return DownloadFolder(c, *row);
+  }
+  bool via_friend = false;
+  ASSIGN_OR_RETURN(FileResult file, FileToDownload(c, &via_friend));
+  if (AlreadyShared(file, c)) return Status::Ok();
   // Without a session (central away) the certificate from an earlier
   // login, while it is valid, is what holders check.
   DownloadRequest req{file, c.Option("--to").value_or(config_.download_dir),
@@ -969,10 +985,7 @@ Status PeerClient::Download(const ParsedCommand& c) {
     return Queue("download", file.name, file.sha256 + " " + req.dest_dir, file.size, std::move(job));
   }
   ProgressFn progress = ProgressBar(c.Flag("--rates"));
-  auto note = [&](const std::string& line) {
-    if (options_.progress) err_ << "\r\x1b[K";
-    err_ << Printable(line) << "\n";
-  };
+  NoteFn note = TerminalNote();
   auto result = DownloadFile(req, progress, note);
   if (progress) err_ << "\r\x1b[K" << std::flush;
   if (!result.ok()) return result.status();

@@ -121,6 +121,11 @@ class PeerClient {
   Status Transfers(const ParsedCommand& c);
   // Fetches every file the last browse listed under `folder` (a row of it).
   Status DownloadFolder(const ParsedCommand& c, const FileResult& folder);
+  // The file `download` names, located through central or the friends
+  // (*via_friend says which), narrowed to --from.
+  Result<FileResult> FileToDownload(const ParsedCommand& c, bool* via_friend);
+  // True (and said so) when this peer shares the content already.
+  bool AlreadyShared(const FileResult& file, const ParsedCommand& c);
   // Downloads `requests` one after the other (progress over them all);
   // the line that says how it went, or why some failed.
   Result<std::string> FetchFolder(const std::vector<DownloadRequest>& requests, const std::string& label,
@@ -160,6 +165,8 @@ class PeerClient {
   // null when there is no terminal to draw on (or with --json).
   // `rates`: each source's rate on the line too (download --rates).
   ProgressFn ProgressBar(bool rates = false);
+  // Prints a transfer's note on stderr, over the progress bar.
+  NoteFn TerminalNote();
   void Print(const std::string& text, const Json& json);
   void StartHeartbeats();
   void StopHeartbeats();

@@ -30,6 +30,7 @@
 #include "common/hash_tree.h"
 #include "common/hex.h"
 #include "common/sha256.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 #include "integration/hostile_peer.h"
 #include "integration/network_test.h"

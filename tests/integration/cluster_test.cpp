@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "common/small_files.h"
 #include "common/x509.h"
 #include "integration/test_support.h"
 #include "unit/test_database.h"

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/sha256.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 #include "integration/network_test.h"
 #include "unit/file_util.h"

@@ -14,6 +14,7 @@
 #include <regex>
 
 #include "common/sha256.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 #include "integration/network_test.h"
 #include "unit/file_util.h"

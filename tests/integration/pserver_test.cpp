@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/sha256.h"
+#include "common/small_files.h"
 #include "integration/network_test.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"

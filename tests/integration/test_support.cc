@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "common/small_files.h"
 #include "common/x509.h"
 
 #include <fcntl.h>

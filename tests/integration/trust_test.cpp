@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "common/sha256.h"
+#include "common/small_files.h"
 #include "common/transfer_tuning.h"
 #include "common/x509.h"
 #include "integration/hostile_peer.h"

@@ -26,6 +26,7 @@
 
 #include "bench/shares.h"
 #include "common/directory_client.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 #include "common/json_fields.h"
 #include "common/sha256.h"

@@ -11,6 +11,7 @@
 #include "common/hash_tree.h"
 #include "common/hex.h"
 #include "common/sha256.h"
+#include "common/small_files.h"
 #include "unit/file_util.h"
 #include "unit/peer_test_client.h"
 #include "unit/test_dir.h"

@@ -10,6 +10,7 @@
 
 #include "central/certificate_authority.h"
 #include "common/peer_channel.h"
+#include "common/small_files.h"
 #include "common/x509.h"
 #include "unit/test_dir.h"
 
