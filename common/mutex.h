@@ -104,54 +104,48 @@ class SCOPED_CAPABILITY ReaderLock {
 // let go of the mutex and take it again before they return, as the
 // standard ones do; the analysis sees the mutex held throughout.
 class CondVar {
+ private:
+  // Runs `wait` on the standard lock that `lock` holds, leaving it held
+  // by `lock` afterwards.
+  template <class Wait>
+  static auto Adopted(MutexLock& lock, Wait wait) {
+    std::unique_lock<std::mutex> native(lock.mu_.mu_, std::adopt_lock);
+    struct Release {
+      std::unique_lock<std::mutex>& n;
+      ~Release() { n.release(); }
+    } release{native};
+    return wait(native);
+  }
+
  public:
   void notify_one() { cv_.notify_one(); }
   void notify_all() { cv_.notify_all(); }
 
   void wait(MutexLock& lock) {
-    auto native = Adopt(lock);
-    cv_.wait(native);
-    native.release();
+    Adopted(lock, [&](auto& native) { cv_.wait(native); });
   }
   template <class Predicate>
   void wait(MutexLock& lock, Predicate pred) {
-    auto native = Adopt(lock);
-    cv_.wait(native, pred);
-    native.release();
+    Adopted(lock, [&](auto& native) { cv_.wait(native, pred); });
   }
   template <class Rep, class Period>
   std::cv_status wait_for(MutexLock& lock, const std::chrono::duration<Rep, Period>& d) {
-    auto native = Adopt(lock);
-    std::cv_status s = cv_.wait_for(native, d);
-    native.release();
-    return s;
+    return Adopted(lock, [&](auto& native) { return cv_.wait_for(native, d); });
   }
   template <class Rep, class Period, class Predicate>
   bool wait_for(MutexLock& lock, const std::chrono::duration<Rep, Period>& d, Predicate pred) {
-    auto native = Adopt(lock);
-    bool r = cv_.wait_for(native, d, pred);
-    native.release();
-    return r;
+    return Adopted(lock, [&](auto& native) { return cv_.wait_for(native, d, pred); });
   }
   template <class Clock, class Duration>
   std::cv_status wait_until(MutexLock& lock, const std::chrono::time_point<Clock, Duration>& t) {
-    auto native = Adopt(lock);
-    std::cv_status s = cv_.wait_until(native, t);
-    native.release();
-    return s;
+    return Adopted(lock, [&](auto& native) { return cv_.wait_until(native, t); });
   }
   template <class Clock, class Duration, class Predicate>
   bool wait_until(MutexLock& lock, const std::chrono::time_point<Clock, Duration>& t, Predicate pred) {
-    auto native = Adopt(lock);
-    bool r = cv_.wait_until(native, t, pred);
-    native.release();
-    return r;
+    return Adopted(lock, [&](auto& native) { return cv_.wait_until(native, t, pred); });
   }
 
  private:
-  static std::unique_lock<std::mutex> Adopt(MutexLock& lock) {
-    return std::unique_lock<std::mutex>(lock.mu_.mu_, std::adopt_lock);
-  }
   std::condition_variable cv_;
 };
 

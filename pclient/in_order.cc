@@ -28,8 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 // Chunks received but not yet written and hashed, at most.
 constexpr size_t kPipelineChunks = 4;
-// Bytes written between two starts of their write-back to disk.
-constexpr int64_t kWritebackBytes = 8 << 20;
 
 // Hashes the first `n` bytes of `fd` into `hash`.
 Status HashPrefix(int fd, int64_t n, Sha256* hash) {

@@ -69,8 +69,6 @@ constexpr double kRunSeconds = 1.0;
 constexpr int64_t kFirstRunBytes = 1 << 20;
 // How often a download asks whether it should stop (the REPL's Ctrl-C).
 constexpr auto kStopPoll = std::chrono::milliseconds(100);
-// A run's pieces go to the disk in spans of this much (sync_file_range).
-constexpr int64_t kWritebackBytes = 8 << 20;
 constexpr int64_t kRandomStartBytes = 64 << 20;
 
 struct Source {

@@ -16,6 +16,11 @@
 
 namespace p2pshare::pclient {
 
+// Bytes written between two starts of their write-back to disk
+// (sync_file_range), so the fsync before the rename has only the tail left
+// to wait for.
+inline constexpr int64_t kWritebackBytes = 8 << 20;
+
 // A deadline that grows with the bytes still to move (at >= 256 KiB/s).
 std::chrono::system_clock::time_point DeadlineFor(int64_t bytes, int64_t limit_rate);
 
