@@ -129,7 +129,10 @@ TEST_F(ClusterTest, ALogoutAtOneReplicaIsHonouredByAllWithinOneSecond) {
 // load balancer) stay online past several TTLs; a peer that stops is
 // evicted once, by one replica, and every replica sees it go.
 TEST_F(ClusterTest, RoundRobinHeartbeatsAreNeverEvictedAndTheSilentAreEvictedOnce) {
-  Replicas replicas(dir_, db_.url(), 3, Json{{"session_ttl_s", 2}, {"heartbeat_interval_s", 1}});
+  // TTL 2 s and a beat every 0.5 s; under a sanitizer (kSanitizerSlowdown)
+  // every time here is that many times longer, the ratios the same.
+  constexpr int k = kSanitizerSlowdown;
+  Replicas replicas(dir_, db_.url(), 3, Json{{"session_ttl_s", 2 * k}, {"heartbeat_interval_s", k}});
   ASSERT_TRUE(replicas.Start().ok());
   constexpr int kPeers = 6;
   std::vector<std::vector<std::unique_ptr<DirectoryClient>>> clients(kPeers);
@@ -142,7 +145,7 @@ TEST_F(ClusterTest, RoundRobinHeartbeatsAreNeverEvictedAndTheSilentAreEvictedOnc
   auto silent = replicas[0].Client();
   ASSERT_TRUE(Join(*silent, "quiet").ok());
   // 5 s (2.5 TTLs) of heartbeats every 0.5 s, each to the next replica.
-  const auto until = Clock::now() + seconds(5);
+  const auto until = Clock::now() + seconds(5 * k);
   size_t turn = 0;
   while (Clock::now() < until) {
     for (int p = 0; p < kPeers; ++p) {
@@ -150,7 +153,7 @@ TEST_F(ClusterTest, RoundRobinHeartbeatsAreNeverEvictedAndTheSilentAreEvictedOnc
       ASSERT_TRUE(beat.ok()) << "peer" << p << " was dropped: " << beat.status().message();
     }
     ++turn;
-    std::this_thread::sleep_for(milliseconds(500));  // the heartbeat period being simulated
+    std::this_thread::sleep_for(milliseconds(500 * k));  // the heartbeat period being simulated
   }
   for (size_t r = 0; r < replicas.size(); ++r) {
     auto stats = replicas[r].Client()->Stats();

@@ -27,6 +27,15 @@ class Client;
 
 namespace p2pshare::testing {
 
+// How many times slower the programs run in a sanitizer build (ASan + UBSan,
+// or TSan): tests bounded by time scale their sizes or timeouts by it, and a
+// normal build (1) asserts exactly what it always did.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr int kSanitizerSlowdown = 4;
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+
 // Polls `done` every 20 ms until it holds or `timeout` passes; returns its
 // last value.
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
