@@ -48,8 +48,16 @@ RUNS=${BENCH_RUNS:-3}          # wrk runs per figure (median taken)
 WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
 
 bash scripts/install-deps.sh wrk python3 nginx time openssl
-BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh >/dev/null
-BIN=$ROOT/build-release
+# BENCH_BIN: the build folder of another tree (another commit's
+# build-release), whose programs run instead, to set two builds side by side
+# (e.g. BENCH_BIN=../base/build-release scripts/bench.sh transfer, then
+# scripts/bench.sh transfer).
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$(cd "$BENCH_BIN" && pwd)
+else
+  BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh >/dev/null
+  BIN=$ROOT/build-release
+fi
 
 WORK=$(mktemp -d /tmp/p2pshare-bench-XXXXXX)
 PIDS=()
