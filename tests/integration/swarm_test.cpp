@@ -364,7 +364,12 @@ TEST_F(SwarmFixture, AFourGibDownloadFromThreeHoldersKeepsTheClientUnder64Mib) {
     auto found = central_->Client()->FindFile(*want);
     return found.ok() && found->has_value() && (*found)->holders.size() == 3;
   }, std::chrono::seconds(120)));
-  auto [code, out] = RunToEnd(Argv({"--json", "download", *want}), (dir_.path() / "big.log").string());
+  // Up to 120 s (RunToEnd gives 30): 4 GiB through TLS and SHA-256 on a
+  // loaded 2-core machine (ctest -j2 runs other tests beside it) took 16 s
+  // to over 30 s. Time is not what this test measures.
+  Process client(Argv({"--json", "download", *want}), (dir_.path() / "big.log").string());
+  const int code = client.Wait(std::chrono::seconds(120)).value_or(-1);
+  const std::string out = client.Log();
   ASSERT_EQ(code, 0) << out;
   Json j = ReplyIn(out);
   ASSERT_TRUE(j.is_object()) << out;
