@@ -155,7 +155,11 @@ TEST_F(StrangerTest, DeeplyNestedJsonIsRefusedBeforeItIsBuilt) {
   const int64_t peak = PeakRssBytes(central_->pid());
   std::printf("central's peak memory: %lld MiB before, %lld MiB after the attack\n",
               static_cast<long long>(before >> 20), static_cast<long long>(peak >> 20));
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)peak;  // shadow memory and ASan's quarantine make RSS meaningless under a sanitizer
+#else
   EXPECT_LT(peak - before, int64_t{64} << 20) << "bytes central grew by";
+#endif
 }
 
 TEST_F(StrangerTest, AnotherUserOfTheMachineCannotReadTheAccountDatabase) {
