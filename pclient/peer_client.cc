@@ -76,7 +76,8 @@ Result<int64_t> ParseRate(const std::string& text) {
 
 // Reads a line from the terminal without echo.
 std::string ReadSecret(const std::string& prompt, std::ostream& err) {
-  err << prompt << std::flush;
+  // Echo goes off before the prompt shows: a password typed (or pasted) the
+  // moment the prompt appears is never echoed.
   termios old{};
   bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
   if (tty) {
@@ -84,6 +85,7 @@ std::string ReadSecret(const std::string& prompt, std::ostream& err) {
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   }
+  err << prompt << std::flush;
   std::string line;
   std::getline(std::cin, line);
   if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
