@@ -10,19 +10,50 @@
 
 namespace p2pshare {
 
-Status WriteFileAtomically(const std::string& path, const std::string& contents, unsigned mode) {
-  const std::string tmp = path + ".new";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Internal("cannot write " + tmp + ": " + std::strerror(errno));
-  ::fchmod(fd, mode);
-  bool ok = ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()) &&
+namespace {
+
+// Writes `contents` to a new temp file beside `path` (a name of its own:
+// peer-server and peer-client of one peer write the same files, and two
+// writers sharing one temp name could rename each other's half-written
+// bytes into place). Returns the temp file's name.
+Result<std::string> WriteTempBeside(const std::string& path, const std::string& contents,
+                                    unsigned mode) {
+  std::string tmp = path + ".new.XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return Internal("cannot write beside " + path + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, mode) == 0 &&
+            ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()) &&
             ::fsync(fd) == 0;
+  const int saved = errno;
   ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (!ok) {
     ::unlink(tmp.c_str());
-    return Internal("cannot write " + path + ": " + std::strerror(errno));
+    return Internal("cannot write " + path + ": " + std::strerror(saved));
+  }
+  return tmp;
+}
+
+}  // namespace
+
+Status WriteFileAtomically(const std::string& path, const std::string& contents, unsigned mode) {
+  ASSIGN_OR_RETURN(std::string tmp, WriteTempBeside(path, contents, mode));
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    return Internal("cannot write " + path + ": " + std::strerror(saved));
   }
   return Status::Ok();
+}
+
+Status CreateFileOnce(const std::string& path, const std::string& contents, unsigned mode) {
+  ASSIGN_OR_RETURN(std::string tmp, WriteTempBeside(path, contents, mode));
+  // link() puts the whole file in place or fails when the name is taken.
+  const int rc = ::link(tmp.c_str(), path.c_str());
+  const int saved = errno;
+  ::unlink(tmp.c_str());
+  if (rc == 0) return Status::Ok();
+  if (saved == EEXIST) return AlreadyExists(path + " already exists");
+  return Internal("cannot create " + path + ": " + std::strerror(saved));
 }
 
 Result<std::string> ReadSmallFile(const std::string& path) {

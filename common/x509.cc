@@ -1,9 +1,4 @@
-#include "common/small_files.h"
 #include "common/x509.h"
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -22,6 +17,7 @@
 
 #include "common/hex.h"
 #include "common/openssl_ptr.h"
+#include "common/small_files.h"
 
 namespace p2pshare {
 namespace {
@@ -137,18 +133,11 @@ Result<std::string> LoadOrCreatePrivateKey(const std::string& path) {
   }
   if (existing.status().code() != Code::kNotFound) return existing.status();
   ASSIGN_OR_RETURN(std::string pem, NewPrivateKeyPem());
-  // O_EXCL: when two processes of one peer start at once, one key wins and
-  // the other reads it.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == EEXIST) return LoadOrCreatePrivateKey(path);
-  if (fd < 0) return Internal("cannot create " + path + ": " + std::strerror(errno));
-  bool ok = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(path.c_str());
-    return Internal("cannot write " + path);
-  }
+  // When two processes of one peer start at once, one key wins and the
+  // other reads it (never a half-written one).
+  Status created = CreateFileOnce(path, pem, 0600);
+  if (created.code() == Code::kAlreadyExists) return LoadOrCreatePrivateKey(path);
+  RETURN_IF_ERROR(created);
   return pem;
 }
 

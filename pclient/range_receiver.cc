@@ -22,6 +22,11 @@ void Pacer::Took(int64_t n) {
 
 namespace {
 
+// Connection attempts for one range, and how long each retry waits for the
+// channel to connect (gRPC's own reconnect backoff starts at 1 s).
+constexpr int kConnectAttempts = 3;
+constexpr auto kReconnectWait = std::chrono::seconds(2);
+
 // The place a holder that queued us gave in its trailers (1 if it gave none).
 int64_t QueuePlace(const grpc::ClientContext& ctx) {
   const auto& trailers = ctx.GetServerTrailingMetadata();
@@ -70,12 +75,11 @@ void ReadStream(const RangeRequest& req, RangeSink& sink, grpc::ClientReaderInte
   }
 }
 
-}  // namespace
-
-RangeOutcome ReceiveRange(const RangeRequest& req, RangeSink& sink) {
+// One call for the range on `channel`.
+RangeOutcome ReceiveOnce(const RangeRequest& req, RangeSink& sink,
+                         const std::shared_ptr<grpc::Channel>& channel) {
   RangeOutcome out;
-  const Holder& h = req.holder;
-  auto stub = PeerStub(h.host, h.port, h.username);
+  auto stub = v1::PeerService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineFor(req.end - req.begin, req.limit_rate));
   v1::DownloadRequest dl;
@@ -110,6 +114,45 @@ RangeOutcome ReceiveRange(const RangeRequest& req, RangeSink& sink) {
   if (!out.answered && out.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
       out.status.error_details() == "queued") {
     out.queue_place = QueuePlace(ctx);
+  }
+  return out;
+}
+
+// The call never reached the holder: the connection (TCP or TLS) could
+// not be made. Nothing of the holder's was seen.
+bool NeverConnected(const RangeOutcome& out) {
+  return out.called && !out.answered && out.received == 0 && out.failure.empty() &&
+         !out.sink_stopped && !out.stopped && out.status.error_code() == grpc::StatusCode::UNAVAILABLE;
+}
+
+// Waits up to kReconnectWait for `channel` to connect again, asking
+// req.stop_requested meanwhile. True when it is connected.
+bool Reconnected(const RangeRequest& req, grpc::Channel& channel) {
+  const auto until = std::chrono::steady_clock::now() + kReconnectWait;
+  while (std::chrono::steady_clock::now() < until) {
+    if (req.stop_requested && req.stop_requested()) return false;
+    const auto step = std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+    if (channel.WaitForConnected(std::chrono::system_clock::now() +
+                                 (step - std::chrono::steady_clock::now()))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+RangeOutcome ReceiveRange(const RangeRequest& req, RangeSink& sink) {
+  const Holder& h = req.holder;
+  std::shared_ptr<grpc::Channel> channel = PeerChannel(h.host, h.port, h.username);
+  RangeOutcome out = ReceiveOnce(req, sink, channel);
+  // A connection that failed before the holder said anything is tried
+  // again once the channel connects (a holder restarting, a busy machine
+  // at the TLS handshake); a holder that stays away is given up after
+  // kConnectAttempts.
+  for (int attempt = 1; attempt < kConnectAttempts && NeverConnected(out); ++attempt) {
+    if (!Reconnected(req, *channel)) break;
+    out = ReceiveOnce(req, sink, channel);
   }
   return out;
 }

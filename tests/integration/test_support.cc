@@ -201,18 +201,6 @@ std::optional<int> PtyProcess::Wait(std::chrono::milliseconds timeout) {
   return exit_code_;
 }
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::pair<int, std::string> RunToEnd(std::vector<std::string> argv, const std::string& log_path,
                                      const std::string& stdin_path) {
   Process p(std::move(argv), log_path, stdin_path);

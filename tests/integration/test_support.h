@@ -19,6 +19,7 @@
 #include "common/peer_channel.h"
 #include "common/json_fields.h"
 #include "common/status.h"
+#include "unit/free_port.h"
 #include "unit/test_dir.h"
 
 namespace httplib {
@@ -102,9 +103,6 @@ class PtyProcess {
   size_t matched_ = 0;
   std::optional<int> exit_code_;
 };
-
-// A loopback TCP port free right now (bound, read back, closed).
-int FreePort();
 
 class CentralProcess;
 // Writes <dir>/<user>/client.json, a peer-client config for `user` (password
