@@ -118,11 +118,21 @@ RangeOutcome ReceiveOnce(const RangeRequest& req, RangeSink& sink,
   return out;
 }
 
-// The call never reached the holder: the connection (TCP or TLS) could
-// not be made. Nothing of the holder's was seen.
-bool NeverConnected(const RangeOutcome& out) {
-  return out.called && !out.answered && out.received == 0 && out.failure.empty() &&
-         !out.sink_stopped && !out.stopped && out.status.error_code() == grpc::StatusCode::UNAVAILABLE;
+// The call never reached the holder because the connection (TCP or TLS)
+// could not be made, for a reason that may pass: a reset, a timeout, a TLS
+// handshake that could not start. Not when the holder's machine said no
+// one listens (connection refused), or the TLS handshake took place and
+// failed (a certificate not from the network's CA, or not the holder's:
+// common/peer_channel.cc): asking again would get the same answer.
+bool MayConnectOnRetry(const RangeOutcome& out) {
+  if (!out.called || out.answered || out.received > 0 || !out.failure.empty() || out.sink_stopped ||
+      out.stopped || out.status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+    return false;
+  }
+  const std::string& why = out.status.error_message();
+  return why.find("Connection refused") == std::string::npos &&
+         why.find("refused the server") == std::string::npos &&
+         why.find("andshake failed") == std::string::npos;  // gRPC: "Ssl handshake failed: …"
 }
 
 // Waits up to kReconnectWait for `channel` to connect again, asking
@@ -146,11 +156,11 @@ RangeOutcome ReceiveRange(const RangeRequest& req, RangeSink& sink) {
   const Holder& h = req.holder;
   std::shared_ptr<grpc::Channel> channel = PeerChannel(h.host, h.port, h.username);
   RangeOutcome out = ReceiveOnce(req, sink, channel);
-  // A connection that failed before the holder said anything is tried
-  // again once the channel connects (a holder restarting, a busy machine
-  // at the TLS handshake); a holder that stays away is given up after
-  // kConnectAttempts.
-  for (int attempt = 1; attempt < kConnectAttempts && NeverConnected(out); ++attempt) {
+  // A connection that failed before the holder said anything, for a reason
+  // that may pass, is tried again once the channel connects (a busy machine
+  // at the TLS handshake, a reset); a holder that stays away is given up
+  // after kReconnectWait, and one that refused at once is not waited for.
+  for (int attempt = 1; attempt < kConnectAttempts && MayConnectOnRetry(out); ++attempt) {
     if (!Reconnected(req, *channel)) break;
     out = ReceiveOnce(req, sink, channel);
   }

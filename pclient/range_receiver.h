@@ -89,10 +89,12 @@ struct RangeOutcome {
 
 // Receives req's range from req.holder into `sink` (mutual TLS, the
 // holder's account checked: common/peer_channel.h). A call whose
-// connection could not be made (before the holder said anything) is made
+// connection could not be made, before the holder said anything and for a
+// reason that may pass (a reset, a timeout, a TLS handshake that could not
+// start — not "connection refused", not a refused certificate), is made
 // again once the channel connects within 2 s (3 attempts at most), so a
-// holder that blinked is not lost for the whole download, and one that is
-// away costs 2 s; on_call is told of each attempt.
+// holder that blinked is not lost for the whole download; on_call is told
+// of each attempt.
 RangeOutcome ReceiveRange(const RangeRequest& req, RangeSink& sink);
 
 }  // namespace p2pshare::pclient

@@ -1,16 +1,22 @@
 // The one receive pipeline (pclient/range_receiver.h) against a real
 // in-process peer server over mutual TLS: a holder whose first connection
-// cannot be made is tried again once it is up, and one that stays away is
-// given up after one bounded wait.
+// was cut is tried again once it is up; one that keeps hanging up is given
+// up after one bounded wait; one that refused at once is not waited for.
 #include "pclient/range_receiver.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "common/sha256.h"
+#include "common/unique_fd.h"
 #include "pserver/catalog.h"
 #include "pserver/peer_service.h"
 #include "pserver/shared_folder.h"
@@ -23,6 +29,41 @@ namespace p2pshare::pclient {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A machine where something accepts every connection on `port` and hangs
+// up at once (a peer-server restarting, a middlebox resetting).
+class HangingUp {
+ public:
+  explicit HangingUp(int port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    int one = 1;
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_.get(), 16), 0);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_.get(), POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        UniqueFd c(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (c.valid()) ++connections_;
+      }
+    });
+  }
+  ~HangingUp() {
+    stop_ = true;
+    thread_.join();
+  }
+  int connections() const { return connections_.load(); }
+
+ private:
+  UniqueFd fd_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
 
 // Keeps what it is given.
 class StringSink : public RangeSink {
@@ -59,6 +100,13 @@ class RangeReceiverTest : public ::testing::Test {
     server_ = b.BuildAndStart();
     ASSERT_TRUE(server_ && bound == port_);
   }
+  // An on_call that counts the calls made.
+  static std::function<bool(grpc::ClientContext*)> Counting(int* calls) {
+    return [calls](grpc::ClientContext* call) {
+      if (call != nullptr) ++*calls;
+      return true;
+    };
+  }
   RangeRequest Whole(const std::function<bool(grpc::ClientContext*)>& on_call) {
     RangeRequest req;
     req.holder = Holder{"alice", "127.0.0.1", port_};
@@ -82,13 +130,15 @@ class RangeReceiverTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
 };
 
-TEST_F(RangeReceiverTest, AHolderUpOnlyAfterTheFirstConnectionFailedStillSendsTheRange) {
+TEST_F(RangeReceiverTest, AHolderWhoseFirstConnectionWasCutStillSendsTheRange) {
+  auto machine = std::make_unique<HangingUp>(port_);  // the first connection is cut
   int calls = 0, ended = 0;
   StringSink sink;
   RangeOutcome out = ReceiveRange(Whole([&](grpc::ClientContext* call) {
                                     if (call != nullptr) {
                                       ++calls;
                                     } else if (++ended == 1) {
+                                      machine.reset();
                                       StartAlice();  // up once the first attempt failed
                                     }
                                     return true;
@@ -96,35 +146,43 @@ TEST_F(RangeReceiverTest, AHolderUpOnlyAfterTheFirstConnectionFailedStillSendsTh
                                   sink);
   EXPECT_TRUE(out.status.ok()) << out.status.error_message();
   EXPECT_TRUE(out.answered);
-  EXPECT_EQ(calls, 2) << "the failed connection was tried once more";
+  EXPECT_EQ(calls, 2) << "the cut connection was tried once more";
   EXPECT_TRUE(sink.bytes == content_) << sink.bytes.size() << " of " << content_.size() << " bytes, or other bytes";
 }
 
-TEST_F(RangeReceiverTest, AHolderThatStaysAwayIsGivenUpAfterOneWait) {
+TEST_F(RangeReceiverTest, AHolderThatKeepsHangingUpIsGivenUpAfterOneWait) {
+  HangingUp machine(port_);
   int calls = 0;
   StringSink sink;
-  RangeOutcome out = ReceiveRange(Whole([&](grpc::ClientContext* call) {
-                                    if (call != nullptr) ++calls;
-                                    return true;
-                                  }),
+  RangeOutcome out = ReceiveRange(Whole(Counting(&calls)),
                                   sink);
   EXPECT_EQ(out.status.error_code(), grpc::StatusCode::UNAVAILABLE) << out.status.error_message();
   EXPECT_FALSE(out.answered);
   EXPECT_EQ(calls, 1) << "a call is made again only once the channel connects";
+  EXPECT_GT(machine.connections(), 1) << "gRPC tried to connect again meanwhile";
   EXPECT_TRUE(sink.bytes.empty());
 }
 
-TEST_F(RangeReceiverTest, AStopAskedWhileWaitingForTheHolderEndsTheWaitAtOnce) {
+TEST_F(RangeReceiverTest, ARefusedConnectionIsNotWaitedFor) {
   int calls = 0;
   StringSink sink;
-  RangeRequest req = Whole([&](grpc::ClientContext* call) {
-    if (call != nullptr) ++calls;
-    return true;
-  });
+  RangeOutcome out = ReceiveRange(Whole(Counting(&calls)),
+                                  sink);
+  EXPECT_EQ(out.status.error_code(), grpc::StatusCode::UNAVAILABLE) << out.status.error_message();
+  EXPECT_NE(out.status.error_message().find("Connection refused"), std::string::npos) << out.status.error_message();
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(RangeReceiverTest, AStopAskedWhileWaitingForTheHolderEndsTheWait) {
+  HangingUp machine(port_);
+  int calls = 0;
+  StringSink sink;
+  RangeRequest req = Whole(Counting(&calls));
   req.stop_requested = [&] { return calls >= 1; };  // the user cancels after the first try
   RangeOutcome out = ReceiveRange(req, sink);
   EXPECT_FALSE(out.answered);
   EXPECT_EQ(calls, 1) << "no attempt after the stop";
+  EXPECT_EQ(machine.connections(), 1) << "no waiting for a reconnection after the stop";
 }
 
 }  // namespace
