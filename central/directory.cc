@@ -11,6 +11,7 @@
 #include <set>
 #include <tuple>
 
+#include "central/reachability.h"
 #include "common/central_trust.h"
 #include "common/host_port.h"
 #include "common/mutex.h"
@@ -335,6 +336,12 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
     spdlog::debug("client login of {} from {} (no peer online)", req.username, remote_address);
   } else {
     if (!replica_) online_.Add(peer, remote_address);
+    // A new address is checked anew (the peer-server asks once it listens).
+    if (!joined) {
+      (void)sessions_.SetReachability(req.username, "", "");
+      MutexLock lock(reach_mu_);
+      last_reach_.erase(req.username);
+    }
     RecordEvent("login", req.username, (joined ? "joins its peer at " : "serves at ") + address);
     spdlog::info("login of {} {} {}", req.username, joined ? "joins its peer at" : "gets", address);
   }
@@ -364,6 +371,43 @@ Status Directory::Certify(const std::string& username, const std::string& token,
                    certificates_->Issue(username, TokenHash(token), public_key));
   reply->certificate = std::move(cert.pem);
   return Status::Ok();
+}
+
+Result<ReachabilityReply> Directory::CheckReachability(const std::string& username,
+                                                       const std::string& remote_address) {
+  std::vector<Holder> at = online_.Addresses({username});
+  if (at.empty()) {
+    return FailedPrecondition("this account has no peer-server online: only a peer-server's address "
+                              "is checked",
+                              "not_serving");
+  }
+  if (!certificates_) return FailedPrecondition("this central has no certificate authority", "no_ca");
+  ReachabilityReply reply{"", at[0].host, at[0].port, ""};
+  {
+    MutexLock lock(reach_mu_);
+    auto last = last_reach_.find(username);
+    if (last != last_reach_.end() && Clock::now() - last->second.at < kReachCooldown &&
+        last->second.reply.host == reply.host && last->second.reply.port == reply.port) {
+      return last->second.reply;
+    }
+  }
+  // The address is one the account named: a place per asking address, and
+  // few in all, so strangers' accounts cannot make central a port scanner.
+  auto place = reach_checks_.Enter({"address " + remote_address}, kReachWait);
+  if (!place) return Unavailable("central is checking other peers; try again", "busy");
+  ReachProbe probe = ProbePeer(reply.host, reply.port, username, certificates_->ca_pem(),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(kReachTimeout));
+  reply.reachable = probe.reached ? "direct" : "unreachable";
+  reply.reason = probe.why;
+  RETURN_IF_ERROR(sessions_.SetReachability(username, reply.reachable, reply.reason));
+  {
+    MutexLock lock(reach_mu_);
+    if (last_reach_.size() >= 100000) last_reach_.clear();  // bounded; a cleared entry costs one check
+    last_reach_[username] = LastReach{Clock::now(), reply};
+  }
+  spdlog::info("{}'s peer-server at {}: {}", username, JoinHostPort(reply.host, reply.port),
+               probe.reached ? "reached" : "cannot be reached (" + probe.why + ")");
+  return reply;
 }
 
 Result<std::string> Directory::Authenticate(const std::string& token) {
@@ -514,6 +558,7 @@ Result<std::vector<PeerInfo>> Directory::Peers() {
       info.active_transfers = live->active_transfers;
       info.sending_rate = live->sending_rate;
       info.receiving_rate = live->receiving_rate;
+      info.reachable = live->reachable;
     }
     out.push_back(std::move(info));
   }

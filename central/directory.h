@@ -9,6 +9,7 @@
 //   FileIndex     file_index.h     the index of shared files: store + in-memory search
 //   EventLog      event_log.h      recent events for the dashboard
 //   Certificates  certificates.h   peers' certificates: issued, renewed, revoked
+//   ProbePeer     reachability.h   whether others can reach a peer at its address
 //
 // DESIGN: durable records (accounts, online peers, sessions, the index)
 // live in the DirectoryStore; the rest lives in this process's memory (the
@@ -42,6 +43,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -105,6 +107,17 @@ inline constexpr auto kSearchWait = std::chrono::seconds(2);
 // fades (the load it ranks targets by).
 inline constexpr double kUploadHalfLifeMinutes = 1.0;
 
+// Reachability checks (central/reachability.h): at most this many at once,
+// of one address at a time, a waiting line of kReachWaiting (then 503); a
+// check's deadline; an account asking again within kReachCooldown gets
+// the last answer for the same address (no new connection).
+inline constexpr int64_t kReachChecksAtOnce = 4;
+inline constexpr int64_t kReachChecksPerAddress = 1;
+inline constexpr size_t kReachWaiting = 64;
+inline constexpr auto kReachWait = std::chrono::seconds(5);
+inline constexpr auto kReachTimeout = std::chrono::seconds(3);
+inline constexpr auto kReachCooldown = std::chrono::seconds(10);
+
 class Directory {
  public:
   using Clock = std::chrono::steady_clock;
@@ -135,6 +148,13 @@ class Directory {
   // carries a certificate for its key, the CA and the revoked serials.
   Result<LoginReply> Login(const LoginRequest& request, const std::string& remote_address,
                            int64_t* retry_after_s);
+  // Checks from here whether other peers can reach `username`'s peer-server
+  // at the address central lists for it, records the answer (Peers shows
+  // it) and returns it. FailedPrecondition "not_serving" when the account
+  // has no peer-server online; Unavailable "busy" when no check place is
+  // free within kReachWait. `remote_address`: who asks.
+  Result<ReachabilityReply> CheckReachability(const std::string& username,
+                                              const std::string& remote_address);
   // As Sessions::Authenticate.
   Result<std::string> Authenticate(const std::string& token);
   // Takes the peer off the network (all its tokens end).
@@ -227,6 +247,13 @@ class Directory {
   FileIndex index_;
   ConcurrencyLimits heavy_searches_{0, kHeavySearches};
   FairSlots searches_{kSearchesAtOnce, kSearchesPerAddress, 64};
+  FairSlots reach_checks_{kReachChecksAtOnce, kReachChecksPerAddress, kReachWaiting};
+  struct LastReach {
+    Clock::time_point at;
+    ReachabilityReply reply;
+  };
+  Mutex reach_mu_;
+  std::unordered_map<std::string, LastReach> last_reach_ GUARDED_BY(reach_mu_);
   // Uploads this central handed each peer as a target lately: a count
   // that halves every kUploadHalfLifeMinutes (per replica).
   struct HandedUploads {

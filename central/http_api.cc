@@ -290,6 +290,7 @@ const std::vector<HttpApi::Route>& HttpApi::Routes() {
       {"GET", "/api/v1/files/{sha256}", &H::GetFile},
       {"GET", "/api/v1/peers", &H::GetPeers},
       {"POST", "/api/v1/upload-target", &H::PostUploadTarget},
+      {"POST", "/api/v1/reachability", &H::PostReachability},
       {"GET", "/api/v1/events", &H::GetEvents},
       {"GET", "/api/v1/stats", &H::GetStats},
       {"GET", "/api/v1/history", &H::GetHistory},
@@ -500,6 +501,16 @@ std::string HttpApi::Metrics() {
                           MetricType::Gauge, stats->files));
     extra.push_back(value("p2pshare_accounts", "accounts", MetricType::Gauge, stats->accounts));
   }
+  if (auto peers = directory_->Peers(); peers.ok()) {
+    std::map<std::string, double> by_state{{"direct", 0}, {"unreachable", 0}, {"unchecked", 0}};
+    for (const PeerInfo& p : *peers) by_state[p.reachable.empty() ? "unchecked" : p.reachable] += 1;
+    std::vector<std::pair<MetricLabels, double>> samples;
+    for (const auto& [state, n] : by_state) samples.push_back({{{"reachable", state}}, n});
+    extra.push_back(ScrapedFamily("p2pshare_peers_reachable",
+                                  "online peers by central's check of their address: direct "
+                                  "(reached), unreachable, unchecked",
+                                  MetricType::Gauge, samples));
+  }
   GateStats g = server_->stats();
   extra.push_back(value("p2pshare_http_connections_waiting",
                         "connections waiting for a whole request", MetricType::Gauge, g.waiting));
@@ -672,6 +683,12 @@ Result<Reply> HttpApi::PostUploadTarget(const Request& req, Response&) {
   ASSIGN_OR_RETURN(int64_t size, f.Int("size"));
   ASSIGN_OR_RETURN(Holder target, directory_->UploadTarget(user, name, size));
   return Reply{200, ToJson(target)};
+}
+
+Result<Reply> HttpApi::PostReachability(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  ASSIGN_OR_RETURN(ReachabilityReply reply, directory_->CheckReachability(user, req.remote_addr));
+  return Reply{200, ToJson(reply)};
 }
 
 Result<Reply> HttpApi::GetHistory(const Request& req, Response&) {

@@ -131,6 +131,7 @@ class HttpApi {
   Result<Reply> GetFile(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetPeers(const httplib::Request& req, httplib::Response& res);
   Result<Reply> PostUploadTarget(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PostReachability(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetEvents(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetStats(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetHistory(const httplib::Request& req, httplib::Response& res);

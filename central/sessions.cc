@@ -69,8 +69,14 @@ void Sessions::Touch(const std::string& username) {
 namespace {
 
 Sessions::Liveness FromLoad(const PeerLoad& l) {
-  return Sessions::Liveness{{}, l.last_seen_unix, l.free_bytes, l.active_transfers,
-                            l.sending_rate, l.receiving_rate};
+  return Sessions::Liveness{{},
+                            l.last_seen_unix,
+                            l.free_bytes,
+                            l.active_transfers,
+                            l.sending_rate,
+                            l.receiving_rate,
+                            l.reachable,
+                            l.reach_why};
 }
 
 }  // namespace
@@ -148,6 +154,21 @@ Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& 
   }
   if (req.sending_rate) it->second.sending_rate = std::clamp<int64_t>(*req.sending_rate, 0, kMaxRate);
   if (req.receiving_rate) it->second.receiving_rate = std::clamp<int64_t>(*req.receiving_rate, 0, kMaxRate);
+  return Status::Ok();
+}
+
+Status Sessions::SetReachability(const std::string& username, const std::string& state,
+                                 const std::string& why) {
+  if (options_.shared) {
+    Status s = options_.shared->SetReachability(username, state, why);
+    if (s.code() == Code::kNotFound) return Expired();
+    return s;
+  }
+  MutexLock lock(mu_);
+  auto it = live_.find(username);
+  if (it == live_.end()) return Expired();
+  it->second.reachable = state;
+  it->second.reach_why = why;
   return Status::Ok();
 }
 

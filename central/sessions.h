@@ -60,6 +60,8 @@ class Sessions {
     int64_t active_transfers = 0;
     int64_t sending_rate = 0;    // bytes a second, as last reported
     int64_t receiving_rate = 0;
+    std::string reachable = {};  // as PeerLoad::reachable
+    std::string reach_why = {};
   };
 
   Sessions(DirectoryStore* store, SessionsOptions options);
@@ -81,6 +83,11 @@ class Sessions {
   // that. Unauthenticated "session_expired" when the peer is no longer
   // online.
   Status Heartbeat(const std::string& username, const HeartbeatRequest& request);
+  // Records central's check of the peer's address ("" clears it: the peer
+  // came online at a new address). Unauthenticated "session_expired" when
+  // the peer is no longer online.
+  Status SetReachability(const std::string& username, const std::string& state,
+                         const std::string& why);
   // The peer left (the store has ended its tokens): forgets its liveness
   // and its cached tokens.
   void Forget(const std::string& username);

@@ -292,6 +292,11 @@ Result<std::vector<PeerInfo>> DirectoryClient::Peers() {
   return out;
 }
 
+Result<ReachabilityReply> DirectoryClient::CheckReachability() {
+  ASSIGN_OR_RETURN(Json reply, Call("POST", "/reachability", nullptr, true));
+  return ReachabilityReplyFromJson(reply);
+}
+
 Result<Holder> DirectoryClient::UploadTarget(const std::string& name, int64_t size) {
   Json body{{"name", name}, {"size", size}};
   ASSIGN_OR_RETURN(Json reply, Call("POST", "/upload-target", &body, true));

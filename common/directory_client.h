@@ -89,6 +89,10 @@ class DirectoryClient {
   Result<std::vector<PeerInfo>> Peers();
   // POST /upload-target. Unavailable "no_peer_available" when none fits.
   Result<Holder> UploadTarget(const std::string& name, int64_t size);
+  // Asks central to check whether other peers can reach this account's
+  // peer-server at the address central lists (POST /reachability; up to
+  // a few seconds).
+  Result<ReachabilityReply> CheckReachability();
   Result<StatsReply> Stats();
   // GET /healthz: OK when central answers.
   Status Health();

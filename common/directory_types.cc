@@ -244,7 +244,7 @@ Json ToJson(const PeerInfo& p) {
   return Json{{"username", p.username}, {"host", p.host},   {"port", p.port},
               {"files", p.files},       {"bytes", p.bytes}, {"last_seen", p.last_seen},
               {"active_transfers", p.active_transfers}, {"sending_rate", p.sending_rate},
-              {"receiving_rate", p.receiving_rate}};
+              {"receiving_rate", p.receiving_rate}, {"reachable", p.reachable}};
 }
 
 Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path) {
@@ -262,7 +262,23 @@ Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path) {
   p.active_transfers = transfers.value_or(0);
   p.sending_rate = sending.value_or(0);
   p.receiving_rate = receiving.value_or(0);
+  ASSIGN_OR_RETURN(auto reachable, r.OptionalString("reachable"));
+  p.reachable = reachable.value_or("");
   return p;
+}
+
+Json ToJson(const ReachabilityReply& r) {
+  return Json{{"reachable", r.reachable}, {"host", r.host}, {"port", r.port}, {"reason", r.reason}};
+}
+
+Result<ReachabilityReply> ReachabilityReplyFromJson(const Json& j) {
+  FieldReader r(j, "reachability");
+  ReachabilityReply out;
+  ASSIGN_OR_RETURN(out.reachable, r.String("reachable"));
+  ASSIGN_OR_RETURN(out.host, r.String("host"));
+  ASSIGN_OR_RETURN(out.port, PortField(r, "port"));
+  ASSIGN_OR_RETURN(out.reason, r.String("reason"));
+  return out;
 }
 
 Json ToJson(const LoginRequest& req) {

@@ -70,6 +70,17 @@ struct PeerInfo {
   int64_t active_transfers = 0;
   int64_t sending_rate = 0;    // bytes a second
   int64_t receiving_rate = 0;  // bytes a second
+  // Whether central reached it at host:port (docs/protocol.md,
+  // "Reachability"): "direct", "unreachable", or "" (not checked yet).
+  std::string reachable = {};
+};
+
+// Central's check of a peer-server's address (POST /api/v1/reachability).
+struct ReachabilityReply {
+  std::string reachable;  // "direct" or "unreachable"
+  std::string host;       // the address checked: what central lists
+  int port = 0;
+  std::string reason;     // why not, in plain words; empty when reached
 };
 
 struct LoginRequest {
@@ -188,6 +199,8 @@ std::string DumpSearchPage(const SearchPage& p);
 Result<SearchPage> SearchPageFromJson(const Json& j);
 Json ToJson(const PeerInfo& p);
 Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path);
+Json ToJson(const ReachabilityReply& r);
+Result<ReachabilityReply> ReachabilityReplyFromJson(const Json& j);
 Json ToJson(const LoginRequest& r);
 Result<LoginRequest> LoginRequestFromJson(const Json& j);
 Json ToJson(const LoginReply& r);

@@ -193,4 +193,9 @@ Status PeerConfigFlags::Load() {
   return FinishPeerConfig(config_, std::getenv("P2PSHARE_PASSWORD"));
 }
 
+std::string LocalPeerHost(const PeerConfig& config) {
+  const std::string& listen = config.listen_host;
+  return listen.empty() || listen == "::" || listen == "0.0.0.0" ? "127.0.0.1" : listen;
+}
+
 }  // namespace p2pshare

@@ -49,6 +49,11 @@ void DescribePeerConfig(ConfigSchema& schema, PeerConfig* config);
 // central suggested, which peer-server keeps in <shared_dir>/.p2pshare/friends
 // (one host:port a line) for itself and for peer-client.
 std::vector<std::string> EffectiveFriends(const PeerConfig& config);
+// The host this machine's peer-server of `config` answers at from this
+// machine (listen_host, or loopback when it listens on every interface):
+// its own processes reach it there even when its listed address, behind a
+// router, cannot be reached from inside.
+std::string LocalPeerHost(const PeerConfig& config);
 std::vector<std::string> ReadSavedFriends(const std::string& shared_dir);
 Status SaveFriends(const std::string& shared_dir, const std::vector<std::string>& friends);
 

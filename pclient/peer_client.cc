@@ -413,12 +413,16 @@ Status PeerClient::Login(bool announce) {
 std::optional<PeerInfo> PeerClient::OwnPeerServer() {
   auto me = FindPeer(config_.username);  // central lists an account online only with a peer-server
   if (!me.ok()) return std::nullopt;
-  auto stub = PeerStub(me->host, me->port, config_.username);
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, 2);
-  v1::PingReply pong;
-  if (!stub->Ping(&ctx, v1::PingRequest(), &pong).ok()) return std::nullopt;
-  return *me;
+  // Where others reach it, else on this machine (a router in front of it
+  // may not lead its own address back inside).
+  for (const std::string& host : {me->host, LocalPeerHost(config_)}) {
+    auto stub = PeerStub(host, me->port, config_.username);
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, 2);
+    v1::PingReply pong;
+    if (stub->Ping(&ctx, v1::PingRequest(), &pong).ok()) return *me;
+  }
+  return std::nullopt;
 }
 
 std::string PeerClient::NoPeerServerHint() const {
@@ -451,7 +455,9 @@ Status PeerClient::Logout(const ParsedCommand&) {
        " stops at its next heartbeat (within " + std::to_string(interval) + " s)...");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(interval + 5);
   bool stopped = false;
-  while (!(stopped = !Listening(own->host, own->port)) && std::chrono::steady_clock::now() < deadline) {
+  // Asked on this machine: its listed address may be a router's.
+  while (!(stopped = !Listening(LocalPeerHost(config_), own->port)) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling a port another process holds
   }
   if (!stopped) {
@@ -478,6 +484,15 @@ Status PeerClient::Register(const ParsedCommand&) {
   return Status::Ok();
 }
 
+namespace {
+
+// How `peers` and `status` show central's check of an address.
+std::string ReachableWord(const std::string& reachable) {
+  return reachable.empty() ? "unchecked" : reachable;
+}
+
+}  // namespace
+
 Status PeerClient::StatusCommand(const ParsedCommand&) {
   Json j{{"username", config_.username},
          {"central_url", config_.central_url},
@@ -492,9 +507,12 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
     text += "session      " + (alive.ok() ? std::string("active") : SessionEnded(alive)) + "\n";
     auto peers = Central().Peers();
     int64_t shared = 0;
+    std::string reachable;
     if (peers.ok()) {
       for (const auto& p : *peers) {
-        if (p.username == config_.username) shared = p.files;
+        if (p.username != config_.username) continue;
+        shared = p.files;
+        reachable = p.reachable;
       }
     }
     j["shared_files"] = shared;
@@ -505,6 +523,14 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
     j["port"] = own ? own->port : 0;
     text += "peer-server  " + (own ? "running at " + JoinHostPort(own->host, own->port) + "\n"
                                    : "not running: " + NoPeerServerHint() + "\n");
+    if (own) {
+      j["reachable"] = reachable;
+      text += "reachable    " + ReachableWord(reachable) +
+              (reachable == "direct" ? " (central reached it: other peers can download from it)\n"
+               : reachable == "unreachable"
+                   ? " (central could not reach it: nobody can download from it; see its log)\n"
+                   : " (central has not checked it yet)\n");
+    }
   } else {
     j["session"] = "none";
     text += "session      not logged in\n";
@@ -515,11 +541,11 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
 
 Status PeerClient::Peers(const ParsedCommand&) {
   ASSIGN_OR_RETURN(auto peers, Central().Peers());
-  Table t({"peer", "address", "files", "size", "last seen"});
+  Table t({"peer", "address", "reachable", "files", "size", "last seen"});
   Json list = Json::array();
   for (const auto& p : peers) {
-    t.AddRow({p.username, JoinHostPort(p.host, p.port), std::to_string(p.files),
-              HumanSize(p.bytes), p.last_seen});
+    t.AddRow({p.username, JoinHostPort(p.host, p.port), ReachableWord(p.reachable),
+              std::to_string(p.files), HumanSize(p.bytes), p.last_seen});
     list.push_back(ToJson(p));
   }
   Print(peers.empty() ? "no peers online\n" : t.Render(), Json{{"peers", list}});

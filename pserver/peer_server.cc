@@ -189,8 +189,7 @@ struct PeerServer::Parts {
   // with it), for at most 5 s. gRPC's certificate provider reads the
   // files again every few seconds.
   void AwaitServing() {
-    const std::string listen = ListenHost(config);
-    const std::string self = (listen == "::" || listen == "0.0.0.0") ? "127.0.0.1" : listen;
+    const std::string self = LocalPeerHost(config);
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (std::chrono::steady_clock::now() < until) {
       auto stub = PeerStub(self, agent.port(), config.username);
@@ -436,6 +435,7 @@ bool PeerServer::MoveTo(Parts& p, int port, Status* out) {
   WriteLastPort(*p.folder, p.agent.port());
   spdlog::info("now serving on port {} (other peers reach it at {})", p.agent.port(),
                JoinHostPort(p.agent.host(), p.agent.port()));
+  p.agent.CheckReachabilitySoon();
   return true;
 }
 
@@ -445,6 +445,7 @@ Status PeerServer::HandleEvents(Parts& p) {
   spdlog::info("peer-server {} serving {} on {} (other peers reach it at {})",
                config_.username, Counted(static_cast<int64_t>(p.catalog.size()), "file"), JoinHostPort(ListenHost(config_), p.agent.port()),
                JoinHostPort(p.agent.host(), p.agent.port()));
+  p.agent.CheckReachabilitySoon();
   for (;;) {
     Event e = Pop();
     Status out;

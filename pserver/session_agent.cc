@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/host_port.h"
 #include "common/logging.h"
 #include "common/mutex.h"
 
@@ -152,6 +153,14 @@ void SessionAgent::FolderChanged() {
   cv_.notify_all();
 }
 
+void SessionAgent::CheckReachabilitySoon() {
+  {
+    MutexLock lock(mu_);
+    reach_due_ = true;
+  }
+  cv_.notify_all();
+}
+
 // What the agent's thread must still do, and when it may next call central.
 struct SessionAgent::LoopState {
   explicit LoopState(const SessionAgentOptions& o) : backoff(o.backoff_min, o.backoff_max) {}
@@ -173,6 +182,7 @@ void SessionAgent::Loop() {
     Step step = Relogin(st);
     if (step == Step::kNext) step = SendFullIndex(st);
     if (step == Step::kNext) step = Beat(st);
+    if (step == Step::kNext) step = CheckReach(st);
     if (step == Step::kEnd) return;
   }
 }
@@ -182,7 +192,11 @@ bool SessionAgent::WaitForWork(const LoopState& st, bool* dirty) {
   // Pending work runs at once, a heartbeat when due; neither before a retry is due.
   auto until = (st.need_login || st.need_full_index) ? Clock::now() : st.next_heartbeat;
   until = std::max(until, st.next_retry);
-  cv_.wait_until(lock, until, [&] { mu_.AssertHeld(); return stop_ || folder_dirty_; });
+  if (reach_due_ && !st.need_login) until = std::max(Clock::now(), st.next_retry);
+  cv_.wait_until(lock, until, [&] {
+    mu_.AssertHeld();
+    return stop_ || folder_dirty_ || (reach_due_ && !st.need_login);
+  });
   if (stop_) return false;
   *dirty = folder_dirty_;
   folder_dirty_ = false;
@@ -247,6 +261,43 @@ SessionAgent::Step SessionAgent::Relogin(LoopState& st) {
     on_event_(AgentEvent::kPortChanged, reply->port, "the old port was taken meanwhile");
   }
   spdlog::info("logged in again on port {}", reply->port);
+  // Central checks a new address anew; at a new port the peer-server asks
+  // once it listens there.
+  if (reply->port == port_.load()) CheckReachabilitySoon();
+  return Step::kNext;
+}
+
+SessionAgent::Step SessionAgent::CheckReach(LoopState& st) {
+  {
+    MutexLock lock(mu_);
+    if (!reach_due_) return Step::kNext;
+    reach_due_ = false;
+  }
+  auto reply = client_->CheckReachability();
+  if (!reply.ok()) {
+    if (reply.status().reason() == "busy") {
+      CheckReachabilitySoon();
+      return Failed(st, reply.status(), "reachability check");
+    }
+    // A central without the check (older), or the session just ended:
+    // nothing to tell; the session's own steps handle the rest.
+    spdlog::debug("central did not check whether other peers reach this one: {}",
+                  reply.status().message());
+    return Step::kNext;
+  }
+  {
+    MutexLock lock(mu_);
+    peer_reach_ = reply->reachable;
+  }
+  const std::string at = JoinHostPort(reply->host, reply->port);
+  if (reply->reachable == "direct") {
+    spdlog::info("central reached this peer at {}: other peers can download from it", at);
+  } else {
+    spdlog::warn("other peers cannot reach this peer at {} (central tried: {}); it can still "
+                 "search, download and upload, but nobody can download from it until port {} "
+                 "on the router in front of it leads here (README, \"Behind a home router\")",
+                 at, reply->reason, reply->port);
+  }
   return Step::kNext;
 }
 

@@ -91,6 +91,16 @@ class SessionAgent {
   Status Logout();
   // The folder changed: refresh the catalog and send the delta soon.
   void FolderChanged();
+  // This peer serves (again) at the address of the last login: ask central
+  // soon whether other peers can reach it (docs/protocol.md,
+  // "Reachability"). The agent asks by itself after a login again at the
+  // same port; the peer-server calls this once it listens.
+  void CheckReachabilitySoon();
+  // Central's last answer ("direct", "unreachable"; empty: not asked yet).
+  std::string reachability() const {
+    MutexLock lock(mu_);
+    return peer_reach_;
+  }
 
   int port() const { return port_.load(); }
   // Whether the last login joined a peer of the account already online.
@@ -116,6 +126,7 @@ class SessionAgent {
   Step Relogin(LoopState& st);
   Step SendFullIndex(LoopState& st);
   Step Beat(LoopState& st);
+  Step CheckReach(LoopState& st);
   // A call to central failed: log in again (session lost), end (logged
   // out), or retry after the backoff.
   Step Failed(LoopState& st, const Status& s, const char* what);
@@ -149,6 +160,8 @@ class SessionAgent {
   CondVar cv_;
   bool stop_ GUARDED_BY(mu_) = false;
   bool folder_dirty_ GUARDED_BY(mu_) = false;
+  bool reach_due_ GUARDED_BY(mu_) = false;  // CheckReachabilitySoon
+  std::string peer_reach_ GUARDED_BY(mu_);   // central's last answer
   bool reachable_ GUARDED_BY(mu_) = true;
   EventFn on_event_;
   std::thread thread_;

@@ -322,6 +322,12 @@ constexpr const char* kSchemaV1[] = {
 // Version 2: revocations in order (docs/protocol.md, "Trust"): each logout
 // or eviction numbers the certificates it revokes, so replies list only
 // what was revoked since the caller last asked.
+// v3: central's check of each live peer's address.
+constexpr const char* kSchemaV3[] = {
+    "ALTER TABLE live ADD COLUMN reachable TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE live ADD COLUMN reach_why TEXT NOT NULL DEFAULT ''",
+};
+
 constexpr const char* kSchemaV2[] = {
     "ALTER TABLE certificates ADD COLUMN revoked_seq BIGINT NOT NULL DEFAULT 0",
     R"(UPDATE certificates SET revoked_seq = numbered.n FROM
@@ -393,6 +399,10 @@ Status PostgresStore::Migrate() {
     if (version < 2) {
       for (const char* sql : kSchemaV2) RETURN_IF_ERROR(db.Run(sql).status());
       RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(2)").status());
+    }
+    if (version < 3) {
+      for (const char* sql : kSchemaV3) RETURN_IF_ERROR(db.Run(sql).status());
+      RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(3)").status());
     }
     return true;
   });
@@ -866,13 +876,24 @@ namespace {
 
 constexpr const char* kLiveColumns =
     "username, extract(epoch from last_seen)::bigint, free_bytes, active_transfers, "
-    "sending_rate, receiving_rate";
+    "sending_rate, receiving_rate, reachable, reach_why";
 
 PeerLoad LoadAt(const Rows& r, int i) {
-  return PeerLoad{r.Int(i, 1), r.MaybeInt(i, 2), r.Int(i, 3), r.Int(i, 4), r.Int(i, 5)};
+  return PeerLoad{r.Int(i, 1), r.MaybeInt(i, 2), r.Int(i, 3), r.Int(i, 4), r.Int(i, 5),
+                  r.Text(i, 6), r.Text(i, 7)};
 }
 
 }  // namespace
+
+Status PostgresStore::SetReachability(const std::string& username, const std::string& state,
+                                      const std::string& why) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("UPDATE live SET reachable = $2, reach_why = $3 "
+                                      "WHERE username = $1 RETURNING username",
+                                      Args().Add(username).Add(state).Add(why)));
+  if (r.size() == 0) return NotFound("not live");
+  return Status::Ok();
+}
 
 Result<std::map<std::string, PeerLoad>> PostgresStore::AllLive() {
   ASSIGN_OR_RETURN(Lease db, Acquire());

@@ -26,7 +26,7 @@ namespace p2pshare::central {
 
 class PostgresStore final : public DirectoryStore, public ReplicaStore {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   static constexpr int kConnections = 8;
 
   // Connects to `url` (postgresql://user@host:port/db...) and creates or
@@ -67,6 +67,8 @@ class PostgresStore final : public DirectoryStore, public ReplicaStore {
 
   Status TouchLogin(const std::string& username) override;
   Status Heartbeat(const std::string& username, const PeerLoad& load) override;
+  Status SetReachability(const std::string& username, const std::string& state,
+                         const std::string& why) override;
   Result<std::map<std::string, PeerLoad>> AllLive() override;
   Result<std::optional<PeerLoad>> Live(const std::string& username) override;
   Result<std::optional<TokenSession>> FindTokenSession(const std::string& token_hash) override;

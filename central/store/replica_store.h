@@ -31,6 +31,10 @@ struct PeerLoad {
   int64_t active_transfers = 0;
   int64_t sending_rate = 0;
   int64_t receiving_rate = 0;
+  // Central's check of its address (central/reachability.h): "direct",
+  // "unreachable" or "" (not checked since it came online there), and why not.
+  std::string reachable = {};
+  std::string reach_why = {};
 };
 
 // A token's session as the replicas share it.
@@ -73,6 +77,10 @@ class ReplicaStore {
   // A heartbeat with its load. NotFound when the account has no liveness
   // (evicted or logged out meanwhile).
   virtual Status Heartbeat(const std::string& username, const PeerLoad& load) = 0;
+  // Central's check of the account's address (PeerLoad::reachable). NotFound
+  // when the account has no liveness.
+  virtual Status SetReachability(const std::string& username, const std::string& state,
+                                 const std::string& why) = 0;
   // Every account with liveness, with its last heartbeat's load.
   virtual Result<std::map<std::string, PeerLoad>> AllLive() = 0;
   virtual Result<std::optional<PeerLoad>> Live(const std::string& username) = 0;

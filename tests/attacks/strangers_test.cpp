@@ -12,6 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -31,6 +36,7 @@
 #include "common/hex.h"
 #include "common/sha256.h"
 #include "common/small_files.h"
+#include "common/unique_fd.h"
 #include "common/x509.h"
 #include "integration/hostile_peer.h"
 #include "integration/network_test.h"
@@ -262,6 +268,95 @@ TEST_F(StrangerTest, ALoginLoopDoesNotStarveOthersLogins) {
               ms[ms.size() / 2], ms.back(), looped.load());
   EXPECT_EQ(ok, 14) << last;
   EXPECT_LT(ms.back(), 2000.0);
+}
+
+// Accounts name the host they are listed at, and central connects there to
+// check it (docs/protocol.md, "Reachability"): a dozen free accounts all
+// naming another machine must not make central hammer it, and the honest
+// peer's own check is still answered.
+TEST_F(StrangerTest, AccountsNamingAnotherMachineCannotTurnCentralIntoAScanner) {
+  StartCentral({{"tls", false}});
+  // The other machine (127.0.0.3): a listener on every port central hands
+  // out, accepting and never saying a word (the slowest check there is).
+  std::vector<UniqueFd> listeners;
+  for (int port = range_.first; port <= range_.second; ++port) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, "127.0.0.3", &a.sin_addr);
+    ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << port;
+    ASSERT_EQ(::listen(fd.get(), 16), 0);
+    listeners.push_back(std::move(fd));
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> accepted{0}, most_at_once{0};
+  std::thread machine([&] {
+    std::vector<UniqueFd> open;
+    while (!done) {
+      std::vector<pollfd> fds;
+      for (const UniqueFd& l : listeners) fds.push_back({l.get(), POLLIN, 0});
+      for (const UniqueFd& c : open) fds.push_back({c.get(), POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+      for (size_t i = 0; i < fds.size(); ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        if (i < listeners.size()) {
+          open.emplace_back(::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC));
+          ++accepted;
+          most_at_once = std::max<int>(most_at_once, static_cast<int>(open.size()));
+          continue;
+        }
+        char buf[4096];
+        if (::read(fds[i].fd, buf, sizeof buf) <= 0) {
+          std::erase_if(open, [&](const UniqueFd& c) { return c.get() == fds[i].fd; });
+        }
+      }
+    }
+  });
+  // Twelve accounts from one address, each listed at the other machine.
+  constexpr int kStrangers = 12;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < kStrangers; ++i) {
+    const std::string user = "stranger" + std::to_string(i);
+    ASSERT_TRUE(central_->Client()->Register(user, user + "-password").ok());
+    std::string reply = Exchange(central_->port(),
+                                 Post("/api/v1/login", Json{{"username", user},
+                                                            {"password", user + "-password"},
+                                                            {"host", "127.0.0.3"}}
+                                                           .dump()),
+                                 "127.0.0.2");
+    ASSERT_EQ(StatusOf(reply), 200) << reply;
+    tokens.push_back(Json::parse(reply.substr(reply.find("\r\n\r\n") + 4))["token"].get<std::string>());
+  }
+  std::atomic<int> asked{0}, busy{0};
+  std::vector<std::thread> strangers;
+  const auto until = Clock::now() + seconds(8);
+  for (const std::string& token : tokens) {
+    strangers.emplace_back([&, token] {
+      while (Clock::now() < until) {
+        std::string r = Exchange(central_->port(),
+                                 Post("/api/v1/reachability", "", "Authorization: Bearer " + token + "\r\n"),
+                                 "127.0.0.2");
+        ++asked;
+        if (StatusOf(r) == 503) ++busy;
+      }
+    });
+  }
+  // Meanwhile the honest peer starts on this machine and is checked.
+  auto& alice = StartPeer("alice", {}, Json{{"listen_host", "127.0.0.1"}});
+  const std::string told = "central reached this peer at 127.0.0.1:" + std::to_string(alice.port());
+  const bool reached = WaitUntil([&] { return alice.log().find(told) != std::string::npos; }, seconds(20));
+  for (auto& t : strangers) t.join();
+  done = true;
+  machine.join();
+  std::printf("%d checks asked by %d accounts: the other machine saw %d connections, %d at most at once; "
+              "%d answered busy\n",
+              asked.load(), kStrangers, accepted.load(), most_at_once.load(), busy.load());
+  EXPECT_TRUE(reached) << alice.log();
+  EXPECT_LE(most_at_once.load(), 1)  // kReachChecksPerAddress (central/directory.h)
+      << "one asking address had more checks at once than its share";
+  EXPECT_LE(accepted.load(), kStrangers) << "an account was checked again within its cooldown";
+  EXPECT_GT(asked.load(), kStrangers);
 }
 
 TEST_F(StrangerTest, LoginLogoutChurnDoesNotGrowEveryonesHeartbeat) {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <filesystem>
 #include <sstream>
@@ -50,6 +51,12 @@ class PeerServerTest : public NetworkTest {
     return out;
   }
 
+  // central's /metrics ("" when it cannot be read).
+  std::string CentralMetrics() {
+    auto res = central_->Http()->Get("/metrics");
+    return res && res->status == 200 ? res->body : "";
+  }
+
   std::unique_ptr<DirectoryClient> directory_;
   std::vector<std::unique_ptr<TestMember>> members_;
 };
@@ -70,6 +77,39 @@ TEST_F(PeerServerTest, TwoPeersGetDistinctPortsAndShowInPeers) {
   v1::PingReply pong;
   ASSERT_TRUE(PeerTestClient(alice.port(), Member("carol"), "alice").Ping("ECO", &pong).ok());
   EXPECT_EQ(pong.username(), "alice");
+}
+
+// Central checks, as any peer would, that it can reach the address it lists
+// (docs/protocol.md, "Reachability"); the peer is told, and everyone sees it.
+TEST_F(PeerServerTest, CentralReachesAPeerAtItsAddressAndSaysSo) {
+  auto& alice = StartPeer("alice");
+  const std::string told = "central reached this peer at 127.0.0.1:" + std::to_string(alice.port());
+  ASSERT_TRUE(WaitUntil([&] { return alice.log().find(told) != std::string::npos; }, std::chrono::seconds(10)))
+      << alice.log();
+  auto peers = directory_->Peers();
+  ASSERT_TRUE(peers.ok());
+  ASSERT_EQ(peers->size(), 1u);
+  EXPECT_EQ((*peers)[0].reachable, "direct");
+  EXPECT_NE(CentralMetrics().find("p2pshare_peers_reachable{reachable=\"direct\"} 1"), std::string::npos)
+      << CentralMetrics();
+}
+
+// A peer listed at an address where it does not listen (what a router that
+// does not forward the port looks like from outside) is told at start, in
+// one line, what that means; peers and /metrics say so too.
+TEST_F(PeerServerTest, APeerNobodyCanReachIsToldAtStartInOneLine) {
+  auto& alice = StartPeer("alice", {}, Json{{"listen_host", "127.0.0.1"}, {"advertise_host", "127.0.0.3"}});
+  const std::string told = "other peers cannot reach this peer at 127.0.0.3:" + std::to_string(alice.port()) +
+                           " (central tried: connection refused";
+  ASSERT_TRUE(WaitUntil([&] { return alice.log().find(told) != std::string::npos; }, std::chrono::seconds(10)))
+      << alice.log();
+  EXPECT_NE(alice.log().find("it can still search, download and upload"), std::string::npos) << alice.log();
+  auto peers = directory_->Peers();
+  ASSERT_TRUE(peers.ok());
+  ASSERT_EQ(peers->size(), 1u);
+  EXPECT_EQ((*peers)[0].reachable, "unreachable");
+  EXPECT_NE(CentralMetrics().find("p2pshare_peers_reachable{reachable=\"unreachable\"} 1"), std::string::npos)
+      << CentralMetrics();
 }
 
 TEST_F(PeerServerTest, FolderChangesReachSearchWithinTwoSeconds) {

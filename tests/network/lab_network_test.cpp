@@ -10,9 +10,12 @@
 //   r   NAT router     10.77.0.20  | 192.168.77.1  DNAT of the peer port range, MASQUERADE out
 //   n   peer behind r  192.168.77.2 (no IPv6)  advertise_host 10.77.0.20
 //   v6  peer           fd77::16 only
+//   q   home router    10.77.0.21  | 192.168.78.1  MASQUERADE out only (no port forwarding)
+//   m   peer behind q  192.168.78.2 (no IPv6)  listed at 10.77.0.21, which no one can reach
 //
 // Each peer advertises one address; a peer reaches another only over a
-// family both have (checked: the pairs without one fail with a clear error).
+// family both have (checked: the pairs without one fail with a clear error),
+// and nobody reaches m (central tells m so, and lists it `unreachable`).
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -47,6 +50,7 @@ struct Host {
   std::string advertise_host;  // empty: what central sees
   std::string seen_as;         // the host other peers are told
   bool v4 = false, v6 = false;
+  bool reachable = true;       // others can open a connection to seen_as
 };
 
 class LabNetworkTest : public ::testing::Test {
@@ -112,7 +116,7 @@ class LabNetworkTest : public ::testing::Test {
   }
 
   void BuildLab() {
-    for (const char* h : {"sw", "c", "p1", "p2", "r", "n", "v6"}) {
+    for (const char* h : {"sw", "c", "p1", "p2", "r", "n", "v6", "q", "m"}) {
       auto [c, o] = Run({"ip", "netns", "add", Ns(h)});
       ASSERT_EQ(c, 0) << o;
       namespaces_.push_back(Ns(h));
@@ -120,7 +124,7 @@ class LabNetworkTest : public ::testing::Test {
     }
     Ip("sw", {"link", "add", "br0", "type", "bridge"});
     Ip("sw", {"link", "set", "br0", "up"});
-    for (const char* h : {"c", "p1", "p2", "r", "v6"}) Cable(h);
+    for (const char* h : {"c", "p1", "p2", "r", "v6", "q"}) Cable(h);
     // nodad: an IPv6 address is usable at once, not after duplicate detection.
     Ip("c", {"addr", "add", "10.77.0.1/24", "dev", "eth0"});
     Ip("c", {"addr", "add", "fd77::1/64", "dev", "eth0", "nodad"});
@@ -129,39 +133,48 @@ class LabNetworkTest : public ::testing::Test {
     Ip("p2", {"addr", "add", "10.77.0.12/24", "dev", "eth0"});
     Ip("p2", {"addr", "add", "fd77::12/64", "dev", "eth0", "nodad"});
     Ip("v6", {"addr", "add", "fd77::16/64", "dev", "eth0", "nodad"});
-    // The router: outside on the switch, inside a LAN of its own with n.
-    Ip("r", {"addr", "add", "10.77.0.20/24", "dev", "eth0"});
-    auto [c, o] = Run({"ip", "-n", Ns("r"), "link", "add", "lan0", "type", "veth", "peer", "name",
-                       "eth0", "netns", Ns("n")});
-    ASSERT_EQ(c, 0) << o;
-    Ip("r", {"addr", "add", "192.168.77.1/24", "dev", "lan0"});
-    Ip("r", {"link", "set", "lan0", "up"});
-    Ip("n", {"addr", "add", "192.168.77.2/24", "dev", "eth0"});
-    Ip("n", {"link", "set", "eth0", "up"});
-    Ip("n", {"route", "add", "default", "via", "192.168.77.1"});
-    In(Ns("r"), {"sysctl", "-qw", "net.ipv4.ip_forward=1"});
-    // Port forwarding of central's peer port range to n, and n's
-    // connections out under the router's address.
-    const std::string rules =
-        "table ip nat {\n"
-        "  chain pre {\n"
-        "    type nat hook prerouting priority -100;\n"
-        "    iifname \"eth0\" tcp dport 50051-50150 dnat to 192.168.77.2\n"
-        "  }\n"
-        "  chain post {\n"
-        "    type nat hook postrouting priority 100;\n"
-        "    oifname \"eth0\" masquerade\n"
-        "  }\n"
-        "}\n";
-    const fs::path rules_file = dir_.path() / "nat.nft";
-    std::ofstream(rules_file) << rules;
-    In(Ns("r"), {"nft", "-f", rules_file.string()});
+    // r forwards central's peer port range to n (DNAT), and n's
+    // connections go out under r's address.
+    Router("r", "10.77.0.20", "192.168.77", "n",
+           "  chain pre {\n"
+           "    type nat hook prerouting priority -100;\n"
+           "    iifname \"eth0\" tcp dport 50051-50150 dnat to 192.168.77.2\n"
+           "  }\n");
+    // q is what every home router does by default: m's connections go out
+    // under q's address, and nothing comes in.
+    Router("q", "10.77.0.21", "192.168.78", "m", "");
 
     const std::string v4_url = "https://10.77.0.1:8080", v6_url = "https://[fd77::1]:8080";
     hosts_ = {{"p1", Ns("p1"), v4_url, "", "10.77.0.11", true, true},
               {"p2", Ns("p2"), v6_url, "", "fd77::12", true, true},
               {"n", Ns("n"), v4_url, "10.77.0.20", "10.77.0.20", true, false},
-              {"v6", Ns("v6"), v6_url, "", "fd77::16", false, true}};
+              {"v6", Ns("v6"), v6_url, "", "fd77::16", false, true},
+              {"m", Ns("m"), v4_url, "", "10.77.0.21", true, false, false}};
+  }
+
+  // Router `name` at `outside` on the switch, with a LAN `lan`.0/24 of its
+  // own where `host` is .2 (it .1); its connections go out masqueraded,
+  // and `more_nat` (nft chains) adds what comes in.
+  void Router(const std::string& name, const std::string& outside, const std::string& lan,
+              const std::string& host, const std::string& more_nat) {
+    Ip(name, {"addr", "add", outside + "/24", "dev", "eth0"});
+    auto [c, o] = Run({"ip", "-n", Ns(name), "link", "add", "lan0", "type", "veth", "peer", "name",
+                       "eth0", "netns", Ns(host)});
+    ASSERT_EQ(c, 0) << o;
+    Ip(name, {"addr", "add", lan + ".1/24", "dev", "lan0"});
+    Ip(name, {"link", "set", "lan0", "up"});
+    Ip(host, {"addr", "add", lan + ".2/24", "dev", "eth0"});
+    Ip(host, {"link", "set", "eth0", "up"});
+    Ip(host, {"route", "add", "default", "via", lan + ".1"});
+    In(Ns(name), {"sysctl", "-qw", "net.ipv4.ip_forward=1"});
+    const fs::path rules_file = dir_.path() / (name + "-nat.nft");
+    std::ofstream(rules_file) << "table ip nat {\n" << more_nat
+                              << "  chain post {\n"
+                                 "    type nat hook postrouting priority 100;\n"
+                                 "    oifname \"eth0\" masquerade\n"
+                                 "  }\n"
+                                 "}\n";
+    In(Ns(name), {"nft", "-f", rules_file.string()});
   }
 
   const Host& Find(const std::string& name) const {
@@ -282,6 +295,29 @@ TEST_F(LabNetworkTest, EveryHostSeesEveryPeerAtTheAddressItAdvertises) {
       << peers_["n"]->Log();
 }
 
+// Central checks every peer's address from outside (docs/protocol.md,
+// "Reachability"): the one behind the home router is told at start that
+// nobody can download from it, and everyone sees which peers can be reached.
+TEST_F(LabNetworkTest, CentralTellsEachPeerAndEveryoneWhetherItCanBeReached) {
+  for (const Host& h : hosts_) {
+    const std::string word = h.reachable ? "central reached this peer at " : "other peers cannot reach this peer at ";
+    ASSERT_TRUE(WaitUntil([&] { return peers_[h.name]->Log().find(word) != std::string::npos; }, seconds(15)))
+        << h.name << ":\n" << peers_[h.name]->Log();
+  }
+  EXPECT_NE(peers_["m"]->Log().find("(central tried: connection refused"), std::string::npos) << peers_["m"]->Log();
+  auto [code, out] = Client(Find("p1"), {"--json", "peers"});
+  ASSERT_EQ(code, 0) << out;
+  Json peers = Json::parse(out.substr(out.find('{')), nullptr, false);
+  ASSERT_TRUE(peers.is_object()) << out;
+  for (const Json& p : peers["peers"]) {
+    const Host& h = Find(p["username"].get<std::string>());
+    EXPECT_EQ(p["reachable"], h.reachable ? "direct" : "unreachable") << h.name;
+  }
+  auto [scode, status] = Client(Find("m"), {"status"});
+  EXPECT_EQ(scode, 0) << status;
+  EXPECT_NE(status.find("reachable    unreachable"), std::string::npos) << status;
+}
+
 TEST_F(LabNetworkTest, SearchWorksFromEveryHost) {
   for (const Host& from : hosts_) {
     for (const Host& h : hosts_) {
@@ -297,7 +333,8 @@ TEST_F(LabNetworkTest, DownloadsAndUploadsBetweenEveryPairThatShareAnAddressFami
   for (const Host& to : hosts_) {
     for (const Host& from : hosts_) {
       if (&to == &from) continue;
-      const bool reachable = from.seen_as.find(':') != std::string::npos ? to.v6 : to.v4;
+      const bool reachable =
+          from.reachable && (from.seen_as.find(':') != std::string::npos ? to.v6 : to.v4);
       const std::string name = "from-" + from.name + ".bin";
       auto [code, out] = Client(to, {"download", name});
       if (!reachable) {

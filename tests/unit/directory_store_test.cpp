@@ -342,7 +342,8 @@ TEST(PostgresSchemaTest, VersionOneIsMigrated) {
   ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
   ASSERT_TRUE(db.Run("DROP INDEX certificates_by_revocation"));
   ASSERT_TRUE(db.Run("ALTER TABLE certificates DROP COLUMN revoked_seq"));
-  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version = 2"));
+  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN reachable, DROP COLUMN reach_why"));
+  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version >= 2"));
   ASSERT_TRUE(db.Run("INSERT INTO certificates VALUES('s2', 'alice', 't', 9500, true), "
                      "('s1', 'alice', 't', 9000, true), ('s3', 'bob', 'u', 9000, false)"));
   auto store = DirectoryStore::Open(db.url());
@@ -353,6 +354,30 @@ TEST(PostgresSchemaTest, VersionOneIsMigrated) {
   EXPECT_EQ((*revoked)[0].serial, "s1");
   EXPECT_EQ((*revoked)[1].serial, "s2");
   EXPECT_LT((*revoked)[0].seq, (*revoked)[1].seq);
+}
+
+// A version 2 database (before central checked peers' addresses) is
+// migrated: live peers keep their rows, and a check's answer can be kept.
+TEST(PostgresSchemaTest, VersionTwoIsMigrated) {
+  testing::TestDatabase db;
+  if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
+  ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
+  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN reachable, DROP COLUMN reach_why"));
+  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version = 3"));
+  ASSERT_TRUE(db.Run("INSERT INTO accounts VALUES('alice', 'hash')"));
+  ASSERT_TRUE(db.Run("INSERT INTO live(username) VALUES('alice')"));
+  auto store = DirectoryStore::Open(db.url());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  ReplicaStore* replica = (*store)->replica();
+  auto before = replica->Live("alice");
+  ASSERT_TRUE(before.ok() && before->has_value());
+  EXPECT_EQ((*before)->reachable, "") << "not checked yet";
+  ASSERT_TRUE(replica->SetReachability("alice", "unreachable", "connection refused").ok());
+  auto after = replica->Live("alice");
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ((*after)->reachable, "unreachable");
+  EXPECT_EQ((*after)->reach_why, "connection refused");
+  EXPECT_EQ(replica->SetReachability("bob", "direct", "").code(), Code::kNotFound) << "bob is not live";
 }
 
 // A store on a database of its own, for what only PostgreSQL replicas
