@@ -219,6 +219,12 @@ def main():
         # The peers table has each peer's transfers as its heartbeats report them.
         headers = driver.find_element(By.CSS_SELECTOR, "#peers").find_element(By.XPATH, "..").text
         assert "transfers" in headers and "sending" in headers and "receiving" in headers, headers
+        # Central reached every peer at its address, and the table says so.
+        assert "reachable" in headers, headers
+        wait.until(lambda d: d.execute_script(
+            "return Array.from(document.querySelectorAll('#peers tr[data-peer]'))"
+            ".map(tr => tr.cells[2].textContent);") == ["direct"] * 3,
+            message="the peers table never showed every peer reachable")
 
         # Events filter by kind: carol leaves (a logout), then only logouts show.
         for name, p in net.procs:
