@@ -193,9 +193,11 @@ bool SessionAgent::WaitForWork(const LoopState& st, bool* dirty) {
   auto until = (st.need_login || st.need_full_index) ? Clock::now() : st.next_heartbeat;
   until = std::max(until, st.next_retry);
   if (reach_due_ && !st.need_login) until = std::max(Clock::now(), st.next_retry);
+  // A check asked for meanwhile wakes the loop, but not before a retry is
+  // due (the loop would spin until then).
   cv_.wait_until(lock, until, [&] {
     mu_.AssertHeld();
-    return stop_ || folder_dirty_ || (reach_due_ && !st.need_login);
+    return stop_ || folder_dirty_ || (reach_due_ && !st.need_login && Clock::now() >= st.next_retry);
   });
   if (stop_) return false;
   *dirty = folder_dirty_;
