@@ -97,13 +97,7 @@ std::string Handshake(int fd, const std::string& ca_pem, Clock::time_point deadl
     return "";
   }
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
-  openssl::Bio bio(BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())));
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    X509_STORE_add_cert(store, cert);
-    X509_free(cert);
-  }
-  ERR_clear_error();
+  AddPemCertificates(SSL_CTX_get_cert_store(ctx.get()), ca_pem);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   // gRPC speaks HTTP/2 over TLS: offer it, as a peer would.
   static const unsigned char kAlpn[] = {2, 'h', '2'};

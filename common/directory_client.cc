@@ -53,13 +53,7 @@ int VerifyCentral(int preverify_ok, X509_STORE_CTX* ctx) {
 void TrustOnly(SSL_CTX* ctx, const std::string& ca_pem) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   X509_STORE* store = X509_STORE_new();
-  BIO* bio = BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size()));
-  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-    X509_STORE_add_cert(store, cert);
-    X509_free(cert);
-  }
-  BIO_free(bio);
-  ERR_clear_error();
+  AddPemCertificates(store, ca_pem);
   SSL_CTX_set_cert_store(ctx, store);  // takes it
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, VerifyCentral);
 }

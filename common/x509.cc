@@ -258,4 +258,13 @@ std::optional<std::string> PeerUsername(const CertificateInfo& cert) {
 }
 
 
+void AddPemCertificates(X509_STORE* store, const std::string& pem) {
+  Bio bio = MemBio(pem);
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(store, cert);
+    X509_free(cert);
+  }
+  ERR_clear_error();  // the end of the bundle reads as an error
+}
+
 }  // namespace p2pshare

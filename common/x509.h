@@ -20,6 +20,8 @@
 
 #include "common/status.h"
 
+struct x509_store_st;  // OpenSSL's X509_STORE
+
 namespace p2pshare {
 
 inline constexpr char kCentralCommonName[] = "p2pshare central";
@@ -71,6 +73,11 @@ bool CertificateMatchesKey(const std::string& cert_pem, const std::string& priva
 // agree with; nullopt for anything else (central's certificate, a CA, a
 // certificate without that name, or whose names disagree).
 std::optional<std::string> PeerUsername(const CertificateInfo& cert);
+
+// Adds every certificate of the PEM bundle `pem` to `store` as trusted (a
+// TLS client's roots); what is not a certificate is skipped, and this
+// thread's OpenSSL error queue is left empty.
+void AddPemCertificates(x509_store_st* store, const std::string& pem);
 
 
 }  // namespace p2pshare
