@@ -57,6 +57,28 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
         100000000);
   s.Int("max_index_files", &c->max_index_files, "files all peers together may have in the index",
         1, 1000000000);
+  s.String("relay_listen", &c->relay_listen,
+           "where the relay for unreachable peers listens, host:port (default: listen's host at "
+           "its port + 1, or any free port when that is taken); off: no relay");
+  s.String("relay_address", &c->relay_address,
+           "host name or address peers dial the relay at (default: the one they reach central at)");
+  s.Int("relay_sessions", &c->relay_sessions, "relayed connections at once, in all", 1, 100000);
+  s.Int("relay_sessions_per_account", &c->relay_sessions_per_account,
+        "relayed connections at once one account may be part of", 1, 10000);
+  s.Int("relay_session_rate", &c->relay_session_rate,
+        "bytes a second one relayed connection may carry (0: no cap)", 0, int64_t{1} << 40);
+  s.Int("relay_total_rate", &c->relay_total_rate,
+        "bytes a second all relayed connections together may carry (0: no cap)", 0, int64_t{1} << 40);
+}
+
+std::optional<HostPort> RelayListen(const CentralConfig& c, bool* derived) {
+  *derived = false;
+  if (c.relay_listen == "off") return std::nullopt;
+  if (!c.relay_listen.empty()) return ParseHostPort(c.relay_listen, /*allow_any_port=*/true).value();
+  *derived = true;
+  HostPort at = ParseHostPort(c.listen, /*allow_any_port=*/true).value();
+  at.port = at.port == 0 || at.port == 65535 ? 0 : at.port + 1;
+  return at;
 }
 
 std::string CaDir(const CentralConfig& c) {
@@ -80,6 +102,13 @@ Status ValidateCentralConfig(const CentralConfig& c) {
         name.find_first_of(" \t\r\n,/") != std::string::npos) {
       return InvalidArgument("key 'tls_names': '" + name + "' is not a host name or address");
     }
+  }
+  if (!c.relay_listen.empty() && c.relay_listen != "off") {
+    Status relay = ParseHostPort(c.relay_listen, /*allow_any_port=*/true).status();
+    if (!relay.ok()) return InvalidArgument("key 'relay_listen': " + relay.message() + " (or \"off\")");
+  }
+  if (!c.relay_address.empty() && !IsHostName(c.relay_address)) {
+    return InvalidArgument("key 'relay_address': '" + c.relay_address + "' is not a host name or address");
   }
   for (const std::string& proxy : c.trusted_proxies) {
     if (!NormalizedIp(proxy)) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/host_port.h"
 #include "common/status.h"
 
 namespace p2pshare::central {
@@ -39,7 +40,18 @@ struct CentralConfig {
   int64_t pbkdf2_iterations = 100000;         // for new password hashes
   int64_t max_files_per_peer = 100000;        // index entries of one peer
   int64_t max_index_files = 4000000;          // index entries of all peers
+  // The relay (central/relay.h; docs/protocol.md, "Relay").
+  std::string relay_listen;   // host:port; "": listen's host at its port + 1; "off": none
+  std::string relay_address;  // the host peers dial it at; "": the host they reach central at
+  int64_t relay_sessions = 256;
+  int64_t relay_sessions_per_account = 8;
+  int64_t relay_session_rate = 16 << 20;  // bytes a second
+  int64_t relay_total_rate = 64 << 20;
 };
+
+// Where the relay listens: nullopt for "off"; `derived` is set when
+// relay_listen was left empty (listen's host, its port + 1).
+std::optional<HostPort> RelayListen(const CentralConfig& config, bool* derived);
 
 // The CA folder `config` names: ca_dir, or "ca" beside the database.
 std::string CaDir(const CentralConfig& config);

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "central/reachability.h"
+#include "central/relay.h"
 #include "common/central_trust.h"
 #include "common/host_port.h"
 #include "common/mutex.h"
@@ -165,6 +166,13 @@ void Directory::Apply(const Change& c) {
       break;  // CatchUp reads it back
     case Change::Kind::kEvent:
       events_.Append(c.event);
+      break;
+    case Change::Kind::kSignal:
+      // A message is news only for a while: one the feed brings late (a
+      // replica that was cut off) is not sent.
+      if (signal_sink_ && UnixNow() * 1000 - c.at_unix_ms < kSignalFreshMs) {
+        (void)signal_sink_(c.username, c.message);
+      }
       break;
   }
 }
@@ -397,7 +405,10 @@ Result<ReachabilityReply> Directory::CheckReachability(const std::string& userna
   if (!place) return Unavailable("central is checking other peers; try again", "busy");
   ReachProbe probe = ProbePeer(reply.host, reply.port, username, certificates_->ca_pem(),
                                std::chrono::duration_cast<std::chrono::milliseconds>(kReachTimeout));
-  reply.reachable = probe.reached ? "direct" : "unreachable";
+  // Not reached at its address: others reach it through the relay, when
+  // this central runs one (its peer-server keeps the channel the relay's
+  // tickets come over).
+  reply.reachable = probe.reached ? "direct" : relay_ != nullptr ? "relayed-only" : "unreachable";
   reply.reason = probe.why;
   RETURN_IF_ERROR(sessions_.SetReachability(username, reply.reachable, reply.reason));
   {
@@ -410,13 +421,67 @@ Result<ReachabilityReply> Directory::CheckReachability(const std::string& userna
   return reply;
 }
 
+void Directory::SetSignalSink(SignalSink sink) { signal_sink_ = std::move(sink); }
+
+bool Directory::Signal(const std::string& username, const Json& message) {
+  const std::string line = message.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (replica_) {
+    if (!replica_->AppendSignal(username, line).ok()) return false;
+    (void)CatchUp();  // this replica sends it if it holds the channel
+    return true;
+  }
+  return signal_sink_ && signal_sink_(username, line);
+}
+
+Status Directory::MayOpenChannel(const std::string& username) const {
+  if (online_.Addresses({username}).empty()) {
+    return FailedPrecondition("only a peer-server keeps a channel to central: this account has none online",
+                              "not_serving");
+  }
+  return Status::Ok();
+}
+
+std::optional<RelayStats> Directory::RelayStatsNow() const {
+  if (relay_ == nullptr) return std::nullopt;
+  return relay_->stats();
+}
+
+void Directory::SetRelay(RelayServer* relay, std::string advertised_host) {
+  relay_ = relay;
+  relay_host_ = std::move(advertised_host);
+}
+
+Result<RelayTicket> Directory::Rendezvous(const std::string& caller, const std::string& peer,
+                                          const std::string& remote_address,
+                                          const std::string& central_host) {
+  if (peer == caller) return InvalidArgument("a peer does not need the relay to reach itself");
+  if (online_.Addresses({peer}).empty()) return NotFound(peer + " is not online", "not_online");
+  if (relay_ == nullptr) {
+    return FailedPrecondition("this central runs no relay (relay_listen is \"off\")", "no_relay");
+  }
+  ASSIGN_OR_RETURN(RelayTokens tokens, relay_->Open(caller, remote_address, peer));
+  const std::string host = relay_host_.empty() ? central_host : relay_host_;
+  Json message{{"type", "relay"}, {"host", host}, {"port", relay_->port()},
+               {"token", tokens.holder}, {"peer", caller}};
+  if (!Signal(peer, message)) {
+    return FailedPrecondition(peer + " has no channel to central open: it cannot be asked to meet you at the relay",
+                              "no_channel");
+  }
+  return RelayTicket{host, relay_->port(), tokens.caller, peer};
+}
+
 Result<std::string> Directory::Authenticate(const std::string& token) {
   return sessions_.Authenticate(token);
 }
 
 Status Directory::Logout(const std::string& username) {
-  MutexLock membership(membership_mu_);
-  return Evict(username, SessionState::kLoggedOut);
+  {
+    MutexLock membership(membership_mu_);
+    RETURN_IF_ERROR(Evict(username, SessionState::kLoggedOut));
+  }
+  // Its peer-server hears it now rather than at its next heartbeat.
+  (void)Signal(username, Json{{"type", "heartbeat"}});
+  return Status::Ok();
 }
 
 Result<HeartbeatReply> Directory::Heartbeat(const std::string& username,

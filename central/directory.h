@@ -55,6 +55,7 @@
 #include "central/file_index.h"
 #include "central/online_peers.h"
 #include "central/port_allocator.h"
+#include "central/relay.h"
 #include "central/sessions.h"
 #include "central/store/directory_store.h"
 #include "central/store/replica_store.h"
@@ -117,6 +118,8 @@ inline constexpr size_t kReachWaiting = 64;
 inline constexpr auto kReachWait = std::chrono::seconds(5);
 inline constexpr auto kReachTimeout = std::chrono::seconds(3);
 inline constexpr auto kReachCooldown = std::chrono::seconds(10);
+// A channel message the change feed brings later than this is dropped.
+inline constexpr int64_t kSignalFreshMs = 10000;
 
 class Directory {
  public:
@@ -157,6 +160,34 @@ class Directory {
                                               const std::string& remote_address);
   // As Sessions::Authenticate.
   Result<std::string> Authenticate(const std::string& token);
+
+  // The channel to each peer-server (docs/protocol.md, "Channel"). Where
+  // a line for an account goes: the HTTP server's stream of that account,
+  // if this process holds it (false otherwise). Set before serving.
+  using SignalSink = std::function<bool(const std::string& username, const std::string& line)>;
+  void SetSignalSink(SignalSink sink);
+  // Sends one message to `username`'s peer-server over its channel, now:
+  // through this process's stream, or — replicas — through the change
+  // feed to the replica that holds it. False when it surely did not go (no
+  // replicas and no channel of that account here).
+  bool Signal(const std::string& username, const Json& message);
+  // Whether `username` may open a channel: it has a peer-server online.
+  Status MayOpenChannel(const std::string& username) const;
+
+  // The relay (central/relay.h) this central hands out sessions of, and the
+  // host peers are to dial it at ("": the host they reached central at).
+  // Set before serving; null: no relay.
+  void SetRelay(RelayServer* relay, std::string advertised_host);
+  // The relay's figures; nullopt without one.
+  std::optional<RelayStats> RelayStatsNow() const;
+  // A relayed connection from `caller` (asking from `remote_address`,
+  // having reached central at `central_host`) to `peer`'s peer-server:
+  // the caller's ticket; `peer` gets its own over its channel. NotFound
+  // "not_online" when `peer` has no peer-server online; FailedPrecondition
+  // "no_relay" without a relay, "no_channel" when `peer` has no channel;
+  // Unavailable "busy" at the relay's bounds.
+  Result<RelayTicket> Rendezvous(const std::string& caller, const std::string& peer,
+                                 const std::string& remote_address, const std::string& central_host);
   // Takes the peer off the network (all its tokens end).
   Status Logout(const std::string& username);
   // Returns session_ttl_s, the friends of the moment and the revoked
@@ -254,6 +285,9 @@ class Directory {
   };
   Mutex reach_mu_;
   std::unordered_map<std::string, LastReach> last_reach_ GUARDED_BY(reach_mu_);
+  SignalSink signal_sink_;               // set before serving
+  RelayServer* relay_ = nullptr;   // set before serving
+  std::string relay_host_;
   // Uploads this central handed each peer as a target lately: a count
   // that halves every kUploadHalfLifeMinutes (per replica).
   struct HandedUploads {

@@ -291,6 +291,8 @@ const std::vector<HttpApi::Route>& HttpApi::Routes() {
       {"GET", "/api/v1/peers", &H::GetPeers},
       {"POST", "/api/v1/upload-target", &H::PostUploadTarget},
       {"POST", "/api/v1/reachability", &H::PostReachability},
+      {"GET", "/api/v1/channel", &H::GetChannel},
+      {"POST", "/api/v1/rendezvous", &H::PostRendezvous},
       {"GET", "/api/v1/events", &H::GetEvents},
       {"GET", "/api/v1/stats", &H::GetStats},
       {"GET", "/api/v1/history", &H::GetHistory},
@@ -308,6 +310,8 @@ HttpApi::HttpApi(Directory* directory, HttpApiOptions options)
   ConfigureServer();
   SetUpMetrics();
   RegisterRoutes();
+  directory_->SetSignalSink(
+      [this](const std::string& user, const std::string& line) { return server_->Publish(user, line); });
   SampleHistory();  // the plots start with a point
   sampler_ = std::make_unique<Periodic>(kHistoryStep, [this] { SampleHistory(); });
 }
@@ -411,6 +415,8 @@ void HttpApi::RegisterRoutes() {
       Result<Reply> r = (this->*handler)(req, res);
       if (!r.ok()) {
         SendStatus(res, r.status());
+      } else if (r->status == 0) {
+        // Streamed: the handler set the reply up itself.
       } else if (!r->content_type.empty()) {
         res.status = r->status;
         res.set_content(r->text, r->content_type.c_str());
@@ -502,13 +508,14 @@ std::string HttpApi::Metrics() {
     extra.push_back(value("p2pshare_accounts", "accounts", MetricType::Gauge, stats->accounts));
   }
   if (auto peers = directory_->Peers(); peers.ok()) {
-    std::map<std::string, double> by_state{{"direct", 0}, {"unreachable", 0}, {"unchecked", 0}};
+    std::map<std::string, double> by_state{{"direct", 0}, {"relayed-only", 0}, {"unreachable", 0}, {"unchecked", 0}};
     for (const PeerInfo& p : *peers) by_state[p.reachable.empty() ? "unchecked" : p.reachable] += 1;
     std::vector<std::pair<MetricLabels, double>> samples;
     for (const auto& [state, n] : by_state) samples.push_back({{{"reachable", state}}, n});
     extra.push_back(ScrapedFamily("p2pshare_peers_reachable",
                                   "online peers by central's check of their address: direct "
-                                  "(reached), unreachable, unchecked",
+                                  "(reached), relayed-only (reached through the relay), "
+                                  "unreachable (no relay), unchecked",
                                   MetricType::Gauge, samples));
   }
   GateStats g = server_->stats();
@@ -530,6 +537,21 @@ std::string HttpApi::Metrics() {
   extra.push_back(value("p2pshare_http_buffered_bytes",
                         "request bytes read ahead for waiting connections", MetricType::Gauge,
                         g.buffered_bytes));
+  extra.push_back(value("p2pshare_channels_open", "peer-servers' channels open to this central",
+                        MetricType::Gauge, g.streams));
+  if (auto relay = directory_->RelayStatsNow()) {
+    extra.push_back(value("p2pshare_relay_sessions", "relayed connections running now",
+                          MetricType::Gauge, relay->sessions));
+    extra.push_back(value("p2pshare_relay_waiting", "relayed connections waiting for their other side",
+                          MetricType::Gauge, relay->waiting));
+    extra.push_back(value("p2pshare_relay_bytes_total", "bytes relayed, both ways",
+                          MetricType::Counter, relay->bytes));
+    extra.push_back(value("p2pshare_relay_sessions_total", "relayed connections that ended",
+                          MetricType::Counter, relay->sessions_done));
+    extra.push_back(value("p2pshare_relay_refused_total",
+                          "relay sessions refused at a bound, and tickets refused",
+                          MetricType::Counter, relay->refused));
+  }
   return RenderMetrics(registry_, std::move(extra));
 }
 
@@ -689,6 +711,38 @@ Result<Reply> HttpApi::PostReachability(const Request& req, Response&) {
   ASSIGN_OR_RETURN(std::string user, Caller(req));
   ASSIGN_OR_RETURN(ReachabilityReply reply, directory_->CheckReachability(user, req.remote_addr));
   return Reply{200, ToJson(reply)};
+}
+
+Result<Reply> HttpApi::GetChannel(const Request& req, Response& res) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  RETURN_IF_ERROR(directory_->MayOpenChannel(user));
+  if (!server_->StreamsAvailable()) {
+    return Unavailable("central keeps as many channels open as it may; try again", "busy");
+  }
+  const std::string hello = Json{{"type", "hello"}}.dump() + "\n";
+  res.set_header("Cache-Control", "no-store");
+  res.set_chunked_content_provider("application/x-ndjson", [user, hello](size_t, httplib::DataSink& sink) {
+    // The first line goes out now; the gate keeps the connection from
+    // here, and Publish sends the rest.
+    if (sink.write(hello.data(), hello.size())) GatedServer::AdoptAsStream(user);
+    return false;
+  });
+  return Reply::Streamed();
+}
+
+Result<Reply> HttpApi::PostRendezvous(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  ASSIGN_OR_RETURN(Json body, Body(req));
+  ASSIGN_OR_RETURN(std::string peer, FieldReader(body).String("peer"));
+  RETURN_IF_ERROR(CheckUsername(peer));
+  const std::string host_header = req.get_header_value("Host");
+  auto parsed = ParseHostPort(host_header);
+  std::string central_host = parsed.ok() ? parsed->host : (IsHostName(host_header) ? host_header : "");
+  ASSIGN_OR_RETURN(RelayTicket ticket, directory_->Rendezvous(user, peer, req.remote_addr, central_host));
+  if (ticket.host.empty()) {
+    return FailedPrecondition("central does not know the relay's address: set relay_address", "no_relay");
+  }
+  return Reply{200, ToJson(ticket)};
 }
 
 Result<Reply> HttpApi::GetHistory(const Request& req, Response&) {

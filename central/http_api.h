@@ -64,6 +64,8 @@ class HttpApi {
   // that is set (the dashboard, /metrics). Errors are a Status instead.
   struct Reply {
     Reply(int status, Json body) : status(status), body(std::move(body)) {}
+    // The handler wrote the reply itself (a stream: GatedServer::AdoptAsStream).
+    static Reply Streamed() { return Reply(0, Json()); }
     Reply(int status, std::string content_type, std::string text)
         : status(status), content_type(std::move(content_type)), text(std::move(text)) {}
     int status;
@@ -132,6 +134,8 @@ class HttpApi {
   Result<Reply> GetPeers(const httplib::Request& req, httplib::Response& res);
   Result<Reply> PostUploadTarget(const httplib::Request& req, httplib::Response& res);
   Result<Reply> PostReachability(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetChannel(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PostRendezvous(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetEvents(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetStats(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetHistory(const httplib::Request& req, httplib::Response& res);

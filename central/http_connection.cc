@@ -139,6 +139,21 @@ ssize_t WriteSome(Connection& c, const char* data, size_t size, int timeout_ms) 
   }
 }
 
+ssize_t WriteNow(Connection& c, const char* data, size_t size) {
+  if (size == 0) return 0;
+  if (c.ssl != nullptr) {
+    ERR_clear_error();
+    int n = SSL_write(c.ssl, data, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+    if (n > 0) return n;
+    int e = SSL_get_error(c.ssl, n);
+    ERR_clear_error();
+    return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0 : -1;
+  }
+  ssize_t n = ::send(c.fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n >= 0) return n;
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+}
+
 void Answer(Connection& conn, int status, const char* reason, const std::string& error,
             const std::string& message) {
   if (conn.ssl != nullptr && !conn.handshaken) return;  // no TLS session to answer in

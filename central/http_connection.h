@@ -97,6 +97,11 @@ IoResult ReadProxyHeader(Connection& c);
 // the bytes written, or -1.
 ssize_t WriteSome(Connection& c, const char* data, size_t size, int timeout_ms);
 
+// Writes what the socket takes now of `data`, never waiting: the bytes
+// written (0 when none fit), or -1 when the connection is gone. A TLS
+// write that could not finish must be asked again with the same bytes first.
+ssize_t WriteNow(Connection& c, const char* data, size_t size);
+
 // A connection as cpp-httplib's Stream, for the request being served:
 // reads come from what the gate read ahead, then from the socket (or TLS),
 // and fail once the request's deadline has passed; writes wait at most

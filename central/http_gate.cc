@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <optional>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,14 @@ using Clock = std::chrono::steady_clock;
 
 thread_local Clock::time_point request_start;
 thread_local bool close_after_reply = false;
+thread_local std::optional<std::string> adopt_as_stream;
+
+// One line as an HTTP/1.1 chunk (RFC 9112 section 7.1).
+std::string Chunk(const std::string& line) {
+  char size[24];
+  std::snprintf(size, sizeof size, "%zx\r\n", line.size() + 1);
+  return size + line + "\n\r\n";
+}
 
 // Forwards cpp-httplib's accept loop to the server's own pool, which lives
 // on after the loop ends so the gate can keep handing work to it.
@@ -47,12 +56,15 @@ class ForwardingQueue final : public httplib::TaskQueue {
 
 void GatedServer::CloseAfterReply() { close_after_reply = true; }
 
+void GatedServer::AdoptAsStream(std::string key) { adopt_as_stream = std::move(key); }
+
 std::chrono::steady_clock::time_point GatedServer::RequestStart() { return request_start; }
 
 // Runs one request; false when the connection must close after it.
 bool GatedServer::ServeOne(httplib::Stream& strm) {
   request_start = Clock::now();
   close_after_reply = false;
+  adopt_as_stream.reset();
   bool closed = false;
   bool ok = process_request(strm, false, closed, nullptr);
   return ok && !closed && !close_after_reply;
@@ -157,6 +169,9 @@ void GatedServer::Shutdown() {
       MutexLock lock(mu_);
       waiting_.clear();  // closes them
       deadlines_.clear();
+      streams_.clear();
+      stream_of_.clear();
+      stream_due_.clear();
     }
     pool_->shutdown();
   });
@@ -168,6 +183,7 @@ GateStats GatedServer::stats() const {
     MutexLock lock(mu_);
     s.waiting = static_cast<int64_t>(waiting_.size());
     s.buffered_bytes = static_cast<int64_t>(buffered_);
+    s.streams = static_cast<int64_t>(streams_.size());
   }
   s.timed_out = timed_out_.load();
   s.too_large = too_large_.load();
@@ -329,7 +345,20 @@ void GatedServer::Serve(std::unique_ptr<Connection> conn, bool fresh) {
       return;
     }
     strm.set_deadline(deadline);
-    if (!ServeOne(strm) || svr_sock_ == INVALID_SOCKET) break;
+    if (!ServeOne(strm)) {
+      if (adopt_as_stream) {
+        {
+          MutexLock lock(mu_);
+          active_.erase(fd);
+        }
+        std::string key = std::move(*adopt_as_stream);
+        adopt_as_stream.reset();
+        AdoptStream(std::move(conn), std::move(key));
+        return;
+      }
+      break;
+    }
+    if (svr_sock_ == INVALID_SOCKET) break;
     conn->Compact();
     fresh = false;
   }
@@ -460,6 +489,9 @@ void GatedServer::GateLoop() {
       if (!deadlines_.empty()) {
         timeout_ms = std::min(timeout_ms, MillisUntil(deadlines_.begin()->first, Clock::now()));
       }
+      if (!stream_due_.empty()) {
+        timeout_ms = std::min(timeout_ms, MillisUntil(stream_due_.begin()->first, Clock::now()));
+      }
     }
     int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) {
@@ -471,9 +503,17 @@ void GatedServer::GateLoop() {
         (void)::read(wake_fd_, &v, sizeof v);
         continue;
       }
+      {
+        MutexLock lock(mu_);
+        if (streams_.count(events[i].data.fd) > 0) {
+          OnStreamEvent(events[i].data.fd, events[i].events);
+          continue;
+        }
+      }
       OnReadable(events[i].data.fd);
     }
     ExpireWaiting(Clock::now());
+    TendStreams(Clock::now());
   }
 }
 
@@ -555,6 +595,106 @@ void GatedServer::ExpireWaiting(Clock::time_point now) {
       Answer(*conn, 408, "Request Timeout", "request_timeout", "the request did not arrive in time");
       CloseAfterAnswer(std::move(conn));
     }
+  }
+}
+
+bool GatedServer::StreamsAvailable() const {
+  MutexLock lock(mu_);
+  return streams_.size() < options_.max_streams;
+}
+
+void GatedServer::AdoptStream(std::unique_ptr<Connection> conn, std::string key) {
+  MutexLock lock(mu_);
+  if (stopping_ || streams_.size() >= options_.max_streams) return;  // closes
+  auto old = stream_of_.find(key);
+  if (old != stream_of_.end()) DropStream(old->second);
+  const int fd = conn->fd;
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLOUT | EPOLLET;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return;
+  const auto now = Clock::now();
+  Stream s;
+  s.conn = std::move(conn);
+  s.key = key;
+  s.ends = now + options_.stream_lifetime;
+  s.next_ping = now + options_.stream_ping;
+  stream_due_.emplace(std::min(s.ends, s.next_ping), fd);
+  streams_.emplace(fd, std::move(s));
+  stream_of_[std::move(key)] = fd;
+}
+
+bool GatedServer::Publish(const std::string& key, const std::string& line) {
+  MutexLock lock(mu_);
+  auto it = stream_of_.find(key);
+  if (it == stream_of_.end()) return false;
+  SendOnStream(it->second, line);
+  return true;
+}
+
+void GatedServer::SendOnStream(int fd, const std::string& line) {
+  Stream& s = streams_.at(fd);
+  s.outbox += Chunk(line);
+  if (!FlushStream(s)) DropStream(fd);
+}
+
+bool GatedServer::FlushStream(Stream& s) {
+  while (!s.outbox.empty()) {
+    ssize_t n = WriteNow(*s.conn, s.outbox.data(), s.outbox.size());
+    if (n < 0) return false;
+    if (n == 0) break;
+    s.outbox.erase(0, static_cast<size_t>(n));
+  }
+  return s.outbox.size() <= options_.max_stream_backlog;
+}
+
+void GatedServer::DropStream(int fd) {
+  auto it = streams_.find(fd);
+  if (it == streams_.end()) return;
+  stream_due_.erase({std::min(it->second.ends, it->second.next_ping), fd});
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  auto key = stream_of_.find(it->second.key);
+  if (key != stream_of_.end() && key->second == fd) stream_of_.erase(key);
+  streams_.erase(it);  // closes
+}
+
+void GatedServer::OnStreamEvent(int fd, uint32_t events) {
+  Stream& s = streams_.at(fd);
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    // A client says nothing once it has asked: what arrives is dropped,
+    // and a closed connection ends the stream.
+    for (;;) {
+      IoResult r = ReadAvailable(*s.conn, 16 * 1024);
+      s.conn->in.clear();
+      s.conn->pos = 0;
+      if (r == IoResult::kClosed) {
+        DropStream(fd);
+        return;
+      }
+      if (r == IoResult::kWouldBlock) break;
+    }
+  }
+  if (!FlushStream(s)) DropStream(fd);
+}
+
+void GatedServer::TendStreams(Clock::time_point now) {
+  MutexLock lock(mu_);
+  while (!stream_due_.empty() && stream_due_.begin()->first <= now) {
+    const int fd = stream_due_.begin()->second;
+    Stream& s = streams_.at(fd);
+    if (s.ends <= now) {
+      // The last chunk, then closed: the client asks again.
+      s.outbox += "0\r\n\r\n";
+      (void)FlushStream(s);
+      ::shutdown(fd, SHUT_WR);
+      DropStream(fd);
+      continue;
+    }
+    stream_due_.erase(stream_due_.begin());
+    s.next_ping = now + options_.stream_ping;
+    stream_due_.emplace(std::min(s.ends, s.next_ping), fd);
+    SendOnStream(fd, R"({"type":"ping"})");
   }
 }
 

@@ -73,6 +73,15 @@ struct GateOptions {
   size_t max_connections = 10000;                       // waiting at the gate
   size_t max_connections_per_address = 256;             // open, waiting or served
   size_t max_buffered_bytes = size_t{256} << 20;        // read ahead, all waiting connections
+  // Streams (long-lived replies, AdoptAsStream): a line is sent to each
+  // every `stream_ping` so balancers and routers keep it open; each ends
+  // (cleanly) after `stream_lifetime`, so its client asks again and is
+  // authenticated again; one whose client reads too slowly to take
+  // `max_stream_backlog` bytes is closed; at `max_streams` more are refused.
+  std::chrono::milliseconds stream_ping{15000};
+  std::chrono::milliseconds stream_lifetime{300000};
+  size_t max_stream_backlog = 64 * 1024;
+  size_t max_streams = 10000;
   // Balancers whose connections start with a PROXY v2 header naming the
   // client (proxy_protocol.h): IP addresses as inet_ntop writes them.
   std::set<std::string> trusted_proxies;
@@ -87,6 +96,7 @@ struct GateStats {
   int64_t evicted = 0;      // dropped at max_connections
   int64_t refused = 0;      // refused: per-address connections or buffered bytes over the limit
   int64_t buffered_bytes = 0;  // read ahead for waiting connections now
+  int64_t streams = 0;         // long-lived replies open now
 };
 
 class GatedServer : public httplib::Server {
@@ -117,6 +127,18 @@ class GatedServer : public httplib::Server {
   // request's framing cannot be trusted). cpp-httplib 0.11 keeps it open
   // even when the reply says "Connection: close".
   static void CloseAfterReply();
+  // For a handler whose reply is a stream (central's channel to a peer,
+  // docs/protocol.md): it sets a chunked content provider that writes the
+  // first line, calls this with the stream's key and returns false. The
+  // connection then leaves the worker for the gate, which keeps it open
+  // without a thread, and Publish(key, ...) sends on it. A newer stream of
+  // the same key closes the older one.
+  static void AdoptAsStream(std::string key);
+  // Sends `line` (one line, without its newline) on the stream of `key`:
+  // false when this server holds none.
+  bool Publish(const std::string& key, const std::string& line);
+  // True while a stream can still be taken (under max_streams).
+  bool StreamsAvailable() const;
   // When the request being served on this thread began.
   static std::chrono::steady_clock::time_point RequestStart();
 
@@ -162,6 +184,24 @@ class GatedServer : public httplib::Server {
   // Reads and drops what has arrived for a refusing
   // connection; closes it once the body is drained or the client is gone.
   void Drain(int fd, Waiting& w) REQUIRES(mu_);
+  // One long-lived reply, held by the gate.
+  struct Stream {
+    std::unique_ptr<Connection> conn;
+    std::string key;
+    std::string outbox;  // chunks not yet taken by the socket
+    Clock::time_point ends;
+    Clock::time_point next_ping;
+  };
+  void AdoptStream(std::unique_ptr<Connection> conn, std::string key);
+  // Writes what the socket takes of `s`'s outbox; false when the stream
+  // must close (the client is gone or reads too slowly).
+  bool FlushStream(Stream& s) REQUIRES(mu_);
+  // Adds one line (as a chunk) to `fd`'s stream and sends what it can.
+  void SendOnStream(int fd, const std::string& line) REQUIRES(mu_);
+  void DropStream(int fd) REQUIRES(mu_);
+  void OnStreamEvent(int fd, uint32_t events) REQUIRES(mu_);
+  // Pings streams that are due and ends those past their lifetime.
+  void TendStreams(Clock::time_point now);
   void GateLoop();
   void OnReadable(int fd);
   void ExpireWaiting(Clock::time_point now);
@@ -186,6 +226,9 @@ class GatedServer : public httplib::Server {
   std::set<std::pair<Clock::time_point, int>> deadlines_ GUARDED_BY(mu_);
   std::unordered_set<int> active_ GUARDED_BY(mu_);
   size_t buffered_ GUARDED_BY(mu_) = 0;  // conn->buffered() summed over waiting_
+  std::map<int, Stream> streams_ GUARDED_BY(mu_);  // by fd
+  std::unordered_map<std::string, int> stream_of_ GUARDED_BY(mu_);  // key -> fd
+  std::set<std::pair<Clock::time_point, int>> stream_due_ GUARDED_BY(mu_);  // next ping or end
   std::atomic<int64_t> timed_out_{0};
   std::atomic<int64_t> too_large_{0};
   std::atomic<int64_t> evicted_{0};

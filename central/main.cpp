@@ -15,6 +15,7 @@
 #include "central/directory.h"
 #include "central/store/replica_store.h"
 #include "central/http_api.h"
+#include "central/relay.h"
 #include "central/store/directory_store.h"
 #include "common/host_port.h"
 #include "common/logging.h"
@@ -72,6 +73,31 @@ p2pshare::central::HttpApiOptions HttpApiOptionsFor(const p2pshare::central::Cen
   }
   options.min_body_rate = config.min_body_rate;
   return options;
+}
+
+// The relay for peers that cannot reach each other (null when "off").
+p2pshare::Result<std::unique_ptr<p2pshare::central::RelayServer>> StartRelay(
+    const p2pshare::central::CentralConfig& config) {
+  using p2pshare::central::RelayServer;
+  bool derived = false;
+  auto at = p2pshare::central::RelayListen(config, &derived);
+  if (!at) return std::unique_ptr<RelayServer>();
+  p2pshare::central::RelayOptions options;
+  options.max_sessions = config.relay_sessions;
+  options.sessions_per_account = config.relay_sessions_per_account;
+  options.session_rate = config.relay_session_rate;
+  options.total_rate = config.relay_total_rate;
+  auto relay = RelayServer::Start(at->host, at->port, options);
+  if (!relay.ok() && derived && at->port != 0) {
+    spdlog::warn("the relay cannot have port {} ({}): it takes any free port", at->port,
+                 relay.status().message());
+    relay = RelayServer::Start(at->host, 0, options);
+  }
+  if (relay.ok()) {
+    spdlog::info("relay for peers that cannot reach each other listening on {}",
+                 p2pshare::JoinHostPort(at->host, (*relay)->port()));
+  }
+  return relay;
 }
 
 // The network's CA: in ca_dir, or — replicas on a shared store — the one the
@@ -147,6 +173,9 @@ int main(int argc, char** argv) {
   }
   auto port = api.Bind(listen->host, listen->port);
   if (!port.ok()) return Fail(port.status());
+  auto relay = StartRelay(config);
+  if (!relay.ok()) return Fail(relay.status());
+  directory.SetRelay(relay->get(), config.relay_address);
 
   {
     std::lock_guard<std::mutex> lock(api_mu);

@@ -176,6 +176,63 @@ Result<Json> DirectoryClient::Call(const std::string& method, const std::string&
   return j;
 }
 
+Status DirectoryClient::Listen(const std::function<bool(const Json&)>& on_message) {
+  if (!options_.setup_error.ok()) return options_.setup_error;
+  if (!http_ || !http_->is_valid()) return InvalidArgument("central_url '" + base_url_ + "' is not valid");
+  httplib::Request req;
+  req.method = "GET";
+  req.path = kApi + std::string("/channel");
+  req.headers.emplace("Authorization", "Bearer " + token());
+  int status = 0;
+  std::string pending;  // a line not yet whole (or an error's body)
+  bool stopped = false;
+  req.response_handler = [&](const httplib::Response& r) {
+    status = r.status;
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    pending.append(data, n);
+    if (status != 200) return pending.size() < 64 * 1024;
+    size_t start = 0;
+    for (size_t end; (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {
+      Json j = Json::parse(pending.begin() + static_cast<std::ptrdiff_t>(start),
+                           pending.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
+      if (j.is_object() && !on_message(j)) {
+        stopped = true;
+        return false;
+      }
+    }
+    pending.erase(0, start);
+    return pending.size() < 64 * 1024;  // no line is that long
+  };
+  ERR_clear_error();
+  http_->stop();  // a fresh connection: the stream keeps it to the end
+  httplib::Result res = http_->send(req);
+  if (stopped) return Status::Ok();
+  if (status != 0 && status != 200) {
+    httplib::Response r;
+    r.status = status;
+    r.body = pending;
+    return ErrorFromResponse(r);
+  }
+  if (!res && res.error() != httplib::Error::Canceled) {
+    return Unavailable("the channel to central at " + base_url_ + " broke (" +
+                           httplib::to_string(res.error()) + ")",
+                       "unreachable");
+  }
+  return Status::Ok();
+}
+
+void DirectoryClient::Cancel() {
+  if (http_) http_->stop();
+}
+
+Result<RelayTicket> DirectoryClient::Rendezvous(const std::string& peer) {
+  Json body{{"peer", peer}};
+  ASSIGN_OR_RETURN(Json reply, Call("POST", "/rendezvous", &body, true));
+  return RelayTicketFromJson(reply);
+}
+
 Status DirectoryClient::PasswordMaySend() const {
   if (https_ || options_.allow_plain_password || IsLoopbackHost(host_)) return Status::Ok();
   return PermissionDenied("not sending the password over plain HTTP to " + host_ +

@@ -18,6 +18,7 @@
 #include <atomic>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,6 +95,17 @@ class DirectoryClient {
   // a few seconds).
   Result<ReachabilityReply> CheckReachability();
   Result<StatsReply> Stats();
+  // GET /channel: central's messages to this account's peer-server, each
+  // handed to `on_message` as it comes (docs/protocol.md, "Channel").
+  // Returns when central ends the stream (OK: ask again), the connection
+  // fails or goes quiet past the options' timeout, `on_message` returns
+  // false, or Cancel() is called. Use a client of its own (the stream
+  // holds its connection), with a timeout over central's ping interval.
+  Status Listen(const std::function<bool(const Json&)>& on_message);
+  // Ends a Listen under way (from another thread).
+  void Cancel();
+  // POST /rendezvous: a ticket to reach `peer` through central's relay.
+  Result<RelayTicket> Rendezvous(const std::string& peer);
   // GET /healthz: OK when central answers.
   Status Health();
 

@@ -281,6 +281,24 @@ Result<ReachabilityReply> ReachabilityReplyFromJson(const Json& j) {
   return out;
 }
 
+Json ToJson(const RelayTicket& t) {
+  return Json{{"host", t.host}, {"port", t.port}, {"token", t.token}, {"peer", t.peer}};
+}
+
+Result<RelayTicket> RelayTicketFromJson(const Json& j) {
+  FieldReader r(j, "relay ticket");
+  RelayTicket out;
+  ASSIGN_OR_RETURN(out.host, r.String("host"));
+  ASSIGN_OR_RETURN(out.port, PortField(r, "port"));
+  ASSIGN_OR_RETURN(out.token, r.String("token"));
+  ASSIGN_OR_RETURN(out.peer, r.String("peer"));
+  if (!IsHostName(out.host)) return InvalidArgument("the relay ticket's host is not a host name");
+  if (out.token.size() != 32 || out.token.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return InvalidArgument("the relay ticket's token is not 32 hex digits");
+  }
+  return out;
+}
+
 Json ToJson(const LoginRequest& req) {
   Json j{{"username", req.username}, {"password", req.password}};
   if (req.host) j["host"] = *req.host;

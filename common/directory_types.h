@@ -71,13 +71,23 @@ struct PeerInfo {
   int64_t sending_rate = 0;    // bytes a second
   int64_t receiving_rate = 0;  // bytes a second
   // Whether central reached it at host:port (docs/protocol.md,
-  // "Reachability"): "direct", "unreachable", or "" (not checked yet).
+  // "Reachability"): "direct", "relayed-only" (through central's relay),
+  // "unreachable" (no relay), or "" (not checked yet).
   std::string reachable = {};
+};
+
+// One side's admission to one relay session (POST /api/v1/rendezvous, and
+// the channel's "relay" message; common/relay_link.h).
+struct RelayTicket {
+  std::string host;   // the relay's address
+  int port = 0;
+  std::string token;  // 32 hex digits, good once, for seconds
+  std::string peer;   // the account at the other end
 };
 
 // Central's check of a peer-server's address (POST /api/v1/reachability).
 struct ReachabilityReply {
-  std::string reachable;  // "direct" or "unreachable"
+  std::string reachable;  // as PeerInfo::reachable
   std::string host;       // the address checked: what central lists
   int port = 0;
   std::string reason;     // why not, in plain words; empty when reached
@@ -200,6 +210,8 @@ Result<SearchPage> SearchPageFromJson(const Json& j);
 Json ToJson(const PeerInfo& p);
 Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path);
 Json ToJson(const ReachabilityReply& r);
+Json ToJson(const RelayTicket& t);
+Result<RelayTicket> RelayTicketFromJson(const Json& j);
 Result<ReachabilityReply> ReachabilityReplyFromJson(const Json& j);
 Json ToJson(const LoginRequest& r);
 Result<LoginRequest> LoginRequestFromJson(const Json& j);

@@ -15,6 +15,7 @@
 
 #include "common/host_port.h"
 #include "common/mutex.h"
+#include "common/relay_link.h"
 #include "common/small_files.h"
 #include "common/transfer_tuning.h"
 #include "common/x509.h"
@@ -40,6 +41,14 @@ struct State {
   // Revoked serials, and the order they were told in (to forget them).
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> revoked GUARDED_BY(mu);
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> revoked_order GUARDED_BY(mu);
+  // Relayed accounts: the forwarder their channels connect to, and until
+  // when the route holds.
+  std::function<Result<RelayTicket>(const std::string&)> tickets GUARDED_BY(mu);
+  struct Relayed {
+    std::shared_ptr<RelayForwarder> forwarder;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::map<std::string, Relayed> relayed GUARDED_BY(mu);
   // By (address, account, certificate file).
   std::map<std::tuple<std::string, std::string, std::string>, std::shared_ptr<grpc::Channel>>
       channels GUARDED_BY(mu);
@@ -192,17 +201,92 @@ bool CertificateRevoked(const std::string& serial) {
   return s.revoked.count(serial) > 0;
 }
 
+void UseRelay(std::function<Result<RelayTicket>(const std::string& account)> tickets) {
+  State& s = Shared();
+  MutexLock lock(s.mu);
+  s.tickets = std::move(tickets);
+}
+
+std::string RouteTo(const std::string& account) {
+  State& s = Shared();
+  MutexLock lock(s.mu);
+  auto it = s.relayed.find(account);
+  return it != s.relayed.end() && std::chrono::steady_clock::now() < it->second.until ? "relayed" : "direct";
+}
+
+std::string RelayFailure(const std::string& account) {
+  State& s = Shared();
+  MutexLock lock(s.mu);
+  auto it = s.relayed.find(account);
+  return it == s.relayed.end() ? "" : it->second.forwarder->last_failure();
+}
+
+namespace {
+
+// Whether `channel` connects within `wait`: false as soon as an attempt
+// fails (refused, unroutable, a handshake that failed) or time runs out.
+bool ConnectsWithin(grpc::Channel& channel, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::system_clock::now() + wait;
+  grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY) {
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return false;
+    if (!channel.WaitForStateChange(state, deadline)) return false;
+    state = channel.GetState(/*try_to_connect=*/true);
+  }
+  return true;
+}
+
+// The forwarder that carries `account`'s connections through the relay
+// (made on first use); null when no relay is set up or none can listen.
+std::shared_ptr<RelayForwarder> ForwarderFor(const std::string& account) {
+  State& s = Shared();
+  MutexLock lock(s.mu);
+  if (!s.tickets) return nullptr;
+  auto& r = s.relayed[account];
+  if (!r.forwarder) {
+    auto made = RelayForwarder::Start(account, s.tickets);
+    if (!made.ok()) {
+      s.relayed.erase(account);
+      return nullptr;
+    }
+    r.forwarder = std::move(*made);
+  }
+  r.until = std::chrono::steady_clock::now() + kRelayedRouteLife;
+  return r.forwarder;
+}
+
+}  // namespace
+
 std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port,
                                            const std::string& account, const PeerIdentity* as) {
   State& s = Shared();
   const PeerIdentity id = Identity(as);
-  const auto key = std::make_tuple(JoinHostPort(host, port), account, id.cert_file);
+  const bool relayed = !account.empty() && RouteTo(account) == "relayed";
+  const auto key = std::make_tuple(relayed ? "relay:" + account : JoinHostPort(host, port), account, id.cert_file);
+  bool may_relay = false;
   {
     MutexLock lock(s.mu);
     auto it = s.channels.find(key);
     if (it != s.channels.end()) return it->second;
+    may_relay = !account.empty() && s.tickets != nullptr;
   }
-  auto channel = NewChannel(host, port, account, id);
+  std::shared_ptr<grpc::Channel> channel;
+  if (relayed) {
+    if (auto forwarder = ForwarderFor(account)) channel = NewChannel("127.0.0.1", forwarder->port(), account, id);
+  }
+  if (!channel) {
+    channel = NewChannel(host, port, account, id);
+    if (may_relay && !ConnectsWithin(*channel, kDirectProbe)) {
+      // Its address does not answer: through the relay from now on.
+      if (auto forwarder = ForwarderFor(account)) {
+        channel = NewChannel("127.0.0.1", forwarder->port(), account, id);
+        MutexLock lock(s.mu);
+        if (s.channels.size() >= kMaxCachedChannels) s.channels.clear();
+        return s.channels.emplace(std::make_tuple("relay:" + account, account, id.cert_file), channel)
+            .first->second;
+      }
+    }
+  }
   MutexLock lock(s.mu);
   if (s.channels.size() >= kMaxCachedChannels) s.channels.clear();
   return s.channels.emplace(key, channel).first->second;

@@ -17,6 +17,8 @@
 // Thread-safe.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -25,10 +27,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/directory_types.h"
 #include "common/status.h"
 #include "p2pshare.grpc.pb.h"
 
 namespace p2pshare {
+
+inline constexpr auto kDirectProbe = std::chrono::seconds(4);
+inline constexpr auto kRelayedRouteLife = std::chrono::minutes(10);
 
 // A peer's TLS identity on disk (in <shared_dir>/.p2pshare/).
 struct PeerIdentity {
@@ -64,11 +70,28 @@ void AddRevokedCertificates(const std::vector<std::string>& serials);
 void ForgetRevokedCertificates();
 bool CertificateRevoked(const std::string& serial);
 
+// Reaching peers that cannot be reached at their address (docs/protocol.md,
+// "Relay"): where this process gets relay tickets (its directory client's
+// POST /rendezvous). Unset (peer-server, friends-only): direct only.
+void UseRelay(std::function<Result<RelayTicket>(const std::string& account)> tickets);
+// How this process reaches `account` now: "direct" or "relayed".
+std::string RouteTo(const std::string& account);
+// Why the last relayed connection to `account` could not be made, in plain
+// words (empty when it was, or none was tried).
+std::string RelayFailure(const std::string& account);
+
 // A channel to the peer-server at host:port (an IPv6 host bare, without
 // brackets) that only talks to a server presenting the certificate of
 // `account`, or of any member when `account` is empty (a friend known by
-// its address). Channels are reused per (address, account). Connects
-// lazily, on the first call.
+// its address). Channels are reused per (address, account).
+//
+// The route is chosen here, so no caller knows it: with a relay set up
+// (UseRelay), the first channel to an account tries its address for up
+// to kDirectProbe; when no connection comes of it (refused, dropped,
+// unroutable), the account is reached through the relay from then on
+// (for kRelayedRouteLife; then its address is tried again). The peers'
+// TLS is the same either way. Without a relay it connects lazily, on the
+// first call.
 // `as` overrides the process's identity (tests that play two peers).
 std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port,
                                            const std::string& account,

@@ -120,6 +120,9 @@ DirectoryClient& PeerClient::Central() {
     if (trust.ok() && !trust->note.empty()) Note(trust->note);
     directory_ = std::make_unique<DirectoryClient>(config_.central_url,
                                                    CentralClientOptions(config_, trust));
+    // A peer that cannot be reached at its address is reached through
+    // central's relay (common/peer_channel.h chooses the route).
+    UseRelay([central = directory_.get()](const std::string& account) { return central->Rendezvous(account); });
     // The peer's key (shared with its peer-server) and the certificates
     // central gives it; a failure here shows at login.
     auto credentials = PeerCredentials::Open(config_.shared_dir + "/.p2pshare", config_.username,
@@ -136,6 +139,7 @@ DirectoryClient& PeerClient::Central() {
 PeerClient::~PeerClient() {
   if (queue_) queue_->Close();  // its jobs use this object
   StopHeartbeats();
+  if (directory_) UseRelay(nullptr);  // it used this object's client
 }
 
 void PeerClient::Print(const std::string& text, const Json& json) {
@@ -527,6 +531,8 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
       j["reachable"] = reachable;
       text += "reachable    " + ReachableWord(reachable) +
               (reachable == "direct" ? " (central reached it: other peers can download from it)\n"
+               : reachable == "relayed-only"
+                   ? " (central could not reach it directly: other peers reach it through central's relay)\n"
                : reachable == "unreachable"
                    ? " (central could not reach it: nobody can download from it; see its log)\n"
                    : " (central has not checked it yet)\n");

@@ -26,6 +26,7 @@
 #include "common/peer_credentials.h"
 #include "common/unique_fd.h"
 #include "pserver/catalog.h"
+#include "pserver/central_channel.h"
 #include "pserver/folder_watcher.h"
 #include "pserver/locator.h"
 #include "pserver/metrics_server.h"
@@ -135,12 +136,14 @@ struct PeerServer::Parts {
         service(folder.get(), &catalog, ServiceOptions(), [this] { agent.FolderChanged(); }),
         locator(&locate_client, &catalog, LocatorOptions{config.username},
                 [this] { return Friends(); }, [this] { return HostPort{agent.host(), agent.port()}; }),
-        metrics([this] { return RenderPeerMetrics(service, catalog); }) {
+        metrics([this] { return RenderPeerMetrics(service, catalog); }),
+        channel(config.central_url, CentralClientOptions(config, trust), ChannelHooks()) {
     service.set_locator(&locator);
   }
   // Whatever path Run took out: no thread of the agent or the server may
   // outlive the parts it calls into.
   ~Parts() {
+    channel.Stop();
     agent.Stop();
     ShutDown(server);
     metrics.Stop();
@@ -169,6 +172,15 @@ struct PeerServer::Parts {
       return credentials->Accept(cert, ca, revoked);
     };
     return o;
+  }
+
+  CentralChannelHooks ChannelHooks() {
+    CentralChannelHooks h;
+    h.token = [this] { return directory.token(); };
+    h.port = [this] { return agent.port(); };
+    h.local_host = LocalPeerHost(config);
+    h.heartbeat_now = [this] { agent.HeartbeatSoon(); };
+    return h;
   }
 
   PeerServiceOptions ServiceOptions() const {
@@ -259,6 +271,7 @@ struct PeerServer::Parts {
   MetricsServer metrics;
   std::unique_ptr<grpc::Server> server;
   std::vector<int64_t> taken;  // ports some other program holds
+  CentralChannel channel;      // central's messages: relay tickets, news
 };
 
 PeerServer::PeerServer(PeerConfig config) : config_(std::move(config)) {}
@@ -446,6 +459,7 @@ Status PeerServer::HandleEvents(Parts& p) {
                config_.username, Counted(static_cast<int64_t>(p.catalog.size()), "file"), JoinHostPort(ListenHost(config_), p.agent.port()),
                JoinHostPort(p.agent.host(), p.agent.port()));
   p.agent.CheckReachabilitySoon();
+  p.channel.Start();
   for (;;) {
     Event e = Pop();
     Status out;

@@ -161,6 +161,14 @@ void SessionAgent::CheckReachabilitySoon() {
   cv_.notify_all();
 }
 
+void SessionAgent::HeartbeatSoon() {
+  {
+    MutexLock lock(mu_);
+    beat_due_ = true;
+  }
+  cv_.notify_all();
+}
+
 // What the agent's thread must still do, and when it may next call central.
 struct SessionAgent::LoopState {
   explicit LoopState(const SessionAgentOptions& o) : backoff(o.backoff_min, o.backoff_max) {}
@@ -187,7 +195,7 @@ void SessionAgent::Loop() {
   }
 }
 
-bool SessionAgent::WaitForWork(const LoopState& st, bool* dirty) {
+bool SessionAgent::WaitForWork(LoopState& st, bool* dirty) {
   MutexLock lock(mu_);
   // Pending work runs at once, a heartbeat when due; neither before a retry is due.
   auto until = (st.need_login || st.need_full_index) ? Clock::now() : st.next_heartbeat;
@@ -197,9 +205,14 @@ bool SessionAgent::WaitForWork(const LoopState& st, bool* dirty) {
   // due (the loop would spin until then).
   cv_.wait_until(lock, until, [&] {
     mu_.AssertHeld();
-    return stop_ || folder_dirty_ || (reach_due_ && !st.need_login && Clock::now() >= st.next_retry);
+    const bool may_call = Clock::now() >= st.next_retry;
+    return stop_ || folder_dirty_ || ((reach_due_ || beat_due_) && !st.need_login && may_call);
   });
   if (stop_) return false;
+  if (beat_due_ && Clock::now() >= st.next_retry) {
+    beat_due_ = false;
+    st.next_heartbeat = Clock::now();
+  }
   *dirty = folder_dirty_;
   folder_dirty_ = false;
   return true;
@@ -294,6 +307,12 @@ SessionAgent::Step SessionAgent::CheckReach(LoopState& st) {
   const std::string at = JoinHostPort(reply->host, reply->port);
   if (reply->reachable == "direct") {
     spdlog::info("central reached this peer at {}: other peers can download from it", at);
+  } else if (reply->reachable == "relayed-only") {
+    spdlog::warn("other peers cannot reach this peer at {} (central tried: {}); they reach it "
+                 "through central's relay instead, which is slower (every byte passes central's "
+                 "machine); for direct connections, port {} on the router in front of it must "
+                 "lead here (README, \"Behind a home router\")",
+                 at, reply->reason, reply->port);
   } else {
     spdlog::warn("other peers cannot reach this peer at {} (central tried: {}); it can still "
                  "search, download and upload, but nobody can download from it until port {} "

@@ -96,7 +96,10 @@ class SessionAgent {
   // "Reachability"). The agent asks by itself after a login again at the
   // same port; the peer-server calls this once it listens.
   void CheckReachabilitySoon();
-  // Central's last answer ("direct", "unreachable"; empty: not asked yet).
+  // Central has news for this peer (a message on its channel): heartbeat
+  // now rather than when due.
+  void HeartbeatSoon();
+  // Central's last answer ("direct", "relayed-only", "unreachable"; empty: not asked yet).
   std::string reachability() const {
     MutexLock lock(mu_);
     return peer_reach_;
@@ -121,7 +124,7 @@ class SessionAgent {
   void Loop();
   // Waits until there is something to do; false when stopped. `dirty`: the
   // folder changed.
-  bool WaitForWork(const LoopState& st, bool* dirty);
+  bool WaitForWork(LoopState& st, bool* dirty);
   Step SendFolderChanges(LoopState& st, Clock::time_point now);
   Step Relogin(LoopState& st);
   Step SendFullIndex(LoopState& st);
@@ -161,6 +164,7 @@ class SessionAgent {
   bool stop_ GUARDED_BY(mu_) = false;
   bool folder_dirty_ GUARDED_BY(mu_) = false;
   bool reach_due_ GUARDED_BY(mu_) = false;  // CheckReachabilitySoon
+  bool beat_due_ GUARDED_BY(mu_) = false;   // HeartbeatSoon
   std::string peer_reach_ GUARDED_BY(mu_);   // central's last answer
   bool reachable_ GUARDED_BY(mu_) = true;
   EventFn on_event_;

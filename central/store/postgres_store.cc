@@ -985,6 +985,10 @@ Result<Change> ParseChange(const Rows& r, int i) {
       c.kind = Change::Kind::kOffline;
     } else if (kind == "replace") {
       c.kind = Change::Kind::kReplace;
+    } else if (kind == "signal") {
+      c.kind = Change::Kind::kSignal;
+      c.message = body;
+      c.at_unix_ms = r.Int(i, 4);
     } else if (kind == "patch") {
       auto j = nlohmann::json::parse(body);
       c.kind = Change::Kind::kPatch;
@@ -1093,6 +1097,14 @@ Result<std::vector<NetworkEvent>> PostgresStore::RecentEvents(int64_t upto, int6
     out.push_back(std::move(c.event));
   }
   return out;
+}
+
+Status PostgresStore::AppendSignal(const std::string& username, const std::string& message) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  auto done = db.Transaction([&]() -> Result<int64_t> {
+    return AppendChange(db, "signal", username, message);
+  });
+  return done.status();
 }
 
 Status PostgresStore::RecordEvent(const std::string& kind, const std::string& username,

@@ -79,6 +79,7 @@ class PostgresStore final : public DirectoryStore, public ReplicaStore {
   Status WaitForChange(std::chrono::milliseconds timeout) override;
   Status TrimChanges(int64_t keep_s) override;
   Result<std::vector<NetworkEvent>> RecentEvents(int64_t upto, int64_t count) override;
+  Status AppendSignal(const std::string& username, const std::string& message) override;
   Status RecordEvent(const std::string& kind, const std::string& username,
                      const std::string& detail, const std::string& public_detail) override;
   Result<CaPems> SharedCa(const CaPems& made) override;

@@ -46,7 +46,7 @@ struct TokenSession {
 
 // One entry of the change feed, in commit order.
 struct Change {
-  enum class Kind { kOnline, kOffline, kReplace, kPatch, kEvent };
+  enum class Kind { kOnline, kOffline, kReplace, kPatch, kEvent, kSignal };
   int64_t id = 0;
   Kind kind = Kind::kEvent;
   std::string username;
@@ -55,6 +55,8 @@ struct Change {
   std::vector<FileEntry> added;     // kPatch
   std::vector<std::string> removed; // kPatch
   NetworkEvent event;               // kEvent (its id is the change's)
+  std::string message;              // kSignal: one line for the account's channel
+  int64_t at_unix_ms = 0;           // when it was appended (the database's clock)
 };
 
 struct ChangeBatch {
@@ -115,6 +117,10 @@ class ReplicaStore {
   // Appends an event to the feed; its id and time are the feed's.
   virtual Status RecordEvent(const std::string& kind, const std::string& username,
                              const std::string& detail, const std::string& public_detail) = 0;
+
+  // Appends a message for `username`'s channel (central/directory.h,
+  // Signal): the replica that holds the channel sends it.
+  virtual Status AppendSignal(const std::string& username, const std::string& message) = 0;
 
   // Failed logins and registrations, counted for all replicas together (so
   // guesses spread over them count as one), by auth.h's rules on the

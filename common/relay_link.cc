@@ -1,0 +1,229 @@
+#include "common/relay_link.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "common/host_port.h"
+#include "common/mutex.h"
+
+namespace p2pshare {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Connections a forwarder carries at once (a gRPC channel opens one; a
+// few more while one is being replaced).
+constexpr int kMaxCarried = 16;
+
+void SetBlocking(int fd, bool blocking) {
+  int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
+}
+
+void ClearTimeouts(int fd) {
+  timeval none{};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+}
+
+// One direction of a Pump.
+struct Direction {
+  int from, to;
+  char buf[64 * 1024];
+  size_t len = 0, off = 0;
+  bool eof = false;   // `from` ended its stream
+  bool done = false;  // and all of it was passed on
+};
+
+// Moves what it can without waiting; false when a socket failed.
+bool Step(Direction& d, bool readable, bool writable, const std::function<void(int64_t)>& pace,
+          int64_t& moved) {
+  if (readable && d.len == 0 && !d.eof) {
+    ssize_t n = ::recv(d.from, d.buf, sizeof d.buf, MSG_DONTWAIT);
+    if (n > 0) {
+      if (pace) pace(n);
+      d.len = static_cast<size_t>(n);
+      d.off = 0;
+      writable = true;  // try at once
+    } else if (n == 0) {
+      d.eof = true;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      return false;
+    }
+  }
+  if (writable && d.off < d.len) {
+    ssize_t n = ::send(d.to, d.buf + d.off, d.len - d.off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      d.off += static_cast<size_t>(n);
+      moved += n;
+      if (d.off == d.len) d.len = d.off = 0;
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      return false;
+    }
+  }
+  if (d.eof && d.len == 0 && !d.done) {
+    ::shutdown(d.to, SHUT_WR);  // the end of stream, passed on
+    d.done = true;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> ReadRelayLine(int fd, size_t max, std::chrono::milliseconds timeout) {
+  const auto until = Clock::now() + timeout;
+  std::string line;
+  while (line.size() < max) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return Unavailable("no answer in time");
+    }
+    char c;
+    ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
+    if (n == 0) return Unavailable("the connection was closed");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      return Unavailable(std::strerror(errno));
+    }
+    if (c == '\n') return line;
+    line.push_back(c);
+  }
+  return Unavailable("the line is too long");
+}
+
+Result<int> DialRelay(const RelayTicket& ticket, std::chrono::milliseconds timeout) {
+  const std::string where = "the relay at " + JoinHostPort(ticket.host, ticket.port);
+  int fd = ConnectTcp(ticket.host, ticket.port, static_cast<int>(timeout.count()));
+  if (fd < 0) return Unavailable(where + " cannot be reached");
+  const std::string hello = kRelayHello + ticket.token + "\n";
+  if (::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) {
+    ::close(fd);
+    return Unavailable(where + " closed the connection");
+  }
+  auto answer = ReadRelayLine(fd, 256, timeout);
+  if (!answer.ok() || *answer != "OK") {
+    ::close(fd);
+    if (!answer.ok()) {
+      return Unavailable(where + " did not put us through to " + ticket.peer + " (" +
+                         answer.status().message() + ")");
+    }
+    std::string why = answer->rfind("NO ", 0) == 0 ? answer->substr(3) : *answer;
+    return Unavailable(where + " did not put us through to " + ticket.peer + ": " + why);
+  }
+  ClearTimeouts(fd);
+  return fd;
+}
+
+int64_t Pump(int a, int b, std::chrono::milliseconds idle, const std::function<void(int64_t)>& pace) {
+  SetBlocking(a, false);
+  SetBlocking(b, false);
+  auto ab = std::make_unique<Direction>();
+  auto ba = std::make_unique<Direction>();
+  ab->from = ba->to = a;
+  ab->to = ba->from = b;
+  int64_t moved = 0;
+  while (!(ab->done && ba->done)) {
+    pollfd p[2] = {{a, 0, 0}, {b, 0, 0}};
+    if (ab->len == 0 && !ab->eof) p[0].events |= POLLIN;
+    if (ba->off < ba->len) p[0].events |= POLLOUT;
+    if (ba->len == 0 && !ba->eof) p[1].events |= POLLIN;
+    if (ab->off < ab->len) p[1].events |= POLLOUT;
+    int n = ::poll(p, 2, static_cast<int>(idle.count()));
+    if (n == 0) break;  // nothing moved for `idle`
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    const short gone = POLLHUP | POLLERR;
+    bool a_in = (p[0].revents & (POLLIN | gone)) != 0, a_out = (p[0].revents & (POLLOUT | gone)) != 0;
+    bool b_in = (p[1].revents & (POLLIN | gone)) != 0, b_out = (p[1].revents & (POLLOUT | gone)) != 0;
+    if (!Step(*ab, a_in, b_out, pace, moved) || !Step(*ba, b_in, a_out, pace, moved)) break;
+  }
+  return moved;
+}
+
+struct RelayForwarder::Shared {
+  Mutex mu;
+  std::string last_failure GUARDED_BY(mu);
+  std::atomic<int> carried{0};
+};
+
+Result<std::unique_ptr<RelayForwarder>> RelayForwarder::Start(std::string account, TicketSource ticket) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd, 16) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return Unavailable(std::string("cannot listen on loopback for the relay: ") + std::strerror(errno));
+  }
+  return std::unique_ptr<RelayForwarder>(
+      new RelayForwarder(std::move(account), std::move(ticket), fd, ntohs(addr.sin_port)));
+}
+
+RelayForwarder::RelayForwarder(std::string account, TicketSource ticket, int fd, int port)
+    : account_(std::move(account)),
+      ticket_(std::move(ticket)),
+      listen_fd_(fd),
+      port_(port),
+      shared_(std::make_shared<Shared>()) {
+  acceptor_ = std::thread([this] { AcceptLoop(); });
+}
+
+RelayForwarder::~RelayForwarder() {
+  ::shutdown(listen_fd_, SHUT_RDWR);  // wakes accept()
+  acceptor_.join();
+  ::close(listen_fd_);
+}
+
+std::string RelayForwarder::last_failure() const {
+  MutexLock lock(shared_->mu);
+  return shared_->last_failure;
+}
+
+void RelayForwarder::AcceptLoop() {
+  for (;;) {
+    int local = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (local < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  // shut down
+    }
+    if (shared_->carried.fetch_add(1) >= kMaxCarried) {
+      shared_->carried.fetch_sub(1);
+      ::close(local);
+      continue;
+    }
+    // Detached: a carried connection ends when either end closes, and
+    // holds only what it shares (the forwarder may go first).
+    std::thread([shared = shared_, account = account_, ticket = ticket_, local] {
+      auto t = ticket(account);
+      Result<int> remote = t.ok() ? DialRelay(*t, std::chrono::seconds(10)) : Result<int>(t.status());
+      {
+        MutexLock lock(shared->mu);
+        shared->last_failure = remote.ok() ? "" : remote.status().message();
+      }
+      if (remote.ok()) {
+        (void)Pump(local, *remote, std::chrono::minutes(15));
+        ::close(*remote);
+      } else {
+        spdlog::debug("cannot reach {} through the relay: {}", account, remote.status().message());
+      }
+      ::close(local);
+      shared->carried.fetch_sub(1);
+    }).detach();
+  }
+}
+
+}  // namespace p2pshare
