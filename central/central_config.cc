@@ -64,7 +64,7 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
            "host name or address peers dial the relay at (default: the one they reach central at)");
   s.Int("relay_sessions", &c->relay_sessions, "relayed connections at once, in all", 1, 100000);
   s.Int("relay_sessions_per_account", &c->relay_sessions_per_account,
-        "relayed connections at once one account may be part of", 1, 10000);
+        "relayed connections at once one account may ask for", 1, 10000);
   s.Int("relay_session_rate", &c->relay_session_rate,
         "bytes a second one relayed connection may carry (0: no cap)", 0, int64_t{1} << 40);
   s.Int("relay_total_rate", &c->relay_total_rate,

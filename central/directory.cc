@@ -382,7 +382,8 @@ Status Directory::Certify(const std::string& username, const std::string& token,
 }
 
 Result<ReachabilityReply> Directory::CheckReachability(const std::string& username,
-                                                       const std::string& remote_address) {
+                                                       const std::string& remote_address,
+                                                       const std::string& mapped) {
   std::vector<Holder> at = online_.Addresses({username});
   if (at.empty()) {
     return FailedPrecondition("this account has no peer-server online: only a peer-server's address "
@@ -395,7 +396,8 @@ Result<ReachabilityReply> Directory::CheckReachability(const std::string& userna
     MutexLock lock(reach_mu_);
     auto last = last_reach_.find(username);
     if (last != last_reach_.end() && Clock::now() - last->second.at < kReachCooldown &&
-        last->second.reply.host == reply.host && last->second.reply.port == reply.port) {
+        last->second.reply.host == reply.host && last->second.reply.port == reply.port &&
+        last->second.mapped == mapped) {
       return last->second.reply;
     }
   }
@@ -408,13 +410,14 @@ Result<ReachabilityReply> Directory::CheckReachability(const std::string& userna
   // Not reached at its address: others reach it through the relay, when
   // this central runs one (its peer-server keeps the channel the relay's
   // tickets come over).
-  reply.reachable = probe.reached ? "direct" : relay_ != nullptr ? "relayed-only" : "unreachable";
+  reply.reachable = probe.reached ? (mapped.empty() ? "direct" : "mapped")
+                  : relay_ != nullptr ? "relayed-only" : "unreachable";
   reply.reason = probe.why;
   RETURN_IF_ERROR(sessions_.SetReachability(username, reply.reachable, reply.reason));
   {
     MutexLock lock(reach_mu_);
     if (last_reach_.size() >= 100000) last_reach_.clear();  // bounded; a cleared entry costs one check
-    last_reach_[username] = LastReach{Clock::now(), reply};
+    last_reach_[username] = LastReach{Clock::now(), reply, mapped};
   }
   spdlog::info("{}'s peer-server at {}: {}", username, JoinHostPort(reply.host, reply.port),
                probe.reached ? "reached" : "cannot be reached (" + probe.why + ")");
@@ -460,11 +463,14 @@ Result<RelayTicket> Directory::Rendezvous(const std::string& caller, const std::
     return FailedPrecondition("this central runs no relay (relay_listen is \"off\")", "no_relay");
   }
   ASSIGN_OR_RETURN(RelayTokens tokens, relay_->Open(caller, remote_address, peer));
+  // Without relay_address each side dials the relay at the host it
+  // reaches central at (the caller's Host header; the holder's own
+  // central_url, told by an empty host): one family each may have.
   const std::string host = relay_host_.empty() ? central_host : relay_host_;
-  Json message{{"type", "relay"}, {"host", host}, {"port", relay_->port()},
+  Json message{{"type", "relay"}, {"host", relay_host_}, {"port", relay_->port()},
                {"token", tokens.holder}, {"peer", caller}};
   if (!Signal(peer, message)) {
-    return FailedPrecondition(peer + " has no channel to central open: it cannot be asked to meet you at the relay",
+    return FailedPrecondition(peer + " is not connected to central right now (it may have just gone offline)",
                               "no_channel");
   }
   return RelayTicket{host, relay_->port(), tokens.caller, peer};

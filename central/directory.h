@@ -156,8 +156,11 @@ class Directory {
   // it) and returns it. FailedPrecondition "not_serving" when the account
   // has no peer-server online; Unavailable "busy" when no check place is
   // free within kReachWait. `remote_address`: who asks.
+  // `mapped`: how the peer says its router forwards the port ("UPnP",
+  // "NAT-PMP"; empty: it does not say): reached, it is "mapped".
   Result<ReachabilityReply> CheckReachability(const std::string& username,
-                                              const std::string& remote_address);
+                                              const std::string& remote_address,
+                                              const std::string& mapped = "");
   // As Sessions::Authenticate.
   Result<std::string> Authenticate(const std::string& token);
 
@@ -282,6 +285,7 @@ class Directory {
   struct LastReach {
     Clock::time_point at;
     ReachabilityReply reply;
+    std::string mapped;
   };
   Mutex reach_mu_;
   std::unordered_map<std::string, LastReach> last_reach_ GUARDED_BY(reach_mu_);

@@ -151,6 +151,8 @@ GateOptions GateOptionsFor(const HttpApiOptions& options) {
   gate.trusted_proxies = options.trusted_proxies;
   gate.max_body_bytes = options.max_body_bytes;
   gate.min_body_rate = options.min_body_rate;
+  gate.stream_ping = options.channel_ping;
+  gate.stream_lifetime = options.channel_lifetime;
   return gate;
 }
 
@@ -709,7 +711,16 @@ Result<Reply> HttpApi::PostUploadTarget(const Request& req, Response&) {
 
 Result<Reply> HttpApi::PostReachability(const Request& req, Response&) {
   ASSIGN_OR_RETURN(std::string user, Caller(req));
-  ASSIGN_OR_RETURN(ReachabilityReply reply, directory_->CheckReachability(user, req.remote_addr));
+  std::string mapped;
+  if (!req.body.empty()) {
+    ASSIGN_OR_RETURN(Json body, Body(req));
+    ASSIGN_OR_RETURN(auto said, FieldReader(body).OptionalString("mapped"));
+    mapped = said.value_or("");
+    if (!mapped.empty() && mapped != "UPnP" && mapped != "NAT-PMP") {
+      return InvalidArgument("'mapped' must be \"UPnP\" or \"NAT-PMP\"");
+    }
+  }
+  ASSIGN_OR_RETURN(ReachabilityReply reply, directory_->CheckReachability(user, req.remote_addr, mapped));
   return Reply{200, ToJson(reply)};
 }
 

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -48,6 +49,9 @@ struct HttpApiOptions {
   size_t max_connections_per_address = 256;
   std::set<std::string> trusted_proxies;  // IPs that send a PROXY v2 header (proxy_protocol.h)
   int64_t min_body_rate = 16 * 1024;    // bytes/s a body must arrive at
+  // Channels (GET /channel): a ping this often, each ended after its lifetime.
+  std::chrono::milliseconds channel_ping{15000};
+  std::chrono::milliseconds channel_lifetime{300000};
 };
 
 // Search replies central keeps (popular queries are the frequent ones),

@@ -187,8 +187,9 @@ void RelayServer::Forget(const std::shared_ptr<Session>& s) {
   auto give_back = [](std::map<std::string, int64_t>& m, const std::string& key) {
     if (--m[key] <= 0) m.erase(key);
   };
-  give_back(per_account_, s->caller);
-  if (s->holder != s->caller) give_back(per_account_, s->holder);
+  give_back(per_caller_, s->caller);
+  give_back(per_holder_, s->holder);
+  give_back(per_pair_, s->caller + '\n' + s->holder);
   give_back(per_address_, s->address);
   --sessions_;
 }
@@ -202,13 +203,21 @@ Result<RelayTokens> RelayServer::Open(const std::string& caller, const std::stri
     return Unavailable("the relay " + why + "; try again in a moment", "busy");
   };
   if (sessions_ >= options_.max_sessions) return busy("carries as many sessions as it may");
-  if (per_account_[caller] >= options_.sessions_per_account) {
+  const std::string pair = caller + '\n' + holder;
+  auto at = [](const std::map<std::string, int64_t>& m, const std::string& key) {
+    auto it = m.find(key);
+    return it == m.end() ? int64_t{0} : it->second;
+  };
+  if (at(per_caller_, caller) >= options_.sessions_per_account) {
     return busy("carries as many sessions of this account as it may");
   }
-  if (per_account_[holder] >= options_.sessions_per_account) {
-    return busy("carries as many sessions of " + holder + " as it may");
+  if (at(per_pair_, pair) >= options_.sessions_per_pair) {
+    return busy("carries as many sessions from this account to " + holder + " as it may");
   }
-  if (per_address_[address] >= options_.sessions_per_address) {
+  if (at(per_holder_, holder) >= options_.sessions_per_holder) {
+    return busy("carries as many sessions to " + holder + " as it may");
+  }
+  if (at(per_address_, address) >= options_.sessions_per_address) {
     return busy("carries as many sessions asked for from your address as it may");
   }
   auto s = std::make_shared<Session>(options_.session_rate);
@@ -220,8 +229,9 @@ Result<RelayTokens> RelayServer::Open(const std::string& caller, const std::stri
   s->expires = Clock::now() + options_.ticket_ttl;
   by_token_[s->caller_token] = s;
   by_token_[s->holder_token] = s;
-  ++per_account_[caller];
-  if (holder != caller) ++per_account_[holder];
+  ++per_caller_[caller];
+  ++per_holder_[holder];
+  ++per_pair_[pair];
   ++per_address_[address];
   ++sessions_;
   return RelayTokens{s->caller_token, s->holder_token};

@@ -8,9 +8,12 @@
 // other side (up to ticket_ttl), then the relay copies bytes both ways.
 // It never looks into them: the peers' own mutual TLS runs end to end
 // through it. Work is bounded by what members hold, not by what anyone
-// sends: sessions at once (all, per account on either side, per asking
-// address), connections waiting to present a token (per address and in
-// all, each for seconds), and bytes a second (per session and in all).
+// sends: sessions at once (all, per asking account, per asking address,
+// per holder, per asking account and holder), connections waiting to
+// present a token (per address and in all, each for seconds), and bytes a
+// second (per session and in all). So one stranger's account takes two
+// of a holder's 32 places, and one address 16: filling a holder's share
+// takes several addresses, and costs central nothing beyond its bounds.
 //
 // Why not coturn (TURN with TCP allocations, RFC 6062): no Debian library
 // has a TURN client for TCP allocations, each side would need one, and
@@ -40,8 +43,10 @@ namespace p2pshare::central {
 
 struct RelayOptions {
   int64_t max_sessions = 256;         // waiting for both sides or running
-  int64_t sessions_per_account = 8;   // an account on either side
+  int64_t sessions_per_account = 8;   // an account asking
   int64_t sessions_per_address = 16;  // asked for from one address
+  int64_t sessions_per_pair = 2;      // one account asking for one holder (a channel needs one)
+  int64_t sessions_per_holder = 32;   // of one holder (what its peer-server splices at once)
   int64_t session_rate = 16 << 20;    // bytes a second, each session (0: no cap)
   int64_t total_rate = 64 << 20;      // bytes a second, all sessions (0: no cap)
   std::chrono::milliseconds ticket_ttl{15000};  // to present a token and meet the other side
@@ -100,7 +105,9 @@ class RelayServer {
   CondVar met_;
   bool stopping_ GUARDED_BY(mu_) = false;
   std::map<std::string, std::shared_ptr<Session>> by_token_ GUARDED_BY(mu_);
-  std::map<std::string, int64_t> per_account_ GUARDED_BY(mu_);
+  std::map<std::string, int64_t> per_caller_ GUARDED_BY(mu_);
+  std::map<std::string, int64_t> per_holder_ GUARDED_BY(mu_);
+  std::map<std::string, int64_t> per_pair_ GUARDED_BY(mu_);
   std::map<std::string, int64_t> per_address_ GUARDED_BY(mu_);
   int64_t sessions_ GUARDED_BY(mu_) = 0;  // open: waiting or running
   int64_t running_ GUARDED_BY(mu_) = 0;

@@ -343,8 +343,9 @@ Result<std::vector<PeerInfo>> DirectoryClient::Peers() {
   return out;
 }
 
-Result<ReachabilityReply> DirectoryClient::CheckReachability() {
-  ASSIGN_OR_RETURN(Json reply, Call("POST", "/reachability", nullptr, true));
+Result<ReachabilityReply> DirectoryClient::CheckReachability(const std::string& mapped) {
+  Json body{{"mapped", mapped}};
+  ASSIGN_OR_RETURN(Json reply, Call("POST", "/reachability", mapped.empty() ? nullptr : &body, true));
   return ReachabilityReplyFromJson(reply);
 }
 

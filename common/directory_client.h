@@ -93,7 +93,9 @@ class DirectoryClient {
   // Asks central to check whether other peers can reach this account's
   // peer-server at the address central lists (POST /reachability; up to
   // a few seconds).
-  Result<ReachabilityReply> CheckReachability();
+  // `mapped`: how this peer's router forwards its port ("UPnP",
+  // "NAT-PMP"), when it does.
+  Result<ReachabilityReply> CheckReachability(const std::string& mapped = "");
   Result<StatsReply> Stats();
   // GET /channel: central's messages to this account's peer-server, each
   // handed to `on_message` as it comes (docs/protocol.md, "Channel").

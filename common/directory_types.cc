@@ -292,7 +292,9 @@ Result<RelayTicket> RelayTicketFromJson(const Json& j) {
   ASSIGN_OR_RETURN(out.port, PortField(r, "port"));
   ASSIGN_OR_RETURN(out.token, r.String("token"));
   ASSIGN_OR_RETURN(out.peer, r.String("peer"));
-  if (!IsHostName(out.host)) return InvalidArgument("the relay ticket's host is not a host name");
+  if (!out.host.empty() && !IsHostName(out.host)) {
+    return InvalidArgument("the relay ticket's host is not a host name");
+  }
   if (out.token.size() != 32 || out.token.find_first_not_of("0123456789abcdef") != std::string::npos) {
     return InvalidArgument("the relay ticket's token is not 32 hex digits");
   }

@@ -79,7 +79,7 @@ struct PeerInfo {
 // One side's admission to one relay session (POST /api/v1/rendezvous, and
 // the channel's "relay" message; common/relay_link.h).
 struct RelayTicket {
-  std::string host;   // the relay's address
+  std::string host;   // the relay's address ("": the host central is reached at)
   int port = 0;
   std::string token;  // 32 hex digits, good once, for seconds
   std::string peer;   // the account at the other end

@@ -5,6 +5,8 @@
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -236,6 +238,14 @@ bool ConnectsWithin(grpc::Channel& channel, std::chrono::milliseconds wait) {
   return true;
 }
 
+// Whether a TCP connection to host:port is accepted (then closed).
+bool TcpAnswers(const std::string& host, int port) {
+  int fd = ConnectTcp(host, port, 1500);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
 // The forwarder that carries `account`'s connections through the relay
 // (made on first use); null when no relay is set up or none can listen.
 std::shared_ptr<RelayForwarder> ForwarderFor(const std::string& account) {
@@ -276,8 +286,10 @@ std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port,
   }
   if (!channel) {
     channel = NewChannel(host, port, account, id);
-    if (may_relay && !ConnectsWithin(*channel, kDirectProbe)) {
-      // Its address does not answer: through the relay from now on.
+    if (may_relay && !ConnectsWithin(*channel, kDirectProbe) && !TcpAnswers(host, port)) {
+      // Nothing answers at its address: through the relay from now on. (A
+      // server that answers but fails the handshake — another account's,
+      // another network's — is not gone around: the call says who it was.)
       if (auto forwarder = ForwarderFor(account)) {
         channel = NewChannel("127.0.0.1", forwarder->port(), account, id);
         MutexLock lock(s.mu);

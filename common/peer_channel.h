@@ -87,8 +87,10 @@ std::string RelayFailure(const std::string& account);
 //
 // The route is chosen here, so no caller knows it: with a relay set up
 // (UseRelay), the first channel to an account tries its address for up
-// to kDirectProbe; when no connection comes of it (refused, dropped,
-// unroutable), the account is reached through the relay from then on
+// to kDirectProbe; when no connection comes of it and nothing accepts a
+// TCP connection there (refused, dropped, unroutable — not a server that
+// answers with the wrong certificate: that is reported, not gone around),
+// the account is reached through the relay from then on
 // (for kRelayedRouteLife; then its address is tried again). The peers'
 // TLS is the same either way. Without a relay it connects lazily, on the
 // first call.

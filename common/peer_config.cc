@@ -55,6 +55,8 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
         "and are told their place (0: no limit)", 0, 1000);
   s.Rate("max_upload_rate", &c->max_upload_rate,
          "peer-server: bytes a second all downloads from here share, e.g. \"2M\" (0: no limit)");
+  s.Bool("port_mapping", &c->port_mapping,
+         "peer-server: ask the router in front of it to forward its port (UPnP, NAT-PMP)");
 }
 
 Status FinishPeerConfig(PeerConfig* c, const char* env_password) {

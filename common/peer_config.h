@@ -37,6 +37,7 @@ struct PeerConfig {
   int64_t stall_timeout_s = 30;      // a transfer without progress this long is ended
   int64_t upload_slots = 4;          // other peers served at once; the rest queue (0: no limit)
   int64_t max_upload_rate = 0;       // bytes a second all downloads from here share (0: no limit)
+  bool port_mapping = true;          // ask the router to forward the port (UPnP, NAT-PMP)
   // Not a key: the config file this was read from (absolute; empty: none),
   // for messages that say which command to run next.
   std::string config_path;

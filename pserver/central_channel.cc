@@ -88,6 +88,7 @@ bool CentralChannel::OnMessage(const Json& m) {
     if (hooks_.heartbeat_now) hooks_.heartbeat_now();
   } else if (type == "relay") {
     auto ticket = RelayTicketFromJson(m);
+    if (ticket.ok() && ticket->host.empty()) ticket->host = hooks_.central_host;
     if (!ticket.ok()) {
       spdlog::warn("central sent a relay ticket that does not parse: {}", ticket.status().message());
     } else {

@@ -32,6 +32,7 @@ struct CentralChannelHooks {
   std::function<std::string()> token;     // the session's current token
   std::function<int()> port;              // the gRPC port this peer serves on now
   std::string local_host;                 // how this process reaches its own server
+  std::string central_host;               // central_url's host: the relay's, when a ticket names none
   std::function<void()> heartbeat_now;
 };
 

@@ -31,6 +31,7 @@
 #include "pserver/locator.h"
 #include "pserver/metrics_server.h"
 #include "pserver/peer_service.h"
+#include "pserver/port_mapper.h"
 #include "common/part_record.h"
 #include "pserver/session_agent.h"
 #include "pserver/shared_folder.h"
@@ -144,6 +145,8 @@ struct PeerServer::Parts {
   // outlive the parts it calls into.
   ~Parts() {
     channel.Stop();
+    if (mapping.joinable()) mapping.join();
+    mapper.Unmap();
     agent.Stop();
     ShutDown(server);
     metrics.Stop();
@@ -174,11 +177,32 @@ struct PeerServer::Parts {
     return o;
   }
 
+  // Asks the router in front of this peer to forward its port, in a
+  // thread (discovery takes seconds); central is asked to check again
+  // when it does (pserver/port_mapper.h).
+  void MapPortSoon() {
+    if (!config.port_mapping) return;
+    if (mapping.joinable()) mapping.join();
+    mapping = std::thread([this, port = agent.port()] {
+      auto m = mapper.Map(port);
+      if (!m.ok()) {
+        spdlog::debug("the router does not forward port {} on request: {}", port, m.status().message());
+        agent.SetPortMapping("");
+        return;
+      }
+      spdlog::info("the router ({}) forwards port {} to this peer: other peers reach it at {}", m->method,
+                   m->external_port, JoinHostPort(m->external_host, m->external_port));
+      agent.SetPortMapping(m->method);
+    });
+  }
+
   CentralChannelHooks ChannelHooks() {
     CentralChannelHooks h;
     h.token = [this] { return directory.token(); };
     h.port = [this] { return agent.port(); };
     h.local_host = LocalPeerHost(config);
+    auto url = ParseCentralUrl(config.central_url);
+    if (url.ok()) h.central_host = url->host;
     h.heartbeat_now = [this] { agent.HeartbeatSoon(); };
     return h;
   }
@@ -272,6 +296,8 @@ struct PeerServer::Parts {
   std::unique_ptr<grpc::Server> server;
   std::vector<int64_t> taken;  // ports some other program holds
   CentralChannel channel;      // central's messages: relay tickets, news
+  PortMapper mapper;           // the router's forwarding of the port, if it makes one
+  std::thread mapping;         // MapPortSoon's
 };
 
 PeerServer::PeerServer(PeerConfig config) : config_(std::move(config)) {}
@@ -449,6 +475,7 @@ bool PeerServer::MoveTo(Parts& p, int port, Status* out) {
   spdlog::info("now serving on port {} (other peers reach it at {})", p.agent.port(),
                JoinHostPort(p.agent.host(), p.agent.port()));
   p.agent.CheckReachabilitySoon();
+  p.MapPortSoon();
   return true;
 }
 
@@ -460,6 +487,7 @@ Status PeerServer::HandleEvents(Parts& p) {
                JoinHostPort(p.agent.host(), p.agent.port()));
   p.agent.CheckReachabilitySoon();
   p.channel.Start();
+  p.MapPortSoon();
   for (;;) {
     Event e = Pop();
     Status out;

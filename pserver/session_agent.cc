@@ -161,6 +161,15 @@ void SessionAgent::CheckReachabilitySoon() {
   cv_.notify_all();
 }
 
+void SessionAgent::SetPortMapping(std::string method) {
+  {
+    MutexLock lock(mu_);
+    mapped_ = std::move(method);
+    reach_due_ = true;
+  }
+  cv_.notify_all();
+}
+
 void SessionAgent::HeartbeatSoon() {
   {
     MutexLock lock(mu_);
@@ -288,7 +297,12 @@ SessionAgent::Step SessionAgent::CheckReach(LoopState& st) {
     if (!reach_due_) return Step::kNext;
     reach_due_ = false;
   }
-  auto reply = client_->CheckReachability();
+  std::string mapped;
+  {
+    MutexLock lock(mu_);
+    mapped = mapped_;
+  }
+  auto reply = client_->CheckReachability(mapped);
   if (!reply.ok()) {
     if (reply.status().reason() == "busy") {
       CheckReachabilitySoon();
@@ -307,6 +321,9 @@ SessionAgent::Step SessionAgent::CheckReach(LoopState& st) {
   const std::string at = JoinHostPort(reply->host, reply->port);
   if (reply->reachable == "direct") {
     spdlog::info("central reached this peer at {}: other peers can download from it", at);
+  } else if (reply->reachable == "mapped") {
+    spdlog::info("central reached this peer at {} through the port its router forwards ({}): other "
+                 "peers can download from it", at, mapped);
   } else if (reply->reachable == "relayed-only") {
     spdlog::warn("other peers cannot reach this peer at {} (central tried: {}); they reach it "
                  "through central's relay instead, which is slower (every byte passes central's "

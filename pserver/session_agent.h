@@ -96,6 +96,9 @@ class SessionAgent {
   // "Reachability"). The agent asks by itself after a login again at the
   // same port; the peer-server calls this once it listens.
   void CheckReachabilitySoon();
+  // The router forwards this peer's port on request ("UPnP", "NAT-PMP";
+  // empty: no longer): central is asked to check again, and told so.
+  void SetPortMapping(std::string method);
   // Central has news for this peer (a message on its channel): heartbeat
   // now rather than when due.
   void HeartbeatSoon();
@@ -165,6 +168,7 @@ class SessionAgent {
   bool folder_dirty_ GUARDED_BY(mu_) = false;
   bool reach_due_ GUARDED_BY(mu_) = false;  // CheckReachabilitySoon
   bool beat_due_ GUARDED_BY(mu_) = false;   // HeartbeatSoon
+  std::string mapped_ GUARDED_BY(mu_);      // SetPortMapping
   std::string peer_reach_ GUARDED_BY(mu_);   // central's last answer
   bool reachable_ GUARDED_BY(mu_) = true;
   EventFn on_event_;

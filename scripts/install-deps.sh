@@ -9,11 +9,14 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libsqlite3-dev libpq-dev libssl-dev libedit-dev prometheus-cpp-dev
+  # port mapping on home routers: UPnP IGD and NAT-PMP clients
+  libminiupnpc-dev libnatpmp-dev
   curl
   # the dashboard's browser test: headless Chromium driven by Selenium
   chromium chromium-driver python3-selenium
-  # the network tests: namespaces and veth (ip), NAT (nft), shaping (tc)
-  iproute2 nftables
+  # the network tests: namespaces and veth (ip), NAT (nft), shaping (tc),
+  # a real UPnP/NAT-PMP router (miniupnpd), captures on the wire (tcpdump)
+  iproute2 nftables miniupnpd tcpdump
   # replicas: a throwaway PostgreSQL cluster per test run, HAProxy in front
   postgresql-15 haproxy
 )

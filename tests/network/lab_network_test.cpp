@@ -12,10 +12,17 @@
 //   v6  peer           fd77::16 only
 //   q   home router    10.77.0.21  | 192.168.78.1  MASQUERADE out only (no port forwarding)
 //   m   peer behind q  192.168.78.2 (no IPv6)  listed at 10.77.0.21, which no one can reach
+//   g   UPnP router    11.77.0.22  | 192.168.79.1  MASQUERADE, and miniupnpd (UPnP IGD, NAT-PMP)
+//   u   peer behind g  192.168.79.2 (no IPv6)  maps its port on g by itself
+//   f   peer           10.77.0.17 (no IPv6)   its firewall drops every connection coming in
 //
-// Each peer advertises one address; a peer reaches another only over a
-// family both have (checked: the pairs without one fail with a clear error),
-// and nobody reaches m (central tells m so, and lists it `unreachable`).
+// g's outside address is not a private one (miniupnpd maps nothing behind
+// a private address); it shares the switch with 10.77.0.0/24 by on-link
+// routes. Every peer runs with the defaults: m and f are reached through
+// central's relay (central lists them `relayed-only`), u through the port
+// g forwards (`mapped`), and the IPv4-only and IPv6-only peers reach each
+// other through the relay too.
+#include <signal.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -51,6 +58,7 @@ struct Host {
   std::string seen_as;         // the host other peers are told
   bool v4 = false, v6 = false;
   bool reachable = true;       // others can open a connection to seen_as
+  std::string state = "direct";  // what central lists it as (docs/protocol.md, "Reachability")
 };
 
 class LabNetworkTest : public ::testing::Test {
@@ -79,6 +87,7 @@ class LabNetworkTest : public ::testing::Test {
   void TearDown() override {
     peers_.clear();
     central_.reset();
+    upnpd_.reset();
     if (!made_) return;
     for (const std::string& ns : namespaces_) Run({"ip", "netns", "del", ns});
   }
@@ -116,7 +125,7 @@ class LabNetworkTest : public ::testing::Test {
   }
 
   void BuildLab() {
-    for (const char* h : {"sw", "c", "p1", "p2", "r", "n", "v6", "q", "m"}) {
+    for (const char* h : {"sw", "c", "p1", "p2", "r", "n", "v6", "q", "m", "g", "u", "f"}) {
       auto [c, o] = Run({"ip", "netns", "add", Ns(h)});
       ASSERT_EQ(c, 0) << o;
       namespaces_.push_back(Ns(h));
@@ -124,7 +133,7 @@ class LabNetworkTest : public ::testing::Test {
     }
     Ip("sw", {"link", "add", "br0", "type", "bridge"});
     Ip("sw", {"link", "set", "br0", "up"});
-    for (const char* h : {"c", "p1", "p2", "r", "v6", "q"}) Cable(h);
+    for (const char* h : {"c", "p1", "p2", "r", "v6", "q", "g", "f"}) Cable(h);
     // nodad: an IPv6 address is usable at once, not after duplicate detection.
     Ip("c", {"addr", "add", "10.77.0.1/24", "dev", "eth0"});
     Ip("c", {"addr", "add", "fd77::1/64", "dev", "eth0", "nodad"});
@@ -133,6 +142,17 @@ class LabNetworkTest : public ::testing::Test {
     Ip("p2", {"addr", "add", "10.77.0.12/24", "dev", "eth0"});
     Ip("p2", {"addr", "add", "fd77::12/64", "dev", "eth0", "nodad"});
     Ip("v6", {"addr", "add", "fd77::16/64", "dev", "eth0", "nodad"});
+    Ip("f", {"addr", "add", "10.77.0.17/24", "dev", "eth0"});
+    // f answers nothing that it did not ask for.
+    const fs::path firewall = dir_.path() / "f-firewall.nft";
+    std::ofstream(firewall) << "table inet fw {\n"
+                               "  chain input {\n"
+                               "    type filter hook input priority 0; policy drop;\n"
+                               "    iif \"lo\" accept\n"
+                               "    ct state established,related accept\n"
+                               "  }\n"
+                               "}\n";
+    In(Ns("f"), {"nft", "-f", firewall.string()});
     // r forwards central's peer port range to n (DNAT), and n's
     // connections go out under r's address.
     Router("r", "10.77.0.20", "192.168.77", "n",
@@ -143,13 +163,59 @@ class LabNetworkTest : public ::testing::Test {
     // q is what every home router does by default: m's connections go out
     // under q's address, and nothing comes in.
     Router("q", "10.77.0.21", "192.168.78", "m", "");
+    UpnpRouter();
 
     const std::string v4_url = "https://10.77.0.1:8080", v6_url = "https://[fd77::1]:8080";
     hosts_ = {{"p1", Ns("p1"), v4_url, "", "10.77.0.11", true, true},
               {"p2", Ns("p2"), v6_url, "", "fd77::12", true, true},
               {"n", Ns("n"), v4_url, "10.77.0.20", "10.77.0.20", true, false},
               {"v6", Ns("v6"), v6_url, "", "fd77::16", false, true},
-              {"m", Ns("m"), v4_url, "", "10.77.0.21", true, false, false}};
+              {"m", Ns("m"), v4_url, "", "10.77.0.21", true, false, false, "relayed-only"},
+              {"u", Ns("u"), v4_url, "", "11.77.0.22", true, false, true, "mapped"},
+              {"f", Ns("f"), v4_url, "", "10.77.0.17", true, false, false, "relayed-only"}};
+  }
+
+  // g: a home router that forwards ports on request (miniupnpd, UPnP IGD
+  // and NAT-PMP, for its LAN only), at 11.77.0.22 on the switch.
+  void UpnpRouter() {
+    Ip("g", {"addr", "add", "11.77.0.22/24", "dev", "eth0"});
+    Ip("g", {"route", "add", "10.77.0.0/24", "dev", "eth0"});
+    for (const char* h : {"c", "p1", "p2", "r", "q", "f"}) Ip(h, {"route", "add", "11.77.0.0/24", "dev", "eth0"});
+    auto [c, o] = Run({"ip", "-n", Ns("g"), "link", "add", "lan0", "type", "veth", "peer", "name", "eth0",
+                       "netns", Ns("u")});
+    ASSERT_EQ(c, 0) << o;
+    Ip("g", {"addr", "add", "192.168.79.1/24", "dev", "lan0"});
+    Ip("g", {"link", "set", "lan0", "up"});
+    Ip("u", {"addr", "add", "192.168.79.2/24", "dev", "eth0"});
+    Ip("u", {"link", "set", "eth0", "up"});
+    Ip("u", {"route", "add", "default", "via", "192.168.79.1"});
+    In(Ns("g"), {"sysctl", "-qw", "net.ipv4.ip_forward=1"});
+    // The chains miniupnpd adds its rules to (its nftables defaults).
+    const fs::path rules = dir_.path() / "g.nft";
+    std::ofstream(rules) << "table inet filter {\n"
+                            "  chain forward { type filter hook forward priority 0; policy accept; jump miniupnpd; }\n"
+                            "  chain miniupnpd { }\n"
+                            "  chain prerouting { type nat hook prerouting priority -100; policy accept; "
+                            "jump prerouting_miniupnpd; }\n"
+                            "  chain postrouting { type nat hook postrouting priority 100; policy accept; "
+                            "jump postrouting_miniupnpd; oifname \"eth0\" masquerade; }\n"
+                            "  chain prerouting_miniupnpd { }\n"
+                            "  chain postrouting_miniupnpd { }\n"
+                            "}\n";
+    In(Ns("g"), {"nft", "-f", rules.string()});
+    const fs::path conf = dir_.path() / "miniupnpd.conf";
+    std::ofstream(conf) << "ext_ifname=eth0\nlistening_ip=lan0\nport=0\nenable_upnp=yes\nenable_natpmp=yes\n"
+                           "secure_mode=yes\nsystem_uptime=yes\n"
+                           "lease_file=" << (dir_.path() / "miniupnpd.leases").string() << "\n"
+                           "allow 1024-65535 192.168.79.0/24 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n";
+    upnpd_ = std::make_unique<Process>(
+        std::vector<std::string>{"ip", "netns", "exec", Ns("g"), "miniupnpd", "-f", conf.string(), "-d", "-P",
+                                 (dir_.path() / "miniupnpd.pid").string()},
+        (dir_.path() / "miniupnpd.log").string());
+    ASSERT_TRUE(WaitUntil([&] { return upnpd_->Log().find("Listening for NAT-PMP") != std::string::npos ||
+                                       !upnpd_->running(); }, seconds(10)))
+        << upnpd_->Log();
+    ASSERT_TRUE(upnpd_->running()) << upnpd_->Log();
   }
 
   // Router `name` at `outside` on the switch, with a LAN `lan`.0/24 of its
@@ -241,6 +307,15 @@ class LabNetworkTest : public ::testing::Test {
     return RandomBytes(3 * 1024 * 1024 + 17, static_cast<uint32_t>(std::hash<std::string>()(name)));
   }
 
+  // A figure of central's /metrics (-1 when it cannot be read).
+  int64_t CentralMetric(const std::string& name) {
+    auto [code, out] = Run({"ip", "netns", "exec", Ns("c"), "curl", "-fsS", "--cacert", ca_,
+                            "https://10.77.0.1:8080/metrics"});
+    std::smatch m;
+    if (code != 0 || !std::regex_search(out, m, std::regex("\n" + name + " ([0-9]+)"))) return -1;
+    return std::stoll(m[1]);
+  }
+
   // peer-client of host `h`, run in its namespace.
   std::pair<int, std::string> Client(const Host& h, const std::vector<std::string>& words) {
     std::vector<std::string> argv = {"ip", "netns", "exec", h.ns, PCLIENT_BIN, "--config", Config(h)};
@@ -255,6 +330,7 @@ class LabNetworkTest : public ::testing::Test {
   std::vector<Host> hosts_;
   std::string ca_;
   std::unique_ptr<Process> central_;
+  std::unique_ptr<Process> upnpd_;
   std::map<std::string, std::unique_ptr<Process>> peers_;
   int runs_ = 0;
 };
@@ -296,26 +372,31 @@ TEST_F(LabNetworkTest, EveryHostSeesEveryPeerAtTheAddressItAdvertises) {
 }
 
 // Central checks every peer's address from outside (docs/protocol.md,
-// "Reachability"): the one behind the home router is told at start that
-// nobody can download from it, and everyone sees which peers can be reached.
-TEST_F(LabNetworkTest, CentralTellsEachPeerAndEveryoneWhetherItCanBeReached) {
+// "Reachability"): each peer is told at start how others reach it — at its
+// address, through the port its router forwards on request, or through
+// central's relay — and everyone sees it.
+TEST_F(LabNetworkTest, CentralTellsEachPeerAndEveryoneHowItIsReached) {
   for (const Host& h : hosts_) {
-    const std::string word = h.reachable ? "central reached this peer at " : "other peers cannot reach this peer at ";
-    ASSERT_TRUE(WaitUntil([&] { return peers_[h.name]->Log().find(word) != std::string::npos; }, seconds(15)))
+    const std::string word = h.state == "direct" ? "central reached this peer at "
+                             : h.state == "mapped" ? "through the port its router forwards (UPnP)"
+                                                   : "they reach it through central's relay instead";
+    ASSERT_TRUE(WaitUntil([&] { return peers_[h.name]->Log().find(word) != std::string::npos; }, seconds(20)))
         << h.name << ":\n" << peers_[h.name]->Log();
   }
   EXPECT_NE(peers_["m"]->Log().find("(central tried: connection refused"), std::string::npos) << peers_["m"]->Log();
+  EXPECT_NE(peers_["f"]->Log().find("(central tried: no answer within"), std::string::npos) << peers_["f"]->Log();
+  EXPECT_NE(peers_["u"]->Log().find("the router (UPnP) forwards port"), std::string::npos) << peers_["u"]->Log();
   auto [code, out] = Client(Find("p1"), {"--json", "peers"});
   ASSERT_EQ(code, 0) << out;
   Json peers = Json::parse(out.substr(out.find('{')), nullptr, false);
   ASSERT_TRUE(peers.is_object()) << out;
   for (const Json& p : peers["peers"]) {
     const Host& h = Find(p["username"].get<std::string>());
-    EXPECT_EQ(p["reachable"], h.reachable ? "direct" : "unreachable") << h.name;
+    EXPECT_EQ(p["reachable"], h.state) << h.name;
   }
   auto [scode, status] = Client(Find("m"), {"status"});
   EXPECT_EQ(scode, 0) << status;
-  EXPECT_NE(status.find("reachable    unreachable"), std::string::npos) << status;
+  EXPECT_NE(status.find("reachable    relayed-only"), std::string::npos) << status;
 }
 
 TEST_F(LabNetworkTest, SearchWorksFromEveryHost) {
@@ -329,19 +410,16 @@ TEST_F(LabNetworkTest, SearchWorksFromEveryHost) {
   }
 }
 
-TEST_F(LabNetworkTest, DownloadsAndUploadsBetweenEveryPairThatShareAnAddressFamily) {
+// With every setting at its default, every peer gets every other peer's
+// file and uploads one to it, byte-identical: directly where the network
+// allows it, through the port g forwards for u, and through central's relay
+// for the peers nobody can connect to (m, f) and across address families.
+TEST_F(LabNetworkTest, EveryPairDownloadsAndUploadsWhateverTheirNetworks) {
   for (const Host& to : hosts_) {
     for (const Host& from : hosts_) {
       if (&to == &from) continue;
-      const bool reachable =
-          from.reachable && (from.seen_as.find(':') != std::string::npos ? to.v6 : to.v4);
       const std::string name = "from-" + from.name + ".bin";
       auto [code, out] = Client(to, {"download", name});
-      if (!reachable) {
-        EXPECT_NE(code, 0) << to.name << " reached " << from.name << "?\n" << out;
-        EXPECT_NE(out.find("could not complete"), std::string::npos) << out;
-        continue;
-      }
       ASSERT_EQ(code, 0) << to.name << " from " << from.name << ":\n" << out;
       EXPECT_EQ(Sha256File((dir_.path() / to.name / "downloads" / name).string()).value(),
                 Sha256Hex(Content(from.name)))
@@ -355,6 +433,7 @@ TEST_F(LabNetworkTest, DownloadsAndUploadsBetweenEveryPairThatShareAnAddressFami
       EXPECT_EQ(ReadFile(dir_.path() / from.name / "shared" / up.filename()), body);
     }
   }
+  EXPECT_GT(CentralMetric("p2pshare_relay_sessions_total"), 0);
 }
 
 TEST_F(LabNetworkTest, APulledCableEvictsThePeerWhichRejoinsWithItsFilesWhenItReturns) {
@@ -428,6 +507,94 @@ TEST_F(LabNetworkTest, ADownloadOverA100MbitLinkUsesAtLeast90PercentOfIt) {
 #ifndef P2P_SANITIZE_THREAD  // under TSan every byte's TLS and hash is several times slower: not the link
   EXPECT_GE(bits_per_s, 0.9 * 100e6);
 #endif
+}
+
+// What crosses the public switch while m and f (whom nobody reaches)
+// exchange files through the relay, logins included: no file byte and no
+// password in clear (the relay copies the peers' own TLS).
+TEST_F(LabNetworkTest, ThePublicWireCarriesNoFileByteAndNoPasswordInClear) {
+  const fs::path capture = dir_.path() / "switch.pcap";
+  auto dump = std::make_unique<Process>(
+      std::vector<std::string>{"ip", "netns", "exec", Ns("sw"), "tcpdump", "-i", "br0", "-U", "-s", "0", "-w",
+                               capture.string()},
+      (dir_.path() / "tcpdump.log").string());
+  ASSERT_TRUE(WaitUntil([&] { return dump->Log().find("listening on") != std::string::npos || !dump->running(); },
+                        seconds(10)))
+      << dump->Log();
+  auto [code, out] = Client(Find("f"), {"download", "from-m.bin"});
+  ASSERT_EQ(code, 0) << out;
+  auto [ucode, uout] = Client(Find("m"), {"download", "from-f.bin"});
+  ASSERT_EQ(ucode, 0) << uout;
+  dump->Signal(SIGINT);
+  dump->Wait(std::chrono::seconds(10));
+  const std::string wire = ReadFile(capture);
+  ASSERT_GT(wire.size(), 2 * Content("m").size()) << "the capture missed the transfers: " << dump->Log();
+  for (const std::string& who : {std::string("m"), std::string("f")}) {
+    const std::string content = Content(who);
+    int seen = 0;
+    for (size_t at = 0; at + 48 < content.size(); at += content.size() / 64) {
+      seen += wire.find(content.substr(at, 48)) != std::string::npos;
+    }
+    EXPECT_EQ(seen, 0) << "bytes of " << who << "'s file crossed the switch in clear";
+    EXPECT_EQ(wire.find(who + "-password"), std::string::npos) << who << "'s password crossed the switch in clear";
+  }
+  EXPECT_GT(CentralMetric("p2pshare_relay_bytes_total"), static_cast<int64_t>(2 * Content("m").size()));
+}
+
+TEST_F(LabNetworkTest, ARelayedDownloadOverA50MbitLinkUsesAtLeast80PercentOfIt) {
+  // m's router sends at 50 Mbit/s at most: m's upload, through the relay.
+  const std::string big = RandomBytes(24 * 1024 * 1024, 8);
+  WriteFile(dir_.path() / "m" / "shared" / "shaped.bin", big);
+  auto [c, o] = Run({"ip", "netns", "exec", Ns("q"), "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate",
+                     "50mbit", "burst", "64kb", "latency", "50ms"});
+  ASSERT_EQ(c, 0) << o;
+  const Host& p1 = Find("p1");
+  ASSERT_TRUE(WaitUntil([&] {
+    auto [sc, so] = Client(p1, {"--json", "search", "shaped.bin"});
+    return sc == 0 && so.find("\"shaped.bin\"") != std::string::npos;
+  }, seconds(20)));
+  auto [code, dl] = Client(p1, {"--json", "download", "shaped.bin", "--verify-only"});
+  ASSERT_EQ(code, 0) << dl;
+  Json j = Json::parse(dl.substr(dl.find('{')), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << dl;
+  const double bits_per_s = 8.0 * static_cast<double>(big.size()) / j["seconds"].get<double>();
+  std::printf("relayed download over a 50 Mbit/s link: %.1f Mbit/s of file bytes\n", bits_per_s / 1e6);
+#ifndef P2P_SANITIZE_THREAD  // under TSan every byte's TLS and hash is several times slower: not the link
+  EXPECT_GE(bits_per_s, 0.8 * 50e6);
+#endif
+}
+
+// A relayed download whose holder's cable is pulled (no FIN, no RST): the
+// relay session ends by itself, and once the cable is back the download
+// completes from what was verified.
+TEST_F(LabNetworkTest, ARelaySessionEndsWhenTheHoldersCableIsPulled) {
+  const std::string big = RandomBytes(40 * 1024 * 1024, 9);
+  WriteFile(dir_.path() / "m" / "shared" / "long.bin", big);
+  auto [c, o] = Run({"ip", "netns", "exec", Ns("q"), "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate",
+                     "20mbit", "burst", "64kb", "latency", "50ms"});
+  ASSERT_EQ(c, 0) << o;
+  const Host& p1 = Find("p1");
+  ASSERT_TRUE(WaitUntil([&] {
+    auto [sc, so] = Client(p1, {"--json", "search", "long.bin"});
+    return sc == 0 && so.find("\"long.bin\"") != std::string::npos;
+  }, seconds(20)));
+  Process download({"ip", "netns", "exec", p1.ns, PCLIENT_BIN, "--config", Config(p1), "download", "long.bin"},
+                   (dir_.path() / "p1" / "long-download.log").string());
+  ASSERT_TRUE(WaitUntil([&] { return CentralMetric("p2pshare_relay_sessions") >= 1; }, seconds(20)))
+      << download.Log();
+  Ip("q", {"link", "set", "lan0", "down"});  // m's cable
+  EXPECT_TRUE(WaitUntil([&] { return CentralMetric("p2pshare_relay_sessions") == 0; }, seconds(120)))
+      << "the relay still carries a session whose holder is gone";
+  Ip("q", {"link", "set", "lan0", "up"});
+  Run({"ip", "netns", "exec", Ns("q"), "tc", "qdisc", "del", "dev", "eth0", "root"});
+  download.Wait(std::chrono::seconds(120));
+  std::string out;
+  ASSERT_TRUE(WaitUntil([&] {
+    auto [code, o2] = Client(p1, {"download", "long.bin"});
+    out = o2;
+    return code == 0;
+  }, seconds(120))) << out;
+  EXPECT_EQ(Sha256File((dir_.path() / "p1" / "downloads" / "long.bin").string()).value(), Sha256Hex(big));
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ class InProcessCentral {
 
   // Liveness and the slow-down run on `now()`, which starts at the real
   // time and moves only when Advance() is called. No sweeper: Sweep().
-  InProcessCentral() {
+  explicit InProcessCentral(central::HttpApiOptions http = Small()) {
     central::DirectoryOptions options;
     options.port_range = {50051, 50053};
     options.heartbeat_interval_s = 1;
@@ -33,8 +33,6 @@ class InProcessCentral {
     if (!store.ok()) ADD_FAILURE() << store.status().message();
     directory_ = std::make_unique<central::Directory>(std::move(store).value(), options);
     if (!directory_->Start(/*run_sweeper=*/false).ok()) ADD_FAILURE() << "directory did not start";
-    central::HttpApiOptions http;
-    http.threads = 4;
     api_ = std::make_unique<central::HttpApi>(directory_.get(), http);
     auto port = api_->Bind("127.0.0.1", 0);
     if (!port.ok()) ADD_FAILURE() << port.status().message();
@@ -46,6 +44,11 @@ class InProcessCentral {
     thread_.join();
   }
 
+  static central::HttpApiOptions Small() {
+    central::HttpApiOptions http;
+    http.threads = 4;
+    return http;
+  }
   const std::string& url() const { return url_; }
   central::Directory& directory() { return *directory_; }
   void Advance(std::chrono::seconds d) { now_ = now_.load() + d; }

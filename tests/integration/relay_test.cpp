@@ -1,0 +1,122 @@
+// Peers that nobody can reach at their address, with the real binaries:
+// central's channel brings the holder to central's relay, and transfers in
+// both directions go through it, byte-identical, with the peers' own TLS.
+// (Behind real routers in network namespaces: tests/network.)
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "common/hex.h"
+#include "common/relay_link.h"
+#include "common/sha256.h"
+#include "integration/network_test.h"
+#include "unit/file_util.h"
+
+namespace p2pshare::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RelayTest : public NetworkTest {
+ protected:
+  // Alice listens on 127.0.0.1 but is listed at 127.0.0.3, where nothing
+  // answers: what a router that does not forward her port looks like.
+  PeerServerProcess& StartHiddenAlice() {
+    big_ = RandomBytes(6 * 1024 * 1024, 31);
+    auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "big.bin", big_); },
+                            Json{{"listen_host", "127.0.0.1"}, {"advertise_host", "127.0.0.3"}});
+    EXPECT_TRUE(WaitUntil([&] { return alice.log().find("they reach it through central's relay instead") != std::string::npos; },
+                          std::chrono::seconds(10)))
+        << alice.log();
+    EXPECT_TRUE(WaitUntil([&] { return alice.log().find("channel from central open") != std::string::npos; },
+                          std::chrono::seconds(10)))
+        << alice.log();
+    return alice;
+  }
+  std::pair<int, std::string> Client(const std::string& user, std::vector<std::string> words) {
+    std::vector<std::string> argv = {PCLIENT_BIN, "--config", WriteClientConfig(dir_.path(), user, *central_)};
+    argv.insert(argv.end(), words.begin(), words.end());
+    return RunToEnd(argv, (dir_.path() / user / ("client-" + std::to_string(++runs_) + ".log")).string());
+  }
+  int64_t Metric(const std::string& name) {
+    auto res = central_->Http()->Get("/metrics");
+    if (!res) return -1;
+    std::smatch m;
+    std::regex line("\n" + name + " ([0-9]+)");
+    return std::regex_search(res->body, m, line) ? std::stoll(m[1]) : -1;
+  }
+  std::string big_;
+  int runs_ = 0;
+};
+
+TEST_F(RelayTest, APeerNobodyReachesIsDownloadedFromAndUploadedToThroughTheRelay) {
+  auto& alice = StartHiddenAlice();
+  auto peers = central_->Client()->Peers();
+  ASSERT_TRUE(peers.ok());
+  ASSERT_EQ(peers->size(), 1u);
+  EXPECT_EQ((*peers)[0].reachable, "relayed-only");
+  ASSERT_TRUE(central_->Client()->Register("bob", "bob-password").ok());
+
+  auto [code, out] = Client("bob", {"download", "big.bin"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(ReadFile(dir_.path() / "bob" / "downloads" / "big.bin"), big_);
+  EXPECT_GE(Metric("p2pshare_relay_bytes_total"), static_cast<int64_t>(big_.size()))
+      << "the bytes did not go through the relay";
+
+  const std::string report = RandomBytes(700000, 32);
+  WriteFile(dir_.path() / "bob" / "report.pdf", report);
+  auto [up, up_out] = Client("bob", {"upload", (dir_.path() / "bob" / "report.pdf").string(), "--to", "alice", "--wait"});
+  ASSERT_EQ(up, 0) << up_out;
+  EXPECT_TRUE(WaitUntil([&] { return fs::exists(alice.shared_dir() / "report.pdf"); }, std::chrono::seconds(5)));
+  EXPECT_EQ(ReadFile(alice.shared_dir() / "report.pdf"), report);
+  EXPECT_GE(Metric("p2pshare_relay_sessions_total"), 1);
+}
+
+// When the holder is gone, the error names it and says why in our words,
+// not gRPC's about a loopback port.
+TEST_F(RelayTest, AHiddenHolderThatLeftIsNamedInPlainWords) {
+  auto& alice = StartHiddenAlice();
+  ASSERT_TRUE(central_->Client()->Register("bob", "bob-password").ok());
+  auto found = central_->Client()->Search("big.bin");
+  ASSERT_TRUE(found.ok() && found->total == 1);
+  const std::string sha = found->results[0].sha256;
+  alice.Signal(SIGKILL);
+  alice.Wait(std::chrono::seconds(5));
+  auto [code, out] = Client("bob", {"download", sha});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("alice is not connected to central right now"), std::string::npos) << out;
+  EXPECT_EQ(out.find("127.0.0.1:"), std::string::npos) << "a loopback port reached the user: " << out;
+}
+
+// Strangers at the relay: guessed tokens open nothing, one account takes
+// at most two of a holder's places, and the honest peer still gets its file.
+TEST_F(RelayTest, GuessedTokensAndManyRendezvousOfAStrangerLeaveTheHonestPeerItsFile) {
+  StartHiddenAlice();
+  TestMember mallory(*central_, dir_.path(), "mallory");
+  ASSERT_TRUE(mallory.status().ok()) << mallory.status().message();
+  // Two places for one account at one holder (each held for the ticket's
+  // 15 s, since mallory never comes); the third is refused.
+  auto first = mallory.client().Rendezvous("alice");
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_TRUE(mallory.client().Rendezvous("alice").ok());
+  auto third = mallory.client().Rendezvous("alice");
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().reason(), "busy") << third.status().message();
+  const RelayTicket ticket = *first;
+  for (int i = 0; i < 20; ++i) {
+    RelayTicket guess = ticket;
+    guess.token = RandomHex(16);
+    auto fd = DialRelay(guess, std::chrono::milliseconds(3000));
+    ASSERT_FALSE(fd.ok());
+    EXPECT_NE(fd.status().message().find("unknown or expired ticket"), std::string::npos) << fd.status().message();
+  }
+  ASSERT_TRUE(central_->Client()->Register("bob", "bob-password").ok());
+  auto [code, out] = Client("bob", {"download", "big.bin"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(ReadFile(dir_.path() / "bob" / "downloads" / "big.bin"), big_);
+}
+
+}  // namespace
+}  // namespace p2pshare::testing
