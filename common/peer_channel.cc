@@ -46,6 +46,7 @@ struct State {
   // Relayed accounts: the forwarder their channels connect to, and until
   // when the route holds.
   std::function<Result<RelayTicket>(const std::string&)> tickets GUARDED_BY(mu);
+  std::string self GUARDED_BY(mu);  // never relayed
   struct Relayed {
     std::shared_ptr<RelayForwarder> forwarder;
     std::chrono::steady_clock::time_point until;
@@ -203,10 +204,12 @@ bool CertificateRevoked(const std::string& serial) {
   return s.revoked.count(serial) > 0;
 }
 
-void UseRelay(std::function<Result<RelayTicket>(const std::string& account)> tickets) {
+void UseRelay(std::function<Result<RelayTicket>(const std::string& account)> tickets,
+              const std::string& self) {
   State& s = Shared();
   MutexLock lock(s.mu);
   s.tickets = std::move(tickets);
+  s.self = self;
 }
 
 std::string RouteTo(const std::string& account) {
@@ -278,7 +281,7 @@ std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port,
     MutexLock lock(s.mu);
     auto it = s.channels.find(key);
     if (it != s.channels.end()) return it->second;
-    may_relay = !account.empty() && s.tickets != nullptr;
+    may_relay = !account.empty() && s.tickets != nullptr && account != s.self;
   }
   std::shared_ptr<grpc::Channel> channel;
   if (relayed) {

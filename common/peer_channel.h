@@ -73,7 +73,10 @@ bool CertificateRevoked(const std::string& serial);
 // Reaching peers that cannot be reached at their address (docs/protocol.md,
 // "Relay"): where this process gets relay tickets (its directory client's
 // POST /rendezvous). Unset (peer-server, friends-only): direct only.
-void UseRelay(std::function<Result<RelayTicket>(const std::string& account)> tickets);
+// `self`: this process's own account, never relayed (its own peer-server
+// is on this machine).
+void UseRelay(std::function<Result<RelayTicket>(const std::string& account)> tickets,
+              const std::string& self = "");
 // How this process reaches `account` now: "direct" or "relayed".
 std::string RouteTo(const std::string& account);
 // Why the last relayed connection to `account` could not be made, in plain

@@ -122,7 +122,8 @@ DirectoryClient& PeerClient::Central() {
                                                    CentralClientOptions(config_, trust));
     // A peer that cannot be reached at its address is reached through
     // central's relay (common/peer_channel.h chooses the route).
-    UseRelay([central = directory_.get()](const std::string& account) { return central->Rendezvous(account); });
+    UseRelay([central = directory_.get()](const std::string& account) { return central->Rendezvous(account); },
+             config_.username);
     // The peer's key (shared with its peer-server) and the certificates
     // central gives it; a failure here shows at login.
     auto credentials = PeerCredentials::Open(config_.shared_dir + "/.p2pshare", config_.username,

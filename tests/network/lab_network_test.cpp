@@ -310,7 +310,7 @@ class LabNetworkTest : public ::testing::Test {
   // A figure of central's /metrics (-1 when it cannot be read).
   int64_t CentralMetric(const std::string& name) {
     auto [code, out] = Run({"ip", "netns", "exec", Ns("c"), "curl", "-fsS", "--cacert", ca_,
-                            "https://10.77.0.1:8080/metrics"});
+                            "https://127.0.0.1:8080/metrics"});
     std::smatch m;
     if (code != 0 || !std::regex_search(out, m, std::regex("\n" + name + " ([0-9]+)"))) return -1;
     return std::stoll(m[1]);
