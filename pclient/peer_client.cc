@@ -1039,6 +1039,16 @@ std::pair<std::string, Json> DownloadSummary(const DownloadRequest& req, const D
   Json dropped = Json::array();
   for (const auto& [holder, why] : result.dropped) dropped.push_back(Json{{"holder", holder}, {"why", why}});
   j["dropped"] = std::move(dropped);
+  // How each holder that sent bytes was reached (common/peer_channel.h).
+  std::set<std::string> senders(result.from.begin(), result.from.end());
+  for (const auto& [holder, bytes] : result.bytes_from) senders.insert(holder);
+  Json routes = Json::object();
+  std::string relayed;
+  for (const std::string& holder : senders) {
+    routes[holder] = RouteTo(holder);
+    if (routes[holder] == "relayed") relayed += (relayed.empty() ? "" : ", ") + holder;
+  }
+  j["routes"] = std::move(routes);
   if (result.already_there) {
     return {file.name + " is already at " + result.path + " (same sha256); nothing fetched\n", j};
   }
@@ -1049,6 +1059,7 @@ std::pair<std::string, Json> DownloadSummary(const DownloadRequest& req, const D
     for (const auto& f : result.from) from += (from.empty() ? "" : ", ") + f;
   }
   if (from.empty()) from = "nobody (all pieces were here)";
+  if (!relayed.empty()) from += " (" + relayed + " through central's relay)";
   double rate = result.seconds > 0 ? result.fetched / result.seconds : 0;
   std::string resumed;
   if (result.resumed_at > 0) resumed = " (" + HumanSize(result.resumed_at) + " were here already)";

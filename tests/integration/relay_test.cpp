@@ -62,6 +62,7 @@ TEST_F(RelayTest, APeerNobodyReachesIsDownloadedFromAndUploadedToThroughTheRelay
   auto [code, out] = Client("bob", {"download", "big.bin"});
   ASSERT_EQ(code, 0) << out;
   EXPECT_EQ(ReadFile(dir_.path() / "bob" / "downloads" / "big.bin"), big_);
+  EXPECT_NE(out.find("(alice through central's relay)"), std::string::npos) << out;
   EXPECT_GE(Metric("p2pshare_relay_bytes_total"), static_cast<int64_t>(big_.size()))
       << "the bytes did not go through the relay";
 
@@ -113,9 +114,12 @@ TEST_F(RelayTest, GuessedTokensAndManyRendezvousOfAStrangerLeaveTheHonestPeerIts
     EXPECT_NE(fd.status().message().find("unknown or expired ticket"), std::string::npos) << fd.status().message();
   }
   ASSERT_TRUE(central_->Client()->Register("bob", "bob-password").ok());
-  auto [code, out] = Client("bob", {"download", "big.bin"});
+  auto [code, out] = Client("bob", {"--json", "download", "big.bin"});
   ASSERT_EQ(code, 0) << out;
   EXPECT_EQ(ReadFile(dir_.path() / "bob" / "downloads" / "big.bin"), big_);
+  Json j = Json::parse(out.substr(out.find('{')), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(j["routes"]["alice"], "relayed") << out;
 }
 
 }  // namespace
