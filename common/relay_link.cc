@@ -35,38 +35,49 @@ void ClearTimeouts(int fd) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
 }
 
-// One direction of a Pump.
+// One direction of a Pump: bytes move from `from` into a pipe and from the
+// pipe to `to` with splice(2), never through user space.
 struct Direction {
-  int from, to;
-  char buf[64 * 1024];
-  size_t len = 0, off = 0;
+  int from = -1, to = -1;
+  int pipe[2] = {-1, -1};
+  size_t len = 0;     // bytes in the pipe
   bool eof = false;   // `from` ended its stream
   bool done = false;  // and all of it was passed on
+  Direction() { ok = ::pipe2(pipe, O_CLOEXEC | O_NONBLOCK) == 0; }
+  ~Direction() {
+    if (pipe[0] >= 0) ::close(pipe[0]);
+    if (pipe[1] >= 0) ::close(pipe[1]);
+  }
+  Direction(const Direction&) = delete;
+  Direction& operator=(const Direction&) = delete;
+  bool ok = false;
 };
+
+constexpr size_t kPipeBytes = 256 * 1024;
+
+bool Retry() { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
 
 // Moves what it can without waiting; false when a socket failed.
 bool Step(Direction& d, bool readable, bool writable, const std::function<void(int64_t)>& pace,
           int64_t& moved) {
   if (readable && d.len == 0 && !d.eof) {
-    ssize_t n = ::recv(d.from, d.buf, sizeof d.buf, MSG_DONTWAIT);
+    ssize_t n = ::splice(d.from, nullptr, d.pipe[1], nullptr, kPipeBytes, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
       if (pace) pace(n);
       d.len = static_cast<size_t>(n);
-      d.off = 0;
       writable = true;  // try at once
     } else if (n == 0) {
       d.eof = true;
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    } else if (!Retry()) {
       return false;
     }
   }
-  if (writable && d.off < d.len) {
-    ssize_t n = ::send(d.to, d.buf + d.off, d.len - d.off, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (writable && d.len > 0) {
+    ssize_t n = ::splice(d.pipe[0], nullptr, d.to, nullptr, d.len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
-      d.off += static_cast<size_t>(n);
+      d.len -= static_cast<size_t>(n);
       moved += n;
-      if (d.off == d.len) d.len = d.off = 0;
-    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    } else if (n < 0 && !Retry()) {
       return false;
     }
   }
@@ -132,12 +143,15 @@ int64_t Pump(int a, int b, std::chrono::milliseconds idle, const std::function<v
   ab->from = ba->to = a;
   ab->to = ba->from = b;
   int64_t moved = 0;
+  if (!ab->ok || !ba->ok) return 0;
+  ::fcntl(ab->pipe[1], F_SETPIPE_SZ, static_cast<int>(kPipeBytes));
+  ::fcntl(ba->pipe[1], F_SETPIPE_SZ, static_cast<int>(kPipeBytes));
   while (!(ab->done && ba->done)) {
     pollfd p[2] = {{a, 0, 0}, {b, 0, 0}};
     if (ab->len == 0 && !ab->eof) p[0].events |= POLLIN;
-    if (ba->off < ba->len) p[0].events |= POLLOUT;
+    if (ba->len > 0) p[0].events |= POLLOUT;
     if (ba->len == 0 && !ba->eof) p[1].events |= POLLIN;
-    if (ab->off < ab->len) p[1].events |= POLLOUT;
+    if (ab->len > 0) p[1].events |= POLLOUT;
     int n = ::poll(p, 2, static_cast<int>(idle.count()));
     if (n == 0) break;  // nothing moved for `idle`
     if (n < 0) {

@@ -47,9 +47,10 @@ Result<int> DialRelay(const RelayTicket& ticket, std::chrono::milliseconds timeo
 // hello and answer). Unavailable when it does not come or is too long.
 Result<std::string> ReadRelayLine(int fd, size_t max, std::chrono::milliseconds timeout);
 
-// Copies bytes both ways between `a` and `b` until both directions have
-// ended (an end of stream passed on as a half-close) or either fails, or
-// nothing moved for `idle`. `pace(n)` is called before n bytes are passed
+// Copies bytes both ways between `a` and `b` (splice(2): through a pipe,
+// never through user space) until both directions have ended (an end of
+// stream passed on as a half-close) or either fails, or nothing moved for
+// `idle`. `pace(n)` is called before n bytes are passed
 // on (rate caps); it may wait. The bytes copied, both ways. Closes neither.
 int64_t Pump(int a, int b, std::chrono::milliseconds idle,
              const std::function<void(int64_t)>& pace = {});

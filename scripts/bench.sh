@@ -5,7 +5,7 @@
 # held. Run by hand (never under ctest): absolute times on shared machines
 # drift, ratios against the same-run reference are what to compare.
 #
-#   scripts/bench.sh [search] [directory] [transfer] [startup]   default: all
+#   scripts/bench.sh [search] [directory] [transfer] [startup] [relay]   default: all
 #   BENCH_BASE_CENTRAL=/path/to/central scripts/bench.sh compare
 #   scripts/bench.sh realistic     the realistic-shares step of directory alone
 #
@@ -33,6 +33,9 @@
 #              database of 1M files from 10 000 peers of its own (the schemas
 #              may differ), in turn, twice (plain HTTP), gets the directory rows below
 #              (heartbeat, searches, /stats, each vs its own /healthz)
+#   relay      a 512 MiB file (BENCH_RELAY_MIB) verify-only from a peer
+#              reached directly and from one nobody reaches, through
+#              central's relay, side by side; central's CPU per GiB relayed
 #   startup    a shared folder of 10 000 files / 2 GiB: the peer-server's
 #              catalog with a cold and a warm hash cache vs sha256sum and
 #              cat over the same files (and from disk, when the page cache
@@ -43,7 +46,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 . scripts/lib.sh  # free_port
 PARTS=("$@")
-[ ${#PARTS[@]} -gt 0 ] || PARTS=(search directory transfer startup)
+[ ${#PARTS[@]} -gt 0 ] || PARTS=(search directory transfer startup relay)
 RUNS=${BENCH_RUNS:-3}          # wrk runs per figure (median taken)
 WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
 
@@ -546,6 +549,65 @@ part_transfer() {
   row "peer-client peak RSS, ${big} MiB upload (MiB)" "$urss" "-" "-" "< 64" "$(held "$urss < 64")"
 }
 
+# CPU seconds a process has used (user + system), from /proc.
+cpu_seconds() { python3 -c "import os,sys; f=open('/proc/%s/stat' % sys.argv[1]).read().rsplit(')',1)[1].split(); print((int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK'))" "$1"; }
+
+# A file downloaded from a peer reached directly and from one nobody
+# reaches (listed at 127.0.0.3, where nothing listens: through central's
+# relay), verify-only, alternated; and the CPU central spends relaying.
+part_relay() {
+  local mib=${BENCH_RELAY_MIB:-512}
+  echo "== relay: a ${mib} MiB file, direct vs through central's relay ($RUNS runs)" >&2
+  local d=$WORK/relay port
+  mkdir -p "$d/alice" "$d/hal" "$d/bob"
+  head -c "$((mib * 1048576))" /dev/urandom >"$d/alice/direct.bin"
+  head -c "$((mib * 1048576))" /dev/urandom >"$d/hal/relayed.bin"
+  local dsha rsha bytes=$((mib * 1048576))
+  dsha=$(sha256sum "$d/alice/direct.bin" | cut -d' ' -f1)
+  rsha=$(sha256sum "$d/hal/relayed.bin" | cut -d' ' -f1)
+  port=$(free_port)
+  "$BIN/central/central" --listen "127.0.0.1:$port" --db "$d/central.db" --log-level warn \
+    --relay-session-rate 0 --relay-total-rate 0 >"$d/central.log" 2>&1 &
+  local central=$!
+  PIDS+=("$central")
+  disown "$central"
+  local url="https://127.0.0.1:$port" ca="$d/ca/ca.pem"
+  for _ in $(seq 1 100); do curl -fsS --cacert "$ca" "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+  for who in alice hal; do
+    local advertise=127.0.0.1
+    [ "$who" = hal ] && advertise=127.0.0.3
+    P2PSHARE_PASSWORD="$who-bench-password" "$BIN/pserver/peer-server" --username "$who" --central-url "$url" \
+      --listen-host 127.0.0.1 --advertise-host "$advertise" --central-ca "$ca" --port-mapping false \
+      --shared-dir "$d/$who" --download-dir "$d/$who/dl" >"$d/$who.log" 2>&1 &
+    PIDS+=("$!")
+    disown "$!"
+  done
+  for sha in "$dsha" "$rsha"; do
+    for _ in $(seq 1 2400); do curl -fsS --cacert "$ca" "$url/api/v1/files/$sha" >/dev/null 2>&1 && break; sleep 0.05; done
+  done
+  for _ in $(seq 1 200); do grep -q "channel from central open" "$d/hal.log" && break; sleep 0.05; done
+  export P2PSHARE_PASSWORD=bob-bench-password
+  local client=("$BIN/pclient/peer-client" --username bob --central-url "$url" --central-ca "$ca"
+                --shared-dir "$d/bob" --download-dir "$d/bob/dl")
+  "${client[@]}" register >/dev/null
+  local direct=() relayed=() cpu=() c0
+  for i in $(seq 1 "$RUNS"); do
+    "${client[@]}" --json download "$dsha" --verify-only >"$d/dl.json"
+    direct+=("$(json_field "$d/dl.json" seconds)")
+    c0=$(cpu_seconds "$central")
+    "${client[@]}" --json download "$rsha" --verify-only >"$d/dl.json"
+    relayed+=("$(json_field "$d/dl.json" seconds)")
+    cpu+=("$(python3 -c "print(($(cpu_seconds "$central") - $c0) * 1073741824 / $bytes)")")
+    grep -q '"hal": "relayed"\|"hal":"relayed"' "$d/dl.json" || { echo "bench: hal was not relayed" >&2; exit 1; }
+  done
+  local drate rrate
+  drate=$(mb_per_s "$bytes" "$(median "${direct[@]}")")
+  rrate=$(mb_per_s "$bytes" "$(median "${relayed[@]}")")
+  row "download ${mib} MiB verify-only through central's relay, loopback (MB/s)" "$rrate" \
+    "$drate direct" "$(ratio "$rrate" "$drate")" "-" "-"
+  row "  central's CPU per GiB relayed (s)" "$(python3 -c "print('%.2f' % $(median "${cpu[@]}"))")" "-" "-" "-" "-"
+}
+
 part_startup() {
   local d=$WORK/startup files=${BENCH_STARTUP_FILES:-10000} mib=${BENCH_STARTUP_MIB:-2048}
   echo "== startup: a shared folder of $files files / $mib MiB" >&2
@@ -641,7 +703,8 @@ for part in "${PARTS[@]}"; do
     realistic) realistic_directory ;;  # the last step of directory, alone
     transfer) part_transfer ;;
     startup) part_startup ;;
-    *) echo "bench: unknown part '$part' (search, directory, compare, transfer, startup)" >&2; exit 2 ;;
+    relay) part_relay ;;
+    *) echo "bench: unknown part '$part' (search, directory, compare, transfer, startup, relay)" >&2; exit 2 ;;
   esac
 done
 
