@@ -307,6 +307,28 @@ class LabNetworkTest : public ::testing::Test {
     return RandomBytes(3 * 1024 * 1024 + 17, static_cast<uint32_t>(std::hash<std::string>()(name)));
   }
 
+  // Namespace `ns` sends at most `rate` ("100mbit") on eth0 (tc tbf).
+  void Shape(const std::string& ns, const std::string& rate) {
+    In(ns, {"tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", rate, "burst", "64kb", "latency", "50ms"});
+  }
+  // Waits until `from` finds `name` in a search.
+  bool Findable(const Host& from, const std::string& name) {
+    return WaitUntil([&] {
+      auto [code, out] = Client(from, {"--json", "search", name});
+      return code == 0 && out.find("\"" + name + "\"") != std::string::npos;
+    }, seconds(20));
+  }
+  // `to` downloads `name` (of `size` bytes) verify-only: file bits a second,
+  // or 0 when it failed (the test has failed then).
+  double VerifyOnlyBitsPerSecond(const Host& to, const std::string& name, size_t size) {
+    auto [code, dl] = Client(to, {"--json", "download", name, "--verify-only"});
+    EXPECT_EQ(code, 0) << dl;
+    Json j = Json::parse(dl.substr(std::min(dl.size(), dl.find('{'))), nullptr, false);
+    EXPECT_TRUE(j.is_object()) << dl;
+    if (code != 0 || !j.is_object()) return 0;
+    return 8.0 * static_cast<double>(size) / j["seconds"].get<double>();
+  }
+
   // A figure of central's /metrics (-1 when it cannot be read).
   int64_t CentralMetric(const std::string& name) {
     auto [code, out] = Run({"ip", "netns", "exec", Ns("c"), "curl", "-fsS", "--cacert", ca_,
@@ -489,20 +511,10 @@ TEST_F(LabNetworkTest, ADownloadOverA100MbitLinkUsesAtLeast90PercentOfIt) {
   const Host& p1 = Find("p1");
   const std::string big = RandomBytes(40 * 1024 * 1024, 7);
   WriteFile(dir_.path() / "p1" / "shared" / "shaped.bin", big);
-  auto [c, o] = Run({"ip", "netns", "exec", p1.ns, "tc", "qdisc", "add", "dev", "eth0", "root", "tbf",
-                     "rate", "100mbit", "burst", "64kb", "latency", "50ms"});
-  ASSERT_EQ(c, 0) << o;
+  Shape(p1.ns, "100mbit");
   const Host& p2 = Find("p2");
-  std::string out;
-  ASSERT_TRUE(WaitUntil([&] {
-    auto [sc, so] = Client(p2, {"--json", "search", "shaped.bin"});
-    return sc == 0 && so.find("\"shaped.bin\"") != std::string::npos;
-  }, seconds(20)));
-  auto [code, dl] = Client(p2, {"--json", "download", "shaped.bin", "--verify-only"});
-  ASSERT_EQ(code, 0) << dl;
-  Json j = Json::parse(dl.substr(dl.find('{')), nullptr, false);
-  ASSERT_TRUE(j.is_object()) << dl;
-  const double bits_per_s = 8.0 * static_cast<double>(big.size()) / j["seconds"].get<double>();
+  ASSERT_TRUE(Findable(p2, "shaped.bin"));
+  const double bits_per_s = VerifyOnlyBitsPerSecond(p2, "shaped.bin", big.size());
   std::printf("download over a 100 Mbit/s link: %.1f Mbit/s of file bytes\n", bits_per_s / 1e6);
 #ifndef P2P_SANITIZE_THREAD  // under TSan every byte's TLS and hash is several times slower: not the link
   EXPECT_GE(bits_per_s, 0.9 * 100e6);
@@ -545,19 +557,10 @@ TEST_F(LabNetworkTest, ARelayedDownloadOverA50MbitLinkUsesAtLeast80PercentOfIt) 
   // m's router sends at 50 Mbit/s at most: m's upload, through the relay.
   const std::string big = RandomBytes(24 * 1024 * 1024, 8);
   WriteFile(dir_.path() / "m" / "shared" / "shaped.bin", big);
-  auto [c, o] = Run({"ip", "netns", "exec", Ns("q"), "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate",
-                     "50mbit", "burst", "64kb", "latency", "50ms"});
-  ASSERT_EQ(c, 0) << o;
+  Shape(Ns("q"), "50mbit");
   const Host& p1 = Find("p1");
-  ASSERT_TRUE(WaitUntil([&] {
-    auto [sc, so] = Client(p1, {"--json", "search", "shaped.bin"});
-    return sc == 0 && so.find("\"shaped.bin\"") != std::string::npos;
-  }, seconds(20)));
-  auto [code, dl] = Client(p1, {"--json", "download", "shaped.bin", "--verify-only"});
-  ASSERT_EQ(code, 0) << dl;
-  Json j = Json::parse(dl.substr(dl.find('{')), nullptr, false);
-  ASSERT_TRUE(j.is_object()) << dl;
-  const double bits_per_s = 8.0 * static_cast<double>(big.size()) / j["seconds"].get<double>();
+  ASSERT_TRUE(Findable(p1, "shaped.bin"));
+  const double bits_per_s = VerifyOnlyBitsPerSecond(p1, "shaped.bin", big.size());
   std::printf("relayed download over a 50 Mbit/s link: %.1f Mbit/s of file bytes\n", bits_per_s / 1e6);
 #ifndef P2P_SANITIZE_THREAD  // under TSan every byte's TLS and hash is several times slower: not the link
   EXPECT_GE(bits_per_s, 0.8 * 50e6);
@@ -570,14 +573,9 @@ TEST_F(LabNetworkTest, ARelayedDownloadOverA50MbitLinkUsesAtLeast80PercentOfIt) 
 TEST_F(LabNetworkTest, ARelaySessionEndsWhenTheHoldersCableIsPulled) {
   const std::string big = RandomBytes(40 * 1024 * 1024, 9);
   WriteFile(dir_.path() / "m" / "shared" / "long.bin", big);
-  auto [c, o] = Run({"ip", "netns", "exec", Ns("q"), "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate",
-                     "20mbit", "burst", "64kb", "latency", "50ms"});
-  ASSERT_EQ(c, 0) << o;
+  Shape(Ns("q"), "20mbit");
   const Host& p1 = Find("p1");
-  ASSERT_TRUE(WaitUntil([&] {
-    auto [sc, so] = Client(p1, {"--json", "search", "long.bin"});
-    return sc == 0 && so.find("\"long.bin\"") != std::string::npos;
-  }, seconds(20)));
+  ASSERT_TRUE(Findable(p1, "long.bin"));
   Process download({"ip", "netns", "exec", p1.ns, PCLIENT_BIN, "--config", Config(p1), "download", "long.bin"},
                    (dir_.path() / "p1" / "long-download.log").string());
   ASSERT_TRUE(WaitUntil([&] { return CentralMetric("p2pshare_relay_sessions") >= 1; }, seconds(20)))
