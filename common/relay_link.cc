@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -136,6 +138,13 @@ Result<int> DialRelay(const RelayTicket& ticket, std::chrono::milliseconds timeo
 }
 
 int64_t Pump(int a, int b, std::chrono::milliseconds idle, const std::function<void(int64_t)>& pace) {
+  // splice(2) has no MSG_NOSIGNAL: a peer that closed must be an error
+  // here (EPIPE), not a SIGPIPE that ends the process. Blocked for this
+  // thread, which only pumps.
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
   SetBlocking(a, false);
   SetBlocking(b, false);
   auto ab = std::make_unique<Direction>();

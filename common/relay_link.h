@@ -52,6 +52,7 @@ Result<std::string> ReadRelayLine(int fd, size_t max, std::chrono::milliseconds 
 // stream passed on as a half-close) or either fails, or nothing moved for
 // `idle`. `pace(n)` is called before n bytes are passed
 // on (rate caps); it may wait. The bytes copied, both ways. Closes neither.
+// Blocks SIGPIPE in the calling thread (a thread of its own).
 int64_t Pump(int a, int b, std::chrono::milliseconds idle,
              const std::function<void(int64_t)>& pace = {});
 

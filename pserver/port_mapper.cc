@@ -22,7 +22,12 @@ constexpr const char* kDescription = "p2pshare peer";
 
 Result<PortMapping> MapWithUpnp(int port, std::chrono::milliseconds discovery) {
   int error = 0;
-  UPNPDev* devices = upnpDiscover(static_cast<int>(discovery.count()), nullptr, nullptr, 0, 0, 2, &error);
+  // Internet gateways only, both versions asked at once: one wait of
+  // `discovery` in all (upnpDiscover would wait once per device type).
+  static const char* const kGateways[] = {"urn:schemas-upnp-org:device:InternetGatewayDevice:1",
+                                          "urn:schemas-upnp-org:device:InternetGatewayDevice:2", nullptr};
+  UPNPDev* devices = upnpDiscoverDevices(kGateways, static_cast<int>(discovery.count()), nullptr, nullptr, 0, 0, 2,
+                                         &error, /*searchalltypes=*/1);
   if (devices == nullptr) return Unavailable("no UPnP router answered");
   std::unique_ptr<UPNPDev, void (*)(UPNPDev*)> owned(devices, freeUPNPDevlist);
   UPNPUrls urls{};
@@ -118,8 +123,8 @@ std::optional<PortMapping> PortMapper::current() const {
 
 Result<PortMapping> PortMapper::Map(int port) {
   Unmap();
-  auto upnp = MapWithUpnp(port, std::chrono::milliseconds(2000));
-  Result<PortMapping> mapped = upnp.ok() ? upnp : MapWithNatPmp(port, std::chrono::milliseconds(2000));
+  auto upnp = MapWithUpnp(port, kDiscovery);
+  Result<PortMapping> mapped = upnp.ok() ? upnp : MapWithNatPmp(port, kDiscovery);
   if (!mapped.ok()) {
     return Unavailable(upnp.status().message() + "; " + mapped.status().message());
   }
@@ -158,8 +163,8 @@ void PortMapper::RenewLoop() {
       m = mapping_;
     }
     if (!m) return;
-    auto again = m->method == "UPnP" ? MapWithUpnp(m->internal_port, std::chrono::milliseconds(2000))
-                                     : MapWithNatPmp(m->internal_port, std::chrono::milliseconds(2000));
+    auto again = m->method == "UPnP" ? MapWithUpnp(m->internal_port, kDiscovery)
+                                     : MapWithNatPmp(m->internal_port, kDiscovery);
     if (!again.ok()) spdlog::warn("cannot renew the {} mapping of port {}: {}", m->method, m->external_port,
                                   again.status().message());
   }

@@ -7,8 +7,9 @@
 // central hands out ports unique per listed address, so two peers behind
 // one router never ask for the same. The lease (kLeaseSeconds) is renewed
 // at half its life and removed when the peer stops or moves to another
-// port. A router that speaks neither, or refuses, costs one discovery
-// (about 2 s) at start and is not asked again until the port changes.
+// port. A router that speaks neither, or refuses, costs a wait of about
+// 1 s for each protocol, in a thread of its own (a peer-server that stops
+// meanwhile waits for it), and is not asked again until the port changes.
 //
 // Thread-safe: Map/Unmap from the peer-server's main thread; the renewal
 // runs on a thread of its own.
@@ -25,6 +26,8 @@
 namespace p2pshare::pserver {
 
 inline constexpr int kLeaseSeconds = 3600;
+// How long each protocol waits for the router to answer.
+inline constexpr std::chrono::milliseconds kDiscovery{1000};
 
 struct PortMapping {
   std::string method;         // "UPnP" or "NAT-PMP"

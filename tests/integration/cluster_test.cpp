@@ -4,15 +4,20 @@
 // test — on a cluster of its own.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <set>
 #include <thread>
 
+#include "common/mutex.h"
+#include "common/relay_link.h"
 #include "common/small_files.h"
 #include "common/x509.h"
 #include "integration/test_support.h"
@@ -123,6 +128,66 @@ TEST_F(ClusterTest, ALogoutAtOneReplicaIsHonouredByAllWithinOneSecond) {
                                                  Clock::now() - logged_out)))
       << "the logged-out peer's files are still found at another replica";
   EXPECT_EQ(replicas[2].Client()->Stats()->peers_online, 0);
+}
+
+// Central's channel across replicas: a peer-server's channel is held by one
+// replica, a rendezvous is asked of another; the relay ticket still reaches
+// the peer-server within a second (through the change feed), and the two
+// sides meet at the asking replica's relay.
+TEST_F(ClusterTest, AChannelMessageReachesThePeerWhicheverReplicaHoldsItsChannel) {
+  Replicas replicas(dir_, db_.url(), 2);
+  ASSERT_TRUE(replicas.Start().ok());
+  auto alice = replicas[0].Client();
+  auto login = Join(*alice, "alice");
+  ASSERT_TRUE(login.ok()) << login.status().message();
+  DirectoryClientOptions long_reads;
+  long_reads.timeout = seconds(30);
+  DirectoryClient channel(replicas[1].url(), long_reads);
+  channel.set_token(login->token);
+  Mutex mu;
+  std::vector<Json> got;
+  auto listening = std::async(std::launch::async, [&] {
+    return channel.Listen([&](const Json& m) {
+      MutexLock lock(mu);
+      got.push_back(m);
+      return true;
+    });
+  });
+  auto received = [&](const std::string& type) {
+    MutexLock lock(mu);
+    for (const Json& m : got) {
+      if (m.value("type", "") == type) return std::optional<Json>(m);
+    }
+    return std::optional<Json>();
+  };
+  ASSERT_TRUE(WaitUntil([&] { return received("hello").has_value(); }, seconds(5)));
+  auto bob = replicas[0].Client();
+  ASSERT_TRUE(Join(*bob, "bob").ok());
+  auto ticket = bob->Rendezvous("alice");
+  ASSERT_TRUE(ticket.ok()) << ticket.status().message();
+  const auto asked = Clock::now();
+  EXPECT_TRUE(WaitUntil([&] { return received("relay").has_value(); }, milliseconds(1000)))
+      << "the relay ticket did not reach alice's channel at the other replica within 1 s";
+  const double took = std::chrono::duration<double>(Clock::now() - asked).count();
+  std::printf("a channel message across replicas arrived after %.0f ms\n", took * 1000);
+  auto message = received("relay");
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ((*message)["peer"], "bob");
+  EXPECT_EQ((*message)["port"], ticket->port) << "both sides meet at the asking replica's relay";
+  RelayTicket theirs{"127.0.0.1", ticket->port, (*message)["token"].get<std::string>(), "bob"};
+  auto held = std::async(std::launch::async, [&] { return DialRelay(theirs, milliseconds(5000)); });
+  auto mine = DialRelay(*ticket, milliseconds(5000));
+  auto other = held.get();
+  ASSERT_TRUE(mine.ok()) << mine.status().message();
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  ASSERT_EQ(::send(*mine, "ping", 4, MSG_NOSIGNAL), 4);
+  char buf[4];
+  EXPECT_EQ(::recv(*other, buf, 4, MSG_WAITALL), 4);
+  EXPECT_EQ(std::string(buf, 4), "ping");
+  ::close(*mine);
+  ::close(*other);
+  channel.Cancel();
+  listening.wait();
 }
 
 // Peers whose heartbeats go round robin over the replicas (as behind a

@@ -96,19 +96,20 @@ TEST_F(PeerServerTest, CentralReachesAPeerAtItsAddressAndSaysSo) {
 
 // A peer listed at an address where it does not listen (what a router that
 // does not forward the port looks like from outside) is told at start, in
-// one line, what that means; peers and /metrics say so too.
+// one line, what that means — others reach it through central's relay —
+// and peers and /metrics say so too.
 TEST_F(PeerServerTest, APeerNobodyCanReachIsToldAtStartInOneLine) {
   auto& alice = StartPeer("alice", {}, Json{{"listen_host", "127.0.0.1"}, {"advertise_host", "127.0.0.3"}});
   const std::string told = "other peers cannot reach this peer at 127.0.0.3:" + std::to_string(alice.port()) +
                            " (central tried: connection refused";
   ASSERT_TRUE(WaitUntil([&] { return alice.log().find(told) != std::string::npos; }, std::chrono::seconds(10)))
       << alice.log();
-  EXPECT_NE(alice.log().find("it can still search, download and upload"), std::string::npos) << alice.log();
+  EXPECT_NE(alice.log().find("they reach it through central's relay instead"), std::string::npos) << alice.log();
   auto peers = directory_->Peers();
   ASSERT_TRUE(peers.ok());
   ASSERT_EQ(peers->size(), 1u);
-  EXPECT_EQ((*peers)[0].reachable, "unreachable");
-  EXPECT_NE(CentralMetrics().find("p2pshare_peers_reachable{reachable=\"unreachable\"} 1"), std::string::npos)
+  EXPECT_EQ((*peers)[0].reachable, "relayed-only");
+  EXPECT_NE(CentralMetrics().find("p2pshare_peers_reachable{reachable=\"relayed-only\"} 1"), std::string::npos)
       << CentralMetrics();
 }
 
