@@ -14,6 +14,7 @@
 #include <cstring>
 #include <thread>
 
+#include "central/http_connection.h"
 #include "common/hex.h"
 #include "common/host_port.h"
 #include "common/relay_link.h"
@@ -81,21 +82,6 @@ void KeepWatching(int fd) {
 void Say(int fd, const std::string& line) {
   std::string all = line + "\n";
   (void)::send(fd, all.data(), all.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-std::string AddressOf(const sockaddr_storage& ss) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET6) {
-    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
-      ::inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], text, sizeof text);
-    } else {
-      ::inet_ntop(AF_INET6, &a6->sin6_addr, text, sizeof text);
-    }
-  } else {
-    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, text, sizeof text);
-  }
-  return text;
 }
 
 }  // namespace
@@ -239,9 +225,7 @@ Result<RelayTokens> RelayServer::Open(const std::string& caller, const std::stri
 
 void RelayServer::AcceptLoop() {
   for (;;) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
         if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -255,7 +239,8 @@ void RelayServer::AcceptLoop() {
       return;
     }
     ++threads_;
-    std::thread([this, fd, address = AddressOf(ss)] { Admit(fd, address); }).detach();
+    int port = 0;
+    std::thread([this, fd, address = PeerAddress(fd, &port)] { Admit(fd, address); }).detach();
   }
 }
 
