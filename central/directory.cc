@@ -14,6 +14,7 @@
 #include "central/reachability.h"
 #include "central/relay.h"
 #include "common/central_trust.h"
+#include "common/hex.h"
 #include "common/host_port.h"
 #include "common/mutex.h"
 #include "common/names.h"
@@ -407,11 +408,14 @@ Result<ReachabilityReply> Directory::CheckReachability(const std::string& userna
   if (!place) return Unavailable("central is checking other peers; try again", "busy");
   ReachProbe probe = ProbePeer(reply.host, reply.port, username, certificates_->ca_pem(),
                                std::chrono::duration_cast<std::chrono::milliseconds>(kReachTimeout));
-  // Not reached at its address: others reach it through the relay, when
-  // this central runs one (its peer-server keeps the channel the relay's
-  // tickets come over).
+  // Not reached at its address: peers that can be reached themselves
+  // have it connect out to them (reversal), others go through the relay
+  // when this central runs one; both are asked for over the channel its
+  // peer-server keeps.
+  // Without a relay, reachable peers still reach it by reversal (it
+  // connects out to them over the channel's word).
   reply.reachable = probe.reached ? (mapped.empty() ? "direct" : "mapped")
-                  : relay_ != nullptr ? "relayed-only" : "unreachable";
+                  : relay_ != nullptr ? "relayed-only" : "reversed-only";
   reply.reason = probe.why;
   RETURN_IF_ERROR(sessions_.SetReachability(username, reply.reachable, reply.reason));
   {
@@ -474,6 +478,35 @@ Result<RelayTicket> Directory::Rendezvous(const std::string& caller, const std::
                               "no_channel");
   }
   return RelayTicket{host, relay_->port(), tokens.caller, peer};
+}
+
+Result<RelayTicket> Directory::Reverse(const std::string& caller, const std::string& peer,
+                                       const std::string& remote_address, int port) {
+  if (peer == caller) return InvalidArgument("a peer does not connect back to itself");
+  std::vector<Holder> holder = online_.Addresses({peer});
+  if (holder.empty()) return NotFound(peer + " is not online", "not_online");
+  // An IPv4 caller on a dual-stack listener shows as ::ffff:a.b.c.d.
+  std::string address = remote_address;
+  if (address.rfind("::ffff:", 0) == 0 && address.find('.') != std::string::npos) address = address.substr(7);
+  if (auto own = sessions_.Live(caller); own && !own->reachable.empty() && own->reachable != "direct") {
+    return FailedPrecondition("your own peer-server cannot be reached at its address (" + own->reachable +
+                                  "), so " + peer + " could not connect back to this machine either",
+                              "not_reachable");
+  }
+  if ((address.find(':') == std::string::npos) != (holder[0].host.find(':') == std::string::npos)) {
+    return FailedPrecondition(peer + " and you are on different address families (IPv4, IPv6)", "other_family");
+  }
+  if (reversals_by_caller_.Take("account " + caller) > 0 || reversals_by_address_.Take("address " + address) > 0 ||
+      reversals_by_holder_.Take("holder " + peer) > 0) {
+    return Unavailable("too many connections back asked for; try again in a few seconds", "busy");
+  }
+  const std::string token = RandomHex(16);
+  Json message{{"type", "reverse"}, {"host", address}, {"port", port}, {"token", token}, {"peer", caller}};
+  if (!Signal(peer, message)) {
+    return FailedPrecondition(peer + " is not connected to central right now (it may have just gone offline)",
+                              "no_channel");
+  }
+  return RelayTicket{address, port, token, peer};
 }
 
 Result<std::string> Directory::Authenticate(const std::string& token) {

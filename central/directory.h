@@ -191,6 +191,17 @@ class Directory {
   // Unavailable "busy" at the relay's bounds.
   Result<RelayTicket> Rendezvous(const std::string& caller, const std::string& peer,
                                  const std::string& remote_address, const std::string& central_host);
+  // A reversal (docs/protocol.md, "Rendezvous"): `peer` is told over its
+  // channel to connect out to `caller` at `remote_address` (as central
+  // sees it; never an address the caller names) and `port`, presenting a
+  // fresh token, which the caller gets in its ticket. FailedPrecondition
+  // "not_reachable" when the caller's own peer-server is known not to be
+  // reachable (its machine would not be either), "other_family" when the
+  // two are of different address families; Unavailable "busy" past the
+  // reversals a second per caller, per address and per holder; errors as
+  // Rendezvous otherwise.
+  Result<RelayTicket> Reverse(const std::string& caller, const std::string& peer,
+                              const std::string& remote_address, int port);
   // Takes the peer off the network (all its tokens end).
   Status Logout(const std::string& username);
   // Returns session_ttl_s, the friends of the moment and the revoked
@@ -292,6 +303,11 @@ class Directory {
   SignalSink signal_sink_;               // set before serving
   RelayServer* relay_ = nullptr;   // set before serving
   std::string relay_host_;
+  // Reversals asked (each makes a holder open a connection): token
+  // buckets per asking account, asking address and holder.
+  RateLimits reversals_by_caller_{0.5, 8};
+  RateLimits reversals_by_address_{1, 16};
+  RateLimits reversals_by_holder_{2, 32};
   // Uploads this central handed each peer as a target lately: a count
   // that halves every kUploadHalfLifeMinutes (per replica).
   struct HandedUploads {

@@ -510,14 +510,16 @@ std::string HttpApi::Metrics() {
     extra.push_back(value("p2pshare_accounts", "accounts", MetricType::Gauge, stats->accounts));
   }
   if (auto peers = directory_->Peers(); peers.ok()) {
-    std::map<std::string, double> by_state{{"direct", 0}, {"relayed-only", 0}, {"unreachable", 0}, {"unchecked", 0}};
+    std::map<std::string, double> by_state{{"direct", 0}, {"mapped", 0}, {"reversed-only", 0}, {"relayed-only", 0}, {"unchecked", 0}};
     for (const PeerInfo& p : *peers) by_state[p.reachable.empty() ? "unchecked" : p.reachable] += 1;
     std::vector<std::pair<MetricLabels, double>> samples;
     for (const auto& [state, n] : by_state) samples.push_back({{{"reachable", state}}, n});
     extra.push_back(ScrapedFamily("p2pshare_peers_reachable",
                                   "online peers by central's check of their address: direct "
-                                  "(reached), relayed-only (reached through the relay), "
-                                  "unreachable (no relay), unchecked",
+                                  "(reached), mapped (reached through the port its router "
+                                  "forwards), reversed-only (it connects out to peers that "
+                                  "can be reached; no relay), relayed-only (that, or through "
+                                  "the relay), unchecked",
                                   MetricType::Gauge, samples));
   }
   GateStats g = server_->stats();
@@ -744,8 +746,15 @@ Result<Reply> HttpApi::GetChannel(const Request& req, Response& res) {
 Result<Reply> HttpApi::PostRendezvous(const Request& req, Response&) {
   ASSIGN_OR_RETURN(std::string user, Caller(req));
   ASSIGN_OR_RETURN(Json body, Body(req));
-  ASSIGN_OR_RETURN(std::string peer, FieldReader(body).String("peer"));
+  FieldReader fields(body);
+  ASSIGN_OR_RETURN(std::string peer, fields.String("peer"));
   RETURN_IF_ERROR(CheckUsername(peer));
+  if (body.contains("reverse_port")) {
+    ASSIGN_OR_RETURN(int64_t port, fields.Int("reverse_port"));
+    if (port < 1 || port > 65535) return InvalidArgument("reverse_port must be 1-65535");
+    ASSIGN_OR_RETURN(RelayTicket ticket, directory_->Reverse(user, peer, req.remote_addr, static_cast<int>(port)));
+    return Reply{200, ToJson(ticket)};
+  }
   const std::string host_header = req.get_header_value("Host");
   auto parsed = ParseHostPort(host_header);
   std::string central_host = parsed.ok() ? parsed->host : (IsHostName(host_header) ? host_header : "");

@@ -227,8 +227,9 @@ void DirectoryClient::Cancel() {
   if (http_) http_->stop();
 }
 
-Result<RelayTicket> DirectoryClient::Rendezvous(const std::string& peer) {
+Result<RelayTicket> DirectoryClient::Rendezvous(const std::string& peer, int reverse_port) {
   Json body{{"peer", peer}};
+  if (reverse_port > 0) body["reverse_port"] = reverse_port;
   ASSIGN_OR_RETURN(Json reply, Call("POST", "/rendezvous", &body, true));
   return RelayTicketFromJson(reply);
 }

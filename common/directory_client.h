@@ -106,8 +106,11 @@ class DirectoryClient {
   Status Listen(const std::function<bool(const Json&)>& on_message);
   // Ends a Listen under way (from another thread).
   void Cancel();
-  // POST /rendezvous: a ticket to reach `peer` through central's relay.
-  Result<RelayTicket> Rendezvous(const std::string& peer);
+  // POST /rendezvous: a ticket to reach `peer` through central's relay;
+  // with `reverse_port`, `peer` is asked to connect back to us at that
+  // port of the address central sees us at (the ticket's token is what it
+  // presents).
+  Result<RelayTicket> Rendezvous(const std::string& peer, int reverse_port = 0);
   // GET /healthz: OK when central answers.
   Status Health();
 

@@ -71,8 +71,10 @@ struct PeerInfo {
   int64_t sending_rate = 0;    // bytes a second
   int64_t receiving_rate = 0;  // bytes a second
   // Whether central reached it at host:port (docs/protocol.md,
-  // "Reachability"): "direct", "relayed-only" (through central's relay),
-  // "unreachable" (no relay), or "" (not checked yet).
+  // "Reachability"): "direct", "mapped" (through the port its router
+  // forwards), "reversed-only" (not reached: it connects out to peers that
+  // can be reached; central runs no relay), "relayed-only" (that, or
+  // through central's relay), or "" (not checked yet).
   std::string reachable = {};
 };
 

@@ -45,4 +45,13 @@ Status ProbeListen(const std::string& host, int port, std::string_view not_here_
 // The caller closes it.
 int ConnectTcp(const std::string& host, int port, int timeout_ms);
 
+// A TCP listener on the IP literal `host` at a free port: its descriptor
+// (close-on-exec) and, in `*port`, the port. Unavailable saying why.
+Result<int> ListenTcpAnyPort(const std::string& host, int* port, int backlog);
+
+// The address of this machine that packets to host:port leave from (the
+// routing table's choice, asked with an unconnected UDP socket: nothing is
+// sent); empty when there is no route.
+std::string LocalAddressToward(const std::string& host, int port);
+
 }  // namespace p2pshare

@@ -45,8 +45,9 @@ struct State {
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> revoked_order GUARDED_BY(mu);
   // Relayed accounts: the forwarder their channels connect to, and until
   // when the route holds.
-  std::function<Result<RelayTicket>(const std::string&)> tickets GUARDED_BY(mu);
-  std::string self GUARDED_BY(mu);  // never relayed
+  std::function<Result<RelayTicket>(const std::string&, int)> tickets GUARDED_BY(mu);
+  std::string self GUARDED_BY(mu);          // never relayed
+  std::string reverse_host GUARDED_BY(mu);  // where holders connect back to us ("": nowhere)
   struct Relayed {
     std::shared_ptr<RelayForwarder> forwarder;
     std::chrono::steady_clock::time_point until;
@@ -204,19 +205,21 @@ bool CertificateRevoked(const std::string& serial) {
   return s.revoked.count(serial) > 0;
 }
 
-void UseRelay(std::function<Result<RelayTicket>(const std::string& account)> tickets,
-              const std::string& self) {
+void UseRelay(std::function<Result<RelayTicket>(const std::string& account, int reverse_port)> tickets,
+              const std::string& self, const std::string& reverse_host) {
   State& s = Shared();
   MutexLock lock(s.mu);
   s.tickets = std::move(tickets);
   s.self = self;
+  s.reverse_host = reverse_host;
 }
 
 std::string RouteTo(const std::string& account) {
   State& s = Shared();
   MutexLock lock(s.mu);
   auto it = s.relayed.find(account);
-  return it != s.relayed.end() && std::chrono::steady_clock::now() < it->second.until ? "relayed" : "direct";
+  if (it == s.relayed.end() || std::chrono::steady_clock::now() >= it->second.until) return "direct";
+  return it->second.forwarder->route();
 }
 
 std::string RelayFailure(const std::string& account) {
@@ -257,7 +260,7 @@ std::shared_ptr<RelayForwarder> ForwarderFor(const std::string& account) {
   if (!s.tickets) return nullptr;
   auto& r = s.relayed[account];
   if (!r.forwarder) {
-    auto made = RelayForwarder::Start(account, s.tickets);
+    auto made = RelayForwarder::Start(account, s.tickets, s.reverse_host);
     if (!made.ok()) {
       s.relayed.erase(account);
       return nullptr;
@@ -274,7 +277,7 @@ std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host, int port,
                                            const std::string& account, const PeerIdentity* as) {
   State& s = Shared();
   const PeerIdentity id = Identity(as);
-  const bool relayed = !account.empty() && RouteTo(account) == "relayed";
+  const bool relayed = !account.empty() && RouteTo(account) != "direct";
   const auto key = std::make_tuple(relayed ? "relay:" + account : JoinHostPort(host, port), account, id.cert_file);
   bool may_relay = false;
   {

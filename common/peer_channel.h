@@ -71,16 +71,19 @@ void ForgetRevokedCertificates();
 bool CertificateRevoked(const std::string& serial);
 
 // Reaching peers that cannot be reached at their address (docs/protocol.md,
-// "Relay"): where this process gets relay tickets (its directory client's
-// POST /rendezvous). Unset (peer-server, friends-only): direct only.
-// `self`: this process's own account, never relayed (its own peer-server
-// is on this machine).
-void UseRelay(std::function<Result<RelayTicket>(const std::string& account)> tickets,
-              const std::string& self = "");
-// How this process reaches `account` now: "direct" or "relayed".
+// "Rendezvous"): where this process asks central for a rendezvous (its
+// directory client's POST /rendezvous: with a port of ours, a reversal to
+// it; with 0, a relay ticket). Unset (peer-server, friends-only): direct
+// only. `self`: this process's own account, never gone around (its own
+// peer-server is on this machine). `reverse_host`: our address toward
+// central, where a holder may connect back to us (empty: never ask).
+void UseRelay(std::function<Result<RelayTicket>(const std::string& account, int reverse_port)> tickets,
+              const std::string& self = "", const std::string& reverse_host = "");
+// How this process reaches `account` now: "direct", "reversed" (it
+// connects out to us) or "relayed".
 std::string RouteTo(const std::string& account);
-// Why the last relayed connection to `account` could not be made, in plain
-// words (empty when it was, or none was tried).
+// Why the last connection to `account` without its address could not be
+// made, in plain words (empty when it was, or none was tried).
 std::string RelayFailure(const std::string& account);
 
 // A channel to the peer-server at host:port (an IPv6 host bare, without
@@ -93,8 +96,9 @@ std::string RelayFailure(const std::string& account);
 // to kDirectProbe; when no connection comes of it and nothing accepts a
 // TCP connection there (refused, dropped, unroutable — not a server that
 // answers with the wrong certificate: that is reported, not gone around),
-// the account is reached through the relay from then on
-// (for kRelayedRouteLife; then its address is tried again). The peers'
+// the account is reached without its address from then on — it connects
+// back to us when it can, else through the relay (RelayForwarder) — for
+// kRelayedRouteLife; then its address is tried again. The peers'
 // TLS is the same either way. Without a relay it connects lazily, on the
 // first call.
 // `as` overrides the process's identity (tests that play two peers).

@@ -137,6 +137,58 @@ Result<int> DialRelay(const RelayTicket& ticket, std::chrono::milliseconds timeo
   return fd;
 }
 
+Result<int> DialBack(const RelayTicket& ticket, std::chrono::milliseconds timeout) {
+  const std::string where = ticket.peer + " at " + JoinHostPort(ticket.host, ticket.port);
+  int fd = ConnectTcp(ticket.host, ticket.port, static_cast<int>(timeout.count()));
+  if (fd < 0) return Unavailable(where + " cannot be reached to connect back to");
+  const std::string hello = kReverseHello + ticket.token + "\n";
+  auto answer = ::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(hello.size())
+                    ? ReadRelayLine(fd, 256, timeout)
+                    : Result<std::string>(Unavailable("the connection was closed"));
+  if (!answer.ok() || *answer != "OK") {
+    ::close(fd);
+    return Unavailable(where + " did not take our connection back (" +
+                       (answer.ok() ? "it answered something else" : answer.status().message()) + ")");
+  }
+  ClearTimeouts(fd);
+  return fd;
+}
+
+Result<std::unique_ptr<ReversalListener>> ReversalListener::Open(const std::string& host) {
+  int port = 0;
+  ASSIGN_OR_RETURN(int fd, ListenTcpAnyPort(host, &port, 8));
+  return std::unique_ptr<ReversalListener>(new ReversalListener(fd, port));
+}
+
+ReversalListener::~ReversalListener() { ::close(fd_); }
+
+Result<int> ReversalListener::Await(const std::string& token, const std::string& peer,
+                                    std::chrono::milliseconds timeout) {
+  const auto until = Clock::now() + timeout;
+  const std::string expected = kReverseHello + token;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return Unavailable(peer + " did not connect back to us within " +
+                         std::to_string(timeout.count() / 1000) + " s");
+    }
+    int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) continue;
+    auto line = ReadRelayLine(conn, kRelayHelloMax, std::max(left, std::chrono::milliseconds(1)));
+    // The token is secret until used: compared in time that does not
+    // depend on where it differs.
+    bool same = line.ok() && line->size() == expected.size();
+    unsigned char diff = 0;
+    for (size_t i = 0; same && i < expected.size(); ++i) diff |= (*line)[i] ^ expected[i];
+    if (same && diff == 0 && ::send(conn, "OK\n", 3, MSG_NOSIGNAL) == 3) {
+      ClearTimeouts(conn);
+      return conn;
+    }
+    ::close(conn);  // someone else, or the holder gone quiet
+  }
+}
+
 int64_t Pump(int a, int b, std::chrono::milliseconds idle, const std::function<void(int64_t)>& pace) {
   // splice(2) has no MSG_NOSIGNAL: a peer that closed must be an error
   // here (EPIPE), not a SIGPIPE that ends the process. Blocked for this
@@ -175,13 +227,34 @@ int64_t Pump(int a, int b, std::chrono::milliseconds idle, const std::function<v
   return moved;
 }
 
+namespace {
+
+// One connection of `account`'s reversed to us: a listener at a free port
+// of `host`, central asked to have `account` connect to it, and the wait.
+Result<int> ConnectedBack(const std::string& account, const RelayForwarder::TicketSource& ticket,
+                          const std::string& host) {
+  ASSIGN_OR_RETURN(auto listener, ReversalListener::Open(host));
+  ASSIGN_OR_RETURN(RelayTicket t, ticket(account, listener->port()));
+  // Central names the address it sees us at: of another family than the
+  // one we listen on (a central_url whose name has both), nobody comes.
+  if ((t.host.find(':') == std::string::npos) != (host.find(':') == std::string::npos)) {
+    return Unavailable("central sees us at " + t.host + ", not at " + host + ", where we listen");
+  }
+  return listener->Await(t.token, account, kReversalWait);
+}
+
+}  // namespace
+
 struct RelayForwarder::Shared {
   Mutex mu;
   std::string last_failure GUARDED_BY(mu);
+  std::string route GUARDED_BY(mu);
+  std::atomic<bool> try_reverse{false};
   std::atomic<int> carried{0};
 };
 
-Result<std::unique_ptr<RelayForwarder>> RelayForwarder::Start(std::string account, TicketSource ticket) {
+Result<std::unique_ptr<RelayForwarder>> RelayForwarder::Start(std::string account, TicketSource ticket,
+                                                              std::string reverse_host) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -192,17 +265,26 @@ Result<std::unique_ptr<RelayForwarder>> RelayForwarder::Start(std::string accoun
     if (fd >= 0) ::close(fd);
     return Unavailable(std::string("cannot listen on loopback for the relay: ") + std::strerror(errno));
   }
-  return std::unique_ptr<RelayForwarder>(
-      new RelayForwarder(std::move(account), std::move(ticket), fd, ntohs(addr.sin_port)));
+  return std::unique_ptr<RelayForwarder>(new RelayForwarder(std::move(account), std::move(ticket),
+                                                            std::move(reverse_host), fd, ntohs(addr.sin_port)));
 }
 
-RelayForwarder::RelayForwarder(std::string account, TicketSource ticket, int fd, int port)
+RelayForwarder::RelayForwarder(std::string account, TicketSource ticket, std::string reverse_host, int fd,
+                               int port)
     : account_(std::move(account)),
       ticket_(std::move(ticket)),
+      reverse_host_(std::move(reverse_host)),
       listen_fd_(fd),
       port_(port),
       shared_(std::make_shared<Shared>()) {
+  shared_->try_reverse = !reverse_host_.empty();
+  shared_->route = reverse_host_.empty() ? "relayed" : "reversed";
   acceptor_ = std::thread([this] { AcceptLoop(); });
+}
+
+std::string RelayForwarder::route() const {
+  MutexLock lock(shared_->mu);
+  return shared_->route;
 }
 
 RelayForwarder::~RelayForwarder() {
@@ -230,12 +312,29 @@ void RelayForwarder::AcceptLoop() {
     }
     // Detached: a carried connection ends when either end closes, and
     // holds only what it shares (the forwarder may go first).
-    std::thread([shared = shared_, account = account_, ticket = ticket_, local] {
-      auto t = ticket(account);
-      Result<int> remote = t.ok() ? DialRelay(*t, std::chrono::seconds(10)) : Result<int>(t.status());
+    std::thread([shared = shared_, account = account_, ticket = ticket_, host = reverse_host_, local] {
+      Result<int> remote = Unavailable("");
+      std::string reversal_failed;
+      if (shared->try_reverse) {
+        remote = ConnectedBack(account, ticket, host);
+        if (!remote.ok()) {
+          // Not again for this forwarder's life: the relay from now on.
+          shared->try_reverse = false;
+          reversal_failed = remote.status().message();
+          spdlog::debug("{} cannot connect back to us: {}", account, reversal_failed);
+        }
+      }
+      const bool reversed = remote.ok();
+      if (!reversed) {
+        auto t = ticket(account, 0);
+        remote = t.ok() ? DialRelay(*t, std::chrono::seconds(10)) : Result<int>(t.status());
+      }
       {
         MutexLock lock(shared->mu);
-        shared->last_failure = remote.ok() ? "" : remote.status().message();
+        shared->route = reversed ? "reversed" : "relayed";
+        shared->last_failure = remote.ok() ? ""
+                             : reversal_failed.empty() ? remote.status().message()
+                                                       : reversal_failed + ", and " + remote.status().message();
       }
       if (remote.ok()) {
         (void)Pump(local, *remote, std::chrono::minutes(15));

@@ -13,6 +13,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/central_trust.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/grpc_status.h"
@@ -120,10 +121,14 @@ DirectoryClient& PeerClient::Central() {
     if (trust.ok() && !trust->note.empty()) Note(trust->note);
     directory_ = std::make_unique<DirectoryClient>(config_.central_url,
                                                    CentralClientOptions(config_, trust));
-    // A peer that cannot be reached at its address is reached through
-    // central's relay (common/peer_channel.h chooses the route).
-    UseRelay([central = directory_.get()](const std::string& account) { return central->Rendezvous(account); },
-             config_.username);
+    // A peer that cannot be reached at its address connects back to us,
+    // at our address toward central, or is reached through central's
+    // relay (common/peer_channel.h chooses the route).
+    auto url = ParseCentralUrl(config_.central_url);
+    UseRelay([central = directory_.get()](const std::string& account, int reverse_port) {
+               return central->Rendezvous(account, reverse_port);
+             },
+             config_.username, url.ok() ? LocalAddressToward(url->host, url->port) : "");
     // The peer's key (shared with its peer-server) and the certificates
     // central gives it; a failure here shows at login.
     auto credentials = PeerCredentials::Open(config_.shared_dir + "/.p2pshare", config_.username,
@@ -532,10 +537,14 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
       j["reachable"] = reachable;
       text += "reachable    " + ReachableWord(reachable) +
               (reachable == "direct" ? " (central reached it: other peers can download from it)\n"
+               : reachable == "mapped"
+                   ? " (central reached it through the port its router forwards: other peers can download from it)\n"
                : reachable == "relayed-only"
-                   ? " (central could not reach it directly: other peers reach it through central's relay)\n"
-               : reachable == "unreachable"
-                   ? " (central could not reach it: nobody can download from it; see its log)\n"
+                   ? " (central could not reach it directly: it connects out to peers that can be reached, "
+                     "and others reach it through central's relay)\n"
+               : reachable == "reversed-only"
+                   ? " (central could not reach it directly: it connects out to peers that can be reached; "
+                     "others cannot download from it, as central runs no relay)\n"
                    : " (central has not checked it yet)\n");
     }
   } else {
@@ -1043,10 +1052,12 @@ std::pair<std::string, Json> DownloadSummary(const DownloadRequest& req, const D
   std::set<std::string> senders(result.from.begin(), result.from.end());
   for (const auto& [holder, bytes] : result.bytes_from) senders.insert(holder);
   Json routes = Json::object();
-  std::string relayed;
+  std::string relayed, reversed;
   for (const std::string& holder : senders) {
-    routes[holder] = RouteTo(holder);
-    if (routes[holder] == "relayed") relayed += (relayed.empty() ? "" : ", ") + holder;
+    const std::string route = RouteTo(holder);
+    routes[holder] = route;
+    std::string& list = route == "relayed" ? relayed : reversed;
+    if (route != "direct") list += (list.empty() ? "" : ", ") + holder;
   }
   j["routes"] = std::move(routes);
   if (result.already_there) {
@@ -1059,6 +1070,7 @@ std::pair<std::string, Json> DownloadSummary(const DownloadRequest& req, const D
     for (const auto& f : result.from) from += (from.empty() ? "" : ", ") + f;
   }
   if (from.empty()) from = "nobody (all pieces were here)";
+  if (!reversed.empty()) from += " (" + reversed + " connected back to us)";
   if (!relayed.empty()) from += " (" + relayed + " through central's relay)";
   double rate = result.seconds > 0 ? result.fetched / result.seconds : 0;
   std::string resumed;

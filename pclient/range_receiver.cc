@@ -164,11 +164,11 @@ RangeOutcome ReceiveRange(const RangeRequest& req, RangeSink& sink) {
     if (!Reconnected(req, *channel)) break;
     out = ReceiveOnce(req, sink, channel);
   }
-  // Reached through the relay (common/peer_channel.h) and not put through:
-  // the relay's or central's words, not gRPC's about a loopback port.
-  if (!out.answered && !out.status.ok() && out.failure.empty() && RouteTo(h.username) == "relayed") {
+  // Reached without its address (common/peer_channel.h) and not put
+  // through: the relay's or central's words, not gRPC's about a loopback port.
+  if (!out.answered && !out.status.ok() && out.failure.empty() && RouteTo(h.username) != "direct") {
     const std::string why = RelayFailure(h.username);
-    if (!why.empty()) out.failure = "cannot be reached directly, nor through the relay: " + why;
+    if (!why.empty()) out.failure = "cannot be reached at its address, nor connect back to us, nor through the relay: " + why;
   }
   return out;
 }

@@ -86,13 +86,13 @@ bool CentralChannel::OnMessage(const Json& m) {
   const std::string type = m.value("type", "");
   if (type == "heartbeat") {
     if (hooks_.heartbeat_now) hooks_.heartbeat_now();
-  } else if (type == "relay") {
+  } else if (type == "relay" || type == "reverse") {
     auto ticket = RelayTicketFromJson(m);
     if (ticket.ok() && ticket->host.empty()) ticket->host = hooks_.central_host;
     if (!ticket.ok()) {
-      spdlog::warn("central sent a relay ticket that does not parse: {}", ticket.status().message());
+      spdlog::warn("central sent a {} ticket that does not parse: {}", type, ticket.status().message());
     } else {
-      Splice(*ticket);
+      Splice(*ticket, type == "reverse");
     }
   }
   // "hello", "ping" and types newer than this peer: nothing to do.
@@ -100,27 +100,27 @@ bool CentralChannel::OnMessage(const Json& m) {
   return !stop_;
 }
 
-void CentralChannel::Splice(const RelayTicket& ticket) {
+void CentralChannel::Splice(const RelayTicket& ticket, bool reverse) {
+  const char* how = reverse ? "by having it connect back" : "through the relay";
   if (relayed_now_->fetch_add(1) >= kMaxRelayedConnections) {
     relayed_now_->fetch_sub(1);
-    spdlog::warn("{} asked to reach this peer through the relay, but {} relayed connections are open already",
-                 ticket.peer, kMaxRelayedConnections);
+    spdlog::warn("{} asked to reach this peer {}, but {} such connections are open already", ticket.peer, how,
+                 kMaxRelayedConnections);
     return;
   }
   relayed_total_.fetch_add(1);
   // Detached: the connection lives as long as the two ends keep it; it
   // holds only what it shares.
-  std::thread([ticket, host = hooks_.local_host, port = hooks_.port(), now = relayed_now_] {
-    auto relayed = DialRelay(ticket, std::chrono::seconds(10));
+  std::thread([ticket, reverse, how, host = hooks_.local_host, port = hooks_.port(), now = relayed_now_] {
+    auto relayed = reverse ? DialBack(ticket, kReversalWait) : DialRelay(ticket, std::chrono::seconds(10));
     if (!relayed.ok()) {
       spdlog::warn("{} could not be put through to this peer: {}", ticket.peer, relayed.status().message());
     } else {
       int local = ConnectTcp(host, port, 5000);
       if (local < 0) {
-        spdlog::warn("a connection relayed from {} cannot reach this peer's own port {}", ticket.peer, port);
+        spdlog::warn("a connection {} from {} cannot reach this peer's own port {}", how, ticket.peer, port);
       } else {
-        spdlog::debug("{} reaches this peer through the relay at {}", ticket.peer,
-                      JoinHostPort(ticket.host, ticket.port));
+        spdlog::debug("{} reaches this peer {} at {}", ticket.peer, how, JoinHostPort(ticket.host, ticket.port));
         (void)Pump(*relayed, local, std::chrono::minutes(15));
         ::close(local);
       }

@@ -3,10 +3,13 @@
 // /api/v1/channel stays open, opened again with backoff whenever it ends
 // or breaks; each message is acted on at once:
 //
-//   "relay"      another peer cannot reach this one directly: dial the
-//                relay with the ticket and splice that connection into this
-//                peer's own gRPC port on loopback (common/relay_link.h), so
-//                the caller's TLS and calls reach the server unchanged;
+//   "reverse"    another peer cannot reach this one directly but can be
+//                reached itself: connect out to it (the address central
+//                saw it at), present the token, and splice that connection
+//                into this peer's own gRPC port on loopback
+//                (common/relay_link.h), so the caller's TLS and calls reach
+//                the server unchanged;
+//   "relay"      the same through central's relay, for the others;
 //   "heartbeat"  central has news (this account was logged out elsewhere):
 //                the session agent heartbeats now instead of when due.
 //
@@ -24,8 +27,9 @@
 
 namespace p2pshare::pserver {
 
-// Relayed connections spliced into this peer at once; more tickets wait
-// for none and are refused (the caller's next attempt asks again).
+// Reversed and relayed connections spliced into this peer at once; more
+// tickets wait for none and are refused (the caller's next attempt asks
+// again).
 inline constexpr int kMaxRelayedConnections = 32;
 
 struct CentralChannelHooks {
@@ -50,7 +54,9 @@ class CentralChannel {
  private:
   void Loop();
   bool OnMessage(const Json& message);
-  void Splice(const RelayTicket& ticket);
+  // Dials as the ticket says (back to the caller, or to the relay) and
+  // splices the connection into this peer's own port.
+  void Splice(const RelayTicket& ticket, bool reverse);
 
   DirectoryClient client_;
   const CentralChannelHooks hooks_;

@@ -325,15 +325,17 @@ SessionAgent::Step SessionAgent::CheckReach(LoopState& st) {
     spdlog::info("central reached this peer at {} through the port its router forwards ({}): other "
                  "peers can download from it", at, mapped);
   } else if (reply->reachable == "relayed-only") {
-    spdlog::warn("other peers cannot reach this peer at {} (central tried: {}); they reach it "
-                 "through central's relay instead, which is slower (every byte passes central's "
-                 "machine); for direct connections, port {} on the router in front of it must "
-                 "lead here (README, \"Behind a home router\")",
+    spdlog::warn("other peers cannot reach this peer at {} (central tried: {}); it connects out "
+                 "to those that can be reached, and the others reach it through central's relay "
+                 "instead, which is slower (every byte passes central's machine); for direct "
+                 "connections, port {} on the router in front of it must lead here (README, "
+                 "\"Behind a home router\")",
                  at, reply->reason, reply->port);
   } else {
-    spdlog::warn("other peers cannot reach this peer at {} (central tried: {}); it can still "
-                 "search, download and upload, but nobody can download from it until port {} "
-                 "on the router in front of it leads here (README, \"Behind a home router\")",
+    spdlog::warn("other peers cannot reach this peer at {} (central tried: {}); it connects out "
+                 "to those that can be reached, but peers behind routers of their own cannot "
+                 "download from it (central runs no relay) until port {} on the router in front "
+                 "of it leads here (README, \"Behind a home router\")",
                  at, reply->reason, reply->port);
   }
   return Step::kNext;

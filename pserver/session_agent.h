@@ -102,7 +102,7 @@ class SessionAgent {
   // Central has news for this peer (a message on its channel): heartbeat
   // now rather than when due.
   void HeartbeatSoon();
-  // Central's last answer ("direct", "relayed-only", "unreachable"; empty: not asked yet).
+  // Central's last answer ("direct", "mapped", "reversed-only", "relayed-only"; empty: not asked yet).
   std::string reachability() const {
     MutexLock lock(mu_);
     return peer_reach_;

@@ -27,7 +27,7 @@ class RelayTest : public NetworkTest {
     big_ = RandomBytes(6 * 1024 * 1024, 31);
     auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "big.bin", big_); },
                             Json{{"listen_host", "127.0.0.1"}, {"advertise_host", "127.0.0.3"}});
-    EXPECT_TRUE(WaitUntil([&] { return alice.log().find("they reach it through central's relay instead") != std::string::npos; },
+    EXPECT_TRUE(WaitUntil([&] { return alice.log().find("the others reach it through central's relay") != std::string::npos; },
                           std::chrono::seconds(10)))
         << alice.log();
     EXPECT_TRUE(WaitUntil([&] { return alice.log().find("channel from central open") != std::string::npos; },

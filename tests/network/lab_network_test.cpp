@@ -401,7 +401,7 @@ TEST_F(LabNetworkTest, CentralTellsEachPeerAndEveryoneHowItIsReached) {
   for (const Host& h : hosts_) {
     const std::string word = h.state == "direct" ? "central reached this peer at "
                              : h.state == "mapped" ? "through the port its router forwards (UPnP)"
-                                                   : "they reach it through central's relay instead";
+                                                   : "the others reach it through central's relay";
     ASSERT_TRUE(WaitUntil([&] { return peers_[h.name]->Log().find(word) != std::string::npos; }, seconds(20)))
         << h.name << ":\n" << peers_[h.name]->Log();
   }

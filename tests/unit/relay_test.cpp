@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "common/hex.h"
 #include "common/host_port.h"
 #include "common/relay_link.h"
 #include "pserver/catalog.h"
@@ -139,15 +140,7 @@ TEST(RelayTest, StrangersAccountsAndAddressesAreBoundedAndTheHonestStillGetIn) {
 class SplicingRelay {
  public:
   explicit SplicingRelay(int target) : target_(target) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd_, 8);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    fd_ = ListenTcpAnyPort("127.0.0.1", &port_, 8).value();
     thread_ = std::thread([this] {
       for (int c; (c = ::accept(fd_, nullptr, nullptr)) >= 0;) {
         std::thread([this, c] {
@@ -229,7 +222,7 @@ TEST_F(RelayRouteTest, APeerWhoseAddressDoesNotAnswerIsReachedThroughTheRelay) {
   const int alice = Serve("alice");
   SplicingRelay relay(alice);
   int tickets = 0;
-  UseRelay([&](const std::string& account) -> Result<RelayTicket> {
+  UseRelay([&](const std::string& account, int) -> Result<RelayTicket> {
     ++tickets;
     return RelayTicket{"127.0.0.1", relay.port(), std::string(32, '0'), account};
   });
@@ -250,7 +243,7 @@ TEST_F(RelayRouteTest, APeerWhoseAddressDoesNotAnswerIsReachedThroughTheRelay) {
 TEST_F(RelayRouteTest, ARelayThatPutsUsThroughToAnotherPeerIsRefused) {
   const int mallory = Serve("mallory");
   SplicingRelay relay(mallory);
-  UseRelay([&](const std::string& account) -> Result<RelayTicket> {
+  UseRelay([&](const std::string& account, int) -> Result<RelayTicket> {
     return RelayTicket{"127.0.0.1", relay.port(), std::string(32, '0'), account};
   });
   grpc::Status s = Ping("127.0.0.1", testing::FreePort(), "dave");
@@ -262,13 +255,143 @@ TEST_F(RelayRouteTest, ARelayThatPutsUsThroughToAnotherPeerIsRefused) {
 // Central says why a relayed connection could not be made; the error says
 // it in those words.
 TEST_F(RelayRouteTest, WhyARelayedConnectionFailedIsKeptInPlainWords) {
-  UseRelay([&](const std::string& account) -> Result<RelayTicket> {
+  UseRelay([&](const std::string& account, int) -> Result<RelayTicket> {
     return NotFound(account + " is not online", "not_online");
   });
   EXPECT_FALSE(Ping("127.0.0.1", testing::FreePort(), "erin").ok());
   EXPECT_EQ(RouteTo("erin"), "relayed");
   EXPECT_TRUE(testing::WaitUntil([] { return RelayFailure("erin") == "erin is not online"; }))
       << RelayFailure("erin");
+}
+
+// The holder's side of reversals, as alice's peer-server does it: for each
+// ticket, connect back to the caller and splice into her own port.
+class ConnectingBackHolder {
+ public:
+  explicit ConnectingBackHolder(int own_port) : own_port_(own_port) {}
+  ~ConnectingBackHolder() {
+    for (auto& t : threads_) t.join();
+  }
+  void Take(const RelayTicket& ticket) {
+    threads_.emplace_back([this, ticket] {
+      auto back = DialBack(ticket, milliseconds(3000));
+      if (!back.ok()) return;
+      int own = ConnectTcp("127.0.0.1", own_port_, 2000);
+      if (own >= 0) {
+        connected_ += 1;
+        Pump(*back, own, milliseconds(5000));
+        ::close(own);
+      }
+      ::close(*back);
+    });
+  }
+  int connected() const { return connected_.load(); }
+
+ private:
+  const int own_port_;
+  std::atomic<int> connected_{0};
+  std::vector<std::thread> threads_;
+};
+
+// Alice cannot be reached at her address, but we can: asked through
+// central, she connects back to us and the call runs over that connection,
+// her certificate checked as ever. The relay is never asked.
+TEST_F(RelayRouteTest, AHolderNobodyReachesConnectsBackToACallerThatCanBeReached) {
+  const int alice = Serve("alice");
+  ConnectingBackHolder holder(alice);
+  int relay_tickets = 0;
+  UseRelay(
+      [&](const std::string& account, int reverse_port) -> Result<RelayTicket> {
+        if (reverse_port == 0) {
+          ++relay_tickets;
+          return Unavailable("no relay here");
+        }
+        RelayTicket t{"127.0.0.1", reverse_port, RandomHex(16), account};
+        holder.Take(t);
+        return t;
+      },
+      "bob", "127.0.0.1");
+  grpc::Status s = Ping("127.0.0.1", testing::FreePort(), "alice");
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(RouteTo("alice"), "reversed");
+  EXPECT_GE(holder.connected(), 1);
+  EXPECT_EQ(relay_tickets, 0);
+}
+
+// A holder that does not connect back (its machine cannot reach ours):
+// the relay carries the call, and the next connections go to the relay
+// at once instead of waiting for a reversal again.
+TEST_F(RelayRouteTest, AReversalThatDoesNotComeFallsBackToTheRelayOnce) {
+  const int alice = Serve("alice");
+  SplicingRelay relay(alice);
+  int reversals = 0;
+  UseRelay(
+      [&](const std::string& account, int reverse_port) -> Result<RelayTicket> {
+        if (reverse_port > 0) {
+          ++reversals;
+          return RelayTicket{"127.0.0.1", reverse_port, RandomHex(16), account};  // nobody comes
+        }
+        return RelayTicket{"127.0.0.1", relay.port(), std::string(32, '0'), account};
+      },
+      "bob", "127.0.0.1");
+  const int listed = testing::FreePort();
+  grpc::Status s = Ping("127.0.0.1", listed, "alice");
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(RouteTo("alice"), "relayed");
+  EXPECT_GE(relay.carried(), 1);
+  EXPECT_EQ(reversals, 1);
+  // A second channel (another identity file: not the cached one) goes to
+  // the relay without waiting for a reversal.
+  PeerIdentity carol = network_.Member("carol");
+  auto stub = PeerStub("127.0.0.1", listed, "alice", &carol);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::PingReply reply;
+  EXPECT_TRUE(stub->Ping(&ctx, v1::PingRequest(), &reply).ok());
+  EXPECT_EQ(reversals, 1);
+  EXPECT_GE(relay.carried(), 2);
+}
+
+// A stranger who finds our reversal port first, with a guessed token, is
+// closed; the holder presenting the right one is still taken.
+TEST(ReversalListenerTest, AConnectionWithoutTheTokenIsClosedAndTheHoldersIsTaken) {
+  auto listener = ReversalListener::Open("127.0.0.1");
+  ASSERT_TRUE(listener.ok()) << listener.status().message();
+  const RelayTicket right{"127.0.0.1", (*listener)->port(), RandomHex(16), "bob"};
+  std::promise<std::string> stranger_heard;
+  std::thread stranger([&] {
+    RelayTicket guess = right;
+    guess.token = RandomHex(16);
+    auto fd = DialBack(guess, milliseconds(3000));
+    stranger_heard.set_value(fd.ok() ? "taken" : fd.status().message());
+    if (fd.ok()) ::close(*fd);
+  });
+  std::thread holder([&] {
+    // After the stranger: its wrong token is read and refused first.
+    stranger_heard.get_future().wait();
+    auto fd = DialBack(right, milliseconds(3000));
+    if (fd.ok()) {
+      ::send(*fd, "hi", 2, MSG_NOSIGNAL);
+      ::close(*fd);
+    }
+  });
+  auto taken = (*listener)->Await(right.token, "alice", milliseconds(5000));
+  stranger.join();
+  holder.join();
+  ASSERT_TRUE(taken.ok()) << taken.status().message();
+  char buf[2];
+  EXPECT_EQ(::recv(*taken, buf, 2, MSG_WAITALL), 2);
+  EXPECT_EQ(std::string(buf, 2), "hi");
+  ::close(*taken);
+}
+
+TEST(ReversalListenerTest, AHolderThatNeverComesIsNamedAfterTheWait) {
+  auto listener = ReversalListener::Open("127.0.0.1");
+  ASSERT_TRUE(listener.ok());
+  auto taken = (*listener)->Await(RandomHex(16), "alice", milliseconds(300));
+  ASSERT_FALSE(taken.ok());
+  EXPECT_NE(taken.status().message().find("alice did not connect back to us"), std::string::npos)
+      << taken.status().message();
 }
 
 }  // namespace
