@@ -13,6 +13,7 @@
 #include "common/sha256.h"
 #include "integration/network_test.h"
 #include "unit/file_util.h"
+#include "unit/free_port.h"
 
 namespace p2pshare::testing {
 namespace {
@@ -25,15 +26,19 @@ class RelayTest : public NetworkTest {
   // answers: what a router that does not forward her port looks like.
   PeerServerProcess& StartHiddenAlice() {
     big_ = RandomBytes(6 * 1024 * 1024, 31);
-    auto& alice = StartPeer("alice", [&](const fs::path& d) { WriteFile(d / "big.bin", big_); },
-                            Json{{"listen_host", "127.0.0.1"}, {"advertise_host", "127.0.0.3"}});
-    EXPECT_TRUE(WaitUntil([&] { return alice.log().find("the others reach it through central's relay") != std::string::npos; },
+    return StartHidden("alice", "127.0.0.3", [&](const fs::path& d) { WriteFile(d / "big.bin", big_); });
+  }
+  PeerServerProcess& StartHidden(const std::string& name, const std::string& listed,
+                                 std::function<void(const fs::path&)> files = {}) {
+    auto& peer = StartPeer(name, files ? files : [](const fs::path&) {},
+                           Json{{"listen_host", "127.0.0.1"}, {"advertise_host", listed}});
+    EXPECT_TRUE(WaitUntil([&] { return peer.log().find("the others reach it through central's relay") != std::string::npos; },
                           std::chrono::seconds(10)))
-        << alice.log();
-    EXPECT_TRUE(WaitUntil([&] { return alice.log().find("channel from central open") != std::string::npos; },
+        << peer.log();
+    EXPECT_TRUE(WaitUntil([&] { return peer.log().find("channel from central open") != std::string::npos; },
                           std::chrono::seconds(10)))
-        << alice.log();
-    return alice;
+        << peer.log();
+    return peer;
   }
   std::pair<int, std::string> Client(const std::string& user, std::vector<std::string> words) {
     std::vector<std::string> argv = {PCLIENT_BIN, "--config", WriteClientConfig(dir_.path(), user, *central_)};
@@ -51,13 +56,16 @@ class RelayTest : public NetworkTest {
   int runs_ = 0;
 };
 
+// Bob cannot be reached either (his own peer-server is listed where
+// nothing answers): alice cannot connect back to him, so the relay
+// carries both directions.
 TEST_F(RelayTest, APeerNobodyReachesIsDownloadedFromAndUploadedToThroughTheRelay) {
   auto& alice = StartHiddenAlice();
+  StartHidden("bob", "127.0.0.4");
   auto peers = central_->Client()->Peers();
   ASSERT_TRUE(peers.ok());
-  ASSERT_EQ(peers->size(), 1u);
+  ASSERT_EQ(peers->size(), 2u);
   EXPECT_EQ((*peers)[0].reachable, "relayed-only");
-  ASSERT_TRUE(central_->Client()->Register("bob", "bob-password").ok());
 
   auto [code, out] = Client("bob", {"download", "big.bin"});
   ASSERT_EQ(code, 0) << out;
@@ -119,7 +127,61 @@ TEST_F(RelayTest, GuessedTokensAndManyRendezvousOfAStrangerLeaveTheHonestPeerIts
   EXPECT_EQ(ReadFile(dir_.path() / "bob" / "downloads" / "big.bin"), big_);
   Json j = Json::parse(out.substr(out.find('{')), nullptr, false);
   ASSERT_TRUE(j.is_object()) << out;
-  EXPECT_EQ(j["routes"]["alice"], "relayed") << out;
+  EXPECT_EQ(j["routes"]["alice"], "reversed") << out;
+}
+
+// Bob can be reached (no router in front of him): alice, whom nobody
+// reaches, connects back to him when he downloads and when he uploads;
+// the relay carries nothing.
+TEST_F(RelayTest, AHiddenHolderConnectsBackToADownloaderThatCanBeReached) {
+  auto& alice = StartHiddenAlice();
+  StartPeer("bob", [](const fs::path&) {});
+  auto [code, out] = Client("bob", {"download", "big.bin"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(ReadFile(dir_.path() / "bob" / "downloads" / "big.bin"), big_);
+  EXPECT_NE(out.find("(alice connected back to us)"), std::string::npos) << out;
+  const std::string report = RandomBytes(300000, 33);
+  WriteFile(dir_.path() / "bob" / "report.pdf", report);
+  auto [up, up_out] = Client("bob", {"upload", (dir_.path() / "bob" / "report.pdf").string(), "--to", "alice", "--wait"});
+  ASSERT_EQ(up, 0) << up_out;
+  EXPECT_TRUE(WaitUntil([&] { return fs::exists(alice.shared_dir() / "report.pdf"); }, std::chrono::seconds(5)));
+  EXPECT_EQ(ReadFile(alice.shared_dir() / "report.pdf"), report);
+  EXPECT_EQ(Metric("p2pshare_relay_bytes_total"), 0) << "the relay carried what a reversal could";
+}
+
+// A stranger asking alice to connect back over and over: central stops
+// it after a few, alice's peer-server keeps its places, and the honest
+// downloader is still reversed to.
+TEST_F(RelayTest, AStrangersManyReversalsAreCutShortAndTheHonestStillGetTheirs) {
+  StartHiddenAlice();
+  TestMember mallory(*central_, dir_.path(), "mallory");
+  ASSERT_TRUE(mallory.status().ok()) << mallory.status().message();
+  const int sink = FreePort();  // nothing listens: alice's dials fail at once
+  // As fast as it can, without waiting when told to (a client that plays
+  // by the rules waits Retry-After).
+  int granted = 0, busy = 0;
+  const std::string body = Json{{"peer", "alice"}, {"reverse_port", sink}}.dump();
+  for (int i = 0; i < 40; ++i) {
+    auto res = central_->Http()->Post("/api/v1/rendezvous", {{"Authorization", "Bearer " + mallory.login().token}},
+                                      body, "application/json");
+    ASSERT_TRUE(res);
+    if (res->status == 200) {
+      ++granted;
+      EXPECT_EQ(Json::parse(res->body)["host"], "127.0.0.1") << "central names the address it sees, nothing else";
+    } else {
+      EXPECT_EQ(res->status, 503) << res->body;
+      EXPECT_NE(res->body.find("busy"), std::string::npos) << res->body;
+      ++busy;
+    }
+  }
+  EXPECT_LE(granted, 12) << "a stranger had alice connect out " << granted << " times in a row";
+  EXPECT_GE(busy, 28);
+  ASSERT_TRUE(central_->Client()->Register("bob", "bob-password").ok());
+  auto [code, out] = Client("bob", {"--json", "download", "big.bin"});
+  ASSERT_EQ(code, 0) << out;
+  Json j = Json::parse(out.substr(out.find('{')), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(j["routes"]["alice"], "reversed") << out;
 }
 
 }  // namespace
