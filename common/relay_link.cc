@@ -235,10 +235,13 @@ Result<int> ConnectedBack(const std::string& account, const RelayForwarder::Tick
                           const std::string& host) {
   ASSIGN_OR_RETURN(auto listener, ReversalListener::Open(host));
   ASSIGN_OR_RETURN(RelayTicket t, ticket(account, listener->port()));
-  // Central names the address it sees us at: of another family than the
-  // one we listen on (a central_url whose name has both), nobody comes.
-  if ((t.host.find(':') == std::string::npos) != (host.find(':') == std::string::npos)) {
-    return Unavailable("central sees us at " + t.host + ", not at " + host + ", where we listen");
+  // Central names the address it sees us at. Another one than ours means
+  // a router in between (whose ports it opens for us do not include this
+  // one) or another family (a central_url whose name has both): nobody
+  // would come, so the relay at once.
+  if (t.host != host) {
+    return Unavailable("central sees us at " + t.host + ", not at " + host +
+                       ", where we listen (a router in between)");
   }
   return listener->Await(t.token, account, kReversalWait);
 }

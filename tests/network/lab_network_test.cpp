@@ -432,17 +432,35 @@ TEST_F(LabNetworkTest, SearchWorksFromEveryHost) {
   }
 }
 
+// How `to` reaches `from` (docs/protocol.md, "Rendezvous"): directly when
+// `from` can be reached in a family `to` has; else `from` connects back
+// when `to` can be reached itself (listed direct, not behind a router) in
+// `from`'s family; else through the relay.
+std::string ExpectedRoute(const Host& to, const Host& from) {
+  const bool from_v6 = from.seen_as.find(':') != std::string::npos;
+  if (from.reachable && (from_v6 ? to.v6 : to.v4)) return "direct";
+  const bool to_v6 = to.central_url.find('[') != std::string::npos;
+  if (to.state == "direct" && to.advertise_host.empty() && to_v6 == from_v6) return "reversed";
+  return "relayed";
+}
+
 // With every setting at its default, every peer gets every other peer's
 // file and uploads one to it, byte-identical: directly where the network
-// allows it, through the port g forwards for u, and through central's relay
-// for the peers nobody can connect to (m, f) and across address families.
+// allows it, through the port g forwards for u, by having the peers nobody
+// can connect to (m, f) connect back to those who can be reached, and
+// through central's relay for the rest and across address families.
 TEST_F(LabNetworkTest, EveryPairDownloadsAndUploadsWhateverTheirNetworks) {
+  std::map<std::string, int> routes;
   for (const Host& to : hosts_) {
     for (const Host& from : hosts_) {
       if (&to == &from) continue;
       const std::string name = "from-" + from.name + ".bin";
-      auto [code, out] = Client(to, {"download", name});
+      auto [code, out] = Client(to, {"--json", "download", name});
       ASSERT_EQ(code, 0) << to.name << " from " << from.name << ":\n" << out;
+      Json j = Json::parse(out.substr(out.find('{')), nullptr, false);
+      ASSERT_TRUE(j.is_object()) << out;
+      EXPECT_EQ(j["routes"][from.name], ExpectedRoute(to, from)) << to.name << " from " << from.name << ": " << out;
+      routes[j["routes"][from.name].get<std::string>()] += 1;
       EXPECT_EQ(Sha256File((dir_.path() / to.name / "downloads" / name).string()).value(),
                 Sha256Hex(Content(from.name)))
           << to.name << " from " << from.name;
@@ -455,6 +473,8 @@ TEST_F(LabNetworkTest, EveryPairDownloadsAndUploadsWhateverTheirNetworks) {
       EXPECT_EQ(ReadFile(dir_.path() / from.name / "shared" / up.filename()), body);
     }
   }
+  std::printf("downloads by route: %d direct, %d reversed, %d relayed\n", routes["direct"], routes["reversed"],
+              routes["relayed"]);
   EXPECT_GT(CentralMetric("p2pshare_relay_sessions_total"), 0);
 }
 
@@ -554,46 +574,68 @@ TEST_F(LabNetworkTest, ThePublicWireCarriesNoFileByteAndNoPasswordInClear) {
 }
 
 TEST_F(LabNetworkTest, ARelayedDownloadOverA50MbitLinkUsesAtLeast80PercentOfIt) {
-  // m's router sends at 50 Mbit/s at most: m's upload, through the relay.
+  // m's router sends at 50 Mbit/s at most: m's upload, through the relay
+  // to f (whom m cannot connect back to).
   const std::string big = RandomBytes(24 * 1024 * 1024, 8);
   WriteFile(dir_.path() / "m" / "shared" / "shaped.bin", big);
   Shape(Ns("q"), "50mbit");
-  const Host& p1 = Find("p1");
-  ASSERT_TRUE(Findable(p1, "shaped.bin"));
-  const double bits_per_s = VerifyOnlyBitsPerSecond(p1, "shaped.bin", big.size());
+  const Host& f = Find("f");
+  ASSERT_TRUE(Findable(f, "shaped.bin"));
+  // Once central knows f cannot be reached (its check waits out f's
+  // silence), f does not wait for m to connect back first.
+  ASSERT_TRUE(WaitUntil([&] { return peers_["f"]->Log().find("the others reach it through central's relay") != std::string::npos; },
+                        seconds(20)));
+  const int64_t relayed_before = CentralMetric("p2pshare_relay_bytes_total");
+  const double bits_per_s = VerifyOnlyBitsPerSecond(f, "shaped.bin", big.size());
+  EXPECT_GE(CentralMetric("p2pshare_relay_bytes_total") - relayed_before, static_cast<int64_t>(big.size()))
+      << "the download did not go through the relay";
   std::printf("relayed download over a 50 Mbit/s link: %.1f Mbit/s of file bytes\n", bits_per_s / 1e6);
 #ifndef P2P_SANITIZE_THREAD  // under TSan every byte's TLS and hash is several times slower: not the link
   EXPECT_GE(bits_per_s, 0.8 * 50e6);
 #endif
 }
 
-// A relayed download whose holder's cable is pulled (no FIN, no RST): the
-// relay session ends by itself, and once the cable is back the download
-// completes from what was verified.
-TEST_F(LabNetworkTest, ARelaySessionEndsWhenTheHoldersCableIsPulled) {
+// A relayed download (m to f) whose holder's or downloader's cable is
+// pulled (no FIN, no RST): the relay session ends by itself, and once the
+// cable is back the download completes from what was verified.
+class LabCableTest : public LabNetworkTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(LabCableTest, ARelaySessionEndsWhenEitherSidesCableIsPulled) {
+  const bool holders = GetParam();
   const std::string big = RandomBytes(40 * 1024 * 1024, 9);
   WriteFile(dir_.path() / "m" / "shared" / "long.bin", big);
   Shape(Ns("q"), "20mbit");
-  const Host& p1 = Find("p1");
-  ASSERT_TRUE(Findable(p1, "long.bin"));
-  Process download({"ip", "netns", "exec", p1.ns, PCLIENT_BIN, "--config", Config(p1), "download", "long.bin"},
-                   (dir_.path() / "p1" / "long-download.log").string());
+  const Host& f = Find("f");
+  ASSERT_TRUE(Findable(f, "long.bin"));
+  Process download({"ip", "netns", "exec", f.ns, PCLIENT_BIN, "--config", Config(f), "download", "long.bin"},
+                   (dir_.path() / "f" / "long-download.log").string());
   ASSERT_TRUE(WaitUntil([&] { return CentralMetric("p2pshare_relay_sessions") >= 1; }, seconds(20)))
       << download.Log();
-  Ip("q", {"link", "set", "lan0", "down"});  // m's cable
+  // m's cable is between it and its router; f's between it and the switch.
+  auto cable = [&](const char* state) {
+    if (holders) {
+      Ip("q", {"link", "set", "lan0", state});
+    } else {
+      Ip("sw", {"link", "set", "f", state});
+    }
+  };
+  cable("down");
   EXPECT_TRUE(WaitUntil([&] { return CentralMetric("p2pshare_relay_sessions") == 0; }, seconds(120)))
-      << "the relay still carries a session whose holder is gone";
-  Ip("q", {"link", "set", "lan0", "up"});
+      << "the relay still carries a session whose " << (holders ? "holder" : "downloader") << " is gone";
+  cable("up");
   Run({"ip", "netns", "exec", Ns("q"), "tc", "qdisc", "del", "dev", "eth0", "root"});
   download.Wait(std::chrono::seconds(120));
   std::string out;
   ASSERT_TRUE(WaitUntil([&] {
-    auto [code, o2] = Client(p1, {"download", "long.bin"});
+    auto [code, o2] = Client(f, {"download", "long.bin"});
     out = o2;
     return code == 0;
   }, seconds(120))) << out;
-  EXPECT_EQ(Sha256File((dir_.path() / "p1" / "downloads" / "long.bin").string()).value(), Sha256Hex(big));
+  EXPECT_EQ(Sha256File((dir_.path() / "f" / "downloads" / "long.bin").string()).value(), Sha256Hex(big));
 }
+
+INSTANTIATE_TEST_SUITE_P(Lab, LabCableTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Holder" : "Downloader"; });
 
 }  // namespace
 }  // namespace p2pshare::testing
