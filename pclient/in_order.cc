@@ -72,6 +72,7 @@ class InOrder : public RangeSink {
   const DownloadRequest& req_;
   const FileResult& f_;
   const ProgressFn& progress_;
+  std::string holder_;  // being read from now
   const NoteFn& note_;
   const Clock::time_point start_;
   DownloadResult out_;
@@ -138,11 +139,12 @@ bool InOrder::Take(int64_t offset, std::string_view data) {
     ::sync_file_range(part_.get(), written_back_, pos_ - written_back_, SYNC_FILE_RANGE_WRITE);
     written_back_ = pos_;
   }
-  if (progress_) progress_({pos_, f_.size, {}});
+  if (progress_) progress_({pos_, f_.size, {}, holder_});
   return true;
 }
 
 Status InOrder::FetchFrom(const Holder& holder) {
+  holder_ = holder.username;
   Pacer pacer(req_.limit_rate);
   RangeRequest range{holder, f_.sha256, f_.size, pos_, f_.size, req_.limit_rate, &pacer, kPipelineChunks,
                      req_.stop_requested, nullptr};

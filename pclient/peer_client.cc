@@ -1187,7 +1187,7 @@ Result<int> TransferNumber(const std::string& text) {
 
 Status PeerClient::Transfers(const ParsedCommand&) {
   std::vector<TransferQueue::Item> items = queue_ ? queue_->List() : std::vector<TransferQueue::Item>{};
-  Table t({"#", "transfer", "state", "progress", "rate", "note"});
+  Table t({"#", "transfer", "state", "progress", "rate", "via", "note"});
   Json list = Json::array();
   for (const auto& it : items) {
     std::string progress = HumanSize(it.total);
@@ -1199,11 +1199,20 @@ Status PeerClient::Transfers(const ParsedCommand&) {
     const bool moving = it.state == TransferState::kRunning || it.state == TransferState::kDone;
     std::string rate = moving && it.rate > 0 ? HumanSize(static_cast<int64_t>(it.rate)) + "/s" : "";
     std::string note = it.state == TransferState::kRunning && !it.sources.empty() ? it.sources : it.note;
+    // How its holders were reached: "direct", or those reached otherwise
+    // ("alice reversed, bob relayed").
+    std::string via;
+    Json routes = Json::object();
+    for (const auto& [holder, route] : it.routes) {
+      routes[holder] = route;
+      if (route != "direct") via += (via.empty() ? "" : ", ") + Printable(holder) + " " + route;
+    }
+    if (via.empty() && !it.routes.empty()) via = "direct";
     t.AddRow({std::to_string(it.id), it.kind + " " + it.what, StateName(it.state),
-              it.total > 0 || it.state != TransferState::kQueued ? progress : "", rate, note});
+              it.total > 0 || it.state != TransferState::kQueued ? progress : "", rate, via, note});
     list.push_back(Json{{"id", it.id}, {"kind", it.kind}, {"name", it.what}, {"state", StateName(it.state)},
                         {"done", it.done}, {"total", it.total}, {"rate", it.rate}, {"seconds", it.seconds},
-                        {"note", it.note}, {"sources", it.sources}});
+                        {"note", it.note}, {"sources", it.sources}, {"routes", routes}});
   }
   Print(items.empty() ? "no transfers yet: 'download' and 'upload' queue them here\n" : t.Render(),
         Json{{"transfers", list}});

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/mutex.h"
+#include "common/peer_channel.h"
 #include "pclient/format.h"
 
 namespace p2pshare::pclient {
@@ -42,6 +43,10 @@ class TransferQueue::EntryControl : public Control {
     it.seconds = std::chrono::duration<double>(Clock::now() - e_->start).count();
     it.rate = it.seconds > 0 ? static_cast<double>(std::max<int64_t>(0, p.done - e_->base)) / it.seconds : 0;
     it.sources = p.sources.empty() ? "" : SourcesLine(p.sources, /*rates=*/false);
+    for (const SourceStatus& s : p.sources) {
+      if (!s.dropped && s.bytes > 0) it.routes[s.holder] = RouteTo(s.holder);
+    }
+    if (!p.holder.empty()) it.routes[p.holder] = RouteTo(p.holder);
   }
   void Note(const std::string& line) override {
     MutexLock lock(q_->mu_);

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -60,6 +61,9 @@ class TransferQueue {
     double rate = 0;       // bytes a second moved by this run (not bytes found on disk)
     double seconds = 0;    // running so far, or how long it ran
     std::string sources;   // a swarm's sources, as the progress line says them
+    // How each holder it has read from was reached (common/peer_channel.h:
+    // "direct", "reversed", "relayed").
+    std::map<std::string, std::string> routes;
     std::string note;      // the latest note while it runs; how it ended after
   };
 

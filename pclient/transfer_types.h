@@ -29,6 +29,7 @@ struct TransferProgress {
   int64_t done = 0;
   int64_t total = 0;
   std::vector<SourceStatus> sources;
+  std::string holder;  // in order: the holder being read from now
 };
 // Called as a transfer moves.
 using ProgressFn = std::function<void(const TransferProgress&)>;

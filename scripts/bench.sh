@@ -552,14 +552,16 @@ part_transfer() {
 # CPU seconds a process has used (user + system), from /proc.
 cpu_seconds() { python3 -c "import os,sys; f=open('/proc/%s/stat' % sys.argv[1]).read().rsplit(')',1)[1].split(); print((int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK'))" "$1"; }
 
-# A file downloaded from a peer reached directly and from one nobody
-# reaches (listed at 127.0.0.3, where nothing listens: through central's
-# relay), verify-only, alternated; and the CPU central spends relaying.
+# A file downloaded from a peer reached directly, and from one nobody
+# reaches (hal, listed at 127.0.0.3, where nothing listens) twice: by bob,
+# whom hal connects back to (reversal), and by rob, whose own peer-server
+# cannot be reached either (listed at 127.0.0.4: through central's relay);
+# verify-only, alternated; and the CPU central spends relaying.
 part_relay() {
   local mib=${BENCH_RELAY_MIB:-512}
-  echo "== relay: a ${mib} MiB file, direct vs through central's relay ($RUNS runs)" >&2
+  echo "== relay: a ${mib} MiB file, direct vs reversed vs through central's relay ($RUNS runs)" >&2
   local d=$WORK/relay port
-  mkdir -p "$d/alice" "$d/hal" "$d/bob"
+  mkdir -p "$d/alice" "$d/hal" "$d/bob" "$d/rob"
   head -c "$((mib * 1048576))" /dev/urandom >"$d/alice/direct.bin"
   head -c "$((mib * 1048576))" /dev/urandom >"$d/hal/relayed.bin"
   local dsha rsha bytes=$((mib * 1048576))
@@ -573,9 +575,10 @@ part_relay() {
   disown "$central"
   local url="https://127.0.0.1:$port" ca="$d/ca/ca.pem"
   for _ in $(seq 1 100); do curl -fsS --cacert "$ca" "$url/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-  for who in alice hal; do
+  for who in alice hal rob; do
     local advertise=127.0.0.1
     [ "$who" = hal ] && advertise=127.0.0.3
+    [ "$who" = rob ] && advertise=127.0.0.4
     P2PSHARE_PASSWORD="$who-bench-password" "$BIN/pserver/peer-server" --username "$who" --central-url "$url" \
       --listen-host 127.0.0.1 --advertise-host "$advertise" --central-ca "$ca" --port-mapping false \
       --shared-dir "$d/$who" --download-dir "$d/$who/dl" >"$d/$who.log" 2>&1 &
@@ -585,24 +588,36 @@ part_relay() {
   for sha in "$dsha" "$rsha"; do
     for _ in $(seq 1 2400); do curl -fsS --cacert "$ca" "$url/api/v1/files/$sha" >/dev/null 2>&1 && break; sleep 0.05; done
   done
-  for _ in $(seq 1 200); do grep -q "channel from central open" "$d/hal.log" && break; sleep 0.05; done
-  export P2PSHARE_PASSWORD=bob-bench-password
+  for who in hal rob; do
+    for _ in $(seq 1 400); do
+      grep -q "channel from central open" "$d/$who.log" && grep -q "central tried" "$d/$who.log" && break
+      sleep 0.05
+    done
+  done
   local client=("$BIN/pclient/peer-client" --username bob --central-url "$url" --central-ca "$ca"
                 --shared-dir "$d/bob" --download-dir "$d/bob/dl")
-  "${client[@]}" register >/dev/null
-  local direct=() relayed=() cpu=() c0
+  local rob=("$BIN/pclient/peer-client" --username rob --central-url "$url" --central-ca "$ca"
+             --shared-dir "$d/rob" --download-dir "$d/rob/dl")
+  P2PSHARE_PASSWORD=bob-bench-password "${client[@]}" register >/dev/null
+  local direct=() reversed=() relayed=() cpu=() c0
   for i in $(seq 1 "$RUNS"); do
-    "${client[@]}" --json download "$dsha" --verify-only >"$d/dl.json"
+    P2PSHARE_PASSWORD=bob-bench-password "${client[@]}" --json download "$dsha" --verify-only >"$d/dl.json"
     direct+=("$(json_field "$d/dl.json" seconds)")
+    P2PSHARE_PASSWORD=bob-bench-password "${client[@]}" --json download "$rsha" --verify-only >"$d/dl.json"
+    reversed+=("$(json_field "$d/dl.json" seconds)")
+    grep -q '"hal": "reversed"\|"hal":"reversed"' "$d/dl.json" || { echo "bench: hal did not connect back" >&2; exit 1; }
     c0=$(cpu_seconds "$central")
-    "${client[@]}" --json download "$rsha" --verify-only >"$d/dl.json"
+    P2PSHARE_PASSWORD=rob-bench-password "${rob[@]}" --json download "$rsha" --verify-only >"$d/dl.json"
     relayed+=("$(json_field "$d/dl.json" seconds)")
     cpu+=("$(python3 -c "print(($(cpu_seconds "$central") - $c0) * 1073741824 / $bytes)")")
     grep -q '"hal": "relayed"\|"hal":"relayed"' "$d/dl.json" || { echo "bench: hal was not relayed" >&2; exit 1; }
   done
-  local drate rrate
+  local drate vrate rrate
   drate=$(mb_per_s "$bytes" "$(median "${direct[@]}")")
+  vrate=$(mb_per_s "$bytes" "$(median "${reversed[@]}")")
   rrate=$(mb_per_s "$bytes" "$(median "${relayed[@]}")")
+  row "download ${mib} MiB verify-only, reversed (hal connects back), loopback (MB/s)" "$vrate" \
+    "$drate direct" "$(ratio "$vrate" "$drate")" "-" "-"
   row "download ${mib} MiB verify-only through central's relay, loopback (MB/s)" "$rrate" \
     "$drate direct" "$(ratio "$rrate" "$drate")" "-" "-"
   row "  central's CPU per GiB relayed (s)" "$(python3 -c "print('%.2f' % $(median "${cpu[@]}"))")" "-" "-" "-" "-"

@@ -147,6 +147,19 @@ TEST_F(RelayTest, AHiddenHolderConnectsBackToADownloaderThatCanBeReached) {
   EXPECT_TRUE(WaitUntil([&] { return fs::exists(alice.shared_dir() / "report.pdf"); }, std::chrono::seconds(5)));
   EXPECT_EQ(ReadFile(alice.shared_dir() / "report.pdf"), report);
   EXPECT_EQ(Metric("p2pshare_relay_bytes_total"), 0) << "the relay carried what a reversal could";
+
+  // In the REPL, `transfers` says how the holder was reached.
+  fs::create_directories(dir_.path() / "bob" / "home");
+  PtyProcess repl({PCLIENT_BIN, "--config", WriteClientConfig(dir_.path(), "bob", *central_)},
+                  {{"HOME", (dir_.path() / "bob" / "home").string()}});
+  ASSERT_TRUE(repl.WaitForLineEditor(std::chrono::seconds(10))) << repl.output();
+  repl.Type("download big.bin --to " + (dir_.path() / "bob" / "again").string() + "\r");
+  ASSERT_TRUE(repl.WaitFor("[#1] downloaded big.bin", std::chrono::seconds(30))) << repl.output();
+  ASSERT_TRUE(repl.WaitForLineEditor(std::chrono::seconds(10))) << repl.output();
+  repl.Type("transfers\r");
+  EXPECT_TRUE(repl.WaitFor("alice reversed", std::chrono::seconds(5))) << repl.output();
+  repl.Type("quit\r");
+  EXPECT_EQ(repl.Wait(std::chrono::seconds(10)), 0) << repl.output();
 }
 
 // A stranger asking alice to connect back over and over: central stops

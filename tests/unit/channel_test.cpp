@@ -2,6 +2,9 @@
 // connection gate: central/http_gate.h) against an in-process central, with
 // the client peer-servers use (DirectoryClient::Listen).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <future>
 #include <string>
@@ -114,6 +117,61 @@ TEST_F(ChannelTest, OnlyAnOnlinePeerServerOpensOne) {
   EXPECT_EQ(s.reason(), "not_serving") << s.message();
   auto nobody = Client();
   EXPECT_EQ(nobody->Listen([](const Json&) { return true; }).code(), Code::kUnauthenticated);
+}
+
+// Strangers' accounts (free to make) each open a channel and never read
+// it while central has much to tell them: each is dropped once 64 KiB wait
+// for it — central's memory stays bounded by what they read, not by what
+// it sends — and the honest peer's channel still brings its message at once.
+TEST_F(ChannelTest, StrangersWhoNeverReadTheirChannelsAreDroppedAndTheHonestStillHear) {
+  constexpr int kStrangers = 16;  // with alice, under the accounts one address makes a minute
+  auto alice = PeerServer("alice");
+  std::vector<int> fds;
+  std::vector<std::unique_ptr<DirectoryClient>> strangers;
+  for (int i = 0; i < kStrangers; ++i) {
+    const std::string user = "stranger" + std::to_string(i);
+    auto c = Client();
+    ASSERT_TRUE(c->Register(user, user + "-password").ok());
+    LoginRequest req;
+    req.username = user;
+    req.password = user + "-password";
+    req.host = "127.0.1." + std::to_string(i + 1);  // the small port range is per host
+    auto login = c->Login(req);
+    ASSERT_TRUE(login.ok()) << login.status().message();
+    // A small receive window, and nothing ever read.
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(central_.url().substr(central_.url().rfind(':') + 1))));
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string get = "GET /api/v1/channel HTTP/1.1\r\nHost: central\r\nAuthorization: Bearer " +
+                            login->token + "\r\n\r\n";
+    ASSERT_EQ(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
+    fds.push_back(fd);
+    strangers.push_back(std::move(c));
+  }
+  OpenChannel honest(alice.get());
+  ASSERT_TRUE(WaitUntil([&] { return honest.Got("hello"); }));
+  // Every stranger's channel is open (a message to it is taken).
+  for (int i = 0; i < kStrangers; ++i) {
+    ASSERT_TRUE(WaitUntil([&] { return central_.directory().Signal("stranger" + std::to_string(i), Json{{"type", "x"}}); }))
+        << "stranger" << i << " has no channel";
+  }
+  // 4 KiB messages until central gives up on each (at most 64 MiB each).
+  const Json big{{"type", "news"}, {"text", std::string(4096, 'n')}};
+  int dropped = 0;
+  for (int i = 0; i < kStrangers; ++i) {
+    int sent = 0;
+    while (sent < 16384 && central_.directory().Signal("stranger" + std::to_string(i), big)) ++sent;
+    dropped += sent < 16384;
+  }
+  EXPECT_EQ(dropped, kStrangers) << "channels nobody reads kept taking messages";
+  EXPECT_TRUE(central_.directory().Signal("alice", Json{{"type", "news"}}));
+  EXPECT_TRUE(WaitUntil([&] { return honest.Got("news"); }));
+  for (int fd : fds) ::close(fd);
 }
 
 class ShortChannelTest : public ChannelTest {
