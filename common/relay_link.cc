@@ -258,18 +258,11 @@ struct RelayForwarder::Shared {
 
 Result<std::unique_ptr<RelayForwarder>> RelayForwarder::Start(std::string account, TicketSource ticket,
                                                               std::string reverse_host) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(fd, 16) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    return Unavailable(std::string("cannot listen on loopback for the relay: ") + std::strerror(errno));
-  }
-  return std::unique_ptr<RelayForwarder>(new RelayForwarder(std::move(account), std::move(ticket),
-                                                            std::move(reverse_host), fd, ntohs(addr.sin_port)));
+  int port = 0;
+  auto fd = ListenTcpAnyPort("127.0.0.1", &port, 16);
+  if (!fd.ok()) return Unavailable("cannot listen on loopback for the relay: " + fd.status().message());
+  return std::unique_ptr<RelayForwarder>(
+      new RelayForwarder(std::move(account), std::move(ticket), std::move(reverse_host), *fd, port));
 }
 
 RelayForwarder::RelayForwarder(std::string account, TicketSource ticket, std::string reverse_host, int fd,
