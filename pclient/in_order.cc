@@ -119,7 +119,7 @@ Result<bool> InOrder::Prepare() {
   written_back_ = pos_;
   out_.resumed_at = pos_;
   if (pos_ > 0 && note_) note_("resuming " + f_.name + ": " + HumanSize(pos_) + " of " + HumanSize(f_.size) + " are here already");
-  if (progress_) progress_({pos_, f_.size, {}});
+  if (progress_) progress_({pos_, f_.size, {}, ""});
   // Complete when every byte is here: from an earlier .part, or received
   // from a holder that serves this very version (an empty file needs one).
   complete_ = pos_ == f_.size && f_.size > 0;

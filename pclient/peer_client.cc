@@ -865,7 +865,7 @@ Result<std::string> PeerClient::FetchFolder(const std::vector<DownloadRequest>& 
     ProgressFn each = nullptr;
     if (progress) {
       each = [&, done_before](const TransferProgress& p) {
-        progress(TransferProgress{done_before + p.done, total, p.sources});
+        progress(TransferProgress{done_before + p.done, total, p.sources, p.holder});
       };
     }
     auto result = DownloadFile(r, each, note);

@@ -576,7 +576,7 @@ void Swarm::Note(const std::string& line) {
 
 void Swarm::Progress() {
   if (!progress_) return;
-  TransferProgress p{0, f_.size, {}};
+  TransferProgress p{0, f_.size, {}, ""};
   {
     MutexLock lock(mu_);
     p.done = picker_.verified_bytes();

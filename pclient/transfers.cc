@@ -104,7 +104,7 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
         break;
       }
       pos += r;
-      if (progress) progress({pos, size, {}});
+      if (progress) progress({pos, size, {}, ""});
     }
     if (sent && local_error.ok()) {
       msg.set_sha256(hash.FinishHex());

@@ -21,7 +21,7 @@ class Gate {
         ++started_;
       }
       cv_.notify_all();
-      control.Progress(TransferProgress{10, 100, {}});
+      control.Progress(TransferProgress{10, 100, {}, ""});
       std::unique_lock<std::mutex> lock(mu_);
       // A stop comes as a flag; the job looks at it as a transfer does.
       while (!open_ && !control.StopRequested()) cv_.wait_for(lock, std::chrono::milliseconds(5));
