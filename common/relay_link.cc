@@ -308,7 +308,10 @@ void RelayForwarder::AcceptLoop() {
     }
     // Detached: a carried connection ends when either end closes, and
     // holds only what it shares (the forwarder may go first).
-    std::thread([shared = shared_, account = account_, ticket = ticket_, host = reverse_host_, local] {
+    // The thread logs through a logger it holds: at a process's exit the
+    // registry behind spdlog::debug may already be gone.
+    std::thread([shared = shared_, account = account_, ticket = ticket_, host = reverse_host_, local,
+                 log = spdlog::default_logger()] {
       Result<int> remote = Unavailable("");
       std::string reversal_failed;
       if (shared->try_reverse) {
@@ -317,7 +320,7 @@ void RelayForwarder::AcceptLoop() {
           // Not again for this forwarder's life: the relay from now on.
           shared->try_reverse = false;
           reversal_failed = remote.status().message();
-          spdlog::debug("{} cannot connect back to us: {}", account, reversal_failed);
+          log->debug("{} cannot connect back to us: {}", account, reversal_failed);
         }
       }
       const bool reversed = remote.ok();
@@ -336,7 +339,7 @@ void RelayForwarder::AcceptLoop() {
         (void)Pump(local, *remote, std::chrono::minutes(15));
         ::close(*remote);
       } else {
-        spdlog::debug("cannot reach {} through the relay: {}", account, remote.status().message());
+        log->debug("cannot reach {} through the relay: {}", account, remote.status().message());
       }
       ::close(local);
       shared->carried.fetch_sub(1);

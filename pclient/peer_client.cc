@@ -119,13 +119,13 @@ DirectoryClient& PeerClient::Central() {
     // a first run pins it here (trust on first use), saying so once.
     Result<CentralTrust> trust = PeerCentralTrust(config_, options_.confirm_central_ca);
     if (trust.ok() && !trust->note.empty()) Note(trust->note);
-    directory_ = std::make_unique<DirectoryClient>(config_.central_url,
+    directory_ = std::make_shared<DirectoryClient>(config_.central_url,
                                                    CentralClientOptions(config_, trust));
     // A peer that cannot be reached at its address connects back to us,
     // at our address toward central, or is reached through central's
     // relay (common/peer_channel.h chooses the route).
     auto url = ParseCentralUrl(config_.central_url);
-    UseRelay([central = directory_.get()](const std::string& account, int reverse_port) {
+    UseRelay([central = directory_](const std::string& account, int reverse_port) {
                return central->Rendezvous(account, reverse_port);
              },
              config_.username, url.ok() ? LocalAddressToward(url->host, url->port) : "");
@@ -145,7 +145,7 @@ DirectoryClient& PeerClient::Central() {
 PeerClient::~PeerClient() {
   if (queue_) queue_->Close();  // its jobs use this object
   StopHeartbeats();
-  if (directory_) UseRelay(nullptr);  // it used this object's client
+  if (directory_) UseRelay(nullptr);  // connections already carried keep the client they share
 }
 
 void PeerClient::Print(const std::string& text, const Json& json) {

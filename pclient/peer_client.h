@@ -180,7 +180,9 @@ class PeerClient {
   std::ostream& err_;
   // central's REST client, made by Central() on first use.
   DirectoryClient& Central();
-  std::unique_ptr<DirectoryClient> directory_;
+  // Shared: connections carried to peers without their address ask it for
+  // rendezvous from threads that may outlive this object.
+  std::shared_ptr<DirectoryClient> directory_;
   std::unique_ptr<PeerCredentials> credentials_;  // made with directory_
   Status credentials_error_;
   std::optional<LoginReply> session_;

@@ -111,16 +111,18 @@ void CentralChannel::Splice(const RelayTicket& ticket, bool reverse) {
   relayed_total_.fetch_add(1);
   // Detached: the connection lives as long as the two ends keep it; it
   // holds only what it shares.
-  std::thread([ticket, reverse, how, host = hooks_.local_host, port = hooks_.port(), now = relayed_now_] {
+  // It logs through a logger it holds (the registry may go at exit first).
+  std::thread([ticket, reverse, how, host = hooks_.local_host, port = hooks_.port(), now = relayed_now_,
+               log = spdlog::default_logger()] {
     auto relayed = reverse ? DialBack(ticket, kReversalWait) : DialRelay(ticket, std::chrono::seconds(10));
     if (!relayed.ok()) {
-      spdlog::warn("{} could not be put through to this peer: {}", ticket.peer, relayed.status().message());
+      log->warn("{} could not be put through to this peer: {}", ticket.peer, relayed.status().message());
     } else {
       int local = ConnectTcp(host, port, 5000);
       if (local < 0) {
-        spdlog::warn("a connection {} from {} cannot reach this peer's own port {}", how, ticket.peer, port);
+        log->warn("a connection {} from {} cannot reach this peer's own port {}", how, ticket.peer, port);
       } else {
-        spdlog::debug("{} reaches this peer {} at {}", ticket.peer, how, JoinHostPort(ticket.host, ticket.port));
+        log->debug("{} reaches this peer {} at {}", ticket.peer, how, JoinHostPort(ticket.host, ticket.port));
         (void)Pump(*relayed, local, std::chrono::minutes(15));
         ::close(local);
       }
