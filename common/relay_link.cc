@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
@@ -308,10 +307,10 @@ void RelayForwarder::AcceptLoop() {
     }
     // Detached: a carried connection ends when either end closes, and
     // holds only what it shares (the forwarder may go first).
-    // The thread logs through a logger it holds: at a process's exit the
-    // registry behind spdlog::debug may already be gone.
-    std::thread([shared = shared_, account = account_, ticket = ticket_, host = reverse_host_, local,
-                 log = spdlog::default_logger()] {
+    // It logs nothing (at a process's exit it may still run while the
+    // logging registry is torn down): what failed is kept in last_failure,
+    // which the caller's error says.
+    std::thread([shared = shared_, account = account_, ticket = ticket_, host = reverse_host_, local] {
       Result<int> remote = Unavailable("");
       std::string reversal_failed;
       if (shared->try_reverse) {
@@ -320,7 +319,6 @@ void RelayForwarder::AcceptLoop() {
           // Not again for this forwarder's life: the relay from now on.
           shared->try_reverse = false;
           reversal_failed = remote.status().message();
-          log->debug("{} cannot connect back to us: {}", account, reversal_failed);
         }
       }
       const bool reversed = remote.ok();
@@ -338,8 +336,6 @@ void RelayForwarder::AcceptLoop() {
       if (remote.ok()) {
         (void)Pump(local, *remote, std::chrono::minutes(15));
         ::close(*remote);
-      } else {
-        log->debug("cannot reach {} through the relay: {}", account, remote.status().message());
       }
       ::close(local);
       shared->carried.fetch_sub(1);
