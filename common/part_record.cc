@@ -1,8 +1,10 @@
 #include "common/part_record.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -33,16 +35,16 @@ bool ReadAt(int fd, void* buf, size_t n, int64_t offset) {
   return true;
 }
 
-}  // namespace
-
-std::optional<PartRecord> ReadPartRecord(int fd, int64_t size, const Digest& root, int64_t pieces) {
+// The newer valid slot for a file of `size` bytes and `pieces` pieces, of
+// `root` (null: of any root).
+std::optional<PartRecord> ReadSlots(int fd, int64_t size, const Digest* root, int64_t pieces) {
   std::optional<PartRecord> best;
   for (int slot = 0; slot < 2; ++slot) {
     std::vector<uint8_t> b(kPartSlotBytes);
     if (!ReadAt(fd, b.data(), b.size(), size + slot * static_cast<int64_t>(kPartSlotBytes))) continue;
     Digest sum = Sha256Digest(std::string_view(reinterpret_cast<const char*>(b.data()), kBody));
     if (std::memcmp(b.data(), kSlotMagic, 8) != 0 || std::memcmp(b.data() + kBody, sum.data(), 32) != 0) continue;
-    if (std::memcmp(b.data() + 16, root.data(), 32) != 0) continue;  // another version's record
+    if (root != nullptr && std::memcmp(b.data() + 16, root->data(), 32) != 0) continue;  // another version's record
     uint64_t seq, count;
     std::memcpy(&seq, b.data() + 8, 8);
     std::memcpy(&count, b.data() + 48, 8);
@@ -53,6 +55,27 @@ std::optional<PartRecord> ReadPartRecord(int fd, int64_t size, const Digest& roo
     best = std::move(r);
   }
   return best;
+}
+
+}  // namespace
+
+std::optional<PartRecord> ReadPartRecord(int fd, int64_t size, const Digest& root, int64_t pieces) {
+  return ReadSlots(fd, size, &root, pieces);
+}
+
+int64_t VerifiedInPart(const std::string& part_path, int64_t size) {
+  UniqueFd fd(::open(part_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return 0;
+  if (st.st_size != size + 2 * static_cast<int64_t>(kPartSlotBytes)) return 0;
+  const int64_t pieces = PieceCount(size), piece_bytes = PieceBytes(size);
+  std::optional<PartRecord> record = ReadSlots(fd.get(), size, nullptr, pieces);
+  if (!record) return 0;
+  int64_t bytes = 0;
+  for (int64_t i = 0; i < pieces; ++i) {
+    if (record->Has(i)) bytes += std::min(piece_bytes, size - i * piece_bytes);
+  }
+  return bytes;
 }
 
 Status WritePartRecord(int fd, int64_t size, const Digest& root, int64_t pieces, const PartRecord& record) {

@@ -36,6 +36,11 @@ struct PartRecord {
 // The newer valid slot of the .part open at `fd` for a file of `size`
 // bytes, `pieces` pieces and this root; nullopt when neither is.
 std::optional<PartRecord> ReadPartRecord(int fd, int64_t size, const Digest& root, int64_t pieces);
+// The bytes a piece download's .part at `part_path` holds verified for a
+// file of `size` bytes, by its record of whatever root (0: no such .part,
+// or nothing verified). Says what a download keeps when no holder can
+// tell the root to check it against.
+int64_t VerifiedInPart(const std::string& part_path, int64_t size);
 // Writes `record` into slot seq % 2 (no sync: the caller orders it).
 Status WritePartRecord(int fd, int64_t size, const Digest& root, int64_t pieces, const PartRecord& record);
 

@@ -30,6 +30,8 @@ namespace tls = grpc::experimental;
 // How often gRPC re-reads the identity files (a renewed certificate).
 constexpr unsigned kRefreshSeconds = 2;
 constexpr size_t kMaxCachedChannels = 256;
+// The longest wait between two attempts to connect to a peer that is away.
+constexpr int kReconnectBackoffMs = 2000;
 // Revoked serials kept at most (~100 MiB of churn a day would be needed
 // to pass it; the oldest go first).
 constexpr size_t kMaxRevokedKept = 1000000;
@@ -146,6 +148,13 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& host, int port,
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kHttp2WindowBytes);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kHttp2MaxFrameBytes);
+  // A peer that went away and came back is reached at once: gRPC's own
+  // backoff between connection attempts grows to 120 s, and calls made
+  // meanwhile fail with the last attempt's error (a peer-server restarted
+  // within a minute was "unavailable" for 40 s more).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffMs / 4);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kReconnectBackoffMs / 4);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
   return grpc::CreateCustomChannel(JoinHostPort(host, port), tls::TlsCredentials(options), args);
 }
 

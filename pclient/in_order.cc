@@ -13,10 +13,12 @@
 #include <random>
 
 #include "common/names.h"
+#include "common/part_record.h"
 #include "common/sha256.h"
 #include "common/transfer_tuning.h"
 #include "common/unique_fd.h"
 #include "pclient/format.h"
+#include "pclient/peer_words.h"
 #include "pclient/range_receiver.h"
 #include "pclient/transfer_io.h"
 
@@ -110,7 +112,16 @@ Result<bool> InOrder::Prepare() {
     struct stat st;
     ::fstat(part_.get(), &st);
     pos_ = st.st_size;
-    if (pos_ > f_.size) {  // longer than the file: not a prefix of it
+    if (pos_ > f_.size) {
+      // A piece download's .part (its record past the last byte): never
+      // cut here, the pieces it names are verified. DownloadFile comes
+      // here with one only when it holds none of this size.
+      if (VerifiedInPart(part_path_, f_.size) > 0) {
+        return Unavailable("no holder can send " + f_.name + " piece by piece now; " +
+                               KeptWords(VerifiedInPart(part_path_, f_.size), f_.size),
+                           "no_holder");
+      }
+      if (note_) note_("the .part of " + f_.name + " held pieces of another version of it; starting over");
       (void)!::ftruncate(part_.get(), 0);
       pos_ = 0;
     }
@@ -156,21 +167,18 @@ Status InOrder::FetchFrom(const Holder& holder) {
   complete_ = pos_ == f_.size && got.answered && got.failure.empty() && (s.ok() || got.received > 0);
   if (got.stopped && !complete_) {
     if (req_.verify_only) return Status(Code::kCancelled, "stopped; nothing was saved (--verify-only)");
-    return StoppedStatus(pos_, f_.size, f_.sha256);
+    return StoppedStatus(pos_, f_.size);
   }
   if (complete_) {
     if (got.received == 0) out_.from.push_back(holder.username);  // an empty file
     return Status::Ok();
   }
-  std::string why = !got.failure.empty() ? got.failure
-                    : got.queue_place > 0 ? "all its upload slots are busy"
-                    : s.ok()              ? "ended the stream early"
-                                          : s.error_message();
-  failures_ += (failures_.empty() ? "" : "; ") + holder.username + ": " + why;
-  if (note_) {
-    note_("holder " + holder.username + " failed (" + why + ") at byte " + std::to_string(pos_) +
-          "; trying the next");
-  }
+  const std::string why = !got.failure.empty() ? got.failure
+                          : got.queue_place > 0 ? "is busy (all its upload slots are taken)"
+                          : s.ok()              ? "stopped sending early"
+                                                : PeerTrouble(holder.username, s);
+  failures_ += (failures_.empty() ? "" : "; ") + holder.username + " " + why;
+  if (note_) note_(holder.username + " " + why + " at " + HumanSize(pos_) + "; trying the next holder");
   return Status::Ok();
 }
 

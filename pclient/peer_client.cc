@@ -16,7 +16,6 @@
 #include "common/central_trust.h"
 #include "common/config.h"
 #include "common/logging.h"
-#include "common/grpc_status.h"
 #include "common/host_port.h"
 #include "common/names.h"
 #include "common/part_record.h"
@@ -25,6 +24,7 @@
 #include "common/unique_fd.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/format.h"
+#include "pclient/peer_words.h"
 #include "pclient/transfers.h"
 
 namespace p2pshare::pclient {
@@ -65,6 +65,16 @@ std::string SessionEnded(const Status& s) {
 bool Listening(const std::string& host, int port) {
   UniqueFd fd(ConnectTcp(host, port, 1000));
   return fd.valid();
+}
+
+// A download that stopped or found no holder, with the command that
+// resumes it (`resume`).
+Status WithResumeHint(const Status& s, const std::string& resume) {
+  if (s.reason() == "stopped") return Status(s.code(), s.message() + "; '" + resume + "' resumes it", s.reason());
+  if (s.reason() == "no_holder") {
+    return Status(s.code(), s.message() + "; '" + resume + "' resumes it when a holder is back", s.reason());
+  }
+  return s;
 }
 
 Result<int64_t> ParseRate(const std::string& text) {
@@ -378,7 +388,7 @@ Result<v1::LocateReply> PeerClient::LocateViaFriends(const v1::LocateRequest& re
       }
       return reply;
     }
-    std::string why = (i == 0 ? "primary friend " : "backup friend ") + f + ": " + st.error_message();
+    std::string why = (i == 0 ? "the primary friend " : "the backup friend ") + f + " " + PeerTrouble(f, st);
     failures += (failures.empty() ? "" : "; ") + why;
     if (i + 1 < friends.size()) Note(why + "; asking the backup friend " + friends[i + 1]);
   }
@@ -675,9 +685,7 @@ Status PeerClient::Files(const ParsedCommand& c) {
   SetDeadline(&ctx, 10);
   v1::ListFilesReply reply;
   grpc::Status s = stub->ListFiles(&ctx, v1::ListFilesRequest(), &reply);
-  if (!s.ok()) {
-    return FromGrpcStatus(s).WithContext("cannot list " + who + "'s files (is its peer-server running?)");
-  }
+  if (!s.ok()) return PeerCallStatus(who, s, "cannot list " + who + "'s files");
   Table t({"name", "size", "sha256"});
   Json list = Json::array();
   for (const auto& f : reply.files()) {
@@ -786,7 +794,7 @@ Status PeerClient::Browse(const ParsedCommand& c) {
   SetDeadline(&ctx, 10);
   v1::ListFilesReply reply;
   grpc::Status st = stub->ListFiles(&ctx, v1::ListFilesRequest(), &reply);
-  if (!st.ok()) return FromGrpcStatus(st).WithContext("cannot list " + who + "'s files");
+  if (!st.ok()) return PeerCallStatus(who, st, "cannot browse " + who + "'s files");
   const Holder holder{peer.username, peer.host, peer.port};
   const std::string prefix = folder.empty() ? "" : folder + "/";
   // What lies right under the folder: sub-folders (with what is under
@@ -984,6 +992,11 @@ bool PeerClient::AlreadyShared(const FileResult& file, const ParsedCommand& c) {
   return false;
 }
 
+std::string PeerClient::ResumeCommand(const DownloadRequest& req) const {
+  return "download " + req.file.sha256 +
+         (req.dest_dir == config_.download_dir ? "" : " --to " + ShellWord(req.dest_dir));
+}
+
 Status PeerClient::Download(const ParsedCommand& c) {
   if (c.args[0].size() > 1 && c.args[0][0] == '#') {  // a folder row of the last browse
     auto row = LastResult(c.args[0]);
@@ -1026,13 +1039,14 @@ Status PeerClient::Download(const ParsedCommand& c) {
       if (!line.empty() && line.back() == '\n') line.pop_back();
       return line;
     };
-    return Queue("download", file.name, file.sha256 + " " + req.dest_dir, file.size, std::move(job));
+    return Queue("download", file.name, file.sha256 + " " + req.dest_dir, file.size, std::move(job),
+                 ResumeCommand(req));
   }
   ProgressFn progress = ProgressBar(c.Flag("--rates"));
   NoteFn note = TerminalNote();
   auto result = DownloadFile(req, progress, note);
   if (progress) err_ << "\r\x1b[K" << std::flush;
-  if (!result.ok()) return result.status();
+  if (!result.ok()) return WithResumeHint(result.status(), ResumeCommand(req));
   auto [text, j] = DownloadSummary(req, *result);
   Print(text, j);
   return Status::Ok();
@@ -1147,13 +1161,13 @@ bool PeerClient::Background(const ParsedCommand& c) const {
 void PeerClient::SetTransferWake(std::function<void()> wake) { transfer_wake_ = std::move(wake); }
 
 Status PeerClient::Queue(const std::string& kind, const std::string& what, const std::string& key,
-                         int64_t size, TransferQueue::Job job) {
+                         int64_t size, TransferQueue::Job job, const std::string& resume) {
   if (!queue_) {
     queue_ = std::make_unique<TransferQueue>(kParallelTransfers, [this] {
       if (transfer_wake_) transfer_wake_();
     });
   }
-  ASSIGN_OR_RETURN(int id, queue_->Add(kind, what, key, std::move(job)));
+  ASSIGN_OR_RETURN(int id, queue_->Add(kind, what, key, std::move(job), resume));
   Print("#" + std::to_string(id) + " queued: " + kind + " " + what + " (" + HumanSize(size) +
             "); 'transfers' shows how it goes, and a line here says when it ends\n",
         Json{{"queued", id}, {"kind", kind}, {"name", what}, {"size", size}});
@@ -1256,7 +1270,7 @@ Status PeerClient::Ping(const ParsedCommand& c) {
     auto t0 = std::chrono::steady_clock::now();
     grpc::Status s = stub->Ping(&ctx, req, &pong);
     auto t1 = std::chrono::steady_clock::now();
-    if (!s.ok()) return FromGrpcStatus(s).WithContext("ping " + peer.username);
+    if (!s.ok()) return PeerCallStatus(peer.username, s, "ping " + peer.username);
     if (pong.payload() != req.payload()) return Internal(peer.username + " echoed something else");
     rtts.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }

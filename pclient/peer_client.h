@@ -136,9 +136,12 @@ class PeerClient {
 
   // Whether `c` (download, upload) goes to the background queue.
   bool Background(const ParsedCommand& c) const;
-  // Queues a background transfer and says so.
+  // Queues a background transfer and says so; `resume`: the command that
+  // resumes it in a later session.
   Status Queue(const std::string& kind, const std::string& what, const std::string& key, int64_t size,
-               TransferQueue::Job job);
+               TransferQueue::Job job, const std::string& resume = "");
+  // The command that resumes `req` ("download <sha256>", with its --to).
+  std::string ResumeCommand(const DownloadRequest& req) const;
 
   Status Login(bool announce);
   // This account's peer-server, when central lists it online and it

@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "pclient/format.h"
+
 namespace p2pshare::pclient {
 namespace {
 
@@ -247,7 +249,8 @@ int RunRepl(PeerClient& client, const std::string& username) {
     if (!history.empty()) write_history(history.c_str());  // a crash or kill loses nothing typed
     g_interrupted = 0;
     Status s = client.RunLine(line);
-    if (!s.ok()) std::cerr << "error: " << s.message() << "\n";
+    // A stop the person asked for (Ctrl-C) is no error: it says what it kept.
+    if (!s.ok()) std::cerr << (s.reason() == "stopped" ? "" : "error: ") << Printable(s.message()) << "\n";
   }
   client.CloseTransfers();  // Ctrl-D or quit: each stops, saying what it kept
   client.SetTransferWake(nullptr);

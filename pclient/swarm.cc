@@ -30,6 +30,7 @@
 #include "common/unique_fd.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/format.h"
+#include "pclient/peer_words.h"
 #include "pclient/piece_picker.h"
 #include "pclient/range_receiver.h"
 #include "pclient/transfer_io.h"
@@ -155,8 +156,9 @@ class Swarm {
         picker_(f_.size, piece_bytes_, kRandomStartBytes / piece_bytes_, kBufferedPieceBytes, std::random_device{}()) {}
 
   // Gets a piece layer that matches the root from one of the holders.
-  // False when none gave one.
-  bool FetchLayer();
+  // False when none gave one; then `*why` says what each did ("alice went
+  // offline; ...").
+  bool FetchLayer(std::string* why);
   // Opens the .part and reads which pieces are verified already.
   Status Prepare();
   // Fetches every missing piece. Unavailable when the holders could not.
@@ -380,7 +382,7 @@ bool PieceSink::Take(int64_t offset, std::string_view data) {
   return true;
 }
 
-bool Swarm::FetchLayer() {
+bool Swarm::FetchLayer(std::string* why) {
   // Asked of kMaxSources holders at once, in random order, each within
   // kLayerTimeout: the first layer that hashes up to the root wins, so
   // holders that never answer cost one timeout, not one each.
@@ -406,7 +408,12 @@ bool Swarm::FetchLayer() {
         v1::PieceHashesRequest req;
         req.set_sha256(f_.sha256);
         v1::PieceHashesReply reply;
-        if (!PeerStub(h.host, h.port, h.username)->PieceHashes(&ctx, req, &reply).ok()) return;  // another may answer
+        grpc::Status asked = PeerStub(h.host, h.port, h.username)->PieceHashes(&ctx, req, &reply);
+        if (!asked.ok()) {  // another may answer
+          MutexLock lock(found_mu);
+          if (!found) *why += (why->empty() ? "" : "; ") + h.username + " " + PeerTrouble(h.username, asked);
+          return;
+        }
         std::vector<Digest> layer;
         bool well_formed = reply.size() == f_.size && reply.pieces_size() == pieces_count_;
         for (int k = 0; well_formed && k < reply.pieces_size(); ++k) {
@@ -419,6 +426,8 @@ bool Swarm::FetchLayer() {
         }
         if (!well_formed || !PiecesMatchRoot(layer, f_.size, group_.root)) {
           Note("holder " + h.username + " sent piece hashes that do not match the root; skipping it");
+          MutexLock lock(found_mu);
+          *why += (why->empty() ? "" : "; ") + h.username + " sent piece hashes that do not match the file";
           return;
         }
         MutexLock lock(found_mu);
@@ -730,7 +739,7 @@ Fetched Swarm::Fetch(size_t source, const std::vector<int64_t>& run) {
     if (stop_ && failure.empty()) return Fetched::kOk;  // cancelled by Run: the source did nothing wrong
   }
   if (failure.empty() && sink.unverified() <= run.back() && !AllVerified(sink.unverified(), run.back())) {
-    failure = got.status.ok() ? "ended the stream early" : got.status.error_message();
+    failure = got.status.ok() ? "stopped sending early" : PeerTrouble(holder.username, got.status);
   }
   if (failure.empty()) return Fetched::kOk;
   if (failure != "local error") Drop(source, failure);
@@ -757,7 +766,7 @@ bool Swarm::RefreshHave(size_t source) {
   v1::PieceHashesReply reply;
   grpc::Status s = stub->PieceHashes(&ctx, req, &reply);
   if (!s.ok()) {
-    Drop(source, "cannot say which pieces it has: " + s.error_message());
+    Drop(source, "cannot say which pieces it has: it " + PeerTrouble(holder.username, s));
     return false;
   }
   Digest root{};
@@ -765,7 +774,7 @@ bool Swarm::RefreshHave(size_t source) {
   const std::string& have = reply.have();
   const auto bytes = static_cast<size_t>((pieces_count_ + 7) / 8);
   if (!same || (!have.empty() && have.size() != bytes)) {
-    Drop(source, "its list of pieces does not match the file");
+    Drop(source, "sent a list of pieces that does not match the file");
     return false;
   }
   MutexLock lock(mu_);
@@ -906,9 +915,9 @@ Status Swarm::Conclude(bool stopped) {
   }
   RETURN_IF_ERROR(local_error_);
   if (picker_.complete()) return Status::Ok();
-  if (stopped) return StoppedStatus(picker_.verified_bytes(), f_.size, f_.sha256);
+  if (stopped) return StoppedStatus(picker_.verified_bytes(), f_.size);
   std::string why;
-  for (const Source& s : sources_) why += (why.empty() ? "" : "; ") + s.holder.username + ": " + s.why;
+  for (const Source& s : sources_) why += (why.empty() ? "" : "; ") + s.holder.username + " " + s.why;
   return IncompleteStatus(f_.name, picker_.verified_bytes(), f_.size, why);
 }
 
@@ -996,7 +1005,7 @@ void PartsVersionFirst(const std::string& part_path, std::vector<RootGroup>& gro
 }  // namespace
 
 std::optional<Result<DownloadResult>> SwarmDownload(const DownloadRequest& req, const ProgressFn& progress,
-                                                    const NoteFn& note) {
+                                                    const NoteFn& note, std::string* why_not) {
   const FileResult& f = req.file;
   std::vector<RootGroup> groups = GroupByRoot(f, req.own_username);
   PartsVersionFirst((fs::path(req.dest_dir) / f.name).string() + kPartSuffix, groups);
@@ -1008,7 +1017,11 @@ std::optional<Result<DownloadResult>> SwarmDownload(const DownloadRequest& req, 
     DownloadRequest version = req;  // this claim's size
     version.file.size = group.size;
     Swarm swarm(version, group, progress, note);
-    if (!swarm.FetchLayer()) continue;
+    std::string why;
+    if (!swarm.FetchLayer(&why)) {
+      if (why_not != nullptr && !why.empty()) *why_not += (why_not->empty() ? "" : "; ") + why;
+      continue;
+    }
     started = true;
     RETURN_IF_ERROR(swarm.Prepare());
     Status ran = swarm.Run();

@@ -36,9 +36,10 @@ namespace p2pshare::pclient {
 // Downloads `req.file` as above, one claim (root and size) after another,
 // most holders first (the version a .part here was verified against
 // first, whatever the vote). Nothing (nullopt) when the swarm cannot
-// start: no holder gives a piece layer that hashes to its root. Errors as
+// start: no holder gives a piece layer that hashes to its root; then
+// `*why_not` (when given) says what each holder did. Errors as
 // DownloadFile's.
 std::optional<Result<DownloadResult>> SwarmDownload(const DownloadRequest& req, const ProgressFn& progress,
-                                     const NoteFn& note);
+                                                    const NoteFn& note, std::string* why_not = nullptr);
 
 }  // namespace p2pshare::pclient

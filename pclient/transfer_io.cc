@@ -75,16 +75,22 @@ Status WriteAll(int fd, const char* data, size_t n, int64_t offset) {
   return Status::Ok();
 }
 
-Status StoppedStatus(int64_t kept, int64_t size, const std::string& sha256) {
-  return Status(Code::kCancelled, "stopped; " + HumanSize(kept) + " of " + HumanSize(size) +
-                                      " verified are kept: 'download " + sha256 + "' resumes it");
+std::string KeptWords(int64_t kept, int64_t size) {
+  if (kept <= 0) return "nothing of it was verified yet";
+  return HumanSize(kept) + " of " + HumanSize(size) + " verified " + (kept == 1 ? "is" : "are") + " kept";
+}
+
+Status StoppedStatus(int64_t kept, int64_t size) {
+  return Status(Code::kCancelled, "stopped; " + KeptWords(kept, size), "stopped");
 }
 
 Status IncompleteStatus(const std::string& name, int64_t kept, int64_t size, const std::string& failures) {
-  if (failures.empty()) return Unavailable("no other peer holds " + name + " right now", "no_holder");
-  return Unavailable("could not complete " + name + " (" + std::to_string(kept) + " of " + std::to_string(size) +
-                         " bytes verified; " + failures + "); run download again to resume",
-                     "no_holder");
+  if (failures.empty()) {
+    return Unavailable("no other peer holds " + name + " right now" +
+                           (kept > 0 ? "; " + KeptWords(kept, size) : ""),
+                       "no_holder");
+  }
+  return Unavailable("could not complete " + name + ": " + failures + "; " + KeptWords(kept, size), "no_holder");
 }
 
 Status PlaceDownload(int fd, const std::string& part_path, const std::string& final_path) {

@@ -66,11 +66,15 @@ class CallWatch {
 // pwrite of all `n` bytes at `offset`; ResourceExhausted when the disk is full.
 Status WriteAll(int fd, const char* data, size_t n, int64_t offset);
 
-// Cancelled: a download the user stopped, keeping `kept` of `size` bytes
-// (verified) for a resume by `sha256`.
-Status StoppedStatus(int64_t kept, int64_t size, const std::string& sha256);
+// "10.0 MiB of 30.0 MiB verified are kept", or "nothing of it was verified yet".
+std::string KeptWords(int64_t kept, int64_t size);
+// Cancelled ("stopped"): a download the user stopped, keeping `kept` of
+// `size` bytes (verified). What resumes it is the caller's to say.
+Status StoppedStatus(int64_t kept, int64_t size);
 // Unavailable ("no_holder"): no holder could complete `name`; `failures`
-// says what each did ("alice: ...; bob: ..."; empty: nobody holds it).
+// says what each did, in pclient/peer_words.h's words ("alice went
+// offline; bob did not answer in time"; empty: nobody holds it). What
+// happens next is the caller's to say.
 Status IncompleteStatus(const std::string& name, int64_t kept, int64_t size, const std::string& failures);
 
 // fsyncs `fd` (the .part at `part_path`) and renames it to `final_path`

@@ -14,6 +14,7 @@ std::string StateName(TransferState s) {
   switch (s) {
     case TransferState::kQueued: return "queued";
     case TransferState::kRunning: return "running";
+    case TransferState::kWaiting: return "waiting for a holder";
     case TransferState::kDone: return "done";
     case TransferState::kFailed: return "failed";
     case TransferState::kStopped: return "stopped";
@@ -28,7 +29,17 @@ struct TransferQueue::Entry {
   int attempts = 0;         // runs started
   Clock::time_point start;  // of the current run
   int64_t base = -1;        // bytes done when this run first reported (a resume's)
+  int waits = 0;            // tries in a row that found no holder
+  Clock::time_point due;    // waiting: when it runs again
 };
+
+namespace {
+
+bool InQueue(TransferState s) {
+  return s == TransferState::kQueued || s == TransferState::kRunning || s == TransferState::kWaiting;
+}
+
+}  // namespace
 
 class TransferQueue::EntryControl : public Control {
  public:
@@ -65,12 +76,12 @@ TransferQueue::TransferQueue(int workers, std::function<void()> wake) : wake_(st
 
 TransferQueue::~TransferQueue() { Close(); }
 
-Result<int> TransferQueue::Add(std::string kind, std::string what, std::string key, Job job) {
+Result<int> TransferQueue::Add(std::string kind, std::string what, std::string key, Job job, std::string resume) {
   MutexLock lock(mu_);
   if (closed_) return FailedPrecondition("the transfer queue is closed");
   for (const auto& e : items_) {
     const TransferState s = e->item.state;
-    if (!key.empty() && e->item.key == key && (s == TransferState::kQueued || s == TransferState::kRunning)) {
+    if (!key.empty() && e->item.key == key && InQueue(s)) {
       return AlreadyExists(e->item.kind + " of " + e->item.what + " is " + StateName(s) + " already, as #" +
                            std::to_string(e->item.id) + " ('transfers' shows it)");
     }
@@ -80,6 +91,7 @@ Result<int> TransferQueue::Add(std::string kind, std::string what, std::string k
   e->item.kind = std::move(kind);
   e->item.what = std::move(what);
   e->item.key = std::move(key);
+  e->item.resume = std::move(resume);
   e->job = std::move(job);
   items_.push_back(e);
   waiting_.push_back(e);
@@ -102,6 +114,10 @@ Status TransferQueue::Cancel(int id) {
     case TransferState::kRunning:
       e.stop = true;
       return Status::Ok();
+    case TransferState::kWaiting:
+      e.item.state = TransferState::kStopped;
+      e.item.note = "gave up waiting for a holder: " + e.item.note;
+      return Status::Ok();
     default:
       return FailedPrecondition("transfer #" + std::to_string(id) + " has ended already (" +
                                 StateName(e.item.state) + ")");
@@ -116,14 +132,13 @@ Status TransferQueue::Retry(int id) {
   }
   auto& e = items_[id - 1];
   const TransferState s = e->item.state;
-  if (s != TransferState::kFailed && s != TransferState::kStopped) {
+  if (s != TransferState::kFailed && s != TransferState::kStopped && s != TransferState::kWaiting) {
     return FailedPrecondition("transfer #" + std::to_string(id) + " is " + StateName(s) +
                               "; only a failed or stopped one is retried");
   }
   for (const auto& other : items_) {
     const TransferState os = other->item.state;
-    if (other != e && !e->item.key.empty() && other->item.key == e->item.key &&
-        (os == TransferState::kQueued || os == TransferState::kRunning)) {
+    if (other != e && !e->item.key.empty() && other->item.key == e->item.key && InQueue(os)) {
       return AlreadyExists("the same transfer is " + StateName(os) + " as #" + std::to_string(other->item.id));
     }
   }
@@ -151,9 +166,8 @@ std::vector<TransferQueue::Item> TransferQueue::List() const {
 
 int TransferQueue::Active() const {
   MutexLock lock(mu_);
-  return static_cast<int>(std::count_if(items_.begin(), items_.end(), [](const auto& e) {
-    return e->item.state == TransferState::kQueued || e->item.state == TransferState::kRunning;
-  }));
+  return static_cast<int>(
+      std::count_if(items_.begin(), items_.end(), [](const auto& e) { return InQueue(e->item.state); }));
 }
 
 std::vector<std::string> TransferQueue::TakeEnded() {
@@ -170,6 +184,14 @@ void TransferQueue::Close() {
       e->item.note = "cancelled before it started";
     }
     waiting_.clear();
+    for (auto& e : items_) {
+      if (e->item.state != TransferState::kWaiting) continue;
+      e->item.state = TransferState::kStopped;
+      const std::string& resume = e->item.resume;
+      ended_.push_back("[#" + std::to_string(e->item.id) + "] " + e->item.kind + " of " + e->item.what +
+                       " stopped while waiting for a holder: " + e->item.note +
+                       (resume.empty() ? "" : "; '" + resume + "' in a later session resumes it"));
+    }
     for (auto& e : items_) e->stop = true;
     cv_.notify_all();
   }
@@ -178,10 +200,34 @@ void TransferQueue::Close() {
   }
 }
 
+std::optional<Clock::time_point> TransferQueue::WakeWaiting() {
+  std::optional<Clock::time_point> next;
+  const auto now = Clock::now();
+  for (auto& e : items_) {
+    if (e->item.state != TransferState::kWaiting) continue;
+    if (e->due <= now) {
+      e->item.state = TransferState::kQueued;
+      waiting_.push_back(e);
+    } else if (!next || e->due < *next) {
+      next = e->due;
+    }
+  }
+  return next;
+}
+
 void TransferQueue::Work() {
   MutexLock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { mu_.AssertHeld(); return closed_ || !waiting_.empty(); });
+    std::optional<Clock::time_point> next = WakeWaiting();
+    if (!closed_ && waiting_.empty()) {
+      auto ready = [&] { mu_.AssertHeld(); return closed_ || !waiting_.empty(); };
+      if (next) {
+        cv_.wait_until(lock, *next, ready);
+      } else {
+        cv_.wait(lock, ready);
+      }
+      continue;  // the waiting items whose time came are queued first
+    }
     if (closed_) return;
     std::shared_ptr<Entry> e = waiting_.front();
     waiting_.pop_front();
@@ -206,19 +252,39 @@ void TransferQueue::End(Entry& e, const Result<std::string>& r) {
   it.seconds = std::chrono::duration<double>(Clock::now() - e.start).count();
   const std::string n = std::to_string(it.id);
   if (r.ok()) {
+    e.waits = 0;
     it.state = TransferState::kDone;
     it.note = *r;
     ended_.push_back("[#" + n + "] " + *r);
     return;
   }
   const bool stopped = r.status().code() == Code::kCancelled;
-  it.state = stopped ? TransferState::kStopped : TransferState::kFailed;
   it.note = r.status().message();
+  if (!stopped && !closed_ && !e.stop && it.kind == "download" && r.status().reason() == "no_holder") {
+    // Its holders are away: it runs again by itself, sooner at first.
+    it.state = TransferState::kWaiting;
+    const auto wait = std::min<Clock::duration>(kHolderWaitMax, std::chrono::seconds(1) * (1 << std::min(e.waits, 4)));
+    e.due = Clock::now() + wait;
+    cv_.notify_all();  // a worker waiting with no time set sets this one
+    if (e.waits++ == 0) {
+      ended_.push_back("[#" + n + "] " + it.what + ": " + it.note +
+                       "; waiting for a holder: it resumes by itself ('cancel " + n + "' gives up)");
+    }
+    return;
+  }
+  e.waits = 0;
+  it.state = stopped ? TransferState::kStopped : TransferState::kFailed;
   // "upload of x stopped; ..." / "stopped; ...": the line says that itself.
   if (size_t at = it.note.find("stopped; "); stopped && at != std::string::npos) it.note.erase(0, at + 9);
-  std::string hint = it.note.ends_with("resumes it") ? " (or 'retry " + n + "')"
-                     : stopped                        ? "; 'retry " + n + "' starts it again"
-                                                      : "; 'retry " + n + "' tries again";
+  std::string hint;
+  if (closed_) {  // leaving: 'retry' is gone with this session
+    if (!it.resume.empty()) hint = "; '" + it.resume + "' in a later session resumes it";
+  } else if (stopped) {
+    hint = it.note.find(" kept") != std::string::npos ? "; 'retry " + n + "' resumes it"
+                                                      : "; 'retry " + n + "' starts it again";
+  } else {
+    hint = "; 'retry " + n + "' tries again";
+  }
   ended_.push_back("[#" + n + "] " + it.kind + " of " + it.what + (stopped ? " stopped: " : " failed: ") +
                    it.note + hint);
 }

@@ -16,6 +16,7 @@
 
 #include "common/grpc_status.h"
 #include "common/names.h"
+#include "common/part_record.h"
 #include "common/peer_channel.h"
 #include "common/proto_convert.h"
 #include "common/sha256.h"
@@ -23,6 +24,7 @@
 #include "common/unique_fd.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/in_order.h"
+#include "pclient/peer_words.h"
 #include "pclient/swarm.h"
 #include "pclient/transfer_io.h"
 
@@ -50,9 +52,18 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
   std::error_code ec;
   const bool file_at_path = !req.verify_only && fs::exists(fs::path(req.dest_dir) / req.file.name, ec);
   if (ChooseStrategy(req, file_at_path) == Strategy::kPieces) {
-    if (std::optional<Result<DownloadResult>> swarm = SwarmDownload(req, progress, note)) return std::move(*swarm);
-    // No holder gave a piece layer that hashes to its root: the whole file
-    // from one holder at a time, checked by its SHA-256 alone.
+    std::string why_not;
+    if (std::optional<Result<DownloadResult>> swarm = SwarmDownload(req, progress, note, &why_not)) {
+      return std::move(*swarm);
+    }
+    // No holder gave a piece layer that hashes to its root. Verified pieces
+    // here are kept for when one does (the in-order strategy would have to
+    // start over); without any, the whole file from one holder at a time,
+    // checked by its SHA-256 alone.
+    const std::string part = (fs::path(req.dest_dir) / req.file.name).string() + kPartSuffix;
+    if (int64_t kept = VerifiedInPart(part, req.file.size); kept > 0) {
+      return IncompleteStatus(req.file.name, kept, req.file.size, why_not);
+    }
   }
   return InOrderDownload(req, progress, note);
 }
@@ -114,7 +125,10 @@ Result<UploadResult> UploadFile(const std::string& path, const std::string& name
   }
   grpc::Status s = writer->Finish();
   if (!local_error.ok()) return local_error;
-  if (!s.ok()) return FromGrpcStatus(s).WithContext(target.username + " refused the upload");
+  if (!s.ok()) {
+    if (PeerAway(s)) return PeerCallStatus(target.username, s, "upload of " + name);
+    return FromGrpcStatus(s).WithContext(target.username + " refused the upload");
+  }
   return UploadResult{FromProto(reply.file()),
                       std::chrono::duration<double>(Clock::now() - start).count()};
 }

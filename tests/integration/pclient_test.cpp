@@ -470,8 +470,10 @@ TEST_F(PeerClientTest, CtrlCDuringADownloadStopsItKeepsWhatIsVerifiedAndTheNextO
   ASSERT_TRUE(repl->WaitFor("ETA", std::chrono::seconds(10))) << repl->output();
   repl->Type("\x03");
   ASSERT_TRUE(repl->WaitFor("stopped; ", std::chrono::seconds(5))) << repl->output();
-  EXPECT_TRUE(repl->WaitFor("verified are kept: 'download ", std::chrono::seconds(1))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("verified are kept; 'download ", std::chrono::seconds(1))) << repl->output();
   ASSERT_TRUE(repl->WaitFor("carol> ", std::chrono::seconds(5))) << repl->output();
+  // A stop the person asked for is not an error.
+  EXPECT_EQ(repl->output().find("error: stopped"), std::string::npos) << repl->output();
   EXPECT_TRUE(repl->running());
   ASSERT_TRUE(repl->WaitForLineEditor(std::chrono::seconds(5)));
   EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
@@ -559,7 +561,7 @@ TEST_F(PeerClientTest, ABackgroundDownloadIsCancelledKeepingItsPiecesAndRetriedF
   ASSERT_TRUE(repl->WaitFor("stopping #1", std::chrono::seconds(5))) << repl->output();
   ASSERT_TRUE(repl->WaitFor("[#1] download of big.bin stopped: ", std::chrono::seconds(10))) << repl->output();
   EXPECT_TRUE(repl->WaitFor("verified are kept", std::chrono::seconds(1))) << repl->output();
-  EXPECT_TRUE(repl->WaitFor("(or 'retry 1')", std::chrono::seconds(1))) << repl->output();
+  EXPECT_TRUE(repl->WaitFor("'retry 1' resumes it", std::chrono::seconds(1))) << repl->output();
   EXPECT_TRUE(fs::exists(Downloads("carol") / "big.bin.part"));
   EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
   ASSERT_TRUE(AtPrompt(*repl, "carol"));

@@ -112,7 +112,7 @@ TEST(TransferQueueTest, CancelStopsARunningOneAndDropsAQueuedOneAndRetryRunsItAg
   EXPECT_EQ(StateOf(q, 1), TransferState::kStopped);
   auto lines = q.TakeEnded();
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(lines[0], "[#1] download of a stopped: 10 B of 100 B verified are kept; 'retry 1' starts it again");
+  EXPECT_EQ(lines[0], "[#1] download of a stopped: 10 B of 100 B verified are kept; 'retry 1' resumes it");
   EXPECT_EQ(gate.started(), 1) << "the cancelled queued one ran";
   EXPECT_EQ(q.Cancel(1).code(), Code::kFailedPrecondition);
   EXPECT_EQ(q.Cancel(9).code(), Code::kNotFound);
@@ -134,6 +134,63 @@ TEST(TransferQueueTest, CloseStopsWhatRunsAndRefusesMore) {
   EXPECT_EQ(StateOf(q, 2), TransferState::kStopped);
   EXPECT_EQ(q.TakeEnded().size(), 1u);
   EXPECT_FALSE(q.Add("download", "c", "kc", gate.Job(std::string("x"))).ok());
+}
+
+TEST(TransferQueueTest, ADownloadWhoseHoldersAreAwayWaitsAndResumesByItselfWhenOneIsBack) {
+  // The job finds no holder twice, then one: it is never "failed", and
+  // nobody has to type 'retry'.
+  std::atomic<int> runs{0};
+  Wakes wakes;
+  TransferQueue q(1, [&] { wakes.Wake(); });
+  auto job = [&](TransferQueue::Control& control) -> Result<std::string> {
+    const int run = ++runs;
+    EXPECT_EQ(control.attempt(), run - 1) << "each try asks who holds it now";
+    if (run < 3) return Unavailable("could not complete a: carol went offline; 7 B of 9 B verified are kept", "no_holder");
+    return std::string("downloaded a");
+  };
+  ASSERT_TRUE(q.Add("download", "a", "ka", job, "download abc --to /x").ok());
+  ASSERT_TRUE(wakes.WaitFor(1));
+  auto first = q.TakeEnded();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0], "[#1] a: could not complete a: carol went offline; 7 B of 9 B verified are kept; "
+                      "waiting for a holder: it resumes by itself ('cancel 1' gives up)");
+  EXPECT_EQ(q.Active(), 1) << "a waiting download is still the queue's";
+  // The same file again meanwhile is the same transfer.
+  EXPECT_EQ(q.Add("download", "a", "ka", job).status().code(), Code::kAlreadyExists);
+  ASSERT_TRUE(wakes.WaitFor(3)) << "it did not run again by itself";
+  EXPECT_EQ(runs.load(), 3);
+  EXPECT_EQ(StateOf(q, 1), TransferState::kDone);
+  auto lines = q.TakeEnded();
+  ASSERT_EQ(lines.size(), 1u) << "the second wait said nothing new";
+  EXPECT_EQ(lines[0], "[#1] downloaded a");
+}
+
+TEST(TransferQueueTest, AWaitingDownloadIsGivenUpByCancelRunAtOnceByRetryAndLeavingSaysHowToResume) {
+  Wakes wakes;
+  TransferQueue q(1, [&] { wakes.Wake(); });
+  std::atomic<int> runs{0};
+  auto away = [&](TransferQueue::Control&) -> Result<std::string> {
+    ++runs;
+    return Unavailable("no other peer holds a right now; 5 B of 9 B verified are kept", "no_holder");
+  };
+  ASSERT_TRUE(q.Add("download", "a", "ka", away, "download aaa").ok());
+  ASSERT_TRUE(q.Add("download", "b", "kb", away, "download bbb --to /y").ok());
+  ASSERT_TRUE(wakes.WaitFor(2));
+  EXPECT_EQ(StateOf(q, 1), TransferState::kWaiting);
+  EXPECT_EQ(StateName(StateOf(q, 1)), "waiting for a holder");
+  ASSERT_TRUE(q.Cancel(1).ok());
+  EXPECT_EQ(StateOf(q, 1), TransferState::kStopped);
+  EXPECT_NE(q.List().at(0).note.find("gave up waiting for a holder: "), std::string::npos);
+  const int before = runs.load();
+  ASSERT_TRUE(q.Retry(2).ok());  // at once, not at its time
+  ASSERT_TRUE(wakes.WaitFor(3));
+  EXPECT_GT(runs.load(), before);
+  q.TakeEnded();
+  q.Close();
+  auto lines = q.TakeEnded();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "[#2] download of b stopped while waiting for a holder: no other peer holds a right now; "
+                      "5 B of 9 B verified are kept; 'download bbb --to /y' in a later session resumes it");
 }
 
 }  // namespace
