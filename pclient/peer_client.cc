@@ -870,6 +870,11 @@ Result<std::string> PeerClient::FetchFolder(const std::vector<DownloadRequest>& 
     if (stop && stop()) break;
     DownloadRequest r = base;
     r.stop_requested = stop;
+    // Who holds it now, with the roots a browse does not list: pieces from
+    // all of them, each verified as it comes (and kept across failures).
+    if (r.refresh_holders) {
+      if (auto holders = r.refresh_holders(); holders.ok() && !holders->empty()) r.file.holders = *holders;
+    }
     ProgressFn each = nullptr;
     if (progress) {
       each = [&, done_before](const TransferProgress& p) {

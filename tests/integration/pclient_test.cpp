@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/part_record.h"
 #include "common/sha256.h"
 #include "common/x509.h"
 #include "integration/network_test.h"
@@ -348,6 +349,120 @@ TEST_F(PeerClientTest, ADownloadWhoseHolderIsKilledCompletesFromTheNext) {
   EXPECT_NE(out.find("; dropped: alice ("), std::string::npos) << out;
   EXPECT_EQ(Sha256File((Downloads("carol") / "big.bin").string()).value(), Sha256Hex(big_));
   EXPECT_FALSE(fs::exists(part));
+}
+
+// A file only alice holds, put in her folder while she runs (24 MiB: a
+// download at 4 MiB/s is still going when she is killed).
+class HolderAwayTest : public PeerClientTest {
+ protected:
+  void SetUp() override {
+    PeerClientTest::SetUp();
+    lecture_ = RandomBytes(24 * 1024 * 1024, 31);
+    WriteFile(alice_->shared_dir() / "Cours de maths" / "lecture.mp4", lecture_);
+    auto directory = central_->Client();
+    ASSERT_TRUE(WaitUntil([&] { return directory->Search("lecture.mp4")->total == 1; }, std::chrono::seconds(10)));
+  }
+  fs::path Part(const std::string& user) { return Downloads(user) / "Cours de maths" / "lecture.mp4.part"; }
+  // The bytes its .part keeps verified (the record of verified pieces).
+  int64_t Kept(const std::string& user) { return KeptIn(Part(user)); }
+  int64_t KeptIn(const fs::path& part) { return VerifiedInPart(part.string(), static_cast<int64_t>(lecture_.size())); }
+  // Waits until the .part holds at least 3 MiB verified, then kills alice.
+  ::testing::AssertionResult KillAliceMidway(const fs::path& part) {
+    if (!WaitUntil([&] { return KeptIn(part) >= 3 * 1024 * 1024; }, std::chrono::seconds(30))) {
+      return ::testing::AssertionFailure() << "the download never got 3 MiB verified";
+    }
+    alice_->Signal(SIGKILL);
+    alice_->Wait(std::chrono::seconds(10));
+    return ::testing::AssertionSuccess();
+  }
+  // What a person reads must be in our words, never the transport's.
+  static void ExpectPlainWords(const std::string& out) {
+    for (const char* raw : {"UNAVAILABLE", "failed to connect to all addresses", "ipv4:", "Socket closed",
+                            "Connection refused", "UNKNOWN:", "of 25165824 bytes"}) {
+      EXPECT_EQ(out.find(raw), std::string::npos) << "'" << raw << "' reached the person:\n" << out;
+    }
+  }
+  std::string lecture_;
+};
+
+TEST_F(HolderAwayTest, AOneShotDownloadWhoseOnlyHolderDiesKeepsEveryVerifiedByteThroughRetriesUntilItIsBack) {
+  const std::string sha = Sha256Hex(lecture_);
+  const fs::path to = dir_.path() / "carol" / "for class";  // not the configured folder
+  const fs::path part = to / "Cours de maths" / "lecture.mp4.part";
+  Process download(Argv("carol", {"download", "lecture.mp4", "--limit-rate", "4M", "--to", to.string()}),
+                   (dir_.path() / "carol-download.log").string());
+  ASSERT_TRUE(KillAliceMidway(part)) << download.Log();
+  EXPECT_NE(download.Wait(std::chrono::seconds(60)), 0);
+  const std::string out = download.Log();
+  const int64_t kept = KeptIn(part);
+  ASSERT_GE(kept, 3 * 1024 * 1024) << "verified bytes were thrown away:\n" << out;
+  EXPECT_NE(out.find("alice went offline"), std::string::npos) << out;
+  EXPECT_NE(out.find(" of 24.0 MiB verified are kept"), std::string::npos) << out;
+  // The hint resumes it where it was, with the folder it was going to.
+  EXPECT_NE(out.find("'download " + sha + " --to '" + to.string() + "''"), std::string::npos) << out;
+  EXPECT_NE(out.find("resumes it when a holder is back"), std::string::npos) << out;
+  ExpectPlainWords(out);
+  // Again, with alice still away (central still lists her): nothing lost.
+  for (int i = 0; i < 2; ++i) {
+    auto [code, again] = Client("carol", {"download", sha, "--to", to.string()});
+    EXPECT_NE(code, 0) << again;
+    EXPECT_GE(KeptIn(part), kept) << "a retry cut the .part:\n" << again;
+    EXPECT_NE(again.find("verified are kept"), std::string::npos) << again;
+    ExpectPlainWords(again);
+  }
+  // She comes back: the next try fetches only the rest, at once.
+  ASSERT_TRUE(alice_->Start().ok());
+  auto [code, done] = Client("carol", {"--json", "download", sha, "--to", to.string()});
+  ASSERT_EQ(code, 0) << done;
+  Json j = Json::parse(done.substr(done.find('{')), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << done;
+  EXPECT_GE(j["resumed_at"].get<int64_t>(), kept) << done;
+  EXPECT_EQ(ReadFile(to / "Cours de maths" / "lecture.mp4"), lecture_);
+  EXPECT_FALSE(fs::exists(part));
+}
+
+TEST_F(HolderAwayTest, ABackgroundDownloadWhoseHolderDiesWaitsForItAndCompletesByItselfWhenItIsBack) {
+  auto repl = Repl("carol");
+  repl->Type("download lecture.mp4 --limit-rate 4M\r");
+  ASSERT_TRUE(repl->WaitFor("#1 queued", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(KillAliceMidway(Part("carol"))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("waiting for a holder: it resumes by itself", std::chrono::seconds(60))) << repl->output();
+  const int64_t kept = Kept("carol");
+  EXPECT_GE(kept, 3 * 1024 * 1024) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("transfers\r");
+  ASSERT_TRUE(repl->WaitFor("waiting for a holder", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  // Nobody types 'retry': alice's return is enough.
+  ASSERT_TRUE(alice_->Start().ok());
+  ASSERT_TRUE(repl->WaitFor("[#1] downloaded Cours de maths/lecture.mp4", std::chrono::seconds(90)))
+      << repl->output();
+  EXPECT_TRUE(repl->WaitFor("were here already", std::chrono::seconds(1))) << repl->output();
+  EXPECT_EQ(ReadFile(Downloads("carol") / "Cours de maths" / "lecture.mp4"), lecture_);
+  ExpectPlainWords(repl->output());
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("quit\r");
+  EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
+}
+
+TEST_F(HolderAwayTest, AFolderDownloadWhoseHolderDiesKeepsWhatEachFileVerified) {
+  auto repl = Repl("carol");
+  repl->Type("browse alice\r");
+  ASSERT_TRUE(repl->WaitFor("Cours de maths/", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("download #1 --limit-rate 4M\r");
+  ASSERT_TRUE(repl->WaitFor("#1 queued", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(KillAliceMidway(Part("carol"))) << repl->output();
+  ASSERT_TRUE(repl->WaitFor("waiting for a holder", std::chrono::seconds(60))) << repl->output();
+  EXPECT_GE(Kept("carol"), 3 * 1024 * 1024) << repl->output();
+  ExpectPlainWords(repl->output());
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("quit\r");
+  ASSERT_TRUE(repl->WaitFor("transfer is still queued or running", std::chrono::seconds(5))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "carol"));
+  repl->Type("quit\r");
+  EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
+  EXPECT_GE(Kept("carol"), 3 * 1024 * 1024);
 }
 
 TEST_F(PeerClientTest, AnExistingPartIsResumed) {
