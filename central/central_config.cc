@@ -30,7 +30,7 @@ void DescribeCentralConfig(ConfigSchema& s, CentralConfig* c) {
   s.String("log_format", &c->log_format, "text (one line an event) or json (one object a line)", LogFormatNames());
   s.Bool("tls", &c->tls, "serve HTTPS (false: plain HTTP, for local experiments only)");
   s.Path("ca_dir", &c->ca_dir,
-           "folder of the network's certificate authority (default: ca beside the database); "
+           "folder of the network's certificate authority (empty: ca beside the database); "
            "with postgresql://, the CA lives in the database and only its certificate is "
            "written here");
   s.StringList("tls_names", &c->tls_names,

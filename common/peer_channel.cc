@@ -152,8 +152,10 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& host, int port,
   // backoff between connection attempts grows to 120 s, and calls made
   // meanwhile fail with the last attempt's error (a peer-server restarted
   // within a minute was "unavailable" for 40 s more).
+  // (Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC also takes it as the
+  // least time a connection attempt, TLS handshake included, may take; its
+  // 20 s stay, or a reversal or a slow handshake would be cut off.)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffMs / 4);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kReconnectBackoffMs / 4);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
   return grpc::CreateCustomChannel(JoinHostPort(host, port), tls::TlsCredentials(options), args);
 }

@@ -31,14 +31,14 @@ void DescribePeerConfig(ConfigSchema& s, PeerConfig* c) {
   s.Bool("allow_plain_password", &c->allow_plain_password,
          "send the password over plain http:// to a host that is not loopback");
   s.String("advertise_host", &c->advertise_host,
-           "host other peers reach this peer at: an IP or DNS name, e.g. a NAT's public address "
+           "peer-server: host other peers reach this peer at: an IP or DNS name, e.g. a NAT's public address "
            "(empty: the address central sees this peer's login come from)");
   s.String("listen_host", &c->listen_host,
            "peer-server: address its gRPC port listens on (empty: every interface, IPv4 and IPv6)");
   s.Path("shared_dir", &c->shared_dir, "folder whose files this peer shares");
   s.Path("download_dir", &c->download_dir, "folder downloads are written to");
   s.Int("max_storage_bytes", &c->max_storage_bytes,
-        "bytes the shared folder may hold with uploads", 0, INT64_MAX);
+        "peer-server: bytes the shared folder may hold with uploads", 0, INT64_MAX);
   s.StringList("friends", &c->friends, "primary and backup friend peers, host:port", 2);
   s.String("log_level", &c->log_level, "trace, debug, info, warn, error or off", LogLevelNames());
   s.String("log_format", &c->log_format, "text (one line an event) or json (one object a line)", LogFormatNames());

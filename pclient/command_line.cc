@@ -70,6 +70,14 @@ Result<ParsedCommand> ParseCommand(const std::vector<std::string>& words) {
                            (close ? "did you mean '" + *close + "'? " : "") + "try 'help'");
   }
   ParsedCommand out;
+  // "download --help" is "help download", wherever the --help is.
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (words[i] == "--help" || words[i] == "-h") {
+      out.name = "help";
+      out.args = {spec->name};
+      return out;
+    }
+  }
   out.name = spec->name;
   for (size_t i = 1; i < words.size(); ++i) {
     const std::string& w = words[i];
@@ -104,6 +112,10 @@ Result<ParsedCommand> ParseCommand(const std::vector<std::string>& words) {
     std::string text;
     for (const auto& a : out.args) text += (text.empty() ? "" : " ") + a;
     out.args = {text};
+  }
+  if (spec->last_takes_rest && spec->max_args > 0 && out.args.size() > spec->max_args) {
+    for (size_t i = spec->max_args; i < out.args.size(); ++i) out.args[spec->max_args - 1] += " " + out.args[i];
+    out.args.resize(spec->max_args);
   }
   if (out.args.size() < spec->min_args || out.args.size() > std::max(spec->max_args, spec->min_args)) {
     return InvalidArgument("usage: " + spec->usage);

@@ -39,6 +39,9 @@ struct CommandSpec {
   std::vector<std::string> flags = {};    // take no value: "--verify-only"
   std::vector<std::string> aliases = {};  // other names: "exit" for quit
   bool joins_args = false;  // the words after the name are one argument (search's text)
+  // The last argument takes the rest of the words, spaces between
+  // (browse's folder: browse alice Cours de maths).
+  bool last_takes_rest = false;
   // Whether peer-client logs in at start (a config with a password) before
   // running it; not for help, register, login and quit.
   bool login_first = true;

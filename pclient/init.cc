@@ -76,14 +76,15 @@ struct InitAnswers {
 std::optional<InitAnswers> ParseInit(const std::vector<std::string>& args, int* exit) {
   CLI::App app{"writes a peer config, checks the account with central and pins central's CA", "peer-client init"};
   InitAnswers a;
+  UseHelpLayout(app, "peer-client init [OPTIONS]");
   app.add_option("--central-url", a.central_url, "central's URL (default https://127.0.0.1:8080)");
   app.add_option("--username", a.username, "the account (default: $USER)");
-  app.add_option("--shared-dir", a.shared, "the folder to share (default: shared, beside the config)");
-  app.add_option("--download-dir", a.downloads, "where downloads go (default: downloads, beside the config)");
+  app.add_option("--shared-dir", a.shared, Wrap("the folder to share (default: shared, beside the config)", 50));
+  app.add_option("--download-dir", a.downloads, Wrap("where downloads go (default: downloads, beside the config)", 50));
   app.add_flag("--register", a.register_account, "create the account on central first");
   app.add_flag("--force", a.force, "replace an existing config and password file");
-  app.footer("The password is typed (without echo), or read from P2PSHARE_PASSWORD or the first line of "
-             "standard input; never a flag.");
+  app.footer(Wrap("The password is typed (without echo), or read from P2PSHARE_PASSWORD or the first line of "
+                  "standard input; never a flag.", 79));
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);

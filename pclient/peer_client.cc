@@ -219,7 +219,7 @@ const std::vector<CommandSpec>& Commands() {
        .max_args = 1, .run = &C::Files},
       {.name = "browse", .usage = "browse <peer> [folder]",
        .summary = "a peer's shared folder as a tree, numbered: 'download #n' fetches a file or a whole folder",
-       .min_args = 1, .max_args = 2, .run = &C::Browse},
+       .min_args = 1, .max_args = 2, .last_takes_rest = true, .run = &C::Browse},
       {.name = "download",
        .usage = "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate RATE (8M, 500K)] "
                 "[--verify-only] [--rates] [--via friend] [--wait]",
@@ -786,6 +786,14 @@ Status PeerClient::Browse(const ParsedCommand& c) {
   RETURN_IF_ERROR(RequireSession());
   const std::string& who = c.args[0];
   std::string folder = c.args.size() > 1 ? c.args[1] : "";
+  if (folder.size() > 1 && folder[0] == '#') {  // a folder row of the last browse
+    ASSIGN_OR_RETURN(FileResult row, LastResult(folder));
+    if (!row.sha256.empty() || !row.name.ends_with('/')) {
+      return InvalidArgument(folder + " is the file " + row.name + ", not a folder; 'download " + folder +
+                             "' fetches it");
+    }
+    folder = row.name;
+  }
   while (!folder.empty() && folder.back() == '/') folder.pop_back();
   while (!folder.empty() && folder.front() == '/') folder.erase(0, 1);
   ASSIGN_OR_RETURN(PeerInfo peer, FindPeer(who));

@@ -29,11 +29,13 @@ std::string PeerTrouble(const std::string& peer, const grpc::Status& s) {
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       // gRPC's words for a connection that could not be made or broke.
-      if (Says(m, "refused the server")) return "is not who it claims to be";
+      if (size_t at = m.find("refused the server: "); at != std::string::npos) {
+        return "is not who it claims to be (" + Short(m.substr(at + 20)) + ")";  // our own check's words
+      }
       if (Says(m, "andshake")) return "could not agree on a secure connection with us";
       if (Says(m, "Connection refused") || Says(m, "Socket closed") || Says(m, "Connection reset") ||
           Says(m, "End of TCP stream") || Says(m, "Broken pipe") || Says(m, "failed to connect") ||
-          Says(m, "GOAWAY") || Says(m, "Connection timed out") || m.empty()) {
+          Says(m, "GOAWAY") || Says(m, "Connection timed out") || Says(m, "unreachable") || m.empty()) {
         return "went offline";
       }
       return "cannot be reached";
@@ -44,7 +46,7 @@ std::string PeerTrouble(const std::string& peer, const grpc::Status& s) {
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       return "is busy (" + Short(m) + ")";
     case grpc::StatusCode::UNAUTHENTICATED:
-      if (m.starts_with("refused the server: ")) return "is not who it claims to be: " + Short(m.substr(20));
+      if (m.starts_with("refused the server: ")) return "is not who it claims to be (" + Short(m.substr(20)) + ")";
       return "refused us: " + Short(m);
     case grpc::StatusCode::PERMISSION_DENIED:
     case grpc::StatusCode::FAILED_PRECONDITION:

@@ -18,8 +18,8 @@ namespace p2pshare::pclient {
 
 // What `peer` did, as a phrase that follows its name: "went offline",
 // "cannot be reached", "did not answer in time", "does not share it any
-// more", "is busy (...)", "refused us: ...", "is not who it claims to be:
-// ...", "failed on its side". The peer's own words (a message its server
+// more", "is busy (...)", "refused us: ...", "is not who it claims to be (...)",
+// "failed on its side". The peer's own words (a message its server
 // sent) are kept short. `s` is not OK.
 std::string PeerTrouble(const std::string& peer, const grpc::Status& s);
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "common/transfer_tuning.h"
 #include "common/unique_fd.h"
 #include "p2pshare.grpc.pb.h"
+#include "pclient/format.h"
 #include "pclient/in_order.h"
 #include "pclient/peer_words.h"
 #include "pclient/swarm.h"
@@ -33,6 +35,34 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+// Whether the download's folder can take the file: writable, and with
+// room for what is not on disk yet (a .part from before counts), so a full
+// disk is found out before the first byte, not at the end.
+Status CheckRoomFor(const DownloadRequest& req) {
+  const fs::path final_path = fs::path(req.dest_dir) / req.file.name;
+  const fs::path dir = final_path.parent_path();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || ::access(dir.c_str(), W_OK) != 0) {
+    const std::string why = ec ? ec.message() : std::strerror(errno);
+    return PermissionDenied("cannot write in " + dir.string() + " (" + why + "); choose another folder with --to",
+                            "not_writable");
+  }
+  struct statvfs vfs {};
+  if (::statvfs(dir.c_str(), &vfs) != 0) return Status::Ok();  // cannot tell: the writes will say
+  struct stat part {};
+  int64_t here = 0;
+  if (::stat((final_path.string() + kPartSuffix).c_str(), &part) == 0) here = static_cast<int64_t>(part.st_blocks) * 512;
+  const int64_t needed = req.file.size + 2 * static_cast<int64_t>(kPartSlotBytes) - here;
+  const auto free_bytes = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  if (needed > free_bytes) {
+    return ResourceExhausted(req.file.name + " needs " + HumanSize(needed) + ", only " + HumanSize(free_bytes) +
+                                 " free in " + dir.string() + "; make room or choose another folder with --to",
+                             "disk_full");
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -51,6 +81,7 @@ Result<DownloadResult> DownloadFile(const DownloadRequest& req, const ProgressFn
   if (!IsSha256Hex(req.file.sha256) || req.file.size < 0) return InvalidArgument("bad file description from central");
   std::error_code ec;
   const bool file_at_path = !req.verify_only && fs::exists(fs::path(req.dest_dir) / req.file.name, ec);
+  if (!req.verify_only && !file_at_path) RETURN_IF_ERROR(CheckRoomFor(req));
   if (ChooseStrategy(req, file_at_path) == Strategy::kPieces) {
     std::string why_not;
     if (std::optional<Result<DownloadResult>> swarm = SwarmDownload(req, progress, note, &why_not)) {

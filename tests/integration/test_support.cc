@@ -446,10 +446,10 @@ int64_t PeakRssBytes(pid_t pid) {
 namespace p2pshare::testing {
 
 Result<std::unique_ptr<ScopedTmpfs>> ScopedTmpfs::Mount(const std::filesystem::path& path,
-                                                        const std::string& size) {
+                                                        const std::string& size, unsigned long flags) {
   std::filesystem::create_directories(path);
   const std::string options = "size=" + size;
-  if (::mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+  if (::mount("tmpfs", path.c_str(), "tmpfs", flags, options.c_str()) != 0) {
     return Unavailable("cannot mount a tmpfs here: " + std::string(std::strerror(errno)));
   }
   return std::unique_ptr<ScopedTmpfs>(new ScopedTmpfs(path));

@@ -196,8 +196,9 @@ class PeerServerProcess {
 // root; Mount says why it could not.
 class ScopedTmpfs {
  public:
+  // `flags`: mount(2)'s (MS_RDONLY: a folder nobody may write in, root included).
   static Result<std::unique_ptr<ScopedTmpfs>> Mount(const std::filesystem::path& path,
-                                                   const std::string& size);
+                                                   const std::string& size, unsigned long flags = 0);
   ~ScopedTmpfs() { Unmount(); }
   ScopedTmpfs(const ScopedTmpfs&) = delete;
   ScopedTmpfs& operator=(const ScopedTmpfs&) = delete;

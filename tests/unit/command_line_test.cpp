@@ -48,6 +48,15 @@ TEST(ParseCommandTest, SearchTakesTheRestOfTheLine) {
   EXPECT_EQ(c->args, (std::vector<std::string>{"the beatles"}));
 }
 
+TEST(ParseCommandTest, HelpAfterACommandExplainsThatCommand) {
+  for (const char* help : {"--help", "-h"}) {
+    auto c = ParseCommand({"download", "#3", help});
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_EQ(c->name, "help");
+    EXPECT_EQ(c->args, std::vector<std::string>{"download"});
+  }
+}
+
 TEST(ParseCommandTest, ExitIsQuit) {
   EXPECT_EQ(ParseCommand({"exit"})->name, "quit");
 }
