@@ -9,10 +9,11 @@ namespace p2pshare::pclient {
 
 std::string HumanSize(int64_t bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  if (bytes < 1024) return std::to_string(bytes) + " B";
+  // At most 3 digits before the point: 1000 KiB is "1.0 MiB", not "1000.0 KiB".
+  if (bytes < 1000) return std::to_string(bytes) + " B";
   double v = static_cast<double>(bytes);
   int unit = 0;
-  while (v >= 1024 && unit < 5) {
+  while (v >= 999.95 && unit < 5) {
     v /= 1024;
     ++unit;
   }
@@ -60,17 +61,51 @@ size_t Width(const std::string& s) {
 }
 }  // namespace
 
-std::string Table::Render() const {
+namespace {
+
+// `s` cut to `width` columns, with "…" as the last when it was cut.
+std::string CutTo(const std::string& s, size_t width) {
+  if (Width(s) <= width) return s;
+  std::string out;
+  size_t w = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool starts = (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80;
+    if (starts && ++w > width - 1) break;
+    out += s[i];
+  }
+  return out + "\u2026";
+}
+
+}  // namespace
+
+std::string Table::Render(size_t max_width) const {
   std::vector<size_t> widths(headers_.size());
   for (size_t i = 0; i < headers_.size(); ++i) widths[i] = Width(headers_[i]);
   for (const auto& row : rows_) {
     for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
   }
+  // Too wide for the terminal: the widest column gives way first (a note,
+  // a long name), down to its header's width or 8 columns.
+  auto total = [&] {
+    size_t t = 2 * (widths.size() - 1);
+    for (size_t w : widths) t += w;
+    return t;
+  };
+  while (max_width > 0 && total() > max_width) {
+    size_t widest = 0;
+    for (size_t i = 1; i < widths.size(); ++i) {
+      if (widths[i] >= widths[widest]) widest = i;
+    }
+    const size_t least = std::max<size_t>(8, Width(headers_[widest]));
+    if (widths[widest] <= least) break;
+    widths[widest] = std::max(least, widths[widest] - std::min(widths[widest] - least, total() - max_width));
+  }
   auto line = [&](const std::vector<std::string>& cells) {
     std::string out;
     for (size_t i = 0; i < cells.size(); ++i) {
-      out += cells[i];
-      if (i + 1 < cells.size()) out += std::string(widths[i] - Width(cells[i]) + 2, ' ');
+      const std::string cell = CutTo(cells[i], widths[i]);
+      out += cell;
+      if (i + 1 < cells.size()) out += std::string(widths[i] - Width(cell) + 2, ' ');
     }
     while (!out.empty() && out.back() == ' ') out.pop_back();
     return out + "\n";

@@ -37,7 +37,9 @@ class Table {
  public:
   explicit Table(std::vector<std::string> headers);
   void AddRow(std::vector<std::string> cells);
-  std::string Render() const;
+  // `max_width` > 0: lines of at most that many columns (a terminal's),
+  // the widest columns cut with "…" first.
+  std::string Render(size_t max_width = 0) const;
   bool empty() const { return rows_.empty(); }
 
  private:

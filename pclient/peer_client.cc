@@ -39,6 +39,13 @@ namespace fs = std::filesystem;
 // Background transfers running at once; the others wait their turn.
 constexpr int kParallelTransfers = 2;
 
+// The columns of the terminal on standard output (0: not a terminal).
+size_t TerminalColumns() {
+  winsize ws{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1) return ws.ws_col - 1;
+  return 0;
+}
+
 // The progress line cut to the terminal's width, so '\r' can redraw it
 // (a wrapped line cannot be erased).
 std::string FitToTerminal(std::string line) {
@@ -231,8 +238,9 @@ const std::vector<CommandSpec>& Commands() {
        .summary = "send a file to another peer (in the background in the REPL; --wait: here)",
        .min_args = 1, .max_args = 1, .options = {"--to"}, .flags = {"--wait"}, .run = &C::Upload},
       {.name = "transfers", .usage = "transfers",
-       .summary = "the background downloads and uploads: queued, running, done, failed",
-       .login_first = false, .run = &C::Transfers},
+       .summary = "this session's downloads and uploads (queued, running, waiting, done, failed, with ETA), "
+                  "and what others download from this peer",
+       .run = &C::Transfers},
       {.name = "cancel", .usage = "cancel <n>",
        .summary = "stop transfer n (a download keeps what is verified)", .min_args = 1, .max_args = 1,
        .login_first = false, .run = &C::Cancel},
@@ -1212,19 +1220,37 @@ Result<int> TransferNumber(const std::string& text) {
 
 }  // namespace
 
+Result<v1::UploadsReply> PeerClient::OwnUploads() {
+  RETURN_IF_ERROR(RequireSession());
+  ASSIGN_OR_RETURN(PeerInfo me, FindPeer(config_.username));
+  grpc::Status last;
+  for (const std::string& host : {me.host, LocalPeerHost(config_)}) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, 3);
+    v1::UploadsReply reply;
+    last = PeerStub(host, me.port, config_.username)->Uploads(&ctx, v1::UploadsRequest(), &reply);
+    if (last.ok()) return reply;
+  }
+  return PeerCallStatus(config_.username + "'s peer-server", last, "cannot ask what others download");
+}
+
 Status PeerClient::Transfers(const ParsedCommand&) {
   std::vector<TransferQueue::Item> items = queue_ ? queue_->List() : std::vector<TransferQueue::Item>{};
-  Table t({"#", "transfer", "state", "progress", "rate", "via", "note"});
+  const size_t width = TerminalColumns();
+  Table t({"#", "transfer", "state", "progress", "rate", "ETA", "via", "note"});
   Json list = Json::array();
   for (const auto& it : items) {
     std::string progress = HumanSize(it.total);
     if (it.state == TransferState::kRunning || it.state == TransferState::kStopped ||
-        it.state == TransferState::kFailed) {
+        it.state == TransferState::kFailed || it.state == TransferState::kWaiting) {
       const int percent = it.total > 0 ? static_cast<int>(100 * it.done / it.total) : 0;
       progress = std::to_string(percent) + "% of " + HumanSize(it.total);
     }
     const bool moving = it.state == TransferState::kRunning || it.state == TransferState::kDone;
     std::string rate = moving && it.rate > 0 ? HumanSize(static_cast<int64_t>(it.rate)) + "/s" : "";
+    const double eta = it.state == TransferState::kRunning && it.rate > 0
+                           ? static_cast<double>(it.total - it.done) / it.rate
+                           : -1;
     std::string note = it.state == TransferState::kRunning && !it.sources.empty() ? it.sources : it.note;
     // How its holders were reached: "direct", or those reached otherwise
     // ("alice reversed, bob relayed").
@@ -1236,13 +1262,37 @@ Status PeerClient::Transfers(const ParsedCommand&) {
     }
     if (via.empty() && !it.routes.empty()) via = "direct";
     t.AddRow({std::to_string(it.id), it.kind + " " + it.what, StateName(it.state),
-              it.total > 0 || it.state != TransferState::kQueued ? progress : "", rate, via, note});
-    list.push_back(Json{{"id", it.id}, {"kind", it.kind}, {"name", it.what}, {"state", StateName(it.state)},
-                        {"done", it.done}, {"total", it.total}, {"rate", it.rate}, {"seconds", it.seconds},
-                        {"note", it.note}, {"sources", it.sources}, {"routes", routes}});
+              it.total > 0 || it.state != TransferState::kQueued ? progress : "", rate,
+              eta >= 0 ? HumanDuration(eta) : "", via, note});
+    Json item{{"id", it.id}, {"kind", it.kind}, {"name", it.what}, {"state", StateName(it.state)},
+              {"done", it.done}, {"total", it.total}, {"rate", it.rate}, {"seconds", it.seconds},
+              {"note", it.note}, {"sources", it.sources}, {"routes", routes}};
+    if (eta >= 0) item["eta_seconds"] = eta;
+    list.push_back(std::move(item));
   }
-  Print(items.empty() ? "no transfers yet: 'download' and 'upload' queue them here\n" : t.Render(),
-        Json{{"transfers", list}});
+  std::string text = items.empty() ? "no transfers yet: 'download' and 'upload' queue them here\n" : t.Render(width);
+  // The other direction: what others download from this account's
+  // peer-server (Nicotine+'s and DC++'s uploads tab).
+  Json serving = Json::array(), queued = Json::array();
+  auto uploads = OwnUploads();
+  if (uploads.ok()) {
+    Table u({"to", "file", "state", "sent", "rate"});
+    for (const auto& s : uploads->serving()) {
+      u.AddRow({s.to(), s.name(), "running", HumanSize(s.bytes()) + " of " + HumanSize(s.size()),
+                s.rate() > 0 ? HumanSize(static_cast<int64_t>(s.rate())) + "/s" : ""});
+      serving.push_back(Json{{"to", s.to()}, {"name", s.name()}, {"sha256", s.sha256()}, {"size", s.size()},
+                             {"bytes", s.bytes()}, {"rate", s.rate()}, {"seconds", s.seconds()}});
+    }
+    for (int i = 0; i < uploads->queued_size(); ++i) {
+      u.AddRow({uploads->queued(i), "", "queued #" + std::to_string(i + 1), "", ""});
+      queued.push_back(uploads->queued(i));
+    }
+    text += "\n" + (u.empty() ? "nobody is downloading from " + config_.username + " right now\n"
+                              : "downloading from " + config_.username + ":\n" + u.Render(width));
+  } else if (session_) {
+    text += "\n(what others download from " + config_.username + " is unknown: " + uploads.status().message() + ")\n";
+  }
+  Print(text, Json{{"transfers", list}, {"serving", serving}, {"queued", queued}});
   return Status::Ok();
 }
 

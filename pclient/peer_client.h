@@ -119,6 +119,8 @@ class PeerClient {
   Status Quit(const ParsedCommand& c);
   Status Browse(const ParsedCommand& c);
   Status Transfers(const ParsedCommand& c);
+  // What others download from this account's peer-server now.
+  Result<v1::UploadsReply> OwnUploads();
   // Fetches every file the last browse listed under `folder` (a row of it).
   Status DownloadFolder(const ParsedCommand& c, const FileResult& folder);
   // The file `download` names, located through central or the friends

@@ -8,6 +8,7 @@
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -243,7 +244,11 @@ struct PeerServer::Parts {
   HeartbeatRequest Load() {
     HeartbeatRequest hb;
     hb.free_bytes = service.free_bytes();
-    hb.active_transfers = service.active_transfers();
+    // Transfers as a person counts them: each download served (its calls
+    // come and go a second apart, pserver/upload_ledger.h) and each upload
+    // being received, not the calls in flight at this instant.
+    hb.active_transfers = std::max<int64_t>(service.active_transfers(),
+                                            static_cast<int64_t>(service.Serving().size()));
     // Rates over the time since the last heartbeat.
     const PeerServiceStats st = service.stats();
     const auto now = std::chrono::steady_clock::now();

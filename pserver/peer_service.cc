@@ -203,6 +203,28 @@ grpc::Status PeerServiceImpl::Ping(grpc::ServerContext*, const v1::PingRequest* 
   return grpc::Status::OK;
 }
 
+grpc::Status PeerServiceImpl::Uploads(grpc::ServerContext* context, const v1::UploadsRequest*,
+                                      v1::UploadsReply* reply) {
+  auto caller = Authorize(context);
+  if (!caller.ok()) return Done("Uploads", caller.status());
+  // Who downloads what from here is this account's own business.
+  if (caller->account != options_.username) {
+    return Done("Uploads", PermissionDenied("only " + options_.username + " may see what others download from it"));
+  }
+  for (const UploadLedger::Served& s : ledger_.Now()) {
+    auto* out = reply->add_serving();
+    out->set_to(s.to);
+    out->set_name(s.file.name);
+    out->set_sha256(s.file.sha256);
+    out->set_size(s.file.size);
+    out->set_bytes(s.bytes);
+    out->set_rate(s.rate);
+    out->set_seconds(s.seconds);
+  }
+  for (const std::string& account : slots_.WaitingAccounts()) reply->add_queued(account);
+  return grpc::Status::OK;
+}
+
 grpc::Status PeerServiceImpl::ListFiles(grpc::ServerContext* context, const v1::ListFilesRequest*,
                                         v1::ListFilesReply* reply) {
   auto caller = Authorize(context);
@@ -231,7 +253,7 @@ grpc::Status PeerServiceImpl::Download(grpc::ServerContext* context,
   }
   ActiveTransfer active(&active_transfers_);
   StallWatch::Ticket ticket(&stalls_, context);
-  Status s = DoDownload(context, *request, writer, ticket);
+  Status s = DoDownload(context, caller->account, *request, writer, ticket);
   if (ticket.stalled()) {
     s = Status(Code::kDeadlineExceeded, "the download made no progress for " +
                                             std::to_string(options_.stall_timeout.count()) + " ms");
@@ -242,7 +264,7 @@ grpc::Status PeerServiceImpl::Download(grpc::ServerContext* context,
   return Done("Download", s);
 }
 
-Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& req,
+Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const std::string& to, const v1::DownloadRequest& req,
                                    grpc::ServerWriter<v1::Chunk>* writer,
                                    StallWatch::Ticket& ticket) {
   if (req.offset() < 0) return InvalidArgument("offset must be 0 or more");
@@ -274,7 +296,7 @@ Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::Downl
           return Status(Code::kFailedPrecondition, "piece " + std::to_string(i) + " is not here yet (this peer is still downloading the file)", "not_here_yet");
         }
       }
-      return Stream(context, partial->fd.get(), partial->file, r.first, r.second, writer, ticket);
+      return Stream(context, to, partial->fd.get(), partial->file, r.first, r.second, writer, ticket);
     }
     name = found->name;
   } else if (req.file_case() == v1::DownloadRequest::kName) {
@@ -286,7 +308,7 @@ Status PeerServiceImpl::DoDownload(grpc::ServerContext* context, const v1::Downl
   auto entry = catalog_->Find(name);
   if (!entry) return NotFound("'" + name + "' is not shared (yet)");
   ASSIGN_OR_RETURN(auto r, range(entry->size));
-  return Stream(context, fd.get(), *entry, r.first, r.second, writer, ticket);
+  return Stream(context, to, fd.get(), *entry, r.first, r.second, writer, ticket);
 }
 
 std::vector<PartialFile> PeerServiceImpl::Partials() {
@@ -325,8 +347,16 @@ Result<PeerServiceImpl::Partial> PeerServiceImpl::OpenPartial(const std::string&
   return p;
 }
 
-Status PeerServiceImpl::Stream(grpc::ServerContext* context, int fd, const FileEntry& file, int64_t begin,
-                               int64_t end, grpc::ServerWriter<v1::Chunk>* writer, StallWatch::Ticket& ticket) {
+Status PeerServiceImpl::Stream(grpc::ServerContext* context, const std::string& to, int fd, const FileEntry& file,
+                               int64_t begin, int64_t end, grpc::ServerWriter<v1::Chunk>* writer,
+                               StallWatch::Ticket& ticket) {
+  ledger_.Begin(to, file);
+  struct Ended {
+    UploadLedger& ledger;
+    const std::string& to;
+    const std::string& sha256;
+    ~Ended() { ledger.End(to, sha256); }
+  } ended{ledger_, to, file.sha256};
   ::posix_fadvise(fd, begin, end - begin, POSIX_FADV_SEQUENTIAL);
   v1::Chunk chunk;
   ToProto(file, chunk.mutable_info());
@@ -363,6 +393,7 @@ Status PeerServiceImpl::Stream(grpc::ServerContext* context, int fd, const FileE
     if (!writer->Write(chunk)) return Status(Code::kCancelled, "the caller went away");
     ticket.Moved();
     bytes_served_.fetch_add(static_cast<int64_t>(got), std::memory_order_relaxed);
+    ledger_.Sent(to, file.sha256, static_cast<int64_t>(got));
     pos += static_cast<int64_t>(got);
     if (first) {
       chunk.clear_info();

@@ -45,6 +45,7 @@
 #include "pserver/catalog.h"
 #include "pserver/locator.h"
 #include "pserver/shared_folder.h"
+#include "pserver/upload_ledger.h"
 #include "pserver/upload_room.h"
 #include "pserver/upload_slots.h"
 
@@ -159,6 +160,9 @@ class PeerServiceImpl final : public v1::PeerService::Service {
                       v1::LocateReply* reply) override;
   grpc::Status PieceHashes(grpc::ServerContext* context, const v1::PieceHashesRequest* request,
                            v1::PieceHashesReply* reply) override;
+  // What others download from here now; this peer's own account only.
+  grpc::Status Uploads(grpc::ServerContext* context, const v1::UploadsRequest* request,
+                       v1::UploadsReply* reply) override;
 
   // Answers Locate (UNIMPLEMENTED without one). Set before serving.
   void set_locator(Locator* locator) { locator_ = locator; }
@@ -170,6 +174,10 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   std::vector<PartialFile> Partials();
   // Bytes uploads may still add: the quota less what is shared and reserved.
   int64_t free_bytes() const;
+  // The downloads from here in progress (pserver/upload_ledger.h).
+  std::vector<UploadLedger::Served> Serving() { return ledger_.Now(); }
+  // The accounts waiting for an upload slot, in order.
+  std::vector<std::string> WaitingForSlots() { return slots_.WaitingAccounts(); }
 
  private:
   // Counts a failed call of `method` by its code; the gRPC form of `s`.
@@ -181,7 +189,7 @@ class PeerServiceImpl final : public v1::PeerService::Service {
     ConcurrencyLimits::Slot slot;
   };
   Result<Caller> Authorize(grpc::ServerContext* context);
-  Status DoDownload(grpc::ServerContext* context, const v1::DownloadRequest& request,
+  Status DoDownload(grpc::ServerContext* context, const std::string& to, const v1::DownloadRequest& request,
                     grpc::ServerWriter<v1::Chunk>* writer, StallWatch::Ticket& ticket);
   // A file this peer is downloading (by sha256): its .part, when every
   // piece of the range asked for is verified there (FailedPrecondition
@@ -193,9 +201,9 @@ class PeerServiceImpl final : public v1::PeerService::Service {
     UniqueFd fd;
   };
   Result<Partial> OpenPartial(const std::string& sha256);
-  // Sends bytes [begin, end) of `file`, open at `fd`.
-  Status Stream(grpc::ServerContext* context, int fd, const FileEntry& file, int64_t begin, int64_t end,
-                grpc::ServerWriter<v1::Chunk>* writer, StallWatch::Ticket& ticket);
+  // Sends bytes [begin, end) of `file`, open at `fd`, to account `to`.
+  Status Stream(grpc::ServerContext* context, const std::string& to, int fd, const FileEntry& file, int64_t begin,
+                int64_t end, grpc::ServerWriter<v1::Chunk>* writer, StallWatch::Ticket& ticket);
   // Upload's steps: header, room, bytes into a temp file, placed.
   Result<FileEntry> DoUpload(grpc::ServerContext* context,
                              grpc::ServerReader<v1::UploadMessage>* reader,
@@ -222,6 +230,7 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   std::atomic<int64_t> refused_calls_{0};
   StallWatch stalls_;
   mutable UploadSlots slots_;  // stats() expires lapsed holders as it counts
+  UploadLedger ledger_;
   UploadPacer pacer_;
   std::atomic<int64_t> bytes_served_{0}, bytes_received_{0};
   mutable Mutex errors_mu_;

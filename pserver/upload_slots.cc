@@ -110,6 +110,14 @@ int64_t UploadSlots::queued(Clock::time_point now) {
   return static_cast<int64_t>(queue_.size());
 }
 
+std::vector<std::string> UploadSlots::WaitingAccounts(Clock::time_point now) {
+  MutexLock lock(mu_);
+  Expire(now);
+  std::vector<std::string> out;
+  for (const auto& w : queue_) out.push_back(w.account);
+  return out;
+}
+
 UploadPacer::Clock::time_point UploadPacer::Reserve(int64_t bytes, Clock::time_point now) {
   if (rate_ <= 0) return now;
   MutexLock lock(mu_);

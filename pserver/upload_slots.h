@@ -30,6 +30,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/mutex.h"
 
@@ -74,6 +75,7 @@ class UploadSlots {
   int64_t slots() const { return slots_; }
   int64_t busy(Clock::time_point now = Clock::now());    // accounts holding a slot
   int64_t queued(Clock::time_point now = Clock::now());  // accounts waiting
+  std::vector<std::string> WaitingAccounts(Clock::time_point now = Clock::now());  // them, first in line first
 
  private:
   struct Holder {

@@ -486,6 +486,31 @@ TEST_F(HolderAwayTest, BrowseTakesAFolderWithSpacesUnquotedOrByItsRowNumberAndHe
   EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
 }
 
+TEST_F(HolderAwayTest, TransfersShowsWhatOthersDownloadFromThisPeerAndItsPeerServerLogsIt) {
+  // carol fetches the lecture from alice, slowly; alice looks.
+  Process download(Argv("carol", {"download", "lecture.mp4", "--limit-rate", "2M"}),
+                   (dir_.path() / "carol-download.log").string());
+  ASSERT_TRUE(WaitUntil([&] { return Kept("carol") >= 1 << 20; }, std::chrono::seconds(30))) << download.Log();
+  auto [code, out] = Client("alice", {"--json", "transfers"});
+  ASSERT_EQ(code, 0) << out;
+  Json j = Json::parse(out.substr(out.find('{')), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  ASSERT_EQ(j["serving"].size(), 1u) << out;
+  EXPECT_EQ(j["serving"][0]["to"], "carol") << out;
+  EXPECT_EQ(j["serving"][0]["name"], "Cours de maths/lecture.mp4") << out;
+  EXPECT_GT(j["serving"][0]["bytes"].get<int64_t>(), 0) << out;
+  auto [text_code, text] = Client("alice", {"transfers"});
+  EXPECT_NE(text.find("downloading from alice:"), std::string::npos) << text;
+  EXPECT_NE(text.find("carol"), std::string::npos) << text;
+  ASSERT_EQ(download.Wait(std::chrono::seconds(60)), 0) << download.Log();
+  // alice's log says it served the download, once, at its end.
+  EXPECT_TRUE(WaitUntil([&] { return alice_->log().find("served 'Cours de maths/lecture.mp4' to carol: 24.0 MiB") !=
+                                     std::string::npos; },
+                        std::chrono::seconds(30)))
+      << alice_->log();
+  EXPECT_NE(alice_->log().find("serving 'Cours de maths/lecture.mp4' (24.0 MiB) to carol"), std::string::npos);
+}
+
 TEST_F(PeerClientTest, AnExistingPartIsResumed) {
   WriteFile(Downloads("carol") / "big.bin.part", big_.substr(0, 5 * 1024 * 1024));
   auto [code, out] = Client("carol", {"--json", "download", "big.bin"});

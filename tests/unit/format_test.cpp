@@ -2,12 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 namespace p2pshare::pclient {
 namespace {
 
 TEST(FormatTest, HumanSizes) {
   EXPECT_EQ(HumanSize(0), "0 B");
-  EXPECT_EQ(HumanSize(1023), "1023 B");
+  EXPECT_EQ(HumanSize(999), "999 B");
+  EXPECT_EQ(HumanSize(1023), "1.0 KiB");
+  EXPECT_EQ(HumanSize(1047142), "1.0 MiB") << "never 1022.6 KiB";
   EXPECT_EQ(HumanSize(1024), "1.0 KiB");
   EXPECT_EQ(HumanSize(3 * 1024 * 1024 + 400 * 1024), "3.4 MiB");
   EXPECT_EQ(HumanSize(int64_t{5} << 30), "5.0 GiB");
@@ -31,6 +35,24 @@ TEST(FormatTest, TablesAlignColumns) {
             "--  ---------  -------\n"
             "1   a.txt      1 B\n"
             "10  ñandú.mp3  3.0 MiB\n");
+}
+
+TEST(FormatTest, ATableFitsTheTerminalByCuttingItsWidestColumn) {
+  Table t({"#", "transfer", "state", "note"});
+  t.AddRow({"1", "download Cours de maths/ (12 files)", "running",
+            "could not complete lecture.mp4: alice went offline; 5.0 MiB of 24.0 MiB verified are kept"});
+  const std::string text = t.Render(60);
+  std::istringstream lines(text);
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    size_t columns = 0;
+    for (unsigned char c : line) columns += (c & 0xC0) != 0x80;
+    EXPECT_LE(columns, 60u) << line;
+  }
+  EXPECT_EQ(count, 3) << "a row stays one line:\n" << text;
+  EXPECT_NE(text.find("download Cours de maths/ (12 files)"), std::string::npos) << "the note gave way first:\n" << text;
+  EXPECT_NE(text.find("\u2026"), std::string::npos) << text;
+  EXPECT_EQ(t.Render(), t.Render(1000)) << "without a terminal nothing is cut";
 }
 
 TEST(FormatTest, ProgressLineShowsPercentBytesRateAndEta) {

@@ -139,6 +139,27 @@ TEST_F(PeerServiceTest, DownloadStreamsTheWholeFileInBoundedChunks) {
   EXPECT_EQ(empty.info.sha256(), Sha256Hex(""));
 }
 
+TEST_F(PeerServiceTest, WhoDownloadsWhatIsToldToThePeersOwnAccountOnly) {
+  auto d = client_->Download("music/song.bin");  // bob downloads
+  ASSERT_TRUE(d.status.ok()) << d.status.error_message();
+  // bob, a stranger, asks what alice serves: refused, and told nothing.
+  auto bob_stub = PeerStub("127.0.0.1", port_, "alice", &bob_);
+  grpc::ClientContext bob_ctx;
+  v1::UploadsReply bob_sees;
+  grpc::Status refused = bob_stub->Uploads(&bob_ctx, v1::UploadsRequest(), &bob_sees);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(bob_sees.serving_size(), 0);
+  // alice's own client (her certificate) sees bob's download.
+  auto own = PeerStub("127.0.0.1", port_, "alice", &alice_);
+  grpc::ClientContext ctx;
+  v1::UploadsReply reply;
+  ASSERT_TRUE(own->Uploads(&ctx, v1::UploadsRequest(), &reply).ok());
+  ASSERT_EQ(reply.serving_size(), 1);
+  EXPECT_EQ(reply.serving(0).to(), "bob");
+  EXPECT_EQ(reply.serving(0).name(), "music/song.bin");
+  EXPECT_EQ(reply.serving(0).bytes(), static_cast<int64_t>(content_.size()));
+}
+
 TEST_F(PeerServiceTest, PieceHashesLetEachPieceBeVerifiedAlone) {
   auto listed = catalog_->Find("music/song.bin");
   ASSERT_TRUE(listed);
