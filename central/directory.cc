@@ -351,7 +351,10 @@ Result<LoginReply> Directory::Login(const LoginRequest& req, const std::string& 
       MutexLock lock(reach_mu_);
       last_reach_.erase(req.username);
     }
-    RecordEvent("login", req.username, (joined ? "joins its peer at " : "serves at ") + address);
+    // A session joining a peer already online (a REPL, each one-shot
+    // command) changes nothing others see: no event, or five commands in
+    // a row would fill the dashboard's recent events.
+    if (!joined) RecordEvent("login", req.username, "serves at " + address);
     spdlog::info("login of {} {} {}", req.username, joined ? "joins its peer at" : "gets", address);
   }
   LoginReply reply;

@@ -63,8 +63,13 @@ Status FinishPeerConfig(PeerConfig* c, const char* env_password) {
   if (c->username.empty()) return InvalidArgument("key 'username' is required");
   Status user = CheckUsername(c->username);
   if (!user.ok()) return InvalidArgument("key 'username': " + user.message());
-  if (c->password.empty() && env_password != nullptr) c->password = env_password;
+  if (!c->password.empty()) c->password_source = "the config's 'password'";
+  if (c->password.empty() && env_password != nullptr && *env_password != '\0') {
+    c->password = env_password;
+    c->password_source = "P2PSHARE_PASSWORD";
+  }
   if (c->password.empty() && !c->password_file.empty()) {
+    c->password_source = "the password file " + c->password_file;
     struct stat st {};
     if (::stat(c->password_file.c_str(), &st) != 0) {
       return InvalidArgument("key 'password_file': cannot read " + c->password_file + ": " + std::strerror(errno));

@@ -18,6 +18,10 @@ struct PeerConfig {
   std::string username;
   std::string password;  // or the environment variable P2PSHARE_PASSWORD, or password_file
   std::string password_file;  // a file of mode 0600 whose first line is the password
+  // Where the password came from, for a person told it was refused: "the
+  // config's 'password'", "P2PSHARE_PASSWORD" or "the password file F"
+  // (set by FinishPeerConfig; never the password itself).
+  std::string password_source;
   std::string central_url = "https://127.0.0.1:8080";
   std::string central_ca;         // a PEM file with central's CA; empty: pinned on first use
   std::string central_ca_sha256;  // the CA's SHA-256, checked when set

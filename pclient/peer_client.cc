@@ -101,6 +101,9 @@ std::string ReadSecret(const std::string& prompt, std::ostream& err) {
   if (tty) {
     termios quiet = old;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    // A line, ended by Enter, whatever mode the line editor left behind.
+    quiet.c_lflag |= ICANON;
+    quiet.c_iflag |= ICRNL;
     ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   }
   err << prompt << std::flush;
@@ -128,7 +131,8 @@ PeerClient::PeerClient(PeerConfig config, PeerClientOptions options, std::ostrea
     : config_(std::move(config)),
       options_(options),
       out_(out),
-      err_(err) {}
+      err_(err),
+      password_(config_.password) {}
 
 DirectoryClient& PeerClient::Central() {
   if (!directory_) {
@@ -275,7 +279,17 @@ Status PeerClient::Quit(const ParsedCommand&) {
   return Status::Ok();
 }
 
-Status PeerClient::LoginCommand(const ParsedCommand&) { return Login(/*announce=*/true); }
+Status PeerClient::LoginCommand(const ParsedCommand&) {
+  Status s = password_.empty() ? InvalidArgument("no password") : Login(/*announce=*/true);
+  // A person at the REPL is asked, instead of being told to edit a file.
+  if (options_.interactive && (password_.empty() || s.reason() == "bad_credentials")) {
+    if (!password_.empty()) Note(s.message());
+    password_ = ReadSecret("password for " + config_.username + ": ", err_);
+    s = Login(/*announce=*/true);
+  }
+  if (s.ok()) login_failure_ = Status::Ok();
+  return s;
+}
 
 Status PeerClient::Help(const ParsedCommand& c) {
   if (!c.args.empty()) {
@@ -321,6 +335,7 @@ Status PeerClient::RequireSession() const {
                        "work now (through friend peers)",
                        "unreachable");
   }
+  if (!session_ && !login_failure_.ok()) return login_failure_;
   if (!session_) {
     return Unauthenticated("not logged in: run 'login' (or 'register' first for a new account)",
                            "not_logged_in");
@@ -353,8 +368,15 @@ Status PeerClient::Beat() {
 }
 
 Status PeerClient::AutoLogin() {
-  if (config_.password.empty()) return Status::Ok();
+  if (password_.empty()) return Status::Ok();
   Status s = Login(/*announce=*/false);
+  if (s.reason() == "bad_credentials") {
+    // Searching needs no session: the command still runs, and one that
+    // needs a session says why there is none.
+    login_failure_ = s;
+    Note("not logged in: " + s.message());
+    return Status::Ok();
+  }
   if (s.ok() || !CentralUnavailable(s)) return s;
   central_away_ = true;
   Note("central is unreachable (" + s.message() + "); search and download go through friend peers");
@@ -404,12 +426,12 @@ Result<v1::LocateReply> PeerClient::LocateViaFriends(const v1::LocateRequest& re
 }
 
 Status PeerClient::Login(bool announce) {
-  if (config_.password.empty()) {
+  if (password_.empty()) {
     return InvalidArgument("no password: set 'password' in the config or P2PSHARE_PASSWORD");
   }
   DirectoryClient& central = Central();
   RETURN_IF_ERROR(credentials_error_);
-  LoginRequest req{config_.username, config_.password,
+  LoginRequest req{config_.username, password_,
                    config_.advertise_host.empty() ? std::nullopt
                                                   : std::optional<std::string>(config_.advertise_host),
                    std::nullopt, {},
@@ -418,7 +440,14 @@ Status PeerClient::Login(bool announce) {
   if (!reply.ok()) {
     Status s = reply.status().WithContext("login failed");
     if (s.reason() == "bad_credentials") {
-      return Status(s.code(), s.message() + " (a new account? run 'register' first)", s.reason());
+      const std::string from = password_ == config_.password && !config_.password_source.empty()
+                                   ? config_.password_source
+                                   : "what was typed";
+      return Status(s.code(),
+                    "central refused the password of " + config_.username + " (from " + from +
+                        "); correct it there, or run 'login' in the REPL to type it (a new account? "
+                        "'register' first)",
+                    s.reason());
     }
     return s;
   }
@@ -498,7 +527,7 @@ Status PeerClient::Logout(const ParsedCommand&) {
 }
 
 Status PeerClient::Register(const ParsedCommand&) {
-  std::string password = config_.password;
+  std::string password = password_;
   if (options_.interactive) {
     password = ReadSecret("new password for " + config_.username + ": ", err_);
     if (ReadSecret("again: ", err_) != password) return InvalidArgument("the passwords differ");
@@ -567,7 +596,10 @@ Status PeerClient::StatusCommand(const ParsedCommand&) {
     }
   } else {
     j["session"] = "none";
-    text += "session      not logged in\n";
+    text += "session      not logged in: " +
+            (login_failure_.ok() ? std::string("run 'login' (or 'register' first for a new account)")
+                                 : login_failure_.message()) +
+            "\n";
   }
   Print(text, j);
   return Status::Ok();

@@ -191,6 +191,8 @@ class PeerClient {
   std::unique_ptr<PeerCredentials> credentials_;  // made with directory_
   Status credentials_error_;
   std::optional<LoginReply> session_;
+  std::string password_;  // the config's, or what `login` asked for
+  Status login_failure_;  // why the start-up login was refused (OK: it was not)
   // The numbered rows of the last search or browse (a browse's folders
   // are rows with a name ending in '/' and no sha256).
   std::vector<FileResult> last_results_;

@@ -393,6 +393,15 @@ TEST_F(CentralTest, PeersOnOneHostGetDifferentPortsAndLogoutFreesThem) {
   auto bob_client = Peer("bob", &b2);
   EXPECT_EQ(b2.port, b.port);
   EXPECT_NE(b2.token, b.token);
+  // Sessions that join (a REPL, each one-shot command) are no news to the
+  // dashboard's recent events: bob's peer came online once.
+  std::vector<std::unique_ptr<DirectoryClient>> sessions;
+  for (int i = 0; i < 4; ++i) sessions.push_back(Peer("bob"));
+  auto reply = central_->Http()->Get("/api/v1/events");
+  ASSERT_TRUE(reply);
+  int bob_logins = 0;
+  for (const Json& e : Json::parse(reply->body)["events"]) bob_logins += e["kind"] == "login" && e["username"] == "bob";
+  EXPECT_EQ(bob_logins, 1) << reply->body;
 }
 
 TEST_F(CentralTest, NoFreePortIs503) {
