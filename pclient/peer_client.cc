@@ -25,12 +25,16 @@
 #include "p2pshare.grpc.pb.h"
 #include "pclient/format.h"
 #include "pclient/peer_words.h"
+#include "pclient/share_link.h"
 #include "pclient/transfers.h"
 
 namespace p2pshare::pclient {
 
 // A download's last line and JSON document ("downloaded x (3 MiB) from ...").
 std::pair<std::string, Json> DownloadSummary(const DownloadRequest& req, const DownloadResult& result);
+// The file a p2pshare: link names, with those of `holders` that hold that
+// very version; NotFound ("no_holder") when none does.
+Result<FileResult> FromLink(const ShareLink& link, const std::vector<Holder>& holders);
 
 namespace {
 
@@ -232,12 +236,15 @@ const std::vector<CommandSpec>& Commands() {
        .summary = "a peer's shared folder as a tree, numbered: 'download #n' fetches a file or a whole folder",
        .min_args = 1, .max_args = 2, .last_takes_rest = true, .run = &C::Browse},
       {.name = "download",
-       .usage = "download <name|#n|sha256> [--from PEER] [--to DIR] [--limit-rate RATE (8M, 500K)] "
+       .usage = "download <name|#n|sha256|p2pshare:link> [--from PEER] [--to DIR] [--limit-rate RATE (8M, 500K)] "
                 "[--verify-only] [--rates] [--via friend] [--wait]",
        .summary = "fetch a file from its holders, verified and resumable (in the background in the "
                   "REPL; --wait: here)",
        .min_args = 1, .max_args = 1, .options = {"--from", "--to", "--limit-rate", "--via"},
        .flags = {"--verify-only", "--rates", "--wait"}, .run = &C::Download},
+      {.name = "link", .usage = "link <name|#n|sha256>",
+       .summary = "a p2pshare: link to the file, to paste anywhere: 'download <link>' fetches it from any holder",
+       .min_args = 1, .max_args = 1, .run = &C::Link},
       {.name = "upload", .usage = "upload <path> [--to PEER] [--wait]",
        .summary = "send a file to another peer (in the background in the REPL; --wait: here)",
        .min_args = 1, .max_args = 1, .options = {"--to"}, .flags = {"--wait"}, .run = &C::Upload},
@@ -753,6 +760,11 @@ Result<FileResult> PeerClient::LastResult(const std::string& what) const {
 }
 
 Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
+  if (LooksLikeLink(what)) {
+    ASSIGN_OR_RETURN(ShareLink link, ParseLink(what));
+    ASSIGN_OR_RETURN(auto found, Central().FindFile(link.sha256));
+    return FromLink(link, found ? found->holders : std::vector<Holder>{});
+  }
   if (what.size() > 1 && what[0] == '#') {
     ASSIGN_OR_RETURN(FileResult r, LastResult(what));
     // Ask again for the current holders of that content.
@@ -799,6 +811,11 @@ Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
 
 Result<FileResult> PeerClient::LocateFile(const std::string& what) {
   if (what.size() > 1 && what[0] == '#') return LastResult(what);  // the holders it showed
+  if (LooksLikeLink(what)) {
+    ASSIGN_OR_RETURN(ShareLink link, ParseLink(what));
+    ASSIGN_OR_RETURN(FileResult found, LocateFile(link.sha256));
+    return FromLink(link, found.holders);
+  }
   std::string lower = what;
   for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   v1::LocateRequest req;
@@ -1048,6 +1065,42 @@ bool PeerClient::AlreadyShared(const FileResult& file, const ParsedCommand& c) {
 std::string PeerClient::ResumeCommand(const DownloadRequest& req) const {
   return "download " + req.file.sha256 +
          (req.dest_dir == config_.download_dir ? "" : " --to " + ShellWord(req.dest_dir));
+}
+
+Result<FileResult> FromLink(const ShareLink& link, const std::vector<Holder>& holders) {
+  // The link's claim decides: holders of another size (or root) hold
+  // another version, or lie.
+  FileResult out{link.name.empty() ? "file-" + ShortHash(link.sha256) : link.name, link.size, link.sha256, {}, 0};
+  for (const Holder& h : holders) {
+    if (h.size >= 0 && h.size != link.size) continue;
+    if (!link.root.empty() && !h.root.empty() && h.root != link.root) continue;
+    out.holders.push_back(h);
+  }
+  out.holders_total = static_cast<int64_t>(out.holders.size());
+  if (out.holders.empty()) {
+    return NotFound("no peer online holds " + out.name + " (" + HumanSize(link.size) + ", sha256 " +
+                        ShortHash(link.sha256) + ") right now; the link stays good: try it again later",
+                    "no_holder");
+  }
+  return out;
+}
+
+Status PeerClient::Link(const ParsedCommand& c) {
+  ASSIGN_OR_RETURN(FileResult file, ResolveFile(c.args[0]));
+  // The root most whole holders report (the version a downloader checks
+  // pieces against).
+  std::map<std::string, int> roots;
+  for (const Holder& h : file.holders) {
+    if (!h.partial && !h.root.empty() && (h.size < 0 || h.size == file.size)) roots[h.root]++;
+  }
+  ShareLink link{file.sha256, file.size, "", file.name};
+  for (const auto& [root, n] : roots) {
+    if (link.root.empty() || n > roots[link.root]) link.root = root;
+  }
+  const std::string text = FormatLink(link);
+  Print(text + "\n", Json{{"link", text}, {"name", file.name}, {"size", file.size}, {"sha256", file.sha256},
+                          {"root", link.root}});
+  return Status::Ok();
 }
 
 Status PeerClient::Download(const ParsedCommand& c) {

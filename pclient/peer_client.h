@@ -114,6 +114,7 @@ class PeerClient {
   Status Search(const ParsedCommand& c);
   Status Files(const ParsedCommand& c);
   Status Download(const ParsedCommand& c);
+  Status Link(const ParsedCommand& c);
   Status Upload(const ParsedCommand& c);
   Status Ping(const ParsedCommand& c);
   Status Quit(const ParsedCommand& c);

@@ -180,6 +180,11 @@ def main():
         wait.until(lambda d: rows(d, "files", "data-name") == ["music/alice-song.ogg"])
         assert driver.find_element(By.ID, "page-info").text.startswith("1–1 of 1"), \
             driver.find_element(By.ID, "page-info").text
+        # Each file has a copy-link button: the p2pshare: link peer-client downloads.
+        link = driver.execute_script(
+            "return document.querySelector('#files tr[data-name] button').dataset.link;")
+        song = get_json(net.url + "/api/v1/search?q=alice-song")["results"][0]
+        assert link == "p2pshare:?sha256=%s&size=%d&name=music%%2Falice-song.ogg" % (song["sha256"], song["size"]), link
 
         # A hostile name is text: shown as typed, no element made of it, no script run.
         clear(box)
@@ -188,6 +193,9 @@ def main():
         shown = driver.execute_script(
             "return document.querySelector('#files tr[data-name] td').textContent;")
         assert shown == HOSTILE, shown
+        hostile_link = driver.execute_script(
+            "return document.querySelector('#files tr[data-name] button').dataset.link;")
+        assert "<" not in hostile_link and "%3Cimg" in hostile_link, hostile_link
         assert driver.find_elements(By.TAG_NAME, "img") == [], "a file name became an <img>"
         try:
             alert = driver.switch_to.alert

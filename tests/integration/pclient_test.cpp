@@ -558,6 +558,32 @@ TEST_F(PeerClientTest, AWrongPasswordIsNamedWithWhereItCameFromAndSearchingStill
   EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
 }
 
+TEST_F(HolderAwayTest, ALinkFromOnePeerFetchesTheFileFromAnyHolderElsewhere) {
+  auto [code, out] = Client("alice", {"--json", "link", "lecture.mp4"});
+  ASSERT_EQ(code, 0) << out;
+  Json j = Json::parse(out.substr(out.find('{')), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  const std::string link = j["link"];
+  EXPECT_TRUE(link.starts_with("p2pshare:?sha256=" + Sha256Hex(lecture_) + "&size=25165824&root=")) << link;
+  EXPECT_NE(link.find("&name=Cours%20de%20maths/lecture.mp4"), std::string::npos) << link;
+  // carol, given the link in a chat, fetches it (its name from the link).
+  auto [got, got_out] = Client("carol", {"download", link});
+  ASSERT_EQ(got, 0) << got_out;
+  EXPECT_EQ(ReadFile(Downloads("carol") / "Cours de maths" / "lecture.mp4"), lecture_);
+  // A link claiming another size names no version anyone holds.
+  std::string other = link;
+  other.replace(other.find("size=25165824"), 13, "size=25165825");
+  auto [none, none_out] = Client("carol", {"download", other});
+  EXPECT_NE(none, 0) << none_out;
+  EXPECT_NE(none_out.find("no peer online holds"), std::string::npos) << none_out;
+  // A hostile name in a link saves nothing anywhere.
+  auto [bad, bad_out] = Client("carol", {"--json", "download",
+                                         "p2pshare:?sha256=" + Sha256Hex(lecture_) + "&size=25165824&name=..%2Fescape"});
+  EXPECT_NE(bad, 0) << bad_out;
+  EXPECT_NE(bad_out.find("\"reason\":\"bad_link\""), std::string::npos) << bad_out;
+  EXPECT_FALSE(fs::exists(dir_.path() / "carol" / "escape"));
+}
+
 TEST_F(PeerClientTest, AnExistingPartIsResumed) {
   WriteFile(Downloads("carol") / "big.bin.part", big_.substr(0, 5 * 1024 * 1024));
   auto [code, out] = Client("carol", {"--json", "download", "big.bin"});
@@ -1057,7 +1083,8 @@ TEST_F(PeerClientTest, HelpFitsEightyColumnsShowsDefaultsAndEachProgramItsOwnFla
   auto [hcode, hout] = Client("carol", {"help"});
   EXPECT_EQ(hcode, 0) << hout;
   EXPECT_EQ(lines_over_80(hout), "") << hout;
-  EXPECT_NE(hout.find("download <name|#n|sha256> [options]"), std::string::npos) << hout;
+  EXPECT_NE(hout.find("download <name|#n|sha256|p2pshare:link> [options]"), std::string::npos) << hout;
+  EXPECT_NE(hout.find("link <name|#n|sha256>"), std::string::npos) << hout;
   auto [dcode, dout] = Client("carol", {"help", "download"});
   EXPECT_EQ(lines_over_80(dout), "") << dout;
   EXPECT_NE(dout.find("--limit-rate RATE"), std::string::npos) << dout;
