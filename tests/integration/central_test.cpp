@@ -399,8 +399,9 @@ TEST_F(CentralTest, PeersOnOneHostGetDifferentPortsAndLogoutFreesThem) {
   for (int i = 0; i < 4; ++i) sessions.push_back(Peer("bob"));
   auto reply = central_->Http()->Get("/api/v1/events");
   ASSERT_TRUE(reply);
+  const Json events = Json::parse(reply->body);
   int bob_logins = 0;
-  for (const Json& e : Json::parse(reply->body)["events"]) bob_logins += e["kind"] == "login" && e["username"] == "bob";
+  for (const Json& e : events["events"]) bob_logins += e["kind"] == "login" && e["username"] == "bob";
   EXPECT_EQ(bob_logins, 1) << reply->body;
 }
 
