@@ -16,6 +16,7 @@
 #include "common/central_trust.h"
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/hex.h"
 #include "common/host_port.h"
 #include "common/names.h"
 #include "common/part_record.h"
@@ -26,6 +27,7 @@
 #include "pclient/format.h"
 #include "pclient/peer_words.h"
 #include "pclient/share_link.h"
+#include "pclient/stream_server.h"
 #include "pclient/transfers.h"
 
 namespace p2pshare::pclient {
@@ -242,6 +244,9 @@ const std::vector<CommandSpec>& Commands() {
                   "REPL; --wait: here)",
        .min_args = 1, .max_args = 1, .options = {"--from", "--to", "--limit-rate", "--via"},
        .flags = {"--verify-only", "--rates", "--wait"}, .run = &C::Download},
+      {.name = "stream", .usage = "stream <name|#n|sha256|p2pshare:link> [--to DIR] [--limit-rate RATE] [--wait]",
+       .summary = "download in order and play it at once: a loopback URL for mpv, vlc or a browser",
+       .min_args = 1, .max_args = 1, .options = {"--to", "--limit-rate"}, .flags = {"--wait"}, .run = &C::Stream},
       {.name = "link", .usage = "link <name|#n|sha256>",
        .summary = "a p2pshare: link to the file, to paste anywhere: 'download <link>' fetches it from any holder",
        .min_args = 1, .max_args = 1, .run = &C::Link},
@@ -1085,21 +1090,95 @@ Result<FileResult> FromLink(const ShareLink& link, const std::vector<Holder>& ho
   return out;
 }
 
-Status PeerClient::Link(const ParsedCommand& c) {
-  ASSIGN_OR_RETURN(FileResult file, ResolveFile(c.args[0]));
-  // The root most whole holders report (the version a downloader checks
-  // pieces against).
+// The root most whole holders of `file` report (the version a downloader
+// checks pieces against); empty when none reports one.
+std::string MostReportedRoot(const FileResult& file) {
   std::map<std::string, int> roots;
   for (const Holder& h : file.holders) {
     if (!h.partial && !h.root.empty() && (h.size < 0 || h.size == file.size)) roots[h.root]++;
   }
-  ShareLink link{file.sha256, file.size, "", file.name};
+  std::string best;
   for (const auto& [root, n] : roots) {
-    if (link.root.empty() || n > roots[link.root]) link.root = root;
+    if (best.empty() || n > roots[best]) best = root;
   }
+  return best;
+}
+
+Status PeerClient::Link(const ParsedCommand& c) {
+  ASSIGN_OR_RETURN(FileResult file, ResolveFile(c.args[0]));
+  ShareLink link{file.sha256, file.size, MostReportedRoot(file), file.name};
   const std::string text = FormatLink(link);
   Print(text + "\n", Json{{"link", text}, {"name", file.name}, {"size", file.size}, {"sha256", file.sha256},
                           {"root", link.root}});
+  return Status::Ok();
+}
+
+Status PeerClient::Stream(const ParsedCommand& c) {
+  bool via_friend = false;
+  ASSIGN_OR_RETURN(FileResult file, FileToDownload(c, &via_friend));
+  Digest root{};
+  if (!HexDecode(MostReportedRoot(file), root)) {
+    return FailedPrecondition("no holder of " + file.name + " describes its pieces, so it cannot be played "
+                              "before it completes; 'download' it instead", "no_pieces");
+  }
+  DownloadRequest req{file, c.Option("--to").value_or(config_.download_dir), config_.username, 0};
+  if (auto rate = c.Option("--limit-rate")) {
+    ASSIGN_OR_RETURN(req.limit_rate, ParseRate(*rate));
+  }
+  if (req.dest_dir == config_.download_dir) req.partial_dir = PartialDir(config_.shared_dir);
+  if (!via_friend) {
+    req.refresh_holders = [this, sha = file.sha256]() -> Result<std::vector<Holder>> {
+      ASSIGN_OR_RETURN(auto found, Central().FindFile(sha));
+      if (!found) return std::vector<Holder>{};
+      return found->holders;
+    };
+  }
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  auto server = std::make_shared<StreamServer>(file, (fs::path(req.dest_dir) / file.name).string(), root,
+                                               [ended] { return ended->load(); });
+  ASSIGN_OR_RETURN(std::string url, server->Start());
+  req.reader_at = [server] { return server->reader_at(); };
+  streams_.push_back(server);
+  const std::string opening = "streaming " + file.name + " (" + HumanSize(file.size) + "): open " + url +
+                              " in mpv, vlc or a browser; it plays while the rest comes, in order, and the "
+                              "URL serves until peer-client ends\n";
+  if (Background(c)) {
+    Print(opening, Json{{"url", url}, {"name", file.name}, {"size", file.size}});
+    auto job = [req, ended](TransferQueue::Control& control) -> Result<std::string> {
+      DownloadRequest r = req;
+      r.stop_requested = [&control] { return control.StopRequested(); };
+      auto result = DownloadFile(
+          r, [&control](const TransferProgress& p) { control.Progress(p); },
+          [&control](const std::string& line) { control.Note(line); });
+      if (!result.ok()) {
+        if (result.status().reason() != "no_holder") ended->store(true);
+        return result.status();
+      }
+      std::string line = DownloadSummary(r, *result).first;
+      if (!line.empty() && line.back() == '\n') line.pop_back();
+      return line;
+    };
+    return Queue("download", file.name + " (streaming)", file.sha256 + " " + req.dest_dir, file.size,
+                 std::move(job), ResumeCommand(req));
+  }
+  // Here: the URL first (a player can open it at once), then the download.
+  err_ << opening << std::flush;
+  req.stop_requested = options_.stop_requested;
+  ProgressFn progress = ProgressBar();
+  auto result = DownloadFile(req, progress, TerminalNote());
+  if (progress) err_ << "\r\x1b[K" << std::flush;
+  if (!result.ok()) {
+    ended->store(true);
+    return WithResumeHint(result.status(), ResumeCommand(req));
+  }
+  auto [text, j] = DownloadSummary(req, *result);
+  j["url"] = url;
+  Print(text, j);
+  if (!options_.interactive && !options_.json) {
+    // One-shot: the file is in place; the URL serves it until this ends.
+    err_ << "serving " << url << " until Ctrl-C\n" << std::flush;
+    while (!(options_.stop_requested && options_.stop_requested())) std::this_thread::sleep_for(std::chrono::hours(1));
+  }
   return Status::Ok();
 }
 

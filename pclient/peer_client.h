@@ -29,6 +29,7 @@
 #include "common/status.h"
 #include "p2pshare.grpc.pb.h"
 #include "pclient/command_line.h"
+#include "pclient/stream_server.h"
 #include "pclient/transfer_queue.h"
 #include "pclient/transfers.h"
 
@@ -115,6 +116,7 @@ class PeerClient {
   Status Files(const ParsedCommand& c);
   Status Download(const ParsedCommand& c);
   Status Link(const ParsedCommand& c);
+  Status Stream(const ParsedCommand& c);
   Status Upload(const ParsedCommand& c);
   Status Ping(const ParsedCommand& c);
   Status Quit(const ParsedCommand& c);
@@ -211,6 +213,9 @@ class PeerClient {
 
   std::unique_ptr<Periodic> heartbeats_;
   std::atomic<int64_t> revoked_seq_{0};  // the revocations heard of (the last reply's cursor)
+  // The URLs `stream` serves, until this ends (after the queue: a stream's
+  // job reads its server).
+  std::vector<std::shared_ptr<StreamServer>> streams_;
   // The background transfers (made by the first); last, so it goes first.
   std::unique_ptr<TransferQueue> queue_;
 };

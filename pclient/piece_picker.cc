@@ -111,9 +111,16 @@ std::vector<int64_t> PiecePicker::Pick(size_t s, int64_t run_bytes) {
                                               std::max<int64_t>(1, run_bytes / piece_bytes_));
   // Advance the hint past pieces no longer missing.
   while (order_hint_ < pieces() && state(AtOrder(order_hint_)) != State::kMissing) order_hint_++;
-  const bool rare_only = !sources_[s].partial && partial_pieces_ > 0;
-  int64_t first = rare_only ? PickRare(s) : -1;
-  const bool rare = first >= 0;
+  int64_t first = -1;
+  for (int64_t i = std::max<int64_t>(0, focus_); focus_ >= 0 && i < std::min(pieces(), focus_ + focus_window_); ++i) {
+    if (state(i) == State::kMissing && Has(s, i)) {
+      first = i;
+      break;
+    }
+  }
+  const bool rare_only = first < 0 && !sources_[s].partial && partial_pieces_ > 0;
+  if (rare_only) first = PickRare(s);
+  const bool rare = rare_only && first >= 0;
   if (first < 0) first = PickInOrder(s);
   std::vector<int64_t> run;
   for (int64_t i = first; first >= 0 && i < pieces() && static_cast<int64_t>(run.size()) < max_run; ++i) {

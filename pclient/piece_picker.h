@@ -9,6 +9,8 @@
 // bitfields change (SetHave, Remove), never recounted for a pick.
 //
 // Pick, for one source:
+//  - streaming (SetFocus): the first missing piece it has among the window
+//    ahead of the reader, then on in order from there;
 //  - a whole source, while partial sources have pieces, takes a random piece
 //    that no partial source has (rarest first: what only whole holders can
 //    give is asked of them);
@@ -73,6 +75,13 @@ class PiecePicker {
   // is what the source should be asked for at once (its rate for about a
   // second).
   std::vector<int64_t> Pick(size_t s, int64_t run_bytes);
+  // A reader (stream) needs the bytes from piece `piece` on next: the
+  // missing pieces among the `window` from it are picked first. -1: no
+  // reader.
+  void SetFocus(int64_t piece, int64_t window) {
+    focus_ = piece < pieces() ? piece : -1;
+    focus_window_ = window;
+  }
   // `s` stopped fetching these pieces: those nobody else fetches are
   // missing again (a verified one stays verified).
   void Release(const std::vector<int64_t>& run, size_t s);
@@ -112,6 +121,8 @@ class PiecePicker {
   // No missing piece sits before this position in pick order (a hint that
   // only moves back when a piece goes missing again).
   int64_t order_hint_ = 0;
+  int64_t focus_ = -1;
+  int64_t focus_window_ = 0;
 };
 
 }  // namespace p2pshare::pclient

@@ -61,6 +61,8 @@ constexpr int64_t kRunBytes = 64 << 20;
 // (each save waits for the disk: a crash loses at most this much).
 constexpr int64_t kSaveEveryBytes = 32 << 20;
 constexpr auto kSaveEvery = std::chrono::seconds(1);
+// Streaming: the bytes just ahead of the reader that are fetched first.
+constexpr int64_t kStreamAheadBytes = 8 << 20;
 // While this peer's peer-server offers the pieces to others, the record
 // (what it may serve) is written more often.
 constexpr auto kSaveEverySharing = std::chrono::milliseconds(250);
@@ -631,6 +633,10 @@ std::vector<int64_t> Swarm::Pick(size_t source) {
     const double secs = std::chrono::duration<double>(Clock::now() - *me.since).count();
     if (secs > 0.2) run_bytes = static_cast<int64_t>(static_cast<double>(me.bytes) / secs * kRunSeconds);
   }
+  if (req_.reader_at) {
+    const int64_t at = req_.reader_at();
+    picker_.SetFocus(at >= 0 ? at / piece_bytes_ : -1, std::max<int64_t>(1, kStreamAheadBytes / piece_bytes_));
+  }
   return picker_.Pick(source, std::clamp<int64_t>(run_bytes, piece_bytes_, kRunBytes));
 }
 
@@ -689,7 +695,9 @@ Status Swarm::Accept(size_t source, int64_t piece, const std::string_view* data,
 }
 
 void Swarm::Keeper() {
-  const Clock::duration every = req_.partial_dir.empty() ? Clock::duration(kSaveEvery) : Clock::duration(kSaveEverySharing);
+  // Others (the peer-server) or a reader (a stream) read the record: kept fresher.
+  const Clock::duration every = req_.partial_dir.empty() && !req_.reader_at ? Clock::duration(kSaveEvery)
+                                                                            : Clock::duration(kSaveEverySharing);
   for (;;) {
     bool stop, save;
     {

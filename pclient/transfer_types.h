@@ -52,6 +52,10 @@ struct DownloadRequest {
   // (Cancelled), keeping every verified piece for a resume. The REPL's
   // Ctrl-C.
   std::function<bool()> stop_requested = nullptr;
+  // Streaming (pclient/stream_server.h): the byte a reader needs next (-1:
+  // none), asked before each pick, so the pieces just ahead of it come
+  // first (null: no reader). Must be cheap: it is asked under a lock.
+  std::function<int64_t()> reader_at = nullptr;
 };
 
 struct DownloadResult {

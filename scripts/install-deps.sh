@@ -12,6 +12,8 @@ PACKAGES=(
   # port mapping on home routers: UPnP IGD and NAT-PMP clients
   libminiupnpc-dev libnatpmp-dev
   curl
+  # 'stream' is tested as a player would read it: ffmpeg makes a media file, ffprobe opens it over HTTP
+  ffmpeg
   # the dashboard's browser test: headless Chromium driven by Selenium
   chromium chromium-driver python3-selenium
   # the network tests: namespaces and veth (ip), NAT (nft), shaping (tc),

@@ -584,6 +584,64 @@ TEST_F(HolderAwayTest, ALinkFromOnePeerFetchesTheFileFromAnyHolderElsewhere) {
   EXPECT_FALSE(fs::exists(dir_.path() / "carol" / "escape"));
 }
 
+TEST_F(PeerClientTest, AStreamServesVerifiedBytesWithRangesBeforeTheDownloadCompletes) {
+  // A real media file (4 s of noise video and a tone, ~20 MiB), shared by alice.
+  const fs::path movie = alice_->shared_dir() / "movie.mp4";
+  auto [made, made_log] = RunToEnd({"/usr/bin/ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                                    "testsrc=duration=4:size=640x360:rate=25,noise=alls=100:allf=t", "-f", "lavfi",
+                                    "-i", "sine=duration=4", "-c:v", "mpeg4", "-q:v", "2", "-c:a", "aac", "-movflags",
+                                    "+faststart", movie.string()},
+                                   (dir_.path() / "ffmpeg.log").string());
+  ASSERT_EQ(made, 0) << made_log;
+  const std::string bytes = ReadFile(movie);
+  ASSERT_GT(bytes.size(), 8u << 20);
+  auto directory = central_->Client();
+  ASSERT_TRUE(WaitUntil([&] { return directory->Search("movie.mp4")->total == 1; }, std::chrono::seconds(10)));
+  Process stream(Argv("carol", {"stream", "movie.mp4", "--limit-rate", "3M"}),
+                 (dir_.path() / "carol-stream.log").string());
+  std::string url;
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::string log = stream.Log();
+    const size_t at = log.find("open http://127.0.0.1:");
+    if (at == std::string::npos) return false;
+    url = log.substr(at + 5, log.find(' ', at + 5) - at - 5);
+    return true;
+  }, std::chrono::seconds(20))) << stream.Log();
+  auto curl = [&](const std::string& range) {
+    const std::string out = (dir_.path() / "range.bin").string();
+    auto [code, log] = RunToEnd({"/usr/bin/curl", "-sS", "--max-time", "60", "--range", range, "-o", out, "-w",
+                                 "%{http_code}", url},
+                                (dir_.path() / "curl.log").string());
+    return std::make_pair(log, ReadFile(out));
+  };
+  // The first bytes, while most of the file is still to come.
+  auto [status, head] = curl("0-65535");
+  EXPECT_EQ(status.substr(0, 3), "206") << status;
+  EXPECT_EQ(head, bytes.substr(0, 65536));
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "movie.mp4")) << "the download was over already";
+  // A jump near the end (a player seeking): those pieces come first now.
+  const size_t tail = bytes.size() - 100000;
+  auto [seek_status, seek] = curl(std::to_string(tail) + "-");
+  EXPECT_EQ(seek_status.substr(0, 3), "206") << seek_status;
+  EXPECT_EQ(seek, bytes.substr(tail));
+  EXPECT_FALSE(fs::exists(Downloads("carol") / "movie.mp4")) << "the seek waited for the whole download";
+  // A player's probe reads the container over the URL.
+  auto [probe, probe_out] = RunToEnd({"/usr/bin/ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
+                                      "csv=p=0", url},
+                                     (dir_.path() / "ffprobe.log").string());
+  EXPECT_EQ(probe, 0) << probe_out;
+  EXPECT_NE(probe_out.find("4.0"), std::string::npos) << probe_out;
+  // It completes, verified, and the URL then serves the file in place.
+  ASSERT_TRUE(WaitUntil([&] { return stream.Log().find("downloaded movie.mp4") != std::string::npos; },
+                        std::chrono::seconds(60)))
+      << stream.Log();
+  EXPECT_EQ(ReadFile(Downloads("carol") / "movie.mp4"), bytes);
+  auto [all_status, all] = curl("0-");
+  EXPECT_EQ(all, bytes);
+  stream.Signal(SIGINT);
+  stream.Wait(std::chrono::seconds(10));
+}
+
 TEST_F(PeerClientTest, AnExistingPartIsResumed) {
   WriteFile(Downloads("carol") / "big.bin.part", big_.substr(0, 5 * 1024 * 1024));
   auto [code, out] = Client("carol", {"--json", "download", "big.bin"});

@@ -116,6 +116,20 @@ TEST(PiecePickerTest, OneSourceTakesEveryPieceOnceFromARandomStartWithinTheWindo
   EXPECT_TRUE(picker.Pick(s, kPiece).empty()) << "nothing left";
 }
 
+TEST(PiecePickerTest, AReaderSeekingAheadGetsThePiecesJustAheadOfItFirst) {
+  PiecePicker picker(40 * kPiece, kPiece, 8, 4 * kPiece, 7);
+  const size_t a = picker.AddSource(false), b = picker.AddSource(false);
+  picker.SetFocus(30, 4);  // a player seeks to piece 30
+  EXPECT_EQ(picker.Pick(a, kPiece), std::vector<int64_t>{30});
+  EXPECT_EQ(picker.Pick(b, kPiece), std::vector<int64_t>{31});
+  EXPECT_TRUE(picker.MarkVerified(30));
+  EXPECT_TRUE(picker.MarkVerified(31));
+  picker.SetFocus(-1, 0);  // no reader: as before, from the start window
+  const std::vector<int64_t> next = picker.Pick(a, kPiece);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_LT(next[0], 8);
+}
+
 TEST(PiecePickerTest, ARunIsWhatTheSourceSendsInASecondAndAtMostHalfItsShareOfWhatIsLeft) {
   PiecePicker picker(100 * kPiece, kPiece, 1, 4 * kPiece, 1);
   const size_t a = picker.AddSource(false);
