@@ -57,8 +57,12 @@ Status CheckFingerprint(const std::string& ca_pem, const std::string& want,
   if (want.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(CertificateInfo info, ReadCertificate(ca_pem));
   if (info.fingerprint != want) {
-    return FailedPrecondition("the CA " + where + " has sha256 " + info.fingerprint +
-                              ", not the central_ca_sha256 of the config (" + want + ")");
+    return FailedPrecondition(
+        "the CA " + where + " has sha256 " + info.fingerprint + ", not the central_ca_sha256 of the config (" +
+            want + "). Either the config has a mistyped fingerprint (copy it from the 'CA sha256' line central "
+            "logs when it starts, or ask whoever runs central), or this is not the central you meant: check "
+            "central_url; connect only once the two agree",
+        "ca_mismatch");
   }
   return Status::Ok();
 }

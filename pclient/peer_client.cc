@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <iostream>
 
@@ -41,6 +42,9 @@ Result<FileResult> FromLink(const ShareLink& link, const std::vector<Holder>& ho
 namespace {
 
 namespace fs = std::filesystem;
+
+// Short hashes remembered across runs (lines of the shown-hashes file).
+constexpr size_t kMaxShownKept = 20000;
 
 // Background transfers running at once; the others wait their turn.
 constexpr int kParallelTransfers = 2;
@@ -273,7 +277,46 @@ const std::vector<CommandSpec>& Commands() {
 Status PeerClient::Run(const ParsedCommand& c) {
   const CommandSpec* spec = FindCommand(c.name);
   if (spec == nullptr) return InvalidArgument("unknown command '" + c.name + "'");
-  return (this->*spec->run)(c);
+  Status s = (this->*spec->run)(c);
+  SaveShown();
+  return s;
+}
+
+std::string PeerClient::ShownFile() const { return config_.shared_dir + "/.p2pshare/shown-hashes"; }
+
+void PeerClient::Shown(const std::string& sha256, const std::string& name) {
+  if (!IsSha256Hex(sha256) || name.find_first_of("\t\n") != std::string::npos) return;
+  auto [it, fresh] = shown_hashes_.insert_or_assign(sha256, name);
+  if (fresh) unsaved_shown_.push_back(sha256);
+}
+
+void PeerClient::LoadShown() {
+  std::ifstream in(ShownFile());
+  for (std::string line; std::getline(in, line);) {
+    const size_t tab = line.find('\t');
+    if (tab == 64 && IsSha256Hex(line.substr(0, 64))) shown_hashes_.emplace(line.substr(0, 64), line.substr(65));
+  }
+}
+
+void PeerClient::SaveShown() {
+  if (unsaved_shown_.empty()) return;
+  std::error_code ec;
+  fs::create_directories(fs::path(ShownFile()).parent_path(), ec);
+  // Bounded: past kMaxShownKept lines, the newest half is kept.
+  if (fs::file_size(ShownFile(), ec) > kMaxShownKept * 80) {
+    std::vector<std::string> lines;
+    std::ifstream in(ShownFile());
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    std::ofstream out(ShownFile() + ".new", std::ios::trunc);
+    for (size_t i = lines.size() > kMaxShownKept / 2 ? lines.size() - kMaxShownKept / 2 : 0; i < lines.size(); ++i) {
+      out << lines[i] << "\n";
+    }
+    out.close();
+    fs::rename(ShownFile() + ".new", ShownFile(), ec);
+  }
+  std::ofstream out(ShownFile(), std::ios::app);
+  for (const std::string& sha : unsaved_shown_) out << sha << "\t" << shown_hashes_[sha] << "\n";
+  unsaved_shown_.clear();
 }
 
 Status PeerClient::Quit(const ParsedCommand&) {
@@ -683,7 +726,7 @@ Status PeerClient::Search(const ParsedCommand& c) {
     }
   }
   last_results_ = page.results;
-  for (const auto& r : page.results) shown_hashes_[r.sha256] = r.name;
+  for (const auto& r : page.results) Shown(r.sha256, r.name);
   std::vector<std::string> columns{"#", "name", "size", "sha256", "holders"};
   if (!sources.empty()) columns.push_back("found via");
   Table t(columns);
@@ -742,7 +785,7 @@ Status PeerClient::Files(const ParsedCommand& c) {
   Json list = Json::array();
   for (const auto& f : reply.files()) {
     t.AddRow({f.name(), HumanSize(f.size()), ShortHash(f.sha256())});
-    shown_hashes_[f.sha256()] = f.name();
+    Shown(f.sha256(), f.name());
     list.push_back(ToJson(FromProto(f)));
   }
   Print(reply.files().empty() ? who + " shares no files\n" : t.Render(),
@@ -785,6 +828,7 @@ Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
   const bool hexish = lower.size() >= kMinShortHash && lower.size() < 64 &&
                       lower.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (hexish) {
+    LoadShown();  // tables this account's earlier peer-client commands printed
     std::vector<std::string> matches;
     for (auto it = shown_hashes_.lower_bound(lower); it != shown_hashes_.end() && it->first.starts_with(lower); ++it) {
       matches.push_back(it->first);
@@ -905,7 +949,7 @@ Status PeerClient::Browse(const ParsedCommand& c) {
   }
   for (const auto& f : files) {
     rows.push_back(f);
-    shown_hashes_[f.sha256] = f.name;
+    Shown(f.sha256, f.name);
     t.AddRow({std::to_string(rows.size()), f.name.substr(prefix.size()), HumanSize(f.size), ShortHash(f.sha256)});
     entries.push_back(Json{{"n", rows.size()}, {"type", "file"}, {"name", f.name}, {"size", f.size},
                            {"sha256", f.sha256}});
@@ -1302,7 +1346,11 @@ Status PeerClient::Upload(const ParsedCommand& c) {
   RETURN_IF_ERROR(RequireSession());
   const std::string path = c.args[0];
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return NotFound(path + " is not a file here");
+  if (fs::is_directory(path, ec)) {
+    return InvalidArgument(path + " is a folder: upload sends one file (upload each of its files, or put the "
+                           "folder in the shared folder, " + config_.shared_dir + ", for others to browse)");
+  }
+  if (!fs::is_regular_file(path, ec)) return NotFound("no file " + path + " here");
   const std::string name = fs::path(path).filename().string();
   RETURN_IF_ERROR(CheckFileName(name));
   int64_t size = static_cast<int64_t>(fs::file_size(path, ec));

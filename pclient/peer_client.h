@@ -203,6 +203,14 @@ class PeerClient {
   // Every file a table has shown (full sha256 -> name), so the short hash
   // printed there names it.
   std::map<std::string, std::string> shown_hashes_;
+  std::vector<std::string> unsaved_shown_;  // shown since the last SaveShown
+  // The table rows' hashes outlive the process (a script's next command
+  // names a file by the short hash an earlier one printed):
+  // <shared_dir>/.p2pshare/shown-hashes, "sha256<TAB>name" a line.
+  std::string ShownFile() const;
+  void Shown(const std::string& sha256, const std::string& name);
+  void LoadShown();
+  void SaveShown();
   std::string last_via_;     // "directory", or the friend that answered the last locate
   bool central_away_ = false;  // the start-up login found central unreachable
   std::vector<std::string> peer_names_;                      // for PeerNames()

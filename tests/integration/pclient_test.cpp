@@ -306,10 +306,19 @@ TEST_F(PeerClientTest, TheShortHashATableShowsNamesTheFileForDownload) {
   EXPECT_NE(out.find("downloaded notes.txt"), std::string::npos) << out;
   EXPECT_EQ(ReadFile(Downloads("carol") / "notes.txt"), "alice's notes\n");
   // With nothing shown yet: a clear way forward, not a search for the hash.
-  auto [code2, out2] = Client("carol", {"download", sha.substr(0, 12)});
+  const std::string song = Sha256Hex(RandomBytes(300000, 12));
+  auto [code2, out2] = Client("carol", {"download", song.substr(0, 12)});
   EXPECT_EQ(code2, 1) << out2;
   EXPECT_NE(out2.find("give all 64 hex digits"), std::string::npos) << out2;
-  EXPECT_EQ(out2.find("try 'search " + sha.substr(0, 12)), std::string::npos) << out2;
+  EXPECT_EQ(out2.find("try 'search " + song.substr(0, 12)), std::string::npos) << out2;
+  // A table one command printed names the file for the next command of a
+  // script (another process).
+  auto [searched, search_out] = Client("carol", {"search", "bobs-song"});
+  ASSERT_EQ(searched, 0) << search_out;
+  EXPECT_NE(search_out.find(song.substr(0, 12)), std::string::npos) << search_out;
+  auto [code3, out3] = Client("carol", {"download", song.substr(0, 12)});
+  EXPECT_EQ(code3, 0) << out3;
+  EXPECT_NE(out3.find("downloaded bobs-song.mp3"), std::string::npos) << out3;
 }
 
 TEST_F(PeerClientTest, AFileThisPeerSharesAlreadyIsNotFetchedAgain) {
@@ -464,6 +473,17 @@ TEST_F(HolderAwayTest, AFolderDownloadWhoseHolderDiesKeepsWhatEachFileVerified) 
   repl->Type("quit\r");
   EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
   EXPECT_GE(Kept("carol"), 3 * 1024 * 1024);
+}
+
+TEST_F(PeerClientTest, UploadingAFolderSaysWhatToDoInstead) {
+  fs::create_directories(dir_.path() / "carol" / "Cours de maths");
+  auto [code, out] = Client("carol", {"upload", (dir_.path() / "carol" / "Cours de maths").string()});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("is a folder: upload sends one file"), std::string::npos) << out;
+  auto [missing, missing_out] = Client("carol", {"upload", (dir_.path() / "carol" / "nothing.pdf").string()});
+  EXPECT_NE(missing_out.find("no file " + (dir_.path() / "carol" / "nothing.pdf").string() + " here"),
+            std::string::npos)
+      << missing_out;
 }
 
 TEST_F(HolderAwayTest, BrowseTakesAFolderWithSpacesUnquotedOrByItsRowNumberAndHelpFollowsAnyCommand) {
@@ -920,6 +940,11 @@ TEST_F(PeerClientTest, QuitWithATransferRunningWarnsFirstThenStopsItKeepingWhatI
   EXPECT_TRUE(repl->running());
   repl->Type("quit\r");
   ASSERT_TRUE(repl->WaitFor("[#1] download of big.bin stopped: ", std::chrono::seconds(10))) << repl->output();
+  // Leaving: what resumes it in a later session, not this session's 'retry'.
+  EXPECT_TRUE(repl->WaitFor("'download " + Sha256Hex(big_) + "' in a later session resumes it",
+                            std::chrono::seconds(2)))
+      << repl->output();
+  EXPECT_EQ(repl->output().find("'retry 1'"), std::string::npos) << repl->output();
   EXPECT_EQ(repl->Wait(std::chrono::seconds(10)), 0) << repl->output();
   EXPECT_TRUE(fs::exists(Downloads("carol") / "big.bin.part"));
   // A later session resumes it.
@@ -1134,6 +1159,17 @@ TEST_F(PeerClientTest, HelpFitsEightyColumnsShowsDefaultsAndEachProgramItsOwnFla
   for (const char* server_only : {"--listen-host", "--upload-slots", "--metrics-listen", "--stall-timeout-s"}) {
     EXPECT_EQ(out.find(server_only), std::string::npos) << server_only << " in peer-client --help";
   }
+  for (const char* server_only : {"--advertise-host", "--max-storage-bytes"}) {
+    EXPECT_EQ(out.find(server_only), std::string::npos) << server_only << " in peer-client --help";
+  }
+  auto [ccode, cout_] = RunToEnd({CENTRAL_BIN, "--help"}, (dir_.path() / "help-central.log").string());
+  const size_t ca_dir = cout_.find("--ca-dir");
+  ASSERT_NE(ca_dir, std::string::npos) << cout_;
+  const std::string ca_help = cout_.substr(ca_dir, cout_.find("\n  --", ca_dir + 1) - ca_dir);
+  EXPECT_EQ(ca_help.find("(default:"), ca_help.rfind("(default:")) << "two defaults:\n" << ca_help;
+  auto [icode, iout] = RunToEnd({PCLIENT_BIN, "init", "--help"}, (dir_.path() / "help-init.log").string());
+  EXPECT_EQ(icode, 0) << iout;
+  EXPECT_EQ(lines_over_80(iout), "") << iout;
   auto [pcode, pout] = RunToEnd({PSERVER_BIN, "--help"}, (dir_.path() / "help-server.log").string());
   EXPECT_NE(pout.find("--upload-slots N"), std::string::npos) << pout;
   EXPECT_NE(pout.find("(default: 4)"), std::string::npos) << pout;

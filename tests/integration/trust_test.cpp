@@ -553,6 +553,8 @@ TEST_F(TrustTest, TheCaSurvivesKillNineAndAnotherCaIsRefusedInOneLine) {
   auto [strict_code, strict_out] = Client(strict, {"peers"});
   EXPECT_NE(strict_code, 0);
   EXPECT_NE(strict_out.find("central_ca_sha256"), std::string::npos) << strict_out;
+  // ... saying what to do about it.
+  EXPECT_NE(strict_out.find("copy it from the 'CA sha256' line central logs"), std::string::npos) << strict_out;
 }
 
 TEST_F(TrustTest, AHostileShareBrowsedCannotWriteOutsideTheDownloadsNorPaintTheTerminal) {
