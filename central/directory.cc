@@ -666,6 +666,9 @@ Result<std::vector<PeerInfo>> Directory::Peers() {
       info.sending_rate = live->sending_rate;
       info.receiving_rate = live->receiving_rate;
       info.reachable = live->reachable;
+      info.serving = live->serving;
+      // Each download served is a transfer, whatever the calls in flight.
+      info.active_transfers = std::max<int64_t>(info.active_transfers, static_cast<int64_t>(info.serving.size()));
     }
     out.push_back(std::move(info));
   }

@@ -68,6 +68,14 @@ void Sessions::Touch(const std::string& username) {
 
 namespace {
 
+// A peer's word about what it serves: at most kMaxServingReported
+// downloads, each rate no more than a link can carry.
+std::vector<ServingTo> Clamped(std::vector<ServingTo> serving) {
+  if (serving.size() > kMaxServingReported) serving.resize(kMaxServingReported);
+  for (ServingTo& s : serving) s.rate = std::clamp<int64_t>(s.rate, 0, Sessions::kMaxRate);
+  return serving;
+}
+
 Sessions::Liveness FromLoad(const PeerLoad& l) {
   return Sessions::Liveness{{},
                             l.last_seen_unix,
@@ -76,7 +84,8 @@ Sessions::Liveness FromLoad(const PeerLoad& l) {
                             l.sending_rate,
                             l.receiving_rate,
                             l.reachable,
-                            l.reach_why};
+                            l.reach_why,
+                            l.serving};
 }
 
 }  // namespace
@@ -139,6 +148,7 @@ Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& 
     load.active_transfers = std::clamp<int64_t>(req.active_transfers.value_or(0), 0, kMaxTransfers);
     load.sending_rate = std::clamp<int64_t>(req.sending_rate.value_or(0), 0, kMaxRate);
     load.receiving_rate = std::clamp<int64_t>(req.receiving_rate.value_or(0), 0, kMaxRate);
+    if (req.serving) load.serving = Clamped(*req.serving);
     Status s = options_.shared->Heartbeat(username, load);
     if (s.code() == Code::kNotFound) return Expired();
     return s;
@@ -154,6 +164,7 @@ Status Sessions::Heartbeat(const std::string& username, const HeartbeatRequest& 
   }
   if (req.sending_rate) it->second.sending_rate = std::clamp<int64_t>(*req.sending_rate, 0, kMaxRate);
   if (req.receiving_rate) it->second.receiving_rate = std::clamp<int64_t>(*req.receiving_rate, 0, kMaxRate);
+  if (req.serving) it->second.serving = Clamped(*req.serving);
   return Status::Ok();
 }
 

@@ -62,6 +62,7 @@ class Sessions {
     int64_t receiving_rate = 0;
     std::string reachable = {};  // as PeerLoad::reachable
     std::string reach_why = {};
+    std::vector<ServingTo> serving = {};  // as last reported (rates clamped)
   };
 
   Sessions(DirectoryStore* store, SessionsOptions options);

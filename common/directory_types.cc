@@ -240,11 +240,35 @@ Result<SearchPage> SearchPageFromJson(const Json& j) {
   return page;
 }
 
+Json ServingToJson(const std::vector<ServingTo>& serving) {
+  Json list = Json::array();
+  for (const ServingTo& s : serving) list.push_back(Json{{"to", s.to}, {"rate", s.rate}});
+  return list;
+}
+
+Result<std::vector<ServingTo>> ServingFromJson(const Json& list, const std::string& path) {
+  if (list.size() > kMaxServingReported) {
+    return BadField(path, "at most " + std::to_string(kMaxServingReported) + " downloads");
+  }
+  std::vector<ServingTo> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    FieldReader e(list[i], Item(path, i));
+    ServingTo s;
+    ASSIGN_OR_RETURN(s.to, e.String("to"));
+    if (!CheckUsername(s.to).ok()) return BadField(e.Name("to"), "an account name");
+    ASSIGN_OR_RETURN(s.rate, e.Int("rate"));
+    if (s.rate < 0) return BadField(e.Name("rate"), "0 or more");
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 Json ToJson(const PeerInfo& p) {
   return Json{{"username", p.username}, {"host", p.host},   {"port", p.port},
               {"files", p.files},       {"bytes", p.bytes}, {"last_seen", p.last_seen},
               {"active_transfers", p.active_transfers}, {"sending_rate", p.sending_rate},
-              {"receiving_rate", p.receiving_rate}, {"reachable", p.reachable}};
+              {"receiving_rate", p.receiving_rate}, {"reachable", p.reachable},
+              {"serving", ServingToJson(p.serving)}};
 }
 
 Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path) {
@@ -264,6 +288,10 @@ Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path) {
   p.receiving_rate = receiving.value_or(0);
   ASSIGN_OR_RETURN(auto reachable, r.OptionalString("reachable"));
   p.reachable = reachable.value_or("");
+  ASSIGN_OR_RETURN(const Json* serving, r.OptionalArray("serving"));
+  if (serving != nullptr) {
+    ASSIGN_OR_RETURN(p.serving, ServingFromJson(*serving, r.Name("serving")));
+  }
   return p;
 }
 
@@ -463,6 +491,7 @@ Json ToJson(const HeartbeatRequest& r) {
     j["partials"] = std::move(list);
   }
   if (r.revoked_after > 0) j["revoked_after"] = r.revoked_after;
+  if (r.serving) j["serving"] = ServingToJson(*r.serving);
   return j;
 }
 
@@ -501,6 +530,10 @@ Result<HeartbeatRequest> HeartbeatRequestFromJson(const Json& j) {
       list.push_back(PartialFile{std::move(f), have});
     }
     req.partials = std::move(list);
+  }
+  ASSIGN_OR_RETURN(const Json* serving, r.OptionalArray("serving"));
+  if (serving != nullptr) {
+    ASSIGN_OR_RETURN(req.serving, ServingFromJson(*serving, "serving"));
   }
   return req;
 }

@@ -58,6 +58,14 @@ struct SearchPage {
   std::vector<FileResult> results;
 };
 
+// One download a peer-server serves: to whom, and how fast now (heartbeats'
+// `serving`, GET /peers: the dashboard's transfers in flight).
+struct ServingTo {
+  std::string to;
+  int64_t rate = 0;  // bytes a second
+};
+inline constexpr size_t kMaxServingReported = 64;
+
 // An online peer as GET /peers lists it.
 struct PeerInfo {
   std::string username;
@@ -76,6 +84,8 @@ struct PeerInfo {
   // can be reached; central runs no relay), "relayed-only" (that, or
   // through central's relay), or "" (not checked yet).
   std::string reachable = {};
+  // The downloads it serves now, as its last heartbeat said.
+  std::vector<ServingTo> serving = {};
 };
 
 // One side's admission to one relay session (POST /api/v1/rendezvous, and
@@ -167,6 +177,9 @@ struct HeartbeatRequest {
   std::optional<std::vector<PartialFile>> partials = std::nullopt;
   // The revocations it has heard of: the last reply's revoked_seq (0: none).
   int64_t revoked_after = 0;
+  // The downloads its peer-server serves now (at most
+  // kMaxServingReported); absent: as before.
+  std::optional<std::vector<ServingTo>> serving = std::nullopt;
 };
 
 // Something that happened on the network, for the dashboard (GET /events).
@@ -195,6 +208,9 @@ struct StatsReply {
 // hashes by the naming rules) and return InvalidArgument naming the field.
 Json ToJson(const FileEntry& f);
 Result<FileEntry> FileEntryFromJson(const Json& j, const std::string& path);
+Json ServingToJson(const std::vector<ServingTo>& serving);
+// At most kMaxServingReported entries, each {to: an account name, rate >= 0}.
+Result<std::vector<ServingTo>> ServingFromJson(const Json& list, const std::string& path);
 // A JSON array of file entries (e.g. "files" of PUT /index).
 Result<std::vector<FileEntry>> FileEntriesFromJson(const Json& array, const std::string& path);
 // A JSON array of file names (e.g. "removed" of PATCH /index).

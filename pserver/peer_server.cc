@@ -247,8 +247,14 @@ struct PeerServer::Parts {
     // Transfers as a person counts them: each download served (its calls
     // come and go a second apart, pserver/upload_ledger.h) and each upload
     // being received, not the calls in flight at this instant.
-    hb.active_transfers = std::max<int64_t>(service.active_transfers(),
-                                            static_cast<int64_t>(service.Serving().size()));
+    const std::vector<UploadLedger::Served> serving = service.Serving();
+    hb.active_transfers = std::max<int64_t>(service.active_transfers(), static_cast<int64_t>(serving.size()));
+    // Who downloads from here, for the dashboard's transfers in flight.
+    hb.serving.emplace();
+    for (const UploadLedger::Served& s : serving) {
+      if (hb.serving->size() == kMaxServingReported) break;
+      hb.serving->push_back(ServingTo{s.to, static_cast<int64_t>(s.rate)});
+    }
     // Rates over the time since the last heartbeat.
     const PeerServiceStats st = service.stats();
     const auto now = std::chrono::steady_clock::now();

@@ -328,6 +328,12 @@ constexpr const char* kSchemaV3[] = {
     "ALTER TABLE live ADD COLUMN reach_why TEXT NOT NULL DEFAULT ''",
 };
 
+// v4: the downloads each live peer serves ("to=rate to=rate", names
+// checked when the heartbeat was read: no '=' or ' ' in them).
+constexpr const char* kSchemaV4[] = {
+    "ALTER TABLE live ADD COLUMN serving TEXT NOT NULL DEFAULT ''",
+};
+
 constexpr const char* kSchemaV2[] = {
     "ALTER TABLE certificates ADD COLUMN revoked_seq BIGINT NOT NULL DEFAULT 0",
     R"(UPDATE certificates SET revoked_seq = numbered.n FROM
@@ -403,6 +409,10 @@ Status PostgresStore::Migrate() {
     if (version < 3) {
       for (const char* sql : kSchemaV3) RETURN_IF_ERROR(db.Run(sql).status());
       RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(3)").status());
+    }
+    if (version < 4) {
+      for (const char* sql : kSchemaV4) RETURN_IF_ERROR(db.Run(sql).status());
+      RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(4)").status());
     }
     return true;
   });
@@ -836,12 +846,40 @@ Status PostgresStore::Heartbeat(const std::string& username, const PeerLoad& l) 
   return Status::Ok();
 }
 
+namespace {
+
+// HeartbeatRequest::serving in the live table's text column.
+std::string EncodeServing(const std::vector<ServingTo>& serving) {
+  std::string out;
+  for (const ServingTo& s : serving) out += (out.empty() ? "" : " ") + s.to + "=" + std::to_string(s.rate);
+  return out;
+}
+
+std::vector<ServingTo> DecodeServing(const std::string& text) {
+  std::vector<ServingTo> out;
+  size_t start = 0;
+  while (start < text.size() && out.size() < kMaxServingReported) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    start = end + 1;
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) continue;
+    out.push_back(ServingTo{item.substr(0, eq), std::strtoll(item.c_str() + eq + 1, nullptr, 10)});
+  }
+  return out;
+}
+
+}  // namespace
+
 void PostgresStore::WriteHeartbeats(HeartbeatGroup& group) {
   std::vector<std::string> names;
   std::vector<std::optional<int64_t>> free_bytes;
   std::vector<int64_t> transfers, sending, receiving;
+  std::vector<std::string> serving;
   for (const auto& [name, load] : group.loads) {
     names.push_back(name);
+    serving.push_back(EncodeServing(load.serving));
     free_bytes.push_back(load.free_bytes);
     transfers.push_back(load.active_transfers);
     sending.push_back(load.sending_rate);
@@ -855,16 +893,17 @@ void PostgresStore::WriteHeartbeats(HeartbeatGroup& group) {
   auto r = lease->RunOnce(
       "UPDATE live l SET last_seen = now(), free_bytes = coalesce(b.free_bytes, l.free_bytes), "
       "active_transfers = b.active_transfers, sending_rate = b.sending_rate, "
-      "receiving_rate = b.receiving_rate "
-      "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
-      "AS b(username, free_bytes, active_transfers, sending_rate, receiving_rate) "
+      "receiving_rate = b.receiving_rate, serving = b.serving "
+      "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[]) "
+      "AS b(username, free_bytes, active_transfers, sending_rate, receiving_rate, serving) "
       "WHERE l.username = b.username RETURNING l.username",
       Args()
           .Add(TextArray(names))
           .Add(IntArray(free_bytes))
           .Add(IntArray(transfers))
           .Add(IntArray(sending))
-          .Add(IntArray(receiving)));
+          .Add(IntArray(receiving))
+          .Add(TextArray(serving)));
   if (!r.ok()) {
     group.status = r.status();
     return;
@@ -876,11 +915,11 @@ namespace {
 
 constexpr const char* kLiveColumns =
     "username, extract(epoch from last_seen)::bigint, free_bytes, active_transfers, "
-    "sending_rate, receiving_rate, reachable, reach_why";
+    "sending_rate, receiving_rate, reachable, reach_why, serving";
 
 PeerLoad LoadAt(const Rows& r, int i) {
   return PeerLoad{r.Int(i, 1), r.MaybeInt(i, 2), r.Int(i, 3), r.Int(i, 4), r.Int(i, 5),
-                  r.Text(i, 6), r.Text(i, 7)};
+                  r.Text(i, 6), r.Text(i, 7), DecodeServing(r.Text(i, 8))};
 }
 
 }  // namespace

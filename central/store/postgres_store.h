@@ -26,7 +26,7 @@ namespace p2pshare::central {
 
 class PostgresStore final : public DirectoryStore, public ReplicaStore {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   static constexpr int kConnections = 8;
 
   // Connects to `url` (postgresql://user@host:port/db...) and creates or

@@ -35,6 +35,8 @@ struct PeerLoad {
   // "unreachable" or "" (not checked since it came online there), and why not.
   std::string reachable = {};
   std::string reach_why = {};
+  // The downloads its peer-server serves (HeartbeatRequest::serving).
+  std::vector<ServingTo> serving = {};
 };
 
 // A token's session as the replicas share it.

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -522,6 +523,20 @@ TEST_F(HolderAwayTest, TransfersShowsWhatOthersDownloadFromThisPeerAndItsPeerSer
   auto [text_code, text] = Client("alice", {"transfers"});
   EXPECT_NE(text.find("downloading from alice:"), std::string::npos) << text;
   EXPECT_NE(text.find("carol"), std::string::npos) << text;
+  // The dashboard's data: alice serves carol, and that is a transfer.
+  std::string peers;
+  EXPECT_TRUE(WaitUntil([&] {
+    auto reply = central_->Http()->Get("/api/v1/peers");
+    if (!reply) return false;
+    peers = reply->body;
+    const Json j = Json::parse(peers, nullptr, false);
+    for (const Json& p : j["peers"]) {
+      if (p["username"] == "alice" && !p["serving"].empty() && p["serving"][0]["to"] == "carol") {
+        return p["active_transfers"].get<int64_t>() >= 1;
+      }
+    }
+    return false;
+  }, std::chrono::seconds(15))) << peers;
   ASSERT_EQ(download.Wait(std::chrono::seconds(60)), 0) << download.Log();
   // alice's log says it served the download, once, at its end.
   EXPECT_TRUE(WaitUntil([&] { return alice_->log().find("served 'Cours de maths/lecture.mp4' to carol: 24.0 MiB") !=

@@ -75,6 +75,27 @@ TEST(DirectoryTypesTest, HostilePartialAnnouncementsAreRefusedAndNamed) {
   EXPECT_NE(r.status().message().find("at most 64"), std::string::npos) << r.status().message();
 }
 
+TEST(DirectoryTypesTest, WhatAPeerSaysItServesIsBoundedAndNamesAccountsOnly) {
+  auto ok = HeartbeatRequestFromJson(Json{{"serving", Json::array({Json{{"to", "carol"}, {"rate", 1048576}}})}});
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  ASSERT_TRUE(ok->serving && ok->serving->size() == 1);
+  EXPECT_EQ((*ok->serving)[0].to, "carol");
+  EXPECT_EQ(HeartbeatRequestFromJson(ToJson(*ok))->serving->at(0).rate, 1048576) << "round trip";
+  Json many = Json::array();
+  for (int i = 0; i < 65; ++i) many.push_back(Json{{"to", "x" + std::to_string(i)}, {"rate", 1}});
+  const std::pair<Json, std::string> bad[] = {
+      {many, "at most 64"},
+      {Json::array({Json{{"to", "<script>"}, {"rate", 1}}}), "serving[0].to"},
+      {Json::array({Json{{"to", "carol"}, {"rate", -5}}}), "serving[0].rate"},
+      {Json::array({Json{{"to", "carol"}}}), "serving[0].rate"},
+  };
+  for (const auto& [list, field] : bad) {
+    auto r = HeartbeatRequestFromJson(Json{{"serving", list}});
+    ASSERT_FALSE(r.ok()) << list.dump();
+    EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(DirectoryTypesTest, LoginRequestChecksTypes) {
   EXPECT_TRUE(LoginRequestFromJson(Json{{"username", "a"}, {"password", "b"}}).ok());
   auto r = LoginRequestFromJson(Json{{"username", "a"}, {"password", 5}});
