@@ -1,15 +1,17 @@
 #include "pclient/share_link.h"
 
+#include <cctype>
 #include <charconv>
 
 #include "common/names.h"
-#include <cctype>
 
 namespace p2pshare::pclient {
 namespace {
 
 // Links are pasted into chats and mails: at most this long.
 constexpr size_t kMaxLinkBytes = 8192;
+
+}  // namespace
 
 std::string PercentEncode(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";
@@ -27,6 +29,8 @@ std::string PercentEncode(const std::string& s) {
   }
   return out;
 }
+
+namespace {
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';

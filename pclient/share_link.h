@@ -27,6 +27,9 @@ struct ShareLink {
 };
 
 std::string FormatLink(const ShareLink& link);
+// `s` with every byte but letters, digits and -_.~/ as %XX (a link's name,
+// a URL's path).
+std::string PercentEncode(const std::string& s);
 // InvalidArgument saying what is wrong ("bad_link").
 Result<ShareLink> ParseLink(const std::string& text);
 bool LooksLikeLink(const std::string& text);

@@ -14,6 +14,7 @@
 #include "common/names.h"
 #include "common/part_record.h"
 #include "common/unique_fd.h"
+#include "pclient/share_link.h"
 
 namespace p2pshare::pclient {
 namespace {
@@ -38,20 +39,7 @@ std::string ContentType(const std::string& name) {
 }
 
 // The last part of a name, for the URL's path.
-std::string UrlPath(const std::string& name) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string base = name.substr(name.find_last_of('/') + 1), out = "/";
-  for (unsigned char c : base) {
-    if (std::isalnum(c) || c == '.' || c == '-' || c == '_') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string UrlPath(const std::string& name) { return "/" + PercentEncode(name.substr(name.find_last_of('/') + 1)); }
 
 }  // namespace
 

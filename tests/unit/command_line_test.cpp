@@ -90,7 +90,7 @@ TEST(CommandTableTest, EachCommandHasItsUsageAndMethod) {
     EXPECT_FALSE(c.summary.empty()) << c.name;
     if (!c.login_first) no_login_first.push_back(c.name);
   }
-  EXPECT_EQ(no_login_first, (std::vector<std::string>{"help", "login", "register", "transfers", "cancel", "retry", "quit"}));
+  EXPECT_EQ(no_login_first, (std::vector<std::string>{"help", "login", "register", "cancel", "retry", "quit"}));
   EXPECT_EQ(FindCommand("exit"), FindCommand("quit"));
   EXPECT_EQ(FindCommand("nope"), nullptr);
   auto search = ParseCommand({"search", "the", "beatles"});

@@ -342,7 +342,7 @@ TEST(PostgresSchemaTest, VersionOneIsMigrated) {
   ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
   ASSERT_TRUE(db.Run("DROP INDEX certificates_by_revocation"));
   ASSERT_TRUE(db.Run("ALTER TABLE certificates DROP COLUMN revoked_seq"));
-  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN reachable, DROP COLUMN reach_why"));
+  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN reachable, DROP COLUMN reach_why, DROP COLUMN serving"));
   ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version >= 2"));
   ASSERT_TRUE(db.Run("INSERT INTO certificates VALUES('s2', 'alice', 't', 9500, true), "
                      "('s1', 'alice', 't', 9000, true), ('s3', 'bob', 'u', 9000, false)"));
@@ -356,14 +356,42 @@ TEST(PostgresSchemaTest, VersionOneIsMigrated) {
   EXPECT_LT((*revoked)[0].seq, (*revoked)[1].seq);
 }
 
+// A version 3 database (before heartbeats said whom a peer serves) is
+// migrated: live peers keep their rows, serve nobody yet, and what a
+// heartbeat says they serve is kept.
+TEST(PostgresSchemaTest, VersionThreeIsMigrated) {
+  testing::TestDatabase db;
+  if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
+  ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
+  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN serving"));
+  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version = 4"));
+  ASSERT_TRUE(db.Run("INSERT INTO accounts VALUES('alice', 'hash')"));
+  ASSERT_TRUE(db.Run("INSERT INTO live(username) VALUES('alice')"));
+  auto store = DirectoryStore::Open(db.url());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  ReplicaStore* replica = (*store)->replica();
+  auto before = replica->Live("alice");
+  ASSERT_TRUE(before.ok() && before->has_value());
+  EXPECT_TRUE((*before)->serving.empty());
+  PeerLoad load;
+  load.serving = {ServingTo{"carol", 1048576}, ServingTo{"dave", 5}};
+  ASSERT_TRUE(replica->Heartbeat("alice", load).ok());
+  auto after = replica->Live("alice");
+  ASSERT_TRUE(after.ok() && after->has_value());
+  ASSERT_EQ((*after)->serving.size(), 2u);
+  EXPECT_EQ((*after)->serving[0].to, "carol");
+  EXPECT_EQ((*after)->serving[0].rate, 1048576);
+  EXPECT_EQ((*after)->serving[1].to, "dave");
+}
+
 // A version 2 database (before central checked peers' addresses) is
 // migrated: live peers keep their rows, and a check's answer can be kept.
 TEST(PostgresSchemaTest, VersionTwoIsMigrated) {
   testing::TestDatabase db;
   if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
   ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
-  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN reachable, DROP COLUMN reach_why"));
-  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version = 3"));
+  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN reachable, DROP COLUMN reach_why, DROP COLUMN serving"));
+  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version >= 3"));
   ASSERT_TRUE(db.Run("INSERT INTO accounts VALUES('alice', 'hash')"));
   ASSERT_TRUE(db.Run("INSERT INTO live(username) VALUES('alice')"));
   auto store = DirectoryStore::Open(db.url());
