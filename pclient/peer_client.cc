@@ -817,7 +817,10 @@ Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
     ASSIGN_OR_RETURN(FileResult r, LastResult(what));
     // Ask again for the current holders of that content.
     ASSIGN_OR_RETURN(auto fresh, Central().FindFile(r.sha256));
-    if (!fresh) return NotFound("nobody online holds " + r.name + " any more");
+    if (!fresh) {
+      return NotFound("nobody online holds " + r.name + " right now; what a download of it verified stays in "
+                      "its .part, and downloading it again resumes it once a holder is back", "no_holder");
+    }
     FileResult out = *fresh;
     out.name = r.name;
     return out;
@@ -841,7 +844,11 @@ Result<FileResult> PeerClient::ResolveFile(const std::string& what) {
   }
   if (IsSha256Hex(lower)) {
     ASSIGN_OR_RETURN(auto found, Central().FindFile(lower));
-    if (!found) return NotFound("nobody online holds a file with sha256 " + lower);
+    if (!found) {
+      return NotFound("nobody online holds a file with sha256 " + lower + " right now; what a download of it "
+                      "verified stays in its .part, and the same command resumes it once a holder is back",
+                      "no_holder");
+    }
     return *found;
   }
   ASSIGN_OR_RETURN(SearchPage page, Central().Search(what, 1000, 0));
