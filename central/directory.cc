@@ -577,7 +577,22 @@ Result<SearchPage> Directory::Search(const SearchQuery& query, const std::string
   // narrows) runs again with the full budget, one at a time; meanwhile
   // others like it get 503, so they never take every core from heartbeats
   // and cheap searches.
-  IndexPage found = index_.Search(query.text, query.limit, query.offset, kQuickSearchBudget);
+  ASSIGN_OR_RETURN(NameQuery asked, NameQuery::Parse(query.text));
+  SearchSort sort = SearchSort::kRelevance;
+  ParseSearchSort(query.options.sort, &sort);  // checked by the API
+  IndexPage found = index_.Search(asked, sort, query.limit, query.offset, kQuickSearchBudget);
+  std::string searched;
+  if (query.options.fuzzy && found.total < kSuggestBelow && !found.suggestion.empty()) {
+    // --fuzzy: the suggestion is searched instead (it parses: it is made of
+    // the query's own filters and indexed words).
+    auto instead = NameQuery::Parse(found.suggestion);
+    if (instead.ok()) {
+      searched = found.suggestion;
+      asked = std::move(*instead);
+      found = index_.Search(asked, sort, query.limit, query.offset, kQuickSearchBudget);
+      found.suggestion = searched;
+    }
+  }
   if (found.budget_spent) {
     auto heavy = heavy_searches_.Enter("");
     if (!heavy) {
@@ -585,11 +600,15 @@ Result<SearchPage> Directory::Search(const SearchQuery& query, const std::string
                          "search for something more specific",
                          "busy");
     }
-    found = index_.Search(query.text, query.limit, query.offset);
+    std::string suggestion = std::move(found.suggestion);
+    found = index_.Search(asked, sort, query.limit, query.offset);
+    found.suggestion = std::move(suggestion);
   }
   SearchPage page;
   page.total = found.total;
   page.total_exact = found.total_exact;
+  page.suggestion = std::move(found.suggestion);
+  page.searched = std::move(searched);
   page.results.reserve(found.hits.size());
   for (auto& hit : found.hits) page.results.push_back(WithAddresses(std::move(hit)));
   return page;

@@ -59,9 +59,12 @@ class FileIndex {
                   const std::vector<std::string>& removed);
   void ApplyRemove(const std::string& username);
 
-  IndexPage Search(std::string_view query, int64_t limit, int64_t offset,
+  IndexPage Search(const NameQuery& query, SearchSort sort, int64_t limit, int64_t offset,
                    int64_t budget = kSearchBudget) const {
-    return index_.Search(query, limit, offset, budget);
+    return index_.Search(query, sort, limit, offset, budget);
+  }
+  IndexPage Search(std::string_view query, int64_t limit, int64_t offset) const {
+    return index_.Search(query, limit, offset);
   }
   std::optional<IndexHit> FindByHash(std::string_view sha256) const {
     return index_.FindByHash(sha256);

@@ -24,6 +24,7 @@
 #include "common/http_server.h"
 #include "common/json_fields.h"
 #include "common/mutex.h"
+#include "common/name_query.h"
 #include "common/names.h"
 
 namespace p2pshare::central {
@@ -140,6 +141,16 @@ Result<int64_t> QueryInt(const Request& req, const char* key, int64_t def, int64
                            std::to_string(min) + " to " + std::to_string(max));
   }
   return out;
+}
+
+// Query parameter `key` as a flag: absent, "0" or "false" is false; "", "1"
+// or "true" is true.
+Result<bool> QueryFlag(const Request& req, const char* key) {
+  if (!req.has_param(key)) return false;
+  const std::string v = req.get_param_value(key);
+  if (v.empty() || v == "1" || v == "true") return true;
+  if (v == "0" || v == "false") return false;
+  return InvalidArgument("query parameter '" + std::string(key) + "' must be 1 or 0");
 }
 
 GateOptions GateOptionsFor(const HttpApiOptions& options) {
@@ -669,13 +680,20 @@ Result<Reply> HttpApi::GetSearch(const Request& req, Response&) {
   if (q.text.size() > 1024) return InvalidArgument("query parameter 'q' is over 1024 bytes");
   ASSIGN_OR_RETURN(q.limit, QueryInt(req, "limit", 50, 0, 1000));
   ASSIGN_OR_RETURN(q.offset, QueryInt(req, "offset", 0, 0, INT64_MAX));
+  if (req.has_param("sort")) q.options.sort = req.get_param_value("sort");
+  SearchSort sort;
+  if (!ParseSearchSort(q.options.sort, &sort)) {
+    return InvalidArgument("query parameter 'sort' must be relevance, holders, size or name");
+  }
+  ASSIGN_OR_RETURN(q.options.fuzzy, QueryFlag(req, "fuzzy"));
   if (q.offset > kSearchWindow - q.limit) {
     return InvalidArgument("offset + limit must be at most " + std::to_string(kSearchWindow) +
                            "; search for something more specific to see the files past that");
   }
   // A reply already made since the index and the online set last changed
-  // is sent again as it was (the query's ASCII case does not change it).
-  std::string key = AsciiLower(q.text) + '\0' + std::to_string(q.limit) + ',' + std::to_string(q.offset);
+  // is sent again as it was (the query's case and accents do not change it).
+  std::string key = FoldName(q.text) + '\0' + std::to_string(q.limit) + ',' + std::to_string(q.offset) + ',' +
+                    q.options.sort + (q.options.fuzzy ? ",fuzzy" : "");
   const uint64_t generation = directory_->search_generation();
   if (auto body = search_replies_.Get(key, generation)) return Reply(200, "application/json", std::move(*body));
   ASSIGN_OR_RETURN(SearchPage page, directory_->Search(q, req.remote_addr));

@@ -1,6 +1,7 @@
 #include "central/search_index.h"
 
 #include <algorithm>
+#include <bit>
 #include <unordered_set>
 #include <functional>
 #include <cstring>
@@ -17,6 +18,11 @@ constexpr uint32_t kNone = UINT32_MAX;
 // Entries of its list a walk sees at least, when it stops early, to
 // estimate the rest from.
 constexpr int64_t kEstimateSample = 32;
+// Rank classes (common/name_query.h).
+constexpr int kClasses = 3;
+// Entries a walk checks for adjacent matches (class 0) before a page full
+// of word-start matches ends it.
+constexpr int64_t kAdjacencySample = 4096;
 // Lists that sieve a walk's ids before an entry is read (decoding an id
 // costs a few nanoseconds, reading an entry a cache miss or two).
 constexpr size_t kMaxSieves = 8;
@@ -27,6 +33,12 @@ const std::string kNoRun;
 
 
 uint64_t HashOf(std::string_view s) { return std::hash<std::string_view>{}(s); }
+
+std::string AsciiLowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(AsciiLower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 template <typename Sha>
 uint64_t ShaPrefix(const Sha& sha) {
@@ -92,32 +104,45 @@ std::vector<uint32_t> KeysOf(std::string_view name) {
   return out;
 }
 
-// What a query lets the index look up: the keys every match has, and the
-// key of its first word's head (which word-start matches have).
+// What a query lets the index look up: the keys every match has (each
+// word's), and the keys of each word's head that begins with a word byte
+// (which matches of the word-start classes have).
 struct QueryKeys {
   std::vector<uint32_t> all;
-  std::optional<uint32_t> first_word;
+  std::vector<uint32_t> word_starts;
 };
 
-QueryKeys KeysOf(const SearchPattern& pattern) {
+QueryKeys KeysOf(const NameQuery& query) {
   QueryKeys keys;
-  for (const std::string& run : pattern.literal_runs()) {
-    for (size_t i = 0; i + 2 < run.size(); ++i) keys.all.push_back(Trigram(run[i], run[i + 1], run[i + 2]));
-    // A word inside a run (after a non-word byte of the query) begins a
-    // word of every matching name.
-    for (size_t i = 1; i < run.size(); ++i) {
-      if (IsWordByte(static_cast<unsigned char>(run[i])) &&
-          !IsWordByte(static_cast<unsigned char>(run[i - 1]))) {
-        std::string_view head = WordHead(run, i);
-        keys.all.push_back(WordStartKey(head, head.size()));
+  for (const NameQuery::Term& term : query.terms()) {
+    const SearchPattern& pattern = term.pattern;
+    for (const std::string& run : pattern.literal_runs()) {
+      for (size_t i = 0; i + 2 < run.size(); ++i) keys.all.push_back(Trigram(run[i], run[i + 1], run[i + 2]));
+      // A word inside a run (after a non-word byte of the query) begins a
+      // word of every matching name.
+      for (size_t i = 1; i < run.size(); ++i) {
+        if (IsWordByte(static_cast<unsigned char>(run[i])) &&
+            !IsWordByte(static_cast<unsigned char>(run[i - 1]))) {
+          std::string_view head = WordHead(run, i);
+          keys.all.push_back(WordStartKey(head, head.size()));
+        }
       }
     }
+    if (pattern.anchored()) {
+      std::string_view head = WordHead(pattern.literal_runs().front(), 0);
+      keys.word_starts.push_back(WordStartKey(head, head.size()));
+    }
   }
-  if (pattern.anchored()) {
-    std::string_view head = WordHead(pattern.literal_runs().front(), 0);
-    keys.first_word = WordStartKey(head, head.size());
-  }
+  std::sort(keys.all.begin(), keys.all.end());
+  keys.all.erase(std::unique(keys.all.begin(), keys.all.end()), keys.all.end());
   return keys;
+}
+
+// Whether band `band` (holders 2^band to 2^(band+1) - 1) has holder counts
+// in `range`.
+bool BandIn(int band, const ValueRange& range) {
+  const int64_t lo = int64_t{1} << band, hi = (int64_t{1} << (band + 1)) - 1;
+  return range.lo <= hi && range.hi >= lo;
 }
 
 // One varint of a posting list, advancing `at` past it.
@@ -252,7 +277,7 @@ void SearchIndex::Index(uint32_t entry) {
   if (signatures_.size() <= entry) signatures_.resize(entry + 1);
   Signature& sig = signatures_[entry];
   sig = Signature{};
-  for (uint32_t k : KeysOf(NameOf(entries_[entry]))) {
+  for (uint32_t k : KeysOf(FoldedOf(entries_[entry]))) {
     AddToSignature(sig, k);
     Posting& p = postings_[k];
     if (p.count > 0 && p.last == entry) continue;  // a repeated key
@@ -267,7 +292,7 @@ void SearchIndex::IndexBand(uint32_t entry) {
   const int band = BandOf(e.holders.size());
   if (band == 0 || (e.bands & (1u << band)) != 0) return;
   e.bands |= 1u << band;
-  for (uint32_t k : KeysOf(NameOf(e))) {
+  for (uint32_t k : KeysOf(FoldedOf(e))) {
     std::vector<uint32_t>& listed = bands_[BandKey(band, k)];
     if (listed.empty() || listed.back() != entry) listed.push_back(entry);  // once per key
   }
@@ -283,6 +308,7 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, const Sh
   });
   if (found != kNone) {
     if (entries_[found].holders.empty()) {  // a tombstone comes back
+      words_.Add(FoldedOf(entries_[found]));
       live_entries_++;
       if (!OtherHolderOfContent(found)) live_contents_++;
     }
@@ -290,8 +316,11 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, const Sh
   }
   const auto id = static_cast<uint32_t>(entries_.size());
   Entry added;
-  added.name_at = names_.Store(name);
+  std::string folded = HasNonAscii(name) ? FoldName(name) : std::string();
+  if (folded == AsciiLowered(name)) folded.clear();  // only ASCII case folds: matching ignores it
+  added.name_at = names_.Store(name + folded);
   added.name_size = static_cast<uint32_t>(name.size());
+  added.folded_size = static_cast<uint32_t>(folded.size());
   added.size = size;
   added.sha = sha;
   added.root = root;
@@ -299,6 +328,7 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, const Sh
   by_key_.Insert(key, id);
   by_sha_.Insert(ShaKey(sha), id);
   Index(id);
+  words_.Add(FoldedOf(entries_[id]));
   live_entries_++;
   if (!OtherHolderOfContent(id)) live_contents_++;
   return id;
@@ -319,6 +349,7 @@ void SearchIndex::Unhold(uint32_t entry, uint32_t user) {
   IndexBand(entry);
   held_bytes_ -= entries_[entry].size;
   if (h.empty()) {
+    words_.Remove(FoldedOf(entries_[entry]));
     live_entries_--;
     if (!OtherHolderOfContent(entry)) live_contents_--;
   }
@@ -446,8 +477,8 @@ struct Ranked {
 // the walks over the band lists and the single-holder lists that find them.
 class SearchIndex::Walk {
  public:
-  Walk(const SearchIndex& index, const SearchPattern& pattern, int64_t budget, size_t want)
-      : ix_(index), pattern_(pattern), budget_(budget), work_budget_(budget * kWorkPerEntry), want_(want) {}
+  Walk(const SearchIndex& index, const NameQuery& query, int64_t budget, size_t want)
+      : ix_(index), query_(query), budget_(budget), work_budget_(budget * kWorkPerEntry), want_(want) {}
 
   // Finds the matches of the classes in `classes` (bit 1 << class) among
   // the entries in every list of `lookup` (every entry when none), until
@@ -455,7 +486,7 @@ class SearchIndex::Walk {
   // (one) class asked for.
   template <class Full>
   bool Find(int classes, const std::vector<uint32_t>& lookup, bool known, const Full& full);
-  int64_t counted() const { return counted_[0] + counted_[1]; }
+  int64_t counted() const { return counted_[0] + counted_[1] + counted_[2]; }
   int64_t counted(int cls) const { return counted_[cls]; }
   int64_t examined() const { return page_.examined; }
   // The page without its hits: the count (estimated unless `exact`) and
@@ -486,15 +517,15 @@ class SearchIndex::Walk {
   bool WalkSingles(const std::vector<uint32_t>& lookup, const Full& full);
 
   const SearchIndex& ix_;
-  const SearchPattern& pattern_;
+  const NameQuery& query_;
   const int64_t budget_, work_budget_;
   const size_t want_;
   IndexPage page_;
   bool cut_ = false;  // the budget ran out
   // Matches of each class, in rank order: multi-holder ones by band, then
   // single-holder ones; the first `want_` kept, all counted.
-  std::vector<uint32_t> ranked_[2];
-  int64_t counted_[2] = {0, 0};
+  std::vector<uint32_t> ranked_[kClasses];
+  int64_t counted_[kClasses] = {0, 0, 0};
   int64_t unseen_matches_ = 0;  // the estimate for what a stopped walk did not see
   Signature wanted_{};
   int classes_ = 0;
@@ -507,7 +538,7 @@ bool SearchIndex::Walk::Spend(const Entry& e) {
     return false;
   }
   ++page_.examined;
-  page_.work += pattern_.Cost(e.name_size);
+  page_.work += query_.Cost(ix_.FoldedOf(e).size());
   return true;
 }
 
@@ -529,8 +560,9 @@ bool SearchIndex::Walk::MayMatch(uint32_t id) const {
 }
 
 int SearchIndex::Walk::Match(const Entry& e) const {
-  if (known_) return classes_ == 1 ? 0 : 1;
-  const int c = pattern_.MatchClass(ix_.NameOf(e));
+  if (!query_.Admits(e.size, static_cast<int64_t>(e.holders.size()), ix_.NameOf(e))) return -1;
+  if (known_) return std::countr_zero(static_cast<unsigned>(classes_));
+  const int c = query_.Rank(ix_.FoldedOf(e));
   return c >= 0 && (classes_ & (1 << c)) != 0 ? c : -1;
 }
 
@@ -543,7 +575,7 @@ bool SearchIndex::Walk::Find(int classes, const std::vector<uint32_t>& lookup, b
 template <class Full>
 bool SearchIndex::Walk::WalkBands(const std::vector<uint32_t>& lookup, const Full& full) {
   for (int band = 31; band >= 1; --band) {
-    if (ix_.band_ids_[band].empty()) continue;
+    if (ix_.band_ids_[band].empty() || !BandIn(band, query_.holders())) continue;
     const std::vector<uint32_t>* list = &ix_.band_ids_[band];
     for (uint32_t k : lookup) {
       auto it = ix_.bands_.find(BandKey(band, k));
@@ -554,7 +586,7 @@ bool SearchIndex::Walk::WalkBands(const std::vector<uint32_t>& lookup, const Ful
       if (it->second.size() < list->size()) list = &it->second;
     }
     if (list == nullptr) continue;
-    std::vector<Ranked> found[2];
+    std::vector<Ranked> found[kClasses];
     for (size_t i = 0; i < list->size(); ++i) {
       const uint32_t id = (*list)[i];
       if (i + kAhead < list->size()) __builtin_prefetch(&ix_.signatures_[(*list)[i + kAhead]]);
@@ -565,7 +597,7 @@ bool SearchIndex::Walk::WalkBands(const std::vector<uint32_t>& lookup, const Ful
       const int c = Match(e);
       if (c >= 0) found[c].push_back(Ranked{id, static_cast<uint32_t>(e.holders.size())});
     }
-    for (int c = 0; c < 2; ++c) {
+    for (int c = 0; c < kClasses; ++c) {
       std::sort(found[c].begin(), found[c].end(), [](const Ranked& a, const Ranked& b) {
         return a.holders != b.holders ? a.holders > b.holders : a.id < b.id;
       });
@@ -583,6 +615,7 @@ bool SearchIndex::Walk::WalkBands(const std::vector<uint32_t>& lookup, const Ful
 // (when the bands filled the page, that is all it does).
 template <class Full>
 bool SearchIndex::Walk::WalkSingles(const std::vector<uint32_t>& lookup, const Full& full) {
+  if (!query_.holders().Has(1)) return true;  // a holders filter leaves no single holder in
   std::vector<const Posting*> lists;
   for (uint32_t k : lookup) {
     auto it = ix_.postings_.find(k);
@@ -646,80 +679,152 @@ IndexPage SearchIndex::Walk::Finish(bool exact, std::vector<uint32_t>* order) {
   IndexPage page = std::move(page_);
   page.total = counted() + (exact ? 0 : unseen_matches_);
   page.total_exact = exact && !cut_;
-  if (pattern_.matches_everything()) {  // the count is at hand
+  if (query_.matches_everything() && !query_.has_filters()) {  // the count is at hand
     page.total = ix_.live_entries_;
     page.total_exact = true;
   }
   page.budget_spent = cut_;
   *order = std::move(ranked_[0]);
-  order->insert(order->end(), ranked_[1].begin(), ranked_[1].end());
+  for (int c = 1; c < kClasses; ++c) order->insert(order->end(), ranked_[c].begin(), ranked_[c].end());
   return page;
 }
 
-IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset,
+bool ParseSearchSort(std::string_view text, SearchSort* sort) {
+  static constexpr std::pair<std::string_view, SearchSort> kSorts[] = {
+      {"relevance", SearchSort::kRelevance}, {"holders", SearchSort::kHolders},
+      {"size", SearchSort::kSize}, {"name", SearchSort::kName}};
+  for (const auto& [name, value] : kSorts) {
+    if (text == name) {
+      *sort = value;
+      return true;
+    }
+  }
+  return false;
+}
+
+IndexPage SearchIndex::Search(std::string_view query, int64_t limit, int64_t offset, int64_t budget) const {
+  auto parsed = NameQuery::Parse(query);
+  if (!parsed.ok()) return IndexPage{};
+  return Search(*parsed, SearchSort::kRelevance, limit, offset, budget);
+}
+
+IndexPage SearchIndex::Search(const NameQuery& query, SearchSort sort, int64_t limit, int64_t offset,
                               int64_t budget) const {
-  const SearchPattern pattern(query);
-  const QueryKeys keys = KeysOf(pattern);
+  const QueryKeys keys = KeysOf(query);
   offset = std::clamp<int64_t>(offset, 0, kSearchWindow);
   limit = std::clamp<int64_t>(limit, 0, kSearchWindow - offset);
-  const auto want = static_cast<size_t>(limit + offset);
+  const bool sorted = sort != SearchSort::kRelevance;
+  // A sorted page needs every match: the walk keeps all it finds.
+  const auto want = sorted ? static_cast<size_t>(budget) : static_cast<size_t>(limit + offset);
   const auto count_to = static_cast<int64_t>(want);  // matches a walk needs before it stops
   ReaderLock lock(mu_);
-
-  // A key in no name: no match at all.
-  for (uint32_t k : keys.all) {
-    if (postings_.find(k) == postings_.end()) return IndexPage{};
+  IndexPage page;
+  std::vector<uint32_t> order;
+  if (std::all_of(keys.all.begin(), keys.all.end(), [&](uint32_t k) { return postings_.contains(k); })) {
+    page = Walked(query, keys.all, keys.word_starts, budget, want, count_to, &order);  // else a key in no name: no match
   }
-  // A query of one to three word bytes and nothing else ("a", "mp", "the"):
-  // its first word's list holds exactly its word-start matches.
-  const std::string& first_run = pattern.literal_runs().empty() ? kNoRun : pattern.literal_runs().front();
-  const bool short_word = pattern.anchored() && pattern.literal_runs().size() == 1 &&
-                          first_run.size() <= 3 && query.size() == first_run.size() &&
-                          std::all_of(first_run.begin(), first_run.end(),
-                                      [](char c) { return IsWordByte(static_cast<unsigned char>(c)); });
-  // Whether the first word's list is shorter than every list of keys.all.
-  auto first_word_shortest = [&] {
-    auto it = postings_.find(*keys.first_word);
-    if (it == postings_.end()) return true;  // no word starts: the walk below is empty
-    for (uint32_t k : keys.all) {
-      if (postings_.at(k).count <= it->second.count) return false;
+  if (sorted) SortMatches(sort, &order);
+  for (auto i = static_cast<size_t>(offset); i < std::min(order.size(), static_cast<size_t>(limit + offset)); ++i) {
+    page.hits.push_back(HitFor(order[i], kSearchHolders));
+  }
+  if (page.total < kSuggestBelow) page.suggestion = SuggestLocked(query);
+  return page;
+}
+
+IndexPage SearchIndex::Walked(const NameQuery& query, const std::vector<uint32_t>& all,
+                              const std::vector<uint32_t>& word_starts, int64_t budget, size_t want,
+                              int64_t count_to, std::vector<uint32_t>* order) const {
+  const QueryKeys keys{all, word_starts};
+  // A query of one word of one to three word bytes and nothing else ("a",
+  // "mp", "the"): its word's list holds exactly its word-start matches.
+  const auto& terms = query.terms();
+  const bool short_word = terms.size() == 1 && !query.has_filters() && terms[0].plain &&
+                          terms[0].text.size() <= 3;
+  std::vector<uint32_t> word_keys = keys.all;
+  word_keys.insert(word_keys.end(), keys.word_starts.begin(), keys.word_starts.end());
+  // Whether the shortest word-start list is shorter than every list of keys.all.
+  auto word_starts_shortest = [&] {
+    uint32_t shortest = UINT32_MAX;
+    for (uint32_t k : keys.word_starts) {
+      auto it = postings_.find(k);
+      if (it == postings_.end()) return true;  // no word starts so: the walk below is empty
+      shortest = std::min(shortest, it->second.count);
     }
-    return true;
+    return std::all_of(keys.all.begin(), keys.all.end(), [&](uint32_t k) { return postings_.at(k).count > shortest; });
   };
-  Walk walk(*this, pattern, budget, want);
+  Walk walk(*this, query, budget, want);
   auto all_counted = [&] { return walk.counted() >= count_to; };
-  auto word_starts_counted = [&] { return walk.counted(0) >= count_to; };
+  // The word-start classes are done when class 0 fills the page, or when
+  // both fill it and kAdjacencySample entries were checked for adjacent ones.
+  auto word_starts_counted = [&] {
+    return walk.counted(0) >= count_to ||
+           (walk.counted(0) + walk.counted(1) >= count_to && walk.examined() >= kAdjacencySample);
+  };
   bool exact;
-  if (!pattern.anchored()) {
-    exact = walk.Find(1, keys.all, false, all_counted);  // one class
-  } else if (!first_word_shortest()) {
-    // The shortest list holds both classes: one walk finds both, and ends
-    // once the word starts fill the page and the count (every match
+  if (keys.word_starts.empty()) {
+    exact = walk.Find(7, keys.all, false, all_counted);  // no word-start classes to tell apart
+  } else if (!word_starts_shortest()) {
+    // The shortest list holds every class: one walk finds them all, and
+    // ends once the word starts fill the page and the count (every match
     // inside a word ranks after them).
-    exact = walk.Find(3, keys.all, false, word_starts_counted);
+    exact = walk.Find(7, keys.all, false, word_starts_counted);
   } else {
     // Word starts from their own shorter list; then, if the page or the
     // count still need them, the matches inside words.
-    std::vector<uint32_t> word_keys = keys.all;
-    word_keys.push_back(*keys.first_word);
-    exact = walk.Find(1, word_keys, short_word, word_starts_counted);
+    exact = walk.Find(3, word_keys, short_word, word_starts_counted);
     if (exact) {
-      exact = walk.Find(2, keys.all, false, all_counted);
+      exact = walk.Find(4, keys.all, false, all_counted);
     } else {
       // The page is full of word starts; for the count, a sample of the
       // matches inside words (32 entries checked) is extrapolated.
       const int64_t before = walk.examined();
-      walk.Find(2, keys.all, false, [&] { return walk.examined() - before >= kEstimateSample; });
+      walk.Find(4, keys.all, false, [&] { return walk.examined() - before >= kEstimateSample; });
     }
   }
-  std::vector<uint32_t> order;
-  IndexPage page = walk.Finish(exact, &order);
-  for (auto i = static_cast<size_t>(offset); i < std::min(order.size(), want); ++i) {
-    page.hits.push_back(HitFor(order[i], kSearchHolders));
-  }
-  return page;
+  return walk.Finish(exact, order);
 }
 
+void SearchIndex::SortMatches(SearchSort sort, std::vector<uint32_t>* order) const {
+  auto by = [&](auto key) {
+    std::stable_sort(order->begin(), order->end(), [&](uint32_t a, uint32_t b) { return key(a) < key(b); });
+  };
+  switch (sort) {
+    case SearchSort::kHolders:
+      by([&](uint32_t id) { return -static_cast<int64_t>(entries_[id].holders.size()); });
+      break;
+    case SearchSort::kSize:
+      by([&](uint32_t id) { return -entries_[id].size; });
+      break;
+    case SearchSort::kName:
+      std::stable_sort(order->begin(), order->end(), [&](uint32_t a, uint32_t b) {
+        const std::string_view x = FoldedOf(entries_[a]), y = FoldedOf(entries_[b]);
+        const auto lower = [](char c) { return AsciiLower(static_cast<unsigned char>(c)); };
+        return std::lexicographical_compare(x.begin(), x.end(), y.begin(), y.end(),
+                                            [&](char l, char r) { return lower(l) < lower(r); });
+      });
+      break;
+    case SearchSort::kRelevance:
+      break;
+  }
+}
+
+std::string SearchIndex::Suggest(const NameQuery& query) const {
+  ReaderLock lock(mu_);
+  return SuggestLocked(query);
+}
+
+std::string SearchIndex::SuggestLocked(const NameQuery& query) const {
+  std::vector<std::string> words;
+  bool replaced = false;
+  for (const NameQuery::Term& t : query.terms()) {
+    std::string closest;
+    // A word few names have, next to one four times as common.
+    if (t.plain) closest = words_.Closest(t.text, 4 * words_.CountOf(t.text));
+    replaced = replaced || !closest.empty();
+    words.push_back(closest.empty() ? t.text : closest);
+  }
+  return replaced ? query.TextWith(words) : "";
+}
 
 std::optional<IndexHit> SearchIndex::FindByHash(std::string_view sha256_hex) const {
   Sha sha;
@@ -813,7 +918,8 @@ void SearchIndex::CompactLocked() {
     if (entries_[id].holders.empty()) continue;
     renumber[id] = static_cast<uint32_t>(kept.size());
     kept.push_back(std::move(entries_[id]));
-    kept.back().name_at = names.Store(NameOf(kept.back()));
+    const Entry& e = kept.back();
+    kept.back().name_at = names.Store(names_.View(e.name_at, e.name_size + e.folded_size));
   }
   entries_ = std::move(kept);
   names_ = std::move(names);
@@ -824,7 +930,9 @@ void SearchIndex::CompactLocked() {
   postings_.clear();
   bands_.clear();
   for (auto& ids : band_ids_) ids.clear();
+  words_.Clear();  // the words of tombstones go
   for (uint32_t id = 0; id < entries_.size(); ++id) {
+    words_.Add(FoldedOf(entries_[id]));
     by_key_.Insert(KeyOf(NameOf(entries_[id]), entries_[id].sha), id);
     by_sha_.Insert(ShaKey(entries_[id].sha), id);
     Index(id);

@@ -40,9 +40,19 @@
 // same content comes back; Compact() renumbers (keeping the order) when
 // tombstones outnumber live entries.
 //
-// Query language (as the REST API documents): `q` matches anywhere in the
-// name, ASCII case-insensitive; `*` is any run, `?` one character; other
-// characters are literal.
+// Queries (common/name_query.h): names are indexed folded (NFKD, case
+// folded, marks dropped), the folded form kept beside the name when it
+// differs from the name lowercased; a query's words match in any order,
+// each a pattern (`*` any run, `?` one character). The keys every match
+// has are every word's; the word-start classes (0: adjacent in order, 1:
+// every word at a word start) come from the lists of the words' heads,
+// the rest (2) after. Filters (size, holders, type) are checked inside the
+// walk, before an entry's name is read: a holders filter skips whole bands
+// (and the single holders). A sort other than relevance keeps every match
+// the budget lets the walk find, then sorts them.
+//
+// The dictionary of indexed words (word_dictionary.h) gives suggestions
+// for a query that finds little.
 //
 // Thread-safe: searches share a lock, updates take it alone.
 #pragma once
@@ -57,7 +67,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "central/word_dictionary.h"
 #include "common/directory_types.h"
+#include "common/name_query.h"
 #include "common/mutex.h"
 
 namespace p2pshare::central {
@@ -82,7 +94,21 @@ struct IndexPage {
   int64_t examined = 0;      // entries checked against the query
   int64_t work = 0;          // their matching work (SearchPattern::Cost)
   bool budget_spent = false; // the search stopped at its budget
+  // When the page holds fewer than kSuggestBelow matches: the query with
+  // its words that few names have replaced by the closest indexed words
+  // (empty when none is close, or none was replaced).
+  std::string suggestion = {};
 };
+
+// How a page is ordered (GET /search's `sort`): relevance (the classes,
+// then more holders, then older), most holders, largest, or by name
+// (folded, then as shared).
+enum class SearchSort { kRelevance, kHolders, kSize, kName };
+// "relevance", "holders", "size", "name"; false for another word.
+bool ParseSearchSort(std::string_view text, SearchSort* sort);
+
+// A page with fewer matches than this gets a suggestion.
+inline constexpr int64_t kSuggestBelow = 5;
 
 // Holders a search result lists (its holders_total counts them all;
 // GET /files/{sha256} lists every one).
@@ -117,8 +143,14 @@ class SearchIndex {
 
   // The page [offset, offset + limit) of the ranked matches (see above),
   // checking at most `budget` entries.
+  IndexPage Search(const NameQuery& query, SearchSort sort, int64_t limit, int64_t offset,
+                   int64_t budget = kSearchBudget) const;
+  // The same, for a query in text (a query that does not parse finds nothing).
   IndexPage Search(std::string_view query, int64_t limit, int64_t offset,
                    int64_t budget = kSearchBudget) const;
+  // The query with its words that fewer names have than a close indexed
+  // word replaced by it (WordDictionary::Closest); empty when none is.
+  std::string Suggest(const NameQuery& query) const;
   // Bumped by every change of what searches find.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // The content with that hash, with every holder under any name; nullopt
@@ -184,11 +216,17 @@ class SearchIndex {
     uint32_t name_size = 0;
     Holders holders;       // empty: a tombstone
     uint32_t bands = 0;    // bit b: listed in band b's lists (see BandOf)
+    uint32_t folded_size = 0;  // its folded name follows the name; 0: the name lowercased is it
     int64_t size = 0;
     Sha sha{};
     Sha root{};            // all zero: not reported
   };
   std::string_view NameOf(const Entry& e) const { return names_.View(e.name_at, e.name_size); }
+  // The name folded (common/name_query.h), or the name itself when only its
+  // ASCII case folds (matching ignores ASCII case).
+  std::string_view FoldedOf(const Entry& e) const {
+    return e.folded_size == 0 ? NameOf(e) : names_.View(e.name_at + e.name_size, e.folded_size);
+  }
   // Bits of an entry's keys (one per key, by a hash): a match has every
   // bit of the query's keys. Checked before an entry is read.
   using Signature = std::array<uint64_t, 2>;
@@ -226,6 +264,15 @@ class SearchIndex {
 
   // One search's walk over the lists (search_index.cc).
   class Walk;
+  // The ranked matches of `query` from the lists of `all` and
+  // `word_starts` (KeysOf in search_index.cc), the first `want` of each
+  // class kept in `order`.
+  IndexPage Walked(const NameQuery& query, const std::vector<uint32_t>& all,
+                   const std::vector<uint32_t>& word_starts, int64_t budget, size_t want,
+                   int64_t count_to, std::vector<uint32_t>* order) const REQUIRES_SHARED(mu_);
+  // Orders matches for a sort other than relevance (stable: ties keep rank).
+  void SortMatches(SearchSort sort, std::vector<uint32_t>* order) const REQUIRES_SHARED(mu_);
+  std::string SuggestLocked(const NameQuery& query) const REQUIRES_SHARED(mu_);
   // Whether `user` holds a file named `name`.
   bool Holds(uint32_t user, std::string_view name) const REQUIRES_SHARED(mu_);
   struct User {
@@ -256,6 +303,7 @@ class SearchIndex {
   std::vector<Entry> entries_;
   NameArena names_;  // tombstones' too, until a compaction
   std::vector<Signature> signatures_;  // by entry id
+  WordDictionary words_;  // the live entries' words
   IdTable by_key_;  // hash(name, sha) -> entry
   IdTable by_sha_;  // sha -> entry
   std::unordered_map<uint32_t, Posting> postings_;      // key -> entries

@@ -314,10 +314,12 @@ Result<int64_t> DirectoryClient::PatchIndex(const std::vector<FileEntry>& added,
 }
 
 Result<SearchPage> DirectoryClient::Search(const std::string& query, int64_t limit,
-                                           int64_t offset) {
+                                           int64_t offset, const SearchOptions& options) {
   httplib::Params params{{"q", query},
                          {"limit", std::to_string(limit)},
                          {"offset", std::to_string(offset)}};
+  if (options.sort != "relevance") params.emplace("sort", options.sort);
+  if (options.fuzzy) params.emplace("fuzzy", "1");
   std::string path = httplib::append_query_params("/search", params);
   ASSIGN_OR_RETURN(Json reply, Call("GET", path, nullptr, true));
   return SearchPageFromJson(reply);

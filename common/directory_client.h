@@ -84,7 +84,8 @@ class DirectoryClient {
   // PATCH /index. Returns the new count.
   Result<int64_t> PatchIndex(const std::vector<FileEntry>& added,
                              const std::vector<std::string>& removed);
-  Result<SearchPage> Search(const std::string& query, int64_t limit = 50, int64_t offset = 0);
+  Result<SearchPage> Search(const std::string& query, int64_t limit = 50, int64_t offset = 0,
+                            const SearchOptions& options = {});
   // GET /files/{sha256}; nullopt when no online peer has it.
   Result<std::optional<FileResult>> FindFile(const std::string& sha256);
   Result<std::vector<PeerInfo>> Peers();

@@ -134,7 +134,10 @@ Result<FileResult> FileResultFromJson(const Json& j, const std::string& path) {
 Json ToJson(const SearchPage& p) {
   Json results = Json::array();
   for (const auto& r : p.results) results.push_back(ToJson(r));
-  return Json{{"total", p.total}, {"total_exact", p.total_exact}, {"results", std::move(results)}};
+  Json j{{"total", p.total}, {"total_exact", p.total_exact}, {"results", std::move(results)}};
+  if (!p.suggestion.empty()) j["suggestion"] = p.suggestion;
+  if (!p.searched.empty()) j["searched"] = p.searched;
+  return j;
 }
 
 namespace {
@@ -219,6 +222,8 @@ std::string DumpSearchPage(const SearchPage& p) {
       result.Field("size", r.size);
     }
     out += ']';
+    if (!p.searched.empty()) page.Field("searched", p.searched);
+    if (!p.suggestion.empty()) page.Field("suggestion", p.suggestion);
     page.Field("total", p.total);
     page.Field("total_exact", p.total_exact);
   }  // the page's closing brace
@@ -232,6 +237,10 @@ Result<SearchPage> SearchPageFromJson(const Json& j) {
   if (j.contains("total_exact")) {
     ASSIGN_OR_RETURN(page.total_exact, r.Bool("total_exact"));
   }
+  ASSIGN_OR_RETURN(auto suggestion, r.OptionalString("suggestion"));
+  ASSIGN_OR_RETURN(auto searched, r.OptionalString("searched"));
+  page.suggestion = suggestion.value_or("");
+  page.searched = searched.value_or("");
   ASSIGN_OR_RETURN(const Json* results, r.Array("results"));
   for (size_t i = 0; i < results->size(); ++i) {
     ASSIGN_OR_RETURN(FileResult res, FileResultFromJson((*results)[i], Item("results", i)));

@@ -56,6 +56,17 @@ struct SearchPage {
   int64_t total = 0;  // results matching, over all pages; an estimate when !total_exact
   bool total_exact = true;
   std::vector<FileResult> results;
+  // "Did you mean": the query with its rare words replaced by the closest
+  // indexed ones, when it found little (empty: no suggestion).
+  std::string suggestion = {};
+  // The query searched instead of the one asked (`fuzzy`), or empty.
+  std::string searched = {};
+};
+
+// How GET /search orders and widens a search (docs/protocol.md).
+struct SearchOptions {
+  std::string sort = "relevance";  // relevance, holders, size, name
+  bool fuzzy = false;              // search the suggestion when the query finds little
 };
 
 // One download a peer-server serves: to whom, and how fast now (heartbeats'

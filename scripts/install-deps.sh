@@ -8,7 +8,7 @@ PACKAGES=(
   g++ make cmake pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
-  libgtest-dev libsqlite3-dev libpq-dev libssl-dev libedit-dev prometheus-cpp-dev
+  libgtest-dev libsqlite3-dev libpq-dev libutf8proc-dev libssl-dev libedit-dev prometheus-cpp-dev
   # port mapping on home routers: UPnP IGD and NAT-PMP clients
   libminiupnpc-dev libnatpmp-dev
   curl

@@ -76,6 +76,7 @@ struct SearchQuery {
   std::string text;  // GET /search's `q`: substring, with * and ? as globs; "" = all
   int64_t limit = 50;
   int64_t offset = 0;
+  SearchOptions options = {};
 };
 
 class ReplicaStore;

@@ -1,0 +1,129 @@
+#include "central/word_dictionary.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+
+#include "common/search_pattern.h"
+
+namespace p2pshare::central {
+namespace {
+
+uint32_t MaskOf(std::string_view word) {
+  uint32_t mask = 0;
+  for (char ch : word) {
+    const auto c = static_cast<unsigned char>(ch);
+    mask |= c >= 'a' && c <= 'z' ? uint32_t{1} << (c - 'a') : uint32_t{1} << 26;
+  }
+  return mask;
+}
+
+}  // namespace
+
+int EditDistance(std::string_view a, std::string_view b, int limit) {
+  const size_t n = a.size(), m = b.size();
+  if (n > kMaxWord + 2 || m > kMaxWord + 2) return limit + 1;
+  if (static_cast<int>(n > m ? n - m : m - n) > limit) return limit + 1;
+  // Three rows of the table: i-2, i-1, i.
+  std::array<int, kMaxWord + 3> rows[3];
+  for (size_t j = 0; j <= m; ++j) rows[0][j] = static_cast<int>(j);
+  for (size_t i = 1; i <= n; ++i) {
+    auto& row = rows[i % 3];
+    const auto& up = rows[(i - 1) % 3];
+    const auto& up2 = rows[(i + 1) % 3];  // i - 2
+    row[0] = static_cast<int>(i);
+    int best = row[0];
+    for (size_t j = 1; j <= m; ++j) {
+      const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      int v = std::min({up[j] + 1, row[j - 1] + 1, up[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) v = std::min(v, up2[j - 2] + 1);
+      row[j] = v;
+      best = std::min(best, v);
+    }
+    if (best > limit) return limit + 1;
+  }
+  return std::min(rows[n % 3][m], limit + 1);
+}
+
+template <class F>
+void WordDictionary::ForEachWord(std::string_view name, F&& fn) const {
+  std::vector<std::string> seen;
+  size_t i = 0;
+  while (i < name.size()) {
+    if (!IsWordByte(static_cast<unsigned char>(name[i]))) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    bool digit = false;
+    while (end < name.size() && IsWordByte(static_cast<unsigned char>(name[end]))) {
+      digit = digit || (name[end] >= '0' && name[end] <= '9');
+      ++end;
+    }
+    std::string word(name.substr(i, end - i));
+    i = end;
+    if (digit || word.size() < kMinWord || word.size() > kMaxWord) continue;
+    for (char& c : word) c = static_cast<char>(AsciiLower(static_cast<unsigned char>(c)));
+    if (std::find(seen.begin(), seen.end(), word) != seen.end()) continue;
+    fn(std::string_view(word));
+    seen.push_back(std::move(word));
+  }
+}
+
+void WordDictionary::Add(std::string_view folded_name) {
+  ForEachWord(folded_name, [&](std::string_view word) {
+    auto it = ids_.find(std::string(word));
+    if (it == ids_.end()) {
+      if (words_.size() >= kMaxDictionaryWords) return;
+      const auto id = static_cast<uint32_t>(words_.size());
+      it = ids_.emplace(std::string(word), id).first;
+      words_.push_back(Word{std::string(word), MaskOf(word), 0});
+      by_length_[word.size()].push_back(id);
+    }
+    words_[it->second].count++;
+  });
+}
+
+void WordDictionary::Remove(std::string_view folded_name) {
+  ForEachWord(folded_name, [&](std::string_view word) {
+    auto it = ids_.find(std::string(word));
+    if (it != ids_.end() && words_[it->second].count > 0) words_[it->second].count--;
+  });
+}
+
+void WordDictionary::Clear() {
+  ids_.clear();
+  words_.clear();
+  for (auto& ids : by_length_) ids.clear();
+}
+
+int64_t WordDictionary::CountOf(std::string_view word) const {
+  auto it = ids_.find(std::string(word));
+  return it == ids_.end() ? 0 : words_[it->second].count;
+}
+
+std::string WordDictionary::Closest(std::string_view word, int64_t more_than) const {
+  if (word.size() < kMinWord || word.size() > kMaxWord) return "";
+  const int limit = word.size() <= 4 ? 1 : 2;
+  const uint32_t mask = MaskOf(word);
+  const Word* best = nullptr;
+  int best_distance = limit + 1;
+  const size_t lo = word.size() - std::min<size_t>(word.size(), static_cast<size_t>(limit));
+  const size_t hi = std::min(kMaxWord, word.size() + static_cast<size_t>(limit));
+  for (size_t length = std::max(lo, kMinWord); length <= hi; ++length) {
+    for (uint32_t id : by_length_[length]) {
+      const Word& w = words_[id];
+      if (w.count <= more_than || std::popcount(w.mask ^ mask) > 2 * limit) continue;
+      const int d = EditDistance(word, w.text, std::min(limit, best_distance));
+      if (d > limit || d == 0) continue;
+      if (best == nullptr || d < best_distance ||
+          (d == best_distance && (w.count > best->count || (w.count == best->count && w.text < best->text)))) {
+        best = &w;
+        best_distance = d;
+      }
+    }
+  }
+  return best == nullptr ? "" : best->text;
+}
+
+}  // namespace p2pshare::central
