@@ -109,8 +109,12 @@ Result<ParsedCommand> ParseCommand(const std::vector<std::string>& words) {
     }
   }
   if (spec->joins_args && out.args.size() > 1) {
+    // A word that was quoted (it holds a space) stays one: a phrase.
     std::string text;
-    for (const auto& a : out.args) text += (text.empty() ? "" : " ") + a;
+    for (const auto& a : out.args) {
+      const bool phrase = a.find(' ') != std::string::npos && a.find('"') == std::string::npos;
+      text += (text.empty() ? "" : " ") + (phrase ? '"' + a + '"' : a);
+    }
     out.args = {text};
   }
   if (spec->last_takes_rest && spec->max_args > 0 && out.args.size() > spec->max_args) {

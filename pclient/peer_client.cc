@@ -232,10 +232,14 @@ const std::vector<CommandSpec>& Commands() {
       {.name = "status", .usage = "status",
        .summary = "account, central, session, own port, shared files", .run = &C::StatusCommand},
       {.name = "peers", .usage = "peers", .summary = "the peers online", .run = &C::Peers},
-      {.name = "search", .usage = "search <text> [--via friend]",
-       .summary = "find files by name (* and ? are wildcards); through friend peers when central "
-                  "is away",
-       .min_args = 1, .max_args = 64, .options = {"--via"}, .joins_args = true, .run = &C::Search},
+      {.name = "search",
+       .usage = "search <words> [size>10M] [size<1G] [type:audio|video|image|document|archive] [holders>=2] "
+                "[--sort relevance|holders|size|name] [--fuzzy] [--via friend]",
+       .summary = "find files by name: words in any order, accents and case ignored, \"a phrase\", * and ? "
+                  "wildcards; --fuzzy searches the suggestion when a word has a typo; through friend peers "
+                  "when central is away",
+       .min_args = 1, .max_args = 64, .options = {"--via", "--sort"}, .flags = {"--fuzzy"}, .joins_args = true,
+       .run = &C::Search},
       {.name = "files", .usage = "files [peer]", .summary = "this peer's shared files, or another peer's",
        .max_args = 1, .run = &C::Files},
       {.name = "browse", .usage = "browse <peer> [folder]",
@@ -702,8 +706,11 @@ Status PeerClient::Search(const ParsedCommand& c) {
   ASSIGN_OR_RETURN(bool via_friend, ViaFriend(c));
   SearchPage page;
   std::vector<std::string> sources;  // per result, when friends answered
+  SearchOptions options;
+  options.sort = c.Option("--sort").value_or("relevance");
+  options.fuzzy = c.Flag("--fuzzy");
   if (!via_friend && !central_away_) {
-    auto found = Central().Search(c.args[0], 100, 0);
+    auto found = Central().Search(c.args[0], 100, 0, options);
     if (found.ok()) {
       page = std::move(*found);
     } else if (CentralUnavailable(found.status())) {
@@ -746,7 +753,12 @@ Status PeerClient::Search(const ParsedCommand& c) {
     }
     t.AddRow(row);
   }
-  std::string text = page.results.empty() ? "no files match '" + c.args[0] + "'\n" : t.Render();
+  std::string text;
+  if (!page.searched.empty()) text += "no files match '" + c.args[0] + "'; showing '" + page.searched + "' instead\n";
+  text += page.results.empty() ? "no files match '" + c.args[0] + "'\n" : t.Render();
+  if (!page.suggestion.empty() && page.searched.empty()) {
+    text += "did you mean '" + page.suggestion + "'? (search " + page.suggestion + ", or add --fuzzy)\n";
+  }
   if (page.total > static_cast<int64_t>(page.results.size())) {
     text += "(" + std::string(page.total_exact ? "" : "about ") + Counted(page.total, "match", "matches") +
             "; showing the first " + std::to_string(page.results.size()) + ")\n";

@@ -13,7 +13,7 @@
 #include "common/host_port.h"
 #include "common/mutex.h"
 #include "common/names.h"
-#include "common/search_pattern.h"
+#include "common/name_query.h"
 #include "common/peer_channel.h"
 #include "common/proto_convert.h"
 
@@ -75,6 +75,7 @@ Result<v1::LocateReply> Locator::Locate(const v1::LocateRequest& req,
     return InvalidArgument("ttl must lie in 0.." + std::to_string(options_.max_ttl));
   }
   if (req.query_id().size() > 64) return InvalidArgument("query_id is over 64 bytes");
+  if (auto query = NameQuery::Parse(req.query()); !query.ok()) return query.status();
 
   if (req.flood()) {  // forwarded by a peer
     if (req.query_id().empty()) return InvalidArgument("a flood needs a query_id");
@@ -130,12 +131,17 @@ Result<v1::LocateReply> Locator::FromCentral(const v1::LocateRequest& req) {
 
 void Locator::AddOwnMatches(const v1::LocateRequest& req, v1::LocateReply* reply) const {
   const int limit = req.limit() == 0 ? kDefaultLimit : req.limit();
-  const SearchPattern pattern(req.query());
+  // Locate checked that it parses; a query that does not finds nothing.
+  auto parsed = NameQuery::Parse(req.query());
+  if (!parsed.ok()) return;
+  const NameQuery& query = *parsed;
   const HostPort self = self_ ? self_() : HostPort{};
   v1::LocateReply own;
   int64_t total = 0;
   for (const FileEntry& f : catalog_->Files()) {  // sorted by name
-    bool match = req.sha256().empty() ? pattern.Matches(f.name) : f.sha256 == req.sha256();
+    bool match = req.sha256().empty()
+                     ? query.Admits(f.size, 1, f.name) && query.Rank(FoldName(f.name)) >= 0
+                     : f.sha256 == req.sha256();
     if (!match) continue;
     ++total;
     if (own.results_size() >= limit) continue;

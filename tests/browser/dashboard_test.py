@@ -252,6 +252,38 @@ def main():
         assert len(shown) >= 3 and set(shown) == {"login"}, shown
         Select(driver.find_element(By.ID, "kind")).select_by_visible_text("every kind")
 
+        # Searches as a person types them: accents and case folded, words in
+        # any order, filters, a sort, and "did you mean" on a typo.
+        net.start_peer("dave", {"Zoë Müller.txt": b"z", "Photos été 2024/IMG_0001.jpg": b"j" * (3 << 19),
+                                "The Beatles/Help.ogg": b"h" * 100, "holiday photos/a.png": b"p"})
+        wait_for("dave's files indexed",
+                 lambda: get_json(net.url + "/api/v1/search?q=help")["total"] == 1, timeout=60)
+        for typed, want in (("zoe", ["Zoë Müller.txt"]), ("ZOË", ["Zoë Müller.txt"]),
+                            ("photos img", ["Photos été 2024/IMG_0001.jpg"]),
+                            ("ete", ["Photos été 2024/IMG_0001.jpg"]),
+                            ("size>1M type:image", ["Photos été 2024/IMG_0001.jpg"])):
+            clear(box)
+            box.send_keys(typed)
+            wait.until(lambda d: rows(d, "files", "data-name") == want,
+                       message="typing %r did not show %r" % (typed, want))
+        clear(box)
+        box.send_keys("beatels")
+        wait.until(lambda d: d.find_element(By.ID, "suggestion").is_displayed()
+                   and d.find_element(By.ID, "suggestion").text == "beatles")
+        driver.find_element(By.ID, "suggestion").click()
+        wait.until(lambda d: rows(d, "files", "data-name") == ["The Beatles/Help.ogg"])
+        assert box.get_attribute("value") == "beatles", box.get_attribute("value")
+        clear(box)
+        box.send_keys("size>ten")
+        wait.until(lambda d: "a size is a number" in d.find_element(By.ID, "files").text)
+        clear(box)
+        box.send_keys("photos")
+        Select(driver.find_element(By.ID, "sort")).select_by_visible_text("name")
+        wait.until(lambda d: rows(d, "files", "data-name") == ["holiday photos/a.png", "Photos été 2024/IMG_0001.jpg"])
+        Select(driver.find_element(By.ID, "sort")).select_by_visible_text("largest")
+        wait.until(lambda d: rows(d, "files", "data-name") == ["Photos été 2024/IMG_0001.jpg", "holiday photos/a.png"])
+        Select(driver.find_element(By.ID, "sort")).select_by_visible_text("best match")
+
         clear(box)
         wait.until(lambda d: len(rows(d, "files", "data-name")) == 50)
         shot = os.path.join(args.out, "dashboard.png")

@@ -1219,5 +1219,80 @@ TEST_F(PeerClientTest, CancelStopsADownloadThatGoesOneHolderAtATimeToo) {
   EXPECT_FALSE(fs::exists(Downloads("carol") / "big.bin"));
 }
 
+
+// Searches as a person types them, on every surface: REST, one-shot and
+// the REPL. Accents and case fold, words match in any order anywhere in the
+// path, filters narrow, a sort orders, and a typo gets a suggestion that
+// --fuzzy searches.
+TEST_F(PeerClientTest, SearchForgivesAccentsWordOrderAndTyposAndTakesFilters) {
+  StartPeer("dave", [&](const fs::path& d) {
+    WriteFile(d / "Zoë Müller.txt", "zoe\n");
+    WriteFile(d / "Classe/élèves 2024.pdf", "eleves\n");
+    WriteFile(d / "Photos été 2024/IMG_0001.jpg", RandomBytes(3 << 19, 31));
+    WriteFile(d / "photos/img-small.png", "png\n");
+    WriteFile(d / "The Beatles/Let It Be.ogg", RandomBytes(4000, 32));
+  });
+  auto directory = central_->Client();
+  ASSERT_TRUE(WaitUntil([&] { return directory->Search("beatles")->total == 1; }, std::chrono::seconds(10)));
+  auto names = [](const SearchPage& page) {
+    std::vector<std::string> out;
+    for (const auto& r : page.results) out.push_back(r.name);
+    return out;
+  };
+  // REST.
+  EXPECT_EQ(names(*directory->Search("zoe")), (std::vector<std::string>{"Zoë Müller.txt"}));
+  EXPECT_EQ(names(*directory->Search("ZOË")), (std::vector<std::string>{"Zoë Müller.txt"}));
+  EXPECT_EQ(names(*directory->Search("eleves")), (std::vector<std::string>{"Classe/élèves 2024.pdf"}));
+  EXPECT_EQ(names(*directory->Search("img photos")),
+            (std::vector<std::string>{"Photos été 2024/IMG_0001.jpg", "photos/img-small.png"}));
+  EXPECT_EQ(names(*directory->Search("size>1M type:image")),
+            (std::vector<std::string>{"Photos été 2024/IMG_0001.jpg"}));
+  EXPECT_EQ(names(*directory->Search("photos", 50, 0, SearchOptions{.sort = "size"})).front(),
+            "Photos été 2024/IMG_0001.jpg");
+  auto typo = directory->Search("beatels");
+  ASSERT_TRUE(typo.ok());
+  EXPECT_EQ(typo->total, 0);
+  EXPECT_EQ(typo->suggestion, "beatles");
+  auto fuzzy = directory->Search("beatels", 50, 0, SearchOptions{.fuzzy = true});
+  EXPECT_EQ(names(*fuzzy), (std::vector<std::string>{"The Beatles/Let It Be.ogg"}));
+  EXPECT_EQ(fuzzy->searched, "beatles");
+  auto bad = central_->Http()->Get("/api/v1/search?q=size%3Eten");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("a size is a number"), std::string::npos) << bad->body;
+  bad = central_->Http()->Get("/api/v1/search?q=x&sort=newest");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+
+  // One-shot.
+  auto [code, out] = Client("carol", {"search", "zoe"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("Zoë Müller.txt"), std::string::npos) << out;
+  std::tie(code, out) = Client("carol", {"search", "photos", "img", "size>1M"});
+  EXPECT_NE(out.find("IMG_0001.jpg"), std::string::npos) << out;
+  EXPECT_EQ(out.find("img-small.png"), std::string::npos) << out;
+  std::tie(code, out) = Client("carol", {"search", "beatels"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("did you mean 'beatles'?"), std::string::npos) << out;
+  std::tie(code, out) = Client("carol", {"search", "--fuzzy", "beatels"});
+  EXPECT_NE(out.find("showing 'beatles' instead"), std::string::npos) << out;
+  EXPECT_NE(out.find("Let It Be.ogg"), std::string::npos) << out;
+  std::tie(code, out) = Client("carol", {"search", "it let", "beatles"});  // a quoted word is a phrase
+  EXPECT_NE(out.find("no files match"), std::string::npos) << out;
+  std::tie(code, out) = Client("carol", {"search", "size>ten"});
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("a size is a number"), std::string::npos) << out;
+
+  // The REPL.
+  auto repl = Repl("carol");
+  repl->Type("search ete\r");
+  ASSERT_TRUE(repl->WaitFor("IMG_0001.jpg", std::chrono::seconds(10))) << repl->output();
+  repl->Type("search beatels\r");
+  ASSERT_TRUE(repl->WaitFor("did you mean 'beatles'?", std::chrono::seconds(10))) << repl->output();
+  repl->Type("search photos --sort name\r");
+  ASSERT_TRUE(repl->WaitFor("img-small.png", std::chrono::seconds(10))) << repl->output();
+  repl->Type("quit\r");
+}
+
 }  // namespace
 }  // namespace p2pshare::testing
