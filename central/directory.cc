@@ -48,7 +48,24 @@ Directory::Directory(std::unique_ptr<DirectoryStore> store, DirectoryOptions opt
       sessions_(store_.get(), SessionsOptions{options.session_ttl_s, replica_, options.now}),
       ports_(store_.get(), options.port_range),
       index_(store_.get(), options.max_files_per_peer, options.max_index_files,
-             /*follow=*/replica_ != nullptr) {
+             /*follow=*/replica_ != nullptr),
+      wishes_(store_.get(), replica_ != nullptr,
+              Wishes::Hooks{
+                  .signal = [this](const std::string& user, const Json& message) { return Signal(user, message); },
+                  .matching_now =
+                      [this](const NameQuery& query) {
+                        std::vector<std::string> found;
+                        IndexPage page = index_.Search(query, SearchSort::kRelevance,
+                                                       static_cast<int64_t>(kWishSeen), 0, kQuickSearchBudget);
+                        for (const IndexHit& hit : page.hits) found.push_back(hit.sha256);
+                        return found;
+                      },
+                  .holders =
+                      [this](const std::string& sha256) {
+                        auto hit = index_.FindByHash(sha256);
+                        return hit ? hit->holders_total : int64_t{0};
+                      },
+              }) {
   if (options.ca != nullptr) {
     certificates_ = std::make_unique<Certificates>(store_.get(), options.ca,
                                                    options.cert_lifetime_s, options.unix_now);
@@ -67,6 +84,7 @@ Status Directory::Start(bool run_sweeper) {
                    online_.Count(), cursor_);
     }
     follower_ = std::thread([this] { FollowLoop(); });
+    RETURN_IF_ERROR(wishes_.Start());
     if (run_sweeper) sessions_.StartSweeper([this](Clock::time_point now) { SweepOnce(now); });
     return Status::Ok();
   }
@@ -78,6 +96,7 @@ Status Directory::Start(bool run_sweeper) {
     users.push_back(p.username);
   }
   sessions_.Revive(users);
+  RETURN_IF_ERROR(wishes_.Start());
   if (!peers.empty()) {
     spdlog::info("{} peer(s) were online before the restart; each has {} s to heartbeat",
                  peers.size(), options_.session_ttl_s);
@@ -94,6 +113,7 @@ void Directory::Stop() {
   }
   follow_cv_.notify_all();
   if (follower_.joinable()) follower_.join();
+  wishes_.Stop();
 }
 
 Status Directory::Reload() {
@@ -171,6 +191,7 @@ void Directory::Apply(const Change& c) {
     case Change::Kind::kSignal:
       // A message is news only for a while: one the feed brings late (a
       // replica that was cut off) is not sent.
+      if (wishes_.OnSignal(c.username, c.message)) break;  // between replicas only
       if (signal_sink_ && UnixNow() * 1000 - c.at_unix_ms < kSignalFreshMs) {
         (void)signal_sink_(c.username, c.message);
       }
@@ -547,6 +568,7 @@ Result<int64_t> Directory::ReplaceIndex(const std::string& username,
                                         const std::vector<FileEntry>& files) {
   auto r = OnlineOnly(index_.Replace(username, files));
   if (replica_ && r.ok()) (void)CatchUp();  // this replica reads its own writes
+  if (r.ok()) wishes_.Indexed(username, files);
   return r;
 }
 
@@ -555,6 +577,7 @@ Result<int64_t> Directory::PatchIndex(const std::string& username,
                                       const std::vector<std::string>& removed) {
   auto r = OnlineOnly(index_.Patch(username, added, removed));
   if (replica_ && r.ok()) (void)CatchUp();
+  if (r.ok()) wishes_.Indexed(username, added);
   return r;
 }
 

@@ -59,6 +59,7 @@
 #include "central/sessions.h"
 #include "central/store/directory_store.h"
 #include "central/store/replica_store.h"
+#include "central/wishes.h"
 #include "common/directory_types.h"
 #include "common/limits.h"
 #include "common/mutex.h"
@@ -233,6 +234,18 @@ class Directory {
   Result<Holder> UploadTarget(const std::string& caller, const std::string& name, int64_t size);
   Result<StatsReply> Stats();
 
+  // Wishes (central/wishes.h): saved searches told of new matches.
+  Result<WishRecord> AddWish(const std::string& username, const std::string& query,
+                             const std::string& remote_address, int64_t* matching_now) {
+    return wishes_.Add(username, query, remote_address, matching_now);
+  }
+  Status RemoveWish(const std::string& username, int64_t id) { return wishes_.Remove(username, id); }
+  Result<std::vector<WishRecord>> ListWishes(const std::string& username) { return wishes_.List(username); }
+  // Announcements that waited for `username`'s channel (lines), taken.
+  std::string TakeWishNews(const std::string& username) { return wishes_.TakePending(username); }
+  Wishes::Counters wish_counters() const { return wishes_.counters(); }
+  void DrainWishes() { wishes_.Drain(); }
+
   // The latest events with an id above `after`, oldest first.
   std::vector<NetworkEvent> EventsAfter(int64_t after) const { return events_.After(after); }
   static constexpr size_t kEventsKept = EventLog::kKept;
@@ -290,6 +303,7 @@ class Directory {
   std::map<std::string, std::map<std::string, PartialFile>> partials_ GUARDED_BY(partials_mu_);
   std::map<std::string, std::vector<std::string>> partials_of_ GUARDED_BY(partials_mu_);
   FileIndex index_;
+  Wishes wishes_;  // after index_ and store_, which its hooks use
   ConcurrencyLimits heavy_searches_{0, kHeavySearches};
   FairSlots searches_{kSearchesAtOnce, kSearchesPerAddress, 64};
   FairSlots reach_checks_{kReachChecksAtOnce, kReachChecksPerAddress, kReachWaiting};

@@ -305,6 +305,9 @@ const std::vector<HttpApi::Route>& HttpApi::Routes() {
       {"POST", "/api/v1/upload-target", &H::PostUploadTarget},
       {"POST", "/api/v1/reachability", &H::PostReachability},
       {"GET", "/api/v1/channel", &H::GetChannel},
+      {"POST", "/api/v1/wishes", &H::PostWish},
+      {"GET", "/api/v1/wishes", &H::GetWishes},
+      {"DELETE", "/api/v1/wishes/{id}", &H::DeleteWish},
       {"POST", "/api/v1/rendezvous", &H::PostRendezvous},
       {"GET", "/api/v1/events", &H::GetEvents},
       {"GET", "/api/v1/stats", &H::GetStats},
@@ -445,6 +448,7 @@ void HttpApi::RegisterRoutes() {
     if (method == "POST") server_->Post(pattern, serve);
     if (method == "PUT") server_->Put(pattern, serve);
     if (method == "PATCH") server_->Patch(pattern, serve);
+    if (method == "DELETE") server_->Delete(pattern, serve);
   }
 }
 
@@ -750,7 +754,9 @@ Result<Reply> HttpApi::GetChannel(const Request& req, Response& res) {
   if (!server_->StreamsAvailable()) {
     return Unavailable("central keeps as many channels open as it may; try again", "busy");
   }
-  const std::string hello = Json{{"type", "hello"}}.dump() + "\n";
+  // Wishes that came true while no channel of the account was open here
+  // follow the hello.
+  const std::string hello = Json{{"type", "hello"}}.dump() + "\n" + directory_->TakeWishNews(user);
   res.set_header("Cache-Control", "no-store");
   res.set_chunked_content_provider("application/x-ndjson", [user, hello](size_t, httplib::DataSink& sink) {
     // The first line goes out now; the gate keeps the connection from
@@ -759,6 +765,46 @@ Result<Reply> HttpApi::GetChannel(const Request& req, Response& res) {
     return false;
   });
   return Reply::Streamed();
+}
+
+namespace {
+
+Json WishJson(const WishRecord& w) {
+  return Json{{"id", w.id}, {"query", w.query}, {"created", w.created_unix}};
+}
+
+}  // namespace
+
+Result<Reply> HttpApi::PostWish(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  ASSIGN_OR_RETURN(Json body, Body(req));
+  ASSIGN_OR_RETURN(std::string query, FieldReader(body).String("query"));
+  if (query.size() > 1024) return InvalidArgument("a wish's query is at most 1024 bytes");
+  int64_t matching_now = 0;
+  ASSIGN_OR_RETURN(WishRecord made, directory_->AddWish(user, query, req.remote_addr, &matching_now));
+  Json reply = WishJson(made);
+  reply["matching_now"] = matching_now;
+  return Reply{201, std::move(reply)};
+}
+
+Result<Reply> HttpApi::GetWishes(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  ASSIGN_OR_RETURN(auto wishes, directory_->ListWishes(user));
+  Json list = Json::array();
+  for (const WishRecord& w : wishes) list.push_back(WishJson(w));
+  return Reply{200, Json{{"wishes", std::move(list)}}};
+}
+
+Result<Reply> HttpApi::DeleteWish(const Request& req, Response&) {
+  ASSIGN_OR_RETURN(std::string user, Caller(req));
+  const std::string text = req.matches[1].str();
+  int64_t id = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || ptr != text.data() + text.size() || id <= 0) {
+    return InvalidArgument("a wish is named by its number ('wishes' lists them)");
+  }
+  RETURN_IF_ERROR(directory_->RemoveWish(user, id));
+  return Reply{200, Json{{"removed", id}}};
 }
 
 Result<Reply> HttpApi::PostRendezvous(const Request& req, Response&) {

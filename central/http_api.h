@@ -139,6 +139,9 @@ class HttpApi {
   Result<Reply> PostUploadTarget(const httplib::Request& req, httplib::Response& res);
   Result<Reply> PostReachability(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetChannel(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> PostWish(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> GetWishes(const httplib::Request& req, httplib::Response& res);
+  Result<Reply> DeleteWish(const httplib::Request& req, httplib::Response& res);
   Result<Reply> PostRendezvous(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetEvents(const httplib::Request& req, httplib::Response& res);
   Result<Reply> GetStats(const httplib::Request& req, httplib::Response& res);

@@ -313,6 +313,42 @@ Result<int64_t> DirectoryClient::PatchIndex(const std::vector<FileEntry>& added,
   return FieldReader(reply).Int("count");
 }
 
+namespace {
+
+Result<WishInfo> WishFromJson(const Json& j) {
+  FieldReader r(j);
+  WishInfo w;
+  ASSIGN_OR_RETURN(w.id, r.Int("id"));
+  ASSIGN_OR_RETURN(w.query, r.String("query"));
+  ASSIGN_OR_RETURN(w.created, r.Int("created"));
+  ASSIGN_OR_RETURN(auto now, r.OptionalInt("matching_now"));
+  w.matching_now = now.value_or(0);
+  return w;
+}
+
+}  // namespace
+
+Result<WishInfo> DirectoryClient::AddWish(const std::string& query) {
+  Json body{{"query", query}};
+  ASSIGN_OR_RETURN(Json reply, Call("POST", "/wishes", &body, true));
+  return WishFromJson(reply);
+}
+
+Result<std::vector<WishInfo>> DirectoryClient::Wishes() {
+  ASSIGN_OR_RETURN(Json reply, Call("GET", "/wishes", nullptr, true));
+  ASSIGN_OR_RETURN(const Json* list, FieldReader(reply).Array("wishes"));
+  std::vector<WishInfo> out;
+  for (const Json& w : *list) {
+    ASSIGN_OR_RETURN(WishInfo info, WishFromJson(w));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Status DirectoryClient::RemoveWish(int64_t id) {
+  return Call("DELETE", "/wishes/" + std::to_string(id), nullptr, true).status();
+}
+
 Result<SearchPage> DirectoryClient::Search(const std::string& query, int64_t limit,
                                            int64_t offset, const SearchOptions& options) {
   httplib::Params params{{"q", query},

@@ -86,6 +86,10 @@ class DirectoryClient {
                              const std::vector<std::string>& removed);
   Result<SearchPage> Search(const std::string& query, int64_t limit = 50, int64_t offset = 0,
                             const SearchOptions& options = {});
+  // Wishes: POST /wishes, GET /wishes, DELETE /wishes/{id}.
+  Result<WishInfo> AddWish(const std::string& query);
+  Result<std::vector<WishInfo>> Wishes();
+  Status RemoveWish(int64_t id);
   // GET /files/{sha256}; nullopt when no online peer has it.
   Result<std::optional<FileResult>> FindFile(const std::string& sha256);
   Result<std::vector<PeerInfo>> Peers();

@@ -63,6 +63,14 @@ struct SearchPage {
   std::string searched = {};
 };
 
+// A saved search (docs/protocol.md, "Wishes").
+struct WishInfo {
+  int64_t id = 0;
+  std::string query;         // as central keeps it (folded, filters last)
+  int64_t created = 0;       // unix seconds
+  int64_t matching_now = 0;  // POST only: files it found when made (not news)
+};
+
 // How GET /search orders and widens a search (docs/protocol.md).
 struct SearchOptions {
   std::string sort = "relevance";  // relevance, holders, size, name

@@ -240,6 +240,10 @@ const std::vector<CommandSpec>& Commands() {
                   "when central is away",
        .min_args = 1, .max_args = 64, .options = {"--via", "--sort"}, .flags = {"--fuzzy"}, .joins_args = true,
        .run = &C::Search},
+      {.name = "wish", .usage = "wish <words and filters, as search takes> | wish --remove N",
+       .summary = "save a search at central: when a file matching it is shared later, the REPL says so (once)",
+       .max_args = 64, .options = {"--remove"}, .joins_args = true, .run = &C::Wish},
+      {.name = "wishes", .usage = "wishes", .summary = "the searches saved with 'wish'", .run = &C::Wishes},
       {.name = "files", .usage = "files [peer]", .summary = "this peer's shared files, or another peer's",
        .max_args = 1, .run = &C::Files},
       {.name = "browse", .usage = "browse <peer> [folder]",
@@ -1427,15 +1431,75 @@ Status PeerClient::Queue(const std::string& kind, const std::string& what, const
 }
 
 void PeerClient::PrintEndedTransfers() {
-  if (!queue_) return;
+  if (wish_watch_) {
+    for (const auto& n : wish_watch_->Take()) {
+      Shown(n.sha256(), n.name());
+      out_ << Printable("wish '" + n.query() + "' came true: " + n.name() + " (" + HumanSize(n.size()) + ") at " +
+                        n.holder() + "; download " + ShortHash(n.sha256()))
+           << "\n";
+    }
+  }
+  if (!queue_) {
+    out_.flush();
+    return;
+  }
   for (const std::string& line : queue_->TakeEnded()) out_ << Printable(line) << "\n";
   out_.flush();
 }
 
 void PeerClient::CloseTransfers() {
+  if (wish_watch_) wish_watch_->Stop();
   if (!queue_) return;
   queue_->Close();
   PrintEndedTransfers();
+}
+
+void PeerClient::StartWishWatch() {
+  if (wish_watch_ || !session_ || !transfer_wake_) return;
+  auto me = FindPeer(config_.username);  // only a peer-server hears of wishes
+  if (!me.ok()) return;
+  wish_watch_ = std::make_unique<WishWatch>(std::vector<std::string>{me->host, LocalPeerHost(config_)}, me->port,
+                                            config_.username, [wake = transfer_wake_] { wake(); });
+}
+
+Status PeerClient::Wish(const ParsedCommand& c) {
+  RETURN_IF_ERROR(RequireSession());
+  if (auto remove = c.Option("--remove")) {
+    const std::string digits = !remove->empty() && (*remove)[0] == '#' ? remove->substr(1) : *remove;
+    if (digits.empty() || digits.size() > 15 || digits.find_first_not_of("0123456789") != std::string::npos) {
+      return InvalidArgument("'" + *remove + "' is not a wish number ('wishes' lists them)");
+    }
+    RETURN_IF_ERROR(Central().RemoveWish(std::stoll(digits)));
+    Print("wish " + digits + " removed\n", Json{{"removed", std::stoll(digits)}});
+    return Status::Ok();
+  }
+  if (c.args.empty()) return InvalidArgument("usage: wish <words> | wish --remove N");
+  ASSIGN_OR_RETURN(WishInfo made, Central().AddWish(c.args[0]));
+  StartWishWatch();
+  std::string text = "wish " + std::to_string(made.id) + " saved: '" + made.query + "'. ";
+  text += made.matching_now > 0 ? Counted(made.matching_now, "file matches", "files match") +
+                                      " it now ('search " + made.query + "' lists them); you will be told of new ones"
+                                : "nothing matches it yet; you will be told when something does";
+  if (!transfer_wake_) text += " (the REPL prints it as it comes; the peer-server's log says it too)";
+  Print(text + "\n", Json{{"id", made.id}, {"query", made.query}, {"matching_now", made.matching_now}});
+  return Status::Ok();
+}
+
+Status PeerClient::Wishes(const ParsedCommand&) {
+  RETURN_IF_ERROR(RequireSession());
+  ASSIGN_OR_RETURN(std::vector<WishInfo> wishes, Central().Wishes());
+  Json list = Json::array();
+  Table t({"#", "wish", "since"});
+  for (const WishInfo& w : wishes) {
+    const auto created = static_cast<std::time_t>(w.created);
+    std::tm tm{};
+    char since[32] = "";
+    if (gmtime_r(&created, &tm) != nullptr) std::strftime(since, sizeof since, "%Y-%m-%d %H:%M UTC", &tm);
+    t.AddRow({std::to_string(w.id), w.query, since});
+    list.push_back(Json{{"id", w.id}, {"query", w.query}, {"created", w.created}});
+  }
+  Print(wishes.empty() ? "no wishes; 'wish <words>' saves one\n" : t.Render(), Json{{"wishes", std::move(list)}});
+  return Status::Ok();
 }
 
 namespace {

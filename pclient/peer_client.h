@@ -31,6 +31,7 @@
 #include "pclient/command_line.h"
 #include "pclient/stream_server.h"
 #include "pclient/transfer_queue.h"
+#include "pclient/wish_watch.h"
 #include "pclient/transfers.h"
 
 namespace p2pshare::pclient {
@@ -95,6 +96,10 @@ class PeerClient {
   // Stops the background transfers (a download keeps what is verified) and
   // prints how each ended. Leaving the REPL does this.
   void CloseTransfers();
+  // The REPL: starts listening for this account's wishes that come true
+  // (pclient/wish_watch.h), when it has a session and a peer-server;
+  // PrintEndedTransfers prints them.
+  void StartWishWatch();
   bool logged_in() const { return session_.has_value(); }
   std::string prompt() const { return config_.username + "> "; }
   // Names of the last search's results, for tab completion.
@@ -122,6 +127,8 @@ class PeerClient {
   Status Quit(const ParsedCommand& c);
   Status Browse(const ParsedCommand& c);
   Status Transfers(const ParsedCommand& c);
+  Status Wish(const ParsedCommand& c);
+  Status Wishes(const ParsedCommand& c);
   // What others download from this account's peer-server now.
   Result<v1::UploadsReply> OwnUploads();
   // Fetches every file the last browse listed under `folder` (a row of it).
@@ -226,6 +233,7 @@ class PeerClient {
   std::vector<std::shared_ptr<StreamServer>> streams_;
   // The background transfers (made by the first); last, so it goes first.
   std::unique_ptr<TransferQueue> queue_;
+  std::unique_ptr<WishWatch> wish_watch_;  // the REPL's, once started
 };
 
 }  // namespace p2pshare::pclient

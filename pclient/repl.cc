@@ -212,6 +212,7 @@ int RunRepl(PeerClient& client, const std::string& username) {
     rl_getc_function = ReadKey;
   }
   client.SetTransferWake(OnTransferEnded);
+  client.StartWishWatch();  // a wish that comes true prints above the prompt
   rl_attempted_completion_function = Complete;
   std::string history;
   if (const char* home = std::getenv("HOME")) {

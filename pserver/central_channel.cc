@@ -86,6 +86,8 @@ bool CentralChannel::OnMessage(const Json& m) {
   const std::string type = m.value("type", "");
   if (type == "heartbeat") {
     if (hooks_.heartbeat_now) hooks_.heartbeat_now();
+  } else if (type == "wish") {
+    if (hooks_.wish_found) hooks_.wish_found(m);
   } else if (type == "relay" || type == "reverse") {
     auto ticket = RelayTicketFromJson(m);
     if (ticket.ok() && ticket->host.empty()) ticket->host = hooks_.central_host;

@@ -11,7 +11,8 @@
 //                the server unchanged;
 //   "relay"      the same through central's relay, for the others;
 //   "heartbeat"  central has news (this account was logged out elsewhere):
-//                the session agent heartbeats now instead of when due.
+//                the session agent heartbeats now instead of when due;
+//   "wish"       a wish of this account came true (pserver/wish_inbox.h).
 //
 // Thread-safe: Start and Stop from the peer-server's main thread.
 #pragma once
@@ -38,6 +39,7 @@ struct CentralChannelHooks {
   std::string local_host;                 // how this process reaches its own server
   std::string central_host;               // central_url's host: the relay's, when a ticket names none
   std::function<void()> heartbeat_now;
+  std::function<void(const Json&)> wish_found;  // a {type: "wish"} message
 };
 
 class CentralChannel {

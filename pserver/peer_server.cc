@@ -149,6 +149,7 @@ struct PeerServer::Parts {
     if (mapping.joinable()) mapping.join();
     mapper.Unmap();
     agent.Stop();
+    wishes.Close();  // WishNews calls waiting return now
     ShutDown(server);
     metrics.Stop();
   }
@@ -205,10 +206,11 @@ struct PeerServer::Parts {
     auto url = ParseCentralUrl(config.central_url);
     if (url.ok()) h.central_host = url->host;
     h.heartbeat_now = [this] { agent.HeartbeatSoon(); };
+    h.wish_found = [this](const Json& m) { wishes.Add(m); };
     return h;
   }
 
-  PeerServiceOptions ServiceOptions() const {
+  PeerServiceOptions ServiceOptions() {
     PeerServiceOptions options{config.username, config.max_storage_bytes};
     options.max_calls_per_peer = config.max_calls_per_peer;
     options.max_calls = kMaxThreads - 32;  // the rest: Ping, and callers being refused
@@ -218,6 +220,7 @@ struct PeerServer::Parts {
     options.partial_dir = PartialDir(config.shared_dir);
     options.download_dir = config.download_dir;
     options.max_upload_rate = config.max_upload_rate;
+    options.wishes = &wishes;
     return options;
   }
 
@@ -300,6 +303,7 @@ struct PeerServer::Parts {
   std::chrono::steady_clock::time_point rates_at = {};
   int64_t served_before = 0, received_before = 0;
   std::vector<std::string> friends GUARDED_BY(friends_mu);
+  WishInbox wishes;  // central's news of this account's wishes, for WishNews
   SessionAgent agent;
   PeerServiceImpl service;
   Locator locator;

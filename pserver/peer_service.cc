@@ -225,6 +225,35 @@ grpc::Status PeerServiceImpl::Uploads(grpc::ServerContext* context, const v1::Up
   return grpc::Status::OK;
 }
 
+grpc::Status PeerServiceImpl::WishNews(grpc::ServerContext* context, const v1::WishNewsRequest* request,
+                                       v1::WishNewsReply* reply) {
+  auto caller = Authorize(context);
+  if (!caller.ok()) return Done("WishNews", caller.status());
+  if (caller->account != options_.username) {
+    return Done("WishNews", PermissionDenied("only " + options_.username + " may read its wishes' news"));
+  }
+  // Waiting holds a server thread: a few at once, the rest answered at once.
+  static constexpr int kWaitersAtOnce = 4;
+  const bool may_wait = wish_waiters_.fetch_add(1) < kWaitersAtOnce;
+  const auto wait = std::chrono::milliseconds(may_wait ? std::clamp(request->wait_ms(), 0, 20000) : 0);
+  uint64_t last = 0;
+  std::vector<pserver::WishNews> news;
+  if (options_.wishes != nullptr) news = options_.wishes->After(request->after(), wait, &last);
+  wish_waiters_.fetch_sub(1);
+  for (const pserver::WishNews& n : news) {
+    auto* out = reply->add_news();
+    out->set_seq(n.seq);
+    out->set_wish(n.wish);
+    out->set_query(n.query);
+    out->set_name(n.name);
+    out->set_size(n.size);
+    out->set_sha256(n.sha256);
+    out->set_holder(n.holder);
+  }
+  reply->set_last(last);
+  return grpc::Status::OK;
+}
+
 grpc::Status PeerServiceImpl::ListFiles(grpc::ServerContext* context, const v1::ListFilesRequest*,
                                         v1::ListFilesReply* reply) {
   auto caller = Authorize(context);

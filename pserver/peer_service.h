@@ -46,6 +46,7 @@
 #include "pserver/locator.h"
 #include "pserver/shared_folder.h"
 #include "pserver/upload_ledger.h"
+#include "pserver/wish_inbox.h"
 #include "pserver/upload_room.h"
 #include "pserver/upload_slots.h"
 
@@ -125,6 +126,8 @@ struct PeerServiceOptions {
   // and the folder of their .part files. Empty: none served.
   std::string partial_dir = {};
   std::string download_dir = {};
+  // Where central's news of this account's wishes wait for WishNews (null: none).
+  WishInbox* wishes = nullptr;
   // Who a call comes from: the account of the certificate the caller
   // presented (common/peer_channel.h), or why not.
   std::function<Result<std::string>(const grpc::ServerContext&)> identify = PeerCaller;
@@ -163,6 +166,8 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   // What others download from here now; this peer's own account only.
   grpc::Status Uploads(grpc::ServerContext* context, const v1::UploadsRequest* request,
                        v1::UploadsReply* reply) override;
+  grpc::Status WishNews(grpc::ServerContext* context, const v1::WishNewsRequest* request,
+                        v1::WishNewsReply* reply) override;
 
   // Answers Locate (UNIMPLEMENTED without one). Set before serving.
   void set_locator(Locator* locator) { locator_ = locator; }
@@ -231,6 +236,7 @@ class PeerServiceImpl final : public v1::PeerService::Service {
   StallWatch stalls_;
   mutable UploadSlots slots_;  // stats() expires lapsed holders as it counts
   UploadLedger ledger_;
+  std::atomic<int> wish_waiters_{0};  // WishNews calls waiting now
   UploadPacer pacer_;
   std::atomic<int64_t> bytes_served_{0}, bytes_received_{0};
   mutable Mutex errors_mu_;

@@ -1,5 +1,7 @@
 #include "central/store/directory_store.h"
 
+#include <cstdio>
+
 #include "central/store/postgres_store.h"
 #include "central/store/sqlite_store.h"
 
@@ -58,6 +60,27 @@ std::string QueryToGlob(const std::string& query) {
   }
   if (glob.back() != '*') glob += '*';
   return glob;
+}
+
+std::string SeenToText(const std::vector<uint64_t>& seen) {
+  std::string out;
+  out.reserve(seen.size() * 16);
+  char buf[17];
+  for (uint64_t v : seen) {
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    out += buf;
+  }
+  return out;
+}
+
+std::vector<uint64_t> SeenFromText(const std::string& text) {
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i + 16 <= text.size(); i += 16) out.push_back(std::stoull(text.substr(i, 16), nullptr, 16));
+  return out;
+}
+
+Status TooManyWishes(const std::string& which) {
+  return ResourceExhausted("too many wishes " + which + "; remove one first ('wish --remove N')", "too_many_wishes");
 }
 
 }  // namespace p2pshare::central

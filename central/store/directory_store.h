@@ -79,6 +79,24 @@ struct SearchQuery {
   SearchOptions options = {};
 };
 
+// A saved search of an account (docs/protocol.md, "Wishes";
+// central/wish_book.h).
+struct WishRecord {
+  int64_t id = 0;
+  std::string username;
+  std::string query;
+  std::string source;        // the address it was made from
+  int64_t created_unix = 0;
+  std::vector<uint64_t> seen = {};  // sha256 prefixes announced (or matching when made), oldest first
+};
+
+// How many wishes may be kept: per account, per source address, in all.
+struct WishBounds {
+  int64_t per_account = 0;
+  int64_t per_address = 0;
+  int64_t total = 0;
+};
+
 class ReplicaStore;
 
 class DirectoryStore {
@@ -152,7 +170,22 @@ class DirectoryStore {
   virtual Result<std::vector<PeerTotals>> ListPeers() = 0;
   virtual Result<StoreCounts> Counts() = 0;
   virtual Result<int64_t> CountAccounts() = 0;
+
+  // Wishes. AddWish fills in the id and time, unless a bound would be
+  // passed: ResourceExhausted "too_many_wishes", saying which.
+  virtual Result<WishRecord> AddWish(const WishRecord& wish, const WishBounds& bounds) = 0;
+  // NotFound when `username` has no wish `id`.
+  virtual Status RemoveWish(const std::string& username, int64_t id) = 0;
+  // `username`'s wishes, or everyone's for "", by id.
+  virtual Result<std::vector<WishRecord>> ListWishes(const std::string& username) = 0;
+  virtual Status SetWishSeen(int64_t id, const std::vector<uint64_t>& seen) = 0;
 };
+
+// A wish's seen list as stored: 16 hex digits each, no separator.
+std::string SeenToText(const std::vector<uint64_t>& seen);
+std::vector<uint64_t> SeenFromText(const std::string& text);
+// The message of a passed wish bound.
+Status TooManyWishes(const std::string& which);
 
 // The SQLite GLOB pattern for a search query (docs/protocol.md): ASCII-lowercased, '*' and '?'
 // kept as wildcards, everything else literal, matched anywhere in the name

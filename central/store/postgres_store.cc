@@ -24,7 +24,8 @@ constexpr int kMigrateLock = 1;
 constexpr int kFeedLock = 2;
 constexpr int kSweepLock = 3;
 constexpr int kThrottleLock = 4;
-constexpr int kRevokeLock = 5;  // revocations commit in the order of their seq
+constexpr int kRevokeLock = 5;
+constexpr int kWishLock = 6;  // a wish's bounds are counted and kept in one step  // revocations commit in the order of their seq
 constexpr const char* kChannel = "p2pshare_changes";
 
 // A statement's text parameters; nullopt is SQL NULL.
@@ -334,6 +335,19 @@ constexpr const char* kSchemaV4[] = {
     "ALTER TABLE live ADD COLUMN serving TEXT NOT NULL DEFAULT ''",
 };
 
+// v5: wishes (central/wish_book.h); `seen` as SeenToText writes it.
+constexpr const char* kSchemaV5[] = {
+    R"(CREATE TABLE wishes(
+         id BIGSERIAL PRIMARY KEY,
+         username TEXT NOT NULL REFERENCES accounts(username),
+         query TEXT NOT NULL,
+         source TEXT NOT NULL,
+         created_at BIGINT NOT NULL DEFAULT extract(epoch FROM now())::BIGINT,
+         seen TEXT NOT NULL DEFAULT ''))",
+    "CREATE INDEX wishes_by_user ON wishes(username)",
+    "CREATE INDEX wishes_by_source ON wishes(source)",
+};
+
 constexpr const char* kSchemaV2[] = {
     "ALTER TABLE certificates ADD COLUMN revoked_seq BIGINT NOT NULL DEFAULT 0",
     R"(UPDATE certificates SET revoked_seq = numbered.n FROM
@@ -413,6 +427,10 @@ Status PostgresStore::Migrate() {
     if (version < 4) {
       for (const char* sql : kSchemaV4) RETURN_IF_ERROR(db.Run(sql).status());
       RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(4)").status());
+    }
+    if (version < 5) {
+      for (const char* sql : kSchemaV5) RETURN_IF_ERROR(db.Run(sql).status());
+      RETURN_IF_ERROR(db.Run("INSERT INTO schema_version VALUES(5)").status());
     }
     return true;
   });
@@ -724,6 +742,54 @@ Result<std::vector<FileEntry>> PostgresStore::ListFiles(const std::string& usern
     out.push_back(FileEntry{r.Text(i, 0), r.Int(i, 1), r.Text(i, 2), r.Text(i, 3)});
   }
   return out;
+}
+
+Result<WishRecord> PostgresStore::AddWish(const WishRecord& wish, const WishBounds& bounds) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db.Transaction([&]() -> Result<WishRecord> {
+    RETURN_IF_ERROR(db.Run("SELECT pg_advisory_xact_lock($1, $2)",
+                           Args().Add(int64_t{kLockSpace}).Add(int64_t{kWishLock}))
+                        .status());
+    ASSIGN_OR_RETURN(Rows n, db.Run("SELECT count(*) FILTER (WHERE username = $1), "
+                                    "count(*) FILTER (WHERE source = $2), count(*) FROM wishes",
+                                    Args().Add(wish.username).Add(wish.source)));
+    if (n.Int(0, 0) >= bounds.per_account) return TooManyWishes("for this account (" + std::to_string(bounds.per_account) + ")");
+    if (n.Int(0, 1) >= bounds.per_address) return TooManyWishes("made from this address (" + std::to_string(bounds.per_address) + ")");
+    if (n.Int(0, 2) >= bounds.total) return TooManyWishes("on this network (" + std::to_string(bounds.total) + ")");
+    ASSIGN_OR_RETURN(Rows r, db.Run("INSERT INTO wishes(username, query, source, seen) VALUES($1, $2, $3, $4) "
+                                    "RETURNING id, created_at",
+                                    Args().Add(wish.username).Add(wish.query).Add(wish.source).Add(SeenToText(wish.seen))));
+    WishRecord made = wish;
+    made.id = r.Int(0, 0);
+    made.created_unix = r.Int(0, 1);
+    return made;
+  });
+}
+
+Status PostgresStore::RemoveWish(const std::string& username, int64_t id) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("DELETE FROM wishes WHERE id = $1 AND username = $2",
+                                      Args().Add(id).Add(username)));
+  if (r.Affected() == 0) return NotFound("you have no wish " + std::to_string(id) + "; 'wishes' lists them", "not_found");
+  return Status::Ok();
+}
+
+Result<std::vector<WishRecord>> PostgresStore::ListWishes(const std::string& username) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  ASSIGN_OR_RETURN(Rows r, db.RunOnce("SELECT id, username, query, source, created_at, seen FROM wishes "
+                                      "WHERE $1 = '' OR username = $1 ORDER BY id",
+                                      Args().Add(username)));
+  std::vector<WishRecord> out;
+  for (int i = 0; i < r.size(); ++i) {
+    out.push_back(WishRecord{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3), r.Int(i, 4),
+                             SeenFromText(r.Text(i, 5))});
+  }
+  return out;
+}
+
+Status PostgresStore::SetWishSeen(int64_t id, const std::vector<uint64_t>& seen) {
+  ASSIGN_OR_RETURN(Lease db, Acquire());
+  return db.RunOnce("UPDATE wishes SET seen = $2 WHERE id = $1", Args().Add(id).Add(SeenToText(seen))).status();
 }
 
 Result<SearchPage> PostgresStore::Search(const SearchQuery& q) {

@@ -26,7 +26,7 @@ namespace p2pshare::central {
 
 class PostgresStore final : public DirectoryStore, public ReplicaStore {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   static constexpr int kConnections = 8;
 
   // Connects to `url` (postgresql://user@host:port/db...) and creates or
@@ -59,6 +59,10 @@ class PostgresStore final : public DirectoryStore, public ReplicaStore {
   Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,
                              const std::vector<std::string>& removed) override;
   Result<std::vector<FileEntry>> ListFiles(const std::string& username) override;
+  Result<WishRecord> AddWish(const WishRecord& wish, const WishBounds& bounds) override;
+  Status RemoveWish(const std::string& username, int64_t id) override;
+  Result<std::vector<WishRecord>> ListWishes(const std::string& username) override;
+  Status SetWishSeen(int64_t id, const std::vector<uint64_t>& seen) override;
   Result<SearchPage> Search(const SearchQuery& query) override;
   Result<std::optional<FileResult>> FindByHash(const std::string& sha256) override;
   Result<std::vector<PeerTotals>> ListPeers() override;

@@ -156,6 +156,19 @@ constexpr const char* kSchemaV5[] = {
     "CREATE INDEX certificates_by_revocation ON certificates(revoked_seq) WHERE revoked_seq > 0",
 };
 
+// v6: wishes (central/wish_book.h).
+constexpr const char* kSchemaV6[] = {
+    "CREATE TABLE wishes("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  username TEXT NOT NULL REFERENCES accounts(username),"
+    "  query TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()),"
+    "  seen TEXT NOT NULL DEFAULT '')",
+    "CREATE INDEX wishes_by_user ON wishes(username)",
+    "CREATE INDEX wishes_by_source ON wishes(source)",
+};
+
 }  // namespace
 
 SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
@@ -252,7 +265,7 @@ Status SqliteStore::Migrate() {
     std::span<const char* const> sql;
   };
   for (const Step& step : {Step{1, kSchemaV1}, Step{2, kSchemaV2}, Step{3, kSchemaV3}, Step{4, kSchemaV4},
-                           Step{5, kSchemaV5}}) {
+                           Step{5, kSchemaV5}, Step{6, kSchemaV6}}) {
     if (version >= step.version) continue;
     auto done = Transaction([&]() -> Result<bool> {
       mu_.AssertHeld();  // Transaction runs the body under the caller's lock
@@ -517,6 +530,61 @@ Result<std::vector<FileEntry>> SqliteStore::ListFiles(const std::string& usernam
   });
   if (!done) return Error("list files");
   return out;
+}
+
+Result<WishRecord> SqliteStore::AddWish(const WishRecord& wish, const WishBounds& bounds) {
+  MutexLock lock(mu_);
+  return Transaction([&]() -> Result<WishRecord> {
+    mu_.AssertHeld();
+    auto count = [&](const char* sql, const std::string& arg) -> Result<int64_t> {
+      ASSIGN_OR_RETURN(Stmt s, Prepare(sql));
+      if (!arg.empty()) s.Bind(1, arg);
+      if (s.Step() != SQLITE_ROW) return Error("count wishes");
+      return s.Int(0);
+    };
+    ASSIGN_OR_RETURN(int64_t mine, count("SELECT COUNT(*) FROM wishes WHERE username = ?1", wish.username));
+    if (mine >= bounds.per_account) return TooManyWishes("for this account (" + std::to_string(bounds.per_account) + ")");
+    ASSIGN_OR_RETURN(int64_t here, count("SELECT COUNT(*) FROM wishes WHERE source = ?1", wish.source));
+    if (here >= bounds.per_address) return TooManyWishes("made from this address (" + std::to_string(bounds.per_address) + ")");
+    ASSIGN_OR_RETURN(int64_t all, count("SELECT COUNT(*) FROM wishes", ""));
+    if (all >= bounds.total) return TooManyWishes("on this network (" + std::to_string(bounds.total) + ")");
+    ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO wishes(username, query, source, seen) VALUES(?1, ?2, ?3, ?4) "
+                                     "RETURNING id, created_at"));
+    s.Bind(1, wish.username).Bind(2, wish.query).Bind(3, wish.source).Bind(4, SeenToText(wish.seen));
+    if (s.Step() != SQLITE_ROW) return Error("add wish");
+    WishRecord made = wish;
+    made.id = s.Int(0);
+    made.created_unix = s.Int(1);
+    return made;
+  });
+}
+
+Status SqliteStore::RemoveWish(const std::string& username, int64_t id) {
+  MutexLock lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM wishes WHERE id = ?1 AND username = ?2"));
+  if (s.Bind(1, id).Bind(2, username).Step() != SQLITE_DONE) return Error("remove wish");
+  if (sqlite3_changes(db_) == 0) return NotFound("you have no wish " + std::to_string(id) + "; 'wishes' lists them", "not_found");
+  return Status::Ok();
+}
+
+Result<std::vector<WishRecord>> SqliteStore::ListWishes(const std::string& username) {
+  MutexLock lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("SELECT id, username, query, source, created_at, seen FROM wishes "
+                                   "WHERE ?1 = '' OR username = ?1 ORDER BY id"));
+  s.Bind(1, username);
+  std::vector<WishRecord> out;
+  bool done = s.EachRow([&] {
+    out.push_back(WishRecord{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), SeenFromText(s.Text(5))});
+  });
+  if (!done) return Error("list wishes");
+  return out;
+}
+
+Status SqliteStore::SetWishSeen(int64_t id, const std::vector<uint64_t>& seen) {
+  MutexLock lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare("UPDATE wishes SET seen = ?2 WHERE id = ?1"));
+  if (s.Bind(1, id).Bind(2, SeenToText(seen)).Step() != SQLITE_DONE) return Error("wish seen");
+  return Status::Ok();
 }
 
 Result<SearchPage> SqliteStore::Search(const SearchQuery& q) {

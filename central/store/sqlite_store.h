@@ -21,7 +21,7 @@ namespace p2pshare::central {
 
 class SqliteStore final : public DirectoryStore {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // Opens or creates `path` (and its parent folder). Internal on an
   // unusable file; FailedPrecondition on a schema newer than this build.
@@ -49,6 +49,10 @@ class SqliteStore final : public DirectoryStore {
   Result<int64_t> PatchIndex(const std::string& username, const std::vector<FileEntry>& added,
                              const std::vector<std::string>& removed) override;
   Result<std::vector<FileEntry>> ListFiles(const std::string& username) override;
+  Result<WishRecord> AddWish(const WishRecord& wish, const WishBounds& bounds) override;
+  Status RemoveWish(const std::string& username, int64_t id) override;
+  Result<std::vector<WishRecord>> ListWishes(const std::string& username) override;
+  Status SetWishSeen(int64_t id, const std::vector<uint64_t>& seen) override;
   Result<SearchPage> Search(const SearchQuery& query) override;
   Result<std::optional<FileResult>> FindByHash(const std::string& sha256) override;
   Result<std::vector<PeerTotals>> ListPeers() override;
