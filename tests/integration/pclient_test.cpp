@@ -1294,5 +1294,65 @@ TEST_F(PeerClientTest, SearchForgivesAccentsWordOrderAndTyposAndTakesFilters) {
   repl->Type("quit\r");
 }
 
+
+// A wish made in the REPL is told there, once, when a matching file is
+// shared later: central matches it, tells alice's peer-server over its
+// channel, and the REPL prints it above the prompt by itself.
+TEST_F(PeerClientTest, AWishComesTrueInTheReplOnceWhenAMatchingFileIsShared) {
+  auto repl = Repl("alice");
+  repl->Type("wish beatles type:audio\r");
+  ASSERT_TRUE(repl->WaitFor("nothing matches it yet", std::chrono::seconds(10))) << repl->output();
+  ASSERT_TRUE(AtPrompt(*repl, "alice"));
+  auto directory = central_->Client();
+  const auto listed = [&](const std::string& q, int64_t n) {
+    return WaitUntil([&] { return directory->Search(q)->total == n; }, std::chrono::seconds(10));
+  };
+  // bob shares a matching song: the line comes by itself.
+  const auto written = std::chrono::steady_clock::now();
+  WriteFile(bob_->shared_dir() / "The Beatles" / "Help.ogg", RandomBytes(5000, 41));
+  ASSERT_TRUE(listed("help", 1));
+  const auto indexed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(repl->WaitFor("wish 'beatles type:audio' came true: The Beatles/Help.ogg", std::chrono::seconds(10)))
+      << repl->output();
+  std::cout << "wish told "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - indexed).count()
+            << " ms after central listed the file, "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - written).count()
+            << " ms after the file was written into bob's folder\n";
+  // Not told: a copy of the same song, a file that is no audio, and alice's own.
+  WriteFile(bob_->shared_dir() / "copies" / "beatles help.ogg", ReadFile(bob_->shared_dir() / "The Beatles" / "Help.ogg"));
+  WriteFile(bob_->shared_dir() / "beatles poster.jpg", "jpg");
+  WriteFile(alice_->shared_dir() / "my beatles.ogg", "mine");
+  ASSERT_TRUE(listed("beatles", 4));
+  // Another song is told: the line after it shows nothing came in between.
+  WriteFile(bob_->shared_dir() / "The Beatles" / "Yesterday.ogg", RandomBytes(3000, 42));
+  ASSERT_TRUE(repl->WaitFor("came true: The Beatles/Yesterday.ogg", std::chrono::seconds(10))) << repl->output();
+  const std::string out = repl->output();
+  size_t told = 0;
+  for (size_t at = out.find("came true"); at != std::string::npos; at = out.find("came true", at + 1)) ++told;
+  EXPECT_EQ(told, 2u) << out;
+  // The short hash it printed downloads the file.
+  repl->Type("wishes\r");
+  ASSERT_TRUE(repl->WaitFor("beatles type:audio", std::chrono::seconds(10))) << repl->output();
+  repl->Type("quit\r");
+  // One-shot: listed, removed.
+  auto [code, listing] = Client("alice", {"wishes"});
+  EXPECT_EQ(code, 0) << listing;
+  EXPECT_NE(listing.find("beatles type:audio"), std::string::npos) << listing;
+  std::tie(code, listing) = Client("alice", {"--json", "wishes"});
+  const Json wishes = Json::parse(listing);
+  ASSERT_EQ(wishes["wishes"].size(), 1u) << listing;
+  const int64_t id = wishes["wishes"][0]["id"].get<int64_t>();
+  std::tie(code, listing) = Client("alice", {"wish", "--remove", std::to_string(id)});
+  EXPECT_EQ(code, 0) << listing;
+  std::tie(code, listing) = Client("alice", {"wishes"});
+  EXPECT_NE(listing.find("no wishes"), std::string::npos) << listing;
+  std::tie(code, listing) = Client("alice", {"wish", "type:audio"});
+  EXPECT_NE(code, 0);
+  EXPECT_NE(listing.find("a wish needs a word"), std::string::npos) << listing;
+  // alice's peer-server logged each wish that came true.
+  EXPECT_NE(alice_->log().find("a wish came true: 'beatles type:audio'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace p2pshare::testing

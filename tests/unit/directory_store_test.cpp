@@ -70,6 +70,36 @@ class DirectoryStoreTest : public ::testing::TestWithParam<StoreFactory> {
   std::unique_ptr<DirectoryStore> store_;
 };
 
+TEST_P(DirectoryStoreTest, WishesKeepTheirBoundsAndWhatTheyTold) {
+  ASSERT_TRUE(store_->CreateAccount({"alice", "hash"}).ok());
+  ASSERT_TRUE(store_->CreateAccount({"bob", "hash"}).ok());
+  const WishBounds bounds{2, 3, 4};
+  auto a1 = store_->AddWish({0, "alice", "beatles", "10.0.0.1", 0, {1, 0xffffffffffffffffULL}}, bounds);
+  ASSERT_TRUE(a1.ok()) << a1.status().message();
+  EXPECT_GT(a1->id, 0);
+  EXPECT_GT(a1->created_unix, 0);
+  ASSERT_TRUE(store_->AddWish({0, "alice", "zoe", "10.0.0.1", 0, {}}, bounds).ok());
+  EXPECT_NE(store_->AddWish({0, "alice", "x1", "10.0.0.2", 0, {}}, bounds).status().message().find("for this account"),
+            std::string::npos);
+  ASSERT_TRUE(store_->AddWish({0, "bob", "x2", "10.0.0.1", 0, {}}, bounds).ok());
+  EXPECT_NE(store_->AddWish({0, "bob", "x3", "10.0.0.1", 0, {}}, bounds).status().message().find("from this address"),
+            std::string::npos);
+  ASSERT_TRUE(store_->AddWish({0, "bob", "x4", "10.0.0.2", 0, {}}, bounds).ok());
+  auto full = store_->AddWish({0, "carol", "x5", "10.0.0.3", 0, {}}, bounds);
+  EXPECT_EQ(full.status().reason(), "too_many_wishes");
+  ASSERT_TRUE(store_->SetWishSeen(a1->id, {7, 8, 9}).ok());
+  Reopen();
+  auto mine = store_->ListWishes("alice");
+  ASSERT_TRUE(mine.ok());
+  ASSERT_EQ(mine->size(), 2u);
+  EXPECT_EQ((*mine)[0].query, "beatles");
+  EXPECT_EQ((*mine)[0].seen, (std::vector<uint64_t>{7, 8, 9}));
+  EXPECT_EQ(store_->ListWishes("")->size(), 4u);
+  EXPECT_EQ(store_->RemoveWish("bob", a1->id).reason(), "not_found");  // not bob's
+  ASSERT_TRUE(store_->RemoveWish("alice", a1->id).ok());
+  EXPECT_EQ(store_->ListWishes("alice")->size(), 1u);
+}
+
 TEST_P(DirectoryStoreTest, AccountsAreUnique) {
   ASSERT_TRUE(store_->CreateAccount({"alice", "h1"}).ok());
   Status again = store_->CreateAccount({"alice", "h2"});
@@ -323,6 +353,31 @@ TEST_P(DirectoryStoreTest, CertificatesAreRevokedWithTheirAccountAndForgottenWhe
   EXPECT_FALSE(store_->NewestCertificate("ta")->has_value());
 }
 
+// Takes a database made by this build back to schema `version`: undoes
+// each later step, newest first (the migration tests' starting points).
+::testing::AssertionResult DowngradeTo(testing::TestDatabase& db, int version) {
+  struct Undo {
+    int version;
+    std::vector<const char*> sql;
+  };
+  const Undo steps[] = {
+      {5, {"DROP TABLE wishes"}},
+      {4, {"ALTER TABLE live DROP COLUMN serving"}},
+      {3, {"ALTER TABLE live DROP COLUMN reachable, DROP COLUMN reach_why"}},
+      {2, {"DROP INDEX certificates_by_revocation", "ALTER TABLE certificates DROP COLUMN revoked_seq"}},
+  };
+  for (const Undo& step : steps) {
+    if (step.version <= version) break;
+    for (const char* sql : step.sql) {
+      if (!db.Run(sql)) return ::testing::AssertionFailure() << sql;
+    }
+  }
+  if (!db.Run(("DELETE FROM schema_version WHERE version > " + std::to_string(version)).c_str())) {
+    return ::testing::AssertionFailure() << "schema_version";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // A database whose schema is newer than this build is refused, not used.
 TEST(PostgresSchemaTest, NewerSchemaIsRefused) {
   testing::TestDatabase db;
@@ -340,10 +395,7 @@ TEST(PostgresSchemaTest, VersionOneIsMigrated) {
   testing::TestDatabase db;
   if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
   ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
-  ASSERT_TRUE(db.Run("DROP INDEX certificates_by_revocation"));
-  ASSERT_TRUE(db.Run("ALTER TABLE certificates DROP COLUMN revoked_seq"));
-  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN reachable, DROP COLUMN reach_why, DROP COLUMN serving"));
-  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version >= 2"));
+  ASSERT_TRUE(DowngradeTo(db, 1));
   ASSERT_TRUE(db.Run("INSERT INTO certificates VALUES('s2', 'alice', 't', 9500, true), "
                      "('s1', 'alice', 't', 9000, true), ('s3', 'bob', 'u', 9000, false)"));
   auto store = DirectoryStore::Open(db.url());
@@ -363,8 +415,7 @@ TEST(PostgresSchemaTest, VersionThreeIsMigrated) {
   testing::TestDatabase db;
   if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
   ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
-  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN serving"));
-  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version = 4"));
+  ASSERT_TRUE(DowngradeTo(db, 3));
   ASSERT_TRUE(db.Run("INSERT INTO accounts VALUES('alice', 'hash')"));
   ASSERT_TRUE(db.Run("INSERT INTO live(username) VALUES('alice')"));
   auto store = DirectoryStore::Open(db.url());
@@ -390,8 +441,7 @@ TEST(PostgresSchemaTest, VersionTwoIsMigrated) {
   testing::TestDatabase db;
   if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
   ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
-  ASSERT_TRUE(db.Run("ALTER TABLE live DROP COLUMN reachable, DROP COLUMN reach_why, DROP COLUMN serving"));
-  ASSERT_TRUE(db.Run("DELETE FROM schema_version WHERE version >= 3"));
+  ASSERT_TRUE(DowngradeTo(db, 2));
   ASSERT_TRUE(db.Run("INSERT INTO accounts VALUES('alice', 'hash')"));
   ASSERT_TRUE(db.Run("INSERT INTO live(username) VALUES('alice')"));
   auto store = DirectoryStore::Open(db.url());
@@ -406,6 +456,20 @@ TEST(PostgresSchemaTest, VersionTwoIsMigrated) {
   EXPECT_EQ((*after)->reachable, "unreachable");
   EXPECT_EQ((*after)->reach_why, "connection refused");
   EXPECT_EQ(replica->SetReachability("bob", "direct", "").code(), Code::kNotFound) << "bob is not live";
+}
+
+// A version 4 database (before wishes) is migrated: its accounts can make
+// wishes at once.
+TEST(PostgresSchemaTest, VersionFourIsMigrated) {
+  testing::TestDatabase db;
+  if (db.url().empty()) GTEST_SKIP() << "no PostgreSQL cluster for this run";
+  ASSERT_TRUE(DirectoryStore::Open(db.url()).ok());
+  ASSERT_TRUE(DowngradeTo(db, 4));
+  ASSERT_TRUE(db.Run("INSERT INTO accounts VALUES('alice', 'hash')"));
+  auto store = DirectoryStore::Open(db.url());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  ASSERT_TRUE((*store)->AddWish({0, "alice", "beatles", "10.0.0.1", 0, {}}, WishBounds{1, 1, 1}).ok());
+  EXPECT_EQ((*store)->ListWishes("alice")->size(), 1u);
 }
 
 // A store on a database of its own, for what only PostgreSQL replicas
