@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   std::string kind;
   app.add_option("--seed", seed, "the generator's seed (the same seed, the same queries)");
   app.add_option("--count", count, "queries")->check(CLI::Range(1, 10000000));
-  app.add_option("--kind", kind, "one kind only (word, two-words, prefix, glob, title, miss, one-letter, two-letters)");
+  app.add_option("--kind", kind, "one kind only (word, two-words, prefix, glob, title, miss, one-letter, two-letters, folded, any-order, filtered, typo)");
   CLI11_PARSE(app, argc, argv);
   const p2pshare::bench::Shares shares(seed);
   auto queries = kind.empty() ? shares.Queries(count) : shares.Queries(kind, count);

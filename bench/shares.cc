@@ -1,5 +1,7 @@
 #include "bench/shares.h"
 
+#include "common/name_query.h"
+
 #include <algorithm>
 #include <set>
 
@@ -98,8 +100,9 @@ Shares::Shares(uint64_t seed) : seed_(seed) {
 
 const std::vector<std::pair<std::string, double>>& Shares::Mix() {
   static const std::vector<std::pair<std::string, double>> mix = {
-      {"word", 0.35},  {"two-words", 0.20}, {"prefix", 0.12},    {"glob", 0.06},
-      {"title", 0.05}, {"miss", 0.12},      {"one-letter", 0.05}, {"two-letters", 0.05}};
+      {"word", 0.30},   {"two-words", 0.15}, {"prefix", 0.10},     {"glob", 0.05},
+      {"title", 0.05},  {"miss", 0.10},      {"one-letter", 0.04}, {"two-letters", 0.04},
+      {"folded", 0.05}, {"any-order", 0.05}, {"filtered", 0.05},   {"typo", 0.02}};
   return mix;
 }
 
@@ -222,6 +225,30 @@ Query Shares::MakeQuery(std::mt19937_64& rng, const std::string& kind) const {
     q.text = CatalogueTrack(PopularTrack(rng)).title;
   } else if (kind == "miss") {
     q.text = Word(rng) + (rng() % 2 ? "xq" : " zzkv");
+  } else if (kind == "folded") {
+    // A word with accents typed without them, in any case ("creme" for
+    // "crème", "STRASSE" for "straße").
+    std::string w;
+    do w = Pick(kNonAscii, rng);
+    while (static_cast<unsigned char>(w[0]) >= 0xE0);  // letters with accents, not CJK or Cyrillic
+    q.text = FoldName(w);
+    if (rng() % 3 == 0) q.text = Upper(q.text);
+  } else if (kind == "any-order") {
+    // Two words of a popular track, title before artist.
+    Track t = CatalogueTrack(PopularTrack(rng));
+    auto first_word = [](const std::string& s) { return s.substr(0, s.find(' ')); };
+    q.text = first_word(t.title) + " " + first_word(t.artist);
+  } else if (kind == "filtered") {
+    static const char* const kFilters[] = {" type:audio", " size>1M", " holders>=2", " type:image size<10M",
+                                           " type:document", " size>100M type:video"};
+    q.text = Word(rng) + Pick(kFilters, rng);
+  } else if (kind == "typo") {
+    // A word of five letters or more with two neighbours swapped.
+    std::string w;
+    do w = Word(rng);
+    while (w.size() < 5 || static_cast<unsigned char>(w[0]) >= 0x80 || w[2] == w[3]);
+    std::swap(w[2], w[3]);
+    q.text = w;
   } else if (kind == "one-letter") {
     q.text = std::string(1, static_cast<char>('a' + rng() % 26));
   } else {  // two-letters

@@ -9,7 +9,8 @@
 // by many peers under one name and hash, and its own rips), documents,
 // photos, videos and downloads, in mixed case with spaces and punctuation.
 // Queries: mostly one or two popular words, some prefixes, globs, titles,
-// misses, and one- and two-letter queries.
+// misses, one- and two-letter queries, words typed without their accents,
+// two words out of order, words with filters, and typos.
 //
 // Everything is a function of the seed: runs compare.
 #pragma once
@@ -28,7 +29,10 @@ inline constexpr size_t kVocabulary = 40000;
 inline constexpr int kCatalogueTracks = 300000;
 
 struct Query {
-  std::string kind;  // word, two-words, prefix, glob, title, miss, one-letter, two-letters
+  // word, two-words, prefix, glob, title, miss, one-letter, two-letters,
+  // folded (accents left out), any-order (title word, then artist word),
+  // filtered (a word and size/type/holders filters), typo (two letters swapped)
+  std::string kind;
   std::string text;
 };
 

@@ -770,7 +770,7 @@ Result<Reply> HttpApi::GetChannel(const Request& req, Response& res) {
 namespace {
 
 Json WishJson(const WishRecord& w) {
-  return Json{{"id", w.id}, {"query", w.query}, {"created", w.created_unix}};
+  return ToJson(WishInfo{w.id, w.query, w.created_unix, 0});
 }
 
 }  // namespace
@@ -783,7 +783,7 @@ Result<Reply> HttpApi::PostWish(const Request& req, Response&) {
   int64_t matching_now = 0;
   ASSIGN_OR_RETURN(WishRecord made, directory_->AddWish(user, query, req.remote_addr, &matching_now));
   Json reply = WishJson(made);
-  reply["matching_now"] = matching_now;
+  reply["matching_now"] = matching_now;  // 0 included: the reply says it
   return Reply{201, std::move(reply)};
 }
 

@@ -45,9 +45,15 @@ int EditDistance(std::string_view a, std::string_view b, int limit) {
   return std::min(rows[n % 3][m], limit + 1);
 }
 
+// Calls fn(word) once for each distinct word of `folded_name`, lowercased
+// in ASCII (a view into a buffer of this thread's, valid during the call).
 template <class F>
-void WordDictionary::ForEachWord(std::string_view name, F&& fn) const {
-  std::vector<std::string> seen;
+void WordDictionary::ForEachWord(std::string_view folded_name, F&& fn) const {
+  thread_local std::string name;
+  thread_local std::vector<std::string_view> seen;
+  name.assign(folded_name);
+  for (char& c : name) c = static_cast<char>(AsciiLower(static_cast<unsigned char>(c)));
+  seen.clear();
   size_t i = 0;
   while (i < name.size()) {
     if (!IsWordByte(static_cast<unsigned char>(name[i]))) {
@@ -60,19 +66,18 @@ void WordDictionary::ForEachWord(std::string_view name, F&& fn) const {
       digit = digit || (name[end] >= '0' && name[end] <= '9');
       ++end;
     }
-    std::string word(name.substr(i, end - i));
+    const std::string_view word = std::string_view(name).substr(i, end - i);
     i = end;
     if (digit || word.size() < kMinWord || word.size() > kMaxWord) continue;
-    for (char& c : word) c = static_cast<char>(AsciiLower(static_cast<unsigned char>(c)));
     if (std::find(seen.begin(), seen.end(), word) != seen.end()) continue;
-    fn(std::string_view(word));
-    seen.push_back(std::move(word));
+    seen.push_back(word);
+    fn(word);
   }
 }
 
 void WordDictionary::Add(std::string_view folded_name) {
   ForEachWord(folded_name, [&](std::string_view word) {
-    auto it = ids_.find(std::string(word));
+    auto it = ids_.find(word);
     if (it == ids_.end()) {
       if (words_.size() >= kMaxDictionaryWords) return;
       const auto id = static_cast<uint32_t>(words_.size());
@@ -86,7 +91,7 @@ void WordDictionary::Add(std::string_view folded_name) {
 
 void WordDictionary::Remove(std::string_view folded_name) {
   ForEachWord(folded_name, [&](std::string_view word) {
-    auto it = ids_.find(std::string(word));
+    auto it = ids_.find(word);
     if (it != ids_.end() && words_[it->second].count > 0) words_[it->second].count--;
   });
 }
@@ -98,7 +103,7 @@ void WordDictionary::Clear() {
 }
 
 int64_t WordDictionary::CountOf(std::string_view word) const {
-  auto it = ids_.find(std::string(word));
+  auto it = ids_.find(word);
   return it == ids_.end() ? 0 : words_[it->second].count;
 }
 

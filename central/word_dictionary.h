@@ -54,8 +54,13 @@ class WordDictionary {
   };
   template <class F>
   void ForEachWord(std::string_view folded_name, F&& fn) const;
+  // Looks words up by string_view, without making a string.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
 
-  std::unordered_map<std::string, uint32_t> ids_;
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
   std::vector<Word> words_;
   std::vector<uint32_t> by_length_[kMaxWord + 1];  // ids by text length
 };

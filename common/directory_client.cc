@@ -313,25 +313,10 @@ Result<int64_t> DirectoryClient::PatchIndex(const std::vector<FileEntry>& added,
   return FieldReader(reply).Int("count");
 }
 
-namespace {
-
-Result<WishInfo> WishFromJson(const Json& j) {
-  FieldReader r(j);
-  WishInfo w;
-  ASSIGN_OR_RETURN(w.id, r.Int("id"));
-  ASSIGN_OR_RETURN(w.query, r.String("query"));
-  ASSIGN_OR_RETURN(w.created, r.Int("created"));
-  ASSIGN_OR_RETURN(auto now, r.OptionalInt("matching_now"));
-  w.matching_now = now.value_or(0);
-  return w;
-}
-
-}  // namespace
-
 Result<WishInfo> DirectoryClient::AddWish(const std::string& query) {
   Json body{{"query", query}};
   ASSIGN_OR_RETURN(Json reply, Call("POST", "/wishes", &body, true));
-  return WishFromJson(reply);
+  return WishInfoFromJson(reply);
 }
 
 Result<std::vector<WishInfo>> DirectoryClient::Wishes() {
@@ -339,7 +324,7 @@ Result<std::vector<WishInfo>> DirectoryClient::Wishes() {
   ASSIGN_OR_RETURN(const Json* list, FieldReader(reply).Array("wishes"));
   std::vector<WishInfo> out;
   for (const Json& w : *list) {
-    ASSIGN_OR_RETURN(WishInfo info, WishFromJson(w));
+    ASSIGN_OR_RETURN(WishInfo info, WishInfoFromJson(w));
     out.push_back(std::move(info));
   }
   return out;

@@ -230,6 +230,23 @@ std::string DumpSearchPage(const SearchPage& p) {
   return out;
 }
 
+Json ToJson(const WishInfo& w) {
+  Json j{{"id", w.id}, {"query", w.query}, {"created", w.created}};
+  if (w.matching_now > 0) j["matching_now"] = w.matching_now;
+  return j;
+}
+
+Result<WishInfo> WishInfoFromJson(const Json& j) {
+  FieldReader r(j);
+  WishInfo w;
+  ASSIGN_OR_RETURN(w.id, r.Int("id"));
+  ASSIGN_OR_RETURN(w.query, r.String("query"));
+  ASSIGN_OR_RETURN(w.created, r.Int("created"));
+  ASSIGN_OR_RETURN(auto now, r.OptionalInt("matching_now"));
+  w.matching_now = now.value_or(0);
+  return w;
+}
+
 Result<SearchPage> SearchPageFromJson(const Json& j) {
   FieldReader r(j);
   SearchPage page;

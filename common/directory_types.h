@@ -243,6 +243,8 @@ Json ToJson(const SearchPage& p);
 // search replies are central's most frequent output, and building the
 // JSON tree first cost more than the search.
 std::string DumpSearchPage(const SearchPage& p);
+Json ToJson(const WishInfo& w);
+Result<WishInfo> WishInfoFromJson(const Json& j);
 Result<SearchPage> SearchPageFromJson(const Json& j);
 Json ToJson(const PeerInfo& p);
 Result<PeerInfo> PeerInfoFromJson(const Json& j, const std::string& path);

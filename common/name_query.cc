@@ -144,6 +144,50 @@ unsigned TypeOfName(std::string_view name) {
   return 0;
 }
 
+std::optional<Status> NameQuery::ParseFilter(std::string_view token) {
+  const std::string lower = AsciiLowered(token);
+  if (lower.starts_with("type:")) {
+    unsigned types = 0;
+    std::string_view list = std::string_view(lower).substr(5);
+    while (!list.empty()) {
+      const size_t bar = list.find_first_of("|,");
+      const std::string_view name = list.substr(0, bar);
+      auto it = std::find_if(std::begin(kTypeNames), std::end(kTypeNames),
+                             [&](const auto& t) { return t.first == name; });
+      if (it == std::end(kTypeNames)) {
+        return InvalidArgument("'" + std::string(token) + "': a type is audio, video, image, document or archive (type:audio|video for either)");
+      }
+      types |= it->second;
+      list = bar == std::string_view::npos ? std::string_view() : list.substr(bar + 1);
+    }
+    if (types == 0) return InvalidArgument("'" + std::string(token) + "': name a type, such as type:audio");
+    types_ = types_ == 0 ? types : (types_ & types);
+    if (types_ == 0) types_ = ~0u << 5;  // two types asked for together: nothing is both
+    filters_.push_back(lower);
+    return Status::Ok();
+  }
+  for (const std::string_view key : {std::string_view("size"), std::string_view("holders")}) {
+    if (!lower.starts_with(key) || lower.size() == key.size() || std::strchr("<>=", lower[key.size()]) == nullptr) continue;
+    const auto [op, value] = SplitOperator(std::string_view(lower).substr(key.size()));
+    int64_t v = -1;
+    if (key == "size") {
+      v = ParseSize(value);
+    } else if (!value.empty() && value.size() <= 9 && std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      v = std::stoll(std::string(value));
+    }
+    if (v < 0) {
+      return InvalidArgument(key == "size" ? "'" + std::string(token) + "': a size is a number with K, M, G or T (such as size>10M or size<1.5G)"
+                                           : "'" + std::string(token) + "': holders compare with a whole number (such as holders>=2)");
+    }
+    if (!Narrow(key == "size" ? size_ : holders_, op, v)) {
+      return InvalidArgument("'" + std::string(token) + "': compare with <, <=, >, >= or =");
+    }
+    filters_.push_back(lower);
+    return Status::Ok();
+  }
+  return std::nullopt;  // not a filter: a word
+}
+
 Result<NameQuery> NameQuery::Parse(std::string_view text) {
   NameQuery q;
   auto add_term = [&](std::string_view raw, bool phrase) -> Status {
@@ -160,49 +204,6 @@ Result<NameQuery> NameQuery::Parse(std::string_view text) {
     q.terms_.push_back(Term{std::move(folded), std::move(pattern), plain});
     q.phrase_.push_back(phrase);
     return Status::Ok();
-  };
-  auto add_filter = [&](std::string_view token) -> std::optional<Status> {
-    const std::string lower = AsciiLowered(token);
-    if (lower.starts_with("type:")) {
-      unsigned types = 0;
-      std::string_view list = std::string_view(lower).substr(5);
-      while (!list.empty()) {
-        const size_t bar = list.find_first_of("|,");
-        const std::string_view name = list.substr(0, bar);
-        auto it = std::find_if(std::begin(kTypeNames), std::end(kTypeNames),
-                               [&](const auto& t) { return t.first == name; });
-        if (it == std::end(kTypeNames)) {
-          return InvalidArgument("'" + std::string(token) + "': a type is audio, video, image, document or archive (type:audio|video for either)");
-        }
-        types |= it->second;
-        list = bar == std::string_view::npos ? std::string_view() : list.substr(bar + 1);
-      }
-      if (types == 0) return InvalidArgument("'" + std::string(token) + "': name a type, such as type:audio");
-      q.types_ = q.types_ == 0 ? types : (q.types_ & types);
-      if (q.types_ == 0) q.types_ = ~0u << 5;  // two types asked for together: nothing is both
-      q.filters_.push_back(lower);
-      return Status::Ok();
-    }
-    for (const std::string_view key : {std::string_view("size"), std::string_view("holders")}) {
-      if (!lower.starts_with(key) || lower.size() == key.size() || std::strchr("<>=", lower[key.size()]) == nullptr) continue;
-      const auto [op, value] = SplitOperator(std::string_view(lower).substr(key.size()));
-      int64_t v = -1;
-      if (key == "size") {
-        v = ParseSize(value);
-      } else if (!value.empty() && value.size() <= 9 && std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        v = std::stoll(std::string(value));
-      }
-      if (v < 0) {
-        return InvalidArgument(key == "size" ? "'" + std::string(token) + "': a size is a number with K, M, G or T (such as size>10M or size<1.5G)"
-                                             : "'" + std::string(token) + "': holders compare with a whole number (such as holders>=2)");
-      }
-      if (!Narrow(key == "size" ? q.size_ : q.holders_, op, v)) {
-        return InvalidArgument("'" + std::string(token) + "': compare with <, <=, >, >= or =");
-      }
-      q.filters_.push_back(lower);
-      return Status::Ok();
-    }
-    return std::nullopt;  // not a filter: a word
   };
   size_t i = 0;
   while (i < text.size()) {
@@ -221,7 +222,7 @@ Result<NameQuery> NameQuery::Parse(std::string_view text) {
     while (end < text.size() && !IsSpace(text[end]) && text[end] != '"') ++end;
     const std::string_view token = text.substr(i, end - i);
     i = end;
-    if (auto filtered = add_filter(token)) {
+    if (auto filtered = q.ParseFilter(token)) {
       RETURN_IF_ERROR(*filtered);
       continue;
     }

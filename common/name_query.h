@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,6 +88,9 @@ class NameQuery {
 
  private:
   bool Adjacent(std::string_view folded) const;
+  // Takes `token` as a filter (size, holders, type): OK, or what is wrong
+  // with it; nullopt when it is no filter (a word).
+  std::optional<Status> ParseFilter(std::string_view token);
 
   std::vector<Term> terms_;
   std::vector<bool> phrase_;           // by term: typed in quotes

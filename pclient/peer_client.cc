@@ -233,8 +233,7 @@ const std::vector<CommandSpec>& Commands() {
        .summary = "account, central, session, own port, shared files", .run = &C::StatusCommand},
       {.name = "peers", .usage = "peers", .summary = "the peers online", .run = &C::Peers},
       {.name = "search",
-       .usage = "search <words> [size>10M] [size<1G] [type:audio|video|image|document|archive] [holders>=2] "
-                "[--sort relevance|holders|size|name] [--fuzzy] [--via friend]",
+       .usage = "search <words and filters> [--sort relevance|holders|size|name] [--fuzzy] [--via friend]",
        .summary = "find files by name: words in any order, accents and case ignored, \"a phrase\", * and ? "
                   "wildcards; --fuzzy searches the suggestion when a word has a typo; through friend peers "
                   "when central is away",

@@ -66,7 +66,12 @@ void WishWatch::Loop() {
   bool started = false;  // knows the newest news there was when it began
   for (;;) {
     v1::WishNewsReply reply;
+    const auto asked = std::chrono::steady_clock::now();
     const grpc::Status s = Ask(after, started ? kWaitMs : 0, &reply);
+    // An answer at once without news (the peer-server had callers waiting
+    // enough, or is stopping): ask again in a while, not in a loop.
+    const bool hasty = started && s.ok() && reply.news().empty() &&
+                       std::chrono::steady_clock::now() - asked < std::chrono::milliseconds(200);
     bool got = false;
     {
       MutexLock lock(mu_);
@@ -81,7 +86,8 @@ void WishWatch::Loop() {
         }
         after = std::max<uint64_t>(after, reply.last());
         started = true;
-      } else {
+      }
+      if (!s.ok() || hasty) {
         // The peer-server is away (or restarting): ask again in a while.
         cv_.wait_for(lock, std::chrono::seconds(2), [&] { mu_.AssertHeld(); return stopping_; });
         if (stopping_) return;

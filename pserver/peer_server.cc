@@ -465,6 +465,7 @@ void PeerServer::StartAgent(Parts& p) {
 }
 
 bool PeerServer::MoveTo(Parts& p, int port, Status* out) {
+  p.wishes.WakeAll();  // WishNews calls waiting end at once
   ShutDown(p.server);
   Status bound = Bind(p, port);
   if (!bound.ok() && bound.code() != Code::kAlreadyExists) {
@@ -511,12 +512,14 @@ Status PeerServer::HandleEvents(Parts& p) {
         watcher.Stop();
         out = p.agent.Logout();
         if (!out.ok()) spdlog::warn("logout failed: {}", out.message());
+        p.wishes.WakeAll();  // WishNews calls waiting end at once
         ShutDown(p.server);
         spdlog::info("peer-server stopped");
         return Status::Ok();
       case Event::kLoggedOut:
         watcher.Stop();
         p.agent.Stop();
+        p.wishes.WakeAll();  // WishNews calls waiting end at once
         ShutDown(p.server);
         spdlog::info("{}; peer-server stopped", e.why);
         return Status::Ok();
@@ -526,6 +529,7 @@ Status PeerServer::HandleEvents(Parts& p) {
       case Event::kFatal:
         watcher.Stop();
         p.agent.Stop();
+        p.wishes.WakeAll();  // WishNews calls waiting end at once
         ShutDown(p.server);
         return Unauthenticated(e.why);
     }

@@ -33,13 +33,22 @@ bool WishInbox::Add(const Json& m) {
 
 std::vector<WishNews> WishInbox::After(uint64_t after, std::chrono::milliseconds wait, uint64_t* last) {
   MutexLock lock(mu_);
-  cv_.wait_for(lock, wait, [&] { mu_.AssertHeld(); return closed_ || last_ > after; });
+  const uint64_t wakes = wakes_;
+  cv_.wait_for(lock, wait, [&] { mu_.AssertHeld(); return closed_ || last_ > after || wakes_ != wakes; });
   std::vector<WishNews> out;
   for (const WishNews& n : news_) {
     if (n.seq > after) out.push_back(n);
   }
   *last = last_;
   return out;
+}
+
+void WishInbox::WakeAll() {
+  {
+    MutexLock lock(mu_);
+    ++wakes_;
+  }
+  cv_.notify_all();
 }
 
 void WishInbox::Close() {

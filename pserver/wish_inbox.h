@@ -36,6 +36,9 @@ class WishInbox {
   // News after `after`, waiting up to `wait` for some; `*last` gets the
   // newest number there is.
   std::vector<WishNews> After(uint64_t after, std::chrono::milliseconds wait, uint64_t* last);
+  // Wakes every waiter now (the server is shutting down: its calls must
+  // end); later calls wait again.
+  void WakeAll();
   void Close();  // wakes every waiter, for good
 
  private:
@@ -44,6 +47,7 @@ class WishInbox {
   std::deque<WishNews> news_ GUARDED_BY(mu_);
   uint64_t last_ GUARDED_BY(mu_) = 0;
   bool closed_ GUARDED_BY(mu_) = false;
+  uint64_t wakes_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace p2pshare::pserver
