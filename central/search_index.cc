@@ -22,7 +22,9 @@ constexpr int64_t kEstimateSample = 32;
 constexpr int kClasses = 3;
 // Entries a walk checks for adjacent matches (class 0) before a page full
 // of word-start matches ends it.
-constexpr int64_t kAdjacencySample = 4096;
+constexpr int64_t kAdjacencySample = 128;
+// A word more names have than this is taken as meant: no suggestion for it.
+constexpr int64_t kTypoHolders = 2;
 // Lists that sieve a walk's ids before an entry is read (decoding an id
 // costs a few nanoseconds, reading an entry a cache miss or two).
 constexpr size_t kMaxSieves = 8;
@@ -818,8 +820,10 @@ std::string SearchIndex::SuggestLocked(const NameQuery& query) const {
   bool replaced = false;
   for (const NameQuery::Term& t : query.terms()) {
     std::string closest;
-    // A word few names have, next to one four times as common.
-    if (t.plain) closest = words_.Closest(t.text, 4 * words_.CountOf(t.text));
+    // A word at most kTypoHolders names have (a word many have is meant),
+    // next to one four times as common.
+    const int64_t count = t.plain ? words_.CountOf(t.text) : kTypoHolders + 1;
+    if (count <= kTypoHolders) closest = words_.Closest(t.text, 4 * count);
     replaced = replaced || !closest.empty();
     words.push_back(closest.empty() ? t.text : closest);
   }

@@ -9,6 +9,18 @@
 namespace p2pshare::central {
 namespace {
 
+constexpr uint32_t kNoWord = UINT32_MAX;
+
+size_t HashOf(std::string_view word) { return std::hash<std::string_view>{}(word); }
+
+// Bits set in `x` (inline: a call to libgcc's popcount per word costs more
+// than the test).
+inline int Bits(uint32_t x) {
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  return static_cast<int>((((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24);
+}
+
 uint32_t MaskOf(std::string_view word) {
   uint32_t mask = 0;
   for (char ch : word) {
@@ -75,40 +87,69 @@ void WordDictionary::ForEachWord(std::string_view folded_name, F&& fn) const {
   }
 }
 
+uint32_t WordDictionary::Find(std::string_view word) const {
+  if (slots_.empty()) return kNoWord;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = HashOf(word) & mask;; i = (i + 1) & mask) {
+    const uint32_t id = slots_[i];
+    if (id == kNoWord || words_[id].text == word) return id;
+  }
+}
+
+void WordDictionary::InsertSlot(uint32_t id) {
+  if ((words_.size() + 1) * 2 > slots_.size()) {  // grow: keep the load under 1/2
+    slots_.assign(std::max<size_t>(1024, slots_.size() * 2), kNoWord);
+    for (uint32_t w = 0; w < id; ++w) InsertSlot(w);
+  }
+  const size_t mask = slots_.size() - 1;
+  size_t i = HashOf(words_[id].text) & mask;
+  while (slots_[i] != kNoWord) i = (i + 1) & mask;
+  slots_[i] = id;
+}
+
 void WordDictionary::Add(std::string_view folded_name) {
   ForEachWord(folded_name, [&](std::string_view word) {
-    auto it = ids_.find(word);
-    if (it == ids_.end()) {
+    uint32_t id = Find(word);
+    if (id == kNoWord) {
       if (words_.size() >= kMaxDictionaryWords) return;
-      const auto id = static_cast<uint32_t>(words_.size());
-      it = ids_.emplace(std::string(word), id).first;
+      id = static_cast<uint32_t>(words_.size());
       words_.push_back(Word{std::string(word), MaskOf(word), 0});
-      by_length_[word.size()].push_back(id);
+      InsertSlot(id);
+      if (by_first_.empty()) {
+        by_first_.resize(kBuckets);
+        by_last_.resize(kBuckets);
+      }
+      for (Bucket* b : {&by_first_[word.size() * 256 + static_cast<unsigned char>(word.front())],
+                        &by_last_[word.size() * 256 + static_cast<unsigned char>(word.back())]}) {
+        b->masks.push_back(words_[id].mask);
+        b->ids.push_back(id);
+      }
     }
-    words_[it->second].count++;
+    words_[id].count++;
   });
 }
 
 void WordDictionary::Remove(std::string_view folded_name) {
   ForEachWord(folded_name, [&](std::string_view word) {
-    auto it = ids_.find(word);
-    if (it != ids_.end() && words_[it->second].count > 0) words_[it->second].count--;
+    const uint32_t id = Find(word);
+    if (id != kNoWord && words_[id].count > 0) words_[id].count--;
   });
 }
 
 void WordDictionary::Clear() {
-  ids_.clear();
+  slots_.clear();
   words_.clear();
-  for (auto& ids : by_length_) ids.clear();
+  by_first_.clear();
+  by_last_.clear();
 }
 
 int64_t WordDictionary::CountOf(std::string_view word) const {
-  auto it = ids_.find(word);
-  return it == ids_.end() ? 0 : words_[it->second].count;
+  const uint32_t id = Find(word);
+  return id == kNoWord ? 0 : words_[id].count;
 }
 
 std::string WordDictionary::Closest(std::string_view word, int64_t more_than) const {
-  if (word.size() < kMinWord || word.size() > kMaxWord) return "";
+  if (word.size() < kMinWord || word.size() > kMaxWord || by_first_.empty()) return "";
   const int limit = word.size() <= 4 ? 1 : 2;
   const uint32_t mask = MaskOf(word);
   const Word* best = nullptr;
@@ -116,15 +157,22 @@ std::string WordDictionary::Closest(std::string_view word, int64_t more_than) co
   const size_t lo = word.size() - std::min<size_t>(word.size(), static_cast<size_t>(limit));
   const size_t hi = std::min(kMaxWord, word.size() + static_cast<size_t>(limit));
   for (size_t length = std::max(lo, kMinWord); length <= hi; ++length) {
-    for (uint32_t id : by_length_[length]) {
-      const Word& w = words_[id];
-      if (w.count <= more_than || std::popcount(w.mask ^ mask) > 2 * limit) continue;
-      const int d = EditDistance(word, w.text, std::min(limit, best_distance));
-      if (d > limit || d == 0) continue;
-      if (best == nullptr || d < best_distance ||
-          (d == best_distance && (w.count > best->count || (w.count == best->count && w.text < best->text)))) {
-        best = &w;
-        best_distance = d;
+    const auto first = static_cast<unsigned char>(word.front()), last = static_cast<unsigned char>(word.back());
+    const Bucket* by_last = &by_last_[length * 256 + last];
+    for (const Bucket* b : {&by_first_[length * 256 + first], by_last}) {
+      for (size_t k = 0; k < b->masks.size(); ++k) {
+        if (Bits(b->masks[k] ^ mask) > 2 * limit) continue;
+        const Word& w = words_[b->ids[k]];
+        if (w.count <= more_than) continue;
+        // In both lists: checked in the first only.
+        if (b == by_last && static_cast<unsigned char>(w.text.front()) == first) continue;
+        const int d = EditDistance(word, w.text, std::min(limit, best_distance));
+        if (d > limit || d == 0) continue;
+        if (best == nullptr || d < best_distance ||
+            (d == best_distance && (w.count > best->count || (w.count == best->count && w.text < best->text)))) {
+          best = &w;
+          best_distance = d;
+        }
       }
     }
   }

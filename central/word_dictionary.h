@@ -6,9 +6,10 @@
 // the live entries whose name has it. At most kMaxDictionaryWords words
 // are kept (past that, new words are not learned), so memory is bounded
 // whatever accounts plant, and so is Closest's cost: it reads only the
-// words within two bytes of the word's length, rules most out by a 32-bit
-// mask of the letters they use (two edits change at most four bits), and
-// runs the edit distance on the rest.
+// words within two bytes of the word's length that begin or end with the
+// same byte as the word (a typo seldom changes both ends), rules most out
+// by a 32-bit mask of the letters they use (two edits change at most four
+// bits), and runs the edit distance on the rest.
 //
 // Not thread-safe: SearchIndex calls it under its lock.
 #pragma once
@@ -16,7 +17,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace p2pshare::central {
@@ -40,9 +40,9 @@ class WordDictionary {
   // Live entries whose name has `word` (folded).
   int64_t CountOf(std::string_view word) const;
   // The word closest to `word` (folded) held by more than `more_than`
-  // entries: at most 1 edit away for words of up to 4 bytes, 2 beyond; the
-  // nearest, then the most held, then the first in byte order. Empty when
-  // there is none.
+  // entries, with the same first or last byte: at most 1 edit away for
+  // words of up to 4 bytes, 2 beyond; the nearest, then the most held, then
+  // the first in byte order. Empty when there is none.
   std::string Closest(std::string_view word, int64_t more_than) const;
   size_t size() const { return words_.size(); }
 
@@ -54,15 +54,23 @@ class WordDictionary {
   };
   template <class F>
   void ForEachWord(std::string_view folded_name, F&& fn) const;
-  // Looks words up by string_view, without making a string.
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
+  // The id of `word`, or UINT32_MAX.
+  uint32_t Find(std::string_view word) const;
+  void InsertSlot(uint32_t id);
 
-  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
+  // An open-addressing table of word ids by their text's hash (load under
+  // 1/2): a look-up reads one slot and one word, never a node.
+  std::vector<uint32_t> slots_;
   std::vector<Word> words_;
-  std::vector<uint32_t> by_length_[kMaxWord + 1];  // ids by text length
+  // By text length and first byte, and by length and last byte: each
+  // word's letter mask and id, side by side, so Closest reads one
+  // contiguous array of the few words that could be meant.
+  struct Bucket {
+    std::vector<uint32_t> masks;
+    std::vector<uint32_t> ids;
+  };
+  static constexpr size_t kBuckets = (kMaxWord + 1) * 256;  // [length * 256 + byte]
+  std::vector<Bucket> by_first_, by_last_;  // kBuckets each once a word is kept
 };
 
 }  // namespace p2pshare::central

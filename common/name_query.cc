@@ -127,21 +127,36 @@ std::string FoldName(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// An extension of up to 5 bytes, lowercased, as one number.
+uint64_t ExtensionKey(std::string_view ext) {
+  uint64_t key = ext.size();
+  for (char c : ext) key = key << 8 | AsciiLower(static_cast<unsigned char>(c));
+  return key;
+}
+
+}  // namespace
+
 unsigned TypeOfName(std::string_view name) {
-  const size_t slash = name.rfind('/');
-  const std::string_view base = slash == std::string_view::npos ? name : name.substr(slash + 1);
-  const size_t dot = base.rfind('.');
-  if (dot == std::string_view::npos || dot == 0 || base.size() - dot - 1 > 5) return 0;
-  char ext[6] = {};
-  const std::string_view raw = base.substr(dot + 1);
-  for (size_t i = 0; i < raw.size(); ++i) ext[i] = static_cast<char>(AsciiLower(static_cast<unsigned char>(raw[i])));
-  const std::string_view lowered(ext, raw.size());
-  for (const auto& t : kTypes) {
-    for (std::string_view e : t.extensions) {
-      if (!e.empty() && e == lowered) return t.type;
+  // (key, type) of every extension, sorted by key, made once.
+  static const std::vector<std::pair<uint64_t, unsigned>> kByKey = [] {
+    std::vector<std::pair<uint64_t, unsigned>> v;
+    for (const auto& t : kTypes) {
+      for (std::string_view e : t.extensions) {
+        if (!e.empty()) v.emplace_back(ExtensionKey(e), t.type);
+      }
     }
-  }
-  return 0;
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  const size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || name.size() - dot - 1 > 5 || dot + 1 == name.size()) return 0;
+  const std::string_view ext = name.substr(dot + 1);
+  if (ext.find('/') != std::string_view::npos || dot == 0 || name[dot - 1] == '/') return 0;  // a folder's dot, or ".hidden"
+  const uint64_t key = ExtensionKey(ext);
+  auto it = std::lower_bound(kByKey.begin(), kByKey.end(), std::make_pair(key, 0u));
+  return it != kByKey.end() && it->first == key ? it->second : 0;
 }
 
 std::optional<Status> NameQuery::ParseFilter(std::string_view token) {

@@ -8,6 +8,8 @@
 #   scripts/bench.sh [search] [directory] [transfer] [startup] [relay]   default: all
 #   BENCH_BASE_CENTRAL=/path/to/central scripts/bench.sh compare
 #   scripts/bench.sh realistic     the realistic-shares step of directory alone
+#   BENCH_BASE_BIN=../base/build-release scripts/bench.sh realistic-compare
+#                                  that step for two builds side by side
 #
 # Parts:
 #   search     central's SearchIndex alone at 10k, 100k, 1M files of
@@ -181,6 +183,30 @@ part_directory() {
   realistic_directory
 }
 
+# write_replay_lua FILE: wrk's script replaying a query file ("kind<TAB>query"
+# a line) as GET /search?limit=20, each thread from its own place.
+write_replay_lua() {
+  cat >"$1" <<'EOF'
+-- Replays a query file ("kind<TAB>query" a line), each thread from its own place.
+local queries, at, threads = {}, 0, 0
+local function enc(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+function setup(thread) thread:set("nth", threads); threads = threads + 1 end
+function init(args)
+  for line in io.lines(args[1]) do
+    local tab = line:find("\t")
+    queries[#queries + 1] = "/api/v1/search?limit=20&q=" .. enc(line:sub(tab + 1))
+  end
+  at = (tonumber(nth) or 0) * math.floor(#queries / 2)
+end
+function request()
+  at = at % #queries + 1
+  return wrk.format("GET", queries[at])
+end
+EOF
+}
+
 # A fresh central with 1M files of realistic shares (400 peers x 2 500 —
 # a PUT of 2 500 realistic names stays under central's 1 MiB body limit —
 # bench/shares.h, seed 1), and wrk replaying the realistic query stream.
@@ -213,25 +239,7 @@ realistic_directory() {
   local kinds k
   mapfile -t kinds < <(cut -f1 "$d/stream.tsv" | sort -u)
   for k in "${kinds[@]}"; do "$BIN/bench/search-queries" --seed 1 --count 5000 --kind "$k" >"$d/$k.tsv"; done
-  cat >"$d/replay.lua" <<'EOF'
--- Replays a query file ("kind<TAB>query" a line), each thread from its own place.
-local queries, at, threads = {}, 0, 0
-local function enc(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
-function setup(thread) thread:set("nth", threads); threads = threads + 1 end
-function init(args)
-  for line in io.lines(args[1]) do
-    local tab = line:find("\t")
-    queries[#queries + 1] = "/api/v1/search?limit=20&q=" .. enc(line:sub(tab + 1))
-  end
-  at = (tonumber(nth) or 0) * math.floor(#queries / 2)
-end
-function request()
-  at = at % #queries + 1
-  return wrk.format("GET", queries[at])
-end
-EOF
+  write_replay_lua "$d/replay.lua"
   local base="http://127.0.0.1:$port" h=() m=() mp=() mb=() r p b cold i
   declare -A kp
   cold=$(wrk_replay "$base" "$d/replay.lua" "$d/segment-00")
@@ -712,12 +720,78 @@ part_compare() {
   done
 }
 
+# Two centrals side by side, each on 1M files of realistic shares of its
+# own: BENCH_BASE_BIN names the other build's folder (its build-release).
+# Rounds alternate: /healthz, the base's query stream on the base, the same
+# stream on this build, and this build's own stream (new kinds included) on
+# this build; each run replays a fresh segment.
+part_realistic_compare() {
+  local base_bin=${BENCH_BASE_BIN:?"set BENCH_BASE_BIN to the other build's build-release folder"}
+  base_bin=$(cd "$base_bin" && pwd)
+  echo "== realistic-compare: $base_bin vs $BIN, 1M realistic files each" >&2
+  local d=$WORK/rcompare which bin port
+  declare -A ports
+  mkdir -p "$d"
+  for which in base this; do
+    bin=$BIN
+    [ "$which" = base ] && bin=$base_bin
+    mkdir -p "$d/$which"
+    "$bin/bench/seed-accounts" "$d/$which/central.db" real 400 >/dev/null
+    port=$(free_port)
+    "$bin/central/central" --listen "127.0.0.1:$port" --db "$d/$which/central.db" --log-level warn --tls false \
+      --session-ttl-s 3600 --max-connections-per-address 1000000 >"$d/$which/central.log" 2>&1 &
+    PIDS+=("$!")
+    disown "$!"
+    for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+    "$bin/tests/load-peers" --central "http://127.0.0.1:$port" --prefix real --peers 400 --files 2500 \
+      --realistic-shares 1 --seconds 1 --searchers 0 --setup-threads 8 --keep-online --json >"$d/$which/ingest.json"
+    ports[$which]=$port
+    row "ingest 1M realistic files [$which] (s)" \
+      "$(python3 -c "import json,sys; print('%.1f' % json.load(open(sys.argv[1]))['index_phase_s'])" "$d/$which/ingest.json")" \
+      "-" "-" "<= 10" "-"
+  done
+  "$base_bin/bench/search-queries" --seed 1 --count $((100000 * (RUNS + 1) * 2)) >"$d/old.tsv"
+  "$BIN/bench/search-queries" --seed 1 --count $((100000 * (RUNS + 1))) >"$d/new.tsv"
+  split -l 100000 -d -a 2 "$d/old.tsv" "$d/old-"
+  split -l 100000 -d -a 2 "$d/new.tsv" "$d/new-"
+  write_replay_lua "$d/replay.lua"
+  local b="http://127.0.0.1:${ports[base]}" t="http://127.0.0.1:${ports[this]}" r p x i
+  # a cold segment each, unmeasured: the reply caches fill as in use; the
+  # memory is read then, when both have served the same
+  wrk_replay "$b" "$d/replay.lua" "$d/old-00" >/dev/null
+  wrk_replay "$t" "$d/replay.lua" "$d/old-00" >/dev/null
+  local rss
+  for which in base this; do
+    rss=$(pgrep -f "central --listen 127.0.0.1:${ports[$which]}" | head -1 | xargs -I{} awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/{}/status)
+    row "central RSS [$which], 1M files and 100 000 searches (MiB)" "$rss" "-" "-" "< 512" "$(held "$rss < 512")"
+  done
+  wrk_replay "$t" "$d/replay.lua" "$d/new-00" >/dev/null
+  local hb=() ht=() ob=() obp=() ot=() otp=() nt=() ntp=()
+  for i in $(seq 1 "$RUNS"); do
+    read -r r p < <(wrk_run "$b/healthz"); hb+=("$r")
+    read -r r p x < <(wrk_replay "$b" "$d/replay.lua" "$d/old-$(printf %02d $((2 * i)))"); ob+=("$r"); obp+=("$p")
+    read -r r p < <(wrk_run "$t/healthz"); ht+=("$r")
+    read -r r p x < <(wrk_replay "$t" "$d/replay.lua" "$d/old-$(printf %02d $((2 * i)))"); ot+=("$r"); otp+=("$p")
+    read -r r p x < <(wrk_replay "$t" "$d/replay.lua" "$d/new-$(printf %02d "$i")"); nt+=("$r"); ntp+=("$p")
+  done
+  local hbm htm
+  hbm=$(median "${hb[@]}"); htm=$(median "${ht[@]}")
+  row "GET /healthz [base] / [this] (req/s)" "$(printf %.0f "$hbm") / $(printf %.0f "$htm")" "-" "-" "-" "-"
+  row "realistic stream (base's kinds) on [base]: req/s, p99 (ms)" "$(printf %.0f "$(median "${ob[@]}")"), $(median "${obp[@]}")" \
+    "healthz [base]" "$(ratio "$(median "${ob[@]}")" "$hbm")" "-" "-"
+  row "the same stream on [this]: req/s, p99 (ms)" "$(printf %.0f "$(median "${ot[@]}")"), $(median "${otp[@]}")" \
+    "healthz [this]" "$(ratio "$(median "${ot[@]}")" "$htm")" "-" "-"
+  row "this build's stream (new kinds too) on [this]: req/s, p99 (ms)" "$(printf %.0f "$(median "${nt[@]}")"), $(median "${ntp[@]}")" \
+    "healthz [this]" "$(ratio "$(median "${nt[@]}")" "$htm")" "-" "-"
+}
+
 for part in "${PARTS[@]}"; do
   case "$part" in
     compare) part_compare ;;
     search) part_search ;;
     directory) part_directory ;;
     realistic) realistic_directory ;;  # the last step of directory, alone
+    realistic-compare) part_realistic_compare ;;
     transfer) part_transfer ;;
     startup) part_startup ;;
     relay) part_relay ;;

@@ -172,6 +172,8 @@ TEST(WordDictionaryTest, DistanceCountsAndBoundedMemory) {
   }
   EXPECT_EQ(words.size(), central::kMaxDictionaryWords);
   EXPECT_EQ(words.Closest("beatlse", 0), "beatles");
+  EXPECT_EQ(words.Closest("xeatles", 0), "beatles");  // the last letter kept
+  EXPECT_EQ(words.Closest("xeatlez", 0), "");         // both ends changed: not looked for
 }
 
 }  // namespace
