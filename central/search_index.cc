@@ -319,8 +319,8 @@ uint32_t SearchIndex::EntryFor(const std::string& name, const Sha& sha, const Sh
   const auto id = static_cast<uint32_t>(entries_.size());
   Entry added;
   std::string folded = HasNonAscii(name) ? FoldName(name) : std::string();
-  if (folded == AsciiLowered(name)) folded.clear();  // only ASCII case folds: matching ignores it
-  added.name_at = names_.Store(name + folded);
+  if (!folded.empty() && folded == AsciiLowered(name)) folded.clear();  // only ASCII case folds: matching ignores it
+  added.name_at = folded.empty() ? names_.Store(name) : names_.Store(name + folded);
   added.name_size = static_cast<uint32_t>(name.size());
   added.folded_size = static_cast<uint32_t>(folded.size());
   added.size = size;

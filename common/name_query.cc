@@ -249,6 +249,7 @@ Result<NameQuery> NameQuery::Parse(std::string_view text) {
 }
 
 int NameQuery::Rank(std::string_view folded) const {
+  if (adjacency_) return RankPlain(folded);
   bool all_at_start = true;
   for (const Term& t : terms_) {
     const int c = t.pattern.MatchClass(folded);
@@ -258,6 +259,43 @@ int NameQuery::Rank(std::string_view folded) const {
   if (terms_.size() <= 1) return all_at_start ? 0 : 2;
   if (!all_at_start) return 2;
   return adjacency_ && Adjacent(folded) ? 0 : 1;
+}
+
+// Several plain words: one pass over the name's word starts tells which
+// words begin a word of it and whether they do so adjacent and in order;
+// only a word that begins none is looked for inside words (its pattern).
+// Each comparison at a word start stops within that word, so the pass
+// costs at most the name's length per word, as the patterns would.
+int NameQuery::RankPlain(std::string_view name) const {
+  const size_t n = terms_.size();
+  uint64_t at_start = 0;  // bit j: term j begins a word of the name (n <= kMaxQueryWords)
+  bool adjacent = false;
+  auto word_byte = [&](size_t i) { return IsWordByte(static_cast<unsigned char>(name[i])); };
+  auto next_start = [&](size_t at) {
+    while (at < name.size() && word_byte(at)) ++at;
+    while (at < name.size() && !word_byte(at)) ++at;
+    return at;
+  };
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (!word_byte(i) || (i > 0 && word_byte(i - 1))) continue;
+    for (size_t j = 0; j < n; ++j) {
+      if (WordBeginsWith(name, i, terms_[j].text)) at_start |= uint64_t{1} << j;
+    }
+    if (!adjacent && (at_start & 1) != 0 && WordBeginsWith(name, i, terms_[0].text)) {
+      size_t at = next_start(i), j = 1;
+      while (j < n && at < name.size() && WordBeginsWith(name, at, terms_[j].text)) {
+        ++j;
+        at = next_start(at);
+      }
+      adjacent = j == n;
+    }
+  }
+  const uint64_t all = n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+  if (at_start == all) return adjacent ? 0 : 1;
+  for (size_t j = 0; j < n; ++j) {
+    if ((at_start & (uint64_t{1} << j)) == 0 && !terms_[j].pattern.Matches(name)) return -1;
+  }
+  return 2;
 }
 
 // Whether the words begin consecutive words of the name, in order: from

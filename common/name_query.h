@@ -88,6 +88,8 @@ class NameQuery {
 
  private:
   bool Adjacent(std::string_view folded) const;
+  // Rank for two or more plain words.
+  int RankPlain(std::string_view folded) const;
   // Takes `token` as a filter (size, holders, type): OK, or what is wrong
   // with it; nullopt when it is no filter (a word).
   std::optional<Status> ParseFilter(std::string_view token);
