@@ -75,8 +75,10 @@ int HttpStatusFor(const Status& status) {
     case Code::kAlreadyExists:
     case Code::kAborted: return 409;
     case Code::kResourceExhausted:
-      return status.reason() == "payload_too_large" || status.reason() == "too_many_files" ? 413
-                                                                                           : 429;
+      return status.reason() == "payload_too_large" || status.reason() == "too_many_files" ||
+                     status.reason() == "too_many_wishes"
+                 ? 413
+                 : 429;
     case Code::kUnimplemented: return 501;
     case Code::kUnavailable: return 503;
     case Code::kDeadlineExceeded: return 504;

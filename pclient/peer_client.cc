@@ -1479,7 +1479,11 @@ Status PeerClient::Wish(const ParsedCommand& c) {
   text += made.matching_now > 0 ? Counted(made.matching_now, "file matches", "files match") +
                                       " it now ('search " + made.query + "' lists them); you will be told of new ones"
                                 : "nothing matches it yet; you will be told when something does";
-  if (!transfer_wake_) text += " (the REPL prints it as it comes; the peer-server's log says it too)";
+  if (!OwnPeerServer()) {
+    text += ". No peer-server of " + config_.username + " runs: central tells wishes to it, so start one to hear of them";
+  } else if (!transfer_wake_) {
+    text += " (the REPL prints it as it comes; the peer-server's log says it too)";
+  }
   Print(text + "\n", Json{{"id", made.id}, {"query", made.query}, {"matching_now", made.matching_now}});
   return Status::Ok();
 }

@@ -1350,6 +1350,10 @@ TEST_F(PeerClientTest, AWishComesTrueInTheReplOnceWhenAMatchingFileIsShared) {
   std::tie(code, listing) = Client("alice", {"wish", "type:audio"});
   EXPECT_NE(code, 0);
   EXPECT_NE(listing.find("a wish needs a word"), std::string::npos) << listing;
+  // carol runs no peer-server: her wish is kept, and she is told how to hear of it.
+  std::tie(code, listing) = Client("carol", {"wish", "holiday"});
+  EXPECT_EQ(code, 0) << listing;
+  EXPECT_NE(listing.find("No peer-server of carol runs"), std::string::npos) << listing;
   // alice's peer-server logged each wish that came true.
   EXPECT_NE(alice_->log().find("a wish came true: 'beatles type:audio'"), std::string::npos);
 }
