@@ -126,6 +126,7 @@ std::vector<WishFound> WishBook::Match(const FileEntry& file, const std::string&
   MutexLock lock(mu_);
   if (wishes_.empty()) return found;
   auto check = [&](uint32_t key) {
+    mu_.AssertHeld();  // the caller's lock, held throughout
     if (std::find(checked.begin(), checked.end(), key) != checked.end()) return;
     checked.push_back(key);
     auto it = by_head_.find(key);

@@ -537,6 +537,7 @@ Result<WishRecord> SqliteStore::AddWish(const WishRecord& wish, const WishBounds
   return Transaction([&]() -> Result<WishRecord> {
     mu_.AssertHeld();
     auto count = [&](const char* sql, const std::string& arg) -> Result<int64_t> {
+      mu_.AssertHeld();  // the transaction's, held throughout
       ASSIGN_OR_RETURN(Stmt s, Prepare(sql));
       if (!arg.empty()) s.Bind(1, arg);
       if (s.Step() != SQLITE_ROW) return Error("count wishes");
