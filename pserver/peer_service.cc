@@ -238,7 +238,19 @@ grpc::Status PeerServiceImpl::WishNews(grpc::ServerContext* context, const v1::W
   const auto wait = std::chrono::milliseconds(may_wait ? std::clamp(request->wait_ms(), 0, 20000) : 0);
   uint64_t last = 0;
   std::vector<pserver::WishNews> news;
-  if (options_.wishes != nullptr) news = options_.wishes->After(request->after(), wait, &last);
+  // In slices, so a call the server cancels (it is shutting down) ends
+  // within one, whatever it asked to wait.
+  const auto until = std::chrono::steady_clock::now() + wait;
+  const uint64_t wakes = options_.wishes != nullptr ? options_.wishes->wakes() : 0;
+  while (options_.wishes != nullptr) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    news = options_.wishes->After(request->after(), std::clamp(left, std::chrono::milliseconds(0),
+                                                              std::chrono::milliseconds(250)), &last);
+    if (!news.empty() || left.count() <= 250 || context->IsCancelled() || options_.wishes->closed() ||
+        options_.wishes->wakes() != wakes) {
+      break;
+    }
+  }
   wish_waiters_.fetch_sub(1);
   for (const pserver::WishNews& n : news) {
     auto* out = reply->add_news();

@@ -43,6 +43,16 @@ std::vector<WishNews> WishInbox::After(uint64_t after, std::chrono::milliseconds
   return out;
 }
 
+bool WishInbox::closed() const {
+  MutexLock lock(mu_);
+  return closed_;
+}
+
+uint64_t WishInbox::wakes() const {
+  MutexLock lock(mu_);
+  return wakes_;
+}
+
 void WishInbox::WakeAll() {
   {
     MutexLock lock(mu_);

@@ -40,9 +40,11 @@ class WishInbox {
   // end); later calls wait again.
   void WakeAll();
   void Close();  // wakes every waiter, for good
+  bool closed() const;
+  uint64_t wakes() const;  // WakeAll calls so far
 
  private:
-  Mutex mu_;
+  mutable Mutex mu_;
   CondVar cv_;
   std::deque<WishNews> news_ GUARDED_BY(mu_);
   uint64_t last_ GUARDED_BY(mu_) = 0;
